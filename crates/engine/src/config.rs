@@ -1,0 +1,385 @@
+//! User configuration: a TOML file in the platform config directory (or `--config FILE`,
+//! or `PRESENTLY_CONFIG`). A broken file is an error naming its line and key; a missing
+//! file means the defaults.
+
+use crate::error::Error;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub microsoft: MicrosoftConfig,
+    pub sync: SyncConfig,
+    pub agenda: AgendaConfig,
+}
+
+/// The app registration and the cloud it lives in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MicrosoftConfig {
+    /// Application (client) id of the app registration; none until provisioned.
+    pub client_id: Option<String>,
+    /// `common`, `organizations`, `consumers`, a tenant id or a verified domain.
+    pub tenant: String,
+    pub authority_host: String,
+    pub graph_endpoint: String,
+    /// Path of the loopback redirect URI registered for the app.
+    pub redirect_path: String,
+}
+
+impl Default for MicrosoftConfig {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            tenant: "organizations".to_owned(),
+            authority_host: "https://login.microsoftonline.com".to_owned(),
+            graph_endpoint: "https://graph.microsoft.com".to_owned(),
+            redirect_path: "/".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    pub window_days_back: u32,
+    pub window_days_ahead: u32,
+    pub interval_secs: u64,
+    pub page_size: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            window_days_back: 30,
+            window_days_ahead: 180,
+            interval_secs: 60,
+            page_size: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgendaConfig {
+    /// How many days the agenda shows, today included (1–14).
+    pub days: u32,
+    /// IANA zone to show times in; the system's zone when unset.
+    pub timezone: Option<String>,
+}
+
+impl Default for AgendaConfig {
+    fn default() -> Self {
+        Self {
+            days: 7,
+            timezone: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`; a file that does not exist gives the defaults.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(Error::ConfigUnreadable {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses and validates configuration text read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, Error> {
+        let invalid = |line: usize, key: String, reason: String| Error::ConfigInvalid {
+            path: path.to_owned(),
+            line,
+            key,
+            reason,
+        };
+        let config: Config = match toml::from_str(text) {
+            Ok(c) => c,
+            Err(err) => {
+                let line = err
+                    .span()
+                    .map(|s| line_of_offset(text, s.start))
+                    .unwrap_or(1);
+                // A second pass names the key path (`microsoft.client_id`) when the syntax is fine.
+                let key = toml::Deserializer::parse(text)
+                    .ok()
+                    .and_then(|de| serde_path_to_error::deserialize::<_, Config>(de).err())
+                    .map(|e| e.path().to_string())
+                    .filter(|p| p != ".")
+                    .unwrap_or_else(|| key_on_line(text, line));
+                return Err(invalid(line, key, err.message().to_owned()));
+            }
+        };
+        if let Err((key, reason)) = config.validate() {
+            let line = find_key_line(text, &key).unwrap_or(1);
+            return Err(invalid(line, key, reason));
+        }
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense; returns the key and the reason.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let m = &self.microsoft;
+        if let Some(id) = &m.client_id {
+            if !is_guid(id) {
+                return Err((
+                    "microsoft.client_id".into(),
+                    format!("{id:?} is not an application (client) id; expected a GUID like 00000000-0000-0000-0000-000000000000"),
+                ));
+            }
+        }
+        if !is_tenant(&m.tenant) {
+            return Err((
+                "microsoft.tenant".into(),
+                format!("{:?} is not common, organizations, consumers, a tenant id or a domain", m.tenant),
+            ));
+        }
+        check_endpoint(&m.authority_host).map_err(|r| ("microsoft.authority_host".into(), r))?;
+        check_endpoint(&m.graph_endpoint).map_err(|r| ("microsoft.graph_endpoint".into(), r))?;
+        if !m.redirect_path.starts_with('/') {
+            return Err((
+                "microsoft.redirect_path".into(),
+                "must start with /".into(),
+            ));
+        }
+        let s = &self.sync;
+        if s.window_days_back > 3650 || s.window_days_ahead == 0 || s.window_days_ahead > 3650 {
+            return Err((
+                "sync.window_days_ahead".into(),
+                "the sync window must be 1 to 3650 days ahead and at most 3650 days back".into(),
+            ));
+        }
+        if s.interval_secs < 15 {
+            return Err((
+                "sync.interval_secs".into(),
+                "must be at least 15 seconds".into(),
+            ));
+        }
+        if !(1..=1000).contains(&s.page_size) {
+            return Err(("sync.page_size".into(), "must be 1 to 1000".into()));
+        }
+        if !(1..=14).contains(&self.agenda.days) {
+            return Err(("agenda.days".into(), "must be 1 to 14".into()));
+        }
+        if let Some(tz) = &self.agenda.timezone {
+            if tz.parse::<chrono_tz::Tz>().is_err() {
+                return Err((
+                    "agenda.timezone".into(),
+                    format!("{tz:?} is not an IANA time zone such as Europe/Berlin"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The zone the agenda is shown in: the configured one, else the system's, else UTC.
+    pub fn display_timezone(&self) -> chrono_tz::Tz {
+        self.agenda
+            .timezone
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .or_else(|| {
+                iana_time_zone::get_timezone()
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+            })
+            .unwrap_or(chrono_tz::Tz::UTC)
+    }
+
+    /// Writes the configuration atomically: a temporary file in the same directory,
+    /// flushed, then renamed over the old one.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Error::InvalidInput(format!("cannot write the configuration: {e}")))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let tmp: PathBuf = dir.join(format!(
+            ".{}.tmp",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("config.toml")
+        ));
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            f.write_all(text.as_bytes()).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+}
+
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_tenant(s: &str) -> bool {
+    matches!(s, "common" | "organizations" | "consumers")
+        || is_guid(s)
+        || (s.contains('.')
+            && !s.starts_with('.')
+            && !s.ends_with('.')
+            && s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+}
+
+/// Endpoints must be https; plain http is allowed for loopback hosts only (the emulator).
+fn check_endpoint(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => return Err(format!("{text:?} has no host")),
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!(
+            "{text:?} must use https (plain http is accepted for 127.0.0.1 and localhost only)"
+        )),
+        other => Err(format!("{text:?}: unsupported scheme {other}")),
+    }
+}
+
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn key_on_line(text: &str, line: usize) -> String {
+    let raw = text.lines().nth(line.saturating_sub(1)).unwrap_or("").trim();
+    match raw.split_once('=') {
+        Some((key, _)) => key.trim().to_owned(),
+        None => raw.trim_matches(|c| c == '[' || c == ']').to_owned(),
+    }
+}
+
+/// Finds the line where the dotted `key` (e.g. `microsoft.client_id`) is set.
+fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    let (table, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+    let mut current = String::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('[') {
+            current = line.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+            continue;
+        }
+        if let Some((k, _)) = line.split_once('=') {
+            let k = k.trim();
+            let full = if current.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{current}.{k}")
+            };
+            if (current == table && k == leaf) || full == key {
+                return Some(index + 1);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        Config::parse(Path::new("/etc/presently/config.toml"), text)
+    }
+
+    fn expect_invalid(text: &str) -> (usize, String, String) {
+        match parse(text).unwrap_err() {
+            Error::ConfigInvalid {
+                line, key, reason, ..
+            } => (line, key, reason),
+            other => panic!("expected ConfigInvalid, got {other}"),
+        }
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let c = parse(
+            r#"
+[microsoft]
+client_id = "00000000-0000-0000-0000-000000000000"
+tenant = "organizations"                          # common | organizations | consumers | tenant id
+authority_host = "https://login.microsoftonline.com"
+graph_endpoint = "https://graph.microsoft.com"
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.microsoft.client_id.as_deref(),
+            Some("00000000-0000-0000-0000-000000000000")
+        );
+        assert_eq!(c.sync, SyncConfig::default());
+    }
+
+    #[test]
+    fn a_wrong_type_names_line_and_key() {
+        let (line, key, _) = expect_invalid("[microsoft]\ntenant = \"common\"\n\n[sync]\ninterval_secs = \"often\"\n");
+        assert_eq!((line, key.as_str()), (5, "sync.interval_secs"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let (line, key, reason) = expect_invalid("[microsoft]\nclient_idd = \"x\"\n");
+        assert_eq!(line, 2);
+        assert!(key.contains("client_idd") || reason.contains("client_idd"), "{key} {reason}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let (line, key, _) = expect_invalid("[microsoft]\ntenant = \"common\"\ngraph_endpoint = \n");
+        assert_eq!(line, 3);
+        assert_eq!(key, "graph_endpoint");
+    }
+
+    #[test]
+    fn invalid_values_name_line_and_key() {
+        let (line, key, reason) =
+            expect_invalid("[microsoft]\n\nclient_id = \"my-app\"\n");
+        assert_eq!((line, key.as_str()), (3, "microsoft.client_id"));
+        assert!(reason.contains("GUID"));
+        let (line, key, _) =
+            expect_invalid("[microsoft]\ngraph_endpoint = \"http://graph.example.com\"\n");
+        assert_eq!((line, key.as_str()), (2, "microsoft.graph_endpoint"));
+        let (_, key, _) = expect_invalid("[agenda]\ndays = 40\n");
+        assert_eq!(key, "agenda.days");
+    }
+
+    #[test]
+    fn loopback_http_is_accepted_for_the_emulator() {
+        let c = parse("[microsoft]\nauthority_host = \"http://127.0.0.1:4321\"\ngraph_endpoint = \"http://localhost:4321\"\ntenant = \"contoso.onmicrosoft.com\"\n").unwrap();
+        assert_eq!(c.microsoft.graph_endpoint, "http://localhost:4321");
+    }
+
+    #[test]
+    fn a_missing_file_means_defaults_and_save_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        assert_eq!(Config::load(&path).unwrap(), Config::default());
+        let mut c = Config::default();
+        c.agenda.days = 3;
+        c.microsoft.client_id = Some("11111111-2222-3333-4444-555555555555".into());
+        c.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), c);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left behind");
+    }
+}

@@ -1,0 +1,148 @@
+//! The engine's typed errors and the `{code, message}` form the UI branches on.
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Everything the engine can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the configuration file {path} is invalid at line {line}, key `{key}`: {reason}")]
+    ConfigInvalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        reason: String,
+    },
+    #[error("cannot read the configuration file {path}: {source}")]
+    ConfigUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the local store {path} was written by a newer version of Presently (schema {found}, this version knows up to {supported}); update Presently or use another data directory"
+    )]
+    StoreTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error(
+        "the local store {path} is damaged and was left untouched ({detail}); move it aside to let Presently rebuild it from the server"
+    )]
+    StoreCorrupt { path: PathBuf, detail: String },
+    #[error("local store error: {0}")]
+    Store(#[from] rusqlite::Error),
+    #[error("the server sent an answer Presently cannot use: {0}")]
+    MalformedResponse(String),
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+/// Stable codes the UI and scripts branch on. Their string form is a contract,
+/// pinned by a test; add new ones, never rename.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    ConfigInvalid,
+    StoreTooNew,
+    StoreCorrupt,
+    Store,
+    MalformedResponse,
+    Io,
+    InvalidInput,
+    NotSignedIn,
+    Network,
+    Internal,
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::ConfigInvalid { .. } | Error::ConfigUnreadable { .. } => ErrorCode::ConfigInvalid,
+            Error::StoreTooNew { .. } => ErrorCode::StoreTooNew,
+            Error::StoreCorrupt { .. } => ErrorCode::StoreCorrupt,
+            Error::Store(_) => ErrorCode::Store,
+            Error::MalformedResponse(_) => ErrorCode::MalformedResponse,
+            Error::Io { .. } => ErrorCode::Io,
+            Error::InvalidInput(_) => ErrorCode::InvalidInput,
+        }
+    }
+}
+
+/// The serializable error every UI-facing surface returns: `{"code": "...", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        Self {
+            code: err.code(),
+            message: err.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes are a contract with the UI: this pins their JSON form.
+    #[test]
+    fn error_codes_serialize_to_the_pinned_strings() {
+        let pinned = [
+            (ErrorCode::ConfigInvalid, "config_invalid"),
+            (ErrorCode::StoreTooNew, "store_too_new"),
+            (ErrorCode::StoreCorrupt, "store_corrupt"),
+            (ErrorCode::Store, "store"),
+            (ErrorCode::MalformedResponse, "malformed_response"),
+            (ErrorCode::Io, "io"),
+            (ErrorCode::InvalidInput, "invalid_input"),
+            (ErrorCode::NotSignedIn, "not_signed_in"),
+            (ErrorCode::Network, "network"),
+            (ErrorCode::Internal, "internal"),
+        ];
+        for (code, text) in pinned {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(text));
+        }
+    }
+
+    #[test]
+    fn api_error_json_shape_is_code_and_message() {
+        let err = Error::StoreTooNew {
+            path: "/tmp/x.db".into(),
+            found: 9,
+            supported: 2,
+        };
+        let json = serde_json::to_value(ApiError::from(err)).unwrap();
+        assert_eq!(json["code"], "store_too_new");
+        assert!(json["message"].as_str().unwrap().contains("schema 9"));
+        assert_eq!(json.as_object().unwrap().len(), 2);
+    }
+}

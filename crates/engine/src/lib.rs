@@ -1,0 +1,20 @@
+//! Presently's engine: everything the desktop app and the CLI do, with no GUI.
+//!
+//! The engine owns the domain model, configuration, the local store and the agenda
+//! queries (and, as they land, sign-in, the Graph client, sync and presence).
+//! It never reads the system clock in its logic: time arrives through a [`Clock`].
+
+pub mod agenda;
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod graph;
+pub mod logging;
+pub mod model;
+pub mod paths;
+pub mod store;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use engine::{Engine, EngineSetup, StatusView};
+pub use error::{ApiError, Error, ErrorCode};

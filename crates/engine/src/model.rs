@@ -1,0 +1,208 @@
+//! The domain model: what Presently knows about an account, its calendars and appointments.
+//!
+//! Enums mirror Microsoft Graph's values; any value the server adds later maps to
+//! `Unknown` rather than failing the parse.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Declares a string enum with Graph's camelCase names and an `Unknown` catch-all.
+macro_rules! graph_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant,)+
+            #[default]
+            #[serde(other, rename = "unknown")]
+            Unknown,
+        }
+
+        impl $name {
+            /// The Graph spelling, also used in the store and the agenda JSON.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Unknown => "unknown",
+                }
+            }
+
+            /// Parses a Graph spelling; anything unrecognised is `Unknown`.
+            pub fn parse(text: &str) -> Self {
+                match text {
+                    $($text => $name::$variant,)+
+                    _ => $name::Unknown,
+                }
+            }
+        }
+    };
+}
+
+graph_enum!(
+    /// How the appointment shows in the user's free/busy.
+    ShowAs {
+        Free => "free",
+        Tentative => "tentative",
+        Busy => "busy",
+        Oof => "oof",
+        WorkingElsewhere => "workingElsewhere",
+    }
+);
+
+graph_enum!(
+    /// The user's answer to the invitation.
+    ResponseStatus {
+        None => "none",
+        Organizer => "organizer",
+        TentativelyAccepted => "tentativelyAccepted",
+        Accepted => "accepted",
+        Declined => "declined",
+        NotResponded => "notResponded",
+    }
+);
+
+graph_enum!(
+    Sensitivity {
+        Normal => "normal",
+        Personal => "personal",
+        Private => "private",
+        Confidential => "confidential",
+    }
+);
+
+graph_enum!(
+    /// Single appointment, occurrence of a series, changed occurrence, or the series itself.
+    AppointmentType {
+        SingleInstance => "singleInstance",
+        Occurrence => "occurrence",
+        Exception => "exception",
+        SeriesMaster => "seriesMaster",
+    }
+);
+
+graph_enum!(
+    OnlineMeetingProvider {
+        TeamsForBusiness => "teamsForBusiness",
+        SkypeForBusiness => "skypeForBusiness",
+        SkypeForConsumer => "skypeForConsumer",
+    }
+);
+
+impl Sensitivity {
+    /// Private, personal and confidential appointments never show their subject outside the app.
+    pub fn is_private(self) -> bool {
+        matches!(
+            self,
+            Sensitivity::Private | Sensitivity::Personal | Sensitivity::Confidential
+        )
+    }
+}
+
+/// The signed-in Microsoft 365 account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The user's object id in the directory.
+    pub id: String,
+    pub tenant_id: Option<String>,
+    pub upn: String,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calendar {
+    pub id: String,
+    pub name: String,
+    /// `#rrggbb` when the server gives one.
+    pub color: Option<String>,
+    pub is_default: bool,
+    pub can_edit: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organizer {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// When an appointment happens.
+///
+/// Timed appointments are instants in UTC; all-day appointments are a local date range
+/// (end exclusive) that stays the same date in every time zone the user travels to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum When {
+    Timed {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+    AllDay {
+        start: NaiveDate,
+        end: NaiveDate,
+    },
+}
+
+impl When {
+    pub fn is_all_day(&self) -> bool {
+        matches!(self, When::AllDay { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appointment {
+    pub id: String,
+    pub calendar_id: String,
+    pub ical_uid: Option<String>,
+    pub subject: String,
+    pub when: When,
+    /// The time zone the organizer created it in, as Graph names it (often a Windows name).
+    pub original_time_zone: Option<String>,
+    pub show_as: ShowAs,
+    pub response: ResponseStatus,
+    pub sensitivity: Sensitivity,
+    pub cancelled: bool,
+    pub location: Option<String>,
+    pub organizer: Option<Organizer>,
+    pub join_url: Option<String>,
+    pub online_provider: Option<OnlineMeetingProvider>,
+    pub web_link: Option<String>,
+    pub series_master_id: Option<String>,
+    pub kind: AppointmentType,
+    pub categories: Vec<String>,
+    pub reminder_on: bool,
+    pub reminder_minutes: Option<u32>,
+    pub body_preview: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_enum_values_map_to_unknown() {
+        let show: ShowAs = serde_json::from_str("\"somethingNew\"").unwrap();
+        assert_eq!(show, ShowAs::Unknown);
+        let show: ShowAs = serde_json::from_str("\"workingElsewhere\"").unwrap();
+        assert_eq!(show, ShowAs::WorkingElsewhere);
+        assert_eq!(ResponseStatus::parse("maybeLater"), ResponseStatus::Unknown);
+        assert_eq!(
+            AppointmentType::parse("exception"),
+            AppointmentType::Exception
+        );
+    }
+
+    #[test]
+    fn enum_spelling_round_trips() {
+        for v in [
+            ShowAs::Free,
+            ShowAs::Tentative,
+            ShowAs::Busy,
+            ShowAs::Oof,
+            ShowAs::WorkingElsewhere,
+            ShowAs::Unknown,
+        ] {
+            assert_eq!(ShowAs::parse(v.as_str()), v);
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+        }
+    }
+}

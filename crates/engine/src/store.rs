@@ -1,0 +1,578 @@
+//! The local store: one SQLite file (WAL) holding the account, calendars, appointments
+//! and per-calendar sync state.
+//!
+//! Invariants: every write is one transaction; a calendar's sync state only advances in
+//! the same transaction as the data it describes; a file this version does not
+//! understand (newer schema, damaged) is reported and left exactly as it was.
+
+use crate::error::Error;
+use crate::graph::EventChange;
+use crate::model::{
+    Account, Appointment, AppointmentType, Calendar, OnlineMeetingProvider, Organizer,
+    ResponseStatus, Sensitivity, ShowAs, When,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use std::path::{Path, PathBuf};
+
+/// The schema this build writes. Each entry of [`MIGRATIONS`] moves the schema up by one.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Schema migrations, in order; `MIGRATIONS[n]` takes a store from version `n` to `n + 1`.
+/// Never edit a released entry: add a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE account (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT,
+        upn TEXT NOT NULL,
+        display_name TEXT
+     );
+     CREATE TABLE calendars (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        color TEXT,
+        is_default INTEGER NOT NULL,
+        can_edit INTEGER NOT NULL
+     );
+     CREATE TABLE appointments (
+        calendar_id TEXT NOT NULL REFERENCES calendars(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        ical_uid TEXT,
+        subject TEXT NOT NULL,
+        all_day INTEGER NOT NULL,
+        start_utc INTEGER NOT NULL,
+        end_utc INTEGER NOT NULL,
+        start_date TEXT,
+        end_date TEXT,
+        original_tz TEXT,
+        show_as TEXT NOT NULL,
+        response TEXT NOT NULL,
+        sensitivity TEXT NOT NULL,
+        cancelled INTEGER NOT NULL,
+        location TEXT,
+        organizer_name TEXT,
+        organizer_email TEXT,
+        join_url TEXT,
+        online_provider TEXT,
+        web_link TEXT,
+        series_master_id TEXT,
+        kind TEXT NOT NULL,
+        categories TEXT NOT NULL,
+        reminder_on INTEGER NOT NULL,
+        reminder_minutes INTEGER,
+        last_modified TEXT,
+        PRIMARY KEY (calendar_id, id),
+        CHECK (end_utc >= start_utc)
+     );
+     CREATE INDEX appointments_by_start ON appointments(start_utc);
+     CREATE TABLE sync_state (
+        calendar_id TEXT PRIMARY KEY REFERENCES calendars(id) ON DELETE CASCADE,
+        delta_link TEXT,
+        next_link TEXT,
+        window_start TEXT,
+        window_end TEXT,
+        last_synced_at TEXT
+     );",
+    // 2: body previews for the detail pane, and a key/value table for app state.
+    "ALTER TABLE appointments ADD COLUMN body_preview TEXT;
+     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+];
+
+/// Where a calendar's sync stands. Advances only together with the data it describes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncState {
+    pub delta_link: Option<String>,
+    pub next_link: Option<String>,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+}
+
+/// What a write changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApplyStats {
+    pub upserted: usize,
+    pub removed: usize,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn is_corruption(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let corrupt = |e: rusqlite::Error| -> Error {
+            if is_corruption(&e) {
+                Error::StoreCorrupt {
+                    path: path.to_owned(),
+                    detail: e.to_string(),
+                }
+            } else {
+                Error::Store(e)
+            }
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(corrupt)?;
+        // Read the version before anything writes: a damaged or newer file stays untouched.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(corrupt)?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::StoreTooNew {
+                path: path.to_owned(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version > 0 {
+            let check: String = conn
+                .query_row("PRAGMA quick_check", [], |r| r.get(0))
+                .map_err(corrupt)?;
+            if check != "ok" {
+                return Err(Error::StoreCorrupt {
+                    path: path.to_owned(),
+                    detail: check,
+                });
+            }
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(corrupt)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate(version)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<(), Error> {
+        if from == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            tracing::info!(to = index + 1, "migrating the store schema");
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The store's schema version.
+    pub fn schema_version(&self) -> Result<i64, Error> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    pub fn account(&self) -> Result<Option<Account>, Error> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, tenant_id, upn, display_name FROM account LIMIT 1",
+                [],
+                |r| {
+                    Ok(Account {
+                        id: r.get(0)?,
+                        tenant_id: r.get(1)?,
+                        upn: r.get(2)?,
+                        display_name: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records the signed-in account. A different account replaces the old one and its data.
+    pub fn set_account(&mut self, account: &Account) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let existing: Option<String> = tx
+            .query_row("SELECT id FROM account LIMIT 1", [], |r| r.get(0))
+            .optional()?;
+        if existing.as_deref().is_some_and(|id| id != account.id) {
+            tx.execute_batch("DELETE FROM calendars; DELETE FROM account;")?;
+        }
+        tx.execute(
+            "INSERT INTO account (id, tenant_id, upn, display_name) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET tenant_id = ?2, upn = ?3, display_name = ?4",
+            params![
+                account.id,
+                account.tenant_id,
+                account.upn,
+                account.display_name
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Makes the stored calendar list equal `calendars` (a calendar gone on the server goes
+    /// here too, with its appointments).
+    pub fn set_calendars(&mut self, calendars: &[Calendar]) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut upsert = tx.prepare(
+                "INSERT INTO calendars (id, name, color, is_default, can_edit) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET name = ?2, color = ?3, is_default = ?4, can_edit = ?5",
+            )?;
+            for c in calendars {
+                upsert.execute(params![c.id, c.name, c.color, c.is_default, c.can_edit])?;
+            }
+            let keep: Vec<&str> = calendars.iter().map(|c| c.id.as_str()).collect();
+            let existing: Vec<String> = tx
+                .prepare("SELECT id FROM calendars")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in existing.iter().filter(|id| !keep.contains(&id.as_str())) {
+                tx.execute("DELETE FROM calendars WHERE id = ?1", [id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn calendars(&self) -> Result<Vec<Calendar>, Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, color, is_default, can_edit FROM calendars ORDER BY is_default DESC, name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Calendar {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                color: r.get(2)?,
+                is_default: r.get(3)?,
+                can_edit: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn sync_state(&self, calendar_id: &str) -> Result<Option<SyncState>, Error> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT delta_link, next_link, window_start, window_end, last_synced_at
+                 FROM sync_state WHERE calendar_id = ?1",
+                [calendar_id],
+                |r| {
+                    Ok(SyncState {
+                        delta_link: r.get(0)?,
+                        next_link: r.get(1)?,
+                        window_start: r.get(2)?,
+                        window_end: r.get(3)?,
+                        last_synced_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The most recent completed sync of any calendar.
+    pub fn last_synced_at(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT MAX(last_synced_at) FROM sync_state", [], |r| {
+                r.get::<_, Option<DateTime<Utc>>>(0)
+            })?)
+    }
+
+    /// Applies one page of changes to `calendar_id` and records `state`, in one transaction:
+    /// either all of it lands or none of it. Replaying a page changes nothing.
+    pub fn apply_changes(
+        &mut self,
+        calendar_id: &str,
+        changes: &[EventChange],
+        state: &SyncState,
+    ) -> Result<ApplyStats, Error> {
+        let tx = self.conn.transaction()?;
+        let stats = apply_in(&tx, calendar_id, changes)?;
+        write_sync_state(&tx, calendar_id, state)?;
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// Replaces everything stored for `calendar_id` with `appointments` and records `state`,
+    /// atomically: readers see the old contents until the new ones are complete.
+    pub fn replace_calendar(
+        &mut self,
+        calendar_id: &str,
+        appointments: &[Appointment],
+        state: &SyncState,
+    ) -> Result<ApplyStats, Error> {
+        let tx = self.conn.transaction()?;
+        let removed = tx.execute(
+            "DELETE FROM appointments WHERE calendar_id = ?1",
+            [calendar_id],
+        )?;
+        let changes: Vec<EventChange> = appointments
+            .iter()
+            .map(|a| EventChange::Upsert(Box::new(a.clone())))
+            .collect();
+        let mut stats = apply_in(&tx, calendar_id, &changes)?;
+        stats.removed = removed.saturating_sub(stats.upserted);
+        write_sync_state(&tx, calendar_id, state)?;
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// Appointments that overlap `[from, to)`; all-day ones when their local dates overlap
+    /// `[from_date, to_date)`. Ordered by start, all-day first within a day.
+    pub fn appointments_overlapping(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        from_date: NaiveDate,
+        to_date: NaiveDate,
+    ) -> Result<Vec<Appointment>, Error> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {APPOINTMENT_COLUMNS} FROM appointments
+             WHERE (all_day = 0 AND start_utc < ?1 AND (end_utc > ?2 OR start_utc >= ?2))
+                OR (all_day = 1 AND start_date < ?3 AND end_date > ?4)
+             ORDER BY start_utc, all_day DESC, subject"
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                to.timestamp(),
+                from.timestamp(),
+                to_date.to_string(),
+                from_date.to_string()
+            ],
+            row_to_appointment,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn appointment(&self, id: &str) -> Result<Option<Appointment>, Error> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = ?1 LIMIT 1"),
+                [id],
+                row_to_appointment,
+            )
+            .optional()?)
+    }
+
+    pub fn appointment_count(&self) -> Result<usize, Error> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM appointments", [], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+const APPOINTMENT_COLUMNS: &str = "calendar_id, id, ical_uid, subject, all_day, start_utc, end_utc,
+    start_date, end_date, original_tz, show_as, response, sensitivity, cancelled, location,
+    organizer_name, organizer_email, join_url, online_provider, web_link, series_master_id, kind,
+    categories, reminder_on, reminder_minutes, last_modified, body_preview";
+
+fn apply_in(
+    tx: &Transaction<'_>,
+    calendar_id: &str,
+    changes: &[EventChange],
+) -> Result<ApplyStats, Error> {
+    let mut stats = ApplyStats::default();
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO appointments (calendar_id, id, ical_uid, subject, all_day, start_utc, end_utc,
+            start_date, end_date, original_tz, show_as, response, sensitivity, cancelled, location,
+            organizer_name, organizer_email, join_url, online_provider, web_link, series_master_id, kind,
+            categories, reminder_on, reminder_minutes, last_modified, body_preview)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+         ON CONFLICT(calendar_id, id) DO UPDATE SET ical_uid = ?3, subject = ?4, all_day = ?5,
+            start_utc = ?6, end_utc = ?7, start_date = ?8, end_date = ?9, original_tz = ?10,
+            show_as = ?11, response = ?12, sensitivity = ?13, cancelled = ?14, location = ?15,
+            organizer_name = ?16, organizer_email = ?17, join_url = ?18, online_provider = ?19,
+            web_link = ?20, series_master_id = ?21, kind = ?22, categories = ?23, reminder_on = ?24,
+            reminder_minutes = ?25, last_modified = ?26, body_preview = ?27",
+    )?;
+    let mut remove =
+        tx.prepare_cached("DELETE FROM appointments WHERE calendar_id = ?1 AND id = ?2")?;
+    for change in changes {
+        match change {
+            EventChange::Upsert(a) => {
+                let (all_day, start_utc, end_utc, start_date, end_date) = match &a.when {
+                    When::Timed { start, end } => {
+                        (false, start.timestamp(), end.timestamp(), None, None)
+                    }
+                    When::AllDay { start, end } => (
+                        true,
+                        date_midnight_utc(*start),
+                        date_midnight_utc(*end),
+                        Some(start.to_string()),
+                        Some(end.to_string()),
+                    ),
+                };
+                let categories =
+                    serde_json::to_string(&a.categories).unwrap_or_else(|_| "[]".to_owned());
+                let organizer = a.organizer.as_ref();
+                upsert.execute(params![
+                    calendar_id,
+                    a.id,
+                    a.ical_uid,
+                    a.subject,
+                    all_day,
+                    start_utc,
+                    end_utc,
+                    start_date,
+                    end_date,
+                    a.original_time_zone,
+                    a.show_as.as_str(),
+                    a.response.as_str(),
+                    a.sensitivity.as_str(),
+                    a.cancelled,
+                    a.location,
+                    organizer.and_then(|o| o.name.as_deref()),
+                    organizer.and_then(|o| o.email.as_deref()),
+                    a.join_url,
+                    a.online_provider.map(|p| p.as_str()),
+                    a.web_link,
+                    a.series_master_id,
+                    a.kind.as_str(),
+                    categories,
+                    a.reminder_on,
+                    a.reminder_minutes,
+                    a.last_modified,
+                    a.body_preview,
+                ])?;
+                stats.upserted += 1;
+            }
+            EventChange::Removed { id } => {
+                stats.removed += remove.execute(params![calendar_id, id])?;
+            }
+        }
+    }
+    Ok(stats)
+}
+
+fn write_sync_state(tx: &Transaction<'_>, calendar_id: &str, s: &SyncState) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO sync_state (calendar_id, delta_link, next_link, window_start, window_end, last_synced_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(calendar_id) DO UPDATE SET delta_link = ?2, next_link = ?3, window_start = ?4,
+            window_end = ?5, last_synced_at = ?6",
+        params![
+            calendar_id,
+            s.delta_link,
+            s.next_link,
+            s.window_start,
+            s.window_end,
+            s.last_synced_at
+        ],
+    )?;
+    Ok(())
+}
+
+fn date_midnight_utc(d: NaiveDate) -> i64 {
+    d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp()
+}
+
+fn row_to_appointment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
+    let all_day: bool = r.get(4)?;
+    let when = if all_day {
+        let parse = |i: usize| -> rusqlite::Result<NaiveDate> {
+            let text: String = r.get(i)?;
+            text.parse().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+            })
+        };
+        When::AllDay {
+            start: parse(7)?,
+            end: parse(8)?,
+        }
+    } else {
+        let ts = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+            let secs: i64 = r.get(i)?;
+            DateTime::from_timestamp(secs, 0).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, secs))
+        };
+        When::Timed {
+            start: ts(5)?,
+            end: ts(6)?,
+        }
+    };
+    let organizer_name: Option<String> = r.get(15)?;
+    let organizer_email: Option<String> = r.get(16)?;
+    let categories: String = r.get(22)?;
+    Ok(Appointment {
+        calendar_id: r.get(0)?,
+        id: r.get(1)?,
+        ical_uid: r.get(2)?,
+        subject: r.get(3)?,
+        when,
+        original_time_zone: r.get(9)?,
+        show_as: ShowAs::parse(&r.get::<_, String>(10)?),
+        response: ResponseStatus::parse(&r.get::<_, String>(11)?),
+        sensitivity: Sensitivity::parse(&r.get::<_, String>(12)?),
+        cancelled: r.get(13)?,
+        location: r.get(14)?,
+        organizer: (organizer_name.is_some() || organizer_email.is_some()).then_some(Organizer {
+            name: organizer_name,
+            email: organizer_email,
+        }),
+        join_url: r.get(17)?,
+        online_provider: r
+            .get::<_, Option<String>>(18)?
+            .map(|p| OnlineMeetingProvider::parse(&p)),
+        web_link: r.get(19)?,
+        series_master_id: r.get(20)?,
+        kind: AppointmentType::parse(&r.get::<_, String>(21)?),
+        categories: serde_json::from_str(&categories).unwrap_or_default(),
+        reminder_on: r.get(23)?,
+        reminder_minutes: r.get(24)?,
+        last_modified: r.get(25)?,
+        body_preview: r.get(26)?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,256 @@
+use super::*;
+use chrono::TimeZone;
+
+fn cal(id: &str) -> Calendar {
+    Calendar {
+        id: id.to_owned(),
+        name: format!("Calendar {id}"),
+        color: Some("#0078d4".to_owned()),
+        is_default: id == "primary",
+        can_edit: true,
+    }
+}
+
+fn appt(id: &str, hour: u32) -> Appointment {
+    Appointment {
+        id: id.to_owned(),
+        calendar_id: "primary".to_owned(),
+        ical_uid: Some(format!("uid-{id}")),
+        subject: format!("Meeting {id}"),
+        when: When::Timed {
+            start: Utc.with_ymd_and_hms(2026, 11, 24, hour, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2026, 11, 24, hour, 30, 0).unwrap(),
+        },
+        original_time_zone: Some("W. Europe Standard Time".to_owned()),
+        show_as: ShowAs::Busy,
+        response: ResponseStatus::Accepted,
+        sensitivity: Sensitivity::Normal,
+        cancelled: false,
+        location: Some("Room 1".to_owned()),
+        organizer: Some(Organizer {
+            name: Some("Dana".to_owned()),
+            email: Some("dana@contoso.com".to_owned()),
+        }),
+        join_url: Some("https://teams.microsoft.com/l/meetup-join/1".to_owned()),
+        online_provider: Some(OnlineMeetingProvider::TeamsForBusiness),
+        web_link: None,
+        series_master_id: None,
+        kind: AppointmentType::SingleInstance,
+        categories: vec!["Red".to_owned()],
+        reminder_on: true,
+        reminder_minutes: Some(15),
+        body_preview: Some("Hello".to_owned()),
+        last_modified: Some(Utc.with_ymd_and_hms(2026, 11, 20, 8, 0, 0).unwrap()),
+    }
+}
+
+fn all_day(id: &str) -> Appointment {
+    Appointment {
+        when: When::AllDay {
+            start: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            end: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+        },
+        organizer: None,
+        online_provider: None,
+        join_url: None,
+        ..appt(id, 0)
+    }
+}
+
+fn state(link: &str) -> SyncState {
+    SyncState {
+        delta_link: Some(link.to_owned()),
+        last_synced_at: Some(Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap()),
+        ..Default::default()
+    }
+}
+
+fn upserts(items: &[Appointment]) -> Vec<EventChange> {
+    items
+        .iter()
+        .map(|a| EventChange::Upsert(Box::new(a.clone())))
+        .collect()
+}
+
+fn whole_day(store: &Store) -> Vec<Appointment> {
+    store
+        .appointments_overlapping(
+            Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+        )
+        .unwrap()
+}
+
+fn open_with_primary(dir: &tempfile::TempDir) -> Store {
+    let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+    store.set_calendars(&[cal("primary")]).unwrap();
+    store
+}
+
+#[test]
+fn appointments_round_trip_through_a_real_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = vec![appt("a", 9), all_day("b")];
+    {
+        let mut store = open_with_primary(&dir);
+        store
+            .apply_changes("primary", &upserts(&items), &state("d1"))
+            .unwrap();
+    }
+    let store = Store::open(&dir.path().join("store.db")).unwrap();
+    let read = whole_day(&store);
+    assert_eq!(read.len(), 2);
+    assert!(read.contains(&items[0]), "{read:#?}");
+    assert!(read.contains(&items[1]), "{read:#?}");
+    assert_eq!(
+        store.sync_state("primary").unwrap().unwrap().delta_link.as_deref(),
+        Some("d1")
+    );
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+}
+
+#[test]
+fn replaying_a_page_changes_nothing_and_removals_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with_primary(&dir);
+    let page = upserts(&[appt("a", 9), appt("b", 10)]);
+    store.apply_changes("primary", &page, &state("d1")).unwrap();
+    store.apply_changes("primary", &page, &state("d1")).unwrap();
+    assert_eq!(store.appointment_count().unwrap(), 2);
+    let removal = vec![
+        EventChange::Removed { id: "a".to_owned() },
+        EventChange::Removed { id: "a".to_owned() },
+        EventChange::Removed {
+            id: "never-seen".to_owned(),
+        },
+    ];
+    let stats = store.apply_changes("primary", &removal, &state("d2")).unwrap();
+    assert_eq!(stats.removed, 1);
+    assert_eq!(store.appointment_count().unwrap(), 1);
+}
+
+#[test]
+fn a_failing_write_rolls_back_data_and_sync_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with_primary(&dir);
+    store
+        .apply_changes("primary", &upserts(&[appt("a", 9)]), &state("d1"))
+        .unwrap();
+    // The third change is invalid (ends before it starts): the whole page must fail.
+    let mut broken = appt("x", 11);
+    broken.when = When::Timed {
+        start: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap(),
+        end: Utc.with_ymd_and_hms(2026, 11, 24, 11, 0, 0).unwrap(),
+    };
+    let page = vec![
+        EventChange::Upsert(Box::new(appt("b", 10))),
+        EventChange::Removed { id: "a".to_owned() },
+        EventChange::Upsert(Box::new(broken)),
+    ];
+    let err = store
+        .apply_changes("primary", &page, &state("d2"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Store(_)), "{err}");
+    assert_eq!(whole_day(&store), vec![appt("a", 9)]);
+    assert_eq!(
+        store.sync_state("primary").unwrap().unwrap().delta_link.as_deref(),
+        Some("d1")
+    );
+}
+
+#[test]
+fn replace_calendar_swaps_contents_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with_primary(&dir);
+    store
+        .apply_changes("primary", &upserts(&[appt("a", 9), appt("b", 10)]), &state("d1"))
+        .unwrap();
+    store
+        .replace_calendar("primary", &[appt("b", 10), appt("c", 11)], &state("d9"))
+        .unwrap();
+    let ids: Vec<String> = whole_day(&store).into_iter().map(|a| a.id).collect();
+    assert_eq!(ids, vec!["b", "c"]);
+}
+
+#[test]
+fn migrates_a_version_1_store_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO calendars VALUES ('primary', 'Calendar', NULL, 1, 1);
+             INSERT INTO appointments (calendar_id, id, subject, all_day, start_utc, end_utc,
+               show_as, response, sensitivity, cancelled, kind, categories, reminder_on)
+             VALUES ('primary', 'old', 'Kept across upgrade', 0, 1795510800, 1795512600,
+               'busy', 'accepted', 'normal', 0, 'singleInstance', '[]', 0);",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let old = store.appointment("old").unwrap().unwrap();
+    assert_eq!(old.subject, "Kept across upgrade");
+    assert_eq!(old.body_preview, None);
+}
+
+#[test]
+fn refuses_a_store_from_a_newer_version_and_leaves_it_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(err, Error::StoreTooNew { found: 99, .. }),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn reports_a_corrupt_file_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let garbage = b"this is not a database, it is a shopping list: milk, eggs".repeat(200);
+    std::fs::write(&path, &garbage).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, Error::StoreCorrupt { .. }), "{err}");
+    assert!(err.to_string().contains("left untouched"));
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+}
+
+#[test]
+fn a_new_account_replaces_the_old_ones_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with_primary(&dir);
+    let dana = Account {
+        id: "u1".into(),
+        tenant_id: None,
+        upn: "dana@contoso.com".into(),
+        display_name: None,
+    };
+    store.set_account(&dana).unwrap();
+    store
+        .apply_changes("primary", &upserts(&[appt("a", 9)]), &state("d1"))
+        .unwrap();
+    store.set_account(&dana).unwrap();
+    assert_eq!(store.appointment_count().unwrap(), 1);
+    store
+        .set_account(&Account {
+            id: "u2".into(),
+            upn: "lee@contoso.com".into(),
+            ..dana
+        })
+        .unwrap();
+    assert_eq!(store.appointment_count().unwrap(), 0);
+    assert_eq!(store.account().unwrap().unwrap().upn, "lee@contoso.com");
+}
