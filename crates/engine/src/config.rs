@@ -26,6 +26,8 @@ pub struct MicrosoftConfig {
     pub graph_endpoint: String,
     /// Path of the loopback redirect URI registered for the app.
     pub redirect_path: String,
+    /// Outlook on the web for work and school accounts (national clouds differ).
+    pub outlook_web_host: String,
 }
 
 impl Default for MicrosoftConfig {
@@ -36,6 +38,7 @@ impl Default for MicrosoftConfig {
             authority_host: "https://login.microsoftonline.com".to_owned(),
             graph_endpoint: "https://graph.microsoft.com".to_owned(),
             redirect_path: "/".to_owned(),
+            outlook_web_host: "outlook.office365.com".to_owned(),
         }
     }
 }

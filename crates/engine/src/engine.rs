@@ -1,15 +1,18 @@
 //! [`Engine`]: the one handle the app shell and the CLI hold. It owns the store, the
 //! configuration and the clock, and answers the questions the surfaces ask.
 
-use crate::agenda::{self, AgendaView};
+use crate::agenda::{self, local_midnight, AgendaView};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
-use crate::graph::{parse_calendar, CalendarView, EventChange};
-use crate::model::{Account, Appointment};
+use crate::links::{self, OpenKind};
+use crate::graph::{parse_calendar, CalendarView, EventChange, GraphClient};
+use crate::model::Appointment;
 use crate::paths::Paths;
-use crate::store::{ApplyStats, Store, SyncState};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::store::{Store, SyncState};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use secrecy::SecretString;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -118,6 +121,29 @@ impl Engine {
         self.store().appointment(id)
     }
 
+    /// The URL to open for appointment `id`: checked against the allowed hosts, so the
+    /// shell can hand it to the system as it is.
+    pub fn open_target(&self, id: &str, kind: OpenKind) -> Result<url::Url, Error> {
+        let appointment = self
+            .appointment(id)?
+            .ok_or_else(|| Error::InvalidInput(format!("no appointment {id:?} in the store")))?;
+        let tenant = self.store().account()?.and_then(|a| a.tenant_id);
+        let outlook_host = links::outlook_host_for(tenant.as_deref(), &self.config.microsoft.outlook_web_host);
+        let url = match kind {
+            OpenKind::Outlook => links::outlook_url(&appointment, &outlook_host),
+            OpenKind::Join => links::join_url(&appointment),
+        }
+        .ok_or_else(|| Error::InvalidInput(format!("{:?} has no link to open", appointment.subject)))?;
+        if !links::is_allowed(&url, &[outlook_host.as_str()]) {
+            tracing::warn!(host = url.host_str().unwrap_or(""), scheme = url.scheme(), "refused to open a link");
+            return Err(Error::InvalidInput(format!(
+                "refused to open {}: only https links to Microsoft 365 and known meeting services are opened",
+                url.host_str().unwrap_or(url.scheme())
+            )));
+        }
+        Ok(url)
+    }
+
     pub fn status(&self) -> Result<StatusView, Error> {
         let store = self.store();
         let account = store.account()?;
@@ -142,37 +168,66 @@ impl Engine {
         })
     }
 
-    /// Stores a complete snapshot of one calendar as Graph returned it (the calendar resource
-    /// and its calendarView pages), replacing what was stored for it. Demo mode loads the
-    /// emulator's mailbox this way until delta sync lands.
-    pub fn load_calendar_snapshot(
+    /// Reads the account, its calendars and each calendar's view over the sync window from
+    /// Graph, then replaces what the store holds for each calendar in one transaction per
+    /// calendar. Until delta sync lands this is how the store is filled (demo mode too).
+    pub async fn fetch_snapshot(
         &self,
-        account: &Account,
-        calendar_json: serde_json::Value,
-        pages: &[Vec<u8>],
-    ) -> Result<ApplyStats, Error> {
-        let calendar = parse_calendar(calendar_json)?;
-        let mut appointments = Vec::new();
-        for page in pages {
-            let view = CalendarView::parse(&calendar.id, page)?;
-            for (id, reason) in &view.rejected {
-                tracing::warn!(calendar = %calendar.id, ?id, %reason, "skipped an event the server sent in a form Presently cannot use");
-            }
-            appointments.extend(view.changes.into_iter().filter_map(|c| match c {
-                EventChange::Upsert(a) => Some(*a),
-                EventChange::Removed { .. } => None,
-            }));
+        client: &GraphClient,
+        token: &SecretString,
+    ) -> Result<SnapshotSummary, Error> {
+        let now = self.clock.now();
+        let sync = &self.config.sync;
+        let start = local_midnight(Tz::UTC, (now - Duration::days(i64::from(sync.window_days_back))).date_naive());
+        let end = local_midnight(Tz::UTC, (now + Duration::days(i64::from(sync.window_days_ahead))).date_naive());
+        let account = client.me(token).await?;
+        let mut fetched = Vec::new();
+        for json in client.calendars(token).await? {
+            let calendar = parse_calendar(json)?;
+            let which = (!calendar.is_default).then_some(calendar.id.as_str());
+            let pages = client
+                .calendar_view_pages(token, which, start, end, sync.page_size)
+                .await?;
+            fetched.push((calendar, pages));
         }
+        let mut summary = SnapshotSummary::default();
         let mut store = self.store();
-        store.set_account(account)?;
-        let mut calendars = store.calendars()?;
-        calendars.retain(|c| c.id != calendar.id);
-        calendars.push(calendar.clone());
-        store.set_calendars(&calendars)?;
-        let state = SyncState {
-            last_synced_at: Some(self.clock.now()),
-            ..Default::default()
-        };
-        store.replace_calendar(&calendar.id, &appointments, &state)
+        store.set_account(&account)?;
+        store.set_calendars(&fetched.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>())?;
+        for (calendar, pages) in fetched {
+            let mut appointments = Vec::new();
+            for page in &pages {
+                let view = CalendarView::parse(&calendar.id, page)?;
+                for (id, reason) in &view.rejected {
+                    tracing::warn!(calendar = %calendar.id, ?id, %reason, "skipped an event the server sent in a form Presently cannot use");
+                }
+                summary.rejected += view.rejected.len();
+                appointments.extend(view.changes.into_iter().filter_map(|c| match c {
+                    EventChange::Upsert(a) => Some(*a),
+                    EventChange::Removed { .. } => None,
+                }));
+            }
+            let state = SyncState {
+                window_start: Some(start),
+                window_end: Some(end),
+                last_synced_at: Some(now),
+                ..Default::default()
+            };
+            let stats = store.replace_calendar(&calendar.id, &appointments, &state)?;
+            summary.calendars += 1;
+            summary.pages += pages.len();
+            summary.appointments += stats.upserted;
+        }
+        tracing::info!(calendars = summary.calendars, appointments = summary.appointments, "snapshot stored");
+        Ok(summary)
     }
+}
+
+/// What [`Engine::fetch_snapshot`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SnapshotSummary {
+    pub calendars: usize,
+    pub pages: usize,
+    pub appointments: usize,
+    pub rejected: usize,
 }

@@ -43,6 +43,16 @@ pub enum Error {
     },
     #[error("{0}")]
     InvalidInput(String),
+    #[error("cannot reach {host}: {detail}")]
+    Network { host: String, detail: String },
+    #[error("the access token was refused; sign in again")]
+    Unauthorized,
+    #[error("the server answered {status} ({code}): {message}")]
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
 }
 
 /// Stable codes the UI and scripts branch on. Their string form is a contract,
@@ -59,6 +69,7 @@ pub enum ErrorCode {
     InvalidInput,
     NotSignedIn,
     Network,
+    Server,
     Internal,
 }
 
@@ -72,6 +83,9 @@ impl Error {
             Error::MalformedResponse(_) => ErrorCode::MalformedResponse,
             Error::Io { .. } => ErrorCode::Io,
             Error::InvalidInput(_) => ErrorCode::InvalidInput,
+            Error::Network { .. } => ErrorCode::Network,
+            Error::Unauthorized => ErrorCode::NotSignedIn,
+            Error::Server { .. } => ErrorCode::Server,
         }
     }
 }
@@ -126,6 +140,7 @@ mod tests {
             (ErrorCode::InvalidInput, "invalid_input"),
             (ErrorCode::NotSignedIn, "not_signed_in"),
             (ErrorCode::Network, "network"),
+            (ErrorCode::Server, "server"),
             (ErrorCode::Internal, "internal"),
         ];
         for (code, text) in pinned {

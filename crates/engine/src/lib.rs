@@ -10,11 +10,13 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod graph;
+pub mod links;
 pub mod logging;
 pub mod model;
 pub mod paths;
 pub mod store;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use engine::{Engine, EngineSetup, StatusView};
+pub use engine::{Engine, EngineSetup, SnapshotSummary, StatusView};
+pub use links::OpenKind;
 pub use error::{ApiError, Error, ErrorCode};

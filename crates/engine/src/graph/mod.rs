@@ -4,7 +4,9 @@
 //! enum values become `Unknown`, and a value that cannot be used is an error for
 //! that one item, never a reason to drop its neighbours.
 
+pub mod client;
 pub mod event;
 pub mod timezone;
 
+pub use client::GraphClient;
 pub use event::{parse_calendar, parse_event, CalendarView, EventChange};

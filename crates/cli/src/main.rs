@@ -1,0 +1,145 @@
+//! `presently`: the headless command line over Presently's engine.
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use presently_engine::config::Config;
+use presently_engine::paths::Paths;
+use presently_engine::{agenda, Engine, EngineSetup, SystemClock};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "presently", version, about = "Your Microsoft 365 calendar, agenda and presence, from the command line")]
+struct Cli {
+    /// Configuration file (default: the platform config directory, or PRESENTLY_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Microsoft 365 emulator (identity platform + Graph) with the demo mailbox until stopped.
+    Emulator {
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Anchor date of the demo week (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        today: Option<NaiveDate>,
+    },
+    /// Print the appointments in the local store.
+    Agenda {
+        /// First day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: Option<NaiveDate>,
+        /// Number of days.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: Option<u32>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let paths = Paths::resolve(cli.config.clone());
+    let _log = presently_engine::logging::init(&paths.log_dir, "presently-cli", true);
+    match run(cli, paths) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("presently: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, paths: Paths) -> Result<()> {
+    match cli.command {
+        Command::Emulator { port, today } => run_emulator(port, today),
+        Command::Agenda { from, days, json } => {
+            let engine = open_engine(paths)?;
+            let view = engine.agenda(from, days)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&agenda::flatten(&view))?);
+            } else {
+                print!("{}", format_agenda(&view));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn open_engine(paths: Paths) -> Result<Engine> {
+    let config = Config::load(&paths.config_file)?;
+    Ok(Engine::open(EngineSetup {
+        paths,
+        config,
+        clock: Arc::new(SystemClock),
+        demo: false,
+    })?)
+}
+
+fn run_emulator(port: u16, today: Option<NaiveDate>) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let mut config = presently_emulator::EmulatorConfig::default();
+    config.bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    if let Some(today) = today {
+        config.today = today;
+    }
+    runtime.block_on(async move {
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        presently_emulator::serve(config, shutdown)
+            .await
+            .context("running the emulator")
+    })
+}
+
+/// A plain table: one line per appointment, grouped under day headings.
+fn format_agenda(view: &agenda::AgendaView) -> String {
+    let mut out = String::new();
+    for day in &view.days {
+        out.push_str(&format!("{}\n", day.date.format("%A %Y-%m-%d")));
+        if day.items.is_empty() {
+            out.push_str("  (nothing scheduled)\n");
+        }
+        for item in &day.items {
+            let time = if item.all_day {
+                "all day    ".to_owned()
+            } else {
+                format!("{}–{}", clock_time(&item.start), clock_time(&item.end))
+            };
+            let mut flags = Vec::new();
+            if item.cancelled {
+                flags.push("cancelled");
+            }
+            if item.show_as != "busy" {
+                flags.push(item.show_as);
+            }
+            if item.join_url.is_some() {
+                flags.push("online");
+            }
+            out.push_str(&format!(
+                "  {time}  {}{}{}\n",
+                item.subject,
+                item.location.as_deref().map(|l| format!(" @ {l}")).unwrap_or_default(),
+                if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", flags.join(", "))
+                }
+            ));
+        }
+    }
+    out
+}
+
+/// `2026-11-24T09:15:00+01:00` → `09:15`.
+fn clock_time(rfc3339: &str) -> &str {
+    rfc3339.get(11..16).unwrap_or(rfc3339)
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian/Ubuntu machine lacks to build and run Presently.
+#   scripts/setup.sh app    packages to build and run the desktop app
+#   scripts/setup.sh test   ...plus what the test suite needs (Xvfb, WebKitWebDriver,
+#                           gnome-keyring, chromium, tauri-driver)
+set -euo pipefail
+mode=${1:-app}
+cd "$(dirname "$0")/.."
+
+app_pkgs=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev
+  libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
+test_pkgs=(xvfb xauth dbus dbus-x11 webkit2gtk-driver gnome-keyring chromium imagemagick)
+pkgs=("${app_pkgs[@]}")
+[ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  echo "setup: npm ci (ui)"
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [ "$mode" = test ] && ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "setup: cargo install tauri-driver"
+  cargo install tauri-driver --locked --quiet
+fi

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, Rust unit and integration tests (engine, emulator,
+# CLI, app shell), the UI in a real Chromium, and the real app window under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+export PATH="$HOME/.cargo/bin:$PATH"
+mkdir -p test-artifacts
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "ui: build"
+(cd ui && npm run build --silent)
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "Rust tests"
+cargo test --workspace --quiet
+
+step "UI tests in Chromium"
+(cd ui && npm test)
+
+step "end to end: the real window under Xvfb"
+bash scripts/test-e2e.sh
