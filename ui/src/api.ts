@@ -1,0 +1,38 @@
+// Thin typed wrapper around Tauri's invoke/listen. The UI never opens URLs itself:
+// open_item / join_meeting ask the Rust side to do it.
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { AgendaView, IpcError, Status } from './types';
+
+export function toIpcError(e: unknown): IpcError {
+  if (e && typeof e === 'object') {
+    const o = e as Record<string, unknown>;
+    const code = typeof o['code'] === 'string' ? o['code'] : 'internal';
+    const message =
+      typeof o['message'] === 'string' ? o['message'] : e instanceof Error ? e.message : String(e);
+    return { code, message };
+  }
+  if (typeof e === 'string') return { code: 'internal', message: e };
+  return { code: 'internal', message: String(e) };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+export const api = {
+  agenda: (from: string | null, days: number) => call<AgendaView>('agenda', { from, days }),
+  status: () => call<Status>('status'),
+  syncNow: () => call<null>('sync_now'),
+  openItem: (id: string) => call<null>('open_item', { id }),
+  joinMeeting: (id: string) => call<null>('join_meeting', { id }),
+  onAgendaChanged: (cb: () => void): Promise<UnlistenFn> => listen('agenda-changed', () => cb()),
+  onStatusChanged: (cb: (s: Status) => void): Promise<UnlistenFn> =>
+    listen<Status>('status-changed', (ev) => cb(ev.payload)),
+};
+
+export type Api = typeof api;

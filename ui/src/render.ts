@@ -1,0 +1,343 @@
+// Render functions: state in, DOM out. Server strings only ever reach the DOM as text nodes.
+import { h, icon, type Child } from './dom';
+import {
+  dateKeyOf,
+  dayLabel,
+  formatCountdown,
+  formatTime,
+  formatTimeRange,
+  formatWhen,
+  instant,
+  nowAndNext,
+  safeColor,
+  sortItems,
+  type NowNext,
+} from './format';
+import type { Strings } from './i18n';
+import type { AgendaDay, AgendaItem, AgendaView, IpcError } from './types';
+
+export interface Ctx {
+  locale: string;
+  s: Strings;
+  /** Time zone of the agenda (from the view), undefined = the engine's. */
+  tz: string | undefined;
+  now: number;
+}
+
+export interface Handlers {
+  open(id: string): void;
+  join(id: string): void;
+  openInOutlook(id: string): void;
+  closeDetail(): void;
+  retry(): void;
+}
+
+const SHOW_AS = new Set(['free', 'tentative', 'busy', 'oof', 'workingElsewhere']);
+
+function isPrivate(i: AgendaItem): boolean {
+  return i.sensitivity === 'private' || i.sensitivity === 'confidential';
+}
+
+function isRecurring(i: AgendaItem): boolean {
+  return i.type === 'occurrence' || i.type === 'exception';
+}
+
+function canJoin(i: AgendaItem): boolean {
+  return !!i.join_url && !i.cancelled;
+}
+
+function chip(cls: string, label: string, ic?: Parameters<typeof icon>[0]): HTMLElement {
+  return h('span', { class: `chip ${cls}` }, ic ? icon(ic) : null, label);
+}
+
+function responseChip(i: AgendaItem, s: Strings): HTMLElement | null {
+  switch (i.response) {
+    case 'tentativelyAccepted':
+      return chip('chip-tentative', s.tentative, 'question');
+    case 'notResponded':
+      return chip('chip-pending', s.notResponded);
+    case 'declined':
+      return chip('chip-declined', s.declined, 'x');
+    default:
+      return null;
+  }
+}
+
+function timeColumn(item: AgendaItem, day: AgendaDay, ctx: Ctx): { el: HTMLElement; label: string } {
+  if (item.all_day) {
+    return { el: h('span', { class: 'time all-day' }, h('span', { class: 't-start' }, ctx.s.allDay)), label: ctx.s.allDay };
+  }
+  const a = instant(item.start);
+  const b = instant(item.end);
+  const startsToday = dateKeyOf(a, ctx.tz) === day.date;
+  const endsToday = Number.isFinite(b) && dateKeyOf(b - 1, ctx.tz) === day.date;
+  const top = startsToday ? formatTime(a, ctx.locale, ctx.tz) : '…';
+  const bottom = endsToday ? formatTime(b, ctx.locale, ctx.tz) : '…';
+  return {
+    el: h(
+      'span',
+      { class: 'time' },
+      h('span', { class: 't-start' }, top),
+      h('span', { class: 'sr-only' }, ' – '),
+      h('span', { class: 't-end' }, bottom),
+    ),
+    label: formatTimeRange(a, b, ctx.locale, ctx.tz),
+  };
+}
+
+function renderItem(
+  item: AgendaItem,
+  day: AgendaDay,
+  ctx: Ctx,
+  nn: NowNext,
+  multiCalendar: boolean,
+  on: Handlers,
+): HTMLLIElement {
+  const { s } = ctx;
+  const showAs = SHOW_AS.has(item.show_as) ? item.show_as : 'unknown';
+  const isNow = nn.current.has(item.id);
+  const isNext = nn.next?.id === item.id;
+  const past = !item.all_day && instant(item.end) <= ctx.now;
+  const classes = [
+    'item',
+    `show-${showAs}`,
+    item.cancelled && 'is-cancelled',
+    item.response === 'declined' && 'is-declined',
+    isNow && 'is-now',
+    isNext && 'is-next',
+    past && 'is-past',
+  ].filter(Boolean);
+
+  const time = timeColumn(item, day, ctx);
+  const marker = isNow
+    ? h('span', { class: 'pill pill-now', 'data-testid': 'now-marker' }, s.now)
+    : isNext && nn.next
+      ? h('span', { class: 'pill pill-next', 'data-testid': 'next-marker' }, formatCountdown(nn.next.start - ctx.now, s))
+      : null;
+
+  const meta: Child[] = [];
+  if (item.cancelled) meta.push(chip('chip-cancelled', s.cancelled));
+  const resp = responseChip(item, s);
+  if (resp) meta.push(resp);
+  if (isPrivate(item)) meta.push(chip('chip-private', s.private, 'lock'));
+  if (isRecurring(item)) {
+    meta.push(h('span', { class: 'meta-icon', title: s.recurring }, icon('repeat'), h('span', { class: 'sr-only' }, s.recurring)));
+  }
+  if (item.location) {
+    meta.push(h('span', { class: 'meta-text location' }, icon('pin'), h('span', { class: 'truncate' }, item.location)));
+  } else if ((item.online_provider || item.join_url) && !(canJoin(item) && !past)) {
+    meta.push(h('span', { class: 'meta-text' }, icon('video'), s.onlineMeeting));
+  }
+  if (multiCalendar) {
+    const dot = h('span', { class: 'cal-dot', 'aria-hidden': 'true' });
+    const c = safeColor(item.calendar_color);
+    if (c) dot.style.setProperty('--cal', c);
+    meta.push(h('span', { class: 'meta-text calendar' }, dot, item.calendar_name));
+  }
+
+  const main = h(
+    'button',
+    { type: 'button', class: 'item-main', 'data-action': 'open', 'aria-haspopup': 'dialog' },
+    h('span', { class: 'bar', 'aria-hidden': 'true', title: s.showAs[showAs] ?? '' }),
+    time.el,
+    h(
+      'span',
+      { class: 'item-body' },
+      h(
+        'span',
+        { class: 'subject-row' },
+        h('span', { class: 'subject', 'data-testid': 'item-subject' }, item.subject),
+        marker,
+      ),
+      meta.length ? h('span', { class: 'meta' }, ...meta) : null,
+    ),
+    h('span', { class: 'sr-only' }, `, ${s.showAs[showAs] ?? ''}`),
+  );
+  main.addEventListener('click', () => on.open(item.id));
+
+  const li = h('li', { class: classes.join(' '), 'data-testid': 'item', 'data-id': item.id }, main);
+  if (canJoin(item) && !past) {
+    const join = h(
+      'button',
+      {
+        type: 'button',
+        class: 'join-btn',
+        'data-testid': 'join',
+        'aria-label': `${s.joinMeeting}: ${item.subject}`,
+        title: s.joinMeeting,
+      },
+      icon('video'),
+      h('span', { class: 'join-label' }, s.join),
+    );
+    join.addEventListener('click', () => on.join(item.id));
+    li.appendChild(join);
+  }
+  return li;
+}
+
+function nowLine(ctx: Ctx): HTMLLIElement {
+  const t = formatTime(ctx.now, ctx.locale, ctx.tz);
+  return h(
+    'li',
+    { class: 'now-line', 'data-testid': 'now-line', 'aria-label': ctx.s.nowLine(t) },
+    h('span', { class: 'now-time', 'aria-hidden': 'true' }, t),
+    h('span', { class: 'now-rule', 'aria-hidden': 'true' }),
+  );
+}
+
+function renderDay(day: AgendaDay, ctx: Ctx, todayKey: string, nn: NowNext, multi: boolean, on: Handlers): HTMLElement {
+  const label = dayLabel(day.date, todayKey, ctx.locale, ctx.s);
+  const headingId = `day-${day.date}`;
+  const isToday = day.date === todayKey;
+  const section = h(
+    'section',
+    { class: `day${isToday ? ' is-today' : ''}`, 'data-testid': 'day', 'data-date': day.date, 'aria-labelledby': headingId },
+    h(
+      'h2',
+      { class: 'day-header', id: headingId },
+      h('span', { class: 'day-title' }, label.title),
+      label.subtitle ? h('span', { class: 'day-sub' }, label.subtitle) : null,
+    ),
+  );
+  const items = sortItems(day.items);
+  if (!items.length) {
+    section.appendChild(
+      h('p', { class: 'empty-day', 'data-testid': 'empty-day' }, ctx.s.nothingScheduled),
+    );
+    return section;
+  }
+  const ul = h('ul', { class: 'items', role: 'list', 'aria-label': `${label.title}: ${ctx.s.itemCount(items.length)}` });
+  let lineDone = !isToday;
+  for (const item of items) {
+    if (!lineDone && !item.all_day && instant(item.start) > ctx.now) {
+      ul.appendChild(nowLine(ctx));
+      lineDone = true;
+    }
+    ul.appendChild(renderItem(item, day, ctx, nn, multi, on));
+  }
+  if (!lineDone) ul.appendChild(nowLine(ctx));
+  section.appendChild(ul);
+  return section;
+}
+
+export function renderAgenda(view: AgendaView, ctx: Ctx, on: Handlers): HTMLElement {
+  const todayKey = dateKeyOf(ctx.now, ctx.tz);
+  const all = view.days.flatMap((d) => d.items);
+  const nn = nowAndNext(all, ctx.now);
+  const multi = new Set(all.map((i) => i.calendar)).size > 1;
+  return h(
+    'div',
+    { class: 'agenda', 'data-testid': 'agenda', role: 'region', 'aria-label': ctx.s.agenda },
+    ...view.days.map((d) => renderDay(d, ctx, todayKey, nn, multi, on)),
+  );
+}
+
+export function renderLoading(s: Strings): HTMLElement {
+  const rows = [0, 1, 2, 3].map(() =>
+    h('div', { class: 'skeleton-row' }, h('span', { class: 'sk sk-time' }), h('span', { class: 'sk sk-text' })),
+  );
+  return h(
+    'div',
+    { class: 'state loading', 'data-testid': 'loading', role: 'status', 'aria-busy': 'true' },
+    h('span', { class: 'sr-only' }, s.loading),
+    h('div', { class: 'sk sk-heading', 'aria-hidden': 'true' }),
+    ...rows,
+  );
+}
+
+export function renderSignedOut(s: Strings): HTMLElement {
+  return h(
+    'div',
+    { class: 'state signed-out', 'data-testid': 'signed-out' },
+    h('div', { class: 'state-icon' }, icon('signin')),
+    h('h2', { class: 'state-title' }, s.notSignedIn),
+    h('p', { class: 'state-text' }, s.notSignedInText),
+  );
+}
+
+export function renderError(err: IpcError, s: Strings, on: Handlers): HTMLElement {
+  const retry = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'retry' }, icon('sync'), s.retry);
+  retry.addEventListener('click', () => on.retry());
+  return h(
+    'div',
+    { class: `state error code-${err.code.replace(/[^a-z_]/gi, '')}`, 'data-testid': 'error', role: 'alert' },
+    h('div', { class: 'state-icon' }, icon(err.code === 'network' ? 'offline' : 'alert')),
+    h('h2', { class: 'state-title' }, s.errorTitles[err.code] ?? s.errorFallback),
+    h('p', { class: 'state-text error-message', 'data-testid': 'error-message' }, err.message),
+    retry,
+  );
+}
+
+function detailRow(ic: Parameters<typeof icon>[0], label: string, ...value: Child[]): HTMLElement {
+  return h(
+    'div',
+    { class: 'detail-row' },
+    h('dt', {}, icon(ic), h('span', { class: 'sr-only' }, label)),
+    h('dd', {}, ...value),
+  );
+}
+
+export function renderDetail(item: AgendaItem, ctx: Ctx, on: Handlers): HTMLElement {
+  const { s } = ctx;
+  const back = h('button', { type: 'button', class: 'icon-btn detail-back', 'data-testid': 'detail-close', 'aria-label': s.back, title: s.close }, icon('back'));
+  back.addEventListener('click', () => on.closeDetail());
+
+  const status: Child[] = [];
+  if (item.cancelled) status.push(chip('chip-cancelled', s.cancelled));
+  const resp = responseChip(item, s);
+  if (resp) status.push(resp);
+  if (item.response === 'organizer') status.push(chip('chip-neutral', s.organizerYou));
+  if (isPrivate(item)) status.push(chip('chip-private', s.private, 'lock'));
+  if (isRecurring(item)) status.push(chip('chip-neutral', s.recurring, 'repeat'));
+  const showAs = SHOW_AS.has(item.show_as) ? item.show_as : 'unknown';
+  status.push(h('span', { class: `chip chip-showas show-${showAs}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), s.showAs[showAs] ?? ''));
+
+  const rows: Child[] = [detailRow('clock', s.when, formatWhen(item, ctx.locale, ctx.tz, s))];
+  if (item.location) rows.push(detailRow('pin', s.where, item.location));
+  if (item.organizer || item.organizer_email) {
+    rows.push(
+      detailRow(
+        'user',
+        s.organizer,
+        h('span', { class: 'organizer' }, item.organizer ?? item.organizer_email ?? ''),
+        item.organizer && item.organizer_email ? h('span', { class: 'muted email' }, item.organizer_email) : null,
+      ),
+    );
+  }
+  const dot = h('span', { class: 'cal-dot', 'aria-hidden': 'true' });
+  const c = safeColor(item.calendar_color);
+  if (c) dot.style.setProperty('--cal', c);
+  rows.push(detailRow('calendar', s.calendar, dot, item.calendar_name));
+
+  const actions: Child[] = [];
+  if (canJoin(item)) {
+    const join = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'join' }, icon('video'), s.joinMeeting);
+    join.addEventListener('click', () => on.join(item.id));
+    actions.push(join);
+  }
+  const open = h(
+    'button',
+    { type: 'button', class: 'btn', 'data-testid': 'open', disabled: !item.web_link },
+    icon('external'),
+    s.openInOutlook,
+  );
+  open.addEventListener('click', () => on.openInOutlook(item.id));
+  actions.push(open);
+
+  const titleId = 'detail-title';
+  return h(
+    'div',
+    { class: 'detail-inner', 'data-id': item.id },
+    h('div', { class: 'detail-top' }, back),
+    h('h2', { class: 'detail-title', id: titleId, tabindex: '-1' }, item.subject),
+    h('div', { class: 'chips' }, ...status),
+    h('dl', { class: 'detail-rows' }, ...rows),
+    item.categories.length
+      ? h('div', { class: 'chips categories', 'aria-label': s.categories }, ...item.categories.map((cat) => chip('chip-neutral', cat)))
+      : null,
+    item.body_preview
+      ? h('section', { class: 'notes', 'aria-label': s.notes }, h('p', { class: 'body-preview', 'data-testid': 'body-preview' }, item.body_preview))
+      : null,
+    h('div', { class: 'actions' }, ...actions),
+  );
+}

@@ -1,0 +1,433 @@
+// Browser tests of the Presently UI: real chromium, mocked Tauri IPC (see src/test-entry.ts).
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { agenda, DATES, NOW, status } from './fixtures.mjs';
+import { buildTestBundle, calls, DIST, ensureArtifacts, launch, openApp, serve } from './harness.mjs';
+
+let browser;
+let server;
+let base;
+
+before(async () => {
+  await buildTestBundle();
+  ({ server, base } = await serve());
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise((ok) => (server ? server.close(ok) : ok()));
+});
+
+const defaultScenario = () => ({ agenda: agenda(), status: status() });
+
+/** Open the app, run `fn`, then check nothing went wrong in the page (errors, CSP, dialogs). */
+async function withApp(opts, fn) {
+  const app = await openApp(browser, base, { time: NOW, scenario: defaultScenario(), ...opts });
+  try {
+    await fn(app);
+    const csp = await app.page.evaluate(() => window.__csp);
+    assert.deepEqual(csp, [], 'no CSP violations');
+    assert.deepEqual(app.problems, [], 'no console errors or page errors');
+    assert.deepEqual(app.dialogs, [], 'no dialogs opened');
+  } finally {
+    await app.context.close();
+  }
+}
+
+const texts = (loc) => loc.evaluateAll((els) => els.map((e) => e.textContent.trim()));
+
+test('days are grouped with Today/Tomorrow headers and items in time order', async () => {
+  await withApp({}, async ({ page }) => {
+    const days = page.getByTestId('day');
+    assert.deepEqual(await days.evaluateAll((els) => els.map((e) => e.dataset.date)), DATES);
+    const headers = await texts(page.locator('[data-testid="day"] h2 .day-title'));
+    assert.equal(headers[0], 'Today');
+    assert.equal(headers[1], 'Tomorrow');
+    assert.equal(headers[2], 'Thursday, November 26');
+    assert.equal(await page.getByRole('heading', { level: 2, name: /Today/ }).count(), 1);
+
+    const today = page.locator('[data-testid="day"][data-date="2026-11-24"]');
+    assert.deepEqual(await texts(today.getByTestId('item-subject')), [
+      'Release week',
+      'Focus time',
+      'Daily standup',
+      'Weekly sync',
+      'Lunch with Sam',
+      'Quarterly planning',
+      'Vendor demo: Northwind',
+    ]);
+    const tomorrow = page.locator('[data-testid="day"][data-date="2026-11-25"]');
+    assert.deepEqual(await texts(tomorrow.getByTestId('item-subject')), [
+      'Release week',
+      'Working from Hamburg',
+      'Customer call — Fabrikam',
+      'Budget review',
+    ]);
+    // ARIA: lists of listitems, one region for the agenda.
+    assert.equal(await today.getByRole('list').count(), 1);
+    assert.equal(await today.getByRole('listitem').filter({ has: page.getByTestId('item-subject') }).count(), 7);
+  });
+});
+
+test('all-day items show "All day" and timed items their local time range', async () => {
+  await withApp({}, async ({ page }) => {
+    const allDay = page.locator('[data-testid="day"][data-date="2026-11-24"] [data-testid="item"][data-id="release-week"]');
+    assert.equal((await allDay.locator('.time').textContent()).trim(), 'All day');
+    const sync = page.locator('[data-testid="item"][data-id="weekly-sync"]');
+    assert.equal(await sync.locator('.t-start').textContent(), '10:00 AM');
+    assert.equal(await sync.locator('.t-end').textContent(), '10:30 AM');
+  });
+});
+
+test('an empty day shows the empty state', async () => {
+  await withApp({}, async ({ page }) => {
+    const empty = page.locator('[data-testid="day"][data-date="2026-11-26"]');
+    assert.equal(await empty.getByTestId('empty-day').textContent(), 'Nothing scheduled');
+    assert.equal(await empty.getByTestId('item').count(), 0);
+    const busy = page.locator('[data-testid="day"][data-date="2026-11-24"]');
+    assert.equal(await busy.getByTestId('empty-day').count(), 0);
+  });
+});
+
+test('English uses the locale clock (12 h); German shows German strings and 24 h times', async () => {
+  await withApp({ locale: 'en-US' }, async ({ page }) => {
+    assert.match(await page.locator('[data-testid="item"][data-id="focus"] .t-start').textContent(), /^8:30\sAM$/);
+    assert.match(await page.getByTestId('status').textContent(), /Synced 9:12\sAM/);
+    assert.equal(await page.getByTestId('sync-now').getAttribute('aria-label'), 'Sync now');
+  });
+  await withApp({ locale: 'de-DE' }, async ({ page }) => {
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'de');
+    const headers = await texts(page.locator('[data-testid="day"] h2 .day-title'));
+    assert.deepEqual(headers.slice(0, 3), ['Heute', 'Morgen', 'Donnerstag, 26. November']);
+    assert.equal(await page.locator('[data-testid="item"][data-id="focus"] .t-start').textContent(), '08:30');
+    assert.equal(await page.locator('[data-testid="item"][data-id="vendor-demo"] .t-start').textContent(), '16:00');
+    assert.equal((await page.locator('[data-testid="item"][data-id="release-week"] .time').first().textContent()).trim(), 'Ganztägig');
+    assert.equal(await page.getByTestId('empty-day').first().textContent(), 'Keine Termine');
+    assert.equal(await page.getByTestId('sync-now').getAttribute('aria-label'), 'Jetzt synchronisieren');
+    assert.match(await page.getByTestId('status').textContent(), /Synchronisiert 09:12/);
+    assert.equal(await page.locator('[data-testid="item"][data-id="weekly-sync"] [data-testid="next-marker"]').textContent(), 'in 12 Min.');
+    const agendaText = await page.getByTestId('agenda').textContent();
+    assert.doesNotMatch(agendaText, /\b(AM|PM)\b/);
+    assert.doesNotMatch(agendaText, /Today|Tomorrow|All day/);
+  });
+});
+
+test('error state shows the message and Retry re-invokes agenda', async () => {
+  const scenario = {
+    ...defaultScenario(),
+    agendaErrors: [{ code: 'store_corrupt', message: 'database disk image is malformed' }],
+  };
+  await withApp({ scenario, wait: '[data-testid="error"]' }, async ({ page }) => {
+    const err = page.getByTestId('error');
+    assert.equal(await err.getAttribute('role'), 'alert');
+    assert.match(await err.textContent(), /The local calendar store is damaged/);
+    assert.match(await err.textContent(), /database disk image is malformed/);
+    assert.equal(await page.getByTestId('agenda').count(), 0);
+    assert.equal((await calls(page, 'agenda')).length, 1);
+    await page.getByTestId('retry').click();
+    await page.getByTestId('agenda').waitFor();
+    assert.equal((await calls(page, 'agenda')).length, 2);
+    assert.equal(await page.getByTestId('error').count(), 0);
+  });
+});
+
+test('loading state is shown while the agenda loads', async () => {
+  const scenario = { ...defaultScenario(), holdAgenda: true };
+  await withApp({ scenario, wait: '[data-testid="loading"]' }, async ({ page }) => {
+    assert.equal(await page.locator('main').getAttribute('aria-busy'), 'true');
+    await page.evaluate(() => window.__presently.release());
+    await page.getByTestId('agenda').waitFor();
+    assert.equal(await page.getByTestId('loading').count(), 0);
+    assert.equal(await page.locator('main').getAttribute('aria-busy'), 'false');
+  });
+});
+
+test('signed-out state: from status, and from a not_signed_in error', async () => {
+  const signedOut = status({ account: { signed_in: false, upn: null, display_name: null, demo: false }, sync: { state: 'never', last_synced_at: null } });
+  await withApp(
+    { scenario: { agenda: agenda(), status: signedOut }, wait: '[data-testid="signed-out"]' },
+    async ({ page }) => {
+      assert.match(await page.getByTestId('signed-out').textContent(), /Not signed in.*Sign in/s);
+      assert.equal(await page.getByTestId('agenda').count(), 0);
+      assert.equal(await page.getByTestId('item').count(), 0);
+    },
+  );
+  await withApp(
+    {
+      scenario: { status: signedOut, agendaErrors: [{ code: 'not_signed_in', message: 'no account' }] },
+      wait: '[data-testid="signed-out"]',
+    },
+    async ({ page }) => {
+      assert.equal(await page.getByTestId('error').count(), 0);
+      assert.equal(await page.getByTestId('sync-now').isVisible(), false);
+    },
+  );
+});
+
+test('server strings are rendered as text, never as markup', async () => {
+  const evil = '<img src=x onerror="window.__pwned=1;alert(1)">';
+  const a = agenda();
+  const target = a.days[0].items.find((i) => i.id === 'weekly-sync');
+  target.subject = evil;
+  target.location = '<b>Room</b>';
+  target.body_preview = '<script>window.__pwned=2</script><i>hi</i>';
+  target.organizer = '<svg onload=alert(2)>';
+  await withApp({ scenario: { agenda: a, status: status() } }, async ({ page }) => {
+    const item = page.locator('[data-testid="item"][data-id="weekly-sync"]');
+    assert.equal(await item.getByTestId('item-subject').textContent(), evil);
+    await item.locator('.item-main').click();
+    await page.getByTestId('detail').waitFor();
+    assert.equal(await page.getByTestId('body-preview').textContent(), target.body_preview);
+    const counts = await page.evaluate(() => ({
+      img: document.querySelectorAll('#app img').length,
+      b: document.querySelectorAll('#app b, #app i').length,
+      script: document.querySelectorAll('#app script').length,
+      svgOnload: document.querySelectorAll('#app svg[onload]').length,
+      pwned: window.__pwned ?? null,
+    }));
+    assert.deepEqual(counts, { img: 0, b: 0, script: 0, svgOnload: 0, pwned: null });
+  });
+});
+
+test('keyboard: Tab reaches an item, Enter opens the detail pane, Escape returns', async () => {
+  await withApp({}, async ({ page }) => {
+    let id = null;
+    for (let i = 0; i < 10 && !id; i++) {
+      await page.keyboard.press('Tab');
+      id = await page.evaluate(() => document.activeElement?.closest('[data-testid="item"]')?.dataset.id ?? null);
+    }
+    assert.ok(id, 'an agenda item is reachable with Tab');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert.notEqual(outline, 'none', 'focus is visible');
+    const subject = await page.evaluate(
+      () => document.activeElement.closest('[data-testid="item"]').querySelector('[data-testid="item-subject"]').textContent,
+    );
+    await page.keyboard.press('Enter');
+    const detail = page.getByTestId('detail');
+    await detail.waitFor();
+
+    assert.equal(await detail.locator('h2').textContent(), subject);
+    assert.ok(await page.evaluate(() => document.getElementById('content').inert), 'agenda is inert behind the pane');
+    await page.keyboard.press('Escape');
+    await detail.waitFor({ state: 'hidden' });
+    assert.equal(await page.evaluate(() => document.activeElement?.closest('[data-testid="item"]')?.dataset.id), id);
+  });
+});
+
+test('detail pane shows the item and its actions invoke open_item / join_meeting', async () => {
+  await withApp({}, async ({ page }) => {
+    // Join straight from the list.
+    await page.locator('[data-testid="item"][data-id="weekly-sync"] [data-testid="join"]').click();
+    assert.deepEqual(await calls(page, 'join_meeting'), [{ cmd: 'join_meeting', args: { id: 'weekly-sync' } }]);
+
+    await page.locator('[data-testid="item"][data-id="weekly-sync"] .item-main').click();
+    const detail = page.getByTestId('detail');
+    await detail.waitFor();
+    const text = await detail.textContent();
+    assert.match(text, /Weekly sync/);
+    assert.match(text, /Dana Fischer/);
+    assert.match(text, /Room 4\.12/);
+    assert.match(text, /Tuesday, November 24/);
+    assert.equal(
+      await detail.getByTestId('body-preview').textContent(),
+      'Agenda:\n1. Release status\n2. Open issues\n\nPlease add topics to the Loop page.',
+    );
+    await detail.getByTestId('join').click();
+    await detail.getByTestId('open').click();
+    assert.deepEqual(await calls(page, 'join_meeting'), [
+      { cmd: 'join_meeting', args: { id: 'weekly-sync' } },
+      { cmd: 'join_meeting', args: { id: 'weekly-sync' } },
+    ]);
+    assert.deepEqual(await calls(page, 'open_item'), [{ cmd: 'open_item', args: { id: 'weekly-sync' } }]);
+    await detail.getByTestId('detail-close').click();
+    await detail.waitFor({ state: 'hidden' });
+
+    // An item without a meeting link has no Join button.
+    await page.locator('[data-testid="item"][data-id="lunch"] .item-main').click();
+    await detail.waitFor();
+    assert.equal(await detail.getByTestId('join').count(), 0);
+    assert.match(await detail.textContent(), /Private/);
+  });
+});
+
+test('markers: response states, private, recurring, cancelled, declined', async () => {
+  await withApp({}, async ({ page }) => {
+    const item = (id) => page.locator(`[data-testid="day"][data-date="${id.startsWith('customer') || id === 'budget' ? '2026-11-25' : id === 'dentist' ? '2026-11-27' : '2026-11-24'}"] [data-testid="item"][data-id="${id}"]`);
+    assert.match(await item('planning').textContent(), /Tentative/);
+    assert.match(await item('customer-call').textContent(), /Not responded/);
+    assert.match(await item('vendor-demo').textContent(), /Declined/);
+    assert.ok(await item('vendor-demo').evaluate((e) => e.classList.contains('is-declined')));
+    assert.ok(Number(await item('vendor-demo').locator('.item-main').evaluate((e) => getComputedStyle(e).opacity)) < 1);
+    assert.match(await item('lunch').textContent(), /Private/);
+    assert.equal(await item('lunch').locator('svg.icon').count() > 0, true);
+    assert.match(await item('dentist').textContent(), /Private/);
+    assert.match(await item('weekly-sync').textContent(), /Recurring/);
+    assert.doesNotMatch(await item('planning').textContent(), /Recurring/);
+    const budget = item('budget');
+    assert.equal(await budget.locator('.subject').evaluate((e) => getComputedStyle(e).textDecorationLine), 'line-through');
+    assert.equal(await budget.getByTestId('join').count(), 0);
+    // Distinct show-as colours.
+    const colors = await page.evaluate(() =>
+      ['busy', 'tentative', 'oof', 'workingElsewhere', 'free'].map((k) => {
+        const bar = document.querySelector(`.show-${k} .bar`);
+        const cs = getComputedStyle(bar);
+        return `${cs.backgroundColor}|${cs.backgroundImage}|${cs.boxShadow}`;
+      }),
+    );
+    assert.equal(new Set(colors).size, 5, colors.join('\n'));
+  });
+});
+
+test('now and next: markers, now-line, and the minute tick updates the countdown', async () => {
+  await withApp({}, async ({ page }) => {
+    await page.clock.pauseAt(new Date(Date.parse(NOW) + 10_000));
+    const standup = page.locator('[data-testid="item"][data-id="standup"]');
+    const sync = page.locator('[data-testid="item"][data-id="weekly-sync"]');
+    assert.equal(await standup.getByTestId('now-marker').textContent(), 'Now');
+    assert.equal(await sync.getByTestId('next-marker').textContent(), 'in 12 min');
+    assert.equal(await page.getByTestId('now-marker').count(), 1);
+    assert.equal(await page.getByTestId('next-marker').count(), 1);
+    const line = page.locator('[data-testid="day"][data-date="2026-11-24"] [data-testid="now-line"]');
+    assert.equal(await line.count(), 1);
+    assert.deepEqual(
+      await line.evaluate((e) => [e.previousElementSibling?.dataset.id, e.nextElementSibling?.dataset.id]),
+      ['standup', 'weekly-sync'],
+    );
+    assert.equal(await page.getByTestId('now-line').count(), 1, 'only today has a now-line');
+
+    await page.clock.runFor(60_000);
+    assert.equal(await sync.getByTestId('next-marker').textContent(), 'in 11 min');
+    await page.clock.runFor(12 * 60_000);
+    assert.equal(await sync.getByTestId('now-marker').textContent(), 'Now');
+    assert.equal(await standup.getByTestId('now-marker').count(), 0);
+    assert.ok(await standup.evaluate((e) => e.classList.contains('is-past')));
+  });
+});
+
+test('at midnight the tick refetches the agenda and "Today" moves on', async () => {
+  await withApp({ time: '2026-11-24T23:59:20+01:00' }, async ({ page }) => {
+    await page.clock.pauseAt(new Date('2026-11-24T23:59:25+01:00'));
+    assert.equal((await calls(page, 'agenda')).length, 1);
+    assert.equal(await page.getByTestId('now-line').count(), 1);
+    await page.clock.runFor(60_000);
+    await page.waitForFunction(() => window.__presently.calls.filter((c) => c.cmd === 'agenda').length === 2);
+    await page.waitForFunction(() => document.querySelectorAll('.day-title')[1]?.textContent === 'Today');
+    const headers = await texts(page.locator('[data-testid="day"] h2 .day-title'));
+    assert.deepEqual(headers.slice(0, 3), ['Tuesday, November 24', 'Today', 'Tomorrow']);
+  });
+});
+
+test('a failed background refetch keeps the agenda and reports in the status line', async () => {
+  await withApp({}, async ({ page }) => {
+    await page.evaluate(() => {
+      window.__presently.scenario.agenda = undefined; // next agenda call fails
+      return window.__presently.emit('agenda-changed');
+    });
+    await page.waitForFunction(() => document.querySelector('[data-testid="status"]').textContent.includes('no agenda fixture'));
+    assert.equal(await page.getByTestId('error').count(), 0);
+    assert.equal(await page.getByTestId('item').count() > 0, true);
+  });
+});
+
+test('agenda-changed triggers a refetch; status-changed updates the status line', async () => {
+  await withApp({}, async ({ page }) => {
+    assert.equal((await calls(page, 'agenda')).length, 1);
+    assert.deepEqual((await calls(page, 'agenda'))[0].args, { from: null, days: 7 });
+    await page.evaluate(() => {
+      const day = window.__presently.scenario.agenda.days[2];
+      day.items.push({ ...window.__presently.scenario.agenda.days[0].items[0], id: 'new-one', subject: 'Added by sync', start: '2026-11-26T09:00:00+01:00', end: '2026-11-26T09:30:00+01:00' });
+      return window.__presently.emit('agenda-changed');
+    });
+    await page.locator('[data-testid="item"][data-id="new-one"]').waitFor();
+    assert.equal((await calls(page, 'agenda')).length, 2);
+    assert.equal(await page.locator('[data-testid="day"][data-date="2026-11-26"] [data-testid="empty-day"]').count(), 0);
+
+    const statusEl = page.getByTestId('status');
+    assert.match(await statusEl.textContent(), /Synced 9:12\sAM/);
+    assert.equal(await statusEl.getAttribute('aria-live'), 'polite');
+    assert.equal(await page.getByTestId('demo').isVisible(), true);
+    await page.evaluate((s) => window.__presently.emit('status-changed', s), status({ sync: { state: 'syncing' } }));
+    await page.waitForFunction(() => document.querySelector('[data-testid="status"]').textContent.includes('Syncing…'));
+    await page.evaluate((s) => window.__presently.emit('status-changed', s), status({ sync: { state: 'offline' } }));
+    await page.waitForFunction(() => document.querySelector('[data-testid="status"]').textContent.includes('Offline — last synced at'));
+    assert.equal(await page.getByTestId('offline-banner').isVisible(), true);
+    assert.equal((await calls(page, 'agenda')).length, 2, 'status events do not refetch the agenda');
+  });
+});
+
+test('Sync now invokes sync_now', async () => {
+  await withApp({}, async ({ page }) => {
+    await page.getByTestId('sync-now').click();
+    await page.waitForFunction(() => window.__presently.calls.some((c) => c.cmd === 'sync_now'));
+    assert.equal((await calls(page, 'sync_now')).length, 1);
+  });
+});
+
+test('the production entry outside Tauri shows an error, not a blank page', async () => {
+  await withApp({ path: '/index.html', wait: '[data-testid="error"]' }, async ({ page }) => {
+    assert.equal(await page.getByTestId('retry').isVisible(), true);
+    assert.equal(await page.evaluate(() => typeof window.__presently), 'undefined');
+  });
+});
+
+test('built HTML/JS keep to a strict CSP: no inline scripts or styles, no innerHTML, no remote URLs', () => {
+  for (const f of ['index.html', 'test.html']) {
+    const html = readFileSync(join(DIST, f), 'utf8');
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, `${f}: inline script`);
+    assert.doesNotMatch(html, /<style|\sstyle=/, `${f}: inline style`);
+    assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, `${f}: remote content`);
+  }
+  const assets = readdirSync(join(DIST, 'assets'));
+  for (const f of assets.filter((a) => a.endsWith('.js'))) {
+    const js = readFileSync(join(DIST, 'assets', f), 'utf8');
+    assert.doesNotMatch(js, /\.innerHTML\b|outerHTML\s*=|insertAdjacentHTML|document\.write/, `${f}: HTML injection sink`);
+  }
+  for (const f of assets.filter((a) => a.endsWith('.css'))) {
+    const css = readFileSync(join(DIST, 'assets', f), 'utf8');
+    assert.doesNotMatch(css, /@import|url\(\s*['"]?https?:/, `${f}: remote CSS`);
+  }
+});
+
+test('large text: no horizontal overflow at 200% font size', async () => {
+  await withApp({}, async ({ page }) => {
+    await page.evaluate(() => document.documentElement.style.setProperty('font-size', '200%'));
+    const overflow = await page.evaluate(() => {
+      const bad = [];
+      for (const el of document.querySelectorAll('[data-testid="item-subject"], .day-title, .status-text, .t-start')) {
+        if (el.scrollWidth > el.clientWidth + 1) bad.push(el.textContent);
+      }
+      const c = document.getElementById('content');
+      if (c.scrollWidth > c.clientWidth + 1) bad.push('content');
+      return bad;
+    });
+    assert.deepEqual(overflow, []);
+  });
+});
+
+test('screenshots: agenda (light, dark/German), detail pane, error, signed out', async () => {
+  const dir = ensureArtifacts();
+  await withApp({ deviceScaleFactor: 2 }, async ({ page }) => {
+    await page.screenshot({ path: join(dir, 'ui-agenda.png') });
+    await page.locator('[data-testid="item"][data-id="weekly-sync"] .item-main').click();
+    await page.getByTestId('detail').waitFor();
+    await page.screenshot({ path: join(dir, 'ui-detail.png') });
+  });
+  await withApp({ deviceScaleFactor: 2, colorScheme: 'dark', locale: 'de-DE' }, async ({ page }) => {
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(bg, 'rgb(245, 245, 247)', 'dark theme applies');
+    await page.screenshot({ path: join(dir, 'ui-agenda-dark.png') });
+  });
+  const err = { code: 'store_corrupt', message: 'database disk image is malformed' };
+  await withApp({ scenario: { ...defaultScenario(), agendaErrors: [err] }, wait: '[data-testid="error"]' }, async ({ page }) => {
+    await page.evaluate((s) => window.__presently.emit('status-changed', s), status({ sync: { state: 'offline' } }));
+    await page.getByTestId('offline-banner').waitFor();
+    await page.screenshot({ path: join(dir, 'ui-error.png') });
+  });
+  const signedOut = status({ account: { signed_in: false, upn: null, display_name: null, demo: false }, sync: { state: 'never', last_synced_at: null } });
+  await withApp({ scenario: { agenda: agenda(), status: signedOut }, wait: '[data-testid="signed-out"]' }, async ({ page }) => {
+    await page.screenshot({ path: join(dir, 'ui-signed-out.png') });
+  });
+});
