@@ -80,8 +80,12 @@ pub fn agenda(
         .into_iter()
         .map(|c| (c.id.clone(), c))
         .collect();
-    let appointments =
-        store.appointments_overlapping(local_midnight(tz, from), local_midnight(tz, to), from, to)?;
+    let appointments = store.appointments_overlapping(
+        local_midnight(tz, from),
+        local_midnight(tz, to),
+        from,
+        to,
+    )?;
     let mut out = Vec::with_capacity(days as usize);
     let mut date = from;
     while date < to {
@@ -243,7 +247,11 @@ mod tests {
             // 23:30 local on the 28th (UTC+1).
             timed("late", "2026-03-28T22:30:00Z", "2026-03-28T23:00:00Z"),
             // 00:30 local on the 30th (UTC+2) = 22:30 UTC on the 29th.
-            timed("after-midnight", "2026-03-29T22:30:00Z", "2026-03-29T23:00:00Z"),
+            timed(
+                "after-midnight",
+                "2026-03-29T22:30:00Z",
+                "2026-03-29T23:00:00Z",
+            ),
             // 09:00 local on the 29th, now UTC+2.
             timed("morning", "2026-03-29T07:00:00Z", "2026-03-29T08:00:00Z"),
             appt(
@@ -280,7 +288,8 @@ mod tests {
             chrono_tz::UTC,
         ] {
             let from = NaiveDate::from_ymd_opt(2026, 3, 28).unwrap();
-            let view = agenda(&store, tz, from, 3, "2026-03-28T00:00:00Z".parse().unwrap()).unwrap();
+            let view =
+                agenda(&store, tz, from, 3, "2026-03-28T00:00:00Z".parse().unwrap()).unwrap();
             assert!(view.days[0].items.is_empty(), "{tz}");
             assert_eq!(ids(&view.days[1]), vec!["holiday"], "{tz}");
             assert!(view.days[2].items.is_empty(), "{tz}");
@@ -295,10 +304,20 @@ mod tests {
             "2026-11-26T16:00:00Z",
         )]);
         let from = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
-        let view = agenda(&store, chrono_tz::UTC, from, 5, "2026-11-23T00:00:00Z".parse().unwrap()).unwrap();
+        let view = agenda(
+            &store,
+            chrono_tz::UTC,
+            from,
+            5,
+            "2026-11-23T00:00:00Z".parse().unwrap(),
+        )
+        .unwrap();
         let counts: Vec<usize> = view.days.iter().map(|d| d.items.len()).collect();
         assert_eq!(counts, vec![0, 1, 1, 1, 0]);
         assert_eq!(flatten(&view).len(), 1);
-        assert_eq!(view.days[1].items[0].calendar_name.as_deref(), Some("Calendar"));
+        assert_eq!(
+            view.days[1].items[0].calendar_name.as_deref(),
+            Some("Calendar")
+        );
     }
 }

@@ -12,6 +12,32 @@ pub struct Config {
     pub microsoft: MicrosoftConfig,
     pub sync: SyncConfig,
     pub agenda: AgendaConfig,
+    pub features: FeaturesConfig,
+}
+
+/// What the user has turned on; each feature brings the Graph permissions it needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeaturesConfig {
+    /// Calendars.ReadWrite
+    pub calendar_sync: bool,
+    /// Presence.ReadWrite
+    pub presence: bool,
+    /// MailboxSettings.ReadWrite
+    pub automatic_replies: bool,
+    /// Contacts.ReadWrite Mail.ReadWrite User.ReadBasic.All, where an organization wants them.
+    pub extended_scopes: bool,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        Self {
+            calendar_sync: true,
+            presence: false,
+            automatic_replies: false,
+            extended_scopes: false,
+        }
+    }
 }
 
 /// The app registration and the cloud it lives in.
@@ -140,16 +166,16 @@ impl Config {
         if !is_tenant(&m.tenant) {
             return Err((
                 "microsoft.tenant".into(),
-                format!("{:?} is not common, organizations, consumers, a tenant id or a domain", m.tenant),
+                format!(
+                    "{:?} is not common, organizations, consumers, a tenant id or a domain",
+                    m.tenant
+                ),
             ));
         }
         check_endpoint(&m.authority_host).map_err(|r| ("microsoft.authority_host".into(), r))?;
         check_endpoint(&m.graph_endpoint).map_err(|r| ("microsoft.graph_endpoint".into(), r))?;
         if !m.redirect_path.starts_with('/') {
-            return Err((
-                "microsoft.redirect_path".into(),
-                "must start with /".into(),
-            ));
+            return Err(("microsoft.redirect_path".into(), "must start with /".into()));
         }
         let s = &self.sync;
         if s.window_days_back > 3650 || s.window_days_ahead == 0 || s.window_days_ahead > 3650 {
@@ -237,8 +263,7 @@ fn is_tenant(s: &str) -> bool {
         || (s.contains('.')
             && !s.starts_with('.')
             && !s.ends_with('.')
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
 }
 
@@ -266,7 +291,11 @@ fn line_of_offset(text: &str, offset: usize) -> usize {
 }
 
 fn key_on_line(text: &str, line: usize) -> String {
-    let raw = text.lines().nth(line.saturating_sub(1)).unwrap_or("").trim();
+    let raw = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or("")
+        .trim();
     match raw.split_once('=') {
         Some((key, _)) => key.trim().to_owned(),
         None => raw.trim_matches(|c| c == '[' || c == ']').to_owned(),
@@ -280,7 +309,10 @@ fn find_key_line(text: &str, key: &str) -> Option<usize> {
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.starts_with('[') {
-            current = line.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+            current = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned();
             continue;
         }
         if let Some((k, _)) = line.split_once('=') {
@@ -336,7 +368,9 @@ graph_endpoint = "https://graph.microsoft.com"
 
     #[test]
     fn a_wrong_type_names_line_and_key() {
-        let (line, key, _) = expect_invalid("[microsoft]\ntenant = \"common\"\n\n[sync]\ninterval_secs = \"often\"\n");
+        let (line, key, _) = expect_invalid(
+            "[microsoft]\ntenant = \"common\"\n\n[sync]\ninterval_secs = \"often\"\n",
+        );
         assert_eq!((line, key.as_str()), (5, "sync.interval_secs"));
     }
 
@@ -344,20 +378,23 @@ graph_endpoint = "https://graph.microsoft.com"
     fn an_unknown_key_is_named() {
         let (line, key, reason) = expect_invalid("[microsoft]\nclient_idd = \"x\"\n");
         assert_eq!(line, 2);
-        assert!(key.contains("client_idd") || reason.contains("client_idd"), "{key} {reason}");
+        assert!(
+            key.contains("client_idd") || reason.contains("client_idd"),
+            "{key} {reason}"
+        );
     }
 
     #[test]
     fn a_syntax_error_names_its_line() {
-        let (line, key, _) = expect_invalid("[microsoft]\ntenant = \"common\"\ngraph_endpoint = \n");
+        let (line, key, _) =
+            expect_invalid("[microsoft]\ntenant = \"common\"\ngraph_endpoint = \n");
         assert_eq!(line, 3);
         assert_eq!(key, "graph_endpoint");
     }
 
     #[test]
     fn invalid_values_name_line_and_key() {
-        let (line, key, reason) =
-            expect_invalid("[microsoft]\n\nclient_id = \"my-app\"\n");
+        let (line, key, reason) = expect_invalid("[microsoft]\n\nclient_id = \"my-app\"\n");
         assert_eq!((line, key.as_str()), (3, "microsoft.client_id"));
         assert!(reason.contains("GUID"));
         let (line, key, _) =
@@ -383,6 +420,10 @@ graph_endpoint = "https://graph.microsoft.com"
         c.microsoft.client_id = Some("11111111-2222-3333-4444-555555555555".into());
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), c);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left behind");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left behind"
+        );
     }
 }

@@ -5,8 +5,8 @@ use crate::agenda::{self, local_midnight, AgendaView};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
-use crate::links::{self, OpenKind};
 use crate::graph::{parse_calendar, CalendarView, EventChange, GraphClient};
+use crate::links::{self, OpenKind};
 use crate::model::Appointment;
 use crate::paths::Paths;
 use crate::store::{Store, SyncState};
@@ -128,14 +128,21 @@ impl Engine {
             .appointment(id)?
             .ok_or_else(|| Error::InvalidInput(format!("no appointment {id:?} in the store")))?;
         let tenant = self.store().account()?.and_then(|a| a.tenant_id);
-        let outlook_host = links::outlook_host_for(tenant.as_deref(), &self.config.microsoft.outlook_web_host);
+        let outlook_host =
+            links::outlook_host_for(tenant.as_deref(), &self.config.microsoft.outlook_web_host);
         let url = match kind {
             OpenKind::Outlook => links::outlook_url(&appointment, &outlook_host),
             OpenKind::Join => links::join_url(&appointment),
         }
-        .ok_or_else(|| Error::InvalidInput(format!("{:?} has no link to open", appointment.subject)))?;
+        .ok_or_else(|| {
+            Error::InvalidInput(format!("{:?} has no link to open", appointment.subject))
+        })?;
         if !links::is_allowed(&url, &[outlook_host.as_str()]) {
-            tracing::warn!(host = url.host_str().unwrap_or(""), scheme = url.scheme(), "refused to open a link");
+            tracing::warn!(
+                host = url.host_str().unwrap_or(""),
+                scheme = url.scheme(),
+                "refused to open a link"
+            );
             return Err(Error::InvalidInput(format!(
                 "refused to open {}: only https links to Microsoft 365 and known meeting services are opened",
                 url.host_str().unwrap_or(url.scheme())
@@ -178,8 +185,14 @@ impl Engine {
     ) -> Result<SnapshotSummary, Error> {
         let now = self.clock.now();
         let sync = &self.config.sync;
-        let start = local_midnight(Tz::UTC, (now - Duration::days(i64::from(sync.window_days_back))).date_naive());
-        let end = local_midnight(Tz::UTC, (now + Duration::days(i64::from(sync.window_days_ahead))).date_naive());
+        let start = local_midnight(
+            Tz::UTC,
+            (now - Duration::days(i64::from(sync.window_days_back))).date_naive(),
+        );
+        let end = local_midnight(
+            Tz::UTC,
+            (now + Duration::days(i64::from(sync.window_days_ahead))).date_naive(),
+        );
         let account = client.me(token).await?;
         let mut fetched = Vec::new();
         for json in client.calendars(token).await? {
@@ -218,7 +231,11 @@ impl Engine {
             summary.pages += pages.len();
             summary.appointments += stats.upserted;
         }
-        tracing::info!(calendars = summary.calendars, appointments = summary.appointments, "snapshot stored");
+        tracing::info!(
+            calendars = summary.calendars,
+            appointments = summary.appointments,
+            "snapshot stored"
+        );
         Ok(summary)
     }
 }

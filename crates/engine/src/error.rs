@@ -76,7 +76,9 @@ pub enum ErrorCode {
 impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::ConfigInvalid { .. } | Error::ConfigUnreadable { .. } => ErrorCode::ConfigInvalid,
+            Error::ConfigInvalid { .. } | Error::ConfigUnreadable { .. } => {
+                ErrorCode::ConfigInvalid
+            }
             Error::StoreTooNew { .. } => ErrorCode::StoreTooNew,
             Error::StoreCorrupt { .. } => ErrorCode::StoreCorrupt,
             Error::Store(_) => ErrorCode::Store,

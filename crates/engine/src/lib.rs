@@ -5,6 +5,7 @@
 //! It never reads the system clock in its logic: time arrives through a [`Clock`].
 
 pub mod agenda;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod engine;
@@ -18,5 +19,5 @@ pub mod store;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use engine::{Engine, EngineSetup, SnapshotSummary, StatusView};
-pub use links::OpenKind;
 pub use error::{ApiError, Error, ErrorCode};
+pub use links::OpenKind;

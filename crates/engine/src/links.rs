@@ -75,7 +75,12 @@ pub fn outlook_url(appointment: &Appointment, outlook_host: &str) -> Option<Url>
     let id: String = url::form_urlencoded::byte_serialize(appointment.id.as_bytes()).collect();
     Url::parse(&format!("https://{outlook_host}/calendar/item/{id}"))
         .ok()
-        .or_else(|| appointment.web_link.as_deref().and_then(|l| Url::parse(l).ok()))
+        .or_else(|| {
+            appointment
+                .web_link
+                .as_deref()
+                .and_then(|l| Url::parse(l).ok())
+        })
 }
 
 /// The Outlook web host for an account: personal accounts use outlook.live.com.
@@ -101,9 +106,13 @@ pub fn join_url(appointment: &Appointment) -> Option<Url> {
             let is_meeting = link.host_str().is_some_and(|h| {
                 let h = h.to_ascii_lowercase();
                 MEETING_HOSTS.iter().any(|s| host_matches(&h, s))
-                    || ["teams.microsoft.com", "teams.live.com", "teams.microsoft.us"]
-                        .iter()
-                        .any(|s| host_matches(&h, s))
+                    || [
+                        "teams.microsoft.com",
+                        "teams.live.com",
+                        "teams.microsoft.us",
+                    ]
+                    .iter()
+                    .any(|s| host_matches(&h, s))
             });
             if is_meeting && link.scheme() == "https" {
                 return Some(link);
@@ -175,25 +184,37 @@ mod tests {
             url.as_str(),
             "https://outlook.office365.com/calendar/item/AAMkAGI1%2FAAA%2Bt9%3D"
         );
-        assert_eq!(outlook_host_for(Some(CONSUMER_TENANT_ID), "outlook.office365.com"), "outlook.live.com");
+        assert_eq!(
+            outlook_host_for(Some(CONSUMER_TENANT_ID), "outlook.office365.com"),
+            "outlook.live.com"
+        );
     }
 
     #[test]
     fn join_link_comes_from_the_meeting_then_location_then_body() {
         let mut a = appt();
         a.body_preview = Some("Join: https://contoso.zoom.us/j/123?pwd=x. Thanks".into());
-        assert_eq!(join_url(&a).unwrap().as_str(), "https://contoso.zoom.us/j/123?pwd=x");
+        assert_eq!(
+            join_url(&a).unwrap().as_str(),
+            "https://contoso.zoom.us/j/123?pwd=x"
+        );
         a.location = Some("https://meet.google.com/abc-defg-hij".into());
         assert_eq!(join_url(&a).unwrap().host_str(), Some("meet.google.com"));
         a.join_url = Some("https://teams.microsoft.com/l/meetup-join/19%3ameeting".into());
-        assert_eq!(join_url(&a).unwrap().host_str(), Some("teams.microsoft.com"));
+        assert_eq!(
+            join_url(&a).unwrap().host_str(),
+            Some("teams.microsoft.com")
+        );
     }
 
     #[test]
     fn safelinks_are_unwrapped() {
         let mut a = appt();
         a.body_preview = Some("https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fcontoso.webex.com%2Fmeet%2Fdana&data=05".into());
-        assert_eq!(join_url(&a).unwrap().as_str(), "https://contoso.webex.com/meet/dana");
+        assert_eq!(
+            join_url(&a).unwrap().as_str(),
+            "https://contoso.webex.com/meet/dana"
+        );
     }
 
     #[test]
@@ -207,6 +228,9 @@ mod tests {
         assert!(!ok("file:///etc/passwd"));
         assert!(!ok("javascript:alert(1)"));
         assert!(!ok("https://user:pw@teams.microsoft.com/"));
-        assert!(is_allowed(&Url::parse("https://outlook.example.us/x").unwrap(), &["outlook.example.us"]));
+        assert!(is_allowed(
+            &Url::parse("https://outlook.example.us/x").unwrap(),
+            &["outlook.example.us"]
+        ));
     }
 }

@@ -523,7 +523,11 @@ fn row_to_appointment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
         let parse = |i: usize| -> rusqlite::Result<NaiveDate> {
             let text: String = r.get(i)?;
             text.parse().map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
             })
         };
         When::AllDay {
@@ -533,7 +537,8 @@ fn row_to_appointment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
     } else {
         let ts = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
             let secs: i64 = r.get(i)?;
-            DateTime::from_timestamp(secs, 0).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, secs))
+            DateTime::from_timestamp(secs, 0)
+                .ok_or(rusqlite::Error::IntegralValueOutOfRange(i, secs))
         };
         When::Timed {
             start: ts(5)?,

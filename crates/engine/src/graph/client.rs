@@ -133,7 +133,10 @@ impl GraphClient {
         }
         let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(b) => (b.error.code, b.error.message),
-            Err(_) => ("unknown".to_owned(), String::from_utf8_lossy(&body).chars().take(200).collect()),
+            Err(_) => (
+                "unknown".to_owned(),
+                String::from_utf8_lossy(&body).chars().take(200).collect(),
+            ),
         };
         Err(Error::Server {
             status: status.as_u16(),
@@ -185,7 +188,9 @@ impl GraphClient {
                 None => return Ok(out),
             }
         }
-        Err(Error::MalformedResponse("too many pages of calendars".into()))
+        Err(Error::MalformedResponse(
+            "too many pages of calendars".into(),
+        ))
     }
 
     /// All pages of a calendarView over `[start, end)` (`calendar_id` None = the primary
@@ -204,8 +209,14 @@ impl GraphClient {
         };
         let mut url = self.url(&path)?;
         url.query_pairs_mut()
-            .append_pair("startDateTime", &start.to_rfc3339_opts(SecondsFormat::Secs, true))
-            .append_pair("endDateTime", &end.to_rfc3339_opts(SecondsFormat::Secs, true));
+            .append_pair(
+                "startDateTime",
+                &start.to_rfc3339_opts(SecondsFormat::Secs, true),
+            )
+            .append_pair(
+                "endDateTime",
+                &end.to_rfc3339_opts(SecondsFormat::Secs, true),
+            );
         let mut pages = Vec::new();
         for _ in 0..MAX_PAGES {
             let body = self.get(url, token, Some(page_size)).await?;

@@ -365,10 +365,19 @@ mod tests {
             a.join_url.as_deref(),
             Some("https://teams.microsoft.com/l/meetup-join/19%3a1")
         );
-        assert_eq!(a.online_provider, Some(OnlineMeetingProvider::TeamsForBusiness));
+        assert_eq!(
+            a.online_provider,
+            Some(OnlineMeetingProvider::TeamsForBusiness)
+        );
         assert_eq!(a.series_master_id.as_deref(), Some("AAMkSERIES"));
-        assert_eq!(a.organizer.unwrap().email.as_deref(), Some("dana@contoso.com"));
-        assert_eq!(a.original_time_zone.as_deref(), Some("W. Europe Standard Time"));
+        assert_eq!(
+            a.organizer.unwrap().email.as_deref(),
+            Some("dana@contoso.com")
+        );
+        assert_eq!(
+            a.original_time_zone.as_deref(),
+            Some("W. Europe Standard Time")
+        );
         assert_eq!(a.body_preview.as_deref(), Some("Agenda: 1. Roadmap"));
         assert_eq!(a.categories, vec!["Blue category".to_owned()]);
     }

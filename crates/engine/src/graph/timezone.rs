@@ -25,8 +25,14 @@ mod tests {
 
     #[test]
     fn maps_windows_iana_and_utc_names() {
-        assert_eq!(resolve("W. Europe Standard Time"), Some(chrono_tz::Europe::Berlin));
-        assert_eq!(resolve("Pacific Standard Time"), Some(chrono_tz::America::Los_Angeles));
+        assert_eq!(
+            resolve("W. Europe Standard Time"),
+            Some(chrono_tz::Europe::Berlin)
+        );
+        assert_eq!(
+            resolve("Pacific Standard Time"),
+            Some(chrono_tz::America::Los_Angeles)
+        );
         assert_eq!(resolve("Europe/Berlin"), Some(chrono_tz::Europe::Berlin));
         assert_eq!(resolve("UTC"), Some(Tz::UTC));
         assert_eq!(resolve("Not A Zone"), None);

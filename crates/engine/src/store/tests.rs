@@ -105,7 +105,12 @@ fn appointments_round_trip_through_a_real_file() {
     assert!(read.contains(&items[0]), "{read:#?}");
     assert!(read.contains(&items[1]), "{read:#?}");
     assert_eq!(
-        store.sync_state("primary").unwrap().unwrap().delta_link.as_deref(),
+        store
+            .sync_state("primary")
+            .unwrap()
+            .unwrap()
+            .delta_link
+            .as_deref(),
         Some("d1")
     );
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
@@ -126,7 +131,9 @@ fn replaying_a_page_changes_nothing_and_removals_delete() {
             id: "never-seen".to_owned(),
         },
     ];
-    let stats = store.apply_changes("primary", &removal, &state("d2")).unwrap();
+    let stats = store
+        .apply_changes("primary", &removal, &state("d2"))
+        .unwrap();
     assert_eq!(stats.removed, 1);
     assert_eq!(store.appointment_count().unwrap(), 1);
 }
@@ -155,7 +162,12 @@ fn a_failing_write_rolls_back_data_and_sync_state() {
     assert!(matches!(err, Error::Store(_)), "{err}");
     assert_eq!(whole_day(&store), vec![appt("a", 9)]);
     assert_eq!(
-        store.sync_state("primary").unwrap().unwrap().delta_link.as_deref(),
+        store
+            .sync_state("primary")
+            .unwrap()
+            .unwrap()
+            .delta_link
+            .as_deref(),
         Some("d1")
     );
 }
@@ -165,7 +177,11 @@ fn replace_calendar_swaps_contents_atomically() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open_with_primary(&dir);
     store
-        .apply_changes("primary", &upserts(&[appt("a", 9), appt("b", 10)]), &state("d1"))
+        .apply_changes(
+            "primary",
+            &upserts(&[appt("a", 9), appt("b", 10)]),
+            &state("d1"),
+        )
         .unwrap();
     store
         .replace_calendar("primary", &[appt("b", 10), appt("c", 11)], &state("d9"))
@@ -209,10 +225,7 @@ fn refuses_a_store_from_a_newer_version_and_leaves_it_untouched() {
     }
     let before = std::fs::read(&path).unwrap();
     let err = Store::open(&path).unwrap_err();
-    assert!(
-        matches!(err, Error::StoreTooNew { found: 99, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, Error::StoreTooNew { found: 99, .. }), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
