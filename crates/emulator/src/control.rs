@@ -1,0 +1,351 @@
+//! Test control: the Rust [`Control`] handle and the HTTP API under `/_emulator/`.
+//! Every mailbox mutation bumps the change sequence, so the next delta round reports it.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use crate::mailbox::{self, Exception, OccurrenceOverride, Resolved};
+use crate::state::AppState;
+use crate::tokens::{AppRegistration, DeviceStep};
+use crate::tz;
+
+/// Why a control operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlError {
+    /// No event (or calendar) with this id.
+    NotFound(String),
+    /// The input is not a valid event or patch.
+    Invalid(String),
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlError::NotFound(id) => write!(f, "no event or calendar with id {id}"),
+            ControlError::Invalid(why) => write!(f, "invalid input: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+/// A cheap, cloneable handle on a running emulator's state, for tests and the demo.
+#[derive(Clone, Debug)]
+pub struct Control {
+    pub(crate) st: AppState,
+}
+
+impl Control {
+    /// Adds a Graph-shaped event (`subject`, `start`/`end` `{dateTime, timeZone}`,
+    /// `isAllDay`, `showAs`, `recurrence`, ...; an extra `calendarId` picks a non-primary
+    /// calendar) and returns its id.
+    pub fn add_event(&self, event: Value) -> Result<String, ControlError> {
+        let mut mb = self.st.mailbox();
+        let calendar_id = match event.get("calendarId").and_then(Value::as_str) {
+            Some(c) => c.to_string(),
+            None => mb.primary_calendar_id(),
+        };
+        if mb.calendar(&calendar_id).is_none() {
+            return Err(ControlError::NotFound(calendar_id));
+        }
+        if event.get("start").is_none() || event.get("end").is_none() {
+            return Err(ControlError::Invalid("start and end are required".into()));
+        }
+        let id = mailbox::random_item_id();
+        let mut rec = mailbox::blank_record(id.clone(), calendar_id, mb.tz, &mb.user, Utc::now());
+        mailbox::apply_json(&mut rec, &event).map_err(ControlError::Invalid)?;
+        mb.put(rec);
+        tracing::debug!(%id, "control: event added");
+        Ok(id)
+    }
+
+    /// Applies a Graph-shaped patch to an event. On an occurrence id it changes only that
+    /// occurrence (it becomes an exception: `start`, `end`, `subject`, `location`, `showAs`).
+    pub fn update_event(&self, id: &str, patch: Value) -> Result<(), ControlError> {
+        let mut mb = self.st.mailbox();
+        match mb
+            .resolve(id)
+            .ok_or_else(|| ControlError::NotFound(id.to_string()))?
+        {
+            Resolved::Item(r) => {
+                let mut rec = (*r).clone();
+                mailbox::apply_json(&mut rec, &patch).map_err(ControlError::Invalid)?;
+                rec.change_count += 1;
+                rec.last_modified = Utc::now();
+                mb.put(rec);
+            }
+            Resolved::Occurrence(master, date) => {
+                if patch.get("isCancelled").and_then(Value::as_bool) == Some(true) {
+                    let mut rec = (*master).clone();
+                    rec.exceptions.insert(date, Exception::Cancelled);
+                    mb.put(rec);
+                    return Ok(());
+                }
+                let inst = mb
+                    .instance(id)
+                    .ok_or_else(|| ControlError::NotFound(id.to_string()))?;
+                let mut ov = inst
+                    .override_
+                    .clone()
+                    .unwrap_or_else(|| OccurrenceOverride {
+                        start: inst.start.with_timezone(&master.tz).naive_local(),
+                        end: inst.end.with_timezone(&master.tz).naive_local(),
+                        subject: None,
+                        location: None,
+                        show_as: None,
+                        last_modified: master.last_modified,
+                        change_count: 0,
+                    });
+                let duration = ov.end - ov.start;
+                if let Some(s) = patch.get("start") {
+                    let (local, zone) =
+                        mailbox::parse_date_time_zone(s, "start").map_err(ControlError::Invalid)?;
+                    ov.start = tz::local_to_utc(zone, local)
+                        .with_timezone(&master.tz)
+                        .naive_local();
+                    ov.end = ov.start + duration;
+                }
+                if let Some(e) = patch.get("end") {
+                    let (local, zone) =
+                        mailbox::parse_date_time_zone(e, "end").map_err(ControlError::Invalid)?;
+                    ov.end = tz::local_to_utc(zone, local)
+                        .with_timezone(&master.tz)
+                        .naive_local();
+                }
+                if ov.end < ov.start {
+                    return Err(ControlError::Invalid(
+                        "the end of an event cannot be before its start".into(),
+                    ));
+                }
+                if let Some(s) = patch.get("subject").and_then(Value::as_str) {
+                    ov.subject = Some(s.to_string());
+                }
+                if let Some(l) = patch
+                    .get("location")
+                    .and_then(|l| l.get("displayName"))
+                    .and_then(Value::as_str)
+                {
+                    ov.location = Some(l.to_string());
+                }
+                if let Some(s) = patch.get("showAs").and_then(Value::as_str) {
+                    ov.show_as = Some(s.to_string());
+                }
+                ov.change_count += 1;
+                ov.last_modified = Utc::now();
+                let mut rec = (*master).clone();
+                rec.exceptions
+                    .insert(date, Exception::Modified(Box::new(ov)));
+                mb.put(rec);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes an event; on an occurrence id, deletes just that occurrence.
+    pub fn delete_event(&self, id: &str) -> Result<(), ControlError> {
+        let mut mb = self.st.mailbox();
+        match mb
+            .resolve(id)
+            .ok_or_else(|| ControlError::NotFound(id.to_string()))?
+        {
+            Resolved::Item(_) => {
+                mb.remove(id);
+            }
+            Resolved::Occurrence(master, date) => {
+                mb.instance(id)
+                    .ok_or_else(|| ControlError::NotFound(id.to_string()))?;
+                let mut rec = (*master).clone();
+                rec.exceptions.insert(date, Exception::Cancelled);
+                mb.put(rec);
+            }
+        }
+        Ok(())
+    }
+
+    /// The organizer cancels the meeting, as the attendee's mailbox sees it: the event stays
+    /// with `isCancelled: true` and a "Canceled: " subject. A cancelled occurrence leaves the
+    /// view, as the service does.
+    pub fn cancel_event(&self, id: &str) -> Result<(), ControlError> {
+        let mut mb = self.st.mailbox();
+        match mb
+            .resolve(id)
+            .ok_or_else(|| ControlError::NotFound(id.to_string()))?
+        {
+            Resolved::Item(r) => {
+                let mut rec = (*r).clone();
+                rec.is_cancelled = true;
+                if !rec.subject.starts_with("Canceled: ") {
+                    rec.subject = format!("Canceled: {}", rec.subject);
+                }
+                rec.change_count += 1;
+                rec.last_modified = Utc::now();
+                mb.put(rec);
+            }
+            Resolved::Occurrence(master, date) => {
+                mb.instance(id)
+                    .ok_or_else(|| ControlError::NotFound(id.to_string()))?;
+                let mut rec = (*master).clone();
+                rec.exceptions.insert(date, Exception::Cancelled);
+                mb.put(rec);
+            }
+        }
+        Ok(())
+    }
+
+    /// The current Graph JSON of an event or occurrence (start/end in UTC).
+    pub fn event(&self, id: &str) -> Option<Value> {
+        let mb = self.st.mailbox();
+        match mb.resolve(id)? {
+            Resolved::Item(r) if r.recurrence.is_some() => {
+                Some(mailbox::master_json(&r, chrono_tz::Tz::UTC, "UTC"))
+            }
+            _ => mb
+                .instance(id)
+                .map(|i| i.to_json(chrono_tz::Tz::UTC, "UTC")),
+        }
+    }
+
+    /// Requests served on the identity and Graph endpoints (not `/_emulator/`).
+    pub fn request_count(&self) -> u64 {
+        self.st.requests.load(Ordering::Relaxed)
+    }
+
+    /// Response body bytes sent on the identity and Graph endpoints.
+    pub fn bytes_sent(&self) -> u64 {
+        self.st.bytes_sent.load(Ordering::Relaxed)
+    }
+
+    /// The mailbox's change sequence number (bumped by every mutation).
+    pub fn change_sequence(&self) -> u64 {
+        self.st.mailbox().seq()
+    }
+
+    /// A valid bearer token for Graph (demo client, default scopes), without a sign-in.
+    pub fn issue_access_token_for_tests(&self) -> String {
+        let scopes: Vec<String> = ["User.Read", "Calendars.Read"]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect();
+        self.st.auth().issue_access(crate::DEMO_CLIENT_ID, &scopes)
+    }
+
+    /// Makes every access token issued so far expire now.
+    pub fn expire_access_tokens(&self) {
+        let now = Instant::now();
+        for t in self.st.auth().access.values_mut() {
+            t.expires = now;
+        }
+    }
+
+    /// Registers another public-client app (loopback redirect URIs, public client flows on).
+    pub fn register_app(&self, client_id: &str, redirect_uris: &[&str]) {
+        self.st.auth().apps.push(AppRegistration {
+            client_id: client_id.to_string(),
+            redirect_uris: redirect_uris.iter().map(|s| (*s).to_string()).collect(),
+            allow_public_client_flows: true,
+        });
+    }
+
+    /// What successive token polls of device codes issued from now on answer (after the
+    /// script runs out, the code is approved). Default: `[Pending, Approve]`.
+    pub fn set_device_code_script(&self, steps: Vec<DeviceStep>) {
+        self.st.auth().device_script = steps;
+    }
+}
+
+// ---- HTTP --------------------------------------------------------------------------------
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_emulator/stats", get(stats))
+        .route("/_emulator/events", post(add))
+        .route(
+            "/_emulator/events/{id}",
+            patch(update).delete(delete).get(get_event),
+        )
+        .route("/_emulator/events/{id}/cancel", post(cancel))
+        .route("/_emulator/token", post(token))
+}
+
+fn err(e: &ControlError) -> Response {
+    let status = match e {
+        ControlError::NotFound(_) => StatusCode::NOT_FOUND,
+        ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
+    };
+    (status, Json(json!({ "error": e.to_string() }))).into_response()
+}
+
+// The error is a ready-made HTTP response, returned once per request.
+#[allow(clippy::result_large_err)]
+fn parse_body(body: &Bytes) -> Result<Value, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| err(&ControlError::Invalid(format!("body is not JSON: {e}"))))
+}
+
+async fn stats(State(st): State<AppState>) -> Json<Value> {
+    let c = Control { st };
+    Json(json!({
+        "requestCount": c.request_count(),
+        "bytesSent": c.bytes_sent(),
+        "changeSequence": c.change_sequence(),
+    }))
+}
+
+async fn add(State(st): State<AppState>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match (Control { st }).add_event(v) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+async fn update(State(st): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match (Control { st }).update_event(&id, v) {
+        Ok(()) => (StatusCode::OK, Json(json!({ "id": id }))).into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+async fn delete(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    match (Control { st }).delete_event(&id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+async fn cancel(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    match (Control { st }).cancel_event(&id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+async fn get_event(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    match (Control { st }).event(&id) {
+        Some(v) => Json(v).into_response(),
+        None => err(&ControlError::NotFound(id)),
+    }
+}
+
+async fn token(State(st): State<AppState>) -> Json<Value> {
+    let t = (Control { st }).issue_access_token_for_tests();
+    Json(
+        json!({ "access_token": t, "token_type": "Bearer", "expires_in": crate::tokens::ACCESS_TOKEN_SECS }),
+    )
+}

@@ -1,0 +1,239 @@
+//! An emulator of the Microsoft identity platform and Microsoft Graph (calendar), for tests,
+//! benchmarks, the CLI (`presently emulator --port N`) and the app's demo mode.
+//!
+//! One base URL serves both as the authority host (`{base}/{tenant}/oauth2/v2.0/...`) and as
+//! the Graph endpoint (`{base}/v1.0/...`); `/_emulator/...` is the test control API.
+//!
+//! It models the service as documented, not any particular client: see `identity`, `graph`
+//! and `mailbox` for the behaviours it reproduces.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+mod control;
+mod graph;
+mod identity;
+mod mailbox;
+mod paging;
+mod recurrence;
+mod seed;
+mod state;
+mod tokens;
+mod tz;
+
+pub use control::{Control, ControlError};
+pub use seed::{DEMO_USER_ID, HOLIDAYS_CALENDAR_ID, PRIMARY_CALENDAR_ID};
+pub use tokens::DeviceStep;
+
+use state::{AppState, Shared};
+
+/// The app registration the demo uses (a public client: "Mobile and desktop applications"
+/// with loopback redirect URIs, public client flows allowed).
+pub const DEMO_CLIENT_ID: &str = "7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b";
+/// The demo tenant.
+pub const DEMO_TENANT_ID: &str = "3f9a1c2e-5b7d-4e6f-8a9b-0c1d2e3f4a5b";
+/// The demo tenant's initial domain (also accepted as `{tenant}`).
+pub const DEMO_TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
+/// The demo user's sign-in name.
+pub const DEMO_UPN: &str = "megan.bowen@contoso.onmicrosoft.com";
+/// Redirect URIs registered for [`DEMO_CLIENT_ID`]. Loopback ports are ignored when
+/// matching, paths are not.
+pub const DEMO_REDIRECT_URIS: &[&str] = &[
+    "http://localhost",
+    "http://127.0.0.1",
+    "http://localhost/callback",
+    "http://127.0.0.1/callback",
+];
+
+/// Which mailbox the emulator starts with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Seed {
+    /// A realistic work week around `today` (see `seed`).
+    #[default]
+    Demo,
+    /// The user and calendars, no events.
+    Empty,
+}
+
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Address to listen on (default 127.0.0.1:0, an OS-chosen port).
+    pub bind: SocketAddr,
+    /// Anchor date of the demo mailbox: the demo week is the Mon–Fri week containing it.
+    pub today: chrono::NaiveDate,
+    /// The mailbox's time zone (default Europe/Berlin).
+    pub mailbox_tz: chrono_tz::Tz,
+    pub seed: Seed,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            today: chrono::Utc::now().date_naive(),
+            mailbox_tz: chrono_tz::Europe::Berlin,
+            seed: Seed::Demo,
+        }
+    }
+}
+
+/// A running emulator (see [`Emulator::start`]).
+#[derive(Debug)]
+pub struct Emulator {
+    addr: SocketAddr,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Binds, spawns the server task and returns once listening.
+    pub async fn start(cfg: EmulatorConfig) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(cfg.bind).await?;
+        let addr = listener.local_addr()?;
+        let state = build_state(cfg, addr);
+        let app = router(state.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "emulator server failed");
+            }
+        });
+        tracing::debug!(base_url = %state.base_url, "emulator started");
+        Ok(Emulator {
+            addr,
+            state,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// "http://127.0.0.1:PORT": the authority host and the Graph endpoint.
+    pub fn base_url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn control(&self) -> Control {
+        Control {
+            st: self.state.clone(),
+        }
+    }
+
+    /// Stops accepting connections and waits for the server task to finish.
+    pub async fn shutdown(mut self) {
+        self.stop_now();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// Runs an emulator until `shutdown` completes (the CLI passes ctrl_c). Logs the base URL.
+pub async fn serve(
+    cfg: EmulatorConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(cfg.bind).await?;
+    let addr = listener.local_addr()?;
+    let state = build_state(cfg, addr);
+    tracing::info!(
+        base_url = %state.base_url,
+        client_id = DEMO_CLIENT_ID,
+        tenant_id = DEMO_TENANT_ID,
+        "Microsoft 365 emulator listening on {}",
+        state.base_url
+    );
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    let base_url = format!("http://{host}:{}", addr.port());
+    let mailbox = seed::build(&cfg);
+    let apps = vec![tokens::AppRegistration {
+        client_id: DEMO_CLIENT_ID.to_string(),
+        redirect_uris: DEMO_REDIRECT_URIS
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect(),
+        allow_public_client_flows: true,
+    }];
+    Arc::new(Shared {
+        base_url,
+        mailbox: Mutex::new(mailbox),
+        auth: Mutex::new(tokens::AuthState::new(apps)),
+        requests: AtomicU64::new(0),
+        bytes_sent: AtomicU64::new(0),
+    })
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(identity::routes())
+        .merge(graph::routes(state.clone()))
+        .merge(control::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), count_and_log))
+        .with_state(state)
+}
+
+/// Counts requests and response bytes of the service endpoints (the control API is not
+/// counted) and logs each request at debug level.
+async fn count_and_log(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    if path.starts_with("/_emulator/") {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "emulator: could not buffer a response body");
+            axum::body::Bytes::new()
+        }
+    };
+    st.count_request(bytes.len() as u64);
+    tracing::debug!(%method, %path, status = parts.status.as_u16(), bytes = bytes.len(), "emulator request");
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}

@@ -1,0 +1,120 @@
+//! Paging and sync-state tokens, and the `Prefer` header.
+//!
+//! `$skiptoken` and `$deltatoken` are opaque to clients: URL-safe base64 of a small JSON
+//! state (window, change sequence numbers, position), like the service's own state tokens
+//! encode the window and options of the round.
+
+use axum::http::HeaderMap;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Page size of calendarView (and its delta) when the client states none.
+pub const DEFAULT_PAGE_SIZE: usize = 10;
+/// Largest page the emulator serves.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// State of a delta round, carried in `$skiptoken` (mid-round) and `$deltatoken`
+/// (end of round: only `from` matters then, the sequence the next round diffs against).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SyncState {
+    /// Window start/end, Unix seconds.
+    pub ws: i64,
+    pub we: i64,
+    /// The round reports changes after this sequence (`None`: a full, initial round).
+    pub from: Option<u64>,
+    /// The round's snapshot sequence (pages of one round are stable).
+    pub to: u64,
+    /// Position of the next page.
+    pub pos: usize,
+}
+
+impl SyncState {
+    pub fn window(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        Some((
+            DateTime::from_timestamp(self.ws, 0)?,
+            DateTime::from_timestamp(self.we, 0)?,
+        ))
+    }
+}
+
+pub fn encode<T: Serialize>(state: &T) -> String {
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+pub fn decode<T: for<'de> Deserialize<'de>>(token: &str) -> Option<T> {
+    let raw = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&raw).ok()
+}
+
+/// The preferences of a request's `Prefer` header(s) the emulator understands.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prefer {
+    pub max_page_size: Option<usize>,
+    pub timezone: Option<String>,
+}
+
+pub fn parse_prefer(headers: &HeaderMap) -> Prefer {
+    let mut p = Prefer::default();
+    for value in headers.get_all("prefer") {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let Some((k, v)) = item.split_once('=') else {
+                continue;
+            };
+            let key = k.trim().to_ascii_lowercase();
+            let val = v.trim().trim_matches('"').trim().to_string();
+            match key.as_str() {
+                "odata.maxpagesize" => p.max_page_size = val.parse().ok().filter(|n| *n > 0),
+                "outlook.timezone" => p.timezone = Some(val),
+                _ => {}
+            }
+        }
+    }
+    p
+}
+
+/// A query parameter by case-insensitive name, with or without the `$` of system options.
+pub fn query_param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let bare = name.trim_start_matches('$');
+    q.iter()
+        .find(|(k, _)| k.trim_start_matches('$').eq_ignore_ascii_case(bare))
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn sync_state_round_trips() {
+        let s = SyncState {
+            ws: 1,
+            we: 2,
+            from: Some(3),
+            to: 4,
+            pos: 5,
+        };
+        assert_eq!(decode::<SyncState>(&encode(&s)), Some(s));
+        assert_eq!(decode::<SyncState>("not a token"), None);
+    }
+
+    #[test]
+    fn prefer_header_parses_both_preferences() {
+        let mut h = HeaderMap::new();
+        h.append(
+            "prefer",
+            HeaderValue::from_static("outlook.timezone=\"Pacific Standard Time\""),
+        );
+        h.append(
+            "prefer",
+            HeaderValue::from_static("odata.maxpagesize=5, IdType=\"ImmutableId\""),
+        );
+        let p = parse_prefer(&h);
+        assert_eq!(p.max_page_size, Some(5));
+        assert_eq!(p.timezone.as_deref(), Some("Pacific Standard Time"));
+    }
+}

@@ -1,0 +1,165 @@
+//! Token and grant store of the identity side: app registrations, authorization codes,
+//! access tokens, refresh tokens (rotated on use) and device codes.
+//!
+//! Access tokens are opaque random strings that only this emulator can check; expiry uses
+//! the server's real clock (`Instant`), which is fine for an emulator.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::Rng as _;
+
+/// Lifetime of an access token (the platform answers `expires_in: 3599`).
+pub const ACCESS_TOKEN_SECS: u64 = 3599;
+/// Lifetime of an authorization code (~10 minutes on the platform).
+pub const AUTH_CODE_SECS: u64 = 600;
+/// Inactivity lifetime of a refresh token (90 days).
+pub const REFRESH_TOKEN_SECS: u64 = 90 * 24 * 3600;
+/// Lifetime of a device code (`expires_in: 900`).
+pub const DEVICE_CODE_SECS: u64 = 900;
+/// Polling interval of the device code flow.
+pub const DEVICE_INTERVAL_SECS: u64 = 5;
+
+/// An app registration.
+#[derive(Clone, Debug)]
+pub struct AppRegistration {
+    pub client_id: String,
+    /// Registered public-client (mobile and desktop) redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// "Allow public client flows" (needed for the device code flow).
+    pub allow_public_client_flows: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuthCode {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub scopes: Vec<String>,
+    pub expires: Instant,
+    pub redeemed: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccessToken {
+    #[allow(dead_code)] // for per-scope permission checks (403) once routes need them
+    pub client_id: String,
+    #[allow(dead_code)] // for per-scope permission checks (403) once routes need them
+    pub scopes: Vec<String>,
+    pub expires: Instant,
+}
+
+#[derive(Clone, Debug)]
+pub struct RefreshToken {
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub expires: Instant,
+    /// Set once the token was used: a rotated-away token is revoked.
+    pub superseded: bool,
+}
+
+/// What one poll of the token endpoint with a device code answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceStep {
+    /// `authorization_pending`: the user has not finished signing in.
+    Pending,
+    /// `slow_down`: polled too fast.
+    SlowDown,
+    /// The user signed in: tokens are issued (and every later poll of this code fails, as
+    /// the code is then redeemed).
+    Approve,
+    /// `authorization_declined`: the user declined.
+    Decline,
+    /// `expired_token`: the code expired.
+    Expire,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeviceCode {
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    #[allow(dead_code)] // shown on the (future) scripted device login page
+    pub user_code: String,
+    pub expires: Instant,
+    /// Steps still to play; once empty the last outcome repeats (Approve by default).
+    pub script: VecDeque<DeviceStep>,
+    pub finished: Option<DeviceStep>,
+}
+
+#[derive(Debug)]
+pub struct AuthState {
+    pub apps: Vec<AppRegistration>,
+    pub codes: HashMap<String, AuthCode>,
+    pub access: HashMap<String, AccessToken>,
+    pub refresh: HashMap<String, RefreshToken>,
+    pub device: HashMap<String, DeviceCode>,
+    /// The script given to new device codes (default: one pending poll, then approval).
+    pub device_script: Vec<DeviceStep>,
+}
+
+impl AuthState {
+    pub fn new(apps: Vec<AppRegistration>) -> AuthState {
+        AuthState {
+            apps,
+            codes: HashMap::new(),
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            device: HashMap::new(),
+            device_script: vec![DeviceStep::Pending, DeviceStep::Approve],
+        }
+    }
+
+    pub fn app(&self, client_id: &str) -> Option<&AppRegistration> {
+        self.apps
+            .iter()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    pub fn issue_access(&mut self, client_id: &str, scopes: &[String]) -> String {
+        self.access.retain(|_, t| t.expires > Instant::now());
+        let token = random_token(96);
+        self.access.insert(
+            token.clone(),
+            AccessToken {
+                client_id: client_id.to_string(),
+                scopes: scopes.to_vec(),
+                expires: Instant::now() + Duration::from_secs(ACCESS_TOKEN_SECS),
+            },
+        );
+        token
+    }
+
+    pub fn issue_refresh(&mut self, client_id: &str, scopes: &[String]) -> String {
+        let token = format!("1.A{}", random_token(180));
+        self.refresh.insert(
+            token.clone(),
+            RefreshToken {
+                client_id: client_id.to_string(),
+                scopes: scopes.to_vec(),
+                expires: Instant::now() + Duration::from_secs(REFRESH_TOKEN_SECS),
+                superseded: false,
+            },
+        );
+        token
+    }
+}
+
+/// A random URL-safe token of about `len` characters.
+pub fn random_token(len: usize) -> String {
+    let mut bytes = vec![0u8; len * 3 / 4 + 1];
+    rand::rng().fill(&mut bytes[..]);
+    let mut s = URL_SAFE_NO_PAD.encode(bytes);
+    s.truncate(len);
+    s
+}
+
+/// A user code as the platform shows it: 9 upper-case letters and digits.
+pub fn user_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..9)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
