@@ -21,6 +21,15 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "Rust tests"
 cargo test --workspace --quiet
 
+step "keyring: sign-in with a real Secret Service (gnome-keyring under dbus-run-session)"
+keyring_home=$(mktemp -d)
+XDG_DATA_HOME="$keyring_home" dbus-run-session -- sh -c '
+  echo -n presently-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  cargo test --quiet -p presently-engine --test keyring -- --ignored
+  cargo test --quiet -p presently-cli --test login -- --ignored
+'
+rm -rf "$keyring_home"
+
 step "UI tests in Chromium"
 (cd ui && npm test)
 

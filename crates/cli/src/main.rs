@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "presently", version, about = "Your Microsoft 365 calendar, agenda and presence, from the command line")]
+#[command(
+    name = "presently",
+    version,
+    about = "Your Microsoft 365 calendar, agenda and presence, from the command line"
+)]
 struct Cli {
     /// Configuration file (default: the platform config directory, or PRESENTLY_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]
@@ -30,6 +34,25 @@ enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         today: Option<NaiveDate>,
     },
+    /// Sign in to Microsoft 365 (browser with a loopback redirect; --device for a code to enter elsewhere).
+    Login {
+        /// Use device-code sign-in (for machines without a browser).
+        #[arg(long)]
+        device: bool,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Sign out: delete the stored sign-in from the OS keyring.
+    Logout {
+        /// Also delete the local calendar store.
+        #[arg(long)]
+        forget: bool,
+    },
+    /// Show who is signed in.
+    Whoami,
+    /// Fetch the calendars into the local store now.
+    Sync,
     /// Print the appointments in the local store.
     Agenda {
         /// First day (default: today).
@@ -60,6 +83,62 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli, paths: Paths) -> Result<()> {
     match cli.command {
         Command::Emulator { port, today } => run_emulator(port, today),
+        Command::Login { device, timeout } => {
+            let engine = open_engine(paths)?;
+            runtime()?.block_on(login(&engine, device, timeout))
+        }
+        Command::Logout { forget } => {
+            let engine = open_engine(paths.clone())?;
+            runtime()?.block_on(engine.sign_out(forget))?;
+            drop(engine);
+            if forget {
+                let store = paths.store_file();
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = std::path::PathBuf::from(format!("{}{suffix}", store.display()));
+                    match std::fs::remove_file(&file) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(e).with_context(|| format!("deleting {}", file.display()))
+                        }
+                    }
+                }
+                println!("Signed out; the local store was deleted.");
+            } else {
+                println!("Signed out; the local calendar stays until you sign in again or run `presently logout --forget`.");
+            }
+            Ok(())
+        }
+        Command::Whoami => {
+            let engine = open_engine(paths)?;
+            match runtime()?.block_on(engine.whoami())? {
+                Some(who) => {
+                    println!("{}", who.upn.as_deref().unwrap_or("(unknown user)"));
+                    println!("  tenant:      {}", who.tenant_id.as_deref().unwrap_or("?"));
+                    println!("  application: {}", who.client_id);
+                    println!("  authority:   {}", who.authority);
+                    println!("  permissions: {}", who.scopes.join(" "));
+                }
+                None => println!("Not signed in. Run `presently login`."),
+            }
+            Ok(())
+        }
+        Command::Sync => {
+            let engine = open_engine(paths)?;
+            let summary = runtime()?.block_on(engine.sync_now())?;
+            println!(
+                "Synced {} calendars: {} appointments ({} pages{}).",
+                summary.calendars,
+                summary.appointments,
+                summary.pages,
+                if summary.rejected > 0 {
+                    format!(", {} unusable items skipped", summary.rejected)
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
         Command::Agenda { from, days, json } => {
             let engine = open_engine(paths)?;
             let view = engine.agenda(from, days)?;
@@ -81,6 +160,37 @@ fn open_engine(paths: Paths) -> Result<Engine> {
         clock: Arc::new(SystemClock),
         demo: false,
     })?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn login(engine: &Engine, device: bool, timeout: u64) -> Result<()> {
+    let account = if device {
+        let login = engine.start_device_sign_in().await?;
+        eprintln!("{}", login.instructions());
+        engine.finish_device_sign_in(login).await?
+    } else {
+        let login = engine.start_sign_in().await?;
+        let url = login.authorize_url().to_string();
+        eprintln!("Opening your browser to sign in. If it does not open, visit:\n\n  {url}\n");
+        if let Err(e) = presently_engine::auth::browser::open(&url) {
+            eprintln!("(could not start a browser: {e}; open the address above yourself, or use `presently login --device`)");
+        }
+        let cancel = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        engine
+            .finish_sign_in(login, std::time::Duration::from_secs(timeout), cancel)
+            .await?
+    };
+    println!("Signed in as {}.", account.upn);
+    Ok(())
 }
 
 fn run_emulator(port: u16, today: Option<NaiveDate>) -> Result<()> {
@@ -127,7 +237,10 @@ fn format_agenda(view: &agenda::AgendaView) -> String {
             out.push_str(&format!(
                 "  {time}  {}{}{}\n",
                 item.subject,
-                item.location.as_deref().map(|l| format!(" @ {l}")).unwrap_or_default(),
+                item.location
+                    .as_deref()
+                    .map(|l| format!(" @ {l}"))
+                    .unwrap_or_default(),
                 if flags.is_empty() {
                     String::new()
                 } else {

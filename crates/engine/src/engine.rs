@@ -2,12 +2,18 @@
 //! configuration and the clock, and answers the questions the surfaces ask.
 
 use crate::agenda::{self, local_midnight, AgendaView};
+use crate::auth::oauth::AuthSettings;
+use crate::auth::tokens::SignedInAccount;
+use crate::auth::{
+    AuthError, CredentialStore, DeviceLogin, InteractiveLogin, KeyringStore, MemoryStore, SignedIn,
+    TokenManager,
+};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
 use crate::graph::{parse_calendar, CalendarView, EventChange, GraphClient};
 use crate::links::{self, OpenKind};
-use crate::model::Appointment;
+use crate::model::{Account, Appointment};
 use crate::paths::Paths;
 use crate::store::{Store, SyncState};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -31,7 +37,12 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     demo: bool,
     store: Mutex<Store>,
+    tokens: Option<TokenManager>,
+    graph: GraphClient,
 }
+
+/// `meta` key recording why the user is not signed in although an account is stored.
+const SESSION_KEY: &str = "session";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccountStatus {
@@ -67,15 +78,153 @@ pub struct StatusView {
 }
 
 impl Engine {
+    /// Opens the engine with the default place for credentials: the OS keyring, or memory
+    /// in demo mode (the emulator's tokens are worthless and must not clutter the keyring).
     pub fn open(setup: EngineSetup) -> Result<Self, Error> {
+        let credentials: Arc<dyn CredentialStore> = if setup.demo {
+            Arc::new(MemoryStore::default())
+        } else {
+            Arc::new(KeyringStore::new("default"))
+        };
+        Self::open_with_credentials(setup, credentials)
+    }
+
+    pub fn open_with_credentials(
+        setup: EngineSetup,
+        credentials: Arc<dyn CredentialStore>,
+    ) -> Result<Self, Error> {
         let store = Store::open(&setup.paths.store_file())?;
+        // Without a provisioned app registration there is nothing to sign in with yet.
+        let tokens = match AuthSettings::from_config(&setup.config) {
+            Ok(settings) => Some(TokenManager::new(
+                settings,
+                credentials,
+                setup.clock.clone(),
+            )?),
+            Err(_) => None,
+        };
+        let graph = GraphClient::new(&setup.config.microsoft.graph_endpoint)?;
         Ok(Self {
             paths: setup.paths,
             config: setup.config,
             clock: setup.clock,
             demo: setup.demo,
             store: Mutex::new(store),
+            tokens,
+            graph,
         })
+    }
+
+    fn tokens(&self) -> Result<&TokenManager, Error> {
+        self.tokens.as_ref().ok_or_else(|| {
+            Error::Auth(AuthError::Protocol(
+                "no application (client) ID is configured: set microsoft.client_id, or ask your administrator to provision Presently".into(),
+            ))
+        })
+    }
+
+    /// Begins an interactive sign-in: the loopback listener is bound; open
+    /// [`InteractiveLogin::authorize_url`] in the browser, then call [`Engine::finish_sign_in`].
+    pub async fn start_sign_in(&self) -> Result<InteractiveLogin, Error> {
+        let settings = self.tokens()?.settings().clone();
+        let hint = self.store().account()?.map(|a| a.upn);
+        Ok(InteractiveLogin::start(settings, hint.as_deref()).await?)
+    }
+
+    /// Waits for the browser, redeems the code, keeps the refresh token in the keyring and
+    /// records the account.
+    pub async fn finish_sign_in(
+        &self,
+        login: InteractiveLogin,
+        timeout: std::time::Duration,
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> Result<Account, Error> {
+        let tokens = self.tokens()?;
+        let signed_in = login
+            .finish(tokens.http(), self.clock.clone(), timeout, cancel)
+            .await?;
+        self.complete_sign_in(signed_in).await
+    }
+
+    /// Begins a device-code sign-in; show [`DeviceLogin::instructions`], then call
+    /// [`Engine::finish_device_sign_in`].
+    pub async fn start_device_sign_in(&self) -> Result<DeviceLogin, Error> {
+        let tokens = self.tokens()?;
+        Ok(DeviceLogin::start(tokens.settings().clone(), tokens.http()).await?)
+    }
+
+    pub async fn finish_device_sign_in(&self, login: DeviceLogin) -> Result<Account, Error> {
+        let tokens = self.tokens()?;
+        let signed_in = login
+            .finish(tokens.http(), self.clock.clone(), tokio::time::sleep)
+            .await?;
+        self.complete_sign_in(signed_in).await
+    }
+
+    async fn complete_sign_in(&self, signed_in: SignedIn) -> Result<Account, Error> {
+        let tokens = self.tokens()?;
+        let who = tokens.complete_login(signed_in).await?;
+        let token = tokens.access_token().await?;
+        let mut account = self.graph.me(&token).await?;
+        account.tenant_id = who.tenant_id;
+        let mut store = self.store();
+        store.set_account(&account)?;
+        store.delete_meta(SESSION_KEY)?;
+        Ok(account)
+    }
+
+    /// Who is signed in, from the keyring (no network).
+    pub async fn whoami(&self) -> Result<Option<SignedInAccount>, Error> {
+        match &self.tokens {
+            Some(tokens) => Ok(tokens.account().await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Signs out: the keyring entry goes; the local calendar stays unless `forget`.
+    pub async fn sign_out(&self, forget: bool) -> Result<(), Error> {
+        if let Some(tokens) = &self.tokens {
+            tokens.sign_out().await?;
+        }
+        let mut store = self.store();
+        if forget {
+            store.forget_everything()?;
+        } else {
+            store.set_meta(SESSION_KEY, "signed_out")?;
+        }
+        Ok(())
+    }
+
+    /// A valid access token. When the grant is dead, the store remembers why, so the
+    /// surfaces can send the user to sign in again; the local calendar stays.
+    pub async fn access_token(&self) -> Result<SecretString, Error> {
+        match self.tokens()?.access_token().await {
+            Ok(token) => Ok(token),
+            Err(err) => {
+                if matches!(
+                    err.code(),
+                    "reauth_required" | "consent_required" | "not_signed_in"
+                ) {
+                    self.store()
+                        .set_meta(SESSION_KEY, &format!("{}: {err}", err.code()))?;
+                }
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Fetches the calendars into the store with the signed-in account's token; a 401
+    /// gets one token refresh and one retry.
+    pub async fn sync_now(&self) -> Result<SnapshotSummary, Error> {
+        let token = self.access_token().await?;
+        match self.fetch_snapshot(&self.graph, &token).await {
+            Err(Error::Unauthorized) => {
+                self.tokens()?.invalidate().await;
+                let token = self.access_token().await?;
+                self.fetch_snapshot(&self.graph, &token).await
+            }
+            other => other,
+        }
     }
 
     pub fn paths(&self) -> &Paths {
@@ -154,11 +303,12 @@ impl Engine {
     pub fn status(&self) -> Result<StatusView, Error> {
         let store = self.store();
         let account = store.account()?;
+        let session = store.meta(SESSION_KEY)?;
         let last = store.last_synced_at()?;
         let tz = self.config.display_timezone();
         Ok(StatusView {
             account: AccountStatus {
-                signed_in: account.is_some(),
+                signed_in: account.is_some() && session.is_none(),
                 upn: account.as_ref().map(|a| a.upn.clone()),
                 display_name: account.and_then(|a| a.display_name),
                 demo: self.demo,
@@ -170,7 +320,7 @@ impl Engine {
                     SyncPhase::Never
                 },
                 last_synced_at: last.map(|t| t.with_timezone(&tz).to_rfc3339()),
-                message: None,
+                message: session.filter(|s| s != "signed_out"),
             },
         })
     }

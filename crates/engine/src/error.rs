@@ -47,6 +47,8 @@ pub enum Error {
     Network { host: String, detail: String },
     #[error("the access token was refused; sign in again")]
     Unauthorized,
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     #[error("the server answered {status} ({code}): {message}")]
     Server {
         status: u16,
@@ -70,6 +72,14 @@ pub enum ErrorCode {
     NotSignedIn,
     Network,
     Server,
+    ConsentRequired,
+    ReauthRequired,
+    AuthRefused,
+    AuthFailed,
+    LoginTimeout,
+    LoginCancelled,
+    KeyringUnavailable,
+    Keyring,
     Internal,
 }
 
@@ -88,6 +98,18 @@ impl Error {
             Error::Network { .. } => ErrorCode::Network,
             Error::Unauthorized => ErrorCode::NotSignedIn,
             Error::Server { .. } => ErrorCode::Server,
+            Error::Auth(e) => match e.code() {
+                "consent_required" => ErrorCode::ConsentRequired,
+                "reauth_required" => ErrorCode::ReauthRequired,
+                "not_signed_in" => ErrorCode::NotSignedIn,
+                "login_timeout" => ErrorCode::LoginTimeout,
+                "login_cancelled" => ErrorCode::LoginCancelled,
+                "keyring_unavailable" => ErrorCode::KeyringUnavailable,
+                "keyring" => ErrorCode::Keyring,
+                "network" => ErrorCode::Network,
+                "auth_refused" => ErrorCode::AuthRefused,
+                _ => ErrorCode::AuthFailed,
+            },
         }
     }
 }
@@ -143,6 +165,14 @@ mod tests {
             (ErrorCode::NotSignedIn, "not_signed_in"),
             (ErrorCode::Network, "network"),
             (ErrorCode::Server, "server"),
+            (ErrorCode::ConsentRequired, "consent_required"),
+            (ErrorCode::ReauthRequired, "reauth_required"),
+            (ErrorCode::AuthRefused, "auth_refused"),
+            (ErrorCode::AuthFailed, "auth_failed"),
+            (ErrorCode::LoginTimeout, "login_timeout"),
+            (ErrorCode::LoginCancelled, "login_cancelled"),
+            (ErrorCode::KeyringUnavailable, "keyring_unavailable"),
+            (ErrorCode::Keyring, "keyring"),
             (ErrorCode::Internal, "internal"),
         ];
         for (code, text) in pinned {

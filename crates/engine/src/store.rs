@@ -402,6 +402,20 @@ impl Store {
             .optional()?)
     }
 
+    pub fn delete_meta(&mut self, key: &str) -> Result<(), Error> {
+        self.conn
+            .execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// Deletes the account and everything synced for it (`presently logout --forget`).
+    pub fn forget_everything(&mut self) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch("DELETE FROM calendars; DELETE FROM account; DELETE FROM meta;")?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), Error> {
         self.conn.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",

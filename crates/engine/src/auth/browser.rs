@@ -39,3 +39,44 @@ pub fn open(url: &str) -> std::io::Result<()> {
         .spawn()
         .map(|_| ())
 }
+
+/// Demo mode's browser: the embedded emulator consents at once, so following its answer
+/// to the loopback listener is all a person would do. Only loopback URLs are followed.
+pub async fn follow_auto_consent(authorize_url: &url::Url) -> Result<(), super::AuthError> {
+    use super::AuthError;
+    let is_loopback = |u: &url::Url| matches!(u.host_str(), Some("127.0.0.1") | Some("localhost"));
+    if !is_loopback(authorize_url) {
+        return Err(AuthError::Protocol(
+            "the in-process browser only signs in to the embedded emulator".into(),
+        ));
+    }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| AuthError::Network(e.to_string()))?;
+    let answer = http
+        .get(authorize_url.clone())
+        .send()
+        .await
+        .map_err(|e| AuthError::Network(e.to_string()))?;
+    let location = answer
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| url::Url::parse(l).ok())
+        .filter(is_loopback)
+        .ok_or_else(|| {
+            AuthError::Protocol(format!(
+                "the emulator answered {} without a loopback redirect",
+                answer.status()
+            ))
+        })?;
+    let mut target = location;
+    // The listener is bound to 127.0.0.1; "localhost" may resolve to ::1 first.
+    let _ = target.set_host(Some("127.0.0.1"));
+    http.get(target)
+        .send()
+        .await
+        .map_err(|e| AuthError::Network(e.to_string()))?;
+    Ok(())
+}

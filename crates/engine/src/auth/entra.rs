@@ -72,14 +72,14 @@ impl EntraError {
 pub enum AuthError {
     #[error("{explanation}")]
     Refused {
-        entra: EntraError,
+        entra: Box<EntraError>,
         explanation: String,
         /// For consent errors: the URL an administrator opens to grant consent.
         admin_consent_url: Option<String>,
     },
     #[error("Presently needs you to sign in again: {explanation}")]
     ReauthRequired {
-        entra: EntraError,
+        entra: Box<EntraError>,
         explanation: String,
     },
     #[error("not signed in")]
@@ -119,7 +119,7 @@ impl AuthError {
                     "{code}: your organization requires an administrator to approve Presently before you can use it. Send your administrator this link to grant consent: {admin_consent_url}"
                 ),
                 admin_consent_url: Some(admin_consent_url),
-                entra,
+                entra: Box::new(entra),
             };
         }
         if entra.needs_reauth() {
@@ -134,7 +134,7 @@ impl AuthError {
             };
             return AuthError::ReauthRequired {
                 explanation: format!("{why} ({code})"),
-                entra,
+                entra: Box::new(entra),
             };
         }
         let explanation = match entra.error_codes.first().copied() {
@@ -151,7 +151,7 @@ impl AuthError {
             },
         };
         AuthError::Refused {
-            entra,
+            entra: Box::new(entra),
             explanation,
             admin_consent_url: None,
         }

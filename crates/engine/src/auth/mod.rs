@@ -15,7 +15,7 @@ pub mod tokens;
 pub use credentials::{CredentialStore, KeyringStore, MemoryStore, StoredAccount};
 pub use entra::{AuthError, EntraError};
 pub use oauth::{AuthSettings, DeviceLogin, InteractiveLogin, SignedIn};
-pub use tokens::TokenManager;
+pub use tokens::{SignedInAccount, TokenManager};
 
 use crate::config::FeaturesConfig;
 

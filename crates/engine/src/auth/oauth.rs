@@ -351,10 +351,10 @@ impl DeviceLogin {
                         other => format!("sign-in failed: {other}"),
                     };
                     AuthError::Refused {
-                        entra: EntraError {
+                        entra: Box::new(EntraError {
                             error: code,
                             ..Default::default()
-                        },
+                        }),
                         explanation,
                         admin_consent_url: None,
                     }
