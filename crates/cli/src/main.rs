@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use presently_engine::config::Config;
+use presently_engine::engine::SyncOptions;
 use presently_engine::paths::Paths;
 use presently_engine::{agenda, Engine, EngineSetup, SystemClock};
 use std::path::PathBuf;
@@ -51,8 +52,17 @@ enum Command {
     },
     /// Show who is signed in.
     Whoami,
-    /// Fetch the calendars into the local store now.
-    Sync,
+    /// Sync the chosen calendars into the local store now (incremental unless --full).
+    Sync {
+        /// Read the whole sync window again; the result replaces the stored data.
+        #[arg(long)]
+        full: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the account's calendars and which of them are synced.
+    Calendars,
     /// Print the appointments in the local store.
     Agenda {
         /// First day (default: today).
@@ -123,20 +133,63 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             }
             Ok(())
         }
-        Command::Sync => {
+        Command::Sync { full, json } => {
             let engine = open_engine(paths)?;
-            let summary = runtime()?.block_on(engine.sync_now())?;
+            let report = runtime()?.block_on(engine.sync(SyncOptions { full }))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
+            for c in &report.calendars {
+                println!(
+                    "{}: {} round{}, {} pages, {} written, {} removed{}",
+                    c.name,
+                    c.kind,
+                    if c.resumed { " (resumed)" } else { "" },
+                    c.pages,
+                    c.upserted,
+                    c.removed,
+                    c.restarted
+                        .as_deref()
+                        .map(|r| format!(" (started over: {r})"))
+                        .unwrap_or_default()
+                );
+            }
             println!(
-                "Synced {} calendars: {} appointments ({} pages{}).",
-                summary.calendars,
-                summary.appointments,
-                summary.pages,
-                if summary.rejected > 0 {
-                    format!(", {} unusable items skipped", summary.rejected)
+                "Synced {} calendar{}: {} changes applied, {} requests, {:.1} kB{}.",
+                report.calendars.len(),
+                if report.calendars.len() == 1 { "" } else { "s" },
+                report.changes,
+                report.requests,
+                report.bytes as f64 / 1024.0,
+                if report.rejected > 0 {
+                    format!(", {} unusable items skipped", report.rejected)
                 } else {
                     String::new()
                 }
             );
+            Ok(())
+        }
+        Command::Calendars => {
+            let engine = open_engine(paths)?;
+            let calendars = runtime()?.block_on(engine.calendars_from_server())?;
+            let chosen = &engine.config().sync.calendars;
+            for c in calendars {
+                let synced = if chosen.is_empty() {
+                    c.is_default
+                } else {
+                    chosen
+                        .iter()
+                        .any(|id| id == &c.id || id.eq_ignore_ascii_case(&c.name))
+                };
+                println!(
+                    "{} {}{}\n    id: {}",
+                    if synced { "[synced]" } else { "[      ]" },
+                    c.name,
+                    if c.is_default { " (primary)" } else { "" },
+                    c.id
+                );
+            }
             Ok(())
         }
         Command::Agenda { from, days, json } => {

@@ -69,7 +69,21 @@ async fn login_sync_whoami_logout() {
 
     let out = run(&["sync"]).await;
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("Synced 2 calendars"), "{}", text(&out));
+    assert!(text(&out).contains("Synced 1 calendar:"), "{}", text(&out));
+    assert!(text(&out).contains("full round"), "{}", text(&out));
+    let out = run(&["sync"]).await;
+    assert!(text(&out).contains("incremental round"), "{}", text(&out));
+    assert!(
+        text(&out).contains("0 changes applied, 1 requests"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["calendars"]).await;
+    assert!(
+        text(&out).contains("[synced] Calendar (primary)"),
+        "{}",
+        text(&out)
+    );
 
     let out = run(&["logout"]).await;
     assert!(out.status.success(), "{}", text(&out));

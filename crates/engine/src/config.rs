@@ -72,6 +72,8 @@ impl Default for MicrosoftConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyncConfig {
+    /// Calendars to sync, by id or name; empty means the primary calendar.
+    pub calendars: Vec<String>,
     pub window_days_back: u32,
     pub window_days_ahead: u32,
     pub interval_secs: u64,
@@ -81,6 +83,7 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         Self {
+            calendars: Vec::new(),
             window_days_back: 30,
             window_days_ahead: 180,
             interval_secs: 60,

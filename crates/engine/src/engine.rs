@@ -39,7 +39,12 @@ pub struct Engine {
     store: Mutex<Store>,
     tokens: Option<TokenManager>,
     graph: GraphClient,
+    /// What the running sync is doing (the store knows only completed syncs).
+    phase: Mutex<(SyncPhase, Option<String>)>,
 }
+
+mod run_sync;
+pub use run_sync::{CalendarReport, SyncOptions, SyncReport};
 
 /// `meta` key recording why the user is not signed in although an account is stored.
 const SESSION_KEY: &str = "session";
@@ -112,7 +117,17 @@ impl Engine {
             store: Mutex::new(store),
             tokens,
             graph,
+            phase: Mutex::new((SyncPhase::Never, None)),
         })
+    }
+
+    fn set_phase(&self, phase: SyncPhase, message: Option<String>) {
+        *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = (phase, message);
+    }
+
+    /// The Graph client (its counters serve reports and benchmarks).
+    pub fn graph(&self) -> &GraphClient {
+        &self.graph
     }
 
     fn tokens(&self) -> Result<&TokenManager, Error> {
@@ -215,16 +230,9 @@ impl Engine {
 
     /// Fetches the calendars into the store with the signed-in account's token; a 401
     /// gets one token refresh and one retry.
-    pub async fn sync_now(&self) -> Result<SnapshotSummary, Error> {
-        let token = self.access_token().await?;
-        match self.fetch_snapshot(&self.graph, &token).await {
-            Err(Error::Unauthorized) => {
-                self.tokens()?.invalidate().await;
-                let token = self.access_token().await?;
-                self.fetch_snapshot(&self.graph, &token).await
-            }
-            other => other,
-        }
+    /// An incremental sync now (the tray's and the CLI's "Sync now").
+    pub async fn sync_now(&self) -> Result<SyncReport, Error> {
+        self.sync(SyncOptions::default()).await
     }
 
     pub fn paths(&self) -> &Paths {
@@ -313,14 +321,17 @@ impl Engine {
                 display_name: account.and_then(|a| a.display_name),
                 demo: self.demo,
             },
-            sync: SyncStatus {
-                state: if last.is_some() {
-                    SyncPhase::Idle
-                } else {
-                    SyncPhase::Never
-                },
-                last_synced_at: last.map(|t| t.with_timezone(&tz).to_rfc3339()),
-                message: session.filter(|s| s != "signed_out"),
+            sync: {
+                let (phase, phase_message) =
+                    self.phase.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                SyncStatus {
+                    state: match phase {
+                        SyncPhase::Never if last.is_some() => SyncPhase::Idle,
+                        other => other,
+                    },
+                    last_synced_at: last.map(|t| t.with_timezone(&tz).to_rfc3339()),
+                    message: session.filter(|s| s != "signed_out").or(phase_message),
+                }
             },
         })
     }

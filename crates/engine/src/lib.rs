@@ -16,6 +16,7 @@ pub mod logging;
 pub mod model;
 pub mod paths;
 pub mod store;
+pub mod sync;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use engine::{Engine, EngineSetup, SnapshotSummary, StatusView};

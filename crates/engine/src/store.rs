@@ -77,16 +77,56 @@ pub const MIGRATIONS: &[&str] = &[
     // 2: body previews for the detail pane, and a key/value table for app state.
     "ALTER TABLE appointments ADD COLUMN body_preview TEXT;
      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 3: delta sync. Full rounds are staged and swapped in when complete; a fingerprint
+    // per row makes replays and unchanged items free.
+    "ALTER TABLE appointments ADD COLUMN fingerprint TEXT;
+     ALTER TABLE sync_state ADD COLUMN round_kind TEXT;
+     CREATE TABLE staged_appointments (
+        calendar_id TEXT NOT NULL REFERENCES calendars(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (calendar_id, id)
+     );",
 ];
 
 /// Where a calendar's sync stands. Advances only together with the data it describes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SyncState {
+    /// The link that starts the next incremental round (from the last completed round).
     pub delta_link: Option<String>,
+    /// The next page of the round in progress, if one was interrupted.
     pub next_link: Option<String>,
+    /// The kind of the round in progress.
+    pub round: Option<RoundKind>,
+    /// The sync window: of the stored data, or of the full round in progress.
     pub window_start: Option<DateTime<Utc>>,
     pub window_end: Option<DateTime<Utc>>,
     pub last_synced_at: Option<DateTime<Utc>>,
+}
+
+/// A full round's pages are staged and replace the calendar's data only when complete;
+/// an incremental round's pages apply directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundKind {
+    Full,
+    Incremental,
+}
+
+impl RoundKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            RoundKind::Full => "full",
+            RoundKind::Incremental => "incremental",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "full" => Some(RoundKind::Full),
+            "incremental" => Some(RoundKind::Incremental),
+            _ => None,
+        }
+    }
 }
 
 /// What a write changed.
@@ -286,7 +326,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT delta_link, next_link, window_start, window_end, last_synced_at
+                "SELECT delta_link, next_link, window_start, window_end, last_synced_at, round_kind
                  FROM sync_state WHERE calendar_id = ?1",
                 [calendar_id],
                 |r| {
@@ -296,6 +336,9 @@ impl Store {
                         window_start: r.get(2)?,
                         window_end: r.get(3)?,
                         last_synced_at: r.get(4)?,
+                        round: r
+                            .get::<_, Option<String>>(5)?
+                            .and_then(|k| RoundKind::parse(&k)),
                     })
                 },
             )
@@ -326,6 +369,88 @@ impl Store {
         Ok(stats)
     }
 
+    /// Starts a full round: clears what an earlier, abandoned full round staged.
+    pub fn begin_full_round(&mut self, calendar_id: &str, state: &SyncState) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM staged_appointments WHERE calendar_id = ?1",
+            [calendar_id],
+        )?;
+        write_sync_state(&tx, calendar_id, state)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stages one page of a full round and records `state`, in one transaction. The
+    /// calendar's visible data does not change until [`Store::commit_full_round`].
+    pub fn stage_changes(
+        &mut self,
+        calendar_id: &str,
+        changes: &[EventChange],
+        state: &SyncState,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stage = tx.prepare_cached(
+                "INSERT INTO staged_appointments (calendar_id, id, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(calendar_id, id) DO UPDATE SET data = ?3",
+            )?;
+            let mut unstage = tx.prepare_cached(
+                "DELETE FROM staged_appointments WHERE calendar_id = ?1 AND id = ?2",
+            )?;
+            for change in changes {
+                match change {
+                    EventChange::Upsert(a) => {
+                        let data = serde_json::to_string(a.as_ref()).map_err(|e| {
+                            Error::InvalidInput(format!("cannot stage {}: {e}", a.id))
+                        })?;
+                        stage.execute(params![calendar_id, a.id, data])?;
+                    }
+                    EventChange::Removed { id } => {
+                        unstage.execute(params![calendar_id, id])?;
+                    }
+                }
+            }
+        }
+        write_sync_state(&tx, calendar_id, state)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Completes a full round: the staged contents become the calendar's contents (only
+    /// rows that differ are written), staging is cleared and `state` recorded, atomically.
+    pub fn commit_full_round(
+        &mut self,
+        calendar_id: &str,
+        state: &SyncState,
+    ) -> Result<ApplyStats, Error> {
+        let tx = self.conn.transaction()?;
+        let staged: Vec<Appointment> = {
+            let mut stmt =
+                tx.prepare_cached("SELECT data FROM staged_appointments WHERE calendar_id = ?1")?;
+            let rows = stmt.query_map([calendar_id], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let data = row?;
+                match serde_json::from_str::<Appointment>(&data) {
+                    Ok(a) => out.push(a),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a staged appointment could not be read back; skipped")
+                    }
+                }
+            }
+            out
+        };
+        let stats = swap_in(&tx, calendar_id, &staged)?;
+        tx.execute(
+            "DELETE FROM staged_appointments WHERE calendar_id = ?1",
+            [calendar_id],
+        )?;
+        write_sync_state(&tx, calendar_id, state)?;
+        tx.commit()?;
+        Ok(stats)
+    }
+
     /// Replaces everything stored for `calendar_id` with `appointments` and records `state`,
     /// atomically: readers see the old contents until the new ones are complete.
     pub fn replace_calendar(
@@ -335,16 +460,7 @@ impl Store {
         state: &SyncState,
     ) -> Result<ApplyStats, Error> {
         let tx = self.conn.transaction()?;
-        let removed = tx.execute(
-            "DELETE FROM appointments WHERE calendar_id = ?1",
-            [calendar_id],
-        )?;
-        let changes: Vec<EventChange> = appointments
-            .iter()
-            .map(|a| EventChange::Upsert(Box::new(a.clone())))
-            .collect();
-        let mut stats = apply_in(&tx, calendar_id, &changes)?;
-        stats.removed = removed.saturating_sub(stats.upserted);
+        let stats = swap_in(&tx, calendar_id, appointments)?;
         write_sync_state(&tx, calendar_id, state)?;
         tx.commit()?;
         Ok(stats)
@@ -440,15 +556,16 @@ fn apply_in(
         "INSERT INTO appointments (calendar_id, id, ical_uid, subject, all_day, start_utc, end_utc,
             start_date, end_date, original_tz, show_as, response, sensitivity, cancelled, location,
             organizer_name, organizer_email, join_url, online_provider, web_link, series_master_id, kind,
-            categories, reminder_on, reminder_minutes, last_modified, body_preview)
+            categories, reminder_on, reminder_minutes, last_modified, body_preview, fingerprint)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
          ON CONFLICT(calendar_id, id) DO UPDATE SET ical_uid = ?3, subject = ?4, all_day = ?5,
             start_utc = ?6, end_utc = ?7, start_date = ?8, end_date = ?9, original_tz = ?10,
             show_as = ?11, response = ?12, sensitivity = ?13, cancelled = ?14, location = ?15,
             organizer_name = ?16, organizer_email = ?17, join_url = ?18, online_provider = ?19,
             web_link = ?20, series_master_id = ?21, kind = ?22, categories = ?23, reminder_on = ?24,
-            reminder_minutes = ?25, last_modified = ?26, body_preview = ?27",
+            reminder_minutes = ?25, last_modified = ?26, body_preview = ?27, fingerprint = ?28
+         WHERE fingerprint IS NOT ?28",
     )?;
     let mut remove =
         tx.prepare_cached("DELETE FROM appointments WHERE calendar_id = ?1 AND id = ?2")?;
@@ -470,7 +587,7 @@ fn apply_in(
                 let categories =
                     serde_json::to_string(&a.categories).unwrap_or_else(|_| "[]".to_owned());
                 let organizer = a.organizer.as_ref();
-                upsert.execute(params![
+                let written = upsert.execute(params![
                     calendar_id,
                     a.id,
                     a.ical_uid,
@@ -498,8 +615,10 @@ fn apply_in(
                     a.reminder_minutes,
                     a.last_modified,
                     a.body_preview,
+                    fingerprint(a),
                 ])?;
-                stats.upserted += 1;
+                // 0 rows when an identical row was already there (a replay).
+                stats.upserted += written;
             }
             EventChange::Removed { id } => {
                 stats.removed += remove.execute(params![calendar_id, id])?;
@@ -509,19 +628,54 @@ fn apply_in(
     Ok(stats)
 }
 
+/// Makes the calendar's rows equal `appointments`, writing only what differs.
+fn swap_in(
+    tx: &Transaction<'_>,
+    calendar_id: &str,
+    appointments: &[Appointment],
+) -> Result<ApplyStats, Error> {
+    let keep: std::collections::HashSet<&str> =
+        appointments.iter().map(|a| a.id.as_str()).collect();
+    let existing: Vec<String> = tx
+        .prepare_cached("SELECT id FROM appointments WHERE calendar_id = ?1")?
+        .query_map([calendar_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let removals: Vec<EventChange> = existing
+        .into_iter()
+        .filter(|id| !keep.contains(id.as_str()))
+        .map(|id| EventChange::Removed { id })
+        .collect();
+    let mut stats = apply_in(tx, calendar_id, &removals)?;
+    let upserts: Vec<EventChange> = appointments
+        .iter()
+        .map(|a| EventChange::Upsert(Box::new(a.clone())))
+        .collect();
+    stats.upserted = apply_in(tx, calendar_id, &upserts)?.upserted;
+    Ok(stats)
+}
+
+/// A stable digest of everything stored for an appointment: unchanged items cost no write.
+fn fingerprint(a: &Appointment) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(a).unwrap_or_default();
+    let digest = Sha256::digest(&json);
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn write_sync_state(tx: &Transaction<'_>, calendar_id: &str, s: &SyncState) -> Result<(), Error> {
     tx.execute(
-        "INSERT INTO sync_state (calendar_id, delta_link, next_link, window_start, window_end, last_synced_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO sync_state (calendar_id, delta_link, next_link, window_start, window_end, last_synced_at, round_kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(calendar_id) DO UPDATE SET delta_link = ?2, next_link = ?3, window_start = ?4,
-            window_end = ?5, last_synced_at = ?6",
+            window_end = ?5, last_synced_at = ?6, round_kind = ?7",
         params![
             calendar_id,
             s.delta_link,
             s.next_link,
             s.window_start,
             s.window_end,
-            s.last_synced_at
+            s.last_synced_at,
+            s.round.map(RoundKind::as_str)
         ],
     )?;
     Ok(())

@@ -6,18 +6,70 @@ use crate::model::Account;
 use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use url::Url;
+
+/// One attempt's outcome: retry later, or give up with this error.
+enum Attempt {
+    Retry {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    Failed(Error),
+}
 
 /// Largest answer accepted for one page; a bigger one fails that page, nothing else.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Upper bound on pages in one round, against a server that never stops sending nextLinks.
 pub const MAX_PAGES: usize = 10_000;
 
+/// How hard to retry throttling and transient server errors.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// First backoff when the server names no Retry-After.
+    pub initial_backoff: Duration,
+    /// No single wait is longer than this.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Outlook allows 4 concurrent requests per app and mailbox.
+pub const MAX_CONCURRENT_REQUESTS: usize = 4;
+
+/// Counters for reports and benchmarks.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    pub requests: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Time spent waiting for the server (request sent until body read), in microseconds.
+    pub waiting_micros: AtomicU64,
+    pub retries: AtomicU64,
+}
+
 #[derive(Clone)]
 pub struct GraphClient {
     http: reqwest::Client,
     base: Url,
+    retry: RetryPolicy,
+    /// Bounds requests in flight for the mailbox.
+    permits: Arc<Semaphore>,
+    /// When throttled, nobody on this connection sends before this instant.
+    not_before: Arc<Mutex<Option<tokio::time::Instant>>>,
+    stats: Arc<ClientStats>,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -45,19 +97,48 @@ impl GraphClient {
     /// `graph_endpoint` is e.g. `https://graph.microsoft.com` (national clouds and the
     /// emulator by configuration).
     pub fn new(graph_endpoint: &str) -> Result<Self, Error> {
+        Self::with_options(
+            graph_endpoint,
+            Duration::from_secs(60),
+            RetryPolicy::default(),
+        )
+    }
+
+    /// `timeout` bounds each request, body included (a server that never finishes).
+    pub fn with_options(
+        graph_endpoint: &str,
+        timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Result<Self, Error> {
         let base = Url::parse(graph_endpoint)
             .map_err(|e| Error::InvalidInput(format!("graph endpoint {graph_endpoint:?}: {e}")))?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .timeout(timeout)
             .user_agent(concat!("Presently/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Network {
                 host: base.host_str().unwrap_or("").to_owned(),
                 detail: e.to_string(),
             })?;
-        Ok(Self { http, base })
+        Ok(Self {
+            http,
+            base,
+            retry,
+            permits: Arc::new(Semaphore::new(MAX_CONCURRENT_REQUESTS)),
+            not_before: Arc::new(Mutex::new(None)),
+            stats: Arc::new(ClientStats::default()),
+        })
+    }
+
+    pub fn stats(&self) -> &ClientStats {
+        &self.stats
+    }
+
+    /// The configured Graph endpoint.
+    pub fn base(&self) -> &Url {
+        &self.base
     }
 
     /// A URL on the Graph host, from a path like `/v1.0/me`.
@@ -83,17 +164,104 @@ impl GraphClient {
         Ok(url)
     }
 
-    /// GETs `url` and returns the body of a 2xx answer.
+    /// GETs `url` and returns the body of a 2xx answer. 429, 503 and 504 are retried after
+    /// `Retry-After` (or an exponential backoff with jitter), and the wait holds back every
+    /// request on this client; at most [`MAX_CONCURRENT_REQUESTS`] are in flight.
     pub async fn get(
         &self,
         url: Url,
         token: &SecretString,
         page_size: Option<u32>,
     ) -> Result<Vec<u8>, Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.wait_for_gate().await;
+            let result = {
+                let _permit =
+                    self.permits.acquire().await.map_err(|_| {
+                        Error::InvalidInput("the Graph client was shut down".into())
+                    })?;
+                let started = std::time::Instant::now();
+                let result = self.get_once(url.clone(), token, page_size).await;
+                self.stats
+                    .waiting_micros
+                    .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                result
+            };
+            match result {
+                Err(Attempt::Retry {
+                    status,
+                    retry_after,
+                }) if attempt < self.retry.max_attempts => {
+                    let wait = retry_after
+                        .unwrap_or_else(|| self.backoff(attempt))
+                        .min(self.retry.max_backoff);
+                    tracing::warn!(
+                        status,
+                        wait_ms = wait.as_millis() as u64,
+                        attempt,
+                        path = url.path(),
+                        "Graph asked to slow down; waiting"
+                    );
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.hold_back(wait);
+                }
+                Err(Attempt::Retry { status, .. }) => {
+                    return Err(Error::Server {
+                        status,
+                        code: "retriesExhausted".into(),
+                        message: format!("still failing after {attempt} attempts"),
+                    })
+                }
+                Err(Attempt::Failed(e)) => return Err(e),
+                Ok(body) => return Ok(body),
+            }
+        }
+    }
+
+    /// Exponential backoff with full jitter: a random wait up to `initial * 2^(attempt-1)`.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .retry
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.retry.max_backoff);
+        let jitter: f64 = rand::random();
+        ceiling.mul_f64(0.5 + jitter / 2.0)
+    }
+
+    fn hold_back(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut gate = self.not_before.lock().unwrap_or_else(|p| p.into_inner());
+        if gate.is_none_or(|t| t < until) {
+            *gate = Some(until);
+        }
+    }
+
+    async fn wait_for_gate(&self) {
+        let until = *self.not_before.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    async fn get_once(
+        &self,
+        url: Url,
+        token: &SecretString,
+        page_size: Option<u32>,
+    ) -> Result<Vec<u8>, Attempt> {
         let host = url.host_str().unwrap_or("").to_owned();
-        let net = |e: reqwest::Error| Error::Network {
-            host: host.clone(),
-            detail: e.to_string(),
+        let net = |e: reqwest::Error| {
+            Attempt::Failed(Error::Network {
+                host: host.clone(),
+                detail: if e.is_timeout() {
+                    "the server did not answer in time".to_owned()
+                } else {
+                    e.to_string()
+                },
+            })
         };
         let mut prefer = vec!["outlook.timezone=\"UTC\"".to_owned()];
         if let Some(n) = page_size {
@@ -107,29 +275,47 @@ impl GraphClient {
             .send()
             .await
             .map_err(net)?;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let status = response.status();
-        if let Some(len) = response.content_length() {
-            if len as usize > MAX_BODY_BYTES {
-                return Err(Error::MalformedResponse(format!(
-                    "answer of {len} bytes exceeds the {MAX_BODY_BYTES}-byte limit"
-                )));
-            }
+        let too_big = || {
+            Attempt::Failed(Error::MalformedResponse(format!(
+                "answer exceeds the {MAX_BODY_BYTES}-byte limit"
+            )))
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len as usize > MAX_BODY_BYTES)
+        {
+            return Err(too_big());
         }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(net)? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(Error::MalformedResponse(format!(
-                    "answer exceeds the {MAX_BODY_BYTES}-byte limit"
-                )));
+                return Err(too_big());
             }
             body.extend_from_slice(&chunk);
         }
+        self.stats
+            .bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
         if status.is_success() {
             tracing::debug!(path = url.path(), bytes = body.len(), "graph GET");
             return Ok(body);
         }
+        if matches!(status.as_u16(), 429 | 503 | 504) {
+            return Err(Attempt::Retry {
+                status: status.as_u16(),
+                retry_after,
+            });
+        }
         if status == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(Error::Unauthorized);
+            return Err(Attempt::Failed(Error::Unauthorized));
         }
         let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(b) => (b.error.code, b.error.message),
@@ -138,11 +324,11 @@ impl GraphClient {
                 String::from_utf8_lossy(&body).chars().take(200).collect(),
             ),
         };
-        Err(Error::Server {
+        Err(Attempt::Failed(Error::Server {
             status: status.as_u16(),
             code,
             message,
-        })
+        }))
     }
 
     pub async fn me(&self, token: &SecretString) -> Result<Account, Error> {

@@ -121,8 +121,10 @@ fn replaying_a_page_changes_nothing_and_removals_delete() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open_with_primary(&dir);
     let page = upserts(&[appt("a", 9), appt("b", 10)]);
-    store.apply_changes("primary", &page, &state("d1")).unwrap();
-    store.apply_changes("primary", &page, &state("d1")).unwrap();
+    let first = store.apply_changes("primary", &page, &state("d1")).unwrap();
+    let replay = store.apply_changes("primary", &page, &state("d1")).unwrap();
+    assert_eq!(first.upserted, 2);
+    assert_eq!(replay.upserted, 0, "a replayed page writes nothing");
     assert_eq!(store.appointment_count().unwrap(), 2);
     let removal = vec![
         EventChange::Removed { id: "a".to_owned() },
@@ -266,4 +268,51 @@ fn a_new_account_replaces_the_old_ones_data() {
         .unwrap();
     assert_eq!(store.appointment_count().unwrap(), 0);
     assert_eq!(store.account().unwrap().unwrap().upn, "lee@contoso.com");
+}
+
+#[test]
+fn a_full_round_is_staged_and_swapped_in_only_when_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with_primary(&dir);
+    store
+        .apply_changes(
+            "primary",
+            &upserts(&[appt("a", 9), appt("b", 10)]),
+            &state("d1"),
+        )
+        .unwrap();
+    let mut round = state("d1");
+    round.round = Some(RoundKind::Full);
+    round.next_link = Some("page-1".into());
+    store.begin_full_round("primary", &round).unwrap();
+    let mut changed_b = appt("b", 10);
+    changed_b.subject = "Moved".into();
+    store
+        .stage_changes(
+            "primary",
+            &upserts(&[changed_b.clone(), appt("c", 11)]),
+            &round,
+        )
+        .unwrap();
+    // Mid-round the agenda still shows the old data.
+    let ids: Vec<String> = whole_day(&store).into_iter().map(|a| a.id).collect();
+    assert_eq!(ids, vec!["a", "b"]);
+    // A crash here leaves the round resumable from its next link.
+    drop(store);
+    let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+    let resumed = store.sync_state("primary").unwrap().unwrap();
+    assert_eq!(resumed.round, Some(RoundKind::Full));
+    assert_eq!(resumed.next_link.as_deref(), Some("page-1"));
+    let done = state("d2");
+    let stats = store.commit_full_round("primary", &done).unwrap();
+    assert_eq!(
+        (stats.upserted, stats.removed),
+        (2, 1),
+        "b changed, c new, a gone"
+    );
+    let now: Vec<Appointment> = whole_day(&store);
+    assert_eq!(now, vec![changed_b, appt("c", 11)]);
+    let state_after = store.sync_state("primary").unwrap().unwrap();
+    assert_eq!(state_after.delta_link.as_deref(), Some("d2"));
+    assert_eq!(state_after.round, None);
 }

@@ -1,0 +1,334 @@
+//! The sync runner: the I/O around [`crate::sync`]'s decisions.
+
+use super::{Engine, SyncPhase};
+use crate::error::Error;
+use crate::graph::{parse_calendar, CalendarView};
+use crate::model::Calendar;
+use crate::store::{ApplyStats, RoundKind, SyncState};
+use crate::sync::{plan_round, PageStep, Round, RoundError, Source, Window};
+use secrecy::SecretString;
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+
+/// `meta` key: when `/me/calendars` was last read.
+const CALENDARS_LISTED_AT: &str = "calendars_listed_at";
+/// Pages in one round before it is abandoned as runaway.
+const MAX_PAGES: usize = 100_000;
+/// Times a calendar's round may start over (dead delta token, paging loop) in one sync.
+const MAX_RESTARTS: u32 = 2;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncOptions {
+    /// Read every calendar's whole window again (the result replaces the stored data).
+    pub full: bool,
+}
+
+/// What one calendar's round did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CalendarReport {
+    pub calendar_id: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub resumed: bool,
+    pub pages: usize,
+    pub upserted: usize,
+    pub removed: usize,
+    /// Why the round had to start over, when it did.
+    pub restarted: Option<String>,
+}
+
+/// What a sync did, for `presently sync` and the benchmarks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct SyncReport {
+    pub calendars: Vec<CalendarReport>,
+    /// Appointments written or removed.
+    pub changes: usize,
+    /// Items the server sent that could not be used (logged and skipped).
+    pub rejected: usize,
+    pub requests: u64,
+    pub bytes: u64,
+    /// Time spent waiting on the server, in microseconds.
+    pub waiting_micros: u64,
+}
+
+/// A delta or next link the server no longer knows: start a full round.
+fn is_dead_link(err: &Error) -> bool {
+    match err {
+        Error::Server { status, code, .. } => {
+            *status == 410
+                || [
+                    "syncStateNotFound",
+                    "ErrorInvalidIdMalformed",
+                    "resyncRequired",
+                    "SyncStateInvalid",
+                ]
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(code))
+        }
+        _ => false,
+    }
+}
+
+impl Engine {
+    /// Syncs the chosen calendars into the store. Any failure leaves the store as the last
+    /// committed page left it; the next sync resumes from there.
+    pub async fn sync(&self, options: SyncOptions) -> Result<SyncReport, Error> {
+        self.set_phase(SyncPhase::Syncing, None);
+        let result = self.sync_inner(options).await;
+        match &result {
+            Ok(_) => self.set_phase(SyncPhase::Idle, None),
+            Err(err @ Error::Network { .. }) => {
+                self.set_phase(SyncPhase::Offline, Some(err.to_string()))
+            }
+            Err(err) => self.set_phase(SyncPhase::Error, Some(err.to_string())),
+        }
+        result
+    }
+
+    async fn sync_inner(&self, options: SyncOptions) -> Result<SyncReport, Error> {
+        let stats = self.graph.stats();
+        let (requests0, bytes0, waiting0) = (
+            stats.requests.load(Ordering::Relaxed),
+            stats.bytes.load(Ordering::Relaxed),
+            stats.waiting_micros.load(Ordering::Relaxed),
+        );
+        let listed = if options.full || self.calendar_list_is_stale()? {
+            self.calendars_from_server().await?
+        } else {
+            self.store().calendars()?
+        };
+        if self.store().account()?.is_none() {
+            let token = self.access_token().await?;
+            let account = self.graph.me(&token).await?;
+            self.store().set_account(&account)?;
+        }
+        let chosen = &self.config.sync.calendars;
+        let selected: Vec<&Calendar> = listed
+            .iter()
+            .filter(|c| {
+                if chosen.is_empty() {
+                    c.is_default
+                } else {
+                    chosen
+                        .iter()
+                        .any(|id| id == &c.id || id.eq_ignore_ascii_case(&c.name))
+                }
+            })
+            .collect();
+        // Calendars the user no longer syncs keep no appointments.
+        for calendar in listed
+            .iter()
+            .filter(|c| !selected.iter().any(|s| s.id == c.id))
+        {
+            self.store()
+                .replace_calendar(&calendar.id, &[], &SyncState::default())?;
+        }
+        let rounds =
+            futures::future::join_all(selected.iter().map(|c| self.sync_calendar(c, options.full)))
+                .await;
+        let mut report = SyncReport::default();
+        for round in rounds {
+            let (calendar, rejected) = round?;
+            report.changes += calendar.upserted + calendar.removed;
+            report.rejected += rejected;
+            report.calendars.push(calendar);
+        }
+        report.requests = stats.requests.load(Ordering::Relaxed) - requests0;
+        report.bytes = stats.bytes.load(Ordering::Relaxed) - bytes0;
+        report.waiting_micros = stats.waiting_micros.load(Ordering::Relaxed) - waiting0;
+        tracing::info!(
+            calendars = report.calendars.len(),
+            changes = report.changes,
+            requests = report.requests,
+            "sync finished"
+        );
+        Ok(report)
+    }
+
+    /// `/me/calendars`, stored as the calendar list.
+    pub async fn calendars_from_server(&self) -> Result<Vec<Calendar>, Error> {
+        let json = self
+            .authed(|token| async move { self.graph.calendars(&token).await })
+            .await?;
+        let calendars = json
+            .into_iter()
+            .map(parse_calendar)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut store = self.store();
+        store.set_calendars(&calendars)?;
+        store.set_meta(CALENDARS_LISTED_AT, &self.clock.now().to_rfc3339())?;
+        Ok(calendars)
+    }
+
+    /// The calendar list is re-read hourly (and on a full sync), so an incremental sync
+    /// with no changes costs one request.
+    fn calendar_list_is_stale(&self) -> Result<bool, Error> {
+        let store = self.store();
+        if store.calendars()?.is_empty() {
+            return Ok(true);
+        }
+        let listed = store
+            .meta(CALENDARS_LISTED_AT)?
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+        Ok(listed.is_none_or(|t| {
+            self.clock.now() - t.with_timezone(&chrono::Utc) > chrono::Duration::hours(1)
+        }))
+    }
+
+    /// Runs a Graph call with the access token; a 401 gets one refresh and one retry.
+    async fn authed<T, F, Fut>(&self, call: F) -> Result<T, Error>
+    where
+        F: Fn(SecretString) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let token = self.access_token().await?;
+        match call(token).await {
+            Err(Error::Unauthorized) => {
+                tracing::info!("Graph refused the access token; refreshing once");
+                self.tokens()?.invalidate().await;
+                let token = self.access_token().await?;
+                call(token).await
+            }
+            other => other,
+        }
+    }
+
+    async fn sync_calendar(
+        &self,
+        calendar: &Calendar,
+        force_full: bool,
+    ) -> Result<(CalendarReport, usize), Error> {
+        let source = if calendar.is_default {
+            Source::PrimaryDelta
+        } else {
+            Source::CalendarWindow {
+                calendar_id: calendar.id.clone(),
+            }
+        };
+        let sync = &self.config.sync;
+        let window = Window::around(
+            self.clock.now().date_naive(),
+            sync.window_days_back,
+            sync.window_days_ahead,
+        );
+        let mut force = force_full;
+        let mut restarted = None;
+        let mut restarts = 0;
+        let mut rejected = 0;
+        'round: loop {
+            let state = self.store().sync_state(&calendar.id)?;
+            let plan = plan_round(state.as_ref(), &source, self.graph.base(), window, force)
+                .map_err(|e| Error::InvalidInput(format!("bad Graph endpoint: {e}")))?;
+            let previous_delta = state.as_ref().and_then(|s| s.delta_link.clone());
+            let last_synced = state.as_ref().and_then(|s| s.last_synced_at);
+            let mut round = Round::new(&plan, &source, window, previous_delta, MAX_PAGES);
+            tracing::info!(calendar = %calendar.name, kind = ?plan.kind, resumed = plan.resumed, "sync round");
+            if plan.kind == RoundKind::Full && !plan.resumed {
+                let mut start = round.start_state(&plan.first_link);
+                start.last_synced_at = last_synced;
+                self.store().begin_full_round(&calendar.id, &start)?;
+            }
+            let mut totals = ApplyStats::default();
+            let mut link = plan.first_link.clone();
+            let mut current_state = state.unwrap_or_default();
+            loop {
+                let url = self.graph.checked_link(&link)?;
+                let page_size = sync.page_size;
+                let fetched = self
+                    .authed(|token| {
+                        let url = url.clone();
+                        async move { self.graph.get(url, &token, Some(page_size)).await }
+                    })
+                    .await;
+                let body = match fetched {
+                    Err(err) if is_dead_link(&err) && restarts < MAX_RESTARTS => {
+                        tracing::warn!(calendar = %calendar.name, error = %err, "the server no longer knows this sync state; starting a full round");
+                        restarts += 1;
+                        restarted = Some(format!("sync state expired ({err})"));
+                        force = true;
+                        continue 'round;
+                    }
+                    other => other?,
+                };
+                let page = CalendarView::parse(&calendar.id, &body).inspect_err(|e| {
+                    tracing::error!(calendar = %calendar.name, error = %e, "a page could not be read; the sync will retry from here");
+                })?;
+                for (id, reason) in &page.rejected {
+                    tracing::warn!(calendar = %calendar.name, ?id, %reason, "skipped an item the server sent in a form Presently cannot use");
+                }
+                rejected += page.rejected.len();
+                let step = match round.on_page(&page, self.clock.now(), last_synced) {
+                    Ok(step) => step,
+                    Err(err @ (RoundError::Loop | RoundError::NoLink))
+                        if restarts < MAX_RESTARTS =>
+                    {
+                        tracing::warn!(calendar = %calendar.name, error = %err, "paging went wrong; starting the round over");
+                        restarts += 1;
+                        restarted = Some(err.to_string());
+                        force = true;
+                        continue 'round;
+                    }
+                    Err(err) => return Err(Error::MalformedResponse(err.to_string())),
+                };
+                let mut store = self.store();
+                match (round.kind, step) {
+                    (RoundKind::Full, PageStep::Continue { state }) => {
+                        store.stage_changes(&calendar.id, &page.changes, &state)?;
+                        link = state.next_link.clone().unwrap_or_default();
+                        current_state = state;
+                    }
+                    (RoundKind::Full, PageStep::Complete { state }) => {
+                        // Staged under the page's own link: a crash before the swap
+                        // re-reads this page, which is harmless.
+                        let mut staging = current_state.clone();
+                        staging.next_link = Some(link.clone());
+                        staging.round = Some(RoundKind::Full);
+                        staging.window_start = Some(window.start);
+                        staging.window_end = Some(window.end);
+                        store.stage_changes(&calendar.id, &page.changes, &staging)?;
+                        totals = store.commit_full_round(&calendar.id, &state)?;
+                        break 'round Ok((
+                            CalendarReport {
+                                calendar_id: calendar.id.clone(),
+                                name: calendar.name.clone(),
+                                kind: "full",
+                                resumed: plan.resumed,
+                                pages: round.pages(),
+                                upserted: totals.upserted,
+                                removed: totals.removed,
+                                restarted,
+                            },
+                            rejected,
+                        ));
+                    }
+                    (RoundKind::Incremental, step) => {
+                        let (state, done) = match step {
+                            PageStep::Continue { state } => (state, false),
+                            PageStep::Complete { state } => (state, true),
+                        };
+                        let applied = store.apply_changes(&calendar.id, &page.changes, &state)?;
+                        totals.upserted += applied.upserted;
+                        totals.removed += applied.removed;
+                        if done {
+                            break 'round Ok((
+                                CalendarReport {
+                                    calendar_id: calendar.id.clone(),
+                                    name: calendar.name.clone(),
+                                    kind: "incremental",
+                                    resumed: plan.resumed,
+                                    pages: round.pages(),
+                                    upserted: totals.upserted,
+                                    removed: totals.removed,
+                                    restarted,
+                                },
+                                rejected,
+                            ));
+                        }
+                        link = state.next_link.clone().unwrap_or_default();
+                        current_state = state;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+use super::*;
+
+fn graph() -> Url {
+    Url::parse("https://graph.microsoft.com").unwrap()
+}
+
+fn window() -> Window {
+    Window::around("2026-11-24".parse().unwrap(), 30, 180)
+}
+
+fn page(next: Option<&str>, delta: Option<&str>) -> CalendarView {
+    CalendarView {
+        next_link: next.map(str::to_owned),
+        delta_link: delta.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-24T09:00:00Z".parse().unwrap()
+}
+
+#[test]
+fn the_window_covers_whole_days_around_today() {
+    let w = window();
+    assert_eq!(w.start.to_rfc3339(), "2026-10-25T00:00:00+00:00");
+    assert_eq!(w.end.to_rfc3339(), "2027-05-24T00:00:00+00:00");
+}
+
+#[test]
+fn first_sync_is_a_full_round_over_the_window() {
+    let plan = plan_round(None, &Source::PrimaryDelta, &graph(), window(), false).unwrap();
+    assert_eq!(plan.kind, RoundKind::Full);
+    assert!(!plan.resumed);
+    assert_eq!(
+        plan.first_link,
+        "https://graph.microsoft.com/v1.0/me/calendarView/delta?startDateTime=2026-10-25T00%3A00%3A00Z&endDateTime=2027-05-24T00%3A00%3A00Z"
+    );
+}
+
+#[test]
+fn later_syncs_use_the_delta_link_verbatim_until_the_window_moves() {
+    let state = SyncState {
+        delta_link: Some(
+            "https://graph.microsoft.com/v1.0/me/calendarView/delta?$deltatoken=Abc%2B".into(),
+        ),
+        window_start: Some(window().start),
+        window_end: Some(window().end),
+        ..Default::default()
+    };
+    let plan = plan_round(
+        Some(&state),
+        &Source::PrimaryDelta,
+        &graph(),
+        window(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(plan.kind, RoundKind::Incremental);
+    assert_eq!(plan.first_link, state.delta_link.clone().unwrap());
+    // A new day moves the window: a full round.
+    let tomorrow = Window::around("2026-11-25".parse().unwrap(), 30, 180);
+    let plan = plan_round(
+        Some(&state),
+        &Source::PrimaryDelta,
+        &graph(),
+        tomorrow,
+        false,
+    )
+    .unwrap();
+    assert_eq!(plan.kind, RoundKind::Full);
+    // --full forces one.
+    let plan = plan_round(
+        Some(&state),
+        &Source::PrimaryDelta,
+        &graph(),
+        window(),
+        true,
+    )
+    .unwrap();
+    assert_eq!(plan.kind, RoundKind::Full);
+    // Calendars without delta always read the whole window.
+    let other = Source::CalendarWindow {
+        calendar_id: "AAMk/x=".into(),
+    };
+    let plan = plan_round(Some(&state), &other, &graph(), window(), false).unwrap();
+    assert_eq!(plan.kind, RoundKind::Full);
+    assert!(plan
+        .first_link
+        .contains("/v1.0/me/calendars/AAMk%2Fx%3D/calendarView?"));
+}
+
+#[test]
+fn an_interrupted_round_resumes_from_its_next_link() {
+    for kind in [RoundKind::Full, RoundKind::Incremental] {
+        let state = SyncState {
+            delta_link: Some("d-old".into()),
+            next_link: Some("n-3".into()),
+            round: Some(kind),
+            window_start: Some(window().start),
+            window_end: Some(window().end),
+            ..Default::default()
+        };
+        let plan = plan_round(
+            Some(&state),
+            &Source::PrimaryDelta,
+            &graph(),
+            window(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            (plan.kind, plan.first_link.as_str(), plan.resumed),
+            (kind, "n-3", true)
+        );
+    }
+}
+
+#[test]
+fn pages_advance_the_state_and_the_last_one_completes_the_round() {
+    let plan = plan_round(None, &Source::PrimaryDelta, &graph(), window(), false).unwrap();
+    let mut round = Round::new(&plan, &Source::PrimaryDelta, window(), None, 100);
+    let step = round
+        .on_page(&page(Some("n-1"), None), now(), None)
+        .unwrap();
+    let PageStep::Continue { state } = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(state.next_link.as_deref(), Some("n-1"));
+    assert_eq!(state.round, Some(RoundKind::Full));
+    assert_eq!(state.last_synced_at, None);
+    let step = round
+        .on_page(&page(None, Some("d-1")), now(), None)
+        .unwrap();
+    let PageStep::Complete { state } = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(state.delta_link.as_deref(), Some("d-1"));
+    assert_eq!((state.next_link, state.round), (None, None));
+    assert_eq!(state.last_synced_at, Some(now()));
+}
+
+#[test]
+fn a_repeated_next_link_is_a_loop() {
+    let plan = plan_round(None, &Source::PrimaryDelta, &graph(), window(), false).unwrap();
+    let mut round = Round::new(&plan, &Source::PrimaryDelta, window(), None, 100);
+    round
+        .on_page(&page(Some("n-1"), None), now(), None)
+        .unwrap();
+    round
+        .on_page(&page(Some("n-2"), None), now(), None)
+        .unwrap();
+    assert_eq!(
+        round.on_page(&page(Some("n-1"), None), now(), None),
+        Err(RoundError::Loop)
+    );
+    // The first link counts as seen too.
+    let mut round = Round::new(&plan, &Source::PrimaryDelta, window(), None, 100);
+    let first = plan.first_link.clone();
+    assert_eq!(
+        round.on_page(&page(Some(&first), None), now(), None),
+        Err(RoundError::Loop)
+    );
+}
+
+#[test]
+fn paging_is_bounded_and_delta_pages_need_a_link() {
+    let plan = plan_round(None, &Source::PrimaryDelta, &graph(), window(), false).unwrap();
+    let mut round = Round::new(&plan, &Source::PrimaryDelta, window(), None, 2);
+    round.on_page(&page(Some("a"), None), now(), None).unwrap();
+    round.on_page(&page(Some("b"), None), now(), None).unwrap();
+    assert_eq!(
+        round.on_page(&page(Some("c"), None), now(), None),
+        Err(RoundError::TooManyPages(2))
+    );
+    let mut round = Round::new(&plan, &Source::PrimaryDelta, window(), None, 10);
+    assert_eq!(
+        round.on_page(&page(None, None), now(), None),
+        Err(RoundError::NoLink)
+    );
+    // A plain calendarView ends with a page without a next link.
+    let other = Source::CalendarWindow {
+        calendar_id: "c".into(),
+    };
+    let mut round = Round::new(&plan, &other, window(), None, 10);
+    assert!(matches!(
+        round.on_page(&page(None, None), now(), None),
+        Ok(PageStep::Complete { .. })
+    ));
+}
