@@ -78,6 +78,8 @@ pub struct SyncConfig {
     pub window_days_ahead: u32,
     pub interval_secs: u64,
     pub page_size: u32,
+    /// Bound on one Graph request, body included.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for SyncConfig {
@@ -88,6 +90,7 @@ impl Default for SyncConfig {
             window_days_ahead: 180,
             interval_secs: 60,
             page_size: 100,
+            request_timeout_secs: 60,
         }
     }
 }
@@ -191,6 +194,12 @@ impl Config {
             return Err((
                 "sync.interval_secs".into(),
                 "must be at least 15 seconds".into(),
+            ));
+        }
+        if !(1..=600).contains(&s.request_timeout_secs) {
+            return Err((
+                "sync.request_timeout_secs".into(),
+                "must be 1 to 600 seconds".into(),
             ));
         }
         if !(1..=1000).contains(&s.page_size) {

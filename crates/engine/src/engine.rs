@@ -108,7 +108,11 @@ impl Engine {
             )?),
             Err(_) => None,
         };
-        let graph = GraphClient::new(&setup.config.microsoft.graph_endpoint)?;
+        let graph = GraphClient::with_options(
+            &setup.config.microsoft.graph_endpoint,
+            std::time::Duration::from_secs(setup.config.sync.request_timeout_secs),
+            crate::graph::client::RetryPolicy::default(),
+        )?;
         Ok(Self {
             paths: setup.paths,
             config: setup.config,
@@ -159,6 +163,32 @@ impl Engine {
             .finish(tokens.http(), self.clock.clone(), timeout, cancel)
             .await?;
         self.complete_sign_in(signed_in).await
+    }
+
+    /// Demo mode's sign-in: the same loopback flow, with the embedded emulator consenting
+    /// at once and an in-process client playing the browser. Refused for any authority
+    /// that is not on this machine.
+    pub async fn sign_in_to_emulator(&self) -> Result<Account, Error> {
+        let login = self.start_sign_in().await?;
+        let url = login.authorize_url().clone();
+        // If the in-process browser fails, the listener is cancelled rather than left waiting.
+        let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
+        let cancel = async move {
+            if cancel_rx.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let browse = async {
+            let browsed = crate::auth::browser::follow_auto_consent(&url).await;
+            if browsed.is_err() {
+                let _ = cancel_tx.send(());
+            }
+            browsed
+        };
+        let finish = self.finish_sign_in(login, std::time::Duration::from_secs(30), cancel);
+        let (browsed, account) = tokio::join!(browse, finish);
+        browsed?;
+        account
     }
 
     /// Begins a device-code sign-in; show [`DeviceLogin::instructions`], then call

@@ -369,6 +369,16 @@ impl Store {
         Ok(stats)
     }
 
+    /// Forgets the round in progress (its next link led nowhere good); the data and the
+    /// last delta link stay.
+    pub fn abandon_round(&mut self, calendar_id: &str) -> Result<(), Error> {
+        self.conn.execute(
+            "UPDATE sync_state SET next_link = NULL, round_kind = NULL WHERE calendar_id = ?1",
+            [calendar_id],
+        )?;
+        Ok(())
+    }
+
     /// Starts a full round: clears what an earlier, abandoned full round staged.
     pub fn begin_full_round(&mut self, calendar_id: &str, state: &SyncState) -> Result<(), Error> {
         let tx = self.conn.transaction()?;

@@ -246,6 +246,7 @@ impl Engine {
                         restarts += 1;
                         restarted = Some(format!("sync state expired ({err})"));
                         force = true;
+                        self.store().abandon_round(&calendar.id)?;
                         continue 'round;
                     }
                     other => other?,
@@ -266,6 +267,7 @@ impl Engine {
                         restarts += 1;
                         restarted = Some(err.to_string());
                         force = true;
+                        self.store().abandon_round(&calendar.id)?;
                         continue 'round;
                     }
                     Err(err) => return Err(Error::MalformedResponse(err.to_string())),
