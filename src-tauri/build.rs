@@ -1,0 +1,13 @@
+fn main() {
+    // Per-command permissions (allow-agenda, allow-status, ...) for the capability file.
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
+        tauri_build::AppManifest::new().commands(&[
+            "agenda",
+            "status",
+            "sync_now",
+            "open_item",
+            "join_meeting",
+        ]),
+    ))
+    .expect("failed to run tauri-build");
+}

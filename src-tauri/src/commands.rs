@@ -1,0 +1,95 @@
+//! The commands the UI invokes. Each one only translates: arguments in, an engine call,
+//! `{code, message}` errors out. They run on the async runtime, never on the main thread.
+
+use crate::state::Shell;
+use chrono::NaiveDate;
+use presently_engine::agenda::AgendaView;
+use presently_engine::{ApiError, ErrorCode, OpenKind, StatusView};
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_opener::OpenerExt;
+
+/// The agenda from `from` (`YYYY-MM-DD`, default today) for `days` days (default from the
+/// configuration).
+#[tauri::command]
+pub async fn agenda(
+    shell: State<'_, Shell>,
+    from: Option<String>,
+    days: Option<u32>,
+) -> Result<AgendaView, ApiError> {
+    let from = from.as_deref().map(parse_date).transpose()?;
+    Ok(shell.engine()?.agenda(from, days)?)
+}
+
+#[tauri::command]
+pub async fn status(shell: State<'_, Shell>) -> Result<StatusView, ApiError> {
+    shell.status()
+}
+
+/// Syncs now; the UI hears `agenda-changed` and `status-changed` as it happens.
+#[tauri::command]
+pub async fn sync_now<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+) -> Result<(), ApiError> {
+    shell.sync(&app).await
+}
+
+/// Opens the appointment in Outlook on the web.
+#[tauri::command]
+pub async fn open_item<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: String,
+) -> Result<(), ApiError> {
+    open(&app, &shell, &id, OpenKind::Outlook)
+}
+
+/// Opens the appointment's online meeting.
+#[tauri::command]
+pub async fn join_meeting<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: String,
+) -> Result<(), ApiError> {
+    open(&app, &shell, &id, OpenKind::Join)
+}
+
+/// Asks the engine which URL belongs to `id` (it checks the host) and hands it to the system.
+pub fn open<R: Runtime>(
+    app: &AppHandle<R>,
+    shell: &Shell,
+    id: &str,
+    kind: OpenKind,
+) -> Result<(), ApiError> {
+    let url = shell.engine()?.open_target(id, kind)?;
+    tracing::info!(host = url.host_str().unwrap_or(""), ?kind, "opening a link");
+    app.opener()
+        .open_url(url.as_str(), None::<&str>)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot open the link: {e}")))
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("{text:?} is not a date in the form YYYY-MM-DD"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_iso_only() {
+        assert_eq!(
+            parse_date("2026-03-30"),
+            Ok(NaiveDate::from_ymd_opt(2026, 3, 30).expect("date"))
+        );
+        for bad in ["30.03.2026", "2026-3-30x", "", "2026-02-30"] {
+            let err = parse_date(bad).expect_err(bad);
+            assert_eq!(err.code, ErrorCode::InvalidInput);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Demo mode (`--demo` or `PRESENTLY_DEMO=1`): the app signed in to an embedded Microsoft 365
+//! emulator with a realistic week of meetings, its store in a directory of its own.
+
+use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
+use presently_engine::config::Config;
+use presently_engine::graph::GraphClient;
+use presently_engine::paths::Paths;
+use presently_engine::Error;
+use secrecy::SecretString;
+use std::path::PathBuf;
+
+/// Whether the command line or the environment asks for demo mode.
+pub fn requested(args: &[String], env_demo: Option<&str>) -> bool {
+    args.iter().skip(1).any(|a| a == "--demo")
+        || env_demo.is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+}
+
+/// The demo's files: `PRESENTLY_DATA_DIR` when set, else `<platform data dir>/demo`; never
+/// the real store.
+pub fn paths(data_dir_override: Option<PathBuf>) -> Paths {
+    match data_dir_override.filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => Paths::under(dir),
+        None => {
+            // `resolve` reads PRESENTLY_DATA_DIR too, but it is unset here.
+            let real = Paths::resolve(None);
+            Paths::under(real.data_dir.join("demo"))
+        }
+    }
+}
+
+/// The configuration the demo runs with: built in memory, pointing at the emulator.
+pub fn config(base_url: &str) -> Config {
+    let mut config = Config::default();
+    config.microsoft.client_id = Some(DEMO_CLIENT_ID.to_owned());
+    config.microsoft.authority_host = base_url.to_owned();
+    config.microsoft.graph_endpoint = base_url.to_owned();
+    config
+}
+
+/// The running emulator and a Graph client pointed at it.
+pub struct DemoAccount {
+    emulator: Emulator,
+    graph: GraphClient,
+}
+
+impl DemoAccount {
+    /// Starts the emulator on 127.0.0.1 (any free port) with the demo week around `today`.
+    pub async fn start(today: chrono::NaiveDate) -> anyhow::Result<Self> {
+        let emulator = Emulator::start(EmulatorConfig {
+            today,
+            seed: Seed::Demo,
+            ..EmulatorConfig::default()
+        })
+        .await?;
+        let graph = GraphClient::new(&emulator.base_url())?;
+        tracing::info!(base_url = %emulator.base_url(), "demo: emulator started");
+        Ok(Self { emulator, graph })
+    }
+
+    pub fn base_url(&self) -> String {
+        self.emulator.base_url()
+    }
+
+    pub fn graph(&self) -> &GraphClient {
+        &self.graph
+    }
+
+    /// A bearer token for the demo user.
+    // TODO(sign-in): sign in to the emulator through the real sign-in flow (and keep the
+    // tokens where the engine keeps them) instead of minting a token through the test API.
+    pub fn token(&self) -> Result<SecretString, Error> {
+        Ok(SecretString::from(
+            self.emulator.control().issue_access_token_for_tests(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn demo_is_requested_by_flag_or_environment() {
+        assert!(requested(&args(&["presently-app", "--demo"]), None));
+        assert!(requested(&args(&["presently-app"]), Some("1")));
+        assert!(requested(&args(&["presently-app"]), Some("true")));
+        assert!(!requested(&args(&["presently-app"]), Some("0")));
+        assert!(!requested(&args(&["presently-app"]), None));
+        // The program name itself is not an argument.
+        assert!(!requested(&args(&["--demo"]), None));
+    }
+
+    #[test]
+    fn demo_files_stay_out_of_the_real_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = paths(Some(dir.path().to_owned()));
+        assert_eq!(p.data_dir, dir.path());
+        let default = paths(None);
+        assert!(default.data_dir.ends_with("demo"), "{:?}", default.data_dir);
+    }
+
+    #[test]
+    fn demo_config_points_at_the_emulator_and_is_valid() {
+        let c = config("http://127.0.0.1:4321");
+        assert_eq!(c.microsoft.graph_endpoint, "http://127.0.0.1:4321");
+        assert_eq!(c.microsoft.authority_host, "http://127.0.0.1:4321");
+        assert_eq!(c.microsoft.client_id.as_deref(), Some(DEMO_CLIENT_ID));
+        assert_eq!(c.validate(), Ok(()));
+    }
+}

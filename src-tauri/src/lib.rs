@@ -1,0 +1,272 @@
+//! Presently's desktop shell: a thin Tauri layer over `presently-engine`. It wires commands,
+//! events, the tray and the window; what the app knows and decides lives in the engine.
+//!
+//! - [`commands`]: what the UI invokes (`agenda`, `status`, `sync_now`, `open_item`, `join_meeting`).
+//! - [`state`]: the managed [`state::Shell`] (engine, demo account, sync activity) and the
+//!   events it emits (`agenda-changed`, `status-changed`).
+//! - [`tray`]: the tray menu as data, and its translation to Tauri.
+//! - [`demo`]: demo mode against the embedded emulator.
+//!
+//! Window lifecycle: closing the window destroys its webview (and WebKit's processes with
+//! it); the app stays in the tray until Quit. "Open Presently" makes a new window.
+
+pub mod commands;
+pub mod demo;
+pub mod state;
+pub mod tray;
+
+use presently_engine::config::Config;
+use presently_engine::paths::Paths;
+use presently_engine::{ApiError, Engine, EngineSetup, SystemClock};
+use state::Shell;
+use std::sync::Arc;
+use std::time::Duration;
+use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
+use tauri::{App, AppHandle, Manager, RunEvent, Runtime, WebviewWindowBuilder};
+
+/// The label of the one window.
+pub const MAIN_WINDOW: &str = "main";
+
+/// How often the tray looks at the clock (the next meeting moves on as time passes).
+const TRAY_TICK: Duration = Duration::from_secs(30);
+
+/// How the app was asked to start.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub demo: bool,
+    pub paths: Paths,
+}
+
+impl Launch {
+    /// From the command line and the environment.
+    pub fn from_env() -> Self {
+        let args: Vec<String> = std::env::args().collect();
+        let demo = demo::requested(&args, std::env::var("PRESENTLY_DEMO").ok().as_deref());
+        let paths = if demo {
+            demo::paths(std::env::var_os("PRESENTLY_DATA_DIR").map(Into::into))
+        } else {
+            Paths::resolve(None)
+        };
+        Self { demo, paths }
+    }
+}
+
+/// Runs the app; returns the exit code.
+pub fn run() -> i32 {
+    let launch = Launch::from_env();
+    // The log appender expects its directory; without one the app still runs, unlogged.
+    let _ = std::fs::create_dir_all(&launch.paths.log_dir);
+    let _log = presently_engine::logging::init(&launch.paths.log_dir, "presently-app", false);
+    tracing::info!(demo = launch.demo, data_dir = %launch.paths.data_dir.display(), "Presently starting");
+    match build(tauri::Builder::default(), launch) {
+        Ok(app) => app.run_return(on_run_event),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start Presently");
+            eprintln!("presently-app: cannot start: {e}");
+            1
+        }
+    }
+}
+
+/// Builds the app on any runtime (tests can pass `tauri::test::mock_builder()`).
+pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::Result<App<R>> {
+    let mut builder = builder;
+    // A second launch focuses the first. Demo mode stays out of it, so a demo can run
+    // next to the real app.
+    if !launch.demo {
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Err(e) = show_main_window(app) {
+                tracing::warn!(error = %e, "cannot show the window for a second launch");
+            }
+        }));
+    }
+    builder
+        .plugin(tauri_plugin_opener::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::agenda,
+            commands::status,
+            commands::sync_now,
+            commands::open_item,
+            commands::join_meeting,
+        ])
+        .setup(move |app| {
+            setup(app, launch)?;
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+}
+
+fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
+    let handle = app.handle().clone();
+    let shell = if launch.demo {
+        tauri::async_runtime::block_on(open_demo(launch.paths))
+    } else {
+        open_real(launch.paths)
+    };
+    app.manage(shell);
+    create_tray(&handle)?;
+    let shell = handle.state::<Shell>();
+    if launch.demo {
+        // The demo week is local and fast: have it in the store before the window asks.
+        if let Err(e) = tauri::async_runtime::block_on(shell.sync(&handle)) {
+            tracing::warn!(code = ?e.code, message = %e.message, "demo: first sync failed");
+        }
+    }
+    shell.refresh_tray(&handle);
+    show_main_window(&handle)?;
+
+    // The tray names the next meeting: look again as time passes.
+    let ticker = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(TRAY_TICK);
+        loop {
+            tick.tick().await;
+            ticker.state::<Shell>().refresh_tray(&ticker);
+        }
+    });
+    Ok(())
+}
+
+/// The real account: configuration and store from the platform directories.
+fn open_real(paths: Paths) -> Shell {
+    let (config, config_error) = match Config::load(&paths.config_file) {
+        Ok(c) => (c, None),
+        Err(e) => {
+            tracing::error!(error = %e, "configuration invalid; running with the defaults");
+            (Config::default(), Some(ApiError::from(e)))
+        }
+    };
+    let engine = Engine::open(EngineSetup {
+        paths,
+        config,
+        clock: Arc::new(SystemClock),
+        demo: false,
+    })
+    .map_err(|e| {
+        tracing::error!(error = %e, "cannot open the engine");
+        ApiError::from(e)
+    });
+    Shell::new(engine, None, config_error)
+}
+
+/// Demo mode: the emulator on a loopback port and a store of its own.
+async fn open_demo(paths: Paths) -> Shell {
+    let clock = Arc::new(SystemClock);
+    let today = {
+        use presently_engine::Clock;
+        clock
+            .now()
+            .with_timezone(&Config::default().display_timezone())
+            .date_naive()
+    };
+    let account = match demo::DemoAccount::start(today).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "demo: cannot start the emulator");
+            let err = ApiError::new(
+                presently_engine::ErrorCode::Internal,
+                format!("cannot start the demo: {e}"),
+            );
+            return Shell::new(Err(err), None, None);
+        }
+    };
+    let engine = Engine::open(EngineSetup {
+        paths,
+        config: demo::config(&account.base_url()),
+        clock,
+        demo: true,
+    })
+    .map_err(ApiError::from);
+    Shell::new(engine, Some(account), None)
+}
+
+fn create_tray<R: Runtime>(app: &AppHandle<R>) -> anyhow::Result<()> {
+    #[cfg(target_os = "macos")]
+    let (icon, template) = (include_bytes!("../icons/tray-mono.png").as_slice(), true);
+    #[cfg(not(target_os = "macos"))]
+    let (icon, template) = (include_bytes!("../icons/tray.png").as_slice(), false);
+    TrayIconBuilder::with_id(tray::TRAY_ID)
+        .icon(tauri::image::Image::from_bytes(icon)?)
+        .icon_as_template(template)
+        .tooltip("Presently")
+        // Left click opens the window, right click the menu (Windows, macOS). Linux tray
+        // hosts only ever show the menu, which has "Open Presently".
+        .show_menu_on_left_click(false)
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click {
+                button: MouseButton::Left,
+                button_state: MouseButtonState::Up,
+                ..
+            } = event
+            {
+                if let Err(e) = show_main_window(tray.app_handle()) {
+                    tracing::warn!(error = %e, "cannot open the window");
+                }
+            }
+        })
+        .on_menu_event(|app, event| on_tray_action(app, event.id().as_ref()))
+        .build(app)?;
+    Ok(())
+}
+
+fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let Some(action) = tray::TrayAction::from_id(id) else {
+        tracing::warn!(id, "unknown tray menu item");
+        return;
+    };
+    let shell = app.state::<Shell>();
+    match action {
+        tray::TrayAction::OpenWindow => {
+            if let Err(e) = show_main_window(app) {
+                tracing::warn!(error = %e, "cannot open the window");
+            }
+        }
+        tray::TrayAction::SyncNow => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                // Failures are reported through `status-changed` and the log.
+                let _ = app.state::<Shell>().sync(&app).await;
+            });
+        }
+        tray::TrayAction::OpenItem(id) => {
+            if let Err(e) = commands::open(app, &shell, &id, presently_engine::OpenKind::Outlook) {
+                tracing::warn!(code = ?e.code, message = %e.message, "cannot open the appointment");
+            }
+        }
+        tray::TrayAction::Quit => {
+            shell.set_quitting();
+            app.exit(0);
+        }
+    }
+}
+
+/// Shows and focuses the main window, creating it (from `tauri.conf.json`) if it was closed.
+pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        window.unminimize()?;
+        window.show()?;
+        return window.set_focus();
+    }
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN_WINDOW)
+        .cloned()
+        .ok_or_else(|| tauri::Error::WindowNotFound)?;
+    let window = WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    window.set_focus()
+}
+
+fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
+    if let RunEvent::ExitRequested { code, api, .. } = event {
+        // The last window closing asks to exit with no code: stay in the tray. Quit (or an
+        // explicit exit) carries a code and goes through.
+        let quitting = app.try_state::<Shell>().is_some_and(|s| s.is_quitting());
+        if code.is_none() && !quitting {
+            tracing::debug!("window closed; staying in the tray");
+            api.prevent_exit();
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! The tray icon. Its menu and tooltip are plain data ([`TrayMenu`]), built by a pure
+//! function ([`build`]) from what the engine reports, compared with the last one shown and
+//! only then turned into a Tauri menu ([`apply`]). Everything above [`apply`] is tested
+//! without Tauri.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use presently_engine::agenda::{AgendaItem, AgendaView};
+use presently_engine::engine::SyncPhase;
+use presently_engine::StatusView;
+
+/// The tray icon's id.
+pub const TRAY_ID: &str = "presently";
+
+/// How many upcoming appointments the menu lists.
+const UPCOMING: usize = 3;
+/// Longest subject shown in a menu item, in characters.
+const MAX_SUBJECT: usize = 40;
+
+/// The tray's menu and tooltip, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrayMenu {
+    pub tooltip: String,
+    pub items: Vec<TrayItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrayItem {
+    /// Greyed-out text.
+    Label(String),
+    /// A clickable item.
+    Action {
+        action: TrayAction,
+        title: String,
+    },
+    Separator,
+}
+
+/// What a menu item does when chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrayAction {
+    /// Opens the appointment in Outlook on the web.
+    OpenItem(String),
+    SyncNow,
+    OpenWindow,
+    Quit,
+}
+
+impl TrayAction {
+    /// The menu item id that carries this action through Tauri.
+    pub fn to_id(&self) -> String {
+        match self {
+            TrayAction::OpenItem(id) => format!("open-item:{id}"),
+            TrayAction::SyncNow => "sync-now".to_owned(),
+            TrayAction::OpenWindow => "open-window".to_owned(),
+            TrayAction::Quit => "quit".to_owned(),
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        match id {
+            "sync-now" => Some(TrayAction::SyncNow),
+            "open-window" => Some(TrayAction::OpenWindow),
+            "quit" => Some(TrayAction::Quit),
+            _ => id
+                .strip_prefix("open-item:")
+                .filter(|rest| !rest.is_empty())
+                .map(|rest| TrayAction::OpenItem(rest.to_owned())),
+        }
+    }
+}
+
+/// A timed appointment still to come (or under way), with its times parsed.
+struct Upcoming<'a> {
+    item: &'a AgendaItem,
+    start: DateTime<FixedOffset>,
+    end: DateTime<FixedOffset>,
+}
+
+/// Timed appointments not yet over at `now`, not cancelled and not declined, in order.
+fn upcoming(agenda: &AgendaView, now: DateTime<Utc>) -> Vec<Upcoming<'_>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Upcoming<'_>> = agenda
+        .days
+        .iter()
+        .flat_map(|d| d.items.iter())
+        .filter(|i| !i.all_day && !i.cancelled && i.response != "declined")
+        .filter(|i| seen.insert((i.calendar.as_str(), i.id.as_str())))
+        .filter_map(|item| {
+            let start = DateTime::parse_from_rfc3339(&item.start).ok()?;
+            let end = DateTime::parse_from_rfc3339(&item.end).ok()?;
+            (end > now).then_some(Upcoming { item, start, end })
+        })
+        .collect();
+    out.sort_by_key(|u| u.start);
+    out
+}
+
+fn shorten(text: &str) -> String {
+    let text = text.trim();
+    let text = if text.is_empty() {
+        "(no subject)"
+    } else {
+        text
+    };
+    if text.chars().count() <= MAX_SUBJECT {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(MAX_SUBJECT - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// "09:30" today, "Tue 09:30" on another day (both in the appointment's display zone).
+fn when(at: DateTime<FixedOffset>, now: DateTime<Utc>) -> String {
+    let today = now.with_timezone(at.offset()).date_naive();
+    if at.date_naive() == today {
+        at.format("%H:%M").to_string()
+    } else {
+        at.format("%a %H:%M").to_string()
+    }
+}
+
+/// The tray menu for this status and agenda at `now`.
+pub fn build(status: &StatusView, agenda: Option<&AgendaView>, now: DateTime<Utc>) -> TrayMenu {
+    let mut items = Vec::new();
+    if !status.account.signed_in {
+        items.push(TrayItem::Label("Signed out".to_owned()));
+        items.push(TrayItem::Separator);
+        items.push(action(TrayAction::OpenWindow, "Open Presently"));
+        items.push(TrayItem::Separator);
+        items.push(action(TrayAction::Quit, "Quit Presently"));
+        return TrayMenu {
+            tooltip: "Presently — signed out".to_owned(),
+            items,
+        };
+    }
+
+    let upcoming = agenda.map(|a| upcoming(a, now)).unwrap_or_default();
+    if upcoming.is_empty() {
+        items.push(TrayItem::Label("Nothing else scheduled".to_owned()));
+    }
+    for u in upcoming.iter().take(UPCOMING) {
+        let subject = shorten(&u.item.subject);
+        let title = if u.start <= now {
+            format!("Now: {subject} (until {})", when(u.end, now))
+        } else {
+            format!("{}  {subject}", when(u.start, now))
+        };
+        items.push(action(TrayAction::OpenItem(u.item.id.clone()), title));
+    }
+    items.push(TrayItem::Separator);
+    if status.sync.state == SyncPhase::Syncing {
+        items.push(TrayItem::Label("Syncing…".to_owned()));
+    } else {
+        items.push(action(TrayAction::SyncNow, "Sync now"));
+    }
+    items.push(action(TrayAction::OpenWindow, "Open Presently"));
+    items.push(TrayItem::Separator);
+    items.push(action(TrayAction::Quit, "Quit Presently"));
+
+    let tooltip = match upcoming.iter().find(|u| u.start > now) {
+        Some(next) => format!(
+            "Presently — {} at {}",
+            shorten(&next.item.subject),
+            when(next.start, now)
+        ),
+        None => "Presently — nothing else scheduled".to_owned(),
+    };
+    TrayMenu { tooltip, items }
+}
+
+fn action(action: TrayAction, title: impl Into<String>) -> TrayItem {
+    TrayItem::Action {
+        action,
+        title: title.into(),
+    }
+}
+
+/// The edge: turns the model into a Tauri menu and installs it with the tooltip.
+pub fn apply<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+    tray: &tauri::tray::TrayIcon<R>,
+    model: &TrayMenu,
+) -> tauri::Result<()> {
+    use tauri::menu::{MenuBuilder, MenuItemBuilder};
+    let mut menu = MenuBuilder::new(app);
+    for item in &model.items {
+        menu = match item {
+            TrayItem::Label(text) => {
+                menu.item(&MenuItemBuilder::new(text).enabled(false).build(app)?)
+            }
+            TrayItem::Action { action, title } => {
+                menu.item(&MenuItemBuilder::with_id(action.to_id(), title).build(app)?)
+            }
+            TrayItem::Separator => menu.separator(),
+        };
+    }
+    tray.set_menu(Some(menu.build()?))?;
+    tray.set_tooltip(Some(&model.tooltip))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use presently_engine::agenda::AgendaDay;
+    use presently_engine::engine::{AccountStatus, SyncStatus};
+
+    fn status(signed_in: bool, state: SyncPhase) -> StatusView {
+        StatusView {
+            account: AccountStatus {
+                signed_in,
+                upn: signed_in.then(|| "megan@contoso.com".to_owned()),
+                display_name: None,
+                demo: false,
+            },
+            sync: SyncStatus {
+                state,
+                last_synced_at: None,
+                message: None,
+            },
+        }
+    }
+
+    fn item(id: &str, subject: &str, start: &str, end: &str) -> AgendaItem {
+        AgendaItem {
+            id: id.into(),
+            calendar: "primary".into(),
+            calendar_name: None,
+            calendar_color: None,
+            subject: subject.into(),
+            start: start.into(),
+            end: end.into(),
+            all_day: false,
+            show_as: "busy",
+            response: "accepted",
+            sensitivity: "normal",
+            cancelled: false,
+            location: None,
+            organizer: None,
+            organizer_email: None,
+            join_url: None,
+            online_provider: None,
+            web_link: None,
+            series_id: None,
+            kind: "singleInstance",
+            categories: vec![],
+            body_preview: None,
+            reminder_minutes: None,
+        }
+    }
+
+    fn agenda(days: Vec<(&str, Vec<AgendaItem>)>) -> AgendaView {
+        AgendaView {
+            timezone: "Europe/Berlin".into(),
+            generated_at: "2026-03-30T08:00:00+02:00".into(),
+            days: days
+                .into_iter()
+                .map(|(d, items)| AgendaDay {
+                    date: d.parse::<NaiveDate>().expect("date"),
+                    items,
+                })
+                .collect(),
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn titles(menu: &TrayMenu) -> Vec<String> {
+        menu.items
+            .iter()
+            .map(|i| match i {
+                TrayItem::Label(t) => format!("[{t}]"),
+                TrayItem::Action { title, .. } => title.clone(),
+                TrayItem::Separator => "---".to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn signed_out_offers_only_the_window_and_quit() {
+        let menu = build(
+            &status(false, SyncPhase::Never),
+            None,
+            at("2026-03-30T08:00:00+02:00"),
+        );
+        assert_eq!(menu.tooltip, "Presently — signed out");
+        assert_eq!(
+            titles(&menu),
+            [
+                "[Signed out]",
+                "---",
+                "Open Presently",
+                "---",
+                "Quit Presently"
+            ]
+        );
+    }
+
+    #[test]
+    fn lists_the_next_appointments_in_order_and_names_the_next_in_the_tooltip() {
+        let view = agenda(vec![
+            (
+                "2026-03-30",
+                vec![
+                    item(
+                        "a",
+                        "Early",
+                        "2026-03-30T07:00:00+02:00",
+                        "2026-03-30T07:30:00+02:00",
+                    ),
+                    item(
+                        "c",
+                        "Daily stand-up",
+                        "2026-03-30T09:30:00+02:00",
+                        "2026-03-30T09:45:00+02:00",
+                    ),
+                    item(
+                        "b",
+                        "Focus time",
+                        "2026-03-30T07:45:00+02:00",
+                        "2026-03-30T08:30:00+02:00",
+                    ),
+                ],
+            ),
+            (
+                "2026-03-31",
+                vec![
+                    item(
+                        "d",
+                        "1:1 with Adele",
+                        "2026-03-31T10:00:00+02:00",
+                        "2026-03-31T10:30:00+02:00",
+                    ),
+                    item(
+                        "e",
+                        "Too far down",
+                        "2026-03-31T11:00:00+02:00",
+                        "2026-03-31T11:30:00+02:00",
+                    ),
+                ],
+            ),
+        ]);
+        let menu = build(
+            &status(true, SyncPhase::Idle),
+            Some(&view),
+            at("2026-03-30T08:00:00+02:00"),
+        );
+        assert_eq!(menu.tooltip, "Presently — Daily stand-up at 09:30");
+        assert_eq!(
+            titles(&menu),
+            [
+                "Now: Focus time (until 08:30)",
+                "09:30  Daily stand-up",
+                "Tue 10:00  1:1 with Adele",
+                "---",
+                "Sync now",
+                "Open Presently",
+                "---",
+                "Quit Presently"
+            ]
+        );
+        assert_eq!(
+            menu.items[1],
+            TrayItem::Action {
+                action: TrayAction::OpenItem("c".into()),
+                title: "09:30  Daily stand-up".into()
+            }
+        );
+    }
+
+    #[test]
+    fn skips_all_day_cancelled_and_declined_and_says_when_nothing_is_left() {
+        let mut all_day = item("x", "Holiday", "2026-03-30", "2026-03-31");
+        all_day.all_day = true;
+        let mut cancelled = item(
+            "y",
+            "Cancelled",
+            "2026-03-30T10:00:00+02:00",
+            "2026-03-30T11:00:00+02:00",
+        );
+        cancelled.cancelled = true;
+        let mut declined = item(
+            "z",
+            "Declined",
+            "2026-03-30T12:00:00+02:00",
+            "2026-03-30T13:00:00+02:00",
+        );
+        declined.response = "declined";
+        let view = agenda(vec![("2026-03-30", vec![all_day, cancelled, declined])]);
+        let menu = build(
+            &status(true, SyncPhase::Idle),
+            Some(&view),
+            at("2026-03-30T08:00:00+02:00"),
+        );
+        assert_eq!(menu.tooltip, "Presently — nothing else scheduled");
+        assert_eq!(
+            menu.items[0],
+            TrayItem::Label("Nothing else scheduled".into())
+        );
+    }
+
+    #[test]
+    fn shows_syncing_instead_of_sync_now_while_a_sync_runs() {
+        let menu = build(
+            &status(true, SyncPhase::Syncing),
+            None,
+            at("2026-03-30T08:00:00+02:00"),
+        );
+        assert!(menu.items.contains(&TrayItem::Label("Syncing…".into())));
+        assert!(!titles(&menu).contains(&"Sync now".to_owned()));
+    }
+
+    #[test]
+    fn the_model_is_equal_when_nothing_changed_so_the_menu_is_not_rebuilt() {
+        let view = agenda(vec![(
+            "2026-03-30",
+            vec![item(
+                "c",
+                "Stand-up",
+                "2026-03-30T09:30:00+02:00",
+                "2026-03-30T09:45:00+02:00",
+            )],
+        )]);
+        let s = status(true, SyncPhase::Idle);
+        let a = build(&s, Some(&view), at("2026-03-30T08:00:00+02:00"));
+        let b = build(&s, Some(&view), at("2026-03-30T08:01:00+02:00"));
+        assert_eq!(a, b);
+        let c = build(&s, Some(&view), at("2026-03-30T09:31:00+02:00"));
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn long_subjects_are_shortened() {
+        let long = "A very long meeting subject that goes on and on and on forever";
+        let short = shorten(long);
+        assert_eq!(short.chars().count(), MAX_SUBJECT);
+        assert!(short.ends_with('…'));
+        assert_eq!(shorten("  "), "(no subject)");
+    }
+
+    #[test]
+    fn action_ids_round_trip() {
+        for a in [
+            TrayAction::OpenItem("AAMk=/+x:y".into()),
+            TrayAction::SyncNow,
+            TrayAction::OpenWindow,
+            TrayAction::Quit,
+        ] {
+            assert_eq!(TrayAction::from_id(&a.to_id()), Some(a));
+        }
+        assert_eq!(TrayAction::from_id("open-item:"), None);
+        assert_eq!(TrayAction::from_id("nonsense"), None);
+    }
+}

@@ -1,0 +1,286 @@
+//! The real Presently window in demo mode, driven through tauri-driver and WebKitWebDriver.
+//!
+//! Needs a display (Xvfb), a session bus, `tauri-driver` and a built `presently-app`; run it
+//! with `scripts/test-e2e.sh`. Missing prerequisites fail the test with a message saying
+//! what is missing.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the demo week may take to appear.
+const RENDER_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long tauri-driver may take to accept connections.
+const DRIVER_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/e2e sits two levels below the workspace root")
+        .to_owned()
+}
+
+fn app_binary() -> PathBuf {
+    std::env::var_os("PRESENTLY_APP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug/presently-app"))
+}
+
+/// `tauri-driver` from `TAURI_DRIVER`, the PATH or `~/.cargo/bin`.
+fn find_tauri_driver() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
+        return Some(PathBuf::from(p));
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("tauri-driver"))
+            .find(|p| p.is_file())
+    });
+    on_path.or_else(|| {
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+        Some(cargo_home.join("bin/tauri-driver")).filter(|p| p.is_file())
+    })
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+/// Everything the test needs, or a message naming each missing piece.
+fn prerequisites() -> (PathBuf, PathBuf) {
+    let mut missing = Vec::new();
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        missing.push("no DISPLAY: run under Xvfb (xvfb-run -a ...)".to_owned());
+    }
+    let driver = find_tauri_driver();
+    if driver.is_none() {
+        missing.push("tauri-driver not found: cargo install tauri-driver --locked".to_owned());
+    }
+    if !on_path("WebKitWebDriver") {
+        missing.push("WebKitWebDriver not on PATH: apt-get install webkit2gtk-driver".to_owned());
+    }
+    let app = app_binary();
+    if !app.is_file() {
+        missing.push(format!(
+            "{} does not exist: cargo build -p presently-app (or set PRESENTLY_APP_BIN)",
+            app.display()
+        ));
+    }
+    assert!(
+        missing.is_empty(),
+        "the end-to-end test cannot run (use scripts/test-e2e.sh):\n  - {}",
+        missing.join("\n  - ")
+    );
+    (driver.unwrap_or_default(), app)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// tauri-driver in a process group of its own; dropping this ends the group (the driver,
+/// WebKitWebDriver and the app), also when the test panics.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn spawn(binary: &Path, data_dir: &Path, log: &Path) -> Self {
+        use std::os::unix::process::CommandExt;
+        let port = free_port();
+        let native_port = free_port();
+        let log_file = std::fs::File::create(log).expect("driver log file");
+        let child = Command::new(binary)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("PRESENTLY_DEMO", "1")
+            .env("PRESENTLY_DATA_DIR", data_dir)
+            .env("RUST_LOG", "info")
+            // A fixed locale, so the page (and the screenshot) look the same everywhere. It
+            // also keeps the POSIX "C" locale out, whose tag `Intl` rejects.
+            .env("LANG", "en_US.UTF-8")
+            .env("LANGUAGE", "en_US")
+            .env_remove("LC_ALL")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        Driver { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn wait_until_ready(&mut self) {
+        let deadline = Instant::now() + DRIVER_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("tauri-driver exited early with {status}");
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on port {} within {DRIVER_TIMEOUT:?}",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The whole group we started: tauri-driver, WebKitWebDriver and the app under test.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connect(driver: &Driver, app: &Path) -> Client {
+    let caps = serde_json::json!({
+        "tauri:options": {
+            "application": app,
+            "args": ["--demo"],
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!("a JSON object")
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url())
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot create a WebDriver session for {}: {e}",
+                app.display()
+            )
+        })
+}
+
+async fn texts(client: &Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for element in client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+        if let Ok(text) = element.text().await {
+            out.push(text);
+        }
+    }
+    out
+}
+
+/// The demo week: waits for the agenda, checks it and photographs it.
+async fn demo_week_renders(client: &Client, artifacts: &Path) {
+    let deadline = Instant::now() + RENDER_TIMEOUT;
+    let items = loop {
+        let items = client
+            .find_all(Locator::Css(r#"[data-testid="item"]"#))
+            .await
+            .unwrap_or_default();
+        if items.len() > 5 {
+            break items;
+        }
+        if Instant::now() >= deadline {
+            let body = match client.find(Locator::Css("body")).await {
+                Ok(b) => b.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if let Ok(png) = client.screenshot().await {
+                let _ = std::fs::write(artifacts.join("app-agenda-timeout.png"), png);
+            }
+            panic!(
+                "the demo agenda did not render within {RENDER_TIMEOUT:?}: {} items; page text:\n{body}",
+                items.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+
+    let subjects = texts(client, r#"[data-testid="item-subject"]"#).await;
+    println!("{} items rendered; subjects: {subjects:?}", items.len());
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.to_lowercase().contains("stand-up")),
+        "no stand-up in the demo week: {subjects:?}"
+    );
+    assert!(
+        items.len() > 5,
+        "expected more than 5 items, got {}",
+        items.len()
+    );
+    // The window reports demo mode (the badge is shown once the status says demo).
+    let demo_badge = client
+        .find(Locator::Css(r#"[data-testid="demo"]"#))
+        .await
+        .expect("the demo badge exists");
+    assert!(
+        demo_badge.is_displayed().await.unwrap_or(false),
+        "the demo badge is hidden"
+    );
+
+    let png = client.screenshot().await.expect("a screenshot");
+    let shot = artifacts.join("app-agenda.png");
+    std::fs::write(&shot, png).expect("write the screenshot");
+    println!("screenshot: {}", shot.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb + tauri-driver: run with scripts/test-e2e.sh"]
+async fn demo_week_renders_in_the_real_window() {
+    let (driver_bin, app) = prerequisites();
+    let artifacts = workspace_root().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("test-artifacts directory");
+    let data_dir = tempfile::tempdir().expect("temporary data directory");
+    let log = artifacts.join("tauri-driver.log");
+
+    let mut driver = Driver::spawn(&driver_bin, data_dir.path(), &log);
+    driver.wait_until_ready().await;
+    let client = connect(&driver, &app).await;
+
+    // Run the checks as a task so a failure still closes the session before the panic
+    // is passed on; `driver` ends the processes when it drops either way.
+    let checks = {
+        let client = client.clone();
+        let artifacts = artifacts.clone();
+        tokio::spawn(async move { demo_week_renders(&client, &artifacts).await })
+    };
+    let outcome = checks.await;
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(e) = outcome {
+        let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+        eprintln!("--- tauri-driver / app output ---\n{log_text}");
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
