@@ -27,11 +27,8 @@ pub async fn status(shell: State<'_, Shell>) -> Result<StatusView, ApiError> {
 
 /// Syncs now; the UI hears `agenda-changed` and `status-changed` as it happens.
 #[tauri::command]
-pub async fn sync_now<R: Runtime>(
-    app: AppHandle<R>,
-    shell: State<'_, Shell>,
-) -> Result<(), ApiError> {
-    shell.sync(&app).await
+pub async fn sync_now(shell: State<'_, Shell>) -> Result<(), ApiError> {
+    shell.request_sync()
 }
 
 /// Opens the appointment in Outlook on the web.

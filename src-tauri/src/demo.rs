@@ -3,10 +3,7 @@
 
 use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
 use presently_engine::config::Config;
-use presently_engine::graph::GraphClient;
 use presently_engine::paths::Paths;
-use presently_engine::Error;
-use secrecy::SecretString;
 use std::path::PathBuf;
 
 /// Whether the command line or the environment asks for demo mode.
@@ -37,10 +34,9 @@ pub fn config(base_url: &str) -> Config {
     config
 }
 
-/// The running emulator and a Graph client pointed at it.
+/// The running emulator the demo signs in to.
 pub struct DemoAccount {
     emulator: Emulator,
-    graph: GraphClient,
 }
 
 impl DemoAccount {
@@ -52,26 +48,12 @@ impl DemoAccount {
             ..EmulatorConfig::default()
         })
         .await?;
-        let graph = GraphClient::new(&emulator.base_url())?;
         tracing::info!(base_url = %emulator.base_url(), "demo: emulator started");
-        Ok(Self { emulator, graph })
+        Ok(Self { emulator })
     }
 
     pub fn base_url(&self) -> String {
         self.emulator.base_url()
-    }
-
-    pub fn graph(&self) -> &GraphClient {
-        &self.graph
-    }
-
-    /// A bearer token for the demo user.
-    // TODO(sign-in): sign in to the emulator through the real sign-in flow (and keep the
-    // tokens where the engine keeps them) instead of minting a token through the test API.
-    pub fn token(&self) -> Result<SecretString, Error> {
-        Ok(SecretString::from(
-            self.emulator.control().issue_access_token_for_tests(),
-        ))
     }
 }
 

@@ -2,7 +2,7 @@
 //! events, the tray and the window; what the app knows and decides lives in the engine.
 //!
 //! - [`commands`]: what the UI invokes (`agenda`, `status`, `sync_now`, `open_item`, `join_meeting`).
-//! - [`state`]: the managed [`state::Shell`] (engine, demo account, sync activity) and the
+//! - [`state`]: the managed [`state::Shell`] (engine, demo emulator, sync loop wake-ups) and the
 //!   events it emits (`agenda-changed`, `status-changed`).
 //! - [`tray`]: the tray menu as data, and its translation to Tauri.
 //! - [`demo`]: demo mode against the embedded emulator.
@@ -27,8 +27,9 @@ use tauri::{App, AppHandle, Manager, RunEvent, Runtime, WebviewWindowBuilder};
 /// The label of the one window.
 pub const MAIN_WINDOW: &str = "main";
 
-/// How often the tray looks at the clock (the next meeting moves on as time passes).
-const TRAY_TICK: Duration = Duration::from_secs(30);
+/// Longest the tray sleeps without looking at the clock again (tokio's timers do not count
+/// time spent suspended, so a wake from sleep is noticed within this).
+const TRAY_MAX_SLEEP: Duration = Duration::from_secs(300);
 
 /// How the app was asked to start.
 #[derive(Debug, Clone)]
@@ -107,21 +108,37 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     create_tray(&handle)?;
     let shell = handle.state::<Shell>();
     if launch.demo {
-        // The demo week is local and fast: have it in the store before the window asks.
-        if let Err(e) = tauri::async_runtime::block_on(shell.sync(&handle)) {
+        // Demo mode signs in to the emulator through the real loopback flow and has the demo
+        // week in the store before the window asks for it.
+        if let Err(e) = tauri::async_runtime::block_on(shell.demo_sign_in_and_sync(&handle)) {
             tracing::warn!(code = ?e.code, message = %e.message, "demo: first sync failed");
         }
     }
     shell.refresh_tray(&handle);
     show_main_window(&handle)?;
 
-    // The tray names the next meeting: look again as time passes.
+    // Syncs on the engine's cadence (start, interval with jitter, wake from sleep, Sync now).
+    let syncer = handle.clone();
+    tauri::async_runtime::spawn(
+        async move { syncer.state::<Shell>().run_sync_loop(&syncer).await },
+    );
+
+    // The tray names the next meeting: it sleeps until the next start or end, or until a
+    // sync changed the agenda.
     let ticker = handle.clone();
     tauri::async_runtime::spawn(async move {
-        let mut tick = tokio::time::interval(TRAY_TICK);
         loop {
-            tick.tick().await;
-            ticker.state::<Shell>().refresh_tray(&ticker);
+            let shell = ticker.state::<Shell>();
+            let wait = shell
+                .next_tray_change()
+                .and_then(|at| (at - chrono::Utc::now()).to_std().ok())
+                .unwrap_or(TRAY_MAX_SLEEP)
+                .min(TRAY_MAX_SLEEP);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shell.agenda_changed.notified() => {}
+            }
+            shell.refresh_tray(&ticker);
         }
     });
     Ok(())
@@ -222,11 +239,10 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
             }
         }
         tray::TrayAction::SyncNow => {
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move {
-                // Failures are reported through `status-changed` and the log.
-                let _ = app.state::<Shell>().sync(&app).await;
-            });
+            // Failures are reported through `status-changed` and the log.
+            if let Err(e) = shell.request_sync() {
+                tracing::info!(message = %e.message, "sync not started");
+            }
         }
         tray::TrayAction::OpenItem(id) => {
             if let Err(e) = commands::open(app, &shell, &id, presently_engine::OpenKind::Outlook) {

@@ -4,11 +4,12 @@
 
 use crate::demo::DemoAccount;
 use crate::tray::{self, TrayMenu};
-use presently_engine::engine::SyncPhase;
-use presently_engine::{ApiError, Engine, ErrorCode, StatusView};
+use presently_engine::engine::SyncReport;
+use presently_engine::{ApiError, Engine, Error, ErrorCode, StatusView};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tokio::sync::Notify;
 
 /// Event: the store changed; the UI reloads the agenda. No payload.
 pub const AGENDA_CHANGED: &str = "agenda-changed";
@@ -19,19 +20,17 @@ pub struct Shell {
     /// The engine, or why it could not be opened (a store from a newer version, say):
     /// every command then answers with that error and the UI shows it.
     engine: Result<Arc<Engine>, ApiError>,
-    demo: Option<DemoAccount>,
-    activity: Mutex<Activity>,
-    /// One sync at a time.
-    sync_lock: tokio::sync::Mutex<()>,
+    /// A broken configuration: the engine runs on the defaults and the status says why.
+    startup_error: Option<ApiError>,
+    /// Keeps the embedded emulator running in demo mode.
+    _demo: Option<DemoAccount>,
+    /// Wakes the sync loop: Sync now, a sign-in.
+    sync_now: Arc<Notify>,
+    stop: Arc<Notify>,
+    /// Wakes the tray: the agenda changed.
+    pub agenda_changed: Notify,
     tray_shown: Mutex<Option<TrayMenu>>,
     quitting: AtomicBool,
-}
-
-/// What the shell knows about syncing beyond the store.
-#[derive(Debug, Default, Clone)]
-struct Activity {
-    syncing: bool,
-    last_error: Option<ApiError>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -46,12 +45,11 @@ impl Shell {
     ) -> Self {
         Self {
             engine: engine.map(Arc::new),
-            demo,
-            activity: Mutex::new(Activity {
-                syncing: false,
-                last_error: startup_error,
-            }),
-            sync_lock: tokio::sync::Mutex::new(()),
+            startup_error,
+            _demo: demo,
+            sync_now: Arc::new(Notify::new()),
+            stop: Arc::new(Notify::new()),
+            agenda_changed: Notify::new(),
             tray_shown: Mutex::new(None),
             quitting: AtomicBool::new(false),
         }
@@ -63,66 +61,91 @@ impl Shell {
 
     pub fn set_quitting(&self) {
         self.quitting.store(true, Ordering::SeqCst);
+        self.stop.notify_one();
     }
 
     pub fn is_quitting(&self) -> bool {
         self.quitting.load(Ordering::SeqCst)
     }
 
-    /// The engine's status with what the shell knows on top: a sync under way, or the
-    /// last sync's failure.
+    /// The engine's status (it knows whether a sync runs, failed, or is offline), with a
+    /// configuration error on top.
     pub fn status(&self) -> Result<StatusView, ApiError> {
         let mut status = self.engine()?.status()?;
-        let activity = lock(&self.activity).clone();
-        overlay(&mut status, &activity);
+        if let Some(err) = &self.startup_error {
+            status.sync.state = presently_engine::engine::SyncPhase::Error;
+            status.sync.message = Some(err.message.clone());
+        }
         Ok(status)
     }
 
-    /// Fetches the calendar again, then tells the UI and the tray: from the emulator in
-    /// demo mode, else with the signed-in account (`not_signed_in` when there is none).
-    pub async fn sync<R: Runtime>(&self, app: &AppHandle<R>) -> Result<(), ApiError> {
-        let engine = Arc::clone(self.engine()?);
-        if self.demo.is_none() && !engine.status()?.account.signed_in {
+    /// Asks the sync loop for a sync now; `not_signed_in` when nobody is.
+    pub fn request_sync(&self) -> Result<(), ApiError> {
+        if !self.status()?.account.signed_in {
             return Err(ApiError::new(
                 ErrorCode::NotSignedIn,
                 "Not signed in: sign in to Microsoft 365 to sync your calendar.",
             ));
         }
-        let _one_at_a_time = self.sync_lock.lock().await;
-        lock(&self.activity).syncing = true;
-        self.publish_status(app);
+        self.sync_now.notify_one();
+        Ok(())
+    }
 
-        let result = match &self.demo {
-            Some(demo) => {
-                async {
-                    let token = demo.token()?;
-                    let summary = engine.fetch_snapshot(demo.graph(), &token).await?;
-                    tracing::info!(?summary, "demo sync finished");
-                    Ok(())
-                }
-                .await
-            }
-            None => engine.sync_now().await.map(|report| {
-                tracing::info!(?report, "sync finished");
-            }),
-        }
-        .map_err(ApiError::from);
+    /// Demo mode: sign in to the embedded emulator through the real loopback flow, then a
+    /// first sync, so the window opens on the demo week.
+    pub async fn demo_sign_in_and_sync<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+    ) -> Result<(), ApiError> {
+        let engine = Arc::clone(self.engine()?);
+        engine.sign_in_to_emulator().await?;
+        let result = engine.sync_now().await;
+        self.after_sync(app, &result);
+        result.map(|_| ()).map_err(ApiError::from)
+    }
 
-        {
-            let mut activity = lock(&self.activity);
-            activity.syncing = false;
-            activity.last_error = result.as_ref().err().cloned();
-        }
-        match &result {
-            Ok(()) => {
-                if let Err(e) = app.emit(AGENDA_CHANGED, ()) {
-                    tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
+    /// Syncs on the engine's cadence until Quit; tells the UI and the tray about each sync.
+    pub async fn run_sync_loop<R: Runtime>(&self, app: &AppHandle<R>) {
+        let Ok(engine) = self.engine().cloned() else {
+            return;
+        };
+        let clock = engine.clock();
+        presently_engine::sync::cadence::run(
+            engine,
+            clock,
+            self.sync_now.clone(),
+            self.stop.clone(),
+            || self.publish_status(app),
+            |result| self.after_sync(app, result),
+        )
+        .await;
+    }
+
+    fn after_sync<R: Runtime>(&self, app: &AppHandle<R>, result: &Result<SyncReport, Error>) {
+        match result {
+            Ok(report) => {
+                tracing::info!(
+                    changes = report.changes,
+                    requests = report.requests,
+                    "sync finished"
+                );
+                if report.changes > 0 || report.calendars.iter().any(|c| c.kind == "full") {
+                    if let Err(e) = app.emit(AGENDA_CHANGED, ()) {
+                        tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
+                    }
+                    self.agenda_changed.notify_one();
                 }
             }
-            Err(e) => tracing::warn!(code = ?e.code, message = %e.message, "sync failed"),
+            Err(e) => tracing::warn!(error = %e, "sync failed"),
         }
         self.publish_status(app);
-        result
+    }
+
+    /// How long the tray may sleep: until the next appointment starts or ends, or the day
+    /// changes.
+    pub fn next_tray_change(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let engine = self.engine().ok()?;
+        tray::next_change(engine.agenda(None, None).ok().as_ref(), engine.now())
     }
 
     /// Sends `status-changed` and brings the tray up to date.
@@ -196,85 +219,9 @@ impl Shell {
     }
 }
 
-fn overlay(status: &mut StatusView, activity: &Activity) {
-    if activity.syncing {
-        status.sync.state = SyncPhase::Syncing;
-        status.sync.message = None;
-    } else if let Some(err) = &activity.last_error {
-        status.sync.state = if err.code == ErrorCode::Network {
-            SyncPhase::Offline
-        } else {
-            SyncPhase::Error
-        };
-        status.sync.message = Some(err.message.clone());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use presently_engine::engine::{AccountStatus, SyncStatus};
-
-    fn idle() -> StatusView {
-        StatusView {
-            account: AccountStatus {
-                signed_in: true,
-                upn: None,
-                display_name: None,
-                demo: true,
-            },
-            sync: SyncStatus {
-                state: SyncPhase::Idle,
-                last_synced_at: None,
-                message: None,
-            },
-        }
-    }
-
-    #[test]
-    fn a_running_sync_shows_as_syncing() {
-        let mut s = idle();
-        overlay(
-            &mut s,
-            &Activity {
-                syncing: true,
-                last_error: Some(ApiError::new(ErrorCode::Server, "old")),
-            },
-        );
-        assert_eq!(s.sync.state, SyncPhase::Syncing);
-        assert_eq!(s.sync.message, None);
-    }
-
-    #[test]
-    fn a_failed_sync_shows_offline_or_error_with_its_message() {
-        let mut s = idle();
-        overlay(
-            &mut s,
-            &Activity {
-                syncing: false,
-                last_error: Some(ApiError::new(ErrorCode::Network, "cannot reach host")),
-            },
-        );
-        assert_eq!(s.sync.state, SyncPhase::Offline);
-        assert_eq!(s.sync.message.as_deref(), Some("cannot reach host"));
-
-        let mut s = idle();
-        overlay(
-            &mut s,
-            &Activity {
-                syncing: false,
-                last_error: Some(ApiError::new(ErrorCode::Server, "503")),
-            },
-        );
-        assert_eq!(s.sync.state, SyncPhase::Error);
-    }
-
-    #[test]
-    fn nothing_to_add_leaves_the_engine_status_alone() {
-        let mut s = idle();
-        overlay(&mut s, &Activity::default());
-        assert_eq!(s, idle());
-    }
 
     #[test]
     fn sync_outside_demo_mode_is_not_signed_in() {

@@ -120,6 +120,27 @@ fn when(at: DateTime<FixedOffset>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// The next instant after `now` at which [`build`] could give another menu: an upcoming
+/// appointment starts or ends, or the day changes (labels lose their weekday). The tray
+/// sleeps until then instead of polling.
+pub fn next_change(agenda: Option<&AgendaView>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let agenda = agenda?;
+    let boundaries = upcoming(agenda, now)
+        .into_iter()
+        .flat_map(|u| [u.start, u.end])
+        .map(|t| t.with_timezone(&Utc))
+        .filter(|t| *t > now);
+    let midnight = agenda
+        .timezone
+        .parse::<chrono_tz::Tz>()
+        .ok()
+        .and_then(|tz| {
+            let tomorrow = now.with_timezone(&tz).date_naive().succ_opt()?;
+            Some(presently_engine::agenda::local_midnight(tz, tomorrow))
+        });
+    boundaries.chain(midnight).min()
+}
+
 /// The tray menu for this status and agenda at `now`.
 pub fn build(status: &StatusView, agenda: Option<&AgendaView>, now: DateTime<Utc>) -> TrayMenu {
     let mut items = Vec::new();
@@ -198,6 +219,80 @@ pub fn apply<R: tauri::Runtime>(
     tray.set_menu(Some(menu.build()?))?;
     tray.set_tooltip(Some(&model.tooltip))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod next_change_tests {
+    use super::*;
+    use presently_engine::agenda::AgendaDay;
+
+    fn item(id: &str, start: &str, end: &str) -> AgendaItem {
+        AgendaItem {
+            id: id.into(),
+            calendar: "c".into(),
+            calendar_name: None,
+            calendar_color: None,
+            subject: id.into(),
+            start: start.into(),
+            end: end.into(),
+            all_day: false,
+            show_as: "busy",
+            response: "accepted",
+            sensitivity: "normal",
+            cancelled: false,
+            location: None,
+            organizer: None,
+            organizer_email: None,
+            join_url: None,
+            online_provider: None,
+            web_link: None,
+            series_id: None,
+            kind: "singleInstance",
+            categories: vec![],
+            body_preview: None,
+            reminder_minutes: None,
+        }
+    }
+
+    #[test]
+    fn the_tray_wakes_at_the_next_start_or_end_or_midnight() {
+        let view = AgendaView {
+            timezone: "Europe/Berlin".into(),
+            generated_at: String::new(),
+            days: vec![AgendaDay {
+                date: "2026-11-24".parse().unwrap(),
+                items: vec![
+                    item(
+                        "a",
+                        "2026-11-24T09:00:00+01:00",
+                        "2026-11-24T10:00:00+01:00",
+                    ),
+                    item(
+                        "b",
+                        "2026-11-24T11:00:00+01:00",
+                        "2026-11-24T11:30:00+01:00",
+                    ),
+                ],
+            }],
+        };
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // During a: its end.
+        assert_eq!(
+            next_change(Some(&view), at("2026-11-24T08:30:00Z")),
+            Some(at("2026-11-24T09:00:00Z"))
+        );
+        // Before a: its start.
+        assert_eq!(
+            next_change(Some(&view), at("2026-11-24T07:00:00Z")),
+            Some(at("2026-11-24T08:00:00Z"))
+        );
+        // After everything: local midnight.
+        assert_eq!(
+            next_change(Some(&view), at("2026-11-24T12:00:00Z")),
+            Some(at("2026-11-24T23:00:00Z"))
+        );
+        assert_eq!(next_change(None, at("2026-11-24T12:00:00Z")), None);
+    }
 }
 
 #[cfg(test)]

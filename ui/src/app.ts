@@ -1,7 +1,7 @@
 // The app shell: state, IPC wiring, the once-a-minute tick, focus management.
 import { api as realApi, toIpcError, type Api } from './api';
 import { h, icon } from './dom';
-import { dateKeyOf, formatTime, msToNextMinute, statusLine, validTimeZone } from './format';
+import { dateKeyOf, formatTime, msToNextMinute, statusLine, usableLocale, validTimeZone } from './format';
 import { pickLang, strings } from './i18n';
 import { renderAgenda, renderDetail, renderError, renderLoading, renderSignedOut, type Ctx, type Handlers } from './render';
 import type { AgendaView, IpcError, Status } from './types';
@@ -34,7 +34,7 @@ export function start(opts: StartOptions = {}): void {
   const api = opts.api ?? realApi;
   const days = opts.days ?? DEFAULT_DAYS;
   const root = opts.root ?? document.getElementById('app') ?? document.body;
-  const locale = navigator.language || 'en-US';
+  const locale = usableLocale(navigator.language);
   const lang = pickLang(locale);
   const s = strings(lang);
   document.documentElement.lang = lang;

@@ -5,6 +5,21 @@ import type { Strings } from './i18n';
 const DATE_KEY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** Is `tz` an IANA zone this engine knows? */
+/**
+ * A locale Intl accepts. WebKit reports POSIX locales such as "C" (LANG=C) as they are,
+ * and Intl throws on those: fall back to en-US rather than fail to render.
+ */
+export function usableLocale(candidate: string | null | undefined): string {
+  if (candidate) {
+    try {
+      return Intl.DateTimeFormat.supportedLocalesOf([candidate])[0] ?? 'en-US';
+    } catch {
+      // RangeError: not a BCP 47 tag.
+    }
+  }
+  return 'en-US';
+}
+
 export function validTimeZone(tz: string | null | undefined): string | undefined {
   if (!tz) return undefined;
   try {

@@ -99,6 +99,7 @@ export async function openApp(browser, base, opts = {}) {
     viewport = { width: 400, height: 760 },
     deviceScaleFactor = 1,
     wait = '[data-testid="agenda"]',
+    navigatorLanguage,
   } = opts;
   const context = await browser.newContext({
     locale,
@@ -120,6 +121,12 @@ export async function openApp(browser, base, opts = {}) {
     void d.dismiss();
   });
   if (time) await page.clock.install({ time: new Date(time) });
+  if (navigatorLanguage) {
+    // What WebKitGTK reports under LANG=C: a tag Intl rejects.
+    await page.addInitScript((lang) => {
+      Object.defineProperty(Navigator.prototype, 'language', { get: () => lang, configurable: true });
+    }, navigatorLanguage);
+  }
   await page.addInitScript((s) => {
     window.__PRESENTLY_SCENARIO__ = s;
     window.__csp = [];

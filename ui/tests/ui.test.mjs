@@ -115,6 +115,15 @@ test('English uses the locale clock (12 h); German shows German strings and 24 h
   });
 });
 
+test('a POSIX locale such as "C" (LANG=C) falls back to English instead of failing', async () => {
+  await withApp({ navigatorLanguage: 'C' }, async ({ page }) => {
+    assert.equal(await page.evaluate(() => navigator.language), 'C');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+    const headers = await texts(page.locator('[data-testid="day"] h2 .day-title'));
+    assert.equal(headers[0], 'Today');
+  });
+});
+
 test('error state shows the message and Retry re-invokes agenda', async () => {
   const scenario = {
     ...defaultScenario(),

@@ -129,6 +129,11 @@ impl Engine {
         *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = (phase, message);
     }
 
+    /// The clock the engine was given.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// The Graph client (its counters serve reports and benchmarks).
     pub fn graph(&self) -> &GraphClient {
         &self.graph

@@ -12,13 +12,15 @@ pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
 /// A log directory that cannot be created only costs the file output, never the program.
 pub fn init(log_dir: &Path, file_prefix: &str, stderr: bool) -> LogGuard {
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let file = tracing_appender::rolling::Builder::new()
-        .rotation(tracing_appender::rolling::Rotation::DAILY)
-        .filename_prefix(file_prefix)
-        .filename_suffix("log")
-        .max_log_files(7)
-        .build(log_dir)
-        .ok();
+    let file = std::fs::create_dir_all(log_dir).ok().and_then(|()| {
+        tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix(file_prefix)
+            .filename_suffix("log")
+            .max_log_files(7)
+            .build(log_dir)
+            .ok()
+    });
     let (file_layer, guard) = match file {
         Some(appender) => {
             let (writer, guard) = tracing_appender::non_blocking(appender);

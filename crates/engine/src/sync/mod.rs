@@ -13,6 +13,8 @@ use chrono::{DateTime, Days, NaiveDate, SecondsFormat, Utc};
 use std::collections::HashSet;
 use url::Url;
 
+pub mod cadence;
+
 /// The span of time kept in sync: whole UTC days around today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
