@@ -13,8 +13,9 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::mailbox::{self, Exception, OccurrenceOverride, Resolved};
-use crate::state::AppState;
+use crate::faults::Fault;
+use crate::mailbox::{self, EventRecord, Exception, Mailbox, OccurrenceOverride, Resolved};
+use crate::state::{AppState, RequestRecord};
 use crate::tokens::{AppRegistration, DeviceStep};
 use crate::tz;
 
@@ -50,22 +51,34 @@ impl Control {
     /// calendar) and returns its id.
     pub fn add_event(&self, event: Value) -> Result<String, ControlError> {
         let mut mb = self.st.mailbox();
-        let calendar_id = match event.get("calendarId").and_then(Value::as_str) {
-            Some(c) => c.to_string(),
-            None => mb.primary_calendar_id(),
-        };
-        if mb.calendar(&calendar_id).is_none() {
-            return Err(ControlError::NotFound(calendar_id));
-        }
-        if event.get("start").is_none() || event.get("end").is_none() {
-            return Err(ControlError::Invalid("start and end are required".into()));
-        }
-        let id = mailbox::random_item_id();
-        let mut rec = mailbox::blank_record(id.clone(), calendar_id, mb.tz, &mb.user, Utc::now());
-        mailbox::apply_json(&mut rec, &event).map_err(ControlError::Invalid)?;
+        let rec = new_record(&mb, &event)?;
+        let id = rec.id.clone();
         mb.put(rec);
         tracing::debug!(%id, "control: event added");
         Ok(id)
+    }
+
+    /// Adds many events (as [`Control::add_event`]) as ONE change: the change sequence is
+    /// bumped once. All or nothing: on an invalid event nothing is added and the error names
+    /// its index. Returns the ids in input order.
+    pub fn add_events_bulk(&self, events: Vec<Value>) -> Result<Vec<String>, ControlError> {
+        let mut mb = self.st.mailbox();
+        let records = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                new_record(&mb, e).map_err(|err| match err {
+                    ControlError::NotFound(id) => ControlError::NotFound(id),
+                    ControlError::Invalid(why) => {
+                        ControlError::Invalid(format!("event {i}: {why}"))
+                    }
+                })
+            })
+            .collect::<Result<Vec<EventRecord>, ControlError>>()?;
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        mb.put_many(records);
+        tracing::debug!(count = ids.len(), "control: events added in bulk");
+        Ok(ids)
     }
 
     /// Applies a Graph-shaped patch to an event. On an occurrence id it changes only that
@@ -214,12 +227,54 @@ impl Control {
         }
     }
 
-    /// Requests served on the identity and Graph endpoints (not `/_emulator/`).
+    /// Injects a fault (see [`Fault`]): counted and round faults queue up in order,
+    /// `RevokeRefreshTokens` and `ExpireDeltaTokens` act at once, `ConsentRequired` stays on
+    /// until [`Control::clear_faults`].
+    pub fn push_fault(&self, fault: Fault) {
+        tracing::debug!(?fault, "control: fault pushed");
+        if fault == Fault::RevokeRefreshTokens {
+            self.st.auth().revoke_refresh_tokens();
+        }
+        self.st.faults().push(fault);
+    }
+
+    /// Removes every queued fault and switches `ConsentRequired` off. What already happened
+    /// stays: revoked refresh tokens and expired delta tokens remain dead.
+    pub fn clear_faults(&self) {
+        self.st.faults().clear();
+    }
+
+    /// The faults still queued or on, in order.
+    pub fn active_faults(&self) -> Vec<Fault> {
+        self.st.faults().active()
+    }
+
+    /// Every request served on the identity and Graph endpoints so far (not `/_emulator/`),
+    /// in completion order. A request is recorded when its response is complete.
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.st.log().clone()
+    }
+
+    /// The most Graph (`/v1.0/...`) requests in flight at once since the start or the last
+    /// [`Control::reset_max_concurrency`].
+    pub fn max_concurrent_graph_requests(&self) -> usize {
+        self.st.graph_max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Restarts [`Control::max_concurrent_graph_requests`] from the requests in flight now.
+    pub fn reset_max_concurrency(&self) {
+        let now = self.st.graph_in_flight.load(Ordering::SeqCst);
+        self.st.graph_max_in_flight.store(now, Ordering::SeqCst);
+    }
+
+    /// Requests served on the identity and Graph endpoints (not `/_emulator/`): the length
+    /// of [`Control::request_log`].
     pub fn request_count(&self) -> u64 {
         self.st.requests.load(Ordering::Relaxed)
     }
 
-    /// Response body bytes sent on the identity and Graph endpoints.
+    /// Response body bytes sent on the identity and Graph endpoints: the sum of the
+    /// `bytes` of [`Control::request_log`].
     pub fn bytes_sent(&self) -> u64 {
         self.st.bytes_sent.load(Ordering::Relaxed)
     }
@@ -262,12 +317,36 @@ impl Control {
     }
 }
 
+/// A new record from a Graph-shaped event (`calendarId` picks a non-primary calendar).
+fn new_record(mb: &Mailbox, event: &Value) -> Result<EventRecord, ControlError> {
+    let calendar_id = match event.get("calendarId").and_then(Value::as_str) {
+        Some(c) => c.to_string(),
+        None => mb.primary_calendar_id(),
+    };
+    if mb.calendar(&calendar_id).is_none() {
+        return Err(ControlError::NotFound(calendar_id));
+    }
+    if event.get("start").is_none() || event.get("end").is_none() {
+        return Err(ControlError::Invalid("start and end are required".into()));
+    }
+    let id = mailbox::random_item_id();
+    let mut rec = mailbox::blank_record(id, calendar_id, mb.tz, &mb.user, Utc::now());
+    mailbox::apply_json(&mut rec, event).map_err(ControlError::Invalid)?;
+    Ok(rec)
+}
+
 // ---- HTTP --------------------------------------------------------------------------------
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/events", post(add))
+        .route("/_emulator/events/bulk", post(add_bulk))
+        .route(
+            "/_emulator/faults",
+            post(push_faults).delete(clear_faults).get(list_faults),
+        )
+        .route("/_emulator/requests", get(request_log))
         .route(
             "/_emulator/events/{id}",
             patch(update).delete(delete).get(get_event),
@@ -297,7 +376,58 @@ async fn stats(State(st): State<AppState>) -> Json<Value> {
         "requestCount": c.request_count(),
         "bytesSent": c.bytes_sent(),
         "changeSequence": c.change_sequence(),
+        "maxConcurrentGraphRequests": c.max_concurrent_graph_requests(),
     }))
+}
+
+async fn add_bulk(State(st): State<AppState>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Value::Array(events) = v else {
+        return err(&ControlError::Invalid(
+            "the body must be a JSON array of events".into(),
+        ));
+    };
+    match (Control { st }).add_events_bulk(events) {
+        Ok(ids) => (StatusCode::CREATED, Json(json!({ "ids": ids }))).into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+async fn push_faults(State(st): State<AppState>, body: Bytes) -> Response {
+    // The body is one fault or a list of faults.
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let faults = match v {
+        Value::Array(_) => serde_json::from_value::<Vec<Fault>>(v),
+        _ => serde_json::from_value::<Fault>(v).map(|f| vec![f]),
+    };
+    let faults = match faults {
+        Ok(f) => f,
+        Err(e) => return err(&ControlError::Invalid(format!("not a fault: {e}"))),
+    };
+    let c = Control { st };
+    for f in faults {
+        c.push_fault(f);
+    }
+    (StatusCode::OK, Json(json!({ "active": c.active_faults() }))).into_response()
+}
+
+async fn clear_faults(State(st): State<AppState>) -> StatusCode {
+    (Control { st }).clear_faults();
+    StatusCode::NO_CONTENT
+}
+
+async fn list_faults(State(st): State<AppState>) -> Json<Value> {
+    Json(json!({ "active": (Control { st }).active_faults() }))
+}
+
+async fn request_log(State(st): State<AppState>) -> Json<Value> {
+    Json(json!({ "requests": (Control { st }).request_log() }))
 }
 
 async fn add(State(st): State<AppState>, body: Bytes) -> Response {

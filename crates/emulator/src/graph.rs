@@ -1,7 +1,9 @@
 //! Microsoft Graph v1.0: `/me`, calendars, calendarView (+ delta) and events.
 
-use std::collections::HashMap;
-use std::time::Instant;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{OriginalUri, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -13,9 +15,10 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-use crate::mailbox::{master_json, Instance, Resolved};
+use crate::faults::{GraphAction, PageAction};
+use crate::mailbox::{master_json, GraphEvent, Instance, Mailbox, Resolved};
 use crate::paging::{self, Prefer, SyncState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use crate::state::AppState;
+use crate::state::{AppState, DeltaItem, Shared};
 use crate::tz;
 
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -33,7 +36,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/me/calendars/{id}/calendarview", get(calendar_view))
         .route("/me/events/{id}", get(get_event))
         .fallback(unknown_segment)
-        .layer(middleware::from_fn_with_state(state, require_token));
+        .layer(middleware::from_fn_with_state(state.clone(), graph_faults))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(state, track_concurrency));
     Router::new().nest("/v1.0", me)
 }
 
@@ -82,17 +87,71 @@ fn set_ids(h: &mut HeaderMap, request_id: &str, client_request_id: &str) {
 
 /// A JSON body with Graph's content type.
 fn odata_json(v: &Value) -> impl IntoResponse {
+    odata_body(v.to_string())
+}
+
+fn odata_body(body: String) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
         )],
-        v.to_string(),
+        body,
     )
 }
 
 fn ok_json(v: &Value, req_headers: &HeaderMap, applied: &[String]) -> Response {
-    let mut resp = (StatusCode::OK, odata_json(v)).into_response();
+    ok_body(v.to_string(), req_headers, applied)
+}
+
+/// A page of a collection, written straight from the events (no `Value` per event).
+struct PageJson<'a> {
+    context: String,
+    next_link: Option<String>,
+    delta_link: Option<String>,
+    value: Vec<PageItem<'a>>,
+}
+
+enum PageItem<'a> {
+    Event(Box<GraphEvent<'a>>),
+    Removed(Value),
+}
+
+impl PageJson<'_> {
+    fn render(&self) -> String {
+        let lit = |s: &str| Value::String(s.to_string()).to_string();
+        let mut out = String::with_capacity(512 + self.value.len() * 2500);
+        out.push_str("{\"@odata.context\":");
+        out.push_str(&lit(&self.context));
+        if let Some(n) = &self.next_link {
+            out.push_str(",\"@odata.nextLink\":");
+            out.push_str(&lit(n));
+        }
+        if let Some(d) = &self.delta_link {
+            out.push_str(",\"@odata.deltaLink\":");
+            out.push_str(&lit(d));
+        }
+        out.push_str(",\"value\":[");
+        for (i, item) in self.value.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match item {
+                PageItem::Event(e) => e.write_json(&mut out),
+                PageItem::Removed(v) => out.push_str(&v.to_string()),
+            }
+        }
+        out.push_str("]}");
+        out
+    }
+}
+
+fn ok_page(page: &PageJson<'_>, req_headers: &HeaderMap, applied: &[String]) -> Response {
+    ok_body(page.render(), req_headers, applied)
+}
+
+fn ok_body(body: String, req_headers: &HeaderMap, applied: &[String]) -> Response {
+    let mut resp = (StatusCode::OK, odata_body(body)).into_response();
     set_ids(
         resp.headers_mut(),
         &uuid::Uuid::new_v4().to_string(),
@@ -163,6 +222,237 @@ async fn require_token(State(st): State<AppState>, req: Request, next: Next) -> 
         return resp;
     }
     next.run(req).await
+}
+
+// ---- faults and instrumentation ----------------------------------------------------------
+
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts the Graph requests in flight (across authentication, faults and handler; a
+/// request dropped by its client leaves the count too) and keeps the highest count seen.
+async fn track_concurrency(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let now = st.graph_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    st.graph_max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let _guard = InFlight(&st.graph_in_flight);
+    next.run(req).await
+}
+
+/// The counted Graph faults (after authentication: a request without a valid token gets
+/// its 401 and consumes nothing).
+async fn graph_faults(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let action = st.faults().take_graph();
+    let Some(action) = action else {
+        return next.run(req).await;
+    };
+    let headers = req.headers().clone();
+    tracing::debug!(?action, path = %req.uri().path(), "graph fault");
+    match action {
+        GraphAction::Throttle { retry_after_secs } => fault_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(retry_after_secs),
+            &headers,
+        ),
+        GraphAction::Unavailable {
+            status,
+            retry_after_secs,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            fault_status(status, retry_after_secs, &headers)
+        }
+        GraphAction::Slow { delay_ms } => {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(delay_ms)) => {}
+                () = st.stopped() => {}
+            }
+            next.run(req).await
+        }
+        GraphAction::Hang => {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                () = st.stopped() => {}
+            }
+            fault_status(StatusCode::SERVICE_UNAVAILABLE, None, &headers)
+        }
+        GraphAction::Truncate => {
+            let resp = next.run(req).await;
+            let (mut parts, body) = resp.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let cut = bytes.slice(..bytes.len() / 2);
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(cut))
+        }
+        GraphAction::Oversize { bytes: target } => {
+            let resp = next.run(req).await;
+            if resp.status() != StatusCode::OK {
+                return resp;
+            }
+            let (mut parts, body) = resp.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let padded = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(mut obj)) => {
+                    let target = usize::try_from(target).unwrap_or(usize::MAX);
+                    let mut pad = 0usize;
+                    loop {
+                        obj.insert("@emulator.padding".into(), Value::String(" ".repeat(pad)));
+                        let out = Value::Object(obj.clone()).to_string();
+                        if out.len() >= target {
+                            break out.into_bytes();
+                        }
+                        pad += target - out.len();
+                    }
+                }
+                _ => bytes.to_vec(),
+            };
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(padded))
+        }
+    }
+}
+
+/// A failure status shaped like the service's: 429 is Outlook's per-mailbox throttling
+/// (`ApplicationThrottled`), 5xx are Graph's transient errors; 410 is a lost sync state.
+fn fault_status(
+    status: StatusCode,
+    retry_after_secs: Option<u64>,
+    headers: &HeaderMap,
+) -> Response {
+    let (code, message) = match status.as_u16() {
+        429 => (
+            "ApplicationThrottled",
+            "Application is over its MailboxConcurrency limit.",
+        ),
+        410 => (
+            "SyncStateNotFound",
+            "The sync state is not found. Start a new synchronization.",
+        ),
+        500 => ("generalException", "An unspecified error has occurred."),
+        503 => (
+            "serviceNotAvailable",
+            "The service is temporarily unavailable for maintenance or is overloaded. Try the request again after a delay.",
+        ),
+        504 => ("UnknownError", "The gateway timed out waiting for the service."),
+        _ => ("UnknownError", "The request failed."),
+    };
+    let mut resp = graph_error(status, code, message, headers);
+    if let Some(secs) = retry_after_secs {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+/// 410 Gone for a sync state the service no longer has, with a `Location` that starts a
+/// fresh round over the same window.
+fn sync_state_gone(
+    base_url: &str,
+    ws: DateTime<Utc>,
+    we: DateTime<Utc>,
+    headers: &HeaderMap,
+) -> Response {
+    let fresh = format!(
+        "{}/v1.0/me/calendarView/delta?startDateTime={}&endDateTime={}",
+        base_url,
+        ws.format("%Y-%m-%dT%H:%M:%SZ"),
+        we.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let mut resp = fault_status(StatusCode::GONE, None, headers);
+    if let Ok(v) = HeaderValue::from_str(&fresh) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+// ---- views (cached: history is immutable, so a view at a sequence never changes) ---------
+
+fn cached_view(
+    st: &Shared,
+    mb: &Mailbox,
+    calendar_id: &str,
+    seq: u64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Arc<Vec<Instance>> {
+    let key = (calendar_id.to_string(), seq, from, to);
+    if let Some(v) = st.views().get(&key) {
+        return v;
+    }
+    let v = Arc::new(mb.view_at(calendar_id, seq, from, to));
+    st.views().put(key, v.clone());
+    v
+}
+
+/// Whether two versions of an instance look the same to a client.
+fn same_instance(a: &Instance, b: &Instance) -> bool {
+    if Arc::ptr_eq(&a.record, &b.record)
+        && a.original_date == b.original_date
+        && a.override_ == b.override_
+        && a.start == b.start
+        && a.end == b.end
+    {
+        return true;
+    }
+    a.to_json(Tz::UTC, "UTC") == b.to_json(Tz::UTC, "UTC")
+}
+
+/// The items of a delta round: everything in the window (initial round) or what changed
+/// in it between two sequences, removals last.
+fn round_items(
+    st: &Shared,
+    mb: &Mailbox,
+    calendar_id: &str,
+    from_seq: Option<u64>,
+    to_seq: u64,
+    ws: DateTime<Utc>,
+    we: DateTime<Utc>,
+) -> Arc<Vec<DeltaItem>> {
+    let key = (calendar_id.to_string(), from_seq, to_seq, ws, we);
+    if let Some(v) = st.rounds().get(&key) {
+        return v;
+    }
+    let now = cached_view(st, mb, calendar_id, to_seq, ws, we);
+    let items: Vec<DeltaItem> = match from_seq {
+        None => now.iter().cloned().map(DeltaItem::Present).collect(),
+        Some(from_seq) => {
+            let prior = cached_view(st, mb, calendar_id, from_seq, ws, we);
+            let prior_by_id: HashMap<&str, &Instance> =
+                prior.iter().map(|i| (i.id.as_str(), i)).collect();
+            let now_ids: HashSet<&str> = now.iter().map(|i| i.id.as_str()).collect();
+            let mut out: Vec<DeltaItem> = now
+                .iter()
+                .filter(|i| {
+                    prior_by_id
+                        .get(i.id.as_str())
+                        .is_none_or(|p| !same_instance(p, i))
+                })
+                .cloned()
+                .map(DeltaItem::Present)
+                .collect();
+            let mut gone: Vec<&str> = prior_by_id
+                .keys()
+                .copied()
+                .filter(|id| !now_ids.contains(id))
+                .collect();
+            gone.sort_unstable();
+            out.extend(
+                gone.into_iter()
+                    .map(|id| DeltaItem::Removed(id.to_string())),
+            );
+            out
+        }
+    };
+    let items = Arc::new(items);
+    st.rounds().put(key, items.clone());
+    items
 }
 
 // ---- helpers -----------------------------------------------------------------------------
@@ -349,8 +639,14 @@ async fn primary_calendar_view(
     calendar_view(State(st), headers, uri, Path(id), raw).await
 }
 
+/// Query parameter carrying a fault-bound round through calendarView's `$skip` links (only
+/// present while a round fault is active; nextLinks are opaque to clients).
+const ROUND_PARAM: &str = "emulatorRound";
+
 /// `GET .../calendarView?startDateTime&endDateTime[&$top&$skip]`: the expanded view, paged
-/// with `$skip` in `@odata.nextLink` (not delta).
+/// with `$skip` in `@odata.nextLink` (not delta). The page size is `$top`, else
+/// `Prefer: odata.maxpagesize`, else 10; `$top` is kept in nextLinks, a preference is not
+/// (the client sends its `Prefer` header with every request).
 async fn calendar_view(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -368,8 +664,8 @@ async fn calendar_view(
         Ok(w) => w,
         Err(r) => return r,
     };
-    let top = paging::query_param(&q, "$top")
-        .and_then(|t| t.parse::<usize>().ok())
+    let explicit_top = paging::query_param(&q, "$top").and_then(|t| t.parse::<usize>().ok());
+    let top = explicit_top
         .or(prefer.max_page_size)
         .unwrap_or(DEFAULT_PAGE_SIZE)
         .clamp(1, MAX_PAGE_SIZE);
@@ -380,35 +676,63 @@ async fn calendar_view(
     if mb.calendar(&calendar_id).is_none() {
         return not_found(&headers);
     }
-    let view = mb.view_at(&calendar_id, mb.seq(), from, to);
-    let page: Vec<Value> = view
-        .iter()
-        .skip(skip)
-        .take(top)
-        .map(|i| event_json(i, zone, &label))
-        .collect();
-    let mut v = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#users('{}')/calendars('{}')/calendarView", st.base_url, mb.user.id, calendar_id),
-        "value": page,
-    });
-    if skip + top < view.len() {
+    // Round faults: a request without $skip starts a round; the page index is skip / top.
+    let mut round = paging::query_param(&q, ROUND_PARAM).and_then(|r| r.parse::<u64>().ok());
+    let action = {
+        let mut faults = st.faults();
+        if round.is_none() && skip == 0 {
+            round = faults.start_round();
+        }
+        let page = u32::try_from(skip / top).unwrap_or(u32::MAX);
+        faults.page_action(round, page)
+    };
+    if let PageAction::Fail(status) = action {
+        drop(mb);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return fault_status(status, None, &headers);
+    }
+    let view = cached_view(&st, &mb, &calendar_id, mb.seq(), from, to);
+    let user_id = mb.user.id.clone();
+    drop(mb);
+    let mut page = PageJson {
+        context: format!(
+            "{}/v1.0/$metadata#users('{}')/calendars('{}')/calendarView",
+            st.base_url, user_id, calendar_id
+        ),
+        next_link: None,
+        delta_link: None,
+        value: view
+            .iter()
+            .skip(skip)
+            .take(top)
+            .map(|i| PageItem::Event(Box::new(i.graph_event(zone, &label))))
+            .collect(),
+    };
+    let next_skip = match action {
+        PageAction::LinkToSelf => Some(skip),
+        _ if skip + top < view.len() => Some(skip + top),
+        _ => None,
+    };
+    if let Some(next_skip) = next_skip {
         let start = paging::query_param(&q, "startDateTime").unwrap_or_default();
         let end = paging::query_param(&q, "endDateTime").unwrap_or_default();
         let enc = |x: &str| url::form_urlencoded::byte_serialize(x.as_bytes()).collect::<String>();
-        let next = format!(
-            "startDateTime={}&endDateTime={}&$top={top}&$skip={}",
-            enc(start),
-            enc(end),
-            skip + top
-        );
-        v["@odata.nextLink"] = Value::String(format!("{}{}?{}", st.base_url, uri.path(), next));
+        let mut next = format!("startDateTime={}&endDateTime={}", enc(start), enc(end));
+        if let Some(t) = explicit_top {
+            next.push_str(&format!("&$top={t}"));
+        }
+        next.push_str(&format!("&$skip={next_skip}"));
+        if let Some(r) = round {
+            next.push_str(&format!("&{ROUND_PARAM}={r}"));
+        }
+        page.next_link = Some(format!("{}{}?{}", st.base_url, uri.path(), next));
     }
     let mut applied = Vec::new();
-    if prefer.max_page_size.is_some() && paging::query_param(&q, "$top").is_none() {
+    if prefer.max_page_size.is_some() && explicit_top.is_none() {
         applied.push(format!("odata.maxpagesize={top}"));
     }
     applied.extend(tz_applied);
-    ok_json(&v, &headers, &applied)
+    ok_page(&page, &headers, &applied)
 }
 
 /// `GET /me/calendarView/delta`: rounds of pages ending in a deltaLink; a round started from
@@ -424,12 +748,9 @@ async fn calendar_view_delta(
         Ok(z) => z,
         Err(r) => return r,
     };
-    let page_size = prefer
-        .max_page_size
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .min(MAX_PAGE_SIZE);
     let mb = st.mailbox();
     let current = mb.seq();
+    let epoch = st.faults().delta_epoch;
     let malformed = || {
         graph_error(
             StatusCode::BAD_REQUEST,
@@ -438,112 +759,112 @@ async fn calendar_view_delta(
             &headers,
         )
     };
-    let state = if let Some(tok) = paging::query_param(&q, "$skiptoken") {
+    let (mut state, starts_round) = if let Some(tok) = paging::query_param(&q, "$skiptoken") {
         match paging::decode::<SyncState>(tok) {
-            Some(s) => s,
+            Some(s) => (s, false),
             None => return malformed(),
         }
     } else if let Some(tok) = paging::query_param(&q, "$deltatoken") {
-        match paging::decode::<SyncState>(tok) {
-            Some(s) => SyncState {
-                from: Some(s.to),
-                to: current,
-                pos: 0,
-                ..s
-            },
-            None => return malformed(),
+        let Some(s) = paging::decode::<SyncState>(tok) else {
+            return malformed();
+        };
+        let Some((ws, we)) = s.window() else {
+            return malformed();
+        };
+        if s.e < epoch {
+            // Expired (the ExpireDeltaTokens fault): the service dropped this sync state.
+            drop(mb);
+            return sync_state_gone(&st.base_url, ws, we, &headers);
         }
+        let next = SyncState {
+            from: Some(s.to),
+            to: current,
+            pos: 0,
+            pg: 0,
+            r: None,
+            e: 0,
+            ..s
+        };
+        (next, true)
     } else {
         let (from, to) = match parse_window(&q, &headers) {
             Ok(w) => w,
             Err(r) => return r,
         };
-        SyncState {
+        let s = SyncState {
             ws: from.timestamp(),
             we: to.timestamp(),
             from: None,
             to: current,
-            pos: 0,
-        }
+            ..SyncState::default()
+        };
+        (s, true)
     };
     let Some((ws, we)) = state.window() else {
         return malformed();
     };
     if state.to > current || state.from.is_some_and(|f| f > current) {
         // A state this mailbox never had (e.g. the emulator restarted): the sync state is gone.
-        let fresh = format!(
-            "{}/v1.0/me/calendarView/delta?startDateTime={}&endDateTime={}",
-            st.base_url,
-            ws.format("%Y-%m-%dT%H:%M:%SZ"),
-            we.format("%Y-%m-%dT%H:%M:%SZ")
-        );
-        let mut resp = graph_error(
-            StatusCode::GONE,
-            "SyncStateNotFound",
-            "The sync state is not found. Start a new synchronization.",
-            &headers,
-        );
-        if let Ok(v) = HeaderValue::from_str(&fresh) {
-            resp.headers_mut().insert(header::LOCATION, v);
+        drop(mb);
+        return sync_state_gone(&st.base_url, ws, we, &headers);
+    }
+    if let Some(n) = prefer.max_page_size {
+        state.ps = Some(n.min(MAX_PAGE_SIZE));
+    }
+    let page_size = state
+        .ps
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE);
+    let action = {
+        let mut faults = st.faults();
+        if starts_round {
+            state.r = faults.start_round();
         }
-        return resp;
+        faults.page_action(state.r, state.pg)
+    };
+    if let PageAction::Fail(status) = action {
+        drop(mb);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return if status == StatusCode::GONE {
+            sync_state_gone(&st.base_url, ws, we, &headers)
+        } else {
+            fault_status(status, None, &headers)
+        };
     }
 
     let calendar_id = mb.primary_calendar_id();
-    let items: Vec<Value> = match state.from {
-        None => mb
-            .view_at(&calendar_id, state.to, ws, we)
-            .iter()
-            .map(|i| event_json(i, zone, &label))
-            .collect(),
-        Some(from_seq) => {
-            let prior: HashMap<String, Value> = mb
-                .view_at(&calendar_id, from_seq, ws, we)
-                .iter()
-                .map(|i| (i.id.clone(), event_json(i, Tz::UTC, "UTC")))
-                .collect();
-            let now = mb.view_at(&calendar_id, state.to, ws, we);
-            let mut out: Vec<Value> = now
-                .iter()
-                .filter(|i| prior.get(&i.id) != Some(&event_json(i, Tz::UTC, "UTC")))
-                .map(|i| event_json(i, zone, &label))
-                .collect();
-            let mut gone: Vec<&String> = prior
-                .keys()
-                .filter(|id| !now.iter().any(|i| &i.id == *id))
-                .collect();
-            gone.sort();
-            out.extend(gone.into_iter().map(|id| removed_json(id)));
-            out
-        }
-    };
+    let items = round_items(&st, &mb, &calendar_id, state.from, state.to, ws, we);
     drop(mb);
 
-    let end = (state.pos + page_size).min(items.len());
-    let page: Vec<Value> = items
-        .get(state.pos..end)
-        .unwrap_or_default()
-        .iter()
-        .cloned()
-        .map(|mut v| {
-            if v.get("@removed").is_none() {
-                if let Some(o) = v.as_object_mut() {
-                    o.insert(
-                        "@odata.type".into(),
-                        Value::String("#microsoft.graph.event".into()),
-                    );
+    let start = state.pos.min(items.len());
+    let end = (start + page_size).min(items.len());
+    let mut page = PageJson {
+        context: format!("{}/v1.0/$metadata#Collection(event)", st.base_url),
+        next_link: None,
+        delta_link: None,
+        value: items[start..end]
+            .iter()
+            .map(|item| match item {
+                DeltaItem::Present(i) => {
+                    let mut e = i.graph_event(zone, &label);
+                    e.odata_type = Some("#microsoft.graph.event");
+                    PageItem::Event(Box::new(e))
                 }
-            }
-            v
-        })
-        .collect();
-    let mut v = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#Collection(event)", st.base_url),
-        "value": page,
-    });
-    if end < items.len() {
-        let next = SyncState { pos: end, ..state };
-        v["@odata.nextLink"] = Value::String(format!(
+                DeltaItem::Removed(id) => PageItem::Removed(removed_json(id)),
+            })
+            .collect(),
+    };
+    let next = match action {
+        PageAction::LinkToSelf => Some(state.clone()),
+        _ if end < items.len() => Some(SyncState {
+            pos: end,
+            pg: state.pg.saturating_add(1),
+            ..state.clone()
+        }),
+        _ => None,
+    };
+    if let Some(next) = next {
+        page.next_link = Some(format!(
             "{}/v1.0/me/calendarView/delta?$skiptoken={}",
             st.base_url,
             paging::encode(&next)
@@ -552,9 +873,12 @@ async fn calendar_view_delta(
         let delta = SyncState {
             from: None,
             pos: 0,
+            pg: 0,
+            r: None,
+            e: st.faults().delta_epoch,
             ..state
         };
-        v["@odata.deltaLink"] = Value::String(format!(
+        page.delta_link = Some(format!(
             "{}/v1.0/me/calendarView/delta?$deltatoken={}",
             st.base_url,
             paging::encode(&delta)
@@ -565,5 +889,5 @@ async fn calendar_view_delta(
         applied.push(format!("odata.maxpagesize={}", n.min(MAX_PAGE_SIZE)));
     }
     applied.extend(tz_applied);
-    ok_json(&v, &headers, &applied)
+    ok_page(&page, &headers, &applied)
 }

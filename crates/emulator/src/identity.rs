@@ -53,6 +53,8 @@ pub struct AadError {
     pub error: &'static str,
     pub code: u32,
     pub message: String,
+    /// The platform's `suberror` refinement (e.g. `consent_required`), when there is one.
+    pub suberror: Option<&'static str>,
 }
 
 impl AadError {
@@ -62,7 +64,19 @@ impl AadError {
             error,
             code,
             message: message.into(),
+            suberror: None,
         }
+    }
+
+    /// AADSTS65001: the user (or an administrator) has not consented to the app.
+    fn consent_missing(error: &'static str, client_id: &str) -> AadError {
+        let mut e = AadError::new(
+            error,
+            65001,
+            format!("The user or administrator has not consented to use the application with ID '{client_id}' named 'Presently'. Send an interactive authorization request for this user and resource."),
+        );
+        e.suberror = Some("consent_required");
+        e
     }
 
     fn missing(param: &str) -> AadError {
@@ -93,7 +107,10 @@ impl AadError {
     }
 
     fn into_json_response(self, base_url: &str) -> Response {
-        let body = self.to_json(base_url);
+        let mut body = self.to_json(base_url);
+        if let Some(sub) = self.suberror {
+            body["suberror"] = Value::String(sub.to_string());
+        }
         (self.status, no_store(), Json(body)).into_response()
     }
 }
@@ -287,6 +304,9 @@ async fn authorize(
                 "Invalid size of Code_Challenge parameter.",
             ));
         }
+        if st.faults().consent_required {
+            return Err(AadError::consent_missing("consent_required", client_id));
+        }
         let code = format!("1.A{}", tokens::random_token(300));
         st.auth().codes.insert(
             code.clone(),
@@ -368,6 +388,24 @@ fn parse_form(body: &[u8]) -> HashMap<String, String> {
 }
 
 async fn token(State(st): State<AppState>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    let failure = st.faults().take_token();
+    if let Some(status) = failure {
+        let e = if status == 500 {
+            let mut e = AadError::new(
+                "server_error",
+                90006,
+                "The server encountered an unexpected error. Retry the request.",
+            );
+            e.status = StatusCode::INTERNAL_SERVER_ERROR;
+            e
+        } else {
+            let mut e = AadError::new("temporarily_unavailable", 90006, "ExternalServerRetryableError - The service is temporarily unavailable. Retry the request.");
+            e.status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            e
+        };
+        tracing::info!(status, "token: injected server error");
+        return e.into_json_response(&st.base_url);
+    }
     let form = parse_form(&body);
     match token_inner(&st, &tenant, &form) {
         Ok(v) => (StatusCode::OK, no_store(), Json(v)).into_response(),
@@ -484,6 +522,9 @@ fn redeem_code(
                 "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
             ));
         }
+        if st.faults().consent_required {
+            return Err(AadError::consent_missing("invalid_grant", client_id));
+        }
         entry.redeemed = true;
         entry.scopes.clone()
     };
@@ -502,6 +543,17 @@ fn redeem_refresh(
     let scopes = {
         let mut auth = st.auth();
         let entry = auth.refresh.get_mut(rt).ok_or_else(malformed)?;
+        if let Some(revoked) = entry.revoked_at {
+            return Err(AadError::new(
+                "invalid_grant",
+                50173,
+                format!(
+                    "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '{}' and the TokensValidFrom date (before which tokens are not valid) for this user is '{}'.",
+                    crate::mailbox::rfc3339(entry.issued_at),
+                    crate::mailbox::rfc3339(revoked),
+                ),
+            ));
+        }
         if entry.superseded {
             // Rotated away: every use returns a new refresh token and revokes the old one.
             return Err(AadError::new(
@@ -523,6 +575,9 @@ fn redeem_refresh(
                 70000,
                 "The refresh token was issued to a different client.",
             ));
+        }
+        if st.faults().consent_required {
+            return Err(AadError::consent_missing("invalid_grant", client_id));
         }
         entry.superseded = true;
         let mut scopes = entry.scopes.clone();

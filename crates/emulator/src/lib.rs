@@ -6,10 +6,15 @@
 //!
 //! It models the service as documented, not any particular client: see `identity`, `graph`
 //! and `mailbox` for the behaviours it reproduces.
+//!
+//! For tests and benchmarks, [`Fault`]s inject the service's documented failures (revoked
+//! grants, missing consent, throttling, 5xx, lost sync state, broken pages) through
+//! [`Control::push_fault`] or `POST /_emulator/faults`, and [`Control`] reports what clients
+//! did: [`Control::request_log`], [`Control::max_concurrent_graph_requests`].
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
@@ -21,6 +26,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 mod control;
+mod faults;
 mod graph;
 mod identity;
 mod mailbox;
@@ -32,7 +38,9 @@ mod tokens;
 mod tz;
 
 pub use control::{Control, ControlError};
+pub use faults::Fault;
 pub use seed::{DEMO_USER_ID, HOLIDAYS_CALENDAR_ID, PRIMARY_CALENDAR_ID};
+pub use state::RequestRecord;
 pub use tokens::DeviceStep;
 
 use state::{AppState, Shared};
@@ -148,6 +156,8 @@ impl Emulator {
     }
 
     fn stop_now(&mut self) {
+        // Release hanging and slow requests so that the graceful shutdown can finish.
+        self.state.stopping.send_replace(true);
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -175,6 +185,12 @@ pub async fn serve(
         "Microsoft 365 emulator listening on {}",
         state.base_url
     );
+    let st = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Release hanging and slow requests so that the graceful shutdown can finish.
+        st.stopping.send_replace(true);
+    };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -202,8 +218,15 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         base_url,
         mailbox: Mutex::new(mailbox),
         auth: Mutex::new(tokens::AuthState::new(apps)),
+        faults: Mutex::new(faults::FaultState::default()),
         requests: AtomicU64::new(0),
         bytes_sent: AtomicU64::new(0),
+        request_log: Mutex::new(Vec::new()),
+        graph_in_flight: AtomicUsize::new(0),
+        graph_max_in_flight: AtomicUsize::new(0),
+        views: Mutex::new(state::Lru::new(16)),
+        rounds: Mutex::new(state::Lru::new(16)),
+        stopping: tokio::sync::watch::channel(false).0,
     })
 }
 
@@ -216,10 +239,13 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Counts requests and response bytes of the service endpoints (the control API is not
-/// counted) and logs each request at debug level.
+/// Counts and logs the requests of the service endpoints with their response bytes (the
+/// control API is not counted), and logs each request at debug level. A request is
+/// recorded once its response is complete.
 async fn count_and_log(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let at = chrono::Utc::now();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
     let method = req.method().clone();
     let resp = next.run(req).await;
     if path.starts_with("/_emulator/") {
@@ -233,7 +259,14 @@ async fn count_and_log(State(st): State<AppState>, req: Request, next: Next) -> 
             axum::body::Bytes::new()
         }
     };
-    st.count_request(bytes.len() as u64);
     tracing::debug!(%method, %path, status = parts.status.as_u16(), bytes = bytes.len(), "emulator request");
+    st.record_request(RequestRecord {
+        at,
+        method: method.to_string(),
+        path,
+        query,
+        status: parts.status.as_u16(),
+        bytes: bytes.len() as u64,
+    });
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }

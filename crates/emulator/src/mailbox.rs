@@ -9,6 +9,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine as _;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -183,7 +184,13 @@ impl Instance {
 
     /// The Graph JSON of this instance, with start/end in `out_tz` labelled `out_label`.
     pub fn to_json(&self, out_tz: Tz, out_label: &str) -> Value {
-        let r = &self.record;
+        serde_json::to_value(self.graph_event(out_tz, out_label)).unwrap_or(Value::Null)
+    }
+
+    /// The Graph form of this instance, ready to serialize (pages are serialized straight
+    /// from it: building a `Value` per event first costs more than the rest of a page).
+    pub fn graph_event<'a>(&'a self, out_tz: Tz, out_label: &'a str) -> GraphEvent<'a> {
+        let r = &*self.record;
         let (last_modified, change_count) = match &self.override_ {
             Some(o) => (o.last_modified, r.change_count + o.change_count),
             None => (r.last_modified, r.change_count),
@@ -191,106 +198,499 @@ impl Instance {
         let location = self
             .override_
             .as_ref()
-            .and_then(|o| o.location.clone())
-            .unwrap_or_else(|| r.location.clone());
+            .and_then(|o| o.location.as_deref())
+            .unwrap_or(&r.location);
         let show_as = self
             .override_
             .as_ref()
-            .and_then(|o| o.show_as.clone())
-            .unwrap_or_else(|| r.show_as.clone());
+            .and_then(|o| o.show_as.as_deref())
+            .unwrap_or(&r.show_as);
         let ical_uid = match self.original_date {
             None => r.ical_uid.clone(),
             Some(d) => occurrence_ical_uid(&r.ical_uid, d),
         };
         let tz_name = tz::windows_name(r.tz);
-        let body_preview = preview(&r.body_html);
-        let attendees: Vec<Value> = r
-            .attendees
-            .iter()
-            .map(|a| {
-                json!({
-                    "type": a.kind,
-                    "status": { "response": a.response, "time": "0001-01-01T00:00:00Z" },
-                    "emailAddress": { "name": a.email.name, "address": a.email.address },
-                })
-            })
-            .collect();
-        let locations = if location.is_empty() {
-            json!([])
-        } else {
-            json!([location_json(&location)])
-        };
         let response_time = r
             .response_time
             .map_or_else(|| "0001-01-01T00:00:00Z".to_string(), rfc3339);
         // All-day events are midnight to midnight whatever zone the client prefers: the
         // service does not convert them (by design, per Microsoft's answers on the docs).
         let zone_for_dates = if r.is_all_day { r.tz } else { out_tz };
-        let start = json!({ "dateTime": tz::graph_datetime(self.start, zone_for_dates), "timeZone": out_label });
-        let end = json!({ "dateTime": tz::graph_datetime(self.end, zone_for_dates), "timeZone": out_label });
-        let organizer =
-            json!({ "emailAddress": { "name": r.organizer.name, "address": r.organizer.address } });
-        let online_meeting = r.join_url.as_ref().map(|u| json!({ "joinUrl": u }));
-        let mut v = json!({
-            "@odata.etag": format!("W/\"{}\"", change_key(&self.id, change_count)),
-            "id": self.id,
-            "createdDateTime": rfc3339(r.created),
-            "lastModifiedDateTime": rfc3339(last_modified),
-            "changeKey": change_key(&self.id, change_count),
-            "categories": r.categories,
-            "transactionId": null,
-            "originalStartTimeZone": tz_name,
-            "originalEndTimeZone": tz_name,
-            "iCalUId": ical_uid,
-            "uid": ical_uid,
-            "reminderMinutesBeforeStart": r.reminder_minutes,
-            "isReminderOn": r.is_reminder_on,
-            "hasAttachments": false,
-            "subject": self.subject(),
-            "bodyPreview": body_preview,
-            "importance": r.importance,
-            "sensitivity": r.sensitivity,
-            "isAllDay": r.is_all_day,
-            "isCancelled": r.is_cancelled,
-            "isOrganizer": r.is_organizer,
-            "responseRequested": !r.is_organizer,
-            "seriesMasterId": null,
-            "showAs": show_as,
-            "type": self.kind(),
-            "webLink": web_link(&self.id),
-            "onlineMeetingUrl": null,
-            "isOnlineMeeting": r.join_url.is_some(),
-            "onlineMeetingProvider": r.online_meeting_provider,
-            "allowNewTimeProposals": true,
-            "occurrenceId": null,
-            "isDraft": false,
-            "hideAttendees": false,
+        let key = change_key(&self.id, change_count);
+        let original_start = self.original_date.map(|d| {
+            tz::local_to_utc(r.tz, d.and_time(r.start.time()))
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
         });
-        let rest = json!({
-            "responseStatus": { "response": r.response, "time": response_time },
-            "body": { "contentType": "html", "content": r.body_html },
-            "start": start,
-            "end": end,
-            "location": location_json(&location),
-            "locations": locations,
-            "recurrence": null,
-            "attendees": attendees,
-            "organizer": organizer,
-            "onlineMeeting": online_meeting,
-        });
-        if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), rest) {
-            obj.extend(more);
+        GraphEvent {
+            odata_type: None,
+            etag: format!("W/\"{key}\""),
+            id: &self.id,
+            created_date_time: rfc3339(r.created),
+            last_modified_date_time: rfc3339(last_modified),
+            change_key: key,
+            categories: &r.categories,
+            transaction_id: None,
+            original_start_time_zone: tz_name.clone(),
+            original_end_time_zone: tz_name,
+            uid: ical_uid.clone(),
+            i_cal_u_id: ical_uid,
+            reminder_minutes_before_start: r.reminder_minutes,
+            is_reminder_on: r.is_reminder_on,
+            has_attachments: false,
+            subject: self.subject(),
+            body_preview: preview(&r.body_html),
+            importance: &r.importance,
+            sensitivity: &r.sensitivity,
+            is_all_day: r.is_all_day,
+            is_cancelled: r.is_cancelled,
+            is_organizer: r.is_organizer,
+            response_requested: !r.is_organizer,
+            series_master_id: self.original_date.map(|_| r.id.as_str()),
+            show_as,
+            kind: self.kind(),
+            web_link: web_link(&self.id),
+            online_meeting_url: None,
+            is_online_meeting: r.join_url.is_some(),
+            online_meeting_provider: &r.online_meeting_provider,
+            allow_new_time_proposals: true,
+            occurrence_id: None,
+            is_draft: false,
+            hide_attendees: false,
+            response_status: ResponseStatusJson {
+                response: &r.response,
+                time: response_time,
+            },
+            body: BodyJson {
+                content_type: "html",
+                content: &r.body_html,
+            },
+            start: DateTimeTimeZoneJson {
+                date_time: tz::graph_datetime(self.start, zone_for_dates),
+                time_zone: out_label,
+            },
+            end: DateTimeTimeZoneJson {
+                date_time: tz::graph_datetime(self.end, zone_for_dates),
+                time_zone: out_label,
+            },
+            location: LocationJson::of(location),
+            locations: if location.is_empty() {
+                Vec::new()
+            } else {
+                vec![LocationJson::of(location)]
+            },
+            recurrence: None,
+            attendees: r
+                .attendees
+                .iter()
+                .map(|a| AttendeeJson {
+                    kind: &a.kind,
+                    status: ResponseStatusJson {
+                        response: &a.response,
+                        time: "0001-01-01T00:00:00Z".to_string(),
+                    },
+                    email_address: EmailJson::of(&a.email),
+                })
+                .collect(),
+            organizer: OrganizerJson {
+                email_address: EmailJson::of(&r.organizer),
+            },
+            online_meeting: r
+                .join_url
+                .as_deref()
+                .map(|u| OnlineMeetingJson { join_url: u }),
+            original_start,
         }
-        if let (Some(d), Some(obj)) = (self.original_date, v.as_object_mut()) {
-            obj.insert("seriesMasterId".into(), Value::String(r.id.clone()));
-            let original = tz::local_to_utc(r.tz, d.and_time(r.start.time()));
-            obj.insert(
-                "originalStart".into(),
-                Value::String(original.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-            );
-        }
-        v
     }
+}
+
+/// The Graph JSON of an event instance (see [`Instance::graph_event`]).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphEvent<'a> {
+    /// `#microsoft.graph.event` in delta pages.
+    #[serde(rename = "@odata.type", skip_serializing_if = "Option::is_none")]
+    pub odata_type: Option<&'static str>,
+    #[serde(rename = "@odata.etag")]
+    etag: String,
+    id: &'a str,
+    created_date_time: String,
+    last_modified_date_time: String,
+    change_key: String,
+    categories: &'a [String],
+    transaction_id: Option<&'a str>,
+    original_start_time_zone: String,
+    original_end_time_zone: String,
+    #[serde(rename = "iCalUId")]
+    i_cal_u_id: String,
+    uid: String,
+    reminder_minutes_before_start: i64,
+    is_reminder_on: bool,
+    has_attachments: bool,
+    subject: &'a str,
+    body_preview: String,
+    importance: &'a str,
+    sensitivity: &'a str,
+    is_all_day: bool,
+    is_cancelled: bool,
+    is_organizer: bool,
+    response_requested: bool,
+    series_master_id: Option<&'a str>,
+    show_as: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    web_link: String,
+    online_meeting_url: Option<&'a str>,
+    is_online_meeting: bool,
+    online_meeting_provider: &'a str,
+    allow_new_time_proposals: bool,
+    occurrence_id: Option<&'a str>,
+    is_draft: bool,
+    hide_attendees: bool,
+    response_status: ResponseStatusJson<'a>,
+    body: BodyJson<'a>,
+    start: DateTimeTimeZoneJson<'a>,
+    end: DateTimeTimeZoneJson<'a>,
+    location: LocationJson<'a>,
+    locations: Vec<LocationJson<'a>>,
+    recurrence: Option<()>,
+    attendees: Vec<AttendeeJson<'a>>,
+    organizer: OrganizerJson<'a>,
+    online_meeting: Option<OnlineMeetingJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_start: Option<String>,
+}
+
+impl GraphEvent<'_> {
+    /// Writes the same JSON as `serde_json::to_string(self)`, several times faster in debug
+    /// builds (benchmarks page through 10,000 events; a test checks the two agree).
+    pub fn write_json(&self, out: &mut String) {
+        let mut o = Obj::new(out);
+        if let Some(t) = self.odata_type {
+            o.str("@odata.type", t);
+        }
+        o.str("@odata.etag", &self.etag);
+        o.str("id", self.id);
+        o.str("createdDateTime", &self.created_date_time);
+        o.str("lastModifiedDateTime", &self.last_modified_date_time);
+        o.str("changeKey", &self.change_key);
+        o.with("categories", |out| {
+            out.push('[');
+            for (i, c) in self.categories.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_str(out, c);
+            }
+            out.push(']');
+        });
+        o.opt_str("transactionId", self.transaction_id);
+        o.str("originalStartTimeZone", &self.original_start_time_zone);
+        o.str("originalEndTimeZone", &self.original_end_time_zone);
+        o.str("iCalUId", &self.i_cal_u_id);
+        o.str("uid", &self.uid);
+        o.raw(
+            "reminderMinutesBeforeStart",
+            &self.reminder_minutes_before_start.to_string(),
+        );
+        o.bool("isReminderOn", self.is_reminder_on);
+        o.bool("hasAttachments", self.has_attachments);
+        o.str("subject", self.subject);
+        o.str("bodyPreview", &self.body_preview);
+        o.str("importance", self.importance);
+        o.str("sensitivity", self.sensitivity);
+        o.bool("isAllDay", self.is_all_day);
+        o.bool("isCancelled", self.is_cancelled);
+        o.bool("isOrganizer", self.is_organizer);
+        o.bool("responseRequested", self.response_requested);
+        o.opt_str("seriesMasterId", self.series_master_id);
+        o.str("showAs", self.show_as);
+        o.str("type", self.kind);
+        o.str("webLink", &self.web_link);
+        o.opt_str("onlineMeetingUrl", self.online_meeting_url);
+        o.bool("isOnlineMeeting", self.is_online_meeting);
+        o.str("onlineMeetingProvider", self.online_meeting_provider);
+        o.bool("allowNewTimeProposals", self.allow_new_time_proposals);
+        o.opt_str("occurrenceId", self.occurrence_id);
+        o.bool("isDraft", self.is_draft);
+        o.bool("hideAttendees", self.hide_attendees);
+        o.with("responseStatus", |out| self.response_status.write(out));
+        o.with("body", |out| {
+            let mut b = Obj::new(out);
+            b.str("contentType", self.body.content_type);
+            b.str("content", self.body.content);
+            b.end();
+        });
+        o.with("start", |out| self.start.write(out));
+        o.with("end", |out| self.end.write(out));
+        o.with("location", |out| self.location.write(out));
+        o.with("locations", |out| {
+            out.push('[');
+            for (i, l) in self.locations.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                l.write(out);
+            }
+            out.push(']');
+        });
+        o.raw("recurrence", "null");
+        o.with("attendees", |out| {
+            out.push('[');
+            for (i, a) in self.attendees.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let mut ao = Obj::new(out);
+                ao.str("type", a.kind);
+                ao.with("status", |out| a.status.write(out));
+                ao.with("emailAddress", |out| a.email_address.write(out));
+                ao.end();
+            }
+            out.push(']');
+        });
+        o.with("organizer", |out| {
+            let mut org = Obj::new(out);
+            org.with("emailAddress", |out| {
+                self.organizer.email_address.write(out)
+            });
+            org.end();
+        });
+        match &self.online_meeting {
+            Some(m) => o.with("onlineMeeting", |out| {
+                let mut mo = Obj::new(out);
+                mo.str("joinUrl", m.join_url);
+                mo.end();
+            }),
+            None => o.raw("onlineMeeting", "null"),
+        }
+        if let Some(s) = &self.original_start {
+            o.str("originalStart", s);
+        }
+        o.end();
+    }
+}
+
+/// A JSON object being written.
+struct Obj<'o> {
+    out: &'o mut String,
+    first: bool,
+}
+
+impl<'o> Obj<'o> {
+    fn new(out: &'o mut String) -> Obj<'o> {
+        out.push('{');
+        Obj { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        json_str(self.out, k);
+        self.out.push(':');
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        json_str(self.out, v);
+    }
+
+    fn opt_str(&mut self, k: &str, v: Option<&str>) {
+        match v {
+            Some(v) => self.str(k, v),
+            None => self.raw(k, "null"),
+        }
+    }
+
+    fn bool(&mut self, k: &str, v: bool) {
+        self.raw(k, if v { "true" } else { "false" });
+    }
+
+    fn raw(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.out.push_str(v);
+    }
+
+    fn with(&mut self, k: &str, f: impl FnOnce(&mut String)) {
+        self.key(k);
+        f(self.out);
+    }
+
+    fn end(self) {
+        self.out.push('}');
+    }
+}
+
+/// A JSON string literal (escapes as serde_json does).
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
+    {
+        out.push_str(s);
+    } else {
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{08}' => out.push_str("\\b"),
+                '\u{0c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+    }
+    out.push('"');
+}
+
+#[derive(Serialize)]
+struct ResponseStatusJson<'a> {
+    response: &'a str,
+    time: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BodyJson<'a> {
+    content_type: &'static str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DateTimeTimeZoneJson<'a> {
+    date_time: String,
+    time_zone: &'a str,
+}
+
+impl ResponseStatusJson<'_> {
+    fn write(&self, out: &mut String) {
+        let mut o = Obj::new(out);
+        o.str("response", self.response);
+        o.str("time", &self.time);
+        o.end();
+    }
+}
+
+impl DateTimeTimeZoneJson<'_> {
+    fn write(&self, out: &mut String) {
+        let mut o = Obj::new(out);
+        o.str("dateTime", &self.date_time);
+        o.str("timeZone", self.time_zone);
+        o.end();
+    }
+}
+
+impl EmailJson<'_> {
+    fn write(&self, out: &mut String) {
+        let mut o = Obj::new(out);
+        o.str("name", self.name);
+        o.str("address", self.address);
+        o.end();
+    }
+}
+
+impl LocationJson<'_> {
+    fn write(&self, out: &mut String) {
+        let mut o = Obj::new(out);
+        o.str("displayName", self.display_name);
+        o.str("locationType", self.location_type);
+        if let Some(u) = self.unique_id {
+            o.str("uniqueId", u);
+        }
+        o.str("uniqueIdType", self.unique_id_type);
+        if self.address.is_some() {
+            o.raw("address", "{}");
+        }
+        if self.coordinates.is_some() {
+            o.raw("coordinates", "{}");
+        }
+        o.end();
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LocationJson<'a> {
+    display_name: &'a str,
+    location_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unique_id: Option<&'a str>,
+    unique_id_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<Empty>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coordinates: Option<Empty>,
+}
+
+impl<'a> LocationJson<'a> {
+    fn of(name: &'a str) -> LocationJson<'a> {
+        if name.is_empty() {
+            LocationJson {
+                display_name: "",
+                location_type: "default",
+                unique_id: None,
+                unique_id_type: "unknown",
+                address: Some(Empty {}),
+                coordinates: Some(Empty {}),
+            }
+        } else {
+            LocationJson {
+                display_name: name,
+                location_type: "default",
+                unique_id: Some(name),
+                unique_id_type: "private",
+                address: None,
+                coordinates: None,
+            }
+        }
+    }
+}
+
+/// `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct EmailJson<'a> {
+    name: &'a str,
+    address: &'a str,
+}
+
+impl<'a> EmailJson<'a> {
+    fn of(e: &'a EmailAddress) -> EmailJson<'a> {
+        EmailJson {
+            name: &e.name,
+            address: &e.address,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AttendeeJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    status: ResponseStatusJson<'a>,
+    email_address: EmailJson<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrganizerJson<'a> {
+    email_address: EmailJson<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OnlineMeetingJson<'a> {
+    join_url: &'a str,
 }
 
 /// The Graph JSON of a series master (for `GET /me/events/{id}` on a master).
@@ -311,20 +711,18 @@ pub fn master_json(r: &Arc<EventRecord>, out_tz: Tz, out_label: &str) -> Value {
     v
 }
 
-fn location_json(name: &str) -> Value {
-    if name.is_empty() {
-        json!({ "displayName": "", "locationType": "default", "uniqueIdType": "unknown", "address": {}, "coordinates": {} })
-    } else {
-        json!({ "displayName": name, "locationType": "default", "uniqueId": name, "uniqueIdType": "private" })
-    }
-}
-
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     use chrono::Timelike;
-    // Seven fractional digits, as the service writes them.
+    // Seven fractional digits, as the service writes them. (Written field by field: a
+    // strftime format string is parsed on every call, and pages format thousands.)
     format!(
-        "{}.{:07}Z",
-        t.format("%Y-%m-%dT%H:%M:%S"),
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
         t.nanosecond() % 1_000_000_000 / 100
     )
 }
@@ -652,6 +1050,25 @@ impl Mailbox {
         seq
     }
 
+    /// Stores many new or changed records as one change: bumps the change sequence once.
+    pub fn put_many(&mut self, records: Vec<EventRecord>) -> u64 {
+        if records.is_empty() {
+            return self.seq;
+        }
+        self.seq += 1;
+        let seq = self.seq;
+        for record in records {
+            self.items
+                .entry(record.id.clone())
+                .or_default()
+                .push(Version {
+                    seq,
+                    record: Some(Arc::new(record)),
+                });
+        }
+        seq
+    }
+
     /// Deletes a stored item; bumps the change sequence. False if there was none.
     pub fn remove(&mut self, id: &str) -> bool {
         if self.current(id).is_none() {
@@ -955,5 +1372,52 @@ mod tests {
             preview("<html><body><p>Hi&nbsp;there</p>\r\n<p>x &amp; y</p></body></html>"),
             "Hi there x & y"
         );
+    }
+
+    #[test]
+    fn the_fast_event_writer_agrees_with_serde() {
+        let cfg = crate::EmulatorConfig {
+            today: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            ..Default::default()
+        };
+        let mut mb = crate::seed::build(&cfg);
+        // Characters that need escaping, and a moved occurrence.
+        let mut odd = blank_record(
+            item_id("odd"),
+            mb.primary_calendar_id(),
+            mb.tz,
+            &mb.user,
+            Utc::now(),
+        );
+        odd.subject = "Tab\there \"quoted\" back\\slash \u{1} ünïcödé \u{7f}".into();
+        odd.body_html = "<p>line\r\nbreak</p>".into();
+        odd.categories = vec!["Red \"category\"".into(), "Blue".into()];
+        mb.put(odd);
+        let from = DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let to = DateTime::parse_from_rfc3339("2027-02-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut n = 0;
+        for cal in mb.calendars.clone() {
+            for i in mb.view_at(&cal.id, mb.seq(), from, to) {
+                for (z, l) in [
+                    (Tz::UTC, "UTC"),
+                    (chrono_tz::America::Los_Angeles, "Pacific Standard Time"),
+                ] {
+                    let mut e = i.graph_event(z, l);
+                    if n % 2 == 0 {
+                        e.odata_type = Some("#microsoft.graph.event");
+                    }
+                    let mut fast = String::new();
+                    e.write_json(&mut fast);
+                    let parsed: Value = serde_json::from_str(&fast).unwrap();
+                    assert_eq!(parsed, serde_json::to_value(&e).unwrap(), "{fast}");
+                    n += 1;
+                }
+            }
+        }
+        assert!(n > 50);
     }
 }

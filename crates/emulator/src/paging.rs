@@ -16,8 +16,8 @@ pub const DEFAULT_PAGE_SIZE: usize = 10;
 pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// State of a delta round, carried in `$skiptoken` (mid-round) and `$deltatoken`
-/// (end of round: only `from` matters then, the sequence the next round diffs against).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// (end of round: only `to` matters then, the sequence the next round diffs against).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct SyncState {
     /// Window start/end, Unix seconds.
     pub ws: i64,
@@ -28,6 +28,27 @@ pub struct SyncState {
     pub to: u64,
     /// Position of the next page.
     pub pos: usize,
+    /// Page size from `Prefer: odata.maxpagesize` of an earlier request of the round (a
+    /// later request's own `Prefer` wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ps: Option<usize>,
+    /// Index of the page within the round (0 = the round's first request).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pg: u32,
+    /// The round a fault is bound to (see `faults`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r: Option<u64>,
+    /// Fault epoch a delta token was issued in (tokens of an older epoch are expired).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub e: u64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SyncState {
@@ -97,6 +118,15 @@ mod tests {
             from: Some(3),
             to: 4,
             pos: 5,
+            ..SyncState::default()
+        };
+        assert_eq!(decode::<SyncState>(&encode(&s)), Some(s.clone()));
+        let s = SyncState {
+            ps: Some(500),
+            pg: 3,
+            r: Some(7),
+            e: 2,
+            ..s
         };
         assert_eq!(decode::<SyncState>(&encode(&s)), Some(s));
         assert_eq!(decode::<SyncState>("not a token"), None);

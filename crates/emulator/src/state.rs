@@ -1,35 +1,139 @@
 //! Shared server state.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::mailbox::Mailbox;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::faults::FaultState;
+use crate::mailbox::{Instance, Mailbox};
 use crate::tokens::AuthState;
+
+/// One request served on the identity or Graph endpoints (see `Control::request_log`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    /// When the request arrived.
+    pub at: DateTime<Utc>,
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    pub status: u16,
+    /// Response body bytes sent.
+    pub bytes: u64,
+}
+
+/// One item of a delta round: a changed (or, in an initial round, present) instance, or a
+/// removal.
+#[derive(Clone, Debug)]
+pub enum DeltaItem {
+    Present(Instance),
+    Removed(String),
+}
+
+/// A small least-recently-used cache.
+#[derive(Debug)]
+pub struct Lru<K, V> {
+    cap: usize,
+    entries: VecDeque<(K, V)>,
+}
+
+impl<K: PartialEq, V: Clone> Lru<K, V> {
+    pub fn new(cap: usize) -> Lru<K, V> {
+        Lru {
+            cap,
+            entries: VecDeque::new(),
+        }
+    }
+
+    pub fn get(&mut self, key: &K) -> Option<V> {
+        let i = self.entries.iter().position(|(k, _)| k == key)?;
+        let entry = self.entries.remove(i)?;
+        let v = entry.1.clone();
+        self.entries.push_front(entry);
+        Some(v)
+    }
+
+    pub fn put(&mut self, key: K, value: V) {
+        self.entries.retain(|(k, _)| k != &key);
+        self.entries.push_front((key, value));
+        self.entries.truncate(self.cap);
+    }
+}
+
+/// Key of a cached view: calendar, sequence, window.
+pub type ViewKey = (String, u64, DateTime<Utc>, DateTime<Utc>);
+/// Key of a cached delta round: calendar, from sequence, to sequence, window.
+pub type RoundKey = (String, Option<u64>, u64, DateTime<Utc>, DateTime<Utc>);
 
 #[derive(Debug)]
 pub struct Shared {
     pub base_url: String,
     pub mailbox: Mutex<Mailbox>,
     pub auth: Mutex<AuthState>,
+    pub faults: Mutex<FaultState>,
     pub requests: AtomicU64,
     pub bytes_sent: AtomicU64,
+    pub request_log: Mutex<Vec<RequestRecord>>,
+    /// Graph requests in flight now, and the most seen at once.
+    pub graph_in_flight: AtomicUsize,
+    pub graph_max_in_flight: AtomicUsize,
+    /// Views and delta rounds already computed. History is immutable (every change is a
+    /// new version), so an entry never goes stale.
+    pub views: Mutex<Lru<ViewKey, Arc<Vec<Instance>>>>,
+    pub rounds: Mutex<Lru<RoundKey, Arc<Vec<DeltaItem>>>>,
+    /// Flips to true when the emulator stops: releases hanging and slow requests.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 pub type AppState = Arc<Shared>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl Shared {
     /// Locks the mailbox. A poisoned lock (a panic while holding it) is taken over: the
     /// emulator keeps serving whatever state there is.
     pub fn mailbox(&self) -> MutexGuard<'_, Mailbox> {
-        self.mailbox.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.mailbox)
     }
 
     pub fn auth(&self) -> MutexGuard<'_, AuthState> {
-        self.auth.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.auth)
     }
 
-    pub fn count_request(&self, bytes: u64) {
+    pub fn faults(&self) -> MutexGuard<'_, FaultState> {
+        lock(&self.faults)
+    }
+
+    pub fn log(&self) -> MutexGuard<'_, Vec<RequestRecord>> {
+        lock(&self.request_log)
+    }
+
+    pub fn views(&self) -> MutexGuard<'_, Lru<ViewKey, Arc<Vec<Instance>>>> {
+        lock(&self.views)
+    }
+
+    pub fn rounds(&self) -> MutexGuard<'_, Lru<RoundKey, Arc<Vec<DeltaItem>>>> {
+        lock(&self.rounds)
+    }
+
+    /// Records a served request (counters and log together, so they stay consistent).
+    pub fn record_request(&self, record: RequestRecord) {
+        let mut log = self.log();
         self.requests.fetch_add(1, Ordering::Relaxed);
-        self.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+        self.bytes_sent.fetch_add(record.bytes, Ordering::Relaxed);
+        log.push(record);
+    }
+
+    /// Resolves once the emulator is stopping.
+    pub async fn stopped(&self) {
+        let mut rx = self.stopping.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
     }
 }

@@ -58,6 +58,10 @@ pub struct RefreshToken {
     pub expires: Instant,
     /// Set once the token was used: a rotated-away token is revoked.
     pub superseded: bool,
+    /// When the grant was issued.
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+    /// Set when the user's tokens were revoked (sign-out everywhere, password reset).
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What one poll of the token endpoint with a device code answers.
@@ -140,9 +144,20 @@ impl AuthState {
                 scopes: scopes.to_vec(),
                 expires: Instant::now() + Duration::from_secs(REFRESH_TOKEN_SECS),
                 superseded: false,
+                issued_at: chrono::Utc::now(),
+                revoked_at: None,
             },
         );
         token
+    }
+
+    /// Revokes every refresh token issued so far (as `Revoke-MgUserSignInSession` does:
+    /// the user's refresh tokens before now stop working).
+    pub fn revoke_refresh_tokens(&mut self) {
+        let now = chrono::Utc::now();
+        for t in self.refresh.values_mut() {
+            t.revoked_at.get_or_insert(now);
+        }
     }
 }
 

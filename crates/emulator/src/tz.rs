@@ -117,10 +117,18 @@ pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 
 /// Formats an instant as the service's `dateTime` string in `tz`: "2026-11-24T09:00:00.0000000".
 pub fn graph_datetime(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz)
-        .naive_local()
-        .format("%Y-%m-%dT%H:%M:%S.0000000")
-        .to_string()
+    use chrono::{Datelike, Timelike};
+    // Field by field rather than strftime: pages format thousands of these.
+    let n = t.with_timezone(&tz).naive_local();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.0000000",
+        n.year(),
+        n.month(),
+        n.day(),
+        n.hour(),
+        n.minute(),
+        n.second()
+    )
 }
 
 /// The first instant after `from` at which the UTC offset of `tz` changes, searched up to
