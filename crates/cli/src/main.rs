@@ -248,8 +248,10 @@ async fn login(engine: &Engine, device: bool, timeout: u64) -> Result<()> {
 
 fn run_emulator(port: u16, today: Option<NaiveDate>) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let mut config = presently_emulator::EmulatorConfig::default();
-    config.bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut config = presently_emulator::EmulatorConfig {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        ..Default::default()
+    };
     if let Some(today) = today {
         config.today = today;
     }

@@ -1,5 +1,6 @@
 //! The `presently` binary as a user runs it: real processes, a real store file, the
 //! emulator over loopback HTTP.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
 use std::path::Path;

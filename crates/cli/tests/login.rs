@@ -1,6 +1,7 @@
 //! `presently login / whoami / sync / logout` end to end: the loopback sign-in with a
 //! scripted browser, the refresh token in a real Secret Service (gnome-keyring; run by
 //! scripts/test.sh under dbus-run-session), the emulator over loopback HTTP.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID, DEMO_UPN};
 use std::os::unix::fs::PermissionsExt;

@@ -77,16 +77,42 @@ pub const MIGRATIONS: &[&str] = &[
     // 2: body previews for the detail pane, and a key/value table for app state.
     "ALTER TABLE appointments ADD COLUMN body_preview TEXT;
      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-    // 3: delta sync. Full rounds are staged and swapped in when complete; a fingerprint
-    // per row makes replays and unchanged items free.
-    "ALTER TABLE appointments ADD COLUMN fingerprint TEXT;
-     ALTER TABLE sync_state ADD COLUMN round_kind TEXT;
+    // 3: delta sync. Full rounds are staged in a table shaped like `appointments` and
+    // swapped in when complete; timed appointments are found by (all_day, start).
+    "ALTER TABLE sync_state ADD COLUMN round_kind TEXT;
      CREATE TABLE staged_appointments (
         calendar_id TEXT NOT NULL REFERENCES calendars(id) ON DELETE CASCADE,
         id TEXT NOT NULL,
-        data TEXT NOT NULL,
+        ical_uid TEXT,
+        subject TEXT NOT NULL,
+        all_day INTEGER NOT NULL,
+        start_utc INTEGER NOT NULL,
+        end_utc INTEGER NOT NULL,
+        start_date TEXT,
+        end_date TEXT,
+        original_tz TEXT,
+        show_as TEXT NOT NULL,
+        response TEXT NOT NULL,
+        sensitivity TEXT NOT NULL,
+        cancelled INTEGER NOT NULL,
+        location TEXT,
+        organizer_name TEXT,
+        organizer_email TEXT,
+        join_url TEXT,
+        online_provider TEXT,
+        web_link TEXT,
+        series_master_id TEXT,
+        kind TEXT NOT NULL,
+        categories TEXT NOT NULL,
+        reminder_on INTEGER NOT NULL,
+        reminder_minutes INTEGER,
+        last_modified TEXT,
+        body_preview TEXT,
         PRIMARY KEY (calendar_id, id)
-     );",
+     );
+     DROP INDEX appointments_by_start;
+     CREATE INDEX appointments_by_kind_and_start ON appointments(all_day, start_utc);
+     CREATE INDEX appointments_by_kind_and_date ON appointments(all_day, start_date);",
 ];
 
 /// Where a calendar's sync stands. Advances only together with the data it describes.
@@ -363,7 +389,7 @@ impl Store {
         state: &SyncState,
     ) -> Result<ApplyStats, Error> {
         let tx = self.conn.transaction()?;
-        let stats = apply_in(&tx, calendar_id, changes)?;
+        let stats = apply_in(&tx, Table::Live, calendar_id, changes)?;
         write_sync_state(&tx, calendar_id, state)?;
         tx.commit()?;
         Ok(stats)
@@ -400,28 +426,7 @@ impl Store {
         state: &SyncState,
     ) -> Result<(), Error> {
         let tx = self.conn.transaction()?;
-        {
-            let mut stage = tx.prepare_cached(
-                "INSERT INTO staged_appointments (calendar_id, id, data) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(calendar_id, id) DO UPDATE SET data = ?3",
-            )?;
-            let mut unstage = tx.prepare_cached(
-                "DELETE FROM staged_appointments WHERE calendar_id = ?1 AND id = ?2",
-            )?;
-            for change in changes {
-                match change {
-                    EventChange::Upsert(a) => {
-                        let data = serde_json::to_string(a.as_ref()).map_err(|e| {
-                            Error::InvalidInput(format!("cannot stage {}: {e}", a.id))
-                        })?;
-                        stage.execute(params![calendar_id, a.id, data])?;
-                    }
-                    EventChange::Removed { id } => {
-                        unstage.execute(params![calendar_id, id])?;
-                    }
-                }
-            }
-        }
+        apply_in(&tx, Table::Staged, calendar_id, changes)?;
         write_sync_state(&tx, calendar_id, state)?;
         tx.commit()?;
         Ok(())
@@ -435,30 +440,26 @@ impl Store {
         state: &SyncState,
     ) -> Result<ApplyStats, Error> {
         let tx = self.conn.transaction()?;
-        let staged: Vec<Appointment> = {
-            let mut stmt =
-                tx.prepare_cached("SELECT data FROM staged_appointments WHERE calendar_id = ?1")?;
-            let rows = stmt.query_map([calendar_id], |r| r.get::<_, String>(0))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let data = row?;
-                match serde_json::from_str::<Appointment>(&data) {
-                    Ok(a) => out.push(a),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "a staged appointment could not be read back; skipped")
-                    }
-                }
-            }
-            out
-        };
-        let stats = swap_in(&tx, calendar_id, &staged)?;
+        let removed = tx.execute(
+            "DELETE FROM appointments WHERE calendar_id = ?1 AND id NOT IN
+                (SELECT id FROM staged_appointments WHERE calendar_id = ?1)",
+            [calendar_id],
+        )?;
+        let upserted = tx.execute(
+            &format!(
+                "INSERT INTO appointments ({COLUMNS})
+                 SELECT {COLUMNS} FROM staged_appointments WHERE calendar_id = ?1 AND true
+                 {UPSERT_TAIL}"
+            ),
+            [calendar_id],
+        )?;
         tx.execute(
             "DELETE FROM staged_appointments WHERE calendar_id = ?1",
             [calendar_id],
         )?;
         write_sync_state(&tx, calendar_id, state)?;
         tx.commit()?;
-        Ok(stats)
+        Ok(ApplyStats { upserted, removed })
     }
 
     /// Replaces everything stored for `calendar_id` with `appointments` and records `state`,
@@ -485,10 +486,13 @@ impl Store {
         from_date: NaiveDate,
         to_date: NaiveDate,
     ) -> Result<Vec<Appointment>, Error> {
+        // Two range scans on the (all_day, start) indexes rather than one scan of the table.
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {APPOINTMENT_COLUMNS} FROM appointments
-             WHERE (all_day = 0 AND start_utc < ?1 AND (end_utc > ?2 OR start_utc >= ?2))
-                OR (all_day = 1 AND start_date < ?3 AND end_date > ?4)
+            "SELECT {COLUMNS} FROM appointments
+             WHERE all_day = 0 AND start_utc < ?1 AND (end_utc > ?2 OR start_utc >= ?2)
+             UNION ALL
+             SELECT {COLUMNS} FROM appointments
+             WHERE all_day = 1 AND start_date < ?3 AND end_date > ?4
              ORDER BY start_utc, all_day DESC, subject"
         ))?;
         let rows = stmt.query_map(
@@ -507,7 +511,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                &format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = ?1 LIMIT 1"),
+                &format!("SELECT {COLUMNS} FROM appointments WHERE id = ?1 LIMIT 1"),
                 [id],
                 row_to_appointment,
             )
@@ -551,34 +555,71 @@ impl Store {
     }
 }
 
-const APPOINTMENT_COLUMNS: &str = "calendar_id, id, ical_uid, subject, all_day, start_utc, end_utc,
-    start_date, end_date, original_tz, show_as, response, sensitivity, cancelled, location,
-    organizer_name, organizer_email, join_url, online_provider, web_link, series_master_id, kind,
+/// The appointment columns, in the order [`row_to_appointment`] and [`apply_in`] use.
+const COLUMNS: &str = "calendar_id, id, ical_uid, subject, all_day, start_utc, end_utc, \
+    start_date, end_date, original_tz, show_as, response, sensitivity, cancelled, location, \
+    organizer_name, organizer_email, join_url, online_provider, web_link, series_master_id, kind, \
     categories, reminder_on, reminder_minutes, last_modified, body_preview";
+
+/// Upsert that writes only when something differs: a replayed or unchanged item costs no
+/// write (and is not counted as a change).
+const UPSERT_TAIL: &str = "ON CONFLICT(calendar_id, id) DO UPDATE SET
+    ical_uid = excluded.ical_uid, subject = excluded.subject, all_day = excluded.all_day,
+    start_utc = excluded.start_utc, end_utc = excluded.end_utc, start_date = excluded.start_date,
+    end_date = excluded.end_date, original_tz = excluded.original_tz, show_as = excluded.show_as,
+    response = excluded.response, sensitivity = excluded.sensitivity, cancelled = excluded.cancelled,
+    location = excluded.location, organizer_name = excluded.organizer_name,
+    organizer_email = excluded.organizer_email, join_url = excluded.join_url,
+    online_provider = excluded.online_provider, web_link = excluded.web_link,
+    series_master_id = excluded.series_master_id, kind = excluded.kind,
+    categories = excluded.categories, reminder_on = excluded.reminder_on,
+    reminder_minutes = excluded.reminder_minutes, last_modified = excluded.last_modified,
+    body_preview = excluded.body_preview
+ WHERE (ical_uid, subject, all_day, start_utc, end_utc, start_date, end_date, original_tz,
+        show_as, response, sensitivity, cancelled, location, organizer_name, organizer_email,
+        join_url, online_provider, web_link, series_master_id, kind, categories, reminder_on,
+        reminder_minutes, last_modified, body_preview)
+    IS NOT (excluded.ical_uid, excluded.subject, excluded.all_day, excluded.start_utc,
+        excluded.end_utc, excluded.start_date, excluded.end_date, excluded.original_tz,
+        excluded.show_as, excluded.response, excluded.sensitivity, excluded.cancelled,
+        excluded.location, excluded.organizer_name, excluded.organizer_email, excluded.join_url,
+        excluded.online_provider, excluded.web_link, excluded.series_master_id, excluded.kind,
+        excluded.categories, excluded.reminder_on, excluded.reminder_minutes,
+        excluded.last_modified, excluded.body_preview)";
+
+/// The live appointments, or a full round's staging area shaped the same.
+#[derive(Clone, Copy)]
+enum Table {
+    Live,
+    Staged,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Live => "appointments",
+            Table::Staged => "staged_appointments",
+        }
+    }
+}
 
 fn apply_in(
     tx: &Transaction<'_>,
+    table: Table,
     calendar_id: &str,
     changes: &[EventChange],
 ) -> Result<ApplyStats, Error> {
     let mut stats = ApplyStats::default();
-    let mut upsert = tx.prepare_cached(
-        "INSERT INTO appointments (calendar_id, id, ical_uid, subject, all_day, start_utc, end_utc,
-            start_date, end_date, original_tz, show_as, response, sensitivity, cancelled, location,
-            organizer_name, organizer_email, join_url, online_provider, web_link, series_master_id, kind,
-            categories, reminder_on, reminder_minutes, last_modified, body_preview, fingerprint)
+    let name = table.name();
+    let mut upsert = tx.prepare_cached(&format!(
+        "INSERT INTO {name} ({COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
-         ON CONFLICT(calendar_id, id) DO UPDATE SET ical_uid = ?3, subject = ?4, all_day = ?5,
-            start_utc = ?6, end_utc = ?7, start_date = ?8, end_date = ?9, original_tz = ?10,
-            show_as = ?11, response = ?12, sensitivity = ?13, cancelled = ?14, location = ?15,
-            organizer_name = ?16, organizer_email = ?17, join_url = ?18, online_provider = ?19,
-            web_link = ?20, series_master_id = ?21, kind = ?22, categories = ?23, reminder_on = ?24,
-            reminder_minutes = ?25, last_modified = ?26, body_preview = ?27, fingerprint = ?28
-         WHERE fingerprint IS NOT ?28",
-    )?;
-    let mut remove =
-        tx.prepare_cached("DELETE FROM appointments WHERE calendar_id = ?1 AND id = ?2")?;
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+         {UPSERT_TAIL}"
+    ))?;
+    let mut remove = tx.prepare_cached(&format!(
+        "DELETE FROM {name} WHERE calendar_id = ?1 AND id = ?2"
+    ))?;
     for change in changes {
         match change {
             EventChange::Upsert(a) => {
@@ -625,7 +666,6 @@ fn apply_in(
                     a.reminder_minutes,
                     a.last_modified,
                     a.body_preview,
-                    fingerprint(a),
                 ])?;
                 // 0 rows when an identical row was already there (a replay).
                 stats.upserted += written;
@@ -655,21 +695,13 @@ fn swap_in(
         .filter(|id| !keep.contains(id.as_str()))
         .map(|id| EventChange::Removed { id })
         .collect();
-    let mut stats = apply_in(tx, calendar_id, &removals)?;
+    let mut stats = apply_in(tx, Table::Live, calendar_id, &removals)?;
     let upserts: Vec<EventChange> = appointments
         .iter()
         .map(|a| EventChange::Upsert(Box::new(a.clone())))
         .collect();
-    stats.upserted = apply_in(tx, calendar_id, &upserts)?.upserted;
+    stats.upserted = apply_in(tx, Table::Live, calendar_id, &upserts)?.upserted;
     Ok(stats)
-}
-
-/// A stable digest of everything stored for an appointment: unchanged items cost no write.
-fn fingerprint(a: &Appointment) -> String {
-    use sha2::{Digest, Sha256};
-    let json = serde_json::to_vec(a).unwrap_or_default();
-    let digest = Sha256::digest(&json);
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn write_sync_state(tx: &Transaction<'_>, calendar_id: &str, s: &SyncState) -> Result<(), Error> {

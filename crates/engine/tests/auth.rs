@@ -1,4 +1,5 @@
 //! Sign-in flows over real loopback HTTP against the emulator's identity platform.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use presently_emulator::{DeviceStep, Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID, DEMO_UPN};
 use presently_engine::auth::oauth::{self, AuthSettings};

@@ -1,6 +1,7 @@
 //! A full sign-in, refresh and Graph call with every log level on: no token, code or
 //! verifier may appear in the captured logs. (Its own binary: it installs the global
 //! subscriber.)
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
 use presently_engine::auth::oauth::{self, AuthSettings};

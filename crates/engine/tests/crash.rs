@@ -1,6 +1,7 @@
 //! Crash safety: a sync process killed with SIGKILL at random moments, over and over while
 //! the mailbox changes, loses nothing and duplicates nothing — the store ends equal to the
 //! server.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 
@@ -85,6 +86,7 @@ async fn killing_the_sync_at_random_moments_loses_and_duplicates_nothing() {
 
     let mut killed_mid_round = 0;
     let mut delays = Vec::new();
+    #[allow(clippy::needless_range_loop)] // `run` also picks the kind of change
     for run in 0..24 {
         // Slow pages make a round last long enough to be interrupted anywhere.
         control.clear_faults();

@@ -1,5 +1,6 @@
 //! The OS keyring path against a real Secret Service (gnome-keyring under
 //! dbus-run-session; scripts/test.sh starts one).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use presently_engine::auth::{AuthError, CredentialStore, KeyringStore, StoredAccount};
 use secrecy::{ExposeSecret, SecretString};

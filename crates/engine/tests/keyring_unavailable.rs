@@ -1,6 +1,7 @@
 //! Without a Secret Service, the keyring path fails with a message that names what to
 //! install or start, and nothing falls back to a plain file. (Its own test binary: it
 //! changes the process environment.)
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use presently_engine::auth::{AuthError, CredentialStore, KeyringStore};
 

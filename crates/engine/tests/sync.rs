@@ -1,5 +1,6 @@
 //! Delta sync against the emulator over real HTTP: complete, incremental, idempotent,
 //! and resilient to every fault the emulator can produce.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Every Windows time zone in CLDR's windowsZones table (kept in `data/`, from Unicode
 //! CLDR) maps to a valid IANA zone with the same offsets as CLDR's own choice.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use chrono::{Offset, TimeZone, Utc};
 use presently_engine::graph::timezone::resolve;

@@ -61,11 +61,12 @@ mod tests {
 
     #[test]
     fn scopes_follow_the_features() {
-        let mut f = FeaturesConfig::default();
-        f.calendar_sync = true;
-        f.presence = false;
-        f.automatic_replies = false;
-        f.extended_scopes = false;
+        let mut f = FeaturesConfig {
+            calendar_sync: true,
+            presence: false,
+            automatic_replies: false,
+            extended_scopes: false,
+        };
         assert_eq!(
             scopes_for(&f),
             vec![

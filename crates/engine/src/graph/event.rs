@@ -56,12 +56,15 @@ struct GraphOnlineMeeting {
 #[serde(rename_all = "camelCase")]
 struct GraphEvent {
     id: String,
+    /// Set on removals in delta answers (`{"id": …, "@removed": {"reason": …}}`).
+    #[serde(rename = "@removed")]
+    removed: Option<serde::de::IgnoredAny>,
     #[serde(rename = "iCalUId")]
     ical_uid: Option<String>,
     subject: Option<String>,
     body_preview: Option<String>,
-    start: GraphDateTime,
-    end: GraphDateTime,
+    start: Option<GraphDateTime>,
+    end: Option<GraphDateTime>,
     #[serde(default)]
     is_all_day: bool,
     #[serde(default)]
@@ -120,35 +123,46 @@ impl CalendarView {
     /// Parses a page of `calendarView` or `calendarView/delta` for the calendar `calendar_id`.
     pub fn parse(calendar_id: &str, body: &[u8]) -> Result<Self, Error> {
         #[derive(Deserialize)]
-        struct Page {
-            #[serde(default)]
-            value: Vec<serde_json::Value>,
+        struct Page<'a> {
+            // Items stay raw until mapped one by one: a bad item is rejected alone.
+            #[serde(borrow, default)]
+            value: Vec<&'a serde_json::value::RawValue>,
             #[serde(rename = "@odata.nextLink")]
             next_link: Option<String>,
             #[serde(rename = "@odata.deltaLink")]
             delta_link: Option<String>,
         }
-        let page: Page = serde_json::from_slice(body)
+        let page: Page<'_> = serde_json::from_slice(body)
             .map_err(|e| Error::MalformedResponse(format!("calendar page: {e}")))?;
         let mut view = CalendarView {
+            changes: Vec::with_capacity(page.value.len()),
             next_link: page.next_link,
             delta_link: page.delta_link,
             ..Default::default()
         };
-        for item in page.value {
-            let id = item.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-            if item.get("@removed").is_some() {
-                match id {
-                    Some(id) => view.changes.push(EventChange::Removed { id }),
-                    None => view
-                        .rejected
-                        .push((None, "removal without an id".to_owned())),
+        for raw in page.value {
+            match serde_json::from_str::<GraphEvent>(raw.get()) {
+                Ok(ev) if ev.removed.is_some() => {
+                    view.changes.push(EventChange::Removed { id: ev.id })
                 }
-                continue;
-            }
-            match parse_event(calendar_id, item) {
-                Ok(appt) => view.changes.push(EventChange::Upsert(Box::new(appt))),
-                Err(e) => view.rejected.push((id, e.to_string())),
+                Ok(ev) => {
+                    let id = ev.id.clone();
+                    match map_event(calendar_id, ev) {
+                        Ok(appt) => view.changes.push(EventChange::Upsert(Box::new(appt))),
+                        Err(e) => view.rejected.push((Some(id), e.to_string())),
+                    }
+                }
+                Err(e) => {
+                    // Name the item if its id can still be read.
+                    #[derive(Deserialize)]
+                    struct Id {
+                        id: Option<String>,
+                    }
+                    let id = serde_json::from_str::<Id>(raw.get())
+                        .ok()
+                        .and_then(|i| i.id);
+                    view.rejected.push((id, format!("event: {e}")));
+                }
             }
         }
         Ok(view)
@@ -159,17 +173,26 @@ impl CalendarView {
 pub fn parse_event(calendar_id: &str, json: serde_json::Value) -> Result<Appointment, Error> {
     let ev: GraphEvent = serde_json::from_value(json)
         .map_err(|e| Error::MalformedResponse(format!("event: {e}")))?;
+    map_event(calendar_id, ev)
+}
+
+fn map_event(calendar_id: &str, ev: GraphEvent) -> Result<Appointment, Error> {
+    let (Some(start), Some(end)) = (&ev.start, &ev.end) else {
+        return Err(Error::MalformedResponse(
+            "event: missing start or end".into(),
+        ));
+    };
     let when = if ev.is_all_day {
-        let start = parse_local(&ev.start.date_time)?.date();
-        let mut end = parse_local(&ev.end.date_time)?.date();
+        let start = parse_local(&start.date_time)?.date();
+        let mut end = parse_local(&end.date_time)?.date();
         if end <= start {
             // A zero-length all-day event still occupies its day.
             end = start.succ_opt().unwrap_or(start);
         }
         When::AllDay { start, end }
     } else {
-        let start = to_utc(&ev.start)?;
-        let mut end = to_utc(&ev.end)?;
+        let start = to_utc(start)?;
+        let mut end = to_utc(end)?;
         if end < start {
             end = start;
         }
@@ -249,7 +272,7 @@ fn is_hex_color(c: &str) -> bool {
 
 /// Graph writes `2026-11-24T09:00:00.0000000` (seven fractional digits, no offset).
 fn parse_local(text: &str) -> Result<NaiveDateTime, Error> {
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+    text.parse::<NaiveDateTime>()
         .or_else(|_| {
             NaiveDate::parse_from_str(text, "%Y-%m-%d").map(|d| d.and_time(chrono::NaiveTime::MIN))
         })

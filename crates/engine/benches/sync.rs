@@ -1,0 +1,170 @@
+//! Sync and agenda benchmark against the emulator on loopback.
+//!
+//! `cargo bench -p presently-engine --bench sync` prints a Markdown table (BENCHMARKS.md
+//! has the figures). Engine processing time is the wall time minus the time spent waiting
+//! for the emulator's answers (request sent until body read).
+
+use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
+use presently_engine::auth::MemoryStore;
+use presently_engine::config::Config;
+use presently_engine::engine::{SyncOptions, SyncReport};
+use presently_engine::paths::Paths;
+use presently_engine::{Engine, EngineSetup, FixedClock};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const EVENTS: usize = 10_000;
+
+fn event(n: usize) -> serde_json::Value {
+    // Spread over the default window (30 days back, 180 ahead), 8:00–18:00 UTC.
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 26).expect("date")
+        + chrono::Days::new((n % 208) as u64);
+    let hour = 8 + (n / 208) % 10;
+    let minute = (n * 7) % 4 * 15;
+    json!({
+        "subject": format!("Benchmark meeting {n}"),
+        "start": {"dateTime": format!("{day}T{hour:02}:{minute:02}:00"), "timeZone": "UTC"},
+        "end": {"dateTime": format!("{day}T{hour:02}:{:02}:00", minute + 14), "timeZone": "UTC"},
+        "location": {"displayName": "Room 4.12"},
+        "showAs": "busy",
+        "isReminderOn": true,
+        "reminderMinutesBeforeStart": 15,
+    })
+}
+
+struct Measured {
+    wall: Duration,
+    report: SyncReport,
+}
+
+impl Measured {
+    fn processing(&self) -> Duration {
+        self.wall
+            .saturating_sub(Duration::from_micros(self.report.waiting_micros))
+    }
+}
+
+async fn timed_sync(engine: &Engine, full: bool) -> Measured {
+    let started = Instant::now();
+    let report = engine.sync(SyncOptions { full }).await.expect("sync");
+    Measured {
+        wall: started.elapsed(),
+        report,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn row(name: &str, m: &Measured, events: usize) {
+    let processing = m.processing();
+    let rate = if events > 0 {
+        format!("{:.0}", events as f64 / processing.as_secs_f64())
+    } else {
+        "–".to_owned()
+    };
+    println!(
+        "| {name} | {} | {} | {} | {:.1} KiB | {} | {} | {rate} |",
+        ms(m.wall),
+        m.report.requests,
+        m.report.changes,
+        m.report.bytes as f64 / 1024.0,
+        ms(Duration::from_micros(m.report.waiting_micros)),
+        ms(processing),
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let emulator = Emulator::start(EmulatorConfig {
+        today: "2026-11-24".parse().expect("date"),
+        seed: Seed::Empty,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let ids = emulator
+        .control()
+        .add_events_bulk((0..EVENTS).map(event).collect())
+        .expect("seed");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::default();
+    config.microsoft.client_id = Some(DEMO_CLIENT_ID.to_owned());
+    config.microsoft.authority_host = emulator.base_url();
+    config.microsoft.graph_endpoint = emulator.base_url();
+    config.agenda.timezone = Some("Europe/Berlin".to_owned());
+    let page_size = config.sync.page_size;
+    let engine = Engine::open_with_credentials(
+        EngineSetup {
+            paths: Paths::under(dir.path()),
+            config,
+            clock: Arc::new(FixedClock::new(
+                "2026-11-24T08:00:00Z".parse().expect("now"),
+            )),
+            demo: false,
+        },
+        Arc::new(MemoryStore::default()),
+    )
+    .expect("engine");
+    engine.sign_in_to_emulator().await.expect("sign in");
+
+    println!(
+        "{EVENTS} events, page size {page_size}, release build, emulator in-process on loopback\n"
+    );
+    println!("| scenario | wall | requests | changes | bytes | waiting on emulator | engine processing | events/s (processing) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    // Initial sync: the first one, then two more full rounds over the same data (the swap
+    // then writes nothing); the first is the figure that counts.
+    let initial = timed_sync(&engine, false).await;
+    assert!(initial.report.changes >= EVENTS, "{:?}", initial.report);
+    row("initial sync (full round)", &initial, EVENTS);
+    let again = timed_sync(&engine, true).await;
+    row("full round, nothing changed", &again, EVENTS);
+
+    let mut no_change = Vec::new();
+    for _ in 0..20 {
+        no_change.push(timed_sync(&engine, false).await);
+    }
+    no_change.sort_by_key(|m| m.wall);
+    let typical = &no_change[no_change.len() / 2];
+    assert_eq!(typical.report.requests, 1);
+    row("no-change incremental (median of 20)", typical, 0);
+
+    for (i, id) in ids.iter().take(100).enumerate() {
+        emulator
+            .control()
+            .update_event(id, json!({"subject": format!("Changed {i}")}))
+            .expect("update");
+    }
+    let hundred = timed_sync(&engine, false).await;
+    assert_eq!(hundred.report.changes, 100, "{:?}", hundred.report);
+    row("100-change incremental", &hundred, 100);
+
+    // The agenda: 14 days from today over the 10,000-event store.
+    let from = "2026-11-24".parse().expect("date");
+    let mut times = Vec::new();
+    let mut items = 0;
+    for _ in 0..200 {
+        let started = Instant::now();
+        let view = engine.agenda(Some(from), Some(14)).expect("agenda");
+        times.push(started.elapsed());
+        items = view.days.iter().map(|d| d.items.len()).sum();
+    }
+    let p99 = {
+        let mut t = times.clone();
+        t.sort();
+        t[t.len() * 99 / 100]
+    };
+    println!(
+        "\nagenda, 14 days ({items} items) over {EVENTS} events: median {}, p99 {} (200 runs)",
+        ms(median(times)),
+        ms(p99)
+    );
+}
