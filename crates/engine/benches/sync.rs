@@ -71,14 +71,21 @@ fn row(name: &str, m: &Measured, events: usize) {
         "–".to_owned()
     };
     println!(
-        "| {name} | {} | {} | {} | {:.1} KiB | {} | {} | {rate} |",
+        "| {name} | {} | {} | {} | {:.1} KiB | {} | {} (parse {}, store {}) | {rate} |",
         ms(m.wall),
         m.report.requests,
         m.report.changes,
         m.report.bytes as f64 / 1024.0,
         ms(Duration::from_micros(m.report.waiting_micros)),
         ms(processing),
+        ms(Duration::from_micros(m.report.parse_micros)),
+        ms(Duration::from_micros(m.report.store_micros)),
     );
+}
+
+fn engine_calendars(engine: &Engine) -> Vec<presently_engine::model::Calendar> {
+    let store = presently_engine::store::Store::open(&engine.paths().store_file()).expect("store");
+    store.calendars().expect("calendars")
 }
 
 #[tokio::main]
@@ -146,6 +153,49 @@ async fn main() {
     let hundred = timed_sync(&engine, false).await;
     assert_eq!(hundred.report.changes, 100, "{:?}", hundred.report);
     row("100-change incremental", &hundred, 100);
+
+    // The store alone: the same 10,000 appointments written page by page (100 per
+    // transaction, as a sync does) into a fresh file, with no HTTP and no parsing.
+    {
+        use presently_engine::graph::EventChange;
+        use presently_engine::store::{RoundKind, Store, SyncState};
+        let appointments: Vec<EventChange> = engine
+            .agenda(Some("2026-10-20".parse().expect("date")), Some(220))
+            .expect("agenda")
+            .days
+            .iter()
+            .flat_map(|d| d.items.iter())
+            .filter_map(|i| engine.appointment(&i.id).ok().flatten())
+            .map(|a| EventChange::Upsert(Box::new(a)))
+            .collect();
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&scratch.path().join("s.db")).expect("store");
+        store
+            .set_calendars(&engine_calendars(&engine))
+            .expect("calendars");
+        let calendar = appointments
+            .first()
+            .and_then(|c| match c {
+                EventChange::Upsert(a) => Some(a.calendar_id.clone()),
+                _ => None,
+            })
+            .expect("one");
+        let state = SyncState {
+            next_link: Some("x".repeat(300)),
+            round: Some(RoundKind::Initial),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        for page in appointments.chunks(100) {
+            store.apply_changes(&calendar, page, &state).expect("apply");
+        }
+        println!(
+            "\nstore only: {} appointments in {} transactions of 100: {}",
+            appointments.len(),
+            appointments.len().div_ceil(100),
+            ms(started.elapsed())
+        );
+    }
 
     // The agenda: 14 days from today over the 10,000-event store.
     let from = "2026-11-24".parse().expect("date");

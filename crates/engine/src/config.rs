@@ -80,6 +80,9 @@ pub struct SyncConfig {
     pub page_size: u32,
     /// Bound on one Graph request, body included.
     pub request_timeout_secs: u64,
+    /// Changes written per store transaction during a round (with the link that follows
+    /// them); a crash re-reads at most this many.
+    pub write_batch: usize,
 }
 
 impl Default for SyncConfig {
@@ -91,6 +94,7 @@ impl Default for SyncConfig {
             interval_secs: 60,
             page_size: 100,
             request_timeout_secs: 60,
+            write_batch: 500,
         }
     }
 }
@@ -201,6 +205,9 @@ impl Config {
                 "sync.request_timeout_secs".into(),
                 "must be 1 to 600 seconds".into(),
             ));
+        }
+        if !(1..=10_000).contains(&s.write_batch) {
+            return Err(("sync.write_batch".into(), "must be 1 to 10000".into()));
         }
         if !(1..=1000).contains(&s.page_size) {
             return Err(("sync.page_size".into(), "must be 1 to 1000".into()));

@@ -47,6 +47,7 @@ async fn sync_child() {
     config.sync.window_days_back = 7;
     config.sync.window_days_ahead = 30;
     config.sync.page_size = 5;
+    config.sync.write_batch = 10;
     let engine = Engine::open_with_credentials(
         EngineSetup {
             paths: Paths::under(dir),

@@ -32,12 +32,16 @@ pub fn open(url: &str) -> std::io::Result<()> {
             c
         }
     };
-    command
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .map(|_| ())
+        .spawn()?;
+    // Reap the launcher when it exits, so no zombie is left behind.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(())
 }
 
 /// Demo mode's browser: the embedded emulator consents at once, so following its answer

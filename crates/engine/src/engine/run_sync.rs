@@ -2,7 +2,7 @@
 
 use super::{Engine, SyncPhase};
 use crate::error::Error;
-use crate::graph::{parse_calendar, CalendarView};
+use crate::graph::{parse_calendar, CalendarView, EventChange};
 use crate::model::Calendar;
 use crate::store::{ApplyStats, RoundKind, SyncState};
 use crate::sync::{plan_round, PageStep, Round, RoundError, Source, Window};
@@ -35,6 +35,10 @@ pub struct CalendarReport {
     pub removed: usize,
     /// Why the round had to start over, when it did.
     pub restarted: Option<String>,
+    #[serde(skip)]
+    pub parse_micros: u64,
+    #[serde(skip)]
+    pub store_micros: u64,
 }
 
 /// What a sync did, for `presently sync` and the benchmarks.
@@ -49,6 +53,10 @@ pub struct SyncReport {
     pub bytes: u64,
     /// Time spent waiting on the server, in microseconds.
     pub waiting_micros: u64,
+    /// Time spent reading pages (JSON to appointments), in microseconds.
+    pub parse_micros: u64,
+    /// Time spent writing to the store, in microseconds.
+    pub store_micros: u64,
 }
 
 /// A delta or next link the server no longer knows: start a full round.
@@ -130,6 +138,8 @@ impl Engine {
         for round in rounds {
             let (calendar, rejected) = round?;
             report.changes += calendar.upserted + calendar.removed;
+            report.parse_micros += calendar.parse_micros;
+            report.store_micros += calendar.store_micros;
             report.rejected += rejected;
             report.calendars.push(calendar);
         }
@@ -212,23 +222,32 @@ impl Engine {
             sync.window_days_ahead,
         );
         let mut force = force_full;
+        let (mut parse_micros, mut store_micros) = (0u64, 0u64);
         let mut restarted = None;
         let mut restarts = 0;
         let mut rejected = 0;
         'round: loop {
             let state = self.store().sync_state(&calendar.id)?;
-            let plan = plan_round(state.as_ref(), &source, self.graph.base(), window, force)
+            let mut plan = plan_round(state.as_ref(), &source, self.graph.base(), window, force)
                 .map_err(|e| Error::InvalidInput(format!("bad Graph endpoint: {e}")))?;
+            // Nothing to keep showing: write the pages straight in instead of staging them.
+            if plan.kind == RoundKind::Full
+                && !plan.resumed
+                && self.store().calendar_is_empty(&calendar.id)?
+            {
+                plan.kind = RoundKind::Initial;
+            }
             let previous_delta = state.as_ref().and_then(|s| s.delta_link.clone());
             let last_synced = state.as_ref().and_then(|s| s.last_synced_at);
             let mut round = Round::new(&plan, &source, window, previous_delta, MAX_PAGES);
             tracing::info!(calendar = %calendar.name, kind = ?plan.kind, resumed = plan.resumed, "sync round");
-            if plan.kind == RoundKind::Full && !plan.resumed {
+            if matches!(plan.kind, RoundKind::Full | RoundKind::Initial) && !plan.resumed {
                 let mut start = round.start_state(&plan.first_link);
                 start.last_synced_at = last_synced;
                 self.store().begin_full_round(&calendar.id, &start)?;
             }
             let mut totals = ApplyStats::default();
+            let mut pending: Vec<EventChange> = Vec::new();
             let mut link = plan.first_link.clone();
             let mut current_state = state.unwrap_or_default();
             loop {
@@ -251,6 +270,7 @@ impl Engine {
                     }
                     other => other?,
                 };
+                let parse_started = std::time::Instant::now();
                 let page = CalendarView::parse(&calendar.id, &body).inspect_err(|e| {
                     tracing::error!(calendar = %calendar.name, error = %e, "a page could not be read; the sync will retry from here");
                 })?;
@@ -258,6 +278,8 @@ impl Engine {
                     tracing::warn!(calendar = %calendar.name, ?id, %reason, "skipped an item the server sent in a form Presently cannot use");
                 }
                 rejected += page.rejected.len();
+                parse_micros += parse_started.elapsed().as_micros() as u64;
+                let store_started = std::time::Instant::now();
                 let step = match round.on_page(&page, self.clock.now(), last_synced) {
                     Ok(step) => step,
                     Err(err @ (RoundError::Loop | RoundError::NoLink))
@@ -272,62 +294,62 @@ impl Engine {
                     }
                     Err(err) => return Err(Error::MalformedResponse(err.to_string())),
                 };
-                let mut store = self.store();
-                match (round.kind, step) {
-                    (RoundKind::Full, PageStep::Continue { state }) => {
-                        store.stage_changes(&calendar.id, &page.changes, &state)?;
+                // Pages are written in batches of about `sync.write_batch` changes (random ids
+                // make small transactions rewrite the same index pages over and over), each
+                // with the link that follows its last page: a crash re-reads one batch at most.
+                pending.extend(page.changes);
+                match step {
+                    PageStep::Continue { state } => {
+                        if pending.len() >= sync.write_batch {
+                            let mut store = self.store();
+                            if round.kind == RoundKind::Full {
+                                store.stage_changes(&calendar.id, &pending, &state)?;
+                            } else {
+                                totals += store.apply_changes(&calendar.id, &pending, &state)?;
+                            }
+                            pending.clear();
+                        }
+                        store_micros += store_started.elapsed().as_micros() as u64;
                         link = state.next_link.clone().unwrap_or_default();
                         current_state = state;
                     }
-                    (RoundKind::Full, PageStep::Complete { state }) => {
-                        // Staged under the page's own link: a crash before the swap
-                        // re-reads this page, which is harmless.
-                        let mut staging = current_state.clone();
-                        staging.next_link = Some(link.clone());
-                        staging.round = Some(RoundKind::Full);
-                        staging.window_start = Some(window.start);
-                        staging.window_end = Some(window.end);
-                        store.stage_changes(&calendar.id, &page.changes, &staging)?;
-                        totals = store.commit_full_round(&calendar.id, &state)?;
+                    PageStep::Complete { state } => {
+                        let mut store = self.store();
+                        let kind = if round.kind == RoundKind::Full {
+                            // Staged under the last page's own link: a crash before the
+                            // swap re-reads that page, which is harmless.
+                            let mut staging = current_state.clone();
+                            staging.next_link = Some(link.clone());
+                            staging.round = Some(RoundKind::Full);
+                            staging.window_start = Some(window.start);
+                            staging.window_end = Some(window.end);
+                            store.stage_changes(&calendar.id, &pending, &staging)?;
+                            totals = store.commit_full_round(&calendar.id, &state)?;
+                            "full"
+                        } else {
+                            totals += store.apply_changes(&calendar.id, &pending, &state)?;
+                            if round.kind == RoundKind::Initial {
+                                "full"
+                            } else {
+                                "incremental"
+                            }
+                        };
+                        store_micros += store_started.elapsed().as_micros() as u64;
                         break 'round Ok((
                             CalendarReport {
                                 calendar_id: calendar.id.clone(),
                                 name: calendar.name.clone(),
-                                kind: "full",
+                                kind,
                                 resumed: plan.resumed,
                                 pages: round.pages(),
                                 upserted: totals.upserted,
                                 removed: totals.removed,
                                 restarted,
+                                parse_micros,
+                                store_micros,
                             },
                             rejected,
                         ));
-                    }
-                    (RoundKind::Incremental, step) => {
-                        let (state, done) = match step {
-                            PageStep::Continue { state } => (state, false),
-                            PageStep::Complete { state } => (state, true),
-                        };
-                        let applied = store.apply_changes(&calendar.id, &page.changes, &state)?;
-                        totals.upserted += applied.upserted;
-                        totals.removed += applied.removed;
-                        if done {
-                            break 'round Ok((
-                                CalendarReport {
-                                    calendar_id: calendar.id.clone(),
-                                    name: calendar.name.clone(),
-                                    kind: "incremental",
-                                    resumed: plan.resumed,
-                                    pages: round.pages(),
-                                    upserted: totals.upserted,
-                                    removed: totals.removed,
-                                    restarted,
-                                },
-                                rejected,
-                            ));
-                        }
-                        link = state.next_link.clone().unwrap_or_default();
-                        current_state = state;
                     }
                 }
             }

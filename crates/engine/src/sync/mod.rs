@@ -160,6 +160,8 @@ pub struct Round {
 }
 
 impl Round {
+    /// `empty`: the calendar holds nothing yet, so a full round can write straight into it
+    /// (an [`RoundKind::Initial`] round) instead of staging.
     pub fn new(
         plan: &RoundPlan,
         source: &Source,

@@ -25,6 +25,7 @@ pub fn config_for(emu: &Emulator) -> Config {
     config.sync.window_days_back = 7;
     config.sync.window_days_ahead = 30;
     config.sync.page_size = 5;
+    config.sync.write_batch = 10;
     config
 }
 
