@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# End-to-end test of the real app window: builds the UI and presently-app, then drives the
-# window in demo mode through tauri-driver + WebKitWebDriver under Xvfb, in a throwaway
-# session bus. The screenshot lands in test-artifacts/app-agenda.png.
-# Needs the Debian packages from `scripts/setup.sh test` (xvfb, xauth, dbus, webkit2gtk-driver).
+# End-to-end tests of the real app window: builds the UI and presently-app, then drives the
+# window through tauri-driver + WebKitWebDriver under Xvfb, in a throwaway session bus with
+# a throwaway, unlocked gnome-keyring (the sign-in keeps its refresh token there):
+#   - demo mode (test-artifacts/app-agenda.png),
+#   - a first launch that signs in to the Microsoft 365 emulator
+#     (test-artifacts/app-sign-in.png, test-artifacts/app-first-launch.png).
+# Needs the Debian packages from `scripts/setup.sh test` (xvfb, xauth, dbus,
+# webkit2gtk-driver, gnome-keyring, curl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 mkdir -p test-artifacts
 
-for tool in xvfb-run dbus-run-session WebKitWebDriver; do
+for tool in xvfb-run dbus-run-session WebKitWebDriver gnome-keyring-daemon curl; do
   command -v "$tool" >/dev/null 2>&1 || {
     echo "test-e2e: $tool is missing; run scripts/setup.sh test" >&2
     exit 1
@@ -27,6 +31,16 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
   cargo install tauri-driver --locked --quiet
 fi
 
+cargo test -p presently-e2e --no-run --quiet
+
 export PRESENTLY_APP_BIN="${PRESENTLY_APP_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/presently-app}"
-exec xvfb-run -a -s '-screen 0 1280x800x24' \
-  dbus-run-session -- cargo test -p presently-e2e -- --ignored --nocapture
+# The keyring lives in a throwaway XDG_DATA_HOME (HOME stays: rustup and cargo need it).
+keyring_home="$(mktemp -d)"
+trap 'rm -rf "$keyring_home"' EXIT
+export XDG_DATA_HOME="$keyring_home"
+# One window at a time: two WebKit instances on two cores only slow each other down.
+xvfb-run -a -s '-screen 0 1280x800x24' \
+  dbus-run-session -- sh -c '
+    echo -n throwaway | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    exec cargo test -p presently-e2e -- --ignored --nocapture --test-threads=1
+  '

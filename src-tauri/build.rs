@@ -7,6 +7,11 @@ fn main() {
             "sync_now",
             "open_item",
             "join_meeting",
+            "sign_in_info",
+            "sign_in",
+            "sign_in_device",
+            "cancel_sign_in",
+            "sign_out",
         ]),
     ))
     .expect("failed to run tauri-build");

@@ -1,11 +1,13 @@
 //! The commands the UI invokes. Each one only translates: arguments in, an engine call,
 //! `{code, message}` errors out. They run on the async runtime, never on the main thread.
 
-use crate::state::Shell;
+use crate::state::{
+    BrowserSignIn, DeviceCode, Shell, SignInInfo, SignInProgress, SIGN_IN_PROGRESS,
+};
 use chrono::NaiveDate;
 use presently_engine::agenda::AgendaView;
 use presently_engine::{ApiError, ErrorCode, OpenKind, StatusView};
-use tauri::{AppHandle, Runtime, State};
+use tauri::{AppHandle, Emitter, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
 /// The agenda from `from` (`YYYY-MM-DD`, default today) for `days` days (default from the
@@ -49,6 +51,55 @@ pub async fn join_meeting<R: Runtime>(
     id: String,
 ) -> Result<(), ApiError> {
     open(&app, &shell, &id, OpenKind::Join)
+}
+
+/// The app registration and authority sign-in uses (`configured` is false until an
+/// application ID is set).
+#[tauri::command]
+pub async fn sign_in_info(shell: State<'_, Shell>) -> Result<SignInInfo, ApiError> {
+    shell.sign_in_info()
+}
+
+/// Starts an interactive sign-in in the system browser and answers once the browser was
+/// asked to open; the outcome arrives as `sign-in-progress` (`signed_in`, `failed`).
+#[tauri::command]
+pub async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+) -> Result<BrowserSignIn, ApiError> {
+    shell.start_browser_sign_in(&app).await
+}
+
+/// Starts a device-code sign-in and answers the code at once; the outcome arrives as
+/// `sign-in-progress`.
+#[tauri::command]
+pub async fn sign_in_device<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+) -> Result<DeviceCode, ApiError> {
+    shell.start_device_sign_in(&app).await
+}
+
+/// Cancels the sign-in under way (if any) and emits `sign-in-progress` `cancelled`.
+#[tauri::command]
+pub async fn cancel_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+) -> Result<(), ApiError> {
+    if shell.cancel_sign_in() {
+        app.emit(SIGN_IN_PROGRESS, SignInProgress::Cancelled)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Signs out; the local calendar stays. The UI hears `status-changed`.
+#[tauri::command]
+pub async fn sign_out<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+) -> Result<(), ApiError> {
+    shell.sign_out(&app).await
 }
 
 /// Asks the engine which URL belongs to `id` (it checks the host) and hands it to the system.

@@ -1,9 +1,11 @@
 //! Presently's desktop shell: a thin Tauri layer over `presently-engine`. It wires commands,
 //! events, the tray and the window; what the app knows and decides lives in the engine.
 //!
-//! - [`commands`]: what the UI invokes (`agenda`, `status`, `sync_now`, `open_item`, `join_meeting`).
-//! - [`state`]: the managed [`state::Shell`] (engine, demo emulator, sync loop wake-ups) and the
-//!   events it emits (`agenda-changed`, `status-changed`).
+//! - [`commands`]: what the UI invokes (`agenda`, `status`, `sync_now`, `open_item`,
+//!   `join_meeting`, `sign_in_info`, `sign_in`, `sign_in_device`, `cancel_sign_in`, `sign_out`).
+//! - [`state`]: the managed [`state::Shell`] (engine, demo emulator, sync loop wake-ups, the
+//!   sign-in under way) and the events it emits (`agenda-changed`, `status-changed`,
+//!   `sign-in-progress`).
 //! - [`tray`]: the tray menu as data, and its translation to Tauri.
 //! - [`demo`]: demo mode against the embedded emulator.
 //!
@@ -89,6 +91,11 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::sync_now,
             commands::open_item,
             commands::join_meeting,
+            commands::sign_in_info,
+            commands::sign_in,
+            commands::sign_in_device,
+            commands::cancel_sign_in,
+            commands::sign_out,
         ])
         .setup(move |app| {
             setup(app, launch)?;
@@ -233,7 +240,7 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
     };
     let shell = app.state::<Shell>();
     match action {
-        tray::TrayAction::OpenWindow => {
+        tray::TrayAction::OpenWindow | tray::TrayAction::SignIn => {
             if let Err(e) = show_main_window(app) {
                 tracing::warn!(error = %e, "cannot open the window");
             }
@@ -248,6 +255,14 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
             if let Err(e) = commands::open(app, &shell, &id, presently_engine::OpenKind::Outlook) {
                 tracing::warn!(code = ?e.code, message = %e.message, "cannot open the appointment");
             }
+        }
+        tray::TrayAction::SignOut => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = app.state::<Shell>().sign_out(&app).await {
+                    tracing::warn!(code = ?e.code, message = %e.message, "cannot sign out");
+                }
+            });
         }
         tray::TrayAction::Quit => {
             shell.set_quitting();

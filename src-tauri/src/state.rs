@@ -1,20 +1,111 @@
 //! [`Shell`]: what the app keeps in Tauri's managed state. It holds the engine, the demo
 //! account (in demo mode) and the little the shell itself must remember: whether a sync is
-//! running, the last sync error, the tray model last shown and whether Quit was chosen.
+//! running, the last sync error, the sign-in under way, the tray model last shown and
+//! whether Quit was chosen.
 
 use crate::demo::DemoAccount;
 use crate::tray::{self, TrayMenu};
+use presently_engine::auth::AuthError;
 use presently_engine::engine::SyncReport;
+use presently_engine::model::Account;
 use presently_engine::{ApiError, Engine, Error, ErrorCode, StatusView};
-use std::sync::atomic::{AtomicBool, Ordering};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
 /// Event: the store changed; the UI reloads the agenda. No payload.
 pub const AGENDA_CHANGED: &str = "agenda-changed";
 /// Event: the status changed; payload [`StatusView`].
 pub const STATUS_CHANGED: &str = "status-changed";
+/// Event: how a sign-in is going; payload [`SignInProgress`].
+pub const SIGN_IN_PROGRESS: &str = "sign-in-progress";
+
+/// How long the browser may take to come back to the loopback listener.
+pub const BROWSER_SIGN_IN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Grace beyond a device code's own lifetime before the shell stops waiting for it.
+const DEVICE_CODE_GRACE: Duration = Duration::from_secs(30);
+
+/// The payload of [`SIGN_IN_PROGRESS`], tagged by `phase`:
+/// `{"phase":"waiting_for_browser","url":"…","browser_opened":true}`,
+/// `{"phase":"waiting_for_code","verification_uri":"…","user_code":"…","expires_in":900}`,
+/// `{"phase":"signed_in","upn":"…","display_name":"…"}`,
+/// `{"phase":"failed","error":{"code":"…","message":"…"}}`, `{"phase":"cancelled"}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum SignInProgress {
+    /// The authorize URL went to the system browser (or could not be opened: then the user
+    /// copies it).
+    WaitingForBrowser {
+        url: String,
+        browser_opened: bool,
+    },
+    /// A device code is shown; the user enters it at `verification_uri`.
+    WaitingForCode {
+        #[serde(flatten)]
+        code: DeviceCode,
+    },
+    SignedIn {
+        upn: String,
+        display_name: Option<String>,
+    },
+    Failed {
+        error: ApiError,
+    },
+    /// `cancel_sign_in` ended the sign-in.
+    Cancelled,
+}
+
+/// What `sign_in` answers: the URL the browser was sent to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrowserSignIn {
+    pub url: String,
+    pub browser_opened: bool,
+}
+
+/// What `sign_in_device` answers: the code to enter, where, and for how many seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceCode {
+    pub verification_uri: String,
+    pub user_code: String,
+    pub expires_in: u64,
+}
+
+/// What `sign_in_info` answers: the app registration and authority sign-in uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignInInfo {
+    pub client_id: Option<String>,
+    pub tenant: String,
+    pub authority_host: String,
+    /// Whether there is an application (client) ID to sign in with.
+    pub configured: bool,
+}
+
+impl SignInInfo {
+    pub fn from_config(config: &presently_engine::config::Config) -> Self {
+        let m = &config.microsoft;
+        let client_id = m
+            .client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        Self {
+            configured: client_id.is_some(),
+            client_id,
+            tenant: m.tenant.clone(),
+            authority_host: m.authority_host.clone(),
+        }
+    }
+}
+
+/// The sign-in under way: its number and the way to cancel it.
+struct PendingSignIn {
+    id: u64,
+    cancel: oneshot::Sender<()>,
+}
 
 pub struct Shell {
     /// The engine, or why it could not be opened (a store from a newer version, say):
@@ -31,6 +122,9 @@ pub struct Shell {
     pub agenda_changed: Notify,
     tray_shown: Mutex<Option<TrayMenu>>,
     quitting: AtomicBool,
+    /// At most one sign-in runs; a new one cancels the one before.
+    sign_in: Mutex<Option<PendingSignIn>>,
+    sign_in_ids: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -52,6 +146,8 @@ impl Shell {
             agenda_changed: Notify::new(),
             tray_shown: Mutex::new(None),
             quitting: AtomicBool::new(false),
+            sign_in: Mutex::new(None),
+            sign_in_ids: AtomicU64::new(0),
         }
     }
 
@@ -88,6 +184,165 @@ impl Shell {
             ));
         }
         self.sync_now.notify_one();
+        Ok(())
+    }
+
+    /// The app registration and authority from the configuration.
+    pub fn sign_in_info(&self) -> Result<SignInInfo, ApiError> {
+        Ok(SignInInfo::from_config(self.engine()?.config()))
+    }
+
+    /// Registers a new sign-in, cancelling the one before; returns its number and what
+    /// completes when it is cancelled.
+    fn begin_sign_in(&self) -> (u64, impl std::future::Future<Output = ()> + Send + 'static) {
+        let id = self.sign_in_ids.fetch_add(1, Ordering::SeqCst) + 1;
+        let (tx, rx) = oneshot::channel();
+        if let Some(previous) = lock(&self.sign_in).replace(PendingSignIn { id, cancel: tx }) {
+            let _ = previous.cancel.send(());
+        }
+        // A dropped sender (the app going away) cancels too.
+        (id, async move {
+            let _ = rx.await;
+        })
+    }
+
+    /// Forgets sign-in `id`; whether it was still the current one.
+    fn end_sign_in(&self, id: u64) -> bool {
+        let mut current = lock(&self.sign_in);
+        if current.as_ref().is_some_and(|p| p.id == id) {
+            *current = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Cancels the sign-in under way, if any; whether there was one.
+    pub fn cancel_sign_in(&self) -> bool {
+        match lock(&self.sign_in).take() {
+            Some(pending) => {
+                let _ = pending.cancel.send(());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Interactive sign-in: binds the loopback listener, sends the system browser to the
+    /// authorize URL and waits for it in the background (at most
+    /// [`BROWSER_SIGN_IN_TIMEOUT`]), reporting through [`SIGN_IN_PROGRESS`].
+    pub async fn start_browser_sign_in<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+    ) -> Result<BrowserSignIn, ApiError> {
+        let engine = Arc::clone(self.engine()?);
+        let login = engine.start_sign_in().await?;
+        let url = login.authorize_url().to_string();
+        // The URL carries the sign-in's state: it goes to the browser and the page, not the log.
+        let browser_opened = match presently_engine::auth::browser::open(&url) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the browser for sign-in");
+                false
+            }
+        };
+        let (id, cancel) = self.begin_sign_in();
+        tracing::info!(browser_opened, "sign-in: waiting for the browser");
+        emit_progress(
+            app,
+            &SignInProgress::WaitingForBrowser {
+                url: url.clone(),
+                browser_opened,
+            },
+        );
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            let result = engine
+                .finish_sign_in(login, BROWSER_SIGN_IN_TIMEOUT, cancel)
+                .await;
+            app.state::<Shell>().finish_sign_in(&app, id, result);
+        });
+        Ok(BrowserSignIn {
+            url,
+            browser_opened,
+        })
+    }
+
+    /// Device-code sign-in: answers the code at once and polls in the background until the
+    /// user finished, the code expired or the sign-in was cancelled.
+    pub async fn start_device_sign_in<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+    ) -> Result<DeviceCode, ApiError> {
+        let engine = Arc::clone(self.engine()?);
+        let login = engine.start_device_sign_in().await?;
+        let lifetime = login.expires_in();
+        let code = DeviceCode {
+            verification_uri: login.verification_uri().to_owned(),
+            user_code: login.user_code().to_owned(),
+            expires_in: lifetime.as_secs(),
+        };
+        let (id, cancel) = self.begin_sign_in();
+        tracing::info!(
+            expires_in = code.expires_in,
+            "sign-in: waiting for the device code"
+        );
+        emit_progress(app, &SignInProgress::WaitingForCode { code: code.clone() });
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            let result = tokio::select! {
+                result = engine.finish_device_sign_in(login) => result,
+                _ = cancel => Err(Error::Auth(AuthError::Cancelled)),
+                _ = tokio::time::sleep(lifetime + DEVICE_CODE_GRACE) => {
+                    Err(Error::Auth(AuthError::Timeout(lifetime.as_secs())))
+                }
+            };
+            app.state::<Shell>().finish_sign_in(&app, id, result);
+        });
+        Ok(code)
+    }
+
+    /// The end of a sign-in: on success the UI hears `signed_in` and the new status, and the
+    /// sync loop wakes for the first sync. A sign-in replaced by a newer one stays quiet
+    /// unless it succeeded.
+    fn finish_sign_in<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        id: u64,
+        result: Result<Account, Error>,
+    ) {
+        let current = self.end_sign_in(id);
+        match result {
+            Ok(account) => {
+                tracing::info!("signed in");
+                emit_progress(
+                    app,
+                    &SignInProgress::SignedIn {
+                        upn: account.upn,
+                        display_name: account.display_name,
+                    },
+                );
+                self.publish_status(app);
+                self.sync_now.notify_one();
+            }
+            Err(e) => {
+                let error = ApiError::from(e);
+                if error.code == ErrorCode::LoginCancelled || !current {
+                    tracing::info!(code = ?error.code, "sign-in ended");
+                } else {
+                    tracing::warn!(code = ?error.code, message = %error.message, "sign-in failed");
+                    emit_progress(app, &SignInProgress::Failed { error });
+                }
+            }
+        }
+    }
+
+    /// Signs out (the local calendar stays) and tells the UI and the tray.
+    pub async fn sign_out<R: Runtime>(&self, app: &AppHandle<R>) -> Result<(), ApiError> {
+        self.cancel_sign_in();
+        self.engine()?.sign_out(false).await?;
+        tracing::info!("signed out");
+        self.publish_status(app);
         Ok(())
     }
 
@@ -219,6 +474,12 @@ impl Shell {
     }
 }
 
+fn emit_progress<R: Runtime>(app: &AppHandle<R>, progress: &SignInProgress) {
+    if let Err(e) = app.emit(SIGN_IN_PROGRESS, progress) {
+        tracing::warn!(error = %e, "cannot emit {SIGN_IN_PROGRESS}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +498,116 @@ mod tests {
         assert!(!shell.status().expect("status").account.signed_in);
         let menu = shell.tray_model();
         assert_eq!(menu.tooltip, "Presently — signed out");
+    }
+
+    fn shell() -> (tempfile::TempDir, Shell) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(presently_engine::EngineSetup {
+            paths: presently_engine::paths::Paths::under(dir.path()),
+            config: Default::default(),
+            clock: Arc::new(presently_engine::SystemClock),
+            demo: false,
+        })
+        .expect("engine");
+        (dir, Shell::new(Ok(engine), None, None))
+    }
+
+    #[test]
+    fn sign_in_progress_payloads_are_tagged_by_phase() {
+        let json = |p: &SignInProgress| serde_json::to_value(p).expect("json");
+        assert_eq!(
+            json(&SignInProgress::WaitingForBrowser {
+                url: "http://127.0.0.1:1/organizations/oauth2/v2.0/authorize?x=1".into(),
+                browser_opened: true,
+            }),
+            serde_json::json!({
+                "phase": "waiting_for_browser",
+                "url": "http://127.0.0.1:1/organizations/oauth2/v2.0/authorize?x=1",
+                "browser_opened": true
+            })
+        );
+        assert_eq!(
+            json(&SignInProgress::WaitingForCode {
+                code: DeviceCode {
+                    verification_uri: "https://microsoft.com/devicelogin".into(),
+                    user_code: "ABCD-EFGH".into(),
+                    expires_in: 900,
+                }
+            }),
+            serde_json::json!({
+                "phase": "waiting_for_code",
+                "verification_uri": "https://microsoft.com/devicelogin",
+                "user_code": "ABCD-EFGH",
+                "expires_in": 900
+            })
+        );
+        assert_eq!(
+            json(&SignInProgress::SignedIn {
+                upn: "megan@contoso.com".into(),
+                display_name: None
+            }),
+            serde_json::json!({"phase": "signed_in", "upn": "megan@contoso.com", "display_name": null})
+        );
+        assert_eq!(
+            json(&SignInProgress::Failed {
+                error: ApiError::new(ErrorCode::ConsentRequired, "AADSTS65001: ask")
+            }),
+            serde_json::json!({
+                "phase": "failed",
+                "error": {"code": "consent_required", "message": "AADSTS65001: ask"}
+            })
+        );
+        assert_eq!(
+            json(&SignInProgress::Cancelled),
+            serde_json::json!({"phase": "cancelled"})
+        );
+    }
+
+    #[test]
+    fn sign_in_info_says_whether_an_application_is_configured() {
+        let mut config = presently_engine::config::Config::default();
+        let info = SignInInfo::from_config(&config);
+        assert_eq!(
+            info,
+            SignInInfo {
+                client_id: None,
+                tenant: "organizations".into(),
+                authority_host: "https://login.microsoftonline.com".into(),
+                configured: false,
+            }
+        );
+        config.microsoft.client_id = Some("  ".into());
+        assert!(!SignInInfo::from_config(&config).configured);
+        config.microsoft.client_id = Some("7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b".into());
+        config.microsoft.tenant = "contoso.com".into();
+        let info = SignInInfo::from_config(&config);
+        assert!(info.configured);
+        assert_eq!(
+            info.client_id.as_deref(),
+            Some("7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b")
+        );
+        assert_eq!(info.tenant, "contoso.com");
+        let (_dir, shell) = shell();
+        assert!(!shell.sign_in_info().expect("info").configured);
+    }
+
+    #[tokio::test]
+    async fn a_new_sign_in_cancels_the_one_before_and_cancel_ends_the_current() {
+        let (_dir, shell) = shell();
+        let (first, first_cancelled) = shell.begin_sign_in();
+        let (second, second_cancelled) = shell.begin_sign_in();
+        assert_ne!(first, second);
+        tokio::time::timeout(Duration::from_secs(1), first_cancelled)
+            .await
+            .expect("the first sign-in is cancelled by the second");
+        assert!(!shell.end_sign_in(first), "the first is no longer current");
+        assert!(shell.cancel_sign_in());
+        tokio::time::timeout(Duration::from_secs(1), second_cancelled)
+            .await
+            .expect("cancel_sign_in cancels the current sign-in");
+        assert!(!shell.cancel_sign_in(), "nothing left to cancel");
+        assert!(!shell.end_sign_in(second));
+        let (third, _cancel) = shell.begin_sign_in();
+        assert!(shell.end_sign_in(third));
     }
 }

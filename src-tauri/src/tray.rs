@@ -42,6 +42,9 @@ pub enum TrayAction {
     OpenItem(String),
     SyncNow,
     OpenWindow,
+    /// Opens the window, which shows the sign-in screen while signed out.
+    SignIn,
+    SignOut,
     Quit,
 }
 
@@ -52,6 +55,8 @@ impl TrayAction {
             TrayAction::OpenItem(id) => format!("open-item:{id}"),
             TrayAction::SyncNow => "sync-now".to_owned(),
             TrayAction::OpenWindow => "open-window".to_owned(),
+            TrayAction::SignIn => "sign-in".to_owned(),
+            TrayAction::SignOut => "sign-out".to_owned(),
             TrayAction::Quit => "quit".to_owned(),
         }
     }
@@ -60,6 +65,8 @@ impl TrayAction {
         match id {
             "sync-now" => Some(TrayAction::SyncNow),
             "open-window" => Some(TrayAction::OpenWindow),
+            "sign-in" => Some(TrayAction::SignIn),
+            "sign-out" => Some(TrayAction::SignOut),
             "quit" => Some(TrayAction::Quit),
             _ => id
                 .strip_prefix("open-item:")
@@ -147,7 +154,7 @@ pub fn build(status: &StatusView, agenda: Option<&AgendaView>, now: DateTime<Utc
     if !status.account.signed_in {
         items.push(TrayItem::Label("Signed out".to_owned()));
         items.push(TrayItem::Separator);
-        items.push(action(TrayAction::OpenWindow, "Open Presently"));
+        items.push(action(TrayAction::SignIn, "Sign in…"));
         items.push(TrayItem::Separator);
         items.push(action(TrayAction::Quit, "Quit Presently"));
         return TrayMenu {
@@ -177,6 +184,10 @@ pub fn build(status: &StatusView, agenda: Option<&AgendaView>, now: DateTime<Utc
     }
     items.push(action(TrayAction::OpenWindow, "Open Presently"));
     items.push(TrayItem::Separator);
+    // Demo mode signs in by itself; signing out of it would only strand the demo.
+    if !status.account.demo {
+        items.push(action(TrayAction::SignOut, "Sign out"));
+    }
     items.push(action(TrayAction::Quit, "Quit Presently"));
 
     let tooltip = match upcoming.iter().find(|u| u.start > now) {
@@ -378,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn signed_out_offers_only_the_window_and_quit() {
+    fn signed_out_offers_sign_in_and_quit() {
         let menu = build(
             &status(false, SyncPhase::Never),
             None,
@@ -387,14 +398,47 @@ mod tests {
         assert_eq!(menu.tooltip, "Presently — signed out");
         assert_eq!(
             titles(&menu),
+            ["[Signed out]", "---", "Sign in…", "---", "Quit Presently"]
+        );
+        assert_eq!(
+            menu.items[2],
+            TrayItem::Action {
+                action: TrayAction::SignIn,
+                title: "Sign in…".into()
+            }
+        );
+        assert!(!menu.items.iter().any(|i| matches!(
+            i,
+            TrayItem::Action {
+                action: TrayAction::SignOut,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn signed_in_offers_sign_out_except_in_demo_mode() {
+        let now = at("2026-03-30T08:00:00+02:00");
+        let menu = build(&status(true, SyncPhase::Idle), None, now);
+        assert_eq!(
+            titles(&menu),
             [
-                "[Signed out]",
+                "[Nothing else scheduled]",
                 "---",
+                "Sync now",
                 "Open Presently",
                 "---",
+                "Sign out",
                 "Quit Presently"
             ]
         );
+        assert!(menu.items.contains(&TrayItem::Action {
+            action: TrayAction::SignOut,
+            title: "Sign out".into()
+        }));
+        let mut demo = status(true, SyncPhase::Idle);
+        demo.account.demo = true;
+        assert!(!titles(&build(&demo, None, now)).contains(&"Sign out".to_owned()));
     }
 
     #[test]
@@ -457,6 +501,7 @@ mod tests {
                 "Sync now",
                 "Open Presently",
                 "---",
+                "Sign out",
                 "Quit Presently"
             ]
         );
@@ -545,6 +590,8 @@ mod tests {
             TrayAction::OpenItem("AAMk=/+x:y".into()),
             TrayAction::SyncNow,
             TrayAction::OpenWindow,
+            TrayAction::SignIn,
+            TrayAction::SignOut,
             TrayAction::Quit,
         ] {
             assert_eq!(TrayAction::from_id(&a.to_id()), Some(a));

@@ -2,7 +2,7 @@
 // open_item / join_meeting ask the Rust side to do it.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AgendaView, IpcError, Status } from './types';
+import type { AgendaView, BrowserSignIn, DeviceCode, IpcError, SignInInfo, SignInProgress, Status } from './types';
 
 export function toIpcError(e: unknown): IpcError {
   if (e && typeof e === 'object') {
@@ -30,9 +30,17 @@ export const api = {
   syncNow: () => call<null>('sync_now'),
   openItem: (id: string) => call<null>('open_item', { id }),
   joinMeeting: (id: string) => call<null>('join_meeting', { id }),
+  signInInfo: () => call<SignInInfo>('sign_in_info'),
+  /** Rust opens the system browser; the page never does. */
+  signIn: () => call<BrowserSignIn>('sign_in'),
+  signInDevice: () => call<DeviceCode>('sign_in_device'),
+  cancelSignIn: () => call<null>('cancel_sign_in'),
+  signOut: () => call<null>('sign_out'),
   onAgendaChanged: (cb: () => void): Promise<UnlistenFn> => listen('agenda-changed', () => cb()),
   onStatusChanged: (cb: (s: Status) => void): Promise<UnlistenFn> =>
     listen<Status>('status-changed', (ev) => cb(ev.payload)),
+  onSignInProgress: (cb: (p: SignInProgress) => void): Promise<UnlistenFn> =>
+    listen<SignInProgress>('sign-in-progress', (ev) => cb(ev.payload)),
 };
 
 export type Api = typeof api;

@@ -3,8 +3,21 @@ import { api as realApi, toIpcError, type Api } from './api';
 import { h, icon } from './dom';
 import { dateKeyOf, formatTime, msToNextMinute, statusLine, usableLocale, validTimeZone } from './format';
 import { pickLang, strings } from './i18n';
-import { renderAgenda, renderDetail, renderError, renderLoading, renderSignedOut, type Ctx, type Handlers } from './render';
-import type { AgendaView, IpcError, Status } from './types';
+import {
+  renderAgenda,
+  renderDetail,
+  renderError,
+  renderFirstSync,
+  renderLoading,
+  renderSignedOut,
+  renderSignIn,
+  type Ctx,
+  type Handlers,
+  type SignInFlow,
+  type SignInHandlers,
+  type SignInState,
+} from './render';
+import type { AgendaView, IpcError, SignInInfo, SignInProgress, Status } from './types';
 import './styles.css';
 
 export const DEFAULT_DAYS = 7;
@@ -12,7 +25,7 @@ export const DEFAULT_DAYS = 7;
 /** Error codes that replace the agenda with the error state even when one is shown. */
 const FATAL = new Set(['not_signed_in', 'store_corrupt', 'store_too_new', 'config_invalid']);
 
-type Phase = 'loading' | 'ready' | 'error' | 'signed-out';
+type Phase = 'loading' | 'ready' | 'error' | 'signed-out' | 'first-sync';
 
 interface State {
   phase: Phase;
@@ -22,6 +35,9 @@ interface State {
   /** Error from the last sync_now call, shown in the status line. */
   syncError: string | null;
   selectedId: string | null;
+  /** The app registration sign-in uses (from `sign_in_info`). */
+  info: SignInInfo | null;
+  signIn: SignInState;
 }
 
 export interface StartOptions {
@@ -40,7 +56,16 @@ export function start(opts: StartOptions = {}): void {
   document.documentElement.lang = lang;
   document.title = s.appName;
 
-  const state: State = { phase: 'loading', view: null, error: null, status: null, syncError: null, selectedId: null };
+  const state: State = {
+    phase: 'loading',
+    view: null,
+    error: null,
+    status: null,
+    syncError: null,
+    selectedId: null,
+    info: null,
+    signIn: { kind: 'idle' },
+  };
 
   // ---- static shell -------------------------------------------------------
   const statusEl = h('p', { class: 'status', 'data-testid': 'status', role: 'status', 'aria-live': 'polite' });
@@ -91,6 +116,12 @@ export function start(opts: StartOptions = {}): void {
     retry: () => void refresh(true),
   };
 
+  const signInHandlers: SignInHandlers = {
+    start: (flow) => void startSignIn(flow),
+    cancel: () => void cancelSignIn(),
+    copyCode: (code, button, codeEl) => void copyCode(code, button, codeEl),
+  };
+
   function reportActionError(e: unknown): void {
     state.syncError = toIpcError(e).message;
     renderStatus();
@@ -127,6 +158,9 @@ export function start(opts: StartOptions = {}): void {
     const focusId = focusItem?.dataset['id'];
     const focusDate = focusItem?.closest<HTMLElement>('[data-testid="day"]')?.dataset['date'];
     const focusJoin = active instanceof HTMLElement && active.dataset['testid'] === 'join';
+    // Outside the agenda (sign-in screens), focus stays on the control with the same role.
+    const focusControl =
+      active instanceof HTMLElement && content.contains(active) && !focusItem ? active.dataset['testid'] : undefined;
     const scroll = content.scrollTop;
 
     content.setAttribute('aria-busy', String(state.phase === 'loading'));
@@ -135,7 +169,13 @@ export function start(opts: StartOptions = {}): void {
         content.replaceChildren(renderLoading(s));
         break;
       case 'signed-out':
-        content.replaceChildren(renderSignedOut(s));
+        // Demo mode signs in by itself; its signed-out state has nothing to offer.
+        content.replaceChildren(
+          state.status?.account.demo ? renderSignedOut(s) : renderSignIn(state.info, state.signIn, ctx(), signInHandlers),
+        );
+        break;
+      case 'first-sync':
+        content.replaceChildren(renderFirstSync(state.status, signedInName(), s, retryFirstSync));
         break;
       case 'error':
         content.replaceChildren(renderError(state.error ?? { code: 'internal', message: '' }, s, handlers));
@@ -150,6 +190,8 @@ export function start(opts: StartOptions = {}): void {
       const li = rows.find((el) => el.closest<HTMLElement>('[data-testid="day"]')?.dataset['date'] === focusDate) ?? rows[0];
       const target = li?.querySelector<HTMLElement>(focusJoin ? '[data-testid="join"]' : '.item-main');
       target?.focus({ preventScroll: true });
+    } else if (focusControl) {
+      content.querySelector<HTMLElement>(`[data-testid="${focusControl}"]:not([disabled])`)?.focus({ preventScroll: true });
     }
     renderDetailPane(false);
   }
@@ -210,7 +252,7 @@ export function start(opts: StartOptions = {}): void {
 
   async function loadAgenda(showLoading: boolean): Promise<void> {
     const seq = ++loadSeq;
-    if (showLoading || !state.view) {
+    if (showLoading || (!state.view && state.phase !== 'first-sync' && state.phase !== 'signed-out')) {
       state.phase = 'loading';
       renderContent();
     }
@@ -219,12 +261,12 @@ export function start(opts: StartOptions = {}): void {
       if (seq !== loadSeq) return;
       state.view = view;
       state.error = null;
-      state.phase = state.status && !state.status.account.signed_in ? 'signed-out' : 'ready';
+      state.phase = settledPhase();
       loadedDay = dateKeyOf(Date.now(), validTimeZone(view.timezone));
     } catch (e) {
       if (seq !== loadSeq) return;
       const err = toIpcError(e);
-      if (!showLoading && state.view && state.phase === 'ready' && !FATAL.has(err.code)) {
+      if (!showLoading && state.view && (state.phase === 'ready' || state.phase === 'first-sync') && !FATAL.has(err.code)) {
         // A background refetch failed: keep showing what we have, report it in the status line.
         state.syncError = err.message;
       } else {
@@ -236,17 +278,190 @@ export function start(opts: StartOptions = {}): void {
     renderStatus();
   }
 
+  /** What a loaded agenda shows: the sign-in screen, the first sync, or the agenda. */
+  function settledPhase(): Phase {
+    const st = state.status;
+    if (st && !st.account.signed_in) return 'signed-out';
+    const empty = !state.view?.days.some((d) => d.items.length > 0);
+    if (st && !st.sync.last_synced_at && empty) return 'first-sync';
+    return 'ready';
+  }
+
+  function signedInName(): string | null {
+    const a = state.status?.account;
+    return a?.signed_in ? a.display_name ?? a.upn : null;
+  }
+
   async function loadStatus(): Promise<void> {
     try {
       state.status = await api.status();
     } catch {
       // The agenda call reports errors; a missing status just leaves the line empty.
     }
-    if (state.status && !state.status.account.signed_in && state.phase === 'ready') {
-      state.phase = 'signed-out';
-      renderContent();
+    if (state.status && (state.phase === 'ready' || state.phase === 'first-sync')) {
+      const phase = settledPhase();
+      if (phase !== state.phase) {
+        state.phase = phase;
+        renderContent();
+      }
     }
     renderStatus();
+  }
+
+  async function loadInfo(): Promise<void> {
+    try {
+      state.info = await api.signInInfo();
+    } catch {
+      // Without it the screen still offers sign-in; the command itself reports what is wrong.
+      state.info = null;
+    }
+    if (state.phase === 'signed-out') renderContent();
+  }
+
+  // ---- sign-in --------------------------------------------------------------
+  /** Which element gets focus after the sign-in view changes (undefined: leave focus alone). */
+  function focusTarget(): string | undefined {
+    switch (state.signIn.kind) {
+      case 'idle':
+        return '[data-testid="sign-in"]:not([disabled])';
+      case 'starting':
+        return undefined;
+      case 'browser':
+        return '[data-testid="sign-in-cancel"]';
+      case 'device':
+        return '[data-testid="copy-code"]';
+      case 'error':
+        return '[data-testid="sign-in-retry"]';
+    }
+  }
+
+  /**
+   * Keeps keyboard focus inside the sign-in screen as it changes: if focus was in the
+   * content (or nowhere), the returned function moves it to the new view's main control.
+   */
+  function moveFocusAfterRender(): () => void {
+    const active = document.activeElement;
+    const wasInside = !active || active === document.body || content.contains(active);
+    return () => {
+      if (!wasInside || state.phase !== 'signed-out') return;
+      const sel = focusTarget();
+      if (!sel) return;
+      content.querySelector<HTMLElement>(sel)?.focus();
+    };
+  }
+
+  function setSignIn(next: SignInState): void {
+    state.signIn = next;
+    if (state.phase !== 'signed-out') return;
+    const focused = moveFocusAfterRender();
+    renderContent();
+    focused();
+  }
+
+  async function startSignIn(flow: SignInFlow): Promise<void> {
+    if (state.signIn.kind === 'starting') return;
+    const starting: SignInState = { kind: 'starting', flow };
+    setSignIn(starting);
+    // A progress event may move on before the answer arrives (signed in, failed, cancelled):
+    // the answer only applies while this attempt is still the one shown.
+    const current = () => state.signIn === starting;
+    try {
+      if (flow === 'browser') {
+        const r = await api.signIn();
+        if (current()) setSignIn({ kind: 'browser', url: r.url, opened: r.browser_opened });
+      } else {
+        const code = await api.signInDevice();
+        if (current()) setSignIn({ kind: 'device', code, until: Date.now() + code.expires_in * 1000 });
+      }
+    } catch (e) {
+      if (current()) setSignIn({ kind: 'error', flow, error: toIpcError(e) });
+    }
+  }
+
+  async function cancelSignIn(): Promise<void> {
+    setSignIn({ kind: 'idle' });
+    try {
+      await api.cancelSignIn();
+    } catch {
+      // Nothing left to cancel.
+    }
+  }
+
+  async function copyCode(code: string, button: HTMLButtonElement, codeEl: HTMLElement): Promise<void> {
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(code);
+      ok = true;
+    } catch {
+      // No clipboard API here (or not allowed): select the code so Ctrl+C copies it.
+      const range = document.createRange();
+      range.selectNodeContents(codeEl);
+      const sel = window.getSelection();
+      sel?.removeAllRanges();
+      sel?.addRange(range);
+      try {
+        ok = document.execCommand('copy');
+      } catch {
+        ok = false;
+      }
+    }
+    const label = button.querySelector('.copy-label');
+    if (ok && label) {
+      label.textContent = s.copied;
+      window.setTimeout(() => {
+        if (label.isConnected) label.textContent = s.copyCode;
+      }, 2000);
+    }
+  }
+
+  function onSignInProgress(p: SignInProgress): void {
+    switch (p.phase) {
+      case 'waiting_for_browser':
+        if (state.phase === 'signed-out' && state.signIn.kind !== 'browser') {
+          setSignIn({ kind: 'browser', url: p.url, opened: p.browser_opened });
+        }
+        break;
+      case 'waiting_for_code':
+        if (state.phase === 'signed-out' && state.signIn.kind !== 'device') {
+          const { verification_uri, user_code, expires_in } = p;
+          setSignIn({ kind: 'device', code: { verification_uri, user_code, expires_in }, until: Date.now() + expires_in * 1000 });
+        }
+        break;
+      case 'signed_in': {
+        state.signIn = { kind: 'idle' };
+        // status-changed follows; until then the account is known from here.
+        if (state.status) {
+          state.status = {
+            ...state.status,
+            account: { ...state.status.account, signed_in: true, upn: p.upn, display_name: p.display_name },
+          };
+        }
+        state.phase = state.status?.sync.last_synced_at ? 'loading' : 'first-sync';
+        const hadFocus = content.contains(document.activeElement);
+        renderContent();
+        renderStatus();
+        if (hadFocus) content.querySelector<HTMLElement>('.state-title')?.focus();
+        void loadAgenda(false);
+        break;
+      }
+      case 'failed': {
+        const cur = state.signIn;
+        const flow: SignInFlow = cur.kind === 'device' || (cur.kind === 'starting' && cur.flow === 'device') ? 'device' : 'browser';
+        setSignIn({ kind: 'error', flow, error: p.error });
+        break;
+      }
+      case 'cancelled':
+        if (state.signIn.kind !== 'idle' && state.signIn.kind !== 'error') setSignIn({ kind: 'idle' });
+        break;
+    }
+  }
+
+  function retryFirstSync(): void {
+    state.syncError = null;
+    api.syncNow().then(
+      () => renderStatus(),
+      (e) => reportActionError(e),
+    );
   }
 
   async function refresh(showLoading: boolean): Promise<void> {
@@ -293,13 +508,23 @@ export function start(opts: StartOptions = {}): void {
       state.status = st;
       state.syncError = null;
       renderStatus();
-      if (wasSignedIn === false && st.account.signed_in) void loadAgenda(true);
-      else if (!st.account.signed_in && state.phase !== 'signed-out') {
-        state.phase = 'signed-out';
-        renderContent();
+      if (!st.account.signed_in) {
+        if (state.phase !== 'signed-out' && state.phase !== 'error') {
+          state.phase = 'signed-out';
+          state.signIn = { kind: 'idle' };
+          renderContent();
+          void loadInfo();
+        }
+      } else if (wasSignedIn === false || state.phase === 'signed-out') {
+        // Signed in elsewhere (the CLI, another window).
+        void loadAgenda(state.phase !== 'first-sync');
+      } else if (state.phase === 'first-sync') {
+        if (st.sync.last_synced_at) void loadAgenda(false);
+        else renderContent();
       }
     })
     .catch(() => undefined);
+  void api.onSignInProgress(onSignInProgress).catch(() => undefined);
 
   // ---- the only timer: a tick at each minute boundary ------------------------
   function tick(): void {
@@ -318,6 +543,7 @@ export function start(opts: StartOptions = {}): void {
 
   renderStatus();
   void refresh(true);
+  void loadInfo();
   schedule();
 }
 

@@ -14,7 +14,7 @@ import {
   type NowNext,
 } from './format';
 import type { Strings } from './i18n';
-import type { AgendaDay, AgendaItem, AgendaView, IpcError } from './types';
+import type { AgendaDay, AgendaItem, AgendaView, DeviceCode, IpcError, SignInInfo, Status } from './types';
 
 export interface Ctx {
   locale: string;
@@ -252,6 +252,195 @@ export function renderSignedOut(s: Strings): HTMLElement {
     h('div', { class: 'state-icon' }, icon('signin')),
     h('h2', { class: 'state-title' }, s.notSignedIn),
     h('p', { class: 'state-text' }, s.notSignedInText),
+  );
+}
+
+// ---- sign-in -----------------------------------------------------------------
+
+export type SignInFlow = 'browser' | 'device';
+
+/** Where the sign-in on the consent screen stands. */
+export type SignInState =
+  | { kind: 'idle' }
+  | { kind: 'starting'; flow: SignInFlow }
+  | { kind: 'browser'; url: string; opened: boolean }
+  | { kind: 'device'; code: DeviceCode; until: number }
+  | { kind: 'error'; flow: SignInFlow; error: IpcError };
+
+export interface SignInHandlers {
+  start(flow: SignInFlow): void;
+  cancel(): void;
+  copyCode(code: string, button: HTMLButtonElement, codeEl: HTMLElement): void;
+}
+
+const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com';
+
+function detailsList(info: SignInInfo, s: Strings): HTMLElement {
+  const row = (label: string, ...value: Child[]) => [h('dt', {}, label), h('dd', {}, ...value)];
+  const friendly = s.tenantNames[info.tenant.toLowerCase()];
+  const rows = [
+    ...row(
+      s.organization,
+      friendly ?? h('span', { class: 'mono', 'data-testid': 'tenant' }, info.tenant),
+      friendly ? h('span', { class: 'muted mono', 'data-testid': 'tenant' }, ` (${info.tenant})`) : null,
+    ),
+  ];
+  if (info.client_id) rows.push(...row(s.applicationId, h('span', { class: 'mono', 'data-testid': 'client-id' }, info.client_id)));
+  const authority = info.authority_host.replace(/\/+$/, '');
+  if (authority && authority !== DEFAULT_AUTHORITY) {
+    rows.push(...row(s.signInService, h('span', { class: 'mono', 'data-testid': 'authority' }, authority)));
+  }
+  return h('dl', { class: 'sign-in-details', 'data-testid': 'sign-in-details', 'aria-label': s.signInDetails }, ...rows);
+}
+
+function waitingLine(s: Strings): HTMLElement {
+  return h(
+    'p',
+    { class: 'waiting', role: 'status' },
+    h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+    h('span', {}, s.waitingForSignIn),
+  );
+}
+
+function cancelButton(s: Strings, on: SignInHandlers): HTMLButtonElement {
+  const b = h('button', { type: 'button', class: 'btn', 'data-testid': 'sign-in-cancel' }, s.cancel);
+  b.addEventListener('click', () => on.cancel());
+  return b;
+}
+
+/** The consent screen (and its waiting and error states) shown while nobody is signed in. */
+export function renderSignIn(info: SignInInfo | null, st: SignInState, ctx: Ctx, on: SignInHandlers): HTMLElement {
+  if (st.kind === 'browser') return renderBrowserWaiting(st.url, st.opened, ctx.s, on);
+  if (st.kind === 'device') return renderDeviceCode(st.code, st.until, ctx, on);
+  const { s } = ctx;
+  const configured = info?.configured ?? true;
+  const starting = st.kind === 'starting' ? st.flow : null;
+
+  const primary = h(
+    'button',
+    {
+      type: 'button',
+      class: st.kind === 'error' ? 'btn btn-link' : 'btn btn-primary btn-large',
+      'data-testid': 'sign-in',
+      disabled: !configured || starting !== null,
+      'aria-busy': starting === 'browser' ? 'true' : null,
+    },
+    starting === 'browser' ? h('span', { class: 'spinner', 'aria-hidden': 'true' }) : icon('signin'),
+    starting === 'browser' ? s.starting : s.signInWithMicrosoft,
+  );
+  primary.addEventListener('click', () => on.start('browser'));
+  const device = h(
+    'button',
+    {
+      type: 'button',
+      class: 'btn btn-link',
+      'data-testid': 'sign-in-device',
+      disabled: !configured || starting !== null,
+      'aria-busy': starting === 'device' ? 'true' : null,
+    },
+    starting === 'device' ? s.starting : s.useCode,
+  );
+  device.addEventListener('click', () => on.start('device'));
+
+  let problem: HTMLElement | null = null;
+  if (st.kind === 'error') {
+    const retry = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'sign-in-retry' }, icon('sync'), s.tryAgain);
+    retry.addEventListener('click', () => on.start(st.flow));
+    problem = h(
+      'div',
+      { class: `notice notice-error code-${st.error.code.replace(/[^a-z_]/gi, '')}`, 'data-testid': 'sign-in-error', role: 'alert' },
+      h('h3', { class: 'notice-title' }, icon('alert'), s.signInErrorTitles[st.error.code] ?? s.signInFailed),
+      h('p', { class: 'notice-text selectable', 'data-testid': 'sign-in-error-message' }, st.error.message),
+      retry,
+    );
+  } else if (!configured) {
+    problem = h('p', { class: 'notice notice-warn', 'data-testid': 'not-configured', role: 'note' }, icon('alert'), s.notConfigured);
+  }
+
+  return h(
+    'section',
+    { class: 'state sign-in', 'data-testid': 'sign-in-screen', 'aria-labelledby': 'sign-in-title' },
+    h('div', { class: 'state-icon' }, icon('calendar')),
+    h('h2', { class: 'state-title', id: 'sign-in-title', tabindex: '-1' }, s.signInTitle),
+    h('p', { class: 'state-text' }, s.signInText),
+    problem,
+    // After an error "Try again" repeats that flow; the other one stays on offer.
+    h(
+      'div',
+      { class: 'sign-in-actions' },
+      st.kind === 'error' && st.flow === 'browser' ? null : primary,
+      st.kind === 'error' && st.flow === 'device' ? null : device,
+    ),
+    info ? detailsList(info, s) : null,
+  );
+}
+
+function renderBrowserWaiting(url: string, opened: boolean, s: Strings, on: SignInHandlers): HTMLElement {
+  const urlText = h('p', { class: 'url-text selectable', 'data-testid': 'sign-in-url' }, url);
+  const link = opened
+    ? h('details', { class: 'fallback' }, h('summary', {}, s.browserLinkSummary), h('p', { class: 'muted' }, s.browserLinkText), urlText)
+    : h('div', { class: 'fallback' }, h('p', { class: 'notice notice-warn', role: 'alert' }, s.browserNotOpened), urlText);
+  const device = h('button', { type: 'button', class: 'btn btn-link', 'data-testid': 'sign-in-device' }, s.useCode);
+  device.addEventListener('click', () => on.start('device'));
+  return h(
+    'section',
+    { class: 'state sign-in', 'data-testid': 'sign-in-waiting', 'aria-labelledby': 'sign-in-title' },
+    h('div', { class: 'state-icon' }, icon('external')),
+    h('h2', { class: 'state-title', id: 'sign-in-title', tabindex: '-1' }, s.browserTitle),
+    opened ? h('p', { class: 'state-text' }, s.browserText) : null,
+    waitingLine(s),
+    link,
+    h('div', { class: 'sign-in-actions' }, cancelButton(s, on), device),
+  );
+}
+
+function renderDeviceCode(code: DeviceCode, until: number, ctx: Ctx, on: SignInHandlers): HTMLElement {
+  const { s } = ctx;
+  const codeEl = h(
+    'output',
+    { class: 'user-code selectable', 'data-testid': 'user-code', 'aria-label': `${s.userCode}: ${code.user_code.split('').join(' ')}` },
+    code.user_code,
+  );
+  const copy = h('button', { type: 'button', class: 'btn', 'data-testid': 'copy-code' }, icon('copy'), h('span', { class: 'copy-label', 'aria-live': 'polite' }, s.copyCode));
+  copy.addEventListener('click', () => on.copyCode(code.user_code, copy, codeEl));
+  return h(
+    'section',
+    { class: 'state sign-in device', 'data-testid': 'device-code', 'aria-labelledby': 'sign-in-title' },
+    h('div', { class: 'state-icon' }, icon('signin')),
+    h('h2', { class: 'state-title', id: 'sign-in-title', tabindex: '-1' }, s.deviceTitle),
+    h(
+      'ol',
+      { class: 'device-steps' },
+      h('li', {}, h('span', {}, s.deviceOpen), h('span', { class: 'url-text selectable', 'data-testid': 'verification-uri' }, code.verification_uri)),
+      h('li', {}, h('span', {}, s.deviceEnter), h('span', { class: 'code-row' }, codeEl, copy)),
+    ),
+    h('p', { class: 'muted small', 'data-testid': 'code-expiry' }, s.codeValidUntil(formatTime(until, ctx.locale, ctx.tz))),
+    waitingLine(s),
+    h('div', { class: 'sign-in-actions' }, cancelButton(s, on)),
+  );
+}
+
+/** Signed in, nothing synced yet: shown until the first sync fills the agenda. */
+export function renderFirstSync(status: Status | null, who: string | null, s: Strings, retrySync: () => void): HTMLElement {
+  const failed = status && (status.sync.state === 'error' || status.sync.state === 'offline');
+  let problem: HTMLElement | null = null;
+  if (failed) {
+    const retry = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'first-sync-retry' }, icon('sync'), s.tryAgain);
+    retry.addEventListener('click', () => retrySync());
+    problem = h(
+      'div',
+      { class: 'notice notice-error', role: 'alert', 'data-testid': 'first-sync-error' },
+      h('p', { class: 'notice-text' }, s.firstSyncFailed, ' ', h('span', { class: 'selectable' }, status.sync.message ?? s.syncError)),
+      retry,
+    );
+  }
+  return h(
+    'section',
+    { class: 'state first-sync', 'data-testid': 'first-sync', 'aria-labelledby': 'first-sync-title', 'aria-busy': failed ? null : 'true' },
+    h('div', { class: 'state-icon' }, failed ? icon('alert') : h('span', { class: 'spinner', 'aria-hidden': 'true' })),
+    h('h2', { class: 'state-title', id: 'first-sync-title', tabindex: '-1' }, s.firstSyncTitle),
+    who ? h('p', { class: 'state-text', 'data-testid': 'signed-in-as' }, s.signedInAs(who)) : null,
+    failed ? problem : h('p', { class: 'state-text', role: 'status' }, s.firstSyncText),
   );
 }
 

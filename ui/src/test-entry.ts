@@ -4,7 +4,7 @@
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
 import { start } from './app';
-import type { AgendaView, IpcError, Status } from './types';
+import type { AgendaView, BrowserSignIn, DeviceCode, IpcError, SignInInfo, Status } from './types';
 
 interface Scenario {
   agenda?: AgendaView;
@@ -15,6 +15,16 @@ interface Scenario {
   statusError?: IpcError;
   /** Hold `agenda` calls until __presently.release() is called. */
   holdAgenda?: boolean;
+  /** Answer of `sign_in_info` (default: a configured app registration). */
+  signInInfo?: SignInInfo;
+  /** Answer of `sign_in` (default: an emulator URL, browser opened). */
+  signIn?: BrowserSignIn;
+  /** Error for `sign_in`. */
+  signInError?: IpcError;
+  /** Answer of `sign_in_device`. */
+  deviceCode?: DeviceCode;
+  /** Error for `sign_in_device`. */
+  deviceCodeError?: IpcError;
 }
 
 interface Call {
@@ -56,7 +66,31 @@ mockIPC(
       case 'sync_now':
       case 'open_item':
       case 'join_meeting':
+      case 'cancel_sign_in':
+      case 'sign_out':
         return null;
+      case 'sign_in_info':
+        return structuredClone(
+          scenario.signInInfo ?? {
+            client_id: '7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b',
+            tenant: 'organizations',
+            authority_host: 'https://login.microsoftonline.com',
+            configured: true,
+          },
+        );
+      case 'sign_in':
+        if (scenario.signInError) throw scenario.signInError;
+        return structuredClone(
+          scenario.signIn ?? {
+            url: 'https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?client_id=7e1c4b6a&state=s',
+            browser_opened: true,
+          },
+        );
+      case 'sign_in_device':
+        if (scenario.deviceCodeError) throw scenario.deviceCodeError;
+        return structuredClone(
+          scenario.deviceCode ?? { verification_uri: 'https://microsoft.com/devicelogin', user_code: 'F7KQ-9XRT', expires_in: 900 },
+        );
       default:
         throw { code: 'internal', message: `unknown command ${cmd}` };
     }

@@ -74,3 +74,33 @@ export interface IpcError {
   code: string;
   message: string;
 }
+
+/** `sign_in_info`: the app registration and authority sign-in uses. */
+export interface SignInInfo {
+  client_id: string | null;
+  tenant: string;
+  authority_host: string;
+  /** False until an application (client) ID is configured. */
+  configured: boolean;
+}
+
+/** `sign_in`: the URL the system browser was sent to. */
+export interface BrowserSignIn {
+  url: string;
+  browser_opened: boolean;
+}
+
+/** `sign_in_device`: the code to enter at the verification URL, valid for `expires_in` seconds. */
+export interface DeviceCode {
+  verification_uri: string;
+  user_code: string;
+  expires_in: number;
+}
+
+/** Payload of the `sign-in-progress` event. */
+export type SignInProgress =
+  | { phase: 'waiting_for_browser'; url: string; browser_opened: boolean }
+  | ({ phase: 'waiting_for_code' } & DeviceCode)
+  | { phase: 'signed_in'; upn: string; display_name: string | null }
+  | { phase: 'failed'; error: IpcError }
+  | { phase: 'cancelled' };

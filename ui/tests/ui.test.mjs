@@ -154,26 +154,269 @@ test('loading state is shown while the agenda loads', async () => {
   });
 });
 
-test('signed-out state: from status, and from a not_signed_in error', async () => {
-  const signedOut = status({ account: { signed_in: false, upn: null, display_name: null, demo: false }, sync: { state: 'never', last_synced_at: null } });
+const signedOut = (account = {}) =>
+  status({ account: { signed_in: false, upn: null, display_name: null, demo: false, ...account }, sync: { state: 'never', last_synced_at: null } });
+
+const emptyAgenda = () => ({
+  timezone: 'Europe/Berlin',
+  generated_at: NOW,
+  days: DATES.map((date) => ({ date, items: [] })),
+});
+
+test('signed out: the consent screen, from status and from a not_signed_in error; demo keeps the plain state', async () => {
   await withApp(
-    { scenario: { agenda: agenda(), status: signedOut }, wait: '[data-testid="signed-out"]' },
+    { scenario: { agenda: agenda(), status: signedOut() }, wait: '[data-testid="sign-in-screen"]' },
     async ({ page }) => {
-      assert.match(await page.getByTestId('signed-out').textContent(), /Not signed in.*Sign in/s);
       assert.equal(await page.getByTestId('agenda').count(), 0);
       assert.equal(await page.getByTestId('item').count(), 0);
+      assert.equal(await page.getByTestId('sync-now').isVisible(), false);
     },
   );
   await withApp(
     {
-      scenario: { status: signedOut, agendaErrors: [{ code: 'not_signed_in', message: 'no account' }] },
-      wait: '[data-testid="signed-out"]',
+      scenario: { status: signedOut(), agendaErrors: [{ code: 'not_signed_in', message: 'no account' }] },
+      wait: '[data-testid="sign-in-screen"]',
     },
     async ({ page }) => {
       assert.equal(await page.getByTestId('error').count(), 0);
       assert.equal(await page.getByTestId('sync-now').isVisible(), false);
     },
   );
+  await withApp(
+    { scenario: { agenda: agenda(), status: signedOut({ demo: true }) }, wait: '[data-testid="signed-out"]' },
+    async ({ page }) => {
+      assert.match(await page.getByTestId('signed-out').textContent(), /Not signed in/);
+      assert.equal(await page.getByTestId('sign-in-screen').count(), 0);
+    },
+  );
+});
+
+test('consent screen: Sign in with Microsoft, Use a code instead, and the app registration used', async () => {
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut() }, wait: '[data-testid="sign-in-details"]' },
+    async ({ page }) => {
+      const screen = page.getByTestId('sign-in-screen');
+      assert.equal(await screen.getByRole('heading', { level: 2 }).textContent(), 'Sign in to Microsoft 365');
+      assert.equal(await page.getByRole('button', { name: 'Sign in with Microsoft' }).count(), 1);
+      assert.equal(await page.getByRole('button', { name: 'Use a code instead' }).count(), 1);
+      assert.equal(await page.getByRole('region', { name: 'Sign in to Microsoft 365' }).count(), 1);
+      const details = page.getByTestId('sign-in-details');
+      assert.equal(await details.getAttribute('aria-label'), 'Sign-in details');
+      assert.match(await details.textContent(), /Organization\s*Any work or school account \(organizations\)/);
+      assert.equal(await page.getByTestId('client-id').textContent(), '7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b');
+      assert.equal(await page.getByTestId('authority').count(), 0, 'the default authority is not worth a line');
+      assert.equal(await page.getByTestId('not-configured').count(), 0);
+      assert.deepEqual((await calls(page, 'sign_in_info')).length, 1);
+      // Keyboard: Tab reaches the primary button first, then the code alternative.
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'sign-in');
+      const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+      assert.notEqual(outline, 'none', 'focus is visible');
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'sign-in-device');
+    },
+  );
+  // German, a tenant of its own and a non-default authority.
+  const signInInfo = { client_id: 'abc-123', tenant: 'contoso.com', authority_host: 'http://127.0.0.1:4321', configured: true };
+  await withApp(
+    { locale: 'de-DE', scenario: { agenda: emptyAgenda(), status: signedOut(), signInInfo }, wait: '[data-testid="sign-in-details"]' },
+    async ({ page }) => {
+      assert.equal(await page.getByRole('button', { name: 'Mit Microsoft anmelden' }).count(), 1);
+      assert.equal(await page.getByRole('button', { name: 'Stattdessen einen Code verwenden' }).count(), 1);
+      assert.match(await page.getByTestId('sign-in-screen').textContent(), /Bei Microsoft 365 anmelden/);
+      assert.equal(await page.getByTestId('tenant').textContent(), 'contoso.com');
+      assert.equal(await page.getByTestId('authority').textContent(), 'http://127.0.0.1:4321');
+      assert.match(await page.getByTestId('sign-in-details').textContent(), /Anwendungs-ID \(Client-ID\)\s*abc-123/);
+    },
+  );
+  // No application configured: said plainly, and the buttons are off.
+  const notConfigured = { client_id: null, tenant: 'organizations', authority_host: 'https://login.microsoftonline.com', configured: false };
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut(), signInInfo: notConfigured }, wait: '[data-testid="not-configured"]' },
+    async ({ page }) => {
+      assert.equal(await page.getByTestId('not-configured').textContent(), 'No application is configured; ask your administrator.');
+      assert.equal(await page.getByTestId('sign-in').isDisabled(), true);
+      assert.equal(await page.getByTestId('sign-in-device').isDisabled(), true);
+      assert.equal(await page.getByTestId('client-id').count(), 0);
+    },
+  );
+});
+
+test('Sign in invokes sign_in, waits for the browser, and Cancel invokes cancel_sign_in', async () => {
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut() }, wait: '[data-testid="sign-in-screen"]' },
+    async ({ page }) => {
+      await page.getByTestId('sign-in').click();
+      const waiting = page.getByTestId('sign-in-waiting');
+      await waiting.waitFor();
+      assert.equal((await calls(page, 'sign_in')).length, 1);
+      assert.match(await waiting.textContent(), /Continue in your browser/);
+      assert.match(await waiting.textContent(), /Waiting for the sign-in…/);
+      // The URL is text to copy, never a link the page opens.
+      assert.match(await page.getByTestId('sign-in-url').textContent(), /^https:\/\/login\.microsoftonline\.com\/organizations\/oauth2/);
+      assert.equal(await page.locator('#app a').count(), 0);
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'sign-in-cancel');
+      await page.keyboard.press('Enter');
+      await page.getByTestId('sign-in-screen').waitFor();
+      assert.equal((await calls(page, 'cancel_sign_in')).length, 1);
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'sign-in');
+      // The shell confirms the cancel; nothing changes.
+      await page.evaluate(() => window.__presently.emit('sign-in-progress', { phase: 'cancelled' }));
+      assert.equal(await page.getByTestId('sign-in-screen').count(), 1);
+    },
+  );
+  // A browser that could not be opened: the URL is shown at once.
+  await withApp(
+    {
+      scenario: { agenda: emptyAgenda(), status: signedOut(), signIn: { url: 'http://127.0.0.1:9/authorize?state=x', browser_opened: false } },
+      wait: '[data-testid="sign-in-screen"]',
+    },
+    async ({ page }) => {
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-waiting').waitFor();
+      assert.match(await page.getByRole('alert').textContent(), /could not open your browser/);
+      assert.equal(await page.getByTestId('sign-in-url').isVisible(), true);
+      assert.equal(await page.getByTestId('sign-in-url').textContent(), 'http://127.0.0.1:9/authorize?state=x');
+    },
+  );
+});
+
+test('device code: the code large and copyable, the verification URL as text', async () => {
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut() }, wait: '[data-testid="sign-in-screen"]' },
+    async ({ page, context }) => {
+      await page.getByTestId('sign-in-device').click();
+      const view = page.getByTestId('device-code');
+      await view.waitFor();
+      assert.equal((await calls(page, 'sign_in_device')).length, 1);
+      assert.equal(await page.getByTestId('user-code').textContent(), 'F7KQ-9XRT');
+      assert.equal(await page.getByTestId('verification-uri').textContent(), 'https://microsoft.com/devicelogin');
+      assert.equal(await page.locator('#app a').count(), 0, 'no links: the page never opens URLs');
+      assert.match(await page.getByTestId('code-expiry').textContent(), /valid until 10:03\sAM/);
+      const size = await page.getByTestId('user-code').evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
+      assert.ok(size >= 24, `the code is large (${size}px)`);
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'copy-code');
+      await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+      await page.getByTestId('copy-code').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="copy-code"]').textContent.includes('Copied'));
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), 'F7KQ-9XRT');
+      await page.getByTestId('sign-in-cancel').click();
+      await page.getByTestId('sign-in-screen').waitFor();
+      assert.equal((await calls(page, 'cancel_sign_in')).length, 1);
+    },
+  );
+});
+
+test('errors are shown with their message, and Try again repeats the sign-in', async () => {
+  const consent = {
+    code: 'consent_required',
+    message:
+      'AADSTS65001: your organization requires an administrator to approve Presently before you can use it. Send your administrator this link to grant consent: https://login.microsoftonline.com/contoso.com/adminconsent?client_id=cid',
+  };
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut(), signInError: consent }, wait: '[data-testid="sign-in-screen"]' },
+    async ({ page }) => {
+      await page.getByTestId('sign-in').click();
+      const err = page.getByTestId('sign-in-error');
+      await err.waitFor();
+      assert.equal(await err.getAttribute('role'), 'alert');
+      assert.match(await err.textContent(), /Your administrator must approve Presently/);
+      assert.equal(await page.getByTestId('sign-in-error-message').textContent(), consent.message);
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'sign-in-retry');
+      await page.evaluate(() => {
+        delete window.__presently.scenario.signInError;
+      });
+      await page.getByTestId('sign-in-retry').click();
+      await page.getByTestId('sign-in-waiting').waitFor();
+      assert.equal((await calls(page, 'sign_in')).length, 2);
+      // The browser flow fails later: the event carries the error.
+      await page.evaluate(() =>
+        window.__presently.emit('sign-in-progress', {
+          phase: 'failed',
+          error: { code: 'login_timeout', message: 'sign-in timed out: the browser did not come back within 300 seconds' },
+        }),
+      );
+      await err.waitFor();
+      assert.match(await err.textContent(), /Sign-in timed out/);
+      assert.match(await err.textContent(), /did not come back within 300 seconds/);
+    },
+  );
+  // A device-code failure retries the device flow.
+  await withApp(
+    {
+      scenario: { agenda: emptyAgenda(), status: signedOut(), deviceCodeError: { code: 'network', message: 'cannot reach the sign-in service: refused' } },
+      wait: '[data-testid="sign-in-screen"]',
+    },
+    async ({ page }) => {
+      await page.getByTestId('sign-in-device').click();
+      await page.getByTestId('sign-in-error').waitFor();
+      assert.match(await page.getByTestId('sign-in-error').textContent(), /Could not reach Microsoft 365.*refused/s);
+      await page.getByTestId('sign-in-retry').click();
+      await page.waitForFunction(() => window.__presently.calls.filter((c) => c.cmd === 'sign_in_device').length === 2);
+      assert.equal((await calls(page, 'sign_in')).length, 0);
+    },
+  );
+});
+
+test('sign-in-progress signed_in: first sync in progress, then the agenda loads', async () => {
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut() }, wait: '[data-testid="sign-in-screen"]' },
+    async ({ page }) => {
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-waiting').waitFor();
+      await page.evaluate(() => window.__presently.emit('sign-in-progress', { phase: 'signed_in', upn: 'dana@contoso.com', display_name: 'Dana Fischer' }));
+      const first = page.getByTestId('first-sync');
+      await first.waitFor();
+      assert.match(await first.textContent(), /First sync in progress/);
+      assert.equal(await page.getByTestId('signed-in-as').textContent(), 'Signed in as Dana Fischer');
+      // The shell's status follows; the sync has not finished yet.
+      await page.evaluate((st) => window.__presently.emit('status-changed', st), status({ account: { demo: false }, sync: { state: 'syncing', last_synced_at: null } }));
+      await page.waitForFunction(() => document.querySelector('[data-testid="status"]').textContent.includes('Syncing…'));
+      assert.equal(await page.getByTestId('first-sync').count(), 1);
+      // The first sync stored the calendar.
+      await page.evaluate((a) => {
+        window.__presently.scenario.agenda = a;
+        return window.__presently.emit('agenda-changed');
+      }, agenda());
+      await page.getByTestId('agenda').waitFor();
+      assert.ok((await page.getByTestId('item').count()) > 5);
+      assert.equal(await page.getByTestId('first-sync').count(), 0);
+      assert.equal(await page.getByTestId('sync-now').isVisible(), true);
+    },
+  );
+  // A first sync that fails says so and offers to try again.
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut() }, wait: '[data-testid="sign-in-screen"]' },
+    async ({ page }) => {
+      await page.evaluate(() => window.__presently.emit('sign-in-progress', { phase: 'signed_in', upn: 'dana@contoso.com', display_name: null }));
+      await page.getByTestId('first-sync').waitFor();
+      await page.evaluate(
+        (st) => window.__presently.emit('status-changed', st),
+        status({ account: { demo: false, display_name: null }, sync: { state: 'error', last_synced_at: null, message: 'the server answered 503' } }),
+      );
+      const err = page.getByTestId('first-sync-error');
+      await err.waitFor();
+      assert.match(await err.textContent(), /the server answered 503/);
+      await page.getByTestId('first-sync-retry').click();
+      await page.waitForFunction(() => window.__presently.calls.some((c) => c.cmd === 'sync_now'));
+      // A sync that completes (even with nothing in it) ends the first-sync state.
+      await page.evaluate(
+        (st) => window.__presently.emit('status-changed', st),
+        status({ account: { demo: false, display_name: null }, sync: { state: 'idle' } }),
+      );
+      await page.getByTestId('agenda').waitFor();
+      assert.equal(await page.getByTestId('first-sync').count(), 0);
+    },
+  );
+});
+
+test('signing out (status-changed) returns to the consent screen', async () => {
+  await withApp({ scenario: { agenda: agenda(), status: status({ account: { demo: false } }) } }, async ({ page }) => {
+    await page.evaluate((st) => window.__presently.emit('status-changed', st), signedOut());
+    await page.getByTestId('sign-in-screen').waitFor();
+    assert.equal(await page.getByTestId('agenda').count(), 0);
+    assert.ok((await calls(page, 'sign_in_info')).length >= 1);
+  });
 });
 
 test('server strings are rendered as text, never as markup', async () => {
@@ -416,7 +659,7 @@ test('large text: no horizontal overflow at 200% font size', async () => {
   });
 });
 
-test('screenshots: agenda (light, dark/German), detail pane, error, signed out', async () => {
+test('screenshots: agenda (light, dark/German), detail pane, error, sign-in screens, signed out', async () => {
   const dir = ensureArtifacts();
   await withApp({ deviceScaleFactor: 2 }, async ({ page }) => {
     await page.screenshot({ path: join(dir, 'ui-agenda.png') });
@@ -435,8 +678,41 @@ test('screenshots: agenda (light, dark/German), detail pane, error, signed out',
     await page.getByTestId('offline-banner').waitFor();
     await page.screenshot({ path: join(dir, 'ui-error.png') });
   });
-  const signedOut = status({ account: { signed_in: false, upn: null, display_name: null, demo: false }, sync: { state: 'never', last_synced_at: null } });
-  await withApp({ scenario: { agenda: agenda(), status: signedOut }, wait: '[data-testid="signed-out"]' }, async ({ page }) => {
+  await withApp(
+    { deviceScaleFactor: 2, scenario: { agenda: emptyAgenda(), status: signedOut() }, wait: '[data-testid="sign-in-details"]' },
+    async ({ page }) => {
+      await page.screenshot({ path: join(dir, 'ui-sign-in.png') });
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-waiting').waitFor();
+      await page.screenshot({ path: join(dir, 'ui-sign-in-waiting.png') });
+      await page.getByTestId('sign-in-device').click();
+      await page.getByTestId('device-code').waitFor();
+      await page.screenshot({ path: join(dir, 'ui-sign-in-device.png') });
+      await page.evaluate(() => window.__presently.emit('sign-in-progress', { phase: 'signed_in', upn: 'dana@contoso.com', display_name: 'Dana Fischer' }));
+      await page.getByTestId('first-sync').waitFor();
+      await page.screenshot({ path: join(dir, 'ui-first-sync.png') });
+    },
+  );
+  const consent = {
+    code: 'consent_required',
+    message:
+      'AADSTS65001: your organization requires an administrator to approve Presently before you can use it. Send your administrator this link to grant consent: https://login.microsoftonline.com/contoso.com/adminconsent?client_id=7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b',
+  };
+  await withApp(
+    {
+      deviceScaleFactor: 2,
+      colorScheme: 'dark',
+      locale: 'de-DE',
+      scenario: { agenda: emptyAgenda(), status: signedOut(), signInError: consent },
+      wait: '[data-testid="sign-in-details"]',
+    },
+    async ({ page }) => {
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-error').waitFor();
+      await page.screenshot({ path: join(dir, 'ui-sign-in-error-dark.png') });
+    },
+  );
+  await withApp({ deviceScaleFactor: 2, scenario: { agenda: agenda(), status: signedOut({ demo: true }) }, wait: '[data-testid="signed-out"]' }, async ({ page }) => {
     await page.screenshot({ path: join(dir, 'ui-signed-out.png') });
   });
 });

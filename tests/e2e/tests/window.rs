@@ -1,8 +1,10 @@
-//! The real Presently window in demo mode, driven through tauri-driver and WebKitWebDriver.
+//! The real Presently window, driven through tauri-driver and WebKitWebDriver: in demo mode,
+//! and on a first launch that signs in to an emulator of Microsoft 365.
 //!
-//! Needs a display (Xvfb), a session bus, `tauri-driver` and a built `presently-app`; run it
-//! with `scripts/test-e2e.sh`. Missing prerequisites fail the test with a message saying
-//! what is missing.
+//! Needs a display (Xvfb), a session bus, `tauri-driver` and a built `presently-app`; the
+//! sign-in test also needs an unlocked Secret Service keyring (gnome-keyring) in that
+//! session. Run them with `scripts/test-e2e.sh`. Missing prerequisites fail the test with a
+//! message saying what is missing.
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::net::TcpListener;
@@ -95,20 +97,28 @@ struct Driver {
 }
 
 impl Driver {
-    fn spawn(binary: &Path, data_dir: &Path, log: &Path) -> Self {
+    /// Starts tauri-driver; `env` reaches the app through WebKitWebDriver, which passes its
+    /// environment on.
+    fn spawn(binary: &Path, env: &[(&str, &std::ffi::OsStr)], log: &Path) -> Self {
         use std::os::unix::process::CommandExt;
         let port = free_port();
         let native_port = free_port();
         let log_file = std::fs::File::create(log).expect("driver log file");
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args([
                 "--port",
                 &port.to_string(),
                 "--native-port",
                 &native_port.to_string(),
             ])
-            .env("PRESENTLY_DEMO", "1")
-            .env("PRESENTLY_DATA_DIR", data_dir)
+            .env_remove("PRESENTLY_DEMO")
+            .env_remove("PRESENTLY_CONFIG")
+            .env_remove("BROWSER");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command
             .env("RUST_LOG", "info")
             // A fixed locale, so the page (and the screenshot) look the same everywhere. It
             // also keeps the POSIX "C" locale out, whose tag `Intl` rejects.
@@ -167,11 +177,11 @@ impl Drop for Driver {
     }
 }
 
-async fn connect(driver: &Driver, app: &Path) -> Client {
+async fn connect(driver: &Driver, app: &Path, args: &[&str]) -> Client {
     let caps = serde_json::json!({
         "tauri:options": {
             "application": app,
-            "args": ["--demo"],
+            "args": args,
         }
     });
     let serde_json::Value::Object(caps) = caps else {
@@ -264,9 +274,16 @@ async fn demo_week_renders_in_the_real_window() {
     let data_dir = tempfile::tempdir().expect("temporary data directory");
     let log = artifacts.join("tauri-driver.log");
 
-    let mut driver = Driver::spawn(&driver_bin, data_dir.path(), &log);
+    let mut driver = Driver::spawn(
+        &driver_bin,
+        &[
+            ("PRESENTLY_DEMO", "1".as_ref()),
+            ("PRESENTLY_DATA_DIR", data_dir.path().as_os_str()),
+        ],
+        &log,
+    );
     driver.wait_until_ready().await;
-    let client = connect(&driver, &app).await;
+    let client = connect(&driver, &app, &["--demo"]).await;
 
     // Run the checks as a task so a failure still closes the session before the panic
     // is passed on; `driver` ends the processes when it drops either way.
@@ -281,6 +298,210 @@ async fn demo_week_renders_in_the_real_window() {
     if let Err(e) = outcome {
         let log_text = std::fs::read_to_string(&log).unwrap_or_default();
         eprintln!("--- tauri-driver / app output ---\n{log_text}");
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Waits until `css` matches at least `min` elements; on timeout, photographs the window as
+/// `timeout_shot` and fails with the page text.
+async fn wait_for(
+    client: &Client,
+    css: &str,
+    min: usize,
+    timeout: Duration,
+    artifacts: &Path,
+    timeout_shot: &str,
+) -> Vec<fantoccini::elements::Element> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let found = client.find_all(Locator::Css(css)).await.unwrap_or_default();
+        if found.len() >= min {
+            return found;
+        }
+        if Instant::now() >= deadline {
+            let body = match client.find(Locator::Css("body")).await {
+                Ok(b) => b.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if let Ok(png) = client.screenshot().await {
+                let _ = std::fs::write(artifacts.join(timeout_shot), png);
+            }
+            panic!(
+                "{css} did not appear {min} time(s) within {timeout:?} (found {}); page text:\n{body}",
+                found.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A first launch: the consent screen names the configured app registration; "Sign in with
+/// Microsoft" sends the system browser (a script playing it) to the emulator, which consents
+/// at once; the first sync fills the agenda.
+async fn first_launch_signs_in(client: &Client, artifacts: &Path) {
+    wait_for(
+        client,
+        r#"[data-testid="sign-in-screen"] [data-testid="client-id"]"#,
+        1,
+        RENDER_TIMEOUT,
+        artifacts,
+        "app-first-launch-timeout.png",
+    )
+    .await;
+    // The app read the configuration named by PRESENTLY_CONFIG: the environment reached it
+    // through tauri-driver and WebKitWebDriver.
+    let client_id = client
+        .find(Locator::Css(r#"[data-testid="client-id"]"#))
+        .await
+        .expect("the application ID is shown")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(client_id, presently_emulator::DEMO_CLIENT_ID);
+    let screen = client
+        .find(Locator::Css(r#"[data-testid="sign-in-screen"]"#))
+        .await
+        .expect("the consent screen")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(screen.contains("Use a code instead"), "{screen}");
+    let png = client.screenshot().await.expect("a screenshot");
+    std::fs::write(artifacts.join("app-sign-in.png"), png).expect("write the screenshot");
+
+    client
+        .find(Locator::Css(r#"[data-testid="sign-in"]"#))
+        .await
+        .expect("the Sign in with Microsoft button")
+        .click()
+        .await
+        .expect("click Sign in with Microsoft");
+
+    let items = wait_for(
+        client,
+        r#"[data-testid="item"]"#,
+        1,
+        RENDER_TIMEOUT,
+        artifacts,
+        "app-first-launch-timeout.png",
+    )
+    .await;
+    let subjects = texts(client, r#"[data-testid="item-subject"]"#).await;
+    println!("signed in; {} items rendered: {subjects:?}", items.len());
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.to_lowercase().contains("stand-up")),
+        "no stand-up in the agenda: {subjects:?}"
+    );
+    let png = client.screenshot().await.expect("a screenshot");
+    let shot = artifacts.join("app-first-launch.png");
+    std::fs::write(&shot, png).expect("write the screenshot");
+    println!("screenshot: {}", shot.display());
+
+    // The account came from the emulator's /me (WebDriver's visible-text rules skip the
+    // faint name, so read the DOM).
+    let who = client
+        .execute(
+            "return document.querySelector('[data-testid=\"status\"] .status-who')?.textContent ?? null",
+            vec![],
+        )
+        .await
+        .expect("read the status line");
+    assert_eq!(
+        who.as_str(),
+        Some("Megan Bowen"),
+        "the status line names the signed-in user"
+    );
+    let demo_badge = client
+        .find(Locator::Css(r#"[data-testid="demo"]"#))
+        .await
+        .expect("the demo badge exists");
+    assert!(
+        !demo_badge.is_displayed().await.unwrap_or(true),
+        "not demo mode"
+    );
+}
+
+/// The browser the app opens: fetches the authorize URL and follows the emulator's redirect
+/// to the app's loopback listener, as a person's browser would after they consented.
+fn write_browser_script(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("browser.sh");
+    let log = dir.join("browser.log");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncurl -s -o /dev/null -L \"$1\"\necho \"curl exited $?\" >> '{}'\n",
+            log.display()
+        ),
+    )
+    .expect("write the browser script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("make the browser script executable");
+    script
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb + tauri-driver + an unlocked keyring: run with scripts/test-e2e.sh"]
+async fn first_launch_signs_in_and_shows_the_agenda() {
+    let (driver_bin, app) = prerequisites();
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "no session bus: the refresh token goes to the Secret Service keyring (use scripts/test-e2e.sh)"
+    );
+    let artifacts = workspace_root().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("test-artifacts directory");
+    let scratch = tempfile::tempdir().expect("temporary directory");
+    let data_dir = scratch.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("data directory");
+
+    let emulator = presently_emulator::Emulator::start(presently_emulator::EmulatorConfig {
+        seed: presently_emulator::Seed::Demo,
+        ..Default::default()
+    })
+    .await
+    .expect("the emulator starts");
+    let base = emulator.base_url();
+    let config = scratch.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[microsoft]\nclient_id = \"{}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n",
+            presently_emulator::DEMO_CLIENT_ID
+        ),
+    )
+    .expect("write config.toml");
+    let browser = write_browser_script(scratch.path());
+    let log = artifacts.join("tauri-driver-first-launch.log");
+
+    let mut driver = Driver::spawn(
+        &driver_bin,
+        &[
+            ("PRESENTLY_CONFIG", config.as_os_str()),
+            ("PRESENTLY_DATA_DIR", data_dir.as_os_str()),
+            ("BROWSER", browser.as_os_str()),
+        ],
+        &log,
+    );
+    driver.wait_until_ready().await;
+    let client = connect(&driver, &app, &[]).await;
+
+    let checks = {
+        let client = client.clone();
+        let artifacts = artifacts.clone();
+        tokio::spawn(async move { first_launch_signs_in(&client, &artifacts).await })
+    };
+    let outcome = checks.await;
+    let _ = client.close().await;
+    drop(driver);
+    emulator.shutdown().await;
+    if let Err(e) = outcome {
+        let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+        eprintln!("--- tauri-driver / app output ---\n{log_text}");
+        let browser_log =
+            std::fs::read_to_string(scratch.path().join("browser.log")).unwrap_or_default();
+        eprintln!("--- browser script ---\n{browser_log}");
         std::panic::resume_unwind(e.into_panic());
     }
 }
