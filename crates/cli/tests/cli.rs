@@ -116,10 +116,9 @@ async fn agenda_prints_the_stored_week_as_table_and_json() {
         )
         .unwrap();
         let _ = SystemClock;
-        let token = secrecy::SecretString::from(emu.control().issue_access_token_for_tests());
-        let graph = presently_engine::graph::GraphClient::new(&emu.base_url()).unwrap();
-        let summary = engine.fetch_snapshot(&graph, &token).await.unwrap();
-        assert_eq!(summary.calendars, 2);
+        engine.sign_in_to_emulator().await.unwrap();
+        let report = engine.sync(Default::default()).await.unwrap();
+        assert_eq!(report.calendars.len(), 1);
     }
     let out = presently(
         dir.path(),

@@ -1,7 +1,7 @@
 //! [`Engine`]: the one handle the app shell and the CLI hold. It owns the store, the
 //! configuration and the clock, and answers the questions the surfaces ask.
 
-use crate::agenda::{self, local_midnight, AgendaView};
+use crate::agenda::{self, AgendaView};
 use crate::auth::oauth::AuthSettings;
 use crate::auth::tokens::SignedInAccount;
 use crate::auth::{
@@ -11,13 +11,12 @@ use crate::auth::{
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
-use crate::graph::{parse_calendar, CalendarView, EventChange, GraphClient};
+use crate::graph::GraphClient;
 use crate::links::{self, OpenKind};
 use crate::model::{Account, Appointment};
 use crate::paths::Paths;
-use crate::store::{Store, SyncState};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use chrono_tz::Tz;
+use crate::store::Store;
+use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::SecretString;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -370,77 +369,4 @@ impl Engine {
             },
         })
     }
-
-    /// Reads the account, its calendars and each calendar's view over the sync window from
-    /// Graph, then replaces what the store holds for each calendar in one transaction per
-    /// calendar. Until delta sync lands this is how the store is filled (demo mode too).
-    pub async fn fetch_snapshot(
-        &self,
-        client: &GraphClient,
-        token: &SecretString,
-    ) -> Result<SnapshotSummary, Error> {
-        let now = self.clock.now();
-        let sync = &self.config.sync;
-        let start = local_midnight(
-            Tz::UTC,
-            (now - Duration::days(i64::from(sync.window_days_back))).date_naive(),
-        );
-        let end = local_midnight(
-            Tz::UTC,
-            (now + Duration::days(i64::from(sync.window_days_ahead))).date_naive(),
-        );
-        let account = client.me(token).await?;
-        let mut fetched = Vec::new();
-        for json in client.calendars(token).await? {
-            let calendar = parse_calendar(json)?;
-            let which = (!calendar.is_default).then_some(calendar.id.as_str());
-            let pages = client
-                .calendar_view_pages(token, which, start, end, sync.page_size)
-                .await?;
-            fetched.push((calendar, pages));
-        }
-        let mut summary = SnapshotSummary::default();
-        let mut store = self.store();
-        store.set_account(&account)?;
-        store.set_calendars(&fetched.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>())?;
-        for (calendar, pages) in fetched {
-            let mut appointments = Vec::new();
-            for page in &pages {
-                let view = CalendarView::parse(&calendar.id, page)?;
-                for (id, reason) in &view.rejected {
-                    tracing::warn!(calendar = %calendar.id, ?id, %reason, "skipped an event the server sent in a form Presently cannot use");
-                }
-                summary.rejected += view.rejected.len();
-                appointments.extend(view.changes.into_iter().filter_map(|c| match c {
-                    EventChange::Upsert(a) => Some(*a),
-                    EventChange::Removed { .. } => None,
-                }));
-            }
-            let state = SyncState {
-                window_start: Some(start),
-                window_end: Some(end),
-                last_synced_at: Some(now),
-                ..Default::default()
-            };
-            let stats = store.replace_calendar(&calendar.id, &appointments, &state)?;
-            summary.calendars += 1;
-            summary.pages += pages.len();
-            summary.appointments += stats.upserted;
-        }
-        tracing::info!(
-            calendars = summary.calendars,
-            appointments = summary.appointments,
-            "snapshot stored"
-        );
-        Ok(summary)
-    }
-}
-
-/// What [`Engine::fetch_snapshot`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct SnapshotSummary {
-    pub calendars: usize,
-    pub pages: usize,
-    pub appointments: usize,
-    pub rejected: usize,
 }

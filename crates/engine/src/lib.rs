@@ -19,6 +19,6 @@ pub mod store;
 pub mod sync;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use engine::{Engine, EngineSetup, SnapshotSummary, StatusView};
+pub use engine::{Engine, EngineSetup, StatusView};
 pub use error::{ApiError, Error, ErrorCode};
 pub use links::OpenKind;
