@@ -73,6 +73,7 @@ pub enum ErrorCode {
     Network,
     Server,
     ConsentRequired,
+    ConsentNeeded,
     ReauthRequired,
     AuthRefused,
     AuthFailed,
@@ -100,6 +101,7 @@ impl Error {
             Error::Server { .. } => ErrorCode::Server,
             Error::Auth(e) => match e.code() {
                 "consent_required" => ErrorCode::ConsentRequired,
+                "consent_needed" => ErrorCode::ConsentNeeded,
                 "reauth_required" => ErrorCode::ReauthRequired,
                 "not_signed_in" => ErrorCode::NotSignedIn,
                 "login_timeout" => ErrorCode::LoginTimeout,
@@ -166,6 +168,7 @@ mod tests {
             (ErrorCode::Network, "network"),
             (ErrorCode::Server, "server"),
             (ErrorCode::ConsentRequired, "consent_required"),
+            (ErrorCode::ConsentNeeded, "consent_needed"),
             (ErrorCode::ReauthRequired, "reauth_required"),
             (ErrorCode::AuthRefused, "auth_refused"),
             (ErrorCode::AuthFailed, "auth_failed"),

@@ -419,3 +419,108 @@ async fn hostile_and_oversized_values_are_stored_safely() {
         "markup is kept as text; the UI shows it as text"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newly_enabled_feature_asks_for_incremental_consent() {
+    use presently_engine::auth::MemoryStore;
+    use presently_engine::paths::Paths;
+    use presently_engine::{Engine, EngineSetup};
+    let emu = demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = std::sync::Arc::new(MemoryStore::default());
+    let open = |config| {
+        Engine::open_with_credentials(
+            EngineSetup {
+                paths: Paths::under(dir.path()),
+                config,
+                clock: clock(),
+                demo: false,
+            },
+            credentials.clone(),
+        )
+        .unwrap()
+    };
+    let engine = open(config_for(&emu));
+    engine.sign_in_to_emulator().await.unwrap();
+    engine.sync(SyncOptions::default()).await.unwrap();
+    let before = stored(dir.path(), PRIMARY_CALENDAR_ID);
+    drop(engine);
+    // The user turns presence on: its permission was never granted.
+    let mut config = config_for(&emu);
+    config.features.presence = true;
+    let engine = open(config);
+    let err = engine.sync(SyncOptions::default()).await.unwrap_err();
+    let api = presently_engine::ApiError::from(err);
+    assert_eq!(api.code, presently_engine::ErrorCode::ConsentNeeded);
+    assert!(
+        api.message.contains("Presence.ReadWrite"),
+        "{}",
+        api.message
+    );
+    assert!(
+        !engine.status().unwrap().account.signed_in,
+        "the app shows its consent screen"
+    );
+    assert_eq!(
+        stored(dir.path(), PRIMARY_CALENDAR_ID),
+        before,
+        "the local calendar stays"
+    );
+    // Signing in again asks for the new scope; then sync works.
+    engine.sign_in_to_emulator().await.unwrap();
+    assert!(engine
+        .whoami()
+        .await
+        .unwrap()
+        .unwrap()
+        .scopes
+        .iter()
+        .any(|s| s.contains("Presence.ReadWrite")));
+    engine.sync(SyncOptions::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_token_endpoint_is_offline_for_now_not_a_sign_out() {
+    let emu = demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(&emu, dir.path(), config_for(&emu), clock()).await;
+    engine.sync(SyncOptions::default()).await.unwrap();
+    emu.control().expire_access_tokens();
+    emu.control().push_fault(Fault::TokenServerError {
+        count: 1,
+        status: 503,
+    });
+    // The cached access token still looks valid to the engine: Graph says 401, the refresh
+    // hits the busy token endpoint.
+    let err = engine.sync(SyncOptions::default()).await.unwrap_err();
+    assert!(matches!(err, Error::Auth(_)), "{err}");
+    assert_eq!(
+        presently_engine::ApiError::from(err).code,
+        presently_engine::ErrorCode::Network
+    );
+    let status = engine.status().unwrap();
+    assert!(status.account.signed_in, "still signed in");
+    assert_eq!(
+        status.sync.state,
+        presently_engine::engine::SyncPhase::Offline
+    );
+    engine.sync(SyncOptions::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_answer_fails_that_page_and_loses_nothing() {
+    let emu = demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(&emu, dir.path(), config_for(&emu), clock()).await;
+    engine.sync(SyncOptions::default()).await.unwrap();
+    let before = stored(dir.path(), PRIMARY_CALENDAR_ID);
+    let limit = presently_engine::graph::client::MAX_BODY_BYTES as u64;
+    emu.control().push_fault(Fault::Oversized {
+        count: 1,
+        bytes: limit + 1024,
+    });
+    let err = engine.sync(SyncOptions { full: true }).await.unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+    assert_eq!(stored(dir.path(), PRIMARY_CALENDAR_ID), before);
+    engine.sync(SyncOptions::default()).await.unwrap();
+}

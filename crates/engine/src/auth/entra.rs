@@ -84,6 +84,8 @@ pub enum AuthError {
     },
     #[error("not signed in")]
     NotSignedIn,
+    #[error("Presently needs your consent for more permissions ({}) for the features you turned on; sign in again to grant them", .0.join(", "))]
+    ConsentNeeded(Vec<String>),
     #[error("sign-in timed out: the browser did not come back within {0} seconds")]
     Timeout(u64),
     #[error("sign-in was cancelled")]
@@ -109,6 +111,14 @@ impl AuthError {
             .map(|c| format!("AADSTS{c}"))
             .unwrap_or_else(|| entra.error.clone());
         let admin_consent_url = format!("{authority}/{tenant}/adminconsent?client_id={client_id}");
+        if matches!(
+            entra.error.as_str(),
+            "temporarily_unavailable" | "server_error"
+        ) {
+            return AuthError::Network(format!(
+                "the sign-in service is temporarily unavailable ({code}); Presently will try again"
+            ));
+        }
         let consent = entra.has_code(65001)
             || entra.has_code(90094)
             || entra.has_code(90095)
@@ -167,6 +177,7 @@ impl AuthError {
             AuthError::Refused { .. } => "auth_refused",
             AuthError::ReauthRequired { .. } => "reauth_required",
             AuthError::NotSignedIn => "not_signed_in",
+            AuthError::ConsentNeeded(_) => "consent_needed",
             AuthError::Timeout(_) => "login_timeout",
             AuthError::Cancelled => "login_cancelled",
             AuthError::KeyringUnavailable(_) => "keyring_unavailable",
@@ -225,6 +236,12 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn a_busy_sign_in_service_is_transient_not_a_reason_to_sign_in_again() {
+        let e = AuthError::from_entra(err("temporarily_unavailable", 90006), "a", "t", "c");
+        assert_eq!(e.code(), "network");
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl Engine {
         let result = self.sync_inner(options).await;
         match &result {
             Ok(_) => self.set_phase(SyncPhase::Idle, None),
-            Err(err @ Error::Network { .. }) => {
+            Err(err) if err.code() == crate::error::ErrorCode::Network => {
                 self.set_phase(SyncPhase::Offline, Some(err.to_string()))
             }
             Err(err) => self.set_phase(SyncPhase::Error, Some(err.to_string())),
@@ -94,6 +94,7 @@ impl Engine {
     }
 
     async fn sync_inner(&self, options: SyncOptions) -> Result<SyncReport, Error> {
+        self.check_granted_scopes().await?;
         let stats = self.graph.stats();
         let (requests0, bytes0, waiting0) = (
             stats.requests.load(Ordering::Relaxed),
@@ -153,6 +154,27 @@ impl Engine {
             "sync finished"
         );
         Ok(report)
+    }
+
+    /// A feature turned on since sign-in may need a permission not yet granted: then the
+    /// user is asked for incremental consent (an interactive sign-in with the new scopes).
+    async fn check_granted_scopes(&self) -> Result<(), Error> {
+        let Some(who) = self.whoami().await? else {
+            return Ok(());
+        };
+        let wanted = crate::auth::scopes_for(&self.config.features);
+        let missing: Vec<String> = crate::auth::missing_scopes(&who.scopes, &wanted)
+            .into_iter()
+            // Entra does not echo these OpenID scopes among the granted Graph permissions.
+            .filter(|s| !matches!(s.as_str(), "openid" | "profile" | "offline_access"))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let err = crate::auth::AuthError::ConsentNeeded(missing);
+        self.store()
+            .set_meta(super::SESSION_KEY, &format!("{}: {err}", err.code()))?;
+        Err(err.into())
     }
 
     /// `/me/calendars`, stored as the calendar list.
