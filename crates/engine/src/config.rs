@@ -13,6 +13,7 @@ pub struct Config {
     pub sync: SyncConfig,
     pub agenda: AgendaConfig,
     pub features: FeaturesConfig,
+    pub presence: crate::presence::PresenceConfig,
 }
 
 /// What the user has turned on; each feature brings the Graph permissions it needs.
@@ -215,6 +216,9 @@ impl Config {
         if !(1..=14).contains(&self.agenda.days) {
             return Err(("agenda.days".into(), "must be 1 to 14".into()));
         }
+        self.presence
+            .validate()
+            .map_err(|invalid| (invalid.key, invalid.reason))?;
         if let Some(tz) = &self.agenda.timezone {
             if tz.parse::<chrono_tz::Tz>().is_err() {
                 return Err((
@@ -427,6 +431,56 @@ graph_endpoint = "https://graph.microsoft.com"
     fn loopback_http_is_accepted_for_the_emulator() {
         let c = parse("[microsoft]\nauthority_host = \"http://127.0.0.1:4321\"\ngraph_endpoint = \"http://localhost:4321\"\ntenant = \"contoso.onmicrosoft.com\"\n").unwrap();
         assert_eq!(c.microsoft.graph_endpoint, "http://localhost:4321");
+    }
+
+    #[test]
+    fn presence_profiles_and_rules_parse_validate_and_round_trip() {
+        let c = parse(
+            r#"
+[presence]
+default_rules = true
+
+[[presence.profiles]]
+name = "Deep work"
+priority = 25
+status_message = "Focusing until {end}"
+forwarding = { number = "+49 30 1234567" }
+teams = { availability = "DoNotDisturb", activity = "DoNotDisturb", mode = "preferred" }
+
+[[presence.rules]]
+category = "Focus"
+profile = "Deep work"
+
+[[presence.rules]]
+subject_contains = "lunch"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.presence.profiles.len(), 1);
+        assert_eq!(c.presence.rules.len(), 2);
+        assert_eq!(c.presence.rules[1].profile, None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        c.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), c);
+        assert_eq!(
+            Config::default().presence,
+            crate::presence::PresenceConfig::default()
+        );
+
+        let (line, key, reason) = expect_invalid(
+            "[[presence.profiles]]\nname = \"Call\"\nteams = { availability = \"DoNotDisturb\", activity = \"DoNotDisturb\", mode = \"session\" }\n",
+        );
+        assert_eq!((line, key.as_str()), (3, "presence.profiles.teams"));
+        assert!(reason.contains("Busy/InACall"), "{reason}");
+        let (_, key, reason) =
+            expect_invalid("[[presence.rules]]\ncategory = \"x\"\nprofile = \"Nope\"\n");
+        assert_eq!(key, "presence.rules.profile");
+        assert!(reason.contains("In a meeting"), "{reason}");
+        let (_, key, _) = expect_invalid(
+            "[[presence.profiles]]\nname = \"X\"\nstatus_message = \"until {later}\"\n",
+        );
+        assert_eq!(key, "presence.profiles.status_message");
     }
 
     #[test]

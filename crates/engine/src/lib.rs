@@ -15,6 +15,7 @@ pub mod links;
 pub mod logging;
 pub mod model;
 pub mod paths;
+pub mod presence;
 pub mod store;
 pub mod sync;
 

@@ -524,3 +524,46 @@ async fn an_oversized_answer_fails_that_page_and_loses_nothing() {
     assert_eq!(stored(dir.path(), PRIMARY_CALENDAR_ID), before);
     engine.sync(SyncOptions::default()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_round_resumes_and_then_catches_up_with_later_changes() {
+    let emu = demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let config = config_for(&emu);
+    let engine = engine(&emu, dir.path(), config.clone(), clock.clone()).await;
+    engine.sync(SyncOptions::default()).await.unwrap();
+    // A full round breaks off at its fifth page (a 500 is not retried)...
+    emu.control().push_fault(Fault::FailPage {
+        page_index: 4,
+        status: 500,
+    });
+    engine.sync(SyncOptions { full: true }).await.unwrap_err();
+    let state = Store::open(&dir.path().join("presently.db"))
+        .unwrap()
+        .sync_state(PRIMARY_CALENDAR_ID)
+        .unwrap()
+        .unwrap();
+    assert!(
+        state.next_link.is_some(),
+        "the round stopped mid-way: {state:?}"
+    );
+    // ...the mailbox changes meanwhile...
+    let added = emu
+        .control()
+        .add_event(new_event(
+            "Added while interrupted",
+            "2026-11-25T16:00:00",
+            "2026-11-25T16:30:00",
+        ))
+        .unwrap();
+    // ...and the next sync finishes the old round, then catches up.
+    let report = engine.sync(SyncOptions::default()).await.unwrap();
+    assert!(report.calendars[0].resumed, "{report:?}");
+    let now = stored(dir.path(), PRIMARY_CALENDAR_ID);
+    assert!(now.contains_key(&added));
+    assert_same(
+        &now,
+        &truth(&emu, PRIMARY_CALENDAR_ID, window(&config, &clock)).await,
+    );
+}

@@ -132,9 +132,12 @@ impl Engine {
             self.store()
                 .replace_calendar(&calendar.id, &[], &SyncState::default())?;
         }
-        let rounds =
-            futures::future::join_all(selected.iter().map(|c| self.sync_calendar(c, options.full)))
-                .await;
+        let rounds = futures::future::join_all(
+            selected
+                .iter()
+                .map(|c| self.sync_calendar_to_now(c, options.full)),
+        )
+        .await;
         let mut report = SyncReport::default();
         for round in rounds {
             let (calendar, rejected) = round?;
@@ -223,6 +226,28 @@ impl Engine {
             }
             other => other,
         }
+    }
+
+    /// Syncs one calendar up to the server's state at the time of the call: a round that
+    /// resumed an interrupted one ends at that round's older snapshot, so an incremental
+    /// round follows it.
+    async fn sync_calendar_to_now(
+        &self,
+        calendar: &Calendar,
+        force_full: bool,
+    ) -> Result<(CalendarReport, usize), Error> {
+        let (mut report, mut rejected) = self.sync_calendar(calendar, force_full).await?;
+        if report.resumed {
+            let (more, more_rejected) = self.sync_calendar(calendar, false).await?;
+            report.pages += more.pages;
+            report.upserted += more.upserted;
+            report.removed += more.removed;
+            report.parse_micros += more.parse_micros;
+            report.store_micros += more.store_micros;
+            report.restarted = report.restarted.or(more.restarted);
+            rejected += more_rejected;
+        }
+        Ok((report, rejected))
     }
 
     async fn sync_calendar(

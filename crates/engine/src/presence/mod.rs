@@ -1,0 +1,207 @@
+//! Presence automation: profiles (what to switch), rules (which appointment switches to
+//! which profile), the sans-IO scheduler (when), and the plan (the scheduler stepped
+//! through a window).
+//!
+//! Nothing here does I/O or reads a clock: the runtime feeds appointments, the state it
+//! read before automation took over, manual changes and the current instant, and carries
+//! out the [`scheduler::Action`]s of each [`scheduler::Transition`].
+
+pub mod plan;
+pub mod profile;
+pub mod rules;
+pub mod scheduler;
+#[cfg(test)]
+pub(crate) mod tests;
+
+use crate::model::{Appointment, Calendar};
+use chrono::{DateTime, Utc};
+use profile::{builtin_profiles, Capabilities, Forwarding, Profile};
+use rules::{default_rules, Rule};
+use serde::{Deserialize, Serialize};
+
+pub use plan::{plan, HistoryEntry, PlannedTransition};
+pub use scheduler::{Action, Desired, Scheduler, Transition, TransitionKind};
+
+/// A profile or rule that cannot work; `key` is the configuration key it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct InvalidPolicy {
+    pub key: String,
+    pub reason: String,
+}
+
+impl InvalidPolicy {
+    pub fn new(key: &str, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The `[presence]` configuration section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceConfig {
+    /// Profiles added to the built-in ones; one with a built-in's name replaces it.
+    pub profiles: Vec<Profile>,
+    /// Rules tried in order before the default rules.
+    pub rules: Vec<Rule>,
+    /// Whether the default rules (busy → In a meeting, oof → Out of office) follow.
+    pub default_rules: bool,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        Self {
+            profiles: Vec::new(),
+            rules: Vec::new(),
+            default_rules: true,
+        }
+    }
+}
+
+impl PresenceConfig {
+    pub fn validate(&self) -> Result<(), InvalidPolicy> {
+        Policy::from_config(self, Capabilities::default()).map(|_| ())
+    }
+}
+
+/// Validated profiles and rules: every rule names an existing profile, every profile can
+/// be applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    profiles: Vec<Profile>,
+    rules: Vec<Rule>,
+}
+
+impl Policy {
+    pub fn new(profiles: Vec<Profile>, rules: Vec<Rule>) -> Result<Self, InvalidPolicy> {
+        for (i, p) in profiles.iter().enumerate() {
+            p.validate()?;
+            if profiles[..i].iter().any(|q| q.name == p.name) {
+                return Err(InvalidPolicy::new(
+                    "presence.profiles.name",
+                    format!("there are two profiles named {:?}", p.name),
+                ));
+            }
+        }
+        for (i, r) in rules.iter().enumerate() {
+            r.validate(i)?;
+            if let Some(name) = &r.profile {
+                if !profiles.iter().any(|p| &p.name == name) {
+                    let known: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+                    return Err(InvalidPolicy::new(
+                        "presence.rules.profile",
+                        format!(
+                            "rule {}: there is no profile {name:?}; known profiles: {}",
+                            i + 1,
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Self { profiles, rules })
+    }
+
+    /// The built-in profiles and the default rules.
+    pub fn defaults(caps: Capabilities) -> Self {
+        Self {
+            profiles: builtin_profiles(caps),
+            rules: default_rules(),
+        }
+    }
+
+    pub fn from_config(config: &PresenceConfig, caps: Capabilities) -> Result<Self, InvalidPolicy> {
+        let mut profiles = builtin_profiles(caps);
+        let builtins = profiles.len();
+        let mut replaced = vec![false; builtins];
+        for p in &config.profiles {
+            match profiles[..builtins].iter().position(|q| q.name == p.name) {
+                Some(i) if !replaced[i] => {
+                    profiles[i] = p.clone();
+                    replaced[i] = true;
+                }
+                // A second profile with the same name is reported by `Policy::new`.
+                _ => profiles.push(p.clone()),
+            }
+        }
+        let mut rules = config.rules.clone();
+        if config.default_rules {
+            rules.extend(default_rules());
+        }
+        Self::new(profiles, rules)
+    }
+
+    /// Rules naming a calendar by its name get its id.
+    pub fn resolve_calendar_names(mut self, calendars: &[Calendar]) -> Self {
+        for rule in &mut self.rules {
+            if let Some(name) = &rule.calendar {
+                if !calendars.iter().any(|c| &c.id == name) {
+                    if let Some(c) = calendars.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+                        rule.calendar = Some(c.id.clone());
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    pub fn profiles(&self) -> &[Profile] {
+        &self.profiles
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// The index (in [`Policy::profiles`]) of the profile `a` switches to, if any.
+    pub fn profile_index_for(&self, a: &Appointment) -> Option<usize> {
+        let name = rules::first_match(&self.rules, a)?.profile.as_ref()?;
+        self.profiles.iter().position(|p| &p.name == name)
+    }
+
+    pub fn profile_for(&self, a: &Appointment) -> Option<&Profile> {
+        self.profile_index_for(a).map(|i| &self.profiles[i])
+    }
+}
+
+/// The user's presence as read from `GET /me/presence`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Presence {
+    pub availability: String,
+    pub activity: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AutoRepliesStatus {
+    Disabled,
+    AlwaysEnabled,
+    Scheduled,
+}
+
+/// `automaticRepliesSetting` as read from (and written back to) the mailbox settings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AutoRepliesSetting {
+    pub status: AutoRepliesStatus,
+    pub internal: String,
+    pub external: String,
+    pub scheduled_start: Option<DateTime<Utc>>,
+    pub scheduled_end: Option<DateTime<Utc>>,
+}
+
+/// What the user had before automation took over; `None` where it was not read (the
+/// feature is off, no provider is configured).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UserState {
+    pub presence: Option<Presence>,
+    pub status_message: Option<String>,
+    pub forwarding: Option<Forwarding>,
+    pub auto_replies: Option<AutoRepliesSetting>,
+}
