@@ -1,11 +1,12 @@
 //! `presently`: the headless command line over Presently's engine.
 
 use anyhow::{Context, Result};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use presently_engine::config::Config;
 use presently_engine::engine::SyncOptions;
 use presently_engine::paths::Paths;
+use presently_engine::presence::PlannedTransition;
 use presently_engine::{agenda, Engine, EngineSetup, SystemClock};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -75,6 +76,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Presence automation: what it would do.
+    Presence {
+        #[command(subcommand)]
+        command: PresenceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PresenceCommand {
+    /// Print the transitions presence automation would make over a window of the local calendar.
+    Plan {
+        /// Start of the window (default: now).
+        #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+        from: Option<DateTime<Utc>>,
+        /// End of the window (default: the agenda's number of days after the start).
+        #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+        to: Option<DateTime<Utc>>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("{text:?} is not an RFC 3339 instant such as 2026-11-24T08:00:00+01:00: {e}")
+        })
 }
 
 fn main() -> std::process::ExitCode {
@@ -202,7 +232,65 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             }
             Ok(())
         }
+        Command::Presence {
+            command: PresenceCommand::Plan { from, to, json },
+        } => {
+            let engine = open_engine(paths)?;
+            let from = from.unwrap_or_else(|| engine.now());
+            let to = to.unwrap_or_else(|| {
+                from + chrono::Duration::days(i64::from(engine.config().agenda.days))
+            });
+            let plan = engine.presence_plan(from, to)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+            } else {
+                print!("{}", format_plan(&plan));
+            }
+            Ok(())
+        }
     }
+}
+
+/// One block per transition: the local instant, apply/restore, profile, appointment, then
+/// the actions.
+fn format_plan(plan: &[PlannedTransition]) -> String {
+    use presently_engine::presence::TransitionKind;
+    if plan.is_empty() {
+        return "No presence changes in this window.\n".to_owned();
+    }
+    let mut out = String::new();
+    for step in plan {
+        let when = step
+            .local
+            .get(..16)
+            .unwrap_or(&step.local)
+            .replace('T', " ");
+        let head = match &step.transition.kind {
+            TransitionKind::Apply {
+                profile,
+                appointment_id,
+                subject_for_display,
+                ..
+            } => format!(
+                "apply    {profile} · {} [{appointment_id}]",
+                subject_for_display
+                    .as_deref()
+                    .unwrap_or("(private appointment)")
+            ),
+            TransitionKind::Restore { .. } => "restore  the state before automation".to_owned(),
+            TransitionKind::StandBack { until } => {
+                format!("stand back until {}", until.to_rfc3339())
+            }
+        };
+        out.push_str(&format!("{when}  {head}\n"));
+        if step.transition.actions.is_empty() {
+            out.push_str("    (no change)\n");
+        }
+        for action in &step.transition.actions {
+            out.push_str(&format!("    {action}\n"));
+        }
+    }
+    out
 }
 
 fn open_engine(paths: Paths) -> Result<Engine> {

@@ -42,6 +42,7 @@ pub struct Engine {
     phase: Mutex<(SyncPhase, Option<String>)>,
 }
 
+mod presence;
 mod run_sync;
 pub use run_sync::{CalendarReport, SyncOptions, SyncReport};
 

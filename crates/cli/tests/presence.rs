@@ -1,0 +1,138 @@
+//! `presently presence plan` over the demo week synced from the emulator.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn presently(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_presently"))
+        .args(args)
+        .env("PRESENTLY_DATA_DIR", dir)
+        .env("PRESENTLY_CONFIG", dir.join("config.toml"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run presently")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plan_of_the_demo_week_applies_and_restores_without_flapping() {
+    let emu = Emulator::start(EmulatorConfig {
+        today: "2026-11-24".parse().unwrap(),
+        mailbox_tz: chrono_tz::Europe::Berlin,
+        seed: Seed::Demo,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\ntenant = \"organizations\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[agenda]\ntimezone = \"Europe/Berlin\"\n",
+            base = emu.base_url()
+        ),
+    )
+    .unwrap();
+    {
+        use presently_engine::auth::MemoryStore;
+        use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup, FixedClock};
+        let engine = Engine::open_with_credentials(
+            EngineSetup {
+                paths: Paths::under(dir.path()),
+                config: Config::load(&dir.path().join("config.toml")).unwrap(),
+                clock: std::sync::Arc::new(FixedClock::new(
+                    "2026-11-24T07:00:00Z".parse().unwrap(),
+                )),
+                demo: false,
+            },
+            std::sync::Arc::new(MemoryStore::default()),
+        )
+        .unwrap();
+        engine.sign_in_to_emulator().await.unwrap();
+        engine.sync(Default::default()).await.unwrap();
+    }
+    let window = [
+        "presence",
+        "plan",
+        "--from",
+        "2026-11-23T00:00:00+01:00",
+        "--to",
+        "2026-11-28T00:00:00+01:00",
+    ];
+    let out = presently(dir.path(), &[&window[..], &["--json"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = plan.as_array().unwrap();
+    let kinds: Vec<&str> = plan.iter().map(|t| t["kind"].as_str().unwrap()).collect();
+    let applies = kinds.iter().filter(|k| **k == "apply").count();
+    let restores = kinds.iter().filter(|k| **k == "restore").count();
+    assert!(applies >= 3, "{plan:#?}");
+    assert!(restores >= 2, "{plan:#?}");
+    // No flapping: strictly increasing instants (never a restore and an apply at the same
+    // instant), a restore only after an apply, and every apply eventually restored.
+    let mut open = false;
+    for (i, t) in plan.iter().enumerate() {
+        if i > 0 {
+            assert!(
+                plan[i - 1]["at"].as_str().unwrap() < t["at"].as_str().unwrap(),
+                "{plan:#?}"
+            );
+        }
+        match t["kind"].as_str().unwrap() {
+            "restore" => {
+                assert!(open, "restore without an apply: {t}");
+                open = false;
+            }
+            "apply" => {
+                open = true;
+                assert!(
+                    t["profile"].is_string() && t["appointment_id"].is_string(),
+                    "{t}"
+                );
+                assert!(t["actions"].is_array(), "{t}");
+                assert!(t["local"].as_str().unwrap().ends_with("+01:00"), "{t}");
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(!open, "the week ends restored: {plan:#?}");
+    // A restore is never followed by an apply at the same minute: that would be a flap.
+    for pair in plan.windows(2) {
+        if pair[0]["kind"] == "restore" {
+            assert_ne!(
+                &pair[0]["at"].as_str().unwrap()[..16],
+                &pair[1]["at"].as_str().unwrap()[..16]
+            );
+        }
+    }
+
+    // The demo has back-to-back meetings: the second follows the first with no restore.
+    assert!(
+        plan.windows(2)
+            .any(|p| p[0]["kind"] == "apply" && p[1]["kind"] == "apply"),
+        "{plan:#?}"
+    );
+
+    let out = presently(dir.path(), &window);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("apply    In a meeting"), "{table}");
+    assert!(table.contains("restore"), "{table}");
+    assert!(
+        table.contains("status message \"In a meeting until"),
+        "{table}"
+    );
+
+    let out = presently(dir.path(), &["presence", "plan", "--from", "tomorrow"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("RFC 3339"), "{}", text(&out));
+}
