@@ -13,6 +13,11 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use std::collections::BTreeMap;
+
+use crate::automation::{
+    self, CountedFailure, Preferred, PresenceCall, SinkRequest, StatusMessage,
+};
 use crate::faults::Fault;
 use crate::mailbox::{self, EventRecord, Exception, Mailbox, OccurrenceOverride, Resolved};
 use crate::state::{AppState, RequestRecord};
@@ -315,6 +320,237 @@ impl Control {
     pub fn set_device_code_script(&self, steps: Vec<DeviceStep>) {
         self.st.auth().device_script = steps;
     }
+
+    // ---- presence automation: Teams presence, mailbox settings, forwarding fakes -------
+
+    /// Every call to the presence, status message, mailbox settings, Webex, AMI and sink
+    /// endpoints so far, in arrival order (see [`PresenceCall`] for the kinds).
+    pub fn presence_calls(&self) -> Vec<PresenceCall> {
+        self.st.automation().calls.clone()
+    }
+
+    /// Forgets the calls recorded so far (presence calls and sink requests).
+    pub fn clear_presence_calls(&self) {
+        let mut a = self.st.automation();
+        a.calls.clear();
+        a.sink.clear();
+    }
+
+    /// What `GET /me/presence` would answer now: `{id, availability, activity,
+    /// statusMessage: {message: {content, contentType}, expiryDateTime,
+    /// publishedDateTime} | null, outOfOfficeSettings: {message, isOutOfOffice},
+    /// sequenceNumber}`.
+    pub fn presence(&self) -> Value {
+        let user_id = self.st.mailbox().user.id.clone();
+        self.st.automation().presence_json(&user_id)
+    }
+
+    /// The application presence sessions in force now: `[{sessionId, availability,
+    /// activity, expirationDateTime}]`.
+    pub fn presence_sessions(&self) -> Value {
+        let mut a = self.st.automation();
+        let now = a.now();
+        a.presence.expire(now);
+        Value::Array(
+            a.presence
+                .sessions
+                .iter()
+                .map(|s| {
+                    json!({
+                        "sessionId": s.id,
+                        "availability": s.availability,
+                        "activity": s.activity,
+                        "expirationDateTime": s.expires,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The user's preferred presence in force now: `{availability, activity,
+    /// expirationDateTime | null}` or `null`.
+    pub fn preferred_presence(&self) -> Value {
+        let mut a = self.st.automation();
+        let now = a.now();
+        a.presence.expire(now);
+        match &a.presence.preferred {
+            None => Value::Null,
+            Some(p) => json!({
+                "availability": p.availability,
+                "activity": p.activity,
+                "expirationDateTime": p.expires,
+            }),
+        }
+    }
+
+    /// The user changes their own presence in Teams (any pair; e.g. "Busy"/"Busy",
+    /// "DoNotDisturb"/"DoNotDisturb", "Offline"/"OffWork"): it becomes the preferred
+    /// presence, with no expiry, replacing one an app set. Not recorded as a call.
+    pub fn set_user_presence(&self, availability: &str, activity: &str) {
+        let mut a = self.st.automation();
+        a.presence.preferred = Some(Preferred {
+            availability: availability.to_string(),
+            activity: activity.to_string(),
+            expires: None,
+        });
+        a.presence.sequence += 1;
+    }
+
+    /// The user picks "Reset status" in Teams: the preferred presence is cleared.
+    pub fn reset_user_presence(&self) {
+        let mut a = self.st.automation();
+        a.presence.preferred = None;
+        a.presence.sequence += 1;
+    }
+
+    /// The state of the user's own Teams client session (default Available/Available);
+    /// `None`: signed out of Teams everywhere, so only app sessions count.
+    pub fn set_teams_client_presence(&self, state: Option<(&str, &str)>) {
+        let mut a = self.st.automation();
+        a.presence.teams_client = state.map(|(x, y)| (x.to_string(), y.to_string()));
+        a.presence.sequence += 1;
+    }
+
+    /// The user sets a status message in Teams (no expiry; empty clears it).
+    pub fn set_user_status_message(&self, content: &str) {
+        let mut a = self.st.automation();
+        let now = a.now();
+        a.presence.status_message = (!content.is_empty()).then(|| StatusMessage {
+            content: content.to_string(),
+            content_type: "text".into(),
+            expiry: None,
+            published: now,
+        });
+        a.presence.sequence += 1;
+    }
+
+    /// Moves the emulator clock (used for presence, preferred presence and status message
+    /// expirations, and for scheduled automatic replies) forward by `by`.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        let mut a = self.st.automation();
+        a.clock_offset = a.clock_offset.checked_add(&by).unwrap_or(a.clock_offset);
+    }
+
+    /// The emulator clock: the real clock plus what [`Control::advance_clock`] added.
+    pub fn clock(&self) -> chrono::DateTime<Utc> {
+        self.st.automation().now()
+    }
+
+    /// The next `count` calls to the presence and mailbox settings endpoints (GET
+    /// included) fail with `status`, shaped like Graph's (429 and 503 with `Retry-After:
+    /// 1`). They are recorded with that status.
+    pub fn fail_next_presence_calls(&self, count: u32, status: u16) {
+        let retry = matches!(status, 429 | 503).then_some(1);
+        self.fail_next_presence_calls_with_retry_after(count, status, retry);
+    }
+
+    /// As [`Control::fail_next_presence_calls`], with an explicit `Retry-After` (seconds).
+    pub fn fail_next_presence_calls_with_retry_after(
+        &self,
+        count: u32,
+        status: u16,
+        retry_after_secs: Option<u64>,
+    ) {
+        if count > 0 {
+            self.st
+                .automation()
+                .presence_failures
+                .push_back(CountedFailure {
+                    remaining: count,
+                    status,
+                    retry_after_secs,
+                });
+        }
+    }
+
+    /// The mailbox settings as `GET /me/mailboxSettings` answers them (without
+    /// `@odata.context`).
+    pub fn mailbox_settings(&self) -> Value {
+        self.st.automation().mailbox_settings.clone()
+    }
+
+    /// Changes the mailbox settings as the user would in Outlook (same merge and checks as
+    /// `PATCH /me/mailboxSettings`); not recorded as a call.
+    pub fn update_mailbox_settings(&self, patch: Value) -> Result<(), ControlError> {
+        let mut a = self.st.automation();
+        automation::patch_mailbox_settings(&mut a.mailbox_settings, &patch)
+            .map(|_| ())
+            .map_err(|(_, why)| ControlError::Invalid(why))
+    }
+
+    /// A new bearer token the Webex fake accepts.
+    pub fn webex_token(&self) -> String {
+        let t = format!("webex-{}", crate::tokens::random_token(48));
+        self.st.automation().webex_tokens.insert(t.clone());
+        t
+    }
+
+    /// A person's Webex call forwarding settings, as GET answers them.
+    pub fn webex_forwarding(&self, person_id: &str) -> Value {
+        self.st
+            .automation()
+            .webex
+            .get(person_id)
+            .cloned()
+            .unwrap_or_else(automation::default_webex_forwarding)
+    }
+
+    /// The next `count` Webex calls fail with `status` (429 and 503 with `Retry-After: 1`).
+    pub fn fail_next_webex_calls(&self, count: u32, status: u16) {
+        if count > 0 {
+            self.st
+                .automation()
+                .webex_failures
+                .push_back(CountedFailure {
+                    remaining: count,
+                    status,
+                    retry_after_secs: matches!(status, 429 | 503).then_some(1),
+                });
+        }
+    }
+
+    /// The credentials the AMI fake accepts at `Action: Login` (default
+    /// [`crate::DEFAULT_AMI_USERNAME`] / [`crate::DEFAULT_AMI_SECRET`]).
+    pub fn set_ami_credentials(&self, username: &str, secret: &str) {
+        let mut a = self.st.automation();
+        a.ami_username = username.to_string();
+        a.ami_secret = secret.to_string();
+    }
+
+    /// The AMI fake's Asterisk database: "family/key" → value (e.g. "CF/1001" → "0301234").
+    pub fn ami_db(&self) -> BTreeMap<String, String> {
+        self.st.automation().ami_db.clone()
+    }
+
+    /// Puts an entry in the AMI fake's database (as if set on the phone), not recorded.
+    pub fn set_ami_db_entry(&self, family: &str, key: &str, value: Option<&str>) {
+        let mut a = self.st.automation();
+        let k = format!("{family}/{key}");
+        match value {
+            Some(v) => {
+                a.ami_db.insert(k, v.to_string());
+            }
+            None => {
+                a.ami_db.remove(&k);
+            }
+        }
+    }
+
+    /// The next `count` `DBPut` / `DBDel` actions fail (`Response: Error`).
+    pub fn fail_next_ami_actions(&self, count: u32) {
+        self.st.automation().ami_failures += count;
+    }
+
+    /// Every request the HTTP sink received, in arrival order.
+    pub fn sink_requests(&self) -> Vec<SinkRequest> {
+        self.st.automation().sink.clone()
+    }
+
+    /// The status the sink answers from now on (default 200).
+    pub fn set_sink_status(&self, status: u16) {
+        self.st.automation().sink_status = status;
+    }
 }
 
 /// A new record from a Graph-shaped event (`calendarId` picks a non-primary calendar).
@@ -353,6 +589,67 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/_emulator/events/{id}/cancel", post(cancel))
         .route("/_emulator/token", post(token))
+        .route("/_emulator/automation", get(automation_state))
+        .route("/_emulator/webex/token", post(webex_token))
+        .route(
+            "/_emulator/user-presence",
+            post(user_presence).delete(reset_user_presence),
+        )
+        .route("/_emulator/clock/advance", post(advance_clock))
+}
+
+/// Everything presence automation touched: `{presence, sessions, preferredPresence,
+/// mailboxSettings, amiDb, sinkRequests, calls, clock}`.
+async fn automation_state(State(st): State<AppState>) -> Json<Value> {
+    let c = Control { st };
+    Json(json!({
+        "presence": c.presence(),
+        "sessions": c.presence_sessions(),
+        "preferredPresence": c.preferred_presence(),
+        "mailboxSettings": c.mailbox_settings(),
+        "amiDb": c.ami_db(),
+        "sinkRequests": c.sink_requests(),
+        "calls": c.presence_calls(),
+        "clock": c.clock(),
+    }))
+}
+
+async fn webex_token(State(st): State<AppState>) -> Json<Value> {
+    Json(json!({ "access_token": (Control { st }).webex_token(), "token_type": "Bearer" }))
+}
+
+/// `{availability, activity}`: the user changes their presence in Teams.
+async fn user_presence(State(st): State<AppState>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (Some(a), Some(b)) = (v["availability"].as_str(), v["activity"].as_str()) else {
+        return err(&ControlError::Invalid(
+            "availability and activity are required".into(),
+        ));
+    };
+    (Control { st }).set_user_presence(a, b);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn reset_user_presence(State(st): State<AppState>) -> StatusCode {
+    (Control { st }).reset_user_presence();
+    StatusCode::NO_CONTENT
+}
+
+/// `{seconds}`: moves the emulator clock forward.
+async fn advance_clock(State(st): State<AppState>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(secs) = v["seconds"].as_u64() else {
+        return err(&ControlError::Invalid("seconds is required".into()));
+    };
+    let c = Control { st };
+    c.advance_clock(std::time::Duration::from_secs(secs));
+    Json(json!({ "clock": c.clock() })).into_response()
 }
 
 fn err(e: &ControlError) -> Response {

@@ -35,6 +35,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/me/calendars/{id}/calendarView", get(calendar_view))
         .route("/me/calendars/{id}/calendarview", get(calendar_view))
         .route("/me/events/{id}", get(get_event))
+        .merge(crate::presence::routes(state.clone()))
         .fallback(unknown_segment)
         .layer(middleware::from_fn_with_state(state.clone(), graph_faults))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
@@ -321,7 +322,7 @@ async fn graph_faults(State(st): State<AppState>, req: Request, next: Next) -> R
 
 /// A failure status shaped like the service's: 429 is Outlook's per-mailbox throttling
 /// (`ApplicationThrottled`), 5xx are Graph's transient errors; 410 is a lost sync state.
-fn fault_status(
+pub(crate) fn fault_status(
     status: StatusCode,
     retry_after_secs: Option<u64>,
     headers: &HeaderMap,

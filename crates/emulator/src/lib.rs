@@ -25,18 +25,23 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+mod ami;
+mod automation;
 mod control;
 mod faults;
+mod forwarding;
 mod graph;
 mod identity;
 mod mailbox;
 mod paging;
+mod presence;
 mod recurrence;
 mod seed;
 mod state;
 mod tokens;
 mod tz;
 
+pub use automation::{PresenceCall, SinkRequest, DEFAULT_AMI_SECRET, DEFAULT_AMI_USERNAME};
 pub use control::{Control, ControlError};
 pub use faults::Fault;
 pub use seed::{DEMO_USER_ID, HOLIDAYS_CALENDAR_ID, PRIMARY_CALENDAR_ID};
@@ -99,9 +104,11 @@ impl Default for EmulatorConfig {
 #[derive(Debug)]
 pub struct Emulator {
     addr: SocketAddr,
+    ami_addr: SocketAddr,
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    ami_task: Option<JoinHandle<()>>,
 }
 
 impl Emulator {
@@ -109,7 +116,10 @@ impl Emulator {
     pub async fn start(cfg: EmulatorConfig) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(cfg.bind).await?;
         let addr = listener.local_addr()?;
+        let ami_listener = TcpListener::bind(SocketAddr::new(cfg.bind.ip(), 0)).await?;
+        let ami_addr = ami_listener.local_addr()?;
         let state = build_state(cfg, addr);
+        let ami_task = tokio::spawn(ami::serve(ami_listener, state.clone()));
         let app = router(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -126,9 +136,11 @@ impl Emulator {
         tracing::debug!(base_url = %state.base_url, "emulator started");
         Ok(Emulator {
             addr,
+            ami_addr,
             state,
             stop: Some(tx),
             task: Some(task),
+            ami_task: Some(ami_task),
         })
     }
 
@@ -141,6 +153,21 @@ impl Emulator {
         self.addr
     }
 
+    /// Address of the fake Asterisk Manager Interface (same IP, its own port).
+    pub fn ami_addr(&self) -> SocketAddr {
+        self.ami_addr
+    }
+
+    /// "http://127.0.0.1:PORT/webex/v1": the base of the Webex Calling fake.
+    pub fn webex_base_url(&self) -> String {
+        format!("{}/webex/v1", self.state.base_url)
+    }
+
+    /// "http://127.0.0.1:PORT/sink": the HTTP sink (any method, any path below).
+    pub fn sink_url(&self) -> String {
+        format!("{}/sink", self.state.base_url)
+    }
+
     pub fn control(&self) -> Control {
         Control {
             st: self.state.clone(),
@@ -151,6 +178,9 @@ impl Emulator {
     pub async fn shutdown(mut self) {
         self.stop_now();
         if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if let Some(task) = self.ami_task.take() {
             let _ = task.await;
         }
     }
@@ -177,7 +207,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(cfg.bind).await?;
     let addr = listener.local_addr()?;
+    let ami_listener = TcpListener::bind(SocketAddr::new(cfg.bind.ip(), 0)).await?;
+    let ami_addr = ami_listener.local_addr()?;
     let state = build_state(cfg, addr);
+    tokio::spawn(ami::serve(ami_listener, state.clone()));
+    tracing::info!(%ami_addr, "Asterisk AMI fake listening on {ami_addr}");
     tracing::info!(
         base_url = %state.base_url,
         client_id = DEMO_CLIENT_ID,
@@ -206,6 +240,7 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
     };
     let base_url = format!("http://{host}:{}", addr.port());
     let mailbox = seed::build(&cfg);
+    let automation = automation::AutomationState::new(cfg.mailbox_tz);
     let apps = vec![tokens::AppRegistration {
         client_id: DEMO_CLIENT_ID.to_string(),
         redirect_uris: DEMO_REDIRECT_URIS
@@ -227,6 +262,7 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         views: Mutex::new(state::Lru::new(16)),
         rounds: Mutex::new(state::Lru::new(16)),
         stopping: tokio::sync::watch::channel(false).0,
+        automation: Mutex::new(automation),
     })
 }
 
@@ -234,6 +270,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .merge(identity::routes())
         .merge(graph::routes(state.clone()))
+        .merge(forwarding::routes())
         .merge(control::routes())
         .layer(middleware::from_fn_with_state(state.clone(), count_and_log))
         .with_state(state)

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::automation::AutomationState;
 use crate::faults::FaultState;
 use crate::mailbox::{Instance, Mailbox};
 use crate::tokens::AuthState;
@@ -88,6 +89,8 @@ pub struct Shared {
     pub rounds: Mutex<Lru<RoundKey, Arc<Vec<DeltaItem>>>>,
     /// Flips to true when the emulator stops: releases hanging and slow requests.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Presence, mailbox settings, forwarding fakes and the record of their calls.
+    pub automation: Mutex<AutomationState>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -109,6 +112,10 @@ impl Shared {
 
     pub fn faults(&self) -> MutexGuard<'_, FaultState> {
         lock(&self.faults)
+    }
+
+    pub fn automation(&self) -> MutexGuard<'_, AutomationState> {
+        lock(&self.automation)
     }
 
     pub fn log(&self) -> MutexGuard<'_, Vec<RequestRecord>> {
