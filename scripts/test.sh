@@ -27,6 +27,7 @@ XDG_DATA_HOME="$keyring_home" dbus-run-session -- sh -c '
   echo -n presently-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   cargo test --quiet -p presently-engine --test keyring -- --ignored
   cargo test --quiet -p presently-cli --test login -- --ignored
+  cargo test --quiet -p presently-cli --test run -- --ignored
 '
 rm -rf "$keyring_home"
 

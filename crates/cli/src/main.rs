@@ -6,10 +6,13 @@ use clap::{Parser, Subcommand};
 use presently_engine::config::Config;
 use presently_engine::engine::SyncOptions;
 use presently_engine::paths::Paths;
+use presently_engine::presence::runtime as presence_runtime;
 use presently_engine::presence::PlannedTransition;
+use presently_engine::sync::cadence;
 use presently_engine::{agenda, Engine, EngineSetup, SystemClock};
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::Notify;
 
 #[derive(Parser)]
 #[command(
@@ -76,7 +79,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Presence automation: what it would do.
+    /// Run sync and presence automation headless until Ctrl-C or SIGTERM (the daemon).
+    Run,
+    /// Presence automation: what it would do, pause and resume, what it did.
     Presence {
         #[command(subcommand)]
         command: PresenceCommand,
@@ -93,6 +98,26 @@ enum PresenceCommand {
         /// End of the window (default: the agenda's number of days after the start).
         #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
         to: Option<DateTime<Utc>>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause presence automation (what it put in force is restored) until resumed, or for a while.
+    Pause {
+        /// How long: 1h, 30m, 1h30m, or "until tomorrow" (next local midnight).
+        #[arg(long = "for", value_name = "DURATION", conflicts_with = "until")]
+        duration: Option<String>,
+        /// Until this instant.
+        #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+        until: Option<DateTime<Utc>>,
+    },
+    /// Resume presence automation (an appointment under way applies at once).
+    Resume,
+    /// Print what presence automation did, oldest first.
+    History {
+        /// Number of lines.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -232,6 +257,60 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             }
             Ok(())
         }
+        Command::Run => {
+            let engine = Arc::new(open_engine(paths)?);
+            runtime()?.block_on(run_daemon(engine))
+        }
+        Command::Presence {
+            command: PresenceCommand::Pause { duration, until },
+        } => {
+            let engine = open_engine(paths)?;
+            let tz = engine.config().display_timezone();
+            let until = match (duration, until) {
+                (Some(d), _) => Some(presence_runtime::parse_pause(&d, engine.now(), tz)?),
+                (None, until) => until,
+            };
+            engine.presence_pause(until)?;
+            match until {
+                Some(t) => println!(
+                    "Presence automation paused until {}.",
+                    t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M")
+                ),
+                None => println!("Presence automation paused until `presently presence resume`."),
+            }
+            Ok(())
+        }
+        Command::Presence {
+            command: PresenceCommand::Resume,
+        } => {
+            let engine = open_engine(paths)?;
+            engine.presence_resume()?;
+            println!("Presence automation resumed.");
+            Ok(())
+        }
+        Command::Presence {
+            command: PresenceCommand::History { limit, json },
+        } => {
+            let engine = open_engine(paths)?;
+            let lines = engine.presence_history(limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&lines)?);
+            } else if lines.is_empty() {
+                println!("Presence automation has not changed anything yet.");
+            } else {
+                let tz = engine.config().display_timezone();
+                let mut day = None;
+                for line in &lines {
+                    let d = line.row.at.with_timezone(&tz).date_naive();
+                    if day != Some(d) {
+                        println!("{}", d.format("%A %Y-%m-%d"));
+                        day = Some(d);
+                    }
+                    println!("  {}", line.text);
+                }
+            }
+            Ok(())
+        }
         Command::Presence {
             command: PresenceCommand::Plan { from, to, json },
         } => {
@@ -291,6 +370,70 @@ fn format_plan(plan: &[PlannedTransition]) -> String {
         }
     }
     out
+}
+
+/// `presently run`: the sync cadence and presence automation side by side; each sync
+/// that changed the store wakes presence automation. Stops on Ctrl-C or SIGTERM.
+async fn run_daemon(engine: Arc<Engine>) -> Result<()> {
+    let clock = engine.clock();
+    let (sync_now, sync_stop) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (presence_stop, store_changed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let changed = store_changed.clone();
+    let sync = tokio::spawn(cadence::run(
+        engine.clone(),
+        clock,
+        sync_now,
+        sync_stop.clone(),
+        || {},
+        move |result| match result {
+            Ok(report) => {
+                tracing::info!(changes = report.changes, "synced");
+                if report.changes > 0 {
+                    changed.notify_one();
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "sync failed");
+                eprintln!("presently: sync failed: {err}");
+            }
+        },
+    ));
+    let presence = tokio::spawn(
+        engine
+            .clone()
+            .run_presence(presence_stop.clone(), store_changed),
+    );
+    eprintln!("presently: running sync and presence automation; Ctrl-C to stop.");
+    shutdown_signal().await;
+    eprintln!("presently: stopping.");
+    sync_stop.notify_one();
+    presence_stop.notify_one();
+    let (a, b) = tokio::join!(sync, presence);
+    a.context("the sync loop failed")?;
+    b.context("presence automation failed")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn open_engine(paths: Paths) -> Result<Engine> {

@@ -40,6 +40,8 @@ pub struct Engine {
     graph: GraphClient,
     /// What the running sync is doing (the store knows only completed syncs).
     phase: Mutex<(SyncPhase, Option<String>)>,
+    /// Shared with the running presence runtime: its status and its wake-up.
+    presence_shared: crate::presence::runtime::Shared,
 }
 
 mod presence;
@@ -122,6 +124,7 @@ impl Engine {
             tokens,
             graph,
             phase: Mutex::new((SyncPhase::Never, None)),
+            presence_shared: Default::default(),
         })
     }
 

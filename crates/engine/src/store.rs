@@ -113,7 +113,53 @@ pub const MIGRATIONS: &[&str] = &[
      DROP INDEX appointments_by_start;
      CREATE INDEX appointments_by_kind_and_start ON appointments(all_day, start_utc);
      CREATE INDEX appointments_by_kind_and_date ON appointments(all_day, start_date);",
+    // 4: presence automation. The history of applied transitions (no private subject is
+    // ever written here: `subject` is NULL for private, personal and confidential
+    // appointments), and one row of automation state: pause, and the user's state read
+    // before the block in force began (JSON), so a restart mid-block restores it.
+    "CREATE TABLE presence_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_utc INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        profile TEXT,
+        appointment_id TEXT,
+        subject TEXT,
+        presence TEXT,
+        until_utc INTEGER,
+        detail TEXT
+     );
+     CREATE INDEX presence_history_by_at ON presence_history(at_utc);
+     CREATE TABLE presence_automation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        paused INTEGER NOT NULL DEFAULT 0,
+        paused_until INTEGER,
+        pre_state TEXT
+     );
+     INSERT INTO presence_automation (id) VALUES (1);",
 ];
+
+/// One stored line of the presence history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PresenceHistoryRow {
+    pub at: DateTime<Utc>,
+    /// `applied`, `restored`, `stood_back`, `failed`, `paused`, `resumed`.
+    pub event: String,
+    pub profile: Option<String>,
+    pub appointment_id: Option<String>,
+    /// None for private appointments (and for events that concern none).
+    pub subject: Option<String>,
+    /// The availability restored, when known.
+    pub presence: Option<String>,
+    pub until: Option<DateTime<Utc>>,
+    /// What failed, for `failed`.
+    pub detail: Option<String>,
+}
+
+/// Automation paused: until an instant, or (None) until resumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Pause {
+    pub until: Option<DateTime<Utc>>,
+}
 
 /// Where a calendar's sync stands. Advances only together with the data it describes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -569,9 +615,114 @@ impl Store {
     /// Deletes the account and everything synced for it (`presently logout --forget`).
     pub fn forget_everything(&mut self) -> Result<(), Error> {
         let tx = self.conn.transaction()?;
-        tx.execute_batch("DELETE FROM calendars; DELETE FROM account; DELETE FROM meta;")?;
+        tx.execute_batch(
+            "DELETE FROM calendars; DELETE FROM account; DELETE FROM meta;
+             DELETE FROM presence_history;
+             UPDATE presence_automation SET paused = 0, paused_until = NULL, pre_state = NULL;",
+        )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Appends one line to the presence history; lines older than `keep_after` go.
+    pub fn add_presence_history(
+        &mut self,
+        row: &PresenceHistoryRow,
+        keep_after: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO presence_history
+                (at_utc, event, profile, appointment_id, subject, presence, until_utc, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                row.at.timestamp(),
+                row.event,
+                row.profile,
+                row.appointment_id,
+                row.subject,
+                row.presence,
+                row.until.map(|t| t.timestamp()),
+                row.detail
+            ],
+        )?;
+        tx.execute(
+            "DELETE FROM presence_history WHERE at_utc < ?1",
+            [keep_after.timestamp()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The newest `limit` history lines, oldest first.
+    pub fn presence_history(&self, limit: usize) -> Result<Vec<PresenceHistoryRow>, Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at_utc, event, profile, appointment_id, subject, presence, until_utc, detail
+             FROM (SELECT * FROM presence_history ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+        )?;
+        let ts = |secs: i64| DateTime::from_timestamp(secs, 0).unwrap_or_default();
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(PresenceHistoryRow {
+                at: ts(r.get(0)?),
+                event: r.get(1)?,
+                profile: r.get(2)?,
+                appointment_id: r.get(3)?,
+                subject: r.get(4)?,
+                presence: r.get(5)?,
+                until: r.get::<_, Option<i64>>(6)?.map(ts),
+                detail: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether presence automation is paused (a pause whose end has passed still reads as
+    /// stored; the caller compares with its clock).
+    pub fn presence_pause(&self) -> Result<Option<Pause>, Error> {
+        let (paused, until): (bool, Option<i64>) = self.conn.query_row(
+            "SELECT paused, paused_until FROM presence_automation WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(paused.then(|| Pause {
+            until: until.and_then(|s| DateTime::from_timestamp(s, 0)),
+        }))
+    }
+
+    /// Pauses automation (`Some`) or resumes it (`None`).
+    pub fn set_presence_pause(&mut self, pause: Option<Pause>) -> Result<(), Error> {
+        self.conn.execute(
+            "UPDATE presence_automation SET paused = ?1, paused_until = ?2 WHERE id = 1",
+            params![
+                pause.is_some(),
+                pause.and_then(|p| p.until).map(|t| t.timestamp())
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The user's state read before the block in force began (JSON), if a block is in force.
+    pub fn presence_pre_state(&self) -> Result<Option<String>, Error> {
+        Ok(self.conn.query_row(
+            "SELECT pre_state FROM presence_automation WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn set_presence_pre_state(&mut self, json: Option<&str>) -> Result<(), Error> {
+        self.conn.execute(
+            "UPDATE presence_automation SET pre_state = ?1 WHERE id = 1",
+            [json],
+        )?;
+        Ok(())
+    }
+
+    /// A counter that changes when another connection (another process) commits.
+    pub fn data_version(&self) -> Result<i64, Error> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), Error> {

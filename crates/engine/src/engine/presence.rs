@@ -1,11 +1,16 @@
-//! The presence plan over the local store: which transitions automation would make.
+//! Presence over the local store: the plan (which transitions automation would make),
+//! the runtime that makes them, pause and resume, and the history.
 
 use super::Engine;
 use crate::agenda::local_midnight;
 use crate::error::Error;
 use crate::presence::profile::Capabilities;
+use crate::presence::runtime::{self, HistoryLine, PresenceStatus, RuntimeOptions, Shared};
 use crate::presence::{plan, PlannedTransition, Policy, UserState};
+use crate::store::{Pause, PresenceHistoryRow, Store};
 use chrono::{DateTime, Days, Utc};
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// Longest window a plan covers.
 const MAX_PLAN_DAYS: i64 = 366;
@@ -72,5 +77,156 @@ impl Engine {
             from,
             to,
         ))
+    }
+}
+
+impl Engine {
+    /// Runs presence automation until `stop` is notified (see [`crate::presence::runtime`]);
+    /// notify `store_changed` after each sync that changed the store.
+    pub async fn run_presence(self: Arc<Self>, stop: Arc<Notify>, store_changed: Arc<Notify>) {
+        self.run_presence_with(stop, store_changed, RuntimeOptions::default())
+            .await
+    }
+
+    pub async fn run_presence_with(
+        self: Arc<Self>,
+        stop: Arc<Notify>,
+        store_changed: Arc<Notify>,
+        options: RuntimeOptions,
+    ) {
+        runtime::run(self, stop, store_changed, options).await
+    }
+
+    /// Pauses presence automation until `until` (None: until resumed). What automation put
+    /// in force is restored at once by a running runtime; nothing applies until the pause
+    /// ends. Kept in the store, so it holds across restarts and for a daemon in another
+    /// process (which notices within [`RuntimeOptions::max_step`]).
+    pub fn presence_pause(&self, until: Option<DateTime<Utc>>) -> Result<(), Error> {
+        let now = self.clock.now();
+        if until.is_some_and(|u| u <= now) {
+            return Err(Error::InvalidInput(
+                "the pause must end in the future".into(),
+            ));
+        }
+        let pause = Pause { until };
+        {
+            let mut store = self.store();
+            store.set_presence_pause(Some(pause))?;
+            store.add_presence_history(
+                &PresenceHistoryRow {
+                    at: now,
+                    event: "paused".into(),
+                    profile: None,
+                    appointment_id: None,
+                    subject: None,
+                    presence: None,
+                    until,
+                    detail: None,
+                },
+                now - chrono::Duration::days(90),
+            )?;
+        }
+        self.presence_shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Resumes presence automation: an appointment under way applies at once.
+    pub fn presence_resume(&self) -> Result<(), Error> {
+        let now = self.clock.now();
+        {
+            let mut store = self.store();
+            if store.presence_pause()?.is_none() {
+                return Ok(());
+            }
+            store.set_presence_pause(None)?;
+            store.add_presence_history(
+                &PresenceHistoryRow {
+                    at: now,
+                    event: "resumed".into(),
+                    profile: None,
+                    appointment_id: None,
+                    subject: None,
+                    presence: None,
+                    until: None,
+                    detail: None,
+                },
+                now - chrono::Duration::days(90),
+            )?;
+        }
+        self.presence_shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// The pause in force, if any (one whose end has passed is none).
+    pub fn presence_paused(&self) -> Result<Option<Pause>, Error> {
+        let now = self.clock.now();
+        Ok(self
+            .store()
+            .presence_pause()?
+            .filter(|p| p.until.is_none_or(|u| u > now)))
+    }
+
+    /// The newest `limit` lines of the presence history, oldest first.
+    pub fn presence_history(&self, limit: usize) -> Result<Vec<HistoryLine>, Error> {
+        let tz = self.config.display_timezone();
+        Ok(self
+            .store()
+            .presence_history(limit)?
+            .into_iter()
+            .map(|row| HistoryLine::new(row, tz))
+            .collect())
+    }
+
+    /// What presence automation is doing in this process (and the stored pause).
+    pub fn presence_status(&self) -> Result<PresenceStatus, Error> {
+        let mut status = self.presence_shared.status();
+        status.paused = self.presence_paused()?;
+        Ok(status)
+    }
+
+    pub(crate) fn presence_shared(&self) -> &Shared {
+        &self.presence_shared
+    }
+
+    pub(crate) fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        f(&mut self.store())
+    }
+
+    pub(crate) async fn presence_graph_get(&self, path: &str) -> Result<Vec<u8>, Error> {
+        let url = self.graph.url(path)?;
+        self.authed(|token| {
+            let url = url.clone();
+            async move { self.graph.get(url, &token, None).await }
+        })
+        .await
+    }
+
+    pub(crate) async fn presence_graph_post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Vec<u8>, Error> {
+        let url = self.graph.url(path)?;
+        self.authed(|token| {
+            let url = url.clone();
+            async move { self.graph.post_json(url, &token, body).await }
+        })
+        .await
+    }
+
+    pub(crate) async fn presence_graph_patch(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Vec<u8>, Error> {
+        let url = self.graph.url(path)?;
+        self.authed(|token| {
+            let url = url.clone();
+            async move { self.graph.patch_json(url, &token, body).await }
+        })
+        .await
     }
 }

@@ -211,7 +211,7 @@ impl Engine {
     }
 
     /// Runs a Graph call with the access token; a 401 gets one refresh and one retry.
-    async fn authed<T, F, Fut>(&self, call: F) -> Result<T, Error>
+    pub(crate) async fn authed<T, F, Fut>(&self, call: F) -> Result<T, Error>
     where
         F: Fn(SecretString) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,

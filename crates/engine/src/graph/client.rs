@@ -173,6 +173,41 @@ impl GraphClient {
         token: &SecretString,
         page_size: Option<u32>,
     ) -> Result<Vec<u8>, Error> {
+        self.send(reqwest::Method::GET, url, token, page_size, None)
+            .await
+    }
+
+    /// POSTs a JSON body (presence calls); retried, throttled and bounded like [`Self::get`].
+    /// Only for calls that are safe to repeat: a retry after a timeout may repeat one.
+    pub async fn post_json(
+        &self,
+        url: Url,
+        token: &SecretString,
+        body: &serde_json::Value,
+    ) -> Result<Vec<u8>, Error> {
+        self.send(reqwest::Method::POST, url, token, None, Some(body))
+            .await
+    }
+
+    /// PATCHes a JSON body (mailbox settings); retried, throttled and bounded like [`Self::get`].
+    pub async fn patch_json(
+        &self,
+        url: Url,
+        token: &SecretString,
+        body: &serde_json::Value,
+    ) -> Result<Vec<u8>, Error> {
+        self.send(reqwest::Method::PATCH, url, token, None, Some(body))
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        token: &SecretString,
+        page_size: Option<u32>,
+        json: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, Error> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -183,7 +218,9 @@ impl GraphClient {
                         Error::InvalidInput("the Graph client was shut down".into())
                     })?;
                 let started = std::time::Instant::now();
-                let result = self.get_once(url.clone(), token, page_size).await;
+                let result = self
+                    .send_once(method.clone(), url.clone(), token, page_size, json)
+                    .await;
                 self.stats
                     .waiting_micros
                     .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -246,11 +283,13 @@ impl GraphClient {
         }
     }
 
-    async fn get_once(
+    async fn send_once(
         &self,
+        method: reqwest::Method,
         url: Url,
         token: &SecretString,
         page_size: Option<u32>,
+        json: Option<&serde_json::Value>,
     ) -> Result<Vec<u8>, Attempt> {
         let host = url.host_str().unwrap_or("").to_owned();
         let net = |e: reqwest::Error| {
@@ -267,14 +306,15 @@ impl GraphClient {
         if let Some(n) = page_size {
             prefer.push(format!("odata.maxpagesize={n}"));
         }
-        let mut response = self
+        let mut request = self
             .http
-            .get(url.clone())
+            .request(method.clone(), url.clone())
             .bearer_auth(token.expose_secret())
-            .header("Prefer", prefer.join(", "))
-            .send()
-            .await
-            .map_err(net)?;
+            .header("Prefer", prefer.join(", "));
+        if let Some(json) = json {
+            request = request.json(json);
+        }
+        let mut response = request.send().await.map_err(net)?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let status = response.status();
         let too_big = || {
@@ -305,7 +345,7 @@ impl GraphClient {
             .bytes
             .fetch_add(body.len() as u64, Ordering::Relaxed);
         if status.is_success() {
-            tracing::debug!(path = url.path(), bytes = body.len(), "graph GET");
+            tracing::debug!(%method, path = url.path(), bytes = body.len(), "graph call");
             return Ok(body);
         }
         if matches!(status.as_u16(), 429 | 503 | 504) {

@@ -2,13 +2,16 @@
 //! which profile), the sans-IO scheduler (when), and the plan (the scheduler stepped
 //! through a window).
 //!
-//! Nothing here does I/O or reads a clock: the runtime feeds appointments, the state it
-//! read before automation took over, manual changes and the current instant, and carries
-//! out the [`scheduler::Action`]s of each [`scheduler::Transition`].
+//! The scheduler, profiles, rules and plan do no I/O and read no clock: the runtime
+//! ([`runtime`], with [`apply`] for the Graph calls) feeds appointments, the state it read
+//! before automation took over, manual changes and the current instant, and carries out
+//! the [`scheduler::Action`]s of each [`scheduler::Transition`].
 
+pub mod apply;
 pub mod plan;
 pub mod profile;
 pub mod rules;
+pub mod runtime;
 pub mod scheduler;
 #[cfg(test)]
 pub(crate) mod tests;

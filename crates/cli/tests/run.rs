@@ -1,0 +1,155 @@
+//! `presently run` end to end: the daemon as a child process against the emulator; an
+//! appointment that starts 2 s after the first sync switches presence within 1 s of its
+//! start and restores it at its end; SIGTERM stops it cleanly. The sign-in is kept in a
+//! real Secret Service (scripts/test.sh runs this under dbus-run-session).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn presently(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_presently"));
+    cmd.env("PRESENTLY_DATA_DIR", dir)
+        .env("PRESENTLY_CONFIG", dir.join("config.toml"))
+        .env("BROWSER", dir.join("browser.sh"))
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: scripts/test.sh runs it under dbus-run-session"]
+async fn run_switches_presence_with_the_calendar_until_stopped() {
+    let emu = Emulator::start(EmulatorConfig {
+        today: Utc::now().date_naive(),
+        seed: Seed::Empty,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[features]\npresence = true\n",
+            base = emu.base_url()
+        ),
+    )
+    .unwrap();
+    let browser = dir.path().join("browser.sh");
+    std::fs::write(&browser, "#!/bin/sh\nexec curl -s -o /dev/null -L \"$1\"\n").unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || presently(&d).arg("login").output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+
+    let start = (Utc::now() + Duration::seconds(3))
+        .duration_trunc(Duration::seconds(1))
+        .unwrap();
+    let end = start + Duration::seconds(3);
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    emu.control()
+        .add_event(serde_json::json!({
+            "subject": "Daemon check",
+            "start": {"dateTime": fmt(start), "timeZone": "UTC"},
+            "end": {"dateTime": fmt(end), "timeZone": "UTC"},
+            "showAs": "busy",
+        }))
+        .unwrap();
+    let child = presently(dir.path())
+        .arg("run")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    tokio::time::sleep(
+        (end + Duration::milliseconds(1500) - Utc::now())
+            .to_std()
+            .unwrap(),
+    )
+    .await;
+    let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(term.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+
+    let calls = emu.control().presence_calls();
+    let set: Vec<_> = calls
+        .iter()
+        .filter(|c| c.kind == "setUserPreferredPresence")
+        .collect();
+    assert_eq!(set.len(), 1, "{calls:?}\n{}", text(&out));
+    assert!(
+        set[0].at >= start && set[0].at - start <= Duration::seconds(1),
+        "set at {} for {start}",
+        set[0].at
+    );
+    let clear: Vec<_> = calls
+        .iter()
+        .filter(|c| c.kind == "clearUserPreferredPresence")
+        .collect();
+    assert_eq!(clear.len(), 1, "{calls:?}");
+    assert!(clear[0].at >= end && clear[0].at - end <= Duration::seconds(1));
+
+    let d = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        presently(&d)
+            .args(["presence", "history"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        text(&out).contains("In a meeting (Daemon check)"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("restored Available"), "{}", text(&out));
+}
+
+/// pause / resume / history need no sign-in.
+#[test]
+fn pause_resume_and_history_work_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| presently(dir.path()).args(args).output().unwrap();
+    let out = run(&["presence", "history"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("has not changed anything"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["presence", "pause", "--for", "1h30m"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("paused until"), "{}", text(&out));
+    let out = run(&["presence", "pause", "--for", "soon"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not a duration"), "{}", text(&out));
+    let out = run(&["presence", "resume"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["presence", "history", "--json"]);
+    let lines: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events: Vec<&str> = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, vec!["paused", "resumed"]);
+}
