@@ -130,6 +130,10 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         async move { syncer.state::<Shell>().run_sync_loop(&syncer).await },
     );
 
+    // Presence follows the calendar (when the feature is on).
+    let presence = handle.clone();
+    tauri::async_runtime::spawn(async move { presence.state::<Shell>().run_presence().await });
+
     // The tray names the next meeting: it sleeps until the next start or end, or until a
     // sync changed the agenda.
     let ticker = handle.clone();

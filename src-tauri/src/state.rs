@@ -120,6 +120,9 @@ pub struct Shell {
     stop: Arc<Notify>,
     /// Wakes the tray: the agenda changed.
     pub agenda_changed: Notify,
+    /// Wakes presence automation: the store changed.
+    presence_store_changed: Arc<Notify>,
+    presence_stop: Arc<Notify>,
     tray_shown: Mutex<Option<TrayMenu>>,
     quitting: AtomicBool,
     /// At most one sign-in runs; a new one cancels the one before.
@@ -144,6 +147,8 @@ impl Shell {
             sync_now: Arc::new(Notify::new()),
             stop: Arc::new(Notify::new()),
             agenda_changed: Notify::new(),
+            presence_store_changed: Arc::new(Notify::new()),
+            presence_stop: Arc::new(Notify::new()),
             tray_shown: Mutex::new(None),
             quitting: AtomicBool::new(false),
             sign_in: Mutex::new(None),
@@ -158,6 +163,21 @@ impl Shell {
     pub fn set_quitting(&self) {
         self.quitting.store(true, Ordering::SeqCst);
         self.stop.notify_one();
+        self.presence_stop.notify_one();
+    }
+
+    /// Runs presence automation (when the `presence` feature is on) until Quit: the engine
+    /// decides and applies; the shell only wakes it after a sync changed the store.
+    pub async fn run_presence(&self) {
+        let Ok(engine) = self.engine().cloned() else {
+            return;
+        };
+        engine
+            .run_presence(
+                self.presence_stop.clone(),
+                self.presence_store_changed.clone(),
+            )
+            .await;
     }
 
     pub fn is_quitting(&self) -> bool {
@@ -389,6 +409,7 @@ impl Shell {
                         tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
                     }
                     self.agenda_changed.notify_one();
+                    self.presence_store_changed.notify_one();
                 }
             }
             Err(e) => tracing::warn!(error = %e, "sync failed"),
