@@ -208,10 +208,7 @@ async fn an_expired_delta_token_means_a_full_round_that_replaces_the_data() {
     let report = engine.sync(SyncOptions::default()).await.unwrap();
     assert_eq!(report.calendars[0].kind, "full");
     assert!(report.calendars[0].restarted.is_some());
-    assert_same(
-        &stored(dir.path(), PRIMARY_CALENDAR_ID),
-        &truth(&emu, PRIMARY_CALENDAR_ID, window(&config, &clock)).await,
-    );
+    assert_in_sync(&emu, dir.path(), &config, &clock).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -238,10 +235,7 @@ async fn throttling_is_waited_out_and_server_errors_retried() {
     let log = emu.control().request_log();
     assert_eq!(log.iter().filter(|r| r.status == 429).count(), 2);
     assert_eq!(log.iter().filter(|r| r.status == 503).count(), 1);
-    assert_same(
-        &stored(dir.path(), PRIMARY_CALENDAR_ID),
-        &truth(&emu, PRIMARY_CALENDAR_ID, window(&config, &clock)).await,
-    );
+    assert_in_sync(&emu, dir.path(), &config, &clock).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -273,10 +267,7 @@ async fn a_broken_page_fails_the_round_without_losing_anything_and_the_next_sync
     );
     let report = engine.sync(SyncOptions::default()).await.unwrap();
     assert_eq!(report.calendars[0].kind, "full");
-    assert_same(
-        &stored(dir.path(), PRIMARY_CALENDAR_ID),
-        &truth(&emu, PRIMARY_CALENDAR_ID, window(&config, &clock)).await,
-    );
+    assert_in_sync(&emu, dir.path(), &config, &clock).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -296,10 +287,7 @@ async fn a_next_link_loop_is_detected_and_the_round_restarted() {
             .contains("loop"),
         "{report:?}"
     );
-    assert_same(
-        &stored(dir.path(), PRIMARY_CALENDAR_ID),
-        &truth(&emu, PRIMARY_CALENDAR_ID, window(&config, &clock)).await,
-    );
+    assert_in_sync(&emu, dir.path(), &config, &clock).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -137,3 +137,12 @@ pub fn assert_same(stored: &BTreeMap<String, Appointment>, truth: &BTreeMap<Stri
         assert_eq!(&stored[id], t, "appointment {id} differs");
     }
 }
+
+/// The store holds exactly what the server holds for the primary calendar over the window.
+pub async fn assert_in_sync(emu: &Emulator, dir: &Path, config: &Config, clock: &FixedClock) {
+    let calendar = presently_emulator::PRIMARY_CALENDAR_ID;
+    assert_same(
+        &stored(dir, calendar),
+        &truth(emu, calendar, window(config, clock)).await,
+    );
+}
