@@ -291,7 +291,7 @@ fn is_tenant(s: &str) -> bool {
 }
 
 /// Endpoints must be https; plain http is allowed for loopback hosts only (the emulator).
-fn check_endpoint(text: &str) -> Result<(), String> {
+pub(crate) fn check_endpoint(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

@@ -42,6 +42,8 @@ pub struct Engine {
     phase: Mutex<(SyncPhase, Option<String>)>,
     /// Shared with the running presence runtime: its status and its wake-up.
     presence_shared: crate::presence::runtime::Shared,
+    /// The call-forwarding provider and where its secrets are.
+    pub(crate) forwarding: crate::presence::forwarding::Slot,
 }
 
 mod presence;
@@ -125,6 +127,7 @@ impl Engine {
             graph,
             phase: Mutex::new((SyncPhase::Never, None)),
             presence_shared: Default::default(),
+            forwarding: crate::presence::forwarding::Slot::new(setup.demo),
         })
     }
 

@@ -49,6 +49,8 @@ pub enum Error {
     Unauthorized,
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
+    #[error("call forwarding: {0}")]
+    Forwarding(#[from] crate::presence::forwarding::ForwardingError),
     #[error("the server answered {status} ({code}): {message}")]
     Server {
         status: u16,
@@ -82,6 +84,7 @@ pub enum ErrorCode {
     KeyringUnavailable,
     Keyring,
     Internal,
+    Forwarding,
 }
 
 impl Error {
@@ -99,6 +102,7 @@ impl Error {
             Error::Network { .. } => ErrorCode::Network,
             Error::Unauthorized => ErrorCode::NotSignedIn,
             Error::Server { .. } => ErrorCode::Server,
+            Error::Forwarding(_) => ErrorCode::Forwarding,
             Error::Auth(e) => match e.code() {
                 "consent_required" => ErrorCode::ConsentRequired,
                 "consent_needed" => ErrorCode::ConsentNeeded,
@@ -177,6 +181,7 @@ mod tests {
             (ErrorCode::KeyringUnavailable, "keyring_unavailable"),
             (ErrorCode::Keyring, "keyring"),
             (ErrorCode::Internal, "internal"),
+            (ErrorCode::Forwarding, "forwarding"),
         ];
         for (code, text) in pinned {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(text));

@@ -25,8 +25,7 @@ impl Engine {
     pub fn presence_policy(&self) -> Result<Policy, Error> {
         let caps = Capabilities {
             automatic_replies: self.config.features.automatic_replies,
-            // No forwarding provider can be configured yet.
-            forwarding_provider: false,
+            forwarding_provider: self.has_forwarding_provider(),
         };
         let policy = Policy::from_config(&self.config.presence, caps)
             .map_err(|e| Error::InvalidInput(e.to_string()))?;

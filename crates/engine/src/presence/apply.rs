@@ -5,8 +5,10 @@
 //! Every call goes through the engine's [`crate::graph::GraphClient`] with the signed-in
 //! account's token: 429/503/504 are waited out there, a 401 gets one refresh and one retry.
 //! A call that still fails is returned to the runtime, which retries it with backoff.
+//! Call forwarding goes through the configured [`super::forwarding`] provider instead,
+//! and its failures take the same path.
 
-use super::profile::{PresenceMode, TeamsPresence};
+use super::profile::{Forwarding, PresenceMode, TeamsPresence};
 use super::{Action, AutoRepliesSetting, AutoRepliesStatus, Presence, UserState};
 use crate::engine::Engine;
 use crate::error::Error;
@@ -239,10 +241,40 @@ pub async fn apply(engine: &Engine, action: &Action, now: DateTime<Utc>) -> Resu
             Ok(Applied::Other)
         }
         Action::SetForwarding { forwarding } => {
-            tracing::warn!(%forwarding, "call forwarding needs a provider; none is configured, so it was not switched");
+            apply_forwarding(engine, forwarding).await?;
             Ok(Applied::Other)
         }
-        Action::RestoreForwarding { .. } => Ok(Applied::Other),
+        Action::RestoreForwarding { forwarding } => {
+            // Not read before (the provider cannot read it, or the read failed): off.
+            let setting = forwarding.clone().unwrap_or(Forwarding::Off);
+            apply_forwarding(engine, &setting).await?;
+            Ok(Applied::Other)
+        }
+    }
+}
+
+/// Switches call forwarding through the configured provider. Without one (a configured
+/// profile asks for forwarding, but no `[presence.forwarding]` provider is set) there is
+/// nothing to call: that is logged, not retried.
+async fn apply_forwarding(engine: &Engine, setting: &Forwarding) -> Result<(), Error> {
+    match engine.forwarding_provider()? {
+        Some(provider) => {
+            provider.apply(setting).await?;
+            tracing::info!(provider = provider.name(), forwarding = %setting, "call forwarding switched");
+            Ok(())
+        }
+        None => {
+            tracing::warn!(forwarding = %setting, "call forwarding needs a provider; none is configured ([presence.forwarding]), so it was not switched");
+            Ok(())
+        }
+    }
+}
+
+/// The call forwarding in force, when the configured provider can read it.
+pub async fn read_forwarding(engine: &Engine) -> Result<Option<Forwarding>, Error> {
+    match engine.forwarding_provider()? {
+        Some(provider) => Ok(provider.current().await?),
+        None => Ok(None),
     }
 }
 
@@ -318,7 +350,8 @@ pub async fn read_auto_replies(engine: &Engine) -> Result<AutoRepliesSetting, Er
 }
 
 /// The user's own state, read before automation takes over: presence and status message,
-/// and the automatic replies when that feature is on.
+/// the automatic replies when that feature is on, and the call forwarding when the
+/// provider can read it (restored exactly at the end; unread, it is switched off then).
 pub async fn read_user_state(engine: &Engine, auto_replies: bool) -> Result<UserState, Error> {
     let (presence, status_message) = read_presence(engine).await?;
     let auto_replies = if auto_replies {
@@ -326,10 +359,18 @@ pub async fn read_user_state(engine: &Engine, auto_replies: bool) -> Result<User
     } else {
         None
     };
+    // A failed read does not lose the presence read above: forwarding alone is unknown.
+    let forwarding = match read_forwarding(engine).await {
+        Ok(f) => f,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read the call forwarding before automation; it will be switched off, not restored, at the end");
+            None
+        }
+    };
     Ok(UserState {
         presence: Some(presence),
         status_message,
-        forwarding: None,
+        forwarding,
         auto_replies,
     })
 }

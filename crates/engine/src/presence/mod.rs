@@ -8,6 +8,7 @@
 //! the [`scheduler::Action`]s of each [`scheduler::Transition`].
 
 pub mod apply;
+pub mod forwarding;
 pub mod plan;
 pub mod profile;
 pub mod rules;
@@ -52,6 +53,8 @@ pub struct PresenceConfig {
     pub rules: Vec<Rule>,
     /// Whether the default rules (busy → In a meeting, oof → Out of office) follow.
     pub default_rules: bool,
+    /// The call-forwarding provider (`[presence.forwarding]`); none by default.
+    pub forwarding: forwarding::ForwardingConfig,
 }
 
 impl Default for PresenceConfig {
@@ -60,12 +63,14 @@ impl Default for PresenceConfig {
             profiles: Vec::new(),
             rules: Vec::new(),
             default_rules: true,
+            forwarding: forwarding::ForwardingConfig::default(),
         }
     }
 }
 
 impl PresenceConfig {
     pub fn validate(&self) -> Result<(), InvalidPolicy> {
+        self.forwarding.validate()?;
         Policy::from_config(self, Capabilities::default()).map(|_| ())
     }
 }
