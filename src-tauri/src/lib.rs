@@ -268,6 +268,25 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 }
             });
         }
+        tray::TrayAction::PausePresenceHour
+        | tray::TrayAction::PausePresenceUntilTomorrow
+        | tray::TrayAction::ResumePresence => {
+            let pause = match (&action, shell.engine()) {
+                (tray::TrayAction::ResumePresence, _) => None,
+                (tray::TrayAction::PausePresenceHour, Ok(engine)) => {
+                    Some(Some(engine.now() + chrono::Duration::hours(1)))
+                }
+                (_, Ok(engine)) => {
+                    let tz = engine.config().display_timezone();
+                    let tomorrow = engine.today().succ_opt().unwrap_or_else(|| engine.today());
+                    Some(Some(presently_engine::agenda::local_midnight(tz, tomorrow)))
+                }
+                (_, Err(_)) => return,
+            };
+            if let Err(e) = shell.pause_presence(app, pause) {
+                tracing::warn!(code = ?e.code, message = %e.message, "cannot pause or resume presence automation");
+            }
+        }
         tray::TrayAction::Quit => {
             shell.set_quitting();
             app.exit(0);

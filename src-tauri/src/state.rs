@@ -166,6 +166,23 @@ impl Shell {
         self.presence_stop.notify_one();
     }
 
+    /// Pauses presence automation until `until` (None: until resumed), or resumes it; the
+    /// runtime is woken at once and the tray updated.
+    pub fn pause_presence<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        pause: Option<Option<chrono::DateTime<chrono::Utc>>>,
+    ) -> Result<(), ApiError> {
+        let engine = self.engine()?;
+        match pause {
+            Some(until) => engine.presence_pause(until)?,
+            None => engine.presence_resume()?,
+        }
+        self.presence_store_changed.notify_one();
+        self.refresh_tray(app);
+        Ok(())
+    }
+
     /// Runs presence automation (when the `presence` feature is on) until Quit: the engine
     /// decides and applies; the shell only wakes it after a sync changed the store.
     pub async fn run_presence(&self) {
@@ -491,7 +508,11 @@ impl Shell {
             Ok(engine) => (engine.agenda(None, None).ok(), engine.now()),
             Err(_) => (None, chrono::Utc::now()),
         };
-        tray::build(&status, agenda.as_ref(), now)
+        let presence = self
+            .engine()
+            .ok()
+            .and_then(|e| e.presence_summary().ok().flatten());
+        tray::build(&status, agenda.as_ref(), presence.as_ref(), now)
     }
 }
 

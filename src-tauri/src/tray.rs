@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 use presently_engine::agenda::{AgendaItem, AgendaView};
-use presently_engine::engine::SyncPhase;
+use presently_engine::engine::{PresenceSummary, SyncPhase};
 use presently_engine::StatusView;
 
 /// The tray icon's id.
@@ -45,6 +45,10 @@ pub enum TrayAction {
     /// Opens the window, which shows the sign-in screen while signed out.
     SignIn,
     SignOut,
+    /// Presence automation: pause for an hour, pause until tomorrow, resume.
+    PausePresenceHour,
+    PausePresenceUntilTomorrow,
+    ResumePresence,
     Quit,
 }
 
@@ -57,6 +61,9 @@ impl TrayAction {
             TrayAction::OpenWindow => "open-window".to_owned(),
             TrayAction::SignIn => "sign-in".to_owned(),
             TrayAction::SignOut => "sign-out".to_owned(),
+            TrayAction::PausePresenceHour => "pause-presence-hour".to_owned(),
+            TrayAction::PausePresenceUntilTomorrow => "pause-presence-tomorrow".to_owned(),
+            TrayAction::ResumePresence => "resume-presence".to_owned(),
             TrayAction::Quit => "quit".to_owned(),
         }
     }
@@ -67,6 +74,9 @@ impl TrayAction {
             "open-window" => Some(TrayAction::OpenWindow),
             "sign-in" => Some(TrayAction::SignIn),
             "sign-out" => Some(TrayAction::SignOut),
+            "pause-presence-hour" => Some(TrayAction::PausePresenceHour),
+            "pause-presence-tomorrow" => Some(TrayAction::PausePresenceUntilTomorrow),
+            "resume-presence" => Some(TrayAction::ResumePresence),
             "quit" => Some(TrayAction::Quit),
             _ => id
                 .strip_prefix("open-item:")
@@ -149,7 +159,12 @@ pub fn next_change(agenda: Option<&AgendaView>, now: DateTime<Utc>) -> Option<Da
 }
 
 /// The tray menu for this status and agenda at `now`.
-pub fn build(status: &StatusView, agenda: Option<&AgendaView>, now: DateTime<Utc>) -> TrayMenu {
+pub fn build(
+    status: &StatusView,
+    agenda: Option<&AgendaView>,
+    presence: Option<&PresenceSummary>,
+    now: DateTime<Utc>,
+) -> TrayMenu {
     let mut items = Vec::new();
     if !status.account.signed_in {
         items.push(TrayItem::Label("Signed out".to_owned()));
@@ -176,6 +191,10 @@ pub fn build(status: &StatusView, agenda: Option<&AgendaView>, now: DateTime<Utc
         };
         items.push(action(TrayAction::OpenItem(u.item.id.clone()), title));
     }
+    if let Some(p) = presence {
+        items.push(TrayItem::Separator);
+        presence_items(&mut items, p, agenda, now);
+    }
     items.push(TrayItem::Separator);
     if status.sync.state == SyncPhase::Syncing {
         items.push(TrayItem::Label("Syncing…".to_owned()));
@@ -199,6 +218,51 @@ pub fn build(status: &StatusView, agenda: Option<&AgendaView>, now: DateTime<Utc
         None => "Presently — nothing else scheduled".to_owned(),
     };
     TrayMenu { tooltip, items }
+}
+
+/// What presence automation does now and next, and how to pause or resume it.
+fn presence_items(
+    items: &mut Vec<TrayItem>,
+    p: &PresenceSummary,
+    agenda: Option<&AgendaView>,
+    now: DateTime<Utc>,
+) {
+    let zone: chrono_tz::Tz = agenda
+        .and_then(|a| a.timezone.parse().ok())
+        .unwrap_or(chrono_tz::UTC);
+    let at = |t: DateTime<Utc>| when(t.with_timezone(&zone).fixed_offset(), now);
+    if let Some(paused) = p.paused {
+        items.push(TrayItem::Label(match paused {
+            Some(until) => format!("Presence automation paused until {}", at(until)),
+            None => "Presence automation paused".to_owned(),
+        }));
+        items.push(action(
+            TrayAction::ResumePresence,
+            "Resume presence automation",
+        ));
+        return;
+    }
+    items.push(TrayItem::Label(match &p.current {
+        Some((profile, until)) => format!("Presence: {profile} until {}", at(*until)),
+        None => "Presence: your own".to_owned(),
+    }));
+    if let Some((next, when_next)) = &p.next {
+        items.push(TrayItem::Label(match next {
+            Some(profile) => format!("Next: {profile} at {}", at(*when_next)),
+            None => format!("Next: back to your own at {}", at(*when_next)),
+        }));
+    }
+    if let Some(error) = &p.error {
+        items.push(TrayItem::Label(format!("Presence: {}", shorten(error))));
+    }
+    items.push(action(
+        TrayAction::PausePresenceHour,
+        "Pause automation for 1 hour",
+    ));
+    items.push(action(
+        TrayAction::PausePresenceUntilTomorrow,
+        "Pause automation until tomorrow",
+    ));
 }
 
 fn action(action: TrayAction, title: impl Into<String>) -> TrayItem {
@@ -262,6 +326,7 @@ mod next_change_tests {
             categories: vec![],
             body_preview: None,
             reminder_minutes: None,
+            presence: None,
         }
     }
 
@@ -303,6 +368,87 @@ mod next_change_tests {
             Some(at("2026-11-24T23:00:00Z"))
         );
         assert_eq!(next_change(None, at("2026-11-24T12:00:00Z")), None);
+    }
+}
+
+#[cfg(test)]
+mod presence_tests {
+    use super::*;
+    use presently_engine::engine::{AccountStatus, SyncStatus};
+
+    fn signed_in() -> StatusView {
+        StatusView {
+            account: AccountStatus {
+                signed_in: true,
+                upn: Some("dana@contoso.com".into()),
+                display_name: None,
+                demo: false,
+            },
+            sync: SyncStatus {
+                state: SyncPhase::Idle,
+                last_synced_at: None,
+                message: None,
+            },
+        }
+    }
+
+    fn labels(menu: &TrayMenu) -> Vec<String> {
+        menu.items
+            .iter()
+            .filter_map(|i| match i {
+                TrayItem::Label(t) => Some(t.clone()),
+                TrayItem::Action { title, .. } => Some(title.clone()),
+                TrayItem::Separator => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_tray_shows_what_presence_does_now_and_next_and_offers_pause() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let now = at("2026-11-24T09:10:00Z");
+        let summary = PresenceSummary {
+            current: Some(("In a meeting".into(), at("2026-11-24T09:30:00Z"))),
+            next: Some((None, at("2026-11-24T09:30:00Z"))),
+            paused: None,
+            error: None,
+        };
+        let menu = build(&signed_in(), None, Some(&summary), now);
+        let shown = labels(&menu);
+        assert!(
+            shown.contains(&"Presence: In a meeting until 09:30".to_owned()),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(&"Next: back to your own at 09:30".to_owned()),
+            "{shown:?}"
+        );
+        assert!(menu.items.contains(&TrayItem::Action {
+            action: TrayAction::PausePresenceHour,
+            title: "Pause automation for 1 hour".into()
+        }));
+        // Paused: only the pause line and Resume.
+        let paused = PresenceSummary {
+            paused: Some(Some(at("2026-11-24T10:10:00Z"))),
+            ..summary
+        };
+        let shown = labels(&build(&signed_in(), None, Some(&paused), now));
+        assert!(
+            shown.contains(&"Presence automation paused until 10:10".to_owned()),
+            "{shown:?}"
+        );
+        assert!(shown.contains(&"Resume presence automation".to_owned()));
+        assert!(!shown.iter().any(|l| l.starts_with("Pause automation")));
+        // Off: nothing about presence.
+        let shown = labels(&build(&signed_in(), None, None, now));
+        assert!(!shown.iter().any(|l| l.contains("resence")), "{shown:?}");
+        for action in [
+            TrayAction::PausePresenceHour,
+            TrayAction::PausePresenceUntilTomorrow,
+            TrayAction::ResumePresence,
+        ] {
+            assert_eq!(TrayAction::from_id(&action.to_id()), Some(action));
+        }
     }
 }
 
@@ -354,6 +500,7 @@ mod tests {
             categories: vec![],
             body_preview: None,
             reminder_minutes: None,
+            presence: None,
         }
     }
 
@@ -393,6 +540,7 @@ mod tests {
         let menu = build(
             &status(false, SyncPhase::Never),
             None,
+            None,
             at("2026-03-30T08:00:00+02:00"),
         );
         assert_eq!(menu.tooltip, "Presently — signed out");
@@ -419,7 +567,7 @@ mod tests {
     #[test]
     fn signed_in_offers_sign_out_except_in_demo_mode() {
         let now = at("2026-03-30T08:00:00+02:00");
-        let menu = build(&status(true, SyncPhase::Idle), None, now);
+        let menu = build(&status(true, SyncPhase::Idle), None, None, now);
         assert_eq!(
             titles(&menu),
             [
@@ -438,7 +586,7 @@ mod tests {
         }));
         let mut demo = status(true, SyncPhase::Idle);
         demo.account.demo = true;
-        assert!(!titles(&build(&demo, None, now)).contains(&"Sign out".to_owned()));
+        assert!(!titles(&build(&demo, None, None, now)).contains(&"Sign out".to_owned()));
     }
 
     #[test]
@@ -488,6 +636,7 @@ mod tests {
         let menu = build(
             &status(true, SyncPhase::Idle),
             Some(&view),
+            None,
             at("2026-03-30T08:00:00+02:00"),
         );
         assert_eq!(menu.tooltip, "Presently — Daily stand-up at 09:30");
@@ -536,6 +685,7 @@ mod tests {
         let menu = build(
             &status(true, SyncPhase::Idle),
             Some(&view),
+            None,
             at("2026-03-30T08:00:00+02:00"),
         );
         assert_eq!(menu.tooltip, "Presently — nothing else scheduled");
@@ -549,6 +699,7 @@ mod tests {
     fn shows_syncing_instead_of_sync_now_while_a_sync_runs() {
         let menu = build(
             &status(true, SyncPhase::Syncing),
+            None,
             None,
             at("2026-03-30T08:00:00+02:00"),
         );
@@ -568,10 +719,10 @@ mod tests {
             )],
         )]);
         let s = status(true, SyncPhase::Idle);
-        let a = build(&s, Some(&view), at("2026-03-30T08:00:00+02:00"));
-        let b = build(&s, Some(&view), at("2026-03-30T08:01:00+02:00"));
+        let a = build(&s, Some(&view), None, at("2026-03-30T08:00:00+02:00"));
+        let b = build(&s, Some(&view), None, at("2026-03-30T08:01:00+02:00"));
         assert_eq!(a, b);
-        let c = build(&s, Some(&view), at("2026-03-30T09:31:00+02:00"));
+        let c = build(&s, Some(&view), None, at("2026-03-30T09:31:00+02:00"));
         assert_ne!(a, c);
     }
 

@@ -120,6 +120,12 @@ function renderItem(
   const resp = responseChip(item, s);
   if (resp) meta.push(resp);
   if (isPrivate(item)) meta.push(chip('chip-private', s.private, 'lock'));
+  if (item.presence) {
+    const c = chip('chip-presence', item.presence);
+    c.setAttribute('title', `${s.presenceSwitch}: ${item.presence}`);
+    c.setAttribute('data-testid', 'presence-marker');
+    meta.push(c);
+  }
   if (isRecurring(item)) {
     meta.push(h('span', { class: 'meta-icon', title: s.recurring }, icon('repeat'), h('span', { class: 'sr-only' }, s.recurring)));
   }

@@ -38,6 +38,8 @@ export interface AgendaItem {
   categories: string[];
   body_preview: string | null;
   reminder_minutes: number | null;
+  /** The presence profile this appointment switches to, when automation is on. */
+  presence?: string | null;
 }
 
 export interface AgendaDay {

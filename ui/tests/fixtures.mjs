@@ -83,6 +83,7 @@ export function agenda() {
             ...teams('weekly'),
             body_preview: 'Agenda:\n1. Release status\n2. Open issues\n\nPlease add topics to the Loop page.',
             categories: ['Team'],
+            presence: 'In a meeting',
           }),
           item({
             id: 'standup',

@@ -124,6 +124,15 @@ test('a POSIX locale such as "C" (LANG=C) falls back to English instead of faili
   });
 });
 
+test('appointments that switch presence are marked with the profile', async () => {
+  await withApp({}, async ({ page }) => {
+    const marker = page.locator('[data-testid="item"][data-id="weekly-sync"] [data-testid="presence-marker"]');
+    assert.equal(await marker.textContent(), 'In a meeting');
+    assert.equal(await marker.getAttribute('title'), 'Presence switches to: In a meeting');
+    assert.equal(await page.locator('[data-testid="item"][data-id="standup"] [data-testid="presence-marker"]').count(), 0);
+  });
+});
+
 test('error state shows the message and Retry re-invokes agenda', async () => {
   const scenario = {
     ...defaultScenario(),

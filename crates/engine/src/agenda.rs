@@ -37,6 +37,8 @@ pub struct AgendaItem {
     pub categories: Vec<String>,
     pub body_preview: Option<String>,
     pub reminder_minutes: Option<u32>,
+    /// The presence profile this appointment switches to, when presence automation is on.
+    pub presence: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,13 +66,15 @@ pub fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(|| midnight.and_utc())
 }
 
-/// Builds the agenda for `days` local days from `from`, in zone `tz`.
+/// Builds the agenda for `days` local days from `from`, in zone `tz`. With a presence
+/// `policy`, each item names the profile it would switch to.
 pub fn agenda(
     store: &Store,
     tz: Tz,
     from: NaiveDate,
     days: u32,
     now: DateTime<Utc>,
+    policy: Option<&crate::presence::Policy>,
 ) -> Result<AgendaView, Error> {
     let to = from
         .checked_add_days(Days::new(u64::from(days)))
@@ -108,7 +112,13 @@ pub fn agenda(
             date,
             items: items
                 .into_iter()
-                .map(|a| item(a, tz, calendars.get(&a.calendar_id)))
+                .map(|a| {
+                    let mut shown = item(a, tz, calendars.get(&a.calendar_id));
+                    shown.presence = policy
+                        .and_then(|p| p.profile_for(a))
+                        .map(|p| p.name.clone());
+                    shown
+                })
                 .collect(),
         });
         if next == date {
@@ -166,6 +176,7 @@ fn item(a: &Appointment, tz: Tz, calendar: Option<&Calendar>) -> AgendaItem {
         categories: a.categories.clone(),
         body_preview: a.body_preview.clone(),
         reminder_minutes: a.reminder_minutes,
+        presence: None,
     }
 }
 
@@ -263,7 +274,15 @@ mod tests {
             ),
         ]);
         let from = NaiveDate::from_ymd_opt(2026, 3, 28).unwrap();
-        let view = agenda(&store, tz, from, 3, "2026-03-28T08:00:00Z".parse().unwrap()).unwrap();
+        let view = agenda(
+            &store,
+            tz,
+            from,
+            3,
+            "2026-03-28T08:00:00Z".parse().unwrap(),
+            None,
+        )
+        .unwrap();
         assert_eq!(view.days.len(), 3);
         assert_eq!(ids(&view.days[0]), vec!["late"]);
         assert_eq!(ids(&view.days[1]), vec!["all-day", "morning"]);
@@ -288,8 +307,15 @@ mod tests {
             chrono_tz::UTC,
         ] {
             let from = NaiveDate::from_ymd_opt(2026, 3, 28).unwrap();
-            let view =
-                agenda(&store, tz, from, 3, "2026-03-28T00:00:00Z".parse().unwrap()).unwrap();
+            let view = agenda(
+                &store,
+                tz,
+                from,
+                3,
+                "2026-03-28T00:00:00Z".parse().unwrap(),
+                None,
+            )
+            .unwrap();
             assert!(view.days[0].items.is_empty(), "{tz}");
             assert_eq!(ids(&view.days[1]), vec!["holiday"], "{tz}");
             assert!(view.days[2].items.is_empty(), "{tz}");
@@ -310,11 +336,29 @@ mod tests {
             from,
             5,
             "2026-11-23T00:00:00Z".parse().unwrap(),
+            None,
         )
         .unwrap();
         let counts: Vec<usize> = view.days.iter().map(|d| d.items.len()).collect();
         assert_eq!(counts, vec![0, 1, 1, 1, 0]);
         assert_eq!(flatten(&view).len(), 1);
+        assert_eq!(view.days[1].items[0].presence, None, "no policy, no mark");
+        // With presence on, the busy appointment names the profile it switches to.
+        let policy =
+            crate::presence::Policy::defaults(crate::presence::profile::Capabilities::default());
+        let marked = agenda(
+            &store,
+            chrono_tz::UTC,
+            from,
+            5,
+            "2026-11-23T00:00:00Z".parse().unwrap(),
+            Some(&policy),
+        )
+        .unwrap();
+        assert_eq!(
+            marked.days[1].items[0].presence.as_deref(),
+            Some("In a meeting")
+        );
         assert_eq!(
             view.days[1].items[0].calendar_name.as_deref(),
             Some("Calendar")

@@ -48,6 +48,7 @@ pub struct Engine {
 
 mod presence;
 mod run_sync;
+pub use presence::PresenceSummary;
 pub use run_sync::{CalendarReport, SyncOptions, SyncReport};
 
 /// `meta` key recording why the user is not signed in although an account is stored.
@@ -312,7 +313,20 @@ impl Engine {
         }
         let tz = self.config.display_timezone();
         let from = from.unwrap_or_else(|| self.today());
-        agenda::agenda(&self.store(), tz, from, days, self.clock.now())
+        // Marks which appointments switch presence, when automation is on.
+        let policy = if self.config.features.presence {
+            self.presence_policy().ok()
+        } else {
+            None
+        };
+        agenda::agenda(
+            &self.store(),
+            tz,
+            from,
+            days,
+            self.clock.now(),
+            policy.as_ref(),
+        )
     }
 
     pub fn appointment(&self, id: &str) -> Result<Option<Appointment>, Error> {

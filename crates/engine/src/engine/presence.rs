@@ -19,7 +19,54 @@ const MAX_PLAN_DAYS: i64 = 366;
 /// before the window or ends after it shows its true span.
 const MARGIN_DAYS: u64 = 2;
 
+/// What the tray says about presence automation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PresenceSummary {
+    /// The profile in force now, and until when.
+    pub current: Option<(String, DateTime<Utc>)>,
+    /// The next change: a profile's name, or None for "back to your own presence".
+    pub next: Option<(Option<String>, DateTime<Utc>)>,
+    /// Paused: `Some(None)` until resumed, `Some(Some(t))` until `t`.
+    pub paused: Option<Option<DateTime<Utc>>>,
+    /// The last failed call, until a retry succeeds.
+    pub error: Option<String>,
+}
+
 impl Engine {
+    /// A summary for the tray; None while the presence feature is off.
+    pub fn presence_summary(&self) -> Result<Option<PresenceSummary>, Error> {
+        use crate::presence::TransitionKind;
+        if !self.config.features.presence {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let status = self.presence_status()?;
+        let plan = self.presence_plan(now, now + chrono::Duration::hours(36))?;
+        let current = plan
+            .iter()
+            .take_while(|p| p.transition.at <= now)
+            .find_map(|p| match &p.transition.kind {
+                TransitionKind::Apply { profile, until, .. } => Some((profile.clone(), *until)),
+                _ => None,
+            });
+        let next =
+            plan.iter()
+                .filter(|p| p.transition.at > now)
+                .find_map(|p| match &p.transition.kind {
+                    TransitionKind::Apply { profile, .. } => {
+                        Some((Some(profile.clone()), p.transition.at))
+                    }
+                    TransitionKind::Restore { .. } => Some((None, p.transition.at)),
+                    TransitionKind::StandBack { .. } => None,
+                });
+        Ok(Some(PresenceSummary {
+            current,
+            next,
+            paused: status.paused.map(|p| p.until),
+            error: status.error,
+        }))
+    }
+
     /// The profiles and rules in force: the built-ins, the configured ones, calendar names
     /// resolved to ids.
     pub fn presence_policy(&self) -> Result<Policy, Error> {
