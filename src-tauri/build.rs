@@ -12,6 +12,7 @@ fn main() {
             "sign_in_device",
             "cancel_sign_in",
             "sign_out",
+            "presence_plan",
         ]),
     ))
     .expect("failed to run tauri-build");

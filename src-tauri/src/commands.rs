@@ -22,6 +22,26 @@ pub async fn agenda(
     Ok(shell.engine()?.agenda(from, days)?)
 }
 
+/// The live preview of presence automation: the transitions it would make from now
+/// through the end of today (or over `hours`), for the settings page.
+#[tauri::command]
+pub async fn presence_plan(
+    shell: State<'_, Shell>,
+    hours: Option<u32>,
+) -> Result<Vec<presently_engine::presence::PlannedTransition>, ApiError> {
+    let engine = shell.engine()?;
+    let now = engine.now();
+    let to = match hours {
+        Some(h) => now + chrono::Duration::hours(i64::from(h.clamp(1, 24 * 14))),
+        None => {
+            let tz = engine.config().display_timezone();
+            let tomorrow = engine.today().succ_opt().unwrap_or_else(|| engine.today());
+            presently_engine::agenda::local_midnight(tz, tomorrow)
+        }
+    };
+    Ok(engine.presence_plan(now, to)?)
+}
+
 #[tauri::command]
 pub async fn status(shell: State<'_, Shell>) -> Result<StatusView, ApiError> {
     shell.status()

@@ -96,6 +96,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::sign_in_device,
             commands::cancel_sign_in,
             commands::sign_out,
+            commands::presence_plan,
         ])
         .setup(move |app| {
             setup(app, launch)?;

@@ -309,3 +309,78 @@ async fn paused_nothing_switches_and_resuming_applies_at_once() {
     );
     assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_office_schedules_automatic_replies_and_restores_the_users_own() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The user already had automatic replies of their own (disabled, with a message).
+    emu.control()
+        .update_mailbox_settings(json!({"automaticRepliesSetting": {
+            "status": "disabled",
+            "internalReplyMessage": "My own internal note",
+            "externalReplyMessage": "My own external note",
+        }}))
+        .unwrap();
+    let mut config = config_for(&emu);
+    config.features.presence = true;
+    config.features.automatic_replies = true;
+    let engine = Engine::open_with_credentials(
+        EngineSetup {
+            paths: Paths::under(dir.path()),
+            config,
+            clock: Arc::new(SystemClock),
+            demo: false,
+        },
+        Arc::new(MemoryStore::default()),
+    )
+    .unwrap();
+    engine.sign_in_to_emulator().await.unwrap();
+    let engine = Arc::new(engine);
+    let start = (Utc::now() + Duration::milliseconds(2000))
+        .duration_trunc(Duration::seconds(1))
+        .unwrap()
+        + Duration::seconds(1);
+    let end = start + Duration::seconds(3);
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    emu.control()
+        .add_event(json!({
+            "subject": "Offsite",
+            "start": {"dateTime": fmt(start), "timeZone": "UTC"},
+            "end": {"dateTime": fmt(end), "timeZone": "UTC"},
+            "showAs": "oof",
+        }))
+        .unwrap();
+    engine.sync_now().await.unwrap();
+    let running = start_runtime(&engine);
+    sleep_until(start + Duration::milliseconds(1500)).await;
+    let during = emu.control().mailbox_settings();
+    assert_eq!(
+        during["automaticRepliesSetting"]["status"], "scheduled",
+        "{during}"
+    );
+    sleep_until(end + Duration::milliseconds(1500)).await;
+    running.stop().await;
+
+    let updates = calls(&emu, "updateMailboxSettings");
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    assert!(
+        within_a_second(&updates[0], start),
+        "set at {} for {start}",
+        updates[0].at
+    );
+    assert!(
+        within_a_second(&updates[1], end),
+        "restored at {} for {end}",
+        updates[1].at
+    );
+    // The user's own setting is back exactly.
+    let after = emu.control().mailbox_settings();
+    let replies = &after["automaticRepliesSetting"];
+    assert_eq!(replies["status"], "disabled", "{after}");
+    assert_eq!(replies["internalReplyMessage"], "My own internal note");
+    assert_eq!(replies["externalReplyMessage"], "My own external note");
+    // And presence showed Away in between (the built-in Out of office profile).
+    let set = calls(&emu, "setUserPreferredPresence");
+    assert_eq!(set[0].body["availability"], "Away", "{set:?}");
+}
