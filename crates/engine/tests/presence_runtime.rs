@@ -27,8 +27,18 @@ async fn emulator() -> Emulator {
 }
 
 async fn engine(emu: &Emulator, dir: &std::path::Path) -> Arc<Engine> {
+    engine_with(emu, dir, |_| {}).await
+}
+
+/// An engine with presence on (and whatever `tweak` changes), signed in to `emu`.
+async fn engine_with(
+    emu: &Emulator,
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut presently_engine::config::Config),
+) -> Arc<Engine> {
     let mut config = config_for(emu);
     config.features.presence = true;
+    tweak(&mut config);
     let engine = Engine::open_with_credentials(
         EngineSetup {
             paths: Paths::under(dir),
@@ -50,6 +60,16 @@ fn appointment(
     ahead_ms: i64,
     secs: i64,
 ) -> (DateTime<Utc>, DateTime<Utc>) {
+    appointment_as(emu, subject, "busy", ahead_ms, secs)
+}
+
+fn appointment_as(
+    emu: &Emulator,
+    subject: &str,
+    show_as: &str,
+    ahead_ms: i64,
+    secs: i64,
+) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = (Utc::now() + Duration::milliseconds(ahead_ms))
         .duration_trunc(Duration::seconds(1))
         .unwrap()
@@ -61,7 +81,7 @@ fn appointment(
             "subject": subject,
             "start": {"dateTime": fmt(start), "timeZone": "UTC"},
             "end": {"dateTime": fmt(end), "timeZone": "UTC"},
-            "showAs": "busy",
+            "showAs": show_as,
         }))
         .unwrap();
     (start, end)
@@ -322,35 +342,8 @@ async fn out_of_office_schedules_automatic_replies_and_restores_the_users_own() 
             "externalReplyMessage": "My own external note",
         }}))
         .unwrap();
-    let mut config = config_for(&emu);
-    config.features.presence = true;
-    config.features.automatic_replies = true;
-    let engine = Engine::open_with_credentials(
-        EngineSetup {
-            paths: Paths::under(dir.path()),
-            config,
-            clock: Arc::new(SystemClock),
-            demo: false,
-        },
-        Arc::new(MemoryStore::default()),
-    )
-    .unwrap();
-    engine.sign_in_to_emulator().await.unwrap();
-    let engine = Arc::new(engine);
-    let start = (Utc::now() + Duration::milliseconds(2000))
-        .duration_trunc(Duration::seconds(1))
-        .unwrap()
-        + Duration::seconds(1);
-    let end = start + Duration::seconds(3);
-    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    emu.control()
-        .add_event(json!({
-            "subject": "Offsite",
-            "start": {"dateTime": fmt(start), "timeZone": "UTC"},
-            "end": {"dateTime": fmt(end), "timeZone": "UTC"},
-            "showAs": "oof",
-        }))
-        .unwrap();
+    let engine = engine_with(&emu, dir.path(), |c| c.features.automatic_replies = true).await;
+    let (start, end) = appointment_as(&emu, "Offsite", "oof", 2000, 3);
     engine.sync_now().await.unwrap();
     let running = start_runtime(&engine);
     sleep_until(start + Duration::milliseconds(1500)).await;
