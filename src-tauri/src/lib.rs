@@ -85,6 +85,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
     }
     builder
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(tauri::generate_handler![
             commands::agenda,
             commands::status,
@@ -130,6 +131,12 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     tauri::async_runtime::spawn(
         async move { syncer.state::<Shell>().run_sync_loop(&syncer).await },
     );
+
+    // Reminders as desktop notifications, at their time.
+    let reminders = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        reminders.state::<Shell>().run_reminders(&reminders).await
+    });
 
     // Presence follows the calendar (when the feature is on).
     let presence = handle.clone();

@@ -16,6 +16,9 @@ use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::{oneshot, Notify};
 
+/// Longest the reminders loop sleeps without looking at the clock (a wake from suspend).
+const REMINDER_MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Event: the store changed; the UI reloads the agenda. No payload.
 pub const AGENDA_CHANGED: &str = "agenda-changed";
 /// Event: the status changed; payload [`StatusView`].
@@ -123,6 +126,9 @@ pub struct Shell {
     /// Wakes presence automation: the store changed.
     presence_store_changed: Arc<Notify>,
     presence_stop: Arc<Notify>,
+    /// Wakes the reminders loop: the agenda changed.
+    reminders_changed: Notify,
+    reminders_stop: Notify,
     tray_shown: Mutex<Option<TrayMenu>>,
     quitting: AtomicBool,
     /// At most one sign-in runs; a new one cancels the one before.
@@ -149,6 +155,8 @@ impl Shell {
             agenda_changed: Notify::new(),
             presence_store_changed: Arc::new(Notify::new()),
             presence_stop: Arc::new(Notify::new()),
+            reminders_changed: Notify::new(),
+            reminders_stop: Notify::new(),
             tray_shown: Mutex::new(None),
             quitting: AtomicBool::new(false),
             sign_in: Mutex::new(None),
@@ -164,6 +172,7 @@ impl Shell {
         self.quitting.store(true, Ordering::SeqCst);
         self.stop.notify_one();
         self.presence_stop.notify_one();
+        self.reminders_stop.notify_one();
     }
 
     /// Pauses presence automation until `until` (None: until resumed), or resumes it; the
@@ -181,6 +190,57 @@ impl Shell {
         self.presence_store_changed.notify_one();
         self.refresh_tray(app);
         Ok(())
+    }
+
+    /// Shows reminders as desktop notifications at their time: sleeps until the next one is
+    /// due (or the agenda changed, or at most 5 minutes, so a wake from sleep is noticed) and
+    /// asks the engine which are due; the engine remembers what was shown.
+    pub async fn run_reminders<R: Runtime>(&self, app: &AppHandle<R>) {
+        use tauri_plugin_notification::NotificationExt;
+        let Ok(engine) = self.engine().cloned() else {
+            return;
+        };
+        loop {
+            let next = match engine.take_due_reminders() {
+                Ok((due, next)) => {
+                    for reminder in due {
+                        let when = if reminder.late {
+                            "already started".to_owned()
+                        } else {
+                            let minutes = (reminder.start - engine.now()).num_minutes().max(0);
+                            format!("in {minutes} min")
+                        };
+                        let body = match &reminder.location {
+                            Some(place) => format!("{when} · {place}"),
+                            None => when,
+                        };
+                        if let Err(e) = app
+                            .notification()
+                            .builder()
+                            .title(&reminder.subject)
+                            .body(body)
+                            .show()
+                        {
+                            tracing::warn!(error = %e, "cannot show a reminder");
+                        }
+                    }
+                    next
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read reminders");
+                    None
+                }
+            };
+            let wait = next
+                .and_then(|t| (t - engine.now()).to_std().ok())
+                .unwrap_or(REMINDER_MAX_SLEEP)
+                .min(REMINDER_MAX_SLEEP);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.reminders_changed.notified() => {}
+                _ = self.reminders_stop.notified() => return,
+            }
+        }
     }
 
     /// Runs presence automation (when the `presence` feature is on) until Quit: the engine
@@ -427,6 +487,7 @@ impl Shell {
                     }
                     self.agenda_changed.notify_one();
                     self.presence_store_changed.notify_one();
+                    self.reminders_changed.notify_one();
                 }
             }
             Err(e) => tracing::warn!(error = %e, "sync failed"),

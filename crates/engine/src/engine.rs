@@ -136,6 +136,28 @@ impl Engine {
         *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = (phase, message);
     }
 
+    /// Reminders due now that were not shown yet, marked shown before they are returned
+    /// (so a crash cannot show one twice), and when the next one falls due.
+    pub fn take_due_reminders(
+        &self,
+    ) -> Result<(Vec<crate::reminders::Reminder>, Option<DateTime<Utc>>), Error> {
+        let now = self.clock.now();
+        let tz = self.config.display_timezone();
+        let mut store = self.store();
+        // All-day appointments remind the day before (Outlook's default is 18 hours).
+        let from = now - chrono::Duration::days(1);
+        let to = now + chrono::Duration::days(3);
+        let appointments =
+            store.appointments_overlapping(from, to, from.date_naive(), to.date_naive())?;
+        let shown = store.reminders_shown(now - chrono::Duration::days(2))?;
+        let (due, next) = crate::reminders::due(&appointments, &shown, tz, now);
+        if !due.is_empty() {
+            let keys: Vec<(String, i64)> = due.iter().map(|r| r.key()).collect();
+            store.mark_reminders_shown(&keys, now)?;
+        }
+        Ok((due, next))
+    }
+
     /// The clock the engine was given.
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()

@@ -16,6 +16,7 @@ pub mod logging;
 pub mod model;
 pub mod paths;
 pub mod presence;
+pub mod reminders;
 pub mod store;
 pub mod sync;
 

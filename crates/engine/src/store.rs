@@ -136,6 +136,14 @@ pub const MIGRATIONS: &[&str] = &[
         pre_state TEXT
      );
      INSERT INTO presence_automation (id) VALUES (1);",
+    // 5: reminders already shown, per occurrence (its id and start), so none shows twice,
+    // across restarts too.
+    "CREATE TABLE reminders_shown (
+        appointment_id TEXT NOT NULL,
+        start_utc INTEGER NOT NULL,
+        shown_at_utc INTEGER NOT NULL,
+        PRIMARY KEY (appointment_id, start_utc)
+     );",
 ];
 
 /// One stored line of the presence history.
@@ -582,6 +590,42 @@ impl Store {
                 row_to_appointment,
             )
             .optional()?)
+    }
+
+    /// Reminders shown for occurrences starting at or after `since` (id, start).
+    pub fn reminders_shown(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<std::collections::HashSet<(String, i64)>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT appointment_id, start_utc FROM reminders_shown WHERE start_utc >= ?1",
+        )?;
+        let rows = stmt.query_map([since.timestamp()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records reminders as shown (and forgets those of occurrences long past).
+    pub fn mark_reminders_shown(
+        &mut self,
+        shown: &[(String, i64)],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO reminders_shown (appointment_id, start_utc, shown_at_utc)
+                 VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, start) in shown {
+                insert.execute(params![id, start, now.timestamp()])?;
+            }
+        }
+        tx.execute(
+            "DELETE FROM reminders_shown WHERE start_utc < ?1",
+            [(now - chrono::Duration::days(30)).timestamp()],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn calendar_is_empty(&self, calendar_id: &str) -> Result<bool, Error> {
