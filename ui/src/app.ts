@@ -2,11 +2,13 @@
 import { api as realApi, toIpcError, type Api } from './api';
 import { h, icon } from './dom';
 import { dateKeyOf, formatTime, msToNextMinute, statusLine, usableLocale, validTimeZone } from './format';
+import { applyFilters, calendarsOf, isDefault, loadFilters, saveFilters, type FilterKey, type Filters } from './filter';
 import { pickLang, strings } from './i18n';
 import {
   renderAgenda,
   renderDetail,
   renderError,
+  renderFilterToggles,
   renderFirstSync,
   renderLoading,
   renderSignedOut,
@@ -38,6 +40,10 @@ interface State {
   /** The app registration sign-in uses (from `sign_in_info`). */
   info: SignInInfo | null;
   signIn: SignInState;
+  /** Remembered in localStorage. */
+  filters: Filters;
+  /** Search text; not remembered. */
+  query: string;
 }
 
 export interface StartOptions {
@@ -65,6 +71,8 @@ export function start(opts: StartOptions = {}): void {
     selectedId: null,
     info: null,
     signIn: { kind: 'idle' },
+    filters: loadFilters(),
+    query: '',
   };
 
   // ---- static shell -------------------------------------------------------
@@ -80,6 +88,24 @@ export function start(opts: StartOptions = {}): void {
     { class: 'banner', 'data-testid': 'offline-banner', role: 'status', hidden: true },
     icon('offline'),
     h('span', {}, s.offlineBanner),
+  );
+  const searchInput = h('input', {
+    type: 'search',
+    class: 'search-input',
+    'data-testid': 'search',
+    'aria-label': s.search,
+    placeholder: s.searchPlaceholder,
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+  const toggles = h('div', { class: 'filter-toggles-host' });
+  const matchLive = h('span', { class: 'sr-only', role: 'status', 'data-testid': 'match-count' });
+  const filterBar = h(
+    'div',
+    { class: 'filterbar', 'data-testid': 'filter-bar', hidden: true },
+    h('div', { class: 'search', role: 'search' }, icon('search'), searchInput),
+    toggles,
+    matchLive,
   );
   const content = h('main', { class: 'content', id: 'content', 'aria-busy': 'true' });
   const detail = h('aside', {
@@ -101,7 +127,7 @@ export function start(opts: StartOptions = {}): void {
     ),
     statusEl,
   );
-  const shell = h('div', { class: 'app' }, header, banner, content, detail);
+  const shell = h('div', { class: 'app' }, header, filterBar, banner, content, detail);
   root.replaceChildren(shell);
   sizeTimeColumn(shell, locale, s.allDay);
 
@@ -181,9 +207,13 @@ export function start(opts: StartOptions = {}): void {
         content.replaceChildren(renderError(state.error ?? { code: 'internal', message: '' }, s, handlers));
         break;
       case 'ready':
-        if (state.view) content.replaceChildren(renderAgenda(state.view, ctx(), handlers));
+        if (state.view) {
+          const multi = calendarsOf(state.view).length > 1;
+          content.replaceChildren(renderAgenda(applyFilters(state.view, state.filters, state.query), ctx(), handlers, multi));
+        }
         break;
     }
+    renderFilterBar();
     content.scrollTop = scroll;
     if (focusId) {
       const rows = [...content.querySelectorAll<HTMLElement>('[data-testid="item"]')].filter((el) => el.dataset['id'] === focusId);
@@ -195,6 +225,78 @@ export function start(opts: StartOptions = {}): void {
     }
     renderDetailPane(false);
   }
+
+  // ---- filters and search ---------------------------------------------------
+  /** Calendars the toggles were last drawn for, to redraw only when they change. */
+  let toggleSig = '';
+
+  function renderFilterBar(): void {
+    filterBar.hidden = state.phase !== 'ready' || !state.view;
+    if (filterBar.hidden || !state.view) return;
+    const cals = calendarsOf(state.view);
+    const sig = JSON.stringify([state.filters, cals]);
+    if (sig === toggleSig) return;
+    toggleSig = sig;
+    const active = document.activeElement;
+    const had = active instanceof HTMLElement && toggles.contains(active) ? active : null;
+    const key = had?.dataset['filter'];
+    const cal = had?.dataset['calendar'];
+    toggles.replaceChildren(
+      renderFilterToggles(state.filters, cals, s, {
+        toggle: (k) => toggleFilter(k),
+        toggleCalendar: (id) => toggleCalendar(id),
+      }),
+    );
+    if (had) {
+      const sel = key ? `[data-filter="${key}"]` : cal ? `[data-calendar="${CSS.escape(cal)}"]` : null;
+      (sel ? toggles.querySelector<HTMLElement>(sel) : null)?.focus();
+    }
+  }
+
+  /** Announces how many events the filters and search leave (only when something is filtered). */
+  function announceMatches(): void {
+    if (!state.view || isDefault(state.filters, state.query)) {
+      matchLive.textContent = '';
+      return;
+    }
+    const ids = new Set(applyFilters(state.view, state.filters, state.query).days.flatMap((d) => d.items.map((i) => i.id)));
+    matchLive.textContent = s.matchCount(ids.size);
+  }
+
+  function filtersChanged(): void {
+    saveFilters(state.filters);
+    renderContent();
+    announceMatches();
+  }
+
+  function toggleFilter(key: FilterKey): void {
+    state.filters = { ...state.filters, [key]: !state.filters[key] };
+    filtersChanged();
+  }
+
+  function toggleCalendar(id: string): void {
+    const hidden = state.filters.hiddenCalendars;
+    state.filters = {
+      ...state.filters,
+      hiddenCalendars: hidden.includes(id) ? hidden.filter((c) => c !== id) : [...hidden, id],
+    };
+    filtersChanged();
+  }
+
+  searchInput.addEventListener('input', () => {
+    state.query = searchInput.value;
+    renderContent();
+    announceMatches();
+  });
+  searchInput.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Escape' || !searchInput.value) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    searchInput.value = '';
+    state.query = '';
+    renderContent();
+    announceMatches();
+  });
 
   function findItem(id: string) {
     for (const d of state.view?.days ?? []) for (const i of d.items) if (i.id === id) return i;
@@ -212,6 +314,7 @@ export function start(opts: StartOptions = {}): void {
     detail.replaceChildren(renderDetail(item, ctx(), handlers));
     detail.hidden = false;
     header.inert = true;
+    filterBar.inert = true;
     content.inert = true;
     banner.inert = true;
     if (focus || hadFocus) {
@@ -237,6 +340,7 @@ export function start(opts: StartOptions = {}): void {
     detail.hidden = true;
     detail.replaceChildren();
     header.inert = false;
+    filterBar.inert = false;
     content.inert = false;
     banner.inert = false;
     if (id) {

@@ -93,6 +93,10 @@ const ICONS = {
     ['rect', { x: 9, y: 9, width: 11, height: 11, rx: 2 }],
     ['path', { d: 'M5 15H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1h10a1 1 0 0 1 1 1v1' }],
   ],
+  search: [
+    ['circle', { cx: 11, cy: 11, r: 6.5 }],
+    ['path', { d: 'M16 16l4.5 4.5' }],
+  ],
   signin: [
     ['path', { d: 'M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3' }],
     ['path', { d: 'M10 16l4-4-4-4M14 12H4' }],

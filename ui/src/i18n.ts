@@ -112,6 +112,10 @@ const en = {
   } as Record<string, string>,
   nowLine: (t: string) => `Now, ${t}`,
   itemCount: (n: number) => (n === 1 ? '1 event' : `${n} events`),
+  filters: 'Filters',
+  search: 'Search',
+  searchPlaceholder: 'Search subject, location, organizer',
+  matchCount: (n: number) => (n === 1 ? '1 event shown' : `${n} events shown`),
 };
 
 export type Strings = typeof en;
@@ -227,6 +231,10 @@ const de: Strings = {
   },
   nowLine: (t: string) => `Jetzt, ${t}`,
   itemCount: (n: number) => (n === 1 ? '1 Termin' : `${n} Termine`),
+  filters: 'Filter',
+  search: 'Suchen',
+  searchPlaceholder: 'Betreff, Ort, Organisator suchen',
+  matchCount: (n: number) => (n === 1 ? '1 Termin angezeigt' : `${n} Termine angezeigt`),
 };
 
 export function pickLang(language: string | undefined): Lang {

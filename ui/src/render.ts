@@ -13,6 +13,8 @@ import {
   sortItems,
   type NowNext,
 } from './format';
+import type { CalendarInfo, FilterKey, Filters } from './filter';
+import { FILTER_KEYS } from './filter';
 import type { Strings } from './i18n';
 import type { AgendaDay, AgendaItem, AgendaView, DeviceCode, IpcError, SignInInfo, Status } from './types';
 
@@ -226,16 +228,74 @@ function renderDay(day: AgendaDay, ctx: Ctx, todayKey: string, nn: NowNext, mult
   return section;
 }
 
-export function renderAgenda(view: AgendaView, ctx: Ctx, on: Handlers): HTMLElement {
+/** `multiCalendar`: label items with their calendar (default: when the view has more than one). */
+export function renderAgenda(view: AgendaView, ctx: Ctx, on: Handlers, multiCalendar?: boolean): HTMLElement {
   const todayKey = dateKeyOf(ctx.now, ctx.tz);
   const all = view.days.flatMap((d) => d.items);
   const nn = nowAndNext(all, ctx.now);
-  const multi = new Set(all.map((i) => i.calendar)).size > 1;
+  const multi = multiCalendar ?? new Set(all.map((i) => i.calendar)).size > 1;
   return h(
     'div',
     { class: 'agenda', 'data-testid': 'agenda', role: 'region', 'aria-label': ctx.s.agenda },
     ...view.days.map((d) => renderDay(d, ctx, todayKey, nn, multi, on)),
   );
+}
+
+export interface FilterHandlers {
+  toggle(key: FilterKey): void;
+  toggleCalendar(id: string): void;
+}
+
+function filterLabel(key: FilterKey, s: Strings): string {
+  switch (key) {
+    case 'declined':
+      return s.declined;
+    case 'tentative':
+      return s.tentative;
+    case 'notResponded':
+      return s.notResponded;
+    case 'allDay':
+      return s.allDay;
+    case 'cancelled':
+      return s.cancelled;
+  }
+}
+
+/** The filter toggles: one per kind of item, and one per calendar when there is more than one. */
+export function renderFilterToggles(f: Filters, calendars: CalendarInfo[], s: Strings, on: FilterHandlers): HTMLElement {
+  const buttons: HTMLElement[] = FILTER_KEYS.map((key) => {
+    const b = h(
+      'button',
+      { type: 'button', class: 'filter-toggle', 'aria-pressed': String(f[key]), 'data-testid': `filter-${key}`, 'data-filter': key },
+      h('span', { class: 'filter-check', 'aria-hidden': 'true' }),
+      filterLabel(key, s),
+    );
+    b.addEventListener('click', () => on.toggle(key));
+    return b;
+  });
+  if (calendars.length > 1) {
+    for (const cal of calendars) {
+      const dot = h('span', { class: 'cal-dot', 'aria-hidden': 'true' });
+      const c = safeColor(cal.color);
+      if (c) dot.style.setProperty('--cal', c);
+      const b = h(
+        'button',
+        {
+          type: 'button',
+          class: 'filter-toggle filter-calendar',
+          'aria-pressed': String(!f.hiddenCalendars.includes(cal.id)),
+          'data-testid': 'filter-calendar',
+          'data-calendar': cal.id,
+          title: `${s.calendar}: ${cal.name}`,
+        },
+        dot,
+        h('span', { class: 'filter-name' }, cal.name),
+      );
+      b.addEventListener('click', () => on.toggleCalendar(cal.id));
+      buttons.push(b);
+    }
+  }
+  return h('div', { class: 'filter-toggles', role: 'group', 'aria-label': s.filters, 'data-testid': 'filter-toggles' }, ...buttons);
 }
 
 export function renderLoading(s: Strings): HTMLElement {

@@ -627,6 +627,110 @@ test('Sync now invokes sync_now', async () => {
   });
 });
 
+const subjects = (page) => texts(page.getByTestId('item-subject'));
+const filterButton = (page, name) => page.getByTestId('filter-toggles').getByRole('button', { name, exact: true });
+
+test('filters: turning off "Declined" hides the declined item, and the choice survives a reload', async () => {
+  await withApp({}, async ({ page }) => {
+    const bar = page.getByTestId('filter-bar');
+    assert.equal(await bar.isVisible(), true);
+    const group = page.getByRole('group', { name: 'Filters' });
+    assert.deepEqual(await texts(group.getByRole('button')), ['Declined', 'Tentative', 'Not responded', 'All day', 'Cancelled']);
+    // One calendar in the fixture: no calendar toggles.
+    assert.equal(await page.getByTestId('filter-calendar').count(), 0);
+    const declined = filterButton(page, 'Declined');
+    assert.equal(await declined.getAttribute('aria-pressed'), 'true');
+    assert.ok((await subjects(page)).includes('Vendor demo: Northwind'));
+
+    await declined.focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await declined.getAttribute('aria-pressed'), 'false');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.filter), 'declined', 'focus stays on the toggle');
+    assert.equal(await page.locator('[data-testid="item"][data-id="vendor-demo"]').count(), 0);
+    assert.ok((await subjects(page)).includes('Quarterly planning'), 'other items stay');
+    assert.match(await page.getByTestId('match-count').textContent(), /^\d+ events shown$/);
+    assert.deepEqual(JSON.parse(await page.evaluate(() => localStorage.getItem('presently.filters.v1'))).declined, false);
+
+    await page.reload();
+    await page.getByTestId('agenda').waitFor();
+    assert.equal(await filterButton(page, 'Declined').getAttribute('aria-pressed'), 'false');
+    assert.equal(await page.locator('[data-testid="item"][data-id="vendor-demo"]').count(), 0);
+
+    // Cancelled and all-day off as well: hidden, and a day left with nothing shows the empty state.
+    await filterButton(page, 'Cancelled').click();
+    await filterButton(page, 'All day').click();
+    assert.equal(await page.locator('[data-testid="item"][data-id="budget"]').count(), 0);
+    assert.equal(await page.locator('[data-testid="item"][data-id="release-week"]').count(), 0);
+    await filterButton(page, 'Declined').click();
+    assert.equal(await page.locator('[data-testid="item"][data-id="vendor-demo"]').count(), 1);
+  });
+});
+
+test('filters: corrupt remembered JSON falls back to showing everything; calendar toggles with several calendars', async () => {
+  const a = agenda();
+  const lunch = a.days[0].items.find((i) => i.id === 'lunch');
+  Object.assign(lunch, { calendar: 'cal-private', calendar_name: 'Family', calendar_color: '#2e9e5b' });
+  await withApp({ scenario: { agenda: a, status: status() } }, async ({ page }) => {
+    await page.evaluate(() => localStorage.setItem('presently.filters.v1', '{not json'));
+    await page.reload();
+    await page.getByTestId('agenda').waitFor();
+    assert.equal(await page.locator('[data-testid="filter-toggles"] [aria-pressed="false"]').count(), 0);
+    const cals = page.getByTestId('filter-calendar');
+    assert.deepEqual(await texts(cals), ['Calendar', 'Family']);
+    assert.equal(
+      await cals.nth(1).locator('.cal-dot').evaluate((el) => getComputedStyle(el).backgroundColor),
+      'rgb(46, 158, 91)',
+    );
+    await cals.nth(1).click();
+    assert.equal(await cals.nth(1).getAttribute('aria-pressed'), 'false');
+    assert.equal(await page.locator('[data-testid="item"][data-id="lunch"]').count(), 0);
+    assert.equal(await page.locator('[data-testid="item"][data-id="weekly-sync"]').count(), 1);
+    // Items keep their calendar label while another calendar is hidden.
+    assert.equal(await page.locator('[data-testid="item"][data-id="weekly-sync"] .calendar').count(), 1);
+    assert.deepEqual(JSON.parse(await page.evaluate(() => localStorage.getItem('presently.filters.v1'))).hiddenCalendars, ['cal-private']);
+  });
+});
+
+test('search by organizer and by location narrows the list; Escape clears it', async () => {
+  await withApp({}, async ({ page }) => {
+    const all = (await subjects(page)).length;
+    const search = page.getByRole('searchbox', { name: 'Search' });
+    await search.fill('jonas');
+    assert.deepEqual(await subjects(page), ['Quarterly planning', 'Budget review']);
+    // Days without a match show the empty state.
+    assert.equal(await page.locator('[data-testid="day"][data-date="2026-11-27"] [data-testid="empty-day"]').count(), 1);
+    assert.equal(await page.getByTestId('match-count').textContent(), '2 events shown');
+
+    await search.fill('MARKTHALLE');
+    assert.deepEqual(await subjects(page), ['Team lunch']);
+    await search.fill('sprint');
+    assert.deepEqual(await subjects(page), ['Sprint planning']);
+
+    await search.focus();
+    await page.keyboard.press('Escape');
+    assert.equal(await search.inputValue(), '');
+    assert.equal((await subjects(page)).length, all);
+    // Search text is not remembered.
+    await search.fill('jonas');
+    await page.reload();
+    await page.getByTestId('agenda').waitFor();
+    assert.equal(await page.getByRole('searchbox').inputValue(), '');
+    assert.equal((await subjects(page)).length, all);
+  });
+});
+
+test('filter bar in German', async () => {
+  await withApp({ locale: 'de-DE' }, async ({ page }) => {
+    const group = page.getByRole('group', { name: 'Filter' });
+    assert.deepEqual(await texts(group.getByRole('button')), ['Abgelehnt', 'Mit Vorbehalt', 'Nicht beantwortet', 'Ganztägig', 'Abgesagt']);
+    const search = page.getByRole('searchbox', { name: 'Suchen' });
+    assert.equal(await search.getAttribute('placeholder'), 'Betreff, Ort, Organisator suchen');
+    await search.fill('Café');
+    assert.deepEqual(await subjects(page), ['Lunch with Sam']);
+    assert.equal(await page.getByTestId('match-count').textContent(), '1 Termin angezeigt');
+  });
+});
+
 test('the production entry outside Tauri shows an error, not a blank page', async () => {
   await withApp({ path: '/index.html', wait: '[data-testid="error"]' }, async ({ page }) => {
     assert.equal(await page.getByTestId('retry').isVisible(), true);
