@@ -143,6 +143,19 @@ fn target_user(st: &AppState, path: &str, headers: &HeaderMap) -> Result<String,
     Ok(user.id)
 }
 
+/// The common start of the presence actions: the addressed user must be the signed-in
+/// one, and the body a JSON object.
+#[allow(clippy::result_large_err)] // the error is the finished HTTP answer
+fn user_and_body(
+    st: &AppState,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<serde_json::Map<String, Value>, Response> {
+    target_user(st, path, headers)?;
+    json_body(body, headers)
+}
+
 // The error is a ready-made HTTP response, returned once per request.
 #[allow(clippy::result_large_err)]
 fn json_body(
@@ -222,10 +235,7 @@ async fn set_presence(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = target_user(&st, uri.path(), &headers) {
-        return r;
-    }
-    let b = match json_body(&body, &headers) {
+    let b = match user_and_body(&st, uri.path(), &headers, &body) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -286,10 +296,7 @@ async fn clear_presence(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = target_user(&st, uri.path(), &headers) {
-        return r;
-    }
-    let b = match json_body(&body, &headers) {
+    let b = match user_and_body(&st, uri.path(), &headers, &body) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -313,10 +320,7 @@ async fn set_preferred(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = target_user(&st, uri.path(), &headers) {
-        return r;
-    }
-    let b = match json_body(&body, &headers) {
+    let b = match user_and_body(&st, uri.path(), &headers, &body) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -382,10 +386,7 @@ async fn set_status_message(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = target_user(&st, uri.path(), &headers) {
-        return r;
-    }
-    let b = match json_body(&body, &headers) {
+    let b = match user_and_body(&st, uri.path(), &headers, &body) {
         Ok(b) => b,
         Err(r) => return r,
     };
