@@ -2,7 +2,21 @@
 // open_item / join_meeting ask the Rust side to do it.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AgendaView, BrowserSignIn, DeviceCode, IpcError, SignInInfo, SignInProgress, Status } from './types';
+import type {
+  AgendaView,
+  BrowserSignIn,
+  ConfigJson,
+  DeviceCode,
+  ForwardingConfigJson,
+  ForwardingTestResult,
+  IpcError,
+  PlannedTransition,
+  PresenceConfigJson,
+  SettingsView,
+  SignInInfo,
+  SignInProgress,
+  Status,
+} from './types';
 
 export function toIpcError(e: unknown): IpcError {
   if (e && typeof e === 'object') {
@@ -10,7 +24,8 @@ export function toIpcError(e: unknown): IpcError {
     const code = typeof o['code'] === 'string' ? o['code'] : 'internal';
     const message =
       typeof o['message'] === 'string' ? o['message'] : e instanceof Error ? e.message : String(e);
-    return { code, message };
+    const help = o['help'] && typeof o['help'] === 'object' ? (o['help'] as IpcError['help']) : null;
+    return help ? { code, message, help } : { code, message };
   }
   if (typeof e === 'string') return { code: 'internal', message: e };
   return { code: 'internal', message: String(e) };
@@ -36,6 +51,19 @@ export const api = {
   signInDevice: () => call<DeviceCode>('sign_in_device'),
   cancelSignIn: () => call<null>('cancel_sign_in'),
   signOut: () => call<null>('sign_out'),
+  settingsGet: () => call<SettingsView>('settings_get'),
+  /** Validated, written atomically and applied at once; rejects with `invalid_settings` or `setting_locked`. */
+  settingsSave: (config: ConfigJson) => call<SettingsView>('settings_save', { config }),
+  /** The rest of today's presence plan with a draft presence configuration (live preview). */
+  presencePreview: (presence: PresenceConfigJson) => call<PlannedTransition[]>('presence_preview', { presence }),
+  forwardingTest: (forwarding: ForwardingConfigJson) => call<ForwardingTestResult>('forwarding_test', { forwarding }),
+  /** First launch without a provisioned application: the user enters the IDs their admin gave. */
+  setRegistration: (clientId: string, tenant: string) =>
+    call<SignInInfo>('set_registration', { clientId, tenant }),
+  openAdminGuide: () => call<null>('open_admin_guide'),
+  copyJoinLink: (id: string) => call<string>('copy_join_link', { id }),
+  onNavigate: (cb: (view: 'agenda' | 'settings') => void): Promise<UnlistenFn> =>
+    listen<'agenda' | 'settings'>('navigate', (ev) => cb(ev.payload)),
   onAgendaChanged: (cb: () => void): Promise<UnlistenFn> => listen('agenda-changed', () => cb()),
   onStatusChanged: (cb: (s: Status) => void): Promise<UnlistenFn> =>
     listen<Status>('status-changed', (ev) => cb(ev.payload)),

@@ -75,6 +75,22 @@ export interface Status {
 export interface IpcError {
   code: string;
   message: string;
+  /** For sign-in failures the identity platform explained: what to do next. */
+  help?: ErrorHelp | null;
+}
+
+/** A known sign-in failure, explained (engine `auth::Diagnostic`). */
+export interface ErrorHelp {
+  /** "AADSTS65001", "AADSTS50011", ... */
+  aadsts: string | null;
+  /** One line: what happened. */
+  title: string;
+  /** What the user (or their administrator) does next. */
+  next_step: string;
+  /** Admin approval needed: the URL to send to the administrator. */
+  admin_consent_url?: string | null;
+  /** Redirect URI not registered: the exact URI to add to the app registration. */
+  redirect_uri?: string | null;
 }
 
 /** `sign_in_info`: the app registration and authority sign-in uses. */
@@ -84,6 +100,12 @@ export interface SignInInfo {
   authority_host: string;
   /** False until an application (client) ID is configured. */
   configured: boolean;
+  /** The application's display name when the organization policy names it. */
+  application_name?: string | null;
+  /** Where the registration comes from; `policy` ones cannot be edited by the user. */
+  source?: 'policy' | 'user' | 'demo' | null;
+  /** An organization policy file could not be used: its error (file, line, key). */
+  policy_error?: string | null;
 }
 
 /** `sign_in`: the URL the system browser was sent to. */
@@ -106,3 +128,130 @@ export type SignInProgress =
   | { phase: 'signed_in'; upn: string; display_name: string | null }
   | { phase: 'failed'; error: IpcError }
   | { phase: 'cancelled' };
+
+// ---------------------------------------------------------------------------------------
+// Settings, organization policy and first-launch registration (issue 7).
+// The Rust side (src-tauri/src/settings.rs) serialises exactly these shapes.
+
+/** The configuration in force, in the shape of config.toml (serde of engine `Config`). */
+export interface ConfigJson {
+  microsoft: {
+    client_id: string | null;
+    tenant: string;
+    authority_host: string;
+    graph_endpoint: string;
+    redirect_path: string;
+    outlook_web_host: string;
+  };
+  sync: {
+    /** Calendar ids; empty means the primary calendar. */
+    calendars: string[];
+    window_days_back: number;
+    window_days_ahead: number;
+    interval_secs: number;
+    page_size: number;
+    request_timeout_secs: number;
+    write_batch: number;
+  };
+  agenda: { days: number; timezone: string | null };
+  features: {
+    calendar_sync: boolean;
+    presence: boolean;
+    automatic_replies: boolean;
+    extended_scopes: boolean;
+  };
+  presence: PresenceConfigJson;
+  reminders: { enabled: boolean };
+  app: { start_at_login: boolean; language: 'system' | 'en' | 'de' };
+}
+
+export type Availability = 'Available' | 'Busy' | 'DoNotDisturb' | 'BeRightBack' | 'Away' | 'Offline';
+
+/** engine presence::Profile */
+export interface PresenceProfile {
+  name: string;
+  priority: number;
+  teams?: { availability: string; activity: string } | null;
+  status_message?: string | null;
+  forwarding?: { target?: string | null } | Record<string, unknown> | null;
+  automatic_replies?: Record<string, unknown> | null;
+}
+
+/** engine presence::Rule; every condition given must hold. */
+export interface PresenceRule {
+  profile?: string | null;
+  show_as?: ShowAs[];
+  category?: string | null;
+  subject_contains?: string | null;
+  [other: string]: unknown;
+}
+
+export interface ForwardingConfigJson {
+  provider: 'none' | 'webex' | 'ami' | 'http' | 'command';
+  timeout_secs: number;
+  webex?: Record<string, unknown> | null;
+  ami?: Record<string, unknown> | null;
+  http?: Record<string, unknown> | null;
+  command?: Record<string, unknown> | null;
+}
+
+export interface PresenceConfigJson {
+  profiles: PresenceProfile[];
+  rules: PresenceRule[];
+  default_rules: boolean;
+  forwarding: ForwardingConfigJson;
+}
+
+/** The application (app registration) sign-in uses, and where it came from. */
+export interface AppRegistration {
+  display_name: string | null;
+  client_id: string;
+  tenant: string;
+  authority_host: string;
+  graph_endpoint: string;
+  source: 'policy' | 'user' | 'demo';
+}
+
+export interface CalendarChoice {
+  id: string;
+  name: string;
+  color: string | null;
+  primary: boolean;
+}
+
+/** `settings_get` / `settings_save` */
+export interface SettingsView {
+  config: ConfigJson;
+  /**
+   * Dotted keys locked by the organization ("sync.interval_secs", "presence.rules", or a
+   * whole section like "presence.forwarding": a locked section locks every key under it).
+   */
+  locked: string[];
+  /** The organization policy in force, if a policy file exists. */
+  policy: { path: string; group: string | null; error: string | null } | null;
+  /** The user's config file could not be read (the app runs on the defaults). */
+  config_error: string | null;
+  /** `disabled`: the organization turned calendar sync off. */
+  sync_method: 'disabled' | 'microsoft365';
+  account: { signed_in: boolean; upn: string | null; display_name: string | null };
+  application: AppRegistration | null;
+  /** Calendars known from the last sync. */
+  calendars: CalendarChoice[];
+  /** The built-in profiles (read-only; a user profile with the same name replaces one). */
+  builtin_profiles: PresenceProfile[];
+  config_path: string;
+}
+
+/** `presence_preview`: today's remaining plan with a draft presence configuration. */
+export interface PlannedTransition {
+  local: string;
+  at: string;
+  kind: string;
+  [other: string]: unknown;
+}
+
+/** `forwarding_test` */
+export interface ForwardingTestResult {
+  ok: boolean;
+  message: string;
+}
