@@ -4,7 +4,12 @@ import { h, icon } from './dom';
 import { dateKeyOf, formatTime, msToNextMinute, statusLine, usableLocale, validTimeZone } from './format';
 import { applyFilters, calendarsOf, isDefault, loadFilters, saveFilters, type FilterKey, type Filters } from './filter';
 import { pickLang, strings } from './i18n';
+import { agendaDays, createSettings, scopedApi, settingsIcon, uiLocale, type SettingsResume } from './settings';
+import { settingsStrings } from './settings-i18n';
+import type { SettingsView } from './types';
+import { checkClientId, checkTenant, normalise } from './registration';
 import {
+  emptyRegistrationForm,
   renderAgenda,
   renderDetail,
   renderError,
@@ -15,6 +20,8 @@ import {
   renderSignIn,
   type Ctx,
   type Handlers,
+  type JoinCopy,
+  type RegistrationForm,
   type SignInFlow,
   type SignInHandlers,
   type SignInState,
@@ -40,6 +47,10 @@ interface State {
   /** The app registration sign-in uses (from `sign_in_info`). */
   info: SignInInfo | null;
   signIn: SignInState;
+  /** The first-launch form (the IDs typed so far). */
+  reg: RegistrationForm;
+  /** Feedback of the last "Copy join link" in the detail pane. */
+  joinCopy: JoinCopy | null;
   /** Remembered in localStorage. */
   filters: Filters;
   /** Search text; not remembered. */
@@ -50,13 +61,17 @@ export interface StartOptions {
   root?: HTMLElement;
   api?: Api;
   days?: number;
+  /** Internal: the app re-mounted in another language (settings.ts) and what the settings page carries over. */
+  resume?: SettingsResume;
 }
 
 export function start(opts: StartOptions = {}): void {
-  const api = opts.api ?? realApi;
-  const days = opts.days ?? DEFAULT_DAYS;
+  // One mount of the app: aborted when it re-mounts itself in another language.
+  const life = new AbortController();
+  const api = scopedApi(opts.api ?? realApi, life.signal);
+  let days = opts.days ?? agendaDays(opts.resume?.view) ?? DEFAULT_DAYS;
   const root = opts.root ?? document.getElementById('app') ?? document.body;
-  const locale = usableLocale(navigator.language);
+  const locale = usableLocale(uiLocale(navigator.language));
   const lang = pickLang(locale);
   const s = strings(lang);
   document.documentElement.lang = lang;
@@ -71,6 +86,8 @@ export function start(opts: StartOptions = {}): void {
     selectedId: null,
     info: null,
     signIn: { kind: 'idle' },
+    reg: emptyRegistrationForm(),
+    joinCopy: null,
     filters: loadFilters(),
     query: '',
   };
@@ -116,6 +133,17 @@ export function start(opts: StartOptions = {}): void {
     'aria-labelledby': 'detail-title',
     hidden: true,
   });
+  // The settings page (settings.ts) and the header button that opens it.
+  const ss = settingsStrings(lang);
+  const settingsBtn = h(
+    'button',
+    { type: 'button', class: 'icon-btn settings-btn', 'data-testid': 'open-settings', 'aria-label': ss.openSettings, title: ss.openSettings },
+    settingsIcon(),
+  );
+  const settings = createSettings(
+    { api, lang, locale, back: () => showAgendaScreen(), applied: (v, saved) => settingsApplied(v, saved) },
+    opts.resume ?? null,
+  );
   const header = h(
     'header',
     { class: 'topbar' },
@@ -123,11 +151,11 @@ export function start(opts: StartOptions = {}): void {
       'div',
       { class: 'topbar-row' },
       h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, icon('calendar')), h('h1', {}, s.appName), demoBadge),
-      syncBtn,
+      h('div', { class: 'topbar-actions' }, syncBtn, settingsBtn),
     ),
     statusEl,
   );
-  const shell = h('div', { class: 'app' }, header, filterBar, banner, content, detail);
+  const shell = h('div', { class: 'app' }, header, filterBar, banner, content, settings.el, detail);
   root.replaceChildren(shell);
   sizeTimeColumn(shell, locale, s.allDay);
 
@@ -140,12 +168,39 @@ export function start(opts: StartOptions = {}): void {
     openInOutlook: (id) => void api.openItem(id).catch(reportActionError),
     closeDetail: () => closeDetail(),
     retry: () => void refresh(true),
+    copyJoinLink: (id) => void copyJoinLink(id),
   };
 
   const signInHandlers: SignInHandlers = {
     start: (flow) => void startSignIn(flow),
     cancel: () => void cancelSignIn(),
-    copyCode: (code, button, codeEl) => void copyCode(code, button, codeEl),
+    copyCode: (code, button, codeEl) => void copyToClipboard(code, button, codeEl),
+    copyText: (text, button, field) => void copyToClipboard(text, button, field),
+    editRegistration: (field, value) => {
+      state.reg[field] = value;
+    },
+    touchRegistration: (field) => {
+      state.reg.touched[field] = true;
+    },
+    saveRegistration: () => void saveRegistration(),
+    changeRegistration: () => {
+      const info = state.info;
+      state.reg = {
+        ...emptyRegistrationForm(),
+        clientId: info?.client_id ?? '',
+        tenant: info?.tenant ?? '',
+        editing: true,
+      };
+      state.signIn = { kind: 'idle' };
+      renderContent();
+      content.querySelector<HTMLElement>('[data-testid="reg-client-id"]')?.focus();
+    },
+    cancelRegistration: () => {
+      state.reg = emptyRegistrationForm();
+      renderContent();
+      content.querySelector<HTMLElement>('[data-testid="change-registration"]')?.focus();
+    },
+    openAdminGuide: () => void api.openAdminGuide().catch(reportActionError),
   };
 
   function reportActionError(e: unknown): void {
@@ -187,6 +242,7 @@ export function start(opts: StartOptions = {}): void {
     // Outside the agenda (sign-in screens), focus stays on the control with the same role.
     const focusControl =
       active instanceof HTMLElement && content.contains(active) && !focusItem ? active.dataset['testid'] : undefined;
+    const caret = active instanceof HTMLInputElement ? { from: active.selectionStart, to: active.selectionEnd } : null;
     const scroll = content.scrollTop;
 
     content.setAttribute('aria-busy', String(state.phase === 'loading'));
@@ -197,7 +253,7 @@ export function start(opts: StartOptions = {}): void {
       case 'signed-out':
         // Demo mode signs in by itself; its signed-out state has nothing to offer.
         content.replaceChildren(
-          state.status?.account.demo ? renderSignedOut(s) : renderSignIn(state.info, state.signIn, ctx(), signInHandlers),
+          state.status?.account.demo ? renderSignedOut(s) : renderSignIn(state.info, state.signIn, ctx(), signInHandlers, state.reg),
         );
         break;
       case 'first-sync':
@@ -221,7 +277,11 @@ export function start(opts: StartOptions = {}): void {
       const target = li?.querySelector<HTMLElement>(focusJoin ? '[data-testid="join"]' : '.item-main');
       target?.focus({ preventScroll: true });
     } else if (focusControl) {
-      content.querySelector<HTMLElement>(`[data-testid="${focusControl}"]:not([disabled])`)?.focus({ preventScroll: true });
+      const again = content.querySelector<HTMLElement>(`[data-testid="${focusControl}"]:not([disabled])`);
+      again?.focus({ preventScroll: true });
+      if (caret && again instanceof HTMLInputElement && caret.from !== null && caret.to !== null) {
+        again.setSelectionRange(caret.from, caret.to);
+      }
     }
     renderDetailPane(false);
   }
@@ -311,7 +371,7 @@ export function start(opts: StartOptions = {}): void {
     }
     const active = document.activeElement;
     const hadFocus = active instanceof HTMLElement && detail.contains(active) ? active.dataset['testid'] ?? 'title' : null;
-    detail.replaceChildren(renderDetail(item, ctx(), handlers));
+    detail.replaceChildren(renderDetail(item, ctx(), handlers, state.joinCopy));
     detail.hidden = false;
     header.inert = true;
     filterBar.inert = true;
@@ -331,12 +391,14 @@ export function start(opts: StartOptions = {}): void {
     openerDate =
       active instanceof HTMLElement ? active.closest<HTMLElement>('[data-testid="day"]')?.dataset['date'] ?? null : null;
     state.selectedId = id;
+    state.joinCopy = null;
     renderDetailPane(true);
   }
 
   function closeDetail(): void {
     const id = state.selectedId;
     state.selectedId = null;
+    state.joinCopy = null;
     detail.hidden = true;
     detail.replaceChildren();
     header.inert = false;
@@ -348,6 +410,35 @@ export function start(opts: StartOptions = {}): void {
       const li = rows.find((el) => el.closest<HTMLElement>('[data-testid="day"]')?.dataset['date'] === openerDate) ?? rows[0];
       li?.querySelector<HTMLElement>('.item-main')?.focus();
     }
+  }
+
+  /** Rust copies the join URL; the pane says "Copied" (politely) or shows the error. */
+  async function copyJoinLink(id: string): Promise<void> {
+    let fb: JoinCopy;
+    try {
+      await api.copyJoinLink(id);
+      fb = { id, ok: true, text: s.copied };
+    } catch (e) {
+      fb = { id, ok: false, text: toIpcError(e).message };
+    }
+    state.joinCopy = fb;
+    showJoinCopy();
+    if (fb.ok) {
+      window.setTimeout(() => {
+        if (state.joinCopy !== fb) return;
+        state.joinCopy = null;
+        showJoinCopy();
+      }, 2500);
+    }
+  }
+
+  /** Updates the pane's live region in place (a re-render would not be announced). */
+  function showJoinCopy(): void {
+    const el = detail.querySelector<HTMLElement>('[data-testid="copy-join-status"]');
+    if (!el) return;
+    const fb = state.joinCopy && state.joinCopy.id === state.selectedId ? state.joinCopy : null;
+    el.textContent = fb?.text ?? '';
+    el.classList.toggle('is-error', !!fb && !fb.ok);
   }
 
   // ---- data ---------------------------------------------------------------
@@ -491,30 +582,65 @@ export function start(opts: StartOptions = {}): void {
     }
   }
 
-  async function copyCode(code: string, button: HTMLButtonElement, codeEl: HTMLElement): Promise<void> {
+  /** Copies `text`; without the clipboard API (or permission) selects `el` so Ctrl+C copies it. */
+  async function copyToClipboard(text: string, button: HTMLButtonElement, el: HTMLElement): Promise<void> {
     let ok = false;
     try {
-      await navigator.clipboard.writeText(code);
+      await navigator.clipboard.writeText(text);
       ok = true;
     } catch {
-      // No clipboard API here (or not allowed): select the code so Ctrl+C copies it.
-      const range = document.createRange();
-      range.selectNodeContents(codeEl);
-      const sel = window.getSelection();
-      sel?.removeAllRanges();
-      sel?.addRange(range);
+      if (el instanceof HTMLTextAreaElement || el instanceof HTMLInputElement) {
+        el.focus();
+        el.select();
+      } else {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        const sel = window.getSelection();
+        sel?.removeAllRanges();
+        sel?.addRange(range);
+      }
       try {
         ok = document.execCommand('copy');
       } catch {
         ok = false;
       }
     }
-    const label = button.querySelector('.copy-label');
+    const label = button.querySelector<HTMLElement>('.copy-label');
     if (ok && label) {
+      // The label to come back to, kept from the first click (a second one must not keep "Copied").
+      const original = (label.dataset['label'] ??= label.textContent ?? '');
       label.textContent = s.copied;
       window.setTimeout(() => {
-        if (label.isConnected) label.textContent = s.copyCode;
+        if (label.isConnected) label.textContent = original;
       }, 2000);
+    }
+  }
+
+  async function saveRegistration(): Promise<void> {
+    const reg = state.reg;
+    if (reg.saving) return;
+    const clientId = normalise(reg.clientId);
+    const tenant = normalise(reg.tenant);
+    // The form checked already; this is the last word before Rust sees it.
+    if (checkClientId(clientId) !== 'ok' || checkTenant(tenant) !== 'ok') return;
+    state.reg = { ...reg, saving: true, error: null };
+    renderContent();
+    let info: SignInInfo;
+    try {
+      info = await api.setRegistration(clientId, tenant);
+    } catch (e) {
+      state.reg = { ...state.reg, saving: false, error: toIpcError(e) };
+      renderContent();
+      content.querySelector<HTMLElement>('[data-testid="reg-save"]')?.focus();
+      return;
+    }
+    state.info = info;
+    state.reg = emptyRegistrationForm();
+    state.signIn = { kind: 'idle' };
+    renderContent();
+    if (state.phase === 'signed-out') {
+      (content.querySelector<HTMLElement>('[data-testid="sign-in"]:not([disabled])') ??
+        content.querySelector<HTMLElement>('#sign-in-title'))?.focus();
     }
   }
 
@@ -551,7 +677,7 @@ export function start(opts: StartOptions = {}): void {
       case 'failed': {
         const cur = state.signIn;
         const flow: SignInFlow = cur.kind === 'device' || (cur.kind === 'starting' && cur.flow === 'device') ? 'device' : 'browser';
-        setSignIn({ kind: 'error', flow, error: p.error });
+        setSignIn({ kind: 'error', flow, error: toIpcError(p.error) });
         break;
       }
       case 'cancelled':
@@ -583,6 +709,11 @@ export function start(opts: StartOptions = {}): void {
   });
 
   document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && currentScreen === 'settings' && !ev.defaultPrevented) {
+      ev.preventDefault();
+      showAgendaScreen();
+      return;
+    }
     if (ev.key === 'Escape' && !detail.hidden) {
       ev.preventDefault();
       closeDetail();
@@ -600,7 +731,60 @@ export function start(opts: StartOptions = {}): void {
         next.focus();
       }
     }
+  }, { signal: life.signal });
+
+  // ---- settings screen (settings.ts) ------------------------------------------
+  let currentScreen: 'agenda' | 'settings' = 'agenda';
+
+  function showSettingsScreen(): void {
+    if (!detail.hidden) closeDetail();
+    if (currentScreen !== 'settings') {
+      currentScreen = 'settings';
+      shell.classList.add('is-settings');
+      settingsBtn.hidden = true;
+      if (location.hash !== '#settings') history.replaceState(history.state, '', '#settings');
+    }
+    settings.show();
+  }
+
+  function showAgendaScreen(): void {
+    if (currentScreen !== 'settings') return;
+    const active = document.activeElement;
+    const hadFocus = !active || active === document.body || settings.el.contains(active);
+    currentScreen = 'agenda';
+    shell.classList.remove('is-settings');
+    settings.hide();
+    settingsBtn.hidden = false;
+    if (location.hash === '#settings') history.replaceState(history.state, '', `${location.pathname}${location.search}`);
+    if (hadFocus) settingsBtn.focus();
+  }
+
+  /** A loaded or saved configuration: a new language re-renders everything, a new agenda length reloads. */
+  function settingsApplied(v: SettingsView, saved: boolean): void {
+    if (usableLocale(uiLocale(navigator.language, v.config.app.language)) !== locale) {
+      const resume = settings.snapshot(saved, currentScreen === 'settings');
+      settings.hide();
+      life.abort();
+      const next: StartOptions = { ...opts };
+      delete next.resume;
+      if (resume) next.resume = resume;
+      start(next);
+      return;
+    }
+    const d = agendaDays(v);
+    if (!opts.days && d && d !== days) {
+      days = d;
+      void loadAgenda(false);
+    }
+  }
+
+  settingsBtn.addEventListener('click', () => showSettingsScreen());
+  window.addEventListener('hashchange', () => (location.hash === '#settings' ? showSettingsScreen() : showAgendaScreen()), {
+    signal: life.signal,
   });
+  void api.onNavigate((to) => (to === 'settings' ? showSettingsScreen() : showAgendaScreen())).catch(() => undefined);
+  if (opts.resume?.open || location.hash === '#settings') showSettingsScreen();
+  if (!opts.resume) settings.prefetch();
 
   // ---- events from Rust -----------------------------------------------------
   void api
@@ -642,6 +826,7 @@ export function start(opts: StartOptions = {}): void {
     schedule();
   }
   function schedule(): void {
+    if (life.signal.aborted) return; // re-mounted (settings: another language)
     window.setTimeout(tick, msToNextMinute(Date.now()) + 50);
   }
 

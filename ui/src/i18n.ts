@@ -116,6 +116,39 @@ const en = {
   search: 'Search',
   searchPlaceholder: 'Search subject, location, organizer',
   matchCount: (n: number) => (n === 1 ? '1 event shown' : `${n} events shown`),
+  // detail pane extras
+  attendees: 'Attendees',
+  /** `shown`: `n` formatted for the locale ("1,200"). */
+  attendeeCount: (n: number, shown: string) => (n === 1 ? '1 attendee' : `${shown} attendees`),
+  copyJoinLink: 'Copy join link',
+  // first launch: the app registration
+  regTitle: 'Connect Presently to your organization',
+  regText:
+    'Your administrator registers Presently in Microsoft Entra ID and gives you two IDs. Enter them here; they are on the app registration’s Overview page.',
+  clientIdLabel: 'Application (client) ID',
+  clientIdHint: 'A GUID, like 7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b',
+  clientIdEmpty: 'Enter the application (client) ID.',
+  clientIdPartial: 'The application ID is not complete: it has 32 hexadecimal digits in groups of 8-4-4-4-12.',
+  clientIdInvalid: 'This is not an application ID: it is a GUID, 32 hexadecimal digits (0–9, a–f) in groups of 8-4-4-4-12.',
+  tenantLabel: 'Directory (tenant) ID',
+  tenantHint: 'A GUID, your domain (contoso.onmicrosoft.com), or “organizations” for a multi-tenant app',
+  tenantEmpty: 'Enter the directory (tenant) ID or your organization’s domain.',
+  tenantInvalid:
+    'Enter a GUID, a domain name such as contoso.onmicrosoft.com, or “organizations” or “common”.',
+  saveRegistration: 'Save and continue',
+  saving: 'Saving…',
+  adminGuide: 'Admin guide',
+  changeRegistration: 'Change',
+  application: 'Application',
+  providedByOrg: (name: string | null) =>
+    name ? `Provided by your organization: ${name}` : 'Provided by your organization',
+  policyError: 'Your organization’s policy could not be used:',
+  // sign-in diagnostics
+  errorCode: 'Error code',
+  adminConsentLabel: 'Send this link to your administrator',
+  redirectUriLabel: 'Add this redirect URI to the app registration',
+  copy: 'Copy',
+  technicalDetails: 'Technical details',
 };
 
 export type Strings = typeof en;
@@ -235,6 +268,36 @@ const de: Strings = {
   search: 'Suchen',
   searchPlaceholder: 'Betreff, Ort, Organisator suchen',
   matchCount: (n: number) => (n === 1 ? '1 Termin angezeigt' : `${n} Termine angezeigt`),
+  attendees: 'Teilnehmende',
+  attendeeCount: (n: number, shown: string) => (n === 1 ? '1 teilnehmende Person' : `${shown} Teilnehmende`),
+  copyJoinLink: 'Link zum Beitreten kopieren',
+  regTitle: 'Presently mit Ihrer Organisation verbinden',
+  regText:
+    'Ihr Administrator registriert Presently in Microsoft Entra ID und gibt Ihnen zwei IDs. Tragen Sie sie hier ein; sie stehen auf der Übersichtsseite der App-Registrierung.',
+  clientIdLabel: 'Anwendungs-ID (Client-ID)',
+  clientIdHint: 'Eine GUID, etwa 7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b',
+  clientIdEmpty: 'Geben Sie die Anwendungs-ID (Client-ID) ein.',
+  clientIdPartial: 'Die Anwendungs-ID ist unvollständig: Sie hat 32 Hexadezimalziffern in Gruppen zu 8-4-4-4-12.',
+  clientIdInvalid:
+    'Das ist keine Anwendungs-ID: Sie ist eine GUID aus 32 Hexadezimalziffern (0–9, a–f) in Gruppen zu 8-4-4-4-12.',
+  tenantLabel: 'Verzeichnis-ID (Mandanten-ID)',
+  tenantHint: 'Eine GUID, Ihre Domäne (contoso.onmicrosoft.com) oder „organizations“ für eine mehrinstanzenfähige App',
+  tenantEmpty: 'Geben Sie die Verzeichnis-ID (Mandanten-ID) oder die Domäne Ihrer Organisation ein.',
+  tenantInvalid:
+    'Geben Sie eine GUID, einen Domänennamen wie contoso.onmicrosoft.com oder „organizations“ bzw. „common“ ein.',
+  saveRegistration: 'Speichern und weiter',
+  saving: 'Wird gespeichert…',
+  adminGuide: 'Anleitung für Administratoren',
+  changeRegistration: 'Ändern',
+  application: 'Anwendung',
+  providedByOrg: (name: string | null) =>
+    name ? `Bereitgestellt von Ihrer Organisation: ${name}` : 'Bereitgestellt von Ihrer Organisation',
+  policyError: 'Die Richtlinie Ihrer Organisation konnte nicht verwendet werden:',
+  errorCode: 'Fehlercode',
+  adminConsentLabel: 'Senden Sie diesen Link an Ihren Administrator',
+  redirectUriLabel: 'Fügen Sie diese Umleitungs-URI der App-Registrierung hinzu',
+  copy: 'Kopieren',
+  technicalDetails: 'Technische Details',
 };
 
 export function pickLang(language: string | undefined): Lang {

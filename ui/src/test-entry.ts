@@ -25,6 +25,14 @@ interface Scenario {
   deviceCode?: DeviceCode;
   /** Error for `sign_in_device`. */
   deviceCodeError?: IpcError;
+  /** Answer of `set_registration` (default: the IDs sent, configured, source "user"). */
+  registration?: SignInInfo;
+  /** Error for `set_registration`. */
+  registrationError?: IpcError;
+  /** Error for `copy_join_link`. */
+  copyJoinLinkError?: IpcError;
+  /** Error for `open_admin_guide`. */
+  adminGuideError?: IpcError;
 }
 
 interface Call {
@@ -86,6 +94,30 @@ mockIPC(
             browser_opened: true,
           },
         );
+      case 'set_registration': {
+        if (scenario.registrationError) throw scenario.registrationError;
+        const a = (args ?? {}) as { clientId?: string; tenant?: string };
+        const info: SignInInfo = scenario.registration ?? {
+          client_id: a.clientId ?? null,
+          tenant: a.tenant ?? 'organizations',
+          authority_host: 'https://login.microsoftonline.com',
+          configured: true,
+          source: 'user',
+        };
+        // Later sign_in_info calls answer what was saved.
+        scenario.signInInfo = info;
+        return structuredClone(info);
+      }
+      case 'open_admin_guide':
+        if (scenario.adminGuideError) throw scenario.adminGuideError;
+        return null;
+      case 'copy_join_link': {
+        if (scenario.copyJoinLinkError) throw scenario.copyJoinLinkError;
+        const id = (args as { id?: string } | undefined)?.id;
+        const found = scenario.agenda?.days.flatMap((d) => d.items).find((i) => i.id === id);
+        if (!found?.join_url) throw { code: 'not_found', message: `no join link for ${String(id)}` };
+        return found.join_url;
+      }
       case 'sign_in_device':
         if (scenario.deviceCodeError) throw scenario.deviceCodeError;
         return structuredClone(

@@ -40,6 +40,8 @@ export interface AgendaItem {
   reminder_minutes: number | null;
   /** The presence profile this appointment switches to, when automation is on. */
   presence?: string | null;
+  /** How many attendees were invited, the organizer not counted; absent when unknown. */
+  attendees?: number | null;
 }
 
 export interface AgendaDay {
@@ -254,4 +256,60 @@ export interface PlannedTransition {
 export interface ForwardingTestResult {
   ok: boolean;
   message: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Added for the settings page (src/settings.ts): the exact serde shapes of the engine types
+// the looser declarations above leave open. The existing declarations are unchanged.
+
+/** engine presence::TeamsPresence (`mode` is required: the engine denies a profile without it). */
+export interface TeamsPresenceJson {
+  availability: Availability;
+  activity: string;
+  mode: 'session' | 'preferred';
+}
+
+/** engine presence::Forwarding as serialised: `"off"`, `"voicemail"` or `{ "number": "…" }`. */
+export type ProfileForwardingJson = 'off' | 'voicemail' | { number: string };
+
+/** engine forwarding::WebexConfig (`[presence.forwarding.webex]`; the token is in the keyring). */
+export interface WebexConfigJson {
+  base_url: string;
+  person_id: string;
+  voicemail: string;
+}
+
+/** engine forwarding::AmiConfig (`[presence.forwarding.ami]`; the secret is in the keyring). */
+export interface AmiConfigJson {
+  host: string;
+  port: number;
+  username: string;
+  extension: string;
+  voicemail: string;
+  family: 'CF' | 'CFB' | 'CFU' | string;
+}
+
+/** engine forwarding::HttpRequestConfig */
+export interface HttpRequestJson {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: string | null;
+}
+
+/** engine forwarding::HttpConfig (`[presence.forwarding.http]`). */
+export interface HttpConfigJson {
+  extension: string;
+  voicemail: string;
+  on: HttpRequestJson;
+  off: HttpRequestJson;
+}
+
+/** engine forwarding::CommandConfig (`[presence.forwarding.command]`). */
+export interface CommandConfigJson {
+  program: string;
+  on_args: string[];
+  off_args: string[];
+  extension: string;
+  voicemail: string;
 }

@@ -84,6 +84,7 @@ export function agenda() {
             body_preview: 'Agenda:\n1. Release status\n2. Open issues\n\nPlease add topics to the Loop page.',
             categories: ['Team'],
             presence: 'In a meeting',
+            attendees: 12,
           }),
           item({
             id: 'standup',
@@ -105,6 +106,7 @@ export function agenda() {
             organizer: 'Jonas Weber',
             organizer_email: 'jonas@contoso.com',
             ...teams('planning'),
+            attendees: 1,
           }),
           item({ ...releaseWeek, id: 'release-week' }),
           item({
@@ -123,6 +125,7 @@ export function agenda() {
             sensitivity: 'private',
             location: 'Café Kranzler',
             response: 'organizer',
+            attendees: 0,
           }),
           item({
             id: 'vendor-demo',
@@ -149,6 +152,7 @@ export function agenda() {
             organizer: 'Priya Natarajan',
             organizer_email: 'priya@fabrikam.example',
             ...teams('fabrikam'),
+            attendees: null,
           }),
           item({ ...releaseWeek, id: 'release-week' }),
           item({
@@ -225,6 +229,52 @@ export function status(overrides = {}) {
       last_synced_at: '2026-11-24T09:12:00+01:00',
       message: null,
       ...(overrides.sync ?? {}),
+    },
+  };
+}
+
+/** `sign_in_info` answers. */
+export const CLIENT_ID = '7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b';
+
+export function signInInfo(fields = {}) {
+  return {
+    client_id: CLIENT_ID,
+    tenant: 'organizations',
+    authority_host: 'https://login.microsoftonline.com',
+    configured: true,
+    ...fields,
+  };
+}
+
+/** First launch: no application configured, nothing from an organization policy. */
+export const unconfigured = (fields = {}) => signInInfo({ client_id: null, configured: false, ...fields });
+
+/** Sign-in failures as the engine explains them (`IpcError.help`). */
+export const ADMIN_CONSENT_URL = `https://login.microsoftonline.com/contoso.com/adminconsent?client_id=${CLIENT_ID}`;
+
+export function consentError() {
+  return {
+    code: 'consent_required',
+    message: `AADSTS90094: your organization requires an administrator to approve Presently before you can use it. Send your administrator this link to grant consent: ${ADMIN_CONSENT_URL}`,
+    help: {
+      aadsts: 'AADSTS90094',
+      title: 'An administrator has to approve Presently',
+      next_step: 'Send the link below to your administrator. Once they approved Presently, sign in again.',
+      admin_consent_url: ADMIN_CONSENT_URL,
+      redirect_uri: null,
+    },
+  };
+}
+
+export function redirectError() {
+  return {
+    code: 'auth_refused',
+    message: 'AADSTS50011: the redirect URI is not registered for this application; an administrator must add it (Mobile and desktop applications: http://localhost)',
+    help: {
+      aadsts: 'AADSTS50011',
+      title: 'The app registration lacks Presently’s redirect URI',
+      next_step: 'An administrator adds this URI under Authentication → Mobile and desktop applications.',
+      redirect_uri: 'http://localhost',
     },
   };
 }

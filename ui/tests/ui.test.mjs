@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { agenda, DATES, NOW, status } from './fixtures.mjs';
+import {
+  ADMIN_CONSENT_URL,
+  agenda,
+  CLIENT_ID,
+  consentError,
+  DATES,
+  NOW,
+  redirectError,
+  signInInfo as info,
+  status,
+  unconfigured,
+} from './fixtures.mjs';
 import { buildTestBundle, calls, DIST, ensureArtifacts, launch, openApp, serve } from './harness.mjs';
 
 let browser;
@@ -155,11 +166,11 @@ test('error state shows the message and Retry re-invokes agenda', async () => {
 test('loading state is shown while the agenda loads', async () => {
   const scenario = { ...defaultScenario(), holdAgenda: true };
   await withApp({ scenario, wait: '[data-testid="loading"]' }, async ({ page }) => {
-    assert.equal(await page.locator('main').getAttribute('aria-busy'), 'true');
+    assert.equal(await page.locator('#content').getAttribute('aria-busy'), 'true');
     await page.evaluate(() => window.__presently.release());
     await page.getByTestId('agenda').waitFor();
     assert.equal(await page.getByTestId('loading').count(), 0);
-    assert.equal(await page.locator('main').getAttribute('aria-busy'), 'false');
+    assert.equal(await page.locator('#content').getAttribute('aria-busy'), 'false');
   });
 });
 
@@ -216,8 +227,11 @@ test('consent screen: Sign in with Microsoft, Use a code instead, and the app re
       assert.equal(await page.getByTestId('authority').count(), 0, 'the default authority is not worth a line');
       assert.equal(await page.getByTestId('not-configured').count(), 0);
       assert.deepEqual((await calls(page, 'sign_in_info')).length, 1);
-      // Keyboard: Tab reaches the primary button first, then the code alternative.
-      await page.keyboard.press('Tab');
+      // Keyboard: past the header's controls, Tab reaches the primary button first, then the code alternative.
+      for (let i = 0; i < 5; i++) {
+        await page.keyboard.press('Tab');
+        if (await page.evaluate(() => document.getElementById('content').contains(document.activeElement))) break;
+      }
       assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'sign-in');
       const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
       assert.notEqual(outline, 'none', 'focus is visible');
@@ -238,8 +252,8 @@ test('consent screen: Sign in with Microsoft, Use a code instead, and the app re
       assert.match(await page.getByTestId('sign-in-details').textContent(), /Anwendungs-ID \(Client-ID\)\s*abc-123/);
     },
   );
-  // No application configured: said plainly, and the buttons are off.
-  const notConfigured = { client_id: null, tenant: 'organizations', authority_host: 'https://login.microsoftonline.com', configured: false };
+  // The organization's policy names no usable application: said plainly, the buttons are off, no form.
+  const notConfigured = unconfigured({ source: 'policy' });
   await withApp(
     { scenario: { agenda: emptyAgenda(), status: signedOut(), signInInfo: notConfigured }, wait: '[data-testid="not-configured"]' },
     async ({ page }) => {
@@ -247,6 +261,7 @@ test('consent screen: Sign in with Microsoft, Use a code instead, and the app re
       assert.equal(await page.getByTestId('sign-in').isDisabled(), true);
       assert.equal(await page.getByTestId('sign-in-device').isDisabled(), true);
       assert.equal(await page.getByTestId('client-id').count(), 0);
+      assert.equal(await page.getByTestId('registration-form').count(), 0);
     },
   );
 });
@@ -363,6 +378,302 @@ test('errors are shown with their message, and Try again repeats the sign-in', a
       await page.getByTestId('sign-in-retry').click();
       await page.waitForFunction(() => window.__presently.calls.filter((c) => c.cmd === 'sign_in_device').length === 2);
       assert.equal((await calls(page, 'sign_in')).length, 0);
+    },
+  );
+});
+
+const fieldError = (page, id) => page.getByTestId(`${id}-error`);
+const activeTestId = (page) => page.evaluate(() => document.activeElement?.dataset.testid ?? null);
+
+test('first launch: the IDs are checked as they are typed; invalid ones never reach set_registration', async () => {
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut(), signInInfo: unconfigured() }, wait: '[data-testid="registration-form"]' },
+    async ({ page }) => {
+      const form = page.getByTestId('registration-form');
+      assert.match(await form.textContent(), /Connect Presently to your organization/);
+      // No sign-in buttons and no "not configured" dead end: the form is the way on.
+      assert.equal(await page.getByTestId('sign-in').count(), 0);
+      assert.equal(await page.getByTestId('sign-in-device').count(), 0);
+      assert.equal(await page.getByTestId('not-configured').count(), 0);
+      const clientId = page.getByLabel('Application (client) ID');
+      const tenant = page.getByLabel('Directory (tenant) ID');
+      assert.equal(await clientId.count(), 1);
+      assert.equal(await tenant.count(), 1);
+      assert.equal(await fieldError(page, 'reg-client-id').isVisible(), false, 'nothing to complain about yet');
+
+      // Half a GUID is fine while typing, a problem once the field is left.
+      const err = fieldError(page, 'reg-client-id');
+      await clientId.pressSequentially('7e1c4b6a-2f3d');
+      assert.equal(await err.isVisible(), false);
+      assert.equal(await clientId.getAttribute('aria-invalid'), 'false');
+      await page.keyboard.press('Tab');
+      assert.match(await err.textContent(), /not complete/);
+
+      // Not hexadecimal: said at once, while typing.
+      await clientId.fill('');
+      await clientId.pressSequentially('not-a-guid');
+      assert.equal(await err.isVisible(), true);
+      assert.match(await err.textContent(), /not an application ID: it is a GUID/);
+      assert.equal(await clientId.getAttribute('aria-invalid'), 'true');
+      assert.match(await clientId.getAttribute('aria-describedby'), /reg-client-id-error/);
+      await tenant.fill('contoso.onmicrosoft.com');
+      await page.getByTestId('reg-save').click();
+      assert.equal(await activeTestId(page), 'reg-client-id', 'focus goes to the field to fix');
+      assert.equal((await calls(page, 'set_registration')).length, 0);
+      await clientId.fill(CLIENT_ID);
+      assert.equal(await err.isVisible(), false);
+      assert.equal(await clientId.getAttribute('aria-invalid'), 'false');
+
+      // The tenant: a GUID, a domain, organizations or common.
+      const tErr = fieldError(page, 'reg-tenant');
+      for (const bad of ['contoso onmicrosoft', 'https://contoso.com', 'contoso_it.com']) {
+        await tenant.fill(bad);
+        assert.equal(await tErr.isVisible(), true, bad);
+        assert.match(await tErr.textContent(), /Enter a GUID, a domain name such as contoso\.onmicrosoft\.com/);
+      }
+      await tenant.fill('contoso');
+      await tenant.blur();
+      assert.equal(await tErr.isVisible(), true, 'a bare word is neither a domain nor a keyword');
+      for (const good of ['organizations', 'common', 'Contoso.com', '72f988bf-86f1-41af-91ab-2d7cd011db47', 'contoso.onmicrosoft.com']) {
+        await tenant.fill(good);
+        assert.equal(await tErr.isVisible(), false, good);
+      }
+      // Empty fields on submit.
+      await tenant.fill('');
+      await page.getByTestId('reg-save').click();
+      assert.equal(await tErr.textContent(), 'Enter the directory (tenant) ID or your organization’s domain.');
+      assert.equal(await activeTestId(page), 'reg-tenant');
+      assert.equal((await calls(page, 'set_registration')).length, 0);
+
+      // Admin guide: Rust opens it.
+      await page.getByRole('button', { name: 'Admin guide' }).click();
+      await page.waitForFunction(() => window.__presently.calls.some((c) => c.cmd === 'open_admin_guide'));
+      assert.equal(await page.locator('#app a').count(), 0, 'no links: the page never opens URLs');
+    },
+  );
+});
+
+test('first launch: valid IDs go to set_registration, then the sign-in buttons appear', async () => {
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut(), signInInfo: unconfigured() }, wait: '[data-testid="registration-form"]' },
+    async ({ page }) => {
+      await page.getByLabel('Application (client) ID').fill(`  ${CLIENT_ID.toUpperCase()} `);
+      await page.getByLabel('Directory (tenant) ID').fill('Contoso.onmicrosoft.com');
+      await page.keyboard.press('Enter'); // submits the form
+      await page.getByTestId('sign-in').waitFor();
+      assert.deepEqual(await calls(page, 'set_registration'), [
+        { cmd: 'set_registration', args: { clientId: CLIENT_ID, tenant: 'contoso.onmicrosoft.com' } },
+      ]);
+      assert.equal(await page.getByTestId('registration-form').count(), 0);
+      assert.equal(await page.getByTestId('sign-in').isEnabled(), true);
+      assert.equal(await page.getByTestId('sign-in-device').isEnabled(), true);
+      assert.equal(await activeTestId(page), 'sign-in');
+      assert.equal(await page.getByTestId('client-id').textContent(), CLIENT_ID);
+      assert.equal(await page.getByTestId('tenant').textContent(), 'contoso.onmicrosoft.com');
+
+      // The user's own registration can be changed again (Cancel keeps it).
+      await page.getByTestId('change-registration').click();
+      assert.equal(await page.getByLabel('Application (client) ID').inputValue(), CLIENT_ID);
+      assert.equal(await activeTestId(page), 'reg-client-id');
+      await page.getByTestId('reg-cancel').click();
+      assert.equal(await page.getByTestId('registration-form').count(), 0);
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-waiting').waitFor();
+    },
+  );
+  // Rust refuses: the message, and the form keeps what was typed.
+  await withApp(
+    {
+      locale: 'de-DE',
+      scenario: {
+        agenda: emptyAgenda(),
+        status: signedOut(),
+        signInInfo: unconfigured(),
+        registrationError: { code: 'invalid_settings', message: 'the configuration file could not be written: permission denied' },
+      },
+      wait: '[data-testid="registration-form"]',
+    },
+    async ({ page }) => {
+      assert.match(await page.getByTestId('registration-form').textContent(), /Presently mit Ihrer Organisation verbinden/);
+      await page.getByLabel('Anwendungs-ID (Client-ID)').fill(CLIENT_ID);
+      await page.getByLabel('Verzeichnis-ID (Mandanten-ID)').fill('organizations');
+      await page.getByRole('button', { name: 'Speichern und weiter' }).click();
+      const err = page.getByTestId('reg-error');
+      await err.waitFor();
+      assert.equal(await err.getAttribute('role'), 'alert');
+      assert.equal(await err.textContent(), 'the configuration file could not be written: permission denied');
+      assert.equal(await page.getByLabel('Anwendungs-ID (Client-ID)').inputValue(), CLIENT_ID);
+      assert.equal(await page.getByTestId('sign-in').count(), 0);
+      assert.equal(await page.getByRole('button', { name: 'Anleitung für Administratoren' }).count(), 1);
+      await page.getByLabel('Anwendungs-ID (Client-ID)').fill('xyz');
+      assert.match(await page.getByTestId('reg-client-id-error').textContent(), /keine Anwendungs-ID/);
+    },
+  );
+});
+
+test('an application provided by the organization: the note, no form, no edit; a policy error is a warning', async () => {
+  const policy = info({ tenant: 'contoso.com', source: 'policy', application_name: 'Presently for Contoso' });
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut(), signInInfo: policy }, wait: '[data-testid="policy-note"]' },
+    async ({ page }) => {
+      assert.equal(await page.getByTestId('policy-note').textContent(), 'Provided by your organization: Presently for Contoso');
+      assert.match(await page.getByTestId('sign-in-details').textContent(), /Application\s*Provided by your organization/);
+      assert.equal(await page.getByTestId('registration-form').count(), 0);
+      assert.equal(await page.getByTestId('change-registration').count(), 0);
+      assert.equal(await page.getByTestId('policy-error').count(), 0);
+      assert.equal(await page.getByTestId('sign-in').isEnabled(), true);
+    },
+  );
+  await withApp(
+    { locale: 'de-DE', scenario: { agenda: emptyAgenda(), status: signedOut(), signInInfo: policy }, wait: '[data-testid="policy-note"]' },
+    async ({ page }) => {
+      assert.equal(await page.getByTestId('policy-note').textContent(), 'Bereitgestellt von Ihrer Organisation: Presently for Contoso');
+    },
+  );
+  // A policy file that could not be used: shown as a warning; sign-in still works.
+  const policyError = '/etc/presently/policy.toml, line 7: unknown key `sync.intervall`';
+  await withApp(
+    {
+      scenario: { agenda: emptyAgenda(), status: signedOut(), signInInfo: info({ source: 'user', policy_error: policyError }) },
+      wait: '[data-testid="policy-error"]',
+    },
+    async ({ page }) => {
+      const warn = page.getByTestId('policy-error');
+      assert.match(await warn.textContent(), /Your organization’s policy could not be used:/);
+      assert.match(await warn.textContent(), /policy\.toml, line 7: unknown key `sync\.intervall`/);
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-waiting').waitFor();
+      assert.equal((await calls(page, 'sign_in')).length, 1);
+    },
+  );
+  // ...also above the first-launch form.
+  await withApp(
+    {
+      scenario: { agenda: emptyAgenda(), status: signedOut(), signInInfo: unconfigured({ policy_error: policyError }) },
+      wait: '[data-testid="registration-form"]',
+    },
+    async ({ page }) => {
+      assert.match(await page.getByTestId('policy-error').textContent(), /line 7/);
+    },
+  );
+});
+
+test('sign-in diagnostics: AADSTS90094 shows the admin-consent URL in a field to copy', async () => {
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut(), signInError: consentError() }, wait: '[data-testid="sign-in-screen"]' },
+    async ({ page, context }) => {
+      await page.getByTestId('sign-in').click();
+      const err = page.getByTestId('sign-in-error');
+      await err.waitFor();
+      assert.equal(await err.getAttribute('role'), 'alert');
+      assert.equal(await page.getByTestId('sign-in-error-title').textContent(), 'An administrator has to approve Presently');
+      assert.match(await page.getByTestId('sign-in-next-step').textContent(), /Send the link below to your administrator/);
+      assert.equal(await page.getByTestId('aadsts').textContent(), 'AADSTS90094');
+      const field = page.getByLabel('Send this link to your administrator');
+      assert.equal(await field.inputValue(), ADMIN_CONSENT_URL);
+      assert.equal(await field.getAttribute('readonly'), '');
+      assert.equal(await field.evaluate((e) => getComputedStyle(e).userSelect), 'text');
+      assert.equal(await page.getByTestId('redirect-uri').count(), 0);
+      assert.equal(await page.getByTestId('sign-in-error-message').count(), 0, 'the help replaces the raw message');
+      assert.equal(await page.locator('#app a').count(), 0);
+      assert.equal(await activeTestId(page), 'sign-in-retry');
+
+      await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+      await page.getByTestId('copy-admin-consent-url').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="copy-admin-consent-url"]').textContent.includes('Copied'));
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), ADMIN_CONSENT_URL);
+      // A second click while it says "Copied" still comes back to "Copy".
+      await page.getByTestId('copy-admin-consent-url').click();
+      let label = '';
+      for (let i = 0; i < 20 && label !== 'Copy'; i++) {
+        await page.clock.runFor(500);
+        label = (await page.getByTestId('copy-admin-consent-url').textContent()).trim();
+      }
+      assert.equal(label, 'Copy');
+      await page.clock.runFor(3000);
+      assert.equal((await page.getByTestId('copy-admin-consent-url').textContent()).trim(), 'Copy', 'and stays so');
+
+      // Without the clipboard API the URL is selected, ready for Ctrl+C.
+      await page.evaluate(() => {
+        navigator.clipboard.writeText = () => Promise.reject(new Error('denied'));
+      });
+      await page.getByTestId('copy-admin-consent-url').click();
+      await page.waitForFunction(() => {
+        const f = document.querySelector('[data-testid="admin-consent-url"]');
+        return document.activeElement === f && f.selectionEnd - f.selectionStart === f.value.length;
+      });
+
+      await page.getByTestId('admin-guide').click();
+      await page.waitForFunction(() => window.__presently.calls.some((c) => c.cmd === 'open_admin_guide'));
+
+      // Retry repeats the sign-in.
+      await page.evaluate(() => {
+        delete window.__presently.scenario.signInError;
+      });
+      await page.getByTestId('sign-in-retry').click();
+      await page.getByTestId('sign-in-waiting').waitFor();
+      assert.equal((await calls(page, 'sign_in')).length, 2);
+    },
+  );
+  // German labels.
+  await withApp(
+    {
+      locale: 'de-DE',
+      scenario: { agenda: emptyAgenda(), status: signedOut(), signInError: consentError() },
+      wait: '[data-testid="sign-in-screen"]',
+    },
+    async ({ page }) => {
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-error').waitFor();
+      assert.equal(await page.getByLabel('Senden Sie diesen Link an Ihren Administrator').inputValue(), ADMIN_CONSENT_URL);
+      assert.match(await page.getByTestId('sign-in-error').textContent(), /Fehlercode: AADSTS90094/);
+      assert.equal(await page.getByRole('button', { name: 'Erneut versuchen' }).count(), 1);
+    },
+  );
+});
+
+test('sign-in diagnostics: AADSTS50011 (from sign-in-progress) shows the redirect URI; without help, the message', async () => {
+  await withApp(
+    { scenario: { agenda: emptyAgenda(), status: signedOut() }, wait: '[data-testid="sign-in-screen"]' },
+    async ({ page }) => {
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-waiting').waitFor();
+      await page.evaluate((error) => window.__presently.emit('sign-in-progress', { phase: 'failed', error }), redirectError());
+      await page.getByTestId('sign-in-error').waitFor();
+      assert.equal(await page.getByTestId('sign-in-error-title').textContent(), 'The app registration lacks Presently’s redirect URI');
+      assert.equal(await page.getByTestId('aadsts').textContent(), 'AADSTS50011');
+      const field = page.getByLabel('Add this redirect URI to the app registration');
+      assert.equal(await field.inputValue(), 'http://localhost');
+      assert.equal(await page.getByTestId('admin-consent-url').count(), 0);
+      assert.match(await page.getByTestId('sign-in-error-details').textContent(), /redirect URI is not registered/);
+      assert.equal(await page.getByTestId('sign-in-retry').count(), 1);
+
+      // A failure the engine has no help for: its message, as before.
+      await page.getByTestId('sign-in-retry').click();
+      await page.getByTestId('sign-in-waiting').waitFor();
+      await page.evaluate(() =>
+        window.__presently.emit('sign-in-progress', {
+          phase: 'failed',
+          error: { code: 'auth_failed', message: 'the sign-in service answered something Presently cannot use: no token' },
+        }),
+      );
+      await page.getByTestId('sign-in-error-message').waitFor();
+      assert.equal(
+        await page.getByTestId('sign-in-error-message').textContent(),
+        'the sign-in service answered something Presently cannot use: no token',
+      );
+      assert.match(await page.getByTestId('sign-in-error').textContent(), /Sign-in failed/);
+      assert.equal(await page.getByTestId('redirect-uri').count(), 0);
+      assert.equal(await page.getByTestId('aadsts').count(), 0);
+      assert.equal(await page.getByTestId('sign-in-retry').count(), 1);
+    },
+  );
+  await withApp(
+    { locale: 'de-DE', scenario: { agenda: emptyAgenda(), status: signedOut(), signInError: redirectError() }, wait: '[data-testid="sign-in-screen"]' },
+    async ({ page }) => {
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-error').waitFor();
+      assert.equal(await page.getByLabel('Fügen Sie diese Umleitungs-URI der App-Registrierung hinzu').inputValue(), 'http://localhost');
     },
   );
 });
@@ -512,6 +823,85 @@ test('detail pane shows the item and its actions invoke open_item / join_meeting
     assert.equal(await detail.getByTestId('join').count(), 0);
     assert.match(await detail.textContent(), /Private/);
   });
+});
+
+const openDetailOf = async (page, id) => {
+  await page.locator(`[data-testid="item"][data-id="${id}"] .item-main`).first().click();
+  const detail = page.getByTestId('detail');
+  await detail.waitFor();
+  return detail;
+};
+
+test('detail pane: the attendee count next to the organizer (singular, plural, absent; German)', async () => {
+  const a = agenda();
+  // An appointment without an organizer line still shows its count.
+  Object.assign(a.days[3].items.find((i) => i.id === 'team-lunch'), { organizer: null, organizer_email: null, attendees: 1200 });
+  await withApp({ scenario: { agenda: a, status: status() } }, async ({ page }) => {
+    let detail = await openDetailOf(page, 'weekly-sync');
+    assert.equal(await detail.getByTestId('attendees').textContent(), '12 attendees');
+    // In the organizer's row.
+    assert.equal(await detail.locator('.organizer + [data-testid="attendees"]').count(), 1);
+    await detail.getByTestId('detail-close').click();
+    detail = await openDetailOf(page, 'planning');
+    assert.equal(await detail.getByTestId('attendees').textContent(), '1 attendee');
+    await detail.getByTestId('detail-close').click();
+    for (const id of ['standup', 'customer-call', 'lunch']) {
+      // absent, null, 0
+      detail = await openDetailOf(page, id);
+      assert.equal(await detail.getByTestId('attendees').count(), 0, id);
+      await detail.getByTestId('detail-close').click();
+    }
+    detail = await openDetailOf(page, 'team-lunch');
+    assert.equal(await detail.getByTestId('attendees').textContent(), '1,200 attendees');
+  });
+  await withApp({ locale: 'de-DE' }, async ({ page }) => {
+    let detail = await openDetailOf(page, 'weekly-sync');
+    assert.equal(await detail.getByTestId('attendees').textContent(), '12 Teilnehmende');
+    await detail.getByTestId('detail-close').click();
+    detail = await openDetailOf(page, 'planning');
+    assert.equal(await detail.getByTestId('attendees').textContent(), '1 teilnehmende Person');
+    await detail.getByTestId('detail-close').click();
+    detail = await openDetailOf(page, 'standup');
+    assert.equal(await detail.getByTestId('attendees').count(), 0);
+  });
+});
+
+test('detail pane: Copy join link invokes copy_join_link and says Copied; an error shows its message', async () => {
+  await withApp({}, async ({ page }) => {
+    const detail = await openDetailOf(page, 'weekly-sync');
+    const copy = detail.getByRole('button', { name: 'Copy join link' });
+    assert.equal(await copy.count(), 1);
+    // Beside Join meeting.
+    assert.deepEqual(await texts(detail.locator('.actions button')), ['Join meeting', 'Copy join link', 'Open in Outlook']);
+    const live = detail.getByTestId('copy-join-status');
+    assert.equal(await live.getAttribute('aria-live'), 'polite');
+    assert.equal(await live.textContent(), '');
+    await copy.click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="copy-join-status"]')?.textContent === 'Copied');
+    assert.deepEqual(await calls(page, 'copy_join_link'), [{ cmd: 'copy_join_link', args: { id: 'weekly-sync' } }]);
+    assert.equal(await activeTestId(page), 'copy-join-link', 'focus stays on the button');
+    assert.equal(await calls(page, 'join_meeting').then((c) => c.length), 0);
+    // The confirmation fades.
+    await page.clock.runFor(3000);
+    assert.equal(await live.textContent(), '');
+    await detail.getByTestId('detail-close').click();
+    // No join link: no button.
+    const lunch = await openDetailOf(page, 'lunch');
+    assert.equal(await lunch.getByTestId('copy-join-link').count(), 0);
+    assert.equal(await lunch.getByTestId('copy-join-status').count(), 0);
+  });
+  await withApp(
+    { locale: 'de-DE', scenario: { ...defaultScenario(), copyJoinLinkError: { code: 'internal', message: 'clipboard unavailable: no display' } } },
+    async ({ page }) => {
+      const detail = await openDetailOf(page, 'weekly-sync');
+      await detail.getByRole('button', { name: 'Link zum Beitreten kopieren' }).click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="copy-join-status"]')?.textContent.includes('clipboard unavailable'));
+      assert.ok(await detail.getByTestId('copy-join-status').evaluate((e) => e.classList.contains('is-error')));
+      // It stays through the minute tick's re-render.
+      await page.clock.runFor(61_000);
+      assert.equal(await detail.getByTestId('copy-join-status').textContent(), 'clipboard unavailable: no display');
+    },
+  );
 });
 
 test('markers: response states, private, recurring, cancelled, declined', async () => {
@@ -772,7 +1162,7 @@ test('large text: no horizontal overflow at 200% font size', async () => {
   });
 });
 
-test('screenshots: agenda (light, dark/German), detail pane, error, sign-in screens, signed out', async () => {
+test('screenshots: agenda (light, dark/German), detail pane, error, sign-in screens, signed out, first launch, diagnostics', async () => {
   const dir = ensureArtifacts();
   await withApp({ deviceScaleFactor: 2 }, async ({ page }) => {
     await page.screenshot({ path: join(dir, 'ui-agenda.png') });
@@ -828,4 +1218,34 @@ test('screenshots: agenda (light, dark/German), detail pane, error, sign-in scre
   await withApp({ deviceScaleFactor: 2, scenario: { agenda: agenda(), status: signedOut({ demo: true }) }, wait: '[data-testid="signed-out"]' }, async ({ page }) => {
     await page.screenshot({ path: join(dir, 'ui-signed-out.png') });
   });
+  await withApp(
+    { deviceScaleFactor: 2, scenario: { agenda: emptyAgenda(), status: signedOut(), signInInfo: unconfigured() }, wait: '[data-testid="registration-form"]' },
+    async ({ page }) => {
+      await page.getByLabel('Application (client) ID').pressSequentially('7e1c4b6a-2f3d-4d8e');
+      await page.getByLabel('Directory (tenant) ID').pressSequentially('contoso onmicrosoft');
+      await page.screenshot({ path: join(dir, 'ui-first-launch.png') });
+    },
+  );
+  await withApp(
+    { deviceScaleFactor: 2, scenario: { agenda: emptyAgenda(), status: signedOut(), signInError: consentError() }, wait: '[data-testid="sign-in-screen"]' },
+    async ({ page }) => {
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-error').waitFor();
+      await page.screenshot({ path: join(dir, 'ui-sign-in-diagnostics.png'), fullPage: true });
+    },
+  );
+  await withApp(
+    {
+      deviceScaleFactor: 2,
+      colorScheme: 'dark',
+      locale: 'de-DE',
+      scenario: { agenda: emptyAgenda(), status: signedOut(), signInError: redirectError() },
+      wait: '[data-testid="sign-in-screen"]',
+    },
+    async ({ page }) => {
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('sign-in-error').waitFor();
+      await page.screenshot({ path: join(dir, 'ui-sign-in-diagnostics-dark.png'), fullPage: true });
+    },
+  );
 });
