@@ -13,6 +13,13 @@ fn main() {
             "cancel_sign_in",
             "sign_out",
             "presence_plan",
+            "settings_get",
+            "settings_save",
+            "presence_preview",
+            "forwarding_test",
+            "set_registration",
+            "open_admin_guide",
+            "copy_join_link",
         ]),
     ))
     .expect("failed to run tauri-build");

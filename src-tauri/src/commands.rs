@@ -2,8 +2,13 @@
 //! `{code, message}` errors out. They run on the async runtime, never on the main thread.
 
 use crate::state::{
-    BrowserSignIn, DeviceCode, Shell, SignInInfo, SignInProgress, SIGN_IN_PROGRESS,
+    BrowserSignIn, DeviceCode, SettingsView, Shell, SignInInfo, SignInProgress,
+    SIGN_IN_PROGRESS,
 };
+use presently_engine::config::Config;
+use presently_engine::presence::forwarding::ForwardingConfig;
+use presently_engine::presence::{PlannedTransition, PresenceConfig};
+use serde::Serialize;
 use chrono::NaiveDate;
 use presently_engine::agenda::AgendaView;
 use presently_engine::{ApiError, ErrorCode, OpenKind, StatusView};
@@ -33,11 +38,7 @@ pub async fn presence_plan(
     let now = engine.now();
     let to = match hours {
         Some(h) => now + chrono::Duration::hours(i64::from(h.clamp(1, 24 * 14))),
-        None => {
-            let tz = engine.config().display_timezone();
-            let tomorrow = engine.today().succ_opt().unwrap_or_else(|| engine.today());
-            presently_engine::agenda::local_midnight(tz, tomorrow)
-        }
+        None => end_of_today(engine),
     };
     Ok(engine.presence_plan(now, to)?)
 }
@@ -120,6 +121,117 @@ pub async fn sign_out<R: Runtime>(
     shell: State<'_, Shell>,
 ) -> Result<(), ApiError> {
     shell.sign_out(&app).await
+}
+
+/// The settings page: the settings in force, what the organization locked, the account,
+/// the application and the calendars to choose from.
+#[tauri::command]
+pub async fn settings_get(shell: State<'_, Shell>) -> Result<SettingsView, ApiError> {
+    shell.settings_view()
+}
+
+/// Validates the edited settings, writes what differs from the defaults and the
+/// organization's settings to the user's file (atomically) and applies them at once.
+#[tauri::command]
+pub async fn settings_save<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    config: Config,
+) -> Result<SettingsView, ApiError> {
+    let before = shell.engine()?.config().app.start_at_login;
+    let applied = shell.save_settings(&app, config)?;
+    if applied.app.start_at_login != before {
+        crate::autostart::apply(&app, &shell, applied.app.start_at_login)?;
+    }
+    shell.settings_view()
+}
+
+/// The rest of today's presence plan with a draft presence configuration (not saved).
+#[tauri::command]
+pub async fn presence_preview(
+    shell: State<'_, Shell>,
+    presence: PresenceConfig,
+) -> Result<Vec<PlannedTransition>, ApiError> {
+    let engine = shell.engine()?;
+    let now = engine.now();
+    let (from, to) = (now, end_of_today(engine));
+    Ok(engine.presence_plan_draft(&presence, from, to)?)
+}
+
+/// What the forwarding Test button shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForwardingTest {
+    pub ok: bool,
+    pub message: String,
+}
+
+/// Tries a call-forwarding configuration by reading the setting in force through it.
+#[tauri::command]
+pub async fn forwarding_test(
+    shell: State<'_, Shell>,
+    forwarding: ForwardingConfig,
+) -> Result<ForwardingTest, ApiError> {
+    let engine = shell.engine()?.clone();
+    Ok(match engine.forwarding_test(&forwarding).await {
+        Ok(message) => ForwardingTest { ok: true, message },
+        Err(e) => ForwardingTest {
+            ok: false,
+            message: e.to_string(),
+        },
+    })
+}
+
+/// First launch without a provisioned application: saves the application (client) ID and
+/// directory (tenant) ID the user's administrator gave them.
+#[tauri::command]
+pub async fn set_registration<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    client_id: String,
+    tenant: String,
+) -> Result<SignInInfo, ApiError> {
+    shell.set_registration(&app, &client_id, &tenant)
+}
+
+/// Opens the administrator's guide (shipped inside the app) in the system's viewer.
+#[tauri::command]
+pub async fn open_admin_guide<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+) -> Result<(), ApiError> {
+    let engine = shell.engine()?;
+    let path = engine.paths().data_dir.join("admin-guide.md");
+    let io = |source| ApiError::from(presently_engine::Error::Io { path: path.clone(), source });
+    std::fs::create_dir_all(&engine.paths().data_dir).map_err(io)?;
+    std::fs::write(&path, ADMIN_GUIDE).map_err(io)?;
+    app.opener()
+        .open_path(path.display().to_string(), None::<&str>)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot open the guide: {e}")))
+}
+
+/// The administrator's guide, as shipped.
+const ADMIN_GUIDE: &str = include_str!("../../docs/admin.md");
+
+/// Copies the meeting's join link (checked like Join) to the clipboard; answers it.
+#[tauri::command]
+pub async fn copy_join_link<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: String,
+) -> Result<String, ApiError> {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    let url = shell.engine()?.open_target(&id, OpenKind::Join)?;
+    app.clipboard()
+        .write_text(url.as_str())
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot copy the link: {e}")))?;
+    Ok(url.to_string())
+}
+
+/// Midnight at the end of today in the display zone.
+fn end_of_today(engine: &presently_engine::Engine) -> chrono::DateTime<chrono::Utc> {
+    let tz = engine.config().display_timezone();
+    let tomorrow = engine.today().succ_opt().unwrap_or_else(|| engine.today());
+    presently_engine::agenda::local_midnight(tz, tomorrow)
 }
 
 /// Asks the engine which URL belongs to `id` (it checks the host) and hands it to the system.

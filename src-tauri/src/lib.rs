@@ -12,8 +12,11 @@
 //! Window lifecycle: closing the window destroys its webview (and WebKit's processes with
 //! it); the app stays in the tray until Quit. "Open Presently" makes a new window.
 
+pub mod autostart;
 pub mod commands;
 pub mod demo;
+pub mod reminders;
+pub mod settings;
 pub mod state;
 pub mod tray;
 
@@ -86,6 +89,11 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
     builder
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
         .invoke_handler(tauri::generate_handler![
             commands::agenda,
             commands::status,
@@ -98,6 +106,13 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::cancel_sign_in,
             commands::sign_out,
             commands::presence_plan,
+            commands::settings_get,
+            commands::settings_save,
+            commands::presence_preview,
+            commands::forwarding_test,
+            commands::set_registration,
+            commands::open_admin_guide,
+            commands::copy_join_link,
         ])
         .setup(move |app| {
             setup(app, launch)?;
@@ -115,7 +130,9 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     };
     app.manage(shell);
     create_tray(&handle)?;
+    reminders::register(&handle)?;
     let shell = handle.state::<Shell>();
+    autostart::reconcile(&handle, &shell);
     if launch.demo {
         // Demo mode signs in to the emulator through the real loopback flow and has the demo
         // week in the store before the window asks for it.
@@ -163,18 +180,17 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The real account: configuration and store from the platform directories.
+/// The real account: the organization's policy, the user's settings and the store from
+/// the platform directories.
 fn open_real(paths: Paths) -> Shell {
-    let (config, config_error) = match Config::load(&paths.config_file) {
-        Ok(c) => (c, None),
-        Err(e) => {
-            tracing::error!(error = %e, "configuration invalid; running with the defaults");
-            (Config::default(), Some(ApiError::from(e)))
-        }
-    };
+    let provisioning = settings::Provisioning::load(
+        presently_engine::policy::policy_path(),
+        paths.config_file.clone(),
+        None,
+    );
     let engine = Engine::open(EngineSetup {
         paths,
-        config,
+        config: provisioning.config().clone(),
         clock: Arc::new(SystemClock),
         demo: false,
     })
@@ -182,7 +198,9 @@ fn open_real(paths: Paths) -> Shell {
         tracing::error!(error = %e, "cannot open the engine");
         ApiError::from(e)
     });
-    Shell::new(engine, None, config_error)
+    let shell = Shell::new(engine, None, provisioning);
+    shell.apply_signed_in_account();
+    shell
 }
 
 /// Demo mode: the emulator on a loopback port and a store of its own.
@@ -203,17 +221,28 @@ async fn open_demo(paths: Paths) -> Shell {
                 presently_engine::ErrorCode::Internal,
                 format!("cannot start the demo: {e}"),
             );
-            return Shell::new(Err(err), None, None);
+            let provisioning = settings::Provisioning::load(
+                paths.data_dir.join("no-policy"),
+                paths.config_file.clone(),
+                Some(Config::default().microsoft),
+            );
+            return Shell::new(Err(err), None, provisioning);
         }
     };
+    // Demo settings live beside the demo store; the emulator's registration is fixed.
+    let provisioning = settings::Provisioning::load(
+        paths.data_dir.join("no-policy"),
+        paths.config_file.clone(),
+        Some(demo::config(&account.base_url()).microsoft),
+    );
     let engine = Engine::open(EngineSetup {
         paths,
-        config: demo::config(&account.base_url()),
+        config: provisioning.config().clone(),
         clock,
         demo: true,
     })
     .map_err(ApiError::from);
-    Shell::new(engine, Some(account), None)
+    Shell::new(engine, Some(account), provisioning)
 }
 
 fn create_tray<R: Runtime>(app: &AppHandle<R>) -> anyhow::Result<()> {
@@ -255,6 +284,11 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
         tray::TrayAction::OpenWindow | tray::TrayAction::SignIn => {
             if let Err(e) = show_main_window(app) {
                 tracing::warn!(error = %e, "cannot open the window");
+            }
+        }
+        tray::TrayAction::Settings => {
+            if let Err(e) = show_view(app, View::Settings) {
+                tracing::warn!(error = %e, "cannot open the settings");
             }
         }
         tray::TrayAction::SyncNow => {
@@ -304,12 +338,32 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
 
 /// Shows and focuses the main window, creating it (from `tauri.conf.json`) if it was closed.
 pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    show_view(app, View::Agenda)
+}
+
+/// What the window shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Agenda,
+    Settings,
+}
+
+/// Event: the UI switches to this view; payload `"agenda"` or `"settings"`.
+pub const NAVIGATE: &str = "navigate";
+
+/// Shows the window (creating it if it was closed) on `view`: an open window is told
+/// through [`NAVIGATE`] (the agenda view leaves it where it is); a new one starts there.
+pub fn show_view<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()> {
+    use tauri::Emitter;
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
         window.unminimize()?;
         window.show()?;
+        if view == View::Settings {
+            window.emit(NAVIGATE, "settings")?;
+        }
         return window.set_focus();
     }
-    let config = app
+    let mut config = app
         .config()
         .app
         .windows
@@ -317,6 +371,9 @@ pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .find(|w| w.label == MAIN_WINDOW)
         .cloned()
         .ok_or_else(|| tauri::Error::WindowNotFound)?;
+    if view == View::Settings {
+        config.url = tauri::WebviewUrl::App("index.html#settings".into());
+    }
     let window = WebviewWindowBuilder::from_config(app, &config)?.build()?;
     window.set_focus()
 }

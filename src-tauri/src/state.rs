@@ -4,6 +4,11 @@
 //! whether Quit was chosen.
 
 use crate::demo::DemoAccount;
+use crate::settings::{
+    AppRegistration, PolicyInfo, Provisioning, RegistrationSource,
+};
+use presently_engine::config::Config;
+use presently_engine::policy::SyncMethod;
 use crate::tray::{self, TrayMenu};
 use presently_engine::auth::AuthError;
 use presently_engine::engine::SyncReport;
@@ -84,6 +89,42 @@ pub struct SignInInfo {
     pub authority_host: String,
     /// Whether there is an application (client) ID to sign in with.
     pub configured: bool,
+    /// The application's display name, when the organization's policy names it.
+    pub application_name: Option<String>,
+    /// Where the registration comes from (`policy` ones cannot be edited).
+    pub source: Option<RegistrationSource>,
+    /// The organization policy file cannot be used: why (file, line, key).
+    pub policy_error: Option<String>,
+}
+
+/// What `settings_get` and `settings_save` answer (see `ui/src/types.ts`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsView {
+    pub config: Config,
+    pub locked: Vec<String>,
+    pub policy: Option<PolicyInfo>,
+    pub config_error: Option<String>,
+    pub sync_method: SyncMethod,
+    pub account: SettingsAccount,
+    pub application: Option<AppRegistration>,
+    pub calendars: Vec<CalendarChoice>,
+    pub builtin_profiles: Vec<presently_engine::presence::profile::Profile>,
+    pub config_path: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsAccount {
+    pub signed_in: bool,
+    pub upn: Option<String>,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CalendarChoice {
+    pub id: String,
+    pub name: String,
+    pub color: Option<String>,
+    pub primary: bool,
 }
 
 impl SignInInfo {
@@ -100,6 +141,9 @@ impl SignInInfo {
             client_id,
             tenant: m.tenant.clone(),
             authority_host: m.authority_host.clone(),
+            application_name: None,
+            source: None,
+            policy_error: None,
         }
     }
 }
@@ -114,10 +158,11 @@ pub struct Shell {
     /// The engine, or why it could not be opened (a store from a newer version, say):
     /// every command then answers with that error and the UI shows it.
     engine: Result<Arc<Engine>, ApiError>,
-    /// A broken configuration: the engine runs on the defaults and the status says why.
-    startup_error: Option<ApiError>,
+    /// The organization policy and the user's settings file (a broken one: the engine runs
+    /// on the defaults and the status says why).
+    provisioning: Mutex<Provisioning>,
     /// Keeps the embedded emulator running in demo mode.
-    _demo: Option<DemoAccount>,
+    demo: Option<DemoAccount>,
     /// Wakes the sync loop: Sync now, a sign-in.
     sync_now: Arc<Notify>,
     stop: Arc<Notify>,
@@ -144,12 +189,12 @@ impl Shell {
     pub fn new(
         engine: Result<Engine, ApiError>,
         demo: Option<DemoAccount>,
-        startup_error: Option<ApiError>,
+        provisioning: Provisioning,
     ) -> Self {
         Self {
             engine: engine.map(Arc::new),
-            startup_error,
-            _demo: demo,
+            provisioning: Mutex::new(provisioning),
+            demo,
             sync_now: Arc::new(Notify::new()),
             stop: Arc::new(Notify::new()),
             agenda_changed: Notify::new(),
@@ -162,6 +207,11 @@ impl Shell {
             sign_in: Mutex::new(None),
             sign_in_ids: AtomicU64::new(0),
         }
+    }
+
+    /// Running on the embedded emulator.
+    pub fn is_demo(&self) -> bool {
+        self.demo.is_some()
     }
 
     pub fn engine(&self) -> Result<&Arc<Engine>, ApiError> {
@@ -214,11 +264,23 @@ impl Shell {
                             Some(place) => format!("{when} · {place}"),
                             None => when,
                         };
+                        if !self.reminders_enabled() {
+                            // Turned off: taken (so turning them on later brings no flood
+                            // of old ones) but not shown.
+                            continue;
+                        }
+                        let actions = if reminder.join_url.is_some() {
+                            crate::reminders::WITH_JOIN
+                        } else {
+                            crate::reminders::OPEN_ONLY
+                        };
                         if let Err(e) = app
                             .notification()
                             .builder()
                             .title(&reminder.subject)
                             .body(body)
+                            .action_type_id(actions)
+                            .extra(crate::reminders::APPOINTMENT, &reminder.appointment_id)
                             .show()
                         {
                             tracing::warn!(error = %e, "cannot show a reminder");
@@ -265,9 +327,15 @@ impl Shell {
     /// configuration error on top.
     pub fn status(&self) -> Result<StatusView, ApiError> {
         let mut status = self.engine()?.status()?;
-        if let Some(err) = &self.startup_error {
+        let provisioning = lock(&self.provisioning);
+        let problem = provisioning
+            .policy_error()
+            .or(provisioning.config_error())
+            .map(str::to_owned);
+        drop(provisioning);
+        if let Some(message) = problem {
             status.sync.state = presently_engine::engine::SyncPhase::Error;
-            status.sync.message = Some(err.message.clone());
+            status.sync.message = Some(message);
         }
         Ok(status)
     }
@@ -284,9 +352,129 @@ impl Shell {
         Ok(())
     }
 
-    /// The app registration and authority from the configuration.
+    /// The app registration and authority from the configuration, and where it comes from.
     pub fn sign_in_info(&self) -> Result<SignInInfo, ApiError> {
-        Ok(SignInInfo::from_config(self.engine()?.config()))
+        let mut info = SignInInfo::from_config(&self.engine()?.config());
+        let provisioning = lock(&self.provisioning);
+        let application = provisioning.application();
+        info.application_name = application.as_ref().and_then(|a| a.display_name.clone());
+        info.source = application.map(|a| a.source);
+        info.policy_error = provisioning.policy_error().map(str::to_owned);
+        Ok(info)
+    }
+
+    /// What the settings page shows.
+    pub fn settings_view(&self) -> Result<SettingsView, ApiError> {
+        let engine = self.engine()?;
+        let status = engine.status()?;
+        let config = engine.config();
+        let calendars = engine
+            .stored_calendars()?
+            .into_iter()
+            .map(|c| CalendarChoice {
+                id: c.id,
+                name: c.name,
+                color: c.color,
+                primary: c.is_default,
+            })
+            .collect();
+        let p = lock(&self.provisioning);
+        Ok(SettingsView {
+            config: p.config().clone(),
+            locked: p.locked(),
+            policy: p.policy_info(),
+            config_error: p.config_error().map(str::to_owned),
+            sync_method: p.sync_method(),
+            account: SettingsAccount {
+                signed_in: status.account.signed_in,
+                upn: status.account.upn,
+                display_name: status.account.display_name,
+            },
+            application: p.application(),
+            calendars,
+            builtin_profiles: presently_engine::presence::profile::builtin_profiles(
+                presently_engine::presence::profile::Capabilities {
+                    automatic_replies: config.features.automatic_replies,
+                    forwarding_provider: config.presence.forwarding.is_configured(),
+                },
+            ),
+            config_path: p.config_path().display().to_string(),
+        })
+    }
+
+    /// Validates and saves the settings (atomically), then applies them: the engine gets
+    /// the new configuration, the loops wake, the UI and tray hear about it.
+    pub fn save_settings<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        config: Config,
+    ) -> Result<Config, ApiError> {
+        let engine = self.engine()?;
+        let applied = lock(&self.provisioning).save(config)?;
+        engine.reconfigure(applied.clone())?;
+        self.after_reconfigure(app);
+        Ok(applied)
+    }
+
+    /// First launch without a provisioned application: the IDs the user entered.
+    pub fn set_registration<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        client_id: &str,
+        tenant: &str,
+    ) -> Result<SignInInfo, ApiError> {
+        let engine = self.engine()?;
+        let applied = lock(&self.provisioning).set_registration(client_id, tenant)?;
+        engine.reconfigure(applied)?;
+        self.after_reconfigure(app);
+        self.sign_in_info()
+    }
+
+    /// At start: the account signed in earlier picks its policy group.
+    pub fn apply_signed_in_account(&self) {
+        let Ok(engine) = self.engine() else {
+            return;
+        };
+        let upn = engine.status().ok().and_then(|s| s.account.upn);
+        let changed = lock(&self.provisioning).set_upn(upn);
+        if let Some(config) = changed {
+            if let Err(e) = engine.reconfigure(config) {
+                tracing::warn!(error = %e, "cannot apply the settings of this account's group");
+            }
+        }
+    }
+
+    /// The account signed in: its policy group may bring other settings.
+    fn account_changed<R: Runtime>(&self, app: &AppHandle<R>, upn: Option<String>) {
+        let Ok(engine) = self.engine() else {
+            return;
+        };
+        let changed = lock(&self.provisioning).set_upn(upn);
+        if let Some(config) = changed {
+            match engine.reconfigure(config) {
+                Ok(()) => self.after_reconfigure(app),
+                Err(e) => tracing::warn!(error = %e, "cannot apply the settings of this account's group"),
+            }
+        }
+    }
+
+    /// Wakes everything that reads the configuration.
+    fn after_reconfigure<R: Runtime>(&self, app: &AppHandle<R>) {
+        self.sync_now.notify_one();
+        self.presence_store_changed.notify_one();
+        self.reminders_changed.notify_one();
+        self.agenda_changed.notify_one();
+        if let Err(e) = app.emit(AGENDA_CHANGED, ()) {
+            tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
+        }
+        self.publish_status(app);
+    }
+
+    /// Whether reminders are turned on.
+    pub fn reminders_enabled(&self) -> bool {
+        self.engine()
+            .map(|e| e.config().reminders.enabled)
+            .unwrap_or(true)
     }
 
     /// Registers a new sign-in, cancelling the one before; returns its number and what
@@ -412,6 +600,7 @@ impl Shell {
         match result {
             Ok(account) => {
                 tracing::info!("signed in");
+                self.account_changed(app, Some(account.upn.clone()));
                 emit_progress(
                     app,
                     &SignInProgress::SignedIn {
@@ -549,7 +738,9 @@ impl Shell {
             Ok(s) => s,
             Err(e) => {
                 return TrayMenu {
+                    icon: tray::TrayIconKind::Error,
                     tooltip: format!("Presently — {}", e.message),
+                    title: None,
                     items: vec![
                         tray::TrayItem::Label("Presently cannot open its data".to_owned()),
                         tray::TrayItem::Separator,
@@ -597,10 +788,14 @@ mod tests {
             demo: false,
         })
         .expect("engine");
-        let shell = Shell::new(Ok(engine), None, None);
+        let shell = Shell::new(Ok(engine), None, no_policy(dir.path()));
         assert!(!shell.status().expect("status").account.signed_in);
         let menu = shell.tray_model();
         assert_eq!(menu.tooltip, "Presently — signed out");
+    }
+
+    fn no_policy(dir: &std::path::Path) -> Provisioning {
+        Provisioning::load(dir.join("no-policy.toml"), dir.join("config.toml"), None)
     }
 
     fn shell() -> (tempfile::TempDir, Shell) {
@@ -612,7 +807,8 @@ mod tests {
             demo: false,
         })
         .expect("engine");
-        (dir, Shell::new(Ok(engine), None, None))
+        let provisioning = no_policy(dir.path());
+        (dir, Shell::new(Ok(engine), None, provisioning))
     }
 
     #[test]
@@ -677,6 +873,9 @@ mod tests {
                 tenant: "organizations".into(),
                 authority_host: "https://login.microsoftonline.com".into(),
                 configured: false,
+                application_name: None,
+                source: None,
+                policy_error: None,
             }
         );
         config.microsoft.client_id = Some("  ".into());

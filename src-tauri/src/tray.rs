@@ -16,11 +16,48 @@ const UPCOMING: usize = 3;
 /// Longest subject shown in a menu item, in characters.
 const MAX_SUBJECT: usize = 40;
 
-/// The tray's menu and tooltip, as data.
+/// Longest countdown the tooltip shows ("in 59 min"); later meetings show their time.
+const COUNTDOWN_MINUTES: i64 = 60;
+
+/// The tray's icon, menu, tooltip and title, as data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrayMenu {
+    pub icon: TrayIconKind,
     pub tooltip: String,
+    /// Shown beside the icon where the platform has a title (macOS): the next meeting and
+    /// its countdown, or nothing.
+    pub title: Option<String>,
     pub items: Vec<TrayItem>,
+}
+
+/// What the icon says at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayIconKind {
+    SignedOut,
+    /// Signed in, synced, nothing to report.
+    SignedIn,
+    Syncing,
+    Offline,
+    Error,
+    /// Presence automation is paused.
+    Paused,
+}
+
+impl TrayIconKind {
+    /// From the status and presence summary; the most pressing state wins: signed out, an
+    /// error, offline, a sync under way, then paused automation.
+    pub fn of(status: &StatusView, presence: Option<&PresenceSummary>) -> Self {
+        if !status.account.signed_in {
+            return TrayIconKind::SignedOut;
+        }
+        match status.sync.state {
+            SyncPhase::Error => TrayIconKind::Error,
+            SyncPhase::Offline => TrayIconKind::Offline,
+            SyncPhase::Syncing => TrayIconKind::Syncing,
+            _ if presence.is_some_and(|p| p.paused.is_some()) => TrayIconKind::Paused,
+            _ => TrayIconKind::SignedIn,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +81,8 @@ pub enum TrayAction {
     OpenWindow,
     /// Opens the window, which shows the sign-in screen while signed out.
     SignIn,
+    /// Opens the window on the settings page.
+    Settings,
     SignOut,
     /// Presence automation: pause for an hour, pause until tomorrow, resume.
     PausePresenceHour,
@@ -60,6 +99,7 @@ impl TrayAction {
             TrayAction::SyncNow => "sync-now".to_owned(),
             TrayAction::OpenWindow => "open-window".to_owned(),
             TrayAction::SignIn => "sign-in".to_owned(),
+            TrayAction::Settings => "settings".to_owned(),
             TrayAction::SignOut => "sign-out".to_owned(),
             TrayAction::PausePresenceHour => "pause-presence-hour".to_owned(),
             TrayAction::PausePresenceUntilTomorrow => "pause-presence-tomorrow".to_owned(),
@@ -73,6 +113,7 @@ impl TrayAction {
             "sync-now" => Some(TrayAction::SyncNow),
             "open-window" => Some(TrayAction::OpenWindow),
             "sign-in" => Some(TrayAction::SignIn),
+            "settings" => Some(TrayAction::Settings),
             "sign-out" => Some(TrayAction::SignOut),
             "pause-presence-hour" => Some(TrayAction::PausePresenceHour),
             "pause-presence-tomorrow" => Some(TrayAction::PausePresenceUntilTomorrow),
@@ -142,11 +183,19 @@ fn when(at: DateTime<FixedOffset>, now: DateTime<Utc>) -> String {
 /// sleeps until then instead of polling.
 pub fn next_change(agenda: Option<&AgendaView>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let agenda = agenda?;
-    let boundaries = upcoming(agenda, now)
-        .into_iter()
+    let upcoming = upcoming(agenda, now);
+    // While the next meeting is less than an hour away the tooltip counts down: it changes
+    // when the whole minutes left change.
+    let countdown = upcoming
+        .iter()
+        .find(|u| u.start > now)
+        .and_then(|u| countdown_change(u.start.with_timezone(&Utc), now));
+    let boundaries = upcoming
+        .iter()
         .flat_map(|u| [u.start, u.end])
         .map(|t| t.with_timezone(&Utc))
-        .filter(|t| *t > now);
+        .filter(|t| *t > now)
+        .chain(countdown);
     let midnight = agenda
         .timezone
         .parse::<chrono_tz::Tz>()
@@ -156,6 +205,39 @@ pub fn next_change(agenda: Option<&AgendaView>, now: DateTime<Utc>) -> Option<Da
             Some(presently_engine::agenda::local_midnight(tz, tomorrow))
         });
     boundaries.chain(midnight).min()
+}
+
+/// Minutes left until `start`, rounded up ("in 12 min" from 11:00:01 to 12:00 left).
+fn minutes_until(start: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let secs = (start - now).num_seconds();
+    (secs + 59).div_euclid(60)
+}
+
+/// When the countdown to `start` next shows another number, if it is shown at all.
+fn countdown_change(start: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let secs = (start - now).num_seconds();
+    if secs <= 0 {
+        return None;
+    }
+    if minutes_until(start, now) > COUNTDOWN_MINUTES {
+        // The countdown begins an hour before.
+        return Some(start - chrono::Duration::minutes(COUNTDOWN_MINUTES));
+    }
+    // The number changes when the seconds left cross a multiple of 60.
+    let whole = (secs - 1).div_euclid(60);
+    Some(start - chrono::Duration::seconds(whole * 60))
+}
+
+/// "Stand-up in 12 min", "Stand-up at 14:30", "Stand-up Tue 09:30".
+fn next_label(subject: &str, start: DateTime<FixedOffset>, now: DateTime<Utc>) -> String {
+    let minutes = minutes_until(start.with_timezone(&Utc), now);
+    if minutes <= COUNTDOWN_MINUTES {
+        format!("{subject} in {minutes} min")
+    } else if start.date_naive() == now.with_timezone(start.offset()).date_naive() {
+        format!("{subject} at {}", when(start, now))
+    } else {
+        format!("{subject} {}", when(start, now))
+    }
 }
 
 /// The tray menu for this status and agenda at `now`.
@@ -173,7 +255,9 @@ pub fn build(
         items.push(TrayItem::Separator);
         items.push(action(TrayAction::Quit, "Quit Presently"));
         return TrayMenu {
+            icon: TrayIconKind::SignedOut,
             tooltip: "Presently — signed out".to_owned(),
+            title: None,
             items,
         };
     }
@@ -202,6 +286,7 @@ pub fn build(
         items.push(action(TrayAction::SyncNow, "Sync now"));
     }
     items.push(action(TrayAction::OpenWindow, "Open Presently"));
+    items.push(action(TrayAction::Settings, "Settings…"));
     items.push(TrayItem::Separator);
     // Demo mode signs in by itself; signing out of it would only strand the demo.
     if !status.account.demo {
@@ -209,15 +294,38 @@ pub fn build(
     }
     items.push(action(TrayAction::Quit, "Quit Presently"));
 
-    let tooltip = match upcoming.iter().find(|u| u.start > now) {
-        Some(next) => format!(
-            "Presently — {} at {}",
-            shorten(&next.item.subject),
-            when(next.start, now)
-        ),
-        None => "Presently — nothing else scheduled".to_owned(),
+    let next = upcoming
+        .iter()
+        .find(|u| u.start > now)
+        .map(|next| next_label(&shorten(&next.item.subject), next.start, now));
+    let current = upcoming.iter().find(|u| u.start <= now).map(|u| {
+        format!(
+            "Now: {} until {}",
+            shorten(&u.item.subject),
+            when(u.end, now)
+        )
+    });
+    let tooltip = match (&current, &next) {
+        (Some(current), Some(next)) => format!("{current} · Next: {next}"),
+        (Some(current), None) => current.clone(),
+        (None, Some(next)) => next.clone(),
+        (None, None) => "Presently — nothing else scheduled".to_owned(),
     };
-    TrayMenu { tooltip, items }
+    let state = match status.sync.state {
+        SyncPhase::Offline => Some("offline"),
+        SyncPhase::Error => Some("sync failed"),
+        _ => None,
+    };
+    let tooltip = match state {
+        Some(state) => format!("{tooltip} ({state})"),
+        None => tooltip,
+    };
+    TrayMenu {
+        icon: TrayIconKind::of(status, presence),
+        tooltip,
+        title: next,
+        items,
+    }
 }
 
 /// What presence automation does now and next, and how to pause or resume it.
@@ -293,7 +401,28 @@ pub fn apply<R: tauri::Runtime>(
     }
     tray.set_menu(Some(menu.build()?))?;
     tray.set_tooltip(Some(&model.tooltip))?;
+    tray.set_icon(Some(tauri::image::Image::from_bytes(icon_bytes(model.icon))?))?;
+    // Only macOS shows a title beside the icon; Linux indicators would turn it into a label
+    // that crowds the panel.
+    #[cfg(target_os = "macos")]
+    tray.set_title(model.title.as_deref())?;
     Ok(())
+}
+
+/// The PNG for an icon state (macOS uses the monochrome template throughout: the menu bar
+/// tints it, and the state is in the tooltip and menu).
+pub fn icon_bytes(kind: TrayIconKind) -> &'static [u8] {
+    if cfg!(target_os = "macos") {
+        return include_bytes!("../icons/tray-mono.png");
+    }
+    match kind {
+        TrayIconKind::SignedOut => include_bytes!("../icons/tray-signed-out.png"),
+        TrayIconKind::SignedIn => include_bytes!("../icons/tray.png"),
+        TrayIconKind::Syncing => include_bytes!("../icons/tray-syncing.png"),
+        TrayIconKind::Offline => include_bytes!("../icons/tray-offline.png"),
+        TrayIconKind::Error => include_bytes!("../icons/tray-error.png"),
+        TrayIconKind::Paused => include_bytes!("../icons/tray-paused.png"),
+    }
 }
 
 #[cfg(test)]
@@ -327,6 +456,7 @@ mod next_change_tests {
             body_preview: None,
             reminder_minutes: None,
             presence: None,
+            attendees: None,
         }
     }
 
@@ -357,10 +487,15 @@ mod next_change_tests {
             next_change(Some(&view), at("2026-11-24T08:30:00Z")),
             Some(at("2026-11-24T09:00:00Z"))
         );
-        // Before a: its start.
+        // Before a, over an hour ahead: when its countdown begins.
+        assert_eq!(
+            next_change(Some(&view), at("2026-11-24T06:30:00Z")),
+            Some(at("2026-11-24T07:00:00Z"))
+        );
+        // An hour before a: the countdown's next minute.
         assert_eq!(
             next_change(Some(&view), at("2026-11-24T07:00:00Z")),
-            Some(at("2026-11-24T08:00:00Z"))
+            Some(at("2026-11-24T07:01:00Z"))
         );
         // After everything: local midnight.
         assert_eq!(
@@ -501,6 +636,7 @@ mod tests {
             body_preview: None,
             reminder_minutes: None,
             presence: None,
+            attendees: None,
         }
     }
 
@@ -575,6 +711,7 @@ mod tests {
                 "---",
                 "Sync now",
                 "Open Presently",
+                "Settings…",
                 "---",
                 "Sign out",
                 "Quit Presently"
@@ -639,7 +776,12 @@ mod tests {
             None,
             at("2026-03-30T08:00:00+02:00"),
         );
-        assert_eq!(menu.tooltip, "Presently — Daily stand-up at 09:30");
+        assert_eq!(
+            menu.tooltip,
+            "Now: Focus time until 08:30 · Next: Daily stand-up at 09:30"
+        );
+        assert_eq!(menu.title.as_deref(), Some("Daily stand-up at 09:30"));
+        assert_eq!(menu.icon, TrayIconKind::SignedIn);
         assert_eq!(
             titles(&menu),
             [
@@ -649,6 +791,7 @@ mod tests {
                 "---",
                 "Sync now",
                 "Open Presently",
+                "Settings…",
                 "---",
                 "Sign out",
                 "Quit Presently"
@@ -749,5 +892,107 @@ mod tests {
         }
         assert_eq!(TrayAction::from_id("open-item:"), None);
         assert_eq!(TrayAction::from_id("nonsense"), None);
+    }
+
+    fn view_with(subject: &str, start: &str, end: &str) -> AgendaView {
+        agenda(vec![("2026-03-30", vec![item("standup", subject, start, end)])])
+    }
+
+    #[test]
+    fn the_icon_shows_the_most_pressing_state() {
+        let running = PresenceSummary {
+            current: None,
+            next: None,
+            paused: None,
+            error: None,
+        };
+        let paused = PresenceSummary {
+            paused: Some(None),
+            ..running.clone()
+        };
+        let cases = [
+            (status(false, SyncPhase::Error), None, TrayIconKind::SignedOut),
+            (status(true, SyncPhase::Error), Some(&paused), TrayIconKind::Error),
+            (status(true, SyncPhase::Offline), Some(&paused), TrayIconKind::Offline),
+            (status(true, SyncPhase::Syncing), Some(&paused), TrayIconKind::Syncing),
+            (status(true, SyncPhase::Idle), Some(&paused), TrayIconKind::Paused),
+            (status(true, SyncPhase::Idle), Some(&running), TrayIconKind::SignedIn),
+            (status(true, SyncPhase::Never), None, TrayIconKind::SignedIn),
+        ];
+        for (status, presence, want) in cases {
+            assert_eq!(TrayIconKind::of(&status, presence), want, "{status:?}");
+            let menu = build(&status, None, presence, at("2026-03-30T08:00:00Z"));
+            assert_eq!(menu.icon, want);
+            assert!(!icon_bytes(want).is_empty());
+        }
+        let offline = build(
+            &status(true, SyncPhase::Offline),
+            None,
+            None,
+            at("2026-03-30T08:00:00Z"),
+        );
+        assert!(offline.tooltip.ends_with("(offline)"), "{}", offline.tooltip);
+    }
+
+    #[test]
+    fn the_tooltip_counts_down_the_last_hour_in_whole_minutes() {
+        let view = view_with(
+            "Stand-up",
+            "2026-03-30T09:30:00+02:00",
+            "2026-03-30T09:45:00+02:00",
+        );
+        let tooltip = |now: &str| {
+            build(&status(true, SyncPhase::Idle), Some(&view), None, at(now)).tooltip
+        };
+        assert_eq!(tooltip("2026-03-30T09:18:00+02:00"), "Stand-up in 12 min");
+        assert_eq!(tooltip("2026-03-30T09:17:59+02:00"), "Stand-up in 13 min");
+        assert_eq!(tooltip("2026-03-30T09:29:30+02:00"), "Stand-up in 1 min");
+        assert_eq!(tooltip("2026-03-30T08:30:00+02:00"), "Stand-up in 60 min");
+        assert_eq!(tooltip("2026-03-30T08:29:00+02:00"), "Stand-up at 09:30");
+        assert_eq!(tooltip("2026-03-30T09:31:00+02:00"), "Now: Stand-up until 09:45");
+    }
+
+    #[test]
+    fn the_tray_wakes_each_minute_only_while_counting_down() {
+        let view = view_with(
+            "Stand-up",
+            "2026-03-30T09:30:00+02:00",
+            "2026-03-30T09:45:00+02:00",
+        );
+        // Two hours ahead: no minute ticks; the next change is when the countdown begins.
+        let far = next_change(Some(&view), at("2026-03-30T07:30:00+02:00")).expect("change");
+        assert_eq!(far, at("2026-03-30T08:30:00+02:00"));
+        // Counting down: the next whole minute boundary relative to the start.
+        let near = next_change(Some(&view), at("2026-03-30T09:17:30+02:00")).expect("change");
+        assert_eq!(near, at("2026-03-30T09:18:00+02:00"));
+        let exact = next_change(Some(&view), at("2026-03-30T09:18:00+02:00")).expect("change");
+        assert_eq!(exact, at("2026-03-30T09:19:00+02:00"));
+        // The label at each change differs from the one before it.
+        let before = build(
+            &status(true, SyncPhase::Idle),
+            Some(&view),
+            None,
+            at("2026-03-30T09:17:30+02:00"),
+        );
+        let after = build(&status(true, SyncPhase::Idle), Some(&view), None, near);
+        assert_ne!(before.tooltip, after.tooltip);
+    }
+
+    #[test]
+    fn settings_round_trips_and_is_in_the_menu() {
+        assert_eq!(
+            TrayAction::from_id(&TrayAction::Settings.to_id()),
+            Some(TrayAction::Settings)
+        );
+        let menu = build(
+            &status(true, SyncPhase::Idle),
+            None,
+            None,
+            at("2026-03-30T08:00:00Z"),
+        );
+        assert!(menu.items.contains(&TrayItem::Action {
+            action: TrayAction::Settings,
+            title: "Settings…".into()
+        }));
     }
 }

@@ -86,6 +86,15 @@ enum Command {
         #[command(subcommand)]
         command: PresenceCommand,
     },
+    /// Check the organization policy: its file, whether it is valid, and what it decides for a user.
+    Policy {
+        /// Policy file (default: PRESENTLY_POLICY, else the platform's, e.g. /etc/presently/policy.toml).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The user to look up (default: the account signed in on this machine, if any).
+        #[arg(long, value_name = "UPN")]
+        upn: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -138,6 +147,9 @@ fn main() -> std::process::ExitCode {
     let _log = presently_engine::logging::init(&paths.log_dir, "presently-cli", true);
     match run(cli, paths) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) if err.is::<Exit>() => {
+            std::process::ExitCode::from(err.downcast_ref::<Exit>().map_or(1, |Exit(code)| *code))
+        }
         Err(err) => {
             eprintln!("presently: {err:#}");
             std::process::ExitCode::FAILURE
@@ -145,9 +157,22 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Ends the program with this exit code, the output already printed.
+#[derive(Debug)]
+struct Exit(u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
 fn run(cli: Cli, paths: Paths) -> Result<()> {
     match cli.command {
         Command::Emulator { port, today } => run_emulator(port, today),
+        Command::Policy { file, upn } => show_policy(&paths, file, upn),
         Command::Login { device, timeout } => {
             let engine = open_engine(paths)?;
             runtime()?.block_on(login(&engine, device, timeout))
@@ -434,6 +459,111 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// `presently policy`: the file, valid or not (exit code 2 when not), and for one user the
+/// group, the application, the sync method and the locked keys.
+fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Result<()> {
+    use presently_engine::policy::{self, GroupMatch};
+    let path = file.unwrap_or_else(policy::policy_path);
+    let load = policy::load(&path);
+    println!("Policy file: {}", path.display());
+    let Some(org) = &load.policy else {
+        match &load.error {
+            Some(err) => {
+                println!("Status:      INVALID: {err}");
+                println!("             Presently runs with its built-in defaults and the user's own settings.");
+                return Err(Exit(2).into());
+            }
+            None => {
+                println!("Status:      no policy file (users' own settings apply)");
+                return Ok(());
+            }
+        }
+    };
+    println!(
+        "Status:      valid ({} application{}, {} group{})",
+        org.applications.len(),
+        if org.applications.len() == 1 { "" } else { "s" },
+        org.groups.len(),
+        if org.groups.len() == 1 { "" } else { "s" }
+    );
+
+    let (upn, source) = match upn {
+        Some(u) => (Some(u), "given"),
+        None => match stored_account(paths) {
+            Some(u) => (Some(u), "the account on this machine"),
+            None => (None, "not signed in"),
+        },
+    };
+    match &upn {
+        Some(u) => println!("User:        {u} ({source})"),
+        None => println!("User:        none ({source}; the default group applies)"),
+    }
+    match org.find_group(upn.as_deref()) {
+        Some((group, how)) => println!(
+            "Group:       {} ({})",
+            group.name,
+            match how {
+                GroupMatch::User => "listed by name",
+                GroupMatch::Domain => "by domain",
+                GroupMatch::Default => "the default group",
+            }
+        ),
+        None => {
+            println!("Group:       none (no group names this user and there is no default group)")
+        }
+    }
+
+    let layered = match policy::resolve_file(Some(org), &paths.config_file, upn.as_deref()) {
+        Ok(layered) => layered,
+        Err(err) => {
+            println!(
+                "Note:        the user's configuration cannot be used ({err}); shown without it"
+            );
+            policy::resolve(Some(org), &Default::default(), upn.as_deref())?
+        }
+    };
+    match &layered.application {
+        Some(app) => {
+            let m = &layered.config.microsoft;
+            println!("Application: {} [{}]", app.display_name, app.key);
+            println!("             client id {}", app.client_id);
+            println!("             tenant    {}", app.tenant);
+            println!("             authority {}", m.authority_host);
+            println!("             Graph     {}", m.graph_endpoint);
+        }
+        None => println!("Application: none from the policy (the user's own registration)"),
+    }
+    println!(
+        "Sync method: {}{}",
+        layered.sync_method.as_str(),
+        if layered.allow_microsoft365 {
+            ""
+        } else {
+            " (Microsoft 365 not allowed)"
+        }
+    );
+    if layered.locked.is_empty() {
+        println!("Locked:      none");
+    } else {
+        println!("Locked:");
+        for key in &layered.locked {
+            println!("  {key}");
+        }
+    }
+    Ok(())
+}
+
+/// The UPN of the account in the local store, if there is a store and an account; no
+/// store is created to find out.
+fn stored_account(paths: &Paths) -> Option<String> {
+    let file = paths.store_file();
+    if !file.exists() {
+        return None;
+    }
+    let store = presently_engine::store::Store::open(&file).ok()?;
+    store.account().ok().flatten().map(|a| a.upn)
 }
 
 fn open_engine(paths: Paths) -> Result<Engine> {

@@ -21,7 +21,7 @@ use crate::automation::{
 use crate::faults::Fault;
 use crate::mailbox::{self, EventRecord, Exception, Mailbox, OccurrenceOverride, Resolved};
 use crate::state::{AppState, RequestRecord};
-use crate::tokens::{AppRegistration, DeviceStep};
+use crate::tokens::{AppRegistration, AuthState, DeviceStep, SignInAudience};
 use crate::tz;
 
 /// Why a control operation failed.
@@ -36,7 +36,9 @@ pub enum ControlError {
 impl std::fmt::Display for ControlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ControlError::NotFound(id) => write!(f, "no event or calendar with id {id}"),
+            ControlError::NotFound(id) => {
+                write!(f, "no event, calendar or app registration with id {id}")
+            }
             ControlError::Invalid(why) => write!(f, "invalid input: {why}"),
         }
     }
@@ -243,7 +245,8 @@ impl Control {
         self.st.faults().push(fault);
     }
 
-    /// Removes every queued fault and switches `ConsentRequired` off. What already happened
+    /// Removes every queued fault and switches `ConsentRequired` and
+    /// `ConditionalAccessBlock` off (app registrations and the tenant policy stay). What already happened
     /// stays: revoked refresh tokens and expired delta tokens remain dead.
     pub fn clear_faults(&self) {
         self.st.faults().clear();
@@ -306,13 +309,182 @@ impl Control {
         }
     }
 
-    /// Registers another public-client app (loopback redirect URIs, public client flows on).
+    /// Registers another public-client app (loopback redirect URIs, public client flows on,
+    /// enabled, multi-tenant, no admin consent).
     pub fn register_app(&self, client_id: &str, redirect_uris: &[&str]) {
-        self.st.auth().apps.push(AppRegistration {
+        let mut auth = self.st.auth();
+        auth.remove_app(client_id);
+        auth.apps.push(AppRegistration {
             client_id: client_id.to_string(),
             redirect_uris: redirect_uris.iter().map(|s| (*s).to_string()).collect(),
             allow_public_client_flows: true,
         });
+    }
+
+    // ---- the directory: app registrations and the tenant's consent settings ------------
+    //
+    // These are the emulated tenant's state, not faults: `clear_faults` leaves them as set.
+
+    /// An app registration as `GET /_emulator/apps/{clientId}` answers it: `{clientId,
+    /// redirectUris, allowPublicClientFlows, enabled, signInAudience, adminConsented}`
+    /// (`signInAudience`: `AzureADMyOrg`, `AzureADMultipleOrgs` or
+    /// `AzureADandPersonalMicrosoftAccount`).
+    pub fn app_registration(&self, client_id: &str) -> Option<Value> {
+        let auth = self.st.auth();
+        auth.app(client_id).map(|a| app_json(&auth, a))
+    }
+
+    /// Every app registration, as [`Control::app_registration`] shows them.
+    pub fn app_registrations(&self) -> Vec<Value> {
+        let auth = self.st.auth();
+        auth.apps.iter().map(|a| app_json(&auth, a)).collect()
+    }
+
+    /// Changes an app registration with a JSON object holding any of the fields of
+    /// [`Control::app_registration`] (`clientId`, if present, must name the same app). All
+    /// or nothing; returns the registration as it is now.
+    pub fn update_app_registration(
+        &self,
+        client_id: &str,
+        patch: Value,
+    ) -> Result<Value, ControlError> {
+        let patch: AppPatch = serde_json::from_value(patch)
+            .map_err(|e| ControlError::Invalid(format!("not an app registration patch: {e}")))?;
+        if patch
+            .client_id
+            .as_deref()
+            .is_some_and(|c| !c.eq_ignore_ascii_case(client_id))
+        {
+            return Err(ControlError::Invalid("clientId cannot change".into()));
+        }
+        let audience = patch
+            .sign_in_audience
+            .as_deref()
+            .map(|a| {
+                SignInAudience::parse(a)
+                    .ok_or_else(|| ControlError::Invalid(format!("unknown signInAudience {a:?}")))
+            })
+            .transpose()?;
+        let mut auth = self.st.auth();
+        let app = auth
+            .apps
+            .iter_mut()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+            .ok_or_else(|| ControlError::NotFound(client_id.to_string()))?;
+        if let Some(uris) = patch.redirect_uris {
+            app.redirect_uris = uris;
+        }
+        if let Some(on) = patch.allow_public_client_flows {
+            app.allow_public_client_flows = on;
+        }
+        auth.update_properties(client_id, |p| {
+            if let Some(on) = patch.enabled {
+                p.enabled = on;
+            }
+            if let Some(a) = audience {
+                p.sign_in_audience = a;
+            }
+            if let Some(on) = patch.admin_consented {
+                p.admin_consented = on;
+            }
+        });
+        tracing::debug!(client_id, "control: app registration changed");
+        let app = auth
+            .app(client_id)
+            .ok_or_else(|| ControlError::NotFound(client_id.to_string()))?;
+        Ok(app_json(&auth, app))
+    }
+
+    /// Turns the app's "Enabled for users to sign in" off (or on again). Off: `/authorize`
+    /// shows AADSTS7000112 on its error page (no redirect), `/token` and `/devicecode`
+    /// answer 400 `unauthorized_client` AADSTS7000112.
+    pub fn set_app_enabled(&self, client_id: &str, enabled: bool) -> Result<(), ControlError> {
+        self.update_app_registration(client_id, json!({ "enabled": enabled }))
+            .map(|_| ())
+    }
+
+    /// Sets who may sign in to the app (`AzureADMyOrg`: single tenant, so `/common` and
+    /// `/organizations` answer AADSTS50194 — redirected back from `/authorize`, JSON from
+    /// `/token` and `/devicecode`; `AzureADMultipleOrgs`, the default: `/consumers` answers
+    /// AADSTS9002332; `AzureADandPersonalMicrosoftAccount`).
+    pub fn set_app_sign_in_audience(
+        &self,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<(), ControlError> {
+        self.update_app_registration(client_id, json!({ "signInAudience": audience }))
+            .map(|_| ())
+    }
+
+    /// Replaces the app's registered redirect URIs. A sign-in with another redirect URI
+    /// gets AADSTS50011 on `/authorize`'s error page (no redirect).
+    pub fn set_app_redirect_uris(
+        &self,
+        client_id: &str,
+        redirect_uris: &[&str],
+    ) -> Result<(), ControlError> {
+        self.update_app_registration(client_id, json!({ "redirectUris": redirect_uris }))
+            .map(|_| ())
+    }
+
+    /// An administrator grants (or revokes) tenant-wide consent to the app.
+    pub fn set_app_admin_consent(
+        &self,
+        client_id: &str,
+        granted: bool,
+    ) -> Result<(), ControlError> {
+        self.update_app_registration(client_id, json!({ "adminConsented": granted }))
+            .map(|_| ())
+    }
+
+    /// Deletes an app registration: its client id then gets AADSTS700016 (error page on
+    /// `/authorize`, 400 `unauthorized_client` on `/token` and `/devicecode`).
+    pub fn remove_app(&self, client_id: &str) -> Result<(), ControlError> {
+        if self.st.auth().remove_app(client_id) {
+            Ok(())
+        } else {
+            Err(ControlError::NotFound(client_id.to_string()))
+        }
+    }
+
+    /// The tenant's consent settings: `{userConsentAllowed, adminConsentWorkflow}`.
+    pub fn tenant_policy(&self) -> Value {
+        let t = self.st.auth().tenant;
+        json!({
+            "userConsentAllowed": t.user_consent_allowed,
+            "adminConsentWorkflow": t.admin_consent_workflow,
+        })
+    }
+
+    /// Changes the tenant's consent settings with a JSON object holding any of the fields
+    /// of [`Control::tenant_policy`]; returns them as they are now.
+    pub fn update_tenant_policy(&self, patch: Value) -> Result<Value, ControlError> {
+        let patch: TenantPatch = serde_json::from_value(patch)
+            .map_err(|e| ControlError::Invalid(format!("not a tenant policy patch: {e}")))?;
+        {
+            let mut auth = self.st.auth();
+            if let Some(on) = patch.user_consent_allowed {
+                auth.tenant.user_consent_allowed = on;
+            }
+            if let Some(on) = patch.admin_consent_workflow {
+                auth.tenant.admin_consent_workflow = on;
+            }
+        }
+        Ok(self.tenant_policy())
+    }
+
+    /// "Allow user consent for apps" (default on). Off: an app no administrator consented
+    /// to ([`Control::set_app_admin_consent`]) is refused at `/authorize`, redirected back
+    /// with `error=access_denied` and AADSTS90094 (AADSTS90095 with the admin consent
+    /// workflow on).
+    pub fn set_user_consent_allowed(&self, allowed: bool) {
+        self.st.auth().tenant.user_consent_allowed = allowed;
+    }
+
+    /// The admin consent workflow (default off): with user consent off, the refusal is
+    /// AADSTS90095 (the user can request approval) instead of AADSTS90094.
+    pub fn set_admin_consent_workflow(&self, enabled: bool) {
+        self.st.auth().tenant.admin_consent_workflow = enabled;
     }
 
     /// What successive token polls of device codes issued from now on answer (after the
@@ -553,6 +725,47 @@ impl Control {
     }
 }
 
+/// A change to an app registration (`PATCH /_emulator/apps/{clientId}`, and the body of
+/// `POST /_emulator/apps`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AppPatch {
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    allow_public_client_flows: Option<bool>,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    sign_in_audience: Option<String>,
+    #[serde(default)]
+    admin_consented: Option<bool>,
+}
+
+/// A change to the tenant's consent settings (`PATCH /_emulator/tenant`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TenantPatch {
+    #[serde(default)]
+    user_consent_allowed: Option<bool>,
+    #[serde(default)]
+    admin_consent_workflow: Option<bool>,
+}
+
+fn app_json(auth: &AuthState, app: &AppRegistration) -> Value {
+    let props = auth.properties(&app.client_id);
+    json!({
+        "clientId": app.client_id,
+        "redirectUris": app.redirect_uris,
+        "allowPublicClientFlows": app.allow_public_client_flows,
+        "enabled": props.enabled,
+        "signInAudience": props.sign_in_audience.as_str(),
+        "adminConsented": props.admin_consented,
+    })
+}
+
 /// A new record from a Graph-shaped event (`calendarId` picks a non-primary calendar).
 fn new_record(mb: &Mailbox, event: &Value) -> Result<EventRecord, ControlError> {
     let calendar_id = match event.get("calendarId").and_then(Value::as_str) {
@@ -596,6 +809,104 @@ pub fn routes() -> Router<AppState> {
             post(user_presence).delete(reset_user_presence),
         )
         .route("/_emulator/clock/advance", post(advance_clock))
+        .route("/_emulator/apps", get(list_apps).post(register_app))
+        .route(
+            "/_emulator/apps/{client_id}",
+            get(get_app).patch(patch_app).delete(delete_app),
+        )
+        .route("/_emulator/tenant", get(get_tenant).patch(patch_tenant))
+}
+
+/// `{"apps": [registration, ...]}`.
+async fn list_apps(State(st): State<AppState>) -> Json<Value> {
+    Json(json!({ "apps": (Control { st }).app_registrations() }))
+}
+
+/// Registers an app: `{clientId, redirectUris?, allowPublicClientFlows?, enabled?,
+/// signInAudience?, adminConsented?}` (defaults: no redirect URIs, public client flows on,
+/// enabled, `AzureADMultipleOrgs`, no admin consent). 201 with the registration.
+async fn register_app(State(st): State<AppState>, body: Bytes) -> Response {
+    let mut v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(client_id) = v["clientId"].as_str().map(str::to_string) else {
+        return err(&ControlError::Invalid("clientId is required".into()));
+    };
+    if client_id.trim().is_empty() {
+        return err(&ControlError::Invalid("clientId is required".into()));
+    }
+    let c = Control { st };
+    if c.app_registration(&client_id).is_some() {
+        return err(&ControlError::Invalid(format!(
+            "an app with clientId {client_id} is already registered"
+        )));
+    }
+    // Checked before anything is registered: all or nothing.
+    if let Err(e) = serde_json::from_value::<AppPatch>(v.clone()) {
+        return err(&ControlError::Invalid(format!(
+            "not an app registration: {e}"
+        )));
+    }
+    if let Some(a) = v["signInAudience"].as_str() {
+        if SignInAudience::parse(a).is_none() {
+            return err(&ControlError::Invalid(format!(
+                "unknown signInAudience {a:?}"
+            )));
+        }
+    }
+    c.register_app(&client_id, &[]);
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("clientId");
+    }
+    match c.update_app_registration(&client_id, v) {
+        Ok(app) => (StatusCode::CREATED, Json(app)).into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+async fn get_app(State(st): State<AppState>, Path(client_id): Path<String>) -> Response {
+    match (Control { st }).app_registration(&client_id) {
+        Some(app) => Json(app).into_response(),
+        None => err(&ControlError::NotFound(client_id)),
+    }
+}
+
+async fn patch_app(
+    State(st): State<AppState>,
+    Path(client_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match (Control { st }).update_app_registration(&client_id, v) {
+        Ok(app) => Json(app).into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+async fn delete_app(State(st): State<AppState>, Path(client_id): Path<String>) -> Response {
+    match (Control { st }).remove_app(&client_id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+async fn get_tenant(State(st): State<AppState>) -> Json<Value> {
+    Json((Control { st }).tenant_policy())
+}
+
+async fn patch_tenant(State(st): State<AppState>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match (Control { st }).update_tenant_policy(v) {
+        Ok(t) => Json(t).into_response(),
+        Err(e) => err(&e),
+    }
 }
 
 /// Everything presence automation touched: `{presence, sessions, preferredPresence,

@@ -3,7 +3,7 @@
 //!
 //! Three kinds of faults:
 //! - switches that act at once or stay on until cleared (`RevokeRefreshTokens`,
-//!   `ConsentRequired`, `ExpireDeltaTokens`);
+//!   `ConsentRequired`, `ConditionalAccessBlock`, `ExpireDeltaTokens`);
 //! - counted faults, consumed in order by the next requests they apply to (token endpoint:
 //!   `TokenServerError`; Graph: `Throttle`, `Unavailable`, `TruncatedJson`, `Slow`, `Hang`,
 //!   `Oversized`). Each Graph request takes one unit of the first Graph fault in the queue;
@@ -37,6 +37,18 @@ pub enum Fault {
     /// authorization_code and refresh_token grants with 400 `invalid_grant`, error code
     /// 65001, `suberror: consent_required`.
     ConsentRequired,
+    /// Until cleared, a Conditional Access policy of the tenant blocks the user's sign-ins
+    /// to the app: `/authorize` redirects back with `error=access_denied` and AADSTS53003
+    /// (as when the user leaves the "You cannot access this right now" page for the app),
+    /// and the token endpoint answers every grant (authorization code, refresh token, an
+    /// approved device code) with 400 `invalid_grant`, error code 53003, `suberror:
+    /// message_only`. With `managed_device_required` the policy asks for a managed device
+    /// instead: AADSTS530003. JSON: `{"kind":"conditionalAccessBlock"}`,
+    /// `{"kind":"conditionalAccessBlock","managedDeviceRequired":true}`.
+    ConditionalAccessBlock {
+        #[serde(default)]
+        managed_device_required: bool,
+    },
     /// The next `count` token requests fail: 503 `temporarily_unavailable` (AADSTS90006) by
     /// default, or 500 `server_error` with `status: 500`.
     TokenServerError {
@@ -133,6 +145,8 @@ pub struct FaultState {
     bound: HashMap<u64, RoundFault>,
     next_round: u64,
     pub consent_required: bool,
+    /// The AADSTS code of the Conditional Access block in force (53003 or 530003).
+    pub conditional_access: Option<u32>,
     /// Delta tokens carry the epoch they were issued in; older ones are dead.
     pub delta_epoch: u64,
 }
@@ -144,6 +158,15 @@ impl FaultState {
         match fault {
             Fault::RevokeRefreshTokens => {}
             Fault::ConsentRequired => self.consent_required = true,
+            Fault::ConditionalAccessBlock {
+                managed_device_required,
+            } => {
+                self.conditional_access = Some(if managed_device_required {
+                    530003
+                } else {
+                    53003
+                });
+            }
             Fault::ExpireDeltaTokens => self.delta_epoch += 1,
             Fault::TokenServerError { count, .. } => {
                 if count > 0 {
@@ -192,6 +215,11 @@ impl FaultState {
         let mut out: Vec<Fault> = Vec::new();
         if self.consent_required {
             out.push(Fault::ConsentRequired);
+        }
+        if let Some(code) = self.conditional_access {
+            out.push(Fault::ConditionalAccessBlock {
+                managed_device_required: code == 530003,
+            });
         }
         out.extend(self.token.iter().cloned());
         out.extend(self.graph.iter().cloned());
@@ -344,6 +372,23 @@ mod tests {
             serde_json::json!({"kind":"failPage","pageIndex":1,"status":503})
         );
         assert!(serde_json::from_str::<Fault>(r#"{"kind":"nope"}"#).is_err());
+        let f: Fault = serde_json::from_str(r#"{"kind":"conditionalAccessBlock"}"#).unwrap();
+        assert_eq!(
+            f,
+            Fault::ConditionalAccessBlock {
+                managed_device_required: false
+            }
+        );
+        let f: Fault = serde_json::from_str(
+            r#"{"kind":"conditionalAccessBlock","managedDeviceRequired":true}"#,
+        )
+        .unwrap();
+        let mut s = FaultState::default();
+        s.push(f.clone());
+        assert_eq!(s.conditional_access, Some(530003));
+        assert_eq!(s.active(), vec![f]);
+        s.clear();
+        assert_eq!(s.conditional_access, None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Microsoft Graph v1.0: `/me`, calendars, calendarView (+ delta) and events.
+//! Microsoft Graph v1.0: `/me`, calendars, calendarView (+ delta), events and
+//! `translateExchangeIds` (in `translate`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +10,7 @@ use axum::extract::{OriginalUri, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -20,6 +21,8 @@ use crate::mailbox::{master_json, GraphEvent, Instance, Mailbox, Resolved};
 use crate::paging::{self, Prefer, SyncState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::state::{AppState, DeltaItem, Shared};
 use crate::tz;
+
+mod translate;
 
 pub fn routes(state: AppState) -> Router<AppState> {
     let me = Router::new()
@@ -35,6 +38,14 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/me/calendars/{id}/calendarView", get(calendar_view))
         .route("/me/calendars/{id}/calendarview", get(calendar_view))
         .route("/me/events/{id}", get(get_event))
+        .route(
+            "/me/translateExchangeIds",
+            post(translate::translate_exchange_ids),
+        )
+        .route(
+            "/me/translateexchangeids",
+            post(translate::translate_exchange_ids),
+        )
         .merge(crate::presence::routes(state.clone()))
         .fallback(unknown_segment)
         .layer(middleware::from_fn_with_state(state.clone(), graph_faults))

@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 
 use crate::state::AppState;
 use crate::tokens::{
-    self, AuthCode, DeviceCode, DeviceStep, ACCESS_TOKEN_SECS, AUTH_CODE_SECS, DEVICE_CODE_SECS,
-    DEVICE_INTERVAL_SECS,
+    self, AppProperties, AuthCode, DeviceCode, DeviceStep, SignInAudience, ACCESS_TOKEN_SECS,
+    AUTH_CODE_SECS, DEVICE_CODE_SECS, DEVICE_INTERVAL_SECS,
 };
 use crate::{DEMO_TENANT_DOMAIN, DEMO_TENANT_ID};
 
@@ -77,6 +77,53 @@ impl AadError {
         );
         e.suberror = Some("consent_required");
         e
+    }
+
+    /// AADSTS700016: no app with this client id in the directory.
+    fn app_not_found(client_id: &str, tenant: &str) -> AadError {
+        AadError::new(
+            "unauthorized_client",
+            700016,
+            format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."),
+        )
+    }
+
+    /// AADSTS7000112: the app's service principal is disabled.
+    fn app_disabled(client_id: &str) -> AadError {
+        AadError::new(
+            "unauthorized_client",
+            7000112,
+            format!("Application '{client_id}'(Presently) is disabled."),
+        )
+    }
+
+    /// AADSTS53003 / AADSTS530003: a Conditional Access policy blocks token issuance.
+    fn conditional_access(error: &'static str, code: u32) -> AadError {
+        let message = if code == 530003 {
+            "Your device is required to be managed to access this resource."
+        } else {
+            "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."
+        };
+        let mut e = AadError::new(error, code, message);
+        e.suberror = Some("message_only");
+        e
+    }
+
+    /// AADSTS90094 / AADSTS90095: users may not consent and no administrator has.
+    fn admin_consent_required(client_id: &str, workflow: bool) -> AadError {
+        if workflow {
+            AadError::new(
+                "access_denied",
+                90095,
+                format!("Admin consent is required for the permissions requested by the application '{client_id}'. An admin consent request may be sent to the admin."),
+            )
+        } else {
+            AadError::new(
+                "access_denied",
+                90094,
+                "The grant requires admin permission.",
+            )
+        }
     }
 
     fn missing(param: &str) -> AadError {
@@ -139,13 +186,25 @@ fn check_tenant(tenant: &str) -> Result<(), AadError> {
     }
 }
 
-/// The demo tenant holds work accounts only; the demo app is registered for them.
-fn check_not_consumers(tenant: &str, client_id: &str) -> Result<(), AadError> {
-    if tenant.eq_ignore_ascii_case("consumers") {
+/// Checks the `{tenant}` path segment against the app's sign-in audience: a single-tenant
+/// app cannot use the multi-tenant endpoints (AADSTS50194), an app for work and school
+/// accounts cannot use `/consumers` (AADSTS9002332). The demo tenant holds work accounts
+/// only.
+fn check_audience(tenant: &str, client_id: &str, props: &AppProperties) -> Result<(), AadError> {
+    let t = tenant.to_ascii_lowercase();
+    let audience = props.sign_in_audience;
+    if t == "consumers" && audience != SignInAudience::MultipleOrgsAndPersonal {
         return Err(AadError::new(
             "invalid_request",
             9002332,
             format!("Application '{client_id}'(Presently) is configured for use by Azure Active Directory users only. Please do not use the /consumers endpoint to serve this request."),
+        ));
+    }
+    if (t == "common" || t == "organizations") && audience == SignInAudience::MyOrg {
+        return Err(AadError::new(
+            "invalid_request",
+            50194,
+            format!("Application '{client_id}'(Presently) is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant."),
         ));
     }
     Ok(())
@@ -228,23 +287,21 @@ async fn authorize(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     // Errors about the client or redirect URI are shown on the sign-in page: the platform
-    // never redirects to an unverified URI.
+    // never redirects to an unverified URI, and a disabled app gets no redirect either. The
+    // client's redirect listener never hears of them.
     if let Err(e) = check_tenant(&tenant) {
         return error_page(&e);
     }
     let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
         return error_page(&AadError::missing("client_id"));
     };
-    let registered = {
+    let (registered, props, policy) = {
         let auth = st.auth();
-        auth.app(client_id).map(|a| a.redirect_uris.clone())
-    };
-    let Some(registered) = registered else {
-        return error_page(&AadError::new(
-            "unauthorized_client",
-            700016,
-            format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."),
-        ));
+        let policy = auth.tenant;
+        match auth.registration(client_id) {
+            Some((app, props)) => (app.redirect_uris, props, policy),
+            None => return error_page(&AadError::app_not_found(client_id, &tenant)),
+        }
     };
     let Some(redirect_uri) = q.get("redirect_uri").filter(|r| !r.is_empty()) else {
         return error_page(&AadError::missing("redirect_uri"));
@@ -256,13 +313,16 @@ async fn authorize(
             format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal."),
         ));
     }
+    if !props.enabled {
+        return error_page(&AadError::app_disabled(client_id));
+    }
     let Ok(mut target) = url::Url::parse(redirect_uri) else {
         return error_page(&AadError::missing("redirect_uri"));
     };
     let state = q.get("state").cloned();
 
     let result = (|| -> Result<String, AadError> {
-        check_not_consumers(&tenant, client_id)?;
+        check_audience(&tenant, client_id, &props)?;
         match q.get("response_type").map(String::as_str) {
             Some("code") => {}
             None | Some("") => return Err(AadError::missing("response_type")),
@@ -304,8 +364,24 @@ async fn authorize(
                 "Invalid size of Code_Challenge parameter.",
             ));
         }
-        if st.faults().consent_required {
+        // The user signs in here. Then, in the order the platform evaluates them: consent
+        // (the "Need admin approval" page, left with "Return to the application without
+        // granting consent"), then Conditional Access.
+        if !policy.user_consent_allowed && !props.admin_consented {
+            return Err(AadError::admin_consent_required(
+                client_id,
+                policy.admin_consent_workflow,
+            ));
+        }
+        let (consent_required, conditional_access) = {
+            let faults = st.faults();
+            (faults.consent_required, faults.conditional_access)
+        };
+        if consent_required {
             return Err(AadError::consent_missing("consent_required", client_id));
+        }
+        if let Some(code) = conditional_access {
+            return Err(AadError::conditional_access("access_denied", code));
         }
         let code = format!("1.A{}", tokens::random_token(300));
         st.auth().codes.insert(
@@ -430,17 +506,15 @@ fn token_inner(
         .get("client_id")
         .filter(|c| !c.is_empty())
         .ok_or_else(|| AadError::missing("client_id"))?;
-    {
-        let auth = st.auth();
-        if auth.app(client_id).is_none() {
-            return Err(AadError::new(
-                "unauthorized_client",
-                700016,
-                format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'."),
-            ));
-        }
+    let props = st
+        .auth()
+        .registration(client_id)
+        .map(|(_, props)| props)
+        .ok_or_else(|| AadError::app_not_found(client_id, tenant))?;
+    if !props.enabled {
+        return Err(AadError::app_disabled(client_id));
     }
-    check_not_consumers(tenant, client_id)?;
+    check_audience(tenant, client_id, &props)?;
     if form.contains_key("client_secret") || form.contains_key("client_assertion") {
         let mut e = AadError::new(
             "invalid_client",
@@ -522,13 +596,23 @@ fn redeem_code(
                 "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
             ));
         }
-        if st.faults().consent_required {
-            return Err(AadError::consent_missing("invalid_grant", client_id));
-        }
+        check_grant_faults(st, client_id)?;
         entry.redeemed = true;
         entry.scopes.clone()
     };
     Ok(issue_tokens(st, client_id, &scopes))
+}
+
+/// Missing consent and a Conditional Access block, checked when a valid grant is redeemed.
+fn check_grant_faults(st: &AppState, client_id: &str) -> Result<(), AadError> {
+    let faults = st.faults();
+    if faults.consent_required {
+        return Err(AadError::consent_missing("invalid_grant", client_id));
+    }
+    if let Some(code) = faults.conditional_access {
+        return Err(AadError::conditional_access("invalid_grant", code));
+    }
+    Ok(())
 }
 
 fn redeem_refresh(
@@ -576,9 +660,7 @@ fn redeem_refresh(
                 "The refresh token was issued to a different client.",
             ));
         }
-        if st.faults().consent_required {
-            return Err(AadError::consent_missing("invalid_grant", client_id));
-        }
+        check_grant_faults(st, client_id)?;
         entry.superseded = true;
         let mut scopes = entry.scopes.clone();
         if let Some(requested) = form.get("scope").filter(|s| !s.trim().is_empty()) {
@@ -657,7 +739,13 @@ fn redeem_device_code(
                     "Verification code expired.",
                 ));
             }
-            DeviceStep::Approve => entry.scopes.clone(),
+            DeviceStep::Approve => {
+                // The user signed in on the other device; Conditional Access applies there.
+                if let Some(code) = st.faults().conditional_access {
+                    return Err(AadError::conditional_access("invalid_grant", code));
+                }
+                entry.scopes.clone()
+            }
         }
     };
     Ok(issue_tokens(st, client_id, &scopes))
@@ -736,13 +824,12 @@ fn devicecode_inner(
         .filter(|c| !c.trim().is_empty())
         .ok_or_else(|| AadError::missing("scope"))?;
     let mut auth = st.auth();
-    let Some(app) = auth.app(client_id) else {
-        return Err(AadError::new(
-            "unauthorized_client",
-            700016,
-            format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'."),
-        ));
+    let Some((app, props)) = auth.registration(client_id) else {
+        return Err(AadError::app_not_found(client_id, tenant));
     };
+    if !props.enabled {
+        return Err(AadError::app_disabled(client_id));
+    }
     if !app.allow_public_client_flows {
         let mut e = AadError::new(
             "invalid_client",
@@ -752,7 +839,7 @@ fn devicecode_inner(
         e.status = StatusCode::UNAUTHORIZED;
         return Err(e);
     }
-    check_not_consumers(tenant, client_id)?;
+    check_audience(tenant, client_id, &props)?;
     let device_code = format!("DAQABIQEAAAB{}", tokens::random_token(200));
     let user_code = tokens::user_code();
     let script = auth.device_script.iter().copied().collect();

@@ -97,6 +97,19 @@ fn attendee(name: &str, response: &str) -> Attendee {
     }
 }
 
+/// A meeting room booked as a resource attendee (the service lists rooms among attendees
+/// with `type: resource`).
+fn room(name: &str, mailbox: &str) -> Attendee {
+    Attendee {
+        email: EmailAddress {
+            name: name.into(),
+            address: format!("{mailbox}@contoso.onmicrosoft.com"),
+        },
+        kind: "resource".into(),
+        response: "accepted".into(),
+    }
+}
+
 fn teams_url(seed: &str) -> String {
     let h = ical_uid(seed);
     format!(
@@ -274,7 +287,20 @@ impl Builder {
             &mut allhands,
             "Nestor Wilke",
             "declined",
-            &["Isaiah Langer"],
+            &[
+                "Isaiah Langer",
+                "Patti Fernandez",
+                "Lynne Robbins",
+                "Grady Archie",
+                "Alex Wilber",
+                "Diego Siciliani",
+                "Johanna Lorenz",
+                "Adele Vance",
+                "Joni Sherman",
+                "Miriam Graham",
+                "Lidia Holloway",
+                "Pradeep Gupta",
+            ],
         );
         allhands.show_as = "free".into();
         self.teams(&mut allhands, "allhands");
@@ -308,6 +334,7 @@ impl Builder {
         arch.attendees = vec![
             attendee("Tom Becker", "accepted"),
             attendee("Priya Nair", "tentativelyAccepted"),
+            room("Room 4.12 (Berlin)", "room412.berlin"),
         ];
         out.push(arch);
 
@@ -379,7 +406,15 @@ impl Builder {
             self.at(2, 12, 0),
             self.at(2, 13, 0),
         );
-        self.invite(&mut lunch, "Jonas Weber", "accepted", &[]);
+        self.invite(
+            &mut lunch,
+            "Jonas Weber",
+            "accepted",
+            &["Tom Becker", "Priya Nair", "Lena Fischer", "Sarah Klein"],
+        );
+        for a in lunch.attendees.iter_mut().skip(1) {
+            a.kind = "optional".into();
+        }
         lunch.location = "Cafeteria, 2nd floor".into();
         out.push(lunch);
 
@@ -514,7 +549,7 @@ impl Builder {
             self.at(10, 11, 0),
             self.at(10, 12, 0),
         );
-        self.invite(&mut interview, "Isaiah Langer", "accepted", &[]);
+        self.invite(&mut interview, "Isaiah Langer", "accepted", &["Tom Becker"]);
         self.teams(&mut interview, "interview");
         out.push(interview);
 

@@ -32,6 +32,81 @@ pub struct AppRegistration {
     pub allow_public_client_flows: bool,
 }
 
+/// Who may sign in to an app: the application object's `signInAudience`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SignInAudience {
+    /// "Accounts in this organizational directory only": the `/common` and
+    /// `/organizations` endpoints answer AADSTS50194.
+    MyOrg,
+    /// "Accounts in any organizational directory": `/consumers` answers AADSTS9002332.
+    #[default]
+    MultipleOrgs,
+    /// Work, school and personal Microsoft accounts.
+    MultipleOrgsAndPersonal,
+}
+
+impl SignInAudience {
+    /// The Graph name (`AzureADMyOrg`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInAudience::MyOrg => "AzureADMyOrg",
+            SignInAudience::MultipleOrgs => "AzureADMultipleOrgs",
+            SignInAudience::MultipleOrgsAndPersonal => "AzureADandPersonalMicrosoftAccount",
+        }
+    }
+
+    /// Parses the Graph name (case-insensitive).
+    pub fn parse(s: &str) -> Option<SignInAudience> {
+        [
+            SignInAudience::MyOrg,
+            SignInAudience::MultipleOrgs,
+            SignInAudience::MultipleOrgsAndPersonal,
+        ]
+        .into_iter()
+        .find(|a| a.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// The rest of an app's registration in the emulated tenant: its service principal and
+/// the consent granted to it. Apps without an entry have the defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppProperties {
+    /// The service principal's "Enabled for users to sign in" (off: AADSTS7000112).
+    pub enabled: bool,
+    pub sign_in_audience: SignInAudience,
+    /// An administrator consented for the whole tenant (needed when users may not consent).
+    pub admin_consented: bool,
+}
+
+impl Default for AppProperties {
+    fn default() -> AppProperties {
+        AppProperties {
+            enabled: true,
+            sign_in_audience: SignInAudience::default(),
+            admin_consented: false,
+        }
+    }
+}
+
+/// The tenant's consent settings (Enterprise applications → Consent and permissions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TenantPolicy {
+    /// "Allow user consent for apps". Off: an app no administrator consented to gets
+    /// AADSTS90094 at `/authorize`.
+    pub user_consent_allowed: bool,
+    /// The admin consent workflow is on: users may request approval (AADSTS90095).
+    pub admin_consent_workflow: bool,
+}
+
+impl Default for TenantPolicy {
+    fn default() -> TenantPolicy {
+        TenantPolicy {
+            user_consent_allowed: true,
+            admin_consent_workflow: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct AuthCode {
     pub client_id: String,
@@ -101,6 +176,9 @@ pub struct AuthState {
     pub device: HashMap<String, DeviceCode>,
     /// The script given to new device codes (default: one pending poll, then approval).
     pub device_script: Vec<DeviceStep>,
+    /// Properties of the registered apps, by lower-case client id (absent: defaults).
+    pub app_properties: HashMap<String, AppProperties>,
+    pub tenant: TenantPolicy,
 }
 
 impl AuthState {
@@ -112,6 +190,8 @@ impl AuthState {
             refresh: HashMap::new(),
             device: HashMap::new(),
             device_script: vec![DeviceStep::Pending, DeviceStep::Approve],
+            app_properties: HashMap::new(),
+            tenant: TenantPolicy::default(),
         }
     }
 
@@ -119,6 +199,45 @@ impl AuthState {
         self.apps
             .iter()
             .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    /// The app's registration and properties, if it is registered.
+    pub fn registration(&self, client_id: &str) -> Option<(AppRegistration, AppProperties)> {
+        let app = self.app(client_id)?.clone();
+        Some((app, self.properties(client_id)))
+    }
+
+    pub fn properties(&self, client_id: &str) -> AppProperties {
+        self.app_properties
+            .get(&client_id.to_ascii_lowercase())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Changes a registered app's properties; `false` when no such app is registered.
+    pub fn update_properties(
+        &mut self,
+        client_id: &str,
+        change: impl FnOnce(&mut AppProperties),
+    ) -> bool {
+        if self.app(client_id).is_none() {
+            return false;
+        }
+        let entry = self
+            .app_properties
+            .entry(client_id.to_ascii_lowercase())
+            .or_default();
+        change(entry);
+        true
+    }
+
+    /// Deletes an app registration (and its properties); `false` when there was none.
+    pub fn remove_app(&mut self, client_id: &str) -> bool {
+        let before = self.apps.len();
+        self.apps
+            .retain(|a| !a.client_id.eq_ignore_ascii_case(client_id));
+        self.app_properties.remove(&client_id.to_ascii_lowercase());
+        self.apps.len() != before
     }
 
     pub fn issue_access(&mut self, client_id: &str, scopes: &[String]) -> String {

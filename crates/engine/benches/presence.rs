@@ -36,6 +36,7 @@ fn appointment(n: usize, start: DateTime<Utc>) -> Appointment {
         cancelled: n.is_multiple_of(50),
         location: None,
         organizer: None,
+        attendees: None,
         join_url: None,
         online_provider: None,
         web_link: None,

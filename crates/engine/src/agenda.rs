@@ -28,6 +28,9 @@ pub struct AgendaItem {
     pub location: Option<String>,
     pub organizer: Option<String>,
     pub organizer_email: Option<String>,
+    /// People invited besides the organizer (rooms and other resources not counted);
+    /// `None` when the server did not say.
+    pub attendees: Option<u32>,
     pub join_url: Option<String>,
     pub online_provider: Option<&'static str>,
     pub web_link: Option<String>,
@@ -168,6 +171,7 @@ fn item(a: &Appointment, tz: Tz, calendar: Option<&Calendar>) -> AgendaItem {
         location: a.location.clone(),
         organizer: organizer.and_then(|o| o.name.clone().or_else(|| o.email.clone())),
         organizer_email: organizer.and_then(|o| o.email.clone()),
+        attendees: a.attendees,
         join_url: a.join_url.clone(),
         online_provider: a.online_provider.map(|p| p.as_str()),
         web_link: a.web_link.clone(),
@@ -201,6 +205,7 @@ mod tests {
             cancelled: false,
             location: None,
             organizer: None,
+            attendees: None,
             join_url: None,
             online_provider: None,
             web_link: None,
@@ -363,5 +368,28 @@ mod tests {
             view.days[1].items[0].calendar_name.as_deref(),
             Some("Calendar")
         );
+    }
+
+    #[test]
+    fn the_attendee_count_reaches_the_item_and_its_json() {
+        let mut meeting = timed("meeting", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z");
+        meeting.attendees = Some(4);
+        let unknown = timed("unknown", "2026-11-24T11:00:00Z", "2026-11-24T12:00:00Z");
+        let (_d, store) = store_with(vec![meeting, unknown]);
+        let view = agenda(
+            &store,
+            chrono_tz::UTC,
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            1,
+            "2026-11-24T08:00:00Z".parse().unwrap(),
+            None,
+        )
+        .unwrap();
+        let items = &view.days[0].items;
+        assert_eq!(items[0].attendees, Some(4));
+        assert_eq!(items[1].attendees, None);
+        let json = serde_json::to_value(flatten(&view)).unwrap();
+        assert_eq!(json[0]["attendees"], 4);
+        assert!(json[1]["attendees"].is_null());
     }
 }

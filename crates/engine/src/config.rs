@@ -1,6 +1,11 @@
 //! User configuration: a TOML file in the platform config directory (or `--config FILE`,
 //! or `PRESENTLY_CONFIG`). A broken file is an error naming its line and key; a missing
 //! file means the defaults.
+//!
+//! With an organization policy ([`crate::policy`]) the user's file holds only what the user
+//! changed: [`Config::read_user_table`] reads it as a raw table (the keys the user wrote)
+//! for [`crate::policy::resolve`] to layer over the group's settings, and
+//! [`Config::save_user_table`] writes it back atomically.
 
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
@@ -14,6 +19,42 @@ pub struct Config {
     pub agenda: AgendaConfig,
     pub features: FeaturesConfig,
     pub presence: crate::presence::PresenceConfig,
+    pub reminders: RemindersConfig,
+    pub app: AppConfig,
+}
+
+/// `[reminders]`: desktop notifications before appointments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemindersConfig {
+    /// Show reminders (at the time each appointment asks for).
+    pub enabled: bool,
+}
+
+impl Default for RemindersConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `[app]`: the desktop app itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppConfig {
+    /// Start Presently when the user logs in.
+    pub start_at_login: bool,
+    /// The language of the user interface.
+    pub language: Language,
+}
+
+/// The user interface language: the system's (the default), English or German.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    #[default]
+    System,
+    En,
+    De,
 }
 
 /// What the user has turned on; each feature brings the Graph permissions it needs.
@@ -105,8 +146,20 @@ impl Default for SyncConfig {
 pub struct AgendaConfig {
     /// How many days the agenda shows, today included (1–14).
     pub days: u32,
-    /// IANA zone to show times in; the system's zone when unset.
+    /// IANA zone to show times in; the system's zone when unset (or `"system"`, which a
+    /// user's file uses to override a zone their organization's policy set).
+    #[serde(deserialize_with = "system_zone_is_none")]
     pub timezone: Option<String>,
+}
+
+/// The value that stands for "the system's zone" in a file (TOML has no null).
+pub const SYSTEM_TIMEZONE: &str = "system";
+
+fn system_zone_is_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let zone = Option::<String>::deserialize(deserializer)?;
+    Ok(zone.filter(|z| !z.is_empty() && z != SYSTEM_TIMEZONE))
 }
 
 impl Default for AgendaConfig {
@@ -142,17 +195,7 @@ impl Config {
         let config: Config = match toml::from_str(text) {
             Ok(c) => c,
             Err(err) => {
-                let line = err
-                    .span()
-                    .map(|s| line_of_offset(text, s.start))
-                    .unwrap_or(1);
-                // A second pass names the key path (`microsoft.client_id`) when the syntax is fine.
-                let key = toml::Deserializer::parse(text)
-                    .ok()
-                    .and_then(|de| serde_path_to_error::deserialize::<_, Config>(de).err())
-                    .map(|e| e.path().to_string())
-                    .filter(|p| p != ".")
-                    .unwrap_or_else(|| key_on_line(text, line));
+                let (line, key) = locate_de_error::<Config>(text, &err);
                 return Err(invalid(line, key, err.message().to_owned()));
             }
         };
@@ -161,6 +204,79 @@ impl Config {
             return Err(invalid(line, key, reason));
         }
         Ok(config)
+    }
+
+    /// Reads the user's file as the raw table of the keys the user wrote (a missing file
+    /// is an empty table). Syntax errors, unknown keys and wrong types are errors naming
+    /// the line and key; values are checked once the table is layered over the defaults
+    /// and the organization's settings ([`crate::policy::resolve`]), since a partial
+    /// table may rely on them (a rule naming a profile the organization defines).
+    pub fn read_user_table(path: &Path) -> Result<toml::Table, Error> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse_user_table(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(toml::Table::new()),
+            Err(source) => Err(Error::ConfigUnreadable {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// [`Config::read_user_table`] on text read from `path`.
+    pub fn parse_user_table(path: &Path, text: &str) -> Result<toml::Table, Error> {
+        let invalid = |line: usize, key: String, reason: String| Error::ConfigInvalid {
+            path: path.to_owned(),
+            line,
+            key,
+            reason,
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|err| {
+            let line = err
+                .span()
+                .map(|s| line_of_offset(text, s.start))
+                .unwrap_or(1);
+            invalid(line, key_on_line(text, line), err.message().to_owned())
+        })?;
+        // Each section on its own, so that a field another layer supplies (reported as
+        // missing) does not hide a wrong type elsewhere.
+        for (section, value) in &table {
+            let mut one = toml::Table::new();
+            one.insert(section.clone(), value.clone());
+            let Err(err) = serde_path_to_error::deserialize::<_, Config>(one) else {
+                continue;
+            };
+            let message = err.inner().message().to_owned();
+            if message.starts_with("missing field") {
+                continue;
+            }
+            let key = err.path().to_string();
+            let key = if key == "." { section.clone() } else { key };
+            let line = find_key_line(text, &strip_indices(&key))
+                .or_else(|| find_key_line(text, section))
+                .or_else(|| unknown_field(&message).and_then(|f| find_word_line(text, f)))
+                .unwrap_or(1);
+            return Err(invalid(line, key, message));
+        }
+        Ok(table)
+    }
+
+    /// Writes `table` (the user's own keys) to `path` atomically, like [`Config::save`].
+    pub fn save_user_table(path: &Path, table: &toml::Table) -> Result<(), Error> {
+        let text = toml::to_string_pretty(table)
+            .map_err(|e| Error::InvalidInput(format!("cannot write the configuration: {e}")))?;
+        write_atomic(path, &text)
+    }
+
+    /// This configuration as a TOML table (every key, defaults included).
+    pub fn to_table(&self) -> Result<toml::Table, Error> {
+        toml::Table::try_from(self)
+            .map_err(|e| Error::InvalidInput(format!("cannot write the configuration: {e}")))
+    }
+
+    /// [`Config::validate`] as an [`Error::InvalidSettings`] naming the key.
+    pub fn check(&self) -> Result<(), Error> {
+        self.validate()
+            .map_err(|(key, reason)| Error::InvalidSettings { key, reason })
     }
 
     /// Checks values that parse but make no sense; returns the key and the reason.
@@ -247,31 +363,131 @@ impl Config {
     /// Writes the configuration atomically: a temporary file in the same directory,
     /// flushed, then renamed over the old one.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
         let text = toml::to_string_pretty(self)
             .map_err(|e| Error::InvalidInput(format!("cannot write the configuration: {e}")))?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let tmp: PathBuf = dir.join(format!(
-            ".{}.tmp",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("config.toml")
-        ));
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(text.as_bytes()).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, path).map_err(io)
+        write_atomic(path, &text)
     }
 }
 
-fn is_guid(s: &str) -> bool {
+/// Replaces `path` by `text` so that a reader (or a crash at any moment) sees either the
+/// old file or the new one, never a mix: a temporary file in the same directory, written
+/// and flushed to disk, then renamed over the old one.
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
+    let tmp = write_temp(path, text)?;
+    commit_temp(&tmp, path)
+}
+
+/// The first half of [`write_atomic`]: the new content, durable, next to `path`.
+fn write_temp(path: &Path, text: &str) -> Result<PathBuf, Error> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("config.toml");
+    let tmp = dir.join(format!(
+        ".{name}.{}-{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    })();
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(io(e))
+        }
+    }
+}
+
+/// The second half of [`write_atomic`]: the rename, then the directory flushed so the
+/// rename itself survives a power cut.
+fn commit_temp(tmp: &Path, path: &Path) -> Result<(), Error> {
+    if let Err(source) = std::fs::rename(tmp, path) {
+        let _ = std::fs::remove_file(tmp);
+        return Err(Error::Io {
+            path: path.to_owned(),
+            source,
+        });
+    }
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// The line and key a deserialization error of `T` from `text` is about: the span's line,
+/// and the key path from a second pass (`microsoft.client_id`) when the syntax is fine.
+pub(crate) fn locate_de_error<T: serde::de::DeserializeOwned>(
+    text: &str,
+    err: &toml::de::Error,
+) -> (usize, String) {
+    let line = err
+        .span()
+        .map(|s| line_of_offset(text, s.start))
+        .unwrap_or(1);
+    let key = toml::Deserializer::parse(text)
+        .ok()
+        .and_then(|de| serde_path_to_error::deserialize::<_, T>(de).err())
+        .map(|e| e.path().to_string())
+        .filter(|p| p != ".")
+        .unwrap_or_else(|| key_on_line(text, line));
+    (line, key)
+}
+
+/// `presence.rules[0].profile` → `presence.rules.profile`.
+pub(crate) fn strip_indices(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut depth = 0;
+    for c in key.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The field an "unknown field `x`, expected ..." message names.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// The first line setting `word` (`word = ...`).
+fn find_word_line(text: &str, word: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim()
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim().trim_matches('"') == word)
+        })
+        .map(|i| i + 1)
+}
+
+pub(crate) fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && parts
@@ -280,7 +496,7 @@ fn is_guid(s: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-fn is_tenant(s: &str) -> bool {
+pub(crate) fn is_tenant(s: &str) -> bool {
     matches!(s, "common" | "organizations" | "consumers")
         || is_guid(s)
         || (s.contains('.')
@@ -309,11 +525,11 @@ pub(crate) fn check_endpoint(text: &str) -> Result<(), String> {
     }
 }
 
-fn line_of_offset(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of_offset(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn key_on_line(text: &str, line: usize) -> String {
+pub(crate) fn key_on_line(text: &str, line: usize) -> String {
     let raw = text
         .lines()
         .nth(line.saturating_sub(1))
@@ -326,7 +542,7 @@ fn key_on_line(text: &str, line: usize) -> String {
 }
 
 /// Finds the line where the dotted `key` (e.g. `microsoft.client_id`) is set.
-fn find_key_line(text: &str, key: &str) -> Option<usize> {
+pub(crate) fn find_key_line(text: &str, key: &str) -> Option<usize> {
     let (table, leaf) = key.rsplit_once('.').unwrap_or(("", key));
     let mut current = String::new();
     for (index, raw) in text.lines().enumerate() {
@@ -481,6 +697,115 @@ subject_contains = "lunch"
             "[[presence.profiles]]\nname = \"X\"\nstatus_message = \"until {later}\"\n",
         );
         assert_eq!(key, "presence.profiles.status_message");
+    }
+
+    #[test]
+    fn reminders_and_app_sections_have_defaults_and_parse() {
+        let c = Config::default();
+        assert!(c.reminders.enabled);
+        assert!(!c.app.start_at_login);
+        assert_eq!(c.app.language, Language::System);
+        let c = parse(
+            "[reminders]\nenabled = false\n\n[app]\nstart_at_login = true\nlanguage = \"de\"\n",
+        )
+        .unwrap();
+        assert!(!c.reminders.enabled);
+        assert!(c.app.start_at_login);
+        assert_eq!(c.app.language, Language::De);
+        let (line, key, _) = expect_invalid("[app]\nlanguage = \"fr\"\n");
+        assert_eq!((line, key.as_str()), (2, "app.language"));
+        let (line, _, reason) = expect_invalid("[reminders]\nenabled = true\nminutes = 5\n");
+        assert_eq!(line, 3);
+        assert!(reason.contains("minutes"), "{reason}");
+    }
+
+    #[test]
+    fn system_stands_for_the_systems_zone() {
+        assert_eq!(
+            parse("[agenda]\ntimezone = \"system\"\n")
+                .unwrap()
+                .agenda
+                .timezone,
+            None
+        );
+        assert_eq!(
+            parse("[agenda]\ntimezone = \"Europe/Berlin\"\n")
+                .unwrap()
+                .agenda
+                .timezone
+                .as_deref(),
+            Some("Europe/Berlin")
+        );
+    }
+
+    #[test]
+    fn the_user_table_holds_what_the_user_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        assert!(Config::read_user_table(&path).unwrap().is_empty());
+        std::fs::write(&path, "[sync]\ninterval_secs = 120\n").unwrap();
+        let t = Config::read_user_table(&path).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t["sync"]["interval_secs"].as_integer(), Some(120));
+
+        // A table another layer completes is fine; values are checked after layering.
+        let partial = "[presence.forwarding.http]\nextension = \"4711\"\n\n[agenda]\ndays = 40\n";
+        Config::parse_user_table(&path, partial).unwrap();
+
+        let user_error = |text: &str| match Config::parse_user_table(&path, text).unwrap_err() {
+            Error::ConfigInvalid { line, key, .. } => (line, key),
+            other => panic!("expected ConfigInvalid, got {other}"),
+        };
+        assert_eq!(
+            user_error(
+                "[presence.forwarding.http]\nextension = \"4711\"\n\n[agenda]\ndays = \"seven\"\n"
+            ),
+            (5, "agenda.days".to_owned())
+        );
+        let (line, key) = user_error("[sync]\ninterval_secs = 60\nintervall = 3\n");
+        assert_eq!(line, 3);
+        assert!(key.contains("sync"), "{key}");
+        assert_eq!(user_error("[sync\n").0, 1);
+    }
+
+    #[test]
+    fn a_crash_between_write_and_rename_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let mut old = toml::Table::new();
+        old.insert(
+            "agenda".into(),
+            toml::Value::Table(toml::from_str("days = 3").unwrap()),
+        );
+        Config::save_user_table(&path, &old).unwrap();
+        let before = std::fs::read(&path).unwrap();
+
+        // The new content is written and flushed, then the process dies before the rename.
+        let tmp = write_temp(&path, "[agenda]\ndays = 5\n").unwrap();
+        assert!(tmp.exists());
+        assert_eq!(
+            tmp.parent(),
+            path.parent(),
+            "same directory, so the rename is atomic"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(Config::read_user_table(&path).unwrap(), old);
+        assert_eq!(Config::load(&path).unwrap().agenda.days, 3);
+
+        // The next save still works, and leaves only its own file behind.
+        std::fs::remove_file(&tmp).unwrap();
+        let mut new = toml::Table::new();
+        new.insert(
+            "agenda".into(),
+            toml::Value::Table(toml::from_str("days = 5").unwrap()),
+        );
+        Config::save_user_table(&path, &new).unwrap();
+        assert_eq!(Config::read_user_table(&path).unwrap(), new);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("config.toml")]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::SecretString;
 use serde::Serialize;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// Everything [`Engine::open`] needs.
 pub struct EngineSetup {
@@ -32,12 +32,15 @@ pub struct EngineSetup {
 
 pub struct Engine {
     paths: Paths,
-    config: Config,
+    /// Swapped whole by [`Engine::reconfigure`] (settings applied without a restart); readers
+    /// take a snapshot with [`Engine::config`].
+    config: RwLock<Arc<Config>>,
     clock: Arc<dyn Clock>,
     demo: bool,
     store: Mutex<Store>,
-    tokens: Option<TokenManager>,
-    graph: GraphClient,
+    credentials: Arc<dyn CredentialStore>,
+    tokens: RwLock<Option<Arc<TokenManager>>>,
+    graph: RwLock<Arc<GraphClient>>,
     /// What the running sync is doing (the store knows only completed syncs).
     phase: Mutex<(SyncPhase, Option<String>)>,
     /// Shared with the running presence runtime: its status and its wake-up.
@@ -46,6 +49,7 @@ pub struct Engine {
     pub(crate) forwarding: crate::presence::forwarding::Slot,
 }
 
+mod outlook;
 mod presence;
 mod run_sync;
 pub use presence::PresenceSummary;
@@ -104,28 +108,17 @@ impl Engine {
         credentials: Arc<dyn CredentialStore>,
     ) -> Result<Self, Error> {
         let store = Store::open(&setup.paths.store_file())?;
-        // Without a provisioned app registration there is nothing to sign in with yet.
-        let tokens = match AuthSettings::from_config(&setup.config) {
-            Ok(settings) => Some(TokenManager::new(
-                settings,
-                credentials,
-                setup.clock.clone(),
-            )?),
-            Err(_) => None,
-        };
-        let graph = GraphClient::with_options(
-            &setup.config.microsoft.graph_endpoint,
-            std::time::Duration::from_secs(setup.config.sync.request_timeout_secs),
-            crate::graph::client::RetryPolicy::default(),
-        )?;
+        let tokens = token_manager(&setup.config, &credentials, &setup.clock)?;
+        let graph = graph_client(&setup.config)?;
         Ok(Self {
             paths: setup.paths,
-            config: setup.config,
+            config: RwLock::new(Arc::new(setup.config)),
             clock: setup.clock,
             demo: setup.demo,
             store: Mutex::new(store),
-            tokens,
-            graph,
+            credentials,
+            tokens: RwLock::new(tokens.map(Arc::new)),
+            graph: RwLock::new(Arc::new(graph)),
             phase: Mutex::new((SyncPhase::Never, None)),
             presence_shared: Default::default(),
             forwarding: crate::presence::forwarding::Slot::new(setup.demo),
@@ -142,7 +135,7 @@ impl Engine {
         &self,
     ) -> Result<(Vec<crate::reminders::Reminder>, Option<DateTime<Utc>>), Error> {
         let now = self.clock.now();
-        let tz = self.config.display_timezone();
+        let tz = self.config().display_timezone();
         let mut store = self.store();
         // All-day appointments remind the day before (Outlook's default is 18 hours).
         let from = now - chrono::Duration::days(1);
@@ -164,16 +157,41 @@ impl Engine {
     }
 
     /// The Graph client (its counters serve reports and benchmarks).
-    pub fn graph(&self) -> &GraphClient {
-        &self.graph
+    pub fn graph(&self) -> Arc<GraphClient> {
+        read(&self.graph).clone()
     }
 
-    fn tokens(&self) -> Result<&TokenManager, Error> {
-        self.tokens.as_ref().ok_or_else(|| {
+    fn tokens(&self) -> Result<Arc<TokenManager>, Error> {
+        read(&self.tokens).clone().ok_or_else(|| {
             Error::Auth(AuthError::Protocol(
                 "no application (client) ID is configured: set microsoft.client_id, or ask your administrator to provision Presently".into(),
             ))
         })
+    }
+
+    /// Applies a new configuration at once (the settings page, a first-launch app
+    /// registration): later reads see it whole. A changed app registration or authority
+    /// gets a new token manager (its keyring entry stays where it is); a changed Graph host
+    /// or timeout a new Graph client. Requests already under way finish with the old ones.
+    pub fn reconfigure(&self, config: Config) -> Result<(), Error> {
+        config.check()?;
+        let old = self.config();
+        if old.microsoft != config.microsoft {
+            let tokens = token_manager(&config, &self.credentials, &self.clock)?;
+            *write(&self.tokens) = tokens.map(Arc::new);
+        }
+        if old.microsoft.graph_endpoint != config.microsoft.graph_endpoint
+            || old.sync.request_timeout_secs != config.sync.request_timeout_secs
+        {
+            *write(&self.graph) = Arc::new(graph_client(&config)?);
+        }
+        let forwarding_changed = old.presence.forwarding != config.presence.forwarding;
+        tracing::info!("configuration applied");
+        *write(&self.config) = Arc::new(config);
+        if forwarding_changed {
+            self.reset_forwarding_provider();
+        }
+        Ok(())
     }
 
     /// Begins an interactive sign-in: the loopback listener is bound; open
@@ -194,7 +212,7 @@ impl Engine {
     ) -> Result<Account, Error> {
         let tokens = self.tokens()?;
         let signed_in = login
-            .finish(tokens.http(), self.clock.clone(), timeout, cancel)
+            .finish_explained(tokens.http(), self.clock.clone(), timeout, cancel)
             .await?;
         self.complete_sign_in(signed_in).await
     }
@@ -244,7 +262,7 @@ impl Engine {
         let tokens = self.tokens()?;
         let who = tokens.complete_login(signed_in).await?;
         let token = tokens.access_token().await?;
-        let mut account = self.graph.me(&token).await?;
+        let mut account = self.graph().me(&token).await?;
         account.tenant_id = who.tenant_id;
         let mut store = self.store();
         store.set_account(&account)?;
@@ -254,7 +272,8 @@ impl Engine {
 
     /// Who is signed in, from the keyring (no network).
     pub async fn whoami(&self) -> Result<Option<SignedInAccount>, Error> {
-        match &self.tokens {
+        let tokens = read(&self.tokens).clone();
+        match tokens {
             Some(tokens) => Ok(tokens.account().await?),
             None => Ok(None),
         }
@@ -262,7 +281,8 @@ impl Engine {
 
     /// Signs out: the keyring entry goes; the local calendar stays unless `forget`.
     pub async fn sign_out(&self, forget: bool) -> Result<(), Error> {
-        if let Some(tokens) = &self.tokens {
+        let tokens = read(&self.tokens).clone();
+        if let Some(tokens) = tokens {
             tokens.sign_out().await?;
         }
         let mut store = self.store();
@@ -303,8 +323,14 @@ impl Engine {
         &self.paths
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The account's calendars as last listed by a sync (all of them, synced or not).
+    pub fn stored_calendars(&self) -> Result<Vec<crate::model::Calendar>, Error> {
+        self.store().calendars()
+    }
+
+    /// The configuration in force (a snapshot: [`Engine::reconfigure`] may replace it).
+    pub fn config(&self) -> Arc<Config> {
+        read(&self.config).clone()
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -321,22 +347,22 @@ impl Engine {
     pub fn today(&self) -> NaiveDate {
         self.clock
             .now()
-            .with_timezone(&self.config.display_timezone())
+            .with_timezone(&self.config().display_timezone())
             .date_naive()
     }
 
     /// The agenda from `from` (default today) for `days` days (default from the config).
     pub fn agenda(&self, from: Option<NaiveDate>, days: Option<u32>) -> Result<AgendaView, Error> {
-        let days = days.unwrap_or(self.config.agenda.days);
+        let days = days.unwrap_or(self.config().agenda.days);
         if !(1..=366).contains(&days) {
             return Err(Error::InvalidInput(format!(
                 "days must be 1 to 366, not {days}"
             )));
         }
-        let tz = self.config.display_timezone();
+        let tz = self.config().display_timezone();
         let from = from.unwrap_or_else(|| self.today());
         // Marks which appointments switch presence, when automation is on.
-        let policy = if self.config.features.presence {
+        let policy = if self.config().features.presence {
             self.presence_policy().ok()
         } else {
             None
@@ -363,7 +389,7 @@ impl Engine {
             .ok_or_else(|| Error::InvalidInput(format!("no appointment {id:?} in the store")))?;
         let tenant = self.store().account()?.and_then(|a| a.tenant_id);
         let outlook_host =
-            links::outlook_host_for(tenant.as_deref(), &self.config.microsoft.outlook_web_host);
+            links::outlook_host_for(tenant.as_deref(), &self.config().microsoft.outlook_web_host);
         let url = match kind {
             OpenKind::Outlook => links::outlook_url(&appointment, &outlook_host),
             OpenKind::Join => links::join_url(&appointment),
@@ -390,7 +416,7 @@ impl Engine {
         let account = store.account()?;
         let session = store.meta(SESSION_KEY)?;
         let last = store.last_synced_at()?;
-        let tz = self.config.display_timezone();
+        let tz = self.config().display_timezone();
         Ok(StatusView {
             account: AccountStatus {
                 signed_in: account.is_some() && session.is_none(),
@@ -412,4 +438,37 @@ impl Engine {
             },
         })
     }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // Writers only swap a whole value in, so a poisoned lock still holds a consistent one.
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The token manager for the configured app registration; none until one is provisioned.
+fn token_manager(
+    config: &Config,
+    credentials: &Arc<dyn CredentialStore>,
+    clock: &Arc<dyn Clock>,
+) -> Result<Option<TokenManager>, Error> {
+    match AuthSettings::from_config(config) {
+        Ok(settings) => Ok(Some(TokenManager::new(
+            settings,
+            credentials.clone(),
+            clock.clone(),
+        )?)),
+        Err(_) => Ok(None),
+    }
+}
+
+fn graph_client(config: &Config) -> Result<GraphClient, Error> {
+    GraphClient::with_options(
+        &config.microsoft.graph_endpoint,
+        std::time::Duration::from_secs(config.sync.request_timeout_secs),
+        crate::graph::client::RetryPolicy::default(),
+    )
 }

@@ -57,6 +57,21 @@ pub enum Error {
         code: String,
         message: String,
     },
+    #[error(
+        "the organization policy file {path} is invalid at line {line}, key `{key}`: {reason}"
+    )]
+    PolicyInvalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        reason: String,
+    },
+    #[error("`{key}` is set by your organization and cannot be changed")]
+    SettingLocked { key: String },
+    #[error("the setting `{key}` is invalid: {reason}")]
+    InvalidSettings { key: String, reason: String },
+    #[error("calendar sync is turned off (by your organization, or features.calendar_sync)")]
+    SyncDisabled,
 }
 
 /// Stable codes the UI and scripts branch on. Their string form is a contract,
@@ -85,6 +100,10 @@ pub enum ErrorCode {
     Keyring,
     Internal,
     Forwarding,
+    PolicyInvalid,
+    SettingLocked,
+    InvalidSettings,
+    SyncDisabled,
 }
 
 impl Error {
@@ -103,6 +122,10 @@ impl Error {
             Error::Unauthorized => ErrorCode::NotSignedIn,
             Error::Server { .. } => ErrorCode::Server,
             Error::Forwarding(_) => ErrorCode::Forwarding,
+            Error::PolicyInvalid { .. } => ErrorCode::PolicyInvalid,
+            Error::SettingLocked { .. } => ErrorCode::SettingLocked,
+            Error::InvalidSettings { .. } => ErrorCode::InvalidSettings,
+            Error::SyncDisabled => ErrorCode::SyncDisabled,
             Error::Auth(e) => match e.code() {
                 "consent_required" => ErrorCode::ConsentRequired,
                 "consent_needed" => ErrorCode::ConsentNeeded,
@@ -120,11 +143,15 @@ impl Error {
     }
 }
 
-/// The serializable error every UI-facing surface returns: `{"code": "...", "message": "..."}`.
+/// The serializable error every UI-facing surface returns: `{"code": "...", "message": "..."}`,
+/// plus `"help"` (what happened and what to do next) for sign-in failures Presently can
+/// explain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<Box<crate::auth::entra::ErrorHelp>>,
 }
 
 impl ApiError {
@@ -132,15 +159,21 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            help: None,
         }
     }
 }
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
+        let help = match &err {
+            Error::Auth(auth) => auth.help().cloned().map(Box::new),
+            _ => None,
+        };
         Self {
             code: err.code(),
             message: err.to_string(),
+            help,
         }
     }
 }
@@ -182,6 +215,10 @@ mod tests {
             (ErrorCode::Keyring, "keyring"),
             (ErrorCode::Internal, "internal"),
             (ErrorCode::Forwarding, "forwarding"),
+            (ErrorCode::PolicyInvalid, "policy_invalid"),
+            (ErrorCode::SettingLocked, "setting_locked"),
+            (ErrorCode::InvalidSettings, "invalid_settings"),
+            (ErrorCode::SyncDisabled, "sync_disabled"),
         ];
         for (code, text) in pinned {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(text));

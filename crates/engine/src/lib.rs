@@ -15,6 +15,7 @@ pub mod links;
 pub mod logging;
 pub mod model;
 pub mod paths;
+pub mod policy;
 pub mod presence;
 pub mod reminders;
 pub mod store;

@@ -1,8 +1,12 @@
 //! Which URL opens an appointment or joins its meeting, and which URLs Presently agrees
 //! to hand to the system at all: `https` only, to Microsoft 365, the configured cloud and
-//! known meeting hosts. Everything else is refused.
+//! known meeting hosts. Everything else is refused. On Windows, an appointment can also
+//! open in classic desktop Outlook: [`outlook_desktop_command`] for the entry id that
+//! `Engine::outlook_desktop_target` asks Graph for, with [`find_classic_outlook`].
 
 use crate::model::Appointment;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use url::Url;
 
 /// What the user asked to open.
@@ -136,6 +140,65 @@ pub fn unwrap_safelinks(url: Url) -> Url {
         .unwrap_or(url)
 }
 
+/// An item as classic desktop Outlook knows it: its MAPI entry id, in uppercase hex.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DesktopOutlook {
+    pub entry_id_hex: String,
+}
+
+/// The program and arguments that open an item in classic desktop Outlook:
+/// `OUTLOOK.EXE /select outlook:<EntryID>`. Only the hex digits of `entry_id_hex` reach
+/// the command line (uppercased), so nothing else can be smuggled into Outlook's arguments.
+pub fn outlook_desktop_command(outlook_exe: &Path, entry_id_hex: &str) -> (PathBuf, Vec<String>) {
+    let hex: String = entry_id_hex
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (
+        outlook_exe.to_path_buf(),
+        vec!["/select".to_owned(), format!("outlook:{hex}")],
+    )
+}
+
+/// Where classic desktop Outlook usually is, most likely first, given the environment
+/// (`var` reads a variable): Microsoft 365 Click-to-Run
+/// (`Microsoft Office\root\Office16`), then an MSI install (`Microsoft Office\Office16`),
+/// under `%ProgramFiles%`, `%ProgramW6432%` (64-bit Office seen from a 32-bit process) and
+/// `%ProgramFiles(x86)%`. No registry is read.
+pub fn classic_outlook_candidates(var: impl Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for root in ["ProgramFiles", "ProgramW6432", "ProgramFiles(x86)"] {
+        let Some(dir) = var(root).filter(|d| !d.is_empty()) else {
+            continue;
+        };
+        for office in [&["root", "Office16"][..], &["Office16"][..]] {
+            let mut path = PathBuf::from(&dir).join("Microsoft Office");
+            path.extend(office);
+            path.push("OUTLOOK.EXE");
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Classic desktop Outlook's `OUTLOOK.EXE`, if it is installed in one of the usual places
+/// ([`classic_outlook_candidates`]); always `None` off Windows.
+pub fn find_classic_outlook() -> Option<PathBuf> {
+    #[cfg(windows)]
+    {
+        classic_outlook_candidates(|name| std::env::var_os(name))
+            .into_iter()
+            .find(|p| p.is_file())
+    }
+    #[cfg(not(windows))]
+    {
+        None
+    }
+}
+
 fn find_links(text: &str) -> impl Iterator<Item = Url> + '_ {
     text.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '(' | ')'))
         .filter(|w| w.starts_with("https://") || w.starts_with("http://"))
@@ -164,6 +227,7 @@ mod tests {
             cancelled: false,
             location: None,
             organizer: None,
+            attendees: None,
             join_url: None,
             online_provider: None,
             web_link: None,
@@ -232,5 +296,50 @@ mod tests {
             &Url::parse("https://outlook.example.us/x").unwrap(),
             &["outlook.example.us"]
         ));
+    }
+
+    #[test]
+    fn the_desktop_command_selects_the_entry_id() {
+        let exe = Path::new(r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE");
+        let (program, args) = outlook_desktop_command(exe, "00000000a1b2C3");
+        assert_eq!(program, exe);
+        assert_eq!(args, vec!["/select", "outlook:00000000A1B2C3"]);
+        // Nothing but hex reaches Outlook's command line.
+        let (_, args) = outlook_desktop_command(exe, "00FF\" /x outlook:evil");
+        assert_eq!(args, vec!["/select", "outlook:00FFE"]);
+    }
+
+    #[test]
+    fn classic_outlook_is_looked_for_under_the_program_files_folders() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let office = |root: &str, rest: &[&str]| {
+            let mut p = PathBuf::from(root).join("Microsoft Office");
+            p.extend(rest);
+            p.join("OUTLOOK.EXE")
+        };
+        let found = classic_outlook_candidates(env(&[
+            ("ProgramFiles", r"C:\Program Files"),
+            ("ProgramW6432", r"C:\Program Files"),
+            ("ProgramFiles(x86)", r"C:\Program Files (x86)"),
+        ]));
+        assert_eq!(
+            found,
+            vec![
+                office(r"C:\Program Files", &["root", "Office16"]),
+                office(r"C:\Program Files", &["Office16"]),
+                office(r"C:\Program Files (x86)", &["root", "Office16"]),
+                office(r"C:\Program Files (x86)", &["Office16"]),
+            ]
+        );
+        assert!(classic_outlook_candidates(env(&[("ProgramFiles", "")])).is_empty());
+        assert!(classic_outlook_candidates(env(&[])).is_empty());
+        #[cfg(not(windows))]
+        assert_eq!(find_classic_outlook(), None);
     }
 }

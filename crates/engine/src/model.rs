@@ -162,6 +162,10 @@ pub struct Appointment {
     pub cancelled: bool,
     pub location: Option<String>,
     pub organizer: Option<Organizer>,
+    /// How many people are invited besides the organizer (resources such as rooms not
+    /// counted); `None` when the server did not say.
+    #[serde(default)]
+    pub attendees: Option<u32>,
     pub join_url: Option<String>,
     pub online_provider: Option<OnlineMeetingProvider>,
     pub web_link: Option<String>,

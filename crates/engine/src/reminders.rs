@@ -100,6 +100,7 @@ mod tests {
             cancelled: false,
             location: None,
             organizer: None,
+            attendees: None,
             join_url: None,
             online_provider: None,
             web_link: None,

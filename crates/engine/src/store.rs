@@ -144,6 +144,14 @@ pub const MIGRATIONS: &[&str] = &[
         shown_at_utc INTEGER NOT NULL,
         PRIMARY KEY (appointment_id, start_utc)
      );",
+    // 6: how many people are invited besides the organizer (NULL: the server did not say),
+    // live and staged. Every calendar's next sync reads its whole window again (the delta
+    // link and any interrupted round are dropped), so the counts fill in at once rather than
+    // as events happen to change; the data stays until the new round replaces it.
+    "ALTER TABLE appointments ADD COLUMN attendees INTEGER;
+     ALTER TABLE staged_appointments ADD COLUMN attendees INTEGER;
+     DELETE FROM staged_appointments;
+     UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_kind = NULL;",
 ];
 
 /// One stored line of the presence history.
@@ -782,7 +790,7 @@ impl Store {
 const COLUMNS: &str = "calendar_id, id, ical_uid, subject, all_day, start_utc, end_utc, \
     start_date, end_date, original_tz, show_as, response, sensitivity, cancelled, location, \
     organizer_name, organizer_email, join_url, online_provider, web_link, series_master_id, kind, \
-    categories, reminder_on, reminder_minutes, last_modified, body_preview";
+    categories, reminder_on, reminder_minutes, last_modified, body_preview, attendees";
 
 /// Upsert that writes only when something differs: a replayed or unchanged item costs no
 /// write (and is not counted as a change).
@@ -797,18 +805,18 @@ const UPSERT_TAIL: &str = "ON CONFLICT(calendar_id, id) DO UPDATE SET
     series_master_id = excluded.series_master_id, kind = excluded.kind,
     categories = excluded.categories, reminder_on = excluded.reminder_on,
     reminder_minutes = excluded.reminder_minutes, last_modified = excluded.last_modified,
-    body_preview = excluded.body_preview
+    body_preview = excluded.body_preview, attendees = excluded.attendees
  WHERE (ical_uid, subject, all_day, start_utc, end_utc, start_date, end_date, original_tz,
         show_as, response, sensitivity, cancelled, location, organizer_name, organizer_email,
         join_url, online_provider, web_link, series_master_id, kind, categories, reminder_on,
-        reminder_minutes, last_modified, body_preview)
+        reminder_minutes, last_modified, body_preview, attendees)
     IS NOT (excluded.ical_uid, excluded.subject, excluded.all_day, excluded.start_utc,
         excluded.end_utc, excluded.start_date, excluded.end_date, excluded.original_tz,
         excluded.show_as, excluded.response, excluded.sensitivity, excluded.cancelled,
         excluded.location, excluded.organizer_name, excluded.organizer_email, excluded.join_url,
         excluded.online_provider, excluded.web_link, excluded.series_master_id, excluded.kind,
         excluded.categories, excluded.reminder_on, excluded.reminder_minutes,
-        excluded.last_modified, excluded.body_preview)";
+        excluded.last_modified, excluded.body_preview, excluded.attendees)";
 
 /// The live appointments, or a full round's staging area shaped the same.
 #[derive(Clone, Copy)]
@@ -837,7 +845,7 @@ fn apply_in(
     let mut upsert = tx.prepare_cached(&format!(
         "INSERT INTO {name} ({COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
          {UPSERT_TAIL}"
     ))?;
     let mut remove = tx.prepare_cached(&format!(
@@ -891,6 +899,7 @@ fn apply_in(
                     a.last_modified
                         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
                     a.body_preview,
+                    a.attendees,
                 ])?;
                 // 0 rows when an identical row was already there (a replay).
                 stats.upserted += written;
@@ -1014,6 +1023,7 @@ fn row_to_appointment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc)),
         body_preview: r.get(26)?,
+        attendees: r.get(27)?,
     })
 }
 

@@ -27,6 +27,7 @@ fn meeting(id: &str, start: &str) -> Appointment {
         cancelled: false,
         location: Some("Room 1".into()),
         organizer: None,
+        attendees: None,
         join_url: None,
         online_provider: None,
         web_link: None,

@@ -555,3 +555,87 @@ async fn an_interrupted_round_resumes_and_then_catches_up_with_later_changes() {
         &truth(&emu, PRIMARY_CALENDAR_ID, window(&config, &clock)).await,
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_attendee_count_reaches_the_agenda_and_follows_changes() {
+    let emu = demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(&emu, dir.path(), config_for(&emu), clock()).await;
+    let person = |name: &str, address: &str, kind: &str| {
+        json!({"type": kind, "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
+               "emailAddress": {"name": name, "address": address}})
+    };
+    let mut counted = new_event(
+        "Counted meeting",
+        "2026-11-25T10:00:00",
+        "2026-11-25T11:00:00",
+    );
+    counted["isOrganizer"] = json!(false);
+    counted["organizer"] = json!({"emailAddress": {
+        "name": "Lena Fischer", "address": "lena.fischer@contoso.onmicrosoft.com"}});
+    counted["attendees"] = json!([
+        // The organizer listed again (another spelling of the same address): not counted.
+        person(
+            "Lena Fischer",
+            "Lena.Fischer@contoso.onmicrosoft.com",
+            "required"
+        ),
+        person("Megan Bowen", presently_emulator::DEMO_UPN, "required"),
+        person(
+            "Tom Becker",
+            "tom.becker@contoso.onmicrosoft.com",
+            "optional"
+        ),
+        // A room is no attendee.
+        person(
+            "Room 4.12",
+            "room412.berlin@contoso.onmicrosoft.com",
+            "resource"
+        ),
+    ]);
+    let id = emu.control().add_event(counted).unwrap();
+    engine.sync(SyncOptions::default()).await.unwrap();
+
+    let week = || {
+        engine
+            .agenda(Some("2026-11-23".parse().unwrap()), Some(7))
+            .unwrap()
+    };
+    let count = |view: &presently_engine::agenda::AgendaView, subject: &str| {
+        view.days
+            .iter()
+            .flat_map(|d| &d.items)
+            .find(|i| i.subject == subject)
+            .unwrap_or_else(|| panic!("no {subject:?} in the agenda"))
+            .attendees
+    };
+    let view = week();
+    assert_eq!(count(&view, "Counted meeting"), Some(2));
+    // The demo mailbox: invitees without the organizer, the room of a meeting the user
+    // organised not counted, nobody at a private appointment.
+    assert_eq!(count(&view, "Sprint planning"), Some(3));
+    assert_eq!(count(&view, "Architecture review: sync engine"), Some(2));
+    assert_eq!(count(&view, "Doctor appointment"), Some(0));
+    // `presently agenda --json` shows it.
+    let json = serde_json::to_value(presently_engine::agenda::flatten(&view)).unwrap();
+    let item = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == json!(id))
+        .unwrap();
+    assert_eq!(item["attendees"], 2);
+
+    // A changed list arrives with the next incremental round.
+    emu.control()
+        .update_event(
+            &id,
+            json!({"attendees": [person("Tom Becker", "tom.becker@contoso.onmicrosoft.com", "required")]}),
+        )
+        .unwrap();
+    let report = engine.sync(SyncOptions::default()).await.unwrap();
+    assert_eq!(report.calendars[0].kind, "incremental");
+    assert_eq!(report.changes, 1, "{report:?}");
+    assert_eq!(count(&week(), "Counted meeting"), Some(1));
+    assert_in_sync(&emu, dir.path(), &config_for(&emu), &clock()).await;
+}

@@ -1,7 +1,7 @@
 //! The OAuth 2.0 flows against the identity platform, on the `oauth2` crate over reqwest
 //! with redirects disabled (a token endpoint that redirects is never followed).
 
-use super::entra::{AuthError, EntraError};
+use super::entra::{AuthError, EntraError, ErrorHelp, SignInContext};
 use super::loopback::{LoopbackListener, Redirect};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -58,8 +58,41 @@ impl AuthSettings {
         format!("{}/oauth2/v2.0/{name}", self.authority())
     }
 
+    /// The loopback redirect URI the app registration needs, without a port (the identity
+    /// platform ignores the port of loopback redirect URIs): `http://localhost{redirect_path}`,
+    /// as the loopback listener sends it.
+    pub fn redirect_uri_to_register(&self) -> String {
+        let path = if self.redirect_path.starts_with('/') {
+            self.redirect_path.clone()
+        } else {
+            format!("/{}", self.redirect_path)
+        };
+        without_port(&format!("http://localhost{path}"))
+    }
+
+    /// What explanations name: this registration and authority, and `redirect_uri`.
+    pub fn context<'a>(&'a self, redirect_uri: &'a str) -> SignInContext<'a> {
+        SignInContext {
+            authority_host: &self.authority_host,
+            tenant: &self.tenant,
+            client_id: &self.client_id,
+            redirect_uri,
+        }
+    }
+
     fn refused(&self, entra: EntraError) -> AuthError {
-        AuthError::from_entra(entra, &self.authority_host, &self.tenant, &self.client_id)
+        AuthError::from_entra(entra, &self.context(&self.redirect_uri_to_register()))
+    }
+}
+
+/// `uri` without its port (unchanged if it does not parse).
+fn without_port(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut url) => {
+            let _ = url.set_port(None);
+            url.to_string()
+        }
+        Err(_) => uri.to_owned(),
     }
 }
 
@@ -248,6 +281,31 @@ impl InteractiveLogin {
         &self.redirect_uri
     }
 
+    /// What to tell the user if the browser never comes back: the identity platform shows
+    /// some errors (AADSTS50011, AADSTS700016, AADSTS7000112) on its own page instead of
+    /// redirecting, so only the user sees their code.
+    pub fn no_redirect_help(&self) -> ErrorHelp {
+        let registered = without_port(&self.redirect_uri);
+        self.settings.context(&registered).no_redirect_help()
+    }
+
+    /// As [`InteractiveLogin::finish`], but a timeout or cancellation comes back as
+    /// [`AuthError::NoRedirect`], carrying [`InteractiveLogin::no_redirect_help`]: the
+    /// identity platform answers an unregistered redirect URI, an unknown or a disabled
+    /// application with an error page, and the listener never hears of it.
+    pub async fn finish_explained(
+        self,
+        http: &reqwest::Client,
+        clock: Arc<dyn Clock>,
+        timeout: Duration,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<SignedIn, AuthError> {
+        let help = self.no_redirect_help();
+        self.finish(http, clock, timeout, cancel)
+            .await
+            .map_err(|e| e.no_redirect(help))
+    }
+
     /// Waits for the browser to come back, then redeems the code.
     pub async fn finish(
         self,
@@ -259,7 +317,13 @@ impl InteractiveLogin {
         let redirect = self.listener.wait(&self.state, timeout, cancel).await?;
         let code = match redirect {
             Redirect::Code(code) => code,
-            Redirect::Error(entra) => return Err(self.settings.refused(entra)),
+            Redirect::Error(entra) => {
+                let registered = without_port(&self.redirect_uri);
+                return Err(AuthError::from_entra(
+                    entra,
+                    &self.settings.context(&registered),
+                ));
+            }
         };
         let client = base_client(&self.settings)?
             .set_redirect_uri(RedirectUrl::new(self.redirect_uri.clone()).map_err(url_error)?);
@@ -337,27 +401,13 @@ impl DeviceLogin {
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => {
-                    let code = r.error().as_ref().to_owned();
-                    let explanation = match code.as_str() {
-                        "expired_token" => {
-                            "the code expired before sign-in finished; start again".to_owned()
-                        }
-                        "authorization_declined" | "access_denied" => {
-                            "sign-in was declined".to_owned()
-                        }
-                        "bad_verification_code" => {
-                            "the code was not recognised; start again".to_owned()
-                        }
-                        other => format!("sign-in failed: {other}"),
-                    };
-                    AuthError::Refused {
-                        entra: Box::new(EntraError {
-                            error: code,
-                            ..Default::default()
-                        }),
-                        explanation,
-                        admin_consent_url: None,
-                    }
+                    // The device flow's error type drops `error_codes`; the code is the
+                    // description's "AADSTSnnnn:" prefix. The text itself is not shown.
+                    let entra = EntraError::from_redirect(
+                        r.error().as_ref(),
+                        r.error_description().map(String::as_str),
+                    );
+                    device_error(entra, &self.settings)
                 }
                 RequestTokenError::Request(e) => AuthError::Network(e.to_string()),
                 RequestTokenError::Parse(e, _) => {
@@ -368,6 +418,35 @@ impl DeviceLogin {
         tracing::info!("device-code sign-in completed");
         Ok(signed_in(response, clock.as_ref(), &self.settings.scopes))
     }
+}
+
+/// What a failed device-code poll means: the flow's own outcomes (expired, declined,
+/// unknown code), else the identity platform's error explained by code.
+fn device_error(entra: EntraError, settings: &AuthSettings) -> AuthError {
+    let aadsts = entra.error_codes.first().map(|c| format!("AADSTS{c}"));
+    let help = |title: &str, next_step: &str| ErrorHelp {
+        aadsts: aadsts.clone(),
+        title: title.to_owned(),
+        next_step: next_step.to_owned(),
+        admin_consent_url: None,
+        redirect_uri: None,
+    };
+    let help = match entra.error.as_str() {
+        "expired_token" => help(
+            "The sign-in code expired before sign-in finished",
+            "Start the sign-in again and enter the new code within 15 minutes.",
+        ),
+        "authorization_declined" => help(
+            "Sign-in was declined",
+            "Start the sign-in again and accept the permissions Presently asks for.",
+        ),
+        "bad_verification_code" => help(
+            "The sign-in code was not recognised",
+            "Start the sign-in again.",
+        ),
+        _ => return settings.refused(entra),
+    };
+    AuthError::refused(entra, help)
 }
 
 /// Redeems a refresh token. The answer carries a new refresh token (rotation).

@@ -6,7 +6,7 @@ use crate::agenda::local_midnight;
 use crate::error::Error;
 use crate::presence::profile::Capabilities;
 use crate::presence::runtime::{self, HistoryLine, PresenceStatus, RuntimeOptions, Shared};
-use crate::presence::{plan, PlannedTransition, Policy, UserState};
+use crate::presence::{plan, PlannedTransition, Policy, PresenceConfig, UserState};
 use crate::store::{Pause, PresenceHistoryRow, Store};
 use chrono::{DateTime, Days, Utc};
 use std::sync::Arc;
@@ -36,7 +36,7 @@ impl Engine {
     /// A summary for the tray; None while the presence feature is off.
     pub fn presence_summary(&self) -> Result<Option<PresenceSummary>, Error> {
         use crate::presence::TransitionKind;
-        if !self.config.features.presence {
+        if !self.config().features.presence {
             return Ok(None);
         }
         let now = self.clock.now();
@@ -70,19 +70,74 @@ impl Engine {
     /// The profiles and rules in force: the built-ins, the configured ones, calendar names
     /// resolved to ids.
     pub fn presence_policy(&self) -> Result<Policy, Error> {
+        self.presence_policy_for(&self.config().presence)
+    }
+
+    /// The policy `presence` would give (a draft from the settings page, say).
+    fn presence_policy_for(&self, presence: &PresenceConfig) -> Result<Policy, Error> {
         let caps = Capabilities {
-            automatic_replies: self.config.features.automatic_replies,
-            forwarding_provider: self.has_forwarding_provider(),
+            automatic_replies: self.config().features.automatic_replies,
+            forwarding_provider: presence.forwarding.is_configured(),
         };
-        let policy = Policy::from_config(&self.config.presence, caps)
-            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let policy =
+            Policy::from_config(presence, caps).map_err(|e| Error::InvalidInput(e.to_string()))?;
         Ok(policy.resolve_calendar_names(&self.store().calendars()?))
+    }
+
+    /// Like [`Engine::presence_plan`], for a draft presence configuration that is not saved
+    /// (the settings page's live preview).
+    pub fn presence_plan_draft(
+        &self,
+        presence: &PresenceConfig,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<PlannedTransition>, Error> {
+        let policy = self.presence_policy_for(presence)?;
+        self.plan_with_policy(&policy, from, to)
+    }
+
+    /// Checks a call-forwarding configuration by reading the setting in force through it
+    /// (nothing is switched); answers what it found.
+    pub async fn forwarding_test(
+        &self,
+        config: &crate::presence::forwarding::ForwardingConfig,
+    ) -> Result<String, Error> {
+        use crate::presence::profile::Forwarding;
+        let Some(provider) = self.build_forwarding_provider(config)? else {
+            return Err(Error::InvalidInput(
+                "choose a call-forwarding provider to test".into(),
+            ));
+        };
+        let found = provider.current().await?;
+        Ok(match found {
+            Some(Forwarding::Off) => format!("{} answered: forwarding is off", provider.name()),
+            Some(Forwarding::Voicemail) => {
+                format!("{} answered: calls go to voicemail", provider.name())
+            }
+            Some(Forwarding::Number(n)) => {
+                format!("{} answered: calls are forwarded to {n}", provider.name())
+            }
+            None => format!(
+                "{} is configured; it cannot report the setting in force, so it was not contacted",
+                provider.name()
+            ),
+        })
     }
 
     /// The transitions presence automation would make over `from..to`, from the local
     /// store, with an unread pre-automation state (restores show "as it was").
     pub fn presence_plan(
         &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<PlannedTransition>, Error> {
+        let policy = self.presence_policy()?;
+        self.plan_with_policy(&policy, from, to)
+    }
+
+    fn plan_with_policy(
+        &self,
+        policy: &Policy,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<PlannedTransition>, Error> {
@@ -96,8 +151,7 @@ impl Engine {
                 "a plan covers at most {MAX_PLAN_DAYS} days"
             )));
         }
-        let policy = self.presence_policy()?;
-        let tz = self.config.display_timezone();
+        let tz = self.config().display_timezone();
         let out_of_range = || Error::InvalidInput("the plan's window is out of range".into());
         let from_date = from
             .with_timezone(&tz)
@@ -117,7 +171,7 @@ impl Engine {
         )?;
         Ok(plan(
             &appointments,
-            &policy,
+            policy,
             tz,
             &UserState::default(),
             from,
@@ -214,7 +268,7 @@ impl Engine {
 
     /// The newest `limit` lines of the presence history, oldest first.
     pub fn presence_history(&self, limit: usize) -> Result<Vec<HistoryLine>, Error> {
-        let tz = self.config.display_timezone();
+        let tz = self.config().display_timezone();
         Ok(self
             .store()
             .presence_history(limit)?
@@ -242,10 +296,10 @@ impl Engine {
     }
 
     pub(crate) async fn presence_graph_get(&self, path: &str) -> Result<Vec<u8>, Error> {
-        let url = self.graph.url(path)?;
+        let url = self.graph().url(path)?;
         self.authed(|token| {
             let url = url.clone();
-            async move { self.graph.get(url, &token, None).await }
+            async move { self.graph().get(url, &token, None).await }
         })
         .await
     }
@@ -255,10 +309,10 @@ impl Engine {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<Vec<u8>, Error> {
-        let url = self.graph.url(path)?;
+        let url = self.graph().url(path)?;
         self.authed(|token| {
             let url = url.clone();
-            async move { self.graph.post_json(url, &token, body).await }
+            async move { self.graph().post_json(url, &token, body).await }
         })
         .await
     }
@@ -268,10 +322,10 @@ impl Engine {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<Vec<u8>, Error> {
-        let url = self.graph.url(path)?;
+        let url = self.graph().url(path)?;
         self.authed(|token| {
             let url = url.clone();
-            async move { self.graph.patch_json(url, &token, body).await }
+            async move { self.graph().patch_json(url, &token, body).await }
         })
         .await
     }

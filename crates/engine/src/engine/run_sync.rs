@@ -81,6 +81,10 @@ impl Engine {
     /// Syncs the chosen calendars into the store. Any failure leaves the store as the last
     /// committed page left it; the next sync resumes from there.
     pub async fn sync(&self, options: SyncOptions) -> Result<SyncReport, Error> {
+        // Turned off (an organization's policy can): the local calendar stays as it is.
+        if !self.config().features.calendar_sync {
+            return Err(Error::SyncDisabled);
+        }
         self.set_phase(SyncPhase::Syncing, None);
         let result = self.sync_inner(options).await;
         match &result {
@@ -95,7 +99,8 @@ impl Engine {
 
     async fn sync_inner(&self, options: SyncOptions) -> Result<SyncReport, Error> {
         self.check_granted_scopes().await?;
-        let stats = self.graph.stats();
+        let graph = self.graph();
+        let stats = graph.stats();
         let (requests0, bytes0, waiting0) = (
             stats.requests.load(Ordering::Relaxed),
             stats.bytes.load(Ordering::Relaxed),
@@ -108,10 +113,11 @@ impl Engine {
         };
         if self.store().account()?.is_none() {
             let token = self.access_token().await?;
-            let account = self.graph.me(&token).await?;
+            let account = self.graph().me(&token).await?;
             self.store().set_account(&account)?;
         }
-        let chosen = &self.config.sync.calendars;
+        let config = self.config();
+        let chosen = &config.sync.calendars;
         let selected: Vec<&Calendar> = listed
             .iter()
             .filter(|c| {
@@ -165,7 +171,7 @@ impl Engine {
         let Some(who) = self.whoami().await? else {
             return Ok(());
         };
-        let wanted = crate::auth::scopes_for(&self.config.features);
+        let wanted = crate::auth::scopes_for(&self.config().features);
         let missing: Vec<String> = crate::auth::missing_scopes(&who.scopes, &wanted)
             .into_iter()
             // Entra does not echo these OpenID scopes among the granted Graph permissions.
@@ -183,7 +189,7 @@ impl Engine {
     /// `/me/calendars`, stored as the calendar list.
     pub async fn calendars_from_server(&self) -> Result<Vec<Calendar>, Error> {
         let json = self
-            .authed(|token| async move { self.graph.calendars(&token).await })
+            .authed(|token| async move { self.graph().calendars(&token).await })
             .await?;
         let calendars = json
             .into_iter()
@@ -262,7 +268,7 @@ impl Engine {
                 calendar_id: calendar.id.clone(),
             }
         };
-        let sync = &self.config.sync;
+        let sync = &self.config().sync;
         let window = Window::around(
             self.clock.now().date_naive(),
             sync.window_days_back,
@@ -275,7 +281,7 @@ impl Engine {
         let mut rejected = 0;
         'round: loop {
             let state = self.store().sync_state(&calendar.id)?;
-            let mut plan = plan_round(state.as_ref(), &source, self.graph.base(), window, force)
+            let mut plan = plan_round(state.as_ref(), &source, self.graph().base(), window, force)
                 .map_err(|e| Error::InvalidInput(format!("bad Graph endpoint: {e}")))?;
             // Nothing to keep showing: write the pages straight in instead of staging them.
             if plan.kind == RoundKind::Full
@@ -298,12 +304,12 @@ impl Engine {
             let mut link = plan.first_link.clone();
             let mut current_state = state.unwrap_or_default();
             loop {
-                let url = self.graph.checked_link(&link)?;
+                let url = self.graph().checked_link(&link)?;
                 let page_size = sync.page_size;
                 let fetched = self
                     .authed(|token| {
                         let url = url.clone();
-                        async move { self.graph.get(url, &token, Some(page_size)).await }
+                        async move { self.graph().get(url, &token, Some(page_size)).await }
                     })
                     .await;
                 let body = match fetched {

@@ -35,6 +35,7 @@ fn base(id: &str, when: When) -> Appointment {
         cancelled: false,
         location: None,
         organizer: None,
+        attendees: None,
         join_url: None,
         online_provider: None,
         web_link: None,

@@ -31,6 +31,7 @@ fn appt(id: &str, hour: u32) -> Appointment {
             name: Some("Dana".to_owned()),
             email: Some("dana@contoso.com".to_owned()),
         }),
+        attendees: Some(3),
         join_url: Some("https://teams.microsoft.com/l/meetup-join/1".to_owned()),
         online_provider: Some(OnlineMeetingProvider::TeamsForBusiness),
         web_link: None,
@@ -51,6 +52,7 @@ fn all_day(id: &str) -> Appointment {
             end: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
         },
         organizer: None,
+        attendees: None,
         online_provider: None,
         join_url: None,
         ..appt(id, 0)
@@ -315,4 +317,105 @@ fn a_full_round_is_staged_and_swapped_in_only_when_complete() {
     let state_after = store.sync_state("primary").unwrap().unwrap();
     assert_eq!(state_after.delta_link.as_deref(), Some("d2"));
     assert_eq!(state_after.round, None);
+}
+
+#[test]
+fn the_attendee_count_round_trips_and_a_changed_count_is_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with_primary(&dir);
+    let mut none = appt("n", 11);
+    none.attendees = None;
+    let mut zero = appt("z", 12);
+    zero.attendees = Some(0);
+    let page = upserts(&[appt("a", 9), none.clone(), zero.clone()]);
+    store.apply_changes("primary", &page, &state("d1")).unwrap();
+    let read = |store: &Store, id: &str| store.appointment(id).unwrap().unwrap().attendees;
+    assert_eq!(read(&store, "a"), Some(3));
+    assert_eq!(read(&store, "n"), None);
+    assert_eq!(read(&store, "z"), Some(0));
+    // Only the count differs: that row is written, the others are not.
+    let mut more = appt("a", 9);
+    more.attendees = Some(4);
+    let stats = store
+        .apply_changes("primary", &upserts(&[more, none, zero]), &state("d2"))
+        .unwrap();
+    assert_eq!(stats.upserted, 1);
+    assert_eq!(read(&store, "a"), Some(4));
+    // A full round carries the count through staging.
+    let mut round = state("d2");
+    round.round = Some(RoundKind::Full);
+    store.begin_full_round("primary", &round).unwrap();
+    let mut fewer = appt("a", 9);
+    fewer.attendees = Some(1);
+    store
+        .stage_changes("primary", &upserts(&[fewer]), &round)
+        .unwrap();
+    let stats = store.commit_full_round("primary", &state("d3")).unwrap();
+    assert_eq!((stats.upserted, stats.removed), (1, 2));
+    assert_eq!(read(&store, "a"), Some(1));
+}
+
+/// A store as version 5 left it: every migration up to 5, a synced calendar with its
+/// delta link, an appointment, and a full round interrupted half-way.
+fn version_5_store(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    for sql in &MIGRATIONS[..5] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 5).unwrap();
+    conn.execute_batch(
+        "INSERT INTO calendars VALUES ('primary', 'Calendar', NULL, 1, 1);
+         INSERT INTO appointments (calendar_id, id, subject, all_day, start_utc, end_utc,
+           show_as, response, sensitivity, cancelled, organizer_email, kind, categories,
+           reminder_on, body_preview)
+         VALUES ('primary', 'old', 'Kept across upgrade', 0, 1795510800, 1795512600,
+           'busy', 'accepted', 'normal', 0, 'dana@contoso.com', 'singleInstance', '[]', 0,
+           'Agenda');
+         INSERT INTO staged_appointments (calendar_id, id, subject, all_day, start_utc,
+           end_utc, show_as, response, sensitivity, cancelled, kind, categories, reminder_on)
+         VALUES ('primary', 'half', 'Staged', 0, 1795510800, 1795512600, 'busy', 'accepted',
+           'normal', 0, 'singleInstance', '[]', 0);
+         INSERT INTO sync_state (calendar_id, delta_link, next_link, window_start, window_end,
+           last_synced_at, round_kind)
+         VALUES ('primary', 'https://graph.microsoft.com/v1.0/me/calendarView/delta?$deltatoken=d',
+           'https://graph.microsoft.com/v1.0/me/calendarView/delta?$skiptoken=s',
+           '2026-11-17T00:00:00Z', '2026-12-24T00:00:00Z', '2026-11-24T08:00:00Z', 'full');",
+    )
+    .unwrap();
+}
+
+#[test]
+fn migrates_a_version_5_store_keeping_its_data_and_reading_the_window_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    version_5_store(&path);
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 6);
+    let old = store.appointment("old").unwrap().unwrap();
+    assert_eq!(old.subject, "Kept across upgrade");
+    assert_eq!(old.body_preview.as_deref(), Some("Agenda"));
+    assert_eq!(old.attendees, None, "not known until the server says");
+    // The next sync is a full round over the same window: the links are gone, the window
+    // and the time of the last sync stay.
+    let sync = store.sync_state("primary").unwrap().unwrap();
+    assert_eq!(sync.delta_link, None);
+    assert_eq!(sync.next_link, None);
+    assert_eq!(sync.round, None);
+    assert!(sync.window_start.is_some() && sync.last_synced_at.is_some());
+    // That round fills the count in; the staged half of the old round is gone.
+    let mut round = state("d1");
+    round.round = Some(RoundKind::Full);
+    store.begin_full_round("primary", &round).unwrap();
+    let mut counted = store.appointment("old").unwrap().unwrap();
+    counted.attendees = Some(2);
+    store
+        .stage_changes("primary", &upserts(&[counted]), &round)
+        .unwrap();
+    let stats = store.commit_full_round("primary", &state("d1")).unwrap();
+    assert_eq!((stats.upserted, stats.removed), (1, 0));
+    assert_eq!(
+        store.appointment("old").unwrap().unwrap().attendees,
+        Some(2)
+    );
+    assert_eq!(store.appointment("half").unwrap(), None);
 }

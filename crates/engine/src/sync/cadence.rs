@@ -48,15 +48,18 @@ pub async fn run(
     before: impl Fn(),
     after: impl Fn(&Result<SyncReport, Error>),
 ) {
-    let interval = Duration::from_secs(engine.config().sync.interval_secs);
     let mut failures: u32 = 0;
     loop {
+        // Read each time: the settings page can change it while the loop runs.
+        let interval = Duration::from_secs(engine.config().sync.interval_secs);
         let signed_in = engine
             .status()
             .map(|s| s.account.signed_in)
             .unwrap_or(false);
-        // A sign-in kept in the keyring (by the CLI, say) counts too.
-        if !signed_in && !matches!(engine.whoami().await, Ok(Some(_))) {
+        // A sign-in kept in the keyring (by the CLI, say) counts too. Sync turned off waits
+        // the same way (a settings change wakes the loop with `now`).
+        let disabled = !engine.config().features.calendar_sync;
+        if disabled || (!signed_in && !matches!(engine.whoami().await, Ok(Some(_)))) {
             tokio::select! {
                 _ = now.notified() => continue,
                 _ = stop.notified() => return,

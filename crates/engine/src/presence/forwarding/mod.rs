@@ -662,6 +662,30 @@ impl Engine {
         })
     }
 
+    /// Builds a provider for `config` with the engine's secrets, without keeping it (the
+    /// settings page's Test button).
+    pub fn build_forwarding_provider(
+        &self,
+        config: &ForwardingConfig,
+    ) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
+        let secrets = self
+            .forwarding
+            .secrets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Ok(build(config, secrets)?)
+    }
+
+    /// Forgets the provider built from the configuration (it changed).
+    pub(crate) fn reset_forwarding_provider(&self) {
+        *self
+            .forwarding
+            .provider
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Whether forwarding can be switched (a provider is configured or set).
     pub fn has_forwarding_provider(&self) -> bool {
         match &*self

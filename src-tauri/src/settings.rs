@@ -1,0 +1,336 @@
+//! Settings in the shell: the organization policy, the user's own file, and what the
+//! settings page shows and saves. The engine decides (`policy::resolve`, validation, the
+//! diff written to the user's file); this module keeps the pieces together for the app.
+//!
+//! Precedence: built-in defaults < the policy group's settings < the user's file < locked
+//! keys. An invalid policy or user file never stops the app: the error is kept for the UI
+//! and the app runs on what is left (the defaults).
+
+use presently_engine::config::{Config, MicrosoftConfig};
+use presently_engine::policy::{self, GraphApplication, Layered, OrgPolicy, SyncMethod};
+use presently_engine::{ApiError, Error};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Where the app registration sign-in uses comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationSource {
+    Policy,
+    User,
+    Demo,
+}
+
+/// The application sign-in uses (`SettingsView.application`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppRegistration {
+    pub display_name: Option<String>,
+    pub client_id: String,
+    pub tenant: String,
+    pub authority_host: String,
+    pub graph_endpoint: String,
+    pub source: RegistrationSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyInfo {
+    pub path: String,
+    pub group: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The policy, the user's file and the configuration they give together.
+#[derive(Debug)]
+pub struct Provisioning {
+    policy_path: PathBuf,
+    policy: Option<OrgPolicy>,
+    policy_error: Option<String>,
+    config_path: PathBuf,
+    /// The keys of the user's file as last read or written.
+    user: toml::Table,
+    config_error: Option<String>,
+    /// Demo mode: the emulator's registration, in force whatever the files say.
+    demo: Option<MicrosoftConfig>,
+    /// The signed-in account picks the policy group (none: the default group).
+    upn: Option<String>,
+    layered: Layered,
+}
+
+impl Provisioning {
+    /// Reads the policy at `policy_path` (none in demo mode) and the user's file.
+    pub fn load(policy_path: PathBuf, config_path: PathBuf, demo: Option<MicrosoftConfig>) -> Self {
+        let (policy, policy_error) = if demo.is_some() {
+            (None, None)
+        } else {
+            let load = policy::load(&policy_path);
+            (load.policy, load.error.map(|e| e.to_string()))
+        };
+        let (user, config_error) = match Config::read_user_table(&config_path) {
+            Ok(table) => (table, None),
+            Err(e) => {
+                tracing::error!(error = %e, "configuration invalid; running with the defaults");
+                (toml::Table::new(), Some(e.to_string()))
+            }
+        };
+        let mut out = Self {
+            policy_path,
+            policy,
+            policy_error,
+            config_path,
+            user: toml::Table::new(),
+            config_error,
+            demo,
+            upn: None,
+            layered: placeholder(),
+        };
+        out.layered = match out.resolve(&user) {
+            Ok(layered) => {
+                out.user = user;
+                layered
+            }
+            Err(e) => {
+                // The file parses but its values do not hold (with this policy): defaults.
+                tracing::error!(error = %e, "configuration invalid; running with the defaults");
+                out.config_error = Some(e.to_string());
+                out.resolve(&toml::Table::new()).unwrap_or_else(|_| placeholder())
+            }
+        };
+        out
+    }
+
+    fn resolve(&self, user: &toml::Table) -> Result<Layered, Error> {
+        let mut layered = policy::resolve(self.policy.as_ref(), user, self.upn.as_deref())?;
+        if let Some(demo) = &self.demo {
+            layered.config.microsoft = demo.clone();
+            layered
+                .locked
+                .extend(policy::APPLICATION_KEYS.iter().map(|k| (*k).to_owned()));
+        }
+        Ok(layered)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.layered.config
+    }
+
+    pub fn policy_error(&self) -> Option<&str> {
+        self.policy_error.as_deref()
+    }
+
+    pub fn config_error(&self) -> Option<&str> {
+        self.config_error.as_deref()
+    }
+
+    pub fn locked(&self) -> Vec<String> {
+        self.layered.locked.iter().cloned().collect()
+    }
+
+    pub fn sync_method(&self) -> SyncMethod {
+        self.layered.sync_method
+    }
+
+    pub fn policy_info(&self) -> Option<PolicyInfo> {
+        (self.policy.is_some() || self.policy_error.is_some()).then(|| PolicyInfo {
+            path: self.policy_path.display().to_string(),
+            group: self.layered.group.clone(),
+            error: self.policy_error.clone(),
+        })
+    }
+
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config_path
+    }
+
+    /// The signed-in account changed: its policy group may differ. Answers the new
+    /// configuration when it changed.
+    pub fn set_upn(&mut self, upn: Option<String>) -> Option<Config> {
+        if self.upn == upn {
+            return None;
+        }
+        self.upn = upn;
+        match self.resolve(&self.user.clone()) {
+            Ok(layered) if layered.config != self.layered.config => {
+                self.layered = layered;
+                Some(self.layered.config.clone())
+            }
+            Ok(layered) => {
+                self.layered = layered;
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the settings for this account do not hold; keeping the current ones");
+                None
+            }
+        }
+    }
+
+    /// The application sign-in uses, and where it comes from.
+    pub fn application(&self) -> Option<AppRegistration> {
+        let m = &self.layered.config.microsoft;
+        let client_id = m.client_id.clone().filter(|c| !c.trim().is_empty())?;
+        let (source, display_name) = if self.demo.is_some() {
+            (RegistrationSource::Demo, Some("Presently demo".to_owned()))
+        } else if let Some(app) = &self.layered.application {
+            (RegistrationSource::Policy, Some(display_name(app)))
+        } else {
+            (RegistrationSource::User, None)
+        };
+        Some(AppRegistration {
+            display_name,
+            client_id,
+            tenant: m.tenant.clone(),
+            authority_host: m.authority_host.clone(),
+            graph_endpoint: m.graph_endpoint.clone(),
+            source,
+        })
+    }
+
+    /// Whether the user may enter an app registration (none comes from the policy).
+    pub fn registration_editable(&self) -> bool {
+        self.demo.is_none() && !self.layered.is_locked("microsoft.client_id")
+    }
+
+    /// Validates `edited`, writes the user's keys atomically and makes it the configuration
+    /// in force; answers it. Nothing is written when it fails.
+    pub fn save(&mut self, edited: Config) -> Result<Config, Error> {
+        edited.check()?;
+        let table = self.layered.user_table(&edited)?;
+        let layered = self.resolve(&table)?;
+        Config::save_user_table(&self.config_path, &table)?;
+        tracing::info!(path = %self.config_path.display(), "settings saved");
+        self.user = table;
+        self.layered = layered;
+        self.config_error = None;
+        Ok(self.layered.config.clone())
+    }
+
+    /// First launch without a provisioned application: the IDs the user's administrator
+    /// gave them.
+    pub fn set_registration(&mut self, client_id: &str, tenant: &str) -> Result<Config, Error> {
+        if !self.registration_editable() {
+            return Err(Error::SettingLocked {
+                key: "microsoft.client_id".into(),
+            });
+        }
+        let mut edited = self.layered.config.clone();
+        edited.microsoft.client_id = Some(client_id.trim().to_ascii_lowercase());
+        edited.microsoft.tenant = tenant.trim().to_ascii_lowercase();
+        self.save(edited)
+    }
+}
+
+fn display_name(app: &GraphApplication) -> String {
+    if app.display_name.trim().is_empty() {
+        app.key.clone()
+    } else {
+        app.display_name.clone()
+    }
+}
+
+/// The configuration of no policy and no file (cannot fail: the defaults validate).
+fn placeholder() -> Layered {
+    policy::resolve(None, &toml::Table::new(), None)
+        .unwrap_or_else(unreachable_defaults)
+}
+
+#[allow(clippy::panic)]
+fn unreachable_defaults(e: Error) -> Layered {
+    // The built-in defaults are checked by the engine's tests.
+    panic!("the built-in defaults do not resolve: {e}")
+}
+
+/// For the UI: the error as `{code, message}`.
+pub fn api(e: Error) -> ApiError {
+    ApiError::from(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const APP: &str = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+
+    fn policy_file(dir: &std::path::Path, text: &str) -> PathBuf {
+        let path = dir.join("policy.toml");
+        std::fs::write(&path, text).expect("policy");
+        path
+    }
+
+    #[test]
+    fn an_invalid_policy_keeps_the_app_on_the_defaults_with_the_error() {
+        let dir = tempfile::tempdir().expect("dir");
+        let policy = policy_file(dir.path(), "[[applications]]\nkey = 1\n");
+        let p = Provisioning::load(policy, dir.path().join("config.toml"), None);
+        assert_eq!(p.config(), &Config::default());
+        let error = p.policy_error().expect("error");
+        assert!(error.contains("policy.toml"), "{error}");
+        assert!(error.contains("line"), "{error}");
+        assert!(p.policy_info().expect("info").error.is_some());
+        assert!(!dir.path().join("config.toml").exists(), "nothing written");
+    }
+
+    #[test]
+    fn saving_writes_only_what_the_user_changed_and_applies_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config_path = dir.path().join("config.toml");
+        let mut p = Provisioning::load(dir.path().join("none.toml"), config_path.clone(), None);
+        let mut edited = p.config().clone();
+        edited.agenda.days = 3;
+        let applied = p.save(edited).expect("saved");
+        assert_eq!(applied.agenda.days, 3);
+        let written = std::fs::read_to_string(&config_path).expect("file");
+        assert!(written.contains("days = 3"), "{written}");
+        assert!(!written.contains("interval_secs"), "{written}");
+        // An invalid value is refused and the file stays as it was.
+        let mut bad = p.config().clone();
+        bad.agenda.days = 99;
+        let err = p.save(bad).expect_err("invalid");
+        assert_eq!(api(err).code, presently_engine::ErrorCode::InvalidSettings);
+        assert_eq!(std::fs::read_to_string(&config_path).expect("file"), written);
+    }
+
+    #[test]
+    fn a_policy_application_is_locked_and_the_registration_cannot_be_entered() {
+        let dir = tempfile::tempdir().expect("dir");
+        let policy = policy_file(
+            dir.path(),
+            &format!(
+                "[[applications]]\nkey = \"contoso\"\ndisplay_name = \"Presently for Contoso\"\nclient_id = \"{APP}\"\ntenant = \"contoso.com\"\n\n[[groups]]\nname = \"everyone\"\ndefault = true\nsync = \"microsoft365\"\napplication = \"contoso\"\n"
+            ),
+        );
+        let mut p = Provisioning::load(policy, dir.path().join("config.toml"), None);
+        let app = p.application().expect("application");
+        assert_eq!(app.source, RegistrationSource::Policy);
+        assert_eq!(app.client_id, APP);
+        assert_eq!(app.display_name.as_deref(), Some("Presently for Contoso"));
+        assert!(!p.registration_editable());
+        let err = p
+            .set_registration("11111111-2222-3333-4444-555555555555", "fabrikam.com")
+            .expect_err("locked");
+        assert_eq!(api(err).code, presently_engine::ErrorCode::SettingLocked);
+    }
+
+    #[test]
+    fn first_launch_registration_is_validated_then_saved() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config_path = dir.path().join("config.toml");
+        let mut p = Provisioning::load(dir.path().join("none.toml"), config_path.clone(), None);
+        assert!(p.application().is_none());
+        assert!(p.registration_editable());
+        let err = p.set_registration("not-a-guid", "contoso.com").expect_err("bad");
+        assert_eq!(api(err).code, presently_engine::ErrorCode::InvalidSettings);
+        assert!(!config_path.exists());
+        let config = p
+            .set_registration(&APP.to_uppercase(), "Contoso.onmicrosoft.com")
+            .expect("saved");
+        assert_eq!(config.microsoft.client_id.as_deref(), Some(APP));
+        assert_eq!(config.microsoft.tenant, "contoso.onmicrosoft.com");
+        assert_eq!(
+            p.application().expect("app").source,
+            RegistrationSource::User
+        );
+        // A restart reads the same.
+        let again = Provisioning::load(dir.path().join("none.toml"), config_path, None);
+        assert_eq!(again.config(), p.config());
+    }
+}
