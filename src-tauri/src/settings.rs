@@ -90,6 +90,10 @@ impl Provisioning {
             }
             Err(e) => {
                 // The file parses but its values do not hold (with this policy): defaults.
+                // Read once more for the error naming the file's line.
+                let e = policy::resolve_file(out.policy.as_ref(), &out.config_path, None)
+                    .err()
+                    .unwrap_or(e);
                 tracing::error!(error = %e, "configuration invalid; running with the defaults");
                 out.config_error = Some(e.to_string());
                 out.resolve(&toml::Table::new()).unwrap_or_else(|_| placeholder())

@@ -1,5 +1,21 @@
 //! The Microsoft identity platform (v2.0 endpoints) for a public desktop client:
 //! `/{tenant}/oauth2/v2.0/authorize`, `/token`, `/devicecode`.
+//!
+//! Errors come where the platform gives them. `/authorize` shows problems with the client
+//! or the redirect URI on its own error page (HTTP 400, the AADSTS code in the page) and
+//! never redirects: unknown tenant (90002), unknown app (700016), unregistered redirect URI
+//! (50011), disabled app (7000112). Everything found after that goes back to the verified
+//! redirect URI as `?error=…&error_description=AADSTSnnnn: …&state=…`: the audience
+//! (50194 single-tenant app via `/common` or `/organizations`, 9002332 work-only app via
+//! `/consumers`), bad parameters, then — once the user signed in — admin consent required
+//! (90094, or 90095 with the admin consent workflow), missing consent (65001) and a
+//! Conditional Access block (53003 / 530003, `access_denied`). `/token` and `/devicecode`
+//! answer JSON bodies with `error`, `error_description`, `error_codes`, `trace_id`,
+//! `correlation_id`, `timestamp` (and `suberror` where the platform adds one).
+//!
+//! The tenant and app registration behind these are the emulator's directory state
+//! (`Control::set_app_*`, `set_user_consent_allowed`, `/_emulator/apps`, `/_emulator/tenant`);
+//! missing consent and Conditional Access are fault switches.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

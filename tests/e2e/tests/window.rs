@@ -259,29 +259,209 @@ async fn demo_week_renders(client: &Client, artifacts: &Path) {
         "the demo badge is hidden"
     );
 
+}
+
+/// A stand-in for the user's browser, reached the way the app's opener reaches one: xdg-open
+/// looks up the `https` handler in `$XDG_CONFIG_HOME/mimeapps.list` and runs the desktop
+/// entry in `$XDG_DATA_HOME/applications`, which appends each URL it is given to `opened.log`.
+struct FakeBrowser {
+    config_home: PathBuf,
+    data_home: PathBuf,
+    log: PathBuf,
+}
+
+impl FakeBrowser {
+    fn install(dir: &Path) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let config_home = dir.join("xdg-config");
+        let data_home = dir.join("xdg-data");
+        let apps = data_home.join("applications");
+        std::fs::create_dir_all(&config_home).expect("config home");
+        std::fs::create_dir_all(&apps).expect("applications dir");
+        let log = dir.join("opened.log");
+        let script = dir.join("fake-browser.sh");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$1\" >> '{}'\n", log.display()),
+        )
+        .expect("write the fake browser");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .expect("make the fake browser executable");
+        std::fs::write(
+            apps.join("presently-test-browser.desktop"),
+            format!(
+                "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\nMimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
+                script.display()
+            ),
+        )
+        .expect("write the desktop entry");
+        std::fs::write(
+            config_home.join("mimeapps.list"),
+            "[Default Applications]\nx-scheme-handler/https=presently-test-browser.desktop\nx-scheme-handler/http=presently-test-browser.desktop\n",
+        )
+        .expect("write mimeapps.list");
+        FakeBrowser {
+            config_home,
+            data_home,
+            log,
+        }
+    }
+
+    /// The URLs opened so far, waiting up to 10 s for at least `min`.
+    async fn opened(&self, min: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let lines: Vec<String> = std::fs::read_to_string(&self.log)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            if lines.len() >= min || Instant::now() >= deadline {
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Open in Outlook: the app's opener gets Outlook on the web's URL for the appointment.
+async fn open_goes_to_outlook(client: &Client, browser: &FakeBrowser) {
+    let item = client
+        .find(Locator::Css(r#"[data-testid="item"]"#))
+        .await
+        .expect("an appointment");
+    let id = item
+        .attr("data-id")
+        .await
+        .expect("read data-id")
+        .expect("the item has an id");
+    item.click().await.expect("open the detail pane");
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"[data-testid="detail"] [data-testid="open"]"#))
+        .await
+        .expect("the Open in Outlook button")
+        .click()
+        .await
+        .expect("click Open in Outlook");
+    let opened = browser.opened(1).await;
+    let expected = format!(
+        "https://outlook.office365.com/calendar/item/{}",
+        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+    );
+    assert_eq!(opened, vec![expected], "the opener got another URL");
+    // Close the pane again (Escape), so the agenda is photographed whole.
+    let _ = client
+        .execute(
+            "document.querySelector('[data-testid=\"detail-close\"]')?.click()",
+            vec![],
+        )
+        .await;
+}
+
+/// Switches the UI language on the settings page and comes back to the agenda.
+async fn switch_language(client: &Client, artifacts: &Path, language: &str) {
+    client
+        .find(Locator::Css(r#"[data-testid="open-settings"]"#))
+        .await
+        .expect("the Settings button")
+        .click()
+        .await
+        .expect("open the settings");
+    let select = wait_for(
+        client,
+        r#"[data-testid="language"] select, select[data-testid="language"]"#,
+        1,
+        RENDER_TIMEOUT,
+        artifacts,
+        "app-settings-timeout.png",
+    )
+    .await
+    .remove(0);
+    select
+        .select_by_value(language)
+        .await
+        .expect("choose the language");
+    client
+        .find(Locator::Css(r#"[data-testid="settings-save"]"#))
+        .await
+        .expect("the Save button")
+        .click()
+        .await
+        .expect("save the settings");
+    // The page re-renders in the new language, then Back returns to the agenda.
+    let back = wait_for(
+        client,
+        r#"[data-testid="settings-back"]"#,
+        1,
+        RENDER_TIMEOUT,
+        artifacts,
+        "app-settings-timeout.png",
+    )
+    .await
+    .remove(0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lang = client
+            .execute("return document.documentElement.lang", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if lang.starts_with(language) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page did not switch to {language} (lang={lang:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let back = match back.click().await {
+        Ok(_) => return,
+        Err(_) => back,
+    };
+    drop(back);
+    client
+        .find(Locator::Css(r#"[data-testid="settings-back"]"#))
+        .await
+        .expect("the Back button after the re-render")
+        .click()
+        .await
+        .expect("back to the agenda");
+}
+
+async fn screenshot(client: &Client, artifacts: &Path, name: &str) {
     let png = client.screenshot().await.expect("a screenshot");
-    let shot = artifacts.join("app-agenda.png");
+    let shot = artifacts.join(name);
     std::fs::write(&shot, png).expect("write the screenshot");
     println!("screenshot: {}", shot.display());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Xvfb + tauri-driver: run with scripts/test-e2e.sh"]
-async fn demo_week_renders_in_the_real_window() {
+/// The demo in one theme: the week renders (English), Open in Outlook reaches the opener
+/// with the right URL, the language switches to German on the settings page, and the
+/// agenda is photographed in both languages.
+async fn demo_in_theme(dark: bool) {
     let (driver_bin, app) = prerequisites();
     let artifacts = workspace_root().join("test-artifacts");
     std::fs::create_dir_all(&artifacts).expect("test-artifacts directory");
-    let data_dir = tempfile::tempdir().expect("temporary data directory");
-    let log = artifacts.join("tauri-driver.log");
-
-    let mut driver = Driver::spawn(
-        &driver_bin,
-        &[
-            ("PRESENTLY_DEMO", "1".as_ref()),
-            ("PRESENTLY_DATA_DIR", data_dir.path().as_os_str()),
-        ],
-        &log,
-    );
+    let scratch = tempfile::tempdir().expect("temporary directory");
+    let data_dir = scratch.path().join("data");
+    let browser = FakeBrowser::install(scratch.path());
+    let theme = if dark { "dark" } else { "light" };
+    let log = artifacts.join(format!("tauri-driver-demo-{theme}.log"));
+    let mut env: Vec<(&str, &std::ffi::OsStr)> = vec![
+        ("PRESENTLY_DEMO", "1".as_ref()),
+        ("PRESENTLY_DATA_DIR", data_dir.as_os_str()),
+        ("XDG_CONFIG_HOME", browser.config_home.as_os_str()),
+        ("XDG_DATA_HOME", browser.data_home.as_os_str()),
+    ];
+    if dark {
+        // WebKitGTK answers prefers-color-scheme from the GTK theme.
+        env.push(("GTK_THEME", "Adwaita:dark".as_ref()));
+    }
+    let mut driver = Driver::spawn(&driver_bin, &env, &log);
     driver.wait_until_ready().await;
     let client = connect(&driver, &app, &["--demo"]).await;
 
@@ -290,7 +470,40 @@ async fn demo_week_renders_in_the_real_window() {
     let checks = {
         let client = client.clone();
         let artifacts = artifacts.clone();
-        tokio::spawn(async move { demo_week_renders(&client, &artifacts).await })
+        tokio::spawn(async move {
+            demo_week_renders(&client, &artifacts).await;
+            let scheme = client
+                .execute(
+                    "return matchMedia('(prefers-color-scheme: dark)').matches",
+                    vec![],
+                )
+                .await
+                .expect("read the colour scheme");
+            assert_eq!(scheme.as_bool(), Some(dark), "the page's colour scheme");
+            screenshot(&client, &artifacts, &format!("app-agenda-{theme}-en.png")).await;
+            if !dark {
+                open_goes_to_outlook(&client, &browser).await;
+            }
+            switch_language(&client, &artifacts, "de").await;
+            wait_for(
+                &client,
+                r#"[data-testid="item"]"#,
+                1,
+                RENDER_TIMEOUT,
+                &artifacts,
+                "app-agenda-de-timeout.png",
+            )
+            .await;
+            let page = client
+                .find(Locator::Css("body"))
+                .await
+                .expect("the page")
+                .text()
+                .await
+                .unwrap_or_default();
+            assert!(page.contains("Heute"), "the agenda is not in German:\n{page}");
+            screenshot(&client, &artifacts, &format!("app-agenda-{theme}-de.png")).await;
+        })
     };
     let outcome = checks.await;
     let _ = client.close().await;
@@ -300,6 +513,18 @@ async fn demo_week_renders_in_the_real_window() {
         eprintln!("--- tauri-driver / app output ---\n{log_text}");
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb + tauri-driver: run with scripts/test-e2e.sh"]
+async fn demo_week_renders_opens_outlook_and_speaks_german_light() {
+    demo_in_theme(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb + tauri-driver: run with scripts/test-e2e.sh"]
+async fn demo_week_renders_in_the_dark_theme_in_english_and_german() {
+    demo_in_theme(true).await;
 }
 
 /// Waits until `css` matches at least `min` elements; on timeout, photographs the window as
@@ -338,7 +563,86 @@ async fn wait_for(
 /// A first launch: the consent screen names the configured app registration; "Sign in with
 /// Microsoft" sends the system browser (a script playing it) to the emulator, which consents
 /// at once; the first sync fills the agenda.
-async fn first_launch_signs_in(client: &Client, artifacts: &Path) {
+async fn first_launch_signs_in(
+    client: &Client,
+    artifacts: &Path,
+    provisioned: bool,
+    emulator: &presently_emulator::Control,
+) {
+    let shot = |name: &str| {
+        if provisioned {
+            format!("app-{name}-provisioned.png")
+        } else {
+            format!("app-{name}.png")
+        }
+    };
+    if provisioned {
+        // The organization's policy names the application: no form, its name is shown.
+        let note = wait_for(
+            client,
+            r#"[data-testid="sign-in-screen"] [data-testid="application-name"]"#,
+            1,
+            RENDER_TIMEOUT,
+            artifacts,
+            "app-first-launch-timeout.png",
+        )
+        .await
+        .remove(0)
+        .text()
+        .await
+        .unwrap_or_default();
+        assert!(note.contains(POLICY_APP_NAME), "{note}");
+        assert!(client
+            .find(Locator::Css(r#"[data-testid="registration-form"]"#))
+            .await
+            .is_err());
+    } else {
+        // Nothing provisioned: the consent window asks for the IDs the admin gave.
+        wait_for(
+            client,
+            r#"[data-testid="registration-form"]"#,
+            1,
+            RENDER_TIMEOUT,
+            artifacts,
+            "app-first-launch-timeout.png",
+        )
+        .await;
+        screenshot(client, artifacts, "app-registration.png").await;
+        let field = |id: &'static str| async move {
+            client
+                .find(Locator::Css(&format!(r#"[data-testid="{id}"]"#)))
+                .await
+                .unwrap_or_else(|_| panic!("the {id} field"))
+        };
+        // A client ID that is not a GUID is refused before anything is saved.
+        field("reg-client-id")
+            .await
+            .send_keys("not-a-guid")
+            .await
+            .expect("type");
+        field("reg-tenant")
+            .await
+            .send_keys("organizations")
+            .await
+            .expect("type");
+        field("reg-save").await.click().await.expect("save");
+        wait_for(
+            client,
+            r#"[data-testid="reg-client-id-error"]:not([hidden])"#,
+            1,
+            Duration::from_secs(10),
+            artifacts,
+            "app-registration-timeout.png",
+        )
+        .await;
+        field("reg-client-id").await.clear().await.expect("clear");
+        field("reg-client-id")
+            .await
+            .send_keys(presently_emulator::DEMO_CLIENT_ID)
+            .await
+            .expect("type");
+        field("reg-save").await.click().await.expect("save");
+    }
     wait_for(
         client,
         r#"[data-testid="sign-in-screen"] [data-testid="client-id"]"#,
@@ -348,8 +652,8 @@ async fn first_launch_signs_in(client: &Client, artifacts: &Path) {
         "app-first-launch-timeout.png",
     )
     .await;
-    // The app read the configuration named by PRESENTLY_CONFIG: the environment reached it
-    // through tauri-driver and WebKitWebDriver.
+    // The app read the policy or the configuration named in its environment, which
+    // reached it through tauri-driver and WebKitWebDriver.
     let client_id = client
         .find(Locator::Css(r#"[data-testid="client-id"]"#))
         .await
@@ -366,8 +670,7 @@ async fn first_launch_signs_in(client: &Client, artifacts: &Path) {
         .await
         .unwrap_or_default();
     assert!(screen.contains("Use a code instead"), "{screen}");
-    let png = client.screenshot().await.expect("a screenshot");
-    std::fs::write(artifacts.join("app-sign-in.png"), png).expect("write the screenshot");
+    screenshot(client, artifacts, &shot("sign-in")).await;
 
     client
         .find(Locator::Css(r#"[data-testid="sign-in"]"#))
@@ -394,10 +697,7 @@ async fn first_launch_signs_in(client: &Client, artifacts: &Path) {
             .any(|s| s.to_lowercase().contains("stand-up")),
         "no stand-up in the agenda: {subjects:?}"
     );
-    let png = client.screenshot().await.expect("a screenshot");
-    let shot = artifacts.join("app-first-launch.png");
-    std::fs::write(&shot, png).expect("write the screenshot");
-    println!("screenshot: {}", shot.display());
+    screenshot(client, artifacts, &shot("first-launch")).await;
 
     // The account came from the emulator's /me (WebDriver's visible-text rules skip the
     // faint name, so read the DOM).
@@ -421,6 +721,79 @@ async fn first_launch_signs_in(client: &Client, artifacts: &Path) {
         !demo_badge.is_displayed().await.unwrap_or(true),
         "not demo mode"
     );
+
+    // A meeting added on the server appears after Sync now, without a reload.
+    let marker = client
+        .execute("window.__notReloaded = true; return true", vec![])
+        .await
+        .expect("mark the page");
+    assert_eq!(marker.as_bool(), Some(true));
+    let start = chrono_like_in_an_hour();
+    emulator
+        .add_event(serde_json::json!({
+            "subject": "Added on the server",
+            "start": {"dateTime": start.0, "timeZone": "UTC"},
+            "end": {"dateTime": start.1, "timeZone": "UTC"},
+            "showAs": "busy"
+        }))
+        .expect("add an event in the emulator");
+    client
+        .find(Locator::Css(r#"[data-testid="sync-now"]"#))
+        .await
+        .expect("the Sync now button")
+        .click()
+        .await
+        .expect("click Sync now");
+    let deadline = Instant::now() + RENDER_TIMEOUT;
+    loop {
+        let subjects = texts(client, r#"[data-testid="item-subject"]"#).await;
+        if subjects.iter().any(|s| s == "Added on the server") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new meeting did not appear after Sync now: {subjects:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let same_page = client
+        .execute("return window.__notReloaded === true", vec![])
+        .await
+        .expect("read the mark");
+    assert_eq!(same_page.as_bool(), Some(true), "the page was reloaded");
+}
+
+/// An hour from now to two hours from now, as Graph's `dateTime` strings in UTC.
+fn chrono_like_in_an_hour() -> (String, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let fmt = |secs: u64| {
+        let days = secs / 86_400;
+        let rem = secs % 86_400;
+        let (y, m, d) = civil_from_days(days as i64);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:00",
+            rem / 3600,
+            (rem % 3600) / 60
+        )
+    };
+    (fmt(now + 3600), fmt(now + 7200))
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// The browser the app opens: fetches the authorize URL and follows the emulator's redirect
@@ -442,9 +815,24 @@ fn write_browser_script(dir: &Path) -> PathBuf {
     script
 }
 
+/// The application's name in the test policy.
+const POLICY_APP_NAME: &str = "Presently for Contoso";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Xvfb + tauri-driver + an unlocked keyring: run with scripts/test-e2e.sh"]
-async fn first_launch_signs_in_and_shows_the_agenda() {
+async fn first_launch_asks_for_the_application_then_signs_in_and_syncs() {
+    first_launch(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb + tauri-driver + an unlocked keyring: run with scripts/test-e2e.sh"]
+async fn first_launch_with_a_provisioned_application_signs_in_and_syncs() {
+    first_launch(true).await;
+}
+
+/// A first launch against the Microsoft 365 emulator: with the application provisioned by
+/// the organization's policy file, or entered by the user.
+async fn first_launch(provisioned: bool) {
     let (driver_bin, app) = prerequisites();
     assert!(
         std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
@@ -464,21 +852,36 @@ async fn first_launch_signs_in_and_shows_the_agenda() {
     .expect("the emulator starts");
     let base = emulator.base_url();
     let config = scratch.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[microsoft]\nclient_id = \"{}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n",
-            presently_emulator::DEMO_CLIENT_ID
-        ),
-    )
-    .expect("write config.toml");
+    let policy = scratch.path().join("policy.toml");
+    if provisioned {
+        std::fs::write(
+            &policy,
+            format!(
+                "[[applications]]\nkey = \"contoso\"\ndisplay_name = \"{POLICY_APP_NAME}\"\nclient_id = \"{}\"\ntenant = \"organizations\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[[groups]]\nname = \"Everyone\"\ndefault = true\nsync = \"microsoft365\"\napplication = \"contoso\"\n",
+                presently_emulator::DEMO_CLIENT_ID
+            ),
+        )
+        .expect("write policy.toml");
+    } else {
+        // Only the emulator's hosts; the application is entered on the consent screen.
+        std::fs::write(
+            &config,
+            format!("[microsoft]\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n"),
+        )
+        .expect("write config.toml");
+    }
     let browser = write_browser_script(scratch.path());
-    let log = artifacts.join("tauri-driver-first-launch.log");
+    let log = artifacts.join(if provisioned {
+        "tauri-driver-first-launch-provisioned.log"
+    } else {
+        "tauri-driver-first-launch.log"
+    });
 
     let mut driver = Driver::spawn(
         &driver_bin,
         &[
             ("PRESENTLY_CONFIG", config.as_os_str()),
+            ("PRESENTLY_POLICY", policy.as_os_str()),
             ("PRESENTLY_DATA_DIR", data_dir.as_os_str()),
             ("BROWSER", browser.as_os_str()),
         ],
@@ -490,7 +893,10 @@ async fn first_launch_signs_in_and_shows_the_agenda() {
     let checks = {
         let client = client.clone();
         let artifacts = artifacts.clone();
-        tokio::spawn(async move { first_launch_signs_in(&client, &artifacts).await })
+        let control = emulator.control();
+        tokio::spawn(async move {
+            first_launch_signs_in(&client, &artifacts, provisioned, &control).await
+        })
     };
     let outcome = checks.await;
     let _ = client.close().await;

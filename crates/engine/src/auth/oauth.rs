@@ -434,7 +434,7 @@ fn device_error(entra: EntraError, settings: &AuthSettings) -> AuthError {
     let help = match entra.error.as_str() {
         "expired_token" => help(
             "The sign-in code expired before sign-in finished",
-            "Start the sign-in again and enter the new code within 15 minutes.",
+            "Start the sign-in again and enter the new code before it expires.",
         ),
         "authorization_declined" => help(
             "Sign-in was declined",

@@ -673,13 +673,17 @@ mod tmp_cost {
         };
         let page = serde_json::json!({"value": (0..100).map(ev).collect::<Vec<_>>()}).to_string();
         let ignored = page.replace("\"attendees\"", "\"attendeesX\"");
-        for (name, body) in [("ignored (as before)", &ignored), ("counted", &page), ("ignored (as before)", &ignored), ("counted", &page)] {
-            let t = std::time::Instant::now();
-            for _ in 0..200 {
-                let v = CalendarView::parse("c", body.as_bytes()).unwrap();
-                assert_eq!(v.changes.len(), 100);
+        let mut best = [f64::MAX; 2];
+        for _ in 0..300 {
+            for (k, body) in [&ignored, &page].into_iter().enumerate() {
+                let t = std::time::Instant::now();
+                for _ in 0..5 {
+                    let v = CalendarView::parse("c", body.as_bytes()).unwrap();
+                    assert_eq!(v.changes.len(), 100);
+                }
+                best[k] = best[k].min(t.elapsed().as_secs_f64() * 1e6 / 500.0);
             }
-            println!("{name}: {:.1} µs per event", t.elapsed().as_secs_f64() * 1e6 / 20_000.0);
         }
+        println!("min µs per event: ignored (as before) {:.2}, counted {:.2}", best[0], best[1]);
     }
 }
