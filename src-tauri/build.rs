@@ -20,6 +20,7 @@ fn main() {
             "set_registration",
             "open_admin_guide",
             "copy_join_link",
+            "ui_painted",
         ]),
     ))
     .expect("failed to run tauri-build");

@@ -227,6 +227,25 @@ pub async fn copy_join_link<R: Runtime>(
     Ok(url.to_string())
 }
 
+/// The UI painted its first agenda: logged with the time since start and the wall-clock
+/// instant (`scripts/bench-footprint.sh` reads it). Answers nothing.
+#[tauri::command]
+pub async fn ui_painted() -> Result<(), ApiError> {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let since_start_ms = crate::STARTED
+            .get()
+            .map(|t| t.elapsed().as_secs_f64() * 1000.0)
+            .unwrap_or(-1.0);
+        tracing::info!(
+            since_start_ms,
+            unix_ms = chrono::Utc::now().timestamp_millis(),
+            "agenda painted"
+        );
+    });
+    Ok(())
+}
+
 /// Midnight at the end of today in the display zone.
 fn end_of_today(engine: &presently_engine::Engine) -> chrono::DateTime<chrono::Utc> {
     let tz = engine.config().display_timezone();

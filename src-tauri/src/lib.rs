@@ -57,8 +57,12 @@ impl Launch {
     }
 }
 
+/// When `run` began (the start-up figure is measured from here, and from the wall clock).
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// Runs the app; returns the exit code.
 pub fn run() -> i32 {
+    let _ = STARTED.set(std::time::Instant::now());
     let launch = Launch::from_env();
     // The log appender expects its directory; without one the app still runs, unlogged.
     let _ = std::fs::create_dir_all(&launch.paths.log_dir);
@@ -113,6 +117,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::set_registration,
             commands::open_admin_guide,
             commands::copy_join_link,
+            commands::ui_painted,
         ])
         .setup(move |app| {
             setup(app, launch)?;

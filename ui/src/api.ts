@@ -61,6 +61,8 @@ export const api = {
   setRegistration: (clientId: string, tenant: string) =>
     call<SignInInfo>('set_registration', { clientId, tenant }),
   openAdminGuide: () => call<null>('open_admin_guide'),
+  /** The agenda was painted for the first time (logged with the time since start). */
+  uiPainted: () => call<null>('ui_painted'),
   copyJoinLink: (id: string) => call<string>('copy_join_link', { id }),
   onNavigate: (cb: (view: 'agenda' | 'settings') => void): Promise<UnlistenFn> =>
     listen<'agenda' | 'settings'>('navigate', (ev) => cb(ev.payload)),

@@ -108,6 +108,8 @@ mockIPC(
         scenario.signInInfo = info;
         return structuredClone(info);
       }
+      case 'ui_painted':
+        return null;
       case 'open_admin_guide':
         if (scenario.adminGuideError) throw scenario.adminGuideError;
         return null;

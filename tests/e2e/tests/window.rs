@@ -379,8 +379,18 @@ async fn switch_language(client: &Client, artifacts: &Path, language: &str) {
     )
     .await
     .remove(0);
-    select
-        .select_by_value(language)
+    // Chosen as a keyboard user would (focus, then the value), which raises `change`; a
+    // pointer click on the option is intercepted by WebKit's native popup.
+    client
+        .execute(
+            "const [el, v] = arguments; el.focus(); el.value = v; \
+             el.dispatchEvent(new Event('input', {bubbles: true})); \
+             el.dispatchEvent(new Event('change', {bubbles: true})); return el.value",
+            vec![
+                serde_json::to_value(&select).expect("element as JSON"),
+                serde_json::json!(language),
+            ],
+        )
         .await
         .expect("choose the language");
     client
