@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 app_pkgs=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
-test_pkgs=(xvfb xauth dbus dbus-x11 webkit2gtk-driver gnome-keyring chromium imagemagick curl)
+test_pkgs=(xvfb xauth dbus dbus-x11 webkit2gtk-driver gnome-keyring chromium imagemagick curl xdg-utils)
 pkgs=("${app_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 

@@ -21,6 +21,7 @@ fn main() {
             "open_admin_guide",
             "copy_join_link",
             "ui_painted",
+            "forwarding_secret_save",
         ]),
     ))
     .expect("failed to run tauri-build");

@@ -181,6 +181,33 @@ pub async fn forwarding_test(
     })
 }
 
+/// Keeps a call-forwarding provider's secret (Webex token, AMI password, the HTTP
+/// provider's `{secret}`) in the OS keyring; it never reaches the settings file or a log.
+#[tauri::command]
+pub async fn forwarding_secret_save(
+    shell: State<'_, Shell>,
+    provider: String,
+    secret: secrecy::SecretString,
+) -> Result<(), ApiError> {
+    use presently_engine::presence::forwarding::{AMI_SECRET, HTTP_SECRET, WEBEX_SECRET};
+    use secrecy::ExposeSecret;
+    let entry = match provider.as_str() {
+        "webex" => WEBEX_SECRET,
+        "ami" => AMI_SECRET,
+        "http" => HTTP_SECRET,
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("{other:?} keeps no secret; expected webex, ami or http"),
+            ))
+        }
+    };
+    if secret.expose_secret().trim().is_empty() {
+        return Err(ApiError::new(ErrorCode::InvalidInput, "the secret is empty"));
+    }
+    Ok(shell.engine()?.save_forwarding_secret(entry, &secret)?)
+}
+
 /// First launch without a provisioned application: saves the application (client) ID and
 /// directory (tenant) ID the user's administrator gave them.
 #[tauri::command]

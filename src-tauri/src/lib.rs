@@ -118,6 +118,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::open_admin_guide,
             commands::copy_join_link,
             commands::ui_painted,
+            commands::forwarding_secret_save,
         ])
         .setup(move |app| {
             setup(app, launch)?;

@@ -187,6 +187,10 @@ const en = {
   testing: 'Testing…',
   testHint: 'Tries your phone system with the values on this page, before you save.',
   testOk: 'Works',
+  secretLabel: 'Secret (token or password)',
+  secretSave: 'Save to keyring',
+  secretSaved: 'Saved in the keyring',
+  secretEmpty: 'Enter the secret first',
   testFailed: 'Failed',
 
   // General
@@ -413,6 +417,10 @@ const de: SettingsStrings = {
   testing: 'Wird getestet…',
   testHint: 'Probiert Ihre Telefonanlage mit den Werten auf dieser Seite aus, schon vor dem Speichern.',
   testOk: 'Funktioniert',
+  secretLabel: 'Geheimnis (Token oder Passwort)',
+  secretSave: 'Im Schlüsselbund speichern',
+  secretSaved: 'Im Schlüsselbund gespeichert',
+  secretEmpty: 'Bitte zuerst das Geheimnis eingeben',
   testFailed: 'Fehlgeschlagen',
 
   general: 'Allgemein',

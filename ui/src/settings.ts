@@ -1634,6 +1634,7 @@ export function createSettings(deps: SettingsDeps, resume: SettingsResume | null
         'all',
       ),
       on ? h('p', { class: 'keyring-note', 'data-testid': 'keyring-note' }, icon('lock'), s.keyring[fw.provider] ?? '') : null,
+      on && (fw.provider === 'webex' || fw.provider === 'ami' || fw.provider === 'http') ? secretField(fw.provider) : null,
       ...(on ? providerFields(fw) : []),
       on && fw.provider !== 'webex' ? h('p', { class: 'field-hint' }, s.placeholders) : null,
       on
@@ -1669,6 +1670,41 @@ export function createSettings(deps: SettingsDeps, resume: SettingsResume | null
       fwTest = { state: 'done', ok: false, message: toIpcError(e).message };
     }
     show();
+  }
+
+  /** The provider's secret goes straight to the keyring (not into the draft or the file). */
+  function secretField(provider: 'webex' | 'ami' | 'http'): HTMLElement {
+    const id = 'forwarding-secret';
+    const input = h('input', {
+      type: 'password',
+      id,
+      class: 'input',
+      autocomplete: 'off',
+      'data-testid': id,
+    });
+    const status = h('p', { class: 'field-hint', 'aria-live': 'polite', 'data-testid': 'forwarding-secret-status' });
+    const save = h('button', { type: 'button', class: 'btn', 'data-testid': 'forwarding-secret-save' }, s.secretSave);
+    save.addEventListener('click', async () => {
+      if (!input.value.trim()) {
+        status.textContent = s.secretEmpty;
+        input.focus();
+        return;
+      }
+      try {
+        await api.forwardingSecretSave(provider, input.value);
+        input.value = '';
+        status.textContent = s.secretSaved;
+      } catch (e) {
+        status.textContent = toIpcError(e).message;
+      }
+    });
+    return h(
+      'div',
+      { class: 'field' },
+      h('label', { for: id, class: 'field-label' }, s.secretLabel),
+      h('div', { class: 'field-row' }, input, save),
+      status,
+    );
   }
 
   // ---- general --------------------------------------------------------------------------

@@ -81,7 +81,7 @@ export interface IpcError {
   help?: ErrorHelp | null;
 }
 
-/** A known sign-in failure, explained (engine `auth::Diagnostic`). */
+/** A known sign-in failure, explained (engine `auth::entra::ErrorHelp`). */
 export interface ErrorHelp {
   /** "AADSTS65001", "AADSTS50011", ... */
   aadsts: string | null;

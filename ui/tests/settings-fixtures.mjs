@@ -185,6 +185,9 @@ export function installSettingsMock(sc) {
       if (state.forwardingError) throw state.forwardingError;
       return copy(state.forwardingResult);
     },
+    forwarding_secret_save() {
+      return null;
+    },
   };
 
   const internals = window.__TAURI_INTERNALS__ ?? {};

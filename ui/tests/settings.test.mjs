@@ -432,7 +432,15 @@ test('call forwarding: provider fields, the keyring, and Test shows the result',
     assert.equal(await page.getByRole('textbox', { name: 'API address' }).inputValue(), 'https://webexapis.com/v1');
     assert.match(await page.getByTestId('keyring-note').textContent(), /stored in the keyring/);
     assert.equal(await page.getByRole('spinbutton', { name: 'Timeout (seconds)' }).inputValue(), '10');
-    assert.equal(await page.locator('#settings-view input[type="password"]').count(), 0, 'no secrets in the settings');
+    // The secret goes to the keyring through its own command, never into the draft.
+    const secret = page.getByTestId('forwarding-secret');
+    await page.getByTestId('forwarding-secret-save').click();
+    assert.equal(await page.getByTestId('forwarding-secret-status').textContent(), 'Enter the secret first');
+    await secret.fill('webex-token-123');
+    await page.getByTestId('forwarding-secret-save').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="forwarding-secret-status"]').textContent === 'Saved in the keyring');
+    assert.deepEqual((await settingsCalls(page, 'forwarding_secret_save'))[0].args, { provider: 'webex', secret: 'webex-token-123' });
+    assert.equal(await secret.inputValue(), '', 'the field is cleared once saved');
 
     // Test with missing fields: the fields say what is missing, nothing is invoked.
     await page.getByTestId('forwarding-test').click();

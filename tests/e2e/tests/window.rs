@@ -369,7 +369,7 @@ async fn switch_language(client: &Client, artifacts: &Path, language: &str) {
         .click()
         .await
         .expect("open the settings");
-    let select = wait_for(
+    wait_for(
         client,
         r#"[data-testid="language"] select, select[data-testid="language"]"#,
         1,
@@ -377,22 +377,21 @@ async fn switch_language(client: &Client, artifacts: &Path, language: &str) {
         artifacts,
         "app-settings-timeout.png",
     )
-    .await
-    .remove(0);
+    .await;
     // Chosen as a keyboard user would (focus, then the value), which raises `change`; a
-    // pointer click on the option is intercepted by WebKit's native popup.
-    client
+    // pointer click on the option is intercepted by WebKit's native popup. The element is
+    // looked up in the page itself: the settings page re-renders once it has loaded.
+    let chosen = client
         .execute(
-            "const [el, v] = arguments; el.focus(); el.value = v; \
+            "const el = document.querySelector('[data-testid=\"language\"] select, select[data-testid=\"language\"]'); \
+             el.focus(); el.value = arguments[0]; \
              el.dispatchEvent(new Event('input', {bubbles: true})); \
              el.dispatchEvent(new Event('change', {bubbles: true})); return el.value",
-            vec![
-                serde_json::to_value(&select).expect("element as JSON"),
-                serde_json::json!(language),
-            ],
+            vec![serde_json::json!(language)],
         )
         .await
         .expect("choose the language");
+    assert_eq!(chosen.as_str(), Some(language));
     client
         .find(Locator::Css(r#"[data-testid="settings-save"]"#))
         .await
@@ -578,6 +577,7 @@ async fn first_launch_signs_in(
     artifacts: &Path,
     provisioned: bool,
     emulator: &presently_emulator::Control,
+    config_home: &Path,
 ) {
     let shot = |name: &str| {
         if provisioned {
@@ -590,7 +590,7 @@ async fn first_launch_signs_in(
         // The organization's policy names the application: no form, its name is shown.
         let note = wait_for(
             client,
-            r#"[data-testid="sign-in-screen"] [data-testid="application-name"]"#,
+            r#"[data-testid="sign-in-screen"] [data-testid="policy-note"]"#,
             1,
             RENDER_TIMEOUT,
             artifacts,
@@ -771,6 +771,63 @@ async fn first_launch_signs_in(
         .await
         .expect("read the mark");
     assert_eq!(same_page.as_bool(), Some(true), "the page was reloaded");
+
+    // Start at login, turned on in the settings, registers the app with the desktop.
+    let autostart = config_home.join("autostart");
+    assert!(!autostart.exists(), "no login item before");
+    client
+        .find(Locator::Css(r#"[data-testid="open-settings"]"#))
+        .await
+        .expect("the Settings button")
+        .click()
+        .await
+        .expect("open the settings");
+    wait_for(
+        client,
+        r#"[data-testid="start-at-login"]"#,
+        1,
+        RENDER_TIMEOUT,
+        artifacts,
+        "app-settings-timeout.png",
+    )
+    .await;
+    let checked = client
+        .execute(
+            "const el = document.querySelector('[data-testid=\"start-at-login\"] input, input[data-testid=\"start-at-login\"]'); \
+             el.click(); return el.checked",
+            vec![],
+        )
+        .await
+        .expect("tick Start at login");
+    assert_eq!(checked.as_bool(), Some(true));
+    client
+        .find(Locator::Css(r#"[data-testid="settings-save"]"#))
+        .await
+        .expect("the Save button")
+        .click()
+        .await
+        .expect("save the settings");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let entry = loop {
+        let found = std::fs::read_dir(&autostart)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "desktop"));
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no login item in {} after saving",
+            autostart.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let text = std::fs::read_to_string(&entry).expect("read the login item");
+    assert!(text.contains("presently-app"), "{text}");
+    screenshot(client, artifacts, "app-settings.png").await;
 }
 
 /// An hour from now to two hours from now, as Graph's `dateTime` strings in UTC.
@@ -881,6 +938,7 @@ async fn first_launch(provisioned: bool) {
         .expect("write config.toml");
     }
     let browser = write_browser_script(scratch.path());
+    let config_home = scratch.path().join("xdg-config");
     let log = artifacts.join(if provisioned {
         "tauri-driver-first-launch-provisioned.log"
     } else {
@@ -894,6 +952,7 @@ async fn first_launch(provisioned: bool) {
             ("PRESENTLY_POLICY", policy.as_os_str()),
             ("PRESENTLY_DATA_DIR", data_dir.as_os_str()),
             ("BROWSER", browser.as_os_str()),
+            ("XDG_CONFIG_HOME", config_home.as_os_str()),
         ],
         &log,
     );
@@ -904,8 +963,9 @@ async fn first_launch(provisioned: bool) {
         let client = client.clone();
         let artifacts = artifacts.clone();
         let control = emulator.control();
+        let config_home = config_home.clone();
         tokio::spawn(async move {
-            first_launch_signs_in(&client, &artifacts, provisioned, &control).await
+            first_launch_signs_in(&client, &artifacts, provisioned, &control, &config_home).await
         })
     };
     let outcome = checks.await;

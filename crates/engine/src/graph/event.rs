@@ -160,7 +160,7 @@ struct GraphEvent<'a> {
     location: Option<GraphLocation>,
     organizer: Option<GraphRecipient>,
     #[serde(borrow)]
-    attendees: Option<People<'a>>,
+    attendees: Option<Vec<GraphAttendee<'a>>>,
     online_meeting: Option<GraphOnlineMeeting>,
     online_meeting_provider: Option<OnlineMeetingProvider>,
     online_meeting_url: Option<String>,
@@ -257,20 +257,27 @@ pub fn parse_event(calendar_id: &str, json: serde_json::Value) -> Result<Appoint
     map_event(calendar_id, ev)
 }
 
-/// The attendees besides the organizer: resources (rooms, equipment) are not people, and
-/// the organizer, when listed among the attendees, is not counted twice. `None` when the
-/// event has no `attendees` at all.
-fn count_attendees(people: Option<&People<'_>>, organizer: Option<&str>) -> Option<u32> {
-    let people = people?;
-    let Some(organizer) = organizer.map(str::trim).filter(|o| !o.is_empty()) else {
-        return Some(people.count);
-    };
-    let organizer_listed = people
-        .addresses()
-        .flatten()
-        .filter(|a| a.trim().eq_ignore_ascii_case(organizer))
+fn count_attendees(
+    attendees: Option<&[GraphAttendee<'_>]>,
+    organizer: Option<&str>,
+) -> Option<u32> {
+    let organizer = organizer.map(str::trim).filter(|o| !o.is_empty());
+    let count = attendees?
+        .iter()
+        .filter(|a| a.kind != Some(AttendeeType::Resource))
+        .filter(|a| {
+            let address = a
+                .email_address
+                .as_ref()
+                .and_then(|e| e.address.as_deref())
+                .map(str::trim);
+            match (address, organizer) {
+                (Some(address), Some(organizer)) => !address.eq_ignore_ascii_case(organizer),
+                _ => true,
+            }
+        })
         .count();
-    Some(people.count - u32::try_from(organizer_listed).unwrap_or(0))
+    Some(u32::try_from(count).unwrap_or(u32::MAX))
 }
 
 fn map_event(calendar_id: &str, ev: GraphEvent<'_>) -> Result<Appointment, Error> {
@@ -301,7 +308,7 @@ fn map_event(calendar_id: &str, ev: GraphEvent<'_>) -> Result<Appointment, Error
         .or(ev.online_meeting_url)
         .filter(|u| !u.is_empty());
     let attendees = count_attendees(
-        ev.attendees.as_ref(),
+        ev.attendees.as_deref(),
         ev.organizer
             .as_ref()
             .and_then(|r| r.email_address.as_ref())

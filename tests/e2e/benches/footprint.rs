@@ -1,0 +1,1057 @@
+//! The desktop app's footprint: start-up to a painted agenda from the local cache, resident
+//! memory of the app and every process it spawned with the window open and after it was
+//! closed, and CPU time over an idle period in the tray. Run with
+//! `bash scripts/bench-footprint.sh` (a release build under Xvfb, a throwaway session bus
+//! and keyring); figures go to stdout and `target/footprint.json`.
+//!
+//! 1. The Microsoft 365 emulator (demo seed) runs in this process; an organization policy
+//!    file names it as the application.
+//! 2. Launch 1 (not measured), through tauri-driver: signs in (the `BROWSER` script follows
+//!    the redirect to the loopback listener), waits for the agenda, ends. The store is
+//!    filled and the refresh token is in the keyring.
+//! 3. Launches 2..=N+1 (measured): `presently-app` started directly (no WebDriver), the same
+//!    data directory, policy and keyring. The app logs `agenda painted` with
+//!    `since_start_ms` (from the start of `presently_app::run`) and `unix_ms`; the bench
+//!    also records the wall clock just before it spawned the process.
+//! 4. A few seconds after the paint: VmRSS and Pss of the app and all its descendants.
+//! 5. Last launch only: the window is closed the way a window manager closes it
+//!    (`WM_DELETE_WINDOW`), then the same sums again, and CPU time (utime + stime) over
+//!    `FOOTPRINT_IDLE_SECS` (default 300) in the tray.
+//!
+//! Environment: `PRESENTLY_APP_BIN` (default `target/release/presently-app`),
+//! `FOOTPRINT_RUNS` (measured launches, default 5), `FOOTPRINT_SETTLE_SECS` (paint to the
+//! open-window memory reading, default 5), `FOOTPRINT_CLOSED_SECS` (close to the
+//! closed-window reading, default 10), `FOOTPRINT_IDLE_SECS` (default 300).
+#![allow(clippy::unwrap_used)]
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::collections::{BTreeMap, HashMap};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const RENDER_TIMEOUT: Duration = Duration::from_secs(60);
+const DRIVER_TIMEOUT: Duration = Duration::from_secs(20);
+const PAINT_TIMEOUT: Duration = Duration::from_secs(60);
+const POLICY_APP_NAME: &str = "Presently for Contoso";
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing to filter here.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(bench());
+}
+
+// ---------------------------------------------------------------------------------------
+// Set-up
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/e2e sits two levels below the workspace root")
+        .to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn app_binary() -> PathBuf {
+    std::env::var_os("PRESENTLY_APP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("release/presently-app"))
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
+        Err(_) => default,
+    }
+}
+
+fn find_tauri_driver() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
+        return Some(PathBuf::from(p));
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("tauri-driver"))
+            .find(|p| p.is_file())
+    });
+    on_path.or_else(|| {
+        let home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+        Some(home.join("bin/tauri-driver")).filter(|p| p.is_file())
+    })
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+fn prerequisites() -> (PathBuf, PathBuf) {
+    let mut missing = Vec::new();
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        missing.push("no DISPLAY: run under Xvfb (xvfb-run -a ...)".to_owned());
+    }
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        missing.push("no session bus (dbus-run-session) with an unlocked keyring".to_owned());
+    }
+    let driver = find_tauri_driver();
+    if driver.is_none() {
+        missing.push("tauri-driver not found: cargo install tauri-driver --locked".to_owned());
+    }
+    if !on_path("WebKitWebDriver") {
+        missing.push("WebKitWebDriver not on PATH: apt-get install webkit2gtk-driver".to_owned());
+    }
+    let app = app_binary();
+    if !app.is_file() {
+        missing.push(format!(
+            "{} does not exist: cargo build --release -p presently-app (or set PRESENTLY_APP_BIN)",
+            app.display()
+        ));
+    }
+    assert!(
+        missing.is_empty(),
+        "the footprint bench cannot run (use scripts/bench-footprint.sh):\n  - {}",
+        missing.join("\n  - ")
+    );
+    (driver.unwrap_or_default(), app)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// What every launch of the app gets in its environment.
+struct AppEnv {
+    vars: Vec<(&'static str, PathBuf)>,
+}
+
+impl AppEnv {
+    fn apply(&self, command: &mut Command) {
+        command
+            .env_remove("PRESENTLY_DEMO")
+            .env_remove("LC_ALL")
+            .env("RUST_LOG", "info")
+            .env("LANG", "en_US.UTF-8")
+            .env("LANGUAGE", "en_US");
+        for (name, value) in &self.vars {
+            command.env(name, value);
+        }
+    }
+}
+
+fn write_browser_script(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncurl -s -o /dev/null -L \"$1\"\necho \"curl exited $?\" >> '{}'\n",
+            dir.join("browser.log").display()
+        ),
+    )
+    .expect("write the browser script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("make the browser script executable");
+    script
+}
+
+// ---------------------------------------------------------------------------------------
+// Launch 1: sign in through tauri-driver
+
+/// tauri-driver in a process group of its own; dropping it ends the group.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn spawn(binary: &Path, env: &AppEnv, log: &Path) -> Self {
+        let port = free_port();
+        let native_port = free_port();
+        let log_file = std::fs::File::create(log).expect("driver log file");
+        let mut command = Command::new(binary);
+        command.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ]);
+        env.apply(&mut command);
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        Driver { child, port }
+    }
+
+    async fn wait_until_ready(&mut self) {
+        let deadline = Instant::now() + DRIVER_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("tauri-driver exited early with {status}");
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen within {DRIVER_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        end_group(&mut self.child);
+    }
+}
+
+/// Ends the process group led by `child`: TERM, up to 5 s, then KILL.
+fn end_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .stderr(Stdio::null())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.wait();
+}
+
+async fn wait_for(client: &Client, css: &str, what: &str) {
+    let deadline = Instant::now() + RENDER_TIMEOUT;
+    loop {
+        let found = client.find_all(Locator::Css(css)).await.unwrap_or_default();
+        if !found.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let body = match client.find(Locator::Css("body")).await {
+                Ok(b) => b.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            panic!("{what} ({css}) did not appear within {RENDER_TIMEOUT:?}; page text:\n{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Signs in on a first launch driven by tauri-driver, and waits for the synced agenda.
+async fn first_launch(driver_bin: &Path, app: &Path, env: &AppEnv, log: &Path) {
+    let mut driver = Driver::spawn(driver_bin, env, log);
+    driver.wait_until_ready().await;
+    let caps = serde_json::json!({
+        "tauri:options": { "application": app, "args": [] }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!("a JSON object")
+    };
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .unwrap_or_else(|e| panic!("cannot create a WebDriver session: {e}"));
+    let outcome = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            wait_for(
+                &client,
+                r#"[data-testid="sign-in-screen"] [data-testid="sign-in"]"#,
+                "the Sign in button",
+            )
+            .await;
+            client
+                .find(Locator::Css(r#"[data-testid="sign-in"]"#))
+                .await
+                .expect("the Sign in with Microsoft button")
+                .click()
+                .await
+                .expect("click Sign in with Microsoft");
+            wait_for(&client, r#"[data-testid="item"]"#, "the synced agenda").await;
+        })
+        .await
+    };
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(e) = outcome {
+        eprintln!(
+            "--- tauri-driver / app output ---\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// /proc
+
+/// Every process's parent.
+fn parents() -> HashMap<u32, u32> {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(fields) = stat_fields(pid) {
+            if let Some(ppid) = fields.get(1).and_then(|p| p.parse().ok()) {
+                out.insert(pid, ppid);
+            }
+        }
+    }
+    out
+}
+
+/// `/proc/<pid>/stat` after the command name: field 3 (state) is index 0.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// `root` and all its descendants, `root` first.
+fn process_tree(root: u32) -> Vec<u32> {
+    let parents = parents();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        let mut children: Vec<u32> = parents
+            .iter()
+            .filter(|(_, &pp)| pp == parent)
+            .map(|(&p, _)| p)
+            .collect();
+        children.sort_unstable();
+        tree.extend(children);
+        i += 1;
+    }
+    tree.retain(|&p| Path::new(&format!("/proc/{p}")).exists());
+    tree
+}
+
+fn process_name(pid: u32) -> String {
+    let argv0 = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .and_then(|c| {
+            let first = c.split(|&b| b == 0).next()?.to_vec();
+            let first = String::from_utf8_lossy(&first).into_owned();
+            let base = Path::new(&first)
+                .file_name()?
+                .to_string_lossy()
+                .into_owned();
+            (!base.is_empty()).then_some(base)
+        });
+    argv0.unwrap_or_else(|| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "?".to_owned())
+    })
+}
+
+/// A `kB` field of a `/proc` key/value file.
+fn kb_field(path: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l[key.len()..].split_whitespace().next()?.parse().ok())
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct ProcMem {
+    pid: u32,
+    name: String,
+    rss_kib: u64,
+    pss_kib: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct MemSnapshot {
+    processes: Vec<ProcMem>,
+    rss_mib: f64,
+    pss_mib: f64,
+}
+
+fn mem_snapshot(root: u32) -> MemSnapshot {
+    let processes: Vec<ProcMem> = process_tree(root)
+        .into_iter()
+        .filter_map(|pid| {
+            Some(ProcMem {
+                pid,
+                name: process_name(pid),
+                rss_kib: kb_field(&format!("/proc/{pid}/status"), "VmRSS:")?,
+                pss_kib: kb_field(&format!("/proc/{pid}/smaps_rollup"), "Pss:").unwrap_or(0),
+            })
+        })
+        .collect();
+    let rss_mib = processes.iter().map(|p| p.rss_kib).sum::<u64>() as f64 / 1024.0;
+    let pss_mib = processes.iter().map(|p| p.pss_kib).sum::<u64>() as f64 / 1024.0;
+    MemSnapshot {
+        processes,
+        rss_mib,
+        pss_mib,
+    }
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|&t| t > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// Clock ticks of CPU (utime + stime) per process of the tree, plus the root's reaped
+/// children (cutime + cstime) under the key 0.
+fn cpu_ticks(root: u32) -> BTreeMap<u32, (String, u64)> {
+    let mut out = BTreeMap::new();
+    for pid in process_tree(root) {
+        let Some(f) = stat_fields(pid) else { continue };
+        let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        out.insert(pid, (process_name(pid), tick(11) + tick(12)));
+        if pid == root {
+            out.insert(0, ("(exited children)".to_owned(), tick(13) + tick(14)));
+        }
+    }
+    out
+}
+
+/// Processes whose executable is `app` (any launch, also through tauri-driver).
+fn app_processes(app: &Path) -> Vec<u32> {
+    let app = std::fs::canonicalize(app).unwrap_or_else(|_| app.to_owned());
+    parents()
+        .keys()
+        .copied()
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
+                // A rebuilt binary shows as "… (deleted)".
+                exe == app || exe.to_string_lossy().starts_with(&*app.to_string_lossy())
+            })
+        })
+        .collect()
+}
+
+fn wait_gone(pids: &[u32], timeout: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let alive: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|p| {
+                // A zombie has been killed; only its parent's wait is missing.
+                stat_fields(*p).is_some_and(|f| f.first().is_some_and(|s| s != "Z"))
+            })
+            .collect();
+        if alive.is_empty() || Instant::now() >= deadline {
+            return alive;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The app's log
+
+#[derive(Debug, Clone, Copy)]
+struct Painted {
+    since_start_ms: f64,
+    unix_ms: i64,
+}
+
+fn painted_lines(log_dir: &Path) -> Vec<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(log_dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("agenda painted"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("{name}=");
+    let start = line.find(&key)? + key.len();
+    line[start..].split_whitespace().next()
+}
+
+fn parse_painted(line: &str) -> Option<Painted> {
+    Some(Painted {
+        since_start_ms: field(line, "since_start_ms")?.parse().ok()?,
+        unix_ms: field(line, "unix_ms")?.parse().ok()?,
+    })
+}
+
+fn log_line_count(log_dir: &Path) -> usize {
+    std::fs::read_dir(log_dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| {
+                    std::fs::read_to_string(e.path())
+                        .unwrap_or_default()
+                        .lines()
+                        .count()
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Log lines after the first `skip` (in file order), for the idle phase's summary.
+fn log_lines_after(log_dir: &Path, skip: usize) -> Vec<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(log_dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .skip(skip)
+        .collect()
+}
+
+/// The message of a tracing line: after `target: `, before the first ` key=`.
+fn message_of(line: &str) -> String {
+    let after = line.split_once(": ").map_or(line, |(_, m)| m);
+    let mut words = Vec::new();
+    for w in after.split(' ') {
+        if w.contains('=') {
+            break;
+        }
+        words.push(w);
+    }
+    words.join(" ")
+}
+
+// ---------------------------------------------------------------------------------------
+// Closing the window as a window manager does
+
+/// Sends `WM_DELETE_WINDOW` to every viewable top-level window of `pid`; returns their titles.
+fn close_windows_of(pid: u32) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{
+        AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask, MapState,
+    };
+    let (conn, screen) = x11rb::connect(None)?;
+    let root = conn.setup().roots[screen].root;
+    let atom = |name: &str| -> Result<u32, Box<dyn std::error::Error>> {
+        Ok(conn.intern_atom(false, name.as_bytes())?.reply()?.atom)
+    };
+    let net_wm_pid = atom("_NET_WM_PID")?;
+    let wm_protocols = atom("WM_PROTOCOLS")?;
+    let wm_delete = atom("WM_DELETE_WINDOW")?;
+    let mut closed = Vec::new();
+    for window in conn.query_tree(root)?.reply()?.children {
+        if conn.get_window_attributes(window)?.reply()?.map_state != MapState::VIEWABLE {
+            continue;
+        }
+        let owner = conn
+            .get_property(false, window, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?
+            .reply()?;
+        if owner.value32().and_then(|mut v| v.next()) != Some(pid) {
+            continue;
+        }
+        let protocols = conn
+            .get_property(false, window, wm_protocols, AtomEnum::ATOM, 0, 64)?
+            .reply()?;
+        if !protocols
+            .value32()
+            .is_some_and(|mut v| v.any(|a| a == wm_delete))
+        {
+            continue;
+        }
+        let title = conn
+            .get_property(false, window, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 256)?
+            .reply()?;
+        let event = ClientMessageEvent::new(
+            32,
+            window,
+            wm_protocols,
+            [wm_delete, x11rb::CURRENT_TIME, 0, 0, 0],
+        );
+        conn.send_event(false, window, EventMask::NO_EVENT, event)?;
+        closed.push(String::from_utf8_lossy(&title.value).into_owned());
+    }
+    conn.flush()?;
+    Ok(closed)
+}
+
+/// Viewable top-level windows of `pid`.
+fn viewable_windows_of(pid: u32) -> Result<usize, Box<dyn std::error::Error>> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, MapState};
+    let (conn, screen) = x11rb::connect(None)?;
+    let root = conn.setup().roots[screen].root;
+    let net_wm_pid = conn.intern_atom(false, b"_NET_WM_PID")?.reply()?.atom;
+    let mut n = 0;
+    for window in conn.query_tree(root)?.reply()?.children {
+        if conn.get_window_attributes(window)?.reply()?.map_state != MapState::VIEWABLE {
+            continue;
+        }
+        let owner = conn
+            .get_property(false, window, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?
+            .reply()?;
+        if owner.value32().and_then(|mut v| v.next()) == Some(pid) {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+// ---------------------------------------------------------------------------------------
+// Figures
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct Run {
+    since_start_ms: f64,
+    spawn_to_paint_ms: f64,
+    open: MemSnapshot,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NAN, f64::max)
+}
+
+fn unix_ms_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn print_mem(label: &str, m: &MemSnapshot) {
+    println!(
+        "{label}: RSS {:.1} MiB, PSS {:.1} MiB over {} processes",
+        m.rss_mib,
+        m.pss_mib,
+        m.processes.len()
+    );
+    println!(
+        "  {:>8}  {:<24} {:>10} {:>10}",
+        "pid", "process", "RSS MiB", "PSS MiB"
+    );
+    for p in &m.processes {
+        println!(
+            "  {:>8}  {:<24} {:>10.1} {:>10.1}",
+            p.pid,
+            p.name,
+            p.rss_kib as f64 / 1024.0,
+            p.pss_kib as f64 / 1024.0
+        );
+    }
+}
+
+/// A measured launch: the app started directly in its own process group.
+struct App {
+    child: Child,
+}
+
+impl App {
+    fn spawn(binary: &Path, env: &AppEnv, out: &Path) -> Self {
+        let out = std::fs::File::create(out).expect("app output file");
+        let mut command = Command::new(binary);
+        env.apply(&mut command);
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("output file"))
+            .stderr(out)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        App { child }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Ends the app and everything it spawned, and waits until they are gone.
+    fn end(mut self) {
+        let tree = process_tree(self.pid());
+        end_group(&mut self.child);
+        let left = wait_gone(&tree, Duration::from_secs(10));
+        assert!(
+            left.is_empty(),
+            "processes still alive after the app ended: {left:?}"
+        );
+    }
+}
+
+async fn wait_painted(app: &mut App, log_dir: &Path, before: usize, out: &Path) -> Painted {
+    let deadline = Instant::now() + PAINT_TIMEOUT;
+    loop {
+        let lines = painted_lines(log_dir);
+        if lines.len() > before {
+            let line = lines.last().expect("a line");
+            return parse_painted(line)
+                .unwrap_or_else(|| panic!("cannot read the fields of {line:?}"));
+        }
+        if !app.alive() || Instant::now() >= deadline {
+            panic!(
+                "no `agenda painted` line within {PAINT_TIMEOUT:?} (app alive: {}); app output:\n{}",
+                app.alive(),
+                std::fs::read_to_string(out).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn bench() {
+    let (driver_bin, app_bin) = prerequisites();
+    let runs = env_u64("FOOTPRINT_RUNS", 5).max(1);
+    let settle = Duration::from_secs(env_u64("FOOTPRINT_SETTLE_SECS", 5));
+    let closed_wait = Duration::from_secs(env_u64("FOOTPRINT_CLOSED_SECS", 10));
+    let idle_secs = env_u64("FOOTPRINT_IDLE_SECS", 300);
+    let ticks = clock_ticks_per_sec();
+
+    let stray = app_processes(&app_bin);
+    assert!(
+        stray.is_empty(),
+        "{} is already running (pids {stray:?}); the single-instance plugin would hand the launch to it",
+        app_bin.display()
+    );
+
+    let scratch = tempfile::tempdir().expect("temporary directory");
+    let data_dir = scratch.path().join("data");
+    let xdg_config = scratch.path().join("xdg-config");
+    let xdg_cache = scratch.path().join("xdg-cache");
+    for d in [&data_dir, &xdg_config, &xdg_cache] {
+        std::fs::create_dir_all(d).expect("scratch directory");
+    }
+    let log_dir = data_dir.join("logs");
+
+    let emulator = presently_emulator::Emulator::start(presently_emulator::EmulatorConfig {
+        seed: presently_emulator::Seed::Demo,
+        ..Default::default()
+    })
+    .await
+    .expect("the emulator starts");
+    let base = emulator.base_url();
+    let control = emulator.control();
+    let policy = scratch.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[applications]]\nkey = \"contoso\"\ndisplay_name = \"{POLICY_APP_NAME}\"\nclient_id = \"{}\"\ntenant = \"organizations\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[[groups]]\nname = \"Everyone\"\ndefault = true\nsync = \"microsoft365\"\napplication = \"contoso\"\n",
+            presently_emulator::DEMO_CLIENT_ID
+        ),
+    )
+    .expect("write policy.toml");
+    let env = AppEnv {
+        vars: vec![
+            // No user configuration: the policy's defaults.
+            ("PRESENTLY_CONFIG", scratch.path().join("config.toml")),
+            ("PRESENTLY_POLICY", policy.clone()),
+            ("PRESENTLY_DATA_DIR", data_dir.clone()),
+            ("BROWSER", write_browser_script(scratch.path())),
+            // Start at login and WebKit's caches stay out of the real home.
+            ("XDG_CONFIG_HOME", xdg_config.clone()),
+            ("XDG_CACHE_HOME", xdg_cache.clone()),
+        ],
+    };
+
+    println!(
+        "footprint: {} ({} measured launches)",
+        app_bin.display(),
+        runs
+    );
+    println!("launch 1 (not measured): sign in through tauri-driver and sync ...");
+    let t = Instant::now();
+    first_launch(
+        &driver_bin,
+        &app_bin,
+        &env,
+        &scratch.path().join("tauri-driver.log"),
+    )
+    .await;
+    let left = wait_gone(&app_processes(&app_bin), Duration::from_secs(10));
+    assert!(left.is_empty(), "launch 1 left the app running: {left:?}");
+    println!(
+        "launch 1 signed in and synced in {:.1} s; store {} bytes",
+        t.elapsed().as_secs_f64(),
+        std::fs::metadata(data_dir.join("presently.db")).map_or(0, |m| m.len())
+    );
+
+    let mut measured = Vec::new();
+    let mut closed = None;
+    for i in 0..runs {
+        let last = i + 1 == runs;
+        let out = scratch.path().join(format!("app-{}.log", i + 2));
+        let before = painted_lines(&log_dir).len();
+        let spawned_unix_ms = unix_ms_now();
+        let mut app = App::spawn(&app_bin, &env, &out);
+        let painted = wait_painted(&mut app, &log_dir, before, &out).await;
+        let spawn_to_paint_ms = (painted.unix_ms - spawned_unix_ms) as f64;
+        tokio::time::sleep(settle).await;
+        let open = mem_snapshot(app.pid());
+        println!(
+            "launch {}: since_start {:.1} ms, spawn→paint {:.0} ms; open window RSS {:.1} MiB, PSS {:.1} MiB ({} processes)",
+            i + 2,
+            painted.since_start_ms,
+            spawn_to_paint_ms,
+            open.rss_mib,
+            open.pss_mib,
+            open.processes.len()
+        );
+        measured.push(Run {
+            since_start_ms: painted.since_start_ms,
+            spawn_to_paint_ms,
+            open,
+        });
+        if last {
+            closed = Some(
+                close_and_idle(&mut app, &log_dir, &control, closed_wait, idle_secs, ticks).await,
+            );
+        }
+        app.end();
+    }
+    emulator.shutdown().await;
+
+    let since: Vec<f64> = measured.iter().map(|r| r.since_start_ms).collect();
+    let spawn: Vec<f64> = measured.iter().map(|r| r.spawn_to_paint_ms).collect();
+    let rss: Vec<f64> = measured.iter().map(|r| r.open.rss_mib).collect();
+    let pss: Vec<f64> = measured.iter().map(|r| r.open.pss_mib).collect();
+    let closed = closed.expect("the last launch measured the closed window");
+
+    println!();
+    print_mem(
+        &format!(
+            "window open (launch {}, {:?} after paint)",
+            runs + 1,
+            settle
+        ),
+        &measured.last().expect("a run").open,
+    );
+    println!();
+    print_mem(
+        &format!("window closed ({closed_wait:?} after the close)"),
+        &closed.mem,
+    );
+    println!();
+    println!(
+        "idle {idle_secs} s with the window closed: CPU {:.2} s ({} requests to the emulator, {} log lines)",
+        closed.cpu_secs, closed.requests, closed.log_lines
+    );
+    for (name, secs) in &closed.cpu_by_process {
+        println!("  {name:<24} {secs:.2} s");
+    }
+    for (message, n) in &closed.log_messages {
+        println!("  log: {n} × {message}");
+    }
+    println!();
+    println!("| figure | median | max | target |");
+    println!("|---|---|---|---|");
+    println!(
+        "| run() start → agenda painted (`since_start_ms`) | {:.0} ms | {:.0} ms | ≤ 300 ms |",
+        median(since.clone()),
+        max(&since)
+    );
+    println!(
+        "| process spawn → agenda painted (wall clock) | {:.0} ms | {:.0} ms | ≤ 300 ms |",
+        median(spawn.clone()),
+        max(&spawn)
+    );
+    println!(
+        "| window open: RSS, all processes | {:.1} MiB | {:.1} MiB | ≤ 300 MB |",
+        median(rss.clone()),
+        max(&rss)
+    );
+    println!(
+        "| window open: PSS, all processes | {:.1} MiB | {:.1} MiB | ≤ 300 MB |",
+        median(pss.clone()),
+        max(&pss)
+    );
+    println!(
+        "| window closed: RSS / PSS, all processes | {:.1} / {:.1} MiB | – | ≤ 60 MB |",
+        closed.mem.rss_mib, closed.mem.pss_mib
+    );
+    println!(
+        "| CPU over {idle_secs} s idle, window closed | {:.2} s | – | ≤ 0.5 s per 300 s |",
+        closed.cpu_secs
+    );
+
+    let json = serde_json::json!({
+        "app": app_bin,
+        "runs": measured,
+        "startup_since_start_ms": { "median": median(since.clone()), "max": max(&since), "all": since },
+        "startup_spawn_to_paint_ms": { "median": median(spawn.clone()), "max": max(&spawn), "all": spawn },
+        "open_rss_mib": { "median": median(rss.clone()), "max": max(&rss) },
+        "open_pss_mib": { "median": median(pss.clone()), "max": max(&pss) },
+        "settle_secs": settle.as_secs(),
+        "closed": {
+            "after_secs": closed_wait.as_secs(),
+            "memory": closed.mem,
+            "windows_closed": closed.titles,
+            "webkit_processes_left": closed.webkit_left,
+            "memory_after_idle": closed.mem_after_idle,
+        },
+        "idle": {
+            "secs": idle_secs,
+            "cpu_secs": closed.cpu_secs,
+            "cpu_by_process": closed.cpu_by_process,
+            "emulator_requests": closed.requests,
+            "log_lines": closed.log_lines,
+            "log_messages": closed.log_messages,
+        },
+        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+    });
+    let path = target_dir().join("footprint.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&json).expect("serialise the figures"),
+    )
+    .expect("write footprint.json");
+    println!("\nwrote {}", path.display());
+}
+
+struct Closed {
+    titles: Vec<String>,
+    mem: MemSnapshot,
+    webkit_left: Vec<String>,
+    cpu_secs: f64,
+    cpu_by_process: Vec<(String, f64)>,
+    requests: u64,
+    log_lines: usize,
+    log_messages: Vec<(String, usize)>,
+    mem_after_idle: MemSnapshot,
+}
+
+async fn close_and_idle(
+    app: &mut App,
+    log_dir: &Path,
+    control: &presently_emulator::Control,
+    closed_wait: Duration,
+    idle_secs: u64,
+    ticks: f64,
+) -> Closed {
+    let pid = app.pid();
+    let titles = close_windows_of(pid).unwrap_or_else(|e| panic!("cannot close the window: {e}"));
+    assert!(
+        !titles.is_empty(),
+        "the app (pid {pid}) has no window to close"
+    );
+    println!("closed {titles:?}; waiting {closed_wait:?} ...");
+    tokio::time::sleep(closed_wait).await;
+    assert!(
+        app.alive(),
+        "the app exited when its window closed (it should stay in the tray)"
+    );
+    let windows = viewable_windows_of(pid).unwrap_or(usize::MAX);
+    assert_eq!(windows, 0, "the window is still shown after the close");
+    let mem = mem_snapshot(pid);
+    let webkit_left: Vec<String> = mem
+        .processes
+        .iter()
+        .filter(|p| p.name.contains("WebKit"))
+        .map(|p| format!("{} ({})", p.name, p.pid))
+        .collect();
+    println!(
+        "window closed: RSS {:.1} MiB, PSS {:.1} MiB; WebKit processes left: {webkit_left:?}",
+        mem.rss_mib, mem.pss_mib
+    );
+
+    println!("idle for {idle_secs} s with the window closed ...");
+    let requests_before = control.request_count();
+    let log_before = log_line_count(log_dir);
+    let before = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(idle_secs)).await;
+    let after = cpu_ticks(pid);
+    assert!(app.alive(), "the app exited while idle");
+    let requests = control.request_count() - requests_before;
+    let new_lines = log_lines_after(log_dir, log_before);
+    let mut messages: BTreeMap<String, usize> = BTreeMap::new();
+    for line in &new_lines {
+        *messages.entry(message_of(line)).or_default() += 1;
+    }
+    let mut cpu_by_process = Vec::new();
+    let mut total = 0;
+    for (p, (name, t)) in &after {
+        // A process that started during the idle period counts whole.
+        let d = t.saturating_sub(before.get(p).map_or(0, |(_, b)| *b));
+        total += d;
+        cpu_by_process.push((format!("{name} ({p})"), d as f64 / ticks));
+    }
+    let mem_after_idle = mem_snapshot(pid);
+    Closed {
+        titles,
+        mem,
+        webkit_left,
+        cpu_secs: total as f64 / ticks,
+        cpu_by_process,
+        requests,
+        log_lines: new_lines.len(),
+        log_messages: messages.into_iter().collect(),
+        mem_after_idle,
+    }
+}
