@@ -61,7 +61,35 @@ pub async fn open_item<R: Runtime>(
     shell: State<'_, Shell>,
     id: String,
 ) -> Result<(), ApiError> {
+    if let Some(outlook) = presently_engine::links::find_classic_outlook() {
+        match open_in_desktop_outlook(&shell, &id, &outlook).await {
+            Ok(()) => return Ok(()),
+            Err(e) => tracing::info!(error = %e, "desktop Outlook did not open the item; opening Outlook on the web"),
+        }
+    }
     open(&app, &shell, &id, OpenKind::Outlook)
+}
+
+/// Classic desktop Outlook (Windows): the item's entry id from Graph, then
+/// `OUTLOOK.EXE /select outlook:<EntryID>`.
+async fn open_in_desktop_outlook(
+    shell: &Shell,
+    id: &str,
+    outlook: &std::path::Path,
+) -> Result<(), presently_engine::Error> {
+    let engine = shell.engine().map_err(|e| presently_engine::Error::InvalidInput(e.message))?;
+    let target = engine.outlook_desktop_target(id).await?;
+    let (program, args) =
+        presently_engine::links::outlook_desktop_command(outlook, &target.entry_id_hex);
+    std::process::Command::new(&program)
+        .args(&args)
+        .spawn()
+        .map_err(|source| presently_engine::Error::Io {
+            path: program.clone(),
+            source,
+        })?;
+    tracing::info!("opened the appointment in desktop Outlook");
+    Ok(())
 }
 
 /// Opens the appointment's online meeting.

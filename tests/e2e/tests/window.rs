@@ -818,11 +818,20 @@ async fn first_launch_signs_in(
         if let Some(found) = found {
             break found;
         }
-        assert!(
-            Instant::now() < deadline,
-            "no login item in {} after saving",
-            autostart.display()
-        );
+        if Instant::now() >= deadline {
+            let page = client
+                .find(Locator::Css("body"))
+                .await
+                .expect("the page")
+                .text()
+                .await
+                .unwrap_or_default();
+            screenshot(client, artifacts, "app-settings-timeout.png").await;
+            panic!(
+                "no login item in {} after saving; page:\n{page}",
+                autostart.display()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let text = std::fs::read_to_string(&entry).expect("read the login item");
@@ -938,7 +947,11 @@ async fn first_launch(provisioned: bool) {
         .expect("write config.toml");
     }
     let browser = write_browser_script(scratch.path());
-    let config_home = scratch.path().join("xdg-config");
+    // The login item goes to $HOME/.config/autostart (the autostart plugin reads no
+    // XDG_CONFIG_HOME), so the app gets a home of its own.
+    let home = scratch.path().join("home");
+    std::fs::create_dir_all(&home).expect("home directory");
+    let config_home = home.join(".config");
     let log = artifacts.join(if provisioned {
         "tauri-driver-first-launch-provisioned.log"
     } else {
@@ -952,7 +965,7 @@ async fn first_launch(provisioned: bool) {
             ("PRESENTLY_POLICY", policy.as_os_str()),
             ("PRESENTLY_DATA_DIR", data_dir.as_os_str()),
             ("BROWSER", browser.as_os_str()),
-            ("XDG_CONFIG_HOME", config_home.as_os_str()),
+            ("HOME", home.as_os_str()),
         ],
         &log,
     );
