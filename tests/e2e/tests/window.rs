@@ -360,24 +360,34 @@ async fn open_goes_to_outlook(client: &Client, browser: &FakeBrowser) {
         .await;
 }
 
-/// Switches the UI language on the settings page and comes back to the agenda.
-async fn switch_language(client: &Client, artifacts: &Path, language: &str) {
-    client
-        .find(Locator::Css(r#"[data-testid="open-settings"]"#))
-        .await
-        .expect("the Settings button")
-        .click()
-        .await
-        .expect("open the settings");
+/// Opens the settings page and waits for `ready` (a CSS selector) to be on it.
+async fn open_settings(client: &Client, artifacts: &Path, ready: &str) {
+    click(client, "open-settings").await;
     wait_for(
         client,
-        r#"[data-testid="language"] select, select[data-testid="language"]"#,
+        ready,
         1,
         RENDER_TIMEOUT,
         artifacts,
         "app-settings-timeout.png",
     )
     .await;
+}
+
+/// Clicks the element with this `data-testid`.
+async fn click(client: &Client, testid: &str) {
+    client
+        .find(Locator::Css(&format!(r#"[data-testid="{testid}"]"#)))
+        .await
+        .unwrap_or_else(|e| panic!("no {testid}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {testid}: {e}"));
+}
+
+/// Switches the UI language on the settings page and comes back to the agenda.
+async fn switch_language(client: &Client, artifacts: &Path, language: &str) {
+    open_settings(client, artifacts, r#"[data-testid="language"] select, select[data-testid="language"]"#).await;
     // Chosen as a keyboard user would (focus, then the value), which raises `change`; a
     // pointer click on the option is intercepted by WebKit's native popup. The element is
     // looked up in the page itself: the settings page re-renders once it has loaded.
@@ -392,13 +402,7 @@ async fn switch_language(client: &Client, artifacts: &Path, language: &str) {
         .await
         .expect("choose the language");
     assert_eq!(chosen.as_str(), Some(language));
-    client
-        .find(Locator::Css(r#"[data-testid="settings-save"]"#))
-        .await
-        .expect("the Save button")
-        .click()
-        .await
-        .expect("save the settings");
+    click(client, "settings-save").await;
     // The page re-renders in the new language, then Back returns to the agenda.
     let back = wait_for(
         client,
@@ -775,22 +779,7 @@ async fn first_launch_signs_in(
     // Start at login, turned on in the settings, registers the app with the desktop.
     let autostart = config_home.join("autostart");
     assert!(!autostart.exists(), "no login item before");
-    client
-        .find(Locator::Css(r#"[data-testid="open-settings"]"#))
-        .await
-        .expect("the Settings button")
-        .click()
-        .await
-        .expect("open the settings");
-    wait_for(
-        client,
-        r#"[data-testid="start-at-login"]"#,
-        1,
-        RENDER_TIMEOUT,
-        artifacts,
-        "app-settings-timeout.png",
-    )
-    .await;
+    open_settings(client, artifacts, r#"[data-testid="start-at-login"]"#).await;
     let checked = client
         .execute(
             "const el = document.querySelector('[data-testid=\"start-at-login\"] input, input[data-testid=\"start-at-login\"]'); \
@@ -800,13 +789,7 @@ async fn first_launch_signs_in(
         .await
         .expect("tick Start at login");
     assert_eq!(checked.as_bool(), Some(true));
-    client
-        .find(Locator::Css(r#"[data-testid="settings-save"]"#))
-        .await
-        .expect("the Save button")
-        .click()
-        .await
-        .expect("save the settings");
+    click(client, "settings-save").await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let entry = loop {
         let found = std::fs::read_dir(&autostart)
