@@ -4,7 +4,7 @@
 # its WebKit processes with the window open and closed, and CPU time while idle in the tray.
 # Builds the UI and a release presently-app (the UI is embedded at compile time), then runs
 # tests/e2e/benches/footprint.rs under Xvfb, in a throwaway session bus with a throwaway,
-# unlocked gnome-keyring. Takes about 10 minutes after the build (5 of them idle);
+# unlocked gnome-keyring. Takes about 7 minutes after the build (5 of them idle);
 # FOOTPRINT_IDLE_SECS, FOOTPRINT_RUNS, FOOTPRINT_SETTLE_SECS and FOOTPRINT_CLOSED_SECS
 # change the phases. Figures on stdout and in target/footprint.json.
 # Needs the Debian packages from `scripts/setup.sh test` (xvfb, xauth, dbus,

@@ -17,11 +17,15 @@
 //! 5. Last launch only: the window is closed the way a window manager closes it
 //!    (`WM_DELETE_WINDOW`), then the same sums again, and CPU time (utime + stime) over
 //!    `FOOTPRINT_IDLE_SECS` (default 300) in the tray.
+//! 6. One more launch from the cache through tauri-driver, for the page's Navigation Timing
+//!    next to `agenda painted` (and the session request → paint figure, an upper bound).
 //!
 //! Environment: `PRESENTLY_APP_BIN` (default `target/release/presently-app`),
 //! `FOOTPRINT_RUNS` (measured launches, default 5), `FOOTPRINT_SETTLE_SECS` (paint to the
 //! open-window memory reading, default 5), `FOOTPRINT_CLOSED_SECS` (close to the
-//! closed-window reading, default 10), `FOOTPRINT_IDLE_SECS` (default 300).
+//! closed-window reading, default 10), `FOOTPRINT_IDLE_SECS` (default 300),
+//! `FOOTPRINT_RUST_LOG` (the app's `RUST_LOG`, default `info`; a finer filter adds its lines
+//! to the start-up timeline, and costs time).
 #![allow(clippy::unwrap_used)]
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -149,7 +153,10 @@ impl AppEnv {
         command
             .env_remove("PRESENTLY_DEMO")
             .env_remove("LC_ALL")
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("FOOTPRINT_RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+            )
             .env("LANG", "en_US.UTF-8")
             .env("LANGUAGE", "en_US");
         for (name, value) in &self.vars {
@@ -273,20 +280,24 @@ async fn wait_for(client: &Client, css: &str, what: &str) {
 }
 
 /// Signs in on a first launch driven by tauri-driver, and waits for the synced agenda.
-async fn first_launch(driver_bin: &Path, app: &Path, env: &AppEnv, log: &Path) {
-    let mut driver = Driver::spawn(driver_bin, env, log);
-    driver.wait_until_ready().await;
+async fn session(driver: &Driver, app: &Path) -> Client {
     let caps = serde_json::json!({
         "tauri:options": { "application": app, "args": [] }
     });
     let serde_json::Value::Object(caps) = caps else {
         unreachable!("a JSON object")
     };
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
-        .unwrap_or_else(|e| panic!("cannot create a WebDriver session: {e}"));
+        .unwrap_or_else(|e| panic!("cannot create a WebDriver session: {e}"))
+}
+
+async fn first_launch(driver_bin: &Path, app: &Path, env: &AppEnv, log: &Path) {
+    let mut driver = Driver::spawn(driver_bin, env, log);
+    driver.wait_until_ready().await;
+    let client = session(&driver, app).await;
     let outcome = {
         let client = client.clone();
         tokio::spawn(async move {
@@ -315,6 +326,93 @@ async fn first_launch(driver_bin: &Path, app: &Path, env: &AppEnv, log: &Path) {
             std::fs::read_to_string(log).unwrap_or_default()
         );
         std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// A launch from the cache through tauri-driver, for the page's own timing (Navigation
+/// Timing, resources, paint entries) next to the app's `agenda painted`.
+#[derive(Debug, Clone, serde::Serialize)]
+struct DriverLaunch {
+    /// From the wall clock just before the WebDriver session was requested (tauri-driver is
+    /// already listening) to `agenda painted`: an upper bound, as it includes WebKitWebDriver
+    /// launching the app under automation.
+    session_to_paint_ms: f64,
+    since_start_ms: f64,
+    /// `performance.timeOrigin` (the navigation's start) to `agenda painted`.
+    navigation_to_paint_ms: f64,
+    /// `performance.timeOrigin` after the session request, in ms.
+    session_to_navigation_ms: f64,
+    /// The page's Navigation Timing entry, paint entries and resources (ms after the
+    /// navigation's start).
+    page: serde_json::Value,
+}
+
+const PAGE_TIMING_JS: &str = r#"
+const nav = performance.getEntriesByType('navigation')[0];
+const pick = (e, keys) => Object.fromEntries(keys.map((k) => [k, Math.round(e[k] * 10) / 10]));
+return {
+  timeOrigin: performance.timeOrigin,
+  navigation: nav ? pick(nav, ['fetchStart', 'responseStart', 'responseEnd', 'domInteractive',
+    'domContentLoadedEventEnd', 'loadEventEnd']) : null,
+  paint: performance.getEntriesByType('paint').map((e) => [e.name, Math.round(e.startTime * 10) / 10]),
+  resources: performance.getEntriesByType('resource').map((e) =>
+    [e.name.replace(/^.*\//, ''), Math.round(e.startTime * 10) / 10, Math.round(e.responseEnd * 10) / 10]),
+};
+"#;
+
+async fn driver_launch(
+    driver_bin: &Path,
+    app: &Path,
+    env: &AppEnv,
+    log: &Path,
+    log_dir: &Path,
+) -> DriverLaunch {
+    let mut driver = Driver::spawn(driver_bin, env, log);
+    driver.wait_until_ready().await;
+    let before = painted_lines(log_dir).len();
+    let requested_unix_ms = unix_ms_now();
+    let client = session(&driver, app).await;
+    let outcome = {
+        let client = client.clone();
+        let log_dir = log_dir.to_owned();
+        tokio::spawn(async move {
+            wait_for(&client, r#"[data-testid="item"]"#, "the agenda").await;
+            let deadline = Instant::now() + PAINT_TIMEOUT;
+            let painted = loop {
+                let lines = painted_lines(&log_dir);
+                if lines.len() > before {
+                    break parse_painted(lines.last().expect("a line")).expect("its fields");
+                }
+                assert!(Instant::now() < deadline, "no `agenda painted` line");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let page = client
+                .execute(PAGE_TIMING_JS, vec![])
+                .await
+                .expect("read the page's timing");
+            (painted, page)
+        })
+        .await
+    };
+    let _ = client.close().await;
+    drop(driver);
+    let (painted, page) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!(
+                "--- tauri-driver / app output ---\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+            std::panic::resume_unwind(e.into_panic());
+        }
+    };
+    let origin = page["timeOrigin"].as_f64().unwrap_or(f64::NAN);
+    DriverLaunch {
+        session_to_paint_ms: (painted.unix_ms - requested_unix_ms) as f64,
+        since_start_ms: painted.since_start_ms,
+        navigation_to_paint_ms: painted.unix_ms as f64 - origin,
+        session_to_navigation_ms: origin - requested_unix_ms as f64,
+        page,
     }
 }
 
@@ -403,7 +501,45 @@ struct ProcMem {
     pid: u32,
     name: String,
     rss_kib: u64,
+    /// Of `rss_kib`: anonymous memory (heaps, JIT, stacks) and file-backed pages (mostly
+    /// the shared libraries' code and data).
+    rss_anon_kib: u64,
+    rss_file_kib: u64,
     pss_kib: u64,
+    /// The mappings with the most resident memory (kB).
+    top_mappings: Vec<(String, u64)>,
+}
+
+/// The mappings of `pid` holding the most resident memory: (file or `[anon]`-like name, kB).
+fn top_mappings(pid: u32, n: usize) -> Vec<(String, u64)> {
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return Vec::new();
+    };
+    let mut by_name: HashMap<String, u64> = HashMap::new();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            // "start-end perms offset dev inode [path]"
+            let path: Vec<&str> = words.skip(4).collect();
+            current = if path.is_empty() {
+                "[anon]".to_owned()
+            } else {
+                let p = path.join(" ");
+                Path::new(&p)
+                    .file_name()
+                    .map_or(p.clone(), |f| f.to_string_lossy().into_owned())
+            };
+        } else if first == "Rss:" {
+            let kb: u64 = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            *by_name.entry(current.clone()).or_default() += kb;
+        }
+    }
+    let mut top: Vec<(String, u64)> = by_name.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(n);
+    top
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -421,7 +557,10 @@ fn mem_snapshot(root: u32) -> MemSnapshot {
                 pid,
                 name: process_name(pid),
                 rss_kib: kb_field(&format!("/proc/{pid}/status"), "VmRSS:")?,
+                rss_anon_kib: kb_field(&format!("/proc/{pid}/status"), "RssAnon:").unwrap_or(0),
+                rss_file_kib: kb_field(&format!("/proc/{pid}/status"), "RssFile:").unwrap_or(0),
                 pss_kib: kb_field(&format!("/proc/{pid}/smaps_rollup"), "Pss:").unwrap_or(0),
+                top_mappings: top_mappings(pid, 8),
             })
         })
         .collect();
@@ -456,6 +595,28 @@ fn cpu_ticks(root: u32) -> BTreeMap<u32, (String, u64)> {
         if pid == root {
             out.insert(0, ("(exited children)".to_owned(), tick(13) + tick(14)));
         }
+    }
+    out
+}
+
+/// The files under `dirs` (up to 4 levels down), for what a launch wrote.
+fn files_under(dirs: &[PathBuf]) -> std::collections::BTreeSet<PathBuf> {
+    fn walk(dir: &Path, depth: usize, out: &mut std::collections::BTreeSet<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if depth > 0 && path.is_dir() {
+                walk(&path, depth - 1, out);
+            } else {
+                out.insert(path);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for d in dirs {
+        walk(d, 4, &mut out);
     }
     out
 }
@@ -580,6 +741,48 @@ fn message_of(line: &str) -> String {
     words.join(" ")
 }
 
+/// The log lines a launch wrote (after the first `skip`), up to its `agenda painted`, as
+/// ms after `spawned_unix_ms` and their message.
+fn startup_timeline(log_dir: &Path, skip: usize, spawned_unix_ms: i64) -> Vec<(f64, String)> {
+    let mut out = Vec::new();
+    for line in log_lines_after(log_dir, skip) {
+        let Some(at) = line
+            .split_whitespace()
+            .next()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        else {
+            continue;
+        };
+        let ms = (at.timestamp_micros() - spawned_unix_ms * 1000) as f64 / 1000.0;
+        let painted = line.contains("agenda painted");
+        out.push((ms, format!("log: {}", message_of(&line))));
+        if painted {
+            break;
+        }
+    }
+    out
+}
+
+/// When each descendant of `root` started, in ms after `root` started (to the clock tick).
+fn child_start_times(root: u32, ticks: f64) -> Vec<(f64, String)> {
+    let start = |pid: u32| stat_fields(pid)?.get(19)?.parse::<u64>().ok();
+    let Some(root_start) = start(root) else {
+        return Vec::new();
+    };
+    process_tree(root)
+        .into_iter()
+        .skip(1)
+        .filter_map(|pid| {
+            let t = start(pid)?;
+            let ms = (t.saturating_sub(root_start)) as f64 / ticks * 1000.0;
+            Some((
+                ms,
+                format!("{} started (±{:.0} ms)", process_name(pid), 1000.0 / ticks),
+            ))
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------
 // Closing the window as a window manager does
 
@@ -662,6 +865,10 @@ fn viewable_windows_of(pid: u32) -> Result<usize, Box<dyn std::error::Error>> {
 struct Run {
     since_start_ms: f64,
     spawn_to_paint_ms: f64,
+    /// What happened between the spawn and the paint, in ms after the spawn.
+    timeline: Vec<(f64, String)>,
+    /// `/proc/loadavg` just before the spawn (the machine is shared).
+    loadavg: String,
     open: MemSnapshot,
 }
 
@@ -693,17 +900,26 @@ fn print_mem(label: &str, m: &MemSnapshot) {
         m.processes.len()
     );
     println!(
-        "  {:>8}  {:<24} {:>10} {:>10}",
-        "pid", "process", "RSS MiB", "PSS MiB"
+        "  {:>8}  {:<24} {:>10} {:>10} {:>10} {:>10}",
+        "pid", "process", "RSS MiB", "anon", "file", "PSS MiB"
     );
+    let mib = |kib: u64| kib as f64 / 1024.0;
     for p in &m.processes {
         println!(
-            "  {:>8}  {:<24} {:>10.1} {:>10.1}",
+            "  {:>8}  {:<24} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
             p.pid,
             p.name,
-            p.rss_kib as f64 / 1024.0,
-            p.pss_kib as f64 / 1024.0
+            mib(p.rss_kib),
+            mib(p.rss_anon_kib),
+            mib(p.rss_file_kib),
+            mib(p.pss_kib)
         );
+        let top: Vec<String> = p
+            .top_mappings
+            .iter()
+            .map(|(name, kb)| format!("{name} {:.1}", mib(*kb)))
+            .collect();
+        println!("{:>12}resident by mapping (MiB): {}", "", top.join(", "));
     }
 }
 
@@ -747,14 +963,27 @@ impl App {
     }
 }
 
-async fn wait_painted(app: &mut App, log_dir: &Path, before: usize, out: &Path) -> Painted {
+/// Waits for the next `agenda painted` line; also notes when the window was first mapped
+/// (ms after `spawned`).
+async fn wait_painted(
+    app: &mut App,
+    log_dir: &Path,
+    before: usize,
+    out: &Path,
+    spawned: Instant,
+) -> (Painted, Option<f64>) {
     let deadline = Instant::now() + PAINT_TIMEOUT;
+    let mut mapped = None;
     loop {
+        if mapped.is_none() && viewable_windows_of(app.pid()).is_ok_and(|n| n > 0) {
+            mapped = Some(spawned.elapsed().as_secs_f64() * 1000.0);
+        }
         let lines = painted_lines(log_dir);
         if lines.len() > before {
             let line = lines.last().expect("a line");
-            return parse_painted(line)
-                .unwrap_or_else(|| panic!("cannot read the fields of {line:?}"));
+            let painted =
+                parse_painted(line).unwrap_or_else(|| panic!("cannot read the fields of {line:?}"));
+            return (painted, mapped);
         }
         if !app.alive() || Instant::now() >= deadline {
             panic!(
@@ -837,26 +1066,48 @@ async fn bench() {
     .await;
     let left = wait_gone(&app_processes(&app_bin), Duration::from_secs(10));
     assert!(left.is_empty(), "launch 1 left the app running: {left:?}");
+    let store_bytes: u64 = ["presently.db", "presently.db-wal"]
+        .iter()
+        .map(|f| std::fs::metadata(data_dir.join(f)).map_or(0, |m| m.len()))
+        .sum();
     println!(
-        "launch 1 signed in and synced in {:.1} s; store {} bytes",
+        "launch 1 signed in and synced in {:.1} s; store {store_bytes} bytes (with its WAL)",
         t.elapsed().as_secs_f64(),
-        std::fs::metadata(data_dir.join("presently.db")).map_or(0, |m| m.len())
     );
 
+    // What the first direct launch adds to the XDG directories (a slow first launch is
+    // often a cache being built).
+    let xdg_dirs: Vec<PathBuf> = [xdg_cache.clone(), xdg_config.clone()]
+        .into_iter()
+        .chain(std::env::var_os("XDG_DATA_HOME").map(PathBuf::from))
+        .collect();
+    let files_before = files_under(&xdg_dirs);
     let mut measured = Vec::new();
+    let mut first_launch_new_files = BTreeMap::new();
     let mut closed = None;
     for i in 0..runs {
         let last = i + 1 == runs;
         let out = scratch.path().join(format!("app-{}.log", i + 2));
         let before = painted_lines(&log_dir).len();
+        let lines_before = log_line_count(&log_dir);
+        let loadavg = std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
         let spawned_unix_ms = unix_ms_now();
+        let spawned = Instant::now();
         let mut app = App::spawn(&app_bin, &env, &out);
-        let painted = wait_painted(&mut app, &log_dir, before, &out).await;
+        let (painted, mapped) = wait_painted(&mut app, &log_dir, before, &out, spawned).await;
         let spawn_to_paint_ms = (painted.unix_ms - spawned_unix_ms) as f64;
+        let mut timeline = startup_timeline(&log_dir, lines_before, spawned_unix_ms);
+        if let Some(ms) = mapped {
+            timeline.push((ms, "window mapped (X11, polled)".to_owned()));
+        }
+        timeline.extend(child_start_times(app.pid(), ticks));
+        timeline.sort_by(|a, b| a.0.total_cmp(&b.0));
         tokio::time::sleep(settle).await;
         let open = mem_snapshot(app.pid());
         println!(
-            "launch {}: since_start {:.1} ms, spawn→paint {:.0} ms; open window RSS {:.1} MiB, PSS {:.1} MiB ({} processes)",
+            "launch {}: since_start {:.1} ms, spawn→paint {:.0} ms; open window RSS {:.1} MiB, PSS {:.1} MiB ({} processes); load before {loadavg}",
             i + 2,
             painted.since_start_ms,
             spawn_to_paint_ms,
@@ -867,8 +1118,30 @@ async fn bench() {
         measured.push(Run {
             since_start_ms: painted.since_start_ms,
             spawn_to_paint_ms,
+            timeline,
+            loadavg,
             open,
         });
+        if i == 0 {
+            // Grouped by the directory under the XDG root they went into.
+            let mut by_dir: BTreeMap<String, usize> = BTreeMap::new();
+            for path in files_under(&xdg_dirs).difference(&files_before) {
+                let root = xdg_dirs.iter().find(|d| path.starts_with(d));
+                let top = root
+                    .and_then(|r| {
+                        let first = path.strip_prefix(r).ok()?.components().next()?;
+                        Some(format!(
+                            "{}/{}",
+                            r.file_name()?.to_string_lossy(),
+                            first.as_os_str().to_string_lossy()
+                        ))
+                    })
+                    .unwrap_or_else(|| path.display().to_string());
+                *by_dir.entry(top).or_default() += 1;
+            }
+            println!("  files launch 2 added under the XDG directories: {by_dir:?}");
+            first_launch_new_files = by_dir;
+        }
         if last {
             closed = Some(
                 close_and_idle(&mut app, &log_dir, &control, closed_wait, idle_secs, ticks).await,
@@ -876,6 +1149,21 @@ async fn bench() {
         }
         app.end();
     }
+
+    println!("one more launch from the cache through tauri-driver, for the page's timing ...");
+    let webdriver = driver_launch(
+        &driver_bin,
+        &app_bin,
+        &env,
+        &scratch.path().join("tauri-driver-2.log"),
+        &log_dir,
+    )
+    .await;
+    let left = wait_gone(&app_processes(&app_bin), Duration::from_secs(10));
+    assert!(
+        left.is_empty(),
+        "the WebDriver launch left the app running: {left:?}"
+    );
     emulator.shutdown().await;
 
     let since: Vec<f64> = measured.iter().map(|r| r.since_start_ms).collect();
@@ -884,6 +1172,14 @@ async fn bench() {
     let pss: Vec<f64> = measured.iter().map(|r| r.open.pss_mib).collect();
     let closed = closed.expect("the last launch measured the closed window");
 
+    println!();
+    println!(
+        "start-up timeline of launch {} (ms after the spawn):",
+        runs + 1
+    );
+    for (ms, what) in &measured.last().expect("a run").timeline {
+        println!("  {ms:>8.1}  {what}");
+    }
     println!();
     print_mem(
         &format!(
@@ -909,6 +1205,20 @@ async fn bench() {
     for (message, n) in &closed.log_messages {
         println!("  log: {n} × {message}");
     }
+    println!();
+    println!(
+        "through tauri-driver: session request → agenda painted {:.0} ms (upper bound: includes \
+         WebKitWebDriver launching the app); run() → painted {:.0} ms; navigation start → \
+         painted {:.0} ms (navigation started {:.0} ms after the session request)",
+        webdriver.session_to_paint_ms,
+        webdriver.since_start_ms,
+        webdriver.navigation_to_paint_ms,
+        webdriver.session_to_navigation_ms
+    );
+    println!(
+        "  page timing (ms after navigation start): {}",
+        webdriver.page
+    );
     println!();
     println!("| figure | median | max | target |");
     println!("|---|---|---|---|");
@@ -949,6 +1259,8 @@ async fn bench() {
         "open_rss_mib": { "median": median(rss.clone()), "max": max(&rss) },
         "open_pss_mib": { "median": median(pss.clone()), "max": max(&pss) },
         "settle_secs": settle.as_secs(),
+        "webdriver_launch": webdriver,
+        "files_added_by_first_measured_launch": first_launch_new_files,
         "closed": {
             "after_secs": closed_wait.as_secs(),
             "memory": closed.mem,
