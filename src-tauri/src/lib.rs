@@ -9,8 +9,9 @@
 //! - [`tray`]: the tray menu as data, and its translation to Tauri.
 //! - [`demo`]: demo mode against the embedded emulator.
 //!
-//! Window lifecycle: closing the window destroys its webview (and WebKit's processes with
-//! it); the app stays in the tray until Quit. "Open Presently" makes a new window.
+//! Window lifecycle: closing the window destroys its webview (and its WebKit web process;
+//! WebKit's network process stays for the life of the app); the app stays in the tray until
+//! Quit. "Open Presently" makes a new window.
 
 pub mod autostart;
 pub mod commands;
@@ -306,6 +307,11 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
         tray::TrayAction::OpenItem(id) => {
             if let Err(e) = commands::open(app, &shell, &id, presently_engine::OpenKind::Outlook) {
                 tracing::warn!(code = ?e.code, message = %e.message, "cannot open the appointment");
+            }
+        }
+        tray::TrayAction::JoinItem(id) => {
+            if let Err(e) = commands::open(app, &shell, &id, presently_engine::OpenKind::Join) {
+                tracing::warn!(code = ?e.code, message = %e.message, "cannot join the meeting");
             }
         }
         tray::TrayAction::SignOut => {

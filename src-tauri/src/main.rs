@@ -2,5 +2,12 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // A tray agenda needs no accelerated compositing: without it WebKitGTK starts the
+    // window faster and holds less memory (BENCHMARKS.md, "Desktop app"). Set before GTK or
+    // any thread starts; the user's own value wins.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
     std::process::exit(presently_app::run());
 }

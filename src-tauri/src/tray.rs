@@ -75,8 +75,10 @@ pub enum TrayItem {
 /// What a menu item does when chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrayAction {
-    /// Opens the appointment in Outlook on the web.
+    /// Opens the appointment in Outlook.
     OpenItem(String),
+    /// Joins the appointment's online meeting.
+    JoinItem(String),
     SyncNow,
     OpenWindow,
     /// Opens the window, which shows the sign-in screen while signed out.
@@ -96,6 +98,7 @@ impl TrayAction {
     pub fn to_id(&self) -> String {
         match self {
             TrayAction::OpenItem(id) => format!("open-item:{id}"),
+            TrayAction::JoinItem(id) => format!("join-item:{id}"),
             TrayAction::SyncNow => "sync-now".to_owned(),
             TrayAction::OpenWindow => "open-window".to_owned(),
             TrayAction::SignIn => "sign-in".to_owned(),
@@ -119,10 +122,16 @@ impl TrayAction {
             "pause-presence-tomorrow" => Some(TrayAction::PausePresenceUntilTomorrow),
             "resume-presence" => Some(TrayAction::ResumePresence),
             "quit" => Some(TrayAction::Quit),
-            _ => id
-                .strip_prefix("open-item:")
-                .filter(|rest| !rest.is_empty())
-                .map(|rest| TrayAction::OpenItem(rest.to_owned())),
+            _ => {
+                let item = |prefix: &str| {
+                    id.strip_prefix(prefix)
+                        .filter(|rest| !rest.is_empty())
+                        .map(str::to_owned)
+                };
+                item("open-item:")
+                    .map(TrayAction::OpenItem)
+                    .or_else(|| item("join-item:").map(TrayAction::JoinItem))
+            }
         }
     }
 }
@@ -273,7 +282,13 @@ pub fn build(
         } else {
             format!("{}  {subject}", when(u.start, now))
         };
-        items.push(action(TrayAction::OpenItem(u.item.id.clone()), title));
+        // A click joins an online meeting (what one wants from the tray), else opens it.
+        let click = if u.item.join_url.is_some() {
+            TrayAction::JoinItem(u.item.id.clone())
+        } else {
+            TrayAction::OpenItem(u.item.id.clone())
+        };
+        items.push(action(click, title));
     }
     if let Some(p) = presence {
         items.push(TrayItem::Separator);
@@ -976,6 +991,35 @@ mod tests {
         );
         let after = build(&status(true, SyncPhase::Idle), Some(&view), None, near);
         assert_ne!(before.tooltip, after.tooltip);
+    }
+
+    #[test]
+    fn an_online_meeting_in_the_menu_joins_and_others_open() {
+        let mut online = item(
+            "m1",
+            "Sync with Teams",
+            "2026-03-30T09:30:00+02:00",
+            "2026-03-30T10:00:00+02:00",
+        );
+        online.join_url = Some("https://teams.microsoft.com/l/meetup-join/x".into());
+        let room = item(
+            "m2",
+            "In the room",
+            "2026-03-30T10:30:00+02:00",
+            "2026-03-30T11:00:00+02:00",
+        );
+        let view = agenda(vec![("2026-03-30", vec![online, room])]);
+        let menu = build(
+            &status(true, SyncPhase::Idle),
+            Some(&view),
+            None,
+            at("2026-03-30T08:00:00+02:00"),
+        );
+        assert!(matches!(&menu.items[0], TrayItem::Action { action: TrayAction::JoinItem(id), .. } if id == "m1"));
+        assert!(matches!(&menu.items[1], TrayItem::Action { action: TrayAction::OpenItem(id), .. } if id == "m2"));
+        let join = TrayAction::JoinItem("m1".into());
+        assert_eq!(TrayAction::from_id(&join.to_id()), Some(join));
+        assert_eq!(TrayAction::from_id("join-item:"), None);
     }
 
     #[test]
