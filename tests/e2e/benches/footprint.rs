@@ -28,9 +28,9 @@
 //! to the start-up timeline, and costs time).
 #![allow(clippy::unwrap_used)]
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
+use presently_e2e::{end_group, missing_for_window, target_dir, Driver};
 use std::collections::{BTreeMap, HashMap};
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -54,20 +54,6 @@ fn main() {
 // ---------------------------------------------------------------------------------------
 // Set-up
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("tests/e2e sits two levels below the workspace root")
-        .to_owned()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
-
 fn app_binary() -> PathBuf {
     std::env::var_os("PRESENTLY_APP_BIN")
         .map(PathBuf::from)
@@ -84,49 +70,12 @@ fn env_u64(name: &str, default: u64) -> u64 {
     }
 }
 
-fn find_tauri_driver() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
-        return Some(PathBuf::from(p));
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("tauri-driver"))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
-        let home = std::env::var_os("CARGO_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
-        Some(home.join("bin/tauri-driver")).filter(|p| p.is_file())
-    })
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-}
-
 fn prerequisites() -> (PathBuf, PathBuf) {
-    let mut missing = Vec::new();
-    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
-        missing.push("no DISPLAY: run under Xvfb (xvfb-run -a ...)".to_owned());
-    }
+    let app = app_binary();
+    let (mut missing, driver) =
+        missing_for_window(&app, "cargo build --release -p presently-app");
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
         missing.push("no session bus (dbus-run-session) with an unlocked keyring".to_owned());
-    }
-    let driver = find_tauri_driver();
-    if driver.is_none() {
-        missing.push("tauri-driver not found: cargo install tauri-driver --locked".to_owned());
-    }
-    if !on_path("WebKitWebDriver") {
-        missing.push("WebKitWebDriver not on PATH: apt-get install webkit2gtk-driver".to_owned());
-    }
-    let app = app_binary();
-    if !app.is_file() {
-        missing.push(format!(
-            "{} does not exist: cargo build --release -p presently-app (or set PRESENTLY_APP_BIN)",
-            app.display()
-        ));
     }
     assert!(
         missing.is_empty(),
@@ -134,13 +83,6 @@ fn prerequisites() -> (PathBuf, PathBuf) {
         missing.join("\n  - ")
     );
     (driver.unwrap_or_default(), app)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// What every launch of the app gets in its environment.
@@ -165,100 +107,12 @@ impl AppEnv {
     }
 }
 
-fn write_browser_script(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let script = dir.join("browser.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\ncurl -s -o /dev/null -L \"$1\"\necho \"curl exited $?\" >> '{}'\n",
-            dir.join("browser.log").display()
-        ),
-    )
-    .expect("write the browser script");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-        .expect("make the browser script executable");
-    script
-}
-
 // ---------------------------------------------------------------------------------------
 // Launch 1: sign in through tauri-driver
 
-/// tauri-driver in a process group of its own; dropping it ends the group.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn spawn(binary: &Path, env: &AppEnv, log: &Path) -> Self {
-        let port = free_port();
-        let native_port = free_port();
-        let log_file = std::fs::File::create(log).expect("driver log file");
-        let mut command = Command::new(binary);
-        command.args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native_port.to_string(),
-        ]);
-        env.apply(&mut command);
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log file"))
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        Driver { child, port }
-    }
-
-    async fn wait_until_ready(&mut self) {
-        let deadline = Instant::now() + DRIVER_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("tauri-driver exited early with {status}");
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen within {DRIVER_TIMEOUT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        end_group(&mut self.child);
-    }
-}
-
-/// Ends the process group led by `child`: TERM, up to 5 s, then KILL.
-fn end_group(child: &mut Child) {
-    let group = format!("-{}", child.id());
-    let _ = Command::new("kill")
-        .args(["-TERM", "--", &group])
-        .stderr(Stdio::null())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &group])
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.wait();
+/// tauri-driver with the app's environment.
+fn spawn_driver(binary: &Path, env: &AppEnv, log: &Path) -> Driver {
+    Driver::spawn(binary, log, |command| env.apply(command))
 }
 
 async fn wait_for(client: &Client, css: &str, what: &str) {
@@ -279,25 +133,10 @@ async fn wait_for(client: &Client, css: &str, what: &str) {
     }
 }
 
-/// Signs in on a first launch driven by tauri-driver, and waits for the synced agenda.
-async fn session(driver: &Driver, app: &Path) -> Client {
-    let caps = serde_json::json!({
-        "tauri:options": { "application": app, "args": [] }
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!("a JSON object")
-    };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .unwrap_or_else(|e| panic!("cannot create a WebDriver session: {e}"))
-}
-
 async fn first_launch(driver_bin: &Path, app: &Path, env: &AppEnv, log: &Path) {
-    let mut driver = Driver::spawn(driver_bin, env, log);
-    driver.wait_until_ready().await;
-    let client = session(&driver, app).await;
+    let mut driver = spawn_driver(driver_bin, env, log);
+    driver.wait_until_ready(DRIVER_TIMEOUT).await;
+    let client = driver.connect(app, &[]).await;
     let outcome = {
         let client = client.clone();
         tokio::spawn(async move {
@@ -367,11 +206,11 @@ async fn driver_launch(
     log: &Path,
     log_dir: &Path,
 ) -> DriverLaunch {
-    let mut driver = Driver::spawn(driver_bin, env, log);
-    driver.wait_until_ready().await;
+    let mut driver = spawn_driver(driver_bin, env, log);
+    driver.wait_until_ready(DRIVER_TIMEOUT).await;
     let before = painted_lines(log_dir).len();
     let requested_unix_ms = unix_ms_now();
-    let client = session(&driver, app).await;
+    let client = driver.connect(app, &[]).await;
     let outcome = {
         let client = client.clone();
         let log_dir = log_dir.to_owned();
@@ -1043,7 +882,7 @@ async fn bench() {
             ("PRESENTLY_CONFIG", scratch.path().join("config.toml")),
             ("PRESENTLY_POLICY", policy.clone()),
             ("PRESENTLY_DATA_DIR", data_dir.clone()),
-            ("BROWSER", write_browser_script(scratch.path())),
+            ("BROWSER", presently_e2e::write_browser_script(scratch.path())),
             // Start at login and WebKit's caches stay out of the real home.
             ("XDG_CONFIG_HOME", xdg_config.clone()),
             ("XDG_CACHE_HOME", xdg_cache.clone()),

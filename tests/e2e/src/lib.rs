@@ -1,5 +1,208 @@
-//! End-to-end tests of the Presently desktop app: the real window, driven over WebDriver.
-//!
-//! The tests live in `tests/` and are `#[ignore]`d, because they need a display (Xvfb),
-//! `tauri-driver`, `WebKitWebDriver` and a built `presently-app`. Run them with
-//! `scripts/test-e2e.sh`, which provides all of that.
+//! What the end-to-end tests (`tests/window.rs`) and the footprint bench
+//! (`benches/footprint.rs`) share: finding the app and tauri-driver, running tauri-driver in
+//! a process group of its own, opening a WebDriver session on the app, and the "browser"
+//! script that completes a sign-in against the emulator.
+
+use fantoccini::{Client, ClientBuilder};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root (tests/e2e sits two levels below it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Cargo's target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// `tauri-driver` from `TAURI_DRIVER`, the PATH or `~/.cargo/bin`.
+pub fn find_tauri_driver() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
+        return Some(PathBuf::from(p));
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("tauri-driver"))
+            .find(|p| p.is_file())
+    });
+    on_path.or_else(|| {
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+        Some(cargo_home.join("bin/tauri-driver")).filter(|p| p.is_file())
+    })
+}
+
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+/// What is missing to drive the app's window (a display, tauri-driver, WebKitWebDriver,
+/// the app binary), each with how to get it; `tauri-driver`'s path when present.
+pub fn missing_for_window(app: &Path, build_hint: &str) -> (Vec<String>, Option<PathBuf>) {
+    let mut missing = Vec::new();
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        missing.push("no DISPLAY: run under Xvfb (xvfb-run -a ...)".to_owned());
+    }
+    let driver = find_tauri_driver();
+    if driver.is_none() {
+        missing.push("tauri-driver not found: cargo install tauri-driver --locked".to_owned());
+    }
+    if !on_path("WebKitWebDriver") {
+        missing.push("WebKitWebDriver not on PATH: apt-get install webkit2gtk-driver".to_owned());
+    }
+    if !app.is_file() {
+        missing.push(format!(
+            "{} does not exist: {build_hint} (or set PRESENTLY_APP_BIN)",
+            app.display()
+        ));
+    }
+    (missing, driver)
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+}
+
+/// The browser the app opens for sign-in: fetches the authorize URL and follows the
+/// emulator's redirect to the app's loopback listener, as a person's browser would after
+/// they consented. Logs to `browser.log` beside it.
+pub fn write_browser_script(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("browser.sh");
+    let log = dir.join("browser.log");
+    let text = format!(
+        "#!/bin/sh\ncurl -s -o /dev/null -L \"$1\"\necho \"curl exited $?\" >> '{}'\n",
+        log.display()
+    );
+    std::fs::write(&script, text)
+        .and_then(|()| std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)))
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", script.display()));
+    script
+}
+
+/// tauri-driver in a process group of its own; dropping this ends the group (the driver,
+/// WebKitWebDriver and the app), also when a test panics.
+pub struct Driver {
+    child: Child,
+    pub port: u16,
+}
+
+impl Driver {
+    /// Starts tauri-driver with its output in `log`; `configure` sets the environment that
+    /// reaches the app through WebKitWebDriver, which passes its own on.
+    pub fn spawn(binary: &Path, log: &Path, configure: impl FnOnce(&mut Command)) -> Self {
+        let port = free_port();
+        let native_port = free_port();
+        let log_file = std::fs::File::create(log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        let err_file = log_file
+            .try_clone()
+            .unwrap_or_else(|e| panic!("cannot share {}: {e}", log.display()));
+        let mut command = Command::new(binary);
+        command.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ]);
+        configure(&mut command);
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(err_file)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        Driver { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until tauri-driver accepts connections.
+    pub async fn wait_until_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("tauri-driver exited early with {status}");
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on port {} within {timeout:?}",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A WebDriver session on `app` started with `args`.
+    pub async fn connect(&self, app: &Path, args: &[&str]) -> Client {
+        let caps = serde_json::json!({
+            "tauri:options": { "application": app, "args": args }
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!("a JSON object")
+        };
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url())
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot create a WebDriver session for {}: {e}",
+                    app.display()
+                )
+            })
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        end_group(&mut self.child);
+    }
+}
+
+/// Ends the process group led by `child`: TERM, up to 5 s, then KILL.
+pub fn end_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .stderr(Stdio::null())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.wait();
+}

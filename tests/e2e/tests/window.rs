@@ -6,10 +6,9 @@
 //! session. Run them with `scripts/test-e2e.sh`. Missing prerequisites fail the test with a
 //! message saying what is missing.
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use std::net::TcpListener;
+use fantoccini::{Client, Locator};
+use presently_e2e::{missing_for_window, workspace_root};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long the demo week may take to appear.
@@ -17,63 +16,16 @@ const RENDER_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long tauri-driver may take to accept connections.
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(20);
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("tests/e2e sits two levels below the workspace root")
-        .to_owned()
-}
-
 fn app_binary() -> PathBuf {
     std::env::var_os("PRESENTLY_APP_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/debug/presently-app"))
-}
-
-/// `tauri-driver` from `TAURI_DRIVER`, the PATH or `~/.cargo/bin`.
-fn find_tauri_driver() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
-        return Some(PathBuf::from(p));
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("tauri-driver"))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
-        let cargo_home = std::env::var_os("CARGO_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
-        Some(cargo_home.join("bin/tauri-driver")).filter(|p| p.is_file())
-    })
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+        .unwrap_or_else(|| presently_e2e::target_dir().join("debug/presently-app"))
 }
 
 /// Everything the test needs, or a message naming each missing piece.
 fn prerequisites() -> (PathBuf, PathBuf) {
-    let mut missing = Vec::new();
-    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
-        missing.push("no DISPLAY: run under Xvfb (xvfb-run -a ...)".to_owned());
-    }
-    let driver = find_tauri_driver();
-    if driver.is_none() {
-        missing.push("tauri-driver not found: cargo install tauri-driver --locked".to_owned());
-    }
-    if !on_path("WebKitWebDriver") {
-        missing.push("WebKitWebDriver not on PATH: apt-get install webkit2gtk-driver".to_owned());
-    }
     let app = app_binary();
-    if !app.is_file() {
-        missing.push(format!(
-            "{} does not exist: cargo build -p presently-app (or set PRESENTLY_APP_BIN)",
-            app.display()
-        ));
-    }
+    let (missing, driver) = missing_for_window(&app, "cargo build -p presently-app");
     assert!(
         missing.is_empty(),
         "the end-to-end test cannot run (use scripts/test-e2e.sh):\n  - {}",
@@ -82,121 +34,36 @@ fn prerequisites() -> (PathBuf, PathBuf) {
     (driver.unwrap_or_default(), app)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// tauri-driver in a process group of its own; dropping this ends the group (the driver,
-/// WebKitWebDriver and the app), also when the test panics.
-struct Driver {
-    child: Child,
-    port: u16,
-}
+/// tauri-driver for one test; `env` reaches the app through WebKitWebDriver.
+struct Driver(presently_e2e::Driver);
 
 impl Driver {
-    /// Starts tauri-driver; `env` reaches the app through WebKitWebDriver, which passes its
-    /// environment on.
     fn spawn(binary: &Path, env: &[(&str, &std::ffi::OsStr)], log: &Path) -> Self {
-        use std::os::unix::process::CommandExt;
-        let port = free_port();
-        let native_port = free_port();
-        let log_file = std::fs::File::create(log).expect("driver log file");
-        let mut command = Command::new(binary);
-        command
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env_remove("PRESENTLY_DEMO")
-            .env_remove("PRESENTLY_CONFIG")
-            .env_remove("BROWSER");
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let child = command
-            .env("RUST_LOG", "info")
-            // A fixed locale, so the page (and the screenshot) look the same everywhere. It
-            // also keeps the POSIX "C" locale out, whose tag `Intl` rejects.
-            .env("LANG", "en_US.UTF-8")
-            .env("LANGUAGE", "en_US")
-            .env_remove("LC_ALL")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log file"))
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        Driver { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        Driver(presently_e2e::Driver::spawn(binary, log, |command| {
+            command
+                .env_remove("PRESENTLY_DEMO")
+                .env_remove("PRESENTLY_CONFIG")
+                .env_remove("BROWSER");
+            for (name, value) in env {
+                command.env(name, value);
+            }
+            command
+                .env("RUST_LOG", "info")
+                // A fixed locale, so the page (and the screenshot) look the same everywhere.
+                // It also keeps the POSIX "C" locale out, whose tag `Intl` rejects.
+                .env("LANG", "en_US.UTF-8")
+                .env("LANGUAGE", "en_US")
+                .env_remove("LC_ALL");
+        }))
     }
 
     async fn wait_until_ready(&mut self) {
-        let deadline = Instant::now() + DRIVER_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("tauri-driver exited early with {status}");
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on port {} within {DRIVER_TIMEOUT:?}",
-                self.port
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // The whole group we started: tauri-driver, WebKitWebDriver and the app under test.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
+        self.0.wait_until_ready(DRIVER_TIMEOUT).await;
     }
 }
 
 async fn connect(driver: &Driver, app: &Path, args: &[&str]) -> Client {
-    let caps = serde_json::json!({
-        "tauri:options": {
-            "application": app,
-            "args": args,
-        }
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!("a JSON object")
-    };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url())
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot create a WebDriver session for {}: {e}",
-                app.display()
-            )
-        })
+    driver.0.connect(app, args).await
 }
 
 async fn texts(client: &Client, css: &str) -> Vec<String> {
@@ -855,24 +722,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// The browser the app opens: fetches the authorize URL and follows the emulator's redirect
-/// to the app's loopback listener, as a person's browser would after they consented.
-fn write_browser_script(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let script = dir.join("browser.sh");
-    let log = dir.join("browser.log");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\ncurl -s -o /dev/null -L \"$1\"\necho \"curl exited $?\" >> '{}'\n",
-            log.display()
-        ),
-    )
-    .expect("write the browser script");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-        .expect("make the browser script executable");
-    script
-}
 
 /// The application's name in the test policy.
 const POLICY_APP_NAME: &str = "Presently for Contoso";
@@ -929,7 +778,7 @@ async fn first_launch(provisioned: bool) {
         )
         .expect("write config.toml");
     }
-    let browser = write_browser_script(scratch.path());
+    let browser = presently_e2e::write_browser_script(scratch.path());
     // The login item goes to $HOME/.config/autostart (the autostart plugin reads no
     // XDG_CONFIG_HOME), so the app gets a home of its own.
     let home = scratch.path().join("home");
@@ -949,6 +798,10 @@ async fn first_launch(provisioned: bool) {
             ("PRESENTLY_DATA_DIR", data_dir.as_os_str()),
             ("BROWSER", browser.as_os_str()),
             ("HOME", home.as_os_str()),
+            // WebKitWebDriver's synthesized typing never completes with accelerated
+            // compositing off (the app's default on Linux), so the tests that type turn it
+            // back on; the demo tests run the default.
+            ("WEBKIT_DISABLE_COMPOSITING_MODE", "0".as_ref()),
         ],
         &log,
     );
