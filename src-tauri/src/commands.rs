@@ -2,16 +2,15 @@
 //! `{code, message}` errors out. They run on the async runtime, never on the main thread.
 
 use crate::state::{
-    BrowserSignIn, DeviceCode, SettingsView, Shell, SignInInfo, SignInProgress,
-    SIGN_IN_PROGRESS,
+    BrowserSignIn, DeviceCode, SettingsView, Shell, SignInInfo, SignInProgress, SIGN_IN_PROGRESS,
 };
+use chrono::NaiveDate;
+use presently_engine::agenda::AgendaView;
 use presently_engine::config::Config;
 use presently_engine::presence::forwarding::ForwardingConfig;
 use presently_engine::presence::{PlannedTransition, PresenceConfig};
-use serde::Serialize;
-use chrono::NaiveDate;
-use presently_engine::agenda::AgendaView;
 use presently_engine::{ApiError, ErrorCode, OpenKind, StatusView};
+use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
@@ -64,7 +63,9 @@ pub async fn open_item<R: Runtime>(
     if let Some(outlook) = presently_engine::links::find_classic_outlook() {
         match open_in_desktop_outlook(&shell, &id, &outlook).await {
             Ok(()) => return Ok(()),
-            Err(e) => tracing::info!(error = %e, "desktop Outlook did not open the item; opening Outlook on the web"),
+            Err(e) => {
+                tracing::info!(error = %e, "desktop Outlook did not open the item; opening Outlook on the web")
+            }
         }
     }
     open(&app, &shell, &id, OpenKind::Outlook)
@@ -77,7 +78,9 @@ async fn open_in_desktop_outlook(
     id: &str,
     outlook: &std::path::Path,
 ) -> Result<(), presently_engine::Error> {
-    let engine = shell.engine().map_err(|e| presently_engine::Error::InvalidInput(e.message))?;
+    let engine = shell
+        .engine()
+        .map_err(|e| presently_engine::Error::InvalidInput(e.message))?;
     let target = engine.outlook_desktop_target(id).await?;
     let (program, args) =
         presently_engine::links::outlook_desktop_command(outlook, &target.entry_id_hex);
@@ -231,7 +234,10 @@ pub async fn forwarding_secret_save(
         }
     };
     if secret.expose_secret().trim().is_empty() {
-        return Err(ApiError::new(ErrorCode::InvalidInput, "the secret is empty"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "the secret is empty",
+        ));
     }
     Ok(shell.engine()?.save_forwarding_secret(entry, &secret)?)
 }
@@ -256,7 +262,12 @@ pub async fn open_admin_guide<R: Runtime>(
 ) -> Result<(), ApiError> {
     let engine = shell.engine()?;
     let path = engine.paths().data_dir.join("admin-guide.md");
-    let io = |source| ApiError::from(presently_engine::Error::Io { path: path.clone(), source });
+    let io = |source| {
+        ApiError::from(presently_engine::Error::Io {
+            path: path.clone(),
+            source,
+        })
+    };
     std::fs::create_dir_all(&engine.paths().data_dir).map_err(io)?;
     std::fs::write(&path, ADMIN_GUIDE).map_err(io)?;
     app.opener()

@@ -20,7 +20,11 @@ const OPEN: &str = "open";
 const TAP: &str = "tap";
 
 /// What a performed action asks for: which appointment, opened how.
-pub fn decide(action_id: &str, appointment: Option<&str>, action_type: Option<&str>) -> Option<(String, OpenKind)> {
+pub fn decide(
+    action_id: &str,
+    appointment: Option<&str>,
+    action_type: Option<&str>,
+) -> Option<(String, OpenKind)> {
     let id = appointment?.to_owned();
     match action_id {
         JOIN => Some((id, OpenKind::Join)),

@@ -96,7 +96,8 @@ impl Provisioning {
                     .unwrap_or(e);
                 tracing::error!(error = %e, "configuration invalid; running with the defaults");
                 out.config_error = Some(e.to_string());
-                out.resolve(&toml::Table::new()).unwrap_or_else(|_| placeholder())
+                out.resolve(&toml::Table::new())
+                    .unwrap_or_else(|_| placeholder())
             }
         };
         out
@@ -233,8 +234,7 @@ fn display_name(app: &GraphApplication) -> String {
 
 /// The configuration of no policy and no file (cannot fail: the defaults validate).
 fn placeholder() -> Layered {
-    policy::resolve(None, &toml::Table::new(), None)
-        .unwrap_or_else(unreachable_defaults)
+    policy::resolve(None, &toml::Table::new(), None).unwrap_or_else(unreachable_defaults)
 }
 
 #[allow(clippy::panic)]
@@ -290,7 +290,10 @@ mod tests {
         bad.agenda.days = 99;
         let err = p.save(bad).expect_err("invalid");
         assert_eq!(api(err).code, presently_engine::ErrorCode::InvalidSettings);
-        assert_eq!(std::fs::read_to_string(&config_path).expect("file"), written);
+        assert_eq!(
+            std::fs::read_to_string(&config_path).expect("file"),
+            written
+        );
     }
 
     #[test]
@@ -321,7 +324,9 @@ mod tests {
         let mut p = Provisioning::load(dir.path().join("none.toml"), config_path.clone(), None);
         assert!(p.application().is_none());
         assert!(p.registration_editable());
-        let err = p.set_registration("not-a-guid", "contoso.com").expect_err("bad");
+        let err = p
+            .set_registration("not-a-guid", "contoso.com")
+            .expect_err("bad");
         assert_eq!(api(err).code, presently_engine::ErrorCode::InvalidSettings);
         assert!(!config_path.exists());
         let config = p

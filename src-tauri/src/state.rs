@@ -4,15 +4,13 @@
 //! whether Quit was chosen.
 
 use crate::demo::DemoAccount;
-use crate::settings::{
-    AppRegistration, PolicyInfo, Provisioning, RegistrationSource,
-};
-use presently_engine::config::Config;
-use presently_engine::policy::SyncMethod;
+use crate::settings::{AppRegistration, PolicyInfo, Provisioning, RegistrationSource};
 use crate::tray::{self, TrayMenu};
 use presently_engine::auth::AuthError;
+use presently_engine::config::Config;
 use presently_engine::engine::SyncReport;
 use presently_engine::model::Account;
+use presently_engine::policy::SyncMethod;
 use presently_engine::{ApiError, Engine, Error, ErrorCode, StatusView};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -453,7 +451,9 @@ impl Shell {
         if let Some(config) = changed {
             match engine.reconfigure(config) {
                 Ok(()) => self.after_reconfigure(app),
-                Err(e) => tracing::warn!(error = %e, "cannot apply the settings of this account's group"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot apply the settings of this account's group")
+                }
             }
         }
     }

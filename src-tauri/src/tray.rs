@@ -416,7 +416,9 @@ pub fn apply<R: tauri::Runtime>(
     }
     tray.set_menu(Some(menu.build()?))?;
     tray.set_tooltip(Some(&model.tooltip))?;
-    tray.set_icon(Some(tauri::image::Image::from_bytes(icon_bytes(model.icon))?))?;
+    tray.set_icon(Some(tauri::image::Image::from_bytes(icon_bytes(
+        model.icon,
+    ))?))?;
     // Only macOS shows a title beside the icon; Linux indicators would turn it into a label
     // that crowds the panel.
     #[cfg(target_os = "macos")]
@@ -910,7 +912,10 @@ mod tests {
     }
 
     fn view_with(subject: &str, start: &str, end: &str) -> AgendaView {
-        agenda(vec![("2026-03-30", vec![item("standup", subject, start, end)])])
+        agenda(vec![(
+            "2026-03-30",
+            vec![item("standup", subject, start, end)],
+        )])
     }
 
     #[test]
@@ -926,12 +931,36 @@ mod tests {
             ..running.clone()
         };
         let cases = [
-            (status(false, SyncPhase::Error), None, TrayIconKind::SignedOut),
-            (status(true, SyncPhase::Error), Some(&paused), TrayIconKind::Error),
-            (status(true, SyncPhase::Offline), Some(&paused), TrayIconKind::Offline),
-            (status(true, SyncPhase::Syncing), Some(&paused), TrayIconKind::Syncing),
-            (status(true, SyncPhase::Idle), Some(&paused), TrayIconKind::Paused),
-            (status(true, SyncPhase::Idle), Some(&running), TrayIconKind::SignedIn),
+            (
+                status(false, SyncPhase::Error),
+                None,
+                TrayIconKind::SignedOut,
+            ),
+            (
+                status(true, SyncPhase::Error),
+                Some(&paused),
+                TrayIconKind::Error,
+            ),
+            (
+                status(true, SyncPhase::Offline),
+                Some(&paused),
+                TrayIconKind::Offline,
+            ),
+            (
+                status(true, SyncPhase::Syncing),
+                Some(&paused),
+                TrayIconKind::Syncing,
+            ),
+            (
+                status(true, SyncPhase::Idle),
+                Some(&paused),
+                TrayIconKind::Paused,
+            ),
+            (
+                status(true, SyncPhase::Idle),
+                Some(&running),
+                TrayIconKind::SignedIn,
+            ),
             (status(true, SyncPhase::Never), None, TrayIconKind::SignedIn),
         ];
         for (status, presence, want) in cases {
@@ -946,7 +975,11 @@ mod tests {
             None,
             at("2026-03-30T08:00:00Z"),
         );
-        assert!(offline.tooltip.ends_with("(offline)"), "{}", offline.tooltip);
+        assert!(
+            offline.tooltip.ends_with("(offline)"),
+            "{}",
+            offline.tooltip
+        );
     }
 
     #[test]
@@ -956,15 +989,17 @@ mod tests {
             "2026-03-30T09:30:00+02:00",
             "2026-03-30T09:45:00+02:00",
         );
-        let tooltip = |now: &str| {
-            build(&status(true, SyncPhase::Idle), Some(&view), None, at(now)).tooltip
-        };
+        let tooltip =
+            |now: &str| build(&status(true, SyncPhase::Idle), Some(&view), None, at(now)).tooltip;
         assert_eq!(tooltip("2026-03-30T09:18:00+02:00"), "Stand-up in 12 min");
         assert_eq!(tooltip("2026-03-30T09:17:59+02:00"), "Stand-up in 13 min");
         assert_eq!(tooltip("2026-03-30T09:29:30+02:00"), "Stand-up in 1 min");
         assert_eq!(tooltip("2026-03-30T08:30:00+02:00"), "Stand-up in 60 min");
         assert_eq!(tooltip("2026-03-30T08:29:00+02:00"), "Stand-up at 09:30");
-        assert_eq!(tooltip("2026-03-30T09:31:00+02:00"), "Now: Stand-up until 09:45");
+        assert_eq!(
+            tooltip("2026-03-30T09:31:00+02:00"),
+            "Now: Stand-up until 09:45"
+        );
     }
 
     #[test]
@@ -1015,8 +1050,12 @@ mod tests {
             None,
             at("2026-03-30T08:00:00+02:00"),
         );
-        assert!(matches!(&menu.items[0], TrayItem::Action { action: TrayAction::JoinItem(id), .. } if id == "m1"));
-        assert!(matches!(&menu.items[1], TrayItem::Action { action: TrayAction::OpenItem(id), .. } if id == "m2"));
+        assert!(
+            matches!(&menu.items[0], TrayItem::Action { action: TrayAction::JoinItem(id), .. } if id == "m1")
+        );
+        assert!(
+            matches!(&menu.items[1], TrayItem::Action { action: TrayAction::OpenItem(id), .. } if id == "m2")
+        );
         let join = TrayAction::JoinItem("m1".into());
         assert_eq!(TrayAction::from_id(&join.to_id()), Some(join));
         assert_eq!(TrayAction::from_id("join-item:"), None);

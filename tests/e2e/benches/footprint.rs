@@ -72,8 +72,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 fn prerequisites() -> (PathBuf, PathBuf) {
     let app = app_binary();
-    let (mut missing, driver) =
-        missing_for_window(&app, "cargo build --release -p presently-app");
+    let (mut missing, driver) = missing_for_window(&app, "cargo build --release -p presently-app");
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
         missing.push("no session bus (dbus-run-session) with an unlocked keyring".to_owned());
     }
@@ -882,7 +881,10 @@ async fn bench() {
             ("PRESENTLY_CONFIG", scratch.path().join("config.toml")),
             ("PRESENTLY_POLICY", policy.clone()),
             ("PRESENTLY_DATA_DIR", data_dir.clone()),
-            ("BROWSER", presently_e2e::write_browser_script(scratch.path())),
+            (
+                "BROWSER",
+                presently_e2e::write_browser_script(scratch.path()),
+            ),
             // Start at login and WebKit's caches stay out of the real home.
             ("XDG_CONFIG_HOME", xdg_config.clone()),
             ("XDG_CACHE_HOME", xdg_cache.clone()),

@@ -125,7 +125,6 @@ async fn demo_week_renders(client: &Client, artifacts: &Path) {
         demo_badge.is_displayed().await.unwrap_or(false),
         "the demo badge is hidden"
     );
-
 }
 
 /// A stand-in for the user's browser, reached the way the app's opener reaches one: xdg-open
@@ -206,7 +205,9 @@ async fn open_goes_to_outlook(client: &Client, browser: &FakeBrowser) {
     client
         .wait()
         .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(r#"[data-testid="detail"] [data-testid="open"]"#))
+        .for_element(Locator::Css(
+            r#"[data-testid="detail"] [data-testid="open"]"#,
+        ))
         .await
         .expect("the Open in Outlook button")
         .click()
@@ -254,7 +255,12 @@ async fn click(client: &Client, testid: &str) {
 
 /// Switches the UI language on the settings page and comes back to the agenda.
 async fn switch_language(client: &Client, artifacts: &Path, language: &str) {
-    open_settings(client, artifacts, r#"[data-testid="language"] select, select[data-testid="language"]"#).await;
+    open_settings(
+        client,
+        artifacts,
+        r#"[data-testid="language"] select, select[data-testid="language"]"#,
+    )
+    .await;
     // Chosen as a keyboard user would (focus, then the value), which raises `change`; a
     // pointer click on the option is intercepted by WebKit's native popup. The element is
     // looked up in the page itself: the settings page re-renders once it has loaded.
@@ -381,7 +387,10 @@ async fn demo_in_theme(dark: bool) {
                 .text()
                 .await
                 .unwrap_or_default();
-            assert!(page.contains("Heute"), "the agenda is not in German:\n{page}");
+            assert!(
+                page.contains("Heute"),
+                "the agenda is not in German:\n{page}"
+            );
             screenshot(&client, &artifacts, &format!("app-agenda-{theme}-de.png")).await;
         })
     };
@@ -721,7 +730,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
-
 
 /// The application's name in the test policy.
 const POLICY_APP_NAME: &str = "Presently for Contoso";
