@@ -168,7 +168,8 @@ pub struct Shell {
     pub agenda_changed: Notify,
     /// Wakes presence automation: the store changed.
     presence_store_changed: Arc<Notify>,
-    presence_stop: Arc<Notify>,
+    /// Stops the presence runtime now running; a new one (settings changed) gets a new one.
+    presence_stop: Mutex<Arc<Notify>>,
     /// Wakes the reminders loop: the agenda changed.
     reminders_changed: Notify,
     reminders_stop: Notify,
@@ -197,7 +198,7 @@ impl Shell {
             stop: Arc::new(Notify::new()),
             agenda_changed: Notify::new(),
             presence_store_changed: Arc::new(Notify::new()),
-            presence_stop: Arc::new(Notify::new()),
+            presence_stop: Mutex::new(Arc::new(Notify::new())),
             reminders_changed: Notify::new(),
             reminders_stop: Notify::new(),
             tray_shown: Mutex::new(None),
@@ -219,7 +220,7 @@ impl Shell {
     pub fn set_quitting(&self) {
         self.quitting.store(true, Ordering::SeqCst);
         self.stop.notify_one();
-        self.presence_stop.notify_one();
+        lock(&self.presence_stop).notify_one();
         self.reminders_stop.notify_one();
     }
 
@@ -303,18 +304,32 @@ impl Shell {
         }
     }
 
-    /// Runs presence automation (when the `presence` feature is on) until Quit: the engine
-    /// decides and applies; the shell only wakes it after a sync changed the store.
+    /// Runs presence automation (when the `presence` feature is on) until Quit or until the
+    /// settings it depends on change ([`Shell::restart_presence`]): the engine decides and
+    /// applies; the shell only wakes it after a sync changed the store.
     pub async fn run_presence(&self) {
         let Ok(engine) = self.engine().cloned() else {
             return;
         };
+        let stop = lock(&self.presence_stop).clone();
         engine
-            .run_presence(
-                self.presence_stop.clone(),
-                self.presence_store_changed.clone(),
-            )
+            .run_presence(stop, self.presence_store_changed.clone())
             .await;
+    }
+
+    /// The presence settings changed (on/off, profiles, rules, forwarding, the zone): the
+    /// running automation stops (a block under way keeps its saved pre-automation state,
+    /// which the next run restores) and a new one starts with the new policy.
+    fn restart_presence<R: Runtime>(&self, app: &AppHandle<R>) {
+        let old = std::mem::replace(&mut *lock(&self.presence_stop), Arc::new(Notify::new()));
+        // A stored permit: the old runtime stops even if it is not waiting right now.
+        old.notify_one();
+        if self.is_quitting() {
+            return;
+        }
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move { app.state::<Shell>().run_presence().await });
+        tracing::info!("presence automation restarted with the new settings");
     }
 
     pub fn is_quitting(&self) -> bool {
@@ -408,8 +423,12 @@ impl Shell {
         config: Config,
     ) -> Result<Config, ApiError> {
         let engine = self.engine()?;
+        let before = engine.config();
         let applied = lock(&self.provisioning).save(config)?;
         engine.reconfigure(applied.clone())?;
+        if presence_inputs_changed(&before, &applied) {
+            self.restart_presence(app);
+        }
         self.after_reconfigure(app);
         Ok(applied)
     }
@@ -449,8 +468,14 @@ impl Shell {
         };
         let changed = lock(&self.provisioning).set_upn(upn);
         if let Some(config) = changed {
-            match engine.reconfigure(config) {
-                Ok(()) => self.after_reconfigure(app),
+            let before = engine.config();
+            match engine.reconfigure(config.clone()) {
+                Ok(()) => {
+                    if presence_inputs_changed(&before, &config) {
+                        self.restart_presence(app);
+                    }
+                    self.after_reconfigure(app)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot apply the settings of this account's group")
                 }
@@ -768,6 +793,15 @@ impl Shell {
     }
 }
 
+/// Whether presence automation must start again to follow a configuration change (it builds
+/// its policy and zone when it starts).
+pub fn presence_inputs_changed(before: &Config, after: &Config) -> bool {
+    before.features.presence != after.features.presence
+        || before.features.automatic_replies != after.features.automatic_replies
+        || before.presence != after.presence
+        || before.display_timezone() != after.display_timezone()
+}
+
 fn emit_progress<R: Runtime>(app: &AppHandle<R>, progress: &SignInProgress) {
     if let Err(e) = app.emit(SIGN_IN_PROGRESS, progress) {
         tracing::warn!(error = %e, "cannot emit {SIGN_IN_PROGRESS}");
@@ -809,6 +843,24 @@ mod tests {
         .expect("engine");
         let provisioning = no_policy(dir.path());
         (dir, Shell::new(Ok(engine), None, provisioning))
+    }
+
+    #[test]
+    fn presence_restarts_only_for_what_it_depends_on() {
+        let before = Config::default();
+        let mut after = before.clone();
+        after.sync.interval_secs = 300;
+        after.agenda.days = 3;
+        assert!(!presence_inputs_changed(&before, &after));
+        let mut on = before.clone();
+        on.features.presence = true;
+        assert!(presence_inputs_changed(&before, &on));
+        let mut rules = before.clone();
+        rules.presence.default_rules = false;
+        assert!(presence_inputs_changed(&before, &rules));
+        let mut zone = before.clone();
+        zone.agenda.timezone = Some("Pacific/Auckland".into());
+        assert!(presence_inputs_changed(&before, &zone));
     }
 
     #[test]
