@@ -23,7 +23,13 @@ pub async fn agenda(
     days: Option<u32>,
 ) -> Result<AgendaView, ApiError> {
     let from = from.as_deref().map(parse_date).transpose()?;
-    Ok(shell.engine()?.agenda(from, days)?)
+    let started = std::time::Instant::now();
+    let view = shell.engine()?.agenda(from, days)?;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "agenda answered"
+    );
+    Ok(view)
 }
 
 /// The live preview of presence automation: the transitions it would make from now
@@ -44,6 +50,7 @@ pub async fn presence_plan(
 
 #[tauri::command]
 pub async fn status(shell: State<'_, Shell>) -> Result<StatusView, ApiError> {
+    tracing::debug!("status asked");
     shell.status()
 }
 
@@ -158,6 +165,7 @@ pub async fn sign_out<R: Runtime>(
 /// the application and the calendars to choose from.
 #[tauri::command]
 pub async fn settings_get(shell: State<'_, Shell>) -> Result<SettingsView, ApiError> {
+    tracing::debug!("settings asked");
     shell.settings_view()
 }
 
@@ -296,9 +304,17 @@ pub async fn copy_join_link<R: Runtime>(
 /// The UI painted its first agenda: logged with the time since start and the wall-clock
 /// instant (`scripts/bench-footprint.sh` reads it). Answers nothing.
 #[tauri::command]
-pub async fn ui_painted() -> Result<(), ApiError> {
+pub async fn ui_painted(
+    marks: Option<std::collections::BTreeMap<String, f64>>,
+) -> Result<(), ApiError> {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
+        // The page's own marks, in ms since its time origin (navigation start).
+        let marks: Vec<String> = marks
+            .unwrap_or_default()
+            .iter()
+            .map(|(k, v)| format!("{k}={v:.0}"))
+            .collect();
         let since_start_ms = crate::STARTED
             .get()
             .map(|t| t.elapsed().as_secs_f64() * 1000.0)
@@ -306,6 +322,7 @@ pub async fn ui_painted() -> Result<(), ApiError> {
         tracing::info!(
             since_start_ms,
             unix_ms = chrono::Utc::now().timestamp_millis(),
+            page = %marks.join(" "),
             "agenda painted"
         );
     });

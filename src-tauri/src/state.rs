@@ -744,7 +744,13 @@ impl Shell {
             let Some(icon) = handle.tray_by_id(tray::TRAY_ID) else {
                 return;
             };
-            if let Err(e) = tray::apply(&handle, &icon, &model) {
+            let started = std::time::Instant::now();
+            let applied = tray::apply(&handle, &icon, &model);
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "tray updated on the main thread"
+            );
+            if let Err(e) = applied {
                 tracing::warn!(error = %e, "cannot update the tray menu");
                 // Try again next time.
                 if let Some(shell) = handle.try_state::<Shell>() {

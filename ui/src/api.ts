@@ -65,7 +65,7 @@ export const api = {
     call<SignInInfo>('set_registration', { clientId, tenant }),
   openAdminGuide: () => call<null>('open_admin_guide'),
   /** The agenda was painted for the first time (logged with the time since start). */
-  uiPainted: () => call<null>('ui_painted'),
+  uiPainted: (marks: Record<string, number>) => call<null>('ui_painted', { marks }),
   copyJoinLink: (id: string) => call<string>('copy_join_link', { id }),
   onNavigate: (cb: (view: 'agenda' | 'settings') => void): Promise<UnlistenFn> =>
     listen<'agenda' | 'settings'>('navigate', (ev) => cb(ev.payload)),

@@ -266,7 +266,8 @@ export function start(opts: StartOptions = {}): void {
         if (state.view) {
           const multi = calendarsOf(state.view).length > 1;
           content.replaceChildren(renderAgenda(applyFilters(state.view, state.filters, state.query), ctx(), handlers, multi));
-          reportFirstPaint(() => api.uiPainted());
+          marks.agendaRendered ??= performance.now();
+          reportFirstPaint(() => api.uiPainted({ ...marks, painted: performance.now() }));
         }
         break;
     }
@@ -454,6 +455,7 @@ export function start(opts: StartOptions = {}): void {
     }
     try {
       const view = await api.agenda(null, days);
+      marks.agendaReceived ??= performance.now();
       if (seq !== loadSeq) return;
       state.view = view;
       state.error = null;
@@ -853,15 +855,18 @@ function sizeTimeColumn(host: HTMLElement, locale: string, allDay: string): void
 
 /** Set once the first agenda paint was reported (one per process, not per mount). */
 let firstPaintReported = false;
+/** Start-up marks (ms since the page's time origin) sent with the first-paint report. */
+const marks: Record<string, number> = {};
 
 /** Tells Rust, once, that the agenda is on screen (after the next frame): the start-up
  * figure in BENCHMARKS.md is measured from process start to this. */
 function reportFirstPaint(painted: () => Promise<unknown>): void {
   if (firstPaintReported) return;
   firstPaintReported = true;
-  requestAnimationFrame(() =>
+  requestAnimationFrame(() => {
+    marks.firstFrame ??= performance.now();
     requestAnimationFrame(() => {
       painted().catch(() => undefined);
-    }),
-  );
+    });
+  });
 }
