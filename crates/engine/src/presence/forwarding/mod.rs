@@ -641,6 +641,15 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner()) = Some(provider);
     }
 
+    /// Where the providers' secrets are read from and kept.
+    fn forwarding_secrets(&self) -> Arc<dyn SecretStore> {
+        self.forwarding
+            .secrets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Keeps a provider's secret (`provider:webex`, `provider:ami`, `provider:http`).
     pub fn save_forwarding_secret(&self, user: &str, secret: &SecretString) -> Result<(), Error> {
         if ![WEBEX_SECRET, AMI_SECRET, HTTP_SECRET].contains(&user) {
@@ -648,12 +657,7 @@ impl Engine {
                 "{user:?} is not a forwarding secret; expected {WEBEX_SECRET}, {AMI_SECRET} or {HTTP_SECRET}"
             )));
         }
-        let secrets = self
-            .forwarding
-            .secrets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let secrets = self.forwarding_secrets();
         secrets.set(user, secret).map_err(|detail| {
             Error::Forwarding(ForwardingError::Secret {
                 provider: "keyring",
@@ -668,12 +672,7 @@ impl Engine {
         &self,
         config: &ForwardingConfig,
     ) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
-        let secrets = self
-            .forwarding
-            .secrets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let secrets = self.forwarding_secrets();
         Ok(build(config, secrets)?)
     }
 
@@ -709,12 +708,7 @@ impl Engine {
         if let Some(p) = &*cached {
             return Ok(p.clone());
         }
-        let secrets = self
-            .forwarding
-            .secrets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let secrets = self.forwarding_secrets();
         let built = build(&self.config().presence.forwarding, secrets)?;
         *cached = Some(built.clone());
         Ok(built)
