@@ -14,6 +14,7 @@
 //! Quit. "Open Presently" makes a new window.
 
 pub mod autostart;
+pub mod boot;
 pub mod commands;
 pub mod demo;
 pub mod reminders;
@@ -41,6 +42,9 @@ const TRAY_MAX_SLEEP: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone)]
 pub struct Launch {
     pub demo: bool,
+    /// Start in the tray without opening the window (`--background`, what the login item
+    /// passes). Ignored while nobody is signed in: the consent window then opens by itself.
+    pub background: bool,
     pub paths: Paths,
 }
 
@@ -54,9 +58,17 @@ impl Launch {
         } else {
             Paths::resolve(None)
         };
-        Self { demo, paths }
+        let background = args.iter().skip(1).any(|a| a == BACKGROUND_ARG);
+        Self {
+            demo,
+            background,
+            paths,
+        }
     }
 }
+
+/// The argument that starts the app in the tray (the login item passes it).
+pub const BACKGROUND_ARG: &str = "--background";
 
 /// When `run` began (the start-up figure is measured from here, and from the wall clock).
 pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
@@ -97,7 +109,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            None,
+            Some(vec![BACKGROUND_ARG]),
         ))
         .invoke_handler(tauri::generate_handler![
             commands::agenda,
@@ -148,7 +160,14 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         }
     }
     shell.refresh_tray(&handle);
-    show_main_window(&handle)?;
+    if opens_window_at_start(
+        launch.background,
+        shell.status().is_ok_and(|s| s.account.signed_in),
+    ) {
+        show_main_window(&handle)?;
+    } else {
+        tracing::info!("started in the tray (--background)");
+    }
 
     // Syncs on the engine's cadence (start, interval with jitter, wake from sleep, Sync now).
     let syncer = handle.clone();
@@ -185,6 +204,12 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Whether the window opens at start: always, except a `--background` start (at login) of
+/// a signed-in user. Nobody signed in means the consent window, which opens by itself.
+pub fn opens_window_at_start(background: bool, signed_in: bool) -> bool {
+    !background || !signed_in
 }
 
 /// The real account: the organization's policy, the user's settings and the store from
@@ -386,7 +411,24 @@ pub fn show_view<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()
     if view == View::Settings {
         config.url = tauri::WebviewUrl::App("index.html#settings".into());
     }
-    let window = WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    let mut builder = WebviewWindowBuilder::from_config(app, &config)?;
+    // The agenda from the store goes into the page with it (see `boot`).
+    if let Some(shell) = app.try_state::<Shell>() {
+        let started = std::time::Instant::now();
+        match boot::Boot::from_shell(&shell).map(|b| b.script()) {
+            Some(Ok(script)) => {
+                tracing::debug!(
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    bytes = script.len(),
+                    "first-paint data ready"
+                );
+                builder = builder.initialization_script(script);
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "cannot serialize the first-paint data"),
+            None => {}
+        }
+    }
+    let window = builder.build()?;
     window.set_focus()
 }
 
@@ -399,5 +441,18 @@ fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
             tracing::debug!("window closed; staying in the tray");
             api.prevent_exit();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_background_start_opens_no_window_unless_nobody_is_signed_in() {
+        assert!(!opens_window_at_start(true, true));
+        assert!(opens_window_at_start(true, false), "the consent window");
+        assert!(opens_window_at_start(false, true));
+        assert!(opens_window_at_start(false, false));
     }
 }

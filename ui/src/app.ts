@@ -31,6 +31,40 @@ import './styles.css';
 
 export const DEFAULT_DAYS = 7;
 
+/** What the Rust side puts into a new window before the page loads (src-tauri/src/boot.rs):
+ * the status and the agenda from the local store, for the first frame. */
+export interface Boot {
+  days: number;
+  status: Status;
+  agenda: AgendaView;
+}
+
+declare global {
+  interface Window {
+    __PRESENTLY_BOOT__?: unknown;
+  }
+}
+
+/** Takes the first-paint data, once: a re-mount (another language) or a reload asks again. */
+function takeBoot(): Boot | null {
+  const raw = window.__PRESENTLY_BOOT__;
+  delete window.__PRESENTLY_BOOT__;
+  if (!raw || typeof raw !== 'object') return null;
+  const b = raw as Partial<Boot>;
+  const ok =
+    typeof b.days === 'number' &&
+    b.days >= 1 &&
+    !!b.status?.account?.signed_in &&
+    Array.isArray(b.agenda?.days) &&
+    typeof b.agenda?.timezone === 'string';
+  return ok ? (b as Boot) : null;
+}
+
+/** Runs `fn` once the next frame is on screen (work that must not delay the first paint). */
+function afterNextFrame(fn: () => void): void {
+  requestAnimationFrame(() => window.setTimeout(fn, 0));
+}
+
 /** Error codes that replace the agenda with the error state even when one is shown. */
 const FATAL = new Set(['not_signed_in', 'store_corrupt', 'store_too_new', 'config_invalid']);
 
@@ -69,7 +103,10 @@ export function start(opts: StartOptions = {}): void {
   // One mount of the app: aborted when it re-mounts itself in another language.
   const life = new AbortController();
   const api = scopedApi(opts.api ?? realApi, life.signal);
-  let days = opts.days ?? agendaDays(opts.resume?.view) ?? DEFAULT_DAYS;
+  // Only the first mount of a window draws from the boot data; it takes it either way.
+  const takenBoot = takeBoot();
+  const boot = opts.resume || opts.days ? null : takenBoot;
+  let days = opts.days ?? agendaDays(opts.resume?.view) ?? boot?.days ?? DEFAULT_DAYS;
   const root = opts.root ?? document.getElementById('app') ?? document.body;
   const locale = usableLocale(uiLocale(navigator.language));
   const lang = pickLang(locale);
@@ -443,6 +480,12 @@ export function start(opts: StartOptions = {}): void {
     el.classList.toggle('is-error', !!fb && !fb.ok);
   }
 
+  /** With boot data, start-up work the first frame does not need waits for that frame. */
+  function deferWithBoot(fn: () => void): void {
+    if (boot) afterNextFrame(fn);
+    else fn();
+  }
+
   // ---- data ---------------------------------------------------------------
   let loadSeq = 0;
   let loadedDay: string | null = null;
@@ -787,7 +830,7 @@ export function start(opts: StartOptions = {}): void {
   });
   void api.onNavigate((to) => (to === 'settings' ? showSettingsScreen() : showAgendaScreen())).catch(() => undefined);
   if (opts.resume?.open || location.hash === '#settings') showSettingsScreen();
-  if (!opts.resume) settings.prefetch();
+  if (!opts.resume) deferWithBoot(() => settings.prefetch());
 
   // ---- events from Rust -----------------------------------------------------
   void api
@@ -833,9 +876,26 @@ export function start(opts: StartOptions = {}): void {
     window.setTimeout(tick, msToNextMinute(Date.now()) + 50);
   }
 
-  renderStatus();
-  void refresh(true);
-  void loadInfo();
+  if (boot) {
+    // The first frame shows the agenda from the store; the page then asks again, after its
+    // listeners are attached, so a sync that finished in between is not missed.
+    state.status = boot.status;
+    state.view = boot.agenda;
+    marks.agendaReceived ??= performance.now();
+    marks.boot = 1;
+    state.phase = settledPhase();
+    loadedDay = dateKeyOf(Date.now(), validTimeZone(boot.agenda.timezone));
+    renderContent();
+    renderStatus();
+    deferWithBoot(() => {
+      void refresh(false);
+      void loadInfo();
+    });
+  } else {
+    renderStatus();
+    void refresh(true);
+    void loadInfo();
+  }
   schedule();
 }
 

@@ -100,6 +100,7 @@ export async function openApp(browser, base, opts = {}) {
     deviceScaleFactor = 1,
     wait = '[data-testid="agenda"]',
     navigatorLanguage,
+    boot,
   } = opts;
   const context = await browser.newContext({
     locale,
@@ -134,6 +135,12 @@ export async function openApp(browser, base, opts = {}) {
       window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`),
     );
   }, scenario);
+  if (boot) {
+    // What src-tauri/src/boot.rs puts into a new window before the page loads.
+    await page.addInitScript((b) => {
+      window.__PRESENTLY_BOOT__ = b;
+    }, boot);
+  }
   await page.goto(base + path);
   if (wait) await page.waitForSelector(wait);
   return { page, context, problems, dialogs };

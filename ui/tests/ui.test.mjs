@@ -174,6 +174,41 @@ test('loading state is shown while the agenda loads', async () => {
   });
 });
 
+test('boot data from the window: the agenda is drawn before any IPC answers, then asked again in the background', async () => {
+  // The IPC agenda is held: whatever is drawn comes from the boot data.
+  const scenario = { ...defaultScenario(), holdAgenda: true };
+  const stale = agenda();
+  const removed = stale.days[0].items.pop();
+  const boot = { days: DATES.length, status: status(), agenda: stale };
+  await withApp({ scenario, boot }, async ({ page }) => {
+    assert.equal(await page.getByTestId('loading').count(), 0, 'no loading state');
+    const today = page.locator('[data-testid="day"][data-date="2026-11-24"]');
+    assert.equal(await today.getByText(removed.subject).count(), 0);
+    // The page consumed the boot data.
+    assert.equal(await page.evaluate(() => '__PRESENTLY_BOOT__' in window), false);
+    // After the first frame it asks again (same window of days) and shows what changed.
+    await page.waitForFunction(() => window.__presently.calls.some((c) => c.cmd === 'agenda'));
+    const asked = await calls(page, 'agenda');
+    assert.deepEqual(asked[0].args, { from: null, days: DATES.length });
+    await page.evaluate(() => window.__presently.release());
+    await today.getByText(removed.subject).waitFor();
+  });
+});
+
+test('boot data that is not signed in or malformed is ignored: the usual loading path', async () => {
+  for (const boot of [
+    { days: DATES.length, status: signedOut(), agenda: agenda() },
+    { days: 'seven', status: status(), agenda: agenda() },
+    { days: DATES.length, status: status(), agenda: { days: null } },
+  ]) {
+    const scenario = { ...defaultScenario(), holdAgenda: true };
+    await withApp({ scenario, boot, wait: '[data-testid="loading"]' }, async ({ page }) => {
+      await page.evaluate(() => window.__presently.release());
+      await page.getByTestId('agenda').waitFor();
+    });
+  }
+});
+
 const signedOut = (account = {}) =>
   status({ account: { signed_in: false, upn: null, display_name: null, demo: false, ...account }, sync: { state: 'never', last_synced_at: null } });
 
