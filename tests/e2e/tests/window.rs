@@ -695,6 +695,12 @@ async fn first_launch_signs_in(
     };
     let text = std::fs::read_to_string(&entry).expect("read the login item");
     assert!(text.contains("presently-app"), "{text}");
+    // At login the app starts in the tray, without the window.
+    let exec = text
+        .lines()
+        .find(|l| l.starts_with("Exec="))
+        .unwrap_or_default();
+    assert!(exec.ends_with(" --background"), "{text}");
     screenshot(client, artifacts, "app-settings.png").await;
 }
 
