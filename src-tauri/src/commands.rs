@@ -11,7 +11,7 @@ use presently_engine::presence::forwarding::ForwardingConfig;
 use presently_engine::presence::{PlannedTransition, PresenceConfig};
 use presently_engine::{ApiError, ErrorCode, OpenKind, StatusView};
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Runtime, State};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
 /// The agenda from `from` (`YYYY-MM-DD`, default today) for `days` days (default from the
@@ -60,22 +60,47 @@ pub async fn sync_now(shell: State<'_, Shell>) -> Result<(), ApiError> {
     shell.request_sync()
 }
 
-/// Opens the appointment in Outlook on the web.
+/// Opens the appointment in Outlook (see [`open_or_join`]).
 #[tauri::command]
 pub async fn open_item<R: Runtime>(
     app: AppHandle<R>,
     shell: State<'_, Shell>,
     id: String,
 ) -> Result<(), ApiError> {
-    if let Some(outlook) = presently_engine::links::find_classic_outlook() {
-        match open_in_desktop_outlook(&shell, &id, &outlook).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                tracing::info!(error = %e, "desktop Outlook did not open the item; opening Outlook on the web")
+    open_or_join(&app, &shell, &id, OpenKind::Outlook).await
+}
+
+/// What every Open and Join does, wherever it was clicked (the agenda, the tray, a
+/// reminder). Open: in classic desktop Outlook where it is installed (Windows), else, or
+/// when that fails, in Outlook on the web. Join: the meeting's link.
+pub async fn open_or_join<R: Runtime>(
+    app: &AppHandle<R>,
+    shell: &Shell,
+    id: &str,
+    kind: OpenKind,
+) -> Result<(), ApiError> {
+    if kind == OpenKind::Outlook {
+        if let Some(outlook) = presently_engine::links::find_classic_outlook() {
+            match open_in_desktop_outlook(shell, id, &outlook).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::info!(error = %e, "desktop Outlook did not open the item; opening Outlook on the web")
+                }
             }
         }
     }
-    open(&app, &shell, &id, OpenKind::Outlook)
+    open(app, shell, id, kind)
+}
+
+/// [`open_or_join`] from a menu or a notification: in the background, failures logged.
+pub fn spawn_open_or_join<R: Runtime>(app: &AppHandle<R>, id: String, kind: OpenKind) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let shell = app.state::<Shell>();
+        if let Err(e) = open_or_join(&app, &shell, &id, kind).await {
+            tracing::warn!(code = ?e.code, message = %e.message, ?kind, "cannot open the appointment");
+        }
+    });
 }
 
 /// Classic desktop Outlook (Windows): the item's entry id from Graph, then

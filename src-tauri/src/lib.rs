@@ -330,14 +330,10 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
             }
         }
         tray::TrayAction::OpenItem(id) => {
-            if let Err(e) = commands::open(app, &shell, &id, presently_engine::OpenKind::Outlook) {
-                tracing::warn!(code = ?e.code, message = %e.message, "cannot open the appointment");
-            }
+            commands::spawn_open_or_join(app, id, presently_engine::OpenKind::Outlook);
         }
         tray::TrayAction::JoinItem(id) => {
-            if let Err(e) = commands::open(app, &shell, &id, presently_engine::OpenKind::Join) {
-                tracing::warn!(code = ?e.code, message = %e.message, "cannot join the meeting");
-            }
+            commands::spawn_open_or_join(app, id, presently_engine::OpenKind::Join);
         }
         tray::TrayAction::SignOut => {
             let app = app.clone();

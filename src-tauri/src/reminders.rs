@@ -4,7 +4,7 @@
 //! still opens the appointment (or joins it when it has a meeting).
 
 use presently_engine::OpenKind;
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::{Action, ActionPerformed, ActionType, NotificationExt};
 
 /// The action type of a reminder for an online meeting: Join and Open.
@@ -63,10 +63,7 @@ pub fn register<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         let Some((id, kind)) = decide(performed.action_id(), appointment, action_type) else {
             return;
         };
-        let shell = handle.state::<crate::state::Shell>();
-        if let Err(e) = crate::commands::open(&handle, &shell, &id, kind) {
-            tracing::warn!(code = ?e.code, message = %e.message, "cannot open a reminder's appointment");
-        }
+        crate::commands::spawn_open_or_join(&handle, id, kind);
     });
     if let Err(e) = listen {
         tracing::warn!(error = %e, "cannot listen to the reminder actions");
