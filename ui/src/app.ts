@@ -310,6 +310,8 @@ export function start(opts: StartOptions = {}): void {
     }
     renderFilterBar();
     content.scrollTop = scroll;
+    // Setting scrollTop lays the page out: the first time, that is the agenda's first layout.
+    if (marks.agendaRendered !== undefined) marks.laidOut ??= performance.now();
     if (focusId) {
       const rows = [...content.querySelectorAll<HTMLElement>('[data-testid="item"]')].filter((el) => el.dataset['id'] === focusId);
       const li = rows.find((el) => el.closest<HTMLElement>('[data-testid="day"]')?.dataset['date'] === focusDate) ?? rows[0];
@@ -897,6 +899,7 @@ export function start(opts: StartOptions = {}): void {
     void loadInfo();
   }
   schedule();
+  marks.scriptDone ??= performance.now();
 }
 
 /**
