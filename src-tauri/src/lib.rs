@@ -148,10 +148,7 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         open_real(launch.paths)
     };
     app.manage(shell);
-    create_tray(&handle)?;
-    reminders::register(&handle)?;
     let shell = handle.state::<Shell>();
-    autostart::reconcile(&handle, &shell);
     if launch.demo {
         // Demo mode signs in to the emulator through the real loopback flow and has the demo
         // week in the store before the window asks for it.
@@ -159,7 +156,8 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
             tracing::warn!(code = ?e.code, message = %e.message, "demo: first sync failed");
         }
     }
-    shell.refresh_tray(&handle);
+    // The window first: WebKit's processes take a while to start, and the tray, the
+    // notification actions and the login item are set up meanwhile.
     if opens_window_at_start(
         launch.background,
         shell.status().is_ok_and(|s| s.account.signed_in),
@@ -168,6 +166,10 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     } else {
         tracing::info!("started in the tray (--background)");
     }
+    create_tray(&handle)?;
+    reminders::register(&handle)?;
+    autostart::reconcile(&handle, &shell);
+    shell.refresh_tray(&handle);
 
     // Syncs on the engine's cadence (start, interval with jitter, wake from sleep, Sync now).
     let syncer = handle.clone();
@@ -413,10 +415,10 @@ pub fn show_view<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()
         let started = std::time::Instant::now();
         match boot::Boot::from_shell(&shell).map(|b| b.script()) {
             Some(Ok(script)) => {
-                tracing::debug!(
+                tracing::info!(
                     elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                     bytes = script.len(),
-                    "first-paint data ready"
+                    "window opening with the first-paint data"
                 );
                 builder = builder.initialization_script(script);
             }

@@ -495,10 +495,12 @@ fn wait_gone(pids: &[u32], timeout: Duration) -> Vec<u32> {
 // ---------------------------------------------------------------------------------------
 // The app's log
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Painted {
     since_start_ms: f64,
     unix_ms: i64,
+    /// The page's own marks (ms after its navigation start), as logged.
+    page: String,
 }
 
 fn painted_lines(log_dir: &Path) -> Vec<String> {
@@ -529,6 +531,9 @@ fn parse_painted(line: &str) -> Option<Painted> {
     Some(Painted {
         since_start_ms: field(line, "since_start_ms")?.parse().ok()?,
         unix_ms: field(line, "unix_ms")?.parse().ok()?,
+        page: line
+            .split_once("page=")
+            .map_or(String::new(), |(_, marks)| marks.trim().to_owned()),
     })
 }
 
@@ -707,6 +712,8 @@ struct Run {
     timeline: Vec<(f64, String)>,
     /// `/proc/loadavg` just before the spawn (the machine is shared).
     loadavg: String,
+    /// The page's marks (ms after its navigation start).
+    page: String,
     open: MemSnapshot,
 }
 
@@ -768,8 +775,13 @@ struct App {
 
 impl App {
     fn spawn(binary: &Path, env: &AppEnv, out: &Path) -> Self {
+        Self::spawn_with(binary, &[], env, out)
+    }
+
+    fn spawn_with(binary: &Path, args: &[&str], env: &AppEnv, out: &Path) -> Self {
         let out = std::fs::File::create(out).expect("app output file");
         let mut command = Command::new(binary);
+        command.args(args);
         env.apply(&mut command);
         let child = command
             .stdin(Stdio::null())
@@ -956,11 +968,13 @@ async fn bench() {
             open.pss_mib,
             open.processes.len()
         );
+        println!("  page marks (ms after navigation start): {}", painted.page);
         measured.push(Run {
             since_start_ms: painted.since_start_ms,
             spawn_to_paint_ms,
             timeline,
             loadavg,
+            page: painted.page.clone(),
             open,
         });
         if i == 0 {
@@ -1005,6 +1019,16 @@ async fn bench() {
         left.is_empty(),
         "the WebDriver launch left the app running: {left:?}"
     );
+
+    println!("a start at login (--background): the tray without the window ...");
+    let background = background_launch(
+        &app_bin,
+        &env,
+        &log_dir,
+        &scratch.path().join("app-background.log"),
+        closed_wait,
+    )
+    .await;
     emulator.shutdown().await;
 
     let since: Vec<f64> = measured.iter().map(|r| r.since_start_ms).collect();
@@ -1061,6 +1085,11 @@ async fn bench() {
         webdriver.page
     );
     println!();
+    print_mem(
+        &format!("started at login, window never opened ({closed_wait:?} after the start)"),
+        &background,
+    );
+    println!();
     println!("| figure | median | max | target |");
     println!("|---|---|---|---|");
     println!(
@@ -1088,6 +1117,10 @@ async fn bench() {
         closed.mem.rss_mib, closed.mem.pss_mib
     );
     println!(
+        "| started at login, window never opened: RSS / PSS | {:.1} / {:.1} MiB | – | ≤ 60 MB |",
+        background.rss_mib, background.pss_mib
+    );
+    println!(
         "| CPU over {idle_secs} s idle, window closed | {:.2} s | – | ≤ 0.5 s per 300 s |",
         closed.cpu_secs
     );
@@ -1109,6 +1142,7 @@ async fn bench() {
             "webkit_processes_left": closed.webkit_left,
             "memory_after_idle": closed.mem_after_idle,
         },
+        "background_start": { "after_secs": closed_wait.as_secs(), "memory": background },
         "idle": {
             "secs": idle_secs,
             "cpu_secs": closed.cpu_secs,
@@ -1126,6 +1160,42 @@ async fn bench() {
     )
     .expect("write footprint.json");
     println!("\nwrote {}", path.display());
+}
+
+/// Starts the app as the login item does (`--background`, signed in): it must stay in the
+/// tray, with no window, and sync; its memory is read `wait` after the start.
+async fn background_launch(
+    app_bin: &Path,
+    env: &AppEnv,
+    log_dir: &Path,
+    out: &Path,
+    wait: Duration,
+) -> MemSnapshot {
+    let lines_before = log_line_count(log_dir);
+    let mut app = App::spawn_with(app_bin, &["--background"], env, out);
+    tokio::time::sleep(wait).await;
+    assert!(
+        app.alive(),
+        "the background start ended; output:\n{}",
+        std::fs::read_to_string(out).unwrap_or_default()
+    );
+    let messages: Vec<String> = log_lines_after(log_dir, lines_before)
+        .iter()
+        .map(|l| message_of(l))
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("started in the tray")),
+        "no `started in the tray` line: {messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("sync finished")),
+        "the background start did not sync: {messages:?}"
+    );
+    let windows = viewable_windows_of(app.pid()).unwrap_or(usize::MAX);
+    assert_eq!(windows, 0, "a background start shows no window");
+    let mem = mem_snapshot(app.pid());
+    app.end();
+    mem
 }
 
 struct Closed {
