@@ -21,6 +21,7 @@ fn main() {
             "open_admin_guide",
             "copy_join_link",
             "ui_painted",
+            "ui_ready",
             "forwarding_secret_save",
         ]),
     ))

@@ -354,6 +354,15 @@ pub async fn ui_painted(
     Ok(())
 }
 
+/// The page has built its first view: a new window, created hidden, is shown now (see
+/// `show_view`). Showing it before WebKit's web process is ready can stall both processes
+/// for half a second at start-up.
+#[tauri::command]
+pub async fn ui_ready<R: Runtime>(window: tauri::WebviewWindow<R>) -> Result<(), ApiError> {
+    crate::reveal(&window, "the page is ready");
+    Ok(())
+}
+
 /// Midnight at the end of today in the display zone.
 fn end_of_today(engine: &presently_engine::Engine) -> chrono::DateTime<chrono::Utc> {
     let tz = engine.config().display_timezone();

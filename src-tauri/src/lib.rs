@@ -131,6 +131,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::open_admin_guide,
             commands::copy_join_link,
             commands::ui_painted,
+            commands::ui_ready,
             commands::forwarding_secret_save,
         ])
         .setup(move |app| {
@@ -409,6 +410,10 @@ pub fn show_view<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()
     if view == View::Settings {
         config.url = tauri::WebviewUrl::App("index.html#settings".into());
     }
+    // Hidden until the page has built its first view (`ui_ready`, or the fallback below):
+    // GTK drawing the webview before WebKit's web process is up makes the two wait on each
+    // other for up to 500 ms (seen in about half the launches).
+    config.visible = false;
     let mut builder = WebviewWindowBuilder::from_config(app, &config)?;
     // The agenda from the store goes into the page with it (see `boot`).
     if let Some(shell) = app.try_state::<Shell>() {
@@ -427,7 +432,26 @@ pub fn show_view<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()
         }
     }
     let window = builder.build()?;
-    window.set_focus()
+    let fallback = window.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(REVEAL_FALLBACK).await;
+        reveal(&fallback, "the page did not report ready in time");
+    });
+    Ok(())
+}
+
+/// Longest a new window stays hidden waiting for its page.
+const REVEAL_FALLBACK: Duration = Duration::from_millis(1500);
+
+/// Shows and focuses a window created hidden, once (later calls leave it as it is).
+pub fn reveal<R: Runtime>(window: &tauri::WebviewWindow<R>, why: &str) {
+    if window.is_visible().unwrap_or(true) {
+        return;
+    }
+    tracing::info!(why, "showing the window");
+    if let Err(e) = window.show().and_then(|()| window.set_focus()) {
+        tracing::warn!(error = %e, "cannot show the window");
+    }
 }
 
 fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {

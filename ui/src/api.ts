@@ -66,6 +66,8 @@ export const api = {
   openAdminGuide: () => call<null>('open_admin_guide'),
   /** The agenda was painted for the first time (logged with the time since start). */
   uiPainted: (marks: Record<string, number>) => call<null>('ui_painted', { marks }),
+  /** The first view is built: Rust shows the window (it is created hidden). */
+  uiReady: () => call<null>('ui_ready'),
   copyJoinLink: (id: string) => call<string>('copy_join_link', { id }),
   onNavigate: (cb: (view: 'agenda' | 'settings') => void): Promise<UnlistenFn> =>
     listen<'agenda' | 'settings'>('navigate', (ev) => cb(ev.payload)),

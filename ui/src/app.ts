@@ -900,7 +900,14 @@ export function start(opts: StartOptions = {}): void {
   }
   schedule();
   marks.scriptDone ??= performance.now();
+  if (!readyReported) {
+    readyReported = true;
+    api.uiReady().catch(() => undefined);
+  }
 }
+
+/** Set once the window was told the page is ready to be shown (one per page). */
+let readyReported = false;
 
 /**
  * Size the time column to the widest label this locale can produce ("All day"/"Ganztägig",

@@ -109,6 +109,7 @@ mockIPC(
         return structuredClone(info);
       }
       case 'ui_painted':
+      case 'ui_ready':
         return null;
       case 'open_admin_guide':
         if (scenario.adminGuideError) throw scenario.adminGuideError;
