@@ -39,7 +39,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const RENDER_TIMEOUT: Duration = Duration::from_secs(60);
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(20);
 const PAINT_TIMEOUT: Duration = Duration::from_secs(60);
-const POLICY_APP_NAME: &str = "Presently for Contoso";
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing to filter here.
@@ -503,7 +502,8 @@ struct Painted {
     page: String,
 }
 
-fn painted_lines(log_dir: &Path) -> Vec<String> {
+/// Every line of the app's log files, oldest file first.
+fn log_lines(log_dir: &Path) -> Vec<String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(log_dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -514,10 +514,16 @@ fn painted_lines(log_dir: &Path) -> Vec<String> {
             std::fs::read_to_string(f)
                 .unwrap_or_default()
                 .lines()
-                .filter(|l| l.contains("agenda painted"))
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
         })
+        .collect()
+}
+
+fn painted_lines(log_dir: &Path) -> Vec<String> {
+    log_lines(log_dir)
+        .into_iter()
+        .filter(|l| l.contains("agenda painted"))
         .collect()
 }
 
@@ -538,37 +544,12 @@ fn parse_painted(line: &str) -> Option<Painted> {
 }
 
 fn log_line_count(log_dir: &Path) -> usize {
-    std::fs::read_dir(log_dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| {
-                    std::fs::read_to_string(e.path())
-                        .unwrap_or_default()
-                        .lines()
-                        .count()
-                })
-                .sum()
-        })
-        .unwrap_or(0)
+    log_lines(log_dir).len()
 }
 
 /// Log lines after the first `skip` (in file order), for the idle phase's summary.
 fn log_lines_after(log_dir: &Path, skip: usize) -> Vec<String> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(log_dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap_or_default()
-                .lines()
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
-        .skip(skip)
-        .collect()
+    log_lines(log_dir).into_iter().skip(skip).collect()
 }
 
 /// The message of a tracing line: after `target: `, before the first ` key=`.
@@ -881,10 +862,7 @@ async fn bench() {
     let policy = scratch.path().join("policy.toml");
     std::fs::write(
         &policy,
-        format!(
-            "[[applications]]\nkey = \"contoso\"\ndisplay_name = \"{POLICY_APP_NAME}\"\nclient_id = \"{}\"\ntenant = \"organizations\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[[groups]]\nname = \"Everyone\"\ndefault = true\nsync = \"microsoft365\"\napplication = \"contoso\"\n",
-            presently_emulator::DEMO_CLIENT_ID
-        ),
+        presently_e2e::policy_toml(&base, presently_emulator::DEMO_CLIENT_ID),
     )
     .expect("write policy.toml");
     let env = AppEnv {

@@ -80,6 +80,18 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
 
+/// The application's name in the test policy.
+pub const POLICY_APP_NAME: &str = "Presently for Contoso";
+
+/// An organization policy whose default group syncs through the emulator at `base` with
+/// the application `client_id`, named [`POLICY_APP_NAME`].
+pub fn policy_toml(base: &str, client_id: &str) -> String {
+    format!(
+        "[[applications]]\nkey = \"contoso\"\ndisplay_name = \"{POLICY_APP_NAME}\"\nclient_id = \"{}\"\ntenant = \"organizations\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[[groups]]\nname = \"Everyone\"\ndefault = true\nsync = \"microsoft365\"\napplication = \"contoso\"\n",
+        client_id
+    )
+}
+
 /// The browser the app opens for sign-in: fetches the authorize URL and follows the
 /// emulator's redirect to the app's loopback listener, as a person's browser would after
 /// they consented. Logs to `browser.log` beside it.

@@ -7,7 +7,7 @@
 //! message saying what is missing.
 
 use fantoccini::{Client, Locator};
-use presently_e2e::{missing_for_window, workspace_root};
+use presently_e2e::{missing_for_window, workspace_root, POLICY_APP_NAME};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -737,9 +737,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// The application's name in the test policy.
-const POLICY_APP_NAME: &str = "Presently for Contoso";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Xvfb + tauri-driver + an unlocked keyring: run with scripts/test-e2e.sh"]
 async fn first_launch_asks_for_the_application_then_signs_in_and_syncs() {
@@ -778,10 +775,7 @@ async fn first_launch(provisioned: bool) {
     if provisioned {
         std::fs::write(
             &policy,
-            format!(
-                "[[applications]]\nkey = \"contoso\"\ndisplay_name = \"{POLICY_APP_NAME}\"\nclient_id = \"{}\"\ntenant = \"organizations\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[[groups]]\nname = \"Everyone\"\ndefault = true\nsync = \"microsoft365\"\napplication = \"contoso\"\n",
-                presently_emulator::DEMO_CLIENT_ID
-            ),
+            presently_e2e::policy_toml(&base, presently_emulator::DEMO_CLIENT_ID),
         )
         .expect("write policy.toml");
     } else {
