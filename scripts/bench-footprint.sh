@@ -34,12 +34,4 @@ fi
 cargo bench -p presently-e2e --bench footprint --no-run
 
 export PRESENTLY_APP_BIN="${PRESENTLY_APP_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/presently-app}"
-# The keyring lives in a throwaway XDG_DATA_HOME (HOME stays: rustup and cargo need it).
-keyring_home="$(mktemp -d)"
-trap 'rm -rf "$keyring_home"' EXIT
-export XDG_DATA_HOME="$keyring_home"
-xvfb-run -a -s '-screen 0 1280x800x24' \
-  dbus-run-session -- sh -c '
-    echo -n throwaway | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-    exec cargo bench -p presently-e2e --bench footprint
-  '
+bash scripts/with-keyring.sh --display cargo bench -p presently-e2e --bench footprint

@@ -34,13 +34,6 @@ fi
 cargo test -p presently-e2e --no-run --quiet
 
 export PRESENTLY_APP_BIN="${PRESENTLY_APP_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/presently-app}"
-# The keyring lives in a throwaway XDG_DATA_HOME (HOME stays: rustup and cargo need it).
-keyring_home="$(mktemp -d)"
-trap 'rm -rf "$keyring_home"' EXIT
-export XDG_DATA_HOME="$keyring_home"
 # One window at a time: two WebKit instances on two cores only slow each other down.
-xvfb-run -a -s '-screen 0 1280x800x24' \
-  dbus-run-session -- sh -c '
-    echo -n throwaway | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-    exec cargo test -p presently-e2e -- --ignored --nocapture --test-threads=1
-  '
+bash scripts/with-keyring.sh --display \
+  cargo test -p presently-e2e -- --ignored --nocapture --test-threads=1

@@ -22,14 +22,11 @@ step "Rust tests"
 cargo test --workspace --quiet
 
 step "keyring: sign-in with a real Secret Service (gnome-keyring under dbus-run-session)"
-keyring_home=$(mktemp -d)
-XDG_DATA_HOME="$keyring_home" dbus-run-session -- sh -c '
-  echo -n presently-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+bash scripts/with-keyring.sh sh -ec '
   cargo test --quiet -p presently-engine --test keyring -- --ignored
   cargo test --quiet -p presently-cli --test login -- --ignored
   cargo test --quiet -p presently-cli --test run -- --ignored
 '
-rm -rf "$keyring_home"
 
 step "UI tests in Chromium"
 (cd ui && npm test)
