@@ -84,7 +84,13 @@ async fn demo_week_renders(client: &Client, artifacts: &Path) {
             .find_all(Locator::Css(r#"[data-testid="item"]"#))
             .await
             .unwrap_or_default();
-        if items.len() > 5 {
+        // On screen, not only in the page: the window is shown once the page has built its
+        // first view, and WebDriver reads no text from a hidden window.
+        let shown = match items.first() {
+            Some(item) => item.is_displayed().await.unwrap_or(false),
+            None => false,
+        };
+        if items.len() > 5 && shown {
             break items;
         }
         if Instant::now() >= deadline {
@@ -103,7 +109,18 @@ async fn demo_week_renders(client: &Client, artifacts: &Path) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
 
-    let subjects = texts(client, r#"[data-testid="item-subject"]"#).await;
+    // The page draws the agenda from the window's boot data, then fetches it again and may
+    // redraw it: an element read across that redraw is stale, so read until every subject
+    // was read in one pass.
+    let subjects = loop {
+        let subjects = texts(client, r#"[data-testid="item-subject"]"#).await;
+        if subjects.len() == items.len() && subjects.iter().all(|s| !s.is_empty())
+            || Instant::now() >= deadline
+        {
+            break subjects;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     println!("{} items rendered; subjects: {subjects:?}", items.len());
     assert!(
         subjects
