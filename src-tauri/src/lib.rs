@@ -18,7 +18,7 @@ pub mod boot;
 pub mod commands;
 pub mod demo;
 pub mod reminders;
-pub mod settings;
+pub use presently_desktop::settings;
 pub mod state;
 pub mod tray;
 
@@ -351,14 +351,12 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
         | tray::TrayAction::ResumePresence => {
             let pause = match (&action, shell.engine()) {
                 (tray::TrayAction::ResumePresence, _) => None,
-                (tray::TrayAction::PausePresenceHour, Ok(engine)) => {
-                    Some(Some(engine.now() + chrono::Duration::hours(1)))
-                }
-                (_, Ok(engine)) => {
-                    let tz = engine.config().display_timezone();
-                    let tomorrow = engine.today().succ_opt().unwrap_or_else(|| engine.today());
-                    Some(Some(presently_engine::agenda::local_midnight(tz, tomorrow)))
-                }
+                (_, Ok(engine)) => Some(tray::pause_until(
+                    &action,
+                    engine.now(),
+                    engine.config().display_timezone(),
+                    engine.today(),
+                )),
                 (_, Err(_)) => return,
             };
             if let Err(e) = shell.pause_presence(app, pause) {

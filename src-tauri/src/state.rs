@@ -767,25 +767,7 @@ impl Shell {
     pub fn tray_model(&self) -> TrayMenu {
         let status = match self.status() {
             Ok(s) => s,
-            Err(e) => {
-                return TrayMenu {
-                    icon: tray::TrayIconKind::Error,
-                    tooltip: format!("Presently — {}", e.message),
-                    title: None,
-                    items: vec![
-                        tray::TrayItem::Label("Presently cannot open its data".to_owned()),
-                        tray::TrayItem::Separator,
-                        tray::TrayItem::Action {
-                            action: tray::TrayAction::OpenWindow,
-                            title: "Open Presently".to_owned(),
-                        },
-                        tray::TrayItem::Action {
-                            action: tray::TrayAction::Quit,
-                            title: "Quit Presently".to_owned(),
-                        },
-                    ],
-                }
-            }
+            Err(e) => return tray::cannot_open(&e.message),
         };
         let (agenda, now) = match self.engine() {
             Ok(engine) => (engine.agenda(None, None).ok(), engine.now()),

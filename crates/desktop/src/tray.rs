@@ -1,0 +1,1090 @@
+//! The tray icon. Its menu and tooltip are plain data ([`TrayMenu`]), built by a pure
+//! function ([`build`]) from what the engine reports, compared with the last one shown and
+//! only then turned into a platform menu: Tauri's in the window app, a D-Bus
+//! StatusNotifierItem in the tray host (`presently-tray`). All of it is tested without either.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use presently_engine::agenda::{AgendaItem, AgendaView};
+use presently_engine::engine::{PresenceSummary, SyncPhase};
+use presently_engine::StatusView;
+
+/// The tray icon's id.
+pub const TRAY_ID: &str = "presently";
+
+/// How many upcoming appointments the menu lists.
+const UPCOMING: usize = 3;
+/// Longest subject shown in a menu item, in characters.
+const MAX_SUBJECT: usize = 40;
+
+/// Longest countdown the tooltip shows ("in 59 min"); later meetings show their time.
+const COUNTDOWN_MINUTES: i64 = 60;
+
+/// The tray's icon, menu, tooltip and title, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrayMenu {
+    pub icon: TrayIconKind,
+    pub tooltip: String,
+    /// Shown beside the icon where the platform has a title (macOS): the next meeting and
+    /// its countdown, or nothing.
+    pub title: Option<String>,
+    pub items: Vec<TrayItem>,
+}
+
+/// What the icon says at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayIconKind {
+    SignedOut,
+    /// Signed in, synced, nothing to report.
+    SignedIn,
+    Syncing,
+    Offline,
+    Error,
+    /// Presence automation is paused.
+    Paused,
+}
+
+impl TrayIconKind {
+    /// From the status and presence summary; the most pressing state wins: signed out, an
+    /// error, offline, a sync under way, then paused automation.
+    pub fn of(status: &StatusView, presence: Option<&PresenceSummary>) -> Self {
+        if !status.account.signed_in {
+            return TrayIconKind::SignedOut;
+        }
+        match status.sync.state {
+            SyncPhase::Error => TrayIconKind::Error,
+            SyncPhase::Offline => TrayIconKind::Offline,
+            SyncPhase::Syncing => TrayIconKind::Syncing,
+            _ if presence.is_some_and(|p| p.paused.is_some()) => TrayIconKind::Paused,
+            _ => TrayIconKind::SignedIn,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrayItem {
+    /// Greyed-out text.
+    Label(String),
+    /// A clickable item.
+    Action {
+        action: TrayAction,
+        title: String,
+    },
+    Separator,
+}
+
+/// What a menu item does when chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrayAction {
+    /// Opens the appointment in Outlook.
+    OpenItem(String),
+    /// Joins the appointment's online meeting.
+    JoinItem(String),
+    SyncNow,
+    OpenWindow,
+    /// Opens the window, which shows the sign-in screen while signed out.
+    SignIn,
+    /// Opens the window on the settings page.
+    Settings,
+    SignOut,
+    /// Presence automation: pause for an hour, pause until tomorrow, resume.
+    PausePresenceHour,
+    PausePresenceUntilTomorrow,
+    ResumePresence,
+    Quit,
+}
+
+impl TrayAction {
+    /// The menu item id that carries this action through Tauri.
+    pub fn to_id(&self) -> String {
+        match self {
+            TrayAction::OpenItem(id) => format!("open-item:{id}"),
+            TrayAction::JoinItem(id) => format!("join-item:{id}"),
+            TrayAction::SyncNow => "sync-now".to_owned(),
+            TrayAction::OpenWindow => "open-window".to_owned(),
+            TrayAction::SignIn => "sign-in".to_owned(),
+            TrayAction::Settings => "settings".to_owned(),
+            TrayAction::SignOut => "sign-out".to_owned(),
+            TrayAction::PausePresenceHour => "pause-presence-hour".to_owned(),
+            TrayAction::PausePresenceUntilTomorrow => "pause-presence-tomorrow".to_owned(),
+            TrayAction::ResumePresence => "resume-presence".to_owned(),
+            TrayAction::Quit => "quit".to_owned(),
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        match id {
+            "sync-now" => Some(TrayAction::SyncNow),
+            "open-window" => Some(TrayAction::OpenWindow),
+            "sign-in" => Some(TrayAction::SignIn),
+            "settings" => Some(TrayAction::Settings),
+            "sign-out" => Some(TrayAction::SignOut),
+            "pause-presence-hour" => Some(TrayAction::PausePresenceHour),
+            "pause-presence-tomorrow" => Some(TrayAction::PausePresenceUntilTomorrow),
+            "resume-presence" => Some(TrayAction::ResumePresence),
+            "quit" => Some(TrayAction::Quit),
+            _ => {
+                let item = |prefix: &str| {
+                    id.strip_prefix(prefix)
+                        .filter(|rest| !rest.is_empty())
+                        .map(str::to_owned)
+                };
+                item("open-item:")
+                    .map(TrayAction::OpenItem)
+                    .or_else(|| item("join-item:").map(TrayAction::JoinItem))
+            }
+        }
+    }
+}
+
+/// A timed appointment still to come (or under way), with its times parsed.
+struct Upcoming<'a> {
+    item: &'a AgendaItem,
+    start: DateTime<FixedOffset>,
+    end: DateTime<FixedOffset>,
+}
+
+/// Timed appointments not yet over at `now`, not cancelled and not declined, in order.
+fn upcoming(agenda: &AgendaView, now: DateTime<Utc>) -> Vec<Upcoming<'_>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Upcoming<'_>> = agenda
+        .days
+        .iter()
+        .flat_map(|d| d.items.iter())
+        .filter(|i| !i.all_day && !i.cancelled && i.response != "declined")
+        .filter(|i| seen.insert((i.calendar.as_str(), i.id.as_str())))
+        .filter_map(|item| {
+            let start = DateTime::parse_from_rfc3339(&item.start).ok()?;
+            let end = DateTime::parse_from_rfc3339(&item.end).ok()?;
+            (end > now).then_some(Upcoming { item, start, end })
+        })
+        .collect();
+    out.sort_by_key(|u| u.start);
+    out
+}
+
+fn shorten(text: &str) -> String {
+    let text = text.trim();
+    let text = if text.is_empty() {
+        "(no subject)"
+    } else {
+        text
+    };
+    if text.chars().count() <= MAX_SUBJECT {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(MAX_SUBJECT - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// "09:30" today, "Tue 09:30" on another day (both in the appointment's display zone).
+fn when(at: DateTime<FixedOffset>, now: DateTime<Utc>) -> String {
+    let today = now.with_timezone(at.offset()).date_naive();
+    if at.date_naive() == today {
+        at.format("%H:%M").to_string()
+    } else {
+        at.format("%a %H:%M").to_string()
+    }
+}
+
+/// The next instant after `now` at which [`build`] could give another menu: an upcoming
+/// appointment starts or ends, or the day changes (labels lose their weekday). The tray
+/// sleeps until then instead of polling.
+pub fn next_change(agenda: Option<&AgendaView>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let agenda = agenda?;
+    let upcoming = upcoming(agenda, now);
+    // While the next meeting is less than an hour away the tooltip counts down: it changes
+    // when the whole minutes left change.
+    let countdown = upcoming
+        .iter()
+        .find(|u| u.start > now)
+        .and_then(|u| countdown_change(u.start.with_timezone(&Utc), now));
+    let boundaries = upcoming
+        .iter()
+        .flat_map(|u| [u.start, u.end])
+        .map(|t| t.with_timezone(&Utc))
+        .filter(|t| *t > now)
+        .chain(countdown);
+    let midnight = agenda
+        .timezone
+        .parse::<chrono_tz::Tz>()
+        .ok()
+        .and_then(|tz| {
+            let tomorrow = now.with_timezone(&tz).date_naive().succ_opt()?;
+            Some(presently_engine::agenda::local_midnight(tz, tomorrow))
+        });
+    boundaries.chain(midnight).min()
+}
+
+/// Minutes left until `start`, rounded up ("in 12 min" from 11:00:01 to 12:00 left).
+fn minutes_until(start: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let secs = (start - now).num_seconds();
+    (secs + 59).div_euclid(60)
+}
+
+/// When the countdown to `start` next shows another number, if it is shown at all.
+fn countdown_change(start: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let secs = (start - now).num_seconds();
+    if secs <= 0 {
+        return None;
+    }
+    if minutes_until(start, now) > COUNTDOWN_MINUTES {
+        // The countdown begins an hour before.
+        return Some(start - chrono::Duration::minutes(COUNTDOWN_MINUTES));
+    }
+    // The number changes when the seconds left cross a multiple of 60.
+    let whole = (secs - 1).div_euclid(60);
+    Some(start - chrono::Duration::seconds(whole * 60))
+}
+
+/// "Stand-up in 12 min", "Stand-up at 14:30", "Stand-up Tue 09:30".
+fn next_label(subject: &str, start: DateTime<FixedOffset>, now: DateTime<Utc>) -> String {
+    let minutes = minutes_until(start.with_timezone(&Utc), now);
+    if minutes <= COUNTDOWN_MINUTES {
+        format!("{subject} in {minutes} min")
+    } else if start.date_naive() == now.with_timezone(start.offset()).date_naive() {
+        format!("{subject} at {}", when(start, now))
+    } else {
+        format!("{subject} {}", when(start, now))
+    }
+}
+
+/// The tray menu for this status and agenda at `now`.
+pub fn build(
+    status: &StatusView,
+    agenda: Option<&AgendaView>,
+    presence: Option<&PresenceSummary>,
+    now: DateTime<Utc>,
+) -> TrayMenu {
+    let mut items = Vec::new();
+    if !status.account.signed_in {
+        items.push(TrayItem::Label("Signed out".to_owned()));
+        items.push(TrayItem::Separator);
+        items.push(action(TrayAction::SignIn, "Sign in…"));
+        items.push(TrayItem::Separator);
+        items.push(action(TrayAction::Quit, "Quit Presently"));
+        return TrayMenu {
+            icon: TrayIconKind::SignedOut,
+            tooltip: "Presently — signed out".to_owned(),
+            title: None,
+            items,
+        };
+    }
+
+    let upcoming = agenda.map(|a| upcoming(a, now)).unwrap_or_default();
+    if upcoming.is_empty() {
+        items.push(TrayItem::Label("Nothing else scheduled".to_owned()));
+    }
+    for u in upcoming.iter().take(UPCOMING) {
+        let subject = shorten(&u.item.subject);
+        let title = if u.start <= now {
+            format!("Now: {subject} (until {})", when(u.end, now))
+        } else {
+            format!("{}  {subject}", when(u.start, now))
+        };
+        // A click joins an online meeting (what one wants from the tray), else opens it.
+        let click = if u.item.join_url.is_some() {
+            TrayAction::JoinItem(u.item.id.clone())
+        } else {
+            TrayAction::OpenItem(u.item.id.clone())
+        };
+        items.push(action(click, title));
+    }
+    if let Some(p) = presence {
+        items.push(TrayItem::Separator);
+        presence_items(&mut items, p, agenda, now);
+    }
+    items.push(TrayItem::Separator);
+    if status.sync.state == SyncPhase::Syncing {
+        items.push(TrayItem::Label("Syncing…".to_owned()));
+    } else {
+        items.push(action(TrayAction::SyncNow, "Sync now"));
+    }
+    items.push(action(TrayAction::OpenWindow, "Open Presently"));
+    items.push(action(TrayAction::Settings, "Settings…"));
+    items.push(TrayItem::Separator);
+    // Demo mode signs in by itself; signing out of it would only strand the demo.
+    if !status.account.demo {
+        items.push(action(TrayAction::SignOut, "Sign out"));
+    }
+    items.push(action(TrayAction::Quit, "Quit Presently"));
+
+    let next = upcoming
+        .iter()
+        .find(|u| u.start > now)
+        .map(|next| next_label(&shorten(&next.item.subject), next.start, now));
+    let current = upcoming.iter().find(|u| u.start <= now).map(|u| {
+        format!(
+            "Now: {} until {}",
+            shorten(&u.item.subject),
+            when(u.end, now)
+        )
+    });
+    let tooltip = match (&current, &next) {
+        (Some(current), Some(next)) => format!("{current} · Next: {next}"),
+        (Some(current), None) => current.clone(),
+        (None, Some(next)) => next.clone(),
+        (None, None) => "Presently — nothing else scheduled".to_owned(),
+    };
+    let state = match status.sync.state {
+        SyncPhase::Offline => Some("offline"),
+        SyncPhase::Error => Some("sync failed"),
+        _ => None,
+    };
+    let tooltip = match state {
+        Some(state) => format!("{tooltip} ({state})"),
+        None => tooltip,
+    };
+    TrayMenu {
+        icon: TrayIconKind::of(status, presence),
+        tooltip,
+        title: next,
+        items,
+    }
+}
+
+/// What presence automation does now and next, and how to pause or resume it.
+fn presence_items(
+    items: &mut Vec<TrayItem>,
+    p: &PresenceSummary,
+    agenda: Option<&AgendaView>,
+    now: DateTime<Utc>,
+) {
+    let zone: chrono_tz::Tz = agenda
+        .and_then(|a| a.timezone.parse().ok())
+        .unwrap_or(chrono_tz::UTC);
+    let at = |t: DateTime<Utc>| when(t.with_timezone(&zone).fixed_offset(), now);
+    if let Some(paused) = p.paused {
+        items.push(TrayItem::Label(match paused {
+            Some(until) => format!("Presence automation paused until {}", at(until)),
+            None => "Presence automation paused".to_owned(),
+        }));
+        items.push(action(
+            TrayAction::ResumePresence,
+            "Resume presence automation",
+        ));
+        return;
+    }
+    items.push(TrayItem::Label(match &p.current {
+        Some((profile, until)) => format!("Presence: {profile} until {}", at(*until)),
+        None => "Presence: your own".to_owned(),
+    }));
+    if let Some((next, when_next)) = &p.next {
+        items.push(TrayItem::Label(match next {
+            Some(profile) => format!("Next: {profile} at {}", at(*when_next)),
+            None => format!("Next: back to your own at {}", at(*when_next)),
+        }));
+    }
+    if let Some(error) = &p.error {
+        items.push(TrayItem::Label(format!("Presence: {}", shorten(error))));
+    }
+    items.push(action(
+        TrayAction::PausePresenceHour,
+        "Pause automation for 1 hour",
+    ));
+    items.push(action(
+        TrayAction::PausePresenceUntilTomorrow,
+        "Pause automation until tomorrow",
+    ));
+}
+
+fn action(action: TrayAction, title: impl Into<String>) -> TrayItem {
+    TrayItem::Action {
+        action,
+        title: title.into(),
+    }
+}
+
+/// When a pause chosen in the tray ends: an hour from now, or the next local midnight.
+/// `None` for any other action.
+pub fn pause_until(
+    action: &TrayAction,
+    now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+    today: chrono::NaiveDate,
+) -> Option<DateTime<Utc>> {
+    match action {
+        TrayAction::PausePresenceHour => Some(now + chrono::Duration::hours(1)),
+        TrayAction::PausePresenceUntilTomorrow => {
+            let tomorrow = today.succ_opt().unwrap_or(today);
+            Some(presently_engine::agenda::local_midnight(zone, tomorrow))
+        }
+        _ => None,
+    }
+}
+
+/// The tray when the app cannot open its data (a store from a newer version, say): the
+/// reason in the tooltip, and the window (which shows it) or Quit.
+pub fn cannot_open(message: &str) -> TrayMenu {
+    TrayMenu {
+        icon: TrayIconKind::Error,
+        tooltip: format!("Presently — {message}"),
+        title: None,
+        items: vec![
+            TrayItem::Label("Presently cannot open its data".to_owned()),
+            TrayItem::Separator,
+            TrayItem::Action {
+                action: TrayAction::OpenWindow,
+                title: "Open Presently".to_owned(),
+            },
+            TrayItem::Action {
+                action: TrayAction::Quit,
+                title: "Quit Presently".to_owned(),
+            },
+        ],
+    }
+}
+
+/// The PNG for an icon state (macOS uses the monochrome template throughout: the menu bar
+/// tints it, and the state is in the tooltip and menu).
+pub fn icon_bytes(kind: TrayIconKind) -> &'static [u8] {
+    if cfg!(target_os = "macos") {
+        return include_bytes!("../../../src-tauri/icons/tray-mono.png");
+    }
+    match kind {
+        TrayIconKind::SignedOut => include_bytes!("../../../src-tauri/icons/tray-signed-out.png"),
+        TrayIconKind::SignedIn => include_bytes!("../../../src-tauri/icons/tray.png"),
+        TrayIconKind::Syncing => include_bytes!("../../../src-tauri/icons/tray-syncing.png"),
+        TrayIconKind::Offline => include_bytes!("../../../src-tauri/icons/tray-offline.png"),
+        TrayIconKind::Error => include_bytes!("../../../src-tauri/icons/tray-error.png"),
+        TrayIconKind::Paused => include_bytes!("../../../src-tauri/icons/tray-paused.png"),
+    }
+}
+
+#[cfg(test)]
+mod next_change_tests {
+    use super::*;
+    use presently_engine::agenda::AgendaDay;
+
+    fn item(id: &str, start: &str, end: &str) -> AgendaItem {
+        AgendaItem {
+            id: id.into(),
+            calendar: "c".into(),
+            calendar_name: None,
+            calendar_color: None,
+            subject: id.into(),
+            start: start.into(),
+            end: end.into(),
+            all_day: false,
+            show_as: "busy",
+            response: "accepted",
+            sensitivity: "normal",
+            cancelled: false,
+            location: None,
+            organizer: None,
+            organizer_email: None,
+            join_url: None,
+            online_provider: None,
+            web_link: None,
+            series_id: None,
+            kind: "singleInstance",
+            categories: vec![],
+            body_preview: None,
+            reminder_minutes: None,
+            presence: None,
+            attendees: None,
+        }
+    }
+
+    #[test]
+    fn the_tray_wakes_at_the_next_start_or_end_or_midnight() {
+        let view = AgendaView {
+            timezone: "Europe/Berlin".into(),
+            generated_at: String::new(),
+            days: vec![AgendaDay {
+                date: "2026-11-24".parse().unwrap(),
+                items: vec![
+                    item(
+                        "a",
+                        "2026-11-24T09:00:00+01:00",
+                        "2026-11-24T10:00:00+01:00",
+                    ),
+                    item(
+                        "b",
+                        "2026-11-24T11:00:00+01:00",
+                        "2026-11-24T11:30:00+01:00",
+                    ),
+                ],
+            }],
+        };
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // During a: its end.
+        assert_eq!(
+            next_change(Some(&view), at("2026-11-24T08:30:00Z")),
+            Some(at("2026-11-24T09:00:00Z"))
+        );
+        // Before a, over an hour ahead: when its countdown begins.
+        assert_eq!(
+            next_change(Some(&view), at("2026-11-24T06:30:00Z")),
+            Some(at("2026-11-24T07:00:00Z"))
+        );
+        // An hour before a: the countdown's next minute.
+        assert_eq!(
+            next_change(Some(&view), at("2026-11-24T07:00:00Z")),
+            Some(at("2026-11-24T07:01:00Z"))
+        );
+        // After everything: local midnight.
+        assert_eq!(
+            next_change(Some(&view), at("2026-11-24T12:00:00Z")),
+            Some(at("2026-11-24T23:00:00Z"))
+        );
+        assert_eq!(next_change(None, at("2026-11-24T12:00:00Z")), None);
+    }
+}
+
+#[cfg(test)]
+mod presence_tests {
+    use super::*;
+    use presently_engine::engine::{AccountStatus, SyncStatus};
+
+    fn signed_in() -> StatusView {
+        StatusView {
+            account: AccountStatus {
+                signed_in: true,
+                upn: Some("dana@contoso.com".into()),
+                display_name: None,
+                demo: false,
+            },
+            sync: SyncStatus {
+                state: SyncPhase::Idle,
+                last_synced_at: None,
+                message: None,
+            },
+        }
+    }
+
+    fn labels(menu: &TrayMenu) -> Vec<String> {
+        menu.items
+            .iter()
+            .filter_map(|i| match i {
+                TrayItem::Label(t) => Some(t.clone()),
+                TrayItem::Action { title, .. } => Some(title.clone()),
+                TrayItem::Separator => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_tray_shows_what_presence_does_now_and_next_and_offers_pause() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let now = at("2026-11-24T09:10:00Z");
+        let summary = PresenceSummary {
+            current: Some(("In a meeting".into(), at("2026-11-24T09:30:00Z"))),
+            next: Some((None, at("2026-11-24T09:30:00Z"))),
+            paused: None,
+            error: None,
+        };
+        let menu = build(&signed_in(), None, Some(&summary), now);
+        let shown = labels(&menu);
+        assert!(
+            shown.contains(&"Presence: In a meeting until 09:30".to_owned()),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(&"Next: back to your own at 09:30".to_owned()),
+            "{shown:?}"
+        );
+        assert!(menu.items.contains(&TrayItem::Action {
+            action: TrayAction::PausePresenceHour,
+            title: "Pause automation for 1 hour".into()
+        }));
+        // Paused: only the pause line and Resume.
+        let paused = PresenceSummary {
+            paused: Some(Some(at("2026-11-24T10:10:00Z"))),
+            ..summary
+        };
+        let shown = labels(&build(&signed_in(), None, Some(&paused), now));
+        assert!(
+            shown.contains(&"Presence automation paused until 10:10".to_owned()),
+            "{shown:?}"
+        );
+        assert!(shown.contains(&"Resume presence automation".to_owned()));
+        assert!(!shown.iter().any(|l| l.starts_with("Pause automation")));
+        // Off: nothing about presence.
+        let shown = labels(&build(&signed_in(), None, None, now));
+        assert!(!shown.iter().any(|l| l.contains("resence")), "{shown:?}");
+        for action in [
+            TrayAction::PausePresenceHour,
+            TrayAction::PausePresenceUntilTomorrow,
+            TrayAction::ResumePresence,
+        ] {
+            assert_eq!(TrayAction::from_id(&action.to_id()), Some(action));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use presently_engine::agenda::AgendaDay;
+    use presently_engine::engine::{AccountStatus, SyncStatus};
+
+    fn status(signed_in: bool, state: SyncPhase) -> StatusView {
+        StatusView {
+            account: AccountStatus {
+                signed_in,
+                upn: signed_in.then(|| "megan@contoso.com".to_owned()),
+                display_name: None,
+                demo: false,
+            },
+            sync: SyncStatus {
+                state,
+                last_synced_at: None,
+                message: None,
+            },
+        }
+    }
+
+    fn item(id: &str, subject: &str, start: &str, end: &str) -> AgendaItem {
+        AgendaItem {
+            id: id.into(),
+            calendar: "primary".into(),
+            calendar_name: None,
+            calendar_color: None,
+            subject: subject.into(),
+            start: start.into(),
+            end: end.into(),
+            all_day: false,
+            show_as: "busy",
+            response: "accepted",
+            sensitivity: "normal",
+            cancelled: false,
+            location: None,
+            organizer: None,
+            organizer_email: None,
+            join_url: None,
+            online_provider: None,
+            web_link: None,
+            series_id: None,
+            kind: "singleInstance",
+            categories: vec![],
+            body_preview: None,
+            reminder_minutes: None,
+            presence: None,
+            attendees: None,
+        }
+    }
+
+    fn agenda(days: Vec<(&str, Vec<AgendaItem>)>) -> AgendaView {
+        AgendaView {
+            timezone: "Europe/Berlin".into(),
+            generated_at: "2026-03-30T08:00:00+02:00".into(),
+            days: days
+                .into_iter()
+                .map(|(d, items)| AgendaDay {
+                    date: d.parse::<NaiveDate>().expect("date"),
+                    items,
+                })
+                .collect(),
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn titles(menu: &TrayMenu) -> Vec<String> {
+        menu.items
+            .iter()
+            .map(|i| match i {
+                TrayItem::Label(t) => format!("[{t}]"),
+                TrayItem::Action { title, .. } => title.clone(),
+                TrayItem::Separator => "---".to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn signed_out_offers_sign_in_and_quit() {
+        let menu = build(
+            &status(false, SyncPhase::Never),
+            None,
+            None,
+            at("2026-03-30T08:00:00+02:00"),
+        );
+        assert_eq!(menu.tooltip, "Presently — signed out");
+        assert_eq!(
+            titles(&menu),
+            ["[Signed out]", "---", "Sign in…", "---", "Quit Presently"]
+        );
+        assert_eq!(
+            menu.items[2],
+            TrayItem::Action {
+                action: TrayAction::SignIn,
+                title: "Sign in…".into()
+            }
+        );
+        assert!(!menu.items.iter().any(|i| matches!(
+            i,
+            TrayItem::Action {
+                action: TrayAction::SignOut,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn signed_in_offers_sign_out_except_in_demo_mode() {
+        let now = at("2026-03-30T08:00:00+02:00");
+        let menu = build(&status(true, SyncPhase::Idle), None, None, now);
+        assert_eq!(
+            titles(&menu),
+            [
+                "[Nothing else scheduled]",
+                "---",
+                "Sync now",
+                "Open Presently",
+                "Settings…",
+                "---",
+                "Sign out",
+                "Quit Presently"
+            ]
+        );
+        assert!(menu.items.contains(&TrayItem::Action {
+            action: TrayAction::SignOut,
+            title: "Sign out".into()
+        }));
+        let mut demo = status(true, SyncPhase::Idle);
+        demo.account.demo = true;
+        assert!(!titles(&build(&demo, None, None, now)).contains(&"Sign out".to_owned()));
+    }
+
+    #[test]
+    fn lists_the_next_appointments_in_order_and_names_the_next_in_the_tooltip() {
+        let view = agenda(vec![
+            (
+                "2026-03-30",
+                vec![
+                    item(
+                        "a",
+                        "Early",
+                        "2026-03-30T07:00:00+02:00",
+                        "2026-03-30T07:30:00+02:00",
+                    ),
+                    item(
+                        "c",
+                        "Daily stand-up",
+                        "2026-03-30T09:30:00+02:00",
+                        "2026-03-30T09:45:00+02:00",
+                    ),
+                    item(
+                        "b",
+                        "Focus time",
+                        "2026-03-30T07:45:00+02:00",
+                        "2026-03-30T08:30:00+02:00",
+                    ),
+                ],
+            ),
+            (
+                "2026-03-31",
+                vec![
+                    item(
+                        "d",
+                        "1:1 with Adele",
+                        "2026-03-31T10:00:00+02:00",
+                        "2026-03-31T10:30:00+02:00",
+                    ),
+                    item(
+                        "e",
+                        "Too far down",
+                        "2026-03-31T11:00:00+02:00",
+                        "2026-03-31T11:30:00+02:00",
+                    ),
+                ],
+            ),
+        ]);
+        let menu = build(
+            &status(true, SyncPhase::Idle),
+            Some(&view),
+            None,
+            at("2026-03-30T08:00:00+02:00"),
+        );
+        assert_eq!(
+            menu.tooltip,
+            "Now: Focus time until 08:30 · Next: Daily stand-up at 09:30"
+        );
+        assert_eq!(menu.title.as_deref(), Some("Daily stand-up at 09:30"));
+        assert_eq!(menu.icon, TrayIconKind::SignedIn);
+        assert_eq!(
+            titles(&menu),
+            [
+                "Now: Focus time (until 08:30)",
+                "09:30  Daily stand-up",
+                "Tue 10:00  1:1 with Adele",
+                "---",
+                "Sync now",
+                "Open Presently",
+                "Settings…",
+                "---",
+                "Sign out",
+                "Quit Presently"
+            ]
+        );
+        assert_eq!(
+            menu.items[1],
+            TrayItem::Action {
+                action: TrayAction::OpenItem("c".into()),
+                title: "09:30  Daily stand-up".into()
+            }
+        );
+    }
+
+    #[test]
+    fn skips_all_day_cancelled_and_declined_and_says_when_nothing_is_left() {
+        let mut all_day = item("x", "Holiday", "2026-03-30", "2026-03-31");
+        all_day.all_day = true;
+        let mut cancelled = item(
+            "y",
+            "Cancelled",
+            "2026-03-30T10:00:00+02:00",
+            "2026-03-30T11:00:00+02:00",
+        );
+        cancelled.cancelled = true;
+        let mut declined = item(
+            "z",
+            "Declined",
+            "2026-03-30T12:00:00+02:00",
+            "2026-03-30T13:00:00+02:00",
+        );
+        declined.response = "declined";
+        let view = agenda(vec![("2026-03-30", vec![all_day, cancelled, declined])]);
+        let menu = build(
+            &status(true, SyncPhase::Idle),
+            Some(&view),
+            None,
+            at("2026-03-30T08:00:00+02:00"),
+        );
+        assert_eq!(menu.tooltip, "Presently — nothing else scheduled");
+        assert_eq!(
+            menu.items[0],
+            TrayItem::Label("Nothing else scheduled".into())
+        );
+    }
+
+    #[test]
+    fn shows_syncing_instead_of_sync_now_while_a_sync_runs() {
+        let menu = build(
+            &status(true, SyncPhase::Syncing),
+            None,
+            None,
+            at("2026-03-30T08:00:00+02:00"),
+        );
+        assert!(menu.items.contains(&TrayItem::Label("Syncing…".into())));
+        assert!(!titles(&menu).contains(&"Sync now".to_owned()));
+    }
+
+    #[test]
+    fn the_model_is_equal_when_nothing_changed_so_the_menu_is_not_rebuilt() {
+        let view = agenda(vec![(
+            "2026-03-30",
+            vec![item(
+                "c",
+                "Stand-up",
+                "2026-03-30T09:30:00+02:00",
+                "2026-03-30T09:45:00+02:00",
+            )],
+        )]);
+        let s = status(true, SyncPhase::Idle);
+        let a = build(&s, Some(&view), None, at("2026-03-30T08:00:00+02:00"));
+        let b = build(&s, Some(&view), None, at("2026-03-30T08:01:00+02:00"));
+        assert_eq!(a, b);
+        let c = build(&s, Some(&view), None, at("2026-03-30T09:31:00+02:00"));
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn long_subjects_are_shortened() {
+        let long = "A very long meeting subject that goes on and on and on forever";
+        let short = shorten(long);
+        assert_eq!(short.chars().count(), MAX_SUBJECT);
+        assert!(short.ends_with('…'));
+        assert_eq!(shorten("  "), "(no subject)");
+    }
+
+    #[test]
+    fn action_ids_round_trip() {
+        for a in [
+            TrayAction::OpenItem("AAMk=/+x:y".into()),
+            TrayAction::SyncNow,
+            TrayAction::OpenWindow,
+            TrayAction::SignIn,
+            TrayAction::SignOut,
+            TrayAction::Quit,
+        ] {
+            assert_eq!(TrayAction::from_id(&a.to_id()), Some(a));
+        }
+        assert_eq!(TrayAction::from_id("open-item:"), None);
+        assert_eq!(TrayAction::from_id("nonsense"), None);
+    }
+
+    fn view_with(subject: &str, start: &str, end: &str) -> AgendaView {
+        agenda(vec![(
+            "2026-03-30",
+            vec![item("standup", subject, start, end)],
+        )])
+    }
+
+    #[test]
+    fn the_icon_shows_the_most_pressing_state() {
+        let running = PresenceSummary {
+            current: None,
+            next: None,
+            paused: None,
+            error: None,
+        };
+        let paused = PresenceSummary {
+            paused: Some(None),
+            ..running.clone()
+        };
+        let cases = [
+            (
+                status(false, SyncPhase::Error),
+                None,
+                TrayIconKind::SignedOut,
+            ),
+            (
+                status(true, SyncPhase::Error),
+                Some(&paused),
+                TrayIconKind::Error,
+            ),
+            (
+                status(true, SyncPhase::Offline),
+                Some(&paused),
+                TrayIconKind::Offline,
+            ),
+            (
+                status(true, SyncPhase::Syncing),
+                Some(&paused),
+                TrayIconKind::Syncing,
+            ),
+            (
+                status(true, SyncPhase::Idle),
+                Some(&paused),
+                TrayIconKind::Paused,
+            ),
+            (
+                status(true, SyncPhase::Idle),
+                Some(&running),
+                TrayIconKind::SignedIn,
+            ),
+            (status(true, SyncPhase::Never), None, TrayIconKind::SignedIn),
+        ];
+        for (status, presence, want) in cases {
+            assert_eq!(TrayIconKind::of(&status, presence), want, "{status:?}");
+            let menu = build(&status, None, presence, at("2026-03-30T08:00:00Z"));
+            assert_eq!(menu.icon, want);
+            assert!(!icon_bytes(want).is_empty());
+        }
+        let offline = build(
+            &status(true, SyncPhase::Offline),
+            None,
+            None,
+            at("2026-03-30T08:00:00Z"),
+        );
+        assert!(
+            offline.tooltip.ends_with("(offline)"),
+            "{}",
+            offline.tooltip
+        );
+    }
+
+    #[test]
+    fn the_tooltip_counts_down_the_last_hour_in_whole_minutes() {
+        let view = view_with(
+            "Stand-up",
+            "2026-03-30T09:30:00+02:00",
+            "2026-03-30T09:45:00+02:00",
+        );
+        let tooltip =
+            |now: &str| build(&status(true, SyncPhase::Idle), Some(&view), None, at(now)).tooltip;
+        assert_eq!(tooltip("2026-03-30T09:18:00+02:00"), "Stand-up in 12 min");
+        assert_eq!(tooltip("2026-03-30T09:17:59+02:00"), "Stand-up in 13 min");
+        assert_eq!(tooltip("2026-03-30T09:29:30+02:00"), "Stand-up in 1 min");
+        assert_eq!(tooltip("2026-03-30T08:30:00+02:00"), "Stand-up in 60 min");
+        assert_eq!(tooltip("2026-03-30T08:29:00+02:00"), "Stand-up at 09:30");
+        assert_eq!(
+            tooltip("2026-03-30T09:31:00+02:00"),
+            "Now: Stand-up until 09:45"
+        );
+    }
+
+    #[test]
+    fn the_tray_wakes_each_minute_only_while_counting_down() {
+        let view = view_with(
+            "Stand-up",
+            "2026-03-30T09:30:00+02:00",
+            "2026-03-30T09:45:00+02:00",
+        );
+        // Two hours ahead: no minute ticks; the next change is when the countdown begins.
+        let far = next_change(Some(&view), at("2026-03-30T07:30:00+02:00")).expect("change");
+        assert_eq!(far, at("2026-03-30T08:30:00+02:00"));
+        // Counting down: the next whole minute boundary relative to the start.
+        let near = next_change(Some(&view), at("2026-03-30T09:17:30+02:00")).expect("change");
+        assert_eq!(near, at("2026-03-30T09:18:00+02:00"));
+        let exact = next_change(Some(&view), at("2026-03-30T09:18:00+02:00")).expect("change");
+        assert_eq!(exact, at("2026-03-30T09:19:00+02:00"));
+        // The label at each change differs from the one before it.
+        let before = build(
+            &status(true, SyncPhase::Idle),
+            Some(&view),
+            None,
+            at("2026-03-30T09:17:30+02:00"),
+        );
+        let after = build(&status(true, SyncPhase::Idle), Some(&view), None, near);
+        assert_ne!(before.tooltip, after.tooltip);
+    }
+
+    #[test]
+    fn an_online_meeting_in_the_menu_joins_and_others_open() {
+        let mut online = item(
+            "m1",
+            "Sync with Teams",
+            "2026-03-30T09:30:00+02:00",
+            "2026-03-30T10:00:00+02:00",
+        );
+        online.join_url = Some("https://teams.microsoft.com/l/meetup-join/x".into());
+        let room = item(
+            "m2",
+            "In the room",
+            "2026-03-30T10:30:00+02:00",
+            "2026-03-30T11:00:00+02:00",
+        );
+        let view = agenda(vec![("2026-03-30", vec![online, room])]);
+        let menu = build(
+            &status(true, SyncPhase::Idle),
+            Some(&view),
+            None,
+            at("2026-03-30T08:00:00+02:00"),
+        );
+        assert!(
+            matches!(&menu.items[0], TrayItem::Action { action: TrayAction::JoinItem(id), .. } if id == "m1")
+        );
+        assert!(
+            matches!(&menu.items[1], TrayItem::Action { action: TrayAction::OpenItem(id), .. } if id == "m2")
+        );
+        let join = TrayAction::JoinItem("m1".into());
+        assert_eq!(TrayAction::from_id(&join.to_id()), Some(join));
+        assert_eq!(TrayAction::from_id("join-item:"), None);
+    }
+
+    #[test]
+    fn settings_round_trips_and_is_in_the_menu() {
+        assert_eq!(
+            TrayAction::from_id(&TrayAction::Settings.to_id()),
+            Some(TrayAction::Settings)
+        );
+        let menu = build(
+            &status(true, SyncPhase::Idle),
+            None,
+            None,
+            at("2026-03-30T08:00:00Z"),
+        );
+        assert!(menu.items.contains(&TrayItem::Action {
+            action: TrayAction::Settings,
+            title: "Settings…".into()
+        }));
+    }
+}
