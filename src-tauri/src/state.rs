@@ -339,18 +339,8 @@ impl Shell {
     /// The engine's status (it knows whether a sync runs, failed, or is offline), with a
     /// configuration error on top.
     pub fn status(&self) -> Result<StatusView, ApiError> {
-        let mut status = self.engine()?.status()?;
-        let provisioning = lock(&self.provisioning);
-        let problem = provisioning
-            .policy_error()
-            .or(provisioning.config_error())
-            .map(str::to_owned);
-        drop(provisioning);
-        if let Some(message) = problem {
-            status.sync.state = presently_engine::engine::SyncPhase::Error;
-            status.sync.message = Some(message);
-        }
-        Ok(status)
+        let status = self.engine()?.status()?;
+        Ok(lock(&self.provisioning).overlay_status(status))
     }
 
     /// Asks the sync loop for a sync now; `not_signed_in` when nobody is.
@@ -712,8 +702,7 @@ impl Shell {
     /// How long the tray may sleep: until the next appointment starts or ends, or the day
     /// changes.
     pub fn next_tray_change(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        let engine = self.engine().ok()?;
-        tray::next_change(engine.agenda(None, None).ok().as_ref(), engine.now())
+        tray::next_change_for(self.engine().ok()?)
     }
 
     /// Sends `status-changed` and brings the tray up to date.
@@ -769,15 +758,10 @@ impl Shell {
             Ok(s) => s,
             Err(e) => return tray::cannot_open(&e.message),
         };
-        let (agenda, now) = match self.engine() {
-            Ok(engine) => (engine.agenda(None, None).ok(), engine.now()),
-            Err(_) => (None, chrono::Utc::now()),
-        };
-        let presence = self
-            .engine()
-            .ok()
-            .and_then(|e| e.presence_summary().ok().flatten());
-        tray::build(&status, agenda.as_ref(), presence.as_ref(), now)
+        match self.engine() {
+            Ok(engine) => tray::for_engine(engine, &status),
+            Err(e) => tray::cannot_open(&e.message),
+        }
     }
 }
 

@@ -118,6 +118,19 @@ impl Provisioning {
         &self.layered.config
     }
 
+    /// The engine's status with a broken policy or settings file on top: the engine runs on
+    /// the defaults then, and the status says why.
+    pub fn overlay_status(
+        &self,
+        mut status: presently_engine::StatusView,
+    ) -> presently_engine::StatusView {
+        if let Some(message) = self.policy_error().or(self.config_error()) {
+            status.sync.state = presently_engine::engine::SyncPhase::Error;
+            status.sync.message = Some(message.to_owned());
+        }
+        status
+    }
+
     pub fn policy_error(&self) -> Option<&str> {
         self.policy_error.as_deref()
     }

@@ -395,6 +395,19 @@ fn action(action: TrayAction, title: impl Into<String>) -> TrayItem {
     }
 }
 
+/// The tray for what the engine knows now: `status`, the coming appointments and what
+/// presence automation does.
+pub fn for_engine(engine: &presently_engine::Engine, status: &StatusView) -> TrayMenu {
+    let agenda = engine.agenda(None, None).ok();
+    let presence = engine.presence_summary().ok().flatten();
+    build(status, agenda.as_ref(), presence.as_ref(), engine.now())
+}
+
+/// When the tray for `engine` changes next (see [`next_change`]).
+pub fn next_change_for(engine: &presently_engine::Engine) -> Option<DateTime<Utc>> {
+    next_change(engine.agenda(None, None).ok().as_ref(), engine.now())
+}
+
 /// When a pause chosen in the tray ends: an hour from now, or the next local midnight.
 /// `None` for any other action.
 pub fn pause_until(

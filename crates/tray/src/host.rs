@@ -1,0 +1,476 @@
+//! The tray host's life: take the owner lock, run sync, presence automation, reminders and
+//! the tray until Quit, a signal, or the window app asking for the work back.
+
+use crate::icons::Icons;
+use crate::menu::HostTray;
+use crate::notifications::Notifier;
+use ksni::TrayMethods;
+use presently_desktop::handoff::{self, OwnerLock};
+use presently_desktop::settings::Provisioning;
+use presently_desktop::tray::{self, TrayAction, TrayMenu};
+use presently_engine::paths::Paths;
+use presently_engine::{Engine, EngineSetup, OpenKind, SystemClock};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// How long a host started by the exiting window app waits for it to let go of the lock.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// Longest the tray and reminders sleep without looking at the clock (tokio's timers do not
+/// count time spent suspended, so a wake from sleep is noticed within this).
+const MAX_SLEEP: Duration = Duration::from_secs(300);
+/// How long the loops get to finish when the host stops.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+pub fn main() -> ExitCode {
+    let wait = std::env::args().skip(1).any(|a| a == handoff::WAIT_ARG);
+    let paths = Paths::resolve(None);
+    let _log = presently_engine::logging::init(&paths.log_dir, "presently-tray", false);
+    let lock = if wait {
+        OwnerLock::acquire_within(&paths.data_dir, LOCK_WAIT)
+    } else {
+        OwnerLock::try_acquire(&paths.data_dir)
+    };
+    let lock = match lock {
+        Ok(Some(lock)) => lock,
+        Ok(None) if wait => {
+            tracing::error!(waited = ?LOCK_WAIT, "the window app did not let go of the work");
+            return ExitCode::FAILURE;
+        }
+        Ok(None) => {
+            let owner = handoff::owner_pid(&paths.data_dir);
+            tracing::info!(?owner, "Presently already runs; leaving the tray to it");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, dir = %paths.data_dir.display(), "cannot take the owner lock");
+            eprintln!("presently-tray: cannot take the owner lock: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(waited_for_lock = wait, data_dir = %paths.data_dir.display(), "tray host starting");
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(paths, lock))
+}
+
+/// Starts the window app beside this program (`--settings` opens it there).
+fn open_window(args: &[&str]) {
+    let Some(app) = handoff::sibling(handoff::WINDOW_APP) else {
+        tracing::error!("presently-app is not installed beside presently-tray");
+        return;
+    };
+    match tokio::process::Command::new(&app).args(args).spawn() {
+        Ok(_child) => tracing::info!(?args, "starting the window app"),
+        Err(e) => tracing::error!(error = %e, app = %app.display(), "cannot start the window app"),
+    }
+}
+
+/// Opens the appointment's Outlook or meeting link (the engine checks the host).
+fn open_link(engine: &Engine, id: &str, kind: OpenKind) {
+    let url = match engine.open_target(id, kind) {
+        Ok(url) => url,
+        Err(e) => {
+            tracing::warn!(error = %e, ?kind, "cannot open the appointment");
+            return;
+        }
+    };
+    tracing::info!(host = url.host_str().unwrap_or(""), ?kind, "opening a link");
+    if let Err(e) = tokio::process::Command::new("xdg-open")
+        .arg(url.as_str())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+    {
+        tracing::warn!(error = %e, "cannot run xdg-open");
+    }
+}
+
+/// What wakes the loops.
+#[derive(Default)]
+struct Wakes {
+    sync_now: Arc<Notify>,
+    sync_stop: Arc<Notify>,
+    presence_stop: Arc<Notify>,
+    /// The store changed: presence automation looks again.
+    presence_store_changed: Arc<Notify>,
+    reminders_changed: Arc<Notify>,
+    reminders_stop: Arc<Notify>,
+    tray_changed: Arc<Notify>,
+    tray_stop: Arc<Notify>,
+}
+
+impl Wakes {
+    fn store_changed(&self) {
+        self.presence_store_changed.notify_one();
+        self.reminders_changed.notify_one();
+        self.tray_changed.notify_one();
+    }
+
+    fn stop(&self) {
+        // Stored permits: each loop stops even if it is not waiting right now.
+        self.sync_stop.notify_one();
+        self.presence_stop.notify_one();
+        self.reminders_stop.notify_one();
+        self.tray_stop.notify_one();
+    }
+}
+
+/// Why the host ends.
+enum Exit {
+    /// Quit, a signal, or signed out.
+    Quit,
+    /// The window app asked for the work: answer once the lock is free.
+    HandOver(tokio::net::UnixStream),
+}
+
+async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
+    let mut provisioning = Provisioning::load(
+        presently_engine::policy::policy_path(),
+        paths.config_file.clone(),
+        None,
+    );
+    let engine = match Engine::open(EngineSetup {
+        paths: paths.clone(),
+        config: provisioning.config().clone(),
+        clock: Arc::new(SystemClock),
+        demo: false,
+    }) {
+        Ok(engine) => Arc::new(engine),
+        Err(e) => {
+            // The window says why.
+            tracing::error!(error = %e, "cannot open the engine; opening the window");
+            drop(lock);
+            open_window(&[]);
+            return ExitCode::FAILURE;
+        }
+    };
+    let account = engine.status().map(|s| s.account).ok();
+    if let Some(config) = provisioning.set_upn(account.as_ref().and_then(|a| a.upn.clone())) {
+        if let Err(e) = engine.reconfigure(config) {
+            tracing::warn!(error = %e, "cannot apply the settings of this account's group");
+        }
+    }
+    if !account.is_some_and(|a| a.signed_in) {
+        tracing::info!("nobody is signed in; opening the consent window");
+        drop(lock);
+        open_window(&[]);
+        return ExitCode::SUCCESS;
+    }
+    let provisioning = Arc::new(provisioning);
+
+    let socket = handoff::socket_path(&paths.data_dir);
+    // Ours now that we hold the lock: a file left by a host that crashed goes.
+    let _ = std::fs::remove_file(&socket);
+    let listener = match tokio::net::UnixListener::bind(&socket) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::error!(error = %e, path = %socket.display(), "cannot listen for the window app");
+            None
+        }
+    };
+
+    let wakes = Arc::new(Wakes::default());
+    let (actions, mut action_rx) = unbounded_channel::<TrayAction>();
+    let (opens, mut open_rx) = unbounded_channel::<(String, OpenKind)>();
+
+    let model = current_model(&engine, &provisioning);
+    let tray = HostTray {
+        model: model.clone(),
+        actions,
+        icons: Icons::load(),
+    };
+    // Assumed available: at login the panel may come up after us, and ksni shows the icon
+    // once it does.
+    let tray = match tray.assume_sni_available(true).spawn().await {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(error = %e, "no tray icon (no StatusNotifierItem host)");
+            None
+        }
+    };
+
+    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    tasks.push(tokio::spawn(sync_loop(engine.clone(), wakes.clone())));
+    tasks.push(tokio::spawn(engine.clone().run_presence(
+        wakes.presence_stop.clone(),
+        wakes.presence_store_changed.clone(),
+    )));
+    match Notifier::connect(opens).await {
+        Ok(notifier) => tasks.push(tokio::spawn(reminders_loop(
+            engine.clone(),
+            notifier,
+            wakes.clone(),
+        ))),
+        // Not taken, so the window app shows them (late) when it next runs.
+        Err(e) => {
+            tracing::warn!(error = %e, "no notification server; reminders wait for the window app")
+        }
+    }
+    if let Some(handle) = &tray {
+        tasks.push(tokio::spawn(tray_loop(
+            engine.clone(),
+            provisioning.clone(),
+            handle.clone(),
+            model,
+            wakes.clone(),
+        )));
+    }
+    tracing::info!(tray = tray.is_some(), "in the tray");
+
+    let exit = serve(
+        &engine,
+        &wakes,
+        listener.as_ref(),
+        &mut action_rx,
+        &mut open_rx,
+    )
+    .await;
+
+    wakes.stop();
+    let finished = tokio::time::timeout(STOP_GRACE, futures_util::future::join_all(tasks)).await;
+    if finished.is_err() {
+        tracing::warn!("the loops did not stop in time");
+    }
+    if let Some(handle) = tray {
+        handle.shutdown().await;
+    }
+    drop(listener);
+    let _ = std::fs::remove_file(&socket);
+    drop(lock);
+    match exit {
+        Exit::HandOver(mut stream) => {
+            tracing::info!("handed the work to the window app");
+            if let Err(e) = stream
+                .write_all(format!("{}\n", handoff::HANDED_OVER).as_bytes())
+                .await
+            {
+                tracing::warn!(error = %e, "cannot answer the window app");
+            }
+        }
+        Exit::Quit => tracing::info!("tray host stopped"),
+    }
+    ExitCode::SUCCESS
+}
+
+/// Handles menu choices, notification buttons, signals and the window app, until one of
+/// them ends the host.
+async fn serve(
+    engine: &Arc<Engine>,
+    wakes: &Wakes,
+    listener: Option<&tokio::net::UnixListener>,
+    actions: &mut UnboundedReceiver<TrayAction>,
+    opens: &mut UnboundedReceiver<(String, OpenKind)>,
+) -> Exit {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    loop {
+        tokio::select! {
+            Some(action) = actions.recv() => {
+                if let Some(exit) = act(engine, wakes, action).await {
+                    return exit;
+                }
+            }
+            Some((id, kind)) = opens.recv() => open_link(engine, &id, kind),
+            Some(stream) = accept(listener) => {
+                if let Some(stream) = read_handover(stream).await {
+                    return Exit::HandOver(stream);
+                }
+            }
+            Some(()) = recv(&mut terminate) => return Exit::Quit,
+            Some(()) = recv(&mut interrupt) => return Exit::Quit,
+        }
+    }
+}
+
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signal {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn accept(listener: Option<&tokio::net::UnixListener>) -> Option<tokio::net::UnixStream> {
+    let Some(listener) = listener else {
+        return std::future::pending().await;
+    };
+    match listener.accept().await {
+        Ok((stream, _)) => Some(stream),
+        Err(e) => {
+            tracing::warn!(error = %e, "control socket");
+            None
+        }
+    }
+}
+
+/// The stream back if it asked for the work; anything else is logged and dropped.
+async fn read_handover(stream: tokio::net::UnixStream) -> Option<tokio::net::UnixStream> {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(2), reader.read_line(&mut line)).await;
+    match read {
+        Ok(Ok(_)) if line.trim() == handoff::HANDOVER => Some(reader.into_inner()),
+        _ => {
+            tracing::warn!(
+                request = line.trim(),
+                "unknown request on the control socket"
+            );
+            None
+        }
+    }
+}
+
+/// Does what a menu item asks; `Some` when the host should end.
+async fn act(engine: &Arc<Engine>, wakes: &Wakes, action: TrayAction) -> Option<Exit> {
+    tracing::info!(action = action.to_id(), "tray menu");
+    match action {
+        TrayAction::OpenWindow | TrayAction::SignIn => open_window(&[]),
+        TrayAction::Settings => open_window(&["--settings"]),
+        TrayAction::SyncNow => wakes.sync_now.notify_one(),
+        TrayAction::OpenItem(id) => open_link(engine, &id, OpenKind::Outlook),
+        TrayAction::JoinItem(id) => open_link(engine, &id, OpenKind::Join),
+        TrayAction::PausePresenceHour
+        | TrayAction::PausePresenceUntilTomorrow
+        | TrayAction::ResumePresence => {
+            let until = tray::pause_until(
+                &action,
+                engine.now(),
+                engine.config().display_timezone(),
+                engine.today(),
+            );
+            let done = match (&action, until) {
+                (TrayAction::ResumePresence, _) => engine.presence_resume(),
+                (_, until) => engine.presence_pause(until),
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "cannot pause or resume presence automation");
+            }
+            wakes.presence_store_changed.notify_one();
+            wakes.tray_changed.notify_one();
+        }
+        TrayAction::SignOut => {
+            if let Err(e) = engine.sign_out(false).await {
+                tracing::warn!(error = %e, "cannot sign out");
+                return None;
+            }
+            tracing::info!("signed out; opening the consent window");
+            open_window(&[]);
+            return Some(Exit::Quit);
+        }
+        TrayAction::Quit => return Some(Exit::Quit),
+    }
+    None
+}
+
+/// The tray's model: the status (with a broken policy or settings file on top) and what
+/// comes next.
+fn current_model(engine: &Engine, provisioning: &Provisioning) -> TrayMenu {
+    match engine.status() {
+        Ok(status) => tray::for_engine(engine, &provisioning.overlay_status(status)),
+        Err(e) => tray::cannot_open(&e.to_string()),
+    }
+}
+
+/// Syncs on the engine's cadence; a sync that changed the store wakes the others.
+async fn sync_loop(engine: Arc<Engine>, wakes: Arc<Wakes>) {
+    let clock = engine.clock();
+    presently_engine::sync::cadence::run(
+        engine,
+        clock,
+        wakes.sync_now.clone(),
+        wakes.sync_stop.clone(),
+        || wakes.tray_changed.notify_one(),
+        |result| {
+            match result {
+                Ok(report) => {
+                    tracing::info!(
+                        changes = report.changes,
+                        requests = report.requests,
+                        "sync finished"
+                    );
+                    if report.changes > 0 || report.calendars.iter().any(|c| c.kind == "full") {
+                        wakes.store_changed();
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "sync failed"),
+            }
+            wakes.tray_changed.notify_one();
+        },
+    )
+    .await;
+}
+
+/// Shows reminders at their time (the engine remembers which were shown).
+async fn reminders_loop(engine: Arc<Engine>, notifier: Notifier, wakes: Arc<Wakes>) {
+    loop {
+        let next = match engine.take_due_reminders() {
+            Ok((due, next)) => {
+                for reminder in due {
+                    // Turned off: taken (so turning them on brings no flood of old ones)
+                    // but not shown.
+                    if !engine.config().reminders.enabled {
+                        continue;
+                    }
+                    if let Err(e) = notifier.show(&reminder, engine.now()).await {
+                        tracing::warn!(error = %e, "cannot show a reminder");
+                    }
+                }
+                next
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read reminders");
+                None
+            }
+        };
+        let wait = next
+            .and_then(|t| (t - engine.now()).to_std().ok())
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = wakes.reminders_changed.notified() => {}
+            _ = wakes.reminders_stop.notified() => return,
+        }
+    }
+}
+
+/// Keeps the tray current: sleeps until the next start, end or countdown minute, or until
+/// something changed, and updates the icon only when the model did.
+async fn tray_loop(
+    engine: Arc<Engine>,
+    provisioning: Arc<Provisioning>,
+    handle: ksni::Handle<HostTray>,
+    mut shown: TrayMenu,
+    wakes: Arc<Wakes>,
+) {
+    loop {
+        let wait = tray::next_change_for(&engine)
+            .and_then(|at| (at - chrono::Utc::now()).to_std().ok())
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = wakes.tray_changed.notified() => {}
+            _ = wakes.tray_stop.notified() => return,
+        }
+        let model = current_model(&engine, &provisioning);
+        if model != shown {
+            shown = model.clone();
+            if handle.update(|t| t.model = model).await.is_none() {
+                return;
+            }
+        }
+    }
+}
