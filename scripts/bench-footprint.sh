@@ -23,7 +23,7 @@ done
 [ -d ui/node_modules ] || npm --prefix ui ci --no-audit --no-fund --loglevel=error
 npm --prefix ui run build --silent
 
-cargo build --release -p presently-app
+cargo build --release -p presently-app -p presently-tray
 
 if ! command -v tauri-driver >/dev/null 2>&1; then
   echo "bench-footprint: cargo install tauri-driver"

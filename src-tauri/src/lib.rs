@@ -22,6 +22,7 @@ pub use presently_desktop::settings;
 pub mod state;
 pub mod tray;
 
+use presently_desktop::handoff;
 use presently_engine::config::Config;
 use presently_engine::paths::Paths;
 use presently_engine::{ApiError, Engine, EngineSetup, SystemClock};
@@ -45,7 +46,11 @@ pub struct Launch {
     /// Start in the tray without opening the window (`--background`, what the login item
     /// passes). Ignored while nobody is signed in: the consent window then opens by itself.
     pub background: bool,
+    /// Open on the settings page (`--settings`: the tray host's Settings item).
+    pub settings: bool,
     pub paths: Paths,
+    /// The tray host that takes over when the window closes (see [`handoff`]), if any.
+    pub tray_host: Option<std::path::PathBuf>,
 }
 
 impl Launch {
@@ -59,16 +64,21 @@ impl Launch {
             Paths::resolve(None)
         };
         let background = args.iter().skip(1).any(|a| a == BACKGROUND_ARG);
+        let settings = args.iter().skip(1).any(|a| a == SETTINGS_ARG);
         Self {
             demo,
             background,
+            settings,
             paths,
+            tray_host: handoff::tray_host_for(demo),
         }
     }
 }
 
 /// The argument that starts the app in the tray (the login item passes it).
 pub const BACKGROUND_ARG: &str = "--background";
+/// The argument that opens the window on the settings page.
+pub const SETTINGS_ARG: &str = "--settings";
 
 /// When `run` began (the start-up figure is measured from here, and from the wall clock).
 pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
@@ -81,6 +91,14 @@ pub fn run() -> i32 {
     let _ = std::fs::create_dir_all(&launch.paths.log_dir);
     let _log = presently_engine::logging::init(&launch.paths.log_dir, "presently-app", false);
     tracing::info!(demo = launch.demo, data_dir = %launch.paths.data_dir.display(), "Presently starting");
+    if launch.background {
+        if let Some(host) = &launch.tray_host {
+            // A start at login needs no window: the tray host is the whole app then (it
+            // opens the consent window itself when nobody is signed in).
+            let e = exec(host);
+            tracing::warn!(error = %e, host = %host.display(), "cannot start the tray host; staying in the app");
+        }
+    }
     match build(tauri::Builder::default(), launch) {
         Ok(app) => app.run_return(on_run_event),
         Err(e) => {
@@ -91,14 +109,32 @@ pub fn run() -> i32 {
     }
 }
 
+/// Replaces this process with `program`; returns only on failure.
+#[cfg(unix)]
+fn exec(program: &std::path::Path) -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    tracing::info!(program = %program.display(), "started at login: the tray host runs instead");
+    std::process::Command::new(program).exec()
+}
+
+#[cfg(not(unix))]
+fn exec(program: &std::path::Path) -> std::io::Error {
+    std::io::Error::other(format!("cannot exec {} here", program.display()))
+}
+
 /// Builds the app on any runtime (tests can pass `tauri::test::mock_builder()`).
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::Result<App<R>> {
     let mut builder = builder;
     // A second launch focuses the first. Demo mode stays out of it, so a demo can run
     // next to the real app.
     if !launch.demo {
-        builder = builder.plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            if let Err(e) = show_main_window(app) {
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            let view = if args.iter().any(|a| a == SETTINGS_ARG) {
+                View::Settings
+            } else {
+                View::Agenda
+            };
+            if let Err(e) = show_view(app, view) {
                 tracing::warn!(error = %e, "cannot show the window for a second launch");
             }
         }));
@@ -143,6 +179,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
 
 fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     let handle = app.handle().clone();
+    let data_dir = launch.paths.data_dir.clone();
     let shell = if launch.demo {
         tauri::async_runtime::block_on(open_demo(launch.paths))
     } else {
@@ -150,6 +187,10 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     };
     app.manage(shell);
     let shell = handle.state::<Shell>();
+    let work = Work {
+        tray_host: launch.tray_host.clone(),
+        lock: std::sync::Mutex::new(None),
+    };
     if launch.demo {
         // Demo mode signs in to the emulator through the real loopback flow and has the demo
         // week in the store before the window asks for it.
@@ -163,10 +204,20 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         launch.background,
         shell.status().is_ok_and(|s| s.account.signed_in),
     ) {
-        show_main_window(&handle)?;
+        let view = if launch.settings {
+            View::Settings
+        } else {
+            View::Agenda
+        };
+        show_view(&handle, view)?;
     } else {
         tracing::info!("started in the tray (--background)");
     }
+    // The background work is this process's now (a tray host running hands it over).
+    if !launch.demo {
+        *work.lock.lock().unwrap_or_else(|p| p.into_inner()) = take_over(&data_dir);
+    }
+    app.manage(work);
     create_tray(&handle)?;
     reminders::register(&handle)?;
     autostart::reconcile(&handle, &shell);
@@ -207,6 +258,84 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Who does the background work and who takes it when the window closes.
+struct Work {
+    tray_host: Option<std::path::PathBuf>,
+    /// Held while this process owns the work (not in demo mode, whose store is its own).
+    lock: std::sync::Mutex<Option<handoff::OwnerLock>>,
+}
+
+/// How long the tray host may take to stop and let go of the work.
+const HANDOVER_WAIT: Duration = Duration::from_secs(5);
+
+/// Takes the owner lock, asking a running tray host to hand over first.
+fn take_over(data_dir: &std::path::Path) -> Option<handoff::OwnerLock> {
+    let started = std::time::Instant::now();
+    let lock = match handoff::OwnerLock::try_acquire(data_dir) {
+        Ok(Some(lock)) => Some(lock),
+        Ok(None) => {
+            match tauri::async_runtime::block_on(handoff::request_handover(data_dir, HANDOVER_WAIT))
+            {
+                Ok(asked) => tracing::info!(
+                    tray_host_answered = asked,
+                    "taking the work from the tray host"
+                ),
+                Err(e) => tracing::warn!(error = %e, "the tray host did not hand over"),
+            }
+            handoff::OwnerLock::acquire_within(data_dir, HANDOVER_WAIT).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot take the owner lock");
+                None
+            })
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot take the owner lock");
+            None
+        }
+    };
+    if lock.is_none() {
+        tracing::warn!(owner = ?handoff::owner_pid(data_dir), "another process keeps the owner lock; running anyway");
+    }
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "owner lock taken"
+    );
+    lock
+}
+
+/// The window closed: the tray host takes the work (and this process, with all of WebKit,
+/// exits), or this process stays in the tray when there is no host or nobody is signed in
+/// (the host would only open the consent window again).
+fn hand_to_tray_host<R: Runtime>(app: &AppHandle<R>) -> bool {
+    let Some(work) = app.try_state::<Work>() else {
+        return false;
+    };
+    let Some(host) = &work.tray_host else {
+        return false;
+    };
+    let Some(shell) = app.try_state::<Shell>() else {
+        return false;
+    };
+    if !shell.status().is_ok_and(|s| s.account.signed_in) {
+        return false;
+    }
+    match std::process::Command::new(host)
+        .arg(handoff::WAIT_ARG)
+        .spawn()
+    {
+        Ok(child) => {
+            tracing::info!(pid = child.id(), "window closed; the tray host takes over");
+            shell.set_quitting();
+            // Let go now rather than at exit: the host starts the sooner.
+            work.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, host = %host.display(), "cannot start the tray host; staying in the tray");
+            false
+        }
+    }
 }
 
 /// Whether the window opens at start: always, except a `--background` start (at login) of
@@ -457,7 +586,7 @@ fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
         // The last window closing asks to exit with no code: stay in the tray. Quit (or an
         // explicit exit) carries a code and goes through.
         let quitting = app.try_state::<Shell>().is_some_and(|s| s.is_quitting());
-        if code.is_none() && !quitting {
+        if code.is_none() && !quitting && !hand_to_tray_host(app) {
             tracing::debug!("window closed; staying in the tray");
             api.prevent_exit();
         }

@@ -29,7 +29,9 @@
 #![allow(clippy::unwrap_used)]
 
 use fantoccini::{Client, Locator};
-use presently_e2e::{end_group, missing_for_window, target_dir, Driver};
+use presently_e2e::{
+    close_windows_of, end_group, missing_for_window, target_dir, viewable_windows_of, Driver,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -609,78 +611,6 @@ fn child_start_times(root: u32, ticks: f64) -> Vec<(f64, String)> {
 
 // ---------------------------------------------------------------------------------------
 // Closing the window as a window manager does
-
-/// Sends `WM_DELETE_WINDOW` to every viewable top-level window of `pid`; returns their titles.
-fn close_windows_of(pid: u32) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    use x11rb::connection::Connection;
-    use x11rb::protocol::xproto::{
-        AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask, MapState,
-    };
-    let (conn, screen) = x11rb::connect(None)?;
-    let root = conn.setup().roots[screen].root;
-    let atom = |name: &str| -> Result<u32, Box<dyn std::error::Error>> {
-        Ok(conn.intern_atom(false, name.as_bytes())?.reply()?.atom)
-    };
-    let net_wm_pid = atom("_NET_WM_PID")?;
-    let wm_protocols = atom("WM_PROTOCOLS")?;
-    let wm_delete = atom("WM_DELETE_WINDOW")?;
-    let mut closed = Vec::new();
-    for window in conn.query_tree(root)?.reply()?.children {
-        if conn.get_window_attributes(window)?.reply()?.map_state != MapState::VIEWABLE {
-            continue;
-        }
-        let owner = conn
-            .get_property(false, window, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?
-            .reply()?;
-        if owner.value32().and_then(|mut v| v.next()) != Some(pid) {
-            continue;
-        }
-        let protocols = conn
-            .get_property(false, window, wm_protocols, AtomEnum::ATOM, 0, 64)?
-            .reply()?;
-        if !protocols
-            .value32()
-            .is_some_and(|mut v| v.any(|a| a == wm_delete))
-        {
-            continue;
-        }
-        let title = conn
-            .get_property(false, window, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 256)?
-            .reply()?;
-        let event = ClientMessageEvent::new(
-            32,
-            window,
-            wm_protocols,
-            [wm_delete, x11rb::CURRENT_TIME, 0, 0, 0],
-        );
-        conn.send_event(false, window, EventMask::NO_EVENT, event)?;
-        closed.push(String::from_utf8_lossy(&title.value).into_owned());
-    }
-    conn.flush()?;
-    Ok(closed)
-}
-
-/// Viewable top-level windows of `pid`.
-fn viewable_windows_of(pid: u32) -> Result<usize, Box<dyn std::error::Error>> {
-    use x11rb::connection::Connection;
-    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, MapState};
-    let (conn, screen) = x11rb::connect(None)?;
-    let root = conn.setup().roots[screen].root;
-    let net_wm_pid = conn.intern_atom(false, b"_NET_WM_PID")?.reply()?.atom;
-    let mut n = 0;
-    for window in conn.query_tree(root)?.reply()?.children {
-        if conn.get_window_attributes(window)?.reply()?.map_state != MapState::VIEWABLE {
-            continue;
-        }
-        let owner = conn
-            .get_property(false, window, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?
-            .reply()?;
-        if owner.value32().and_then(|mut v| v.next()) == Some(pid) {
-            n += 1;
-        }
-    }
-    Ok(n)
-}
 
 // ---------------------------------------------------------------------------------------
 // Figures

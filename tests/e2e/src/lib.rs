@@ -173,23 +173,28 @@ impl Driver {
 
     /// A WebDriver session on `app` started with `args`.
     pub async fn connect(&self, app: &Path, args: &[&str]) -> Client {
-        let caps = serde_json::json!({
-            "tauri:options": { "application": app, "args": args }
-        });
-        let serde_json::Value::Object(caps) = caps else {
-            unreachable!("a JSON object")
-        };
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&self.url())
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot create a WebDriver session for {}: {e}",
-                    app.display()
-                )
-            })
+        connect_to(&self.url(), app, args).await
     }
+}
+
+/// A WebDriver session on `app` started with `args`, through the tauri-driver at `url`.
+pub async fn connect_to(url: &str, app: &Path, args: &[&str]) -> Client {
+    let caps = serde_json::json!({
+        "tauri:options": { "application": app, "args": args }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!("a JSON object")
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot create a WebDriver session for {}: {e}",
+                app.display()
+            )
+        })
 }
 
 impl Drop for Driver {
@@ -217,4 +222,119 @@ pub fn end_group(child: &mut Child) {
         .stderr(Stdio::null())
         .status();
     let _ = child.wait();
+}
+
+/// The processes started with `PRESENTLY_DATA_DIR` set to `data_dir` (the app, the tray
+/// host, WebKit's processes), as (pid, program name).
+pub fn processes_using(data_dir: &Path) -> Vec<(u32, String)> {
+    let wanted = format!("PRESENTLY_DATA_DIR={}", data_dir.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let uses = environ
+                .split(|&b| b == 0)
+                .any(|var| var == wanted.as_bytes());
+            if !uses {
+                return None;
+            }
+            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            Some((pid, comm.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Ends what [`processes_using`] finds: TERM, up to 5 s, then KILL. A tray host outlives
+/// the window app by design, so a test that closed the window ends it this way.
+pub fn end_processes_using(data_dir: &Path) {
+    let signal = |name: &str, pids: &[(u32, String)]| {
+        for (pid, _) in pids {
+            let _ = Command::new("kill")
+                .args([name, &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+    };
+    signal("-TERM", &processes_using(data_dir));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !processes_using(data_dir).is_empty() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal("-KILL", &processes_using(data_dir));
+}
+
+/// Sends `WM_DELETE_WINDOW` to every viewable top-level window of `pid`; returns their titles.
+pub fn close_windows_of(pid: u32) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{
+        AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask, MapState,
+    };
+    let (conn, screen) = x11rb::connect(None)?;
+    let root = conn.setup().roots[screen].root;
+    let atom = |name: &str| -> Result<u32, Box<dyn std::error::Error>> {
+        Ok(conn.intern_atom(false, name.as_bytes())?.reply()?.atom)
+    };
+    let net_wm_pid = atom("_NET_WM_PID")?;
+    let wm_protocols = atom("WM_PROTOCOLS")?;
+    let wm_delete = atom("WM_DELETE_WINDOW")?;
+    let mut closed = Vec::new();
+    for window in conn.query_tree(root)?.reply()?.children {
+        if conn.get_window_attributes(window)?.reply()?.map_state != MapState::VIEWABLE {
+            continue;
+        }
+        let owner = conn
+            .get_property(false, window, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?
+            .reply()?;
+        if owner.value32().and_then(|mut v| v.next()) != Some(pid) {
+            continue;
+        }
+        let protocols = conn
+            .get_property(false, window, wm_protocols, AtomEnum::ATOM, 0, 64)?
+            .reply()?;
+        if !protocols
+            .value32()
+            .is_some_and(|mut v| v.any(|a| a == wm_delete))
+        {
+            continue;
+        }
+        let title = conn
+            .get_property(false, window, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 256)?
+            .reply()?;
+        let event = ClientMessageEvent::new(
+            32,
+            window,
+            wm_protocols,
+            [wm_delete, x11rb::CURRENT_TIME, 0, 0, 0],
+        );
+        conn.send_event(false, window, EventMask::NO_EVENT, event)?;
+        closed.push(String::from_utf8_lossy(&title.value).into_owned());
+    }
+    conn.flush()?;
+    Ok(closed)
+}
+
+/// Viewable top-level windows of `pid`.
+pub fn viewable_windows_of(pid: u32) -> Result<usize, Box<dyn std::error::Error>> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, MapState};
+    let (conn, screen) = x11rb::connect(None)?;
+    let root = conn.setup().roots[screen].root;
+    let net_wm_pid = conn.intern_atom(false, b"_NET_WM_PID")?.reply()?.atom;
+    let mut n = 0;
+    for window in conn.query_tree(root)?.reply()?.children {
+        if conn.get_window_attributes(window)?.reply()?.map_state != MapState::VIEWABLE {
+            continue;
+        }
+        let owner = conn
+            .get_property(false, window, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?
+            .reply()?;
+        if owner.value32().and_then(|mut v| v.next()) == Some(pid) {
+            n += 1;
+        }
+    }
+    Ok(n)
 }

@@ -721,6 +721,122 @@ async fn first_launch_signs_in(
     screenshot(client, artifacts, "app-settings.png").await;
 }
 
+/// The program names of the processes using `data_dir` (the app, WebKit's, the tray host).
+fn programs_using(data_dir: &Path) -> Vec<String> {
+    presently_e2e::processes_using(data_dir)
+        .into_iter()
+        .map(|(_, name)| name)
+        .filter(|name| name != "tauri-driver" && name != "WebKitWebDriver")
+        .collect()
+}
+
+/// Waits until `ready` holds for what runs on `data_dir`, or fails with what ran.
+async fn wait_for_processes(data_dir: &Path, what: &str, ready: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let programs = programs_using(data_dir);
+        if ready(&programs) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: running {programs:?}; logs:\n{}",
+            logs(data_dir, "presently-")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The tray host's log so far.
+fn tray_host_log(data_dir: &Path) -> String {
+    logs(data_dir, "presently-tray")
+}
+
+/// The logs in `data_dir` whose names start with `prefix`, so far.
+fn logs(data_dir: &Path, prefix: &str) -> String {
+    std::fs::read_dir(data_dir.join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect()
+}
+
+async fn closing_hands_the_tray_to_the_host_and_opening_takes_it_back(
+    client: Client,
+    driver_url: &str,
+    app: &Path,
+    artifacts: &Path,
+    data_dir: &Path,
+) {
+    use presently_desktop::handoff;
+    let owner_name = |data_dir: &Path| {
+        let pid = handoff::owner_pid(data_dir)?;
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        Some(name.trim().to_owned())
+    };
+    assert_eq!(owner_name(data_dir).as_deref(), Some("presently-app"));
+    // Closing the window as a user does (the window manager's close, not Quit; WebDriver's
+    // close would end the app): the app and all of WebKit end, the tray host runs.
+    let app_pid = handoff::owner_pid(data_dir).expect("the app's pid");
+    let closed = presently_e2e::close_windows_of(app_pid).expect("close the window");
+    assert_eq!(closed.len(), 1, "one window: {closed:?}");
+    wait_for_processes(data_dir, "the tray host did not replace the app", |p| {
+        p.iter().any(|n| n == "presently-tray") && !p.iter().any(|n| n != "presently-tray")
+    })
+    .await;
+    assert!(handoff::is_owned(data_dir), "the host holds the owner lock");
+    assert_eq!(owner_name(data_dir).as_deref(), Some("presently-tray"));
+    // It syncs on its own.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !tray_host_log(data_dir).contains("sync finished") {
+        assert!(
+            Instant::now() < deadline,
+            "the tray host did not sync:\n{}",
+            tray_host_log(data_dir)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pss_kib: u64 = presently_e2e::processes_using(data_dir)
+        .iter()
+        .filter_map(|(pid, _)| std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok())
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("Pss:"))
+                .filter_map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    println!("tray host alone: {:.1} MiB PSS", pss_kib as f64 / 1024.0);
+
+    // Opening Presently again (what the host's "Open Presently" runs): the new app takes
+    // the work back and the host ends.
+    let _ = client.close().await;
+    let reopened = presently_e2e::connect_to(driver_url, app, &[]).await;
+    let items = wait_for(
+        &reopened,
+        r#"[data-testid="item"]"#,
+        1,
+        RENDER_TIMEOUT,
+        artifacts,
+        "app-reopen-timeout.png",
+    )
+    .await;
+    assert!(!items.is_empty());
+    wait_for_processes(data_dir, "the tray host did not hand over", |p| {
+        p.iter().any(|n| n == "presently-app") && !p.iter().any(|n| n == "presently-tray")
+    })
+    .await;
+    assert_eq!(owner_name(data_dir).as_deref(), Some("presently-app"));
+    assert!(
+        tray_host_log(data_dir).contains("handed the work to the window app"),
+        "{}",
+        tray_host_log(data_dir)
+    );
+    let _ = reopened.close().await;
+}
+
 /// An hour from now to two hours from now, as Graph's `dateTime` strings in UTC.
 fn chrono_like_in_an_hour() -> (String, String) {
     let now = std::time::SystemTime::now()
@@ -827,6 +943,12 @@ async fn first_launch(provisioned: bool) {
             // compositing off (the app's default on Linux), so the tests that type turn it
             // back on; the demo tests run the default.
             ("WEBKIT_DISABLE_COMPOSITING_MODE", "0".as_ref()),
+            // The provisioned run hands the tray to the tray host when the window closes;
+            // this one keeps the app in its own tray, as on a machine without the host.
+            (
+                presently_desktop::handoff::ENV_SWITCH,
+                if provisioned { "1" } else { "0" }.as_ref(),
+            ),
         ],
         &log,
     );
@@ -842,9 +964,32 @@ async fn first_launch(provisioned: bool) {
             first_launch_signs_in(&client, &artifacts, provisioned, &control, &config_home).await
         })
     };
-    let outcome = checks.await;
+    let mut outcome = checks.await;
+    if outcome.is_ok() && provisioned {
+        // The window closes: the tray host takes over, and a new start takes it back.
+        let handoff = {
+            let driver_url = driver.0.url();
+            let app = app.clone();
+            let artifacts = artifacts.clone();
+            let data_dir = data_dir.clone();
+            let client = client.clone();
+            tokio::spawn(async move {
+                closing_hands_the_tray_to_the_host_and_opening_takes_it_back(
+                    client,
+                    &driver_url,
+                    &app,
+                    &artifacts,
+                    &data_dir,
+                )
+                .await
+            })
+        };
+        outcome = handoff.await;
+    }
     let _ = client.close().await;
     drop(driver);
+    // A tray host outlives the app by design.
+    presently_e2e::end_processes_using(&data_dir);
     emulator.shutdown().await;
     if let Err(e) = outcome {
         let log_text = std::fs::read_to_string(&log).unwrap_or_default();
