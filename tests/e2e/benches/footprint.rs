@@ -15,8 +15,10 @@
 //!    also records the wall clock just before it spawned the process.
 //! 4. A few seconds after the paint: VmRSS and Pss of the app and all its descendants.
 //! 5. Last launch only: the window is closed the way a window manager closes it
-//!    (`WM_DELETE_WINDOW`), then the same sums again, and CPU time (utime + stime) over
-//!    `FOOTPRINT_IDLE_SECS` (default 300) in the tray.
+//!    (`WM_DELETE_WINDOW`); the app hands the work to the tray host (`presently-tray`) and
+//!    exits. The host's memory, then its CPU time (utime + stime) over
+//!    `FOOTPRINT_IDLE_SECS` (default 300). Then the app is started again while the host
+//!    runs (reopening from the tray): spawn → painted, and the hand-over back.
 //! 6. One more launch from the cache through tauri-driver, for the page's Navigation Timing
 //!    next to `agenda painted` (and the session request → paint figure, an upper bound).
 //!
@@ -907,11 +909,47 @@ async fn bench() {
         }
         if last {
             closed = Some(
-                close_and_idle(&mut app, &log_dir, &control, closed_wait, idle_secs, ticks).await,
+                close_and_idle(
+                    &mut app,
+                    &data_dir,
+                    &log_dir,
+                    &control,
+                    closed_wait,
+                    idle_secs,
+                    ticks,
+                )
+                .await,
             );
         }
         app.end();
     }
+
+    // Open Presently again while the tray host runs: the app starts and takes the work back.
+    println!("reopening from the tray: the app starts again and the tray host hands over ...");
+    let reopen = {
+        let out = scratch.path().join("app-reopen.log");
+        let before = painted_lines(&log_dir).len();
+        let spawned_unix_ms = unix_ms_now();
+        let mut app = App::spawn(&app_bin, &env, &out);
+        let (painted, _) = wait_painted(&mut app, &log_dir, before, &out, Instant::now()).await;
+        let spawn_to_paint_ms = (painted.unix_ms - spawned_unix_ms) as f64;
+        let host_left = presently_e2e::processes_using(&data_dir)
+            .into_iter()
+            .filter(|(_, name)| name == "presently-tray")
+            .count();
+        assert_eq!(host_left, 0, "the tray host did not hand over");
+        let handover = log_lines(&log_dir)
+            .iter()
+            .rev()
+            .find(|l| l.contains("owner lock taken"))
+            .and_then(|l| field(l, "elapsed_ms").and_then(|v| v.parse::<f64>().ok()))
+            .unwrap_or(f64::NAN);
+        println!(
+            "reopened: spawn→paint {spawn_to_paint_ms:.0} ms (taking the work from the tray host: {handover:.1} ms)"
+        );
+        app.end();
+        (spawn_to_paint_ms, handover)
+    };
 
     println!("one more launch from the cache through tauri-driver, for the page's timing ...");
     let webdriver = driver_launch(
@@ -937,6 +975,8 @@ async fn bench() {
         closed_wait,
     )
     .await;
+    // Nothing of this run may outlive it.
+    presently_e2e::end_processes_using(&data_dir);
     emulator.shutdown().await;
 
     let since: Vec<f64> = measured.iter().map(|r| r.since_start_ms).collect();
@@ -1021,8 +1061,16 @@ async fn bench() {
         max(&pss)
     );
     println!(
-        "| window closed: RSS / PSS, all processes | {:.1} / {:.1} MiB | – | ≤ 60 MB |",
+        "| window closed (the tray host alone): RSS / PSS | {:.1} / {:.1} MiB | – | ≤ 60 MB |",
         closed.mem.rss_mib, closed.mem.pss_mib
+    );
+    println!(
+        "| window closed → app gone, tray host holding the work | {:.0} ms | – | – |",
+        closed.handover_ms
+    );
+    println!(
+        "| reopen while in the tray: spawn → agenda painted (taking the work back: {:.1} ms) | {:.0} ms | – | – |",
+        reopen.1, reopen.0
     );
     println!(
         "| started at login, window never opened: RSS / PSS | {:.1} / {:.1} MiB | – | ≤ 60 MB |",
@@ -1051,6 +1099,8 @@ async fn bench() {
             "memory_after_idle": closed.mem_after_idle,
         },
         "background_start": { "after_secs": closed_wait.as_secs(), "memory": background },
+        "handover_on_close_ms": closed.handover_ms,
+        "reopen": { "spawn_to_paint_ms": reopen.0, "take_over_ms": reopen.1 },
         "idle": {
             "secs": idle_secs,
             "cpu_secs": closed.cpu_secs,
@@ -1070,8 +1120,9 @@ async fn bench() {
     println!("\nwrote {}", path.display());
 }
 
-/// Starts the app as the login item does (`--background`, signed in): it must stay in the
-/// tray, with no window, and sync; its memory is read `wait` after the start.
+/// Starts the app as the login item does (`--background`, signed in): it becomes the tray
+/// host (the same process, `exec`), with no window and no WebKit, and syncs; its memory is
+/// read `wait` after the start.
 async fn background_launch(
     app_bin: &Path,
     env: &AppEnv,
@@ -1087,13 +1138,18 @@ async fn background_launch(
         "the background start ended; output:\n{}",
         std::fs::read_to_string(out).unwrap_or_default()
     );
+    assert_eq!(
+        process_name(app.pid()),
+        "presently-tray",
+        "a start at login runs the tray host"
+    );
     let messages: Vec<String> = log_lines_after(log_dir, lines_before)
         .iter()
         .map(|l| message_of(l))
         .collect();
     assert!(
-        messages.iter().any(|m| m.contains("started in the tray")),
-        "no `started in the tray` line: {messages:?}"
+        messages.iter().any(|m| m.contains("in the tray")),
+        "no `in the tray` line: {messages:?}"
     );
     assert!(
         messages.iter().any(|m| m.contains("sync finished")),
@@ -1108,6 +1164,8 @@ async fn background_launch(
 
 struct Closed {
     titles: Vec<String>,
+    /// Window closed → the app gone and the tray host holding the work.
+    handover_ms: f64,
     mem: MemSnapshot,
     webkit_left: Vec<String>,
     cpu_secs: f64,
@@ -1120,32 +1178,48 @@ struct Closed {
 
 async fn close_and_idle(
     app: &mut App,
+    data_dir: &Path,
     log_dir: &Path,
     control: &presently_emulator::Control,
     closed_wait: Duration,
     idle_secs: u64,
     ticks: f64,
 ) -> Closed {
-    let pid = app.pid();
-    let titles = close_windows_of(pid).unwrap_or_else(|e| panic!("cannot close the window: {e}"));
+    let app_pid = app.pid();
+    let titles =
+        close_windows_of(app_pid).unwrap_or_else(|e| panic!("cannot close the window: {e}"));
     assert!(
         !titles.is_empty(),
-        "the app (pid {pid}) has no window to close"
+        "the app (pid {app_pid}) has no window to close"
     );
-    println!("closed {titles:?}; waiting {closed_wait:?} ...");
+    let closed_at = Instant::now();
+    // The app hands the work to the tray host and exits with all of WebKit.
+    let host = loop {
+        let owner = presently_desktop::handoff::owner_pid(data_dir)
+            .filter(|&pid| process_name(pid) == "presently-tray")
+            .filter(|_| presently_desktop::handoff::is_owned(data_dir));
+        if let (Some(pid), false) = (owner, app.alive()) {
+            break pid;
+        }
+        assert!(
+            closed_at.elapsed() < Duration::from_secs(20),
+            "no tray host took over after the close (app alive: {})",
+            app.alive()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let handover_ms = closed_at.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "closed {titles:?}; the app exited and the tray host (pid {host}) holds the work after {handover_ms:.0} ms; waiting {closed_wait:?} ..."
+    );
     tokio::time::sleep(closed_wait).await;
-    assert!(
-        app.alive(),
-        "the app exited when its window closed (it should stay in the tray)"
-    );
-    let windows = viewable_windows_of(pid).unwrap_or(usize::MAX);
+    let windows = viewable_windows_of(app_pid).unwrap_or(usize::MAX);
     assert_eq!(windows, 0, "the window is still shown after the close");
-    let mem = mem_snapshot(pid);
-    let webkit_left: Vec<String> = mem
-        .processes
-        .iter()
-        .filter(|p| p.name.contains("WebKit"))
-        .map(|p| format!("{} ({})", p.name, p.pid))
+    let mem = mem_snapshot(host);
+    let webkit_left: Vec<String> = presently_e2e::processes_using(data_dir)
+        .into_iter()
+        .filter(|(_, name)| name.contains("WebKit") && name != "WebKitWebDriver")
+        .map(|(pid, name)| format!("{name} ({pid})"))
         .collect();
     println!(
         "window closed: RSS {:.1} MiB, PSS {:.1} MiB; WebKit processes left: {webkit_left:?}",
@@ -1155,10 +1229,14 @@ async fn close_and_idle(
     println!("idle for {idle_secs} s with the window closed ...");
     let requests_before = control.request_count();
     let log_before = log_line_count(log_dir);
-    let before = cpu_ticks(pid);
+    let before = cpu_ticks(host);
     tokio::time::sleep(Duration::from_secs(idle_secs)).await;
-    let after = cpu_ticks(pid);
-    assert!(app.alive(), "the app exited while idle");
+    let after = cpu_ticks(host);
+    assert_eq!(
+        process_name(host),
+        "presently-tray",
+        "the tray host exited while idle"
+    );
     let requests = control.request_count() - requests_before;
     let new_lines = log_lines_after(log_dir, log_before);
     let mut messages: BTreeMap<String, usize> = BTreeMap::new();
@@ -1173,9 +1251,10 @@ async fn close_and_idle(
         total += d;
         cpu_by_process.push((format!("{name} ({p})"), d as f64 / ticks));
     }
-    let mem_after_idle = mem_snapshot(pid);
+    let mem_after_idle = mem_snapshot(host);
     Closed {
         titles,
+        handover_ms,
         mem,
         webkit_left,
         cpu_secs: total as f64 / ticks,
