@@ -24,7 +24,7 @@ if [ -f ui/package.json ]; then
   npm --prefix ui run build --silent
 fi
 
-cargo build -p presently-app -p presently-tray
+cargo build -p presently-app -p presently-tray -p presently-cli
 
 if ! command -v tauri-driver >/dev/null 2>&1; then
   echo "test-e2e: cargo install tauri-driver"

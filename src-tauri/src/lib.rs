@@ -170,6 +170,15 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::ui_ready,
             commands::forwarding_secret_save,
         ])
+        .on_window_event(|window, event| match event {
+            tauri::WindowEvent::CloseRequested { .. } => {
+                tracing::info!(window = window.label(), "window close requested")
+            }
+            tauri::WindowEvent::Destroyed => {
+                tracing::info!(window = window.label(), "window destroyed")
+            }
+            _ => {}
+        })
         .setup(move |app| {
             setup(app, launch)?;
             Ok(())
@@ -270,38 +279,46 @@ struct Work {
 /// How long the tray host may take to stop and let go of the work.
 const HANDOVER_WAIT: Duration = Duration::from_secs(5);
 
-/// Takes the owner lock, asking a running tray host to hand over first.
+/// Takes the owner lock, asking a running tray host to hand over first. A host that holds
+/// the lock but does not listen yet (it is starting) is asked again until it does.
 fn take_over(data_dir: &std::path::Path) -> Option<handoff::OwnerLock> {
     let started = std::time::Instant::now();
-    let lock = match handoff::OwnerLock::try_acquire(data_dir) {
-        Ok(Some(lock)) => Some(lock),
-        Ok(None) => {
-            match tauri::async_runtime::block_on(handoff::request_handover(data_dir, HANDOVER_WAIT))
-            {
-                Ok(asked) => tracing::info!(
-                    tray_host_answered = asked,
-                    "taking the work from the tray host"
-                ),
-                Err(e) => tracing::warn!(error = %e, "the tray host did not hand over"),
+    let deadline = started + HANDOVER_WAIT;
+    let mut asked = false;
+    loop {
+        match handoff::OwnerLock::try_acquire(data_dir) {
+            Ok(Some(lock)) => {
+                tracing::info!(
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    from_tray_host = asked,
+                    "owner lock taken"
+                );
+                return Some(lock);
             }
-            handoff::OwnerLock::acquire_within(data_dir, HANDOVER_WAIT).unwrap_or_else(|e| {
+            Ok(None) => {}
+            Err(e) => {
                 tracing::warn!(error = %e, "cannot take the owner lock");
-                None
-            })
+                return None;
+            }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot take the owner lock");
-            None
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            tracing::warn!(
+                owner = ?handoff::owner_pid(data_dir),
+                "another process keeps the owner lock; running anyway"
+            );
+            return None;
         }
-    };
-    if lock.is_none() {
-        tracing::warn!(owner = ?handoff::owner_pid(data_dir), "another process keeps the owner lock; running anyway");
+        match tauri::async_runtime::block_on(handoff::request_handover(data_dir, deadline - now)) {
+            Ok(true) => asked = true,
+            // Nobody listens (yet): a host starting up, or an owner on its way out.
+            Ok(false) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the tray host did not hand over");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
-    tracing::info!(
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "owner lock taken"
-    );
-    lock
 }
 
 /// The window closed: the tray host takes the work (and this process, with all of WebKit,
@@ -320,10 +337,13 @@ fn hand_to_tray_host<R: Runtime>(app: &AppHandle<R>) -> bool {
     if !shell.status().is_ok_and(|s| s.account.signed_in) {
         return false;
     }
-    match std::process::Command::new(host)
-        .arg(handoff::WAIT_ARG)
-        .spawn()
-    {
+    let mut command = std::process::Command::new(host);
+    command.arg(handoff::WAIT_ARG);
+    // A process group of its own: it outlives this app, and a terminal's hang-up or a
+    // signal to this app's group is not for it.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    match command.spawn() {
         Ok(child) => {
             tracing::info!(pid = child.id(), "window closed; the tray host takes over");
             shell.set_quitting();

@@ -699,6 +699,28 @@ mod tests {
             .with_timezone(&Utc)
     }
 
+    #[test]
+    fn a_pause_lasts_an_hour_or_until_local_midnight() {
+        let now = at("2026-03-28T22:30:00Z");
+        let zone = chrono_tz::Europe::Berlin;
+        // 23:30 in Berlin on the Saturday before the clocks go forward.
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 28).expect("date");
+        assert_eq!(
+            pause_until(&TrayAction::PausePresenceHour, now, zone, today),
+            Some(at("2026-03-28T23:30:00Z"))
+        );
+        assert_eq!(
+            pause_until(&TrayAction::PausePresenceUntilTomorrow, now, zone, today),
+            Some(at("2026-03-28T23:00:00Z")),
+            "midnight in Berlin, still winter time"
+        );
+        assert_eq!(
+            pause_until(&TrayAction::ResumePresence, now, zone, today),
+            None
+        );
+        assert_eq!(pause_until(&TrayAction::SyncNow, now, zone, today), None);
+    }
+
     fn titles(menu: &TrayMenu) -> Vec<String> {
         menu.items
             .iter()

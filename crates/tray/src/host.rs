@@ -72,7 +72,12 @@ fn open_window(args: &[&str]) {
         tracing::error!("presently-app is not installed beside presently-tray");
         return;
     };
-    match tokio::process::Command::new(&app).args(args).spawn() {
+    // A process group of its own: it outlives this one.
+    match tokio::process::Command::new(&app)
+        .args(args)
+        .process_group(0)
+        .spawn()
+    {
         Ok(_child) => tracing::info!(?args, "starting the window app"),
         Err(e) => tracing::error!(error = %e, app = %app.display(), "cannot start the window app"),
     }

@@ -1203,8 +1203,16 @@ async fn close_and_idle(
         }
         assert!(
             closed_at.elapsed() < Duration::from_secs(20),
-            "no tray host took over after the close (app alive: {})",
-            app.alive()
+            "no tray host took over after the close (app alive: {}); the log's end:\n{}",
+            app.alive(),
+            log_lines(log_dir)
+                .iter()
+                .rev()
+                .take(30)
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
