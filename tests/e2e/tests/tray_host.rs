@@ -127,16 +127,19 @@ trait DbusMenu {
     fn event(&self, id: i32, event_id: &str, data: &Value<'_>, timestamp: u32) -> zbus::Result<()>;
 }
 
+/// Width, height, ARGB32 bytes.
+type Pixmap = (i32, i32, Vec<u8>);
+
 #[zbus::proxy(
     interface = "org.kde.StatusNotifierItem",
     default_path = "/StatusNotifierItem"
 )]
 trait Item {
     #[zbus(property)]
-    fn tool_tip(&self) -> zbus::Result<(String, Vec<(i32, i32, Vec<u8>)>, String, String)>;
+    fn tool_tip(&self) -> zbus::Result<(String, Vec<Pixmap>, String, String)>;
 
     #[zbus(property)]
-    fn icon_pixmap(&self) -> zbus::Result<Vec<(i32, i32, Vec<u8>)>>;
+    fn icon_pixmap(&self) -> zbus::Result<Vec<Pixmap>>;
 }
 
 async fn until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
