@@ -9,9 +9,10 @@
 //! - [`tray`]: the tray menu as data, and its translation to Tauri.
 //! - [`demo`]: demo mode against the embedded emulator.
 //!
-//! Window lifecycle: closing the window destroys its webview (and its WebKit web process;
-//! WebKit's network process stays for the life of the app); the app stays in the tray until
-//! Quit. "Open Presently" makes a new window.
+//! Window lifecycle: closing the window destroys its webview. On Linux the app then hands
+//! the background work to the tray host (`presently-tray`, no WebKit) and exits; elsewhere,
+//! or without the host, it stays in the tray until Quit and "Open Presently" makes a new
+//! window. See `presently_desktop::handoff`.
 
 pub mod autostart;
 pub mod boot;
@@ -196,10 +197,6 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     };
     app.manage(shell);
     let shell = handle.state::<Shell>();
-    let work = Work {
-        tray_host: launch.tray_host.clone(),
-        lock: std::sync::Mutex::new(None),
-    };
     if launch.demo {
         // Demo mode signs in to the emulator through the real loopback flow and has the demo
         // week in the store before the window asks for it.
@@ -223,10 +220,10 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         tracing::info!("started in the tray (--background)");
     }
     // The background work is this process's now (a tray host running hands it over).
-    if !launch.demo {
-        *work.lock.lock().unwrap_or_else(|p| p.into_inner()) = take_over(&data_dir);
-    }
-    app.manage(work);
+    app.manage(Work {
+        tray_host: launch.tray_host.clone(),
+        _lock: (!launch.demo).then(|| take_over(&data_dir)).flatten(),
+    });
     create_tray(&handle)?;
     reminders::register(&handle)?;
     autostart::reconcile(&handle, &shell);
@@ -272,8 +269,9 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
 /// Who does the background work and who takes it when the window closes.
 struct Work {
     tray_host: Option<std::path::PathBuf>,
-    /// Held while this process owns the work (not in demo mode, whose store is its own).
-    lock: std::sync::Mutex<Option<handoff::OwnerLock>>,
+    /// Held for the life of the process (not in demo mode, whose store is its own); the OS
+    /// lets go of it when the process exits.
+    _lock: Option<handoff::OwnerLock>,
 }
 
 /// How long the tray host may take to stop and let go of the work.
@@ -346,9 +344,9 @@ fn hand_to_tray_host<R: Runtime>(app: &AppHandle<R>) -> bool {
     match command.spawn() {
         Ok(child) => {
             tracing::info!(pid = child.id(), "window closed; the tray host takes over");
+            // The loops stop; the lock goes with this process when it exits, so the host's
+            // loops never overlap with these.
             shell.set_quitting();
-            // Let go now rather than at exit: the host starts the sooner.
-            work.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
             true
         }
         Err(e) => {

@@ -11,7 +11,8 @@
 //! crashes); the file holds the owner's process id. The tray host listens on `tray.sock`
 //! beside it: a window app that starts while the host owns the work sends [`HANDOVER`]; the
 //! host stops its loops, lets go of the lock, answers [`HANDED_OVER`] and exits. When the
-//! window closes, the app starts the host (which waits for the lock) and exits.
+//! window closes, the app starts the host, stops its own loops and exits; the host waits
+//! for the lock, which goes with the app's process.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};

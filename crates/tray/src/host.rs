@@ -18,8 +18,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-/// How long a host started by the exiting window app waits for it to let go of the lock.
-const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// How long a host started by the closing window app waits for it to exit (and so let go
+/// of the lock).
+const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// Longest the tray and reminders sleep without looking at the clock (tokio's timers do not
 /// count time spent suspended, so a wake from sleep is noticed within this).
 const MAX_SLEEP: Duration = Duration::from_secs(300);

@@ -1201,6 +1201,23 @@ async fn close_and_idle(
         if let (Some(pid), false) = (owner, app.alive()) {
             break pid;
         }
+        if closed_at.elapsed() >= Duration::from_secs(20) && app.alive() {
+            // Where the app's main thread is, for the report below.
+            let stack = Command::new("gdb")
+                .args([
+                    "-p",
+                    &app_pid.to_string(),
+                    "-batch",
+                    "-ex",
+                    "thread 1",
+                    "-ex",
+                    "bt 30",
+                ])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            eprintln!("the app's main thread:\n{stack}");
+        }
         assert!(
             closed_at.elapsed() < Duration::from_secs(20),
             "no tray host took over after the close (app alive: {}); the log's end:\n{}",

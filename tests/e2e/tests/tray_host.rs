@@ -303,6 +303,7 @@ async fn the_tray_host_shows_the_next_meeting_reminds_joins_and_quits() {
         .args(["login", "--device", "--timeout", "60"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success(), "presently login --device");

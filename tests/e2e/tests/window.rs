@@ -810,20 +810,20 @@ async fn closing_hands_the_tray_to_the_host_and_opening_takes_it_back(
         .sum();
     println!("tray host alone: {:.1} MiB PSS", pss_kib as f64 / 1024.0);
 
-    // Opening Presently again (what the host's "Open Presently" runs): the new app takes
-    // the work back and the host ends.
+    // Opening Presently again from the tray host: the new app takes the work back and the
+    // host ends.
     let _ = client.close().await;
-    let reopened = presently_e2e::connect_to(driver_url, app, &[]).await;
-    let items = wait_for(
+    // The host's Settings item starts the app with `--settings`: it opens on that page.
+    let reopened = presently_e2e::connect_to(driver_url, app, &["--settings"]).await;
+    wait_for(
         &reopened,
-        r#"[data-testid="item"]"#,
+        r#"[data-testid="start-at-login"]"#,
         1,
         RENDER_TIMEOUT,
         artifacts,
         "app-reopen-timeout.png",
     )
     .await;
-    assert!(!items.is_empty());
     wait_for_processes(data_dir, "the tray host did not hand over", |p| {
         p.iter().any(|n| n == "presently-app") && !p.iter().any(|n| n == "presently-tray")
     })
