@@ -19,9 +19,6 @@ use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::{oneshot, Notify};
 
-/// Longest the reminders loop sleeps without looking at the clock (a wake from suspend).
-const REMINDER_MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(300);
-
 /// Event: the store changed; the UI reloads the agenda. No payload.
 pub const AGENDA_CHANGED: &str = "agenda-changed";
 /// Event: the status changed; payload [`StatusView`].
@@ -241,67 +238,38 @@ impl Shell {
         Ok(())
     }
 
-    /// Shows reminders as desktop notifications at their time: sleeps until the next one is
-    /// due (or the agenda changed, or at most 5 minutes, so a wake from sleep is noticed) and
-    /// asks the engine which are due; the engine remembers what was shown.
+    /// Shows reminders as desktop notifications at their time (see
+    /// [`presently_desktop::reminders::run`]).
     pub async fn run_reminders<R: Runtime>(&self, app: &AppHandle<R>) {
         use tauri_plugin_notification::NotificationExt;
         let Ok(engine) = self.engine().cloned() else {
             return;
         };
-        loop {
-            let next = match engine.take_due_reminders() {
-                Ok((due, next)) => {
-                    for reminder in due {
-                        let when = if reminder.late {
-                            "already started".to_owned()
-                        } else {
-                            let minutes = (reminder.start - engine.now()).num_minutes().max(0);
-                            format!("in {minutes} min")
-                        };
-                        let body = match &reminder.location {
-                            Some(place) => format!("{when} · {place}"),
-                            None => when,
-                        };
-                        if !self.reminders_enabled() {
-                            // Turned off: taken (so turning them on later brings no flood
-                            // of old ones) but not shown.
-                            continue;
-                        }
-                        let actions = if reminder.join_url.is_some() {
-                            crate::reminders::WITH_JOIN
-                        } else {
-                            crate::reminders::OPEN_ONLY
-                        };
-                        if let Err(e) = app
-                            .notification()
-                            .builder()
-                            .title(&reminder.subject)
-                            .body(body)
-                            .action_type_id(actions)
-                            .extra(crate::reminders::APPOINTMENT, &reminder.appointment_id)
-                            .show()
-                        {
-                            tracing::warn!(error = %e, "cannot show a reminder");
-                        }
-                    }
-                    next
+        presently_desktop::reminders::run(
+            engine,
+            &self.reminders_changed,
+            &self.reminders_stop,
+            |reminder, body| {
+                let actions = if reminder.join_url.is_some() {
+                    crate::reminders::WITH_JOIN
+                } else {
+                    crate::reminders::OPEN_ONLY
+                };
+                if let Err(e) = app
+                    .notification()
+                    .builder()
+                    .title(&reminder.subject)
+                    .body(body)
+                    .action_type_id(actions)
+                    .extra(crate::reminders::APPOINTMENT, &reminder.appointment_id)
+                    .show()
+                {
+                    tracing::warn!(error = %e, "cannot show a reminder");
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read reminders");
-                    None
-                }
-            };
-            let wait = next
-                .and_then(|t| (t - engine.now()).to_std().ok())
-                .unwrap_or(REMINDER_MAX_SLEEP)
-                .min(REMINDER_MAX_SLEEP);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.reminders_changed.notified() => {}
-                _ = self.reminders_stop.notified() => return,
-            }
-        }
+                std::future::ready(())
+            },
+        )
+        .await;
     }
 
     /// Runs presence automation (when the `presence` feature is on) until Quit or until the
@@ -483,13 +451,6 @@ impl Shell {
             tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
         }
         self.publish_status(app);
-    }
-
-    /// Whether reminders are turned on.
-    pub fn reminders_enabled(&self) -> bool {
-        self.engine()
-            .map(|e| e.config().reminders.enabled)
-            .unwrap_or(true)
     }
 
     /// Registers a new sign-in, cancelling the one before; returns its number and what
@@ -678,23 +639,13 @@ impl Shell {
     }
 
     fn after_sync<R: Runtime>(&self, app: &AppHandle<R>, result: &Result<SyncReport, Error>) {
-        match result {
-            Ok(report) => {
-                tracing::info!(
-                    changes = report.changes,
-                    requests = report.requests,
-                    "sync finished"
-                );
-                if report.changes > 0 || report.calendars.iter().any(|c| c.kind == "full") {
-                    if let Err(e) = app.emit(AGENDA_CHANGED, ()) {
-                        tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
-                    }
-                    self.agenda_changed.notify_one();
-                    self.presence_store_changed.notify_one();
-                    self.reminders_changed.notify_one();
-                }
+        if presently_desktop::sync::changed_the_store(result) {
+            if let Err(e) = app.emit(AGENDA_CHANGED, ()) {
+                tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
             }
-            Err(e) => tracing::warn!(error = %e, "sync failed"),
+            self.agenda_changed.notify_one();
+            self.presence_store_changed.notify_one();
+            self.reminders_changed.notify_one();
         }
         self.publish_status(app);
     }

@@ -3,9 +3,13 @@
 //!
 //! - [`tray`]: the tray menu, icon and tooltip as plain data, built by a pure function.
 //! - [`settings`]: the organization policy and the user's settings file, layered.
+//! - [`sync`]: what follows a sync round.
+//! - [`reminders`]: the loop that shows reminders at their time, and their text.
 //! - [`handoff`]: which process runs the background work (sync, presence, reminders, the
 //!   tray) and how the window app and the tray host pass it between them.
 
 pub mod handoff;
+pub mod reminders;
 pub mod settings;
+pub mod sync;
 pub mod tray;

@@ -399,18 +399,8 @@ async fn sync_loop(engine: Arc<Engine>, wakes: Arc<Wakes>) {
         wakes.sync_stop.clone(),
         || wakes.tray_changed.notify_one(),
         |result| {
-            match result {
-                Ok(report) => {
-                    tracing::info!(
-                        changes = report.changes,
-                        requests = report.requests,
-                        "sync finished"
-                    );
-                    if report.changes > 0 || report.calendars.iter().any(|c| c.kind == "full") {
-                        wakes.store_changed();
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "sync failed"),
+            if presently_desktop::sync::changed_the_store(result) {
+                wakes.store_changed();
             }
             wakes.tray_changed.notify_one();
         },
@@ -420,36 +410,20 @@ async fn sync_loop(engine: Arc<Engine>, wakes: Arc<Wakes>) {
 
 /// Shows reminders at their time (the engine remembers which were shown).
 async fn reminders_loop(engine: Arc<Engine>, notifier: Notifier, wakes: Arc<Wakes>) {
-    loop {
-        let next = match engine.take_due_reminders() {
-            Ok((due, next)) => {
-                for reminder in due {
-                    // Turned off: taken (so turning them on brings no flood of old ones)
-                    // but not shown.
-                    if !engine.config().reminders.enabled {
-                        continue;
-                    }
-                    if let Err(e) = notifier.show(&reminder, engine.now()).await {
-                        tracing::warn!(error = %e, "cannot show a reminder");
-                    }
+    presently_desktop::reminders::run(
+        engine,
+        &wakes.reminders_changed,
+        &wakes.reminders_stop,
+        |reminder, body| {
+            let notifier = notifier.clone();
+            async move {
+                if let Err(e) = notifier.show(&reminder, &body).await {
+                    tracing::warn!(error = %e, "cannot show a reminder");
                 }
-                next
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read reminders");
-                None
-            }
-        };
-        let wait = next
-            .and_then(|t| (t - engine.now()).to_std().ok())
-            .unwrap_or(MAX_SLEEP)
-            .min(MAX_SLEEP);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = wakes.reminders_changed.notified() => {}
-            _ = wakes.reminders_stop.notified() => return,
-        }
-    }
+        },
+    )
+    .await;
 }
 
 /// Keeps the tray current: sleeps until the next start, end or countdown minute, or until

@@ -58,24 +58,11 @@ pub fn decide(action_key: &str, has_meeting: bool) -> Option<OpenKind> {
     }
 }
 
-/// The text under the subject: when, and where.
-pub fn body(reminder: &Reminder, now: chrono::DateTime<chrono::Utc>) -> String {
-    let when = if reminder.late {
-        "already started".to_owned()
-    } else {
-        let minutes = (reminder.start - now).num_minutes().max(0);
-        format!("in {minutes} min")
-    };
-    match &reminder.location {
-        Some(place) => format!("{when} · {place}"),
-        None => when,
-    }
-}
-
 /// Shown notifications by their server id: the appointment and whether it has a meeting.
 type Shown = Arc<Mutex<HashMap<u32, (String, bool)>>>;
 
 /// The notification server, reached over the session bus.
+#[derive(Clone)]
 pub struct Notifier {
     proxy: NotificationsProxy<'static>,
     shown: Shown,
@@ -112,11 +99,7 @@ impl Notifier {
         Ok(Self { proxy, shown })
     }
 
-    pub async fn show(
-        &self,
-        reminder: &Reminder,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> zbus::Result<()> {
+    pub async fn show(&self, reminder: &Reminder, body: &str) -> zbus::Result<()> {
         let mut hints = HashMap::new();
         hints.insert("desktop-entry", zbus::zvariant::Value::from("presently"));
         let id = self
@@ -126,7 +109,7 @@ impl Notifier {
                 0,
                 "",
                 &reminder.subject,
-                &body(reminder, now),
+                body,
                 &actions_for(reminder),
                 hints,
                 -1,
@@ -179,12 +162,5 @@ mod tests {
             vec!["default", "Open in Outlook", "open", "Open in Outlook"]
         );
         assert_eq!(decide("default", false), Some(OpenKind::Outlook));
-    }
-
-    #[test]
-    fn the_body_says_when_and_where() {
-        let now = "2026-11-24T09:03:00Z".parse().expect("time");
-        assert_eq!(body(&reminder(true, false), now), "in 12 min · Room 4");
-        assert_eq!(body(&reminder(true, true), now), "already started · Room 4");
     }
 }
