@@ -177,6 +177,9 @@ impl Driver {
     }
 }
 
+/// How long a new WebDriver session may take (the app starting, under load).
+const SESSION_TIMEOUT: Duration = Duration::from_secs(90);
+
 /// A WebDriver session on `app` started with `args`, through the tauri-driver at `url`.
 pub async fn connect_to(url: &str, app: &Path, args: &[&str]) -> Client {
     let caps = serde_json::json!({
@@ -185,10 +188,17 @@ pub async fn connect_to(url: &str, app: &Path, args: &[&str]) -> Client {
     let serde_json::Value::Object(caps) = caps else {
         unreachable!("a JSON object")
     };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(url)
+    // WebKitWebDriver waits for the app's automation connection without a limit of its own.
+    let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+    builder.capabilities(caps);
+    tokio::time::timeout(SESSION_TIMEOUT, builder.connect(url))
         .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "no WebDriver session for {} within {SESSION_TIMEOUT:?}",
+                app.display()
+            )
+        })
         .unwrap_or_else(|e| {
             panic!(
                 "cannot create a WebDriver session for {}: {e}",

@@ -984,7 +984,14 @@ async fn first_launch(provisioned: bool) {
                 .await
             })
         };
-        outcome = handoff.await;
+        // Bounded: a session or a close that never answers fails here, not at CI's limit.
+        outcome = match tokio::time::timeout(Duration::from_secs(180), handoff).await {
+            Ok(done) => done,
+            Err(_) => {
+                let log_text = logs(&data_dir, "presently-");
+                panic!("the hand-over checks did not finish in 180 s; logs:\n{log_text}");
+            }
+        };
     }
     let _ = client.close().await;
     drop(driver);
