@@ -22,6 +22,7 @@ fn main() {
             "copy_join_link",
             "ui_painted",
             "ui_ready",
+            "close_window",
             "forwarding_secret_save",
         ]),
     ))

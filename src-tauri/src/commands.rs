@@ -363,6 +363,16 @@ pub async fn ui_ready<R: Runtime>(window: tauri::WebviewWindow<R>) -> Result<(),
     Ok(())
 }
 
+/// Closes the window, as its title bar's close button does (Ctrl+W, ⌘W): Presently stays
+/// in the tray.
+#[tauri::command]
+pub async fn close_window<R: Runtime>(window: tauri::WebviewWindow<R>) -> Result<(), ApiError> {
+    tracing::info!("window closed from the keyboard");
+    window
+        .close()
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot close the window: {e}")))
+}
+
 /// Midnight at the end of today in the display zone.
 fn end_of_today(engine: &presently_engine::Engine) -> chrono::DateTime<chrono::Utc> {
     let tz = engine.config().display_timezone();

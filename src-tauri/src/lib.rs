@@ -169,6 +169,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::copy_join_link,
             commands::ui_painted,
             commands::ui_ready,
+            commands::close_window,
             commands::forwarding_secret_save,
         ])
         .on_window_event(|window, event| match event {

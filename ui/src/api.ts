@@ -68,6 +68,7 @@ export const api = {
   uiPainted: (marks: Record<string, number>) => call<null>('ui_painted', { marks }),
   /** The first view is built: Rust shows the window (it is created hidden). */
   uiReady: () => call<null>('ui_ready'),
+  closeWindow: () => call<null>('close_window'),
   copyJoinLink: (id: string) => call<string>('copy_join_link', { id }),
   onNavigate: (cb: (view: 'agenda' | 'settings') => void): Promise<UnlistenFn> =>
     listen<'agenda' | 'settings'>('navigate', (ev) => cb(ev.payload)),

@@ -757,6 +757,12 @@ export function start(opts: StartOptions = {}): void {
   });
 
   document.addEventListener('keydown', (ev) => {
+    // Ctrl+W (⌘W): close the window, as its close button does; Presently stays in the tray.
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && !ev.shiftKey && ev.key.toLowerCase() === 'w') {
+      ev.preventDefault();
+      api.closeWindow().catch((e) => reportActionError(e));
+      return;
+    }
     if (ev.key === 'Escape' && currentScreen === 'settings' && !ev.defaultPrevented) {
       ev.preventDefault();
       showAgendaScreen();

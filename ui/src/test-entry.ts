@@ -110,6 +110,7 @@ mockIPC(
       }
       case 'ui_painted':
       case 'ui_ready':
+      case 'close_window':
         return null;
       case 'open_admin_guide':
         if (scenario.adminGuideError) throw scenario.adminGuideError;

@@ -93,6 +93,16 @@ test('all-day items show "All day" and timed items their local time range', asyn
   });
 });
 
+test('Ctrl+W closes the window (Presently stays in the tray); W alone is just a key', async () => {
+  await withApp({}, async ({ page }) => {
+    await page.locator('[data-testid="item"]').first().waitFor();
+    await page.keyboard.press('w');
+    assert.equal((await calls(page, 'close_window')).length, 0);
+    await page.keyboard.press('Control+w');
+    assert.equal((await calls(page, 'close_window')).length, 1);
+  });
+});
+
 test('an empty day shows the empty state', async () => {
   await withApp({}, async ({ page }) => {
     const empty = page.locator('[data-testid="day"][data-date="2026-11-26"]');
