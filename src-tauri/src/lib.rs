@@ -101,7 +101,10 @@ pub fn run() -> i32 {
         }
     }
     match build(tauri::Builder::default(), launch) {
-        Ok(app) => app.run_return(on_run_event),
+        Ok(app) => {
+            tracing::debug!("start-up: event loop starting");
+            app.run_return(on_run_event)
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot start Presently");
             eprintln!("presently-app: cannot start: {e}");
@@ -226,9 +229,11 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         _lock: (!launch.demo).then(|| take_over(&data_dir)).flatten(),
     });
     create_tray(&handle)?;
+    tracing::debug!("start-up: tray created");
     reminders::register(&handle)?;
     autostart::reconcile(&handle, &shell);
     shell.refresh_tray(&handle);
+    tracing::debug!("start-up: tray menu and login item set");
 
     // Syncs on the engine's cadence (start, interval with jitter, wake from sleep, Sync now).
     let syncer = handle.clone();
@@ -578,6 +583,7 @@ pub fn show_view<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()
         }
     }
     let window = builder.build()?;
+    tracing::debug!("start-up: window built");
     let fallback = window.clone();
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(REVEAL_FALLBACK).await;
