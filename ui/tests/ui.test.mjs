@@ -205,6 +205,32 @@ test('boot data from the window: the agenda is drawn before any IPC answers, the
   });
 });
 
+test('boot data: a refetch that brings the same agenda leaves the drawn one alone; a changed one is redrawn', async () => {
+  // The fixture numbers its items anew with each call: the same object, answered later.
+  const scenario = { ...defaultScenario(), holdAgenda: true };
+  const boot = { days: DATES.length, status: status(), agenda: { ...scenario.agenda, generated_at: '2026-11-24T07:00:00Z' } };
+  await withApp({ scenario, boot }, async ({ page }) => {
+    assert.notEqual(boot.agenda.generated_at, scenario.agenda.generated_at);
+    const first = page.locator('[data-testid="item"]').first();
+    await first.evaluate((el) => {
+      el.dataset.probe = 'boot';
+    });
+    assert.equal(await page.locator('[data-probe="boot"]').count(), 1);
+    await page.waitForFunction(() => window.__presently.calls.some((c) => c.cmd === 'agenda'));
+    await page.evaluate(() => window.__presently.release());
+    // Let the answer (same days, another generated_at) land.
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 100)));
+    assert.equal(await page.locator('[data-probe="boot"]').count(), 1, 'the boot-drawn items stay in place');
+    // A sync that changed something: the next answer differs and the agenda is rebuilt.
+    await page.evaluate(() => {
+      window.__presently.scenario.holdAgenda = false;
+      window.__presently.scenario.agenda.days[0].items.pop();
+    });
+    await page.evaluate(() => window.__presently.emit('agenda-changed'));
+    await page.waitForFunction(() => document.querySelectorAll('[data-probe="boot"]').length === 0);
+  });
+});
+
 test('boot data that is not signed in or malformed is ignored: the usual loading path', async () => {
   for (const boot of [
     { days: DATES.length, status: signedOut(), agenda: agenda() },
