@@ -469,35 +469,7 @@ mod next_change_tests {
     use super::*;
     use presently_engine::agenda::AgendaDay;
 
-    fn item(id: &str, start: &str, end: &str) -> AgendaItem {
-        AgendaItem {
-            id: id.into(),
-            calendar: "c".into(),
-            calendar_name: None,
-            calendar_color: None,
-            subject: id.into(),
-            start: start.into(),
-            end: end.into(),
-            all_day: false,
-            show_as: "busy",
-            response: "accepted",
-            sensitivity: "normal",
-            cancelled: false,
-            location: None,
-            organizer: None,
-            organizer_email: None,
-            join_url: None,
-            online_provider: None,
-            web_link: None,
-            series_id: None,
-            kind: "singleInstance",
-            categories: vec![],
-            body_preview: None,
-            reminder_minutes: None,
-            presence: None,
-            attendees: None,
-        }
-    }
+    use super::tests::item;
 
     #[test]
     fn the_tray_wakes_at_the_next_start_or_end_or_midnight() {
@@ -509,10 +481,12 @@ mod next_change_tests {
                 items: vec![
                     item(
                         "a",
+                        "a",
                         "2026-11-24T09:00:00+01:00",
                         "2026-11-24T10:00:00+01:00",
                     ),
                     item(
+                        "b",
                         "b",
                         "2026-11-24T11:00:00+01:00",
                         "2026-11-24T11:30:00+01:00",
@@ -649,7 +623,8 @@ mod tests {
         }
     }
 
-    fn item(id: &str, subject: &str, start: &str, end: &str) -> AgendaItem {
+    /// An accepted, busy, timed appointment (the other test modules use it too).
+    pub(super) fn item(id: &str, subject: &str, start: &str, end: &str) -> AgendaItem {
         AgendaItem {
             id: id.into(),
             calendar: "primary".into(),

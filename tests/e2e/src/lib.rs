@@ -280,28 +280,12 @@ pub fn end_processes_using(data_dir: &Path) {
 /// Sends `WM_DELETE_WINDOW` to every viewable top-level window of `pid`; returns their titles.
 pub fn close_windows_of(pid: u32) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     use x11rb::connection::Connection;
-    use x11rb::protocol::xproto::{
-        AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask, MapState,
-    };
-    let (conn, screen) = x11rb::connect(None)?;
-    let root = conn.setup().roots[screen].root;
-    let atom = |name: &str| -> Result<u32, Box<dyn std::error::Error>> {
-        Ok(conn.intern_atom(false, name.as_bytes())?.reply()?.atom)
-    };
-    let net_wm_pid = atom("_NET_WM_PID")?;
-    let wm_protocols = atom("WM_PROTOCOLS")?;
-    let wm_delete = atom("WM_DELETE_WINDOW")?;
+    use x11rb::protocol::xproto::{AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask};
+    let (conn, root) = display()?;
+    let wm_protocols = conn.intern_atom(false, b"WM_PROTOCOLS")?.reply()?.atom;
+    let wm_delete = conn.intern_atom(false, b"WM_DELETE_WINDOW")?.reply()?.atom;
     let mut closed = Vec::new();
-    for window in conn.query_tree(root)?.reply()?.children {
-        if conn.get_window_attributes(window)?.reply()?.map_state != MapState::VIEWABLE {
-            continue;
-        }
-        let owner = conn
-            .get_property(false, window, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?
-            .reply()?;
-        if owner.value32().and_then(|mut v| v.next()) != Some(pid) {
-            continue;
-        }
+    for window in viewable_windows(&conn, root, pid)? {
         let protocols = conn
             .get_property(false, window, wm_protocols, AtomEnum::ATOM, 0, 64)?
             .reply()?;
@@ -329,12 +313,27 @@ pub fn close_windows_of(pid: u32) -> Result<Vec<String>, Box<dyn std::error::Err
 
 /// Viewable top-level windows of `pid`.
 pub fn viewable_windows_of(pid: u32) -> Result<usize, Box<dyn std::error::Error>> {
+    let (conn, root) = display()?;
+    Ok(viewable_windows(&conn, root, pid)?.len())
+}
+
+/// The X display of `DISPLAY` and its first screen's root window.
+fn display() -> Result<(x11rb::rust_connection::RustConnection, u32), Box<dyn std::error::Error>> {
     use x11rb::connection::Connection;
-    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, MapState};
     let (conn, screen) = x11rb::connect(None)?;
     let root = conn.setup().roots[screen].root;
+    Ok((conn, root))
+}
+
+/// The mapped top-level windows whose `_NET_WM_PID` is `pid`.
+fn viewable_windows(
+    conn: &impl x11rb::connection::Connection,
+    root: u32,
+    pid: u32,
+) -> Result<Vec<u32>, Box<dyn std::error::Error>> {
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, MapState};
     let net_wm_pid = conn.intern_atom(false, b"_NET_WM_PID")?.reply()?.atom;
-    let mut n = 0;
+    let mut found = Vec::new();
     for window in conn.query_tree(root)?.reply()?.children {
         if conn.get_window_attributes(window)?.reply()?.map_state != MapState::VIEWABLE {
             continue;
@@ -343,8 +342,8 @@ pub fn viewable_windows_of(pid: u32) -> Result<usize, Box<dyn std::error::Error>
             .get_property(false, window, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?
             .reply()?;
         if owner.value32().and_then(|mut v| v.next()) == Some(pid) {
-            n += 1;
+            found.push(window);
         }
     }
-    Ok(n)
+    Ok(found)
 }
