@@ -17,7 +17,8 @@ export const CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self'",
+  // The icons are data: SVG masks (styles.css); nothing else uses data: URLs.
+  "img-src 'self' data:",
   "font-src 'self'",
   "connect-src 'self' ipc: http://ipc.localhost",
   "object-src 'none'",
