@@ -17,8 +17,7 @@ export const CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
-  // The icons are data: SVG masks (styles.css); nothing else uses data: URLs.
-  "img-src 'self' data:",
+  "img-src 'self'",
   "font-src 'self'",
   "connect-src 'self' ipc: http://ipc.localhost",
   "object-src 'none'",
