@@ -785,11 +785,9 @@ async fn bench() {
     }
     let log_dir = data_dir.join("logs");
 
-    let emulator = presently_emulator::Emulator::start(presently_emulator::EmulatorConfig {
-        seed: presently_emulator::Seed::Demo,
-        ..Default::default()
-    })
-    .await
+    let emulator = // The default configuration serves the demo week.
+    presently_emulator::Emulator::start(Default::default())
+        .await
     .expect("the emulator starts");
     let base = emulator.base_url();
     let control = emulator.control();

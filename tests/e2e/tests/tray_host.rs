@@ -233,11 +233,9 @@ async fn the_tray_host_shows_the_next_meeting_reminds_joins_and_quits() {
     let data_dir = scratch.path().join("data");
     std::fs::create_dir_all(&data_dir).unwrap();
 
-    let emulator = presently_emulator::Emulator::start(presently_emulator::EmulatorConfig {
-        seed: presently_emulator::Seed::Demo,
-        ..Default::default()
-    })
-    .await
+    let emulator = // The default configuration serves the demo week.
+    presently_emulator::Emulator::start(Default::default())
+        .await
     .expect("the emulator starts");
     let base = emulator.base_url();
     let control = emulator.control();
@@ -311,24 +309,18 @@ async fn the_tray_host_shows_the_next_meeting_reminds_joins_and_quits() {
     // The desktop's side.
     let watcher = Watcher::default();
     let notifications = NotificationServer::default();
-    let _watcher_conn = zbus::connection::Builder::session()
-        .unwrap()
-        .name("org.kde.StatusNotifierWatcher")
-        .unwrap()
-        .serve_at("/StatusNotifierWatcher", watcher.clone())
-        .unwrap()
-        .build()
-        .await
-        .expect("serve the watcher");
-    let notify_conn = zbus::connection::Builder::session()
-        .unwrap()
-        .name("org.freedesktop.Notifications")
-        .unwrap()
-        .serve_at("/org/freedesktop/Notifications", notifications.clone())
-        .unwrap()
-        .build()
-        .await
-        .expect("serve the notifications");
+    let _watcher_conn = serve(
+        "org.kde.StatusNotifierWatcher",
+        "/StatusNotifierWatcher",
+        watcher.clone(),
+    )
+    .await;
+    let notify_conn = serve(
+        "org.freedesktop.Notifications",
+        "/org/freedesktop/Notifications",
+        notifications.clone(),
+    )
+    .await;
 
     let mut host = Command::new(&tray_bin);
     env(&mut host);
@@ -465,4 +457,21 @@ async fn the_tray_host_shows_the_next_meeting_reminds_joins_and_quits() {
         "Quit did not end the host ({exited:?}); log:\n{log}"
     );
     assert!(!handoff::is_owned(&data_dir), "the lock is free after Quit");
+}
+
+/// Owns `name` on the session bus and serves `interface` at `path`.
+async fn serve<I: zbus::object_server::Interface>(
+    name: &'static str,
+    path: &'static str,
+    interface: I,
+) -> zbus::Connection {
+    zbus::connection::Builder::session()
+        .unwrap()
+        .name(name)
+        .unwrap()
+        .serve_at(path, interface)
+        .unwrap()
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("serve {name}: {e}"))
 }

@@ -905,11 +905,9 @@ async fn first_launch(provisioned: bool) {
     let data_dir = scratch.path().join("data");
     std::fs::create_dir_all(&data_dir).expect("data directory");
 
-    let emulator = presently_emulator::Emulator::start(presently_emulator::EmulatorConfig {
-        seed: presently_emulator::Seed::Demo,
-        ..Default::default()
-    })
-    .await
+    let emulator = // The default configuration serves the demo week.
+    presently_emulator::Emulator::start(Default::default())
+        .await
     .expect("the emulator starts");
     let base = emulator.base_url();
     let config = scratch.path().join("config.toml");
