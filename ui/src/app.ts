@@ -1,6 +1,7 @@
 // The app shell: state, IPC wiring, the once-a-minute tick, focus management.
 import { api as realApi, toIpcError, type Api } from './api';
 import { h, icon } from './dom';
+import { applyStoredFont, checkFont } from './font';
 import { dateKeyOf, formatTime, msToNextMinute, statusLine, usableLocale, validTimeZone } from './format';
 import { applyFilters, calendarsOf, isDefault, loadFilters, saveFilters, type FilterKey, type Filters } from './filter';
 import { pickLang, strings } from './i18n';
@@ -107,6 +108,7 @@ export interface StartOptions {
 export function start(opts: StartOptions = {}): void {
   // The page's script is loaded, parsed and evaluated: what comes before this is WebKit's.
   marks.start ??= performance.now();
+  applyStoredFont();
   // One mount of the app: aborted when it re-mounts itself in another language.
   const life = new AbortController();
   const api = scopedApi(opts.api ?? realApi, life.signal);
@@ -925,12 +927,20 @@ export function start(opts: StartOptions = {}): void {
     void loadInfo();
   }
   schedule();
+  // After the first paint is reported: the check costs the slow font lookups it saves later.
+  if (!fontChecked) {
+    fontChecked = true;
+    requestAnimationFrame(() => afterNextFrame(() => checkFont()));
+  }
   marks.scriptDone ??= performance.now();
   if (!readyReported) {
     readyReported = true;
     api.uiReady().catch(() => undefined);
   }
 }
+
+/** Set once the font check is scheduled (one per page, not per mount). */
+let fontChecked = false;
 
 /** Set once the window was told the page is ready to be shown (one per page). */
 let readyReported = false;

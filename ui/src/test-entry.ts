@@ -4,6 +4,7 @@
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
 import { start } from './app';
+import { checkFont } from './font';
 import type { AgendaView, BrowserSignIn, DeviceCode, IpcError, SignInInfo, Status } from './types';
 
 interface Scenario {
@@ -48,6 +49,8 @@ declare global {
       scenario: Scenario;
       emit(event: string, payload?: unknown): Promise<void>;
       release(): void;
+      /** The page's font check with another family in place of system-ui. */
+      checkFont(family: string): void;
     };
   }
 }
@@ -144,6 +147,7 @@ window.__presently = {
     held = [];
     h.forEach((r) => r());
   },
+  checkFont,
 };
 
 start();

@@ -1217,6 +1217,42 @@ test('built HTML/JS keep to a strict CSP: no inline scripts or styles, no innerH
   }
 });
 
+test('text face: sans-serif named directly where system-ui draws the same face, remembered for the next start', async () => {
+  await withApp({}, async ({ page }) => {
+    const key = () => page.evaluate(() => localStorage.getItem('presently.font.v1'));
+    const attr = () => page.evaluate(() => document.documentElement.dataset.font ?? null);
+    // The page's own check of system-ui runs after its first two frames: let it be done first.
+    const settled = () =>
+      page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(ok, 50)))));
+    await settled();
+    // monospace is never the sans-serif face: system-ui stays.
+    await page.evaluate(() => window.__presently.checkFont('monospace'));
+    assert.equal(await key(), null);
+    assert.equal(await attr(), null);
+    assert.match(await page.evaluate(() => getComputedStyle(document.body).fontFamily), /^system-ui/);
+    // The same face: remembered and applied at once.
+    await page.evaluate(() => window.__presently.checkFont('sans-serif'));
+    assert.equal(await key(), 'sans-serif');
+    assert.equal(await attr(), 'sans-serif');
+    assert.equal(await page.evaluate(() => getComputedStyle(document.body).fontFamily), 'sans-serif');
+    // The next start lays out with it from its first style, before any frame.
+    await page.addInitScript(() => {
+      document.addEventListener('DOMContentLoaded', () => {
+        window.__fontAtStart = getComputedStyle(document.body).fontFamily;
+      });
+    });
+    await page.evaluate(() => window.__presently.checkFont('sans-serif'));
+    await page.reload();
+    await page.getByTestId('agenda').waitFor();
+    assert.equal(await page.evaluate(() => window.__fontAtStart), 'sans-serif');
+    await settled();
+    // A family the canvas refuses is never taken for the same face.
+    await page.evaluate(() => window.__presently.checkFont('"unclosed'));
+    assert.equal(await key(), null);
+    assert.equal(await attr(), null);
+  });
+});
+
 test('large text: no horizontal overflow at 200% font size', async () => {
   await withApp({}, async ({ page }) => {
     await page.evaluate(() => document.documentElement.style.setProperty('font-size', '200%'));
