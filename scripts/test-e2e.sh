@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end tests of the real app window: builds the UI and presently-app, then drives the
-# window through tauri-driver + WebKitWebDriver under Xvfb, in a throwaway session bus with
-# a throwaway, unlocked gnome-keyring (the sign-in keeps its refresh token there):
+# End-to-end tests of the real app window: builds the UI, presently-app and its Debian package
+# (scripts/bundle.sh), then drives the packaged app's window through tauri-driver +
+# WebKitWebDriver under Xvfb, in a throwaway session bus with a throwaway, unlocked
+# gnome-keyring (the sign-in keeps its refresh token there):
 #   - demo mode (test-artifacts/app-agenda.png),
 #   - a first launch that signs in to the Microsoft 365 emulator
 #     (test-artifacts/app-sign-in.png, test-artifacts/app-first-launch.png).
@@ -33,7 +34,22 @@ fi
 
 cargo test -p presently-e2e --no-run --quiet
 
-export PRESENTLY_APP_BIN="${PRESENTLY_APP_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/presently-app}"
+# The window tests run the app as its package installs it: the .deb (debug build) unpacked,
+# so the hand-over on close finds the packaged tray host beside the packaged app.
+if [ -z "${PRESENTLY_APP_BIN:-}" ]; then
+  target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+  rm -rf "$target_dir/debug/bundle/deb"
+  bash scripts/bundle.sh --debug deb
+  debs=("$target_dir"/debug/bundle/deb/*.deb)
+  [ "${#debs[@]}" -eq 1 ] || { echo "test-e2e: expected one .deb, found: ${debs[*]}" >&2; exit 1; }
+  unpacked="$target_dir/e2e-package"
+  rm -rf "$unpacked"
+  dpkg-deb -x "${debs[0]}" "$unpacked"
+  for bin in presently-app presently-tray; do
+    [ -x "$unpacked/usr/bin/$bin" ] || { echo "test-e2e: the package has no /usr/bin/$bin" >&2; exit 1; }
+  done
+  export PRESENTLY_APP_BIN="$unpacked/usr/bin/presently-app"
+fi
 # One window at a time: two WebKit instances on two cores only slow each other down.
 bash scripts/with-keyring.sh --display \
   cargo test -p presently-e2e -- --ignored --nocapture --test-threads=1

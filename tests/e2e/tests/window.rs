@@ -797,6 +797,13 @@ async fn closing_hands_the_tray_to_the_host_and_opening_takes_it_back(
     .await;
     assert!(handoff::is_owned(data_dir), "the host holds the owner lock");
     assert_eq!(owner_name(data_dir).as_deref(), Some("presently-tray"));
+    // The host that runs is the one installed beside the app (the package's /usr/bin).
+    let host_pid = handoff::owner_pid(data_dir).expect("the tray host's pid");
+    let host_exe =
+        std::fs::canonicalize(format!("/proc/{host_pid}/exe")).expect("the tray host's executable");
+    let beside_app = std::fs::canonicalize(app.with_file_name("presently-tray"))
+        .expect("a tray host beside the app");
+    assert_eq!(host_exe, beside_app);
     // It syncs on its own.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !tray_host_log(data_dir).contains("sync finished") {
