@@ -9,6 +9,10 @@
 //! time and the median. The child runs with the environment the app sets for itself on Linux
 //! (no accelerated compositing, no GDK OpenGL) and a page served the way the app's is (a
 //! custom protocol), hidden until the page has run, as the app's window is.
+//!
+//! `FLOOR_PAGE=FILE` loads FILE instead of the one-line page: with the page
+//! `ui/tests/static-agenda.mjs` writes (the agenda's DOM and styles, no script of the app's),
+//! it measures what the agenda's styles cost WebKit; `FLOOR_TRACE=1` prints its layout time.
 
 #[cfg(target_os = "linux")]
 fn main() {
@@ -89,6 +93,18 @@ fn child() {
         </head><body><p>Floor</p><script>window.ipc.postMessage('ready'); \
         requestAnimationFrame(() => requestAnimationFrame(() => \
         window.ipc.postMessage('painted')));</script></body></html>";
+    // Another page in the same window: one that posts `ready` and `painted` as this one does
+    // (ui/tests/static-agenda.mjs writes the agenda so).
+    let page: std::borrow::Cow<'static, [u8]> = match std::env::var_os("FLOOR_PAGE") {
+        None => PAGE.as_bytes().into(),
+        Some(path) => match std::fs::read(&path) {
+            Ok(bytes) => bytes.into(),
+            Err(e) => {
+                eprintln!("cannot read FLOOR_PAGE {}: {e}", path.to_string_lossy());
+                std::process::exit(1);
+            }
+        },
+    };
 
     #[derive(Debug)]
     enum Page {
@@ -117,10 +133,10 @@ fn child() {
         std::process::exit(1);
     };
     let built = wry::WebViewBuilder::new()
-        .with_custom_protocol("floor".into(), |_id, _request| {
+        .with_custom_protocol("floor".into(), move |_id, _request| {
             wry::http::Response::builder()
                 .header("Content-Type", "text/html")
-                .body(std::borrow::Cow::Borrowed(PAGE.as_bytes()))
+                .body(page.clone())
                 .unwrap_or_default()
         })
         .with_url("floor://localhost/")
@@ -128,7 +144,13 @@ fn child() {
             let message = match request.body().as_str() {
                 "ready" => Page::Ready,
                 "painted" => Page::Painted,
-                _ => return,
+                other => {
+                    // The page's own figures (`mark:layout 53.0 ms`), in the trace.
+                    if let Some(text) = other.strip_prefix("mark:") {
+                        mark(&format!("page: {text}"));
+                    }
+                    return;
+                }
             };
             let _ = proxy.send_event(message);
         })
