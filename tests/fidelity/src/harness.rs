@@ -534,3 +534,128 @@ impl Scenario {
             .unwrap_or_else(|| panic!("agenda --json is not an array:\n{}", out.text()))
     }
 }
+
+/// A scenario for [`run_trials`].
+pub struct Trial {
+    pub name: &'static str,
+    pub run: fn(),
+}
+
+/// A test binary's `main` for scenarios that mostly wait on the clock (`presently run`
+/// blocks of a few seconds): all of them run at once, whatever `--test-threads` says,
+/// so the binary takes as long as its longest scenario. It speaks enough of libtest's
+/// command line for `cargo test`: scenarios count as ignored (`ignored_because`) unless
+/// `--ignored` or `--include-ignored` is given; name filters, `--exact` and `--list`
+/// work; other flags are accepted and ignored. Each failure is reported with its panic
+/// message, and the exit code is non-zero if any failed.
+pub fn run_trials(ignored_because: &str, trials: &[Trial]) -> std::process::ExitCode {
+    use std::collections::BTreeMap;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    let mut filters = Vec::new();
+    let mut skip_next = false;
+    for a in &args {
+        if skip_next {
+            skip_next = false;
+        } else if ["--test-threads", "--color", "--format", "-Z", "--skip"].contains(&a.as_str()) {
+            skip_next = true;
+        } else if !a.starts_with('-') {
+            filters.push(a.clone());
+        }
+    }
+    let exact = flag("--exact");
+    let selected: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| {
+            filters.is_empty()
+                || filters.iter().any(|f| {
+                    if exact {
+                        t.name == f
+                    } else {
+                        t.name.contains(f.as_str())
+                    }
+                })
+        })
+        .collect();
+    let filtered_out = trials.len() - selected.len();
+    if flag("--list") {
+        for t in &selected {
+            println!("{}: test", t.name);
+        }
+        return std::process::ExitCode::SUCCESS;
+    }
+    let run = flag("--ignored") || flag("--include-ignored");
+    println!("\nrunning {} tests", selected.len());
+    if !run {
+        for t in &selected {
+            println!("test {} ... ignored, {ignored_because}", t.name);
+        }
+        println!(
+            "\ntest result: ok. 0 passed; 0 failed; {} ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n",
+            selected.len()
+        );
+        return std::process::ExitCode::SUCCESS;
+    }
+    // Panic messages, by the name of the thread that panicked.
+    static PANICS: OnceLock<Mutex<BTreeMap<String, String>>> = OnceLock::new();
+    let panics = PANICS.get_or_init(Mutex::default);
+    std::panic::set_hook(Box::new(|info| {
+        let name = std::thread::current().name().unwrap_or("main").to_owned();
+        let text = format!("{info}");
+        PANICS
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name)
+            .or_insert(text);
+    }));
+    let started = Instant::now();
+    let handles: Vec<(&str, std::thread::JoinHandle<()>)> = selected
+        .iter()
+        .map(|t| {
+            let run = t.run;
+            let handle = std::thread::Builder::new()
+                .name(t.name.to_owned())
+                .spawn(run)
+                .expect("start a scenario thread");
+            (t.name, handle)
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for (name, handle) in handles {
+        let ok = handle.join().is_ok();
+        println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
+        if !ok {
+            failed.push(name);
+        }
+    }
+    if !failed.is_empty() {
+        println!("\nfailures:\n");
+        let messages = panics.lock().unwrap_or_else(|p| p.into_inner());
+        for name in &failed {
+            println!(
+                "---- {name} ----\n{}\n",
+                messages
+                    .get(*name)
+                    .map(String::as_str)
+                    .unwrap_or("(no panic message)")
+            );
+        }
+        println!("failures:");
+        for name in &failed {
+            println!("    {name}");
+        }
+    }
+    println!(
+        "\ntest result: {}. {} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        selected.len() - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
