@@ -160,12 +160,14 @@ impl Presence {
         });
     }
 
-    /// The user types a status message in Teams.
+    /// The user types a status message in Teams (shaped as `presence-setstatusmessage.md`'s
+    /// Example 3 shows one, with this text).
     pub fn user_sets_status_message(&mut self, text: &str) {
-        self.status_message = Some(json!({
-            "message": {"content": text, "contentType": "text"},
-            "publishedDateTime": Utc::now().to_rfc3339(),
-        }));
+        let mut message =
+            fixtures::load("presence-with-status-message.json")["statusMessage"].clone();
+        message["message"]["content"] = json!(text);
+        message["publishedDateTime"] = json!(Utc::now().to_rfc3339());
+        self.status_message = Some(message);
     }
 
     /// The status message's text, if one is set.

@@ -147,6 +147,14 @@ impl Identity {
     pub fn device_interval(&self) -> Duration {
         Duration::from_secs(self.shared.lock().device_interval)
     }
+
+    /// An access token for the fakes' own tests, as if issued at sign-in.
+    #[cfg(test)]
+    pub(crate) fn issue_access_token(&self) -> String {
+        let token = random_token("fidelity-at-");
+        self.shared.lock().access_tokens.insert(token.clone());
+        token
+    }
 }
 
 fn random_token(prefix: &str) -> String {

@@ -12,6 +12,8 @@ pub mod graph;
 pub mod harness;
 pub mod identity;
 mod server;
+#[cfg(test)]
+mod tests;
 
 pub use graph::{Graph, Mailbox};
 pub use harness::{session, wait_until, Home, Outcome, Running, Scenario};
