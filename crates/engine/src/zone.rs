@@ -743,6 +743,16 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_configured_zone_applies_on_the_next_call_the_environment_is_kept() {
+        // What Engine::reconfigure relies on: the configuration is read on every call, only
+        // the environment's answer is kept.
+        assert_eq!(display_zone(Some("Asia/Tokyo")), chrono_tz::Asia::Tokyo);
+        assert_eq!(display_zone(Some("America/Lima")), chrono_tz::America::Lima);
+        assert_eq!(display_zone(None), environment_zone());
+        assert_eq!(display_zone(Some("no such zone")), environment_zone());
+    }
+
     /// A minimal version 2 TZif file (RFC 8536): no transitions, one local time type, and
     /// the POSIX rule `footer` for all times after, as zic writes for a slim file.
     fn tzif_with_footer(footer: &str) -> Vec<u8> {
