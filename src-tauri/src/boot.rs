@@ -82,6 +82,7 @@ mod tests {
                     last_synced_at: Some("2026-11-26T08:00:00Z".into()),
                     message: Some(HOSTILE.into()),
                 },
+                timezone: "Europe/Berlin".into(),
             },
             agenda: AgendaView {
                 timezone: "Europe/Berlin".into(),

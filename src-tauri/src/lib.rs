@@ -396,10 +396,16 @@ async fn open_demo(paths: Paths) -> Shell {
     let clock = Arc::new(SystemClock);
     let today = {
         use presently_engine::Clock;
-        clock
-            .now()
-            .with_timezone(&Config::default().display_timezone())
-            .date_naive()
+        // The demo week is anchored on today in the zone the demo's own settings show
+        // (agenda.timezone, else TZ, else the system's), as its agenda will.
+        let zone = settings::Provisioning::load(
+            paths.data_dir.join("no-policy"),
+            paths.config_file.clone(),
+            Some(Config::default().microsoft),
+        )
+        .config()
+        .display_timezone();
+        clock.now().with_timezone(&zone).date_naive()
     };
     let account = match demo::DemoAccount::start(today).await {
         Ok(a) => a,

@@ -2,7 +2,7 @@
 import { api as realApi, toIpcError, type Api } from './api';
 import { h, icon } from './dom';
 import { applyStoredFont, checkFont } from './font';
-import { dateKeyOf, formatTime, msToNextMinute, statusLine, usableLocale, validTimeZone } from './format';
+import { dateKeyOf, displayZone, formatTime, msToNextMinute, statusLine, usableLocale } from './format';
 import { applyFilters, calendarsOf, isDefault, loadFilters, saveFilters, type FilterKey, type Filters } from './filter';
 import { pickLang, strings } from './i18n';
 import { agendaDays, createSettings, scopedApi, settingsIcon, uiLocale, type SettingsResume } from './settings';
@@ -209,7 +209,15 @@ export function start(opts: StartOptions = {}): void {
   marks.timeColumnSized ??= performance.now();
 
   // ---- rendering ----------------------------------------------------------
-  const ctx = (): Ctx => ({ locale, s, tz: validTimeZone(state.view?.timezone), now: Date.now() });
+  /**
+   * The engine's display zone: the agenda's (its days were cut in it), else the status's
+   * (signed out, or before the agenda arrives). Never the webview's local zone.
+   */
+  const zone = (): string =>
+    state.view
+      ? displayZone(state.view.timezone, state.view.generated_at)
+      : displayZone(state.status?.timezone, state.status?.sync.last_synced_at);
+  const ctx = (): Ctx => ({ locale, s, tz: zone(), now: Date.now() });
 
   const handlers: Handlers = {
     open: (id) => openDetail(id),
@@ -265,7 +273,7 @@ export function start(opts: StartOptions = {}): void {
     syncBtn.setAttribute('aria-disabled', String(syncing));
     syncBtn.hidden = !!st && !st.account.signed_in;
     banner.hidden = st?.sync.state !== 'offline';
-    let line = st ? statusLine(st, Date.now(), locale, s, validTimeZone(state.view?.timezone)) : { text: '', tone: 'muted' as const };
+    let line = st ? statusLine(st, Date.now(), locale, s, zone()) : { text: '', tone: 'muted' as const };
     if (st && !st.account.signed_in) line = { text: s.notSignedIn, tone: 'muted' };
     if (state.syncError) line = { text: state.syncError, tone: 'error' };
     const who = st?.account.signed_in ? st.account.display_name ?? st.account.upn : null;
@@ -523,7 +531,7 @@ export function start(opts: StartOptions = {}): void {
       state.view = view;
       state.error = null;
       state.phase = settledPhase();
-      loadedDay = dateKeyOf(Date.now(), validTimeZone(view.timezone));
+      loadedDay = dateKeyOf(Date.now(), zone());
       if (unchanged && state.phase === 'ready' && loadedDay === dayBefore) {
         renderStatus();
         return;
@@ -892,7 +900,7 @@ export function start(opts: StartOptions = {}): void {
 
   // ---- the only timer: a tick at each minute boundary ------------------------
   function tick(): void {
-    const day = state.view ? dateKeyOf(Date.now(), validTimeZone(state.view.timezone)) : null;
+    const day = state.view ? dateKeyOf(Date.now(), zone()) : null;
     if (loadedDay && day && day !== loadedDay) {
       void loadAgenda(false); // midnight: "today" moved, fetch the new window
     } else if (state.phase === 'ready') {
@@ -914,7 +922,7 @@ export function start(opts: StartOptions = {}): void {
     marks.agendaReceived ??= performance.now();
     marks.boot = 1;
     state.phase = settledPhase();
-    loadedDay = dateKeyOf(Date.now(), validTimeZone(boot.agenda.timezone));
+    loadedDay = dateKeyOf(Date.now(), zone());
     renderContent();
     renderStatus();
     deferWithBoot(() => {

@@ -4,7 +4,6 @@ import type { Strings } from './i18n';
 
 const DATE_KEY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-/** Is `tz` an IANA zone this engine knows? */
 /**
  * A locale Intl accepts. WebKit reports POSIX locales such as "C" (LANG=C) as they are,
  * and Intl throws on those: fall back to en-US rather than fail to render.
@@ -20,6 +19,7 @@ export function usableLocale(candidate: string | null | undefined): string {
   return 'en-US';
 }
 
+/** `tz` if this webview's Intl knows the zone, else undefined. */
 export function validTimeZone(tz: string | null | undefined): string | undefined {
   if (!tz) return undefined;
   try {
@@ -30,11 +30,35 @@ export function validTimeZone(tz: string | null | undefined): string | undefined
   }
 }
 
+/**
+ * The zone every time on screen is formatted in: the engine's display zone (`name`, from
+ * the agenda or the status), never the webview's own idea of the local zone (WebKit reads
+ * it its own way; it can differ from TZ and from the agenda's days). When this webview's
+ * Intl does not know the name (its ICU older than the engine's zone data), the fixed offset
+ * the engine used in `sample` (an RFC 3339 time it formatted) stands in; UTC only when
+ * nothing is known yet.
+ */
+export function displayZone(name: string | null | undefined, sample?: string | null): string {
+  const named = validTimeZone(name);
+  if (named) return named;
+  const m = sample ? /([+-])(\d{2}):(\d{2})$/.exec(sample) : null;
+  if (m) {
+    const sign = m[1] === '-' ? -1 : 1;
+    const hours = Number(m[2]);
+    const minutes = Number(m[3]);
+    // Etc/GMT names count the other way: Etc/GMT-9 is UTC+9.
+    const etc = minutes === 0 ? (hours === 0 ? 'Etc/GMT' : `Etc/GMT${sign > 0 ? '-' : '+'}${hours}`) : undefined;
+    const offset = validTimeZone(etc) ?? validTimeZone(`${m[1]}${m[2]}:${m[3]}`);
+    if (offset) return offset;
+  }
+  return 'UTC';
+}
+
 const keyFormatters = new Map<string, Intl.DateTimeFormat>();
 
-/** The calendar date ("YYYY-MM-DD") of an instant in a time zone (default: the engine's). */
-export function dateKeyOf(instant: Date | number, tz?: string): string {
-  const cacheKey = tz ?? '';
+/** The calendar date ("YYYY-MM-DD") of an instant in a time zone (the engine's display zone). */
+export function dateKeyOf(instant: Date | number, tz: string): string {
+  const cacheKey = tz;
   let f = keyFormatters.get(cacheKey);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
@@ -102,8 +126,8 @@ export function hourStyle(locale: string): '2-digit' | 'numeric' {
 
 const timeFormatters = new Map<string, Intl.DateTimeFormat>();
 
-function timeFormatter(locale: string, tz: string | undefined): Intl.DateTimeFormat {
-  const k = `${locale}|${tz ?? ''}`;
+function timeFormatter(locale: string, tz: string): Intl.DateTimeFormat {
+  const k = `${locale}|${tz}`;
   let f = timeFormatters.get(k);
   if (!f) {
     // hour/minute only: the locale decides 12 h vs 24 h. 24 h clocks get a leading zero
@@ -115,20 +139,20 @@ function timeFormatter(locale: string, tz: string | undefined): Intl.DateTimeFor
 }
 
 /** "10:00" (de) / "10:00 AM" (en-US). */
-export function formatTime(ms: number, locale: string, tz?: string): string {
+export function formatTime(ms: number, locale: string, tz: string): string {
   if (!Number.isFinite(ms)) return '';
   return timeFormatter(locale, tz).format(ms);
 }
 
 /** "10:00 – 10:30 AM" style range, by locale. */
-export function formatTimeRange(startMs: number, endMs: number, locale: string, tz?: string): string {
+export function formatTimeRange(startMs: number, endMs: number, locale: string, tz: string): string {
   if (!Number.isFinite(startMs)) return '';
   if (!Number.isFinite(endMs) || endMs <= startMs) return formatTime(startMs, locale, tz);
   return timeFormatter(locale, tz).formatRange(startMs, endMs);
 }
 
 /** Long form for the detail pane, e.g. "Tuesday, November 24, 10:00 – 10:30 AM". */
-export function formatWhen(item: AgendaItem, locale: string, tz: string | undefined, s: Strings): string {
+export function formatWhen(item: AgendaItem, locale: string, tz: string, s: Strings): string {
   if (item.all_day) {
     const start = dateKeyToUtc(item.start);
     const lastKey = addDays(item.end, -1);
@@ -157,7 +181,7 @@ export function formatWhen(item: AgendaItem, locale: string, tz: string | undefi
 }
 
 /** Last-synced timestamp: time only when today, else short date + time. */
-export function formatSyncedAt(ms: number, nowMs: number, locale: string, tz?: string): string {
+export function formatSyncedAt(ms: number, nowMs: number, locale: string, tz: string): string {
   if (dateKeyOf(ms, tz) === dateKeyOf(nowMs, tz)) return formatTime(ms, locale, tz);
   return new Intl.DateTimeFormat(locale, {
     month: 'short',
@@ -228,7 +252,7 @@ export interface StatusLine {
   tone: 'ok' | 'busy' | 'warn' | 'error' | 'muted';
 }
 
-export function statusLine(st: Status, nowMs: number, locale: string, s: Strings, tz?: string): StatusLine {
+export function statusLine(st: Status, nowMs: number, locale: string, s: Strings, tz: string): StatusLine {
   const last = st.sync.last_synced_at ? instant(st.sync.last_synced_at) : NaN;
   const lastText = Number.isFinite(last) ? formatSyncedAt(last, nowMs, locale, tz) : '';
   switch (st.sync.state) {

@@ -23,7 +23,8 @@ export interface Ctx {
   locale: string;
   s: Strings;
   /** Time zone of the agenda (from the view), undefined = the engine's. */
-  tz: string | undefined;
+  /** The engine's display zone: every time and "today" on screen is in it. */
+  tz: string;
   now: number;
 }
 

@@ -71,6 +71,8 @@ export interface Status {
     last_synced_at: string | null;
     message: string | null;
   };
+  /** The engine's display zone (IANA name): agenda.timezone, else TZ, else the system's. */
+  timezone?: string;
 }
 
 /** Error objects rejected by `invoke`. */

@@ -230,6 +230,7 @@ export function status(overrides = {}) {
       message: null,
       ...(overrides.sync ?? {}),
     },
+    timezone: overrides.timezone ?? TZ,
   };
 }
 

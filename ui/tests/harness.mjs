@@ -101,10 +101,13 @@ export async function openApp(browser, base, opts = {}) {
     wait = '[data-testid="agenda"]',
     navigatorLanguage,
     boot,
+    // The browser's own zone (the fixtures' engine zone is Europe/Berlin too, unless a
+    // test sets them apart).
+    timezoneId = 'Europe/Berlin',
   } = opts;
   const context = await browser.newContext({
     locale,
-    timezoneId: 'Europe/Berlin',
+    timezoneId,
     colorScheme,
     viewport,
     deviceScaleFactor,

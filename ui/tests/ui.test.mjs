@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import {
   ADMIN_CONSENT_URL,
   agenda,
+  item as itemAt,
   CLIENT_ID,
   consentError,
   DATES,
@@ -1040,6 +1041,99 @@ test('at midnight the tick refetches the agenda and "Today" moves on', async () 
     const headers = await texts(page.locator('[data-testid="day"] h2 .day-title'));
     assert.deepEqual(headers.slice(0, 3), ['Tuesday, November 24', 'Today', 'Tomorrow']);
   });
+});
+
+// The engine's display zone (TZ, agenda.timezone, the system's) decides every time on
+// screen; the browser here runs in another zone, as WebKit's idea of the local zone may.
+const LA = 'America/Los_Angeles';
+const la = (date, hm) => `${date}T${hm}:00-08:00`;
+const LA_NOW = la('2026-11-24', '16:30'); // Wednesday 09:30 in Tokyo: another day there
+
+function laAgenda() {
+  const days = DATES.map((date) => ({ date, items: [] }));
+  days[0].items = [
+    itemAt({ id: 'standup', subject: 'Standup', start: la(DATES[0], '09:00'), end: la(DATES[0], '09:15') }),
+    itemAt({ id: 'review', subject: 'Review', start: la(DATES[0], '16:00'), end: la(DATES[0], '17:00') }),
+    itemAt({ id: 'late-sync', subject: 'Late sync', start: la(DATES[0], '17:00'), end: la(DATES[0], '17:30') }),
+  ];
+  days[1].items = [itemAt({ id: 'breakfast', subject: 'Breakfast', start: la(DATES[1], '08:00'), end: la(DATES[1], '09:00') })];
+  return { timezone: LA, generated_at: LA_NOW, days };
+}
+
+test("times, Today, the now-line and the status line follow the engine's zone, not the browser's", async () => {
+  const scenario = {
+    agenda: laAgenda(),
+    status: status({ sync: { last_synced_at: la(DATES[0], '16:20') }, timezone: LA }),
+    holdAgenda: true,
+  };
+  await withApp(
+    { scenario, time: LA_NOW, timezoneId: 'Asia/Tokyo', wait: '[data-testid="loading"]' },
+    async ({ page }) => {
+      await page.clock.pauseAt(new Date(Date.parse(LA_NOW) + 10_000));
+      // Before the agenda arrives, the status line already speaks the engine's zone.
+      assert.match(await page.getByTestId('status').textContent(), /Synced 4:20\sPM/);
+      await page.evaluate(() => window.__presently.release());
+      await page.getByTestId('agenda').waitFor();
+      const headers = await texts(page.locator('[data-testid="day"] h2 .day-title'));
+      assert.deepEqual(headers.slice(0, 2), ['Today', 'Tomorrow']);
+      const today = page.locator('[data-testid="day"][data-date="2026-11-24"]');
+      assert.equal(await today.locator('.day-title').textContent(), 'Today');
+      const times = await texts(today.locator('[data-testid="item"] .t-start'));
+      assert.deepEqual(times.map((t) => t.replace(/\s/g, ' ')), ['9:00 AM', '4:00 PM', '5:00 PM']);
+      assert.equal(await page.locator('[data-testid="item"][data-id="review"]').getByTestId('now-marker').count(), 1);
+      assert.equal(await page.locator('[data-testid="item"][data-id="late-sync"]').getByTestId('next-marker').textContent(), 'in 30 min');
+      const line = today.getByTestId('now-line');
+      assert.equal(await line.count(), 1);
+      assert.match(await line.getAttribute('aria-label'), /Now, 4:30\sPM/);
+      assert.deepEqual(
+        await line.evaluate((e) => [e.previousElementSibling?.dataset.id, e.nextElementSibling?.dataset.id]),
+        ['review', 'late-sync'],
+      );
+      assert.match(await page.getByTestId('status').textContent(), /Synced 4:20\sPM/);
+      await page.locator('[data-testid="item"][data-id="review"]').click();
+      assert.match(await page.getByTestId('detail').textContent(), /Tuesday, November 24, 4:00\s–\s5:00\sPM/);
+    },
+  );
+});
+
+test("signed out, the device code's expiry is in the engine's zone", async () => {
+  await withApp(
+    {
+      // No agenda to take the zone from: the status brings it.
+      scenario: { status: { ...signedOut(), timezone: LA }, agendaErrors: [{ code: 'not_signed_in', message: 'no account' }] },
+      time: la(DATES[0], '09:48'),
+      timezoneId: 'Asia/Tokyo',
+      wait: '[data-testid="sign-in-screen"]',
+    },
+    async ({ page }) => {
+      await page.getByTestId('sign-in-device').click();
+      await page.getByTestId('device-code').waitFor();
+      assert.match(await page.getByTestId('code-expiry').textContent(), /valid until 10:03\sAM/);
+    },
+  );
+});
+
+test("a zone the webview's Intl does not know yet is shown at the engine's offset, not the browser's zone", async () => {
+  // An engine zone database newer than WebKit's ICU: the name is unknown here, the offset
+  // the engine wrote into its times stands in.
+  const view = laAgenda();
+  const shifted = JSON.parse(JSON.stringify(view).replaceAll('-08:00', '-03:00'));
+  shifted.timezone = 'America/Not_Yet_In_ICU';
+  await withApp(
+    {
+      scenario: { agenda: shifted, status: status({ sync: { last_synced_at: '2026-11-24T16:20:00-03:00' }, timezone: shifted.timezone }) },
+      time: '2026-11-24T16:30:00-03:00',
+      timezoneId: 'Asia/Tokyo',
+    },
+    async ({ page }) => {
+      const today = page.locator('[data-testid="day"][data-date="2026-11-24"]');
+      assert.equal(await today.locator('.day-title').textContent(), 'Today');
+      const times = await texts(today.locator('[data-testid="item"] .t-start'));
+      assert.deepEqual(times.map((t) => t.replace(/\s/g, ' ')), ['9:00 AM', '4:00 PM', '5:00 PM']);
+      assert.equal(await today.getByTestId('now-line').count(), 1);
+      assert.match(await page.getByTestId('status').textContent(), /Synced 4:20\sPM/);
+    },
+  );
 });
 
 test('a failed background refetch keeps the agenda and reports in the status line', async () => {

@@ -35,7 +35,7 @@ enum Command {
         /// Port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 0)]
         port: u16,
-        /// Anchor date of the demo week (default: today).
+        /// Anchor date of the demo week (default: today in the display zone).
         #[arg(long, value_name = "YYYY-MM-DD")]
         today: Option<NaiveDate>,
     },
@@ -171,7 +171,18 @@ impl std::error::Error for Exit {}
 
 fn run(cli: Cli, paths: Paths) -> Result<()> {
     match cli.command {
-        Command::Emulator { port, today } => run_emulator(port, today),
+        Command::Emulator { port, today } => {
+            // The demo week is anchored on today where the user is (the display zone), as the
+            // agenda will show it; a broken configuration only costs the configured zone.
+            let zone = Config::load(&paths.config_file).map_or_else(
+                |_| presently_engine::zone::environment_zone(),
+                |c| c.display_timezone(),
+            );
+            run_emulator(
+                port,
+                today.unwrap_or_else(|| Utc::now().with_timezone(&zone).date_naive()),
+            )
+        }
         Command::Policy { file, upn } => show_policy(&paths, file, upn),
         Command::Login { device, timeout } => {
             let engine = open_engine(paths)?;
@@ -607,15 +618,13 @@ async fn login(engine: &Engine, device: bool, timeout: u64) -> Result<()> {
     Ok(())
 }
 
-fn run_emulator(port: u16, today: Option<NaiveDate>) -> Result<()> {
+fn run_emulator(port: u16, today: NaiveDate) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let mut config = presently_emulator::EmulatorConfig {
+    let config = presently_emulator::EmulatorConfig {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        today,
         ..Default::default()
     };
-    if let Some(today) = today {
-        config.today = today;
-    }
     runtime.block_on(async move {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

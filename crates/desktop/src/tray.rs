@@ -537,6 +537,7 @@ mod presence_tests {
                 last_synced_at: None,
                 message: None,
             },
+            timezone: "Europe/Berlin".into(),
         }
     }
 
@@ -620,6 +621,7 @@ mod tests {
                 last_synced_at: None,
                 message: None,
             },
+            timezone: "Europe/Berlin".into(),
         }
     }
 

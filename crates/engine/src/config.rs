@@ -336,7 +336,7 @@ impl Config {
             .validate()
             .map_err(|invalid| (invalid.key, invalid.reason))?;
         if let Some(tz) = &self.agenda.timezone {
-            if tz.parse::<chrono_tz::Tz>().is_err() {
+            if crate::zone::configured_zone(Some(tz)).is_none() {
                 return Err((
                     "agenda.timezone".into(),
                     format!("{tz:?} is not an IANA time zone such as Europe/Berlin"),
@@ -346,18 +346,11 @@ impl Config {
         Ok(())
     }
 
-    /// The zone the agenda is shown in: the configured one, else the system's, else UTC.
+    /// The zone every time is shown in (and "today", all-day days and DST follow): the
+    /// configured one, else `TZ`, else the system's, else UTC ([`crate::zone`]; the
+    /// environment's part is worked out once per process).
     pub fn display_timezone(&self) -> chrono_tz::Tz {
-        self.agenda
-            .timezone
-            .as_deref()
-            .and_then(|t| t.parse().ok())
-            .or_else(|| {
-                iana_time_zone::get_timezone()
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-            })
-            .unwrap_or(chrono_tz::Tz::UTC)
+        crate::zone::display_zone(self.agenda.timezone.as_deref())
     }
 
     /// Writes the configuration atomically: a temporary file in the same directory,

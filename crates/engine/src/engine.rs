@@ -89,6 +89,9 @@ pub struct SyncStatus {
 pub struct StatusView {
     pub account: AccountStatus,
     pub sync: SyncStatus,
+    /// The display zone (IANA name): the UI formats every time in it, never in the
+    /// webview's own idea of the local zone.
+    pub timezone: String,
 }
 
 impl Engine {
@@ -436,6 +439,7 @@ impl Engine {
                     message: session.filter(|s| s != "signed_out").or(phase_message),
                 }
             },
+            timezone: tz.name().to_owned(),
         })
     }
 }

@@ -20,6 +20,7 @@ pub mod presence;
 pub mod reminders;
 pub mod store;
 pub mod sync;
+pub mod zone;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use engine::{Engine, EngineSetup, StatusView};
