@@ -50,13 +50,22 @@ struct GraphAttendeeAddress<'a> {
     address: Option<Cow<'a, str>>,
 }
 
-/// `required`, `optional` or `resource` (a room or equipment, not a person).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `required`, `optional` or `resource` (a room or equipment, not a person), in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AttendeeType {
     Resource,
-    #[serde(other)]
     Person,
+}
+
+impl<'de> Deserialize<'de> for AttendeeType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(if text.eq_ignore_ascii_case("resource") {
+            AttendeeType::Resource
+        } else {
+            AttendeeType::Person
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -482,6 +491,35 @@ mod tests {
         assert_eq!(a.sensitivity, Sensitivity::Unknown);
         assert_eq!(a.response, ResponseStatus::Unknown);
         assert_eq!(a.online_provider, None);
+    }
+
+    #[test]
+    fn enum_values_in_another_case_are_understood() {
+        // Graph does not always write camelCase (its own examples show "Scheduled" beside
+        // "alwaysEnabled"): every enum of an event is matched without case.
+        let mut ev = sample();
+        ev["showAs"] = json!("Busy");
+        ev["type"] = json!("Occurrence");
+        ev["sensitivity"] = json!("PRIVATE");
+        ev["responseStatus"]["response"] = json!("TentativelyAccepted");
+        ev["onlineMeetingProvider"] = json!("TeamsForBusiness");
+        ev["attendees"] = json!([
+            attendee("Required", "Lee Park", "lee@contoso.com"),
+            attendee("Resource", "Room 4.12", "room412@contoso.com"),
+        ]);
+        let a = parse_event("cal1", ev).unwrap();
+        assert_eq!(a.show_as, ShowAs::Busy);
+        assert_eq!(a.kind, AppointmentType::Occurrence);
+        assert_eq!(a.sensitivity, Sensitivity::Private);
+        assert_eq!(a.response, ResponseStatus::TentativelyAccepted);
+        assert_eq!(
+            a.online_provider,
+            Some(OnlineMeetingProvider::TeamsForBusiness)
+        );
+        assert_eq!(a.attendees, Some(1), "a room in another case is no person");
+        // What is kept is the canonical spelling.
+        assert_eq!(a.show_as.as_str(), "busy");
+        assert_eq!(a.response.as_str(), "tentativelyAccepted");
     }
 
     #[test]
