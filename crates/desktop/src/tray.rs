@@ -643,6 +643,8 @@ mod tests {
             organizer_email: None,
             join_url: None,
             online_provider: None,
+            meeting_id: None,
+            meeting_passcode: None,
             web_link: None,
             series_id: None,
             kind: "singleInstance",

@@ -101,10 +101,17 @@ graph_enum!(
 );
 
 graph_enum!(
+    /// The service of the meeting's join link: Graph's `onlineMeetingProviderType` values,
+    /// and the services Presently recognises by their join links (`links.rs`) where Graph
+    /// says nothing (a Zoom link in the body of an invitation).
     OnlineMeetingProvider {
         TeamsForBusiness => "teamsForBusiness",
         SkypeForBusiness => "skypeForBusiness",
         SkypeForConsumer => "skypeForConsumer",
+        Zoom => "zoom",
+        GoogleMeet => "googleMeet",
+        Webex => "webex",
+        GoTo => "goTo",
     }
 );
 
@@ -186,8 +193,15 @@ pub struct Appointment {
     /// counted); `None` when the server did not say.
     #[serde(default)]
     pub attendees: Option<u32>,
+    /// The link that joins the online meeting: Graph's `onlineMeeting.joinUrl`, else one
+    /// found in `onlineMeetingUrl`, the location(s) or the body (`links::find_join_link`).
     pub join_url: Option<String>,
     pub online_provider: Option<OnlineMeetingProvider>,
+    /// The meeting ID and passcode the invitation gives ("Meeting ID: 123 456 789 012").
+    #[serde(default)]
+    pub meeting_id: Option<String>,
+    #[serde(default)]
+    pub meeting_passcode: Option<String>,
     pub web_link: Option<String>,
     pub series_master_id: Option<String>,
     pub kind: AppointmentType,
