@@ -197,6 +197,22 @@ impl JoinPaths {
     }
 }
 
+/// Whether the host of `link` (`https://host/…`, as written) is a meeting service's or a
+/// SafeLink's: a cheap test before a link is decoded and parsed, since most links in a body
+/// (Outlook, help pages, images) are neither.
+fn may_be_meeting_host(link: &str) -> bool {
+    let rest = &link["https://".len()..];
+    let host = rest
+        .split(['/', '?', '#', ':', '&'])
+        .next()
+        .unwrap_or(rest)
+        .to_ascii_lowercase();
+    host_matches(&host, "safelinks.protection.outlook.com")
+        || MEETING_SERVICES
+            .iter()
+            .any(|s| s.hosts.iter().any(|rule| rule.matches(&host)))
+}
+
 /// A meeting's join link, and the service it belongs to when Presently knows it by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinLink {
@@ -222,13 +238,9 @@ pub fn meeting_join_link(text: &str) -> Option<JoinLink> {
 /// [`MAX_BODY_SCAN_BYTES`] of `text`.
 pub fn find_join_link(text: &str) -> Option<JoinLink> {
     let text = body::head(text, MAX_BODY_SCAN_BYTES);
-    let bytes = text.as_bytes();
     let mut at = 0;
-    while at + 8 <= bytes.len() {
-        if !bytes[at..at + 8].eq_ignore_ascii_case(b"https://") {
-            at += 1;
-            continue;
-        }
+    while let Some(found) = body::find_ignore_ascii_case(&text[at..], "https://") {
+        at += found;
         // `at` is on an ASCII byte, hence a character boundary.
         let end = text[at..]
             .find(|c: char| {
@@ -238,7 +250,12 @@ pub fn find_join_link(text: &str) -> Option<JoinLink> {
             .map_or(text.len(), |n| at + n);
         let candidate = &text[at..end];
         at = end;
-        let candidate = body::decode_entities(candidate);
+        if !may_be_meeting_host(candidate) {
+            continue;
+        }
+        let decoded = body::decode_entities(candidate);
+        // A decoded `&nbsp;` ends the link too.
+        let candidate = decoded.split(char::is_whitespace).next().unwrap_or("");
         let Ok(url) = Url::parse(candidate.trim_end_matches(['.', ',', ';', ':', '!', '?'])) else {
             continue;
         };
@@ -446,6 +463,8 @@ mod tests {
             ("<https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?context=%7b%7d>", "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?context=%7b%7d", Some(P::TeamsForBusiness)),
             ("Click to join<https://teams.live.com/meet/9385551482824?p=Nqcc5j3c06vlEOa23P>", "https://teams.live.com/meet/9385551482824?p=Nqcc5j3c06vlEOa23P", Some(P::TeamsForBusiness)),
             ("https://whereby.com/contoso-room", "https://whereby.com/contoso-room", None),
+            // Followed by a non-breaking space written as a reference.
+            ("https://contoso.zoom.us/j/123&nbsp;(Zoom)", "https://contoso.zoom.us/j/123", Some(P::Zoom)),
             // In an HTML attribute, with its character references.
             ("<a href=\"https://us02web.zoom.us/j/812?pwd=a&amp;uname=b\">Join</a>", "https://us02web.zoom.us/j/812?pwd=a&uname=b", Some(P::Zoom)),
         ];

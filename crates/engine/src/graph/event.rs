@@ -88,17 +88,25 @@ struct GraphBody<'a> {
 }
 
 impl GraphBody<'_> {
-    /// The body as text, bounded: HTML (Graph's default) stripped of its markup.
-    fn text(&self) -> Option<Cow<'_, str>> {
-        let content = body::head(self.content.as_deref()?, body::MAX_BODY_SCAN_BYTES);
-        let is_text = self
+    /// HTML unless it says `text` (Graph's default is HTML).
+    fn is_html(&self) -> bool {
+        !self
             .content_type
             .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("text"));
-        Some(if is_text {
-            Cow::Borrowed(content)
-        } else {
+            .is_some_and(|t| t.eq_ignore_ascii_case("text"))
+    }
+
+    /// The body as text when it may give a meeting ID or passcode, bounded: HTML stripped
+    /// of its markup.
+    fn text_with_meeting_codes(&self) -> Option<Cow<'_, str>> {
+        let content = body::head(self.content.as_deref()?, body::MAX_BODY_SCAN_BYTES);
+        if !body::may_hold_meeting_codes(content) {
+            return None;
+        }
+        Some(if self.is_html() {
             Cow::Owned(body::html_to_text(content))
+        } else {
+            Cow::Borrowed(content)
         })
     }
 }
@@ -294,16 +302,15 @@ fn map_event(calendar_id: &str, ev: GraphEvent<'_>) -> Result<Appointment, Error
         }
         When::Timed { start, end }
     };
-    let body_text = ev.body.as_ref().and_then(GraphBody::text);
-    let join = join_link(&ev, body_text.as_deref());
+    let join = join_link(&ev);
     // The invitation's codes: from the body, or the preview when the body was not sent.
-    let codes = body::meeting_codes(
-        body_text
-            .as_deref()
-            .or(ev.body_preview.as_deref())
-            .unwrap_or(""),
-    );
-    drop(body_text);
+    let codes = match &ev.body {
+        Some(body) => body
+            .text_with_meeting_codes()
+            .map(|text| body::meeting_codes(&text))
+            .unwrap_or_default(),
+        None => body::meeting_codes(ev.body_preview.as_deref().unwrap_or("")),
+    };
     let attendees = count_attendees(
         ev.attendees.as_deref(),
         ev.organizer
@@ -379,7 +386,7 @@ fn map_event(calendar_id: &str, ev: GraphEvent<'_>) -> Result<Appointment, Error
 
 /// The meeting's join link: Graph's `onlineMeeting.joinUrl` first, then `onlineMeetingUrl`,
 /// then a meeting link in the location, the other locations, the body, the body preview.
-fn join_link(ev: &GraphEvent<'_>, body_text: Option<&str>) -> Option<JoinLink> {
+fn join_link(ev: &GraphEvent<'_>) -> Option<JoinLink> {
     let from_graph = ev
         .online_meeting
         .as_ref()
@@ -396,12 +403,11 @@ fn join_link(ev: &GraphEvent<'_>, body_text: Option<&str>) -> Option<JoinLink> {
         .chain(ev.locations.iter().flatten())
         .flat_map(|l| [l.location_uri.as_deref(), l.display_name.as_deref()])
         .flatten();
-    // The raw body (HTML links live in attributes the text drops), then its text (a link
-    // written out in a plain-text body), then the preview.
+    // The body as sent (in HTML, links live in attributes its text drops; links written
+    // out as text are there too), then the preview.
     let raw_body = ev.body.as_ref().and_then(|b| b.content.as_deref());
     places
         .chain(raw_body)
-        .chain(body_text)
         .chain(ev.body_preview.as_deref())
         .find_map(links::find_join_link)
 }
