@@ -121,6 +121,8 @@ const en = {
   /** `shown`: `n` formatted for the locale ("1,200"). */
   attendeeCount: (n: number, shown: string) => (n === 1 ? '1 attendee' : `${shown} attendees`),
   copyJoinLink: 'Copy join link',
+  meetingId: 'Meeting ID',
+  meetingPasscode: 'Passcode',
   // first launch: the app registration
   regTitle: 'Connect Presently to your organization',
   regText:
@@ -271,6 +273,8 @@ const de: Strings = {
   attendees: 'Teilnehmende',
   attendeeCount: (n: number, shown: string) => (n === 1 ? '1 teilnehmende Person' : `${shown} Teilnehmende`),
   copyJoinLink: 'Link zum Beitreten kopieren',
+  meetingId: 'Besprechungs-ID',
+  meetingPasscode: 'Kenncode',
   regTitle: 'Presently mit Ihrer Organisation verbinden',
   regText:
     'Ihr Administrator registriert Presently in Microsoft Entra ID und gibt Ihnen zwei IDs. Tragen Sie sie hier ein; sie stehen auf der Übersichtsseite der App-Registrierung.',

@@ -813,6 +813,43 @@ export function renderError(err: IpcError, s: Strings, on: Handlers): HTMLElemen
   );
 }
 
+/** Meeting services by `online_provider`, named as they name themselves (not translated). */
+const PROVIDERS: Record<string, string> = {
+  teamsForBusiness: 'Microsoft Teams',
+  skypeForBusiness: 'Skype for Business',
+  skypeForConsumer: 'Skype',
+  zoom: 'Zoom',
+  googleMeet: 'Google Meet',
+  webex: 'Webex',
+  goTo: 'GoTo Meeting',
+};
+
+/** The online meeting's row: its service, and the meeting ID and passcode to type in. */
+function meetingRow(item: AgendaItem, s: Strings): HTMLElement | null {
+  const provider = item.online_provider ? PROVIDERS[item.online_provider] : undefined;
+  const code = (label: string, value: string | null | undefined, testid: string): HTMLElement | null =>
+    value
+      ? h(
+          'span',
+          { class: 'meeting-code' },
+          h('span', { class: 'muted' }, `${label}: `),
+          h('span', { class: 'mono selectable', 'data-testid': testid }, value),
+        )
+      : null;
+  const id = code(s.meetingId, item.meeting_id, 'meeting-id');
+  const passcode = code(s.meetingPasscode, item.meeting_passcode, 'meeting-passcode');
+  if (!provider && !id && !passcode) return null;
+  const row = detailRow(
+    'video',
+    s.onlineMeeting,
+    provider ? h('span', { class: 'meeting-provider', 'data-testid': 'meeting-provider' }, provider) : null,
+    id,
+    passcode,
+  );
+  row.setAttribute('data-testid', 'meeting-row');
+  return row;
+}
+
 function detailRow(ic: Parameters<typeof icon>[0], label: string, ...value: Child[]): HTMLElement {
   return h(
     'div',
@@ -839,6 +876,8 @@ export function renderDetail(item: AgendaItem, ctx: Ctx, on: Handlers, joinCopy:
 
   const rows: Child[] = [detailRow('clock', s.when, formatWhen(item, ctx.locale, ctx.tz, s))];
   if (item.location) rows.push(detailRow('pin', s.where, item.location));
+  const meeting = meetingRow(item, s);
+  if (meeting) rows.push(meeting);
   const count = attendeeCount(item);
   const attendees = count
     ? h('span', { class: 'attendees muted', 'data-testid': 'attendees' }, s.attendeeCount(count, count.toLocaleString(ctx.locale)))

@@ -30,8 +30,13 @@ export interface AgendaItem {
   location: string | null;
   organizer: string | null;
   organizer_email: string | null;
+  /** The link Join opens: the online meeting's, or one found in the location or body. */
   join_url: string | null;
+  /** teamsForBusiness, zoom, googleMeet, webex, goTo, skypeForBusiness, skypeForConsumer. */
   online_provider: string | null;
+  /** The invitation's meeting ID ("123 456 789 012") and passcode; absent when it gives none. */
+  meeting_id?: string | null;
+  meeting_passcode?: string | null;
   web_link: string | null;
   series_id: string | null;
   type: EventType;

@@ -81,6 +81,8 @@ export function agenda() {
             type: 'occurrence',
             series_id: 'series-weekly',
             ...teams('weekly'),
+            meeting_id: '312 456 789 012',
+            meeting_passcode: 'Ab3dEf',
             body_preview: 'Agenda:\n1. Release status\n2. Open issues\n\nPlease add topics to the Loop page.',
             categories: ['Team'],
             presence: 'In a meeting',

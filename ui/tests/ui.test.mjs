@@ -904,6 +904,49 @@ const openDetailOf = async (page, id) => {
   return detail;
 };
 
+test('detail pane: the online meeting\'s service, meeting ID and passcode (English, German)', async () => {
+  const a = agenda();
+  // A Zoom link found in the invitation's body, with its meeting ID and passcode.
+  Object.assign(a.days[0].items.find((i) => i.id === 'planning'), {
+    join_url: 'https://us02web.zoom.us/j/81234567890?pwd=abc',
+    online_provider: 'zoom',
+    meeting_id: '812 3456 7890',
+    meeting_passcode: '424242',
+  });
+  // A Teams meeting with an ID but no passcode.
+  Object.assign(a.days[0].items.find((i) => i.id === 'standup'), { meeting_id: '312 456 789 012' });
+  const scenario = { agenda: a, status: status() };
+  await withApp({ scenario }, async ({ page }) => {
+    let detail = await openDetailOf(page, 'planning');
+    const row = detail.getByTestId('meeting-row');
+    assert.equal(await detail.getByTestId('meeting-provider').textContent(), 'Zoom');
+    assert.equal(await detail.getByTestId('meeting-id').textContent(), '812 3456 7890');
+    assert.equal(await detail.getByTestId('meeting-passcode').textContent(), '424242');
+    assert.match(await row.textContent(), /Zoom\s*Meeting ID: 812 3456 7890\s*Passcode: 424242/);
+    // Join joins what the engine found.
+    await detail.getByTestId('join').click();
+    assert.deepEqual(await calls(page, 'join_meeting'), [{ cmd: 'join_meeting', args: { id: 'planning' } }]);
+    await detail.getByTestId('detail-close').click();
+
+    detail = await openDetailOf(page, 'standup');
+    assert.equal(await detail.getByTestId('meeting-provider').textContent(), 'Microsoft Teams');
+    assert.equal(await detail.getByTestId('meeting-id').textContent(), '312 456 789 012');
+    assert.equal(await detail.getByTestId('meeting-passcode').count(), 0);
+    await detail.getByTestId('detail-close').click();
+
+    // No online meeting: no row.
+    detail = await openDetailOf(page, 'lunch');
+    assert.equal(await detail.getByTestId('meeting-row').count(), 0);
+  });
+  await withApp({ locale: 'de-DE', scenario }, async ({ page }) => {
+    const detail = await openDetailOf(page, 'planning');
+    assert.match(
+      await detail.getByTestId('meeting-row').textContent(),
+      /Zoom\s*Besprechungs-ID: 812 3456 7890\s*Kenncode: 424242/,
+    );
+  });
+});
+
 test('detail pane: the attendee count next to the organizer (singular, plural, absent; German)', async () => {
   const a = agenda();
   // An appointment without an organizer line still shows its count.

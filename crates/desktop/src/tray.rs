@@ -645,6 +645,8 @@ mod tests {
             organizer_email: None,
             join_url: None,
             online_provider: None,
+            meeting_id: None,
+            meeting_passcode: None,
             web_link: None,
             series_id: None,
             kind: "singleInstance",
@@ -1080,6 +1082,58 @@ mod tests {
         let join = TrayAction::JoinItem("m1".into());
         assert_eq!(TrayAction::from_id(&join.to_id()), Some(join));
         assert_eq!(TrayAction::from_id("join-item:"), None);
+    }
+
+    #[test]
+    fn a_meeting_whose_link_is_only_in_its_body_joins_from_the_menu() {
+        use presently_engine::graph::{parse_event, EventChange};
+        use presently_engine::model::Calendar;
+        use presently_engine::store::{Store, SyncState};
+        // As Graph sends an invitation from outside: no onlineMeeting, a Zoom link in the body.
+        let event = serde_json::json!({
+            "id": "AAMkZoom=",
+            "subject": "Vendor call",
+            "start": {"dateTime": "2026-03-30T07:30:00.0000000", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-03-30T08:00:00.0000000", "timeZone": "UTC"},
+            "showAs": "Busy",
+            "onlineMeetingProvider": "unknown",
+            "body": {"contentType": "html", "content": "<p>Join Zoom Meeting <a href=\"https://us02web.zoom.us/j/812?pwd=a\">here</a></p>"}
+        });
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.db")).expect("store");
+        store
+            .set_calendars(&[Calendar {
+                id: "primary".into(),
+                name: "Calendar".into(),
+                color: None,
+                is_default: true,
+                can_edit: true,
+            }])
+            .expect("calendars");
+        let appointment = parse_event("primary", event).expect("event");
+        store
+            .apply_changes(
+                "primary",
+                &[EventChange::Upsert(Box::new(appointment))],
+                &SyncState::default(),
+            )
+            .expect("stored");
+        let now = at("2026-03-30T08:00:00+02:00");
+        let view = presently_engine::agenda::agenda(
+            &store,
+            chrono_tz::Europe::Berlin,
+            "2026-03-30".parse().expect("date"),
+            1,
+            now,
+            None,
+        )
+        .expect("agenda");
+        let menu = build(&status(true, SyncPhase::Idle), Some(&view), None, now);
+        assert!(
+            matches!(&menu.items[0], TrayItem::Action { action: TrayAction::JoinItem(id), .. } if id == "AAMkZoom="),
+            "{:?}",
+            menu.items
+        );
     }
 
     #[test]

@@ -39,6 +39,8 @@ fn appointment(n: usize, start: DateTime<Utc>) -> Appointment {
         attendees: None,
         join_url: None,
         online_provider: None,
+        meeting_id: None,
+        meeting_passcode: None,
         web_link: None,
         series_master_id: None,
         kind: AppointmentType::SingleInstance,

@@ -31,8 +31,14 @@ pub struct AgendaItem {
     /// People invited besides the organizer (rooms and other resources not counted);
     /// `None` when the server did not say.
     pub attendees: Option<u32>,
+    /// The link Join opens: the online meeting's, or one found in the location or body.
     pub join_url: Option<String>,
+    /// `teamsForBusiness`, `zoom`, `googleMeet`, `webex`, `goTo`, `skypeForBusiness`,
+    /// `skypeForConsumer`; `None` when not known.
     pub online_provider: Option<&'static str>,
+    /// The meeting ID and passcode of the invitation ("123 456 789 012", "abc123").
+    pub meeting_id: Option<String>,
+    pub meeting_passcode: Option<String>,
     pub web_link: Option<String>,
     pub series_id: Option<String>,
     #[serde(rename = "type")]
@@ -174,6 +180,8 @@ fn item(a: &Appointment, tz: Tz, calendar: Option<&Calendar>) -> AgendaItem {
         attendees: a.attendees,
         join_url: a.join_url.clone(),
         online_provider: a.online_provider.map(|p| p.as_str()),
+        meeting_id: a.meeting_id.clone(),
+        meeting_passcode: a.meeting_passcode.clone(),
         web_link: a.web_link.clone(),
         series_id: a.series_master_id.clone(),
         kind: a.kind.as_str(),
@@ -208,6 +216,8 @@ mod tests {
             attendees: None,
             join_url: None,
             online_provider: None,
+            meeting_id: None,
+            meeting_passcode: None,
             web_link: None,
             series_master_id: None,
             kind: AppointmentType::SingleInstance,

@@ -7,14 +7,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Declares a string enum with Graph's camelCase names and an `Unknown` catch-all.
+///
+/// Graph does not always write its enums in camelCase (Microsoft's own examples show
+/// `"Scheduled"` beside `"alwaysEnabled"`), so values are read without regard to case;
+/// what is written (store, agenda JSON) is always the canonical spelling.
 macro_rules! graph_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant,)+
             #[default]
-            #[serde(other, rename = "unknown")]
+            #[serde(rename = "unknown")]
             Unknown,
         }
 
@@ -27,12 +31,28 @@ macro_rules! graph_enum {
                 }
             }
 
-            /// Parses a Graph spelling; anything unrecognised is `Unknown`.
+            /// Parses a Graph spelling in any case; anything unrecognised is `Unknown`.
             pub fn parse(text: &str) -> Self {
-                match text {
-                    $($text => $name::$variant,)+
-                    _ => $name::Unknown,
+                $(if text.eq_ignore_ascii_case($text) {
+                    return $name::$variant;
+                })+
+                $name::Unknown
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Name;
+                impl serde::de::Visitor<'_> for Name {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str(concat!("a ", stringify!($name), " name"))
+                    }
+                    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<$name, E> {
+                        Ok($name::parse(text))
+                    }
                 }
+                deserializer.deserialize_str(Name)
             }
         }
     };
@@ -81,10 +101,17 @@ graph_enum!(
 );
 
 graph_enum!(
+    /// The service of the meeting's join link: Graph's `onlineMeetingProviderType` values,
+    /// and the services Presently recognises by their join links (`links.rs`) where Graph
+    /// says nothing (a Zoom link in the body of an invitation).
     OnlineMeetingProvider {
         TeamsForBusiness => "teamsForBusiness",
         SkypeForBusiness => "skypeForBusiness",
         SkypeForConsumer => "skypeForConsumer",
+        Zoom => "zoom",
+        GoogleMeet => "googleMeet",
+        Webex => "webex",
+        GoTo => "goTo",
     }
 );
 
@@ -166,8 +193,15 @@ pub struct Appointment {
     /// counted); `None` when the server did not say.
     #[serde(default)]
     pub attendees: Option<u32>,
+    /// The link that joins the online meeting: Graph's `onlineMeeting.joinUrl`, else one
+    /// found in `onlineMeetingUrl`, the location(s) or the body (`links::find_join_link`).
     pub join_url: Option<String>,
     pub online_provider: Option<OnlineMeetingProvider>,
+    /// The meeting ID and passcode the invitation gives ("Meeting ID: 123 456 789 012").
+    #[serde(default)]
+    pub meeting_id: Option<String>,
+    #[serde(default)]
+    pub meeting_passcode: Option<String>,
     pub web_link: Option<String>,
     pub series_master_id: Option<String>,
     pub kind: AppointmentType,
@@ -193,6 +227,36 @@ mod tests {
             AppointmentType::parse("exception"),
             AppointmentType::Exception
         );
+    }
+
+    #[test]
+    fn enum_values_match_without_case_and_serialize_canonically() {
+        let show: ShowAs = serde_json::from_str("\"WorkingElsewhere\"").unwrap();
+        assert_eq!(show, ShowAs::WorkingElsewhere);
+        assert_eq!(serde_json::to_value(show).unwrap(), "workingElsewhere");
+        assert_eq!(ShowAs::parse("OOF"), ShowAs::Oof);
+        assert_eq!(
+            ResponseStatus::parse("NotResponded"),
+            ResponseStatus::NotResponded
+        );
+        assert_eq!(
+            Sensitivity::parse("Confidential"),
+            Sensitivity::Confidential
+        );
+        assert_eq!(
+            AppointmentType::parse("SeriesMaster"),
+            AppointmentType::SeriesMaster
+        );
+        assert_eq!(
+            OnlineMeetingProvider::parse("skypeforbusiness"),
+            OnlineMeetingProvider::SkypeForBusiness
+        );
+        let provider: OnlineMeetingProvider = serde_json::from_str("\"TEAMSFORBUSINESS\"").unwrap();
+        assert_eq!(provider, OnlineMeetingProvider::TeamsForBusiness);
+        // Unknown values in any case stay unknown, never an error.
+        let show: ShowAs = serde_json::from_str("\"Hologram\"").unwrap();
+        assert_eq!(show, ShowAs::Unknown);
+        assert_eq!(ShowAs::parse("Unknown"), ShowAs::Unknown);
     }
 
     #[test]

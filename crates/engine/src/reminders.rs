@@ -103,6 +103,8 @@ mod tests {
             attendees: None,
             join_url: None,
             online_provider: None,
+            meeting_id: None,
+            meeting_passcode: None,
             web_link: None,
             series_master_id: None,
             kind: AppointmentType::SingleInstance,

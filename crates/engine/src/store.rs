@@ -152,6 +152,16 @@ pub const MIGRATIONS: &[&str] = &[
      ALTER TABLE staged_appointments ADD COLUMN attendees INTEGER;
      DELETE FROM staged_appointments;
      UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_kind = NULL;",
+    // 7: the meeting ID and passcode of an online meeting's invitation, live and staged
+    // (join links and providers found in the location or body use the existing columns).
+    // Like 6, every calendar's next sync reads its whole window again, so links, codes and
+    // previews without the Teams boilerplate fill in at once.
+    "ALTER TABLE appointments ADD COLUMN meeting_id TEXT;
+     ALTER TABLE appointments ADD COLUMN meeting_passcode TEXT;
+     ALTER TABLE staged_appointments ADD COLUMN meeting_id TEXT;
+     ALTER TABLE staged_appointments ADD COLUMN meeting_passcode TEXT;
+     DELETE FROM staged_appointments;
+     UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_kind = NULL;",
 ];
 
 /// One stored line of the presence history.
@@ -790,7 +800,8 @@ impl Store {
 const COLUMNS: &str = "calendar_id, id, ical_uid, subject, all_day, start_utc, end_utc, \
     start_date, end_date, original_tz, show_as, response, sensitivity, cancelled, location, \
     organizer_name, organizer_email, join_url, online_provider, web_link, series_master_id, kind, \
-    categories, reminder_on, reminder_minutes, last_modified, body_preview, attendees";
+    categories, reminder_on, reminder_minutes, last_modified, body_preview, attendees, \
+    meeting_id, meeting_passcode";
 
 /// Upsert that writes only when something differs: a replayed or unchanged item costs no
 /// write (and is not counted as a change).
@@ -805,18 +816,20 @@ const UPSERT_TAIL: &str = "ON CONFLICT(calendar_id, id) DO UPDATE SET
     series_master_id = excluded.series_master_id, kind = excluded.kind,
     categories = excluded.categories, reminder_on = excluded.reminder_on,
     reminder_minutes = excluded.reminder_minutes, last_modified = excluded.last_modified,
-    body_preview = excluded.body_preview, attendees = excluded.attendees
+    body_preview = excluded.body_preview, attendees = excluded.attendees,
+    meeting_id = excluded.meeting_id, meeting_passcode = excluded.meeting_passcode
  WHERE (ical_uid, subject, all_day, start_utc, end_utc, start_date, end_date, original_tz,
         show_as, response, sensitivity, cancelled, location, organizer_name, organizer_email,
         join_url, online_provider, web_link, series_master_id, kind, categories, reminder_on,
-        reminder_minutes, last_modified, body_preview, attendees)
+        reminder_minutes, last_modified, body_preview, attendees, meeting_id, meeting_passcode)
     IS NOT (excluded.ical_uid, excluded.subject, excluded.all_day, excluded.start_utc,
         excluded.end_utc, excluded.start_date, excluded.end_date, excluded.original_tz,
         excluded.show_as, excluded.response, excluded.sensitivity, excluded.cancelled,
         excluded.location, excluded.organizer_name, excluded.organizer_email, excluded.join_url,
         excluded.online_provider, excluded.web_link, excluded.series_master_id, excluded.kind,
         excluded.categories, excluded.reminder_on, excluded.reminder_minutes,
-        excluded.last_modified, excluded.body_preview, excluded.attendees)";
+        excluded.last_modified, excluded.body_preview, excluded.attendees, excluded.meeting_id,
+        excluded.meeting_passcode)";
 
 /// The live appointments, or a full round's staging area shaped the same.
 #[derive(Clone, Copy)]
@@ -845,7 +858,7 @@ fn apply_in(
     let mut upsert = tx.prepare_cached(&format!(
         "INSERT INTO {name} ({COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
          {UPSERT_TAIL}"
     ))?;
     let mut remove = tx.prepare_cached(&format!(
@@ -900,6 +913,8 @@ fn apply_in(
                         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
                     a.body_preview,
                     a.attendees,
+                    a.meeting_id,
+                    a.meeting_passcode,
                 ])?;
                 // 0 rows when an identical row was already there (a replay).
                 stats.upserted += written;
@@ -1024,6 +1039,8 @@ fn row_to_appointment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
             .map(|t| t.with_timezone(&Utc)),
         body_preview: r.get(26)?,
         attendees: r.get(27)?,
+        meeting_id: r.get(28)?,
+        meeting_passcode: r.get(29)?,
     })
 }
 

@@ -1,7 +1,8 @@
 //! Graph `event` and `calendar` resources.
 
 use crate::error::Error;
-use crate::graph::timezone;
+use crate::graph::{body, timezone};
+use crate::links::{self, JoinLink};
 use crate::model::{
     Appointment, AppointmentType, Calendar, OnlineMeetingProvider, Organizer, ResponseStatus,
     Sensitivity, ShowAs, When,
@@ -50,19 +51,64 @@ struct GraphAttendeeAddress<'a> {
     address: Option<Cow<'a, str>>,
 }
 
-/// `required`, `optional` or `resource` (a room or equipment, not a person).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `required`, `optional` or `resource` (a room or equipment, not a person), in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AttendeeType {
     Resource,
-    #[serde(other)]
     Person,
+}
+
+impl<'de> Deserialize<'de> for AttendeeType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(if text.eq_ignore_ascii_case("resource") {
+            AttendeeType::Resource
+        } else {
+            AttendeeType::Person
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct GraphLocation {
     display_name: Option<String>,
+    /// A URI for the place; an online meeting's link, sometimes.
+    location_uri: Option<String>,
+}
+
+/// `itemBody`: read while parsing (the join link, the meeting ID and passcode), never kept.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphBody<'a> {
+    #[serde(borrow)]
+    content_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    content: Option<Cow<'a, str>>,
+}
+
+impl GraphBody<'_> {
+    /// HTML unless it says `text` (Graph's default is HTML).
+    fn is_html(&self) -> bool {
+        !self
+            .content_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("text"))
+    }
+
+    /// The body as text when it may give a meeting ID or passcode, bounded: HTML stripped
+    /// of its markup.
+    fn text_with_meeting_codes(&self) -> Option<Cow<'_, str>> {
+        let content = body::head(self.content.as_deref()?, body::MAX_BODY_SCAN_BYTES);
+        if !body::may_hold_meeting_codes(content) {
+            return None;
+        }
+        Some(if self.is_html() {
+            Cow::Owned(body::html_to_text(content))
+        } else {
+            Cow::Borrowed(content)
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -78,7 +124,8 @@ struct GraphOnlineMeeting {
 }
 
 /// The subset of Graph's `event` the product uses. Everything optional that Graph
-/// may leave out is optional here; unknown fields are ignored.
+/// may leave out is optional here, and `null` means the same as left out (Microsoft's own
+/// examples leave out most fields); unknown fields are ignored.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GraphEvent<'a> {
@@ -90,32 +137,33 @@ struct GraphEvent<'a> {
     ical_uid: Option<String>,
     subject: Option<String>,
     body_preview: Option<String>,
+    #[serde(borrow)]
+    body: Option<GraphBody<'a>>,
     start: Option<GraphDateTime>,
     end: Option<GraphDateTime>,
-    #[serde(default)]
-    is_all_day: bool,
-    #[serde(default)]
-    is_cancelled: bool,
+    is_all_day: Option<bool>,
+    is_cancelled: Option<bool>,
     show_as: Option<ShowAs>,
     #[serde(rename = "type")]
     kind: Option<AppointmentType>,
     series_master_id: Option<String>,
     sensitivity: Option<Sensitivity>,
     response_status: Option<GraphResponse>,
-    #[serde(default)]
-    is_reminder_on: bool,
+    is_reminder_on: Option<bool>,
     reminder_minutes_before_start: Option<i64>,
     location: Option<GraphLocation>,
+    locations: Option<Vec<GraphLocation>>,
     organizer: Option<GraphRecipient>,
     #[serde(borrow)]
     attendees: Option<Vec<GraphAttendee<'a>>>,
     online_meeting: Option<GraphOnlineMeeting>,
     online_meeting_provider: Option<OnlineMeetingProvider>,
     online_meeting_url: Option<String>,
-    #[serde(default)]
-    categories: Vec<String>,
+    categories: Option<Vec<String>>,
     web_link: Option<String>,
-    last_modified_date_time: Option<DateTime<Utc>>,
+    /// Read as text: a value that is no instant means "not said", not a bad event.
+    #[serde(borrow)]
+    last_modified_date_time: Option<Cow<'a, str>>,
     original_start_time_zone: Option<String>,
 }
 
@@ -232,12 +280,13 @@ fn count_attendees(
 }
 
 fn map_event(calendar_id: &str, ev: GraphEvent<'_>) -> Result<Appointment, Error> {
+    let reminder_on = ev.is_reminder_on.unwrap_or(false);
     let (Some(start), Some(end)) = (&ev.start, &ev.end) else {
         return Err(Error::MalformedResponse(
             "event: missing start or end".into(),
         ));
     };
-    let when = if ev.is_all_day {
+    let when = if ev.is_all_day.unwrap_or(false) {
         let start = parse_local(&start.date_time)?.date();
         let mut end = parse_local(&end.date_time)?.date();
         if end <= start {
@@ -253,11 +302,15 @@ fn map_event(calendar_id: &str, ev: GraphEvent<'_>) -> Result<Appointment, Error
         }
         When::Timed { start, end }
     };
-    let join_url = ev
-        .online_meeting
-        .and_then(|m| m.join_url)
-        .or(ev.online_meeting_url)
-        .filter(|u| !u.is_empty());
+    let join = join_link(&ev);
+    // The invitation's codes: from the body, or the preview when the body was not sent.
+    let codes = match &ev.body {
+        Some(body) => body
+            .text_with_meeting_codes()
+            .map(|text| body::meeting_codes(&text))
+            .unwrap_or_default(),
+        None => body::meeting_codes(ev.body_preview.as_deref().unwrap_or("")),
+    };
     let attendees = count_attendees(
         ev.attendees.as_deref(),
         ev.organizer
@@ -285,7 +338,7 @@ fn map_event(calendar_id: &str, ev: GraphEvent<'_>) -> Result<Appointment, Error
             .and_then(|r| r.response)
             .unwrap_or_default(),
         sensitivity: ev.sensitivity.unwrap_or(Sensitivity::Normal),
-        cancelled: ev.is_cancelled,
+        cancelled: ev.is_cancelled.unwrap_or(false),
         location: ev
             .location
             .and_then(|l| l.display_name)
@@ -293,16 +346,27 @@ fn map_event(calendar_id: &str, ev: GraphEvent<'_>) -> Result<Appointment, Error
             .filter(|l| !l.is_empty()),
         organizer,
         attendees,
-        join_url,
-        online_provider: ev
-            .online_meeting_provider
+        // The link's own service first: Graph's provider describes its onlineMeeting, and
+        // says `unknown` for a Zoom link in the body.
+        online_provider: join
+            .as_ref()
+            .and_then(|j| j.provider)
+            .or(ev.online_meeting_provider)
             .filter(|p| *p != OnlineMeetingProvider::Unknown),
+        join_url: join.map(|j| j.url.to_string()),
+        meeting_id: codes.id.map(|c| clean_text(&c)),
+        meeting_passcode: codes.passcode.map(|c| clean_text(&c)),
         web_link: ev.web_link,
         series_master_id: ev.series_master_id,
         kind: ev.kind.unwrap_or(AppointmentType::SingleInstance),
-        categories: ev.categories.iter().map(|c| clean_text(c)).collect(),
-        reminder_on: ev.is_reminder_on,
-        reminder_minutes: if ev.is_reminder_on {
+        categories: ev
+            .categories
+            .unwrap_or_default()
+            .iter()
+            .map(|c| clean_text(c))
+            .collect(),
+        reminder_on,
+        reminder_minutes: if reminder_on {
             ev.reminder_minutes_before_start
                 .and_then(|m| u32::try_from(m).ok())
         } else {
@@ -310,10 +374,42 @@ fn map_event(calendar_id: &str, ev: GraphEvent<'_>) -> Result<Appointment, Error
         },
         body_preview: ev
             .body_preview
-            .map(|b| clean_text(&b))
+            .map(|b| clean_text(body::without_teams_invitation(&b)))
             .filter(|b| !b.is_empty()),
-        last_modified: ev.last_modified_date_time,
+        last_modified: ev
+            .last_modified_date_time
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc)),
     })
+}
+
+/// The meeting's join link: Graph's `onlineMeeting.joinUrl` first, then `onlineMeetingUrl`,
+/// then a meeting link in the location, the other locations, the body, the body preview.
+fn join_link(ev: &GraphEvent<'_>) -> Option<JoinLink> {
+    let from_graph = ev
+        .online_meeting
+        .as_ref()
+        .and_then(|m| m.join_url.as_deref())
+        .into_iter()
+        .chain(ev.online_meeting_url.as_deref())
+        .find_map(links::meeting_join_link);
+    if from_graph.is_some() {
+        return from_graph;
+    }
+    let places = ev
+        .location
+        .iter()
+        .chain(ev.locations.iter().flatten())
+        .flat_map(|l| [l.location_uri.as_deref(), l.display_name.as_deref()])
+        .flatten();
+    // The body as sent (in HTML, links live in attributes its text drops; links written
+    // out as text are there too), then the preview.
+    let raw_body = ev.body.as_ref().and_then(|b| b.content.as_deref());
+    places
+        .chain(raw_body)
+        .chain(ev.body_preview.as_deref())
+        .find_map(links::find_join_link)
 }
 
 /// Maps a Graph `calendar`.
@@ -476,12 +572,177 @@ mod tests {
         ev["sensitivity"] = json!("topSecret");
         ev["responseStatus"]["response"] = json!("maybe");
         ev["onlineMeetingProvider"] = json!("zoomPlus");
+        // (Without a join link, whose own service would name the provider.)
+        ev.as_object_mut().unwrap().remove("onlineMeeting");
         let a = parse_event("cal1", ev).unwrap();
         assert_eq!(a.show_as, ShowAs::Unknown);
         assert_eq!(a.kind, AppointmentType::Unknown);
         assert_eq!(a.sensitivity, Sensitivity::Unknown);
         assert_eq!(a.response, ResponseStatus::Unknown);
         assert_eq!(a.online_provider, None);
+    }
+
+    #[test]
+    fn enum_values_in_another_case_are_understood() {
+        // Graph does not always write camelCase (its own examples show "Scheduled" beside
+        // "alwaysEnabled"): every enum of an event is matched without case.
+        let mut ev = sample();
+        ev["showAs"] = json!("Busy");
+        ev["type"] = json!("Occurrence");
+        ev["sensitivity"] = json!("PRIVATE");
+        ev["responseStatus"]["response"] = json!("TentativelyAccepted");
+        ev["onlineMeetingProvider"] = json!("TeamsForBusiness");
+        ev["attendees"] = json!([
+            attendee("Required", "Lee Park", "lee@contoso.com"),
+            attendee("Resource", "Room 4.12", "room412@contoso.com"),
+        ]);
+        let a = parse_event("cal1", ev).unwrap();
+        assert_eq!(a.show_as, ShowAs::Busy);
+        assert_eq!(a.kind, AppointmentType::Occurrence);
+        assert_eq!(a.sensitivity, Sensitivity::Private);
+        assert_eq!(a.response, ResponseStatus::TentativelyAccepted);
+        assert_eq!(
+            a.online_provider,
+            Some(OnlineMeetingProvider::TeamsForBusiness)
+        );
+        assert_eq!(a.attendees, Some(1), "a room in another case is no person");
+        // What is kept is the canonical spelling.
+        assert_eq!(a.show_as.as_str(), "busy");
+        assert_eq!(a.response.as_str(), "tentativelyAccepted");
+    }
+
+    /// The sample without Graph's own join link: links elsewhere must be found.
+    fn without_online_meeting() -> serde_json::Value {
+        let mut ev = sample();
+        let obj = ev.as_object_mut().unwrap();
+        obj.remove("onlineMeeting");
+        obj.insert("onlineMeetingProvider".into(), json!("unknown"));
+        ev
+    }
+
+    fn join_of(ev: serde_json::Value) -> (Option<String>, Option<OnlineMeetingProvider>) {
+        let a = parse_event("cal1", ev).unwrap();
+        (a.join_url, a.online_provider)
+    }
+
+    #[test]
+    fn join_links_outside_the_online_meeting_are_found() {
+        use OnlineMeetingProvider as P;
+        let zoom = "https://us02web.zoom.us/j/81234567890?pwd=abc";
+        let expect = |url: &str, p: P| (Some(url.to_owned()), Some(p));
+
+        let mut ev = without_online_meeting();
+        ev["onlineMeetingUrl"] = json!(zoom);
+        assert_eq!(join_of(ev), expect(zoom, P::Zoom), "onlineMeetingUrl");
+
+        let mut ev = without_online_meeting();
+        ev["location"] = json!({"displayName": format!("Zoom: {zoom}")});
+        assert_eq!(join_of(ev), expect(zoom, P::Zoom), "location.displayName");
+
+        let mut ev = without_online_meeting();
+        ev["location"] = json!({"displayName": "Google Meet", "locationUri": "https://meet.google.com/abc-defg-hij"});
+        assert_eq!(
+            join_of(ev),
+            expect("https://meet.google.com/abc-defg-hij", P::GoogleMeet),
+            "location.locationUri"
+        );
+
+        let mut ev = without_online_meeting();
+        ev["locations"] = json!([
+            {"displayName": "Room 4.12", "locationType": "conferenceRoom"},
+            {"displayName": "https://contoso.webex.com/meet/dana", "locationType": "default"}
+        ]);
+        assert_eq!(
+            join_of(ev),
+            expect("https://contoso.webex.com/meet/dana", P::Webex),
+            "locations[]"
+        );
+
+        let mut ev = without_online_meeting();
+        ev["body"] = json!({"contentType": "html", "content": "<html><body><p>Dial in or join:</p><p><a href=\"https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2Fmeet.goto.com%2F123456789&amp;data=05%7C02&amp;reserved=0\">GoTo Meeting</a></p></body></html>"});
+        assert_eq!(
+            join_of(ev),
+            expect("https://meet.goto.com/123456789", P::GoTo),
+            "HTML body, SafeLinks-wrapped"
+        );
+
+        let mut ev = without_online_meeting();
+        ev["body"] = json!({"contentType": "Text", "content": format!("Join Zoom Meeting\r\n{zoom}\r\n\r\nMeeting ID: 812 3456 7890\r\nPasscode: 424242")});
+        let a = parse_event("cal1", ev).unwrap();
+        assert_eq!(
+            (a.join_url.clone(), a.online_provider),
+            expect(zoom, P::Zoom),
+            "text body"
+        );
+        assert_eq!(a.meeting_id.as_deref(), Some("812 3456 7890"));
+        assert_eq!(a.meeting_passcode.as_deref(), Some("424242"));
+
+        // Only the preview (a $select without the body).
+        let mut ev = without_online_meeting();
+        ev["bodyPreview"] =
+            json!("Agenda first. Join: https://teams.microsoft.com/l/meetup-join/19%3ax/0");
+        assert_eq!(
+            join_of(ev),
+            expect(
+                "https://teams.microsoft.com/l/meetup-join/19%3ax/0",
+                P::TeamsForBusiness
+            ),
+            "bodyPreview"
+        );
+    }
+
+    #[test]
+    fn the_online_meetings_own_link_comes_first() {
+        let mut ev = sample();
+        ev["location"] = json!({"displayName": "https://contoso.zoom.us/j/1"});
+        ev["body"] = json!({"contentType": "html", "content": "<a href=\"https://meet.google.com/abc-defg-hij\">x</a>"});
+        assert_eq!(
+            join_of(ev),
+            (
+                Some("https://teams.microsoft.com/l/meetup-join/19%3a1".to_owned()),
+                Some(OnlineMeetingProvider::TeamsForBusiness)
+            )
+        );
+    }
+
+    #[test]
+    fn links_that_would_not_be_opened_are_no_join_links() {
+        let mut ev = without_online_meeting();
+        ev["onlineMeeting"] = json!({"joinUrl": "https://zoom.us.evil.com/j/1"});
+        ev["onlineMeetingUrl"] = json!("http://contoso.zoom.us/j/1");
+        ev["location"] = json!({"displayName": "https://evilzoom.us/j/1"});
+        ev["body"] = json!({"contentType": "html", "content": "<a href=\"https://meet.google.com.evil.com/abc-defg-hij\">Meet</a> <a href=\"https://teams.microsoft.com/meetingOptions/\">Options</a>"});
+        assert_eq!(join_of(ev), (None, None));
+        // Graph's provider still says it is an online meeting when no link is usable.
+        let mut ev = without_online_meeting();
+        ev["onlineMeetingProvider"] = json!("teamsForBusiness");
+        assert_eq!(
+            join_of(ev),
+            (None, Some(OnlineMeetingProvider::TeamsForBusiness))
+        );
+    }
+
+    #[test]
+    fn null_and_unreadable_optional_fields_mean_not_said() {
+        let mut ev = sample();
+        for key in [
+            "isAllDay",
+            "isCancelled",
+            "isReminderOn",
+            "categories",
+            "locations",
+            "body",
+            "location",
+        ] {
+            ev[key] = json!(null);
+        }
+        ev["lastModifiedDateTime"] = json!("datetime-value");
+        let a = parse_event("cal1", ev).unwrap();
+        assert!(!a.cancelled && !a.reminder_on && !a.when.is_all_day());
+        assert_eq!(a.reminder_minutes, None);
+        assert!(a.categories.is_empty());
+        assert_eq!(a.last_modified, None);
+        assert_eq!(a.location, None);
     }
 
     #[test]

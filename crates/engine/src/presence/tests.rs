@@ -38,6 +38,8 @@ fn base(id: &str, when: When) -> Appointment {
         attendees: None,
         join_url: None,
         online_provider: None,
+        meeting_id: None,
+        meeting_passcode: None,
         web_link: None,
         series_master_id: None,
         kind: AppointmentType::SingleInstance,

@@ -34,6 +34,8 @@ fn appt(id: &str, hour: u32) -> Appointment {
         attendees: Some(3),
         join_url: Some("https://teams.microsoft.com/l/meetup-join/1".to_owned()),
         online_provider: Some(OnlineMeetingProvider::TeamsForBusiness),
+        meeting_id: None,
+        meeting_passcode: None,
         web_link: None,
         series_master_id: None,
         kind: AppointmentType::SingleInstance,
@@ -54,6 +56,8 @@ fn all_day(id: &str) -> Appointment {
         organizer: None,
         attendees: None,
         online_provider: None,
+        meeting_id: None,
+        meeting_passcode: None,
         join_url: None,
         ..appt(id, 0)
     }
@@ -390,7 +394,7 @@ fn migrates_a_version_5_store_keeping_its_data_and_reading_the_window_again() {
     let path = dir.path().join("store.db");
     version_5_store(&path);
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let old = store.appointment("old").unwrap().unwrap();
     assert_eq!(old.subject, "Kept across upgrade");
     assert_eq!(old.body_preview.as_deref(), Some("Agenda"));
@@ -418,4 +422,64 @@ fn migrates_a_version_5_store_keeping_its_data_and_reading_the_window_again() {
         Some(2)
     );
     assert_eq!(store.appointment("half").unwrap(), None);
+}
+
+#[test]
+fn migrates_a_version_6_store_so_the_next_round_fills_in_meeting_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO calendars VALUES ('primary', 'Calendar', NULL, 1, 1);
+             INSERT INTO appointments (calendar_id, id, subject, all_day, start_utc, end_utc,
+               show_as, response, sensitivity, cancelled, kind, categories, reminder_on,
+               body_preview, attendees)
+             VALUES ('primary', 'old', 'Kept across upgrade', 0, 1795510800, 1795512600,
+               'busy', 'accepted', 'normal', 0, 'singleInstance', '[]', 0,
+               'Agenda ____________ Microsoft Teams meeting', 3);
+             INSERT INTO sync_state (calendar_id, delta_link, window_start, window_end,
+               last_synced_at)
+             VALUES ('primary', 'https://graph.microsoft.com/v1.0/me/calendarView/delta?$deltatoken=d',
+               '2026-11-17T00:00:00Z', '2026-12-24T00:00:00Z', '2026-11-24T08:00:00Z');",
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert!(store.schema_version().unwrap() >= 7);
+    let old = store.appointment("old").unwrap().unwrap();
+    assert_eq!(old.attendees, Some(3), "the data stays");
+    assert_eq!((old.meeting_id, old.meeting_passcode), (None, None));
+    let sync = store.sync_state("primary").unwrap().unwrap();
+    assert_eq!(
+        sync.delta_link, None,
+        "the next sync reads the window again"
+    );
+    assert!(sync.last_synced_at.is_some());
+    // That round (staged, as a full round is) brings the codes and the found join link.
+    let mut round = state("d1");
+    round.round = Some(RoundKind::Full);
+    store.begin_full_round("primary", &round).unwrap();
+    let mut read_again = store.appointment("old").unwrap().unwrap();
+    read_again.join_url = Some("https://us02web.zoom.us/j/81234567890".into());
+    read_again.online_provider = Some(OnlineMeetingProvider::Zoom);
+    read_again.meeting_id = Some("812 3456 7890".into());
+    read_again.meeting_passcode = Some("424242".into());
+    read_again.body_preview = Some("Agenda".into());
+    store
+        .stage_changes("primary", &upserts(&[read_again.clone()]), &round)
+        .unwrap();
+    store.commit_full_round("primary", &state("d1")).unwrap();
+    assert_eq!(store.appointment("old").unwrap().unwrap(), read_again);
+    // Only the passcode changes: the row is written.
+    read_again.meeting_passcode = Some("535353".into());
+    let stats = store
+        .apply_changes("primary", &upserts(&[read_again.clone()]), &state("d2"))
+        .unwrap();
+    assert_eq!(stats.upserted, 1);
+    assert_eq!(store.appointment("old").unwrap().unwrap(), read_again);
 }
