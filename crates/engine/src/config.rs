@@ -514,7 +514,7 @@ fn wrong_value(found: &str, expected: &str, out_of_range: bool) -> String {
         "f32" | "f64" => "a number".to_owned(),
         "a boolean" => "true or false".to_owned(),
         "a string" | "a borrowed string" | "a character" => "text in quotes".to_owned(),
-        "a sequence" => "a list in brackets, such as [\"a\", \"b\"]".to_owned(),
+        "a sequence" => "a list".to_owned(),
         e if e.starts_with("struct ") || e == "a map" => "a table of settings".to_owned(),
         other => other.to_owned(),
     };
