@@ -662,6 +662,12 @@ fn sign_in_state(paths: &Paths) -> Result<SignIn> {
     })
 }
 
+/// Whether the OS keyring holds a sign-in; a keyring that cannot be read holds none.
+fn keyring_holds_a_sign_in() -> bool {
+    use presently_engine::auth::{CredentialStore, KeyringStore};
+    matches!(KeyringStore::new("default").load(), Ok(Some(_)))
+}
+
 fn expired_message(why: &str) -> String {
     format!("your sign-in no longer works ({why}) — run `presently login` to sign in again")
 }
@@ -671,7 +677,9 @@ fn expired_message(why: &str) -> String {
 /// fail with "not signed in" instead of printing an empty result. A sign-in that stopped
 /// working: the local calendar still shows (the agenda works offline), with a warning;
 /// `sync` and `calendars` go on and report the service's answer; `whoami` deals with it
-/// itself. The configuration is read first, so a broken file is what the user hears of.
+/// itself. `sync`, `calendars` and `whoami` without a store look in the keyring, which
+/// they need anyway. The configuration is read first, so a broken file is what the user
+/// hears of.
 fn check_sign_in(command: &Command, paths: &Paths) -> Result<()> {
     let local = match command {
         Command::Agenda { .. }
@@ -683,6 +691,9 @@ fn check_sign_in(command: &Command, paths: &Paths) -> Result<()> {
     };
     Config::load(&paths.config_file)?;
     match sign_in_state(paths)? {
+        // The store was deleted by hand but the keyring still holds the sign-in: sync
+        // builds the store again.
+        SignIn::Nobody if !local && keyring_holds_a_sign_in() => Ok(()),
         SignIn::Nobody | SignIn::SignedOut => anyhow::bail!(NOT_SIGNED_IN),
         SignIn::Expired(why) if local => {
             eprintln!(

@@ -86,6 +86,16 @@ async fn login_sync_whoami_logout() {
         text(&out)
     );
 
+    // The store deleted by hand: the keyring still holds the sign-in, and sync rebuilds it.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("presently.db{suffix}")));
+    }
+    let out = run(&["whoami"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["sync"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("full round"), "{}", text(&out));
+
     let out = run(&["logout"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let out = run(&["whoami"]).await;
