@@ -249,7 +249,7 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                 paths.remove_store()?;
                 println!("Signed out; the local store was deleted.");
             } else {
-                println!("Signed out; the local calendar stays until you sign in again or run `presently logout --forget`.");
+                println!("Signed out. The local calendar stays on this machine and shows again when you sign in; `presently logout --forget` deletes it.");
             }
             Ok(())
         }
