@@ -4,7 +4,6 @@
 use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
 use presently_engine::config::Config;
 use presently_engine::paths::Paths;
-use std::path::PathBuf;
 
 /// Whether the command line or the environment asks for demo mode.
 pub fn requested(args: &[String], env_demo: Option<&str>) -> bool {
@@ -12,17 +11,19 @@ pub fn requested(args: &[String], env_demo: Option<&str>) -> bool {
         || env_demo.is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
 }
 
-/// The demo's files: `PRESENTLY_DATA_DIR` when set, else `<platform data dir>/demo`; never
-/// the real store.
-pub fn paths(data_dir_override: Option<PathBuf>) -> Paths {
-    match data_dir_override.filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => Paths::under(dir),
-        None => {
-            // `resolve` reads PRESENTLY_DATA_DIR too, but it is unset here.
-            let real = Paths::resolve(None);
-            Paths::under(real.data_dir.join("demo"))
-        }
-    }
+/// The demo's files: a `demo` directory inside the data directory in force (the platform's,
+/// or `PRESENTLY_DATA_DIR`), never the real store. See [`Paths::demo`].
+pub fn paths(real: &Paths) -> Paths {
+    real.demo()
+}
+
+/// Makes the demo's directory ready for a run: its store is deleted, so that each run
+/// starts from the emulator's demo week of today, with nothing left of an earlier run (a
+/// sync state pointing at that run's emulator, an older week, what presence automation
+/// had in force). The demo's settings and logs stay.
+pub fn prepare(paths: &Paths) -> std::io::Result<()> {
+    std::fs::create_dir_all(&paths.data_dir)?;
+    paths.remove_store()
 }
 
 /// The configuration the demo runs with: built in memory, pointing at the emulator.
@@ -40,10 +41,12 @@ pub struct DemoAccount {
 }
 
 impl DemoAccount {
-    /// Starts the emulator on 127.0.0.1 (any free port) with the demo week around `today`.
-    pub async fn start(today: chrono::NaiveDate) -> anyhow::Result<Self> {
+    /// Starts the emulator on 127.0.0.1 (any free port) with the demo week around `today`
+    /// in `zone`, the zone the agenda shows (so the meetings fall in working hours there).
+    pub async fn start(today: chrono::NaiveDate, zone: chrono_tz::Tz) -> anyhow::Result<Self> {
         let emulator = Emulator::start(EmulatorConfig {
             today,
+            mailbox_tz: zone,
             seed: Seed::Demo,
             ..EmulatorConfig::default()
         })
@@ -79,10 +82,37 @@ mod tests {
     #[test]
     fn demo_files_stay_out_of_the_real_store() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let p = paths(Some(dir.path().to_owned()));
-        assert_eq!(p.data_dir, dir.path());
-        let default = paths(None);
+        // PRESENTLY_DATA_DIR names the real data directory: the demo goes inside it.
+        let real = Paths::under(dir.path());
+        let demo = paths(&real);
+        assert_eq!(demo.data_dir, dir.path().join("demo"));
+        assert_ne!(demo.store_file(), real.store_file());
+        assert_ne!(demo.config_file, real.config_file);
+        let default = paths(&Paths::resolve(None));
         assert!(default.data_dir.ends_with("demo"), "{:?}", default.data_dir);
+    }
+
+    #[test]
+    fn each_demo_run_starts_from_a_fresh_store_and_leaves_the_real_one_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = Paths::under(dir.path());
+        std::fs::write(real.store_file(), "the real store").expect("real store");
+        let demo = paths(&real);
+        prepare(&demo).expect("first run");
+        // An earlier run's store, its journal and settings.
+        for file in demo.store_files() {
+            std::fs::write(&file, "an earlier run").expect("demo store");
+        }
+        std::fs::write(&demo.config_file, "[agenda]\ndays = 5\n").expect("demo settings");
+        prepare(&demo).expect("second run");
+        for file in demo.store_files() {
+            assert!(!file.exists(), "{file:?} left from the earlier run");
+        }
+        assert!(demo.config_file.exists(), "the demo's settings stay");
+        assert_eq!(
+            std::fs::read_to_string(real.store_file()).expect("real store"),
+            "the real store"
+        );
     }
 
     #[test]

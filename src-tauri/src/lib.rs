@@ -60,7 +60,7 @@ impl Launch {
         let args: Vec<String> = std::env::args().collect();
         let demo = demo::requested(&args, std::env::var("PRESENTLY_DEMO").ok().as_deref());
         let paths = if demo {
-            demo::paths(std::env::var_os("PRESENTLY_DATA_DIR").map(Into::into))
+            demo::paths(&Paths::resolve(None))
         } else {
             Paths::resolve(None)
         };
@@ -391,23 +391,26 @@ fn open_real(paths: Paths) -> Shell {
     shell
 }
 
-/// Demo mode: the emulator on a loopback port and a store of its own.
+/// Demo mode: the emulator on a loopback port and a store of its own, new on each run.
 async fn open_demo(paths: Paths) -> Shell {
     let clock = Arc::new(SystemClock);
+    if let Err(e) = demo::prepare(&paths) {
+        tracing::warn!(error = %e, dir = %paths.data_dir.display(), "demo: cannot clear the previous run's store");
+    }
+    // The zone the demo's agenda shows (its settings may name one): the demo week is
+    // seeded in it, around today there.
+    let zone = settings::Provisioning::load(
+        paths.data_dir.join("no-policy"),
+        paths.config_file.clone(),
+        Some(Config::default().microsoft),
+    )
+    .config()
+    .display_timezone();
     let today = {
         use presently_engine::Clock;
-        // The demo week is anchored on today in the zone the demo's own settings show
-        // (agenda.timezone, else TZ, else the system's), as its agenda will.
-        let zone = settings::Provisioning::load(
-            paths.data_dir.join("no-policy"),
-            paths.config_file.clone(),
-            Some(Config::default().microsoft),
-        )
-        .config()
-        .display_timezone();
         clock.now().with_timezone(&zone).date_naive()
     };
-    let account = match demo::DemoAccount::start(today).await {
+    let account = match demo::DemoAccount::start(today, zone).await {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %e, "demo: cannot start the emulator");

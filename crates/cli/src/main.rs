@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use presently_engine::config::Config;
 use presently_engine::engine::SyncOptions;
-use presently_engine::paths::Paths;
+use presently_engine::paths::{ConfigOrigin, Paths};
 use presently_engine::presence::runtime as presence_runtime;
 use presently_engine::presence::PlannedTransition;
 use presently_engine::sync::cadence;
@@ -18,10 +18,17 @@ use tokio::sync::Notify;
 #[command(
     name = "presently",
     version,
-    about = "Your Microsoft 365 calendar, agenda and presence, from the command line"
+    about = "Your Microsoft 365 calendar, agenda and presence, from the command line",
+    after_help = "Environment:\n  \
+        PRESENTLY_CONFIG    the configuration file (as --config)\n  \
+        PRESENTLY_DATA_DIR  where the local store and the logs are\n  \
+        RUST_LOG            what is logged to stderr and to the log file, e.g. RUST_LOG=info or\n                      \
+        RUST_LOG=presently_engine=debug (default: warnings on stderr, info in the file)\n  \
+        NO_COLOR            any value turns colours off (they are off when stderr is not a terminal)"
 )]
 struct Cli {
-    /// Configuration file (default: the platform config directory, or PRESENTLY_CONFIG).
+    /// Configuration file (default: PRESENTLY_CONFIG, else the platform config directory);
+    /// a file named here or by PRESENTLY_CONFIG must exist.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -33,11 +40,14 @@ enum Command {
     /// Run the Microsoft 365 emulator (identity platform + Graph) with the demo mailbox until stopped.
     Emulator {
         /// Port on 127.0.0.1 (0 picks a free one).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_parser = parse_port)]
         port: u16,
-        /// Anchor date of the demo week (default: today in the display zone).
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        /// Anchor date of the demo week (default: today in the mailbox's zone).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
         today: Option<NaiveDate>,
+        /// The demo mailbox's time zone, e.g. Europe/Berlin (default: the display zone: agenda.timezone, TZ, the system's).
+        #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+        timezone: Option<chrono_tz::Tz>,
     },
     /// Sign in to Microsoft 365 (browser with a loopback redirect; --device for a code to enter elsewhere).
     Login {
@@ -45,7 +55,7 @@ enum Command {
         #[arg(long)]
         device: bool,
         /// Give up after this many seconds.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, value_parser = parse_seconds)]
         timeout: u64,
     },
     /// Sign out: delete the stored sign-in from the OS keyring.
@@ -70,10 +80,10 @@ enum Command {
     /// Print the appointments in the local store.
     Agenda {
         /// First day (default: today).
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
         from: Option<NaiveDate>,
-        /// Number of days.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366))]
+        /// Number of days, 1 to 366 (default: agenda.days of the configuration, 7).
+        #[arg(long, value_parser = parse_days)]
         days: Option<u32>,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -133,6 +143,45 @@ enum PresenceCommand {
     },
 }
 
+/// `--days`: a whole number from 1 to 366.
+fn parse_days(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<i64>() {
+        Ok(days) if (1..=366).contains(&days) => Ok(days as u32),
+        Ok(_) => Err("the number of days must be from 1 to 366".to_owned()),
+        Err(_) => Err("the number of days must be a whole number from 1 to 366".to_owned()),
+    }
+}
+
+/// A calendar date, `2026-11-24`.
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| "not a date; write it as year-month-day, such as 2026-11-24".to_owned())
+}
+
+fn parse_port(text: &str) -> Result<u16, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "a port is a whole number from 0 to 65535 (0 picks a free one)".to_owned())
+}
+
+fn parse_seconds(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "must be a whole number of seconds, such as 300".to_owned())
+}
+
+fn parse_zone(text: &str) -> Result<chrono_tz::Tz, String> {
+    text.trim().parse().map_err(|_| {
+        "not a time zone; use an IANA name such as Europe/Berlin or America/New_York".to_owned()
+    })
+}
+
+/// `1 request`, `2 requests`.
+fn plural(count: impl Into<u64>, one: &str, many: &str) -> String {
+    let count = count.into();
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
 fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
@@ -170,18 +219,33 @@ impl std::fmt::Display for Exit {
 impl std::error::Error for Exit {}
 
 fn run(cli: Cli, paths: Paths) -> Result<()> {
+    if let Some((file, origin)) = paths.missing_named_config() {
+        anyhow::bail!(
+            "the configuration file {} does not exist (named by {}); create it, or name another",
+            file.display(),
+            match origin {
+                ConfigOrigin::Flag => "--config",
+                _ => "PRESENTLY_CONFIG",
+            }
+        );
+    }
+    check_sign_in(&cli.command, &paths)?;
     match cli.command {
-        Command::Emulator { port, today } => {
-            // The demo week is anchored on today where the user is (the display zone), as the
-            // agenda will show it; a broken configuration only costs the configured zone.
-            let zone = Config::load(&paths.config_file).map_or_else(
-                |_| presently_engine::zone::environment_zone(),
-                |c| c.display_timezone(),
-            );
-            run_emulator(
-                port,
-                today.unwrap_or_else(|| Utc::now().with_timezone(&zone).date_naive()),
-            )
+        Command::Emulator {
+            port,
+            today,
+            timezone,
+        } => {
+            // The demo mailbox in the zone the agenda shows (the configured one, else TZ,
+            // else the system's), so its week is anchored on today there and its meetings
+            // fall in working hours; a broken configuration only costs the configured zone.
+            let zone = timezone.unwrap_or_else(|| {
+                Config::load(&paths.config_file).map_or_else(
+                    |_| presently_engine::zone::environment_zone(),
+                    |c| c.display_timezone(),
+                )
+            });
+            run_emulator(port, today, zone)
         }
         Command::Policy { file, upn } => show_policy(&paths, file, upn),
         Command::Login { device, timeout } => {
@@ -193,24 +257,18 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             runtime()?.block_on(engine.sign_out(forget))?;
             drop(engine);
             if forget {
-                let store = paths.store_file();
-                for suffix in ["", "-wal", "-shm"] {
-                    let file = std::path::PathBuf::from(format!("{}{suffix}", store.display()));
-                    match std::fs::remove_file(&file) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => {
-                            return Err(e).with_context(|| format!("deleting {}", file.display()))
-                        }
-                    }
-                }
+                paths.remove_store()?;
                 println!("Signed out; the local store was deleted.");
             } else {
-                println!("Signed out; the local calendar stays until you sign in again or run `presently logout --forget`.");
+                println!("Signed out. The local calendar stays on this machine and shows again when you sign in; `presently logout --forget` deletes it.");
             }
             Ok(())
         }
         Command::Whoami => {
+            let expired = match sign_in_state(&paths)? {
+                SignIn::Expired(why) => Some(why),
+                _ => None,
+            };
             let engine = open_engine(paths)?;
             match runtime()?.block_on(engine.whoami())? {
                 Some(who) => {
@@ -220,9 +278,16 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                     println!("  authority:   {}", who.authority);
                     println!("  permissions: {}", who.scopes.join(" "));
                 }
-                None => println!("Not signed in. Run `presently login`."),
+                None => anyhow::bail!(NOT_SIGNED_IN),
             }
-            Ok(())
+            match expired {
+                // Who it was, and that the sign-in no longer works: not signed in for a script.
+                Some(why) => {
+                    eprintln!("presently: {}", expired_message(&why));
+                    Err(Exit(1).into())
+                }
+                None => Ok(()),
+            }
         }
         Command::Sync { full, json } => {
             let engine = open_engine(paths)?;
@@ -233,11 +298,11 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             }
             for c in &report.calendars {
                 println!(
-                    "{}: {} round{}, {} pages, {} written, {} removed{}",
+                    "{}: {} round{}, {}, {} written, {} removed{}",
                     c.name,
                     c.kind,
                     if c.resumed { " (resumed)" } else { "" },
-                    c.pages,
+                    plural(c.pages as u64, "page", "pages"),
                     c.upserted,
                     c.removed,
                     c.restarted
@@ -247,14 +312,16 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                 );
             }
             println!(
-                "Synced {} calendar{}: {} changes applied, {} requests, {:.1} kB{}.",
-                report.calendars.len(),
-                if report.calendars.len() == 1 { "" } else { "s" },
-                report.changes,
-                report.requests,
+                "Synced {}: {} applied, {}, {:.1} kB{}.",
+                plural(report.calendars.len() as u64, "calendar", "calendars"),
+                plural(report.changes as u64, "change", "changes"),
+                plural(report.requests as u64, "request", "requests"),
                 report.bytes as f64 / 1024.0,
                 if report.rejected > 0 {
-                    format!(", {} unusable items skipped", report.rejected)
+                    format!(
+                        ", {} skipped",
+                        plural(report.rejected as u64, "unusable item", "unusable items")
+                    )
                 } else {
                     String::new()
                 }
@@ -493,11 +560,9 @@ fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Res
         }
     };
     println!(
-        "Status:      valid ({} application{}, {} group{})",
-        org.applications.len(),
-        if org.applications.len() == 1 { "" } else { "s" },
-        org.groups.len(),
-        if org.groups.len() == 1 { "" } else { "s" }
+        "Status:      valid ({}, {})",
+        plural(org.applications.len() as u64, "application", "applications"),
+        plural(org.groups.len() as u64, "group", "groups")
     );
 
     let (upn, source) = match upn {
@@ -577,6 +642,81 @@ fn stored_account(paths: &Paths) -> Option<String> {
     store.account().ok().flatten().map(|a| a.upn)
 }
 
+const NOT_SIGNED_IN: &str = "not signed in — run `presently login`";
+
+/// Where the sign-in stands, from the local store (no keyring, no network).
+#[derive(Debug, PartialEq)]
+enum SignIn {
+    /// Nobody ever signed in here (or `logout --forget`): no store, or no account in it.
+    Nobody,
+    /// `presently logout`: the account and its calendar stay in the store.
+    SignedOut,
+    /// The sign-in stopped working (expired, revoked, consent withdrawn): why.
+    Expired(String),
+    SignedIn,
+}
+
+fn sign_in_state(paths: &Paths) -> Result<SignIn> {
+    let file = paths.store_file();
+    if !file.exists() {
+        return Ok(SignIn::Nobody);
+    }
+    let store = presently_engine::store::Store::open(&file)?;
+    if store.account()?.is_none() {
+        return Ok(SignIn::Nobody);
+    }
+    Ok(match store.meta(presently_engine::engine::SESSION_KEY)? {
+        None => SignIn::SignedIn,
+        Some(s) if s == "signed_out" => SignIn::SignedOut,
+        // `<code>: <message>`: the message is for people.
+        Some(s) => SignIn::Expired(s.split_once(": ").map_or(s.clone(), |(_, m)| m.to_owned())),
+    })
+}
+
+/// Whether the OS keyring holds a sign-in; a keyring that cannot be read holds none.
+fn keyring_holds_a_sign_in() -> bool {
+    use presently_engine::auth::{CredentialStore, KeyringStore};
+    matches!(KeyringStore::new("default").load(), Ok(Some(_)))
+}
+
+fn expired_message(why: &str) -> String {
+    format!("your sign-in no longer works ({why}) — run `presently login` to sign in again")
+}
+
+/// The sign-in a command needs, checked before it runs. Nobody signed in, or signed out
+/// with `logout`: the commands that read the account's calendar or talk to Microsoft 365
+/// fail with "not signed in" instead of printing an empty result. A sign-in that stopped
+/// working: the local calendar still shows (the agenda works offline), with a warning;
+/// `sync` and `calendars` go on and report the service's answer; `whoami` deals with it
+/// itself. `sync`, `calendars` and `whoami` without a store look in the keyring, which
+/// they need anyway. The configuration is read first, so a broken file is what the user
+/// hears of.
+fn check_sign_in(command: &Command, paths: &Paths) -> Result<()> {
+    let local = match command {
+        Command::Agenda { .. }
+        | Command::Presence {
+            command: PresenceCommand::Plan { .. },
+        } => true,
+        Command::Sync { .. } | Command::Calendars | Command::Whoami => false,
+        _ => return Ok(()),
+    };
+    Config::load(&paths.config_file)?;
+    match sign_in_state(paths)? {
+        // The store was deleted by hand but the keyring still holds the sign-in: sync
+        // builds the store again.
+        SignIn::Nobody if !local && keyring_holds_a_sign_in() => Ok(()),
+        SignIn::Nobody | SignIn::SignedOut => anyhow::bail!(NOT_SIGNED_IN),
+        SignIn::Expired(why) if local => {
+            eprintln!(
+                "presently: warning: {}; showing the calendar as last synced.",
+                expired_message(&why)
+            );
+            Ok(())
+        }
+        SignIn::Expired(_) | SignIn::SignedIn => Ok(()),
+    }
+}
+
 fn open_engine(paths: Paths) -> Result<Engine> {
     let config = Config::load(&paths.config_file)?;
     Ok(Engine::open(EngineSetup {
@@ -618,11 +758,12 @@ async fn login(engine: &Engine, device: bool, timeout: u64) -> Result<()> {
     Ok(())
 }
 
-fn run_emulator(port: u16, today: NaiveDate) -> Result<()> {
+fn run_emulator(port: u16, today: Option<NaiveDate>, zone: chrono_tz::Tz) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let config = presently_emulator::EmulatorConfig {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        today,
+        today: today.unwrap_or_else(|| Utc::now().with_timezone(&zone).date_naive()),
+        mailbox_tz: zone,
         ..Default::default()
     };
     runtime.block_on(async move {

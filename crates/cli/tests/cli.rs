@@ -9,13 +9,27 @@ use std::process::{Command, Output};
 const TODAY: &str = "2026-11-24";
 
 fn presently(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_presently"))
-        .args(args)
+    command(dir, args).output().expect("run presently")
+}
+
+/// `presently` on `dir`: its data there, its configuration `dir/config.toml` (an empty one
+/// when the test wrote none: a file named by PRESENTLY_CONFIG must exist).
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let config = dir.join("config.toml");
+    if !config.exists() {
+        std::fs::write(&config, "").unwrap();
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_presently"));
+    cmd.args(args)
         .env("PRESENTLY_DATA_DIR", dir)
-        .env("PRESENTLY_CONFIG", dir.join("config.toml"))
+        .env("PRESENTLY_CONFIG", config)
         .env("RUST_LOG", "warn")
-        .output()
-        .expect("run presently")
+        .env_remove("NO_COLOR");
+    cmd
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn text(out: &Output) -> String {
@@ -74,52 +88,129 @@ fn a_broken_config_names_line_and_key_and_fails() {
     assert!(message.contains("agenda.days"), "{message}");
 }
 
+/// Nobody ever signed in: the commands that need an account say so on stderr and fail,
+/// instead of printing an empty week; no store is created to find out.
 #[test]
-fn agenda_on_an_empty_store_shows_empty_days() {
+fn signed_out_commands_say_so_and_fail() {
     let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["agenda", "--from", "2026-03-28", "--days", "2"][..],
+        &["agenda", "--json"],
+        &["sync"],
+        &["calendars"],
+        &["whoami"],
+        &["presence", "plan"],
+    ] {
+        let out = presently(dir.path(), args);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert_eq!(
+            stderr(&out).trim(),
+            "presently: not signed in — run `presently login`",
+            "{args:?}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out));
+    }
+    assert!(!dir.path().join("presently.db").exists());
+}
+
+/// A store with the demo week, signed in through the engine (a memory keyring) at
+/// 2026-11-24 08:00 Berlin; the clock is returned to move on.
+async fn signed_in_store(
+    dir: &Path,
+    emu: &Emulator,
+) -> (
+    presently_engine::Engine,
+    std::sync::Arc<presently_engine::FixedClock>,
+) {
+    use presently_engine::auth::MemoryStore;
+    use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup};
+    write_config(dir, emu);
+    let clock = std::sync::Arc::new(presently_engine::FixedClock::new(
+        "2026-11-24T07:00:00Z".parse().unwrap(),
+    ));
+    let engine = Engine::open_with_credentials(
+        EngineSetup {
+            paths: Paths::under(dir),
+            config: Config::load(&dir.join("config.toml")).unwrap(),
+            clock: clock.clone(),
+            demo: false,
+        },
+        std::sync::Arc::new(MemoryStore::default()),
+    )
+    .unwrap();
+    engine.sign_in_to_emulator().await.unwrap();
+    engine.sync(Default::default()).await.unwrap();
+    (engine, clock)
+}
+
+/// `logout` is signed out too: the calendar stays on disk but is not shown.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_logout_the_agenda_says_not_signed_in() {
+    let emu = demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _) = signed_in_store(dir.path(), &emu).await;
+    engine.sign_out(false).await.unwrap();
+    drop(engine);
+    let out = presently(dir.path(), &["agenda", "--from", "2026-11-24"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(stderr(&out).contains("not signed in — run `presently login`"));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+}
+
+/// A sign-in that stopped working (the refresh token revoked): the agenda still shows the
+/// calendar as last synced, with a warning naming what to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_sign_in_still_shows_the_local_calendar_with_a_warning() {
+    let emu = demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, clock) = signed_in_store(dir.path(), &emu).await;
+    emu.control()
+        .push_fault(presently_emulator::Fault::RevokeRefreshTokens);
+    clock.advance(chrono::Duration::hours(2));
+    let err = engine.sync(Default::default()).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        presently_engine::ErrorCode::ReauthRequired,
+        "{err}"
+    );
+    drop(engine);
+
     let out = presently(
         dir.path(),
-        &["agenda", "--from", "2026-03-28", "--days", "2"],
+        &["agenda", "--from", "2026-11-24", "--days", "1"],
     );
     assert!(out.status.success(), "{}", text(&out));
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("Saturday 2026-03-28"), "{table}");
-    assert!(table.contains("Sunday 2026-03-29"), "{table}");
-    assert_eq!(table.matches("(nothing scheduled)").count(), 2);
+    assert!(table.contains("Daily stand-up"), "{table}");
+    let warning = stderr(&out);
+    assert!(warning.starts_with("presently: warning: "), "{warning}");
+    assert!(warning.contains("run `presently login`"), "{warning}");
+    assert!(warning.contains("as last synced"), "{warning}");
+
     let out = presently(
         dir.path(),
-        &["agenda", "--from", "2026-03-28", "--days", "2", "--json"],
+        &[
+            "presence",
+            "plan",
+            "--from",
+            "2026-11-24T00:00:00+01:00",
+            "--to",
+            "2026-11-25T00:00:00+01:00",
+        ],
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("presently: warning: "),
+        "{}",
+        text(&out)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn agenda_prints_the_stored_week_as_table_and_json() {
     let emu = demo_emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), &emu);
-    {
-        use presently_engine::auth::MemoryStore;
-        use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup, SystemClock};
-        let paths = Paths::under(dir.path());
-        let config = Config::load(&dir.path().join("config.toml")).unwrap();
-        let engine = Engine::open_with_credentials(
-            EngineSetup {
-                paths,
-                config,
-                clock: std::sync::Arc::new(presently_engine::FixedClock::new(
-                    "2026-11-24T07:00:00Z".parse().unwrap(),
-                )),
-                demo: false,
-            },
-            std::sync::Arc::new(MemoryStore::default()),
-        )
-        .unwrap();
-        let _ = SystemClock;
-        engine.sign_in_to_emulator().await.unwrap();
-        let report = engine.sync(Default::default()).await.unwrap();
-        assert_eq!(report.calendars.len(), 1);
-    }
+    drop(signed_in_store(dir.path(), &emu).await);
     let out = presently(
         dir.path(),
         &["agenda", "--from", "2026-11-23", "--days", "5", "--json"],
@@ -211,4 +302,140 @@ fn the_emulator_command_serves_until_stopped() {
         Some(401),
         "the emulator answers Graph requests without a token with 401"
     );
+}
+
+/// Stderr carries warnings and errors only (no INFO lines, no colour codes when piped);
+/// RUST_LOG still turns the log on; the log file keeps info.
+#[test]
+fn stderr_is_quiet_and_plain_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    // A first run creates the store (all its migrations).
+    let out = command(dir.path(), &["presence", "history"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stderr(&out), "", "nothing but warnings on stderr");
+    let log: String = std::fs::read_dir(dir.path().join("logs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(
+        log.matches("migrating the store schema").count(),
+        1,
+        "one line in the log file:\n{log}"
+    );
+
+    let fresh = tempfile::tempdir().unwrap();
+    let out = command(fresh.path(), &["presence", "history"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("migrating the store schema").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("INFO"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "no colour codes into a pipe: {err:?}"
+    );
+}
+
+#[test]
+fn a_named_configuration_file_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo.toml");
+    let missing_text = missing.display().to_string();
+    let out = presently(
+        dir.path(),
+        &["--config", &missing_text, "agenda", "--days", "1"],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&missing_text), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(err.contains("--config"), "{err}");
+
+    let out = command(dir.path(), &["presence", "history"])
+        .env("PRESENTLY_CONFIG", &missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&missing_text), "{err}");
+    assert!(err.contains("PRESENTLY_CONFIG"), "{err}");
+
+    // The default place may be empty.
+    let out = command(dir.path(), &["presence", "history"])
+        .env_remove("PRESENTLY_CONFIG")
+        .env("XDG_CONFIG_HOME", dir.path().join("empty"))
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn a_wrong_value_in_the_configuration_is_told_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "[agenda]\ndays = \"7\"\n").unwrap();
+    let out = presently(dir.path(), &["agenda"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("config.toml"), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("agenda.days"), "{err}");
+    assert!(
+        err.contains("must be a whole number, not the text \"7\""),
+        "{err}"
+    );
+    assert!(!err.contains("expected u32"), "{err}");
+}
+
+#[test]
+fn bad_arguments_are_told_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, words) in [
+        (
+            &["agenda", "--days", "abc"][..],
+            "whole number from 1 to 366",
+        ),
+        (&["agenda", "--days", "0"], "from 1 to 366"),
+        (&["agenda", "--from", "24.11.2026"], "such as 2026-11-24"),
+        (
+            &["emulator", "--port", "http"],
+            "whole number from 0 to 65535",
+        ),
+        (
+            &["emulator", "--timezone", "Berlin"],
+            "such as Europe/Berlin",
+        ),
+    ] {
+        let out = presently(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(words), "{args:?}: {err}");
+        assert!(!err.contains("invalid digit"), "{args:?}: {err}");
+        assert!(
+            !err.contains("input contains invalid characters"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn help_tells_about_rust_log_and_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = text(&presently(dir.path(), &["--help"]));
+    for word in [
+        "RUST_LOG",
+        "NO_COLOR",
+        "PRESENTLY_CONFIG",
+        "PRESENTLY_DATA_DIR",
+    ] {
+        assert!(help.contains(word), "{word} missing from:\n{help}");
+    }
 }

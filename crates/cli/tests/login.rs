@@ -75,7 +75,7 @@ async fn login_sync_whoami_logout() {
     let out = run(&["sync"]).await;
     assert!(text(&out).contains("incremental round"), "{}", text(&out));
     assert!(
-        text(&out).contains("0 changes applied, 1 requests"),
+        text(&out).contains("0 changes applied, 1 request,"),
         "{}",
         text(&out)
     );
@@ -86,14 +86,26 @@ async fn login_sync_whoami_logout() {
         text(&out)
     );
 
+    // The store deleted by hand: the keyring still holds the sign-in, and sync rebuilds it.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("presently.db{suffix}")));
+    }
+    let out = run(&["whoami"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["sync"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("full round"), "{}", text(&out));
+
     let out = run(&["logout"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let out = run(&["whoami"]).await;
-    assert!(text(&out).contains("Not signed in"), "{}", text(&out));
-    // The local calendar stays after a plain logout...
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not signed in"), "{}", text(&out));
+    // The local calendar stays on disk after a plain logout, but is not shown...
     let out = run(&["agenda", "--from", "2026-11-23", "--days", "5", "--json"]).await;
-    let items: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(!items.as_array().unwrap().is_empty());
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not signed in"), "{}", text(&out));
+    assert!(dir.path().join("presently.db").exists());
     // ...and goes with --forget.
     let out = run(&["logout", "--forget"]).await;
     assert!(out.status.success(), "{}", text(&out));

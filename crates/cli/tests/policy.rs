@@ -33,6 +33,10 @@ default = true
 "#;
 
 fn presently(dir: &Path, args: &[&str], policy_env: Option<&Path>) -> Output {
+    // A configuration file named by PRESENTLY_CONFIG must exist; an empty one is the defaults.
+    if !dir.join("config.toml").exists() {
+        std::fs::write(dir.join("config.toml"), "").unwrap();
+    }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_presently"));
     cmd.args(args)
         .env("PRESENTLY_DATA_DIR", dir)

@@ -127,6 +127,8 @@ async fn run_switches_presence_with_the_calendar_until_stopped() {
 #[test]
 fn pause_resume_and_history_work_offline() {
     let dir = tempfile::tempdir().unwrap();
+    // A configuration file named by PRESENTLY_CONFIG must exist; an empty one is the defaults.
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
     let run = |args: &[&str]| presently(dir.path()).args(args).output().unwrap();
     let out = run(&["presence", "history"]);
     assert!(out.status.success(), "{}", text(&out));

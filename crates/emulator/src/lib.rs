@@ -82,7 +82,8 @@ pub enum Seed {
 pub struct EmulatorConfig {
     /// Address to listen on (default 127.0.0.1:0, an OS-chosen port).
     pub bind: SocketAddr,
-    /// Anchor date of the demo mailbox: the demo week is the Mon–Fri week containing it.
+    /// Anchor date of the demo mailbox: the demo week is the Mon–Fri week containing it
+    /// (on a Saturday or Sunday, the week after; see `seed::week_monday`).
     pub today: chrono::NaiveDate,
     /// The mailbox's time zone (default Europe/Berlin).
     pub mailbox_tz: chrono_tz::Tz,

@@ -2,7 +2,8 @@
 //! mailbox zone (same inputs, same events and ids).
 
 use chrono::{
-    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday,
+    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
+    Weekday,
 };
 use chrono_tz::Tz;
 
@@ -55,9 +56,15 @@ fn calendars() -> Vec<Calendar> {
     ]
 }
 
-/// The Monday of the Mon–Sun week containing `today`.
+/// The Monday of the demo's work week: this week's on a working day, the next one on a
+/// Saturday or Sunday, so that a demo started at the weekend shows the work week ahead
+/// rather than one that is over.
 pub fn week_monday(today: NaiveDate) -> NaiveDate {
-    today - Duration::days(i64::from(today.weekday().num_days_from_monday()))
+    match today.weekday() {
+        Weekday::Sat => today + Duration::days(2),
+        Weekday::Sun => today + Duration::days(1),
+        day => today - Duration::days(i64::from(day.num_days_from_monday())),
+    }
 }
 
 pub fn build(cfg: &EmulatorConfig) -> Mailbox {
@@ -130,6 +137,25 @@ impl Builder {
     fn at(&self, day: i64, h: u32, m: u32) -> NaiveDateTime {
         (self.monday + Duration::days(day))
             .and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN))
+    }
+
+    /// Tuesday 08:00 in `remote` as a wall-clock time there, when that is between 07:00 and
+    /// 20:00 on Tuesday in the mailbox zone; otherwise Tuesday 17:00 here, as a wall-clock
+    /// time in `remote`.
+    fn seattle_morning(&self, remote: Tz) -> NaiveDateTime {
+        let there = self.at(1, 8, 0);
+        let here = tz::local_to_utc(remote, there)
+            .with_timezone(&self.tz)
+            .naive_local();
+        let working =
+            here.date() == self.monday + Duration::days(1) && (7..20).contains(&here.time().hour());
+        if working {
+            there
+        } else {
+            tz::local_to_utc(self.tz, self.at(1, 17, 0))
+                .with_timezone(&remote)
+                .naive_local()
+        }
     }
 
     /// Deterministic "created" stamp: some days before the event's week.
@@ -355,14 +381,16 @@ impl Builder {
         escalation.importance = "high".into();
         out.push(escalation);
 
-        // 08:00–08:45 in Seattle, created there.
+        // Set up in Seattle, in Pacific time: 08:00–08:45 there when that is a working hour
+        // here (17:00 in Berlin), else at 17:00 here (the mailbox may be anywhere).
         let pacific = chrono_tz::America::Los_Angeles;
+        let seattle_start = self.seattle_morning(pacific);
         let mut seattle = self.base(
             "seattle-sync",
             cal,
             "Sync with Seattle platform team",
-            self.at(1, 8, 0),
-            self.at(1, 8, 45),
+            seattle_start,
+            seattle_start + Duration::minutes(45),
         );
         seattle.tz = pacific;
         self.invite(&mut seattle, "Mike Johnson", "accepted", &["Sara Davis"]);
@@ -493,6 +521,47 @@ impl Builder {
         self.teams(&mut demo, "sprint-demo");
         out.push(demo);
 
+        // Weekends: personal appointments every Saturday and Sunday around the week (shown
+        // as free, so presence stays as it is), so that a demo started on a Friday,
+        // Saturday or Sunday has something today and tomorrow too.
+        for (key, subject, weekday, (h, m), hours, location) in [
+            (
+                "climbing",
+                "Bouldering with Jonas",
+                Weekday::Sat,
+                (10, 0),
+                2,
+                "Bouldering gym",
+            ),
+            ("brunch", "Family brunch", Weekday::Sun, (11, 0), 2, ""),
+        ] {
+            let first = i64::from(weekday.num_days_from_monday()) - 7;
+            let mut r = self.base(
+                key,
+                cal,
+                subject,
+                self.at(first, h, m),
+                self.at(first, h + hours, m),
+            );
+            r.sensitivity = "personal".into();
+            r.show_as = "free".into();
+            r.location = location.into();
+            r.reminder_minutes = 60;
+            r.recurrence = Some(Recurrence {
+                pattern: PatternType::Weekly,
+                interval: 1,
+                days_of_week: vec![weekday],
+                first_day_of_week: Weekday::Mon,
+                day_of_month: 0,
+                range: RangeType::EndDate,
+                start_date: self.monday + Duration::days(first),
+                end_date: Some(self.monday + Duration::days(first + 14)),
+                number_of_occurrences: 0,
+                recurrence_time_zone: tz::windows_name(self.tz),
+            });
+            out.push(r);
+        }
+
         // Previous week, lightly.
         let mut qbr = self.base(
             "qbr",
@@ -615,5 +684,140 @@ impl Builder {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZONES: [Tz; 7] = [
+        chrono_tz::Europe::Berlin,
+        chrono_tz::America::New_York,
+        chrono_tz::America::Los_Angeles,
+        chrono_tz::Asia::Tokyo,
+        chrono_tz::Australia::Sydney,
+        chrono_tz::Asia::Kolkata,
+        chrono_tz::UTC,
+    ];
+
+    fn mailbox(today: NaiveDate, tz: Tz) -> Mailbox {
+        build(&EmulatorConfig {
+            today,
+            mailbox_tz: tz,
+            seed: Seed::Demo,
+            ..EmulatorConfig::default()
+        })
+    }
+
+    /// The timed, not cancelled instances of every calendar starting on `day` (local).
+    fn timed_on(mb: &Mailbox, day: NaiveDate) -> Vec<String> {
+        let from = tz::local_to_utc(mb.tz, day.and_time(NaiveTime::MIN));
+        let to = tz::local_to_utc(mb.tz, (day + Duration::days(1)).and_time(NaiveTime::MIN));
+        mb.calendars
+            .iter()
+            .flat_map(|c| mb.view_at(&c.id, mb.seq(), from, to))
+            .filter(|i| !i.record.is_all_day && !i.record.is_cancelled)
+            .filter(|i| i.start.with_timezone(&mb.tz).date_naive() == day)
+            .map(|i| i.subject().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_weekday_has_appointments_today_and_tomorrow() {
+        // A week in winter and the week of Europe's spring DST change (Sun 2026-03-29).
+        for monday in ["2026-11-23", "2026-03-23"] {
+            let monday: NaiveDate = monday.parse().unwrap();
+            for offset in 0..7 {
+                let today = monday + Duration::days(offset);
+                for tz in ZONES {
+                    let mb = mailbox(today, tz);
+                    for day in [today, today + Duration::days(1)] {
+                        assert!(
+                            !timed_on(&mb, day).is_empty(),
+                            "today {today} ({}), nothing on {day} ({})",
+                            today.weekday(),
+                            tz.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_weekend_demo_shows_the_work_week_ahead() {
+        let saturday: NaiveDate = "2026-11-28".parse().unwrap();
+        let next_monday: NaiveDate = "2026-11-30".parse().unwrap();
+        assert_eq!(week_monday(saturday), next_monday);
+        assert_eq!(week_monday(saturday + Duration::days(1)), next_monday);
+        assert_eq!(week_monday(next_monday + Duration::days(4)), next_monday);
+        let mb = mailbox(saturday, chrono_tz::Europe::Berlin);
+        assert!(timed_on(&mb, next_monday).contains(&"Sprint planning".to_owned()));
+    }
+
+    #[test]
+    fn meetings_fall_in_waking_hours_wherever_the_mailbox_is() {
+        for tz in ZONES {
+            for today in ["2026-11-24", "2026-03-27", "2026-07-01"] {
+                let today: NaiveDate = today.parse().unwrap();
+                let mb = mailbox(today, tz);
+                let monday = week_monday(today);
+                for d in -7..14 {
+                    let day = monday + Duration::days(d);
+                    let from = tz::local_to_utc(tz, day.and_time(NaiveTime::MIN));
+                    let to = from + Duration::days(1);
+                    for i in mb.view_at(PRIMARY_CALENDAR_ID, mb.seq(), from, to) {
+                        if i.record.is_all_day || i.start < from {
+                            continue;
+                        }
+                        let local = i.start.with_timezone(&tz).time();
+                        assert!(
+                            (7..=22).contains(&local.hour()),
+                            "{} at {local} in {} (today {today})",
+                            i.subject(),
+                            tz.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_seattle_call_keeps_its_pacific_morning_for_a_berlin_mailbox() {
+        let mb = mailbox("2026-11-24".parse().unwrap(), chrono_tz::Europe::Berlin);
+        let tuesday: NaiveDate = "2026-11-24".parse().unwrap();
+        let from = tz::local_to_utc(mb.tz, tuesday.and_time(NaiveTime::MIN));
+        let seattle = mb
+            .view_at(
+                PRIMARY_CALENDAR_ID,
+                mb.seq(),
+                from,
+                from + Duration::days(1),
+            )
+            .into_iter()
+            .find(|i| i.subject() == "Sync with Seattle platform team")
+            .unwrap();
+        assert_eq!(seattle.record.tz, chrono_tz::America::Los_Angeles);
+        assert_eq!(seattle.record.start, tuesday.and_hms_opt(8, 0, 0).unwrap());
+        // From Tokyo, 08:00 in Seattle is 01:00: the call moves to 17:00 there.
+        let mb = mailbox(tuesday, chrono_tz::Asia::Tokyo);
+        let from = tz::local_to_utc(mb.tz, tuesday.and_time(NaiveTime::MIN));
+        let seattle = mb
+            .view_at(
+                PRIMARY_CALENDAR_ID,
+                mb.seq(),
+                from,
+                from + Duration::days(1),
+            )
+            .into_iter()
+            .find(|i| i.subject() == "Sync with Seattle platform team")
+            .unwrap();
+        assert_eq!(seattle.record.tz, chrono_tz::America::Los_Angeles);
+        assert_eq!(
+            seattle.start.with_timezone(&mb.tz).time(),
+            NaiveTime::from_hms_opt(17, 0, 0).unwrap()
+        );
     }
 }

@@ -196,7 +196,7 @@ impl Config {
             Ok(c) => c,
             Err(err) => {
                 let (line, key) = locate_de_error::<Config>(text, &err);
-                return Err(invalid(line, key, err.message().to_owned()));
+                return Err(invalid(line, key, in_words(err.message())));
             }
         };
         if let Err((key, reason)) = config.validate() {
@@ -235,7 +235,7 @@ impl Config {
                 .span()
                 .map(|s| line_of_offset(text, s.start))
                 .unwrap_or(1);
-            invalid(line, key_on_line(text, line), err.message().to_owned())
+            invalid(line, key_on_line(text, line), in_words(err.message()))
         })?;
         // Each section on its own, so that a field another layer supplies (reported as
         // missing) does not hide a wrong type elsewhere.
@@ -255,7 +255,7 @@ impl Config {
                 .or_else(|| find_key_line(text, section))
                 .or_else(|| unknown_field(&message).and_then(|f| find_word_line(text, f)))
                 .unwrap_or(1);
-            return Err(invalid(line, key, message));
+            return Err(invalid(line, key, in_words(&message)));
         }
         Ok(table)
     }
@@ -446,6 +446,119 @@ pub(crate) fn locate_de_error<T: serde::de::DeserializeOwned>(
         .filter(|p| p != ".")
         .unwrap_or_else(|| key_on_line(text, line));
     (line, key)
+}
+
+/// A deserializer's message about a value (serde's `invalid type: string "7", expected
+/// u32`) in words a person who edits the file understands (`must be a whole number, not
+/// the text "7" (write it without quotes)`). Other messages (TOML syntax, the checks'
+/// own) are returned as they are.
+pub(crate) fn in_words(message: &str) -> String {
+    let message = message.trim();
+    for (prefix, out_of_range) in [("invalid type: ", false), ("invalid value: ", true)] {
+        if let Some((found, expected)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.rsplit_once(", expected "))
+        {
+            return wrong_value(found, expected, out_of_range);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((field, known)) = rest.split_once('`') {
+            return format!(
+                "`{field}` is not a setting here{}",
+                known_names(known, "the settings here are")
+            );
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        if let Some((value, known)) = rest.split_once('`') {
+            return format!(
+                "{value:?} is not one of the values allowed here{}",
+                known_names(known, "use one of")
+            );
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        return format!("`{}` must be set here", rest.trim_end_matches('`'));
+    }
+    if let Some(rest) = message.strip_prefix("duplicate field `") {
+        return format!("`{}` is set twice", rest.trim_end_matches('`'));
+    }
+    message.to_owned()
+}
+
+/// `must be <expected>, not <found>` for serde's `Unexpected` and `Expected` texts; the
+/// bounds of an integer type only when the number is outside them.
+fn wrong_value(found: &str, expected: &str, out_of_range: bool) -> String {
+    let range = |max: u64| {
+        if out_of_range {
+            format!("a whole number from 0 to {max}")
+        } else {
+            "a whole number".to_owned()
+        }
+    };
+    let wanted = match expected {
+        "u8" => range(u8::MAX.into()),
+        "u16" => range(u16::MAX.into()),
+        "u32" => range(u32::MAX.into()),
+        "u64" | "usize" if out_of_range => "a whole number, 0 or more".to_owned(),
+        "u64" | "usize" => "a whole number".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "isize" | "an integer" => "a whole number".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "a boolean" => "true or false".to_owned(),
+        "a string" | "a borrowed string" | "a character" => "text in quotes".to_owned(),
+        "a sequence" => "a list".to_owned(),
+        e if e.starts_with("struct ") || e == "a map" => "a table of settings".to_owned(),
+        other => other.to_owned(),
+    };
+    let number_expected = wanted.contains("number");
+    let (shown, hint) = if let Some(text) = found.strip_prefix("string ") {
+        let unquoted = text.trim_matches('"');
+        let hint = if (number_expected && unquoted.trim().parse::<f64>().is_ok())
+            || (wanted == "true or false" && matches!(unquoted.trim(), "true" | "false"))
+        {
+            " (write it without quotes)"
+        } else {
+            ""
+        };
+        (format!("the text {text}"), hint)
+    } else if let Some(n) = found
+        .strip_prefix("integer `")
+        .or_else(|| found.strip_prefix("floating point `"))
+    {
+        let n = n.trim_end_matches('`');
+        let hint = if wanted == "text in quotes" {
+            " (write it in quotes)"
+        } else {
+            ""
+        };
+        (n.to_owned(), hint)
+    } else if let Some(b) = found.strip_prefix("boolean `") {
+        (b.trim_end_matches('`').to_owned(), "")
+    } else {
+        let shown = match found {
+            "sequence" => "a list",
+            "map" => "a table",
+            other => other,
+        };
+        (shown.to_owned(), "")
+    };
+    format!("must be {wanted}, not {shown}{hint}")
+}
+
+/// `, expected one of `a`, `b`` → `; <lead> a, b`.
+fn known_names(rest: &str, lead: &str) -> String {
+    let names: Vec<&str> = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!("; {lead} {}", names.join(", "))
+    }
 }
 
 /// `presence.rules[0].profile` → `presence.rules.profile`.
@@ -732,6 +845,52 @@ subject_contains = "lunch"
     }
 
     #[test]
+    fn wrong_types_are_told_in_words_with_line_and_key() {
+        let (line, key, reason) = expect_invalid("[agenda]\ndays = \"7\"\n");
+        assert_eq!((line, key.as_str()), (2, "agenda.days"));
+        assert_eq!(
+            reason,
+            "must be a whole number, not the text \"7\" (write it without quotes)"
+        );
+        let (_, _, reason) = expect_invalid("[agenda]\ndays = \"seven\"\n");
+        assert!(!reason.contains("expected u32"), "{reason}");
+        assert!(reason.contains("whole number"), "{reason}");
+        assert!(reason.contains("\"seven\""), "{reason}");
+        let (_, key, reason) = expect_invalid("[agenda]\ndays = -3\n");
+        assert_eq!(key, "agenda.days");
+        assert!(
+            reason.starts_with("must be a whole number from 0"),
+            "{reason}"
+        );
+        assert!(reason.ends_with("not -3"), "{reason}");
+        let (_, key, reason) = expect_invalid("[microsoft]\ntenant = 7\n");
+        assert_eq!(key, "microsoft.tenant");
+        assert_eq!(reason, "must be text in quotes, not 7 (write it in quotes)");
+        let (_, key, reason) = expect_invalid("[reminders]\nenabled = \"yes\"\n");
+        assert_eq!(key, "reminders.enabled");
+        assert_eq!(reason, "must be true or false, not the text \"yes\"");
+        let (_, _, reason) = expect_invalid("[sync]\ncalendars = \"Work\"\n");
+        assert!(reason.starts_with("must be a list"), "{reason}");
+        let (_, _, reason) = expect_invalid("[sync]\nintervall = 3\n");
+        assert!(
+            reason.starts_with("`intervall` is not a setting here"),
+            "{reason}"
+        );
+        assert!(reason.contains("interval_secs"), "{reason}");
+        assert!(!reason.contains("expected"), "{reason}");
+    }
+
+    #[test]
+    fn messages_in_words_leave_other_messages_alone() {
+        assert_eq!(in_words("expected `=`"), "expected `=`");
+        assert_eq!(
+            in_words("unknown variant `weekly`, expected one of `daily`, `hourly`"),
+            "\"weekly\" is not one of the values allowed here; use one of daily, hourly"
+        );
+        assert_eq!(in_words("missing field `name`"), "`name` must be set here");
+    }
+
+    #[test]
     fn the_user_table_holds_what_the_user_wrote() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
@@ -755,6 +914,12 @@ subject_contains = "lunch"
             ),
             (5, "agenda.days".to_owned())
         );
+        match Config::parse_user_table(&path, "[agenda]\ndays = \"7\"\n").unwrap_err() {
+            Error::ConfigInvalid { reason, .. } => {
+                assert!(reason.starts_with("must be a whole number"), "{reason}")
+            }
+            other => panic!("expected ConfigInvalid, got {other}"),
+        }
         let (line, key) = user_error("[sync]\ninterval_secs = 60\nintervall = 3\n");
         assert_eq!(line, 3);
         assert!(key.contains("sync"), "{key}");

@@ -55,8 +55,9 @@ mod run_sync;
 pub use presence::PresenceSummary;
 pub use run_sync::{CalendarReport, SyncOptions, SyncReport};
 
-/// `meta` key recording why the user is not signed in although an account is stored.
-const SESSION_KEY: &str = "session";
+/// `meta` key recording why the user is not signed in although an account is stored:
+/// `signed_out`, or `<error code>: <message>` when the sign-in stopped working.
+pub const SESSION_KEY: &str = "session";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccountStatus {

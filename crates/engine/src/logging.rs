@@ -1,17 +1,67 @@
 //! Logging: `tracing` to a daily-rotated file in the log directory, and optionally to
-//! stderr (the CLI). `RUST_LOG` sets the filter.
+//! stderr (the CLI). `RUST_LOG` sets the filter of both.
+//!
+//! Without `RUST_LOG` the file keeps `info` and stderr shows warnings and errors only: a
+//! command's output is what it prints, not the engine's progress. Stderr is coloured only
+//! when it is a terminal and `NO_COLOR` is unset or empty (<https://no-color.org>).
 
+use std::io::IsTerminal;
 use std::path::Path;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
+/// The file's level when `RUST_LOG` is unset.
+const FILE_DEFAULT: &str = "info";
+/// Stderr's level when `RUST_LOG` is unset.
+const STDERR_DEFAULT: &str = "warn";
+
 /// Keep this guard alive for as long as the program runs; dropping it flushes the file.
 pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
+
+/// How the stderr layer writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StderrStyle {
+    /// `EnvFilter` directives.
+    pub filter: String,
+    /// ANSI colours.
+    pub ansi: bool,
+}
+
+impl StderrStyle {
+    /// From `RUST_LOG`, `NO_COLOR` and whether stderr is a terminal.
+    pub fn decide(rust_log: Option<&str>, no_color: Option<&str>, is_terminal: bool) -> Self {
+        let filter = rust_log
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .unwrap_or(STDERR_DEFAULT)
+            .to_owned();
+        Self {
+            filter,
+            ansi: is_terminal && no_color.is_none_or(str::is_empty),
+        }
+    }
+
+    fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok();
+        Self::decide(
+            var("RUST_LOG").as_deref(),
+            var("NO_COLOR").as_deref(),
+            std::io::stderr().is_terminal(),
+        )
+    }
+}
+
+/// An `EnvFilter` from `directives`, or from `fallback` when they do not parse (a typo in
+/// `RUST_LOG` must not silence the log).
+fn filter(directives: &str, fallback: &str) -> EnvFilter {
+    EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new(fallback))
+}
 
 /// Installs the global subscriber. `stderr` also writes human-readable logs to stderr.
 /// A log directory that cannot be created only costs the file output, never the program.
 pub fn init(log_dir: &Path, file_prefix: &str, stderr: bool) -> LogGuard {
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let file_filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(FILE_DEFAULT));
     let file = std::fs::create_dir_all(log_dir).ok().and_then(|()| {
         tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
@@ -29,7 +79,7 @@ pub fn init(log_dir: &Path, file_prefix: &str, stderr: bool) -> LogGuard {
                     fmt::layer()
                         .with_writer(writer)
                         .with_ansi(false)
-                        .with_filter(filter()),
+                        .with_filter(file_filter()),
                 ),
                 Some(guard),
             )
@@ -37,9 +87,11 @@ pub fn init(log_dir: &Path, file_prefix: &str, stderr: bool) -> LogGuard {
         None => (None, None),
     };
     let stderr_layer = stderr.then(|| {
+        let style = StderrStyle::from_env();
         fmt::layer()
             .with_writer(std::io::stderr)
-            .with_filter(filter())
+            .with_ansi(style.ansi)
+            .with_filter(filter(&style.filter, STDERR_DEFAULT))
     });
     // A second init (tests) is harmless.
     let _ = tracing_subscriber::registry()
@@ -47,4 +99,47 @@ pub fn init(log_dir: &Path, file_prefix: &str, stderr: bool) -> LogGuard {
         .with(stderr_layer)
         .try_init();
     LogGuard(guard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_shows_warnings_unless_rust_log_says_otherwise() {
+        assert_eq!(StderrStyle::decide(None, None, false).filter, "warn");
+        assert_eq!(StderrStyle::decide(Some(""), None, false).filter, "warn");
+        assert_eq!(
+            StderrStyle::decide(Some("presently_engine=debug"), None, false).filter,
+            "presently_engine=debug"
+        );
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(StderrStyle::decide(None, None, true).ansi);
+        assert!(!StderrStyle::decide(None, None, false).ansi, "piped");
+        assert!(
+            !StderrStyle::decide(None, Some("1"), true).ansi,
+            "NO_COLOR=1"
+        );
+        assert!(
+            !StderrStyle::decide(None, Some("0"), true).ansi,
+            "any value"
+        );
+        // An empty NO_COLOR is the same as none (no-color.org).
+        assert!(StderrStyle::decide(None, Some(""), true).ansi);
+    }
+
+    #[test]
+    fn a_bad_rust_log_falls_back_instead_of_silencing() {
+        assert_eq!(
+            filter("presently_engine=notalevel", STDERR_DEFAULT).to_string(),
+            "warn"
+        );
+        assert_eq!(
+            filter("presently_engine=debug", STDERR_DEFAULT).to_string(),
+            "presently_engine=debug"
+        );
+    }
 }

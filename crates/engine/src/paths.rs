@@ -1,6 +1,7 @@
 //! Where Presently keeps its files: the platform's directories, each overridable.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 /// The files the engine reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -8,30 +9,58 @@ pub struct Paths {
     pub data_dir: PathBuf,
     pub config_file: PathBuf,
     pub log_dir: PathBuf,
+    /// Who chose `config_file`.
+    pub config_origin: ConfigOrigin,
 }
+
+/// Who chose the configuration file. A file the user named must exist (a typo would
+/// otherwise run silently on the defaults); the default one may be absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    /// The platform's default place (or the data directory's).
+    Default,
+    /// The CLI's `--config`.
+    Flag,
+    /// `PRESENTLY_CONFIG`.
+    Environment,
+}
+
+/// The name of demo mode's directory inside the data directory in force.
+pub const DEMO_DIR: &str = "demo";
 
 impl Paths {
     /// Platform defaults, overridden by `PRESENTLY_DATA_DIR` and `PRESENTLY_CONFIG`, and by
     /// an explicit config file (the CLI's `--config`).
     pub fn resolve(config_override: Option<PathBuf>) -> Self {
+        Self::resolve_with(config_override, |name| std::env::var_os(name))
+    }
+
+    /// [`Paths::resolve`] with the environment read through `env`.
+    pub fn resolve_with(
+        config_override: Option<PathBuf>,
+        env: impl Fn(&str) -> Option<OsString>,
+    ) -> Self {
         let dirs = directories::ProjectDirs::from("com", "Presently", "Presently");
-        let env_path = |name: &str| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
+        let env_path = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let data_dir = env_path("PRESENTLY_DATA_DIR")
             .or_else(|| dirs.as_ref().map(|d| d.data_local_dir().to_owned()))
             .unwrap_or_else(|| PathBuf::from(".presently"));
-        let config_file = config_override
-            .or_else(|| env_path("PRESENTLY_CONFIG"))
-            .or_else(|| dirs.as_ref().map(|d| d.config_dir().join("config.toml")))
-            .unwrap_or_else(|| data_dir.join("config.toml"));
+        let (config_file, config_origin) = match (config_override, env_path("PRESENTLY_CONFIG")) {
+            (Some(flag), _) => (flag, ConfigOrigin::Flag),
+            (None, Some(named)) => (named, ConfigOrigin::Environment),
+            (None, None) => (
+                dirs.as_ref()
+                    .map(|d| d.config_dir().join("config.toml"))
+                    .unwrap_or_else(|| data_dir.join("config.toml")),
+                ConfigOrigin::Default,
+            ),
+        };
         let log_dir = data_dir.join("logs");
         Self {
             data_dir,
             config_file,
             log_dir,
+            config_origin,
         }
     }
 
@@ -42,10 +71,142 @@ impl Paths {
             config_file: data_dir.join("config.toml"),
             log_dir: data_dir.join("logs"),
             data_dir,
+            config_origin: ConfigOrigin::Default,
         }
+    }
+
+    /// Demo mode's files: everything in a `demo` directory inside this data directory, so
+    /// that the demo's store, settings and logs never mix with the real ones, also when
+    /// `PRESENTLY_DATA_DIR` names the data directory.
+    pub fn demo(&self) -> Self {
+        Self::under(self.data_dir.join(DEMO_DIR))
     }
 
     pub fn store_file(&self) -> PathBuf {
         self.data_dir.join("presently.db")
+    }
+
+    /// The store's files: the database and SQLite's write-ahead log and shared memory.
+    pub fn store_files(&self) -> [PathBuf; 3] {
+        let store = self.store_file();
+        let with = |suffix: &str| {
+            let mut name = store.clone().into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        [store.clone(), with("-wal"), with("-shm")]
+    }
+
+    /// Deletes the store's files (none there is fine). Nothing may have the store open.
+    pub fn remove_store(&self) -> std::io::Result<()> {
+        for file in self.store_files() {
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("deleting {}: {e}", file.display()),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration file the user named (`--config`, `PRESENTLY_CONFIG`) when it does
+    /// not exist; `None` when it exists or is the default one.
+    pub fn missing_named_config(&self) -> Option<(&Path, ConfigOrigin)> {
+        match self.config_origin {
+            ConfigOrigin::Default => None,
+            origin => (!self.config_file.exists()).then_some((self.config_file.as_path(), origin)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a Path)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_os_str().to_owned())
+        }
+    }
+
+    #[test]
+    fn the_demo_never_shares_the_real_store_also_with_presently_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        for real in [
+            Paths::resolve_with(None, env(&[])),
+            Paths::resolve_with(None, env(&[("PRESENTLY_DATA_DIR", dir.path())])),
+        ] {
+            let demo = real.demo();
+            assert_eq!(demo.data_dir, real.data_dir.join("demo"));
+            assert_ne!(demo.store_file(), real.store_file());
+            assert_ne!(demo.config_file, real.config_file);
+            assert_ne!(demo.log_dir, real.log_dir);
+            for file in demo.store_files() {
+                assert!(file.starts_with(&demo.data_dir), "{file:?}");
+            }
+        }
+        let real = Paths::resolve_with(None, env(&[("PRESENTLY_DATA_DIR", dir.path())]));
+        assert_eq!(real.store_file(), dir.path().join("presently.db"));
+        assert_eq!(
+            real.demo().store_file(),
+            dir.path().join("demo").join("presently.db")
+        );
+    }
+
+    #[test]
+    fn a_named_config_file_must_exist_the_default_need_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        let present = dir.path().join("config.toml");
+        std::fs::write(&present, "").unwrap();
+
+        let by_flag = Paths::resolve_with(Some(missing.clone()), env(&[]));
+        assert_eq!(
+            by_flag.missing_named_config(),
+            Some((missing.as_path(), ConfigOrigin::Flag))
+        );
+        let by_env = Paths::resolve_with(None, env(&[("PRESENTLY_CONFIG", &missing)]));
+        assert_eq!(
+            by_env.missing_named_config(),
+            Some((missing.as_path(), ConfigOrigin::Environment))
+        );
+        // The flag wins over the environment.
+        let both = Paths::resolve_with(
+            Some(present.clone()),
+            env(&[("PRESENTLY_CONFIG", &missing)]),
+        );
+        assert_eq!(both.config_file, present);
+        assert_eq!(both.missing_named_config(), None);
+        // The default place may be empty.
+        let default = Paths::resolve_with(None, env(&[("PRESENTLY_DATA_DIR", dir.path())]));
+        assert_eq!(default.config_origin, ConfigOrigin::Default);
+        assert_eq!(default.missing_named_config(), None);
+        // An empty PRESENTLY_CONFIG names nothing.
+        let empty = Paths::resolve_with(None, env(&[("PRESENTLY_CONFIG", Path::new(""))]));
+        assert_eq!(empty.config_origin, ConfigOrigin::Default);
+    }
+
+    #[test]
+    fn remove_store_deletes_the_database_and_its_journal_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        for file in paths.store_files() {
+            std::fs::write(&file, "x").unwrap();
+        }
+        std::fs::write(&paths.config_file, "").unwrap();
+        paths.remove_store().unwrap();
+        for file in paths.store_files() {
+            assert!(!file.exists(), "{file:?}");
+        }
+        assert!(paths.config_file.exists(), "settings stay");
+        // Nothing to delete is fine.
+        paths.remove_store().unwrap();
     }
 }

@@ -341,9 +341,11 @@ impl Store {
         if from == SCHEMA_VERSION {
             return Ok(());
         }
+        // One line per store, not per step: a new store runs every migration.
+        tracing::info!(from, to = SCHEMA_VERSION, "migrating the store schema");
         let tx = self.conn.transaction()?;
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
-            tracing::info!(to = index + 1, "migrating the store schema");
+            tracing::debug!(to = index + 1, "store schema migration");
             tx.execute_batch(sql)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
