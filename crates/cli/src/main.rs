@@ -4,11 +4,11 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use presently_engine::config::Config;
+use presently_engine::engine::sync_loop;
 use presently_engine::engine::SyncOptions;
 use presently_engine::paths::Paths;
 use presently_engine::presence::runtime as presence_runtime;
 use presently_engine::presence::PlannedTransition;
-use presently_engine::sync::cadence;
 use presently_engine::{agenda, Engine, EngineSetup, SystemClock};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -404,7 +404,7 @@ async fn run_daemon(engine: Arc<Engine>) -> Result<()> {
     let (sync_now, sync_stop) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let (presence_stop, store_changed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let changed = store_changed.clone();
-    let sync = tokio::spawn(cadence::run(
+    let sync = tokio::spawn(sync_loop::run(
         engine.clone(),
         clock,
         sync_now,
