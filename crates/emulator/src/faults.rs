@@ -58,6 +58,10 @@ pub enum Fault {
     },
     /// The next `count` Graph requests get 429 `ApplicationThrottled` with `Retry-After`.
     Throttle { count: u32, retry_after_secs: u64 },
+    /// The next `count` Graph requests get 429 `ApplicationThrottled` with this `Retry-After`
+    /// value, sent as it is: a fraction of seconds as Microsoft's throttling page shows
+    /// (`"2.128"`), or an HTTP-date. JSON: `{"kind":"throttleWith","count":1,"retryAfter":"2.128"}`.
+    ThrottleWith { count: u32, retry_after: String },
     /// The next `count` Graph requests get `status` (503 or 504), with `Retry-After` when
     /// `retry_after_secs` is set.
     Unavailable {
@@ -96,10 +100,14 @@ fn default_token_status() -> u16 {
 }
 
 /// What a Graph request gets from the counted faults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GraphAction {
     Throttle {
         retry_after_secs: u64,
+    },
+    /// 429 with this `Retry-After` header value.
+    ThrottleWith {
+        retry_after: String,
     },
     Unavailable {
         status: u16,
@@ -174,6 +182,7 @@ impl FaultState {
                 }
             }
             Fault::Throttle { count, .. }
+            | Fault::ThrottleWith { count, .. }
             | Fault::Unavailable { count, .. }
             | Fault::TruncatedJson { count }
             | Fault::Slow { count, .. }
@@ -271,6 +280,12 @@ impl FaultState {
                 GraphAction::Unavailable {
                     status: *status,
                     retry_after_secs: *retry_after_secs,
+                },
+            ),
+            Fault::ThrottleWith { count, retry_after } => (
+                count,
+                GraphAction::ThrottleWith {
+                    retry_after: retry_after.clone(),
                 },
             ),
             Fault::TruncatedJson { count } => (count, GraphAction::Truncate),

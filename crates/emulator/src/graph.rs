@@ -270,6 +270,13 @@ async fn graph_faults(State(st): State<AppState>, req: Request, next: Next) -> R
             Some(retry_after_secs),
             &headers,
         ),
+        GraphAction::ThrottleWith { retry_after } => {
+            let mut resp = fault_status(StatusCode::TOO_MANY_REQUESTS, None, &headers);
+            if let Ok(v) = HeaderValue::from_str(&retry_after) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
         GraphAction::Unavailable {
             status,
             retry_after_secs,

@@ -43,7 +43,10 @@ pub enum Error {
     },
     #[error("{0}")]
     InvalidInput(String),
-    #[error("cannot reach {host}: {detail}")]
+    /// The server could not be reached. `host` is `host:port`; `detail` is the whole
+    /// sentence, naming both ("cannot connect to 127.0.0.1:8400: connection refused"; see
+    /// `graph::client::network_error`).
+    #[error("{detail}")]
     Network { host: String, detail: String },
     #[error("the access token was refused; sign in again")]
     Unauthorized,
