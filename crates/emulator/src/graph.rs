@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-use crate::faults::{GraphAction, PageAction};
+use crate::faults::{shuffle_round, DeltaEntry, GraphAction, PageAction};
 use crate::mailbox::{master_json, GraphEvent, Instance, Mailbox, Resolved};
 use crate::paging::{self, Prefer, SyncState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::state::{AppState, DeltaItem, Shared};
@@ -37,6 +37,14 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/me/calendar/calendarView", get(primary_calendar_view))
         .route("/me/calendars/{id}/calendarView", get(calendar_view))
         .route("/me/calendars/{id}/calendarview", get(calendar_view))
+        .route(
+            "/me/calendars/{id}/calendarView/delta",
+            get(calendar_view_delta_of),
+        )
+        .route(
+            "/me/calendars/{id}/calendarview/delta",
+            get(calendar_view_delta_of),
+        )
         .route("/me/events/{id}", get(get_event))
         .route(
             "/me/translateExchangeIds",
@@ -573,8 +581,21 @@ async fn me(State(st): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn list_calendars(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let omit_default = st.faults().omit_is_default_calendar;
     let mb = st.mailbox();
-    let value: Vec<Value> = mb.calendars.iter().map(|c| c.to_json(&mb.user)).collect();
+    let value: Vec<Value> = mb
+        .calendars
+        .iter()
+        .map(|c| {
+            let mut v = c.to_json(&mb.user);
+            if omit_default {
+                if let Some(obj) = v.as_object_mut() {
+                    obj.remove("isDefaultCalendar");
+                }
+            }
+            v
+        })
+        .collect();
     let v = json!({
         "@odata.context": format!("{}/v1.0/$metadata#users('{}')/calendars", st.base_url, mb.user.id),
         "value": value,
@@ -684,10 +705,13 @@ async fn calendar_view(
         Err(r) => return r,
     };
     let explicit_top = paging::query_param(&q, "$top").and_then(|t| t.parse::<usize>().ok());
-    let top = explicit_top
-        .or(prefer.max_page_size)
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(1, MAX_PAGE_SIZE);
+    let oversized = st.faults().page_size_override;
+    let top = oversized.unwrap_or_else(|| {
+        explicit_top
+            .or(prefer.max_page_size)
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE)
+    });
     let skip = paging::query_param(&q, "$skip")
         .and_then(|t| t.parse::<usize>().ok())
         .unwrap_or(0);
@@ -747,19 +771,69 @@ async fn calendar_view(
         page.next_link = Some(format!("{}{}?{}", st.base_url, uri.path(), next));
     }
     let mut applied = Vec::new();
-    if prefer.max_page_size.is_some() && explicit_top.is_none() {
+    if prefer.max_page_size.is_some() && explicit_top.is_none() && oversized.is_none() {
         applied.push(format!("odata.maxpagesize={top}"));
     }
     applied.extend(tz_applied);
     ok_page(&page, &headers, &applied)
 }
 
-/// `GET /me/calendarView/delta`: rounds of pages ending in a deltaLink; a round started from
-/// a deltaLink reports what changed in the window since the previous round.
+impl DeltaEntry for DeltaItem {
+    fn id(&self) -> &str {
+        match self {
+            DeltaItem::Present(i) => &i.id,
+            DeltaItem::Removed(id) => id,
+        }
+    }
+
+    fn is_removal(&self) -> bool {
+        matches!(self, DeltaItem::Removed(_))
+    }
+
+    fn removal_of(id: &str) -> Self {
+        DeltaItem::Removed(id.to_owned())
+    }
+}
+
+/// `GET /me/calendarView/delta`: the primary calendar's delta (see [`delta_round`]).
 async fn calendar_view_delta(
     State(st): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+) -> Response {
+    delta_round(st, headers, raw, None).await
+}
+
+/// `GET /me/calendars/{id}/calendarView/delta`: delta on any calendar, with links of its
+/// own (refused while `RefuseCalendarDelta` is on).
+async fn calendar_view_delta_of(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(calendar_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if st.faults().refuse_calendar_delta {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Resource not found for the segment 'delta'.",
+            &headers,
+        );
+    }
+    if st.mailbox().calendar(&calendar_id).is_none() {
+        return not_found(&headers);
+    }
+    delta_round(st, headers, raw, Some(calendar_id)).await
+}
+
+/// Rounds of pages ending in a deltaLink; a round started from a deltaLink reports what
+/// changed in the window since the previous round. `calendar`: the calendar of a
+/// `/me/calendars/{id}/calendarView/delta` request (None: the primary's own route).
+async fn delta_round(
+    st: AppState,
+    headers: HeaderMap,
+    raw: Option<String>,
+    calendar: Option<String>,
 ) -> Response {
     let q = parse_query(raw.as_deref());
     let prefer = paging::parse_prefer(&headers);
@@ -815,9 +889,20 @@ async fn calendar_view_delta(
             we: to.timestamp(),
             from: None,
             to: current,
+            c: calendar.clone(),
             ..SyncState::default()
         };
         (s, true)
+    };
+    // The calendar this round reads, and where its links point.
+    let calendar_id = state.c.clone().unwrap_or_else(|| mb.primary_calendar_id());
+    let route = match &state.c {
+        Some(id) => format!(
+            "{}/v1.0/me/calendars/{}/calendarView/delta",
+            st.base_url,
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        ),
+        None => format!("{}/v1.0/me/calendarView/delta", st.base_url),
     };
     let Some((ws, we)) = state.window() else {
         return malformed();
@@ -830,10 +915,16 @@ async fn calendar_view_delta(
     if let Some(n) = prefer.max_page_size {
         state.ps = Some(n.min(MAX_PAGE_SIZE));
     }
-    let page_size = state
-        .ps
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(1, MAX_PAGE_SIZE);
+    let (oversized, shuffle) = {
+        let faults = st.faults();
+        (faults.page_size_override, faults.delta_shuffle)
+    };
+    let page_size = oversized.unwrap_or_else(|| {
+        state
+            .ps
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE)
+    });
     let action = {
         let mut faults = st.faults();
         if starts_round {
@@ -851,9 +942,14 @@ async fn calendar_view_delta(
         };
     }
 
-    let calendar_id = mb.primary_calendar_id();
     let items = round_items(&st, &mb, &calendar_id, state.from, state.to, ws, we);
     drop(mb);
+    // Pages index into the same order on every request of the round (a function of the
+    // seed and the round's items).
+    let items: Arc<Vec<DeltaItem>> = match shuffle {
+        Some(seed) => Arc::new(shuffle_round(&items, seed)),
+        None => items,
+    };
 
     let start = state.pos.min(items.len());
     let end = (start + page_size).min(items.len());
@@ -883,11 +979,7 @@ async fn calendar_view_delta(
         _ => None,
     };
     if let Some(next) = next {
-        page.next_link = Some(format!(
-            "{}/v1.0/me/calendarView/delta?$skiptoken={}",
-            st.base_url,
-            paging::encode(&next)
-        ));
+        page.next_link = Some(format!("{route}?$skiptoken={}", paging::encode(&next)));
     } else {
         let delta = SyncState {
             from: None,
@@ -897,14 +989,10 @@ async fn calendar_view_delta(
             e: st.faults().delta_epoch,
             ..state
         };
-        page.delta_link = Some(format!(
-            "{}/v1.0/me/calendarView/delta?$deltatoken={}",
-            st.base_url,
-            paging::encode(&delta)
-        ));
+        page.delta_link = Some(format!("{route}?$deltatoken={}", paging::encode(&delta)));
     }
     let mut applied = Vec::new();
-    if let Some(n) = prefer.max_page_size {
+    if let (Some(n), None) = (prefer.max_page_size, oversized) {
         applied.push(format!("odata.maxpagesize={}", n.min(MAX_PAGE_SIZE)));
     }
     applied.extend(tz_applied);

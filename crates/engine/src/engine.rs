@@ -54,7 +54,7 @@ mod presence;
 mod run_sync;
 pub mod sync_loop;
 pub use presence::PresenceSummary;
-pub use run_sync::{CalendarReport, SyncOptions, SyncReport};
+pub use run_sync::{CalendarReport, ReadMode, SyncOptions, SyncReport};
 
 /// `meta` key recording why the user is not signed in although an account is stored.
 const SESSION_KEY: &str = "session";

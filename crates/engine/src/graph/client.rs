@@ -488,7 +488,10 @@ impl GraphClient {
         let status = response.status();
         let too_big = || {
             Attempt::Failed(Error::MalformedResponse(format!(
-                "answer exceeds the {MAX_BODY_BYTES}-byte limit"
+                "an answer from {} is larger than {} MiB, the limit for one answer (Graph may send more than the {} items per page asked for); it was not read",
+                url.path(),
+                MAX_BODY_BYTES / (1024 * 1024),
+                page_size.map_or_else(|| "default".to_owned(), |n| n.to_string())
             )))
         };
         if response
@@ -585,6 +588,16 @@ impl GraphClient {
         Err(Error::MalformedResponse(
             "too many pages of calendars".into(),
         ))
+    }
+
+    /// `GET /me/calendar`: the user's primary calendar, as a Graph JSON object (for
+    /// calendar lists that do not say which one is the default).
+    pub async fn primary_calendar(&self, token: &SecretString) -> Result<serde_json::Value, Error> {
+        let body = self
+            .get(self.url("/v1.0/me/calendar")?, token, None)
+            .await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::MalformedResponse(format!("/me/calendar: {e}")))
     }
 
     /// All pages of a calendarView over `[start, end)` (`calendar_id` None = the primary

@@ -390,7 +390,7 @@ fn migrates_a_version_5_store_keeping_its_data_and_reading_the_window_again() {
     let path = dir.path().join("store.db");
     version_5_store(&path);
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let old = store.appointment("old").unwrap().unwrap();
     assert_eq!(old.subject, "Kept across upgrade");
     assert_eq!(old.body_preview.as_deref(), Some("Agenda"));
