@@ -269,6 +269,10 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                     if c.is_default { " (primary)" } else { "" },
                     c.id
                 );
+                // How a synced calendar is read: delta, or a window where Graph refused it.
+                if synced {
+                    println!("    read: {}", engine.calendar_read_mode(&c)?);
+                }
             }
             Ok(())
         }

@@ -77,6 +77,32 @@ async fn a_retry_after_date_is_measured_on_the_engines_clock() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_too_long_to_wait_in_a_request_still_holds_every_later_one_back() {
+    let emu = demo_emulator().await;
+    let (sleep, waits) = recording_sleep();
+    let client = GraphClient::new(&emu.base_url())
+        .unwrap()
+        .with_clock(clock())
+        .with_sleep(sleep);
+    emu.control().push_fault(Fault::ThrottleWith {
+        count: 1,
+        retry_after: "3600".into(),
+    });
+    let token = secrecy::SecretString::from(emu.control().issue_access_token_for_tests());
+    let err = client.me(&token).await.unwrap_err();
+    assert!(err.to_string().contains("asked to wait 3600 s"), "{err}");
+    assert!(
+        waits.lock().unwrap().is_empty(),
+        "not waited inside the request"
+    );
+    // The next request on this client waits out the rest of the hour first.
+    client.me(&token).await.unwrap();
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert!(waits[0] > Duration::from_secs(3590), "{waits:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_endpoint_names_host_and_port() {
     let emu = demo_emulator().await;
     let dir = tempfile::tempdir().unwrap();
@@ -281,6 +307,28 @@ async fn without_is_default_calendar_the_primary_comes_from_me_calendar() {
         .any(|r| r.path == "/v1.0/me/calendar"));
     let stored = engine.stored_calendars().unwrap();
     assert_eq!(stored.iter().filter(|c| c.is_default).count(), 1);
+
+    // A list stored by an older version (no calendar marked the primary, listed minutes
+    // ago) is read again rather than syncing nothing.
+    {
+        let mut store =
+            presently_engine::store::Store::open(&dir.path().join("presently.db")).unwrap();
+        let unmarked: Vec<_> = stored
+            .iter()
+            .cloned()
+            .map(|mut c| {
+                c.is_default = false;
+                c
+            })
+            .collect();
+        store.set_calendars(&unmarked).unwrap();
+    }
+    let report = engine.sync(SyncOptions::default()).await.unwrap();
+    assert_eq!(report.calendars.len(), 1, "{report:?}");
+    assert_eq!(
+        report.calendars[0].calendar_id,
+        presently_emulator::PRIMARY_CALENDAR_ID
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -129,7 +129,8 @@ impl Engine {
             stats.bytes.load(Ordering::Relaxed),
             stats.waiting_micros.load(Ordering::Relaxed),
         );
-        let listed = if options.full || self.calendar_list_is_stale()? {
+        let from_server = options.full || self.calendar_list_is_stale()?;
+        let mut listed = if from_server {
             self.calendars_from_server().await?
         } else {
             self.store().calendars()?
@@ -141,18 +142,21 @@ impl Engine {
         }
         let config = self.config();
         let chosen = &config.sync.calendars;
-        let selected: Vec<&Calendar> = listed
-            .iter()
-            .filter(|c| {
-                if chosen.is_empty() {
-                    c.is_default
-                } else {
-                    chosen
-                        .iter()
-                        .any(|id| id == &c.id || id.eq_ignore_ascii_case(&c.name))
-                }
-            })
-            .collect();
+        let chooses = |c: &Calendar| {
+            if chosen.is_empty() {
+                c.is_default
+            } else {
+                chosen
+                    .iter()
+                    .any(|id| id == &c.id || id.eq_ignore_ascii_case(&c.name))
+            }
+        };
+        // A stored list that matches nothing (a calendar added since, or a list stored
+        // before the primary was looked up) is read again before giving up.
+        if !from_server && !listed.iter().any(chooses) {
+            listed = self.calendars_from_server().await?;
+        }
+        let selected: Vec<&Calendar> = listed.iter().filter(|c| chooses(c)).collect();
         // Nothing to read is an error that says why, before anything stored is dropped.
         if selected.is_empty() {
             return Err(Error::NoCalendar {
@@ -411,8 +415,13 @@ impl Engine {
                         && plan.kind != RoundKind::Incremental
                         && refuses_delta(*status, code) =>
                     {
-                        let message: String = message.chars().take(160).collect();
-                        Some((calendar_id.clone(), format!("{status} {code}: {message}")))
+                        // Server text, cleaned and bounded before it is stored and shown.
+                        let why =
+                            crate::graph::event::clean_text(&format!("{status} {code}: {message}"));
+                        Some((
+                            calendar_id.clone(),
+                            why.chars().take(200).collect::<String>(),
+                        ))
                     }
                     _ => None,
                 };
