@@ -603,3 +603,36 @@ async fn a_page_past_the_body_bound_fails_clearly_and_loses_nothing() {
         before
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_sign_in_service_names_host_and_port_too() {
+    let emu = demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut config = config_for(&emu);
+    config.microsoft.authority_host = format!("http://127.0.0.1:{port}");
+    let engine = presently_engine::Engine::open_with_credentials(
+        presently_engine::EngineSetup {
+            paths: presently_engine::paths::Paths::under(dir.path()),
+            config,
+            clock: clock(),
+            demo: false,
+        },
+        Arc::new(presently_engine::auth::MemoryStore::default()),
+    )
+    .unwrap();
+    let err = match engine.start_device_sign_in().await {
+        Ok(_) => panic!("a sign-in service nobody runs answered"),
+        Err(err) => err,
+    };
+    assert_eq!(err.code(), ErrorCode::Network);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot reach the sign-in service: cannot connect to 127.0.0.1:{port}: connection refused"
+        )
+    );
+}
