@@ -381,14 +381,14 @@ pub(crate) fn fault_status(
 /// 410 Gone for a sync state the service no longer has, with a `Location` that starts a
 /// fresh round over the same window.
 fn sync_state_gone(
-    base_url: &str,
+    route: &str,
     ws: DateTime<Utc>,
     we: DateTime<Utc>,
     headers: &HeaderMap,
 ) -> Response {
     let fresh = format!(
-        "{}/v1.0/me/calendarView/delta?startDateTime={}&endDateTime={}",
-        base_url,
+        "{}?startDateTime={}&endDateTime={}",
+        route,
         ws.format("%Y-%m-%dT%H:%M:%SZ"),
         we.format("%Y-%m-%dT%H:%M:%SZ")
     );
@@ -778,6 +778,17 @@ async fn calendar_view(
     ok_page(&page, &headers, &applied)
 }
 
+/// The delta route of a calendar (`None`: the primary's `/me/calendarView/delta`).
+fn delta_route(base_url: &str, calendar: Option<&str>) -> String {
+    match calendar {
+        Some(id) => format!(
+            "{base_url}/v1.0/me/calendars/{}/calendarView/delta",
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        ),
+        None => format!("{base_url}/v1.0/me/calendarView/delta"),
+    }
+}
+
 impl DeltaEntry for DeltaItem {
     fn id(&self) -> &str {
         match self {
@@ -867,7 +878,7 @@ async fn delta_round(
         if s.e < epoch {
             // Expired (the ExpireDeltaTokens fault): the service dropped this sync state.
             drop(mb);
-            return sync_state_gone(&st.base_url, ws, we, &headers);
+            return sync_state_gone(&delta_route(&st.base_url, s.c.as_deref()), ws, we, &headers);
         }
         let next = SyncState {
             from: Some(s.to),
@@ -896,21 +907,14 @@ async fn delta_round(
     };
     // The calendar this round reads, and where its links point.
     let calendar_id = state.c.clone().unwrap_or_else(|| mb.primary_calendar_id());
-    let route = match &state.c {
-        Some(id) => format!(
-            "{}/v1.0/me/calendars/{}/calendarView/delta",
-            st.base_url,
-            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-        ),
-        None => format!("{}/v1.0/me/calendarView/delta", st.base_url),
-    };
+    let route = delta_route(&st.base_url, state.c.as_deref());
     let Some((ws, we)) = state.window() else {
         return malformed();
     };
     if state.to > current || state.from.is_some_and(|f| f > current) {
         // A state this mailbox never had (e.g. the emulator restarted): the sync state is gone.
         drop(mb);
-        return sync_state_gone(&st.base_url, ws, we, &headers);
+        return sync_state_gone(&route, ws, we, &headers);
     }
     if let Some(n) = prefer.max_page_size {
         state.ps = Some(n.min(MAX_PAGE_SIZE));
@@ -936,7 +940,7 @@ async fn delta_round(
         drop(mb);
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return if status == StatusCode::GONE {
-            sync_state_gone(&st.base_url, ws, we, &headers)
+            sync_state_gone(&route, ws, we, &headers)
         } else {
             fault_status(status, None, &headers)
         };

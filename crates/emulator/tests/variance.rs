@@ -87,6 +87,19 @@ async fn any_calendar_has_its_own_delta_with_links_of_its_own() {
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0]["id"], added.as_str());
 
+    // A lost sync state sends the calendar's own route back to start over.
+    emu.control().push_fault(Fault::ExpireDeltaTokens);
+    let (status, headers, _) = graph_get(&c, &delta, &token, &[]).await;
+    assert_eq!(status, 410);
+    let location = headers.get("location").unwrap().to_str().unwrap();
+    assert!(
+        location.starts_with(&format!(
+            "{}/v1.0/me/calendars/{encoded}/calendarView/delta?startDateTime=",
+            emu.base_url()
+        )),
+        "{location}"
+    );
+
     let (status, _, body) = graph_get(
         &c,
         &format!(
