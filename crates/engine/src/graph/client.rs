@@ -35,7 +35,10 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// First backoff when the server names no Retry-After.
     pub initial_backoff: Duration,
-    /// No single wait is longer than this.
+    /// No single wait is longer than this. A `Retry-After` above it is not waited out inside
+    /// a request (a sync or a presence change would hang that long): the request fails and
+    /// every later one on the client fails at once until at most this much is left, so
+    /// nothing is sent sooner than Graph asked.
     pub max_backoff: Duration,
 }
 
@@ -52,10 +55,17 @@ impl Default for RetryPolicy {
 /// Outlook allows 4 concurrent requests per app and mailbox.
 pub const MAX_CONCURRENT_REQUESTS: usize = 4;
 
-/// The longest `Retry-After` waited out inside one request. A longer one fails the request
-/// (saying how long Graph asked for) and still holds back every later request on the client
-/// until then: Presently never asks again sooner than it was told.
-pub const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+/// Graph asked for a pause longer than a request waits: said with how long is left.
+fn held_back(status: u16, left: Duration) -> Error {
+    Error::Server {
+        status,
+        code: "retryAfterTooLong".into(),
+        message: format!(
+            "Graph asked Presently to wait before its next request; {} s are left, and nothing is sent before then",
+            left.as_secs_f64().ceil() as u64
+        ),
+    }
+}
 
 /// How the client sleeps (tokio's timer by default; tests record the waits instead).
 pub type SleepFn = Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
@@ -366,7 +376,7 @@ impl GraphClient {
         let mut waited_until = None;
         loop {
             attempt += 1;
-            self.wait_for_gate(waited_until.take()).await;
+            self.wait_for_gate(waited_until.take()).await?;
             let result = {
                 let _permit =
                     self.permits.acquire().await.map_err(|_| {
@@ -389,16 +399,9 @@ impl GraphClient {
                     // Graph's own Retry-After is waited out in full (never less than asked);
                     // without one, a jittered backoff.
                     let wait = match retry_after {
-                        Some(asked) if asked > LONGEST_RETRY_AFTER => {
+                        Some(asked) if asked > self.retry.max_backoff => {
                             self.hold_back(asked);
-                            return Err(Error::Server {
-                                status,
-                                code: "retryAfterTooLong".into(),
-                                message: format!(
-                                    "Graph asked to wait {} s before the next request; Presently will not ask again sooner",
-                                    asked.as_secs()
-                                ),
-                            });
+                            return Err(held_back(status, asked));
                         }
                         Some(asked) => asked,
                         None => self.backoff(attempt).min(self.retry.max_backoff),
@@ -450,14 +453,19 @@ impl GraphClient {
 
     /// Waits while the client is held back, unless the gate is no later than `waited_until`
     /// (this request already slept that long).
-    async fn wait_for_gate(&self, waited_until: Option<tokio::time::Instant>) {
+    /// A hold longer than [`RetryPolicy::max_backoff`] fails at once instead.
+    async fn wait_for_gate(&self, waited_until: Option<tokio::time::Instant>) -> Result<(), Error> {
         let until = *self.not_before.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(until) = until.filter(|u| waited_until.is_none_or(|w| *u > w)) {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if left > self.retry.max_backoff {
+                return Err(held_back(429, left));
+            }
             if !left.is_zero() {
                 (self.sleep)(left).await;
             }
         }
+        Ok(())
     }
 
     async fn send_once(
