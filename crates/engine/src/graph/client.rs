@@ -417,12 +417,19 @@ impl GraphClient {
                     waited_until = Some(self.hold_back(wait));
                     (self.sleep)(wait).await;
                 }
-                Err(Attempt::Retry { status, .. }) => {
+                Err(Attempt::Retry {
+                    status,
+                    retry_after,
+                }) => {
+                    // Given up, but the pause Graph asked for still holds for what follows.
+                    if let Some(asked) = retry_after {
+                        self.hold_back(asked);
+                    }
                     return Err(Error::Server {
                         status,
                         code: "retriesExhausted".into(),
                         message: format!("still failing after {attempt} attempts"),
-                    })
+                    });
                 }
                 Err(Attempt::Failed(e)) => return Err(e),
                 Ok(body) => return Ok(body),
