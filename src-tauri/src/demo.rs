@@ -123,4 +123,51 @@ mod tests {
         assert_eq!(c.microsoft.client_id.as_deref(), Some(DEMO_CLIENT_ID));
         assert_eq!(c.validate(), Ok(()));
     }
+
+    /// What the agenda shows, as the UI lists it (subject and times).
+    fn shown(engine: &presently_engine::Engine) -> Vec<(String, String, String)> {
+        let view = engine.agenda(None, Some(7)).expect("agenda");
+        presently_engine::agenda::flatten(&view)
+            .into_iter()
+            .map(|i| (i.subject.clone(), i.start.clone(), i.end.clone()))
+            .collect()
+    }
+
+    /// `scripts/run-demo.sh` twice in a row: the same demo store, the embedded emulator on
+    /// another port the second time. Both runs sign in and sync as the app's demo start-up
+    /// does (`Shell::demo_sign_in_and_sync`, without the window) and show the whole week.
+    #[test]
+    fn the_demo_runs_twice_on_the_same_data_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let first = crate::open_demo(paths(Some(dir.path().to_owned()))).await;
+            let engine = first.engine().expect("engine").clone();
+            engine.sign_in_to_emulator().await.expect("sign in");
+            engine.sync_now().await.expect("first demo run syncs");
+            let week = shown(&engine);
+            assert!(week.len() >= 5, "the demo week: {week:?}");
+            let first_endpoint = engine.config().microsoft.graph_endpoint.clone();
+            drop(engine);
+
+            // The second run starts while the first emulator still holds its port, so its
+            // emulator surely listens elsewhere; then the first goes away.
+            let second = crate::open_demo(paths(Some(dir.path().to_owned()))).await;
+            drop(first);
+            let engine = second.engine().expect("engine").clone();
+            assert_ne!(engine.config().microsoft.graph_endpoint, first_endpoint);
+            engine.sign_in_to_emulator().await.expect("sign in");
+            let report = engine.sync_now().await.expect("second demo run syncs");
+            assert_eq!(report.calendars.len(), 1, "{report:?}");
+            assert_eq!(report.calendars[0].kind, "full", "{report:?}");
+            assert_eq!(
+                engine.status().expect("status").sync.state,
+                presently_engine::engine::SyncPhase::Idle
+            );
+            assert_eq!(shown(&engine), week, "the same demo week both times");
+        });
+    }
 }

@@ -627,7 +627,7 @@ impl Shell {
             return;
         };
         let clock = engine.clock();
-        presently_engine::sync::cadence::run(
+        presently_engine::engine::sync_loop::run(
             engine,
             clock,
             self.sync_now.clone(),

@@ -4,11 +4,11 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use presently_engine::config::Config;
+use presently_engine::engine::sync_loop;
 use presently_engine::engine::SyncOptions;
 use presently_engine::paths::{ConfigOrigin, Paths};
 use presently_engine::presence::runtime as presence_runtime;
 use presently_engine::presence::PlannedTransition;
-use presently_engine::sync::cadence;
 use presently_engine::{agenda, Engine, EngineSetup, SystemClock};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -347,6 +347,10 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                     if c.is_default { " (primary)" } else { "" },
                     c.id
                 );
+                // How a synced calendar is read: delta, or a window where Graph refused it.
+                if synced {
+                    println!("    read: {}", engine.calendar_read_mode(&c)?);
+                }
             }
             Ok(())
         }
@@ -482,7 +486,7 @@ async fn run_daemon(engine: Arc<Engine>) -> Result<()> {
     let (sync_now, sync_stop) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let (presence_stop, store_changed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let changed = store_changed.clone();
-    let sync = tokio::spawn(cadence::run(
+    let sync = tokio::spawn(sync_loop::run(
         engine.clone(),
         clock,
         sync_now,

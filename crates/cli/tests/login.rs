@@ -85,6 +85,32 @@ async fn login_sync_whoami_logout() {
         "{}",
         text(&out)
     );
+    assert!(text(&out).contains("    read: delta"), "{}", text(&out));
+
+    // A second calendar where Graph refuses delta: read by window, and `calendars` says why.
+    emu.control()
+        .push_fault(presently_emulator::Fault::RefuseCalendarDelta);
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[sync]\ncalendars = [\"Calendar\", \"{holidays}\"]\n",
+            base = emu.base_url(),
+            holidays = presently_emulator::HOLIDAYS_CALENDAR_ID
+        ),
+    )
+    .unwrap();
+    let out = run(&["sync"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Synced 2 calendars"), "{}", text(&out));
+    let out = run(&["calendars"]).await;
+    let listing = text(&out);
+    assert!(
+        listing.contains(
+            "    read: window (Graph refused delta: 400 BadRequest: Resource not found for the segment 'delta'.)"
+        ),
+        "{listing}"
+    );
+    assert_eq!(listing.matches("    read: delta").count(), 1, "{listing}");
 
     // The store deleted by hand: the keyring still holds the sign-in, and sync rebuilds it.
     for suffix in ["", "-wal", "-shm"] {

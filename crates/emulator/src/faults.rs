@@ -58,6 +58,10 @@ pub enum Fault {
     },
     /// The next `count` Graph requests get 429 `ApplicationThrottled` with `Retry-After`.
     Throttle { count: u32, retry_after_secs: u64 },
+    /// The next `count` Graph requests get 429 `ApplicationThrottled` with this `Retry-After`
+    /// value, sent as it is: a fraction of seconds as Microsoft's throttling page shows
+    /// (`"2.128"`), or an HTTP-date. JSON: `{"kind":"throttleWith","count":1,"retryAfter":"2.128"}`.
+    ThrottleWith { count: u32, retry_after: String },
     /// The next `count` Graph requests get `status` (503 or 504), with `Retry-After` when
     /// `retry_after_secs` is set.
     Unavailable {
@@ -89,6 +93,24 @@ pub enum Fault {
     /// The next `count` successful Graph responses are valid JSON padded (an ignored
     /// `@emulator.padding` annotation) to at least `bytes` bytes.
     Oversized { count: u32, bytes: u64 },
+    /// Until cleared, `/me/calendars/{id}/calendarView/delta` is refused as Graph v1.0
+    /// refuses a route it does not know: 400 `BadRequest`, "Resource not found for the
+    /// segment 'delta'." (`/me/calendarView/delta` of the primary calendar still answers).
+    RefuseCalendarDelta,
+    /// Until cleared, `/me/calendars` leaves out `isDefaultCalendar`, as Microsoft's own
+    /// example response of List calendars does (`GET /me/calendar` still names the primary).
+    OmitIsDefaultCalendar,
+    /// Until cleared, calendarView and delta pages hold `page_size` items whatever the
+    /// client asked for (`odata.maxpagesize` is a preference, not a promise; pages of
+    /// thousands of occurrences are seen for recurring series). Not capped at the usual
+    /// largest page.
+    OversizedPages { page_size: u32 },
+    /// Until cleared, every delta round serves its items in an order drawn from `seed`
+    /// (deterministic: the same round in the same mailbox comes the same way), with some
+    /// items repeated on a later position and some preceded by a removal of the same id, as
+    /// the service's delta pages come in no documented order. Applying the items in the
+    /// order served still gives the round's state.
+    ShuffleDelta { seed: u64 },
 }
 
 fn default_token_status() -> u16 {
@@ -96,10 +118,14 @@ fn default_token_status() -> u16 {
 }
 
 /// What a Graph request gets from the counted faults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GraphAction {
     Throttle {
         retry_after_secs: u64,
+    },
+    /// 429 with this `Retry-After` header value.
+    ThrottleWith {
+        retry_after: String,
     },
     Unavailable {
         status: u16,
@@ -149,6 +175,14 @@ pub struct FaultState {
     pub conditional_access: Option<u32>,
     /// Delta tokens carry the epoch they were issued in; older ones are dead.
     pub delta_epoch: u64,
+    /// `RefuseCalendarDelta` is on.
+    pub refuse_calendar_delta: bool,
+    /// `OmitIsDefaultCalendar` is on.
+    pub omit_is_default_calendar: bool,
+    /// `OversizedPages`: every page holds this many items.
+    pub page_size_override: Option<usize>,
+    /// `ShuffleDelta`: the seed delta rounds are shuffled with.
+    pub delta_shuffle: Option<u64>,
 }
 
 impl FaultState {
@@ -168,12 +202,19 @@ impl FaultState {
                 });
             }
             Fault::ExpireDeltaTokens => self.delta_epoch += 1,
+            Fault::RefuseCalendarDelta => self.refuse_calendar_delta = true,
+            Fault::OmitIsDefaultCalendar => self.omit_is_default_calendar = true,
+            Fault::OversizedPages { page_size } => {
+                self.page_size_override = Some(usize::try_from(page_size.max(1)).unwrap_or(1));
+            }
+            Fault::ShuffleDelta { seed } => self.delta_shuffle = Some(seed),
             Fault::TokenServerError { count, .. } => {
                 if count > 0 {
                     self.token.push_back(fault);
                 }
             }
             Fault::Throttle { count, .. }
+            | Fault::ThrottleWith { count, .. }
             | Fault::Unavailable { count, .. }
             | Fault::TruncatedJson { count }
             | Fault::Slow { count, .. }
@@ -220,6 +261,20 @@ impl FaultState {
             out.push(Fault::ConditionalAccessBlock {
                 managed_device_required: code == 530003,
             });
+        }
+        if self.refuse_calendar_delta {
+            out.push(Fault::RefuseCalendarDelta);
+        }
+        if self.omit_is_default_calendar {
+            out.push(Fault::OmitIsDefaultCalendar);
+        }
+        if let Some(n) = self.page_size_override {
+            out.push(Fault::OversizedPages {
+                page_size: u32::try_from(n).unwrap_or(u32::MAX),
+            });
+        }
+        if let Some(seed) = self.delta_shuffle {
+            out.push(Fault::ShuffleDelta { seed });
         }
         out.extend(self.token.iter().cloned());
         out.extend(self.graph.iter().cloned());
@@ -271,6 +326,12 @@ impl FaultState {
                 GraphAction::Unavailable {
                     status: *status,
                     retry_after_secs: *retry_after_secs,
+                },
+            ),
+            Fault::ThrottleWith { count, retry_after } => (
+                count,
+                GraphAction::ThrottleWith {
+                    retry_after: retry_after.clone(),
                 },
             ),
             Fault::TruncatedJson { count } => (count, GraphAction::Truncate),
@@ -340,9 +401,127 @@ impl FaultState {
     }
 }
 
+/// splitmix64: a tiny deterministic generator, so a seed gives the same order on every
+/// platform and version.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % (n.max(1) as u64)) as usize
+    }
+}
+
+/// One item of a delta round, as the shuffle sees it: present (with its id) or removed.
+pub trait DeltaEntry: Clone {
+    fn id(&self) -> &str;
+    fn is_removal(&self) -> bool;
+    fn removal_of(id: &str) -> Self;
+}
+
+/// The items of a delta round in an order drawn from `seed`: shuffled; about one present
+/// item in five preceded (somewhere earlier) by a removal of its id, about one in seven
+/// served again later. Applied in order, the result is the round's state.
+pub fn shuffle_round<T: DeltaEntry>(items: &[T], seed: u64) -> Vec<T> {
+    let mut rng = SplitMix(seed ^ (items.len() as u64).rotate_left(17));
+    let mut out: Vec<T> = items.to_vec();
+    for i in (1..out.len()).rev() {
+        let j = rng.below(i + 1);
+        out.swap(i, j);
+    }
+    let mut i = 0;
+    while i < out.len() {
+        if out[i].is_removal() {
+            i += 1;
+            continue;
+        }
+        if rng.below(5) == 0 {
+            let removal = T::removal_of(out[i].id());
+            let at = rng.below(i + 1);
+            out.insert(at, removal);
+            i += 1; // the present item moved one place on
+        }
+        if rng.below(7) == 0 {
+            let again = out[i].clone();
+            let at = i + 1 + rng.below(out.len() - i);
+            out.insert(at, again);
+        }
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Clone, Debug, PartialEq)]
+    enum Item {
+        Present(String, u32),
+        Removed(String),
+    }
+
+    impl DeltaEntry for Item {
+        fn id(&self) -> &str {
+            match self {
+                Item::Present(id, _) | Item::Removed(id) => id,
+            }
+        }
+        fn is_removal(&self) -> bool {
+            matches!(self, Item::Removed(_))
+        }
+        fn removal_of(id: &str) -> Self {
+            Item::Removed(id.to_owned())
+        }
+    }
+
+    fn apply(items: &[Item]) -> std::collections::BTreeMap<String, u32> {
+        let mut state = std::collections::BTreeMap::new();
+        for item in items {
+            match item {
+                Item::Present(id, v) => {
+                    state.insert(id.clone(), *v);
+                }
+                Item::Removed(id) => {
+                    state.remove(id);
+                }
+            }
+        }
+        state
+    }
+
+    #[test]
+    fn a_shuffled_round_is_deterministic_unordered_and_applies_to_the_same_state() {
+        let mut items: Vec<Item> = (0..200)
+            .map(|n| Item::Present(format!("e{n}"), n))
+            .collect();
+        items.extend((0..20).map(|n| Item::Removed(format!("gone{n}"))));
+        let a = shuffle_round(&items, 42);
+        assert_eq!(a, shuffle_round(&items, 42), "same seed, same order");
+        assert_ne!(a, shuffle_round(&items, 43));
+        assert_ne!(a[..50], items[..50], "shuffled");
+        assert!(
+            a.len() > items.len(),
+            "repeats and early removals were added"
+        );
+        // A removal of an id before that id is present, and an id served twice.
+        let first_present = |id: &str| {
+            a.iter()
+                .position(|i| matches!(i, Item::Present(x, _) if x == id))
+        };
+        assert!(a.iter().enumerate().any(
+            |(n, i)| matches!(i, Item::Removed(id) if first_present(id).is_some_and(|p| p > n))
+        ));
+        assert!(a.iter().filter(|i| matches!(i, Item::Present(..))).count() > 200);
+        assert_eq!(apply(&a), apply(&items));
+    }
 
     #[test]
     fn serde_shapes() {

@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-use crate::faults::{GraphAction, PageAction};
+use crate::faults::{shuffle_round, DeltaEntry, GraphAction, PageAction};
 use crate::mailbox::{master_json, GraphEvent, Instance, Mailbox, Resolved};
 use crate::paging::{self, Prefer, SyncState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::state::{AppState, DeltaItem, Shared};
@@ -37,6 +37,14 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/me/calendar/calendarView", get(primary_calendar_view))
         .route("/me/calendars/{id}/calendarView", get(calendar_view))
         .route("/me/calendars/{id}/calendarview", get(calendar_view))
+        .route(
+            "/me/calendars/{id}/calendarView/delta",
+            get(calendar_view_delta_of),
+        )
+        .route(
+            "/me/calendars/{id}/calendarview/delta",
+            get(calendar_view_delta_of),
+        )
         .route("/me/events/{id}", get(get_event))
         .route(
             "/me/translateExchangeIds",
@@ -270,6 +278,13 @@ async fn graph_faults(State(st): State<AppState>, req: Request, next: Next) -> R
             Some(retry_after_secs),
             &headers,
         ),
+        GraphAction::ThrottleWith { retry_after } => {
+            let mut resp = fault_status(StatusCode::TOO_MANY_REQUESTS, None, &headers);
+            if let Ok(v) = HeaderValue::from_str(&retry_after) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
         GraphAction::Unavailable {
             status,
             retry_after_secs,
@@ -366,14 +381,14 @@ pub(crate) fn fault_status(
 /// 410 Gone for a sync state the service no longer has, with a `Location` that starts a
 /// fresh round over the same window.
 fn sync_state_gone(
-    base_url: &str,
+    route: &str,
     ws: DateTime<Utc>,
     we: DateTime<Utc>,
     headers: &HeaderMap,
 ) -> Response {
     let fresh = format!(
-        "{}/v1.0/me/calendarView/delta?startDateTime={}&endDateTime={}",
-        base_url,
+        "{}?startDateTime={}&endDateTime={}",
+        route,
         ws.format("%Y-%m-%dT%H:%M:%SZ"),
         we.format("%Y-%m-%dT%H:%M:%SZ")
     );
@@ -566,8 +581,21 @@ async fn me(State(st): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn list_calendars(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let omit_default = st.faults().omit_is_default_calendar;
     let mb = st.mailbox();
-    let value: Vec<Value> = mb.calendars.iter().map(|c| c.to_json(&mb.user)).collect();
+    let value: Vec<Value> = mb
+        .calendars
+        .iter()
+        .map(|c| {
+            let mut v = c.to_json(&mb.user);
+            if omit_default {
+                if let Some(obj) = v.as_object_mut() {
+                    obj.remove("isDefaultCalendar");
+                }
+            }
+            v
+        })
+        .collect();
     let v = json!({
         "@odata.context": format!("{}/v1.0/$metadata#users('{}')/calendars", st.base_url, mb.user.id),
         "value": value,
@@ -677,10 +705,13 @@ async fn calendar_view(
         Err(r) => return r,
     };
     let explicit_top = paging::query_param(&q, "$top").and_then(|t| t.parse::<usize>().ok());
-    let top = explicit_top
-        .or(prefer.max_page_size)
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(1, MAX_PAGE_SIZE);
+    let oversized = st.faults().page_size_override;
+    let top = oversized.unwrap_or_else(|| {
+        explicit_top
+            .or(prefer.max_page_size)
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE)
+    });
     let skip = paging::query_param(&q, "$skip")
         .and_then(|t| t.parse::<usize>().ok())
         .unwrap_or(0);
@@ -740,19 +771,80 @@ async fn calendar_view(
         page.next_link = Some(format!("{}{}?{}", st.base_url, uri.path(), next));
     }
     let mut applied = Vec::new();
-    if prefer.max_page_size.is_some() && explicit_top.is_none() {
+    if prefer.max_page_size.is_some() && explicit_top.is_none() && oversized.is_none() {
         applied.push(format!("odata.maxpagesize={top}"));
     }
     applied.extend(tz_applied);
     ok_page(&page, &headers, &applied)
 }
 
-/// `GET /me/calendarView/delta`: rounds of pages ending in a deltaLink; a round started from
-/// a deltaLink reports what changed in the window since the previous round.
+/// The delta route of a calendar (`None`: the primary's `/me/calendarView/delta`).
+fn delta_route(base_url: &str, calendar: Option<&str>) -> String {
+    match calendar {
+        Some(id) => format!(
+            "{base_url}/v1.0/me/calendars/{}/calendarView/delta",
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        ),
+        None => format!("{base_url}/v1.0/me/calendarView/delta"),
+    }
+}
+
+impl DeltaEntry for DeltaItem {
+    fn id(&self) -> &str {
+        match self {
+            DeltaItem::Present(i) => &i.id,
+            DeltaItem::Removed(id) => id,
+        }
+    }
+
+    fn is_removal(&self) -> bool {
+        matches!(self, DeltaItem::Removed(_))
+    }
+
+    fn removal_of(id: &str) -> Self {
+        DeltaItem::Removed(id.to_owned())
+    }
+}
+
+/// `GET /me/calendarView/delta`: the primary calendar's delta (see [`delta_round`]).
 async fn calendar_view_delta(
     State(st): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+) -> Response {
+    delta_round(st, headers, raw, None).await
+}
+
+/// `GET /me/calendars/{id}/calendarView/delta`: delta on any calendar, with links of its
+/// own (refused while `RefuseCalendarDelta` is on).
+async fn calendar_view_delta_of(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(calendar_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if st.faults().refuse_calendar_delta {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Resource not found for the segment 'delta'.",
+            &headers,
+        );
+    }
+    if st.mailbox().calendar(&calendar_id).is_none() {
+        return not_found(&headers);
+    }
+    delta_round(st, headers, raw, Some(calendar_id)).await
+}
+
+/// Rounds of pages ending in a deltaLink; a round started from a deltaLink reports what
+/// changed in the window since the previous round. `calendar`: the calendar of a
+/// `/me/calendars/{id}/calendarView/delta` request (None: the primary's own route).
+async fn delta_round(
+    st: AppState,
+    headers: HeaderMap,
+    raw: Option<String>,
+    calendar: Option<String>,
 ) -> Response {
     let q = parse_query(raw.as_deref());
     let prefer = paging::parse_prefer(&headers);
@@ -786,7 +878,7 @@ async fn calendar_view_delta(
         if s.e < epoch {
             // Expired (the ExpireDeltaTokens fault): the service dropped this sync state.
             drop(mb);
-            return sync_state_gone(&st.base_url, ws, we, &headers);
+            return sync_state_gone(&delta_route(&st.base_url, s.c.as_deref()), ws, we, &headers);
         }
         let next = SyncState {
             from: Some(s.to),
@@ -808,25 +900,35 @@ async fn calendar_view_delta(
             we: to.timestamp(),
             from: None,
             to: current,
+            c: calendar.clone(),
             ..SyncState::default()
         };
         (s, true)
     };
+    // The calendar this round reads, and where its links point.
+    let calendar_id = state.c.clone().unwrap_or_else(|| mb.primary_calendar_id());
+    let route = delta_route(&st.base_url, state.c.as_deref());
     let Some((ws, we)) = state.window() else {
         return malformed();
     };
     if state.to > current || state.from.is_some_and(|f| f > current) {
         // A state this mailbox never had (e.g. the emulator restarted): the sync state is gone.
         drop(mb);
-        return sync_state_gone(&st.base_url, ws, we, &headers);
+        return sync_state_gone(&route, ws, we, &headers);
     }
     if let Some(n) = prefer.max_page_size {
         state.ps = Some(n.min(MAX_PAGE_SIZE));
     }
-    let page_size = state
-        .ps
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(1, MAX_PAGE_SIZE);
+    let (oversized, shuffle) = {
+        let faults = st.faults();
+        (faults.page_size_override, faults.delta_shuffle)
+    };
+    let page_size = oversized.unwrap_or_else(|| {
+        state
+            .ps
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE)
+    });
     let action = {
         let mut faults = st.faults();
         if starts_round {
@@ -838,15 +940,20 @@ async fn calendar_view_delta(
         drop(mb);
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return if status == StatusCode::GONE {
-            sync_state_gone(&st.base_url, ws, we, &headers)
+            sync_state_gone(&route, ws, we, &headers)
         } else {
             fault_status(status, None, &headers)
         };
     }
 
-    let calendar_id = mb.primary_calendar_id();
     let items = round_items(&st, &mb, &calendar_id, state.from, state.to, ws, we);
     drop(mb);
+    // Pages index into the same order on every request of the round (a function of the
+    // seed and the round's items).
+    let items: Arc<Vec<DeltaItem>> = match shuffle {
+        Some(seed) => Arc::new(shuffle_round(&items, seed)),
+        None => items,
+    };
 
     let start = state.pos.min(items.len());
     let end = (start + page_size).min(items.len());
@@ -876,11 +983,7 @@ async fn calendar_view_delta(
         _ => None,
     };
     if let Some(next) = next {
-        page.next_link = Some(format!(
-            "{}/v1.0/me/calendarView/delta?$skiptoken={}",
-            st.base_url,
-            paging::encode(&next)
-        ));
+        page.next_link = Some(format!("{route}?$skiptoken={}", paging::encode(&next)));
     } else {
         let delta = SyncState {
             from: None,
@@ -890,14 +993,10 @@ async fn calendar_view_delta(
             e: st.faults().delta_epoch,
             ..state
         };
-        page.delta_link = Some(format!(
-            "{}/v1.0/me/calendarView/delta?$deltatoken={}",
-            st.base_url,
-            paging::encode(&delta)
-        ));
+        page.delta_link = Some(format!("{route}?$deltatoken={}", paging::encode(&delta)));
     }
     let mut applied = Vec::new();
-    if let Some(n) = prefer.max_page_size {
+    if let (Some(n), None) = (prefer.max_page_size, oversized) {
         applied.push(format!("odata.maxpagesize={}", n.min(MAX_PAGE_SIZE)));
     }
     applied.extend(tz_applied);

@@ -41,6 +41,10 @@ pub struct SyncState {
     /// Fault epoch a delta token was issued in (tokens of an older epoch are expired).
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub e: u64,
+    /// The calendar of a `/me/calendars/{id}/calendarView/delta` round (None: the primary
+    /// calendar's `/me/calendarView/delta`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -52,8 +52,9 @@ pub struct Engine {
 mod outlook;
 mod presence;
 mod run_sync;
+pub mod sync_loop;
 pub use presence::PresenceSummary;
-pub use run_sync::{CalendarReport, SyncOptions, SyncReport};
+pub use run_sync::{CalendarReport, ReadMode, SyncOptions, SyncReport};
 
 /// `meta` key recording why the user is not signed in although an account is stored:
 /// `signed_out`, or `<error code>: <message>` when the sign-in stopped working.
@@ -113,7 +114,7 @@ impl Engine {
     ) -> Result<Self, Error> {
         let store = Store::open(&setup.paths.store_file())?;
         let tokens = token_manager(&setup.config, &credentials, &setup.clock)?;
-        let graph = graph_client(&setup.config)?;
+        let graph = graph_client(&setup.config, &setup.clock)?;
         Ok(Self {
             paths: setup.paths,
             config: RwLock::new(Arc::new(setup.config)),
@@ -187,7 +188,7 @@ impl Engine {
         if old.microsoft.graph_endpoint != config.microsoft.graph_endpoint
             || old.sync.request_timeout_secs != config.sync.request_timeout_secs
         {
-            *write(&self.graph) = Arc::new(graph_client(&config)?);
+            *write(&self.graph) = Arc::new(graph_client(&config, &self.clock)?);
         }
         let forwarding_changed = old.presence.forwarding != config.presence.forwarding;
         tracing::info!("configuration applied");
@@ -470,10 +471,11 @@ fn token_manager(
     }
 }
 
-fn graph_client(config: &Config) -> Result<GraphClient, Error> {
-    GraphClient::with_options(
+fn graph_client(config: &Config, clock: &Arc<dyn Clock>) -> Result<GraphClient, Error> {
+    Ok(GraphClient::with_options(
         &config.microsoft.graph_endpoint,
         std::time::Duration::from_secs(config.sync.request_timeout_secs),
         crate::graph::client::RetryPolicy::default(),
-    )
+    )?
+    .with_clock(clock.clone()))
 }

@@ -43,7 +43,10 @@ pub enum Error {
     },
     #[error("{0}")]
     InvalidInput(String),
-    #[error("cannot reach {host}: {detail}")]
+    /// The server could not be reached. `host` is `host:port`; `detail` is the whole
+    /// sentence, naming both ("cannot connect to 127.0.0.1:8400: connection refused"; see
+    /// `graph::client::network_error`).
+    #[error("{detail}")]
     Network { host: String, detail: String },
     #[error("the access token was refused; sign in again")]
     Unauthorized,
@@ -72,6 +75,10 @@ pub enum Error {
     InvalidSettings { key: String, reason: String },
     #[error("calendar sync is turned off (by your organization, or features.calendar_sync)")]
     SyncDisabled,
+    /// A sync found no calendar to read: `reason` says why, naming the calendars chosen
+    /// and those the account has.
+    #[error("no calendar to sync: {reason}")]
+    NoCalendar { reason: String },
 }
 
 /// Stable codes the UI and scripts branch on. Their string form is a contract,
@@ -104,6 +111,7 @@ pub enum ErrorCode {
     SettingLocked,
     InvalidSettings,
     SyncDisabled,
+    NoCalendar,
 }
 
 impl Error {
@@ -126,6 +134,7 @@ impl Error {
             Error::SettingLocked { .. } => ErrorCode::SettingLocked,
             Error::InvalidSettings { .. } => ErrorCode::InvalidSettings,
             Error::SyncDisabled => ErrorCode::SyncDisabled,
+            Error::NoCalendar { .. } => ErrorCode::NoCalendar,
             Error::Auth(e) => match e.code() {
                 "consent_required" => ErrorCode::ConsentRequired,
                 "consent_needed" => ErrorCode::ConsentNeeded,
@@ -219,6 +228,7 @@ mod tests {
             (ErrorCode::SettingLocked, "setting_locked"),
             (ErrorCode::InvalidSettings, "invalid_settings"),
             (ErrorCode::SyncDisabled, "sync_disabled"),
+            (ErrorCode::NoCalendar, "no_calendar"),
         ];
         for (code, text) in pinned {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(text));

@@ -162,6 +162,10 @@ pub const MIGRATIONS: &[&str] = &[
      ALTER TABLE staged_appointments ADD COLUMN meeting_passcode TEXT;
      DELETE FROM staged_appointments;
      UPDATE sync_state SET delta_link = NULL, next_link = NULL, round_kind = NULL;",
+    // 8: delta on calendars other than the primary. Where Graph refused it, why and when
+    // (the calendar is read by window until delta is tried again).
+    "ALTER TABLE sync_state ADD COLUMN delta_refused TEXT;
+     ALTER TABLE sync_state ADD COLUMN delta_refused_at TEXT;",
 ];
 
 /// One stored line of the presence history.
@@ -463,6 +467,41 @@ impl Store {
                 },
             )
             .optional()?)
+    }
+
+    /// Why and when Graph refused delta on `calendar_id`, if it did.
+    pub fn delta_refusal(
+        &self,
+        calendar_id: &str,
+    ) -> Result<Option<(String, DateTime<Utc>)>, Error> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT delta_refused, delta_refused_at FROM sync_state
+                 WHERE calendar_id = ?1 AND delta_refused IS NOT NULL AND delta_refused_at IS NOT NULL",
+                [calendar_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Records that Graph refused delta on `calendar_id` (why, when), or (None) that it
+    /// answered it. The rest of the calendar's sync state stays as it is.
+    pub fn set_delta_refusal(
+        &mut self,
+        calendar_id: &str,
+        refusal: Option<(&str, DateTime<Utc>)>,
+    ) -> Result<(), Error> {
+        let (why, at) = match refusal {
+            Some((why, at)) => (Some(why), Some(at)),
+            None => (None, None),
+        };
+        self.conn.execute(
+            "INSERT INTO sync_state (calendar_id, delta_refused, delta_refused_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(calendar_id) DO UPDATE SET delta_refused = ?2, delta_refused_at = ?3",
+            params![calendar_id, why, at],
+        )?;
+        Ok(())
     }
 
     /// The most recent completed sync of any calendar.

@@ -392,7 +392,7 @@ fn current_model(engine: &Engine, provisioning: &Provisioning) -> TrayMenu {
 /// Syncs on the engine's cadence; a sync that changed the store wakes the others.
 async fn sync_loop(engine: Arc<Engine>, wakes: Arc<Wakes>) {
     let clock = engine.clock();
-    presently_engine::sync::cadence::run(
+    presently_engine::engine::sync_loop::run(
         engine,
         clock,
         wakes.sync_now.clone(),

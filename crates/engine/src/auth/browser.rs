@@ -58,11 +58,16 @@ pub async fn follow_auto_consent(authorize_url: &url::Url) -> Result<(), super::
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| AuthError::Network(e.to_string()))?;
+    // The Graph client's wording for an exchange that got no answer (host, port, why).
+    let unreachable = |url: &url::Url, e: reqwest::Error| {
+        let no_limit = std::time::Duration::ZERO;
+        AuthError::Network(crate::graph::network_error(url, &e, no_limit, no_limit).to_string())
+    };
     let answer = http
         .get(authorize_url.clone())
         .send()
         .await
-        .map_err(|e| AuthError::Network(e.to_string()))?;
+        .map_err(|e| unreachable(authorize_url, e))?;
     let location = answer
         .headers()
         .get(reqwest::header::LOCATION)
@@ -78,9 +83,9 @@ pub async fn follow_auto_consent(authorize_url: &url::Url) -> Result<(), super::
     let mut target = location;
     // The listener is bound to 127.0.0.1; "localhost" may resolve to ::1 first.
     let _ = target.set_host(Some("127.0.0.1"));
-    http.get(target)
+    http.get(target.clone())
         .send()
         .await
-        .map_err(|e| AuthError::Network(e.to_string()))?;
+        .map_err(|e| unreachable(&target, e))?;
     Ok(())
 }

@@ -181,13 +181,26 @@ fn base_client(
     )
 }
 
+/// A token request that never got an answer, in the words the Graph client uses
+/// ("cannot connect to login.example:443: connection refused"): one mapper for both.
+fn network(settings: &AuthSettings, err: &(dyn std::error::Error + 'static)) -> AuthError {
+    let detail = match url::Url::parse(&settings.endpoint("token")) {
+        Ok(url) => {
+            crate::graph::network_error(&url, err, Duration::from_secs(10), Duration::from_secs(30))
+                .to_string()
+        }
+        Err(_) => err.to_string(),
+    };
+    AuthError::Network(detail)
+}
+
 fn request_error<RE: std::error::Error + 'static>(
     settings: &AuthSettings,
     err: RequestTokenError<RE, EntraError>,
 ) -> AuthError {
     match err {
         RequestTokenError::ServerResponse(entra) => settings.refused(entra),
-        RequestTokenError::Request(e) => AuthError::Network(e.to_string()),
+        RequestTokenError::Request(e) => network(settings, &e),
         // The body is not quoted: it might hold a token.
         RequestTokenError::Parse(e, _body) => {
             AuthError::Protocol(format!("token answer: {}", e.path()))
@@ -409,7 +422,7 @@ impl DeviceLogin {
                     );
                     device_error(entra, &self.settings)
                 }
-                RequestTokenError::Request(e) => AuthError::Network(e.to_string()),
+                RequestTokenError::Request(e) => network(&self.settings, &e),
                 RequestTokenError::Parse(e, _) => {
                     AuthError::Protocol(format!("token answer: {}", e.path()))
                 }

@@ -5,13 +5,17 @@ use crate::error::Error;
 use crate::graph::{parse_calendar, CalendarView, EventChange};
 use crate::model::Calendar;
 use crate::store::{ApplyStats, RoundKind, SyncState};
-use crate::sync::{plan_round, PageStep, Round, RoundError, Source, Window};
+use crate::sync::{
+    link_is_on, plan_round, refuses_delta, PageStep, Round, RoundError, Source, Window,
+};
 use secrecy::SecretString;
 use serde::Serialize;
 use std::sync::atomic::Ordering;
 
 /// `meta` key: when `/me/calendars` was last read.
 const CALENDARS_LISTED_AT: &str = "calendars_listed_at";
+/// `meta` key: the Graph endpoint (origin) the calendar list was read from.
+const CALENDARS_LISTED_FROM: &str = "calendars_listed_from";
 /// Pages in one round before it is abandoned as runaway.
 const MAX_PAGES: usize = 100_000;
 /// Times a calendar's round may start over (dead delta token, paging loop) in one sync.
@@ -57,6 +61,25 @@ pub struct SyncReport {
     pub parse_micros: u64,
     /// Time spent writing to the store, in microseconds.
     pub store_micros: u64,
+}
+
+/// How a calendar is read, as `presently calendars` says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum ReadMode {
+    /// Delta rounds (`calendarView/delta`) with the calendar's own delta link.
+    Delta,
+    /// A paged window read each sync, because Graph refused delta on this calendar.
+    Window { refused: String },
+}
+
+impl std::fmt::Display for ReadMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadMode::Delta => f.write_str("delta"),
+            ReadMode::Window { refused } => write!(f, "window (Graph refused delta: {refused})"),
+        }
+    }
 }
 
 /// A delta or next link the server no longer knows: start a full round.
@@ -106,7 +129,8 @@ impl Engine {
             stats.bytes.load(Ordering::Relaxed),
             stats.waiting_micros.load(Ordering::Relaxed),
         );
-        let listed = if options.full || self.calendar_list_is_stale()? {
+        let from_server = options.full || self.calendar_list_is_stale()?;
+        let mut listed = if from_server {
             self.calendars_from_server().await?
         } else {
             self.store().calendars()?
@@ -118,18 +142,27 @@ impl Engine {
         }
         let config = self.config();
         let chosen = &config.sync.calendars;
-        let selected: Vec<&Calendar> = listed
-            .iter()
-            .filter(|c| {
-                if chosen.is_empty() {
-                    c.is_default
-                } else {
-                    chosen
-                        .iter()
-                        .any(|id| id == &c.id || id.eq_ignore_ascii_case(&c.name))
-                }
-            })
-            .collect();
+        let chooses = |c: &Calendar| {
+            if chosen.is_empty() {
+                c.is_default
+            } else {
+                chosen
+                    .iter()
+                    .any(|id| id == &c.id || id.eq_ignore_ascii_case(&c.name))
+            }
+        };
+        // A stored list that matches nothing (a calendar added since, or a list stored
+        // before the primary was looked up) is read again before giving up.
+        if !from_server && !listed.iter().any(chooses) {
+            listed = self.calendars_from_server().await?;
+        }
+        let selected: Vec<&Calendar> = listed.iter().filter(|c| chooses(c)).collect();
+        // Nothing to read is an error that says why, before anything stored is dropped.
+        if selected.is_empty() {
+            return Err(Error::NoCalendar {
+                reason: nothing_to_sync(chosen, &listed),
+            });
+        }
         // Calendars the user no longer syncs keep no appointments.
         for calendar in listed
             .iter()
@@ -191,14 +224,54 @@ impl Engine {
         let json = self
             .authed(|token| async move { self.graph().calendars(&token).await })
             .await?;
-        let calendars = json
+        let mut calendars = json
             .into_iter()
             .map(parse_calendar)
             .collect::<Result<Vec<_>, _>>()?;
+        // Microsoft's own `/me/calendars` example carries no `isDefaultCalendar`: when no
+        // calendar says it is the default, `/me/calendar` names the primary.
+        if !calendars.iter().any(|c| c.is_default) {
+            let json = self
+                .authed(|token| async move { self.graph().primary_calendar(&token).await })
+                .await?;
+            let primary = parse_calendar(json)?;
+            tracing::info!(calendar = %primary.name, "no calendar in the list says it is the default; /me/calendar named the primary");
+            match calendars.iter_mut().find(|c| c.id == primary.id) {
+                Some(listed) => listed.is_default = true,
+                None => calendars.insert(
+                    0,
+                    Calendar {
+                        is_default: true,
+                        ..primary
+                    },
+                ),
+            }
+        }
         let mut store = self.store();
         store.set_calendars(&calendars)?;
         store.set_meta(CALENDARS_LISTED_AT, &self.clock.now().to_rfc3339())?;
+        store.set_meta(CALENDARS_LISTED_FROM, &self.graph_origin())?;
         Ok(calendars)
+    }
+
+    /// The configured Graph endpoint's origin (`https://graph.microsoft.com`).
+    fn graph_origin(&self) -> String {
+        self.graph().base().origin().ascii_serialization()
+    }
+
+    /// How `calendar` is read now: by delta, or by window where Graph refused delta.
+    pub fn calendar_read_mode(&self, calendar: &Calendar) -> Result<ReadMode, Error> {
+        let refusal = self.store().delta_refusal(&calendar.id)?;
+        let source = Source::for_calendar(
+            &calendar.id,
+            calendar.is_default,
+            refusal.as_ref().map(|r| r.1),
+            self.clock.now(),
+        );
+        Ok(match (source, refusal) {
+            (Source::CalendarWindow { .. }, Some((why, _))) => ReadMode::Window { refused: why },
+            _ => ReadMode::Delta,
+        })
     }
 
     /// The calendar list is re-read hourly (and on a full sync), so an incremental sync
@@ -206,6 +279,11 @@ impl Engine {
     fn calendar_list_is_stale(&self) -> Result<bool, Error> {
         let store = self.store();
         if store.calendars()?.is_empty() {
+            return Ok(true);
+        }
+        // Another endpoint (a national cloud, the demo emulator on a new port) may be
+        // another mailbox: read its list.
+        if store.meta(CALENDARS_LISTED_FROM)?.as_deref() != Some(self.graph_origin().as_str()) {
             return Ok(true);
         }
         let listed = store
@@ -261,13 +339,13 @@ impl Engine {
         calendar: &Calendar,
         force_full: bool,
     ) -> Result<(CalendarReport, usize), Error> {
-        let source = if calendar.is_default {
-            Source::PrimaryDelta
-        } else {
-            Source::CalendarWindow {
-                calendar_id: calendar.id.clone(),
-            }
-        };
+        let refusal = self.store().delta_refusal(&calendar.id)?;
+        let mut source = Source::for_calendar(
+            &calendar.id,
+            calendar.is_default,
+            refusal.as_ref().map(|r| r.1),
+            self.clock.now(),
+        );
         let sync = &self.config().sync;
         let window = Window::around(
             self.clock.now().date_naive(),
@@ -290,7 +368,17 @@ impl Engine {
             {
                 plan.kind = RoundKind::Initial;
             }
-            let previous_delta = state.as_ref().and_then(|s| s.delta_link.clone());
+            if let Some(from) = &plan.moved_from {
+                tracing::info!(calendar = %calendar.name, stored = %from, endpoint = %self.graph_origin(), "the Graph endpoint changed since the last sync; reading the whole window again");
+                restarted = Some(format!(
+                    "the Graph endpoint changed (the stored links pointed at {from}); the whole window was read again"
+                ));
+            }
+            // A delta link for another endpoint is dropped with the round that replaces it.
+            let previous_delta = state
+                .as_ref()
+                .and_then(|s| s.delta_link.clone())
+                .filter(|l| source.has_delta() && link_is_on(l, self.graph().base()));
             let last_synced = state.as_ref().and_then(|s| s.last_synced_at);
             let mut round = Round::new(&plan, &source, window, previous_delta, MAX_PAGES);
             tracing::info!(calendar = %calendar.name, kind = ?plan.kind, resumed = plan.resumed, "sync round");
@@ -312,6 +400,39 @@ impl Engine {
                         async move { self.graph().get(url, &token, Some(page_size)).await }
                     })
                     .await;
+                // Graph refusing delta on this calendar (its first request): read it by
+                // window from now on, and remember why.
+                let refused = match (&fetched, &source) {
+                    (
+                        Err(Error::Server {
+                            status,
+                            code,
+                            message,
+                        }),
+                        Source::CalendarDelta { calendar_id },
+                    ) if round.pages() == 0
+                        && !plan.resumed
+                        && plan.kind != RoundKind::Incremental
+                        && refuses_delta(*status, code) =>
+                    {
+                        // Server text, cleaned and bounded before it is stored and shown.
+                        let why =
+                            crate::graph::event::clean_text(&format!("{status} {code}: {message}"));
+                        Some((
+                            calendar_id.clone(),
+                            why.chars().take(200).collect::<String>(),
+                        ))
+                    }
+                    _ => None,
+                };
+                if let Some((calendar_id, why)) = refused {
+                    tracing::info!(calendar = %calendar.name, reason = %why, "Graph refused delta on this calendar; reading its window instead");
+                    let mut store = self.store();
+                    store.set_delta_refusal(&calendar.id, Some((&why, self.clock.now())))?;
+                    store.abandon_round(&calendar.id)?;
+                    source = Source::CalendarWindow { calendar_id };
+                    continue 'round;
+                }
                 let body = match fetched {
                     Err(err) if is_dead_link(&err) && restarts < MAX_RESTARTS => {
                         tracing::warn!(calendar = %calendar.name, error = %err, "the server no longer knows this sync state; starting a full round");
@@ -387,6 +508,9 @@ impl Engine {
                                 "incremental"
                             }
                         };
+                        if matches!(source, Source::CalendarDelta { .. }) && refusal.is_some() {
+                            store.set_delta_refusal(&calendar.id, None)?;
+                        }
                         store_micros += store_started.elapsed().as_micros() as u64;
                         break 'round Ok((
                             CalendarReport {
@@ -407,5 +531,26 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// Why a sync has no calendar to read, naming the calendars chosen and those there are.
+fn nothing_to_sync(chosen: &[String], listed: &[Calendar]) -> String {
+    let quoted = |names: &mut dyn Iterator<Item = &str>| {
+        names
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let available = quoted(&mut listed.iter().map(|c| c.name.as_str()));
+    match (chosen.is_empty(), listed.is_empty()) {
+        (_, true) => "the account has no calendars".to_owned(),
+        (true, false) => format!(
+            "no calendar is marked as the primary one and sync.calendars chooses none; the account's calendars: {available}"
+        ),
+        (false, false) => format!(
+            "none of the calendars chosen in sync.calendars ({}) is among the account's calendars ({available})",
+            quoted(&mut chosen.iter().map(String::as_str))
+        ),
     }
 }

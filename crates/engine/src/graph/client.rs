@@ -1,9 +1,11 @@
 //! A small Microsoft Graph HTTP client: bearer auth, the Prefer headers the product
 //! relies on, bounded bodies and timeouts, and links followed only on the Graph host.
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::model::Account;
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +35,10 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// First backoff when the server names no Retry-After.
     pub initial_backoff: Duration,
-    /// No single wait is longer than this.
+    /// No single wait is longer than this. A `Retry-After` above it is not waited out inside
+    /// a request (a sync or a presence change would hang that long): the request fails and
+    /// every later one on the client fails at once until at most this much is left, so
+    /// nothing is sent sooner than Graph asked.
     pub max_backoff: Duration,
 }
 
@@ -49,6 +54,148 @@ impl Default for RetryPolicy {
 
 /// Outlook allows 4 concurrent requests per app and mailbox.
 pub const MAX_CONCURRENT_REQUESTS: usize = 4;
+
+/// Graph asked for a pause longer than a request waits: said with how long is left.
+fn held_back(status: u16, left: Duration) -> Error {
+    Error::Server {
+        status,
+        code: "retryAfterTooLong".into(),
+        message: format!(
+            "Graph asked Presently to wait before its next request; {} s are left, and nothing is sent before then",
+            left.as_secs_f64().ceil() as u64
+        ),
+    }
+}
+
+/// How the client sleeps (tokio's timer by default; tests record the waits instead).
+pub type SleepFn = Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Reads a `Retry-After` value (RFC 9110 §10.2.3) as a wait from `now`: whole seconds,
+/// seconds with a fraction (Graph has been seen sending `2.128`), or an HTTP-date
+/// (IMF-fixdate, and the obsolete RFC 850 and asctime forms). A fraction is rounded up,
+/// never down; a date in the past is no wait. `None` for anything else.
+///
+/// The one parser for every caller that reads `Retry-After`.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+        if fraction.contains('.') || (whole.is_empty() && fraction.is_empty()) {
+            return None;
+        }
+        let secs: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        // Exact decimal arithmetic: 2.128 is 2 s 128 ms, not the float just below it.
+        let mut nanos: u64 = 0;
+        for (i, digit) in fraction.bytes().enumerate() {
+            let digit = u64::from(digit - b'0');
+            if i < 9 {
+                nanos += digit * 10u64.pow(8 - i as u32);
+            } else if digit > 0 {
+                nanos += 1; // beyond nanoseconds: round up
+                break;
+            }
+        }
+        return Some(Duration::from_secs(secs) + Duration::from_nanos(nanos));
+    }
+    let at: DateTime<Utc> = httpdate::parse_http_date(value).ok()?.into();
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Whether `link` points at the same scheme, host and port as `base` (a link anywhere else
+/// is never followed with the user's token).
+pub fn same_origin(link: &Url, base: &Url) -> bool {
+    link.scheme() == base.scheme()
+        && link.host_str() == base.host_str()
+        && link.port_or_known_default() == base.port_or_known_default()
+}
+
+/// `host:port` of `url`, as a message names it.
+fn host_and_port(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("?");
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// The one place a failed HTTP exchange becomes an [`Error::Network`]: what went wrong in
+/// words, naming host and port ("cannot connect to 127.0.0.1:8400: connection refused"),
+/// never reqwest's or hyper's own wording ("error sending request", "client error").
+/// `err` is a `reqwest::Error` or anything wrapping one (its sources are read).
+pub fn network_error(
+    url: &Url,
+    err: &(dyn std::error::Error + 'static),
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> Error {
+    let at = host_and_port(url);
+    let mut refused = false;
+    let mut reset = false;
+    let mut timed_out = false;
+    let mut dns = false;
+    let mut tls = false;
+    let mut connecting = false;
+    let mut innermost = err.to_string();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(r) = e.downcast_ref::<reqwest::Error>() {
+            timed_out |= r.is_timeout();
+            connecting |= r.is_connect();
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => refused = true,
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    reset = true
+                }
+                std::io::ErrorKind::TimedOut => timed_out = true,
+                _ => {}
+            }
+        }
+        let text = e.to_string();
+        // hyper-util names a failed lookup "dns error"; rustls' errors name the peer's
+        // certificate or the handshake.
+        dns |= text.starts_with("dns error");
+        tls |= text.contains("certificate") || text.contains("handshake");
+        innermost = text;
+        source = e.source();
+    }
+    let secs = |d: Duration| d.as_secs_f64();
+    let detail = if dns {
+        format!(
+            "cannot connect to {at}: the name {} was not found (DNS lookup failed: {innermost})",
+            url.host_str().unwrap_or("?")
+        )
+    } else if refused {
+        format!("cannot connect to {at}: connection refused")
+    } else if timed_out && connecting {
+        format!(
+            "cannot connect to {at}: no answer within {} s (connection timed out)",
+            secs(connect_timeout)
+        )
+    } else if timed_out {
+        format!(
+            "{at} did not answer within {} s (request timed out)",
+            secs(timeout)
+        )
+    } else if tls {
+        format!("cannot connect securely to {at}: {innermost}")
+    } else if reset {
+        format!("the connection to {at} was reset")
+    } else if connecting {
+        format!("cannot connect to {at}: {innermost}")
+    } else {
+        format!("the connection to {at} failed: {innermost}")
+    };
+    Error::Network { host: at, detail }
+}
 
 /// Counters for reports and benchmarks.
 #[derive(Debug, Default)]
@@ -70,6 +217,11 @@ pub struct GraphClient {
     /// When throttled, nobody on this connection sends before this instant.
     not_before: Arc<Mutex<Option<tokio::time::Instant>>>,
     stats: Arc<ClientStats>,
+    /// "Now" for an HTTP-date `Retry-After`: the engine's clock.
+    clock: Arc<dyn Clock>,
+    sleep: SleepFn,
+    connect_timeout: Duration,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -112,16 +264,14 @@ impl GraphClient {
     ) -> Result<Self, Error> {
         let base = Url::parse(graph_endpoint)
             .map_err(|e| Error::InvalidInput(format!("graph endpoint {graph_endpoint:?}: {e}")))?;
+        let connect_timeout = Duration::from_secs(10).min(timeout);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .connect_timeout(connect_timeout)
             .timeout(timeout)
             .user_agent(concat!("Presently/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::Network {
-                host: base.host_str().unwrap_or("").to_owned(),
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| network_error(&base, &e, connect_timeout, timeout))?;
         Ok(Self {
             http,
             base,
@@ -129,7 +279,23 @@ impl GraphClient {
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_REQUESTS)),
             not_before: Arc::new(Mutex::new(None)),
             stats: Arc::new(ClientStats::default()),
+            clock: Arc::new(SystemClock),
+            sleep: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
+            connect_timeout,
+            timeout,
         })
+    }
+
+    /// Measures an HTTP-date `Retry-After` against `clock` (the engine's).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Waits with `sleep` instead of tokio's timer (tests record the waits).
+    pub fn with_sleep(mut self, sleep: SleepFn) -> Self {
+        self.sleep = sleep;
+        self
     }
 
     pub fn stats(&self) -> &ClientStats {
@@ -152,10 +318,7 @@ impl GraphClient {
     pub fn checked_link(&self, link: &str) -> Result<Url, Error> {
         let url = Url::parse(link)
             .map_err(|e| Error::MalformedResponse(format!("unreadable link {link:?}: {e}")))?;
-        if url.scheme() != self.base.scheme()
-            || url.host_str() != self.base.host_str()
-            || url.port_or_known_default() != self.base.port_or_known_default()
-        {
+        if !same_origin(&url, &self.base) {
             return Err(Error::MalformedResponse(format!(
                 "the server sent a link to another host ({}); it was not followed",
                 url.host_str().unwrap_or("?")
@@ -209,9 +372,11 @@ impl GraphClient {
         json: Option<&serde_json::Value>,
     ) -> Result<Vec<u8>, Error> {
         let mut attempt = 0;
+        // After this request waited out its own Retry-After, only a later gate holds it.
+        let mut waited_until = None;
         loop {
             attempt += 1;
-            self.wait_for_gate().await;
+            self.wait_for_gate(waited_until.take()).await?;
             let result = {
                 let _permit =
                     self.permits.acquire().await.map_err(|_| {
@@ -231,9 +396,16 @@ impl GraphClient {
                     status,
                     retry_after,
                 }) if attempt < self.retry.max_attempts => {
-                    let wait = retry_after
-                        .unwrap_or_else(|| self.backoff(attempt))
-                        .min(self.retry.max_backoff);
+                    // Graph's own Retry-After is waited out in full (never less than asked);
+                    // without one, a jittered backoff.
+                    let wait = match retry_after {
+                        Some(asked) if asked > self.retry.max_backoff => {
+                            self.hold_back(asked);
+                            return Err(held_back(status, asked));
+                        }
+                        Some(asked) => asked,
+                        None => self.backoff(attempt).min(self.retry.max_backoff),
+                    };
                     tracing::warn!(
                         status,
                         wait_ms = wait.as_millis() as u64,
@@ -242,14 +414,22 @@ impl GraphClient {
                         "Graph asked to slow down; waiting"
                     );
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    self.hold_back(wait);
+                    waited_until = Some(self.hold_back(wait));
+                    (self.sleep)(wait).await;
                 }
-                Err(Attempt::Retry { status, .. }) => {
+                Err(Attempt::Retry {
+                    status,
+                    retry_after,
+                }) => {
+                    // Given up, but the pause Graph asked for still holds for what follows.
+                    if let Some(asked) = retry_after {
+                        self.hold_back(asked);
+                    }
                     return Err(Error::Server {
                         status,
                         code: "retriesExhausted".into(),
                         message: format!("still failing after {attempt} attempts"),
-                    })
+                    });
                 }
                 Err(Attempt::Failed(e)) => return Err(e),
                 Ok(body) => return Ok(body),
@@ -268,19 +448,31 @@ impl GraphClient {
         ceiling.mul_f64(0.5 + jitter / 2.0)
     }
 
-    fn hold_back(&self, wait: Duration) {
+    /// Holds back every request on this client for `wait`; returns until when.
+    fn hold_back(&self, wait: Duration) -> tokio::time::Instant {
         let until = tokio::time::Instant::now() + wait;
         let mut gate = self.not_before.lock().unwrap_or_else(|p| p.into_inner());
         if gate.is_none_or(|t| t < until) {
             *gate = Some(until);
         }
+        until
     }
 
-    async fn wait_for_gate(&self) {
+    /// Waits while the client is held back, unless the gate is no later than `waited_until`
+    /// (this request already slept that long).
+    /// A hold longer than [`RetryPolicy::max_backoff`] fails at once instead.
+    async fn wait_for_gate(&self, waited_until: Option<tokio::time::Instant>) -> Result<(), Error> {
         let until = *self.not_before.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(until) = until {
-            tokio::time::sleep_until(until).await;
+        if let Some(until) = until.filter(|u| waited_until.is_none_or(|w| *u > w)) {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if left > self.retry.max_backoff {
+                return Err(held_back(429, left));
+            }
+            if !left.is_zero() {
+                (self.sleep)(left).await;
+            }
         }
+        Ok(())
     }
 
     async fn send_once(
@@ -291,16 +483,8 @@ impl GraphClient {
         page_size: Option<u32>,
         json: Option<&serde_json::Value>,
     ) -> Result<Vec<u8>, Attempt> {
-        let host = url.host_str().unwrap_or("").to_owned();
         let net = |e: reqwest::Error| {
-            Attempt::Failed(Error::Network {
-                host: host.clone(),
-                detail: if e.is_timeout() {
-                    "the server did not answer in time".to_owned()
-                } else {
-                    e.to_string()
-                },
-            })
+            Attempt::Failed(network_error(&url, &e, self.connect_timeout, self.timeout))
         };
         let mut prefer = vec!["outlook.timezone=\"UTC\"".to_owned()];
         if let Some(n) = page_size {
@@ -319,7 +503,10 @@ impl GraphClient {
         let status = response.status();
         let too_big = || {
             Attempt::Failed(Error::MalformedResponse(format!(
-                "answer exceeds the {MAX_BODY_BYTES}-byte limit"
+                "an answer from {} is larger than {} MiB, the limit for one answer (Graph may send more than the {} items per page asked for); it was not read",
+                url.path(),
+                MAX_BODY_BYTES / (1024 * 1024),
+                page_size.map_or_else(|| "default".to_owned(), |n| n.to_string())
             )))
         };
         if response
@@ -332,8 +519,7 @@ impl GraphClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| parse_retry_after(v, self.clock.now()));
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(net)? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
@@ -419,6 +605,16 @@ impl GraphClient {
         ))
     }
 
+    /// `GET /me/calendar`: the user's primary calendar, as a Graph JSON object (for
+    /// calendar lists that do not say which one is the default).
+    pub async fn primary_calendar(&self, token: &SecretString) -> Result<serde_json::Value, Error> {
+        let body = self
+            .get(self.url("/v1.0/me/calendar")?, token, None)
+            .await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::MalformedResponse(format!("/me/calendar: {e}")))
+    }
+
     /// All pages of a calendarView over `[start, end)` (`calendar_id` None = the primary
     /// calendar), as raw bodies for [`crate::graph::CalendarView::parse`].
     pub async fn calendar_view_pages(
@@ -463,4 +659,135 @@ impl GraphClient {
 
 fn urlencode(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("instant")
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_fractions_and_http_dates() {
+        let now = at("1994-11-06T08:49:30Z");
+        let ms = Duration::from_millis;
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        // As Microsoft's throttling page shows it: never rounded down to 2 s.
+        assert_eq!(parse_retry_after("2.128", now), Some(ms(2128)));
+        assert_eq!(parse_retry_after(" 0.5 ", now), Some(ms(500)));
+        assert_eq!(parse_retry_after(".25", now), Some(ms(250)));
+        assert_eq!(parse_retry_after("3.", now), Some(Duration::from_secs(3)));
+        // Digits past nanoseconds round up.
+        assert_eq!(
+            parse_retry_after("0.0000000001", now),
+            Some(Duration::from_nanos(1))
+        );
+        // RFC 9110's three date forms, 7 s after `now`.
+        for date in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(
+                parse_retry_after(date, now),
+                Some(Duration::from_secs(7)),
+                "{date}"
+            );
+        }
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date already past is no wait"
+        );
+        for bad in [
+            "",
+            "soon",
+            "-1",
+            "1.2.3",
+            ".",
+            "1e3",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+        ] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+    }
+
+    /// What hyper-util hands reqwest when a name does not resolve: "dns error" over the
+    /// resolver's io::Error.
+    #[derive(Debug)]
+    struct DnsError(std::io::Error);
+    impl std::fmt::Display for DnsError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("dns error")
+        }
+    }
+    impl std::error::Error for DnsError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn network_failures_are_said_in_words_with_host_and_port() {
+        let url = Url::parse("https://graph.example.invalid/v1.0/me").expect("url");
+        let dns = DnsError(std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        ));
+        let err = network_error(&url, &dns, Duration::from_secs(10), Duration::from_secs(60));
+        assert_eq!(err.code(), crate::error::ErrorCode::Network);
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot connect to graph.example.invalid:443: the name graph.example.invalid was not found (DNS lookup failed"),
+            "{text}"
+        );
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let url = Url::parse("http://127.0.0.1:8400/v1.0/me").expect("url");
+        let err = network_error(
+            &url,
+            &refused,
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+        );
+        assert_eq!(
+            err.to_string(),
+            "cannot connect to 127.0.0.1:8400: connection refused"
+        );
+        let timed_out = std::io::Error::from(std::io::ErrorKind::TimedOut);
+        let err = network_error(
+            &url,
+            &timed_out,
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+        );
+        assert_eq!(
+            err.to_string(),
+            "127.0.0.1:8400 did not answer within 60 s (request timed out)"
+        );
+    }
+
+    #[test]
+    fn links_are_followed_only_on_the_same_scheme_host_and_port() {
+        let base = Url::parse("http://127.0.0.1:8400").expect("url");
+        let ok = Url::parse("http://127.0.0.1:8400/v1.0/me/calendarView/delta?$deltatoken=x")
+            .expect("url");
+        assert!(same_origin(&ok, &base));
+        for other in [
+            "http://127.0.0.1:8401/v1.0/x",
+            "https://127.0.0.1:8400/v1.0/x",
+            "http://localhost:8400/v1.0/x",
+        ] {
+            assert!(
+                !same_origin(&Url::parse(other).expect("url"), &base),
+                "{other}"
+            );
+        }
+        let graph = Url::parse("https://graph.microsoft.com").expect("url");
+        let explicit = Url::parse("https://graph.microsoft.com:443/v1.0/me").expect("url");
+        assert!(same_origin(&explicit, &graph));
+    }
 }

@@ -173,8 +173,9 @@ struct GraphCalendar {
     id: String,
     name: Option<String>,
     hex_color: Option<String>,
-    #[serde(default)]
-    is_default_calendar: bool,
+    /// Absent in Microsoft's own `/me/calendars` example: unknown, not "not the default"
+    /// (the sync asks `GET /me/calendar` when no calendar says it is the default).
+    is_default_calendar: Option<bool>,
     #[serde(default)]
     can_edit: bool,
 }
@@ -420,7 +421,7 @@ pub fn parse_calendar(json: serde_json::Value) -> Result<Calendar, Error> {
         name: clean_text(cal.name.as_deref().unwrap_or("Calendar")),
         id: cal.id,
         color: cal.hex_color.filter(|c| is_hex_color(c)),
-        is_default: cal.is_default_calendar,
+        is_default: cal.is_default_calendar.unwrap_or(false),
         can_edit: cal.can_edit,
     })
 }

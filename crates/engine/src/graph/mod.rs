@@ -9,5 +9,5 @@ pub mod client;
 pub mod event;
 pub mod timezone;
 
-pub use client::GraphClient;
+pub use client::{network_error, parse_retry_after, GraphClient};
 pub use event::{parse_calendar, parse_event, CalendarView, EventChange};

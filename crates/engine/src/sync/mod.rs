@@ -46,21 +46,55 @@ impl Window {
 /// How a calendar is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// `/me/calendarView/delta` (the primary calendar on v1.0).
+    /// `/me/calendarView/delta` (the primary calendar, documented on v1.0).
     PrimaryDelta,
-    /// `/me/calendars/{id}/calendarView`: a paged window fetch, diffed against the store.
+    /// `/me/calendars/{id}/calendarView/delta`: delta on another calendar, with its own
+    /// delta link.
+    CalendarDelta { calendar_id: String },
+    /// `/me/calendars/{id}/calendarView`: a paged window fetch, diffed against the store;
+    /// for a calendar whose delta Graph refused.
     CalendarWindow { calendar_id: String },
 }
 
+/// How long a calendar whose delta Graph refused is read by window before delta is tried
+/// again (one request).
+pub const DELTA_RETRY_AFTER: chrono::Duration = chrono::Duration::days(7);
+
 impl Source {
+    /// How to read `calendar`: the primary by `/me/calendarView/delta`, others by their own
+    /// delta, unless Graph refused that at `refused_at` (less than [`DELTA_RETRY_AFTER`] ago).
+    pub fn for_calendar(
+        calendar_id: &str,
+        is_default: bool,
+        refused_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        if is_default {
+            return Source::PrimaryDelta;
+        }
+        match refused_at {
+            Some(at) if now - at < DELTA_RETRY_AFTER => Source::CalendarWindow {
+                calendar_id: calendar_id.to_owned(),
+            },
+            _ => Source::CalendarDelta {
+                calendar_id: calendar_id.to_owned(),
+            },
+        }
+    }
+
     /// The first request of a full round over `window`.
     pub fn initial_url(&self, graph: &Url, window: Window) -> Result<Url, url::ParseError> {
+        let id = |calendar_id: &str| {
+            url::form_urlencoded::byte_serialize(calendar_id.as_bytes()).collect::<String>()
+        };
         let path = match self {
             Source::PrimaryDelta => "/v1.0/me/calendarView/delta".to_owned(),
-            Source::CalendarWindow { calendar_id } => format!(
-                "/v1.0/me/calendars/{}/calendarView",
-                url::form_urlencoded::byte_serialize(calendar_id.as_bytes()).collect::<String>()
-            ),
+            Source::CalendarDelta { calendar_id } => {
+                format!("/v1.0/me/calendars/{}/calendarView/delta", id(calendar_id))
+            }
+            Source::CalendarWindow { calendar_id } => {
+                format!("/v1.0/me/calendars/{}/calendarView", id(calendar_id))
+            }
         };
         let mut url = graph.join(&path)?;
         url.query_pairs_mut()
@@ -75,9 +109,32 @@ impl Source {
         Ok(url)
     }
 
-    fn has_delta(&self) -> bool {
-        matches!(self, Source::PrimaryDelta)
+    pub fn has_delta(&self) -> bool {
+        matches!(self, Source::PrimaryDelta | Source::CalendarDelta { .. })
     }
+}
+
+/// Whether Graph's answer to the first request of a calendar's delta round means "no delta
+/// here" (rather than a passing fault or a lost sync state): what v1.0 answers for a route
+/// it does not know or a function it does not support on that resource.
+pub fn refuses_delta(status: u16, code: &str) -> bool {
+    const CODES: [&str; 7] = [
+        "BadRequest",
+        "ErrorInvalidRequest",
+        "ResourceNotFound",
+        "NotImplemented",
+        "NotSupported",
+        "UnsupportedQuery",
+        "ErrorNotSupported",
+    ];
+    matches!(status, 400 | 404 | 405 | 501) && CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
+}
+
+/// Whether a stored link can be followed against the configured Graph endpoint `graph`
+/// (same scheme, host and port). A link to anywhere else is never followed with the user's
+/// token; it means the endpoint changed since it was stored.
+pub fn link_is_on(link: &str, graph: &Url) -> bool {
+    Url::parse(link).is_ok_and(|url| crate::graph::client::same_origin(&url, graph))
 }
 
 /// How the next round starts.
@@ -87,11 +144,16 @@ pub struct RoundPlan {
     pub first_link: String,
     /// Continues a round that was interrupted (its earlier pages are already committed).
     pub resumed: bool,
+    /// The stored links pointed at this other origin (the Graph endpoint changed: another
+    /// configuration, a national cloud, the demo emulator on a new port), so this is a
+    /// fresh full round and the old delta link is dropped.
+    pub moved_from: Option<String>,
 }
 
 /// Decides the next round: resume an interrupted one; else go incremental from the delta
 /// link while the window is unchanged; else (first sync, new day, `force_full`, no delta
-/// support) a full round over `window`.
+/// support) a full round over `window`. Stored links that no longer point at `graph` are
+/// not used: the endpoint moved, so a full round starts (and says where the links pointed).
 pub fn plan_round(
     state: Option<&SyncState>,
     source: &Source,
@@ -99,30 +161,48 @@ pub fn plan_round(
     window: Window,
     force_full: bool,
 ) -> Result<RoundPlan, url::ParseError> {
+    let mut moved_from = None;
+    let mut elsewhere = |link: &str| {
+        let on = link_is_on(link, graph);
+        if !on && moved_from.is_none() {
+            moved_from = Some(
+                Url::parse(link)
+                    .map(|u| u.origin().ascii_serialization())
+                    .unwrap_or_else(|_| "an unreadable link".to_owned()),
+            );
+        }
+        !on
+    };
     if let Some(state) = state.filter(|s| window.matches(s)) {
         if let (Some(kind), Some(next)) = (state.round, state.next_link.as_ref()) {
-            if !(force_full && kind == RoundKind::Incremental) {
+            let dropped = force_full && kind == RoundKind::Incremental;
+            if !dropped && !elsewhere(next) {
                 return Ok(RoundPlan {
                     kind,
                     first_link: next.clone(),
                     resumed: true,
+                    moved_from: None,
                 });
             }
         }
         if let (false, true, Some(delta)) =
             (force_full, source.has_delta(), state.delta_link.as_ref())
         {
-            return Ok(RoundPlan {
-                kind: RoundKind::Incremental,
-                first_link: delta.clone(),
-                resumed: false,
-            });
+            if !elsewhere(delta) {
+                return Ok(RoundPlan {
+                    kind: RoundKind::Incremental,
+                    first_link: delta.clone(),
+                    resumed: false,
+                    moved_from,
+                });
+            }
         }
     }
     Ok(RoundPlan {
         kind: RoundKind::Full,
         first_link: source.initial_url(graph, window)?.to_string(),
         resumed: false,
+        moved_from,
     })
 }
 

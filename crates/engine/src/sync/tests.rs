@@ -93,9 +93,12 @@ fn later_syncs_use_the_delta_link_verbatim_until_the_window_moves() {
 #[test]
 fn an_interrupted_round_resumes_from_its_next_link() {
     for kind in [RoundKind::Full, RoundKind::Incremental] {
+        let next = "https://graph.microsoft.com/v1.0/me/calendarView/delta?$skiptoken=n-3";
         let state = SyncState {
-            delta_link: Some("d-old".into()),
-            next_link: Some("n-3".into()),
+            delta_link: Some(
+                "https://graph.microsoft.com/v1.0/me/calendarView/delta?$deltatoken=old".into(),
+            ),
+            next_link: Some(next.into()),
             round: Some(kind),
             window_start: Some(window().start),
             window_end: Some(window().end),
@@ -111,9 +114,95 @@ fn an_interrupted_round_resumes_from_its_next_link() {
         .unwrap();
         assert_eq!(
             (plan.kind, plan.first_link.as_str(), plan.resumed),
-            (kind, "n-3", true)
+            (kind, next, true)
         );
+        assert_eq!(plan.moved_from, None);
     }
+}
+
+#[test]
+fn links_to_another_endpoint_start_a_fresh_full_round() {
+    // The demo emulator came back on another port; a national cloud was chosen.
+    let old = "http://127.0.0.1:8400";
+    for graph in ["http://127.0.0.1:8401", "https://graph.microsoft.us"] {
+        let graph = Url::parse(graph).unwrap();
+        let completed = SyncState {
+            delta_link: Some(format!("{old}/v1.0/me/calendarView/delta?$deltatoken=d")),
+            window_start: Some(window().start),
+            window_end: Some(window().end),
+            ..Default::default()
+        };
+        let interrupted = SyncState {
+            next_link: Some(format!("{old}/v1.0/me/calendarView/delta?$skiptoken=s")),
+            round: Some(RoundKind::Incremental),
+            ..completed.clone()
+        };
+        for state in [&completed, &interrupted] {
+            let plan =
+                plan_round(Some(state), &Source::PrimaryDelta, &graph, window(), false).unwrap();
+            assert_eq!((plan.kind, plan.resumed), (RoundKind::Full, false));
+            assert!(link_is_on(&plan.first_link, &graph), "{}", plan.first_link);
+            assert_eq!(plan.moved_from.as_deref(), Some(old));
+        }
+    }
+    // The same endpoint spelt with its default port is not a move.
+    let state = SyncState {
+        delta_link: Some(
+            "https://graph.microsoft.com:443/v1.0/me/calendarView/delta?$deltatoken=d".into(),
+        ),
+        window_start: Some(window().start),
+        window_end: Some(window().end),
+        ..Default::default()
+    };
+    let plan = plan_round(
+        Some(&state),
+        &Source::PrimaryDelta,
+        &graph(),
+        window(),
+        false,
+    )
+    .unwrap();
+    assert_eq!((plan.kind, plan.moved_from), (RoundKind::Incremental, None));
+}
+
+#[test]
+fn other_calendars_use_their_own_delta_unless_graph_refused_it_lately() {
+    let now = now();
+    assert_eq!(
+        Source::for_calendar("A", true, None, now),
+        Source::PrimaryDelta
+    );
+    let delta = Source::for_calendar("AAMk/x=", false, None, now);
+    assert!(delta.has_delta());
+    let url = delta.initial_url(&graph(), window()).unwrap();
+    assert!(
+        url.as_str()
+            .contains("/v1.0/me/calendars/AAMk%2Fx%3D/calendarView/delta?startDateTime="),
+        "{url}"
+    );
+    let refused = Source::for_calendar("A", false, Some(now - chrono::Duration::days(1)), now);
+    assert_eq!(
+        refused,
+        Source::CalendarWindow {
+            calendar_id: "A".into()
+        }
+    );
+    // After a week delta is tried again.
+    let later = Source::for_calendar("A", false, Some(now - chrono::Duration::days(8)), now);
+    assert!(later.has_delta());
+}
+
+#[test]
+fn what_counts_as_graph_refusing_delta() {
+    assert!(refuses_delta(400, "BadRequest"));
+    assert!(refuses_delta(400, "ErrorInvalidRequest"));
+    assert!(refuses_delta(404, "ResourceNotFound"));
+    assert!(refuses_delta(501, "NotImplemented"));
+    // A lost sync state, a missing calendar, a passing fault: not a refusal.
+    assert!(!refuses_delta(400, "ErrorInvalidIdMalformed"));
+    assert!(!refuses_delta(410, "SyncStateNotFound"));
+    assert!(!refuses_delta(404, "ErrorItemNotFound"));
+    assert!(!refuses_delta(503, "serviceNotAvailable"));
 }
 
 #[test]
@@ -187,4 +276,35 @@ fn paging_is_bounded_and_delta_pages_need_a_link() {
         round.on_page(&page(None, None), now(), None),
         Ok(PageStep::Complete { .. })
     ));
+}
+
+/// `sync` decides; `engine` does the I/O around it. An import of `engine` from here would
+/// make the two depend on each other again (the sync loop lives in `engine::sync_loop`).
+#[test]
+fn sync_imports_nothing_from_the_engine() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sync");
+    // Spelt in parts so this file does not match itself.
+    let needles = [
+        ["crate", "engine"].join("::"),
+        ["crate", "Engine"].join("::"),
+    ];
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            assert!(
+                !needles.iter().any(|n| code.contains(n.as_str())),
+                "{}:{}: {line}",
+                path.display(),
+                n + 1
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2, "read {checked} files in {}", dir.display());
 }
