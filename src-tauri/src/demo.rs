@@ -144,7 +144,7 @@ mod tests {
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            let first = crate::open_demo(paths(Some(dir.path().to_owned()))).await;
+            let first = crate::open_demo(paths(&Paths::under(dir.path()))).await;
             let engine = first.engine().expect("engine").clone();
             engine.sign_in_to_emulator().await.expect("sign in");
             engine.sync_now().await.expect("first demo run syncs");
@@ -155,7 +155,7 @@ mod tests {
 
             // The second run starts while the first emulator still holds its port, so its
             // emulator surely listens elsewhere; then the first goes away.
-            let second = crate::open_demo(paths(Some(dir.path().to_owned()))).await;
+            let second = crate::open_demo(paths(&Paths::under(dir.path()))).await;
             drop(first);
             let engine = second.engine().expect("engine").clone();
             assert_ne!(engine.config().microsoft.graph_endpoint, first_endpoint);
