@@ -382,9 +382,6 @@ fn format_plan(plan: &[PlannedTransition]) -> String {
                     .unwrap_or("(private appointment)")
             ),
             TransitionKind::Restore { .. } => "restore  the state before automation".to_owned(),
-            TransitionKind::StandBack { until } => {
-                format!("stand back until {}", until.to_rfc3339())
-            }
         };
         out.push_str(&format!("{when}  {head}\n"));
         if step.transition.actions.is_empty() {

@@ -75,21 +75,21 @@ async fn webex_switches_to_a_number_to_voicemail_and_off_and_reads_back() {
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Off));
 
     let number = Forwarding::Number("+4930123456".into());
-    p.apply(&number).await.unwrap();
+    p.apply(&number, "k1").await.unwrap();
     let a = always(&emu);
     assert_eq!(a["enabled"], true);
     assert_eq!(a["destination"], "+4930123456");
     assert_eq!(a["destinationVoicemailEnabled"], false);
     assert_eq!(p.current().await.unwrap(), Some(number));
 
-    p.apply(&Forwarding::Voicemail).await.unwrap();
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
     let a = always(&emu);
     assert_eq!(a["enabled"], true);
     assert_eq!(a["destination"], VOICEMAIL);
     assert_eq!(a["destinationVoicemailEnabled"], true);
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Voicemail));
 
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
     assert_eq!(always(&emu)["enabled"], false);
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Off));
 
@@ -115,7 +115,7 @@ async fn webex_errors_say_what_failed() {
     let config = webex_config(&emu);
     // No token in the keyring.
     let p = provider(&config, MemorySecrets::default());
-    match p.apply(&Forwarding::Voicemail).await.unwrap_err() {
+    match p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err() {
         ForwardingError::Secret { detail, .. } => {
             assert!(detail.contains("provider:webex"), "{detail}");
             assert!(detail.contains("com.presently.desktop"), "{detail}");
@@ -127,7 +127,7 @@ async fn webex_errors_say_what_failed() {
         &config,
         MemorySecrets::with(&[(WEBEX_SECRET, "webex-stale")]),
     );
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     assert!(
         matches!(err, ForwardingError::Unauthorized { .. }),
         "{err:?}"
@@ -137,7 +137,7 @@ async fn webex_errors_say_what_failed() {
     let token = emu.control().webex_token();
     let p = provider(&config, MemorySecrets::with(&[(WEBEX_SECRET, &token)]));
     emu.control().fail_next_webex_calls(1, 500);
-    let err = p.apply(&Forwarding::Off).await.unwrap_err();
+    let err = p.apply(&Forwarding::Off, "k3").await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -151,7 +151,7 @@ async fn webex_errors_say_what_failed() {
     assert!(err.to_string().contains("Webex Calling"), "{err}");
     // The token never shows in an error.
     assert!(!err.to_string().contains(&token));
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
 }
 
 fn ami_config(emu: &Emulator) -> ForwardingConfig {
@@ -182,9 +182,9 @@ async fn ami_logs_in_and_puts_gets_and_deletes_the_forwarding_entry() {
     // No entry: off (DBGet answers "not found").
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Off));
     // Off while off: DBDel finds nothing, which is fine.
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
 
-    p.apply(&Forwarding::Number("+4930123456".into()))
+    p.apply(&Forwarding::Number("+4930123456".into()), "k4")
         .await
         .unwrap();
     assert_eq!(
@@ -196,14 +196,14 @@ async fn ami_logs_in_and_puts_gets_and_deletes_the_forwarding_entry() {
         Some(Forwarding::Number("+4930123456".into()))
     );
 
-    p.apply(&Forwarding::Voicemail).await.unwrap();
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
     assert_eq!(
         emu.control().ami_db().get("CF/1001").map(String::as_str),
         Some("vmu1001")
     );
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Voicemail));
 
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
     assert!(!emu.control().ami_db().contains_key("CF/1001"));
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Off));
 
@@ -225,7 +225,7 @@ async fn ami_wrong_credentials_and_failed_actions_are_clear_errors() {
     let emu = emulator().await;
     let config = ami_config(&emu);
     let p = provider(&config, MemorySecrets::with(&[(AMI_SECRET, "wrong")]));
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     assert!(
         matches!(err, ForwardingError::Unauthorized { .. }),
         "{err:?}"
@@ -239,10 +239,10 @@ async fn ami_wrong_credentials_and_failed_actions_are_clear_errors() {
         MemorySecrets::with(&[(AMI_SECRET, DEFAULT_AMI_SECRET)]),
     );
     emu.control().fail_next_ami_actions(1);
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     assert!(matches!(err, ForwardingError::Refused { .. }), "{err:?}");
     assert!(err.to_string().contains("DBPut"), "{err}");
-    p.apply(&Forwarding::Voicemail).await.unwrap();
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
 
     // Nothing listening: unreachable, quickly.
     let mut gone = config.clone();
@@ -296,11 +296,11 @@ async fn http_sends_the_templated_requests() {
         MemorySecrets::with(&[(HTTP_SECRET, "s3cret")]),
     );
     assert_eq!(p.current().await.unwrap(), None);
-    p.apply(&Forwarding::Number("+49 30 \"1\"".into()))
+    p.apply(&Forwarding::Number("+49 30 \"1\"".into()), "k4")
         .await
         .unwrap();
-    p.apply(&Forwarding::Voicemail).await.unwrap();
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
     let reqs = emu.control().sink_requests();
     assert_eq!(reqs.len(), 3, "{reqs:?}");
     assert_eq!(reqs[0].method, "PUT");
@@ -317,7 +317,7 @@ async fn http_sends_the_templated_requests() {
     assert_eq!(reqs[2].body, "");
 
     emu.control().set_sink_status(500);
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -330,14 +330,14 @@ async fn http_sends_the_templated_requests() {
     );
     assert!(err.to_string().contains("emulated failure"), "{err}");
     emu.control().set_sink_status(403);
-    let err = p.apply(&Forwarding::Off).await.unwrap_err();
+    let err = p.apply(&Forwarding::Off, "k3").await.unwrap_err();
     assert!(
         matches!(err, ForwardingError::Unauthorized { .. }),
         "{err:?}"
     );
     // `{secret}` with no secret stored: says which keyring entry is missing.
     let p = provider(&http_config(&emu), MemorySecrets::default());
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     assert!(err.to_string().contains("provider:http"), "{err}");
 }
 
@@ -388,11 +388,11 @@ async fn a_command_runs_without_a_shell_and_its_failures_carry_stderr() {
     );
     assert_eq!(p.current().await.unwrap(), None);
     // A target with shell metacharacters stays one argument.
-    p.apply(&Forwarding::Number("+49 30; rm -rf /".into()))
+    p.apply(&Forwarding::Number("+49 30; rm -rf /".into()), "k4")
         .await
         .unwrap();
-    p.apply(&Forwarding::Voicemail).await.unwrap();
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
     let lines = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
         lines.lines().collect::<Vec<_>>(),
@@ -404,7 +404,7 @@ async fn a_command_runs_without_a_shell_and_its_failures_carry_stderr() {
         &command_config(fail, &["{target}"], &[]),
         MemorySecrets::default(),
     );
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, ForwardingError::Command { .. }), "{err:?}");
     assert!(
@@ -417,8 +417,8 @@ async fn a_command_runs_without_a_shell_and_its_failures_carry_stderr() {
         &command_config("/usr/bin/env".into(), &["true"], &["false"]),
         MemorySecrets::default(),
     );
-    p.apply(&Forwarding::Voicemail).await.unwrap();
-    assert!(p.apply(&Forwarding::Off).await.is_err());
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
+    assert!(p.apply(&Forwarding::Off, "k3").await.is_err());
 
     let p = provider(
         &command_config(
@@ -428,7 +428,7 @@ async fn a_command_runs_without_a_shell_and_its_failures_carry_stderr() {
         ),
         MemorySecrets::default(),
     );
-    let err = p.apply(&Forwarding::Off).await.unwrap_err();
+    let err = p.apply(&Forwarding::Off, "k3").await.unwrap_err();
     assert!(err.to_string().contains("cannot start"), "{err}");
 }
 
@@ -628,7 +628,7 @@ async fn the_runtime_forwards_during_the_block_and_restores_the_prior_forwarding
         .forwarding_provider()
         .unwrap()
         .unwrap()
-        .apply(&before)
+        .apply(&before, "k0")
         .await
         .unwrap();
     let policy = engine.presence_policy().unwrap();
