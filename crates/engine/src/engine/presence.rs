@@ -68,10 +68,7 @@ impl Engine {
                 TransitionKind::Apply { profile, .. } => (Some(profile.clone()), p.transition.at),
                 TransitionKind::Restore { .. } => (None, p.transition.at),
             });
-        let failing = status
-            .resources
-            .iter()
-            .find_map(|r| r.pending.as_ref().and_then(|p| p.message.clone()));
+        let failing = status.resources.iter().find_map(|r| r.problem.clone());
         Ok(Some(PresenceSummary {
             current,
             next,
@@ -365,10 +362,14 @@ impl Engine {
             let pending = self.presence_pending()?;
             status.resources = Resource::ALL
                 .iter()
-                .map(|&r| crate::presence::driver::ResourceStatus {
-                    resource: r,
-                    held: "unknown",
-                    pending: pending.iter().find(|p| p.resource == r).cloned(),
+                .map(|&r| {
+                    let pending = pending.iter().find(|p| p.resource == r).cloned();
+                    crate::presence::driver::ResourceStatus {
+                        resource: r,
+                        held: "unknown",
+                        problem: pending.as_ref().and_then(|p| p.message.clone()),
+                        pending,
+                    }
                 })
                 .collect();
         }

@@ -275,6 +275,9 @@ pub struct ResourceStatus {
     /// until the appointments end).
     pub held: &'static str,
     pub pending: Option<PendingWrite>,
+    /// What keeps failing, for the status line ("Forwarding still on — switching it off
+    /// failed, retrying"); None while nothing does.
+    pub problem: Option<String>,
 }
 
 /// What the plan wants of one resource now.
@@ -975,12 +978,24 @@ impl Driver {
         next
     }
 
-    /// Each resource: who holds it and the write under way.
-    pub fn status(&self) -> Vec<ResourceStatus> {
+    /// Each resource: who holds it, the write under way, and what keeps failing.
+    pub fn status(&self, now: DateTime<Utc>) -> Vec<ResourceStatus> {
         Resource::ALL
             .iter()
             .map(|&r| {
                 let slot = &self.slots[r.index()];
+                let pending = slot.entry.as_ref().map(PendingWrite::of);
+                let rs = &self.reads[Read::of(r).index()];
+                // A failing read holds up a write, or taking the resource.
+                let waits = slot.entry.is_some()
+                    || (slot.hold == Hold::Free && matches!(self.want(r, now), Want::Apply(_)));
+                let read_problem = (rs.failures > 0 && waits).then(|| {
+                    format!(
+                        "{}: reading it failed, retrying: {}",
+                        r.label(),
+                        rs.last_error.as_deref().unwrap_or("?")
+                    )
+                });
                 ResourceStatus {
                     resource: r,
                     held: match slot.hold {
@@ -988,7 +1003,11 @@ impl Driver {
                         Hold::Owned { .. } => "automated",
                         Hold::Released { .. } => "released",
                     },
-                    pending: slot.entry.as_ref().map(PendingWrite::of),
+                    problem: pending
+                        .as_ref()
+                        .and_then(|p| p.message.clone())
+                        .or(read_problem),
+                    pending,
                 }
             })
             .collect()

@@ -465,7 +465,7 @@ impl Harness {
             } = &op
             {
                 if delivered {
-                    let released = d.status()[resource.index()].held == "released";
+                    let released = d.status(now)[resource.index()].held == "released";
                     self.deliver(key, *resource, action, *expiration, released);
                 }
                 self.crash();
@@ -729,7 +729,7 @@ impl Harness {
                 action,
                 expiration,
             } => {
-                let released = d.status()[resource.index()].held == "released";
+                let released = d.status(now)[resource.index()].held == "released";
                 let result = match self.deliver(&key, resource, &action, expiration, released) {
                     Outcome::Applied | Outcome::Deduplicated => Ok(()),
                     Outcome::Failed(e) => Err(e),

@@ -274,12 +274,10 @@ pub async fn run<P: Ports, T: Timer>(
                 .cloned()
                 .map_or(Desired::Idle, Desired::Apply);
             s.next_change = driver.next_change(now);
-            s.resources = driver.status();
-            s.error = plan_error.clone().or_else(|| {
-                s.resources
-                    .iter()
-                    .find_map(|r| r.pending.as_ref().and_then(|p| p.message.clone()))
-            });
+            s.resources = driver.status(now);
+            s.error = plan_error
+                .clone()
+                .or_else(|| s.resources.iter().find_map(|r| r.problem.clone()));
         });
         if stopped {
             break;

@@ -255,7 +255,7 @@ fn a_failing_restore_is_retried_with_backoff_and_shows_until_it_lands() {
     h.run_until(t("2026-11-24T10:59:00Z"));
     h.outage(true, Duration::minutes(10));
     h.run_until(t("2026-11-24T11:00:00Z"));
-    let status = h.driver().status();
+    let status = h.driver().status(h.now());
     let fwd = status[Resource::Forwarding.index()]
         .pending
         .clone()
@@ -275,7 +275,7 @@ fn a_failing_restore_is_retried_with_backoff_and_shows_until_it_lands() {
     h.heal();
     h.run_until(t("2026-11-24T11:20:00Z"));
     assert_eq!(h.world.forwarding.0, Forwarding::Off);
-    assert!(h.driver().status()[2].pending.is_none());
+    assert!(h.driver().status(h.now())[2].pending.is_none());
     let ev = events(&h);
     assert!(
         ev.iter()
