@@ -955,3 +955,35 @@ async fn a_command_whose_outcome_was_lost_runs_again_with_the_same_key() {
     assert_eq!(runs, vec![first[0].clone(), first[0].clone()], "same key");
     assert_eq!(log_lines(&log), vec![format!("on vm key={}", first[0])]);
 }
+
+/// Where forwarding cannot be read back, the user can say they changed it themselves:
+/// automation then leaves it as they set it (no "off" at the end).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_who_says_they_took_forwarding_over_keeps_it() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fwd.log");
+    let engine = engine(
+        &emu,
+        &sim,
+        dir.path(),
+        logging_command(dir.path(), &log, 0),
+        MemorySecrets::default(),
+    )
+    .await;
+    let (begin, end) = appointment(&emu, "Off site", "oof", in_minutes(&sim, 5), 60);
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin + Duration::minutes(10)).await;
+    sim.after(|| {
+        engine.presence_take_over(presently_engine::presence::journal::Resource::Forwarding)
+    })
+    .await;
+    sim.run_until(end + Duration::minutes(1)).await;
+    running.stop().await;
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 1, "only the switch on: {lines:?}");
+    // The presence is still given back.
+    assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 1);
+}
