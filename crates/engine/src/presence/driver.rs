@@ -1155,46 +1155,16 @@ impl Driver {
         }
         let want = self.want(r, now);
         if self.slots[i].hold == Hold::Free {
-            let Want::Apply(_) = want else { return None };
-            let fresh = self.slots[i].fresh.take();
-            let prior = match (fresh, self.need(r)) {
-                (Some(value), _) => value,
-                (None, Need::None) => None,
-                (None, _) => return self.read_op(Read::of(r), now),
-            };
-            self.slots[i].hold = Hold::Owned {
-                prior,
-                since: now,
-                written: Written::Nothing,
-                expires: None,
-                covered: false,
-            };
-            self.slots[i].verified = true;
-            self.dirty = true;
+            if !matches!(want, Want::Apply(_)) {
+                return None;
+            }
+            if let Some(read) = self.take(r, now) {
+                return Some(read);
+            }
         }
-        // A hold from before the covering block in force began (it ended while Presently
-        // was not running, or the appointments moved): first read whether automation's
-        // value is still there (then the hold goes on in this block) or the user changed it.
-        if let Hold::Owned {
-            since,
-            written: Written::Action { .. },
-            ..
-        } = &mut self.slots[i].hold
-        {
-            if matches!(want, Want::Apply(_))
-                && self
-                    .plan
-                    .block_at(now)
-                    .is_some_and(|(start, _)| start > *since)
-            {
-                if !self.readable(r) || self.slots[i].verified {
-                    if let Hold::Owned { since, .. } = &mut self.slots[i].hold {
-                        *since = now;
-                    }
-                    self.dirty = true;
-                } else {
-                    return self.read_op(Read::of(r), now);
-                }
+        if matches!(want, Want::Apply(_)) {
+            if let Some(read) = self.carry_over(r, now) {
+                return Some(read);
             }
         }
         let Hold::Owned {
@@ -1289,6 +1259,56 @@ impl Driver {
         self.journal.push(e.clone());
         self.dirty = true;
         Some(op)
+    }
+
+    /// Automation takes `r` (a profile wants it): with the user's value read just now
+    /// where it is needed, else the read to make first.
+    fn take(&mut self, r: Resource, now: DateTime<Utc>) -> Option<Op> {
+        let slot = &mut self.slots[r.index()];
+        let prior = match (slot.fresh.take(), self.need(r)) {
+            (Some(value), _) => value,
+            (None, Need::None) => None,
+            (None, _) => return self.read_op(Read::of(r), now),
+        };
+        let slot = &mut self.slots[r.index()];
+        slot.hold = Hold::Owned {
+            prior,
+            since: now,
+            written: Written::Nothing,
+            expires: None,
+            covered: false,
+        };
+        // The read just taken is the check of the first write.
+        slot.verified = true;
+        self.dirty = true;
+        None
+    }
+
+    /// A hold from before the covering block in force began (the block ended while
+    /// Presently was not running, or the appointments moved) goes on in this block once a
+    /// read shows automation's value still there (a change by hand releases it instead);
+    /// else the read to make first.
+    fn carry_over(&mut self, r: Resource, now: DateTime<Utc>) -> Option<Op> {
+        let began = self.plan.block_at(now).map(|(start, _)| start);
+        let readable = self.readable(r);
+        let slot = &mut self.slots[r.index()];
+        let Hold::Owned {
+            since,
+            written: Written::Action { .. },
+            ..
+        } = &mut slot.hold
+        else {
+            return None;
+        };
+        if began.is_none_or(|start| start <= *since) {
+            return None;
+        }
+        if readable && !slot.verified {
+            return self.read_op(Read::of(r), now);
+        }
+        *since = now;
+        self.dirty = true;
+        None
     }
 
     /// Makes sure the open write of `r` is `action`: a different one is superseded (an
