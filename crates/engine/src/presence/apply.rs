@@ -188,9 +188,13 @@ pub async fn write<P: GraphPort + ForwardingSource>(
                 }
                 PresenceMode::Preferred => ("clearUserPreferredPresence", json!({})),
             };
-            ports
-                .graph_post(&format!("{PRESENCE}/{call}"), &body)
-                .await?;
+            match ports.graph_post(&format!("{PRESENCE}/{call}"), &body).await {
+                // Nothing of automation's left to clear (it expired): that is the goal.
+                Err(Error::Server { status: 404, .. }) => {}
+                other => {
+                    other?;
+                }
+            }
         }
         Action::SetStatusMessage { message, until } => {
             ports
@@ -459,5 +463,45 @@ mod tests {
         )
         .unwrap();
         assert_eq!(message.as_deref(), Some("Back at 3"));
+    }
+
+    /// Graph answering 404 to a clear (the presence set expired meanwhile): the clear's goal
+    /// is reached, it is not retried for ever.
+    #[tokio::test]
+    async fn clearing_what_is_no_longer_there_is_done() {
+        struct Gone;
+        impl GraphPort for Gone {
+            async fn graph_get(&self, _: &str) -> Result<Vec<u8>, Error> {
+                unreachable!()
+            }
+            async fn graph_post(&self, _: &str, _: &Value) -> Result<Vec<u8>, Error> {
+                Err(Error::Server {
+                    status: 404,
+                    code: "NotFound".into(),
+                    message: "no session".into(),
+                })
+            }
+            async fn graph_patch(&self, _: &str, _: &Value) -> Result<Vec<u8>, Error> {
+                unreachable!()
+            }
+            fn session_id(&self) -> Result<String, Error> {
+                Ok("app".into())
+            }
+        }
+        impl ForwardingSource for Gone {
+            fn forwarding(&self) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
+                Ok(None)
+            }
+        }
+        let clear = Action::ClearPresence {
+            mode: PresenceMode::Session,
+            restore_to: None,
+        };
+        write(&Gone, "k", &clear, None).await.unwrap();
+        let set = Action::SetStatusMessage {
+            message: "x".into(),
+            until: "2026-11-24T10:30:00Z".parse().unwrap(),
+        };
+        assert!(write(&Gone, "k", &set, None).await.is_err(), "only a clear");
     }
 }
