@@ -1476,14 +1476,11 @@ impl Driver {
                     {
                         row.presence = Some(p.availability.clone());
                     }
-                    let mut notes = Vec::new();
                     if now - ended.until > Duration::minutes(1) {
                         // Presently was not running (or asleep) when the block ended.
-                        notes.push(format!(
-                            "late: the block ended at {}",
-                            ended.until.to_rfc3339()
-                        ));
+                        row.until = Some(ended.until);
                     }
+                    let mut notes = Vec::new();
                     for r in Resource::ALL {
                         if matches!(self.slots[r.index()].hold, Hold::Released { .. }) {
                             notes.push(format!("{} left as you set it", r.label().to_lowercase()));

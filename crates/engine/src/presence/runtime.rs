@@ -374,9 +374,15 @@ impl HistoryLine {
                 let line = entry(HistoryEvent::Restored {
                     presence: row.presence.clone(),
                 });
-                match &row.detail {
-                    Some(d) => format!("{line} ({d})"),
-                    None => line,
+                // `until`: given back late, the appointments having ended then.
+                let late = row
+                    .until
+                    .map(|u| format!("late: the appointments ended at {}", local(u)));
+                let notes: Vec<String> = late.into_iter().chain(row.detail.clone()).collect();
+                if notes.is_empty() {
+                    line
+                } else {
+                    format!("{line} ({})", notes.join("; "))
                 }
             }
             // Before per-resource holds, a change by the user released everything.

@@ -177,12 +177,15 @@ fn a_block_that_ended_while_stopped_is_given_back_at_start() {
     assert_eq!(h.world.replies.0, user_replies(1));
     let last = h.history.last().unwrap();
     assert_eq!(last.event, "restored");
-    assert!(
-        last.detail
-            .as_deref()
-            .unwrap()
-            .starts_with("late: the block ended at 2026-11-24T11:00"),
-        "{last:?}"
+    assert_eq!(
+        last.until,
+        Some(t("2026-11-24T11:00:00Z")),
+        "given back late"
+    );
+    let line = crate::presence::runtime::HistoryLine::new(last.clone(), chrono_tz::Europe::Berlin);
+    assert_eq!(
+        line.text,
+        "15:00 restored available (late: the appointments ended at 12:00)"
     );
     assert!(h.stored.holds.iter().all(|h| *h == Hold::Free));
 }
