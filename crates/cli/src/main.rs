@@ -132,7 +132,8 @@ enum PresenceCommand {
     },
     /// Resume presence automation (an appointment under way applies at once).
     Resume,
-    /// Print what presence automation did, oldest first.
+    /// Print what presence automation did, oldest first, then the writes it still has to
+    /// make (a restore that keeps failing is retried until it lands).
     History {
         /// Number of lines.
         #[arg(long, default_value_t = 50)]
@@ -399,21 +400,32 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             command: PresenceCommand::History { limit, json },
         } => {
             let engine = open_engine(paths)?;
-            let lines = engine.presence_history(limit)?;
+            let mut lines = engine.presence_history(limit)?;
+            // The writes still to land (a restore that keeps failing), from the journal:
+            // the same whichever process runs automation.
+            let pending = engine.presence_pending()?;
+            let tz = engine.config().display_timezone();
             if json {
+                lines.extend(pending.iter().map(|p| pending_line(p, &engine)));
                 println!("{}", serde_json::to_string_pretty(&lines)?);
-            } else if lines.is_empty() {
+                return Ok(());
+            }
+            if lines.is_empty() && pending.is_empty() {
                 println!("Presence automation has not changed anything yet.");
-            } else {
-                let tz = engine.config().display_timezone();
-                let mut day = None;
-                for line in &lines {
-                    let d = line.row.at.with_timezone(&tz).date_naive();
-                    if day != Some(d) {
-                        println!("{}", d.format("%A %Y-%m-%d"));
-                        day = Some(d);
-                    }
-                    println!("  {}", line.text);
+            }
+            let mut day = None;
+            for line in &lines {
+                let d = line.row.at.with_timezone(&tz).date_naive();
+                if day != Some(d) {
+                    println!("{}", d.format("%A %Y-%m-%d"));
+                    day = Some(d);
+                }
+                println!("  {}", line.text);
+            }
+            if !pending.is_empty() {
+                println!("Pending");
+                for p in &pending {
+                    println!("  {}", pending_line(p, &engine).text);
                 }
             }
             Ok(())
@@ -435,6 +447,42 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A write presence automation still has to make, as a history line (event `pending`):
+/// "pending since 10:30: Forwarding still on — switching it off failed, retrying (3 tries,
+/// next 10:34; last error: ...)".
+fn pending_line(
+    p: &presently_engine::presence::driver::PendingWrite,
+    engine: &Engine,
+) -> presence_runtime::HistoryLine {
+    let tz = engine.config().display_timezone();
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M:%S").to_string();
+    let what = p.message.clone().unwrap_or_else(|| p.action.clone());
+    let mut detail = what;
+    if p.attempts > 0 {
+        detail.push_str(&format!(" ({} tries", p.attempts));
+        if let Some(next) = p.next_attempt {
+            detail.push_str(&format!(", next {}", local(next)));
+        }
+        if let Some(error) = &p.error {
+            detail.push_str(&format!("; last error: {error}"));
+        }
+        detail.push(')');
+    }
+    presence_runtime::HistoryLine::new(
+        presently_engine::store::PresenceHistoryRow {
+            at: p.since,
+            event: "pending".into(),
+            profile: None,
+            appointment_id: None,
+            subject: None,
+            presence: None,
+            until: None,
+            detail: Some(detail),
+        },
+        tz,
+    )
 }
 
 /// One block per transition: the local instant, apply/restore, profile, appointment, then
@@ -464,9 +512,6 @@ fn format_plan(plan: &[PlannedTransition]) -> String {
                     .unwrap_or("(private appointment)")
             ),
             TransitionKind::Restore { .. } => "restore  the state before automation".to_owned(),
-            TransitionKind::StandBack { until } => {
-                format!("stand back until {}", until.to_rfc3339())
-            }
         };
         out.push_str(&format!("{when}  {head}\n"));
         if step.transition.actions.is_empty() {
@@ -480,7 +525,9 @@ fn format_plan(plan: &[PlannedTransition]) -> String {
 }
 
 /// `presently run`: the sync cadence and presence automation side by side; each sync
-/// that changed the store wakes presence automation. Stops on Ctrl-C or SIGTERM.
+/// that changed the store wakes presence automation. Stops on Ctrl-C or SIGTERM. Each line
+/// presence automation adds to its history is logged (target `presently::presence`), as in
+/// the app and the tray host; `presently presence history` shows the same.
 async fn run_daemon(engine: Arc<Engine>) -> Result<()> {
     let clock = engine.clock();
     let (sync_now, sync_stop) = (Arc::new(Notify::new()), Arc::new(Notify::new()));

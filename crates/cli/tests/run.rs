@@ -155,3 +155,62 @@ fn pause_resume_and_history_work_offline() {
         .collect();
     assert_eq!(events, vec!["paused", "resumed"]);
 }
+
+/// A restore that keeps failing shows under "Pending" in `presence history`, read from the
+/// journal the running automation (the app, the tray host or `presently run`) keeps.
+#[test]
+fn history_shows_the_restores_still_pending() {
+    use presently_engine::store::{PresenceDriverSave, PresenceJournalRow, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let at = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+    {
+        let path = presently_engine::paths::Paths::under(dir.path()).store_file();
+        let mut store = Store::open(&path).unwrap();
+        let entry = PresenceJournalRow {
+            key: "abc-7".into(),
+            resource: "forwarding".into(),
+            purpose: "restore".into(),
+            action: r#"{"action":"restore_forwarding","forwarding":null}"#.into(),
+            state: "pending".into(),
+            attempts: 3,
+            last_error: Some("HTTP forwarding refused the change (HTTP 500): down".into()),
+            next_attempt: Some(at("2026-11-24T10:34:00Z")),
+            created: at("2026-11-24T10:30:00Z"),
+            updated: at("2026-11-24T10:33:52Z"),
+        };
+        store
+            .save_presence_driver(&PresenceDriverSave {
+                next_seq: 8,
+                headline: None,
+                holds: &[],
+                journal: std::slice::from_ref(&entry),
+                open_keys: std::slice::from_ref(&entry.key),
+                history: &[],
+                end_pause: None,
+                keep_after: at("2026-01-01T00:00:00Z"),
+            })
+            .unwrap();
+    }
+    let out = presently(dir.path())
+        .env("TZ", "UTC")
+        .args(["presence", "history"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    assert!(printed.contains("Pending"), "{printed}");
+    assert!(
+        printed.contains("Forwarding still on — switching it off failed, retrying (3 tries, next"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("last error: HTTP forwarding refused"),
+        "{printed}"
+    );
+    let out = presently(dir.path())
+        .args(["presence", "history", "--json"])
+        .output()
+        .unwrap();
+    let lines: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(lines[0]["event"], "pending", "{lines}");
+}

@@ -471,7 +471,11 @@ fn merge_automatic_replies(current: &Value, patch: &Value) -> Result<Value, Sett
             }
         }
     }
-    if out.get("status").and_then(Value::as_str) == Some("scheduled") {
+    if out
+        .get("status")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("scheduled"))
+    {
         let start = out.get("scheduledStartDateTime").and_then(instant_of);
         let end = out.get("scheduledEndDateTime").and_then(instant_of);
         match (start, end) {
@@ -495,8 +499,10 @@ fn merge_automatic_replies(current: &Value, patch: &Value) -> Result<Value, Sett
 /// Whether automatic replies are on at `now`, and the internal message.
 pub fn out_of_office(settings: &Value, now: DateTime<Utc>) -> (bool, Option<String>) {
     let ar = &settings["automaticRepliesSetting"];
-    let on = match ar["status"].as_str() {
-        Some("alwaysEnabled") => true,
+    // As stored, or as a test set it verbatim in Graph's other spelling ("Scheduled").
+    let status = ar["status"].as_str().map(str::to_ascii_lowercase);
+    let on = match status.as_deref() {
+        Some("alwaysenabled") => true,
         Some("scheduled") => {
             let s = instant_of(&ar["scheduledStartDateTime"]);
             let e = instant_of(&ar["scheduledEndDateTime"]);

@@ -651,6 +651,14 @@ impl Control {
             .map_err(|(_, why)| ControlError::Invalid(why))
     }
 
+    /// Replaces the mailbox's `automaticRepliesSetting` with `setting` verbatim, spelled as
+    /// given: Graph does not always answer its enum values in camelCase (Microsoft's own
+    /// `mailboxSettings` example answers `"status": "Scheduled"`, `"externalAudience":
+    /// "All"`), so tests can answer exactly that. Not recorded as a call.
+    pub fn set_automatic_replies_verbatim(&self, setting: Value) {
+        self.st.automation().mailbox_settings["automaticRepliesSetting"] = setting;
+    }
+
     /// A new bearer token the Webex fake accepts.
     pub fn webex_token(&self) -> String {
         let t = format!("webex-{}", crate::tokens::random_token(48));

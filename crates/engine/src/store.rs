@@ -166,6 +166,34 @@ pub const MIGRATIONS: &[&str] = &[
     // (the calendar is read by window until delta is tried again).
     "ALTER TABLE sync_state ADD COLUMN delta_refused TEXT;
      ALTER TABLE sync_state ADD COLUMN delta_refused_at TEXT;",
+    // 9: the presence driver's journal (presence/driver.rs, presence/journal.rs). Per
+    // resource (presence, status_message, forwarding, automatic_replies) who holds it, as
+    // JSON: free, owned by automation (with what the user had before and what automation
+    // wrote), or released to the user. Every write, keyed by its idempotency key
+    // (`{journal_id}-{seq}`), stored before it is sent and again with its outcome, in one
+    // transaction with the holds it changes. The version 6 `pre_state` (a block under way)
+    // is kept until the driver first stores its state, which takes it over.
+    "CREATE TABLE presence_resources (
+        resource TEXT PRIMARY KEY,
+        hold TEXT NOT NULL
+     );
+     CREATE TABLE presence_journal (
+        key TEXT PRIMARY KEY,
+        resource TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        action TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_attempt_utc INTEGER,
+        created_utc INTEGER NOT NULL,
+        updated_utc INTEGER NOT NULL
+     );
+     CREATE INDEX presence_journal_by_state ON presence_journal(state, updated_utc);
+     ALTER TABLE presence_automation ADD COLUMN journal_id TEXT;
+     ALTER TABLE presence_automation ADD COLUMN next_seq INTEGER NOT NULL DEFAULT 1;
+     ALTER TABLE presence_automation ADD COLUMN headline TEXT;
+     UPDATE presence_automation SET journal_id = lower(hex(randomblob(8)));",
 ];
 
 /// One stored line of the presence history.
@@ -183,6 +211,55 @@ pub struct PresenceHistoryRow {
     pub until: Option<DateTime<Utc>>,
     /// What failed, for `failed`.
     pub detail: Option<String>,
+}
+
+/// One journaled presence write as stored (see `presence::journal`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceJournalRow {
+    pub key: String,
+    pub resource: String,
+    pub purpose: String,
+    /// The write, as JSON.
+    pub action: String,
+    /// `pending`, `in_flight`, `done`, `superseded`, `dropped`.
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt: Option<DateTime<Utc>>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// The presence driver's stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceDriverRows {
+    pub journal_id: String,
+    pub next_seq: i64,
+    /// The profile last reported in the history, as JSON.
+    pub headline: Option<String>,
+    /// (resource, hold as JSON).
+    pub holds: Vec<(String, String)>,
+    /// The journal entries still pending or in flight.
+    pub open: Vec<PresenceJournalRow>,
+    /// A version 6 store's pre-automation state (a block under way at the upgrade).
+    pub legacy_pre_state: Option<String>,
+}
+
+/// What the presence driver stores in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct PresenceDriverSave<'a> {
+    pub next_seq: i64,
+    pub headline: Option<&'a str>,
+    pub holds: &'a [(String, String)],
+    /// Entries that changed (open or final).
+    pub journal: &'a [PresenceJournalRow],
+    /// The keys of the entries still open: any other stored as open is not any more.
+    pub open_keys: &'a [String],
+    pub history: &'a [PresenceHistoryRow],
+    /// The stored pause that ended at this instant is over (cleared only if still stored).
+    pub end_pause: Option<DateTime<Utc>>,
+    /// History and final journal entries older than this go.
+    pub keep_after: DateTime<Utc>,
 }
 
 /// Automation paused: until an instant, or (None) until resumed.
@@ -720,8 +797,10 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute_batch(
             "DELETE FROM calendars; DELETE FROM account; DELETE FROM meta;
-             DELETE FROM presence_history;
-             UPDATE presence_automation SET paused = 0, paused_until = NULL, pre_state = NULL;",
+             DELETE FROM presence_history; DELETE FROM presence_journal;
+             DELETE FROM presence_resources;
+             UPDATE presence_automation SET paused = 0, paused_until = NULL, pre_state = NULL,
+                 headline = NULL;",
         )?;
         tx.commit()?;
         Ok(())
@@ -804,20 +883,145 @@ impl Store {
         Ok(())
     }
 
-    /// The user's state read before the block in force began (JSON), if a block is in force.
-    pub fn presence_pre_state(&self) -> Result<Option<String>, Error> {
-        Ok(self.conn.query_row(
-            "SELECT pre_state FROM presence_automation WHERE id = 1",
+    /// The presence driver's state: its holds, open journal entries, and a version 6
+    /// `pre_state` not taken over yet.
+    pub fn presence_driver_rows(&self) -> Result<PresenceDriverRows, Error> {
+        let (journal_id, next_seq, headline, legacy_pre_state): (
+            Option<String>,
+            i64,
+            Option<String>,
+            Option<String>,
+        ) = self.conn.query_row(
+            "SELECT journal_id, next_seq, headline, pre_state FROM presence_automation WHERE id = 1",
             [],
-            |r| r.get(0),
-        )?)
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let holds = self
+            .conn
+            .prepare("SELECT resource, hold FROM presence_resources ORDER BY resource")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(PresenceDriverRows {
+            journal_id: journal_id.unwrap_or_else(|| "presently".to_owned()),
+            next_seq,
+            headline,
+            holds,
+            open: self.presence_open_journal()?,
+            legacy_pre_state,
+        })
     }
 
-    pub fn set_presence_pre_state(&mut self, json: Option<&str>) -> Result<(), Error> {
-        self.conn.execute(
-            "UPDATE presence_automation SET pre_state = ?1 WHERE id = 1",
-            [json],
+    /// The presence writes still pending or in flight, oldest first.
+    pub fn presence_open_journal(&self) -> Result<Vec<PresenceJournalRow>, Error> {
+        let ts = |secs: i64| DateTime::from_timestamp(secs, 0).unwrap_or_default();
+        let mut stmt = self.conn.prepare(
+            "SELECT key, resource, purpose, action, state, attempts, last_error,
+                    next_attempt_utc, created_utc, updated_utc
+             FROM presence_journal WHERE state IN ('pending', 'in_flight')
+             ORDER BY created_utc, key",
         )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PresenceJournalRow {
+                key: r.get(0)?,
+                resource: r.get(1)?,
+                purpose: r.get(2)?,
+                action: r.get(3)?,
+                state: r.get(4)?,
+                attempts: r.get(5)?,
+                last_error: r.get(6)?,
+                next_attempt: r.get::<_, Option<i64>>(7)?.map(ts),
+                created: ts(r.get(8)?),
+                updated: ts(r.get(9)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores what the presence driver hands out, in one transaction: its holds, the
+    /// journal entries that changed, history lines, a pause that ended. The version 6
+    /// `pre_state` is taken over by the first save.
+    pub fn save_presence_driver(&mut self, save: &PresenceDriverSave<'_>) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE presence_automation SET next_seq = ?1, headline = ?2, pre_state = NULL
+             WHERE id = 1",
+            params![save.next_seq, save.headline],
+        )?;
+        {
+            let mut hold = tx.prepare(
+                "INSERT INTO presence_resources (resource, hold) VALUES (?1, ?2)
+                 ON CONFLICT(resource) DO UPDATE SET hold = ?2",
+            )?;
+            for (resource, json) in save.holds {
+                hold.execute(params![resource, json])?;
+            }
+            let mut entry = tx.prepare(
+                "INSERT INTO presence_journal (key, resource, purpose, action, state, attempts,
+                     last_error, next_attempt_utc, created_utc, updated_utc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(key) DO UPDATE SET state = ?5, attempts = ?6, last_error = ?7,
+                     next_attempt_utc = ?8, updated_utc = ?10",
+            )?;
+            for e in save.journal {
+                entry.execute(params![
+                    e.key,
+                    e.resource,
+                    e.purpose,
+                    e.action,
+                    e.state,
+                    e.attempts,
+                    e.last_error,
+                    e.next_attempt.map(|t| t.timestamp()),
+                    e.created.timestamp(),
+                    e.updated.timestamp()
+                ])?;
+            }
+            // The driver's open entries are the truth: one a failed save left open is not.
+            let open: Vec<String> = tx
+                .prepare(
+                    "SELECT key FROM presence_journal WHERE state IN ('pending', 'in_flight')",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for key in open.iter().filter(|k| !save.open_keys.contains(k)) {
+                tx.execute(
+                    "UPDATE presence_journal SET state = 'superseded' WHERE key = ?1",
+                    [key],
+                )?;
+            }
+            let mut line = tx.prepare(
+                "INSERT INTO presence_history
+                    (at_utc, event, profile, appointment_id, subject, presence, until_utc, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for row in save.history {
+                line.execute(params![
+                    row.at.timestamp(),
+                    row.event,
+                    row.profile,
+                    row.appointment_id,
+                    row.subject,
+                    row.presence,
+                    row.until.map(|t| t.timestamp()),
+                    row.detail
+                ])?;
+            }
+        }
+        if let Some(until) = save.end_pause {
+            tx.execute(
+                "UPDATE presence_automation SET paused = 0, paused_until = NULL
+                 WHERE id = 1 AND paused_until = ?1",
+                [until.timestamp()],
+            )?;
+        }
+        let keep = save.keep_after.timestamp();
+        tx.execute("DELETE FROM presence_history WHERE at_utc < ?1", [keep])?;
+        tx.execute(
+            "DELETE FROM presence_journal
+             WHERE state NOT IN ('pending', 'in_flight') AND updated_utc < ?1",
+            [keep],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 

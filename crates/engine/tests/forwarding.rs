@@ -4,9 +4,11 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
+mod presence_sim;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use common::config_for;
+use presence_sim::{aggregate, appointment, calls, start, Sim};
 use presently_emulator::{
     Emulator, EmulatorConfig, Seed, DEFAULT_AMI_SECRET, DEFAULT_AMI_USERNAME,
 };
@@ -19,13 +21,11 @@ use presently_engine::presence::forwarding::{
     HTTP_SECRET, WEBEX_SECRET,
 };
 use presently_engine::presence::profile::Forwarding;
-use presently_engine::presence::runtime::RuntimeOptions;
-use presently_engine::{Engine, EngineSetup, Error, SystemClock};
+use presently_engine::{Engine, EngineSetup, Error};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 const PERSON: &str = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9kYW5h";
 const VOICEMAIL: &str = "+4930555000";
@@ -75,21 +75,21 @@ async fn webex_switches_to_a_number_to_voicemail_and_off_and_reads_back() {
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Off));
 
     let number = Forwarding::Number("+4930123456".into());
-    p.apply(&number).await.unwrap();
+    p.apply(&number, "k1").await.unwrap();
     let a = always(&emu);
     assert_eq!(a["enabled"], true);
     assert_eq!(a["destination"], "+4930123456");
     assert_eq!(a["destinationVoicemailEnabled"], false);
     assert_eq!(p.current().await.unwrap(), Some(number));
 
-    p.apply(&Forwarding::Voicemail).await.unwrap();
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
     let a = always(&emu);
     assert_eq!(a["enabled"], true);
     assert_eq!(a["destination"], VOICEMAIL);
     assert_eq!(a["destinationVoicemailEnabled"], true);
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Voicemail));
 
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
     assert_eq!(always(&emu)["enabled"], false);
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Off));
 
@@ -115,7 +115,7 @@ async fn webex_errors_say_what_failed() {
     let config = webex_config(&emu);
     // No token in the keyring.
     let p = provider(&config, MemorySecrets::default());
-    match p.apply(&Forwarding::Voicemail).await.unwrap_err() {
+    match p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err() {
         ForwardingError::Secret { detail, .. } => {
             assert!(detail.contains("provider:webex"), "{detail}");
             assert!(detail.contains("com.presently.desktop"), "{detail}");
@@ -127,7 +127,7 @@ async fn webex_errors_say_what_failed() {
         &config,
         MemorySecrets::with(&[(WEBEX_SECRET, "webex-stale")]),
     );
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     assert!(
         matches!(err, ForwardingError::Unauthorized { .. }),
         "{err:?}"
@@ -137,7 +137,7 @@ async fn webex_errors_say_what_failed() {
     let token = emu.control().webex_token();
     let p = provider(&config, MemorySecrets::with(&[(WEBEX_SECRET, &token)]));
     emu.control().fail_next_webex_calls(1, 500);
-    let err = p.apply(&Forwarding::Off).await.unwrap_err();
+    let err = p.apply(&Forwarding::Off, "k3").await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -151,7 +151,7 @@ async fn webex_errors_say_what_failed() {
     assert!(err.to_string().contains("Webex Calling"), "{err}");
     // The token never shows in an error.
     assert!(!err.to_string().contains(&token));
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
 }
 
 fn ami_config(emu: &Emulator) -> ForwardingConfig {
@@ -182,9 +182,9 @@ async fn ami_logs_in_and_puts_gets_and_deletes_the_forwarding_entry() {
     // No entry: off (DBGet answers "not found").
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Off));
     // Off while off: DBDel finds nothing, which is fine.
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
 
-    p.apply(&Forwarding::Number("+4930123456".into()))
+    p.apply(&Forwarding::Number("+4930123456".into()), "k4")
         .await
         .unwrap();
     assert_eq!(
@@ -196,14 +196,14 @@ async fn ami_logs_in_and_puts_gets_and_deletes_the_forwarding_entry() {
         Some(Forwarding::Number("+4930123456".into()))
     );
 
-    p.apply(&Forwarding::Voicemail).await.unwrap();
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
     assert_eq!(
         emu.control().ami_db().get("CF/1001").map(String::as_str),
         Some("vmu1001")
     );
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Voicemail));
 
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
     assert!(!emu.control().ami_db().contains_key("CF/1001"));
     assert_eq!(p.current().await.unwrap(), Some(Forwarding::Off));
 
@@ -225,7 +225,7 @@ async fn ami_wrong_credentials_and_failed_actions_are_clear_errors() {
     let emu = emulator().await;
     let config = ami_config(&emu);
     let p = provider(&config, MemorySecrets::with(&[(AMI_SECRET, "wrong")]));
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     assert!(
         matches!(err, ForwardingError::Unauthorized { .. }),
         "{err:?}"
@@ -239,10 +239,10 @@ async fn ami_wrong_credentials_and_failed_actions_are_clear_errors() {
         MemorySecrets::with(&[(AMI_SECRET, DEFAULT_AMI_SECRET)]),
     );
     emu.control().fail_next_ami_actions(1);
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     assert!(matches!(err, ForwardingError::Refused { .. }), "{err:?}");
     assert!(err.to_string().contains("DBPut"), "{err}");
-    p.apply(&Forwarding::Voicemail).await.unwrap();
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
 
     // Nothing listening: unreachable, quickly.
     let mut gone = config.clone();
@@ -296,11 +296,11 @@ async fn http_sends_the_templated_requests() {
         MemorySecrets::with(&[(HTTP_SECRET, "s3cret")]),
     );
     assert_eq!(p.current().await.unwrap(), None);
-    p.apply(&Forwarding::Number("+49 30 \"1\"".into()))
+    p.apply(&Forwarding::Number("+49 30 \"1\"".into()), "k4")
         .await
         .unwrap();
-    p.apply(&Forwarding::Voicemail).await.unwrap();
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
     let reqs = emu.control().sink_requests();
     assert_eq!(reqs.len(), 3, "{reqs:?}");
     assert_eq!(reqs[0].method, "PUT");
@@ -308,6 +308,9 @@ async fn http_sends_the_templated_requests() {
     assert_eq!(reqs[0].query.as_deref(), Some("to=%2B49%2030%20%221%22"));
     assert_eq!(reqs[0].header("x-extension"), Some("1001"));
     assert_eq!(reqs[0].header("authorization"), Some("[redacted]"));
+    // The write's idempotency key: a repeated attempt carries the same.
+    assert_eq!(reqs[0].header("idempotency-key"), Some("k4"));
+    assert_eq!(reqs[2].header("idempotency-key"), Some("k3"));
     assert_eq!(
         reqs[0].json().unwrap(),
         json!({"enabled": true, "to": "+49 30 \"1\"", "ext": "1001"})
@@ -317,7 +320,7 @@ async fn http_sends_the_templated_requests() {
     assert_eq!(reqs[2].body, "");
 
     emu.control().set_sink_status(500);
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -330,14 +333,14 @@ async fn http_sends_the_templated_requests() {
     );
     assert!(err.to_string().contains("emulated failure"), "{err}");
     emu.control().set_sink_status(403);
-    let err = p.apply(&Forwarding::Off).await.unwrap_err();
+    let err = p.apply(&Forwarding::Off, "k3").await.unwrap_err();
     assert!(
         matches!(err, ForwardingError::Unauthorized { .. }),
         "{err:?}"
     );
     // `{secret}` with no secret stored: says which keyring entry is missing.
     let p = provider(&http_config(&emu), MemorySecrets::default());
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     assert!(err.to_string().contains("provider:http"), "{err}");
 }
 
@@ -388,11 +391,11 @@ async fn a_command_runs_without_a_shell_and_its_failures_carry_stderr() {
     );
     assert_eq!(p.current().await.unwrap(), None);
     // A target with shell metacharacters stays one argument.
-    p.apply(&Forwarding::Number("+49 30; rm -rf /".into()))
+    p.apply(&Forwarding::Number("+49 30; rm -rf /".into()), "k4")
         .await
         .unwrap();
-    p.apply(&Forwarding::Voicemail).await.unwrap();
-    p.apply(&Forwarding::Off).await.unwrap();
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
+    p.apply(&Forwarding::Off, "k3").await.unwrap();
     let lines = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
         lines.lines().collect::<Vec<_>>(),
@@ -404,7 +407,7 @@ async fn a_command_runs_without_a_shell_and_its_failures_carry_stderr() {
         &command_config(fail, &["{target}"], &[]),
         MemorySecrets::default(),
     );
-    let err = p.apply(&Forwarding::Voicemail).await.unwrap_err();
+    let err = p.apply(&Forwarding::Voicemail, "k2").await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, ForwardingError::Command { .. }), "{err:?}");
     assert!(
@@ -417,8 +420,8 @@ async fn a_command_runs_without_a_shell_and_its_failures_carry_stderr() {
         &command_config("/usr/bin/env".into(), &["true"], &["false"]),
         MemorySecrets::default(),
     );
-    p.apply(&Forwarding::Voicemail).await.unwrap();
-    assert!(p.apply(&Forwarding::Off).await.is_err());
+    p.apply(&Forwarding::Voicemail, "k2").await.unwrap();
+    assert!(p.apply(&Forwarding::Off, "k3").await.is_err());
 
     let p = provider(
         &command_config(
@@ -428,7 +431,7 @@ async fn a_command_runs_without_a_shell_and_its_failures_carry_stderr() {
         ),
         MemorySecrets::default(),
     );
-    let err = p.apply(&Forwarding::Off).await.unwrap_err();
+    let err = p.apply(&Forwarding::Off, "k3").await.unwrap_err();
     assert!(err.to_string().contains("cannot start"), "{err}");
 }
 
@@ -530,17 +533,24 @@ fn http_config_for(base: &str) -> ForwardingConfig {
     }
 }
 
-// ---- through the presence runtime --------------------------------------------------------
+// ---- through the presence runtime (simulated time) ---------------------------------------
 
-async fn engine(emu: &Emulator, dir: &Path, secrets: MemorySecrets) -> Arc<Engine> {
+/// An engine on `sim`'s clock with presence on and `forwarding` as its provider.
+async fn engine(
+    emu: &Emulator,
+    sim: &Arc<Sim>,
+    dir: &Path,
+    forwarding: ForwardingConfig,
+    secrets: MemorySecrets,
+) -> Arc<Engine> {
     let mut config = config_for(emu);
     config.features.presence = true;
-    config.presence.forwarding = webex_config(emu);
+    config.presence.forwarding = forwarding;
     let engine = Engine::open_with_credentials(
         EngineSetup {
             paths: Paths::under(dir),
             config,
-            clock: Arc::new(SystemClock),
+            clock: sim.clock.clone(),
             demo: false,
         },
         Arc::new(MemoryStore::default()),
@@ -551,84 +561,60 @@ async fn engine(emu: &Emulator, dir: &Path, secrets: MemorySecrets) -> Arc<Engin
     Arc::new(engine)
 }
 
-/// An out-of-office appointment starting about `ahead_ms` from now lasting `secs`: the
-/// built-in "Out of office" profile forwards to voicemail once a provider is configured.
-fn oof_appointment(emu: &Emulator, ahead_ms: i64, secs: i64) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = (Utc::now() + Duration::milliseconds(ahead_ms))
-        .duration_trunc(Duration::seconds(1))
-        .unwrap()
-        + Duration::seconds(1);
-    let end = start + Duration::seconds(secs);
-    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    emu.control()
-        .add_event(json!({
-            "subject": "Off site",
-            "start": {"dateTime": fmt(start), "timeZone": "UTC"},
-            "end": {"dateTime": fmt(end), "timeZone": "UTC"},
-            "showAs": "oof",
-        }))
-        .unwrap();
-    (start, end)
+async fn webex_engine(emu: &Emulator, sim: &Arc<Sim>, dir: &Path) -> Arc<Engine> {
+    let token = emu.control().webex_token();
+    engine(
+        emu,
+        sim,
+        dir,
+        webex_config(emu),
+        MemorySecrets::with(&[(WEBEX_SECRET, &token)]),
+    )
+    .await
 }
 
-struct Running {
-    stop: Arc<Notify>,
-    task: tokio::task::JoinHandle<()>,
+/// A forwarding command that appends its arguments and idempotency key to `log`.
+fn logging_command(dir: &Path, log: &Path, pause_secs: u32) -> ForwardingConfig {
+    let program = script(
+        dir,
+        "fwd",
+        &format!(
+            "sleep {pause_secs}; echo \"$* key=$PRESENTLY_IDEMPOTENCY_KEY\" >> '{}'",
+            log.display()
+        ),
+    );
+    command_config(program, &["on", "{target}"], &["off"])
 }
 
-fn start_runtime(engine: &Arc<Engine>) -> Running {
-    let stop = Arc::new(Notify::new());
-    let task = tokio::spawn(engine.clone().run_presence_with(
-        stop.clone(),
-        Arc::new(Notify::new()),
-        RuntimeOptions {
-            check_interval: std::time::Duration::from_millis(500),
-            first_retry: std::time::Duration::from_millis(200),
-            ..RuntimeOptions::default()
-        },
-    ));
-    Running { stop, task }
-}
-
-impl Running {
-    async fn stop(self) {
-        self.stop.notify_one();
-        self.task.await.unwrap();
-    }
-}
-
-async fn sleep_until(t: DateTime<Utc>) {
-    if let Ok(d) = (t - Utc::now()).to_std() {
-        tokio::time::sleep(d).await;
-    }
+fn log_lines(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn webex_calls(emu: &Emulator, kind: &str) -> Vec<presently_emulator::PresenceCall> {
-    emu.control()
-        .presence_calls()
-        .into_iter()
-        .filter(|c| c.kind == kind)
-        .collect()
+    calls(emu, kind)
+}
+
+fn in_minutes(sim: &Sim, m: i64) -> DateTime<Utc> {
+    sim.now() + Duration::minutes(m)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_runtime_forwards_during_the_block_and_restores_the_prior_forwarding_exactly() {
     let emu = emulator().await;
-    let token = emu.control().webex_token();
+    let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine(
-        &emu,
-        dir.path(),
-        MemorySecrets::with(&[(WEBEX_SECRET, &token)]),
-    )
-    .await;
+    let engine = webex_engine(&emu, &sim, dir.path()).await;
     // The user forwards to their mobile already.
     let before = Forwarding::Number("+4917012345".into());
     engine
         .forwarding_provider()
         .unwrap()
         .unwrap()
-        .apply(&before)
+        .apply(&before, "k0")
         .await
         .unwrap();
     let policy = engine.presence_policy().unwrap();
@@ -636,29 +622,22 @@ async fn the_runtime_forwards_during_the_block_and_restores_the_prior_forwarding
         policy.profile("Out of office").unwrap().forwarding,
         Some(Forwarding::Voicemail)
     );
-    let (start, end) = oof_appointment(&emu, 2000, 3);
+    let (begin, end) = appointment(&emu, "Off site", "oof", in_minutes(&sim, 5), 60);
     engine.sync_now().await.unwrap();
-    let running = start_runtime(&engine);
-    sleep_until(start + Duration::milliseconds(1200)).await;
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin).await;
     assert_eq!(always(&emu)["destination"], VOICEMAIL);
     assert_eq!(always(&emu)["destinationVoicemailEnabled"], true);
-    sleep_until(end + Duration::milliseconds(1500)).await;
+    sim.run_until(end).await;
     running.stop().await;
 
-    // Read before the block, voicemail at its start, the mobile again at its end.
+    // Read before the block, voicemail at its start; read back (unchanged) and the mobile
+    // again at its end.
     let gets = webex_calls(&emu, "webex.getCallForwarding");
     let puts = webex_calls(&emu, "webex.putCallForwarding");
-    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert_eq!(gets.len(), 2, "{gets:?}");
     assert_eq!(puts.len(), 3, "{puts:?}");
-    assert!(gets[0].at <= puts[1].at);
-    assert!(
-        puts[1].at >= start && puts[1].at - start <= Duration::seconds(1),
-        "{puts:?}"
-    );
-    assert!(
-        puts[2].at >= end && puts[2].at - end <= Duration::seconds(1),
-        "{puts:?}"
-    );
+    assert!(gets[0].at <= puts[1].at && puts[1].at <= gets[1].at);
     let a = always(&emu);
     assert_eq!(a["enabled"], true);
     assert_eq!(a["destination"], "+4917012345");
@@ -668,45 +647,118 @@ async fn the_runtime_forwards_during_the_block_and_restores_the_prior_forwarding
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_forwarding_provider_is_retried_and_shows_in_status_and_history() {
     let emu = emulator().await;
-    let token = emu.control().webex_token();
+    let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine(
-        &emu,
-        dir.path(),
-        MemorySecrets::with(&[(WEBEX_SECRET, &token)]),
-    )
-    .await;
-    let (start, end) = oof_appointment(&emu, 2000, 4);
+    let engine = webex_engine(&emu, &sim, dir.path()).await;
+    let (begin, end) = appointment(&emu, "Off site", "oof", in_minutes(&sim, 5), 60);
     engine.sync_now().await.unwrap();
-    // The pre-read and two switches fail.
-    emu.control().fail_next_webex_calls(3, 500);
-    let running = start_runtime(&engine);
-    sleep_until(start + Duration::milliseconds(300)).await;
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin - Duration::minutes(1)).await;
+    // The read before the block fails, and so do the first two switches off at its end.
+    emu.control().fail_next_webex_calls(1, 500);
+    sim.run_until(begin).await;
     let error = engine.presence_status().unwrap().error;
     assert!(
         error
             .as_deref()
-            .is_some_and(|e| e.contains("Webex Calling")),
+            .is_some_and(|e| e.contains("Forwarding") && e.contains("Webex Calling")),
         "{error:?}"
     );
-    sleep_until(start + Duration::milliseconds(1500)).await;
+    // The presence went through despite the failing provider.
+    assert_eq!(webex_calls(&emu, "setUserPreferredPresence").len(), 1);
+    sim.run_until(begin + Duration::seconds(2)).await;
     assert_eq!(always(&emu)["destination"], VOICEMAIL);
     assert!(engine.presence_status().unwrap().error.is_none());
-    sleep_until(end + Duration::milliseconds(1500)).await;
-    running.stop().await;
 
-    let puts = webex_calls(&emu, "webex.putCallForwarding");
-    let statuses: Vec<u16> = puts.iter().map(|c| c.status).collect();
-    // Two failures, the switch, and (the prior state unread) off at the end.
-    assert_eq!(statuses, vec![500, 500, 204, 204], "{puts:?}");
-    assert!(puts[2].at - start <= Duration::seconds(1), "{puts:?}");
-    assert_eq!(
-        puts[3].body["body"],
-        json!({"callForwarding": {"always": {"enabled": false}}})
+    // At the end, the read-back before the restore fails twice: the restore waits for it
+    // (it must not switch off a forwarding the user changed meanwhile), retrying.
+    sim.run_until(end - Duration::seconds(1)).await;
+    emu.control().fail_next_webex_calls(2, 500);
+    sim.run_until(end + Duration::seconds(2)).await;
+    let error = engine.presence_status().unwrap().error.unwrap_or_default();
+    assert!(
+        error.starts_with("Forwarding: reading it failed"),
+        "{error}"
     );
+    assert_eq!(always(&emu)["destination"], VOICEMAIL);
+    // Another process (the CLI) sees the pending restore in the journal.
+    let pending = engine.presence_pending().unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].action, "forwarding back off");
+    sim.run_until(end + Duration::minutes(1)).await;
+    running.stop().await;
     assert_eq!(always(&emu)["enabled"], false);
+    assert!(engine.presence_pending().unwrap().is_empty());
     let history: Vec<String> = engine
-        .presence_history(20)
+        .presence_history(30)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    assert!(
+        history.iter().any(|l| l.contains("Webex Calling")),
+        "{history:?}"
+    );
+}
+
+/// A restore that keeps failing (the HTTP endpoint answers 500) is retried with backoff,
+/// says so in the status line and the history, survives a restart, and lands once the
+/// endpoint answers again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_restore_is_retried_across_a_restart_until_it_lands() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(
+        &emu,
+        &sim,
+        dir.path(),
+        http_config(&emu),
+        MemorySecrets::with(&[(HTTP_SECRET, "s3cret")]),
+    )
+    .await;
+    let (begin, end) = appointment(&emu, "Off site", "oof", in_minutes(&sim, 5), 60);
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin).await;
+    assert_eq!(emu.control().sink_requests().len(), 1);
+    emu.control().set_sink_status(500);
+    sim.run_until(end).await;
+    let status = engine.presence_status().unwrap();
+    assert_eq!(
+        status.error.as_deref(),
+        Some("Forwarding still on — switching it off failed, retrying"),
+        "{status:?}"
+    );
+    // Backoff: 2 s, 4 s, 8 s ...
+    sim.run_until(end + Duration::seconds(14)).await;
+    let tries: Vec<_> = emu.control().sink_requests()[1..].to_vec();
+    assert_eq!(tries.len(), 4, "{tries:?}");
+    let key = tries[0].header("idempotency-key").unwrap().to_owned();
+    assert!(tries
+        .iter()
+        .all(|r| r.header("idempotency-key") == Some(key.as_str())));
+    running.stop().await;
+    // Stopped and started again (the restore is in the journal): still retried.
+    let pending = engine.presence_pending().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].attempts, 4);
+    assert!(pending[0]
+        .message
+        .as_deref()
+        .unwrap()
+        .starts_with("Forwarding still on"));
+    emu.control().set_sink_status(200);
+    sim.set(end + Duration::minutes(1));
+    let running = start(&engine, &sim).await;
+    running.stop().await;
+    let requests = emu.control().sink_requests();
+    assert_eq!(requests.len(), 6);
+    assert_eq!(requests[5].method, "DELETE");
+    assert_eq!(requests[5].header("idempotency-key"), Some(key.as_str()));
+    assert!(engine.presence_pending().unwrap().is_empty());
+    let history: Vec<String> = engine
+        .presence_history(30)
         .unwrap()
         .into_iter()
         .map(|l| l.text)
@@ -714,15 +766,224 @@ async fn a_failing_forwarding_provider_is_retried_and_shows_in_status_and_histor
     assert!(
         history
             .iter()
-            .any(|l| l.contains("failed, retrying") && l.contains("Webex Calling")),
+            .any(|l| l.contains("giving your own back failed, retrying: forwarding back as it was")),
         "{history:?}"
     );
     assert!(
         history.iter().any(|l| l.ends_with("retried successfully")),
         "{history:?}"
     );
-    // The presence went through despite the failing provider.
-    assert!(webex_calls(&emu, "setUserPreferredPresence")
-        .iter()
-        .any(|c| c.status == 200));
+}
+
+/// Bug 1 (issue 16) with a provider that cannot read back: the user sets "Available" in
+/// Teams while an out-of-office block forwards calls to voicemail. Presence is theirs;
+/// forwarding is still switched off when the block ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_of_presence_by_hand_still_ends_forwarding_through_a_command() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fwd.log");
+    let engine = engine(
+        &emu,
+        &sim,
+        dir.path(),
+        logging_command(dir.path(), &log, 0),
+        MemorySecrets::default(),
+    )
+    .await;
+    let (begin, end) = appointment(&emu, "Off site", "oof", in_minutes(&sim, 5), 60);
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin + Duration::minutes(20)).await;
+    assert_eq!(log_lines(&log).len(), 1);
+    assert!(
+        log_lines(&log)[0].starts_with("on vm key="),
+        "{:?}",
+        log_lines(&log)
+    );
+    emu.control().set_user_presence("Available", "Available");
+    sim.run_until(end).await;
+    running.stop().await;
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].starts_with("off key="), "{lines:?}");
+    assert_ne!(lines[0], lines[1], "a new key for the restore");
+    assert!(calls(&emu, "clearUserPreferredPresence").is_empty());
+    assert_eq!(aggregate(&emu), "Available");
+}
+
+/// Bug 1 with a provider that can be read back: the user's forwarding comes back exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_of_presence_by_hand_still_restores_webex_forwarding() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = webex_engine(&emu, &sim, dir.path()).await;
+    engine
+        .forwarding_provider()
+        .unwrap()
+        .unwrap()
+        .apply(&Forwarding::Number("+4917012345".into()), "k0")
+        .await
+        .unwrap();
+    let (begin, end) = appointment(&emu, "Off site", "oof", in_minutes(&sim, 5), 60);
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin + Duration::minutes(20)).await;
+    emu.control().set_user_presence("Available", "Available");
+    sim.run_until(end).await;
+    running.stop().await;
+    assert_eq!(always(&emu)["destination"], "+4917012345");
+    assert!(calls(&emu, "clearUserPreferredPresence").is_empty());
+}
+
+/// Bug 2 (issue 16): Presently stops during a block and starts after its end; forwarding
+/// (through a command) is switched off at once at the start.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_block_that_ended_while_stopped_ends_forwarding_at_the_next_start() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fwd.log");
+    let engine = engine(
+        &emu,
+        &sim,
+        dir.path(),
+        logging_command(dir.path(), &log, 0),
+        MemorySecrets::default(),
+    )
+    .await;
+    let (begin, end) = appointment(&emu, "Off site", "oof", in_minutes(&sim, 5), 60);
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin + Duration::minutes(10)).await;
+    running.stop().await;
+    assert_eq!(log_lines(&log).len(), 1);
+    sim.set(end + Duration::hours(3));
+    let running = start(&engine, &sim).await;
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].starts_with("off key="), "{lines:?}");
+    running.stop().await;
+    let history: Vec<String> = engine
+        .presence_history(10)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    assert!(
+        history.last().unwrap().contains("restored") && history.last().unwrap().contains("late"),
+        "{history:?}"
+    );
+}
+
+/// Bug 2 with Asterisk: the entry the block put in the AMI database goes at the next start.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_block_that_ended_while_stopped_ends_ami_forwarding_at_the_next_start() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(
+        &emu,
+        &sim,
+        dir.path(),
+        ami_config(&emu),
+        MemorySecrets::with(&[(AMI_SECRET, DEFAULT_AMI_SECRET)]),
+    )
+    .await;
+    let (begin, end) = appointment(&emu, "Off site", "oof", in_minutes(&sim, 5), 60);
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin).await;
+    assert_eq!(
+        emu.control().ami_db().get("CF/1001").map(String::as_str),
+        Some("vmu1001")
+    );
+    running.kill().await;
+    sim.set(end + Duration::minutes(30));
+    let running = start(&engine, &sim).await;
+    running.stop().await;
+    assert!(!emu.control().ami_db().contains_key("CF/1001"));
+}
+
+/// A forwarding command killed while it ran (Presently died with it): the same write is
+/// sent again, with the same idempotency key, at the next start.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_whose_outcome_was_lost_runs_again_with_the_same_key() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fwd.log");
+    let started = dir.path().join("started.log");
+    let program = script(
+        dir.path(),
+        "slow",
+        &format!(
+            "echo \"$PRESENTLY_IDEMPOTENCY_KEY\" >> '{}'; sleep 2; echo \"$* key=$PRESENTLY_IDEMPOTENCY_KEY\" >> '{}'",
+            started.display(),
+            log.display()
+        ),
+    );
+    let engine = engine(
+        &emu,
+        &sim,
+        dir.path(),
+        command_config(program, &["on", "{target}"], &["off"]),
+        MemorySecrets::default(),
+    )
+    .await;
+    let (begin, _) = appointment(&emu, "Off site", "oof", in_minutes(&sim, 5), 60);
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.set(begin);
+    // Wait (real time) until the command runs, then kill Presently.
+    for _ in 0..100 {
+        if started.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    running.kill().await;
+    assert!(log_lines(&log).is_empty(), "killed before it finished");
+    let first = log_lines(&started);
+    assert_eq!(first.len(), 1);
+    let running = start(&engine, &sim).await;
+    running.stop().await;
+    let runs = log_lines(&started);
+    assert_eq!(runs, vec![first[0].clone(), first[0].clone()], "same key");
+    assert_eq!(log_lines(&log), vec![format!("on vm key={}", first[0])]);
+}
+
+/// Where forwarding cannot be read back, the user can say they changed it themselves:
+/// automation then leaves it as they set it (no "off" at the end).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_who_says_they_took_forwarding_over_keeps_it() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fwd.log");
+    let engine = engine(
+        &emu,
+        &sim,
+        dir.path(),
+        logging_command(dir.path(), &log, 0),
+        MemorySecrets::default(),
+    )
+    .await;
+    let (begin, end) = appointment(&emu, "Off site", "oof", in_minutes(&sim, 5), 60);
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin + Duration::minutes(10)).await;
+    sim.after(|| {
+        engine.presence_take_over(presently_engine::presence::journal::Resource::Forwarding)
+    })
+    .await;
+    sim.run_until(end + Duration::minutes(1)).await;
+    running.stop().await;
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 1, "only the switch on: {lines:?}");
+    // The presence is still given back.
+    assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 1);
 }

@@ -1,19 +1,20 @@
-//! Presence automation end to end: the runtime with the system clock, the engine signed in
-//! to the emulator over loopback HTTP, appointments a few seconds ahead.
+//! Presence automation end to end on simulated time: the engine's runtime signed in to the
+//! emulator over loopback HTTP, its clock and its sleeps driven by the test
+//! (`presence_sim`), so hours of appointments take milliseconds and every instant is exact.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
+mod presence_sim;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use common::config_for;
-use presently_emulator::{Emulator, EmulatorConfig, PresenceCall, Seed};
+use presence_sim::{aggregate, appointment, calls, history, start, Sim};
+use presently_emulator::{Emulator, EmulatorConfig, Seed, HOLIDAYS_CALENDAR_ID};
 use presently_engine::auth::MemoryStore;
 use presently_engine::paths::Paths;
-use presently_engine::presence::runtime::RuntimeOptions;
-use presently_engine::{Engine, EngineSetup, SystemClock};
+use presently_engine::{Engine, EngineSetup};
 use serde_json::json;
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 async fn emulator() -> Emulator {
     Emulator::start(EmulatorConfig {
@@ -26,13 +27,11 @@ async fn emulator() -> Emulator {
     .unwrap()
 }
 
-async fn engine(emu: &Emulator, dir: &std::path::Path) -> Arc<Engine> {
-    engine_with(emu, dir, |_| {}).await
-}
-
-/// An engine with presence on (and whatever `tweak` changes), signed in to `emu`.
+/// An engine on `sim`'s clock with presence on (and whatever `tweak` changes), signed in
+/// to `emu`.
 async fn engine_with(
     emu: &Emulator,
+    sim: &Arc<Sim>,
     dir: &std::path::Path,
     tweak: impl FnOnce(&mut presently_engine::config::Config),
 ) -> Arc<Engine> {
@@ -43,7 +42,7 @@ async fn engine_with(
         EngineSetup {
             paths: Paths::under(dir),
             config,
-            clock: Arc::new(SystemClock),
+            clock: sim.clock.clone(),
             demo: false,
         },
         Arc::new(MemoryStore::default()),
@@ -53,149 +52,55 @@ async fn engine_with(
     Arc::new(engine)
 }
 
-/// A busy appointment starting `ahead_ms` from now (on a whole second) lasting `secs`.
-fn appointment(
-    emu: &Emulator,
-    subject: &str,
-    ahead_ms: i64,
-    secs: i64,
-) -> (DateTime<Utc>, DateTime<Utc>) {
-    appointment_as(emu, subject, "busy", ahead_ms, secs)
+async fn engine(emu: &Emulator, sim: &Arc<Sim>, dir: &std::path::Path) -> Arc<Engine> {
+    engine_with(emu, sim, dir, |_| {}).await
 }
 
-fn appointment_as(
-    emu: &Emulator,
-    subject: &str,
-    show_as: &str,
-    ahead_ms: i64,
-    secs: i64,
-) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = (Utc::now() + Duration::milliseconds(ahead_ms))
-        .duration_trunc(Duration::seconds(1))
-        .unwrap()
-        + Duration::seconds(1);
-    let end = start + Duration::seconds(secs);
-    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    emu.control()
-        .add_event(json!({
-            "subject": subject,
-            "start": {"dateTime": fmt(start), "timeZone": "UTC"},
-            "end": {"dateTime": fmt(end), "timeZone": "UTC"},
-            "showAs": show_as,
-        }))
-        .unwrap();
-    (start, end)
-}
-
-fn options() -> RuntimeOptions {
-    RuntimeOptions {
-        check_interval: std::time::Duration::from_millis(500),
-        first_retry: std::time::Duration::from_millis(200),
-        ..RuntimeOptions::default()
-    }
-}
-
-struct Running {
-    stop: Arc<Notify>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-fn start(engine: &Arc<Engine>) -> Running {
-    let stop = Arc::new(Notify::new());
-    let task = tokio::spawn(engine.clone().run_presence_with(
-        stop.clone(),
-        Arc::new(Notify::new()),
-        options(),
-    ));
-    Running { stop, task }
-}
-
-impl Running {
-    async fn stop(self) {
-        self.stop.notify_one();
-        self.task.await.unwrap();
-    }
-}
-
-async fn sleep_until(t: DateTime<Utc>) {
-    if let Ok(d) = (t - Utc::now()).to_std() {
-        tokio::time::sleep(d).await;
-    }
-}
-
-fn calls(emu: &Emulator, kind: &str) -> Vec<PresenceCall> {
-    emu.control()
-        .presence_calls()
-        .into_iter()
-        .filter(|c| c.kind == kind)
-        .collect()
-}
-
-fn within_a_second(call: &PresenceCall, instant: DateTime<Utc>) -> bool {
-    call.at >= instant && call.at - instant <= Duration::seconds(1)
-}
-
-/// The aggregate presence, as `GET /me/presence` answers.
-async fn aggregate(emu: &Emulator) -> (String, String) {
-    let v: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/v1.0/me/presence", emu.base_url()))
-        .bearer_auth(emu.control().issue_access_token_for_tests())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        v["availability"].as_str().unwrap().to_owned(),
-        v["activity"].as_str().unwrap().to_owned(),
-    )
+fn minutes(sim: &Sim, m: i64) -> DateTime<Utc> {
+    sim.now() + Duration::minutes(m)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_appointment_switches_presence_at_its_start_and_restores_at_its_end() {
     let emu = emulator().await;
+    let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine(&emu, dir.path()).await;
-    let (start, end) = appointment(&emu, "Weekly sync", 2000, 3);
+    let engine = engine(&emu, &sim, dir.path()).await;
+    let (begin, end) = appointment(&emu, "Weekly sync", "busy", minutes(&sim, 10), 30);
     engine.sync_now().await.unwrap();
-    let running = start_runtime(&engine);
-    sleep_until(start + Duration::milliseconds(1500)).await;
-    assert_eq!(aggregate(&emu).await.0, "Busy");
-    sleep_until(end + Duration::milliseconds(1500)).await;
-    running.stop().await;
+    let running = start(&engine, &sim).await;
 
+    sim.run_until(begin - Duration::seconds(1)).await;
+    assert!(calls(&emu, "setUserPreferredPresence").is_empty());
+    sim.run_until(begin).await;
     let set = calls(&emu, "setUserPreferredPresence");
-    assert_eq!(set.len(), 1, "{set:?}");
-    assert_eq!(set[0].status, 200, "{set:?}");
+    assert_eq!(set.len(), 1, "set at the start: {set:?}");
+    assert_eq!(set[0].status, 200);
     assert_eq!(set[0].body["availability"], "Busy");
-    assert!(
-        within_a_second(&set[0], start),
-        "set at {} for a start at {start}",
-        set[0].at
-    );
+    // Expires a little after the end: given back at the end, gone by itself if not.
+    assert_eq!(set[0].body["expirationDuration"], "PT32M");
+    assert_eq!(aggregate(&emu), "Busy");
     let status = calls(&emu, "setStatusMessage");
     assert!(status[0].body["statusMessage"]["message"]["content"]
         .as_str()
         .unwrap()
         .starts_with("In a meeting until "));
-    let clear = calls(&emu, "clearUserPreferredPresence");
-    assert_eq!(clear.len(), 1, "{clear:?}");
-    assert!(
-        within_a_second(&clear[0], end),
-        "cleared at {} for an end at {end}",
-        clear[0].at
-    );
-    // The user's state was read before automation took over.
-    assert!(calls(&emu, "getPresence")[0].at <= set[0].at);
-    assert_eq!(aggregate(&emu).await.0, "Available");
+    // The user's state was read first.
+    let gets = calls(&emu, "getPresence");
+    assert!(gets[0].at <= set[0].at);
 
-    let history: Vec<String> = engine
-        .presence_history(10)
-        .unwrap()
-        .into_iter()
-        .map(|l| l.text)
-        .collect();
+    sim.run_until(end - Duration::seconds(1)).await;
+    assert!(calls(&emu, "clearUserPreferredPresence").is_empty());
+    sim.run_until(end).await;
+    assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 1);
+    assert_eq!(aggregate(&emu), "Available");
+    // While the block held, the presence was read back every 15 s (and before the
+    // restore): 30 minutes, about 120 reads, not one a second.
+    let reads = calls(&emu, "getPresence").len();
+    assert!((115..=125).contains(&reads), "{reads} reads");
+    running.stop().await;
+
+    let history = history(&engine);
     assert_eq!(history.len(), 2, "{history:?}");
     assert!(
         history[0].ends_with("In a meeting (Weekly sync)"),
@@ -204,54 +109,54 @@ async fn an_appointment_switches_presence_at_its_start_and_restores_at_its_end()
     assert!(history[1].ends_with("restored Available"), "{history:?}");
 }
 
-fn start_runtime(engine: &Arc<Engine>) -> Running {
-    start(engine)
-}
-
 #[tokio::test(flavor = "multi_thread")]
-async fn a_throttled_presence_call_is_retried() {
+async fn a_throttled_presence_call_is_waited_out() {
     let emu = emulator().await;
+    let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine(&emu, dir.path()).await;
-    let (start, end) = appointment(&emu, "Throttled", 2000, 3);
+    let engine = engine(&emu, &sim, dir.path()).await;
+    let (begin, end) = appointment(&emu, "Throttled", "busy", minutes(&sim, 5), 5);
     engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    // 503 with Retry-After: 1; the Graph client waits it out (real time).
     emu.control().fail_next_presence_calls(1, 503);
-    let running = start_runtime(&engine);
-    sleep_until(end + Duration::milliseconds(1500)).await;
-    running.stop().await;
+    sim.run_until(begin).await;
     let all = emu.control().presence_calls();
     assert_eq!(all[0].status, 503, "{all:?}");
     let set = calls(&emu, "setUserPreferredPresence");
     assert_eq!(set.len(), 1, "{all:?}");
     assert_eq!(set[0].status, 200);
-    // The client waited out the 503 (0.5 to 1 s) before the pre-read and the call.
-    assert!(set[0].at - start <= Duration::milliseconds(2500), "{all:?}");
+    sim.run_until(end).await;
     assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 1);
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_presence_call_is_retried_until_it_lands_and_shows_in_the_history() {
     let emu = emulator().await;
+    let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine(&emu, dir.path()).await;
-    let (start, end) = appointment(&emu, "Flaky", 2000, 3);
+    let engine = engine(&emu, &sim, dir.path()).await;
+    let (begin, end) = appointment(&emu, "Flaky", "busy", minutes(&sim, 5), 5);
     engine.sync_now().await.unwrap();
-    // The pre-read and the first set fail with an error the client does not retry.
+    let running = start(&engine, &sim).await;
+    // The read and the first set fail with an error the client does not retry.
     emu.control().fail_next_presence_calls(2, 500);
-    let running = start_runtime(&engine);
-    sleep_until(end + Duration::milliseconds(1500)).await;
-    running.stop().await;
+    sim.run_until(begin).await;
+    let status = engine.presence_status().unwrap();
+    let presence = &status.resources[0];
+    assert_eq!(presence.pending.as_ref().unwrap().attempts, 1);
+    assert!(status.error.is_some(), "{status:?}");
+    // Retried 2 s later.
+    sim.run_until(begin + Duration::seconds(2)).await;
     let set = calls(&emu, "setUserPreferredPresence");
     let statuses: Vec<u16> = set.iter().map(|c| c.status).collect();
     assert_eq!(statuses, vec![500, 200], "{set:?}");
-    assert!(set[1].at - start <= Duration::seconds(1), "{set:?}");
+    assert!(engine.presence_status().unwrap().error.is_none());
+    sim.run_until(end).await;
     assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 1);
-    let history: Vec<String> = engine
-        .presence_history(10)
-        .unwrap()
-        .into_iter()
-        .map(|l| l.text)
-        .collect();
+    running.stop().await;
+    let history = history(&engine);
     assert!(
         history.iter().any(|l| l.contains("failed, retrying")),
         "{history:?}"
@@ -260,48 +165,49 @@ async fn a_failing_presence_call_is_retried_until_it_lands_and_shows_in_the_hist
         history.iter().any(|l| l.ends_with("retried successfully")),
         "{history:?}"
     );
-    assert!(engine.presence_status().unwrap().error.is_none());
 }
 
+/// The user picks "Available" in Teams during a meeting: automation notices within 15 s,
+/// leaves their presence alone (no clear at the end), and still gives their status
+/// message back.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_change_by_the_user_makes_automation_stand_back() {
+async fn a_change_of_presence_by_hand_is_left_alone_and_the_rest_given_back() {
     let emu = emulator().await;
+    let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine(&emu, dir.path()).await;
-    let (start, end) = appointment(&emu, "Interrupted", 2000, 4);
+    emu.control().set_user_status_message("Back at 3");
+    let engine = engine(&emu, &sim, dir.path()).await;
+    let (begin, end) = appointment(&emu, "Interrupted", "busy", minutes(&sim, 5), 30);
     engine.sync_now().await.unwrap();
-    let running = start_runtime(&engine);
-    sleep_until(start + Duration::milliseconds(500)).await;
-    assert_eq!(aggregate(&emu).await.0, "Busy");
-    // The user picks "Available" in Teams (which sets their preferred presence).
-    let answer = reqwest::Client::new()
-        .post(format!(
-            "{}/v1.0/me/presence/setUserPreferredPresence",
-            emu.base_url()
-        ))
-        .bearer_auth(emu.control().issue_access_token_for_tests())
-        .json(&json!({"availability": "Available", "activity": "Available", "expirationDuration": "PT1H"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success());
-    sleep_until(end + Duration::milliseconds(1500)).await;
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin + Duration::minutes(10)).await;
+    assert_eq!(aggregate(&emu), "Busy");
+    let changed = sim.now();
+    emu.control().set_user_presence("Available", "Available");
+    sim.run_until(changed + Duration::seconds(15)).await;
+    let status = engine.presence_status().unwrap();
+    assert_eq!(status.resources[0].held, "released", "{status:?}");
+    assert_eq!(status.resources[1].held, "automated");
+    sim.run_until(end).await;
     running.stop().await;
-    // Automation did not restore over the user's choice.
     assert!(calls(&emu, "clearUserPreferredPresence").is_empty());
-    assert_eq!(aggregate(&emu).await.0, "Available");
-    let history: Vec<String> = engine
-        .presence_history(10)
-        .unwrap()
-        .into_iter()
-        .map(|l| l.text)
-        .collect();
+    assert_eq!(aggregate(&emu), "Available");
+    let messages = calls(&emu, "setStatusMessage");
+    assert_eq!(
+        messages.last().unwrap().body["statusMessage"]["message"]["content"],
+        "Back at 3"
+    );
+    let history = history(&engine);
     assert!(
-        history.iter().any(|l| l.contains("changed by you")),
+        history
+            .iter()
+            .any(|l| l.contains("Presence changed by you; automation leaves it alone")),
         "{history:?}"
     );
     assert!(
-        !history.iter().any(|l| l.contains("restored")),
+        history
+            .iter()
+            .any(|l| l.contains("restored (presence left as you set it)")),
         "{history:?}"
     );
 }
@@ -309,71 +215,202 @@ async fn a_change_by_the_user_makes_automation_stand_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn paused_nothing_switches_and_resuming_applies_at_once() {
     let emu = emulator().await;
+    let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine(&emu, dir.path()).await;
-    let (start, end) = appointment(&emu, "Paused", 1000, 4);
+    let engine = engine(&emu, &sim, dir.path()).await;
+    let (begin, end) = appointment(&emu, "Paused", "busy", minutes(&sim, 5), 30);
     engine.sync_now().await.unwrap();
     engine.presence_pause(None).unwrap();
-    let running = start_runtime(&engine);
-    sleep_until(start + Duration::milliseconds(1000)).await;
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin + Duration::minutes(5)).await;
     assert!(calls(&emu, "setUserPreferredPresence").is_empty());
-    engine.presence_resume().unwrap();
-    let resumed = Utc::now();
-    sleep_until(end + Duration::milliseconds(1200)).await;
-    running.stop().await;
+    sim.after(|| engine.presence_resume().unwrap()).await;
     let set = calls(&emu, "setUserPreferredPresence");
     assert_eq!(set.len(), 1, "{set:?}");
-    assert!(
-        set[0].at - resumed <= Duration::milliseconds(500),
-        "{set:?}"
-    );
+    // A pause for ten minutes gives everything back at once and applies again after.
+    let paused = sim.now();
+    sim.after(|| {
+        engine
+            .presence_pause(Some(paused + Duration::minutes(10)))
+            .unwrap()
+    })
+    .await;
     assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 1);
+    sim.run_until(paused + Duration::minutes(10)).await;
+    assert_eq!(calls(&emu, "setUserPreferredPresence").len(), 2);
+    assert_eq!(engine.presence_paused().unwrap(), None);
+    sim.run_until(end).await;
+    assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 2);
+    running.stop().await;
+    let history = history(&engine);
+    assert!(
+        history.iter().any(|l| l.ends_with("resumed")),
+        "{history:?}"
+    );
 }
 
+/// Microsoft's own `mailboxSettings` example (user-get-mailboxsettings.md, example 1)
+/// answers `"status": "Scheduled"`: the user's own scheduled replies are given back
+/// exactly as read after an out-of-office block, not switched to disabled.
 #[tokio::test(flavor = "multi_thread")]
-async fn out_of_office_schedules_automatic_replies_and_restores_the_users_own() {
+async fn out_of_office_gives_the_users_own_automatic_replies_back_exactly() {
     let emu = emulator().await;
+    let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
-    // The user already had automatic replies of their own (disabled, with a message).
-    emu.control()
-        .update_mailbox_settings(json!({"automaticRepliesSetting": {
-            "status": "disabled",
-            "internalReplyMessage": "My own internal note",
-            "externalReplyMessage": "My own external note",
-        }}))
-        .unwrap();
-    let engine = engine_with(&emu, dir.path(), |c| c.features.automatic_replies = true).await;
-    let (start, end) = appointment_as(&emu, "Offsite", "oof", 2000, 3);
+    let example: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/graph/mailbox-settings-get.json")).unwrap();
+    let theirs = example["automaticRepliesSetting"].clone();
+    emu.control().set_automatic_replies_verbatim(theirs.clone());
+    let engine = engine_with(&emu, &sim, dir.path(), |c| {
+        c.features.automatic_replies = true
+    })
+    .await;
+    let (begin, end) = appointment(&emu, "Offsite", "oof", minutes(&sim, 5), 60);
     engine.sync_now().await.unwrap();
-    let running = start_runtime(&engine);
-    sleep_until(start + Duration::milliseconds(1500)).await;
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin).await;
     let during = emu.control().mailbox_settings();
-    assert_eq!(
-        during["automaticRepliesSetting"]["status"], "scheduled",
-        "{during}"
-    );
-    sleep_until(end + Duration::milliseconds(1500)).await;
+    assert_eq!(during["automaticRepliesSetting"]["status"], "scheduled");
+    sim.run_until(end).await;
     running.stop().await;
-
     let updates = calls(&emu, "updateMailboxSettings");
     assert_eq!(updates.len(), 2, "{updates:?}");
-    assert!(
-        within_a_second(&updates[0], start),
-        "set at {} for {start}",
-        updates[0].at
+    // The restore writes back exactly what was read: Graph's spelling, every field.
+    assert_eq!(
+        updates[1].body,
+        json!({ "automaticRepliesSetting": theirs })
     );
-    assert!(
-        within_a_second(&updates[1], end),
-        "restored at {} for {end}",
-        updates[1].at
-    );
-    // The user's own setting is back exactly.
     let after = emu.control().mailbox_settings();
     let replies = &after["automaticRepliesSetting"];
-    assert_eq!(replies["status"], "disabled", "{after}");
-    assert_eq!(replies["internalReplyMessage"], "My own internal note");
-    assert_eq!(replies["externalReplyMessage"], "My own external note");
+    assert_eq!(replies["status"], "scheduled", "{after}");
+    assert_eq!(replies["externalAudience"], "all");
+    assert_eq!(
+        replies["scheduledStartDateTime"]["dateTime"],
+        "2016-03-14T07:00:00.0000000"
+    );
+    assert_eq!(
+        replies["internalReplyMessage"],
+        theirs["internalReplyMessage"]
+    );
     // And presence showed Away in between (the built-in Out of office profile).
     let set = calls(&emu, "setUserPreferredPresence");
     assert_eq!(set[0].body["availability"], "Away", "{set:?}");
+}
+
+/// A colleague's holiday on the shared "Team holidays" calendar (synced, shown in the
+/// agenda) does not switch the user's presence; a rule naming that calendar does.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_primary_calendar_drives_automation_unless_a_rule_names_another() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let begin = minutes(&sim, 5);
+    emu.control()
+        .add_event(json!({
+            "calendarId": HOLIDAYS_CALENDAR_ID,
+            "subject": "Kim on holiday",
+            "start": {"dateTime": fmt(begin), "timeZone": "UTC"},
+            "end": {"dateTime": fmt(begin + Duration::hours(2)), "timeZone": "UTC"},
+            "showAs": "oof",
+        }))
+        .unwrap();
+    let both = |c: &mut presently_engine::config::Config| {
+        c.sync.calendars = vec!["Calendar".into(), "Team holidays".into()];
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&emu, &sim, dir.path(), both).await;
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin + Duration::minutes(30)).await;
+    running.stop().await;
+    assert!(
+        calls(&emu, "setUserPreferredPresence").is_empty(),
+        "a shared calendar's out-of-office switched the presence"
+    );
+
+    // With a rule for that calendar, its items switch presence.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&emu, &sim, dir.path(), |c| {
+        both(c);
+        c.presence.rules = vec![presently_engine::presence::rules::Rule {
+            calendar: Some("Team holidays".into()),
+            profile: Some("Focus".into()),
+            ..Default::default()
+        }];
+    })
+    .await;
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.run_until(sim.now() + Duration::seconds(1)).await;
+    running.stop().await;
+    let set = calls(&emu, "setUserPreferredPresence");
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert_eq!(set[0].body["availability"], "DoNotDisturb");
+}
+
+/// A version 6 store in the middle of a block (its pre-automation state kept) is upgraded
+/// after the block ended: what automation had changed is given back at the first start.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_6_store_mid_block_is_given_back_after_the_upgrade() {
+    use presently_engine::store::MIGRATIONS;
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    // What version 6 left: its presence and status message in force, its pre-state stored
+    // for the block that ended ten minutes ago.
+    let until = sim.now() - Duration::minutes(10);
+    let token = emu.control().issue_access_token_for_tests();
+    let http = reqwest::Client::new();
+    for (call, body) in [
+        (
+            "setUserPreferredPresence",
+            json!({"availability": "Busy", "activity": "Busy", "expirationDuration": "PT1H"}),
+        ),
+        (
+            "setStatusMessage",
+            json!({"statusMessage": {"message": {"content": "In a meeting until 10:00", "contentType": "text"}}}),
+        ),
+    ] {
+        let answer = http
+            .post(format!("{}/v1.0/me/presence/{call}", emu.base_url()))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("presently.db")).unwrap();
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        let pre = json!({
+            "state": {
+                "presence": {"availability": "Available", "activity": "Available"},
+                "status_message": "Back at 3",
+                "forwarding": null,
+                "auto_replies": null,
+            },
+            "until": until,
+        });
+        conn.execute(
+            "UPDATE presence_automation SET pre_state = ?1 WHERE id = 1",
+            [pre.to_string()],
+        )
+        .unwrap();
+    }
+    emu.control().clear_presence_calls();
+    let engine = engine(&emu, &sim, dir.path()).await;
+    let running = start(&engine, &sim).await;
+    running.stop().await;
+    assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 1);
+    let messages = calls(&emu, "setStatusMessage");
+    assert_eq!(
+        messages[0].body["statusMessage"]["message"]["content"],
+        "Back at 3"
+    );
+    assert_eq!(aggregate(&emu), "Available");
+    assert!(engine.presence_pending().unwrap().is_empty());
 }

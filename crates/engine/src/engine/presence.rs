@@ -1,14 +1,25 @@
 //! Presence over the local store: the plan (which transitions automation would make),
-//! the runtime that makes them, pause and resume, and the history.
+//! the runtime that makes them (the engine as its ports), pause and resume, the history and
+//! the writes still pending, and the call-forwarding provider.
 
 use super::Engine;
 use crate::agenda::local_midnight;
 use crate::error::Error;
+use crate::presence::driver::{PendingWrite, Plan};
+use crate::presence::forwarding::{
+    self, ForwardingConfig, ForwardingError, ForwardingProvider, SecretStore, AMI_SECRET,
+    HTTP_SECRET, WEBEX_SECRET,
+};
+use crate::presence::journal::{self, Durable, Persist, Resource};
+use crate::presence::ports::{ForwardingSource, GraphPort, JournalStore, PlanInputs, PlanSource};
 use crate::presence::profile::Capabilities;
-use crate::presence::runtime::{self, HistoryLine, PresenceStatus, RuntimeOptions, Shared};
+use crate::presence::runtime::{
+    self, HistoryLine, PresenceStatus, RuntimeOptions, SystemTimer, Timer, HISTORY_DAYS,
+};
 use crate::presence::{plan, PlannedTransition, Policy, PresenceConfig, UserState};
-use crate::store::{Pause, PresenceHistoryRow, Store};
+use crate::store::{Pause, PresenceDriverSave, PresenceHistoryRow};
 use chrono::{DateTime, Days, Utc};
+use secrecy::SecretString;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -28,7 +39,8 @@ pub struct PresenceSummary {
     pub next: Option<(Option<String>, DateTime<Utc>)>,
     /// Paused: `Some(None)` until resumed, `Some(Some(t))` until `t`.
     pub paused: Option<Option<DateTime<Utc>>>,
-    /// The last failed call, until a retry succeeds.
+    /// What does not work: a write that keeps failing ("Forwarding still on — switching
+    /// it off failed, retrying"), or why automation cannot run.
     pub error: Option<String>,
 }
 
@@ -49,21 +61,19 @@ impl Engine {
                 TransitionKind::Apply { profile, until, .. } => Some((profile.clone(), *until)),
                 _ => None,
             });
-        let next =
-            plan.iter()
-                .filter(|p| p.transition.at > now)
-                .find_map(|p| match &p.transition.kind {
-                    TransitionKind::Apply { profile, .. } => {
-                        Some((Some(profile.clone()), p.transition.at))
-                    }
-                    TransitionKind::Restore { .. } => Some((None, p.transition.at)),
-                    TransitionKind::StandBack { .. } => None,
-                });
+        let next = plan
+            .iter()
+            .find(|p| p.transition.at > now)
+            .map(|p| match &p.transition.kind {
+                TransitionKind::Apply { profile, .. } => (Some(profile.clone()), p.transition.at),
+                TransitionKind::Restore { .. } => (None, p.transition.at),
+            });
+        let failing = status.resources.iter().find_map(|r| r.problem.clone());
         Ok(Some(PresenceSummary {
             current,
             next,
             paused: status.paused.map(|p| p.until),
-            error: status.error,
+            error: failing.or(status.error),
         }))
     }
 
@@ -194,7 +204,59 @@ impl Engine {
         store_changed: Arc<Notify>,
         options: RuntimeOptions,
     ) {
-        runtime::run(self, stop, store_changed, options).await
+        let timer = SystemTimer {
+            clock: self.clock(),
+            max_step: options.max_step,
+        };
+        self.run_presence_on(timer, stop, store_changed, options)
+            .await
+    }
+
+    /// Runs presence automation on `timer`'s time (a simulated one in tests).
+    pub async fn run_presence_on<T: Timer>(
+        self: Arc<Self>,
+        timer: T,
+        stop: Arc<Notify>,
+        store_changed: Arc<Notify>,
+        options: RuntimeOptions,
+    ) {
+        let config = self.config();
+        if config.features.presence {
+            if let Err(err) = self.presence_policy() {
+                // Holds from before are still given back (the plan stays empty).
+                tracing::error!(error = %err, "presence automation cannot plan");
+            }
+        } else {
+            tracing::info!("presence automation is off (features.presence); only what it still holds is given back");
+        }
+        let ports = EnginePorts(self.clone());
+        let driver_options =
+            runtime::driver_options(&ports, &options, config.features.automatic_replies);
+        let tz = config.display_timezone();
+        runtime::run(
+            ports,
+            timer,
+            &self.presence_shared,
+            stop,
+            store_changed,
+            options,
+            driver_options,
+            tz,
+        )
+        .await
+    }
+
+    /// The user took `resource` over by hand (where Presently cannot read it back, as with
+    /// a command or HTTP forwarding provider): automation leaves it alone, and does not
+    /// restore it, until the appointments under way end. Acts on a runtime running in
+    /// this process.
+    pub fn presence_take_over(&self, resource: Resource) {
+        self.presence_shared
+            .take_over
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(resource);
+        self.presence_shared.wake.notify_one();
     }
 
     /// Pauses presence automation until `until` (None: until resumed). What automation put
@@ -223,7 +285,7 @@ impl Engine {
                     until,
                     detail: None,
                 },
-                now - chrono::Duration::days(90),
+                now - chrono::Duration::days(HISTORY_DAYS),
             )?;
         }
         self.presence_shared.wake.notify_one();
@@ -250,7 +312,7 @@ impl Engine {
                     until: None,
                     detail: None,
                 },
-                now - chrono::Duration::days(90),
+                now - chrono::Duration::days(HISTORY_DAYS),
             )?;
         }
         self.presence_shared.wake.notify_one();
@@ -277,22 +339,48 @@ impl Engine {
             .collect())
     }
 
-    /// What presence automation is doing in this process (and the stored pause).
+    /// The writes presence automation still has to make (a restore that keeps failing, a
+    /// write whose outcome is being checked), as the journal in the store has them: the
+    /// same in every process.
+    pub fn presence_pending(&self) -> Result<Vec<PendingWrite>, Error> {
+        let rows = self.store().presence_open_journal()?;
+        rows.into_iter()
+            .map(|row| {
+                journal::entry_from_row(row)
+                    .map(|e| PendingWrite::of(&e))
+                    .map_err(|e| self.damaged_journal(e))
+            })
+            .collect()
+    }
+
+    /// What presence automation is doing in this process (and the stored pause); the
+    /// writes still pending come from the store, so another process's show too.
     pub fn presence_status(&self) -> Result<PresenceStatus, Error> {
         let mut status = self.presence_shared.status();
         status.paused = self.presence_paused()?;
+        if !status.running {
+            let pending = self.presence_pending()?;
+            status.resources = Resource::ALL
+                .iter()
+                .map(|&r| {
+                    let pending = pending.iter().find(|p| p.resource == r).cloned();
+                    crate::presence::driver::ResourceStatus {
+                        resource: r,
+                        held: "unknown",
+                        problem: pending.as_ref().and_then(|p| p.message.clone()),
+                        pending,
+                    }
+                })
+                .collect();
+        }
         Ok(status)
     }
 
-    pub(crate) fn presence_shared(&self) -> &Shared {
-        &self.presence_shared
-    }
-
-    pub(crate) fn with_store<T>(
-        &self,
-        f: impl FnOnce(&mut Store) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        f(&mut self.store())
+    fn damaged_journal(&self, err: journal::Damaged) -> Error {
+        Error::StoreCorrupt {
+            path: self.paths.store_file(),
+            detail: err.to_string(),
+        }
     }
 
     pub(crate) async fn presence_graph_get(&self, path: &str) -> Result<Vec<u8>, Error> {
@@ -328,5 +416,188 @@ impl Engine {
             async move { self.graph().patch_json(url, &token, body).await }
         })
         .await
+    }
+}
+
+/// The engine as the presence runtime's ports.
+pub(crate) struct EnginePorts(pub(crate) Arc<Engine>);
+
+impl PlanSource for EnginePorts {
+    fn plan_inputs(&self, now: DateTime<Utc>) -> Result<PlanInputs, Error> {
+        let engine = &self.0;
+        let config = engine.config();
+        let tz = config.display_timezone();
+        let (start, end, from, to) = runtime::plan_window(now, tz)?;
+        let pause = engine.store().presence_pause()?;
+        let plan = if config.features.presence {
+            let policy = engine.presence_policy()?;
+            let appointments = engine
+                .store()
+                .appointments_overlapping(start, end, from, to)?;
+            Plan::new(&policy, tz, &appointments)
+        } else {
+            Plan::default()
+        };
+        Ok(PlanInputs {
+            plan,
+            pause,
+            loaded_until: end,
+        })
+    }
+
+    fn store_version(&self) -> Result<i64, Error> {
+        self.0.store().data_version()
+    }
+}
+
+impl JournalStore for EnginePorts {
+    fn load_journal(&self) -> Result<Durable, Error> {
+        let rows = self.0.store().presence_driver_rows()?;
+        Durable::from_rows(rows).map_err(|e| self.0.damaged_journal(e))
+    }
+
+    fn save_journal(&self, persist: &Persist) -> Result<(), Error> {
+        let holds = persist.hold_rows();
+        let journal = persist.journal_rows();
+        let headline = persist.headline_json();
+        let open_keys: Vec<String> = persist.durable.open.iter().map(|e| e.key.clone()).collect();
+        let now = self.0.clock.now();
+        self.0.store().save_presence_driver(&PresenceDriverSave {
+            next_seq: i64::try_from(persist.durable.next_seq).unwrap_or(i64::MAX),
+            headline: headline.as_deref(),
+            holds: &holds,
+            journal: &journal,
+            open_keys: &open_keys,
+            history: &persist.history,
+            end_pause: persist.end_pause,
+            keep_after: now - chrono::Duration::days(HISTORY_DAYS),
+        })
+    }
+}
+
+impl GraphPort for EnginePorts {
+    async fn graph_get(&self, path: &str) -> Result<Vec<u8>, Error> {
+        self.0.presence_graph_get(path).await
+    }
+
+    async fn graph_post(&self, path: &str, body: &serde_json::Value) -> Result<Vec<u8>, Error> {
+        self.0.presence_graph_post(path, body).await
+    }
+
+    async fn graph_patch(&self, path: &str, body: &serde_json::Value) -> Result<Vec<u8>, Error> {
+        self.0.presence_graph_patch(path, body).await
+    }
+
+    fn session_id(&self) -> Result<String, Error> {
+        self.0
+            .config()
+            .microsoft
+            .client_id
+            .clone()
+            .ok_or_else(|| Error::InvalidInput("no application (client) ID is configured".into()))
+    }
+}
+
+impl ForwardingSource for EnginePorts {
+    fn forwarding(&self) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
+        self.0.forwarding_provider()
+    }
+}
+
+impl Engine {
+    /// Where the providers' secrets are read from (the OS keyring unless in demo mode).
+    pub fn set_forwarding_secrets(&self, secrets: Arc<dyn SecretStore>) {
+        *self
+            .forwarding
+            .secrets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = secrets;
+        *self
+            .forwarding
+            .provider
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Replaces the configured provider (None: no forwarding).
+    pub fn set_forwarding_provider(&self, provider: Option<Arc<dyn ForwardingProvider>>) {
+        *self
+            .forwarding
+            .provider
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(provider);
+    }
+
+    /// Where the providers' secrets are read from and kept.
+    fn forwarding_secrets(&self) -> Arc<dyn SecretStore> {
+        self.forwarding
+            .secrets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Keeps a provider's secret (`provider:webex`, `provider:ami`, `provider:http`).
+    pub fn save_forwarding_secret(&self, user: &str, secret: &SecretString) -> Result<(), Error> {
+        if ![WEBEX_SECRET, AMI_SECRET, HTTP_SECRET].contains(&user) {
+            return Err(Error::InvalidInput(format!(
+                "{user:?} is not a forwarding secret; expected {WEBEX_SECRET}, {AMI_SECRET} or {HTTP_SECRET}"
+            )));
+        }
+        let secrets = self.forwarding_secrets();
+        secrets.set(user, secret).map_err(|detail| {
+            Error::Forwarding(ForwardingError::Secret {
+                provider: "keyring",
+                detail,
+            })
+        })
+    }
+
+    /// Builds a provider for `config` with the engine's secrets, without keeping it (the
+    /// settings page's Test button).
+    pub fn build_forwarding_provider(
+        &self,
+        config: &ForwardingConfig,
+    ) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
+        let secrets = self.forwarding_secrets();
+        Ok(forwarding::build(config, secrets)?)
+    }
+
+    /// Forgets the provider built from the configuration (it changed).
+    pub(crate) fn reset_forwarding_provider(&self) {
+        *self
+            .forwarding
+            .provider
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Whether forwarding can be switched (a provider is configured or set).
+    pub fn has_forwarding_provider(&self) -> bool {
+        match &*self
+            .forwarding
+            .provider
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            Some(p) => p.is_some(),
+            None => self.config().presence.forwarding.is_configured(),
+        }
+    }
+
+    /// The provider switching call forwarding, if one is configured.
+    pub fn forwarding_provider(&self) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
+        let mut cached = self
+            .forwarding
+            .provider
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = &*cached {
+            return Ok(p.clone());
+        }
+        let secrets = self.forwarding_secrets();
+        let built = forwarding::build(&self.config().presence.forwarding, secrets)?;
+        *cached = Some(built.clone());
+        Ok(built)
     }
 }

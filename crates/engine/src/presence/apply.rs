@@ -1,20 +1,22 @@
-//! Carrying out the scheduler's [`Action`]s through Microsoft Graph, and reading the
-//! user's own state before automation takes over (the I/O half of presence automation;
-//! the runtime decides when).
+//! Carrying out the driver's reads and writes through Microsoft Graph and the
+//! call-forwarding provider (the I/O half of presence automation; the driver decides what
+//! and when): the request bodies as Graph documents them, and the answers read without
+//! trusting their spelling (Graph's enum values are not always camelCase).
 //!
-//! Every call goes through the engine's [`crate::graph::GraphClient`] with the signed-in
-//! account's token: 429/503/504 are waited out there, a 401 gets one refresh and one retry.
-//! A call that still fails is returned to the runtime, which retries it with backoff.
-//! Call forwarding goes through the configured [`super::forwarding`] provider instead,
-//! and its failures take the same path.
+//! Graph calls go through the [`GraphPort`] (the engine's Graph client with the signed-in
+//! account's token: 429/503/504 are waited out there, a 401 gets one refresh and one retry).
+//! A call that still fails is returned to the driver, which retries it with backoff.
 
+use super::driver::{Observation, Read};
+use super::forwarding::ForwardingProvider;
+use super::ports::{ForwardingSource, GraphPort};
 use super::profile::{Forwarding, PresenceMode, TeamsPresence};
-use super::{Action, AutoRepliesSetting, AutoRepliesStatus, Presence, UserState};
-use crate::engine::Engine;
+use super::{Action, AutoRepliesSetting, AutoRepliesStatus, Presence};
 use crate::error::Error;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// Shortest expiration Graph accepts for a presence (`PT5M`).
 pub const MIN_EXPIRATION: Duration = Duration::minutes(5);
@@ -23,35 +25,14 @@ pub const MIN_EXPIRATION: Duration = Duration::minutes(5);
 pub const MAX_EXPIRATION: Duration = Duration::hours(4);
 /// A presence is renewed this long before it would expire.
 pub const RENEW_AHEAD: Duration = Duration::seconds(60);
+/// A presence and a status message are set to last this long past the block: Presently
+/// gives the user's own back at the block's end, and a read then tells a change by hand
+/// (something else there) from automation's value (still there). Should Presently not run
+/// then, they still go by themselves.
+pub const EXPIRY_GRACE: Duration = Duration::minutes(2);
 
 const PRESENCE: &str = "/v1.0/me/presence";
 const MAILBOX_SETTINGS: &str = "/v1.0/me/mailboxSettings";
-
-/// A Teams presence the app set and keeps in force until `until`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetPresence {
-    pub presence: TeamsPresence,
-    pub until: DateTime<Utc>,
-    /// When the presence set last expires on the server.
-    pub expires_at: DateTime<Utc>,
-}
-
-impl SetPresence {
-    /// When to set it again: shortly before it expires, if the block lasts longer.
-    pub fn renew_at(&self) -> Option<DateTime<Utc>> {
-        (self.expires_at < self.until).then_some(self.expires_at - RENEW_AHEAD)
-    }
-}
-
-/// What one action did that the runtime must remember.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
-    /// A presence is in force (to renew and to read back).
-    Presence(SetPresence),
-    /// The app's presence was cleared.
-    PresenceCleared,
-    Other,
-}
 
 /// ISO 8601 duration, as Graph's `expirationDuration` wants it: `PT1H30M`, `PT5M`, `PT45S`.
 pub fn iso_duration(d: Duration) -> String {
@@ -104,16 +85,6 @@ fn parse_date_time_time_zone(v: &Value) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// The app's session id for `setPresence` / `clearPresence`: its client id.
-fn session_id(engine: &Engine) -> Result<String, Error> {
-    engine
-        .config()
-        .microsoft
-        .client_id
-        .clone()
-        .ok_or_else(|| Error::InvalidInput("no application (client) ID is configured".into()))
-}
-
 /// The body of `setPresence` / `setUserPreferredPresence`.
 pub fn set_presence_body(
     presence: &TeamsPresence,
@@ -142,17 +113,20 @@ fn status_message_body(message: &str, until: Option<DateTime<Utc>>) -> Value {
     json!({ "statusMessage": status })
 }
 
-fn auto_replies_body(setting: &AutoRepliesSetting) -> Value {
-    let status = match setting.status {
-        AutoRepliesStatus::Disabled => "disabled",
-        AutoRepliesStatus::AlwaysEnabled => "alwaysEnabled",
-        AutoRepliesStatus::Scheduled => "scheduled",
-    };
+/// The `PATCH /me/mailboxSettings` body that writes `setting`: the object exactly as it was
+/// read when there is one (so the user's own values come back as they were, whatever Graph's
+/// spelling), else the fields this version knows.
+pub fn auto_replies_body(setting: &AutoRepliesSetting) -> Value {
+    if let Some(raw) = &setting.raw {
+        return json!({ "automaticRepliesSetting": raw });
+    }
     let mut s = json!({
-        "status": status,
         "internalReplyMessage": setting.internal,
         "externalReplyMessage": setting.external,
     });
+    if setting.status != AutoRepliesStatus::Unknown {
+        s["status"] = json!(setting.status.as_str());
+    }
     if let Some(t) = setting.scheduled_start {
         s["scheduledStartDateTime"] = date_time_time_zone(t);
     }
@@ -162,105 +136,123 @@ fn auto_replies_body(setting: &AutoRepliesSetting) -> Value {
     json!({ "automaticRepliesSetting": s })
 }
 
-/// Carries out one action at `now`.
-pub async fn apply(engine: &Engine, action: &Action, now: DateTime<Utc>) -> Result<Applied, Error> {
+/// The `PATCH /me/mailboxSettings` body of an automatic replies write.
+pub fn automatic_replies_body(action: &Action) -> Value {
     match action {
-        Action::SetPresence { presence, until } => {
-            let exp = expiration(now, *until);
-            let (call, body) = set_presence_body(presence, &session_id(engine)?, exp);
-            engine
-                .presence_graph_post(&format!("{PRESENCE}/{call}"), &body)
-                .await?;
-            Ok(Applied::Presence(SetPresence {
-                presence: *presence,
-                until: *until,
-                expires_at: now + exp,
-            }))
-        }
-        Action::ClearPresence { mode, .. } => {
-            let (call, body) = match mode {
-                PresenceMode::Session => {
-                    ("clearPresence", json!({ "sessionId": session_id(engine)? }))
-                }
-                PresenceMode::Preferred => ("clearUserPreferredPresence", json!({})),
-            };
-            engine
-                .presence_graph_post(&format!("{PRESENCE}/{call}"), &body)
-                .await?;
-            Ok(Applied::PresenceCleared)
-        }
-        Action::SetStatusMessage { message, until } => {
-            engine
-                .presence_graph_post(
-                    &format!("{PRESENCE}/setStatusMessage"),
-                    &status_message_body(message, Some(*until)),
-                )
-                .await?;
-            Ok(Applied::Other)
-        }
-        Action::RestoreStatusMessage { message } => {
-            // An empty message clears it.
-            engine
-                .presence_graph_post(
-                    &format!("{PRESENCE}/setStatusMessage"),
-                    &status_message_body(message.as_deref().unwrap_or(""), None),
-                )
-                .await?;
-            Ok(Applied::Other)
-        }
         Action::SetAutomaticReplies {
             internal,
             external,
             start,
             end,
-        } => {
-            let setting = AutoRepliesSetting {
-                status: AutoRepliesStatus::Scheduled,
-                internal: internal.clone(),
-                external: external.clone(),
-                scheduled_start: Some(*start),
-                scheduled_end: Some(*end),
-            };
-            engine
-                .presence_graph_patch(MAILBOX_SETTINGS, &auto_replies_body(&setting))
+        } => auto_replies_body(&AutoRepliesSetting {
+            status: AutoRepliesStatus::Scheduled,
+            internal: internal.clone(),
+            external: external.clone(),
+            scheduled_start: Some(*start),
+            scheduled_end: Some(*end),
+            raw: None,
+        }),
+        Action::RestoreAutomaticReplies {
+            setting: Some(setting),
+        } => auto_replies_body(setting),
+        _ => json!({}),
+    }
+}
+
+fn session_id<P: GraphPort>(ports: &P) -> Result<String, Error> {
+    ports.session_id()
+}
+
+/// Makes one write. `key` is its idempotency key, sent where the receiver can use it (the
+/// HTTP and command forwarding providers); Graph has none, the driver reads back instead.
+pub async fn write<P: GraphPort + ForwardingSource>(
+    ports: &P,
+    key: &str,
+    action: &Action,
+    expiration: Option<Duration>,
+) -> Result<(), Error> {
+    match action {
+        Action::SetPresence { presence, .. } => {
+            let exp = expiration
+                .unwrap_or(MIN_EXPIRATION)
+                .clamp(MIN_EXPIRATION, MAX_EXPIRATION);
+            let (call, body) = set_presence_body(presence, &session_id(ports)?, exp);
+            ports
+                .graph_post(&format!("{PRESENCE}/{call}"), &body)
                 .await?;
-            Ok(Applied::Other)
+        }
+        Action::ClearPresence { mode, .. } => {
+            let (call, body) = match mode {
+                PresenceMode::Session => {
+                    ("clearPresence", json!({ "sessionId": session_id(ports)? }))
+                }
+                PresenceMode::Preferred => ("clearUserPreferredPresence", json!({})),
+            };
+            match ports.graph_post(&format!("{PRESENCE}/{call}"), &body).await {
+                // Nothing of automation's left to clear (it expired): that is the goal.
+                Err(Error::Server { status: 404, .. }) => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        Action::SetStatusMessage { message, until } => {
+            ports
+                .graph_post(
+                    &format!("{PRESENCE}/setStatusMessage"),
+                    &status_message_body(message, Some(*until + EXPIRY_GRACE)),
+                )
+                .await?;
+        }
+        Action::RestoreStatusMessage { message } => {
+            // An empty message clears it.
+            ports
+                .graph_post(
+                    &format!("{PRESENCE}/setStatusMessage"),
+                    &status_message_body(message.as_deref().unwrap_or(""), None),
+                )
+                .await?;
+        }
+        Action::SetAutomaticReplies { .. } => {
+            ports
+                .graph_patch(MAILBOX_SETTINGS, &automatic_replies_body(action))
+                .await?;
         }
         Action::RestoreAutomaticReplies { setting } => {
-            // Not read before (cannot happen while the feature is on): turn them off.
-            let setting = setting.clone().unwrap_or(AutoRepliesSetting {
-                status: AutoRepliesStatus::Disabled,
-                internal: String::new(),
-                external: String::new(),
-                scheduled_start: None,
-                scheduled_end: None,
-            });
-            engine
-                .presence_graph_patch(MAILBOX_SETTINGS, &auto_replies_body(&setting))
+            // The driver reads the setting before it changes it, so there always is one;
+            // without, there is nothing to give back (never a default over the user's).
+            let Some(setting) = setting else {
+                tracing::warn!("no automatic replies were read before; nothing to restore");
+                return Ok(());
+            };
+            ports
+                .graph_patch(MAILBOX_SETTINGS, &auto_replies_body(setting))
                 .await?;
-            Ok(Applied::Other)
         }
         Action::SetForwarding { forwarding } => {
-            apply_forwarding(engine, forwarding).await?;
-            Ok(Applied::Other)
+            apply_forwarding(ports.forwarding()?, forwarding, key).await?;
         }
         Action::RestoreForwarding { forwarding } => {
-            // Not read before (the provider cannot read it, or the read failed): off.
+            // Not read before (the provider cannot read it): off.
             let setting = forwarding.clone().unwrap_or(Forwarding::Off);
-            apply_forwarding(engine, &setting).await?;
-            Ok(Applied::Other)
+            apply_forwarding(ports.forwarding()?, &setting, key).await?;
         }
     }
+    Ok(())
 }
 
 /// Switches call forwarding through the configured provider. Without one (a configured
 /// profile asks for forwarding, but no `[presence.forwarding]` provider is set) there is
 /// nothing to call: that is logged, not retried.
-async fn apply_forwarding(engine: &Engine, setting: &Forwarding) -> Result<(), Error> {
-    match engine.forwarding_provider()? {
+async fn apply_forwarding(
+    provider: Option<Arc<dyn ForwardingProvider>>,
+    setting: &Forwarding,
+    key: &str,
+) -> Result<(), Error> {
+    match provider {
         Some(provider) => {
-            provider.apply(setting).await?;
-            tracing::info!(provider = provider.name(), forwarding = %setting, "call forwarding switched");
+            provider.apply(setting, key).await?;
+            tracing::info!(provider = provider.name(), forwarding = %setting, key, "call forwarding switched");
             Ok(())
         }
         None => {
@@ -270,12 +262,29 @@ async fn apply_forwarding(engine: &Engine, setting: &Forwarding) -> Result<(), E
     }
 }
 
-/// The call forwarding in force, when the configured provider can read it.
-pub async fn read_forwarding(engine: &Engine) -> Result<Option<Forwarding>, Error> {
-    match engine.forwarding_provider()? {
-        Some(provider) => Ok(provider.current().await?),
-        None => Ok(None),
-    }
+/// Makes one read.
+pub async fn read<P: GraphPort + ForwardingSource>(
+    ports: &P,
+    what: Read,
+) -> Result<Observation, Error> {
+    Ok(match what {
+        Read::Presence => {
+            let body = ports.graph_get(PRESENCE).await?;
+            let (presence, status_message) = parse_presence(&body)?;
+            Observation::Presence {
+                presence,
+                status_message,
+            }
+        }
+        Read::Forwarding => Observation::Forwarding(match ports.forwarding()? {
+            Some(provider) => provider.current().await?,
+            None => None,
+        }),
+        Read::AutomaticReplies => {
+            let body = ports.graph_get(MAILBOX_SETTINGS).await?;
+            Observation::AutomaticReplies(parse_auto_replies(&body)?)
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -298,10 +307,10 @@ struct ItemBody {
     content: Option<String>,
 }
 
-/// `GET /me/presence`: the aggregate presence and the status message.
-pub async fn read_presence(engine: &Engine) -> Result<(Presence, Option<String>), Error> {
-    let body = engine.presence_graph_get(PRESENCE).await?;
-    let p: PresenceBody = serde_json::from_slice(&body)
+/// `GET /me/presence`: the aggregate presence (as Graph spells it: compare without case)
+/// and the status message.
+pub fn parse_presence(body: &[u8]) -> Result<(Presence, Option<String>), Error> {
+    let p: PresenceBody = serde_json::from_slice(body)
         .map_err(|e| Error::MalformedResponse(format!("/me/presence: {e}")))?;
     let message = p
         .status_message
@@ -317,27 +326,24 @@ pub async fn read_presence(engine: &Engine) -> Result<(Presence, Option<String>)
     ))
 }
 
-/// `GET /me/mailboxSettings`: the automatic replies as they are.
-pub async fn read_auto_replies(engine: &Engine) -> Result<AutoRepliesSetting, Error> {
-    let body = engine.presence_graph_get(MAILBOX_SETTINGS).await?;
-    let v: Value = serde_json::from_slice(&body)
+/// `GET /me/mailboxSettings`: the automatic replies, enums compared without case, and the
+/// object itself kept to be written back verbatim.
+pub fn parse_auto_replies(body: &[u8]) -> Result<AutoRepliesSetting, Error> {
+    let v: Value = serde_json::from_slice(body)
         .map_err(|e| Error::MalformedResponse(format!("/me/mailboxSettings: {e}")))?;
-    let s = v
-        .get("automaticRepliesSetting")
-        .cloned()
-        .unwrap_or_default();
-    let text = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    let status = match s
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or("disabled")
-    {
-        "alwaysEnabled" => AutoRepliesStatus::AlwaysEnabled,
-        "scheduled" => AutoRepliesStatus::Scheduled,
-        _ => AutoRepliesStatus::Disabled,
+    let Some(Value::Object(s)) = v.get("automaticRepliesSetting") else {
+        return Err(Error::MalformedResponse(
+            "/me/mailboxSettings: no automaticRepliesSetting in the answer".into(),
+        ));
     };
+    let raw: Map<String, Value> = s
+        .iter()
+        .filter(|(k, _)| !k.starts_with('@'))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let text = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     Ok(AutoRepliesSetting {
-        status,
+        status: AutoRepliesStatus::parse(s.get("status").and_then(Value::as_str).unwrap_or("")),
         internal: text("internalReplyMessage"),
         external: text("externalReplyMessage"),
         scheduled_start: s
@@ -346,32 +352,7 @@ pub async fn read_auto_replies(engine: &Engine) -> Result<AutoRepliesSetting, Er
         scheduled_end: s
             .get("scheduledEndDateTime")
             .and_then(parse_date_time_time_zone),
-    })
-}
-
-/// The user's own state, read before automation takes over: presence and status message,
-/// the automatic replies when that feature is on, and the call forwarding when the
-/// provider can read it (restored exactly at the end; unread, it is switched off then).
-pub async fn read_user_state(engine: &Engine, auto_replies: bool) -> Result<UserState, Error> {
-    let (presence, status_message) = read_presence(engine).await?;
-    let auto_replies = if auto_replies {
-        Some(read_auto_replies(engine).await?)
-    } else {
-        None
-    };
-    // A failed read does not lose the presence read above: forwarding alone is unknown.
-    let forwarding = match read_forwarding(engine).await {
-        Ok(f) => f,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not read the call forwarding before automation; it will be switched off, not restored, at the end");
-            None
-        }
-    };
-    Ok(UserState {
-        presence: Some(presence),
-        status_message,
-        forwarding,
-        auto_replies,
+        raw: Some(raw),
     })
 }
 
@@ -402,12 +383,6 @@ mod tests {
             expiration(now, now + Duration::milliseconds(3_600_500)),
             Duration::seconds(3601)
         );
-        let set = SetPresence {
-            presence: TeamsPresence::preferred(Availability::Busy),
-            until: now + Duration::hours(9),
-            expires_at: now + MAX_EXPIRATION,
-        };
-        assert_eq!(set.renew_at(), Some(now + MAX_EXPIRATION - RENEW_AHEAD));
     }
 
     #[test]
@@ -438,5 +413,95 @@ mod tests {
         );
         let v = date_time_time_zone(until);
         assert_eq!(parse_date_time_time_zone(&v), Some(until));
+    }
+
+    /// Microsoft's own example (user-get-mailboxsettings.md, example 1) answers
+    /// `"status": "Scheduled"`: it is scheduled, not disabled, and it is written back as read.
+    #[test]
+    fn automatic_replies_are_read_without_case_and_written_back_verbatim() {
+        let body = include_bytes!("../../tests/fixtures/graph/mailbox-settings-get.json");
+        let s = parse_auto_replies(body).unwrap();
+        assert_eq!(s.status, AutoRepliesStatus::Scheduled);
+        assert_eq!(
+            s.scheduled_start,
+            Some("2016-03-14T07:00:00Z".parse().unwrap())
+        );
+        assert!(s.internal.contains("worldwide reunion"));
+        let original: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(
+            auto_replies_body(&s),
+            json!({ "automaticRepliesSetting": original["automaticRepliesSetting"] }),
+            "the user's setting goes back exactly as read, externalAudience \"All\" included"
+        );
+        for (text, status) in [
+            ("disabled", AutoRepliesStatus::Disabled),
+            ("AlwaysEnabled", AutoRepliesStatus::AlwaysEnabled),
+            ("SCHEDULED", AutoRepliesStatus::Scheduled),
+            ("somethingNew", AutoRepliesStatus::Unknown),
+        ] {
+            assert_eq!(AutoRepliesStatus::parse(text), status, "{text}");
+        }
+        // An unknown status is kept verbatim, never replaced by a default.
+        let s = parse_auto_replies(
+            br#"{"automaticRepliesSetting": {"status": "somethingNew", "x": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            auto_replies_body(&s),
+            json!({"automaticRepliesSetting": {"status": "somethingNew", "x": 1}})
+        );
+    }
+
+    #[test]
+    fn presence_is_read_as_graph_answers_it() {
+        let body = include_bytes!("../../tests/fixtures/graph/presence-get.json");
+        let (p, message) = parse_presence(body).unwrap();
+        assert_eq!(p.availability, "Available");
+        assert_eq!(message, None);
+        let (_, message) = parse_presence(
+            br#"{"availability":"busy","activity":"inACall","statusMessage":{"message":{"content":"Back at 3","contentType":"text"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(message.as_deref(), Some("Back at 3"));
+    }
+
+    /// Graph answering 404 to a clear (the presence set expired meanwhile): the clear's goal
+    /// is reached, it is not retried for ever.
+    #[tokio::test]
+    async fn clearing_what_is_no_longer_there_is_done() {
+        struct Gone;
+        impl GraphPort for Gone {
+            async fn graph_get(&self, _: &str) -> Result<Vec<u8>, Error> {
+                unreachable!()
+            }
+            async fn graph_post(&self, _: &str, _: &Value) -> Result<Vec<u8>, Error> {
+                Err(Error::Server {
+                    status: 404,
+                    code: "NotFound".into(),
+                    message: "no session".into(),
+                })
+            }
+            async fn graph_patch(&self, _: &str, _: &Value) -> Result<Vec<u8>, Error> {
+                unreachable!()
+            }
+            fn session_id(&self) -> Result<String, Error> {
+                Ok("app".into())
+            }
+        }
+        impl ForwardingSource for Gone {
+            fn forwarding(&self) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
+                Ok(None)
+            }
+        }
+        let clear = Action::ClearPresence {
+            mode: PresenceMode::Session,
+            restore_to: None,
+        };
+        write(&Gone, "k", &clear, None).await.unwrap();
+        let set = Action::SetStatusMessage {
+            message: "x".into(),
+            until: "2026-11-24T10:30:00Z".parse().unwrap(),
+        };
+        assert!(write(&Gone, "k", &set, None).await.is_err(), "only a clear");
     }
 }

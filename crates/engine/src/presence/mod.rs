@@ -1,15 +1,21 @@
 //! Presence automation: profiles (what to switch), rules (which appointment switches to
-//! which profile), the sans-IO scheduler (when), and the plan (the scheduler stepped
-//! through a window).
+//! which profile), the sans-IO scheduler (when; the plan is the scheduler stepped through
+//! a window), and the sans-IO driver (what to write to which of the user's resources, and
+//! what to give back when the appointments end).
 //!
-//! The scheduler, profiles, rules and plan do no I/O and read no clock: the runtime
-//! ([`runtime`], with [`apply`] for the Graph calls) feeds appointments, the state it read
-//! before automation took over, manual changes and the current instant, and carries out
-//! the [`scheduler::Action`]s of each [`scheduler::Transition`].
+//! Everything but [`runtime`] and [`apply`] does no I/O and reads no clock. The runtime
+//! moves bytes between the [`driver::Driver`] and the ports ([`ports`]): the plan's inputs
+//! and the journal in the store, Graph's presence and mailbox settings ([`apply`] builds
+//! and reads their bodies), and the call-forwarding provider ([`forwarding`]).
 
 pub mod apply;
+pub mod driver;
+#[cfg(test)]
+mod driver_model;
 pub mod forwarding;
+pub mod journal;
 pub mod plan;
+pub mod ports;
 pub mod profile;
 pub mod rules;
 pub mod runtime;
@@ -81,6 +87,9 @@ impl PresenceConfig {
 pub struct Policy {
     profiles: Vec<Profile>,
     rules: Vec<Rule>,
+    /// The primary (default) calendar's id, once known: rules naming no calendar apply to
+    /// its appointments only.
+    primary_calendar: Option<String>,
 }
 
 impl Policy {
@@ -110,7 +119,11 @@ impl Policy {
                 }
             }
         }
-        Ok(Self { profiles, rules })
+        Ok(Self {
+            profiles,
+            rules,
+            primary_calendar: None,
+        })
     }
 
     /// The built-in profiles and the default rules.
@@ -118,6 +131,7 @@ impl Policy {
         Self {
             profiles: builtin_profiles(caps),
             rules: default_rules(),
+            primary_calendar: None,
         }
     }
 
@@ -142,8 +156,13 @@ impl Policy {
         Self::new(profiles, rules)
     }
 
-    /// Rules naming a calendar by its name get its id.
+    /// Rules naming a calendar by its name get its id, and the primary calendar (the one
+    /// the store marks default) becomes the only one rules without a calendar apply to.
     pub fn resolve_calendar_names(mut self, calendars: &[Calendar]) -> Self {
+        self.primary_calendar = calendars
+            .iter()
+            .find(|c| c.is_default)
+            .map(|c| c.id.clone());
         for rule in &mut self.rules {
             if let Some(name) = &rule.calendar {
                 if !calendars.iter().any(|c| &c.id == name) {
@@ -170,7 +189,9 @@ impl Policy {
 
     /// The index (in [`Policy::profiles`]) of the profile `a` switches to, if any.
     pub fn profile_index_for(&self, a: &Appointment) -> Option<usize> {
-        let name = rules::first_match(&self.rules, a)?.profile.as_ref()?;
+        let name = rules::first_match(&self.rules, a, self.primary_calendar.as_deref())?
+            .profile
+            .as_ref()?;
         self.profiles.iter().position(|p| &p.name == name)
     }
 
@@ -179,7 +200,8 @@ impl Policy {
     }
 }
 
-/// The user's presence as read from `GET /me/presence`.
+/// The user's presence as read from `GET /me/presence`, spelled as Graph answered (compare
+/// without case).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Presence {
     pub availability: String,
@@ -192,16 +214,44 @@ pub enum AutoRepliesStatus {
     Disabled,
     AlwaysEnabled,
     Scheduled,
+    /// A value this version does not know (kept verbatim in [`AutoRepliesSetting::raw`]).
+    #[serde(other)]
+    Unknown,
+}
+
+impl AutoRepliesStatus {
+    /// Graph's enum value, compared without case: Microsoft's own `mailboxSettings` example
+    /// answers `"Scheduled"` next to `"alwaysEnabled"`.
+    pub fn parse(text: &str) -> Self {
+        [Self::Disabled, Self::AlwaysEnabled, Self::Scheduled]
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
+            .unwrap_or(Self::Unknown)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::AlwaysEnabled => "alwaysEnabled",
+            Self::Scheduled => "scheduled",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 /// `automaticRepliesSetting` as read from (and written back to) the mailbox settings.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AutoRepliesSetting {
     pub status: AutoRepliesStatus,
     pub internal: String,
     pub external: String,
     pub scheduled_start: Option<DateTime<Utc>>,
     pub scheduled_end: Option<DateTime<Utc>>,
+    /// The object exactly as Graph answered it (OData annotations left out): a restore
+    /// writes it back verbatim, so values this version does not know (or spells
+    /// differently) survive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// What the user had before automation took over; `None` where it was not read (the

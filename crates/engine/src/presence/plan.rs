@@ -68,6 +68,8 @@ pub enum HistoryEvent {
     Restored {
         presence: Option<String>,
     },
+    /// A change by the user made automation stand back (history before per-resource
+    /// holds; now one resource at a time, see `runtime::HistoryLine`).
     StoodBack {
         until: DateTime<Utc>,
     },
@@ -87,7 +89,6 @@ impl HistoryEntry {
             TransitionKind::Restore { state } => HistoryEvent::Restored {
                 presence: state.presence.as_ref().map(|p| p.availability.clone()),
             },
-            TransitionKind::StandBack { until } => HistoryEvent::StoodBack { until: *until },
         };
         Self { at: t.at, event }
     }

@@ -33,7 +33,10 @@ pub struct Rule {
     /// A word or phrase in the subject, compared without case.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject_contains: Option<String>,
-    /// The calendar's id (names are resolved to ids by the engine).
+    /// The calendar's id (names are resolved to ids by the engine). A rule without one
+    /// matches appointments of the primary calendar only, once the primary calendar is
+    /// known ([`first_match`]): a colleague's holiday on a shared calendar must not switch
+    /// the user's presence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calendar: Option<String>,
     /// Whether the appointment has a Teams or Skype meeting.
@@ -54,7 +57,17 @@ impl Rule {
         }
     }
 
+    /// Whether the rule matches `a`, whatever its calendar when the rule names none.
     pub fn matches(&self, a: &Appointment) -> bool {
+        self.matches_on(a, None)
+    }
+
+    /// Whether the rule matches `a`; a rule naming no calendar matches only appointments
+    /// of `primary` (any calendar when the primary one is not known).
+    pub fn matches_on(&self, a: &Appointment, primary: Option<&str>) -> bool {
+        if self.calendar.is_none() && primary.is_some_and(|p| p != a.calendar_id) {
+            return false;
+        }
         if a.cancelled && !self.include_cancelled {
             return false;
         }
@@ -134,9 +147,14 @@ pub fn default_rules() -> Vec<Rule> {
     ]
 }
 
-/// The first rule matching `a`, if any.
-pub fn first_match<'r>(rules: &'r [Rule], a: &Appointment) -> Option<&'r Rule> {
-    rules.iter().find(|r| r.matches(a))
+/// The first rule matching `a`, if any; rules naming no calendar match only appointments
+/// of the `primary` calendar (when known).
+pub fn first_match<'r>(
+    rules: &'r [Rule],
+    a: &Appointment,
+    primary: Option<&str>,
+) -> Option<&'r Rule> {
+    rules.iter().find(|r| r.matches_on(a, primary))
 }
 
 #[cfg(test)]
@@ -147,7 +165,8 @@ mod tests {
     #[test]
     fn defaults_map_busy_and_oof_only() {
         let rules = default_rules();
-        let profile = |a: &Appointment| first_match(&rules, a).and_then(|r| r.profile.clone());
+        let profile =
+            |a: &Appointment| first_match(&rules, a, None).and_then(|r| r.profile.clone());
         let mut a = appt("a", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z");
         assert_eq!(profile(&a).as_deref(), Some("In a meeting"));
         a.show_as = ShowAs::Oof;
@@ -206,6 +225,34 @@ mod tests {
         };
         assert!(always.matches(&d));
         assert!(!Rule::default().matches(&d));
+    }
+
+    #[test]
+    fn rules_without_a_calendar_match_the_primary_calendar_only() {
+        let rules = default_rules();
+        let mut holiday = all_day("h", "2026-11-24", "2026-11-25");
+        holiday.show_as = ShowAs::Oof;
+        holiday.calendar_id = "team-holidays".into();
+        let profile = |a: &Appointment, primary| {
+            first_match(&rules, a, primary).and_then(|r| r.profile.clone())
+        };
+        // A colleague's holiday on a shared calendar switches nothing.
+        assert_eq!(profile(&holiday, Some("primary")), None);
+        // The same item on the primary calendar does, and so does any item while the
+        // primary calendar is not known yet.
+        assert_eq!(profile(&holiday, None).as_deref(), Some("Out of office"));
+        holiday.calendar_id = "primary".into();
+        assert_eq!(
+            profile(&holiday, Some("primary")).as_deref(),
+            Some("Out of office")
+        );
+        // A rule naming the shared calendar takes its items.
+        let named = Rule {
+            calendar: Some("team-holidays".into()),
+            ..Rule::show_as(ShowAs::Oof, "Focus")
+        };
+        holiday.calendar_id = "team-holidays".into();
+        assert!(named.matches_on(&holiday, Some("primary")));
     }
 
     #[test]

@@ -1,33 +1,31 @@
-//! The presence runtime: the async driver around the sans-IO [`Scheduler`].
+//! The presence runtime: the async loop around the sans-IO [`Driver`]. It only moves bytes
+//! and sleeps: it reads the plan's inputs and the journal through the [`ports`], hands the
+//! driver's reads and writes to Graph and the forwarding provider ([`apply`]), feeds the
+//! outcomes back, stores what the driver says to store (the intent of a write before it is
+//! sent, its outcome after), and sleeps until [`Driver::poll_timeout`], a notification
+//! (store changed, pause/resume, stop) or [`RuntimeOptions::max_step`].
 //!
-//! It feeds the scheduler the appointments in the store (re-read when a sync changed
-//! them), sleeps until the next transition, a renewal, a read-back, a retry or a
-//! notification (store changed, pause/resume, stop), carries out the transitions'
-//! actions through [`super::apply`], and writes every transition to the history.
+//! - Time comes from a [`Timer`]: the system clock in the apps, a simulated one in tests.
+//! - Sleep is in bounded steps: after a wake from suspend or a clock jump the state is
+//!   evaluated again within `max_step`.
+//! - Every history line the driver writes is also logged (target `presently::presence`),
+//!   so `presently run`, the app and the tray host log the same history.
 //!
-//! - Sleep is in bounded steps measured against the [`Clock`]: after a wake from suspend
-//!   or a clock jump the state is evaluated again at once.
-//! - Before the first Apply of a block the user's own state is read (and kept in the
-//!   store, so a restart in the middle of a block still restores it).
-//! - A presence the app set is read back while it holds; if it differs, the user changed
-//!   it (in Teams) and automation stands back until the block ends.
-//! - A failed call is retried with backoff until it succeeds or is superseded; failures
-//!   show in the status and the history, never silently dropped.
-//! - Paused, the scheduler sees no appointments: what is in force is restored, nothing
-//!   applies until the pause ends.
+//! [`ports`]: super::ports
 
-use super::apply::{self, Applied as Done, SetPresence};
+use super::apply;
+use super::driver::{Driver, DriverOptions, ForwardingAccess, Op, ResourceStatus};
+use super::journal::{Persist, Resource};
 use super::plan::HistoryEntry;
-use super::scheduler::{Action, Desired, Scheduler, Transition, TransitionKind};
-use super::UserState;
+use super::ports::Ports;
+use super::scheduler::Desired;
 use crate::agenda::local_midnight;
 use crate::clock::Clock;
-use crate::engine::Engine;
 use crate::error::Error;
-use crate::model::Appointment;
 use crate::store::{Pause, PresenceHistoryRow};
 use chrono::{DateTime, Days, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -35,8 +33,8 @@ use tokio::sync::Notify;
 /// How the runtime paces itself.
 #[derive(Debug, Clone, Copy)]
 pub struct RuntimeOptions {
-    /// While the app's presence holds, it is read back this often to notice a change by
-    /// the user (and before each renewal).
+    /// While a block holds, the presence is read back this often to notice a change by
+    /// the user (also before each write to a resource automation changed).
     pub check_interval: Duration,
     /// Longest single sleep: a wake from suspend, a clock jump or a pause set by another
     /// process is noticed within this.
@@ -49,7 +47,7 @@ pub struct RuntimeOptions {
 impl Default for RuntimeOptions {
     fn default() -> Self {
         Self {
-            check_interval: Duration::from_secs(60),
+            check_interval: Duration::from_secs(15),
             max_step: Duration::from_secs(10),
             first_retry: Duration::from_secs(2),
             max_retry: Duration::from_secs(300),
@@ -57,11 +55,8 @@ impl Default for RuntimeOptions {
     }
 }
 
-/// Days of appointments kept in memory around now (re-read when now leaves them).
-const LOOK_BACK_DAYS: u64 = 2;
-const LOOK_AHEAD_DAYS: u64 = 3;
 /// History older than this is dropped.
-const HISTORY_DAYS: i64 = 90;
+pub const HISTORY_DAYS: i64 = 90;
 
 /// What automation is doing, for the tray and `presently status`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,8 +68,11 @@ pub struct PresenceStatus {
     /// The next transition, if one is planned.
     pub next_change: Option<DateTime<Utc>>,
     pub paused: Option<Pause>,
-    /// The last failed call, until a retry succeeds.
+    /// Why automation cannot work (no journal, an invalid policy), or the last failure.
     pub error: Option<String>,
+    /// Each resource: who holds it, and a write that has not landed (with a line for the
+    /// status: "Forwarding still on — switching it off failed, retrying").
+    pub resources: Vec<ResourceStatus>,
 }
 
 impl Default for PresenceStatus {
@@ -85,6 +83,7 @@ impl Default for PresenceStatus {
             next_change: None,
             paused: None,
             error: None,
+            resources: Vec::new(),
         }
     }
 }
@@ -95,6 +94,8 @@ pub struct Shared {
     /// Pause, resume or a manual change in the app: evaluate again now.
     pub wake: Notify,
     pub status: Mutex<PresenceStatus>,
+    /// Resources the user said they took over by hand, not yet handed to the driver.
+    pub take_over: Mutex<Vec<Resource>>,
 }
 
 impl Shared {
@@ -110,84 +111,243 @@ impl Shared {
     }
 }
 
-/// The pre-automation state kept in the store while a block is in force.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredPre {
-    state: UserState,
-    /// The end of the block it was read for (a stale record is ignored).
-    until: DateTime<Utc>,
+/// Where the runtime's time comes from.
+pub trait Timer: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+    /// Sleeps until `at` (or less: the runtime evaluates again whenever it wakes).
+    fn sleep_until(&self, at: DateTime<Utc>) -> impl Future<Output = ()> + Send;
 }
 
-/// Which state an action touches: a newer action on the same state replaces a failed one.
-fn same_target(old: &Action, new: &Action) -> bool {
-    use Action::*;
-    match (old, new) {
-        (SetPresence { .. }, SetPresence { .. }) => true,
-        (SetPresence { presence, .. }, ClearPresence { mode, .. }) => presence.mode == *mode,
-        (ClearPresence { mode: a, .. }, ClearPresence { mode: b, .. }) => a == b,
-        (ClearPresence { mode, .. }, SetPresence { presence, .. }) => presence.mode == *mode,
-        (SetStatusMessage { .. } | RestoreStatusMessage { .. }, SetStatusMessage { .. })
-        | (SetStatusMessage { .. } | RestoreStatusMessage { .. }, RestoreStatusMessage { .. }) => {
-            true
+/// The engine's clock and tokio's timer, in steps of at most `max_step`.
+pub struct SystemTimer {
+    pub clock: Arc<dyn Clock>,
+    pub max_step: Duration,
+}
+
+impl Timer for SystemTimer {
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    async fn sleep_until(&self, at: DateTime<Utc>) {
+        let wait = (at - self.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(self.max_step);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Days of appointments the plan covers around now (read again when now leaves them).
+pub const LOOK_BACK_DAYS: u64 = 2;
+pub const LOOK_AHEAD_DAYS: u64 = 3;
+
+/// The window of local days the plan reads around `now`: (start, end, first day, last day).
+pub fn plan_window(
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> Result<
+    (
+        DateTime<Utc>,
+        DateTime<Utc>,
+        chrono::NaiveDate,
+        chrono::NaiveDate,
+    ),
+    Error,
+> {
+    let today = now.with_timezone(&tz).date_naive();
+    let out = || Error::InvalidInput("the date is out of range".into());
+    let from = today
+        .checked_sub_days(Days::new(LOOK_BACK_DAYS))
+        .ok_or_else(out)?;
+    let to = today
+        .checked_add_days(Days::new(LOOK_AHEAD_DAYS))
+        .ok_or_else(out)?;
+    Ok((local_midnight(tz, from), local_midnight(tz, to), from, to))
+}
+
+fn log_history(rows: &[PresenceHistoryRow], tz: chrono_tz::Tz) {
+    for row in rows {
+        let line = HistoryLine::new(row.clone(), tz);
+        tracing::info!(target: "presently::presence", event = %row.event, "{}", line.text);
+    }
+}
+
+/// The driver's options for what `ports` can reach.
+pub fn driver_options<P: Ports>(
+    ports: &P,
+    options: &RuntimeOptions,
+    automatic_replies: bool,
+) -> DriverOptions {
+    let forwarding = match ports.forwarding() {
+        Ok(Some(p)) if p.can_read() => ForwardingAccess::ReadWrite,
+        Ok(Some(_)) => ForwardingAccess::WriteOnly,
+        Ok(None) => ForwardingAccess::None,
+        Err(err) => {
+            // Configured but not usable (a missing secret): writes fail and are retried,
+            // and what cannot be read is switched off at the end.
+            tracing::warn!(error = %err, "the call-forwarding provider is not usable");
+            ForwardingAccess::WriteOnly
         }
-        (SetForwarding { .. } | RestoreForwarding { .. }, SetForwarding { .. })
-        | (SetForwarding { .. } | RestoreForwarding { .. }, RestoreForwarding { .. }) => true,
-        (
-            SetAutomaticReplies { .. } | RestoreAutomaticReplies { .. },
-            SetAutomaticReplies { .. } | RestoreAutomaticReplies { .. },
-        ) => true,
-        _ => false,
-    }
-}
-
-/// Appends `new` to the failed actions still `pending`, dropping those it supersedes.
-pub fn enqueue(pending: &mut Vec<Action>, new: Vec<Action>) {
-    pending.retain(|old| !new.iter().any(|n| same_target(old, n)));
-    pending.extend(new);
-}
-
-fn backoff(options: &RuntimeOptions, failures: u32) -> Duration {
-    options
-        .first_retry
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(options.max_retry)
-}
-
-fn history_row(t: &Transition) -> PresenceHistoryRow {
-    let (event, profile, appointment_id, subject, presence, until) = match &t.kind {
-        TransitionKind::Apply {
-            profile,
-            appointment_id,
-            subject_for_display,
-            until,
-        } => (
-            "applied",
-            Some(profile.clone()),
-            Some(appointment_id.clone()),
-            subject_for_display.clone(),
-            None,
-            Some(*until),
-        ),
-        TransitionKind::Restore { state } => (
-            "restored",
-            None,
-            None,
-            None,
-            state.presence.as_ref().map(|p| p.availability.clone()),
-            None,
-        ),
-        TransitionKind::StandBack { until } => ("stood_back", None, None, None, None, Some(*until)),
     };
-    PresenceHistoryRow {
-        at: t.at,
-        event: event.into(),
-        profile,
-        appointment_id,
-        subject,
-        presence,
-        until,
-        detail: None,
+    let d = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    DriverOptions {
+        forwarding,
+        automatic_replies,
+        read_back: d(options.check_interval),
+        first_retry: d(options.first_retry),
+        max_retry: d(options.max_retry),
     }
+}
+
+/// Runs presence automation until `stop` is notified. `store_changed` is notified after
+/// a sync changed the store; `shared.wake` after a pause, resume or manual change.
+#[allow(clippy::too_many_arguments)] // the ports, the timer, and the three notifications
+pub async fn run<P: Ports, T: Timer>(
+    ports: P,
+    timer: T,
+    shared: &Shared,
+    stop: Arc<Notify>,
+    store_changed: Arc<Notify>,
+    options: RuntimeOptions,
+    driver_options: DriverOptions,
+    tz: chrono_tz::Tz,
+) {
+    let mut driver = match ports.load_journal() {
+        Ok(durable) => Driver::new(driver_options, durable, timer.now()),
+        Err(err) => {
+            tracing::error!(error = %err, "presence automation cannot start: its journal cannot be read");
+            shared.update(|s| s.error = Some(err.to_string()));
+            stop.notified().await;
+            return;
+        }
+    };
+    shared.update(|s| {
+        s.running = true;
+        s.error = None;
+    });
+    let mut reload = true;
+    let mut loaded_until: Option<DateTime<Utc>> = None;
+    let mut version: Option<i64> = None;
+    let mut plan_error: Option<String> = None;
+    loop {
+        let now = timer.now();
+        // Another process committed (the CLI's pause, its sync), or now left the window.
+        if !reload {
+            let v = ports.store_version().ok();
+            reload = v != version
+                || loaded_until.is_none_or(|end| now + chrono::Duration::days(1) > end);
+        }
+        if reload {
+            version = ports.store_version().ok();
+            match ports.plan_inputs(now) {
+                Ok(inputs) => {
+                    driver.set_plan(inputs.plan);
+                    driver.set_pause(inputs.pause);
+                    loaded_until = Some(inputs.loaded_until);
+                    plan_error = None;
+                }
+                Err(err) => {
+                    // The driver keeps the plan it had: holds are still given back.
+                    tracing::warn!(error = %err, "cannot read the presence plan's inputs");
+                    plan_error = Some(err.to_string());
+                }
+            }
+            reload = false;
+        }
+        driver.handle_timeout(now);
+        let taken: Vec<Resource> =
+            std::mem::take(&mut *shared.take_over.lock().unwrap_or_else(|p| p.into_inner()));
+        for r in taken {
+            driver.user_took_over(r, now);
+        }
+        let stopped = tokio::select! {
+            _ = drain(&ports, &timer, &mut driver, tz) => false,
+            _ = stop.notified() => true,
+        };
+        // A failure is logged; the next save writes the whole state again.
+        save(&ports, &mut driver, tz).ok();
+        let now = timer.now();
+        shared.update(|s| {
+            s.state = driver
+                .current()
+                .cloned()
+                .map_or(Desired::Idle, Desired::Apply);
+            s.next_change = driver.next_change(now);
+            s.resources = driver.status(now);
+            s.error = plan_error
+                .clone()
+                .or_else(|| s.resources.iter().find_map(|r| r.problem.clone()));
+        });
+        if stopped {
+            break;
+        }
+        let wake = driver.poll_timeout(now);
+        tokio::select! {
+            _ = sleep(&timer, wake, now, &options) => {}
+            _ = store_changed.notified() => reload = true,
+            _ = shared.wake.notified() => reload = true,
+            _ = stop.notified() => break,
+        }
+    }
+    shared.update(|s| s.running = false);
+}
+
+async fn sleep<T: Timer>(
+    timer: &T,
+    wake: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    options: &RuntimeOptions,
+) {
+    let step = chrono::Duration::from_std(options.max_step).unwrap_or(chrono::Duration::MAX);
+    let at = wake.map_or(now + step, |w| w.min(now + step));
+    timer.sleep_until(at).await
+}
+
+/// Hands the driver's ops to the ports until it has nothing more to do now.
+async fn drain<P: Ports, T: Timer>(ports: &P, timer: &T, driver: &mut Driver, tz: chrono_tz::Tz) {
+    while let Some(op) = driver.poll_op(timer.now()) {
+        // The intent is stored before the write is sent.
+        let stored = save(ports, driver, tz);
+        match op {
+            Op::Read(read) => match apply::read(ports, read).await {
+                Ok(observation) => driver.handle_observation(timer.now(), observation),
+                Err(err) => {
+                    tracing::warn!(error = %err, ?read, "a presence read failed; retrying");
+                    driver.handle_read_failed(timer.now(), read, &err.to_string())
+                }
+            },
+            Op::Write {
+                key,
+                resource,
+                action,
+                expiration,
+            } => {
+                let result = match stored {
+                    Err(err) => Err(format!("the presence journal could not be written: {err}")),
+                    Ok(()) => {
+                        tracing::debug!(%resource, %action, %key, "presence write");
+                        apply::write(ports, &key, &action, expiration)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                };
+                driver.handle_result(timer.now(), &key, result);
+            }
+        }
+        save(ports, driver, tz).ok();
+    }
+}
+
+/// Stores what the driver says to store (history lines are logged too).
+fn save<P: Ports>(ports: &P, driver: &mut Driver, tz: chrono_tz::Tz) -> Result<(), Error> {
+    let Some(persist): Option<Persist> = driver.take_persist() else {
+        return Ok(());
+    };
+    log_history(&persist.history, tz);
+    ports.save_journal(&persist).inspect_err(|err| {
+        tracing::warn!(error = %err, "could not write the presence journal");
+    })
 }
 
 /// One line of the history as the user reads it.
@@ -210,17 +370,45 @@ impl HistoryLine {
                 profile: row.profile.clone().unwrap_or_default(),
                 subject: row.subject.clone(),
             }),
-            "restored" => entry(HistoryEvent::Restored {
-                presence: row.presence.clone(),
-            }),
-            "stood_back" => entry(HistoryEvent::StoodBack {
-                until: row.until.unwrap_or(row.at),
-            }),
+            "restored" => {
+                let line = entry(HistoryEvent::Restored {
+                    presence: row.presence.clone(),
+                });
+                // `until`: given back late, the appointments having ended then.
+                let late = row
+                    .until
+                    .map(|u| format!("late: the appointments ended at {}", local(u)));
+                let notes: Vec<String> = late.into_iter().chain(row.detail.clone()).collect();
+                if notes.is_empty() {
+                    line
+                } else {
+                    format!("{line} ({})", notes.join("; "))
+                }
+            }
+            // Before per-resource holds, a change by the user released everything.
+            "stood_back" => match row.detail.as_deref().and_then(Resource::parse) {
+                Some(r) => format!(
+                    "{time} {} changed by you; automation leaves it alone until {}",
+                    r.label(),
+                    local(row.until.unwrap_or(row.at))
+                ),
+                None => entry(HistoryEvent::StoodBack {
+                    until: row.until.unwrap_or(row.at),
+                }),
+            },
             "failed" => format!(
                 "{time} failed, retrying: {}",
                 row.detail.as_deref().unwrap_or("?")
             ),
+            "restore_failed" => format!(
+                "{time} giving your own back failed, retrying: {}",
+                row.detail.as_deref().unwrap_or("?")
+            ),
             "recovered" => format!("{time} retried successfully"),
+            "pending" => format!(
+                "pending since {time}: {}",
+                row.detail.as_deref().unwrap_or("?")
+            ),
             "paused" => match row.until {
                 Some(until) => format!("{time} paused until {}", local(until)),
                 None => format!("{time} paused"),
@@ -280,433 +468,9 @@ pub fn parse_pause(
     Ok(now + chrono::Duration::seconds(total))
 }
 
-struct Runtime {
-    engine: Arc<Engine>,
-    clock: Arc<dyn Clock>,
-    options: RuntimeOptions,
-    scheduler: Scheduler,
-    tz: chrono_tz::Tz,
-    /// The appointments around now, and until when they reach.
-    appointments: Vec<Appointment>,
-    loaded: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    paused: Option<Pause>,
-    /// Whether the scheduler was last fed the appointments (false: nothing, paused).
-    fed: Option<bool>,
-    data_version: Option<i64>,
-    /// Calls not yet made (failed ones, retried with backoff).
-    pending: Vec<Action>,
-    failures: u32,
-    retry_at: Option<DateTime<Utc>>,
-    /// The app's presence in force.
-    active: Option<SetPresence>,
-    next_check: Option<DateTime<Utc>>,
-    auto_replies: bool,
-}
-
-/// Runs presence automation until `stop` is notified. `store_changed` is notified after
-/// a sync changed the store.
-pub async fn run(
-    engine: Arc<Engine>,
-    stop: Arc<Notify>,
-    store_changed: Arc<Notify>,
-    options: RuntimeOptions,
-) {
-    let shared = engine.presence_shared();
-    let policy = match engine.presence_policy() {
-        Ok(p) => p,
-        Err(err) => {
-            tracing::error!(error = %err, "presence automation cannot start");
-            shared.update(|s| s.error = Some(err.to_string()));
-            stop.notified().await;
-            return;
-        }
-    };
-    if !engine.config().features.presence {
-        tracing::info!("presence automation is off (features.presence)");
-        stop.notified().await;
-        return;
-    }
-    let tz = engine.config().display_timezone();
-    let mut rt = Runtime {
-        clock: engine.clock(),
-        auto_replies: engine.config().features.automatic_replies,
-        engine: engine.clone(),
-        options,
-        scheduler: Scheduler::new(policy, tz, UserState::default()),
-        tz,
-        appointments: Vec::new(),
-        loaded: None,
-        paused: None,
-        fed: None,
-        data_version: None,
-        pending: Vec::new(),
-        failures: 0,
-        retry_at: None,
-        active: None,
-        next_check: None,
-    };
-    // A block interrupted by a stop: restore what was read before it, not our own state.
-    if let Some(pre) = rt.stored_pre() {
-        if pre.until > rt.clock.now() {
-            rt.scheduler.set_pre_automation_state(pre.state);
-        }
-    }
-    shared.update(|s| s.running = true);
-    let mut reload = true;
-    loop {
-        if let Err(err) = rt.step(&mut reload).await {
-            tracing::warn!(error = %err, "presence automation step failed");
-            shared.update(|s| s.error = Some(err.to_string()));
-        }
-        let now = rt.clock.now();
-        let wake = rt.next_wake(now);
-        shared.update(|s| {
-            s.state = rt.scheduler.current().clone();
-            s.next_change = rt.scheduler.poll_timeout().filter(|t| *t > now);
-            s.paused = rt.paused;
-        });
-        let step = wake
-            .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(rt.options.max_step)
-            .min(rt.options.max_step);
-        let started = tokio::time::Instant::now();
-        tokio::select! {
-            _ = tokio::time::sleep(step) => {}
-            _ = store_changed.notified() => reload = true,
-            _ = shared.wake.notified() => reload = true,
-            _ = stop.notified() => break,
-        }
-        if crate::sync::cadence::woke_or_jumped(rt.clock.now() - now, started.elapsed()) {
-            tracing::info!("woke from sleep or the clock jumped; evaluating presence now");
-            reload = true;
-        }
-    }
-    shared.update(|s| s.running = false);
-}
-
-impl Runtime {
-    fn stored_pre(&self) -> Option<StoredPre> {
-        let json = self.engine.with_store(|s| s.presence_pre_state()).ok()??;
-        serde_json::from_str(&json).ok()
-    }
-
-    fn store_pre(&self, pre: Option<&StoredPre>) {
-        let json = pre.and_then(|p| serde_json::to_string(p).ok());
-        if let Err(err) = self
-            .engine
-            .with_store(|s| s.set_presence_pre_state(json.as_deref()))
-        {
-            tracing::warn!(error = %err, "could not keep the pre-automation state");
-        }
-    }
-
-    fn record(&self, row: &PresenceHistoryRow) {
-        let keep = self.clock.now() - chrono::Duration::days(HISTORY_DAYS);
-        if let Err(err) = self
-            .engine
-            .with_store(|s| s.add_presence_history(row, keep))
-        {
-            tracing::warn!(error = %err, "could not write the presence history");
-        }
-    }
-
-    /// Reads the appointments around now and the pause from the store.
-    fn load(&mut self, now: DateTime<Utc>) -> Result<(), Error> {
-        let tz = self.tz;
-        let today = now.with_timezone(&tz).date_naive();
-        let out = || Error::InvalidInput("the date is out of range".into());
-        let from = today
-            .checked_sub_days(Days::new(LOOK_BACK_DAYS))
-            .ok_or_else(out)?;
-        let to = today
-            .checked_add_days(Days::new(LOOK_AHEAD_DAYS))
-            .ok_or_else(out)?;
-        let (start, end) = (local_midnight(tz, from), local_midnight(tz, to));
-        let (appointments, paused, version) = self.engine.with_store(|s| {
-            Ok((
-                s.appointments_overlapping(start, end, from, to)?,
-                s.presence_pause()?,
-                s.data_version()?,
-            ))
-        })?;
-        self.appointments = appointments;
-        self.loaded = Some((start, end));
-        self.paused = paused;
-        self.data_version = Some(version);
-        self.fed = None;
-        Ok(())
-    }
-
-    fn is_paused(&self, now: DateTime<Utc>) -> bool {
-        self.paused
-            .is_some_and(|p| p.until.is_none_or(|until| until > now))
-    }
-
-    async fn step(&mut self, reload: &mut bool) -> Result<(), Error> {
-        let now = self.clock.now();
-        // Another process (the CLI's pause, another sync) committed: read again.
-        if !*reload {
-            let version = self.engine.with_store(|s| s.data_version())?;
-            let window_left = self
-                .loaded
-                .is_none_or(|(_, end)| now + chrono::Duration::days(1) > end);
-            *reload = self.data_version != Some(version) || window_left;
-        }
-        if *reload {
-            self.load(now)?;
-            *reload = false;
-        }
-        // An ended pause ends in the store too.
-        if let Some(Pause { until: Some(until) }) = self.paused {
-            if until <= now {
-                self.engine.with_store(|s| s.set_presence_pause(None))?;
-                self.record(&PresenceHistoryRow {
-                    at: until,
-                    event: "resumed".into(),
-                    profile: None,
-                    appointment_id: None,
-                    subject: None,
-                    presence: None,
-                    until: None,
-                    detail: None,
-                });
-                self.paused = None;
-            }
-        }
-        let feed = !self.is_paused(now);
-        if self.fed != Some(feed) {
-            if feed {
-                self.scheduler.set_appointments(&self.appointments);
-            } else {
-                self.scheduler.set_appointments(&[]);
-            }
-            self.fed = Some(feed);
-        }
-        // A change by the user while our presence holds: stand back.
-        if self.next_check.is_some_and(|t| t <= now) || self.renew_due(now) {
-            self.read_back(now).await;
-        }
-        if self.scheduler.poll_timeout().is_some_and(|t| t <= now) {
-            self.transition(now).await;
-        }
-        if self.renew_due(now) {
-            if let Some(active) = &self.active {
-                enqueue(
-                    &mut self.pending,
-                    vec![Action::SetPresence {
-                        presence: active.presence,
-                        until: active.until,
-                    }],
-                );
-                self.retry_at = Some(now);
-            }
-        }
-        if !self.pending.is_empty() && self.retry_at.is_none_or(|t| t <= now) {
-            self.execute().await;
-        }
-        // Back to the user's own state, nothing left to do: forget what was read.
-        if self.pending.is_empty()
-            && matches!(
-                self.scheduler.current(),
-                Desired::Idle | Desired::Restore(_)
-            )
-            && self.stored_pre().is_some()
-        {
-            self.store_pre(None);
-        }
-        Ok(())
-    }
-
-    fn renew_due(&self, now: DateTime<Utc>) -> bool {
-        self.active
-            .as_ref()
-            .and_then(SetPresence::renew_at)
-            .is_some_and(|t| t <= now)
-    }
-
-    fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let mut wake: Option<DateTime<Utc>> = None;
-        let mut at = |t: Option<DateTime<Utc>>| {
-            if let Some(t) = t {
-                wake = Some(wake.map_or(t, |w| w.min(t)));
-            }
-        };
-        at(self.scheduler.poll_timeout().map(|t| t.max(now)));
-        if !self.pending.is_empty() {
-            at(self.retry_at.or(Some(now)));
-        }
-        at(self.active.as_ref().and_then(SetPresence::renew_at));
-        at(self.next_check);
-        at(self.paused.and_then(|p| p.until));
-        wake
-    }
-
-    /// Reads the presence back; a difference from what the app set is the user's change.
-    async fn read_back(&mut self, now: DateTime<Utc>) {
-        let Some(active) = self.active.clone() else {
-            self.next_check = None;
-            return;
-        };
-        self.next_check =
-            Some(now + chrono::Duration::from_std(self.options.check_interval).unwrap_or_default());
-        // What was set has not reached the server yet: nothing to compare.
-        if self
-            .pending
-            .iter()
-            .any(|a| matches!(a, Action::SetPresence { .. }))
-        {
-            return;
-        }
-        match apply::read_presence(&self.engine).await {
-            Ok((read, _)) if read.availability != active.presence.availability.as_str() => {
-                tracing::info!(
-                    set = active.presence.availability.as_str(),
-                    read = %read.availability,
-                    "the presence was changed by the user; automation stands back"
-                );
-                self.scheduler.manual_override(now);
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "could not read the presence back"),
-        }
-    }
-
-    /// Carries out what the scheduler says is due at `now`.
-    async fn transition(&mut self, now: DateTime<Utc>) {
-        let begins = matches!(self.scheduler.desired(now), Desired::Apply(_))
-            && !matches!(self.scheduler.current(), Desired::Apply(_));
-        let mut block_pre = None;
-        if begins {
-            // The user's own state, unless a block interrupted by a stop already read it.
-            let pre = match self.stored_pre().filter(|p| p.until > now) {
-                Some(pre) => pre.state,
-                None => match apply::read_user_state(&self.engine, self.auto_replies).await {
-                    Ok(state) => state,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "could not read the presence before automation; it will be cleared, not restored, at the end");
-                        UserState::default()
-                    }
-                },
-            };
-            self.scheduler.set_pre_automation_state(pre.clone());
-            block_pre = Some(pre);
-        }
-        let now = self.clock.now().max(now);
-        for t in self.scheduler.handle_timeout(now) {
-            let row = history_row(&t);
-            tracing::info!(
-                transition = %HistoryLine::new(row.clone(), self.tz).text,
-                actions = t.actions.len(),
-                "presence transition"
-            );
-            self.record(&row);
-            match &t.kind {
-                TransitionKind::Apply { until, .. } => {
-                    let state = block_pre
-                        .clone()
-                        .or_else(|| self.stored_pre().map(|p| p.state))
-                        .unwrap_or_default();
-                    self.store_pre(Some(&StoredPre {
-                        state,
-                        until: *until,
-                    }));
-                }
-                TransitionKind::StandBack { .. } => {
-                    // The user's choice holds: nothing of ours is pending or renewed.
-                    self.pending.clear();
-                    self.active = None;
-                    self.next_check = None;
-                }
-                TransitionKind::Restore { .. } => {}
-            }
-            enqueue(&mut self.pending, t.actions);
-            self.retry_at = Some(now);
-        }
-    }
-
-    /// Makes the pending calls in order; stops at the first failure and retries later.
-    async fn execute(&mut self) {
-        let shared = self.engine.presence_shared();
-        while let Some(action) = self.pending.first().cloned() {
-            let now = self.clock.now();
-            // A presence whose block is over needs no more setting.
-            if let Action::SetPresence { until, .. } = &action {
-                if *until <= now {
-                    self.pending.remove(0);
-                    continue;
-                }
-            }
-            match apply::apply(&self.engine, &action, now).await {
-                Ok(done) => {
-                    self.pending.remove(0);
-                    match done {
-                        Done::Presence(set) => {
-                            self.next_check = Some(
-                                now + chrono::Duration::from_std(self.options.check_interval)
-                                    .unwrap_or_default(),
-                            );
-                            self.active = Some(set);
-                        }
-                        Done::PresenceCleared => {
-                            if let Action::ClearPresence { mode, .. } = &action {
-                                if self
-                                    .active
-                                    .as_ref()
-                                    .is_some_and(|a| a.presence.mode == *mode)
-                                {
-                                    self.active = None;
-                                    self.next_check = None;
-                                }
-                            }
-                        }
-                        Done::Other => {}
-                    }
-                }
-                Err(err) => {
-                    self.failures += 1;
-                    let wait = backoff(&self.options, self.failures);
-                    tracing::warn!(error = %err, %action, failures = self.failures, wait_ms = wait.as_millis() as u64, "a presence call failed; retrying");
-                    if self.failures.is_power_of_two() {
-                        self.record(&PresenceHistoryRow {
-                            at: now,
-                            event: "failed".into(),
-                            profile: None,
-                            appointment_id: None,
-                            subject: None,
-                            presence: None,
-                            until: None,
-                            detail: Some(format!("{action}: {err}")),
-                        });
-                    }
-                    shared.update(|s| s.error = Some(format!("{action}: {err}")));
-                    self.retry_at =
-                        Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
-                    return;
-                }
-            }
-        }
-        if self.failures > 0 {
-            self.record(&PresenceHistoryRow {
-                at: self.clock.now(),
-                event: "recovered".into(),
-                profile: None,
-                appointment_id: None,
-                subject: None,
-                presence: None,
-                until: None,
-                detail: None,
-            });
-            shared.update(|s| s.error = None);
-        }
-        self.failures = 0;
-        self.retry_at = None;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::presence::profile::{Availability, PresenceMode, TeamsPresence};
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -731,60 +495,5 @@ mod tests {
         for bad in ["", "1", "h", "1x", "0m", "-1h"] {
             assert!(parse_pause(bad, now, tz).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn a_newer_action_replaces_a_failed_one_on_the_same_state() {
-        let busy = TeamsPresence::preferred(Availability::Busy);
-        let mut pending = vec![
-            Action::SetPresence {
-                presence: busy,
-                until: at("2026-11-24T11:00:00Z"),
-            },
-            Action::SetStatusMessage {
-                message: "In a meeting".into(),
-                until: at("2026-11-24T11:00:00Z"),
-            },
-        ];
-        enqueue(
-            &mut pending,
-            vec![
-                Action::ClearPresence {
-                    mode: PresenceMode::Preferred,
-                    restore_to: None,
-                },
-                Action::RestoreStatusMessage { message: None },
-            ],
-        );
-        assert_eq!(
-            pending,
-            vec![
-                Action::ClearPresence {
-                    mode: PresenceMode::Preferred,
-                    restore_to: None,
-                },
-                Action::RestoreStatusMessage { message: None },
-            ]
-        );
-        // A session cleared stays cleared when a preferred presence follows.
-        let mut pending = vec![Action::ClearPresence {
-            mode: PresenceMode::Session,
-            restore_to: None,
-        }];
-        enqueue(
-            &mut pending,
-            vec![Action::SetPresence {
-                presence: busy,
-                until: at("2026-11-24T11:00:00Z"),
-            }],
-        );
-        assert_eq!(pending.len(), 2);
-    }
-
-    #[test]
-    fn retries_back_off() {
-        let o = RuntimeOptions::default();
-        let waits: Vec<u64> = (1..=10).map(|n| backoff(&o, n).as_secs()).collect();
-        assert_eq!(waits, vec![2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
     }
 }

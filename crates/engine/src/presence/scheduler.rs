@@ -1,18 +1,18 @@
-//! The presence scheduler: a pure state machine in the style of quinn-proto. The runtime
-//! feeds it appointments ([`Scheduler::set_appointments`]), the user's state before
-//! automation ([`Scheduler::set_pre_automation_state`]) and manual changes
-//! ([`Scheduler::manual_override`]); it sleeps until [`Scheduler::poll_timeout`] (or a
-//! store change, a wake from sleep, a clock jump), then calls
-//! [`Scheduler::handle_timeout`] with the current instant and carries out the
-//! [`Transition`]s it returns.
+//! The presence scheduler: a pure state machine in the style of quinn-proto, and the plan
+//! it computes. It is fed appointments ([`Scheduler::set_appointments`]) and the user's
+//! state before automation ([`Scheduler::set_pre_automation_state`]); [`Scheduler::poll_timeout`]
+//! says when the next transition is due and [`Scheduler::handle_timeout`] makes it. The plan
+//! (`presently presence plan`, the settings preview) steps it through a window; the presence
+//! driver ([`super::driver`]) reads its time line and covering blocks ([`Scheduler::timeline`],
+//! [`Scheduler::blocks`]) and keeps track of each resource itself.
 //!
-//! What should be in force is a function of the instant alone (the appointments, rules
-//! and manual changes fixed): the time line is cut into segments at every start and end,
-//! and in each segment the highest-priority profile among the active appointments holds.
-//! The machine only remembers what it last applied, so it knows what to undo. Hence:
-//! a restore happens only when no triggering appointment is active (no flapping between
-//! adjacent or overlapping ones), waking up late applies the right state at once, and
-//! feeding a changed appointment set takes effect at the next `handle_timeout`.
+//! What should be in force is a function of the instant alone (the appointments and rules
+//! fixed): the time line is cut into segments at every start and end, and in each segment
+//! the highest-priority profile among the active appointments holds. The machine only
+//! remembers what it last applied, so it knows what to undo. Hence: a restore happens only
+//! when no triggering appointment is active (no flapping between adjacent or overlapping
+//! ones), waking up late applies the right state at once, and feeding a changed appointment
+//! set takes effect at the next `handle_timeout`.
 
 use super::profile::{AutoReplies, Forwarding, PresenceMode, Profile, TeamsPresence};
 use super::{AutoRepliesSetting, Policy, Presence, UserState};
@@ -20,13 +20,13 @@ use crate::agenda::local_midnight;
 use crate::model::{Appointment, When};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::BTreeSet;
 use std::fmt;
 
 /// A profile in force, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Applied {
     pub profile: String,
     /// The appointment that holds the profile (of the active ones with this profile, the
@@ -49,17 +49,13 @@ pub enum Desired {
     /// No automation: the user's own state, untouched.
     Idle,
     Apply(Applied),
-    /// The user changed their state while a profile held: automation stands back until
-    /// the current appointments end, and does not restore then.
-    Manual {
-        until: DateTime<Utc>,
-    },
     /// Automation ended: the state read before it took over is back.
     Restore(UserState),
 }
 
-/// One call the runtime makes. `restore_*` values are the pre-automation state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One write to one of the user's resources. `restore_*` values are the pre-automation
+/// state. The driver journals each with an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// `setPresence` (session, renewed until `until`) or `setUserPreferredPresence`
@@ -149,8 +145,6 @@ pub enum TransitionKind {
     },
     /// Back to the state read before automation took over.
     Restore { state: UserState },
-    /// A manual change won; nothing is touched until `until` (and nothing restored then).
-    StandBack { until: DateTime<Utc> },
 }
 
 /// A change of state, with the calls that make it.
@@ -170,13 +164,6 @@ struct Slot {
     profile: usize,
     id: String,
     subject: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
-    None,
-    Apply(Applied),
-    Manual { until: DateTime<Utc> },
 }
 
 /// The span of an appointment in UTC; all-day dates are local days of `tz`.
@@ -309,9 +296,12 @@ pub struct Scheduler {
     /// The state to restore for the block in force (`pre` when it began).
     captured: UserState,
     slots: Vec<Slot>,
-    overrides: Vec<DateTime<Utc>>,
-    /// From each instant on, what should be in force (consecutive entries differ).
-    timeline: Vec<(DateTime<Utc>, Target)>,
+    /// From each instant on, the profile that should be in force (None: the user's own
+    /// state); consecutive entries differ.
+    timeline: Vec<(DateTime<Utc>, Option<Applied>)>,
+    /// The covering blocks: the spans of triggering appointments, joined where they
+    /// overlap or touch (whatever their profiles). Nothing is restored inside one.
+    blocks: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     current: Desired,
     last: Option<DateTime<Utc>>,
 }
@@ -324,8 +314,8 @@ impl Scheduler {
             captured: pre.clone(),
             pre,
             slots: Vec::new(),
-            overrides: Vec::new(),
             timeline: Vec::new(),
+            blocks: Vec::new(),
             current: Desired::Idle,
             last: None,
         }
@@ -367,29 +357,29 @@ impl Scheduler {
         self.pre = state;
     }
 
-    /// The user changed their state at `at` (read back differently from what was set, or
-    /// changed in the app). If a profile's appointments are active then, automation stands
-    /// back until they end. Changes while nothing is active mean nothing here.
-    pub fn manual_override(&mut self, at: DateTime<Utc>) {
-        let i = self.overrides.partition_point(|o| *o <= at);
-        self.overrides.insert(i, at);
-        self.rebuild();
-    }
-
     /// What automation last put in force.
     pub fn current(&self) -> &Desired {
         &self.current
     }
 
+    /// From each instant on, the profile that should hold (None: the user's own state).
+    pub fn timeline(&self) -> &[(DateTime<Utc>, Option<Applied>)] {
+        &self.timeline
+    }
+
+    /// The covering blocks, sorted and disjoint (adjacent ones are joined).
+    pub fn blocks(&self) -> &[(DateTime<Utc>, DateTime<Utc>)] {
+        &self.blocks
+    }
+
     /// What should be in force at `now` (without stepping the machine).
     pub fn desired(&self, now: DateTime<Utc>) -> Desired {
         match self.target_at(now) {
-            Target::Apply(a) => Desired::Apply(a.clone()),
-            Target::Manual { until } => Desired::Manual { until: *until },
-            Target::None => match &self.current {
+            Some(a) => Desired::Apply(a.clone()),
+            None => match &self.current {
                 Desired::Apply(_) => Desired::Restore(self.captured.clone()),
                 Desired::Restore(s) => Desired::Restore(s.clone()),
-                Desired::Idle | Desired::Manual { .. } => Desired::Idle,
+                Desired::Idle => Desired::Idle,
             },
         }
     }
@@ -412,13 +402,13 @@ impl Scheduler {
     /// should hold at `now` (at most one; none when nothing changes).
     pub fn handle_timeout(&mut self, now: DateTime<Utc>) -> Vec<Transition> {
         self.last = Some(now);
-        let target = self.target_at(now).clone();
-        if self.consistent(&target) {
+        let target = self.target_at(now).cloned();
+        if self.consistent(target.as_ref()) {
             return Vec::new();
         }
         let mut out = Vec::new();
         match target {
-            Target::Apply(next) => {
+            Some(next) => {
                 let prev = match &self.current {
                     Desired::Apply(cur) => self.effect_of(cur),
                     _ => {
@@ -443,17 +433,7 @@ impl Scheduler {
                 });
                 self.current = Desired::Apply(next);
             }
-            Target::Manual { until } => {
-                if matches!(self.current, Desired::Apply(_)) {
-                    out.push(Transition {
-                        at: now,
-                        kind: TransitionKind::StandBack { until },
-                        actions: Vec::new(),
-                    });
-                }
-                self.current = Desired::Manual { until };
-            }
-            Target::None => match &self.current {
+            None => match &self.current {
                 Desired::Apply(cur) => {
                     let actions = diff(self.effect_of(cur).as_ref(), None, &self.captured);
                     out.push(Transition {
@@ -477,25 +457,20 @@ impl Scheduler {
             .map(|p| effect(p, applied))
     }
 
-    fn consistent(&self, target: &Target) -> bool {
+    fn consistent(&self, target: Option<&Applied>) -> bool {
         match (&self.current, target) {
-            (Desired::Apply(cur), Target::Apply(next)) => cur == next,
-            (Desired::Manual { until }, Target::Manual { until: next }) => until == next,
-            (Desired::Idle | Desired::Restore(_), Target::None) => true,
+            (Desired::Apply(cur), Some(next)) => cur == next,
+            (Desired::Idle | Desired::Restore(_), None) => true,
             _ => false,
         }
     }
 
-    fn target_at(&self, t: DateTime<Utc>) -> &Target {
-        const NONE: &Target = &Target::None;
+    fn target_at(&self, t: DateTime<Utc>) -> Option<&Applied> {
         let i = self.timeline.partition_point(|(at, _)| *at <= t);
-        match i.checked_sub(1) {
-            Some(i) => &self.timeline[i].1,
-            None => NONE,
-        }
+        self.timeline[..i].last().and_then(|(_, a)| a.as_ref())
     }
 
-    /// Recomputes the time line from the slots and the manual changes.
+    /// Recomputes the time line and the covering blocks from the slots.
     fn rebuild(&mut self) {
         let slots = &self.slots;
         let profiles = self.policy.profiles();
@@ -509,7 +484,19 @@ impl Scheduler {
         let priority = |i: usize| profiles.get(slots[i].profile).map_or(0, |p| p.priority);
         let mut active: BTreeSet<(Reverse<u8>, usize)> = BTreeSet::new();
         let (mut next_start, mut next_end) = (0, 0);
-        let mut winners: Vec<(DateTime<Utc>, Option<usize>)> = Vec::with_capacity(bounds.len());
+        let mut timeline: Vec<(DateTime<Utc>, Option<Applied>)> = Vec::new();
+        // Covering blocks per profile (the span a profile's status message and automatic
+        // replies name).
+        let per_profile: Vec<Vec<(DateTime<Utc>, DateTime<Utc>)>> = (0..profiles.len())
+            .map(|p| {
+                merge(
+                    slots
+                        .iter()
+                        .filter(|s| s.profile == p)
+                        .map(|s| (s.start, s.end)),
+                )
+            })
+            .collect();
         for &b in &bounds {
             while next_end < by_end.len() && slots[by_end[next_end]].end <= b {
                 let i = by_end[next_end];
@@ -522,61 +509,27 @@ impl Scheduler {
                 }
                 next_start += 1;
             }
-            winners.push((b, active.first().map(|(_, i)| *i)));
-        }
-        // Covering blocks per profile, and of any automation (for manual changes).
-        let per_profile: Vec<Vec<(DateTime<Utc>, DateTime<Utc>)>> = (0..profiles.len())
-            .map(|p| {
-                merge(
-                    slots
-                        .iter()
-                        .filter(|s| s.profile == p)
-                        .map(|s| (s.start, s.end)),
-                )
-            })
-            .collect();
-        let any = merge(slots.iter().map(|s| (s.start, s.end)));
-        let manual = merge(
-            self.overrides
-                .iter()
-                .filter_map(|&o| containing(&any, o).map(|(_, end)| (o, end))),
-        );
-        let mut cuts = bounds;
-        cuts.extend(manual.iter().flat_map(|(s, e)| [*s, *e]));
-        cuts.sort_unstable();
-        cuts.dedup();
-        let mut timeline: Vec<(DateTime<Utc>, Target)> = Vec::new();
-        for t in cuts {
-            let target = if let Some((_, until)) = containing(&manual, t) {
-                Target::Manual { until }
-            } else {
-                let w = winners.partition_point(|(at, _)| *at <= t);
-                match w.checked_sub(1).and_then(|w| winners[w].1) {
-                    Some(i) => {
-                        let slot = &slots[i];
-                        let (since, until) = containing(&per_profile[slot.profile], t)
-                            .unwrap_or((slot.start, slot.end));
-                        let profile = &profiles[slot.profile];
-                        Target::Apply(Applied {
-                            profile: profile.name.clone(),
-                            appointment_id: slot.id.clone(),
-                            subject_for_display: slot.subject.clone(),
-                            since,
-                            until,
-                            status_message: profile.render_status(
-                                &format_end(since, until, self.tz),
-                                slot.subject.as_deref(),
-                            ),
-                        })
-                    }
-                    None => Target::None,
+            let target = active.first().map(|&(_, i)| {
+                let slot = &slots[i];
+                let (since, until) =
+                    containing(&per_profile[slot.profile], b).unwrap_or((slot.start, slot.end));
+                let profile = &profiles[slot.profile];
+                Applied {
+                    profile: profile.name.clone(),
+                    appointment_id: slot.id.clone(),
+                    subject_for_display: slot.subject.clone(),
+                    since,
+                    until,
+                    status_message: profile
+                        .render_status(&format_end(since, until, self.tz), slot.subject.as_deref()),
                 }
-            };
-            let previous = timeline.last().map_or(&Target::None, |(_, t)| t);
-            if *previous != target {
-                timeline.push((t, target));
+            });
+            let previous = timeline.last().and_then(|(_, t)| t.as_ref());
+            if previous != target.as_ref() {
+                timeline.push((b, target));
             }
         }
+        self.blocks = merge(slots.iter().map(|s| (s.start, s.end)));
         self.timeline = timeline;
     }
 }

@@ -21,7 +21,7 @@ pub(crate) fn all_day(id: &str, start: &str, end: &str) -> Appointment {
     )
 }
 
-fn base(id: &str, when: When) -> Appointment {
+pub(crate) fn base(id: &str, when: When) -> Appointment {
     Appointment {
         id: id.into(),
         calendar_id: "primary".into(),
@@ -79,6 +79,7 @@ fn pre() -> UserState {
             external: "old external".into(),
             scheduled_start: None,
             scheduled_end: None,
+            raw: None,
         }),
     }
 }
@@ -105,7 +106,7 @@ fn deep_work(priority: u8) -> Profile {
 }
 
 /// Defaults, a "Deep work" profile, and rules for categories Focus and Deep.
-fn policy_with(priority: u8, extra: Vec<Rule>) -> Policy {
+pub(crate) fn policy_with(priority: u8, extra: Vec<Rule>) -> Policy {
     let mut profiles = builtin_profiles(caps());
     profiles.push(deep_work(priority));
     let mut rules = vec![
@@ -154,6 +155,7 @@ fn simulate(world: &mut UserState, actions: &[Action]) {
                     external: external.clone(),
                     scheduled_start: Some(*start),
                     scheduled_end: Some(*end),
+                    raw: None,
                 })
             }
             Action::RestoreAutomaticReplies { setting } => world.auto_replies = setting.clone(),
@@ -183,6 +185,7 @@ fn expected_under(pre: &UserState, profile: &Profile, applied: &Applied) -> User
             external: r.external.clone(),
             scheduled_start: Some(applied.since),
             scheduled_end: Some(applied.until),
+            raw: None,
         });
     }
     s
@@ -199,7 +202,6 @@ fn kinds(plan: &[PlannedTransition]) -> Vec<String> {
                     ..
                 } => format!("{at} apply {profile} {appointment_id}"),
                 TransitionKind::Restore { .. } => format!("{at} restore"),
-                TransitionKind::StandBack { .. } => format!("{at} stand back"),
             }
         })
         .collect()
@@ -393,54 +395,6 @@ fn a_private_subject_leaks_nowhere() {
         HistoryEntry::from_transition(&p[1].transition).display(BERLIN),
         "10:00 restored Available"
     );
-}
-
-#[test]
-fn a_manual_change_wins_until_the_appointments_end() {
-    let appts = vec![
-        appt("a", "2026-11-24T08:00:00Z", "2026-11-24T09:00:00Z"),
-        appt("b", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"),
-        appt("c", "2026-11-24T12:00:00Z", "2026-11-24T13:00:00Z"),
-    ];
-    let mut s = Scheduler::new(policy_with(25, vec![]), BERLIN, pre());
-    s.set_appointments(&appts);
-    assert_eq!(s.handle_timeout(t("2026-11-24T08:00:00Z")).len(), 1);
-    // The read-back at 08:40 shows the user chose otherwise at 08:30.
-    s.manual_override(t("2026-11-24T08:30:00Z"));
-    assert_eq!(
-        s.poll_timeout(),
-        Some(t("2026-11-24T08:30:00Z")),
-        "due (already past)"
-    );
-    let stood = s.handle_timeout(t("2026-11-24T08:40:00Z"));
-    assert_eq!(stood.len(), 1);
-    assert_eq!(
-        stood[0].kind,
-        TransitionKind::StandBack {
-            until: t("2026-11-24T10:00:00Z")
-        }
-    );
-    assert!(stood[0].actions.is_empty(), "nothing is touched");
-    // b is adjacent: still the same block; its end restores nothing.
-    let mut later = Vec::new();
-    while let Some(at) = s.poll_timeout() {
-        if at >= t("2026-11-24T12:00:00Z") {
-            break;
-        }
-        later.extend(s.handle_timeout(at));
-    }
-    assert!(later.is_empty(), "{later:?}");
-    assert_eq!(s.desired(t("2026-11-24T11:00:00Z")), Desired::Idle);
-    // The next block is automated again.
-    let next = s.handle_timeout(t("2026-11-24T12:00:00Z"));
-    assert!(
-        matches!(&next[0].kind, TransitionKind::Apply { appointment_id, .. } if appointment_id == "c")
-    );
-    let end = s.handle_timeout(t("2026-11-24T13:00:00Z"));
-    assert!(matches!(end[0].kind, TransitionKind::Restore { .. }));
-    // A change while nothing is active means nothing.
-    s.manual_override(t("2026-11-24T14:00:00Z"));
-    assert!(s.handle_timeout(t("2026-11-24T14:00:00Z")).is_empty());
 }
 
 #[test]
@@ -808,8 +762,19 @@ proptest! {
                     applied = false;
                 }
                 TransitionKind::Apply { .. } => applied = true,
-                TransitionKind::StandBack { .. } => prop_assert!(false, "no manual change fed"),
             }
+        }
+        // The covering blocks are exactly the spans where some profile is wanted, joined
+        // where appointments overlap or touch: inside one nothing is ever restored.
+        let blocks = s.blocks().to_vec();
+        for w in blocks.windows(2) {
+            prop_assert!(w[0].1 < w[1].0, "blocks neither overlap nor touch: {:?}", blocks);
+        }
+        let mut now = from;
+        while now < to {
+            let in_block = blocks.iter().any(|(b, e)| *b <= now && now < *e);
+            prop_assert_eq!(in_block, triggering_at(&appts, &pol, now).is_some(), "at {}", now);
+            now += Duration::minutes(1);
         }
         // Nothing private leaves: no subject of a confidential appointment in any transition.
         let json = serde_json::to_string(&transitions).unwrap();
@@ -817,43 +782,6 @@ proptest! {
             if g.private {
                 prop_assert!(!json.contains(&a.subject), "{} leaked", a.subject);
             }
-        }
-    }
-
-    #[test]
-    fn a_manual_change_is_never_restored_over(gens in prop::collection::vec(gen_appt(), 1..10), at in 0i64..(3 * 24 * 60)) {
-        let appts = build(&gens);
-        let pol = policy_with(25, vec![]);
-        let at = t(BASE) + Duration::minutes(at);
-        let mut s = Scheduler::new(pol.clone(), BERLIN, pre());
-        s.set_appointments(&appts);
-        let mut out = s.handle_timeout(t(BASE) - Duration::hours(1));
-        while let Some(next) = s.poll_timeout() {
-            if next > at { break; }
-            out.extend(s.handle_timeout(next));
-        }
-        s.manual_override(at);
-        let active = triggering_at(&appts, &pol, at).is_some();
-        let mut after = s.handle_timeout(at);
-        while let Some(next) = s.poll_timeout() {
-            if next > t(BASE) + Duration::days(5) { break; }
-            after.extend(s.handle_timeout(next));
-        }
-        if active {
-            prop_assert!(matches!(after[0].kind, TransitionKind::StandBack { .. }), "{:?}", after);
-            // Until the block ends nothing happens; then no restore.
-            let until = match after[0].kind { TransitionKind::StandBack { until } => until, _ => unreachable!() };
-            for tr in &after[1..] {
-                prop_assert!(tr.at > until);
-                let stood_back = matches!(tr.kind, TransitionKind::StandBack { .. });
-                prop_assert!(!stood_back, "{:?}", tr);
-            }
-            if let Some(first) = after.get(1) {
-                prop_assert!(matches!(first.kind, TransitionKind::Apply { .. }), "{:?}", first);
-            }
-        } else {
-            let stood_back = after.iter().any(|tr| matches!(tr.kind, TransitionKind::StandBack { .. }));
-            prop_assert!(!stood_back, "{:?}", after);
         }
     }
 }

@@ -483,3 +483,90 @@ fn migrates_a_version_6_store_so_the_next_round_fills_in_meeting_codes() {
     assert_eq!(stats.upserted, 1);
     assert_eq!(store.appointment("old").unwrap().unwrap(), read_again);
 }
+
+/// A version 6 store in the middle of a presence block: its pre-automation state survives
+/// the upgrade until the presence driver takes it over (it then gives the block back; see
+/// `presence::driver::tests::a_version_6_pre_state_is_given_back`), and the journal's
+/// first save clears it in the same transaction as the driver's state.
+#[test]
+fn migrates_a_version_6_store_keeping_a_block_under_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let pre = r#"{"state":{"presence":{"availability":"Available","activity":"Available"},"status_message":null,"forwarding":"off","auto_replies":null},"until":"2026-11-24T11:00:00Z"}"#;
+    {
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        conn.execute(
+            "UPDATE presence_automation SET pre_state = ?1 WHERE id = 1",
+            [pre],
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let rows = store.presence_driver_rows().unwrap();
+    assert_eq!(rows.legacy_pre_state.as_deref(), Some(pre));
+    assert_eq!(rows.journal_id.len(), 16, "a random id per store");
+    assert!(rows.holds.is_empty() && rows.open.is_empty());
+    let other = {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(&dir.path().join("other.db"))
+            .unwrap()
+            .presence_driver_rows()
+            .unwrap()
+            .journal_id
+    };
+    assert_ne!(rows.journal_id, other);
+
+    let at = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+    let entry = |state: &str| PresenceJournalRow {
+        key: format!("{}-1", rows.journal_id),
+        resource: "forwarding".into(),
+        purpose: "restore".into(),
+        action: r#"{"action":"restore_forwarding","forwarding":"off"}"#.into(),
+        state: state.into(),
+        attempts: 0,
+        last_error: None,
+        next_attempt: None,
+        created: at("2026-11-24T12:00:00Z"),
+        updated: at("2026-11-24T12:00:00Z"),
+    };
+    let holds = vec![("forwarding".to_owned(), r#"{"hold":"free"}"#.to_owned())];
+    fn save<'a>(
+        holds: &'a [(String, String)],
+        journal: &'a [PresenceJournalRow],
+        open: &'a [String],
+    ) -> PresenceDriverSave<'a> {
+        PresenceDriverSave {
+            next_seq: 2,
+            headline: None,
+            holds,
+            journal,
+            open_keys: open,
+            history: &[],
+            end_pause: None,
+            keep_after: "2026-01-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+    // The intent, then its outcome.
+    let key = vec![entry("in_flight").key];
+    store
+        .save_presence_driver(&save(&holds, &[entry("in_flight")], &key))
+        .unwrap();
+    let rows = store.presence_driver_rows().unwrap();
+    assert_eq!(rows.legacy_pre_state, None, "taken over");
+    assert_eq!(rows.open, vec![entry("in_flight")]);
+    assert_eq!(rows.next_seq, 2);
+    store
+        .save_presence_driver(&save(&holds, &[entry("done")], &[]))
+        .unwrap();
+    assert!(store.presence_driver_rows().unwrap().open.is_empty());
+    // An entry the driver no longer has open is not left open by a failed save.
+    store
+        .save_presence_driver(&save(&holds, &[entry("pending")], &[]))
+        .unwrap();
+    assert!(store.presence_open_journal().unwrap().is_empty());
+}

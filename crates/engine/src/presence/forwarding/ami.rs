@@ -284,7 +284,13 @@ impl ForwardingProvider for AmiProvider {
         NAME
     }
 
-    fn apply<'a>(&'a self, setting: &'a Forwarding) -> BoxFuture<'a, Result<(), ForwardingError>> {
+    fn apply<'a>(
+        &'a self,
+        setting: &'a Forwarding,
+        _key: &'a str,
+    ) -> BoxFuture<'a, Result<(), ForwardingError>> {
+        // DBPut and DBDel set a value: repeating one is harmless, and a lost outcome is
+        // checked by reading back (DBGet).
         let family = self.config.family.clone();
         let key = self.config.extension.clone();
         let target = match setting {
@@ -325,6 +331,10 @@ impl ForwardingProvider for AmiProvider {
                 }
             })
         }))
+    }
+
+    fn can_read(&self) -> bool {
+        true
     }
 
     fn current<'a>(&'a self) -> BoxFuture<'a, Result<Option<Forwarding>, ForwardingError>> {

@@ -1,6 +1,8 @@
 //! A configured program run without a shell: `on_args` (with `{target}`, `{extension}`)
 //! to forward, `off_args` to stop. A non-zero exit is an error carrying the start of its
-//! standard error; the state in force cannot be read.
+//! standard error; the state in force cannot be read. The write's idempotency key is in the
+//! environment variable [`IDEMPOTENCY_KEY_VAR`]: a run with a key seen before repeats a
+//! write whose outcome Presently lost (a crash while the program ran).
 
 use super::{bounded, render, CommandConfig, ForwardingError, ForwardingProvider};
 use crate::presence::profile::Forwarding;
@@ -11,6 +13,9 @@ use tokio::io::AsyncReadExt;
 
 /// Standard error kept for the message.
 const MAX_STDERR: usize = 4096;
+
+/// The environment variable carrying the write's idempotency key.
+pub const IDEMPOTENCY_KEY_VAR: &str = "PRESENTLY_IDEMPOTENCY_KEY";
 
 pub struct CommandProvider {
     config: CommandConfig,
@@ -45,9 +50,10 @@ impl CommandProvider {
             .collect()
     }
 
-    async fn run(&self, args: Vec<String>) -> Result<(), ForwardingError> {
+    async fn run(&self, args: Vec<String>, key: &str) -> Result<(), ForwardingError> {
         let mut child = tokio::process::Command::new(&self.config.program)
             .args(&args)
+            .env(IDEMPOTENCY_KEY_VAR, key)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -103,8 +109,16 @@ impl ForwardingProvider for CommandProvider {
         "forwarding command"
     }
 
-    fn apply<'a>(&'a self, setting: &'a Forwarding) -> BoxFuture<'a, Result<(), ForwardingError>> {
-        Box::pin(async move { self.run(self.args(setting)).await })
+    fn apply<'a>(
+        &'a self,
+        setting: &'a Forwarding,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), ForwardingError>> {
+        Box::pin(async move { self.run(self.args(setting), key).await })
+    }
+
+    fn can_read(&self) -> bool {
+        false
     }
 
     fn current<'a>(&'a self) -> BoxFuture<'a, Result<Option<Forwarding>, ForwardingError>> {

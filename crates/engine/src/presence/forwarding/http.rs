@@ -2,7 +2,9 @@
 //! Placeholders are percent-encoded in the URL, replaced inside the JSON body's strings
 //! only (so a target cannot change the body's shape), and verbatim in header values
 //! (`{secret}`: the keyring entry `provider:http`). Redirects are not followed; only https
-//! or loopback http is allowed. The state in force cannot be read.
+//! or loopback http is allowed. The state in force cannot be read. Every request carries the
+//! write's idempotency key in the header `Idempotency-Key` (the IETF httpapi draft's name):
+//! a request with a key seen before repeats a write whose outcome Presently lost.
 
 use super::{
     bounded, load_secret, render, ForwardingError, ForwardingProvider, HttpConfig,
@@ -16,6 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const NAME: &str = "HTTP forwarding";
+
+/// The header carrying the write's idempotency key.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 
 /// Percent-encodes all but the unreserved characters (RFC 3986).
 pub(crate) fn encode_component(s: &str) -> String {
@@ -79,7 +84,12 @@ impl HttpProvider {
         })
     }
 
-    async fn send(&self, r: &HttpRequestConfig, target: &str) -> Result<(), ForwardingError> {
+    async fn send(
+        &self,
+        r: &HttpRequestConfig,
+        target: &str,
+        key: &str,
+    ) -> Result<(), ForwardingError> {
         let ext = self.config.extension.as_str();
         let vars = [("target", target), ("extension", ext)];
         let url = render_url(&r.url, target, ext);
@@ -88,6 +98,14 @@ impl HttpProvider {
         let method = reqwest::Method::from_bytes(r.method.to_ascii_uppercase().as_bytes())
             .map_err(|e| ForwardingError::Config(format!("{NAME}: method {:?}: {e}", r.method)))?;
         let mut req = self.client.request(method, &url);
+        if !key.is_empty()
+            && !r
+                .headers
+                .keys()
+                .any(|h| h.eq_ignore_ascii_case(IDEMPOTENCY_KEY_HEADER))
+        {
+            req = req.header(IDEMPOTENCY_KEY_HEADER, key);
+        }
         let needs_secret = r.headers.values().any(|v| v.contains("{secret}"));
         let secret = if needs_secret {
             Some(load_secret(&self.secrets, NAME, HTTP_SECRET).await?)
@@ -155,14 +173,25 @@ impl ForwardingProvider for HttpProvider {
         NAME
     }
 
-    fn apply<'a>(&'a self, setting: &'a Forwarding) -> BoxFuture<'a, Result<(), ForwardingError>> {
+    fn apply<'a>(
+        &'a self,
+        setting: &'a Forwarding,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), ForwardingError>> {
         Box::pin(async move {
             match setting {
-                Forwarding::Off => self.send(&self.config.off, "").await,
-                Forwarding::Voicemail => self.send(&self.config.on, &self.config.voicemail).await,
-                Forwarding::Number(n) => self.send(&self.config.on, n).await,
+                Forwarding::Off => self.send(&self.config.off, "", key).await,
+                Forwarding::Voicemail => {
+                    self.send(&self.config.on, &self.config.voicemail, key)
+                        .await
+                }
+                Forwarding::Number(n) => self.send(&self.config.on, n, key).await,
             }
         })
+    }
+
+    fn can_read(&self) -> bool {
+        false
     }
 
     fn current<'a>(&'a self) -> BoxFuture<'a, Result<Option<Forwarding>, ForwardingError>> {

@@ -14,8 +14,14 @@
 //! target, or empty when switching off) and `{extension}`; the HTTP provider's header
 //! values also `{secret}` (the keyring entry `provider:http`).
 //!
-//! A provider's failure is an [`ForwardingError`] saying what failed; the presence runtime
-//! retries the action with backoff and shows the failure in its status and history.
+//! A provider's failure is an [`ForwardingError`] saying what failed; the presence driver
+//! retries the write with backoff and shows the failure in its status and history.
+//!
+//! Every switch carries the presence journal's idempotency key: the same for every attempt
+//! of one write. Webex and AMI can be read back, so a write whose outcome was lost is
+//! checked by reading; the HTTP request (header `Idempotency-Key`) and the command
+//! (environment variable `PRESENTLY_IDEMPOTENCY_KEY`) cannot, so such a write is sent again
+//! with the same key and the receiver can tell it apart from a new one.
 
 pub mod ami;
 pub mod command;
@@ -25,8 +31,6 @@ pub mod webex;
 use super::profile::Forwarding;
 use super::InvalidPolicy;
 use crate::auth::credentials::KEYRING_SERVICE;
-use crate::engine::Engine;
-use crate::error::Error;
 use futures::future::BoxFuture;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -38,8 +42,14 @@ use std::time::Duration;
 pub trait ForwardingProvider: Send + Sync {
     fn name(&self) -> &'static str;
     /// Applies `setting` (Off | Voicemail | Number(target)); errors are typed and say what
-    /// failed.
-    fn apply<'a>(&'a self, setting: &'a Forwarding) -> BoxFuture<'a, Result<(), ForwardingError>>;
+    /// failed. `key` is the write's idempotency key (the same for a repeated attempt).
+    fn apply<'a>(
+        &'a self,
+        setting: &'a Forwarding,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), ForwardingError>>;
+    /// Whether [`ForwardingProvider::current`] can read the setting in force.
+    fn can_read(&self) -> bool;
     /// The setting in force now, when the provider can read it (to restore it later); None
     /// when it cannot.
     fn current<'a>(&'a self) -> BoxFuture<'a, Result<Option<Forwarding>, ForwardingError>>;
@@ -586,15 +596,15 @@ pub fn build(
     })
 }
 
-// ---- the engine's provider -------------------------------------------------------------
+// ---- the engine's provider (its methods are in `engine/presence.rs`) ------------------
 
 type Cached = Option<Option<Arc<dyn ForwardingProvider>>>;
 
 /// The engine's forwarding provider: built from the configuration on first use, with the
 /// secrets in the OS keyring (in memory in demo mode).
 pub struct Slot {
-    secrets: Mutex<Arc<dyn SecretStore>>,
-    provider: Mutex<Cached>,
+    pub(crate) secrets: Mutex<Arc<dyn SecretStore>>,
+    pub(crate) provider: Mutex<Cached>,
 }
 
 impl Slot {
@@ -614,104 +624,6 @@ impl Slot {
 impl std::fmt::Debug for Slot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Slot").finish_non_exhaustive()
-    }
-}
-
-impl Engine {
-    /// Where the providers' secrets are read from (the OS keyring unless in demo mode).
-    pub fn set_forwarding_secrets(&self, secrets: Arc<dyn SecretStore>) {
-        *self
-            .forwarding
-            .secrets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = secrets;
-        *self
-            .forwarding
-            .provider
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = None;
-    }
-
-    /// Replaces the configured provider (None: no forwarding).
-    pub fn set_forwarding_provider(&self, provider: Option<Arc<dyn ForwardingProvider>>) {
-        *self
-            .forwarding
-            .provider
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(provider);
-    }
-
-    /// Where the providers' secrets are read from and kept.
-    fn forwarding_secrets(&self) -> Arc<dyn SecretStore> {
-        self.forwarding
-            .secrets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Keeps a provider's secret (`provider:webex`, `provider:ami`, `provider:http`).
-    pub fn save_forwarding_secret(&self, user: &str, secret: &SecretString) -> Result<(), Error> {
-        if ![WEBEX_SECRET, AMI_SECRET, HTTP_SECRET].contains(&user) {
-            return Err(Error::InvalidInput(format!(
-                "{user:?} is not a forwarding secret; expected {WEBEX_SECRET}, {AMI_SECRET} or {HTTP_SECRET}"
-            )));
-        }
-        let secrets = self.forwarding_secrets();
-        secrets.set(user, secret).map_err(|detail| {
-            Error::Forwarding(ForwardingError::Secret {
-                provider: "keyring",
-                detail,
-            })
-        })
-    }
-
-    /// Builds a provider for `config` with the engine's secrets, without keeping it (the
-    /// settings page's Test button).
-    pub fn build_forwarding_provider(
-        &self,
-        config: &ForwardingConfig,
-    ) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
-        let secrets = self.forwarding_secrets();
-        Ok(build(config, secrets)?)
-    }
-
-    /// Forgets the provider built from the configuration (it changed).
-    pub(crate) fn reset_forwarding_provider(&self) {
-        *self
-            .forwarding
-            .provider
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = None;
-    }
-
-    /// Whether forwarding can be switched (a provider is configured or set).
-    pub fn has_forwarding_provider(&self) -> bool {
-        match &*self
-            .forwarding
-            .provider
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-        {
-            Some(p) => p.is_some(),
-            None => self.config().presence.forwarding.is_configured(),
-        }
-    }
-
-    /// The provider switching call forwarding, if one is configured.
-    pub fn forwarding_provider(&self) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
-        let mut cached = self
-            .forwarding
-            .provider
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = &*cached {
-            return Ok(p.clone());
-        }
-        let secrets = self.forwarding_secrets();
-        let built = build(&self.config().presence.forwarding, secrets)?;
-        *cached = Some(built.clone());
-        Ok(built)
     }
 }
 

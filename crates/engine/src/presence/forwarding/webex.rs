@@ -156,12 +156,21 @@ impl ForwardingProvider for WebexProvider {
         NAME
     }
 
-    fn apply<'a>(&'a self, setting: &'a Forwarding) -> BoxFuture<'a, Result<(), ForwardingError>> {
+    fn apply<'a>(
+        &'a self,
+        setting: &'a Forwarding,
+        _key: &'a str,
+    ) -> BoxFuture<'a, Result<(), ForwardingError>> {
+        // Webex documents no idempotency key; a lost outcome is checked by reading back.
         Box::pin(async move {
             self.send(reqwest::Method::PUT, Some(self.body(setting)))
                 .await
                 .map(|_| ())
         })
+    }
+
+    fn can_read(&self) -> bool {
+        true
     }
 
     fn current<'a>(&'a self) -> BoxFuture<'a, Result<Option<Forwarding>, ForwardingError>> {
