@@ -162,6 +162,7 @@ fn pause_resume_and_history_work_offline() {
 fn history_shows_the_restores_still_pending() {
     use presently_engine::store::{PresenceDriverSave, PresenceJournalRow, Store};
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
     let at = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
     {
         let path = presently_engine::paths::Paths::under(dir.path()).store_file();
