@@ -28,6 +28,9 @@ bash scripts/with-keyring.sh sh -ec '
   cargo test --quiet -p presently-cli --test run -- --ignored
 '
 
+step "fidelity: the presently binary against fakes of Microsoft 365 written from its published examples"
+bash scripts/with-keyring.sh cargo test --quiet -p presently-fidelity -- --include-ignored
+
 step "UI tests in Chromium"
 (cd ui && npm test)
 

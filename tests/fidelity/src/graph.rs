@@ -470,7 +470,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response {
     response
 }
 
-fn percent_decode(segment: &str) -> String {
+pub(crate) fn percent_decode(segment: &str) -> String {
     let hex = |b: u8| (b as char).to_digit(16);
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

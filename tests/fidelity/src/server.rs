@@ -106,6 +106,7 @@ pub struct Call {
     /// When the answer was ready (monotonic).
     pub answered: Instant,
     pub method: String,
+    /// Percent-decoded per segment.
     pub path: String,
     /// The raw query string, without `?`.
     pub query: String,
@@ -257,7 +258,14 @@ impl Incoming {
             instant: self.instant,
             answered: Instant::now(),
             method: self.method,
-            path: self.path,
+            // As the service reads it: a client may percent-encode what a segment may also
+            // carry plainly (an id's `=` as `%3D`, as Microsoft's SDKs do).
+            path: self
+                .path
+                .split('/')
+                .map(crate::graph::percent_decode)
+                .collect::<Vec<_>>()
+                .join("/"),
             query: self.query,
             headers,
             body: self.body,
