@@ -268,4 +268,90 @@ async fn main() {
         &unchanged[unchanged.len() / 2],
         0,
     );
+
+    bodies_scenario().await;
+}
+
+/// What reading invitation bodies costs: the same 2,000 events synced twice into fresh
+/// stores, once with no body and once with the HTML body of Microsoft's Teams invitation
+/// example (about 3 kB, `onlineMeeting` left empty so the join link, meeting ID and passcode
+/// come from the body). Real calendars carry bodies on most events; the ratio of the two
+/// parse times is the figure that does not depend on the machine.
+async fn bodies_scenario() {
+    const N: usize = 2_000;
+    let fixture: serde_json::Value = serde_json::from_str(include_str!(
+        "../tests/fixtures/graph/teams-invitation-created.json"
+    ))
+    .expect("fixture");
+    let body = fixture["body"].clone();
+    println!("\n| {N} events, first sync | parse | store | parse per event |");
+    println!("|---|---|---|---|");
+    let mut parse = Vec::new();
+    for (name, with_body) in [("no body", false), ("Teams invitation body", true)] {
+        let emulator = Emulator::start(EmulatorConfig {
+            today: "2026-11-24".parse().expect("date"),
+            seed: Seed::Empty,
+            ..EmulatorConfig::default()
+        })
+        .await
+        .expect("emulator");
+        emulator
+            .control()
+            .add_events_bulk(
+                (0..N)
+                    .map(|n| {
+                        let mut e = event(n);
+                        if with_body {
+                            e["body"] = body.clone();
+                        }
+                        e
+                    })
+                    .collect(),
+            )
+            .expect("seed");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.microsoft.client_id = Some(DEMO_CLIENT_ID.to_owned());
+        config.microsoft.authority_host = emulator.base_url();
+        config.microsoft.graph_endpoint = emulator.base_url();
+        let engine = Engine::open_with_credentials(
+            EngineSetup {
+                paths: Paths::under(dir.path()),
+                config,
+                clock: Arc::new(FixedClock::new(
+                    "2026-11-24T08:00:00Z".parse().expect("now"),
+                )),
+                demo: false,
+            },
+            Arc::new(MemoryStore::default()),
+        )
+        .expect("engine");
+        engine.sign_in_to_emulator().await.expect("sign in");
+        let m = timed_sync(&engine, false).await;
+        assert!(m.report.changes >= N, "{:?}", m.report);
+        if with_body {
+            let found = engine
+                .agenda(Some("2026-10-26".parse().expect("date")), Some(14))
+                .expect("agenda");
+            let item = found
+                .days
+                .iter()
+                .flat_map(|d| d.items.iter())
+                .next()
+                .expect("an item");
+            assert!(item.join_url.is_some(), "the body's join link was read");
+        }
+        let p = Duration::from_micros(m.report.parse_micros);
+        println!(
+            "| {name} | {} | {} | {:.1} µs |",
+            ms(p),
+            ms(Duration::from_micros(m.report.store_micros)),
+            p.as_secs_f64() * 1e6 / N as f64
+        );
+        parse.push(p);
+    }
+    println!(
+        "\nreading the bodies: parse time x{:.2} of the same events without one",
+        parse[1].as_secs_f64() / parse[0].as_secs_f64()
+    );
 }
