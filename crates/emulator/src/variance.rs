@@ -21,7 +21,8 @@
 //! - an online meeting's join link moves out of `onlineMeeting.joinUrl` (then `null` or
 //!   absent) into `onlineMeetingUrl`, the location (its `displayName` when it has none, else
 //!   its `locationUri`), an extra entry of `locations`, or the HTML body, sometimes wrapped
-//!   in an Outlook SafeLink;
+//!   in an Outlook SafeLink (only where no other link is in the location or body: there the
+//!   link would no longer say which meeting is the event's);
 //! - pages hold more items than `odata.maxpagesize` asked for; delta rounds come in no
 //!   particular order, with repeats and early removals (the `ShuffleDelta` switch, seeded);
 //!   a quarter of the seeds refuse `/me/calendars/{id}/calendarView/delta` (the
@@ -283,6 +284,16 @@ fn move_join_link(obj: &mut Map<String, Value>, rng: &mut SplitMix) {
     else {
         return;
     };
+    // Only where the link stays the one link to a meeting: an event with another link in
+    // its location or body (a Zoom location on a Teams meeting) would otherwise have two,
+    // and Graph's onlineMeeting is what tells the Teams meeting's apart.
+    let elsewhere = ["location", "locations", "body"].iter().any(|field| {
+        obj.get(*field)
+            .is_some_and(|v| v.to_string().contains("://"))
+    });
+    if elsewhere {
+        return;
+    }
     match rng.below(6) {
         0 => return,
         1 => {

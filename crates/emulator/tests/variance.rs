@@ -603,3 +603,41 @@ async fn an_emulator_can_start_with_variance_on() {
     .unwrap();
     assert_eq!(emu.control().variance(), Some(3));
 }
+
+/// A Teams meeting whose location is a Zoom link has two meeting links: Graph's
+/// `onlineMeeting` is what says which is the Teams meeting's, so variance never moves it.
+#[tokio::test]
+async fn a_join_link_stays_in_online_meeting_where_another_link_is() {
+    let emu = start().await;
+    let c = client();
+    let token = emu.control().issue_access_token_for_tests();
+    let events: Vec<Value> = (0..40)
+        .map(|k| {
+            json!({
+                "subject": format!("Two links {k}"),
+                "isOnlineMeeting": true,
+                "location": {"displayName": "https://contoso.zoom.us/j/84512937761"},
+                "start": {"dateTime": format!("2026-11-{:02}T{:02}:00:00", 17 + k % 14, 7 + k % 10), "timeZone": "UTC"},
+                "end": {"dateTime": format!("2026-11-{:02}T{:02}:30:00", 17 + k % 14, 7 + k % 10), "timeZone": "UTC"},
+            })
+        })
+        .collect();
+    let ids = emu.control().add_events_bulk(events).unwrap();
+    for seed in 0..4 {
+        emu.control().set_variance(Some(seed));
+        let url = format!("{}/v1.0/me/calendarView/delta?{WINDOW}", emu.base_url());
+        let (items, _, _) = varied_round(&c, &url, &token, &["odata.maxpagesize=50"]).await;
+        for id in &ids {
+            let e = items
+                .iter()
+                .find(|e| e["id"] == id.as_str() && e.get("@removed").is_none())
+                .unwrap();
+            assert!(
+                e["onlineMeeting"]["joinUrl"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("https://teams.microsoft.com/")),
+                "seed {seed}: {e}"
+            );
+        }
+    }
+}
