@@ -286,10 +286,16 @@ fn move_join_link(obj: &mut Map<String, Value>, rng: &mut SplitMix) {
     };
     // Only where the link stays the one link to a meeting: an event with another link in
     // its location or body (a Zoom location on a Teams meeting) would otherwise have two,
-    // and Graph's onlineMeeting is what tells the Teams meeting's apart.
+    // and Graph's onlineMeeting is what tells the Teams meeting's apart. The same link
+    // (a Teams invitation's "Join the meeting now") is no other.
+    let escaped = html_escape(&url);
     let elsewhere = ["location", "locations", "body"].iter().any(|field| {
-        obj.get(*field)
-            .is_some_and(|v| v.to_string().contains("://"))
+        obj.get(*field).is_some_and(|v| {
+            v.to_string()
+                .replace(&escaped, "")
+                .replace(&url, "")
+                .contains("://")
+        })
     });
     if elsewhere {
         return;
