@@ -366,6 +366,32 @@ fn event_json(spec: &Spec, n: usize, today: NaiveDate, shift: i64) -> Value {
     e
 }
 
+/// Adds `spec` to the mailbox; a Teams invitation's body then gets its meeting's own join
+/// link, as Teams writes it ("Join the meeting now").
+fn add(control: &presently_emulator::Control, spec: &Spec, n: usize, today: NaiveDate) -> String {
+    let e = event_json(spec, n, today, 0);
+    let id = control.add_event(e.clone()).unwrap();
+    if let Meeting::TeamsInvitation = spec.meeting {
+        let join = control.event(&id).unwrap()["onlineMeeting"]["joinUrl"]
+            .as_str()
+            .unwrap()
+            .replace('&', "&amp;");
+        let body = e["body"]["content"].as_str().unwrap().replace(
+            "<div>Join on your computer",
+            &format!(
+                "<div><a href=\"{join}\">Join the meeting now</a></div><div>Join on your computer"
+            ),
+        );
+        control
+            .update_event(
+                &id,
+                json!({"body": {"contentType": "html", "content": body}}),
+            )
+            .unwrap();
+    }
+    id
+}
+
 // ---- comparing what two engines hold --------------------------------------------------------
 
 /// What an engine holds and shows after a sync.
@@ -529,10 +555,7 @@ async fn sync_case(seed: u64, mailbox: Vec<Spec>, changes: Vec<Change>) {
     .unwrap();
     let mut events: Vec<(String, Spec)> = Vec::new();
     for (n, spec) in mailbox.iter().enumerate() {
-        let id = emu
-            .control()
-            .add_event(event_json(spec, n, today, 0))
-            .unwrap();
+        let id = add(&emu.control(), spec, n, today);
         events.push((id, spec.clone()));
     }
     let clock = Arc::new(FixedClock::new("2026-11-24T08:00:00Z".parse().unwrap()));
@@ -581,7 +604,7 @@ async fn sync_case(seed: u64, mailbox: Vec<Spec>, changes: Vec<Change>) {
             }
             Change::Add(spec) => {
                 let n = events.len();
-                let id = control.add_event(event_json(&spec, n, today, 0)).unwrap();
+                let id = add(&control, &spec, n, today);
                 events.push((id, spec));
                 None
             }
@@ -788,7 +811,7 @@ async fn restore_run(spec: &RestoreSpec, variance: Option<u64>) -> Vec<String> {
             secondary: true,
             ..other.clone()
         };
-        control.add_event(event_json(&other, n, today, 0)).unwrap();
+        add(&control, &other, n, today);
     }
     let begin = sim.now() + Duration::minutes(spec.lead_minutes);
     let end = begin + Duration::minutes(spec.block_minutes);
