@@ -48,6 +48,9 @@ enum Command {
         /// The demo mailbox's time zone, e.g. Europe/Berlin (default: the display zone: agenda.timezone, TZ, the system's).
         #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
         timezone: Option<chrono_tz::Tz>,
+        /// Answer as Microsoft Graph varies in the field, drawn from this seed (the same seed, the same answers): enums in any casing, occasional 429s, optional fields left out, join links outside onlineMeeting, oversized pages, delta rounds in no order.
+        #[arg(long, value_name = "SEED", value_parser = parse_seed)]
+        variance: Option<u64>,
     },
     /// Sign in to Microsoft 365 (browser with a loopback redirect; --device for a code to enter elsewhere).
     Login {
@@ -165,6 +168,12 @@ fn parse_port(text: &str) -> Result<u16, String> {
         .map_err(|_| "a port is a whole number from 0 to 65535 (0 picks a free one)".to_owned())
 }
 
+fn parse_seed(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "a seed is a whole number, such as 7".to_owned())
+}
+
 fn parse_seconds(text: &str) -> Result<u64, String> {
     text.trim()
         .parse()
@@ -236,6 +245,7 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             port,
             today,
             timezone,
+            variance,
         } => {
             // The demo mailbox in the zone the agenda shows (the configured one, else TZ,
             // else the system's), so its week is anchored on today there and its meetings
@@ -246,7 +256,7 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                     |c| c.display_timezone(),
                 )
             });
-            run_emulator(port, today, zone)
+            run_emulator(port, today, zone, variance)
         }
         Command::Policy { file, upn } => show_policy(&paths, file, upn),
         Command::Login { device, timeout } => {
@@ -809,12 +819,18 @@ async fn login(engine: &Engine, device: bool, timeout: u64) -> Result<()> {
     Ok(())
 }
 
-fn run_emulator(port: u16, today: Option<NaiveDate>, zone: chrono_tz::Tz) -> Result<()> {
+fn run_emulator(
+    port: u16,
+    today: Option<NaiveDate>,
+    zone: chrono_tz::Tz,
+    variance: Option<u64>,
+) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let config = presently_emulator::EmulatorConfig {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         today: today.unwrap_or_else(|| Utc::now().with_timezone(&zone).date_naive()),
         mailbox_tz: zone,
+        variance: variance.map(|seed| presently_emulator::Variance { seed }),
         ..Default::default()
     };
     runtime.block_on(async move {

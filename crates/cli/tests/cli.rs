@@ -304,6 +304,36 @@ fn the_emulator_command_serves_until_stopped() {
     );
 }
 
+/// `presently emulator --variance SEED` answers as Graph varies in the field, from that seed.
+#[test]
+fn the_emulator_command_varies_its_answers_with_a_seed() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_presently"))
+        .args(["emulator", "--port", &port.to_string(), "--variance", "7"])
+        .env("PRESENTLY_DATA_DIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/_emulator/variance");
+    let mut answer = None;
+    for _ in 0..100 {
+        if let Ok(a) = reqwest::blocking::get(&url) {
+            answer = Some(a.json::<serde_json::Value>().unwrap());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(answer, Some(serde_json::json!({"seed": 7})));
+}
+
 /// Stderr carries warnings and errors only (no INFO lines, no colour codes when piped);
 /// RUST_LOG still turns the log on; the log file keeps info.
 #[test]
@@ -412,6 +442,10 @@ fn bad_arguments_are_told_in_words() {
         (
             &["emulator", "--timezone", "Berlin"],
             "such as Europe/Berlin",
+        ),
+        (
+            &["emulator", "--variance", "x7"],
+            "a whole number, such as 7",
         ),
     ] {
         let out = presently(dir.path(), args);

@@ -609,6 +609,28 @@ impl Control {
         self.st.automation().now()
     }
 
+    /// Sets the emulator clock to `at` (back or forward); it runs on from there. For a
+    /// client on a fixed clock: the emulator's HTTP-date `Retry-After`, expirations and
+    /// scheduled automatic replies then agree with the client's time.
+    pub fn set_clock(&self, at: chrono::DateTime<Utc>) {
+        self.st.automation().clock_offset = at - Utc::now();
+    }
+
+    /// Turns Graph's real-world variance on with `seed` (`None`: off), as
+    /// [`crate::EmulatorConfig::variance`] does at start: answers then vary as Graph's do in
+    /// the field (enum casing, `Retry-After` forms, fields left out, join links outside
+    /// `onlineMeeting`, oversized pages, delta rounds in no order), each a function of the
+    /// seed. See [`crate::Variance`].
+    pub fn set_variance(&self, seed: Option<u64>) {
+        tracing::debug!(?seed, "control: variance");
+        *self.st.variance() = seed.map(crate::variance::VarianceState::new);
+    }
+
+    /// The seed of the variance in force, if any.
+    pub fn variance(&self) -> Option<u64> {
+        self.st.variance_seed()
+    }
+
     /// The next `count` calls to the presence and mailbox settings endpoints (GET
     /// included) fail with `status`, shaped like Graph's (429 and 503 with `Retry-After:
     /// 1`). They are recorded with that status.
@@ -817,6 +839,7 @@ pub fn routes() -> Router<AppState> {
             post(user_presence).delete(reset_user_presence),
         )
         .route("/_emulator/clock/advance", post(advance_clock))
+        .route("/_emulator/variance", get(get_variance).put(put_variance))
         .route("/_emulator/apps", get(list_apps).post(register_app))
         .route(
             "/_emulator/apps/{client_id}",
@@ -969,6 +992,31 @@ async fn advance_clock(State(st): State<AppState>, body: Bytes) -> Response {
     let c = Control { st };
     c.advance_clock(std::time::Duration::from_secs(secs));
     Json(json!({ "clock": c.clock() })).into_response()
+}
+
+/// `{"seed": n | null}`: the real-world variance in force.
+async fn get_variance(State(st): State<AppState>) -> Json<Value> {
+    Json(json!({ "seed": (Control { st }).variance() }))
+}
+
+/// `{"seed": n}` turns the real-world variance on with that seed, `{"seed": null}` off.
+async fn put_variance(State(st): State<AppState>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let seed = match v.get("seed") {
+        Some(Value::Null) => None,
+        Some(n) if n.is_u64() => n.as_u64(),
+        _ => {
+            return err(&ControlError::Invalid(
+                "seed is required: a whole number, or null to turn variance off".into(),
+            ))
+        }
+    };
+    let c = Control { st };
+    c.set_variance(seed);
+    Json(json!({ "seed": c.variance() })).into_response()
 }
 
 fn err(e: &ControlError) -> Response {

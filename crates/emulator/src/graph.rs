@@ -56,6 +56,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .merge(crate::presence::routes(state.clone()))
         .fallback(unknown_segment)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::variance::layer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), graph_faults))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(middleware::from_fn_with_state(state, track_concurrency));
@@ -705,13 +709,16 @@ async fn calendar_view(
         Err(r) => return r,
     };
     let explicit_top = paging::query_param(&q, "$top").and_then(|t| t.parse::<usize>().ok());
-    let oversized = st.faults().page_size_override;
-    let top = oversized.unwrap_or_else(|| {
-        explicit_top
-            .or(prefer.max_page_size)
-            .unwrap_or(DEFAULT_PAGE_SIZE)
-            .clamp(1, MAX_PAGE_SIZE)
-    });
+    let asked = explicit_top
+        .or(prefer.max_page_size)
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE);
+    // Real-world variance: a page larger than asked now and then.
+    let varied = st
+        .variance_seed()
+        .and_then(|seed| crate::variance::page_size(seed, asked, &uri.to_string()));
+    let oversized = st.faults().page_size_override.or(varied);
+    let top = oversized.unwrap_or(asked);
     let skip = paging::query_param(&q, "$skip")
         .and_then(|t| t.parse::<usize>().ok())
         .unwrap_or(0);
@@ -823,7 +830,10 @@ async fn calendar_view_delta_of(
     Path(calendar_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if st.faults().refuse_calendar_delta {
+    let refused_by_variance = st
+        .variance_seed()
+        .is_some_and(crate::variance::refuses_calendar_delta);
+    if st.faults().refuse_calendar_delta || refused_by_variance {
         return graph_error(
             StatusCode::BAD_REQUEST,
             "BadRequest",
@@ -919,16 +929,22 @@ async fn delta_round(
     if let Some(n) = prefer.max_page_size {
         state.ps = Some(n.min(MAX_PAGE_SIZE));
     }
+    let asked = state
+        .ps
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE);
+    // Real-world variance: pages larger than asked now and then, rounds in no order.
+    let variance = st.variance_seed();
+    let varied = variance
+        .and_then(|seed| crate::variance::page_size(seed, asked, raw.as_deref().unwrap_or("")));
     let (oversized, shuffle) = {
         let faults = st.faults();
-        (faults.page_size_override, faults.delta_shuffle)
+        (
+            faults.page_size_override.or(varied),
+            faults.delta_shuffle.or(variance),
+        )
     };
-    let page_size = oversized.unwrap_or_else(|| {
-        state
-            .ps
-            .unwrap_or(DEFAULT_PAGE_SIZE)
-            .clamp(1, MAX_PAGE_SIZE)
-    });
+    let page_size = oversized.unwrap_or(asked);
     let action = {
         let mut faults = st.faults();
         if starts_round {

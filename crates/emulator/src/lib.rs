@@ -11,6 +11,11 @@
 //! grants, missing consent, throttling, 5xx, lost sync state, broken pages) through
 //! [`Control::push_fault`] or `POST /_emulator/faults`, and [`Control`] reports what clients
 //! did: [`Control::request_log`], [`Control::max_concurrent_graph_requests`].
+//!
+//! [`Variance`] (`EmulatorConfig::variance`, [`Control::set_variance`]) makes Graph's answers
+//! vary as they do in the field, seeded and reproducible: enum casings, `Retry-After` forms,
+//! optional fields left out, join links outside `onlineMeeting`, oversized pages, delta
+//! rounds in no order.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,6 +45,7 @@ mod seed;
 mod state;
 mod tokens;
 mod tz;
+mod variance;
 
 pub use automation::{PresenceCall, SinkRequest, DEFAULT_AMI_SECRET, DEFAULT_AMI_USERNAME};
 pub use control::{Control, ControlError};
@@ -47,6 +53,7 @@ pub use faults::Fault;
 pub use seed::{DEMO_USER_ID, HOLIDAYS_CALENDAR_ID, PRIMARY_CALENDAR_ID};
 pub use state::RequestRecord;
 pub use tokens::DeviceStep;
+pub use variance::Variance;
 
 use state::{AppState, Shared};
 
@@ -88,6 +95,9 @@ pub struct EmulatorConfig {
     /// The mailbox's time zone (default Europe/Berlin).
     pub mailbox_tz: chrono_tz::Tz,
     pub seed: Seed,
+    /// Graph's real-world variance, seeded (default off: the emulator answers in its one
+    /// tidy way). See [`Variance`]; [`Control::set_variance`] switches it later.
+    pub variance: Option<Variance>,
 }
 
 impl Default for EmulatorConfig {
@@ -97,6 +107,7 @@ impl Default for EmulatorConfig {
             today: chrono::Utc::now().date_naive(),
             mailbox_tz: chrono_tz::Europe::Berlin,
             seed: Seed::Demo,
+            variance: None,
         }
     }
 }
@@ -210,8 +221,16 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let ami_listener = TcpListener::bind(SocketAddr::new(cfg.bind.ip(), 0)).await?;
     let ami_addr = ami_listener.local_addr()?;
+    let variance = cfg.variance;
     let state = build_state(cfg, addr);
     tokio::spawn(ami::serve(ami_listener, state.clone()));
+    if let Some(v) = variance {
+        tracing::info!(
+            seed = v.seed,
+            "real-world variance on (seed {}): Graph's answers vary as in the field",
+            v.seed
+        );
+    }
     tracing::info!(%ami_addr, "Asterisk AMI fake listening on {ami_addr}");
     tracing::info!(
         base_url = %state.base_url,
@@ -241,6 +260,7 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
     };
     let base_url = format!("http://{host}:{}", addr.port());
     let mailbox = seed::build(&cfg);
+    let variance = cfg.variance.map(|v| variance::VarianceState::new(v.seed));
     let automation = automation::AutomationState::new(cfg.mailbox_tz);
     let apps = vec![tokens::AppRegistration {
         client_id: DEMO_CLIENT_ID.to_string(),
@@ -264,6 +284,7 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         rounds: Mutex::new(state::Lru::new(16)),
         stopping: tokio::sync::watch::channel(false).0,
         automation: Mutex::new(automation),
+        variance: Mutex::new(variance),
     })
 }
 

@@ -11,6 +11,7 @@ use crate::automation::AutomationState;
 use crate::faults::FaultState;
 use crate::mailbox::{Instance, Mailbox};
 use crate::tokens::AuthState;
+use crate::variance::VarianceState;
 
 /// One request served on the identity or Graph endpoints (see `Control::request_log`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +92,8 @@ pub struct Shared {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Presence, mailbox settings, forwarding fakes and the record of their calls.
     pub automation: Mutex<AutomationState>,
+    /// Graph's real-world variance, when on (see `variance`).
+    pub variance: Mutex<Option<VarianceState>>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -116,6 +119,15 @@ impl Shared {
 
     pub fn automation(&self) -> MutexGuard<'_, AutomationState> {
         lock(&self.automation)
+    }
+
+    pub fn variance(&self) -> MutexGuard<'_, Option<VarianceState>> {
+        lock(&self.variance)
+    }
+
+    /// The seed of the variance in force, if any.
+    pub fn variance_seed(&self) -> Option<u64> {
+        self.variance().as_ref().map(|v| v.seed)
     }
 
     pub fn log(&self) -> MutexGuard<'_, Vec<RequestRecord>> {
