@@ -224,7 +224,12 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let paths = Paths::resolve(cli.config.clone());
-    let _log = presently_engine::logging::init(&paths.log_dir, "presently-cli", true);
+    // The daemon's output is what it does: the presence history as it is written.
+    let stderr = match cli.command {
+        Command::Run => presently_engine::logging::DAEMON_STDERR_DEFAULT,
+        _ => "warn",
+    };
+    let _log = presently_engine::logging::init_with(&paths.log_dir, "presently-cli", Some(stderr));
     match run(cli, paths) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if err.is::<Exit>() => {

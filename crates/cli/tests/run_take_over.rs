@@ -2,7 +2,9 @@
 //! process): forwarding switched through a command cannot be read back, so a user who
 //! changed it by hand says so, and the daemon leaves it as they set it — no "off" at the
 //! end of the block — while the rest is still given back. The request goes through the
-//! store; the daemon notices the change within its longest sleep (10 s).
+//! store; the daemon notices the change within its longest sleep (10 s). Started as a user
+//! starts it (no RUST_LOG), the daemon's output is the history it writes, line for line as
+//! `presently presence history` shows it.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod run_support;
@@ -42,7 +44,7 @@ async fn forwarding_taken_over_from_the_command_line_is_left_as_the_user_set_it(
     // Nothing switched yet: nothing to take over.
     let said = run_cli(&home, &["presence", "take-over", "forwarding"]);
     assert!(said.contains("has not changed forwarding"), "{said}");
-    let run = home.spawn_run("daemon");
+    let run = home.spawn_plain_run("daemon");
     let on = wait_until(block.start + Duration::seconds(PROMPTLY), || {
         switched(&home.switches(), true, block.start - Duration::seconds(1))
     })
@@ -56,7 +58,7 @@ async fn forwarding_taken_over_from_the_command_line_is_left_as_the_user_set_it(
     let history = || run_cli(&home, &["presence", "history"]);
     wait_until(block.end - Duration::seconds(1), || {
         run.output()
-            .contains("taken over by the user")
+            .contains("Forwarding changed by you")
             .then_some(())
     })
     .await
@@ -96,7 +98,25 @@ async fn forwarding_taken_over_from_the_command_line_is_left_as_the_user_set_it(
         "forwarding was switched off: {switches:?}\n{output}"
     );
     assert!(switches.iter().all(|s| s.0 <= on), "{switches:?}");
-    assert!(!history().contains("Pending"));
+    let shown = history();
+    assert!(!shown.contains("Pending"), "{shown}");
+    // The daemon's output: each history line as it was written, target and event included.
+    let lines: Vec<&str> = shown.lines().filter_map(|l| l.strip_prefix("  ")).collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "applied, changed by you, restored:\n{shown}"
+    );
+    for (line, event) in lines.iter().zip(["applied", "stood_back", "restored"]) {
+        let logged = output
+            .lines()
+            .find(|l| l.contains(line))
+            .unwrap_or_else(|| panic!("{line:?} not in the output:\n{output}"));
+        assert!(
+            logged.contains(&format!("presently::presence: {line} event={event}")),
+            "{logged}"
+        );
+    }
     println!(
         "taken over {} ms after the request; {:.1} s in all",
         ms(noticed - asked),

@@ -125,6 +125,7 @@ impl Home {
             .env("PRESENTLY_CONFIG", self.path().join("config.toml"))
             .env("BROWSER", self.path().join("browser.sh"))
             .env("TZ", "UTC")
+            .env("NO_COLOR", "1")
             .env("RUST_LOG", "info");
         cmd
     }
@@ -264,11 +265,21 @@ impl Home {
     }
 
     pub fn spawn_run(&self, name: &str) -> Run {
+        self.spawn(name, self.presently())
+    }
+
+    /// `presently run` as a user starts it: no RUST_LOG.
+    pub fn spawn_plain_run(&self, name: &str) -> Run {
+        let mut cmd = self.presently();
+        cmd.env_remove("RUST_LOG");
+        self.spawn(name, cmd)
+    }
+
+    fn spawn(&self, name: &str, mut cmd: Command) -> Run {
         let log = self.path().join(format!("{name}.out"));
         let file = std::fs::File::create(&log).unwrap();
         let started = Utc::now();
-        let child = self
-            .presently()
+        let child = cmd
             .arg("run")
             .stdout(Stdio::from(file.try_clone().unwrap()))
             .stderr(Stdio::from(file))

@@ -357,23 +357,22 @@ impl Engine {
             ));
         }
         let pause = Pause { until };
+        let row = PresenceHistoryRow {
+            at: now,
+            event: "paused".into(),
+            profile: None,
+            appointment_id: None,
+            subject: None,
+            presence: None,
+            until,
+            detail: None,
+        };
         {
             let mut store = self.store();
             store.set_presence_pause(Some(pause))?;
-            store.add_presence_history(
-                &PresenceHistoryRow {
-                    at: now,
-                    event: "paused".into(),
-                    profile: None,
-                    appointment_id: None,
-                    subject: None,
-                    presence: None,
-                    until,
-                    detail: None,
-                },
-                now - chrono::Duration::days(HISTORY_DAYS),
-            )?;
+            store.add_presence_history(&row, now - chrono::Duration::days(HISTORY_DAYS))?;
         }
+        runtime::log_history(&[row], self.config().display_timezone());
         self.presence_shared.wake.notify_one();
         Ok(())
     }
@@ -381,26 +380,25 @@ impl Engine {
     /// Resumes presence automation: an appointment under way applies at once.
     pub fn presence_resume(&self) -> Result<(), Error> {
         let now = self.clock.now();
+        let row = PresenceHistoryRow {
+            at: now,
+            event: "resumed".into(),
+            profile: None,
+            appointment_id: None,
+            subject: None,
+            presence: None,
+            until: None,
+            detail: None,
+        };
         {
             let mut store = self.store();
             if store.presence_pause()?.is_none() {
                 return Ok(());
             }
             store.set_presence_pause(None)?;
-            store.add_presence_history(
-                &PresenceHistoryRow {
-                    at: now,
-                    event: "resumed".into(),
-                    profile: None,
-                    appointment_id: None,
-                    subject: None,
-                    presence: None,
-                    until: None,
-                    detail: None,
-                },
-                now - chrono::Duration::days(HISTORY_DAYS),
-            )?;
+            store.add_presence_history(&row, now - chrono::Duration::days(HISTORY_DAYS))?;
         }
+        runtime::log_history(&[row], self.config().display_timezone());
         self.presence_shared.wake.notify_one();
         Ok(())
     }

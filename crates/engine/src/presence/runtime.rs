@@ -175,7 +175,10 @@ pub fn plan_window(
     Ok((local_midnight(tz, from), local_midnight(tz, to), from, to))
 }
 
-fn log_history(rows: &[PresenceHistoryRow], tz: chrono_tz::Tz) {
+/// Logs history lines as they are stored: every process that writes the presence history
+/// (the runtime in the app, the tray host or `presently run`; a pause or resume from any of
+/// them or the CLI) logs each line it writes once, with this target and fields.
+pub(crate) fn log_history(rows: &[PresenceHistoryRow], tz: chrono_tz::Tz) {
     for row in rows {
         let line = HistoryLine::new(row.clone(), tz);
         tracing::info!(target: "presently::presence", event = %row.event, "{}", line.text);
