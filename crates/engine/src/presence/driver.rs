@@ -628,6 +628,18 @@ impl Driver {
     /// left in flight have lost their outcome and are checked first; failed ones are tried
     /// again at once; holds of blocks that ended meanwhile are given back at once.
     pub fn new(options: DriverOptions, durable: Durable, now: DateTime<Utc>) -> Self {
+        // The latest instant the stored state knows of: a clock set back while Presently
+        // was not running must not end a covering block (and a release in it) early either.
+        let known = durable
+            .holds
+            .iter()
+            .filter_map(|h| match h {
+                Hold::Released { at, .. } => Some(*at),
+                Hold::Owned { since, .. } => Some(*since),
+                Hold::Free => None,
+            })
+            .chain(durable.open.iter().map(|e| e.updated))
+            .max();
         let mut slots: [Slot; 4] = Default::default();
         for (slot, hold) in slots.iter_mut().zip(durable.holds) {
             slot.hold = hold;
@@ -649,7 +661,7 @@ impl Driver {
             slots,
             reads: Default::default(),
             outstanding: None,
-            latest: now,
+            latest: known.map_or(now, |k| k.max(now)),
             journal: Vec::new(),
             history: Vec::new(),
             end_pause: None,

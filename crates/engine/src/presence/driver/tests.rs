@@ -483,3 +483,35 @@ fn a_restore_waiting_for_a_read_that_keeps_failing_says_the_read_fails() {
         "{fwd:?}"
     );
 }
+
+/// Found by the model's property test: the user changes their presence by hand during a
+/// block, Presently stops, and the clock is set back (to before the block's start) when it
+/// starts again. The release lasts until the block ends: it must not be forgotten with the
+/// instant seen last, and the presence the user picked is not written over when the block
+/// "starts" again.
+#[test]
+fn a_clock_set_back_across_a_restart_does_not_end_a_release_early() {
+    let mut h = harness(ForwardingAccess::WriteOnly);
+    h.set_appointments(vec![oof(
+        "trip",
+        "2026-11-24T10:00:00Z",
+        "2026-11-24T11:00:00Z",
+    )]);
+    h.run_until(t("2026-11-24T10:20:00Z"));
+    assert!(h.manual(Resource::Presence, 0)); // BeRightBack
+    h.run_until(t("2026-11-24T10:20:15Z"));
+    assert!(matches!(h.stored.holds[0], Hold::Released { .. }));
+    h.crash();
+    h.start(t("2026-11-24T09:59:59Z"));
+    h.run_until(t("2026-11-24T10:00:30Z"));
+    let all = writes(&h);
+    assert_eq!(
+        all.iter().filter(|w| w.contains("presence Away")).count(),
+        1,
+        "the presence is not set again over the user's: {all:?}"
+    );
+    assert_eq!(h.world.visible(), ("BeRightBack".to_owned(), Who::User));
+    h.run_until(t("2026-11-24T11:00:00Z"));
+    assert_eq!(h.world.visible(), ("BeRightBack".to_owned(), Who::User));
+    assert_eq!(h.world.forwarding, (Forwarding::Off, Who::User));
+}
