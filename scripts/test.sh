@@ -26,6 +26,8 @@ bash scripts/with-keyring.sh sh -ec '
   cargo test --quiet -p presently-engine --test keyring -- --ignored
   cargo test --quiet -p presently-cli --test login -- --ignored
   cargo test --quiet -p presently-cli --test run -- --ignored
+  cargo test --quiet -p presently-cli --test run_restores -- --ignored
+  cargo test --quiet -p presently-cli --test run_take_over -- --ignored
 '
 
 step "fidelity: the presently binary against fakes of Microsoft 365 written from its published examples"

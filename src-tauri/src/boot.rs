@@ -5,9 +5,8 @@
 //! in the background, after its listeners are attached, so nothing that changed in between
 //! is missed (BENCHMARKS.md, "Desktop app").
 
-use crate::state::Shell;
+use crate::state::{AppStatus, Shell};
 use presently_engine::agenda::AgendaView;
-use presently_engine::StatusView;
 use serde::Serialize;
 
 /// The global the page reads once (and deletes).
@@ -18,7 +17,7 @@ pub const BOOT_GLOBAL: &str = "__PRESENTLY_BOOT__";
 pub struct Boot {
     /// The number of days the agenda holds (the `agenda.days` setting).
     pub days: u32,
-    pub status: StatusView,
+    pub status: AppStatus,
     pub agenda: AgendaView,
 }
 
@@ -26,8 +25,8 @@ impl Boot {
     /// The status and the agenda from the store; `None` while nobody is signed in or the
     /// store cannot answer (the page then takes its usual path and shows why).
     pub fn from_shell(shell: &Shell) -> Option<Self> {
-        let status = shell.status().ok()?;
-        if !status.account.signed_in {
+        let status = shell.app_status().ok()?;
+        if !status.view.account.signed_in {
             return None;
         }
         let engine = shell.engine().ok()?;
@@ -63,6 +62,7 @@ impl Boot {
 mod tests {
     use super::*;
     use presently_engine::engine::{AccountStatus, SyncPhase, SyncStatus};
+    use presently_engine::StatusView;
     use std::sync::Arc;
 
     const HOSTILE: &str = "Q4 '}); alert(1); //\u{2028}</script><b>\u{2029}\"";
@@ -70,19 +70,22 @@ mod tests {
     fn boot() -> Boot {
         Boot {
             days: 3,
-            status: StatusView {
-                account: AccountStatus {
-                    signed_in: true,
-                    upn: Some("megan@contoso.com".into()),
-                    display_name: Some(HOSTILE.into()),
-                    demo: false,
+            status: AppStatus {
+                view: StatusView {
+                    account: AccountStatus {
+                        signed_in: true,
+                        upn: Some("megan@contoso.com".into()),
+                        display_name: Some(HOSTILE.into()),
+                        demo: false,
+                    },
+                    sync: SyncStatus {
+                        state: SyncPhase::Idle,
+                        last_synced_at: Some("2026-11-26T08:00:00Z".into()),
+                        message: Some(HOSTILE.into()),
+                    },
+                    timezone: "Europe/Berlin".into(),
                 },
-                sync: SyncStatus {
-                    state: SyncPhase::Idle,
-                    last_synced_at: Some("2026-11-26T08:00:00Z".into()),
-                    message: Some(HOSTILE.into()),
-                },
-                timezone: "Europe/Berlin".into(),
+                presence: Vec::new(),
             },
             agenda: AgendaView {
                 timezone: "Europe/Berlin".into(),

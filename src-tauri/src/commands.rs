@@ -9,7 +9,7 @@ use presently_engine::agenda::AgendaView;
 use presently_engine::config::Config;
 use presently_engine::presence::forwarding::ForwardingConfig;
 use presently_engine::presence::{PlannedTransition, PresenceConfig};
-use presently_engine::{ApiError, ErrorCode, OpenKind, StatusView};
+use presently_engine::{ApiError, ErrorCode, OpenKind};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
@@ -48,10 +48,11 @@ pub async fn presence_plan(
     Ok(engine.presence_plan(now, to)?)
 }
 
+/// The status, with what presence automation keeps failing at.
 #[tauri::command]
-pub async fn status(shell: State<'_, Shell>) -> Result<StatusView, ApiError> {
+pub async fn status(shell: State<'_, Shell>) -> Result<crate::state::AppStatus, ApiError> {
     tracing::debug!("status asked");
-    shell.status()
+    shell.app_status()
 }
 
 /// Syncs now; the UI hears `agenda-changed` and `status-changed` as it happens.

@@ -250,6 +250,14 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     // Presence follows the calendar (when the feature is on).
     let presence = handle.clone();
     tauri::async_runtime::spawn(async move { presence.state::<Shell>().run_presence().await });
+    // The status line, the tray and notifications follow what presence automation reports.
+    let follower = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        follower
+            .state::<Shell>()
+            .run_presence_follow(&follower)
+            .await
+    });
 
     // The tray names the next meeting: it sleeps until the next start or end, or until a
     // sync changed the agenda.
@@ -523,6 +531,11 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
             };
             if let Err(e) = shell.pause_presence(app, pause) {
                 tracing::warn!(code = ?e.code, message = %e.message, "cannot pause or resume presence automation");
+            }
+        }
+        tray::TrayAction::TakeOver(resource) => {
+            if let Err(e) = shell.take_over(app, resource) {
+                tracing::warn!(code = ?e.code, message = %e.message, "cannot hand it to the user");
             }
         }
         tray::TrayAction::Quit => {

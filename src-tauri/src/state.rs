@@ -61,6 +61,17 @@ pub enum SignInProgress {
     Cancelled,
 }
 
+/// What `status` answers and `status-changed` carries: the engine's status, and what
+/// presence automation keeps failing at (a restore first), which the status line words in
+/// the user's language.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppStatus {
+    #[serde(flatten)]
+    pub view: StatusView,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub presence: Vec<presently_desktop::presence::PresenceProblem>,
+}
+
 /// What `sign_in` answers: the URL the browser was sent to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BrowserSignIn {
@@ -170,6 +181,8 @@ pub struct Shell {
     /// Wakes the reminders loop: the agenda changed.
     reminders_changed: Notify,
     reminders_stop: Notify,
+    /// Stops following presence automation's status (status line, tray, notifications).
+    presence_follow_stop: Notify,
     tray_shown: Mutex<Option<TrayMenu>>,
     quitting: AtomicBool,
     /// At most one sign-in runs; a new one cancels the one before.
@@ -198,6 +211,7 @@ impl Shell {
             presence_stop: Mutex::new(Arc::new(Notify::new())),
             reminders_changed: Notify::new(),
             reminders_stop: Notify::new(),
+            presence_follow_stop: Notify::new(),
             tray_shown: Mutex::new(None),
             quitting: AtomicBool::new(false),
             sign_in: Mutex::new(None),
@@ -219,6 +233,47 @@ impl Shell {
         self.stop.notify_one();
         lock(&self.presence_stop).notify_one();
         self.reminders_stop.notify_one();
+        self.presence_follow_stop.notify_one();
+    }
+
+    /// The user changed `resource` by hand: automation leaves it as they set it (see
+    /// [`Engine::presence_take_over`]); the status line and the tray follow.
+    pub fn take_over<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        resource: presently_engine::presence::journal::Resource,
+    ) -> Result<presently_engine::engine::TakeOverOutcome, ApiError> {
+        let outcome = self.engine()?.presence_take_over(resource)?;
+        tracing::info!(%resource, ?outcome, "the user took it over");
+        self.publish_status(app);
+        Ok(outcome)
+    }
+
+    /// Follows presence automation until Quit: the status line and the tray are redrawn
+    /// when its status changes, and a restore that keeps failing is a notification.
+    pub async fn run_presence_follow<R: Runtime>(&self, app: &AppHandle<R>) {
+        use tauri_plugin_notification::NotificationExt;
+        let Ok(engine) = self.engine().cloned() else {
+            return;
+        };
+        presently_desktop::presence::follow(
+            engine,
+            &self.presence_follow_stop,
+            || self.publish_status(app),
+            |alert| {
+                if let Err(e) = app
+                    .notification()
+                    .builder()
+                    .title(&alert.summary)
+                    .body(&alert.body)
+                    .show()
+                {
+                    tracing::warn!(error = %e, "cannot show the notification");
+                }
+                std::future::ready(())
+            },
+        )
+        .await;
     }
 
     /// Pauses presence automation until `until` (None: until resumed), or resumes it; the
@@ -309,6 +364,20 @@ impl Shell {
     pub fn status(&self) -> Result<StatusView, ApiError> {
         let status = self.engine()?.status()?;
         Ok(lock(&self.provisioning).overlay_status(status))
+    }
+
+    /// The status with what presence automation keeps failing at (the UI's status line).
+    pub fn app_status(&self) -> Result<AppStatus, ApiError> {
+        let view = self.status()?;
+        let presence = self
+            .engine()?
+            .presence_status()
+            .map(|s| presently_desktop::presence::problems(&s))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the presence status");
+                Vec::new()
+            });
+        Ok(AppStatus { view, presence })
     }
 
     /// Asks the sync loop for a sync now; `not_signed_in` when nobody is.
@@ -658,7 +727,7 @@ impl Shell {
 
     /// Sends `status-changed` and brings the tray up to date.
     pub fn publish_status<R: Runtime>(&self, app: &AppHandle<R>) {
-        match self.status() {
+        match self.app_status() {
             Ok(status) => {
                 if let Err(e) = app.emit(STATUS_CHANGED, &status) {
                     tracing::warn!(error = %e, "cannot emit {STATUS_CHANGED}");

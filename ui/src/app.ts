@@ -2,7 +2,7 @@
 import { api as realApi, toIpcError, type Api } from './api';
 import { h, icon } from './dom';
 import { applyStoredFont, checkFont } from './font';
-import { dateKeyOf, displayZone, formatTime, msToNextMinute, statusLine, usableLocale } from './format';
+import { dateKeyOf, displayZone, formatTime, msToNextMinute, presenceLine, statusLine, usableLocale } from './format';
 import { applyFilters, calendarsOf, isDefault, loadFilters, saveFilters, type FilterKey, type Filters } from './filter';
 import { pickLang, strings } from './i18n';
 import { agendaDays, createSettings, scopedApi, settingsIcon, uiLocale, type SettingsResume } from './settings';
@@ -141,6 +141,14 @@ export function start(opts: StartOptions = {}): void {
 
   // ---- static shell -------------------------------------------------------
   const statusEl = h('p', { class: 'status', 'data-testid': 'status', role: 'status', 'aria-live': 'polite' });
+  // What presence automation keeps failing at (a restore first): never silent.
+  const presenceEl = h('p', {
+    class: 'status presence-problem tone-warn',
+    'data-testid': 'presence-problem',
+    role: 'status',
+    'aria-live': 'polite',
+    hidden: true,
+  });
   const demoBadge = h('span', { class: 'badge badge-demo', 'data-testid': 'demo', title: s.demoTitle, hidden: true }, s.demo);
   const syncBtn = h(
     'button',
@@ -201,6 +209,7 @@ export function start(opts: StartOptions = {}): void {
       h('div', { class: 'topbar-actions' }, syncBtn, settingsBtn),
     ),
     statusEl,
+    presenceEl,
   );
   const shell = h('div', { class: 'app' }, header, filterBar, banner, content, settings.el, detail);
   root.replaceChildren(shell);
@@ -265,7 +274,28 @@ export function start(opts: StartOptions = {}): void {
     renderStatus();
   }
 
+  function renderPresence(): void {
+    const st = state.status;
+    const line = st?.account.signed_in ? presenceLine(st.presence, s) : null;
+    const signature = line ? `${line.text}|${line.detail ?? ''}` : '';
+    if (presenceEl.dataset['sig'] === signature) return;
+    presenceEl.dataset['sig'] = signature;
+    presenceEl.hidden = !line;
+    if (!line) {
+      presenceEl.replaceChildren();
+      presenceEl.removeAttribute('title');
+      return;
+    }
+    presenceEl.replaceChildren(
+      h('span', { class: 'status-dot', 'aria-hidden': 'true' }),
+      h('span', { class: 'status-text' }, line.text),
+    );
+    if (line.detail) presenceEl.setAttribute('title', line.detail);
+    else presenceEl.removeAttribute('title');
+  }
+
   function renderStatus(): void {
+    renderPresence();
     const st = state.status;
     demoBadge.hidden = !st?.account.demo;
     const syncing = st?.sync.state === 'syncing';

@@ -1,5 +1,5 @@
 // Pure date/time helpers. No DOM access here, so they are easy to reason about and test.
-import type { AgendaItem, Status } from './types';
+import type { AgendaItem, PresenceProblem, Status } from './types';
 import type { Strings } from './i18n';
 
 const DATE_KEY = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -271,6 +271,28 @@ export function statusLine(st: Status, nowMs: number, locale: string, s: Strings
     default:
       return { text: s.neverSynced, tone: 'muted' };
   }
+}
+
+/**
+ * The status line's words for what presence automation keeps failing at, in the UI's
+ * language: "Forwarding still on — switching it off failed, retrying (3 tries)". The last
+ * error goes in `detail` (a tooltip). Null when nothing fails.
+ */
+export function presenceLine(problems: PresenceProblem[] | undefined, s: Strings): { text: string; detail: string | null } | null {
+  const p = problems?.[0];
+  if (!p) return null;
+  const what = s.presenceResource[p.resource] ?? p.resource;
+  const head = p.read
+    ? s.presenceReadFailed(what)
+    : p.purpose === 'restore'
+      ? p.resource === 'forwarding' && p.switches_off
+        ? s.presenceStillOn
+        : s.presenceNotBack(what)
+      : s.presenceNotSet(what);
+  return {
+    text: `${head} (${s.presenceTries(p.failures)})`,
+    detail: p.error ? `${s.presenceLastError}: ${p.error}` : null,
+  };
 }
 
 /** Accept only #rgb / #rrggbb colours from the server for CSS custom properties. */

@@ -78,6 +78,25 @@ export interface Status {
   };
   /** The engine's display zone (IANA name): agenda.timezone, else TZ, else the system's. */
   timezone?: string;
+  /** What presence automation keeps failing at, a restore first (absent: nothing). */
+  presence?: PresenceProblem[];
+}
+
+/** src-tauri `AppStatus.presence`: presently_desktop::presence::PresenceProblem. */
+export interface PresenceProblem {
+  resource: 'presence' | 'status_message' | 'forwarding' | 'automatic_replies';
+  /** What the failing write is for; null while a read before taking the resource fails. */
+  purpose: 'apply' | 'restore' | 'renew' | null;
+  /** A read fails (the write waits for it), not the write itself. */
+  read: boolean;
+  /** The write switches forwarding off. */
+  switches_off: boolean;
+  /** Failures in a row. */
+  failures: number;
+  error: string | null;
+  /** The engine's words, in English. */
+  message: string;
+  key: string | null;
 }
 
 /** Error objects rejected by `invoke`. */

@@ -137,6 +137,73 @@ test('English uses the locale clock (12 h); German shows German strings and 24 h
   });
 });
 
+/** What src-tauri's AppStatus carries while forwarding's restore keeps failing. */
+const failingRestore = (failures) => ({
+  resource: 'forwarding',
+  purpose: 'restore',
+  read: false,
+  switches_off: true,
+  failures,
+  error: 'HTTP forwarding refused the change (HTTP 500): emulated failure',
+  message: 'Forwarding still on — switching it off failed, retrying',
+  key: 'a1b2c3-7',
+});
+
+test('a restore that keeps failing shows under the status line, in English and German, until it lands', async () => {
+  await withApp({ scenario: { agenda: agenda(), status: { ...status(), presence: [failingRestore(3)] } } }, async ({ page }) => {
+    const line = page.getByTestId('presence-problem');
+    await line.waitFor();
+    assert.equal((await line.textContent()).trim(), 'Forwarding still on — switching it off failed, retrying (3 tries)');
+    assert.equal(await line.getAttribute('title'), 'Last error: HTTP forwarding refused the change (HTTP 500): emulated failure');
+    assert.equal(await line.getAttribute('role'), 'status');
+    // The sync status stays as it was beside it.
+    assert.match(await page.getByTestId('status').textContent(), /Synced 9:12\sAM/);
+    // Another attempt failed: the count follows the event.
+    await page.evaluate((st) => window.__presently.emit('status-changed', st), { ...status(), presence: [failingRestore(4)] });
+    await page.waitForFunction(() => document.querySelector('[data-testid="presence-problem"]')?.textContent?.includes('4 tries'));
+    // A read that fails before another resource is given back.
+    await page.evaluate(
+      (st) => window.__presently.emit('status-changed', st),
+      {
+        ...status(),
+        presence: [{ ...failingRestore(2), resource: 'automatic_replies', switches_off: false, read: true, error: null }],
+      },
+    );
+    await page.waitForFunction(() => document.querySelector('[data-testid="presence-problem"]')?.textContent?.includes('reading'));
+    assert.equal((await line.textContent()).trim(), 'Automatic replies: reading it failed, retrying (2 tries)');
+    assert.equal(await line.getAttribute('title'), null);
+    // It landed: the line goes.
+    await page.evaluate((st) => window.__presently.emit('status-changed', st), status());
+    await page.waitForFunction(() => document.querySelector('[data-testid="presence-problem"]')?.hidden === true);
+  });
+  await withApp(
+    { locale: 'de-DE', scenario: { agenda: agenda(), status: { ...status(), presence: [failingRestore(3)] } } },
+    async ({ page }) => {
+      const line = page.getByTestId('presence-problem');
+      await line.waitFor();
+      assert.equal(
+        (await line.textContent()).trim(),
+        'Anrufweiterleitung noch an — Ausschalten fehlgeschlagen, wird wiederholt (3 Versuche)',
+      );
+      assert.match(await line.getAttribute('title'), /^Letzter Fehler: HTTP forwarding refused/);
+      await page.evaluate(
+        (st) => window.__presently.emit('status-changed', st),
+        { ...status(), presence: [{ ...failingRestore(1), resource: 'presence', switches_off: false }] },
+      );
+      await page.waitForFunction(() => document.querySelector('[data-testid="presence-problem"]')?.textContent?.includes('1 Versuch'));
+      assert.equal(
+        (await line.textContent()).trim(),
+        'Präsenz noch von Presently gesetzt — Zurückgeben fehlgeschlagen, wird wiederholt (1 Versuch)',
+      );
+    },
+  );
+  // Nothing failing: no line at all.
+  await withApp({}, async ({ page }) => {
+    await page.getByTestId('status').waitFor();
+    assert.equal(await page.getByTestId('presence-problem').isHidden(), true);
+  });
+});
+
 test('a POSIX locale such as "C" (LANG=C) falls back to English instead of failing', async () => {
   await withApp({ navigatorLanguage: 'C' }, async ({ page }) => {
     assert.equal(await page.evaluate(() => navigator.language), 'C');

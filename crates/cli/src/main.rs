@@ -7,6 +7,7 @@ use presently_engine::config::Config;
 use presently_engine::engine::sync_loop;
 use presently_engine::engine::SyncOptions;
 use presently_engine::paths::{ConfigOrigin, Paths};
+use presently_engine::presence::journal::Resource;
 use presently_engine::presence::runtime as presence_runtime;
 use presently_engine::presence::PlannedTransition;
 use presently_engine::{agenda, Engine, EngineSetup, SystemClock};
@@ -135,6 +136,15 @@ enum PresenceCommand {
     },
     /// Resume presence automation (an appointment under way applies at once).
     Resume,
+    /// Say you changed something by hand that Presently switched for an appointment (call
+    /// forwarding through an HTTP request or a command, which Presently cannot read back):
+    /// it is left as you set it, not switched back when the appointments end.
+    #[command(name = "take-over")]
+    TakeOver {
+        /// What you changed: forwarding, presence, status-message or automatic-replies.
+        #[arg(value_enum)]
+        resource: TakeOverResource,
+    },
     /// Print what presence automation did, oldest first, then the writes it still has to
     /// make (a restore that keeps failing is retried until it lands).
     History {
@@ -145,6 +155,26 @@ enum PresenceCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What `presently presence take-over` names.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TakeOverResource {
+    Forwarding,
+    Presence,
+    StatusMessage,
+    AutomaticReplies,
+}
+
+impl TakeOverResource {
+    fn resource(self) -> Resource {
+        match self {
+            TakeOverResource::Forwarding => Resource::Forwarding,
+            TakeOverResource::Presence => Resource::Presence,
+            TakeOverResource::StatusMessage => Resource::StatusMessage,
+            TakeOverResource::AutomaticReplies => Resource::AutomaticReplies,
+        }
+    }
 }
 
 /// `--days`: a whole number from 1 to 366.
@@ -203,7 +233,12 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let paths = Paths::resolve(cli.config.clone());
-    let _log = presently_engine::logging::init(&paths.log_dir, "presently-cli", true);
+    // The daemon's output is what it does: the presence history as it is written.
+    let stderr = match cli.command {
+        Command::Run => presently_engine::logging::DAEMON_STDERR_DEFAULT,
+        _ => "warn",
+    };
+    let _log = presently_engine::logging::init_with(&paths.log_dir, "presently-cli", Some(stderr));
     match run(cli, paths) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if err.is::<Exit>() => {
@@ -404,6 +439,26 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             let engine = open_engine(paths)?;
             engine.presence_resume()?;
             println!("Presence automation resumed.");
+            Ok(())
+        }
+        Command::Presence {
+            command: PresenceCommand::TakeOver { resource },
+        } => {
+            use presently_engine::engine::TakeOverOutcome;
+            let engine = open_engine(paths)?;
+            let resource = resource.resource();
+            let what = resource.label().to_lowercase();
+            match engine.presence_take_over(resource)? {
+                TakeOverOutcome::Released => println!(
+                    "Presently leaves {what} as you set it: it is not switched back when the appointments under way end."
+                ),
+                TakeOverOutcome::AlreadyYours => println!(
+                    "Presently already leaves {what} to you (it saw your change) until the appointments under way end."
+                ),
+                TakeOverOutcome::NotChanged => {
+                    println!("Presently has not changed {what}; there is nothing to take over.")
+                }
+            }
             Ok(())
         }
         Command::Presence {

@@ -5,10 +5,13 @@
 //! - [`settings`]: the organization policy and the user's settings file, layered.
 //! - [`sync`]: what follows a sync round.
 //! - [`reminders`]: the loop that shows reminders at their time, and their text.
+//! - [`presence`]: what presence automation keeps failing at, and when a restore that keeps
+//!   failing is worth a notification.
 //! - [`handoff`]: which process runs the background work (sync, presence, reminders, the
 //!   tray) and how the window app and the tray host pass it between them.
 
 pub mod handoff;
+pub mod presence;
 pub mod reminders;
 pub mod settings;
 pub mod sync;

@@ -6,6 +6,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use presently_engine::agenda::{AgendaItem, AgendaView};
 use presently_engine::engine::{PresenceSummary, SyncPhase};
+use presently_engine::presence::journal::Resource;
 use presently_engine::StatusView;
 
 /// The tray icon's id.
@@ -15,6 +16,9 @@ pub const TRAY_ID: &str = "presently";
 const UPCOMING: usize = 3;
 /// Longest subject shown in a menu item, in characters.
 const MAX_SUBJECT: usize = 40;
+/// Longest problem shown in a menu item ("Forwarding still on — switching it off failed,
+/// retrying" whole).
+const MAX_PROBLEM: usize = 80;
 
 /// Longest countdown the tooltip shows ("in 59 min"); later meetings show their time.
 const COUNTDOWN_MINUTES: i64 = 60;
@@ -53,6 +57,8 @@ impl TrayIconKind {
         match status.sync.state {
             SyncPhase::Error => TrayIconKind::Error,
             SyncPhase::Offline => TrayIconKind::Offline,
+            // Automation cannot give something back (or cannot run): never silently.
+            _ if presence.is_some_and(|p| p.error.is_some()) => TrayIconKind::Error,
             SyncPhase::Syncing => TrayIconKind::Syncing,
             _ if presence.is_some_and(|p| p.paused.is_some()) => TrayIconKind::Paused,
             _ => TrayIconKind::SignedIn,
@@ -90,6 +96,8 @@ pub enum TrayAction {
     PausePresenceHour,
     PausePresenceUntilTomorrow,
     ResumePresence,
+    /// The user changed this resource by hand: automation leaves it as they set it.
+    TakeOver(Resource),
     Quit,
 }
 
@@ -107,6 +115,7 @@ impl TrayAction {
             TrayAction::PausePresenceHour => "pause-presence-hour".to_owned(),
             TrayAction::PausePresenceUntilTomorrow => "pause-presence-tomorrow".to_owned(),
             TrayAction::ResumePresence => "resume-presence".to_owned(),
+            TrayAction::TakeOver(r) => format!("take-over:{}", r.as_str()),
             TrayAction::Quit => "quit".to_owned(),
         }
     }
@@ -131,6 +140,11 @@ impl TrayAction {
                 item("open-item:")
                     .map(TrayAction::OpenItem)
                     .or_else(|| item("join-item:").map(TrayAction::JoinItem))
+                    .or_else(|| {
+                        item("take-over:")
+                            .and_then(|r| Resource::parse(&r))
+                            .map(TrayAction::TakeOver)
+                    })
             }
         }
     }
@@ -163,16 +177,20 @@ fn upcoming(agenda: &AgendaView, now: DateTime<Utc>) -> Vec<Upcoming<'_>> {
 }
 
 fn shorten(text: &str) -> String {
+    shorten_to(text, MAX_SUBJECT)
+}
+
+fn shorten_to(text: &str, max: usize) -> String {
     let text = text.trim();
     let text = if text.is_empty() {
         "(no subject)"
     } else {
         text
     };
-    if text.chars().count() <= MAX_SUBJECT {
+    if text.chars().count() <= max {
         text.to_owned()
     } else {
-        let cut: String = text.chars().take(MAX_SUBJECT - 1).collect();
+        let cut: String = text.chars().take(max - 1).collect();
         format!("{}…", cut.trim_end())
     }
 }
@@ -335,6 +353,13 @@ pub fn build(
         Some(state) => format!("{tooltip} ({state})"),
         None => tooltip,
     };
+    // What automation cannot give back shows without opening the menu.
+    let tooltip = match presence.and_then(|p| p.error.as_deref()) {
+        Some(problem) if presence.is_some_and(|p| p.paused.is_none()) => {
+            format!("{tooltip} · {}", shorten_to(problem, MAX_PROBLEM))
+        }
+        _ => tooltip,
+    };
     TrayMenu {
         icon: TrayIconKind::of(status, presence),
         tooltip,
@@ -376,7 +401,13 @@ fn presence_items(
         }));
     }
     if let Some(error) = &p.error {
-        items.push(TrayItem::Label(format!("Presence: {}", shorten(error))));
+        items.push(TrayItem::Label(shorten_to(error, MAX_PROBLEM)));
+    }
+    for &r in &p.take_over {
+        items.push(action(
+            TrayAction::TakeOver(r),
+            format!("Leave {} as I set it", r.label().to_lowercase()),
+        ));
     }
     items.push(action(
         TrayAction::PausePresenceHour,
@@ -561,6 +592,7 @@ mod presence_tests {
             next: Some((None, at("2026-11-24T09:30:00Z"))),
             paused: None,
             error: None,
+            take_over: vec![],
         };
         let menu = build(&signed_in(), None, Some(&summary), now);
         let shown = labels(&menu);
@@ -598,6 +630,77 @@ mod presence_tests {
         ] {
             assert_eq!(TrayAction::from_id(&action.to_id()), Some(action));
         }
+    }
+}
+
+#[cfg(test)]
+mod presence_problem_tests {
+    use super::*;
+    use presently_engine::engine::{AccountStatus, SyncStatus};
+
+    fn signed_in(state: SyncPhase) -> StatusView {
+        StatusView {
+            account: AccountStatus {
+                signed_in: true,
+                upn: Some("dana@contoso.com".into()),
+                display_name: None,
+                demo: false,
+            },
+            sync: SyncStatus {
+                state,
+                last_synced_at: None,
+                message: None,
+            },
+            timezone: "Europe/Berlin".into(),
+        }
+    }
+
+    /// A restore that keeps failing is never silent: the icon, the tooltip and the menu say
+    /// it, and the menu offers to leave forwarding as the user set it.
+    #[test]
+    fn a_restore_that_keeps_failing_shows_in_the_icon_tooltip_and_menu() {
+        let now: DateTime<Utc> = "2026-11-24T11:05:00Z".parse().unwrap();
+        let problem = "Forwarding still on — switching it off failed, retrying";
+        let summary = PresenceSummary {
+            current: None,
+            next: None,
+            paused: None,
+            error: Some(problem.into()),
+            take_over: vec![Resource::Forwarding],
+        };
+        let menu = build(&signed_in(SyncPhase::Idle), None, Some(&summary), now);
+        assert_eq!(menu.icon, TrayIconKind::Error);
+        assert_eq!(
+            menu.tooltip,
+            format!("Presently — nothing else scheduled · {problem}")
+        );
+        assert!(
+            menu.items.contains(&TrayItem::Label(problem.into())),
+            "{:?}",
+            menu.items
+        );
+        let leave = TrayItem::Action {
+            action: TrayAction::TakeOver(Resource::Forwarding),
+            title: "Leave forwarding as I set it".into(),
+        };
+        assert!(menu.items.contains(&leave), "{:?}", menu.items);
+        assert_eq!(
+            TrayAction::from_id("take-over:forwarding"),
+            Some(TrayAction::TakeOver(Resource::Forwarding))
+        );
+        assert_eq!(TrayAction::from_id("take-over:phone"), None);
+        // Offline says more about why than the problem does.
+        let offline = build(&signed_in(SyncPhase::Offline), None, Some(&summary), now);
+        assert_eq!(offline.icon, TrayIconKind::Offline);
+        // Once it landed, all of it goes.
+        let fine = PresenceSummary {
+            error: None,
+            take_over: vec![],
+            ..summary
+        };
+        let menu = build(&signed_in(SyncPhase::Idle), None, Some(&fine), now);
+        assert_eq!(menu.icon, TrayIconKind::SignedIn);
+        assert_eq!(menu.tooltip, "Presently — nothing else scheduled");
     }
 }
 
@@ -948,6 +1051,7 @@ mod tests {
             next: None,
             paused: None,
             error: None,
+            take_over: vec![],
         };
         let paused = PresenceSummary {
             paused: Some(None),

@@ -53,7 +53,7 @@ mod outlook;
 mod presence;
 mod run_sync;
 pub mod sync_loop;
-pub use presence::PresenceSummary;
+pub use presence::{PresenceSummary, TakeOverOutcome};
 pub use run_sync::{CalendarReport, ReadMode, SyncOptions, SyncReport};
 
 /// `meta` key recording why the user is not signed in although an account is stored:

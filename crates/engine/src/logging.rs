@@ -14,6 +14,10 @@ use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, Env
 const FILE_DEFAULT: &str = "info";
 /// Stderr's level when `RUST_LOG` is unset.
 const STDERR_DEFAULT: &str = "warn";
+/// Stderr's level for a daemon (`presently run`) when `RUST_LOG` is unset: warnings, and
+/// each line of the presence history as it is written (target `presently::presence`), so
+/// its output says what it did, as the store's history does.
+pub const DAEMON_STDERR_DEFAULT: &str = "warn,presently::presence=info";
 
 /// Keep this guard alive for as long as the program runs; dropping it flushes the file.
 pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
@@ -30,10 +34,20 @@ pub struct StderrStyle {
 impl StderrStyle {
     /// From `RUST_LOG`, `NO_COLOR` and whether stderr is a terminal.
     pub fn decide(rust_log: Option<&str>, no_color: Option<&str>, is_terminal: bool) -> Self {
+        Self::decide_with(STDERR_DEFAULT, rust_log, no_color, is_terminal)
+    }
+
+    /// As [`StderrStyle::decide`], with `default` when `RUST_LOG` is unset.
+    pub fn decide_with(
+        default: &str,
+        rust_log: Option<&str>,
+        no_color: Option<&str>,
+        is_terminal: bool,
+    ) -> Self {
         let filter = rust_log
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .unwrap_or(STDERR_DEFAULT)
+            .unwrap_or(default)
             .to_owned();
         Self {
             filter,
@@ -41,9 +55,10 @@ impl StderrStyle {
         }
     }
 
-    fn from_env() -> Self {
+    fn from_env(default: &str) -> Self {
         let var = |name: &str| std::env::var(name).ok();
-        Self::decide(
+        Self::decide_with(
+            default,
             var("RUST_LOG").as_deref(),
             var("NO_COLOR").as_deref(),
             std::io::stderr().is_terminal(),
@@ -60,6 +75,12 @@ fn filter(directives: &str, fallback: &str) -> EnvFilter {
 /// Installs the global subscriber. `stderr` also writes human-readable logs to stderr.
 /// A log directory that cannot be created only costs the file output, never the program.
 pub fn init(log_dir: &Path, file_prefix: &str, stderr: bool) -> LogGuard {
+    init_with(log_dir, file_prefix, stderr.then_some(STDERR_DEFAULT))
+}
+
+/// As [`init`], with stderr's level when `RUST_LOG` is unset (None: no stderr), such as
+/// [`DAEMON_STDERR_DEFAULT`].
+pub fn init_with(log_dir: &Path, file_prefix: &str, stderr: Option<&str>) -> LogGuard {
     let file_filter =
         || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(FILE_DEFAULT));
     let file = std::fs::create_dir_all(log_dir).ok().and_then(|()| {
@@ -86,12 +107,12 @@ pub fn init(log_dir: &Path, file_prefix: &str, stderr: bool) -> LogGuard {
         }
         None => (None, None),
     };
-    let stderr_layer = stderr.then(|| {
-        let style = StderrStyle::from_env();
+    let stderr_layer = stderr.map(|default| {
+        let style = StderrStyle::from_env(default);
         fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(style.ansi)
-            .with_filter(filter(&style.filter, STDERR_DEFAULT))
+            .with_filter(filter(&style.filter, default))
     });
     // A second init (tests) is harmless.
     let _ = tracing_subscriber::registry()
@@ -113,6 +134,17 @@ mod tests {
             StderrStyle::decide(Some("presently_engine=debug"), None, false).filter,
             "presently_engine=debug"
         );
+    }
+
+    #[test]
+    fn a_daemon_shows_the_presence_history_unless_rust_log_says_otherwise() {
+        let style = StderrStyle::decide_with(DAEMON_STDERR_DEFAULT, None, None, false);
+        assert_eq!(style.filter, "warn,presently::presence=info");
+        assert!(filter(&style.filter, STDERR_DEFAULT)
+            .to_string()
+            .contains("presently::presence=info"));
+        let style = StderrStyle::decide_with(DAEMON_STDERR_DEFAULT, Some("debug"), None, false);
+        assert_eq!(style.filter, "debug");
     }
 
     #[test]

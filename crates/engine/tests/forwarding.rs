@@ -977,7 +977,10 @@ async fn a_user_who_says_they_took_forwarding_over_keeps_it() {
     let running = start(&engine, &sim).await;
     sim.run_until(begin + Duration::minutes(10)).await;
     sim.after(|| {
-        engine.presence_take_over(presently_engine::presence::journal::Resource::Forwarding)
+        let outcome = engine
+            .presence_take_over(presently_engine::presence::journal::Resource::Forwarding)
+            .unwrap();
+        assert_eq!(outcome, presently_engine::engine::TakeOverOutcome::Released);
     })
     .await;
     sim.run_until(end + Duration::minutes(1)).await;

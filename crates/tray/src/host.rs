@@ -113,6 +113,8 @@ struct Wakes {
     presence_store_changed: Arc<Notify>,
     reminders_changed: Arc<Notify>,
     reminders_stop: Arc<Notify>,
+    /// Stops following presence automation's status (tray, notifications).
+    presence_follow_stop: Arc<Notify>,
     tray_changed: Arc<Notify>,
     tray_stop: Arc<Notify>,
 }
@@ -129,6 +131,7 @@ impl Wakes {
         self.sync_stop.notify_one();
         self.presence_stop.notify_one();
         self.reminders_stop.notify_one();
+        self.presence_follow_stop.notify_one();
         self.tray_stop.notify_one();
     }
 }
@@ -213,17 +216,26 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
         wakes.presence_stop.clone(),
         wakes.presence_store_changed.clone(),
     )));
-    match Notifier::connect(opens).await {
-        Ok(notifier) => tasks.push(tokio::spawn(reminders_loop(
-            engine.clone(),
-            notifier,
-            wakes.clone(),
-        ))),
+    let notifier = match Notifier::connect(opens).await {
+        Ok(notifier) => {
+            tasks.push(tokio::spawn(reminders_loop(
+                engine.clone(),
+                notifier.clone(),
+                wakes.clone(),
+            )));
+            Some(notifier)
+        }
         // Not taken, so the window app shows them (late) when it next runs.
         Err(e) => {
-            tracing::warn!(error = %e, "no notification server; reminders wait for the window app")
+            tracing::warn!(error = %e, "no notification server; reminders wait for the window app");
+            None
         }
-    }
+    };
+    tasks.push(tokio::spawn(presence_follow(
+        engine.clone(),
+        notifier,
+        wakes.clone(),
+    )));
     if let Some(handle) = &tray {
         tasks.push(tokio::spawn(tray_loop(
             engine.clone(),
@@ -366,6 +378,13 @@ async fn act(engine: &Arc<Engine>, wakes: &Wakes, action: TrayAction) -> Option<
             wakes.presence_store_changed.notify_one();
             wakes.tray_changed.notify_one();
         }
+        TrayAction::TakeOver(resource) => {
+            match engine.presence_take_over(resource) {
+                Ok(outcome) => tracing::info!(%resource, ?outcome, "the user took it over"),
+                Err(e) => tracing::warn!(error = %e, %resource, "cannot hand it to the user"),
+            }
+            wakes.tray_changed.notify_one();
+        }
         TrayAction::SignOut => {
             if let Err(e) = engine.sign_out(false).await {
                 tracing::warn!(error = %e, "cannot sign out");
@@ -419,6 +438,26 @@ async fn reminders_loop(engine: Arc<Engine>, notifier: Notifier, wakes: Arc<Wake
             async move {
                 if let Err(e) = notifier.show(&reminder, &body).await {
                     tracing::warn!(error = %e, "cannot show a reminder");
+                }
+            }
+        },
+    )
+    .await;
+}
+
+/// Follows presence automation: the tray redraws when its status changes, and a restore
+/// that keeps failing is a notification (when a notification server runs).
+async fn presence_follow(engine: Arc<Engine>, notifier: Option<Notifier>, wakes: Arc<Wakes>) {
+    presently_desktop::presence::follow(
+        engine,
+        &wakes.presence_follow_stop,
+        || wakes.tray_changed.notify_one(),
+        |alert| {
+            let notifier = notifier.clone();
+            async move {
+                let Some(notifier) = notifier else { return };
+                if let Err(e) = notifier.alert(&alert.summary, &alert.body).await {
+                    tracing::warn!(error = %e, "cannot show the notification");
                 }
             }
         },

@@ -99,6 +99,19 @@ impl Notifier {
         Ok(Self { proxy, shown })
     }
 
+    /// A notification with no buttons (a restore that keeps failing), which stays until
+    /// dismissed: it is about something the user may have to act on.
+    pub async fn alert(&self, summary: &str, body: &str) -> zbus::Result<()> {
+        let mut hints = HashMap::new();
+        hints.insert("desktop-entry", zbus::zvariant::Value::from("presently"));
+        // 2: critical (the server keeps it until dismissed).
+        hints.insert("urgency", zbus::zvariant::Value::from(2u8));
+        self.proxy
+            .notify("Presently", 0, "", summary, body, &[], hints, 0)
+            .await?;
+        Ok(())
+    }
+
     pub async fn show(&self, reminder: &Reminder, body: &str) -> zbus::Result<()> {
         let mut hints = HashMap::new();
         hints.insert("desktop-entry", zbus::zvariant::Value::from("presently"));

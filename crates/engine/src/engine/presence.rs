@@ -10,7 +10,7 @@ use crate::presence::forwarding::{
     self, ForwardingConfig, ForwardingError, ForwardingProvider, SecretStore, AMI_SECRET,
     HTTP_SECRET, WEBEX_SECRET,
 };
-use crate::presence::journal::{self, Durable, Persist, Resource};
+use crate::presence::journal::{self, Durable, Hold, Persist, Resource, TakeOver};
 use crate::presence::ports::{ForwardingSource, GraphPort, JournalStore, PlanInputs, PlanSource};
 use crate::presence::profile::Capabilities;
 use crate::presence::runtime::{
@@ -22,6 +22,31 @@ use chrono::{DateTime, Days, Utc};
 use secrecy::SecretString;
 use std::sync::Arc;
 use tokio::sync::Notify;
+
+/// The store's `meta` key of the take-over requests ([`TakeOver`], JSON).
+const TAKE_OVER_KEY: &str = "presence_take_over";
+/// How long a take-over request is kept (a block holds for a few days at most).
+const TAKE_OVER_DAYS: i64 = 7;
+/// The store's `meta` key of the restores a notification was shown for (keys, JSON).
+const ALERTED_KEY: &str = "presence_alerted";
+
+/// What `presence_take_over` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TakeOverOutcome {
+    /// Automation held it: it is the user's until the appointments under way end.
+    Released,
+    /// Automation had not changed it: nothing to take over.
+    NotChanged,
+    /// Already released to the user (they changed it, and a read showed it).
+    AlreadyYours,
+}
+
+/// The stored take-over requests; a damaged value is none (it only ever held requests).
+fn take_over_requests(json: Option<&str>) -> Vec<TakeOver> {
+    json.and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default()
+}
 
 /// Longest window a plan covers.
 const MAX_PLAN_DAYS: i64 = 366;
@@ -42,6 +67,10 @@ pub struct PresenceSummary {
     /// What does not work: a write that keeps failing ("Forwarding still on — switching
     /// it off failed, retrying"), or why automation cannot run.
     pub error: Option<String>,
+    /// What automation holds that the user may say they changed by hand
+    /// ([`Engine::presence_take_over`]): forwarding it cannot read back (an HTTP or command
+    /// provider), and whatever it keeps failing to give back.
+    pub take_over: Vec<Resource>,
 }
 
 impl Engine {
@@ -69,11 +98,25 @@ impl Engine {
                 TransitionKind::Restore { .. } => (None, p.transition.at),
             });
         let failing = status.resources.iter().find_map(|r| r.problem.clone());
+        let write_only = || {
+            self.forwarding_provider()
+                .ok()
+                .flatten()
+                .is_some_and(|p| !p.can_read())
+        };
+        let take_over = status
+            .resources
+            .iter()
+            .filter(|r| r.held == "automated")
+            .filter(|r| r.problem.is_some() || (r.resource == Resource::Forwarding && write_only()))
+            .map(|r| r.resource)
+            .collect();
         Ok(Some(PresenceSummary {
             current,
             next,
             paused: status.paused.map(|p| p.until),
             error: failing.or(status.error),
+            take_over,
         }))
     }
 
@@ -248,15 +291,58 @@ impl Engine {
 
     /// The user took `resource` over by hand (where Presently cannot read it back, as with
     /// a command or HTTP forwarding provider): automation leaves it alone, and does not
-    /// restore it, until the appointments under way end. Acts on a runtime running in
-    /// this process.
-    pub fn presence_take_over(&self, resource: Resource) {
-        self.presence_shared
-            .take_over
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(resource);
+    /// restore it, until the appointments under way end. Kept in the store, so the runtime
+    /// acts on it in whichever process it runs (this one at once; another, such as
+    /// `presently run`, within [`RuntimeOptions::max_step`]), or at its next start.
+    pub fn presence_take_over(&self, resource: Resource) -> Result<TakeOverOutcome, Error> {
+        let now = self.clock.now();
+        let outcome = {
+            let mut store = self.store();
+            let durable = Durable::from_rows(store.presence_driver_rows()?)
+                .map_err(|e| self.damaged_journal(e))?;
+            match &durable.holds[resource.index()] {
+                Hold::Free => return Ok(TakeOverOutcome::NotChanged),
+                Hold::Released { .. } => return Ok(TakeOverOutcome::AlreadyYours),
+                Hold::Owned { .. } => {}
+            }
+            let mut requests = take_over_requests(store.meta(TAKE_OVER_KEY)?.as_deref());
+            // A request only matters while the hold it was made in lasts: older ones go.
+            requests.retain(|r| now - r.at < chrono::Duration::days(TAKE_OVER_DAYS));
+            requests.push(TakeOver { resource, at: now });
+            let json = serde_json::to_string(&requests)
+                .map_err(|e| Error::InvalidInput(format!("cannot store the request: {e}")))?;
+            store.set_meta(TAKE_OVER_KEY, &json)?;
+            TakeOverOutcome::Released
+        };
         self.presence_shared.wake.notify_one();
+        Ok(outcome)
+    }
+
+    /// Changes whenever what presence automation running in this process reports changes
+    /// ([`Engine::presence_status`]): the tray, the app's status line and the notification
+    /// of a restore that keeps failing follow it.
+    pub fn presence_changes(&self) -> tokio::sync::watch::Receiver<()> {
+        self.presence_shared.changed.subscribe()
+    }
+
+    /// The restores the user was already told about by a notification (their idempotency
+    /// keys), so a restart or a hand-over between the app and the tray host does not tell
+    /// them again.
+    pub fn presence_alerted(&self) -> Result<std::collections::BTreeSet<String>, Error> {
+        Ok(self
+            .store()
+            .meta(ALERTED_KEY)?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default())
+    }
+
+    pub fn set_presence_alerted(
+        &self,
+        keys: &std::collections::BTreeSet<String>,
+    ) -> Result<(), Error> {
+        let json = serde_json::to_string(keys)
+            .map_err(|e| Error::InvalidInput(format!("cannot store the keys: {e}")))?;
+        self.store().set_meta(ALERTED_KEY, &json)
     }
 
     /// Pauses presence automation until `until` (None: until resumed). What automation put
@@ -271,23 +357,22 @@ impl Engine {
             ));
         }
         let pause = Pause { until };
+        let row = PresenceHistoryRow {
+            at: now,
+            event: "paused".into(),
+            profile: None,
+            appointment_id: None,
+            subject: None,
+            presence: None,
+            until,
+            detail: None,
+        };
         {
             let mut store = self.store();
             store.set_presence_pause(Some(pause))?;
-            store.add_presence_history(
-                &PresenceHistoryRow {
-                    at: now,
-                    event: "paused".into(),
-                    profile: None,
-                    appointment_id: None,
-                    subject: None,
-                    presence: None,
-                    until,
-                    detail: None,
-                },
-                now - chrono::Duration::days(HISTORY_DAYS),
-            )?;
+            store.add_presence_history(&row, now - chrono::Duration::days(HISTORY_DAYS))?;
         }
+        runtime::log_history(&[row], self.config().display_timezone());
         self.presence_shared.wake.notify_one();
         Ok(())
     }
@@ -295,26 +380,25 @@ impl Engine {
     /// Resumes presence automation: an appointment under way applies at once.
     pub fn presence_resume(&self) -> Result<(), Error> {
         let now = self.clock.now();
+        let row = PresenceHistoryRow {
+            at: now,
+            event: "resumed".into(),
+            profile: None,
+            appointment_id: None,
+            subject: None,
+            presence: None,
+            until: None,
+            detail: None,
+        };
         {
             let mut store = self.store();
             if store.presence_pause()?.is_none() {
                 return Ok(());
             }
             store.set_presence_pause(None)?;
-            store.add_presence_history(
-                &PresenceHistoryRow {
-                    at: now,
-                    event: "resumed".into(),
-                    profile: None,
-                    appointment_id: None,
-                    subject: None,
-                    presence: None,
-                    until: None,
-                    detail: None,
-                },
-                now - chrono::Duration::days(HISTORY_DAYS),
-            )?;
+            store.add_presence_history(&row, now - chrono::Duration::days(HISTORY_DAYS))?;
         }
+        runtime::log_history(&[row], self.config().display_timezone());
         self.presence_shared.wake.notify_one();
         Ok(())
     }
@@ -368,6 +452,13 @@ impl Engine {
                         resource: r,
                         held: "unknown",
                         problem: pending.as_ref().and_then(|p| p.message.clone()),
+                        failing: pending.as_ref().filter(|p| p.attempts > 0).map(|p| {
+                            crate::presence::driver::Failing {
+                                read: false,
+                                failures: p.attempts,
+                                error: p.error.clone(),
+                            }
+                        }),
                         pending,
                     }
                 })
@@ -438,10 +529,12 @@ impl PlanSource for EnginePorts {
         } else {
             Plan::default()
         };
+        let take_over = take_over_requests(engine.store().meta(TAKE_OVER_KEY)?.as_deref());
         Ok(PlanInputs {
             plan,
             pause,
             loaded_until: end,
+            take_over,
         })
     }
 

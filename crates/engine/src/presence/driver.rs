@@ -218,6 +218,8 @@ pub enum Op {
 /// A write that has not landed, as the status line and `presence history` show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PendingWrite {
+    /// Its idempotency key: the same for every attempt, never reused (one problem).
+    pub key: String,
     pub resource: Resource,
     pub purpose: Purpose,
     /// What it does ("forwarding back off").
@@ -229,11 +231,14 @@ pub struct PendingWrite {
     /// For the status line once it failed: "Forwarding still on — switching it off
     /// failed, retrying".
     pub message: Option<String>,
+    /// It switches forwarding off (a surface words it in its own language: "still on").
+    pub switches_off: bool,
 }
 
 impl PendingWrite {
     pub fn of(e: &Entry) -> Self {
         Self {
+            key: e.key.clone(),
             resource: e.resource,
             purpose: e.purpose,
             action: e.action.to_string(),
@@ -242,6 +247,14 @@ impl PendingWrite {
             error: e.last_error.clone(),
             next_attempt: e.next_attempt,
             message: (e.attempts > 0).then(|| failing_message(e)),
+            switches_off: matches!(
+                &e.action,
+                Action::RestoreForwarding {
+                    forwarding: None | Some(Forwarding::Off)
+                } | Action::SetForwarding {
+                    forwarding: Forwarding::Off
+                }
+            ),
         }
     }
 }
@@ -278,6 +291,20 @@ pub struct ResourceStatus {
     /// What keeps failing, for the status line ("Forwarding still on — switching it off
     /// failed, retrying"); None while nothing does.
     pub problem: Option<String>,
+    /// What `problem` is about, for a surface that words it itself (the app, in the user's
+    /// language) or decides when to tell the user more loudly (a notification).
+    pub failing: Option<Failing>,
+}
+
+/// What keeps failing on one resource: its open write, or the read that write (or taking
+/// the resource) waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failing {
+    /// A read fails (the write waits for it), rather than the write itself.
+    pub read: bool,
+    /// Failures in a row.
+    pub failures: u32,
+    pub error: Option<String>,
 }
 
 /// What the plan wants of one resource now.
@@ -601,6 +628,18 @@ impl Driver {
     /// left in flight have lost their outcome and are checked first; failed ones are tried
     /// again at once; holds of blocks that ended meanwhile are given back at once.
     pub fn new(options: DriverOptions, durable: Durable, now: DateTime<Utc>) -> Self {
+        // The latest instant the stored state knows of: a clock set back while Presently
+        // was not running must not end a covering block (and a release in it) early either.
+        let known = durable
+            .holds
+            .iter()
+            .filter_map(|h| match h {
+                Hold::Released { at, .. } => Some(*at),
+                Hold::Owned { since, .. } => Some(*since),
+                Hold::Free => None,
+            })
+            .chain(durable.open.iter().map(|e| e.updated))
+            .max();
         let mut slots: [Slot; 4] = Default::default();
         for (slot, hold) in slots.iter_mut().zip(durable.holds) {
             slot.hold = hold;
@@ -622,7 +661,7 @@ impl Driver {
             slots,
             reads: Default::default(),
             outstanding: None,
-            latest: now,
+            latest: known.map_or(now, |k| k.max(now)),
             journal: Vec::new(),
             history: Vec::new(),
             end_pause: None,
@@ -913,6 +952,24 @@ impl Driver {
         self.dirty = true;
     }
 
+    /// The user said at `at` that they changed `r` by hand: released (see
+    /// [`Driver::user_took_over`]) if automation took it before then; a request from
+    /// before automation took it (an older block's) changes nothing. Whether it released.
+    pub fn take_over_requested(
+        &mut self,
+        r: Resource,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        match &self.slots[r.index()].hold {
+            Hold::Owned { since, .. } if *since <= at => {
+                self.user_took_over(r, now);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// What to store, if anything changed: before the write just handed out is sent, and
     /// after each outcome.
     pub fn take_persist(&mut self) -> Option<Persist> {
@@ -996,6 +1053,18 @@ impl Driver {
                         rs.last_error.as_deref().unwrap_or("?")
                     )
                 });
+                let failing = match &pending {
+                    Some(p) if p.attempts > 0 => Some(Failing {
+                        read: false,
+                        failures: p.attempts,
+                        error: p.error.clone(),
+                    }),
+                    _ => read_problem.as_ref().map(|_| Failing {
+                        read: true,
+                        failures: rs.failures,
+                        error: rs.last_error.clone(),
+                    }),
+                };
                 ResourceStatus {
                     resource: r,
                     held: match slot.hold {
@@ -1007,6 +1076,7 @@ impl Driver {
                         .as_ref()
                         .and_then(|p| p.message.clone())
                         .or(read_problem),
+                    failing,
                     pending,
                 }
             })

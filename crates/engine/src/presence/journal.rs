@@ -67,6 +67,15 @@ impl fmt::Display for Resource {
     }
 }
 
+/// The user said they changed `resource` by hand at `at` (`presently presence take-over`):
+/// kept in the store, so the runtime acts on it in whichever process it runs. It releases
+/// the resource if automation held it before `at`, and is ignored otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakeOver {
+    pub resource: Resource,
+    pub at: DateTime<Utc>,
+}
+
 /// What one resource holds, as read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]

@@ -5,7 +5,7 @@
 
 use super::driver::Plan;
 use super::forwarding::ForwardingProvider;
-use super::journal::{Durable, Persist};
+use super::journal::{Durable, Persist, TakeOver};
 use crate::error::Error;
 use crate::store::Pause;
 use chrono::{DateTime, Utc};
@@ -19,6 +19,8 @@ pub struct PlanInputs {
     pub pause: Option<Pause>,
     /// The appointments read reach this far: read again before it comes near.
     pub loaded_until: DateTime<Utc>,
+    /// What the user said they took over by hand (from any process), newest last.
+    pub take_over: Vec<TakeOver>,
 }
 
 /// The appointments, policy and pause, as the store has them.

@@ -15,7 +15,7 @@
 
 use super::apply;
 use super::driver::{Driver, DriverOptions, ForwardingAccess, Op, ResourceStatus};
-use super::journal::{Persist, Resource};
+use super::journal::{Persist, Resource, TakeOver};
 use super::plan::HistoryEntry;
 use super::ports::Ports;
 use super::scheduler::Desired;
@@ -94,8 +94,9 @@ pub struct Shared {
     /// Pause, resume or a manual change in the app: evaluate again now.
     pub wake: Notify,
     pub status: Mutex<PresenceStatus>,
-    /// Resources the user said they took over by hand, not yet handed to the driver.
-    pub take_over: Mutex<Vec<Resource>>,
+    /// Sent whenever `status` changes: the tray, the app's status line and the
+    /// notification of a restore that keeps failing follow it without polling.
+    pub changed: tokio::sync::watch::Sender<()>,
 }
 
 impl Shared {
@@ -107,7 +108,15 @@ impl Shared {
     }
 
     fn update(&self, f: impl FnOnce(&mut PresenceStatus)) {
-        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
+        let changed = {
+            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            let before = status.clone();
+            f(&mut status);
+            *status != before
+        };
+        if changed {
+            self.changed.send_replace(());
+        }
     }
 }
 
@@ -166,7 +175,10 @@ pub fn plan_window(
     Ok((local_midnight(tz, from), local_midnight(tz, to), from, to))
 }
 
-fn log_history(rows: &[PresenceHistoryRow], tz: chrono_tz::Tz) {
+/// Logs history lines as they are stored: every process that writes the presence history
+/// (the runtime in the app, the tray host or `presently run`; a pause or resume from any of
+/// them or the CLI) logs each line it writes once, with this target and fields.
+pub(crate) fn log_history(rows: &[PresenceHistoryRow], tz: chrono_tz::Tz) {
     for row in rows {
         let line = HistoryLine::new(row.clone(), tz);
         tracing::info!(target: "presently::presence", event = %row.event, "{}", line.text);
@@ -230,6 +242,7 @@ pub async fn run<P: Ports, T: Timer>(
     let mut loaded_until: Option<DateTime<Utc>> = None;
     let mut version: Option<i64> = None;
     let mut plan_error: Option<String> = None;
+    let mut take_over: Vec<TakeOver> = Vec::new();
     loop {
         let now = timer.now();
         // Another process committed (the CLI's pause, its sync), or now left the window.
@@ -245,6 +258,7 @@ pub async fn run<P: Ports, T: Timer>(
                     driver.set_plan(inputs.plan);
                     driver.set_pause(inputs.pause);
                     loaded_until = Some(inputs.loaded_until);
+                    take_over = inputs.take_over;
                     plan_error = None;
                 }
                 Err(err) => {
@@ -256,10 +270,10 @@ pub async fn run<P: Ports, T: Timer>(
             reload = false;
         }
         driver.handle_timeout(now);
-        let taken: Vec<Resource> =
-            std::mem::take(&mut *shared.take_over.lock().unwrap_or_else(|p| p.into_inner()));
-        for r in taken {
-            driver.user_took_over(r, now);
+        for request in std::mem::take(&mut take_over) {
+            if driver.take_over_requested(request.resource, request.at, now) {
+                tracing::info!(resource = %request.resource, "taken over by the user, as they said");
+            }
         }
         let stopped = tokio::select! {
             _ = drain(&ports, &timer, &mut driver, tz) => false,
@@ -474,6 +488,19 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_change_of_status_is_signalled_and_an_unchanged_one_is_not() {
+        let shared = Shared::default();
+        let mut changes = shared.changed.subscribe();
+        shared.update(|s| s.running = true);
+        assert!(changes.has_changed().unwrap(), "running");
+        changes.mark_unchanged();
+        shared.update(|s| s.running = true);
+        assert!(!changes.has_changed().unwrap(), "the same status again");
+        shared.update(|s| s.error = Some("Forwarding still on".into()));
+        assert!(changes.has_changed().unwrap(), "a problem");
     }
 
     #[test]

@@ -273,12 +273,35 @@ fn a_failing_restore_is_retried_with_backoff_and_shows_until_it_lands() {
         Some(t("2026-11-24T11:00:02Z")),
         "backoff from 2 s"
     );
+    let failing = status[Resource::Forwarding.index()]
+        .failing
+        .clone()
+        .unwrap();
+    assert!(!failing.read, "the write fails");
+    assert_eq!(failing.failures, 1);
+    h.run_until(t("2026-11-24T11:00:07Z"));
+    let status = h.driver().status(h.now());
+    let failing = status[Resource::Forwarding.index()]
+        .failing
+        .clone()
+        .unwrap();
+    assert_eq!(failing.failures, 3, "11:00, 11:00:02, 11:00:06");
+    assert_eq!(
+        status[Resource::Forwarding.index()]
+            .pending
+            .as_ref()
+            .unwrap()
+            .key,
+        fwd.key,
+        "one problem: the same write"
+    );
     h.run_until(t("2026-11-24T11:09:00Z"));
     assert_eq!(h.world.forwarding.0, Forwarding::Voicemail, "still down");
     h.heal();
     h.run_until(t("2026-11-24T11:20:00Z"));
     assert_eq!(h.world.forwarding.0, Forwarding::Off);
     assert!(h.driver().status(h.now())[2].pending.is_none());
+    assert!(h.driver().status(h.now())[2].failing.is_none());
     let ev = events(&h);
     assert!(
         ev.iter()
@@ -432,4 +455,63 @@ fn automatic_replies_a_user_changed_by_hand_are_left_as_they_are() {
         h.world.forwarding.0,
         Forwarding::Number("+4917012345".into())
     );
+}
+
+#[test]
+fn a_restore_waiting_for_a_read_that_keeps_failing_says_the_read_fails() {
+    let mut h = harness(ForwardingAccess::ReadWrite);
+    h.set_appointments(vec![oof(
+        "trip",
+        "2026-11-24T10:00:00Z",
+        "2026-11-24T11:00:00Z",
+    )]);
+    h.run_until(t("2026-11-24T10:59:00Z"));
+    h.outage(true, Duration::minutes(10));
+    h.run_until(t("2026-11-24T11:00:07Z"));
+    let status = h.driver().status(h.now());
+    let fwd = &status[Resource::Forwarding.index()];
+    // Forwarding is read back before it is switched back: the read is what fails.
+    assert_eq!(fwd.pending.as_ref().unwrap().purpose, Purpose::Restore);
+    assert_eq!(fwd.pending.as_ref().unwrap().attempts, 0);
+    let failing = fwd.failing.clone().unwrap();
+    assert!(failing.read);
+    assert_eq!(failing.failures, 3);
+    assert!(
+        fwd.problem
+            .as_deref()
+            .is_some_and(|p| p.starts_with("Forwarding: reading it failed")),
+        "{fwd:?}"
+    );
+}
+
+/// Found by the model's property test: the user changes their presence by hand during a
+/// block, Presently stops, and the clock is set back (to before the block's start) when it
+/// starts again. The release lasts until the block ends: it must not be forgotten with the
+/// instant seen last, and the presence the user picked is not written over when the block
+/// "starts" again.
+#[test]
+fn a_clock_set_back_across_a_restart_does_not_end_a_release_early() {
+    let mut h = harness(ForwardingAccess::WriteOnly);
+    h.set_appointments(vec![oof(
+        "trip",
+        "2026-11-24T10:00:00Z",
+        "2026-11-24T11:00:00Z",
+    )]);
+    h.run_until(t("2026-11-24T10:20:00Z"));
+    assert!(h.manual(Resource::Presence, 0)); // BeRightBack
+    h.run_until(t("2026-11-24T10:20:15Z"));
+    assert!(matches!(h.stored.holds[0], Hold::Released { .. }));
+    h.crash();
+    h.start(t("2026-11-24T09:59:59Z"));
+    h.run_until(t("2026-11-24T10:00:30Z"));
+    let all = writes(&h);
+    assert_eq!(
+        all.iter().filter(|w| w.contains("presence Away")).count(),
+        1,
+        "the presence is not set again over the user's: {all:?}"
+    );
+    assert_eq!(h.world.visible(), ("BeRightBack".to_owned(), Who::User));
+    h.run_until(t("2026-11-24T11:00:00Z"));
+    assert_eq!(h.world.visible(), ("BeRightBack".to_owned(), Who::User));
+    assert_eq!(h.world.forwarding, (Forwarding::Off, Who::User));
 }
