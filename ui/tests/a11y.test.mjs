@@ -1,6 +1,7 @@
 // Accessibility: axe-core's WCAG 2.1 A/AA rules over every screen of the UI, in both themes,
 // English and German, at the window's 420 px, plus a check that the audit does fail.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { audit } from './axe.mjs';
 import { contrast, over } from './contrast.mjs';
@@ -239,6 +240,90 @@ test('settings: every section, locked keys with a policy error, a validation err
   await auditState(
     settingsState('settings, sync turned off by the organization', settingsView({ sync_method: 'disabled', account: { signed_in: false, upn: null, display_name: null } })),
   );
+});
+
+// The layout check the end-to-end suite also runs in the real window (tests/e2e/tests/a11y.rs):
+// text cut off or overlapping. A script body, evaluated over the DevTools protocol like axe.
+const LAYOUT_PROBE = readFileSync(new URL('./layout-probe.js', import.meta.url), 'utf8');
+
+/** Clipped and overlapping text on the page as it is now (see layout-probe.js). */
+async function layoutProblems(page) {
+  const r = await page.evaluate(`(() => {\n${LAYOUT_PROBE}\n})()`);
+  assert.ok(r.texts > 5, `the probe found text to check (${r.texts} pieces)`);
+  return [...(r.horizontalScroll ? [`scrolls sideways: ${r.horizontalScroll}`] : []), ...r.clipped, ...r.overlaps];
+}
+
+/**
+ * 200 % text in the 420 × 640 window. WebKitGTK zooms the whole page by the font DPI's
+ * factor (GDK_DPI_SCALE=2 or GNOME's text scaling), so the page lays out in 210 × 320 CSS
+ * pixels; the same viewport here. Nothing may be cut off or drawn over other text: the name
+ * in the status line, the now line's time when it sits at a card's edge (before the day's
+ * first item, after its last), the detail pane, the sign-in screen and settings.
+ */
+test('200 % text in the 420 px window: no text cut off or overlapping (English and German)', async () => {
+  const zoomed = { width: 210, height: 320 };
+  const states = [
+    { name: 'agenda, now between items' },
+    { name: 'agenda, now before the first item', time: '2026-11-24T07:10:00+01:00' },
+    { name: 'agenda, now after the last item', time: '2026-11-24T23:40:00+01:00' },
+    {
+      name: 'detail pane',
+      act: async (page) => {
+        await page.locator('[data-testid="item"][data-id="weekly-sync"] .item-main').click();
+        await page.getByTestId('detail').waitFor();
+      },
+    },
+    { name: 'consent screen', ...signInScreen },
+    { name: 'settings', settings: { view: settingsView() }, path: '/test.html#settings', wait: '[data-testid="section-account"]' },
+  ];
+  const failures = [];
+  for (const locale of [EN, DE]) {
+    for (const { name, settings, act, time = NOW, ...opts } of states) {
+      const app = await openApp(settings ? withSettings(browser, settings) : browser, base, {
+        time,
+        scenario: { agenda: agenda(), status: status() },
+        viewport: zoomed,
+        locale,
+        ...opts,
+      });
+      try {
+        if (act) await act(app.page);
+        for (const problem of await layoutProblems(app.page)) failures.push(`${name} (${locale}): ${problem}`);
+      } catch (e) {
+        failures.push(`${name} (${locale}): ${e.message}`);
+      } finally {
+        await app.context.close();
+      }
+    }
+  }
+  assert.deepEqual(failures, [], failures.join('\n'));
+});
+
+test('the layout probe finds text cut off and text drawn over text', async () => {
+  const app = await openApp(browser, base, { time: NOW, scenario: { agenda: agenda(), status: status() }, viewport: { width: WIDTH, height: 760 } });
+  try {
+    assert.deepEqual(await layoutProblems(app.page), [], 'the agenda at 420 px is clean');
+    await app.page.evaluate(() => {
+      // The signed-in name squeezed into 3 em with an ellipsis, and the first subject drawn
+      // over the second.
+      const who = document.querySelector('.status-who');
+      who.style.setProperty('flex', '0 0 3em');
+      who.style.setProperty('white-space', 'nowrap');
+      who.style.setProperty('overflow', 'hidden');
+      who.style.setProperty('text-overflow', 'ellipsis');
+      const [a, b] = document.querySelectorAll('[data-testid="item-subject"]');
+      const [ra, rb] = [a.getBoundingClientRect(), b.getBoundingClientRect()];
+      a.style.setProperty('position', 'relative');
+      a.style.setProperty('z-index', '1');
+      a.style.setProperty('left', `${rb.left - ra.left}px`);
+      a.style.setProperty('top', `${rb.top - ra.top}px`);
+    });
+    const problems = await layoutProblems(app.page);
+    assert.ok(problems.some((p) => /^span\.status-who "Dana Fischer": its text is \d+ px wide in \d+ px \(ellipsis\)$/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /^span\[data-testid=item-subject\]\.subject "Release week" and span\[data-testid=item-subject\]\.subject "Focus time"/.test(p)), problems.join('\n'));
+  } finally {
+    await app.context.close();
+  }
 });
 
 test('the audit fails on text below 4.5:1 and names the element with its contrast', async () => {
