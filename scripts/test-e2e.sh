@@ -5,7 +5,10 @@
 # gnome-keyring (the sign-in keeps its refresh token there):
 #   - demo mode (test-artifacts/app-agenda.png),
 #   - a first launch that signs in to the Microsoft 365 emulator
-#     (test-artifacts/app-sign-in.png, test-artifacts/app-first-launch.png).
+#     (test-artifacts/app-sign-in.png, test-artifacts/app-first-launch.png),
+#   - accessibility (tests/e2e/tests/a11y.rs): GTK's HighContrast theme and 200 % text
+#     (GDK_DPI_SCALE=2) at 420 px: nothing cut off or overlapping, focus visible on every
+#     Tab stop, the window's name and the agenda's landmarks on AT-SPI (test-artifacts/app-a11y-hc-200.png).
 # Needs the Debian packages from `scripts/setup.sh test` (xvfb, xauth, dbus,
 # webkit2gtk-driver, gnome-keyring, curl).
 set -euo pipefail

@@ -236,6 +236,17 @@ export function status(overrides = {}) {
   };
 }
 
+/** The status of a machine nobody has signed in on yet (`demo: true` keeps the plain state). */
+export const signedOut = (account = {}) =>
+  status({ account: { signed_in: false, upn: null, display_name: null, demo: false, ...account }, sync: { state: 'never', last_synced_at: null } });
+
+/** An agenda of the fixture's days with nothing in them. */
+export const emptyAgenda = () => ({
+  timezone: TZ,
+  generated_at: NOW,
+  days: DATES.map((date) => ({ date, items: [] })),
+});
+
 /** `sign_in_info` answers. */
 export const CLIENT_ID = '7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b';
 

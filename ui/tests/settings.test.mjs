@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { agenda, NOW, status } from './fixtures.mjs';
+import { audit } from './axe.mjs';
 import { buildTestBundle, calls, ensureArtifacts, launch, openApp, serve } from './harness.mjs';
 import { CLIENT_ID, config, lockedView, POLICY_ERROR, POLICY_PATH, settingsView, withSettings } from './settings-fixtures.mjs';
 
@@ -37,6 +38,8 @@ async function withSettingsApp(opts, fn) {
   });
   try {
     await fn(app);
+    // Whatever state the test leaves the page in meets WCAG 2.1 AA (axe-core).
+    await audit(app.page, 'the page at the end of this test');
     const csp = await app.page.evaluate(() => window.__csp);
     assert.deepEqual(csp, [], 'no CSP violations');
     assert.deepEqual(app.problems, [], 'no console errors or page errors');

@@ -10,12 +10,15 @@ import {
   CLIENT_ID,
   consentError,
   DATES,
+  emptyAgenda,
   NOW,
   redirectError,
+  signedOut,
   signInInfo as info,
   status,
   unconfigured,
 } from './fixtures.mjs';
+import { audit } from './axe.mjs';
 import { buildTestBundle, calls, DIST, ensureArtifacts, launch, openApp, serve } from './harness.mjs';
 
 let browser;
@@ -40,6 +43,8 @@ async function withApp(opts, fn) {
   const app = await openApp(browser, base, { time: NOW, scenario: defaultScenario(), ...opts });
   try {
     await fn(app);
+    // Whatever state the test leaves the page in meets WCAG 2.1 AA (axe-core).
+    await audit(app.page, 'the page at the end of this test');
     const csp = await app.page.evaluate(() => window.__csp);
     assert.deepEqual(csp, [], 'no CSP violations');
     assert.deepEqual(app.problems, [], 'no console errors or page errors');
@@ -156,6 +161,8 @@ test('a restore that keeps failing shows under the status line, in English and G
     assert.equal((await line.textContent()).trim(), 'Forwarding still on — switching it off failed, retrying (3 tries)');
     assert.equal(await line.getAttribute('title'), 'Last error: HTTP forwarding refused the change (HTTP 500): emulated failure');
     assert.equal(await line.getAttribute('role'), 'status');
+    // The warning line is readable too (it is gone by the end of this test).
+    await audit(page, 'a restore that keeps failing');
     // The sync status stays as it was beside it.
     assert.match(await page.getByTestId('status').textContent(), /Synced 9:12\sAM/);
     // Another attempt failed: the count follows the event.
@@ -311,15 +318,6 @@ test('boot data that is not signed in or malformed is ignored: the usual loading
       await page.getByTestId('agenda').waitFor();
     });
   }
-});
-
-const signedOut = (account = {}) =>
-  status({ account: { signed_in: false, upn: null, display_name: null, demo: false, ...account }, sync: { state: 'never', last_synced_at: null } });
-
-const emptyAgenda = () => ({
-  timezone: 'Europe/Berlin',
-  generated_at: NOW,
-  days: DATES.map((date) => ({ date, items: [] })),
 });
 
 test('signed out: the consent screen, from status and from a not_signed_in error; demo keeps the plain state', async () => {
@@ -1093,7 +1091,28 @@ test('markers: response states, private, recurring, cancelled, declined', async 
     assert.match(await item('customer-call').textContent(), /Not responded/);
     assert.match(await item('vendor-demo').textContent(), /Declined/);
     assert.ok(await item('vendor-demo').evaluate((e) => e.classList.contains('is-declined')));
-    assert.ok(Number(await item('vendor-demo').locator('.item-main').evaluate((e) => getComputedStyle(e).opacity)) < 1);
+    // Declined and past items step back by colour and weight (readable, not faded): the
+    // subject in the secondary text colour, lighter than an accepted one's, the chip neutral.
+    const look = (id) =>
+      item(id).evaluate((e) => {
+        const s = getComputedStyle(e.querySelector('.subject'));
+        return { color: s.color, weight: Number(s.fontWeight), opacity: getComputedStyle(e.querySelector('.item-main')).opacity };
+      });
+    const muted = await page.evaluate(() => {
+      const probe = document.createElement('span');
+      probe.className = 'muted';
+      document.body.append(probe);
+      const c = getComputedStyle(probe).color;
+      probe.remove();
+      return c;
+    });
+    const [declined, past, accepted] = [await look('vendor-demo'), await look('focus'), await look('weekly-sync')];
+    for (const dimmed of [declined, past]) {
+      assert.equal(dimmed.color, muted);
+      assert.notEqual(dimmed.color, accepted.color);
+      assert.ok(dimmed.weight < accepted.weight, `${dimmed.weight} < ${accepted.weight}`);
+      assert.equal(dimmed.opacity, '1', 'dimmed by colour, not by fading the text');
+    }
     assert.match(await item('lunch').textContent(), /Private/);
     assert.equal(await item('lunch').locator('svg.icon').count() > 0, true);
     assert.match(await item('dentist').textContent(), /Private/);
