@@ -889,13 +889,37 @@ fn run_emulator(
         ..Default::default()
     };
     runtime.block_on(async move {
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        presently_emulator::serve(config, shutdown)
+        let seed = config.variance.map(|v| v.seed);
+        let emulator = presently_emulator::Emulator::start(config)
             .await
-            .context("running the emulator")
+            .context("starting the emulator")?;
+        // On stdout, not in the log: stderr shows warnings only, and this is the answer to
+        // "where is it?" (with the port 0 default, nobody knows otherwise).
+        print!("{}", emulator_banner(&emulator.base_url(), seed));
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        emulator.shutdown().await;
+        Ok(())
     })
+}
+
+/// What `presently emulator` prints once it listens: where, and the configuration that
+/// points Presently at it.
+fn emulator_banner(base_url: &str, variance: Option<u64>) -> String {
+    let mut out = format!("Microsoft 365 emulator listening on {base_url} (Ctrl-C stops it)\n");
+    if let Some(seed) = variance {
+        out.push_str(&format!(
+            "Real-world variance on (seed {seed}): Graph's answers vary as in the field\n"
+        ));
+    }
+    out.push_str(&format!(
+        "To use it, put this in Presently's config.toml:\n\n[microsoft]\nclient_id = \"{}\"\nauthority_host = \"{base_url}\"\ngraph_endpoint = \"{base_url}\"\n",
+        presently_emulator::DEMO_CLIENT_ID
+    ));
+    out
 }
 
 /// A plain table: one line per appointment, grouped under day headings.

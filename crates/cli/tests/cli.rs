@@ -282,11 +282,32 @@ fn the_emulator_command_serves_until_stopped() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_presently"))
         .args(["emulator", "--port", &port.to_string()])
         .env("PRESENTLY_DATA_DIR", dir.path())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}/v1.0/me");
+    // It says where it listens and how to point Presently at it (stderr is quiet).
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut banner = String::new();
+    while let Ok(line) = lines_rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with("graph_endpoint") {
+            break;
+        }
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let url = format!("{base}/v1.0/me");
     let mut status = None;
     for _ in 0..100 {
         if let Ok(answer) = reqwest::blocking::get(&url) {
@@ -297,6 +318,18 @@ fn the_emulator_command_serves_until_stopped() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    assert!(
+        banner.starts_with(&format!("Microsoft 365 emulator listening on {base}")),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("graph_endpoint = \"{base}\"")),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(presently_emulator::DEMO_CLIENT_ID),
+        "{banner}"
+    );
     assert_eq!(
         status,
         Some(401),
