@@ -371,11 +371,7 @@ pub fn opens_window_at_start(background: bool, signed_in: bool) -> bool {
 /// The real account: the organization's policy, the user's settings and the store from
 /// the platform directories.
 fn open_real(paths: Paths) -> Shell {
-    let provisioning = settings::Provisioning::load(
-        presently_engine::policy::policy_path(),
-        paths.config_file.clone(),
-        None,
-    );
+    let provisioning = settings::Provisioning::open(&paths);
     let engine = Engine::open(EngineSetup {
         paths,
         config: provisioning.config().clone(),

@@ -330,7 +330,7 @@ impl Shell {
         let application = provisioning.application();
         info.application_name = application.as_ref().and_then(|a| a.display_name.clone());
         info.source = application.map(|a| a.source);
-        info.policy_error = provisioning.policy_error().map(str::to_owned);
+        info.policy_error = provisioning.policy_error();
         Ok(info)
     }
 
@@ -489,6 +489,15 @@ impl Shell {
         }
     }
 
+    /// `disabled_by_policy` when the organization does not allow Microsoft 365 for this
+    /// account: checked before any request to Microsoft (as the CLI does).
+    fn refuse_if_disallowed(&self) -> Result<(), ApiError> {
+        match lock(&self.provisioning).microsoft365_refusal() {
+            Some(refusal) => Err(ApiError::from(refusal)),
+            None => Ok(()),
+        }
+    }
+
     /// Interactive sign-in: binds the loopback listener, sends the system browser to the
     /// authorize URL and waits for it in the background (at most
     /// [`BROWSER_SIGN_IN_TIMEOUT`]), reporting through [`SIGN_IN_PROGRESS`].
@@ -496,6 +505,7 @@ impl Shell {
         &self,
         app: &AppHandle<R>,
     ) -> Result<BrowserSignIn, ApiError> {
+        self.refuse_if_disallowed()?;
         let engine = Arc::clone(self.engine()?);
         let login = engine.start_sign_in().await?;
         let url = login.authorize_url().to_string();
@@ -535,6 +545,7 @@ impl Shell {
         &self,
         app: &AppHandle<R>,
     ) -> Result<DeviceCode, ApiError> {
+        self.refuse_if_disallowed()?;
         let engine = Arc::clone(self.engine()?);
         let login = engine.start_device_sign_in().await?;
         let lifetime = login.expires_in();
@@ -766,6 +777,33 @@ mod tests {
         .expect("engine");
         let provisioning = no_policy(dir.path());
         (dir, Shell::new(Ok(engine), None, provisioning))
+    }
+
+    /// The window app refuses a sign-in the organization does not allow, as the CLI does,
+    /// before the loopback listener or the browser.
+    #[test]
+    fn a_sign_in_the_policy_does_not_allow_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            "[[groups]]\nname = \"Board\"\ndefault = true\nallow_microsoft365 = false\n",
+        )
+        .expect("policy");
+        let engine = Engine::open(presently_engine::EngineSetup {
+            paths: presently_engine::paths::Paths::under(dir.path()),
+            config: Default::default(),
+            clock: Arc::new(presently_engine::SystemClock),
+            demo: false,
+        })
+        .expect("engine");
+        let provisioning = Provisioning::load(policy, dir.path().join("config.toml"), None);
+        let refused = Shell::new(Ok(engine), None, provisioning);
+        let err = refused.refuse_if_disallowed().expect_err("refused");
+        assert_eq!(err.code, ErrorCode::DisabledByPolicy);
+        assert!(err.message.contains("Board"), "{}", err.message);
+        let (_dir, allowed) = shell();
+        assert!(allowed.refuse_if_disallowed().is_ok());
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! and the app runs on what is left (the defaults).
 
 use presently_engine::config::{Config, MicrosoftConfig};
-use presently_engine::policy::{self, GraphApplication, Layered, OrgPolicy, SyncMethod};
+use presently_engine::effective::{self, PolicyInForce, PolicyStatus};
+use presently_engine::paths::Paths;
+use presently_engine::policy::{self, GraphApplication, Layered, SyncMethod};
 use presently_engine::{ApiError, Error};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -42,9 +44,9 @@ pub struct PolicyInfo {
 /// The policy, the user's file and the configuration they give together.
 #[derive(Debug)]
 pub struct Provisioning {
-    policy_path: PathBuf,
-    policy: Option<OrgPolicy>,
-    policy_error: Option<String>,
+    /// The organization policy as it applies (its file, its last valid copy, or a refusal
+    /// of Microsoft 365 when the file cannot be used; see `presently_engine::effective`).
+    policy: PolicyInForce,
     config_path: PathBuf,
     /// The keys of the user's file as last read or written.
     user: toml::Table,
@@ -57,54 +59,57 @@ pub struct Provisioning {
 }
 
 impl Provisioning {
-    /// Reads the policy at `policy_path` (none in demo mode) and the user's file.
+    /// The real account's: the organization policy (`policy::policy_path()`, its last valid
+    /// copy kept in the data directory) and the user's file, as every surface reads them
+    /// (`presently_engine::effective`).
+    pub fn open(paths: &Paths) -> Self {
+        let policy = PolicyInForce::load(&policy::policy_path(), Some(&paths.data_dir));
+        Self::from_policy(policy, paths.config_file.clone(), None)
+    }
+
+    /// Reads the policy at `policy_path` (none in demo mode; no copy of it is kept) and
+    /// the user's file.
     pub fn load(policy_path: PathBuf, config_path: PathBuf, demo: Option<MicrosoftConfig>) -> Self {
-        let (policy, policy_error) = if demo.is_some() {
-            (None, None)
+        let policy = if demo.is_some() {
+            PolicyInForce::none(policy_path)
         } else {
-            let load = policy::load(&policy_path);
-            (load.policy, load.error.map(|e| e.to_string()))
+            PolicyInForce::load(&policy_path, None)
         };
-        let (user, config_error) = match Config::read_user_table(&config_path) {
-            Ok(table) => (table, None),
-            Err(e) => {
-                tracing::error!(error = %e, "configuration invalid; running with the defaults");
-                (toml::Table::new(), Some(e.to_string()))
-            }
-        };
+        Self::from_policy(policy, config_path, demo)
+    }
+
+    fn from_policy(
+        policy: PolicyInForce,
+        config_path: PathBuf,
+        demo: Option<MicrosoftConfig>,
+    ) -> Self {
+        if let Some(problem) = policy.problem() {
+            tracing::error!(problem, "organization policy");
+        }
+        let effective = effective::load(&config_path, policy, None);
+        if let Some(e) = &effective.config_error {
+            tracing::error!(error = %e, "configuration invalid; running with the defaults");
+        }
         let mut out = Self {
-            policy_path,
-            policy,
-            policy_error,
+            policy: effective.policy,
             config_path,
-            user: toml::Table::new(),
-            config_error,
+            user: effective.user,
+            config_error: effective.config_error.map(|e| e.to_string()),
             demo,
             upn: None,
-            layered: placeholder(),
+            layered: effective.layered,
         };
-        out.layered = match out.resolve(&user) {
-            Ok(layered) => {
-                out.user = user;
-                layered
+        if out.demo.is_some() {
+            match out.resolve(&out.user.clone()) {
+                Ok(layered) => out.layered = layered,
+                Err(e) => out.config_error = Some(e.to_string()),
             }
-            Err(e) => {
-                // The file parses but its values do not hold (with this policy): defaults.
-                // Read once more for the error naming the file's line.
-                let e = policy::resolve_file(out.policy.as_ref(), &out.config_path, None)
-                    .err()
-                    .unwrap_or(e);
-                tracing::error!(error = %e, "configuration invalid; running with the defaults");
-                out.config_error = Some(e.to_string());
-                out.resolve(&toml::Table::new())
-                    .unwrap_or_else(|_| placeholder())
-            }
-        };
+        }
         out
     }
 
     fn resolve(&self, user: &toml::Table) -> Result<Layered, Error> {
-        let mut layered = policy::resolve(self.policy.as_ref(), user, self.upn.as_deref())?;
+        let mut layered = policy::resolve(self.policy.policy.as_ref(), user, self.upn.as_deref())?;
         if let Some(demo) = &self.demo {
             layered.config.microsoft = demo.clone();
             layered
@@ -112,6 +117,12 @@ impl Provisioning {
                 .extend(policy::APPLICATION_KEYS.iter().map(|k| (*k).to_owned()));
         }
         Ok(layered)
+    }
+
+    /// `Some` when the organization does not allow Microsoft 365 for this account (or its
+    /// policy file cannot be used and no valid copy was kept): sign-in is refused.
+    pub fn microsoft365_refusal(&self) -> Option<Error> {
+        effective::microsoft365_refusal(&self.policy, &self.layered)
     }
 
     pub fn config(&self) -> &Config {
@@ -124,15 +135,19 @@ impl Provisioning {
         &self,
         mut status: presently_engine::StatusView,
     ) -> presently_engine::StatusView {
-        if let Some(message) = self.policy_error().or(self.config_error()) {
+        if let Some(message) = self
+            .policy_error()
+            .or_else(|| self.config_error().map(str::to_owned))
+        {
             status.sync.state = presently_engine::engine::SyncPhase::Error;
-            status.sync.message = Some(message.to_owned());
+            status.sync.message = Some(message);
         }
         status
     }
 
-    pub fn policy_error(&self) -> Option<&str> {
-        self.policy_error.as_deref()
+    /// Why the policy file cannot be used and what applies meanwhile.
+    pub fn policy_error(&self) -> Option<String> {
+        self.policy.problem()
     }
 
     pub fn config_error(&self) -> Option<&str> {
@@ -148,10 +163,10 @@ impl Provisioning {
     }
 
     pub fn policy_info(&self) -> Option<PolicyInfo> {
-        (self.policy.is_some() || self.policy_error.is_some()).then(|| PolicyInfo {
-            path: self.policy_path.display().to_string(),
+        (!matches!(self.policy.status, PolicyStatus::Absent)).then(|| PolicyInfo {
+            path: self.policy.path.display().to_string(),
             group: self.layered.group.clone(),
-            error: self.policy_error.clone(),
+            error: self.policy_error(),
         })
     }
 
@@ -245,17 +260,6 @@ fn display_name(app: &GraphApplication) -> String {
     }
 }
 
-/// The configuration of no policy and no file (cannot fail: the defaults validate).
-fn placeholder() -> Layered {
-    policy::resolve(None, &toml::Table::new(), None).unwrap_or_else(unreachable_defaults)
-}
-
-#[allow(clippy::panic)]
-fn unreachable_defaults(e: Error) -> Layered {
-    // The built-in defaults are checked by the engine's tests.
-    panic!("the built-in defaults do not resolve: {e}")
-}
-
 /// For the UI: the error as `{code, message}`.
 pub fn api(e: Error) -> ApiError {
     ApiError::from(e)
@@ -273,17 +277,53 @@ mod tests {
         path
     }
 
+    /// A policy file that cannot be used never unlocks: with no valid copy of it kept,
+    /// Microsoft 365 is refused until it is fixed (the app runs, and says why).
     #[test]
-    fn an_invalid_policy_keeps_the_app_on_the_defaults_with_the_error() {
+    fn an_invalid_policy_refuses_microsoft365_and_says_why() {
         let dir = tempfile::tempdir().expect("dir");
         let policy = policy_file(dir.path(), "[[applications]]\nkey = 1\n");
         let p = Provisioning::load(policy, dir.path().join("config.toml"), None);
-        assert_eq!(p.config(), &Config::default());
+        assert!(!p.config().features.calendar_sync);
+        assert!(!p.config().features.presence);
         let error = p.policy_error().expect("error");
         assert!(error.contains("policy.toml"), "{error}");
         assert!(error.contains("line"), "{error}");
         assert!(p.policy_info().expect("info").error.is_some());
+        let refusal = p.microsoft365_refusal().expect("refused");
+        assert_eq!(
+            api(refusal).code,
+            presently_engine::ErrorCode::DisabledByPolicy
+        );
         assert!(!dir.path().join("config.toml").exists(), "nothing written");
+    }
+
+    /// The window app and the tray host read the policy as the CLI does: the last valid
+    /// copy in the data directory stands in for a file that broke.
+    #[test]
+    fn open_keeps_the_last_valid_policy_when_the_file_breaks() {
+        let dir = tempfile::tempdir().expect("dir");
+        let paths = Paths::under(dir.path().join("data"));
+        let policy = policy_file(
+            dir.path(),
+            "[[groups]]\nname = \"all\"\ndefault = true\nlocked = [\"features.presence\"]\n",
+        );
+        let load = || {
+            Provisioning::from_policy(
+                PolicyInForce::load(&policy, Some(&paths.data_dir)),
+                paths.config_file.clone(),
+                None,
+            )
+        };
+        assert!(load().policy_error().is_none());
+        std::fs::write(&policy, "[[groups]\n").expect("break");
+        let p = load();
+        assert_eq!(p.locked(), vec!["features.presence".to_owned()]);
+        assert!(p.microsoft365_refusal().is_none());
+        assert!(p
+            .policy_error()
+            .expect("warned")
+            .contains("last valid copy"));
     }
 
     #[test]
