@@ -72,6 +72,7 @@ async fn login_sync_whoami_logout() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Synced 1 calendar:"), "{}", text(&out));
     assert!(text(&out).contains("full round"), "{}", text(&out));
+    assert_private_to_the_user(dir.path());
     let out = run(&["sync"]).await;
     assert!(text(&out).contains("incremental round"), "{}", text(&out));
     assert!(
@@ -136,4 +137,98 @@ async fn login_sync_whoami_logout() {
     let out = run(&["logout", "--forget"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(!dir.path().join("presently.db").exists());
+}
+
+/// After a sign-in and a sync, what Presently wrote is the user's only, whatever the
+/// umask: the data directory, the store with its write-ahead log and shared memory, the
+/// log directory and its files (they name the user), the owner lock when there is one.
+fn assert_private_to_the_user(dir: &Path) {
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(dir), 0o700, "the data directory");
+    let mut checked = Vec::new();
+    for name in [
+        "presently.db",
+        "presently.db-wal",
+        "presently.db-shm",
+        "owner.lock",
+    ] {
+        let file = dir.join(name);
+        if file.exists() {
+            assert_eq!(mode(&file), 0o600, "{name}");
+            checked.push(name);
+        }
+    }
+    assert!(checked.contains(&"presently.db"), "{checked:?}");
+    let logs = dir.join("logs");
+    assert_eq!(mode(&logs), 0o700, "the log directory");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{path:?}");
+        files += 1;
+    }
+    assert!(files > 0, "a log was written");
+}
+
+/// `logout --forget` with a data directory whose name is not UTF-8: the store, its
+/// write-ahead log and shared memory are deleted through the path itself (never its
+/// printed form), and the command says so only once they are gone.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: scripts/test.sh runs it under dbus-run-session with gnome-keyring"]
+async fn logout_forget_deletes_the_store_in_a_non_utf8_directory() {
+    use presently_engine::auth::MemoryStore;
+    use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup};
+    use std::os::unix::ffi::OsStrExt;
+    let emu = Emulator::start(EmulatorConfig {
+        today: "2026-11-24".parse().unwrap(),
+        seed: Seed::Demo,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"data-\xff\xfe"));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n",
+            base = emu.base_url()
+        ),
+    )
+    .unwrap();
+    let engine = Engine::open_with_credentials(
+        EngineSetup {
+            paths: Paths::under(&dir),
+            config: Config::load(&dir.join("config.toml")).unwrap(),
+            clock: std::sync::Arc::new(presently_engine::SystemClock),
+            demo: false,
+        },
+        std::sync::Arc::new(MemoryStore::default()),
+    )
+    .unwrap();
+    engine.sign_in_to_emulator().await.unwrap();
+    engine.sync(Default::default()).await.unwrap();
+    drop(engine);
+    let store = dir.join("presently.db");
+    // A -wal and -shm as a running store leaves them.
+    for suffix in ["-wal", "-shm"] {
+        let mut name = store.clone().into_os_string();
+        name.push(suffix);
+        std::fs::write(std::path::PathBuf::from(name), "x").unwrap();
+    }
+    let d = dir.clone();
+    let out = tokio::task::spawn_blocking(move || presently(&d, &["logout", "--forget"]))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("was deleted"), "{}", text(&out));
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.as_bytes().starts_with(b"presently.db"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
