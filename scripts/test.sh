@@ -26,6 +26,7 @@ bash scripts/with-keyring.sh sh -ec '
   cargo test --quiet -p presently-engine --test keyring -- --ignored
   cargo test --quiet -p presently-cli --test login -- --ignored
   cargo test --quiet -p presently-cli --test run -- --ignored
+  cargo test --quiet -p presently-tray -- --ignored
 '
 
 step "fidelity: the presently binary against fakes of Microsoft 365 written from its published examples"

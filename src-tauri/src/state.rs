@@ -259,7 +259,7 @@ impl Shell {
                     .notification()
                     .builder()
                     .title(&reminder.subject)
-                    .body(body)
+                    .body(presently_desktop::reminders::plugin_body(&body))
                     .action_type_id(actions)
                     .extra(crate::reminders::APPOINTMENT, &reminder.appointment_id)
                     .show()
