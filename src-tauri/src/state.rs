@@ -177,6 +177,34 @@ pub struct Shell {
     sign_in_ids: AtomicU64,
 }
 
+/// Asks the user, in a native dialog (not the webview), whether `changes` may be made.
+async fn confirm_natively<R: Runtime>(
+    app: &AppHandle<R>,
+    changes: &[presently_desktop::settings::SensitiveChange],
+) -> bool {
+    use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
+    let (tx, rx) = oneshot::channel();
+    app.dialog()
+        .message(presently_desktop::settings::confirmation_text(changes))
+        .title("Presently: allow this change?")
+        .kind(MessageDialogKind::Warning)
+        .buttons(MessageDialogButtons::OkCancelCustom(
+            "Allow".into(),
+            "Cancel".into(),
+        ))
+        .show(move |allowed| {
+            let _ = tx.send(allowed);
+        });
+    let allowed = rx.await.unwrap_or(false);
+    let keys: Vec<_> = changes.iter().map(|c| c.key).collect();
+    tracing::info!(
+        ?keys,
+        allowed,
+        "sensitive settings change asked for by the settings page"
+    );
+    allowed
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -375,20 +403,39 @@ impl Shell {
 
     /// Validates and saves the settings (atomically), then applies them: the engine gets
     /// the new configuration, the loops wake, the UI and tray hear about it.
-    pub fn save_settings<R: Runtime>(
+    /// A change that would send the user's token elsewhere or run a program is saved only
+    /// once the user allowed it in a native dialog, outside the webview
+    /// ([`Provisioning::changes_to_confirm`]).
+    pub async fn save_settings<R: Runtime>(
         &self,
         app: &AppHandle<R>,
         config: Config,
     ) -> Result<Config, ApiError> {
-        let engine = self.engine()?;
+        let engine = self.engine()?.clone();
+        let changes = lock(&self.provisioning).changes_to_confirm(&config)?;
+        if !changes.is_empty() && !confirm_natively(app, &changes).await {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the change was not allowed; nothing was saved",
+            ));
+        }
         let before = engine.config();
-        let applied = lock(&self.provisioning).save(config)?;
+        let applied = lock(&self.provisioning).save_confirmed(config, &changes)?;
         engine.reconfigure(applied.clone())?;
         if presence_inputs_changed(&before, &applied) {
             self.restart_presence(app);
         }
         self.after_reconfigure(app);
         Ok(applied)
+    }
+
+    /// A forwarding draft from the settings page's Test button: refused when it changes
+    /// what the organization locked.
+    pub fn check_forwarding_draft(
+        &self,
+        draft: &presently_engine::presence::forwarding::ForwardingConfig,
+    ) -> Result<(), ApiError> {
+        Ok(lock(&self.provisioning).check_forwarding_draft(draft)?)
     }
 
     /// First launch without a provisioned application: the IDs the user entered.

@@ -41,6 +41,74 @@ pub struct PolicyInfo {
     pub error: Option<String>,
 }
 
+/// A change the settings page asks for that sends the user's data somewhere new or runs a
+/// program: the page's word alone is not enough (a compromised webview could ask for it), so
+/// the shell asks the user in a native dialog ([`Provisioning::changes_to_confirm`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensitiveChange {
+    /// The settings key, e.g. `microsoft.graph_endpoint`.
+    pub key: &'static str,
+    /// What it is, in the user's terms.
+    pub what: &'static str,
+    /// The new value as it will be used.
+    pub value: String,
+}
+
+/// What in `edited` differs from `before` and needs the user's confirmation: the sign-in
+/// and Microsoft Graph endpoints (the access token follows them) and the forwarding
+/// command (a program Presently runs). Secrets of the other forwarding providers are tied to
+/// their host instead (`presently_engine::presence::forwarding::BoundSecrets`).
+pub fn sensitive_changes(before: &Config, edited: &Config) -> Vec<SensitiveChange> {
+    use presently_engine::presence::forwarding::ProviderKind;
+    let mut changes = Vec::new();
+    let (b, e) = (&before.microsoft, &edited.microsoft);
+    if b.authority_host != e.authority_host {
+        changes.push(SensitiveChange {
+            key: "microsoft.authority_host",
+            what: "the sign-in address (your password and sign-in go there)",
+            value: e.authority_host.clone(),
+        });
+    }
+    if b.graph_endpoint != e.graph_endpoint {
+        changes.push(SensitiveChange {
+            key: "microsoft.graph_endpoint",
+            what: "the Microsoft Graph address (your access token goes there)",
+            value: e.graph_endpoint.clone(),
+        });
+    }
+    let (bf, ef) = (&before.presence.forwarding, &edited.presence.forwarding);
+    let command_of = |f: &presently_engine::presence::forwarding::ForwardingConfig| {
+        (f.provider == ProviderKind::Command).then(|| f.command.clone())
+    };
+    if let (Some(new), true) = (command_of(ef), command_of(bf) != command_of(ef)) {
+        let value = match new {
+            Some(c) => format!(
+                "{} (on: {}; off: {})",
+                c.program,
+                c.on_args.join(" "),
+                c.off_args.join(" ")
+            ),
+            None => String::new(),
+        };
+        changes.push(SensitiveChange {
+            key: "presence.forwarding.command",
+            what: "the program that switches call forwarding (Presently runs it)",
+            value,
+        });
+    }
+    changes
+}
+
+/// The text of the native confirmation dialog for `changes`.
+pub fn confirmation_text(changes: &[SensitiveChange]) -> String {
+    let mut text = String::from("The settings page asks to change what only you should decide:\n");
+    for c in changes {
+        text.push_str(&format!("\n• {}:\n  {}\n", c.what, c.value));
+    }
+    text.push_str("\nAllow only if you made this change yourself.");
+    text
+}
+
 /// The policy, the user's file and the configuration they give together.
 #[derive(Debug)]
 pub struct Provisioning {
@@ -237,6 +305,49 @@ impl Provisioning {
         Ok(self.layered.config.clone())
     }
 
+    /// What saving `edited` from the settings page needs the user to confirm (see
+    /// [`sensitive_changes`]); an invalid edit or one touching a locked key is refused here,
+    /// before any dialog.
+    pub fn changes_to_confirm(&self, edited: &Config) -> Result<Vec<SensitiveChange>, Error> {
+        edited.check()?;
+        self.layered.user_table(edited)?;
+        Ok(sensitive_changes(&self.layered.config, edited))
+    }
+
+    /// [`Provisioning::save`] for the settings page: refused unless every change that needs
+    /// the user's confirmation is among `confirmed` (what the native dialog showed and the
+    /// user allowed).
+    pub fn save_confirmed(
+        &mut self,
+        edited: Config,
+        confirmed: &[SensitiveChange],
+    ) -> Result<Config, Error> {
+        let unconfirmed: Vec<&str> = self
+            .changes_to_confirm(&edited)?
+            .into_iter()
+            .filter(|c| !confirmed.contains(c))
+            .map(|c| c.key)
+            .collect();
+        if !unconfirmed.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "the change to {} was not confirmed; nothing was saved",
+                unconfirmed.join(", ")
+            )));
+        }
+        self.save(edited)
+    }
+
+    /// A forwarding draft the settings page wants to try (its Test button): refused when
+    /// it changes what the organization locked.
+    pub fn check_forwarding_draft(
+        &self,
+        draft: &presently_engine::presence::forwarding::ForwardingConfig,
+    ) -> Result<(), Error> {
+        let mut edited = self.layered.config.clone();
+        edited.presence.forwarding = draft.clone();
+        policy::check_locked(&edited, &self.layered)
+    }
+
     /// First launch without a provisioned application: the IDs the user's administrator
     /// gave them.
     pub fn set_registration(&mut self, client_id: &str, tenant: &str) -> Result<Config, Error> {
@@ -296,6 +407,113 @@ mod tests {
             presently_engine::ErrorCode::DisabledByPolicy
         );
         assert!(!dir.path().join("config.toml").exists(), "nothing written");
+    }
+
+    fn command_forwarding(
+        program: &str,
+    ) -> presently_engine::presence::forwarding::ForwardingConfig {
+        use presently_engine::presence::forwarding::{
+            CommandConfig, ForwardingConfig, ProviderKind,
+        };
+        ForwardingConfig {
+            provider: ProviderKind::Command,
+            command: Some(CommandConfig {
+                program: program.into(),
+                on_args: vec!["on".into(), "{target}".into()],
+                off_args: vec!["off".into()],
+                extension: String::new(),
+                voicemail: "voicemail".into(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// The settings page cannot repoint Microsoft Graph (the access token follows) or set
+    /// a forwarding command on its own word: nothing is saved unless the user confirmed
+    /// exactly those changes; other changes need no confirmation.
+    #[test]
+    fn endpoint_and_command_changes_need_the_users_confirmation() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config_path = dir.path().join("config.toml");
+        let mut p = Provisioning::load(dir.path().join("policy.toml"), config_path.clone(), None);
+
+        let mut plain = p.config().clone();
+        plain.sync.interval_secs = 600;
+        assert_eq!(p.changes_to_confirm(&plain).expect("valid"), vec![]);
+        p.save_confirmed(plain, &[])
+            .expect("no confirmation needed");
+
+        let mut hostile = p.config().clone();
+        hostile.microsoft.graph_endpoint = "https://graph.evil.example".into();
+        hostile.presence.forwarding = command_forwarding("/tmp/x");
+        let changes = p.changes_to_confirm(&hostile).expect("valid");
+        let keys: Vec<_> = changes.iter().map(|c| c.key).collect();
+        assert_eq!(
+            keys,
+            vec!["microsoft.graph_endpoint", "presence.forwarding.command"]
+        );
+        let text = confirmation_text(&changes);
+        assert!(text.contains("https://graph.evil.example"), "{text}");
+        assert!(
+            text.contains("/tmp/x (on: on {target}; off: off)"),
+            "{text}"
+        );
+
+        let before = std::fs::read_to_string(&config_path).expect("saved once");
+        let err = p
+            .save_confirmed(hostile.clone(), &[])
+            .expect_err("not confirmed");
+        assert!(
+            err.to_string().contains("microsoft.graph_endpoint"),
+            "{err}"
+        );
+        // Confirming one change does not confirm another.
+        let err = p
+            .save_confirmed(hostile.clone(), &changes[..1])
+            .expect_err("half confirmed");
+        assert!(
+            err.to_string().contains("presence.forwarding.command"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&config_path).expect("file"), before);
+        assert_eq!(
+            p.config().microsoft.graph_endpoint,
+            "https://graph.microsoft.com"
+        );
+
+        let applied = p.save_confirmed(hostile, &changes).expect("confirmed");
+        assert_eq!(
+            applied.microsoft.graph_endpoint,
+            "https://graph.evil.example"
+        );
+        // Another program is another confirmation; the same one again is none.
+        let mut again = applied.clone();
+        assert_eq!(p.changes_to_confirm(&again).expect("valid"), vec![]);
+        again.presence.forwarding = command_forwarding("/tmp/y");
+        assert_eq!(p.changes_to_confirm(&again).expect("valid").len(), 1);
+    }
+
+    /// What the organization locked cannot be changed through the settings page, nor tried
+    /// with its forwarding Test button; a locked key refuses before any dialog.
+    #[test]
+    fn locked_keys_bind_the_save_and_the_forwarding_test() {
+        let dir = tempfile::tempdir().expect("dir");
+        let policy = policy_file(
+            dir.path(),
+            "[[groups]]\nname = \"all\"\ndefault = true\nlocked = [\"microsoft.graph_endpoint\", \"presence.forwarding\"]\n",
+        );
+        let p = Provisioning::load(policy, dir.path().join("config.toml"), None);
+        let mut edited = p.config().clone();
+        edited.microsoft.graph_endpoint = "https://graph.evil.example".into();
+        let err = p.changes_to_confirm(&edited).expect_err("locked");
+        assert_eq!(api(err).code, presently_engine::ErrorCode::SettingLocked);
+
+        let err = p
+            .check_forwarding_draft(&command_forwarding("/tmp/x"))
+            .expect_err("locked");
+        assert_eq!(api(err).code, presently_engine::ErrorCode::SettingLocked);
+        p.check_forwarding_draft(&p.config().presence.forwarding.clone())
+            .expect("the settings in force can be tried");
     }
 
     /// The window app and the tray host read the policy as the CLI does: the last valid
