@@ -18,6 +18,9 @@ step "ui: build"
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "supply chain: licenses, banned crates and sources of every dependency (deny.toml)"
+cargo deny check bans licenses sources
+
 step "Rust tests"
 cargo test --workspace --quiet
 
