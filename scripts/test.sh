@@ -24,6 +24,9 @@ cargo deny check bans licenses sources
 step "Rust tests"
 cargo test --workspace --quiet
 
+step "fuzz: Graph pages, settings, policy, the sign-in listener's requests and meeting links, 20 s each (scripts/fuzz.sh)"
+bash scripts/fuzz.sh
+
 step "keyring: sign-in with a real Secret Service (gnome-keyring under dbus-run-session)"
 bash scripts/with-keyring.sh sh -ec '
   cargo test --quiet -p presently-engine --test keyring -- --ignored
