@@ -34,3 +34,14 @@ if [ "$mode" = test ] && ! command -v tauri-driver >/dev/null 2>&1; then
   echo "setup: cargo install tauri-driver"
   cargo install tauri-driver --locked --quiet
 fi
+
+if [ "$mode" = test ] && ! cargo deny --version >/dev/null 2>&1; then
+  echo "setup: cargo install cargo-deny"
+  cargo install cargo-deny --locked --quiet
+fi
+
+if [ "$mode" = test ] && ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  echo "setup: nightly toolchain and cargo-fuzz (scripts/fuzz.sh)"
+  rustup toolchain install nightly --profile minimal
+  cargo install cargo-fuzz --locked --quiet
+fi

@@ -18,8 +18,14 @@ step "ui: build"
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "supply chain: licenses, banned crates and sources of every dependency (deny.toml)"
+cargo deny check bans licenses sources
+
 step "Rust tests"
 cargo test --workspace --quiet
+
+step "fuzz: Graph pages, settings, policy, the sign-in listener's requests and meeting links, 20 s each (scripts/fuzz.sh)"
+bash scripts/fuzz.sh
 
 step "keyring: sign-in with a real Secret Service (gnome-keyring under dbus-run-session)"
 bash scripts/with-keyring.sh sh -ec '
@@ -28,6 +34,7 @@ bash scripts/with-keyring.sh sh -ec '
   cargo test --quiet -p presently-cli --test run -- --ignored
   cargo test --quiet -p presently-cli --test run_restores -- --ignored
   cargo test --quiet -p presently-cli --test run_take_over -- --ignored
+  cargo test --quiet -p presently-tray -- --ignored
 '
 
 step "fidelity: the presently binary against fakes of Microsoft 365 written from its published examples"

@@ -204,7 +204,7 @@ pub async fn settings_save<R: Runtime>(
     config: Config,
 ) -> Result<SettingsView, ApiError> {
     let before = shell.engine()?.config().app.start_at_login;
-    let applied = shell.save_settings(&app, config)?;
+    let applied = shell.save_settings(&app, config).await?;
     if applied.app.start_at_login != before {
         crate::autostart::apply(&app, &shell, applied.app.start_at_login)?;
     }
@@ -236,6 +236,7 @@ pub async fn forwarding_test(
     shell: State<'_, Shell>,
     forwarding: ForwardingConfig,
 ) -> Result<ForwardingTest, ApiError> {
+    shell.check_forwarding_draft(&forwarding)?;
     let engine = shell.engine()?.clone();
     Ok(match engine.forwarding_test(&forwarding).await {
         Ok(message) => ForwardingTest { ok: true, message },
@@ -248,11 +249,14 @@ pub async fn forwarding_test(
 
 /// Keeps a call-forwarding provider's secret (Webex token, AMI password, the HTTP
 /// provider's `{secret}`) in the OS keyring; it never reaches the settings file or a log.
+/// It is tied to where `forwarding` (the page's draft; the saved settings when absent)
+/// sends it, and goes nowhere else.
 #[tauri::command]
 pub async fn forwarding_secret_save(
     shell: State<'_, Shell>,
     provider: String,
     secret: secrecy::SecretString,
+    forwarding: Option<ForwardingConfig>,
 ) -> Result<(), ApiError> {
     use presently_engine::presence::forwarding::{AMI_SECRET, HTTP_SECRET, WEBEX_SECRET};
     use secrecy::ExposeSecret;
@@ -273,7 +277,9 @@ pub async fn forwarding_secret_save(
             "the secret is empty",
         ));
     }
-    Ok(shell.engine()?.save_forwarding_secret(entry, &secret)?)
+    let engine = shell.engine()?;
+    let for_config = forwarding.unwrap_or_else(|| engine.config().presence.forwarding.clone());
+    Ok(engine.save_forwarding_secret(entry, &secret, &for_config)?)
 }
 
 /// First launch without a provisioned application: saves the application (client) ID and

@@ -147,6 +147,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![BACKGROUND_ARG]),
@@ -379,11 +380,7 @@ pub fn opens_window_at_start(background: bool, signed_in: bool) -> bool {
 /// The real account: the organization's policy, the user's settings and the store from
 /// the platform directories.
 fn open_real(paths: Paths) -> Shell {
-    let provisioning = settings::Provisioning::load(
-        presently_engine::policy::policy_path(),
-        paths.config_file.clone(),
-        None,
-    );
+    let provisioning = settings::Provisioning::open(&paths);
     let engine = Engine::open(EngineSetup {
         paths,
         config: provisioning.config().clone(),

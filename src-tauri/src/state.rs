@@ -190,6 +190,34 @@ pub struct Shell {
     sign_in_ids: AtomicU64,
 }
 
+/// Asks the user, in a native dialog (not the webview), whether `changes` may be made.
+async fn confirm_natively<R: Runtime>(
+    app: &AppHandle<R>,
+    changes: &[presently_desktop::settings::SensitiveChange],
+) -> bool {
+    use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
+    let (tx, rx) = oneshot::channel();
+    app.dialog()
+        .message(presently_desktop::settings::confirmation_text(changes))
+        .title("Presently: allow this change?")
+        .kind(MessageDialogKind::Warning)
+        .buttons(MessageDialogButtons::OkCancelCustom(
+            "Allow".into(),
+            "Cancel".into(),
+        ))
+        .show(move |allowed| {
+            let _ = tx.send(allowed);
+        });
+    let allowed = rx.await.unwrap_or(false);
+    let keys: Vec<_> = changes.iter().map(|c| c.key).collect();
+    tracing::info!(
+        ?keys,
+        allowed,
+        "sensitive settings change asked for by the settings page"
+    );
+    allowed
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -265,7 +293,7 @@ impl Shell {
                     .notification()
                     .builder()
                     .title(&alert.summary)
-                    .body(&alert.body)
+                    .body(presently_desktop::reminders::plugin_body(&alert.body))
                     .show()
                 {
                     tracing::warn!(error = %e, "cannot show the notification");
@@ -314,7 +342,7 @@ impl Shell {
                     .notification()
                     .builder()
                     .title(&reminder.subject)
-                    .body(body)
+                    .body(presently_desktop::reminders::plugin_body(&body))
                     .action_type_id(actions)
                     .extra(crate::reminders::APPOINTMENT, &reminder.appointment_id)
                     .show()
@@ -399,7 +427,7 @@ impl Shell {
         let application = provisioning.application();
         info.application_name = application.as_ref().and_then(|a| a.display_name.clone());
         info.source = application.map(|a| a.source);
-        info.policy_error = provisioning.policy_error().map(str::to_owned);
+        info.policy_error = provisioning.policy_error();
         Ok(info)
     }
 
@@ -444,20 +472,39 @@ impl Shell {
 
     /// Validates and saves the settings (atomically), then applies them: the engine gets
     /// the new configuration, the loops wake, the UI and tray hear about it.
-    pub fn save_settings<R: Runtime>(
+    /// A change that would send the user's token elsewhere or run a program is saved only
+    /// once the user allowed it in a native dialog, outside the webview
+    /// ([`Provisioning::changes_to_confirm`]).
+    pub async fn save_settings<R: Runtime>(
         &self,
         app: &AppHandle<R>,
         config: Config,
     ) -> Result<Config, ApiError> {
-        let engine = self.engine()?;
+        let engine = self.engine()?.clone();
+        let changes = lock(&self.provisioning).changes_to_confirm(&config)?;
+        if !changes.is_empty() && !confirm_natively(app, &changes).await {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the change was not allowed; nothing was saved",
+            ));
+        }
         let before = engine.config();
-        let applied = lock(&self.provisioning).save(config)?;
+        let applied = lock(&self.provisioning).save_confirmed(config, &changes)?;
         engine.reconfigure(applied.clone())?;
         if presence_inputs_changed(&before, &applied) {
             self.restart_presence(app);
         }
         self.after_reconfigure(app);
         Ok(applied)
+    }
+
+    /// A forwarding draft from the settings page's Test button: refused when it changes
+    /// what the organization locked.
+    pub fn check_forwarding_draft(
+        &self,
+        draft: &presently_engine::presence::forwarding::ForwardingConfig,
+    ) -> Result<(), ApiError> {
+        Ok(lock(&self.provisioning).check_forwarding_draft(draft)?)
     }
 
     /// First launch without a provisioned application: the IDs the user entered.
@@ -558,6 +605,15 @@ impl Shell {
         }
     }
 
+    /// `disabled_by_policy` when the organization does not allow Microsoft 365 for this
+    /// account: checked before any request to Microsoft (as the CLI does).
+    fn refuse_if_disallowed(&self) -> Result<(), ApiError> {
+        match lock(&self.provisioning).microsoft365_refusal() {
+            Some(refusal) => Err(ApiError::from(refusal)),
+            None => Ok(()),
+        }
+    }
+
     /// Interactive sign-in: binds the loopback listener, sends the system browser to the
     /// authorize URL and waits for it in the background (at most
     /// [`BROWSER_SIGN_IN_TIMEOUT`]), reporting through [`SIGN_IN_PROGRESS`].
@@ -565,6 +621,7 @@ impl Shell {
         &self,
         app: &AppHandle<R>,
     ) -> Result<BrowserSignIn, ApiError> {
+        self.refuse_if_disallowed()?;
         let engine = Arc::clone(self.engine()?);
         let login = engine.start_sign_in().await?;
         let url = login.authorize_url().to_string();
@@ -604,6 +661,7 @@ impl Shell {
         &self,
         app: &AppHandle<R>,
     ) -> Result<DeviceCode, ApiError> {
+        self.refuse_if_disallowed()?;
         let engine = Arc::clone(self.engine()?);
         let login = engine.start_device_sign_in().await?;
         let lifetime = login.expires_in();
@@ -835,6 +893,33 @@ mod tests {
         .expect("engine");
         let provisioning = no_policy(dir.path());
         (dir, Shell::new(Ok(engine), None, provisioning))
+    }
+
+    /// The window app refuses a sign-in the organization does not allow, as the CLI does,
+    /// before the loopback listener or the browser.
+    #[test]
+    fn a_sign_in_the_policy_does_not_allow_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            "[[groups]]\nname = \"Board\"\ndefault = true\nallow_microsoft365 = false\n",
+        )
+        .expect("policy");
+        let engine = Engine::open(presently_engine::EngineSetup {
+            paths: presently_engine::paths::Paths::under(dir.path()),
+            config: Default::default(),
+            clock: Arc::new(presently_engine::SystemClock),
+            demo: false,
+        })
+        .expect("engine");
+        let provisioning = Provisioning::load(policy, dir.path().join("config.toml"), None);
+        let refused = Shell::new(Ok(engine), None, provisioning);
+        let err = refused.refuse_if_disallowed().expect_err("refused");
+        assert_eq!(err.code, ErrorCode::DisabledByPolicy);
+        assert!(err.message.contains("Board"), "{}", err.message);
+        let (_dir, allowed) = shell();
+        assert!(allowed.refuse_if_disallowed().is_ok());
     }
 
     #[test]

@@ -57,9 +57,10 @@ export const api = {
   /** The rest of today's presence plan with a draft presence configuration (live preview). */
   presencePreview: (presence: PresenceConfigJson) => call<PlannedTransition[]>('presence_preview', { presence }),
   forwardingTest: (forwarding: ForwardingConfigJson) => call<ForwardingTestResult>('forwarding_test', { forwarding }),
-  /** Keeps a provider's secret in the OS keyring (never in the settings file). */
-  forwardingSecretSave: (provider: 'webex' | 'ami' | 'http', secret: string) =>
-    call<null>('forwarding_secret_save', { provider, secret }),
+  /** Keeps a provider's secret in the OS keyring (never in the settings file), tied to
+   *  where `forwarding` (the draft being edited) sends it. */
+  forwardingSecretSave: (provider: 'webex' | 'ami' | 'http', secret: string, forwarding: ForwardingConfigJson) =>
+    call<null>('forwarding_secret_save', { provider, secret, forwarding }),
   /** First launch without a provisioned application: the user enters the IDs their admin gave. */
   setRegistration: (clientId: string, tenant: string) =>
     call<SignInInfo>('set_registration', { clientId, tenant }),

@@ -1691,7 +1691,8 @@ export function createSettings(deps: SettingsDeps, resume: SettingsResume | null
         return;
       }
       try {
-        await api.forwardingSecretSave(provider, input.value);
+        if (!draft) return;
+        await api.forwardingSecretSave(provider, input.value, clone(draft.presence.forwarding));
         input.value = '';
         status.textContent = s.secretSaved;
       } catch (e) {

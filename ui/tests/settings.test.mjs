@@ -442,7 +442,11 @@ test('call forwarding: provider fields, the keyring, and Test shows the result',
     await secret.fill('webex-token-123');
     await page.getByTestId('forwarding-secret-save').click();
     await page.waitForFunction(() => document.querySelector('[data-testid="forwarding-secret-status"]').textContent === 'Saved in the keyring');
-    assert.deepEqual((await settingsCalls(page, 'forwarding_secret_save'))[0].args, { provider: 'webex', secret: 'webex-token-123' });
+    // With the draft's provider settings: the secret is tied to the host it is entered for.
+    const saved = (await settingsCalls(page, 'forwarding_secret_save'))[0].args;
+    assert.deepEqual({ provider: saved.provider, secret: saved.secret }, { provider: 'webex', secret: 'webex-token-123' });
+    assert.equal(saved.forwarding.provider, 'webex');
+    assert.equal(saved.forwarding.webex.base_url, 'https://webexapis.com/v1');
     assert.equal(await secret.inputValue(), '', 'the field is cleared once saved');
 
     // Test with missing fields: the fields say what is missing, nothing is invoked.

@@ -11,6 +11,7 @@ use presently_engine::presence::journal::Resource;
 use presently_engine::presence::runtime as presence_runtime;
 use presently_engine::presence::PlannedTransition;
 use presently_engine::{agenda, Engine, EngineSetup, SystemClock};
+use presently_engine::{effective, policy};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -274,7 +275,19 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             }
         );
     }
+    // The configuration in force, as every surface reads it: the organization policy (or
+    // its last valid copy), the user's file, the locked keys. The emulator and `policy`
+    // read what they need themselves.
+    let effective = match &cli.command {
+        Command::Emulator { .. } | Command::Policy { .. } => None,
+        _ => Some(effective_config(&paths)?),
+    };
+    if let Some(effective) = &effective {
+        refuse_by_policy(&cli.command, effective)?;
+    }
+    let config = effective.map(|e| e.layered.config).unwrap_or_default();
     check_sign_in(&cli.command, &paths)?;
+    let open_engine = |paths: Paths| open_engine(paths, config.clone());
     match cli.command {
         Command::Emulator {
             port,
@@ -303,8 +316,11 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             runtime()?.block_on(engine.sign_out(forget))?;
             drop(engine);
             if forget {
-                paths.remove_store()?;
-                println!("Signed out; the local store was deleted.");
+                forget_store(&paths)?;
+                println!(
+                    "Signed out; the local store {} was deleted.",
+                    paths.store_file().display()
+                );
             } else {
                 println!("Signed out. The local calendar stays on this machine and shows again when you sign in; `presently logout --forget` deletes it.");
             }
@@ -658,7 +674,7 @@ async fn shutdown_signal() {
 /// `presently policy`: the file, valid or not (exit code 2 when not), and for one user the
 /// group, the application, the sync method and the locked keys.
 fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Result<()> {
-    use presently_engine::policy::{self, GroupMatch};
+    use presently_engine::policy::GroupMatch;
     let path = file.unwrap_or_else(policy::policy_path);
     let load = policy::load(&path);
     println!("Policy file: {}", path.display());
@@ -683,7 +699,7 @@ fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Res
 
     let (upn, source) = match upn {
         Some(u) => (Some(u), "given"),
-        None => match stored_account(paths) {
+        None => match effective::stored_upn(paths) {
             Some(u) => (Some(u), "the account on this machine"),
             None => (None, "not signed in"),
         },
@@ -747,17 +763,6 @@ fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Res
     Ok(())
 }
 
-/// The UPN of the account in the local store, if there is a store and an account; no
-/// store is created to find out.
-fn stored_account(paths: &Paths) -> Option<String> {
-    let file = paths.store_file();
-    if !file.exists() {
-        return None;
-    }
-    let store = presently_engine::store::Store::open(&file).ok()?;
-    store.account().ok().flatten().map(|a| a.upn)
-}
-
 const NOT_SIGNED_IN: &str = "not signed in — run `presently login`";
 
 /// Where the sign-in stands, from the local store (no keyring, no network).
@@ -805,8 +810,8 @@ fn expired_message(why: &str) -> String {
 /// working: the local calendar still shows (the agenda works offline), with a warning;
 /// `sync` and `calendars` go on and report the service's answer; `whoami` deals with it
 /// itself. `sync`, `calendars` and `whoami` without a store look in the keyring, which
-/// they need anyway. The configuration is read first, so a broken file is what the user
-/// hears of.
+/// they need anyway. The configuration was read before (`effective_config`), so a broken
+/// file is what the user hears of.
 fn check_sign_in(command: &Command, paths: &Paths) -> Result<()> {
     let local = match command {
         Command::Agenda { .. }
@@ -816,7 +821,6 @@ fn check_sign_in(command: &Command, paths: &Paths) -> Result<()> {
         Command::Sync { .. } | Command::Calendars | Command::Whoami => false,
         _ => return Ok(()),
     };
-    Config::load(&paths.config_file)?;
     match sign_in_state(paths)? {
         // The store was deleted by hand but the keyring still holds the sign-in: sync
         // builds the store again.
@@ -833,8 +837,60 @@ fn check_sign_in(command: &Command, paths: &Paths) -> Result<()> {
     }
 }
 
-fn open_engine(paths: Paths) -> Result<Engine> {
-    let config = Config::load(&paths.config_file)?;
+/// The configuration in force (`presently_engine::effective`): the policy at
+/// `PRESENTLY_POLICY` or the platform's place, for the account in the local store. A user's
+/// file that cannot be used stops the command (the app runs on the defaults instead); a
+/// policy file that cannot be used is warned about (its last valid copy applies, or
+/// Microsoft 365 is refused).
+fn effective_config(paths: &Paths) -> Result<effective::Effective> {
+    let upn = effective::stored_upn(paths);
+    let effective = effective::for_paths(paths, &policy::policy_path(), upn.as_deref());
+    if let Some(err) = effective.config_error {
+        return Err(err.into());
+    }
+    if let Some(problem) = effective.policy.problem() {
+        eprintln!("presently: warning: {problem}");
+    }
+    Ok(effective)
+}
+
+/// What the organization does not allow is refused before anything is sent to Microsoft:
+/// sign-in, sync, the calendar list and `run` when Microsoft 365 is not allowed; sync also
+/// when the policy turned calendar sync off.
+fn refuse_by_policy(command: &Command, effective: &effective::Effective) -> Result<()> {
+    let refusal = match command {
+        Command::Sync { .. } => effective.sync_refusal(),
+        Command::Login { .. } | Command::Calendars | Command::Run => {
+            effective.microsoft365_refusal()
+        }
+        _ => None,
+    };
+    match refusal {
+        Some(refusal) => Err(refusal.into()),
+        None => Ok(()),
+    }
+}
+
+/// `logout --forget`: deletes the store with its write-ahead log and shared memory, then
+/// checks that none of them is left (a path is never rebuilt from its printed form).
+fn forget_store(paths: &Paths) -> Result<()> {
+    paths.remove_store()?;
+    let left: Vec<String> = paths
+        .store_files()
+        .iter()
+        .filter(|f| f.symlink_metadata().is_ok())
+        .map(|f| f.display().to_string())
+        .collect();
+    if !left.is_empty() {
+        anyhow::bail!(
+            "the local store was not deleted: {} still exist",
+            left.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn open_engine(paths: Paths, config: Config) -> Result<Engine> {
     Ok(Engine::open(EngineSetup {
         paths,
         config,

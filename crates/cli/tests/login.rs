@@ -72,6 +72,7 @@ async fn login_sync_whoami_logout() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Synced 1 calendar:"), "{}", text(&out));
     assert!(text(&out).contains("full round"), "{}", text(&out));
+    assert_private_to_the_user(dir.path());
     let out = run(&["sync"]).await;
     assert!(text(&out).contains("incremental round"), "{}", text(&out));
     assert!(
@@ -136,4 +137,211 @@ async fn login_sync_whoami_logout() {
     let out = run(&["logout", "--forget"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(!dir.path().join("presently.db").exists());
+}
+
+/// After a sign-in and a sync, what Presently wrote is the user's only, whatever the
+/// umask: the data directory, the store with its write-ahead log and shared memory, the
+/// log directory and its files (they name the user), the owner lock when there is one.
+fn assert_private_to_the_user(dir: &Path) {
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(dir), 0o700, "the data directory");
+    let mut checked = Vec::new();
+    for name in [
+        "presently.db",
+        "presently.db-wal",
+        "presently.db-shm",
+        "owner.lock",
+    ] {
+        let file = dir.join(name);
+        if file.exists() {
+            assert_eq!(mode(&file), 0o600, "{name}");
+            checked.push(name);
+        }
+    }
+    assert!(checked.contains(&"presently.db"), "{checked:?}");
+    let logs = dir.join("logs");
+    assert_eq!(mode(&logs), 0o700, "the log directory");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{path:?}");
+        files += 1;
+    }
+    assert!(files > 0, "a log was written");
+}
+
+/// `logout --forget` with a data directory whose name is not UTF-8: the store, its
+/// write-ahead log and shared memory are deleted through the path itself (never its
+/// printed form), and the command says so only once they are gone.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: scripts/test.sh runs it under dbus-run-session with gnome-keyring"]
+async fn logout_forget_deletes_the_store_in_a_non_utf8_directory() {
+    use presently_engine::auth::MemoryStore;
+    use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup};
+    use std::os::unix::ffi::OsStrExt;
+    let emu = Emulator::start(EmulatorConfig {
+        today: "2026-11-24".parse().unwrap(),
+        seed: Seed::Demo,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"data-\xff\xfe"));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n",
+            base = emu.base_url()
+        ),
+    )
+    .unwrap();
+    let engine = Engine::open_with_credentials(
+        EngineSetup {
+            paths: Paths::under(&dir),
+            config: Config::load(&dir.join("config.toml")).unwrap(),
+            clock: std::sync::Arc::new(presently_engine::SystemClock),
+            demo: false,
+        },
+        std::sync::Arc::new(MemoryStore::default()),
+    )
+    .unwrap();
+    engine.sign_in_to_emulator().await.unwrap();
+    engine.sync(Default::default()).await.unwrap();
+    drop(engine);
+    let store = dir.join("presently.db");
+    // A -wal and -shm as a running store leaves them.
+    for suffix in ["-wal", "-shm"] {
+        let mut name = store.clone().into_os_string();
+        name.push(suffix);
+        std::fs::write(std::path::PathBuf::from(name), "x").unwrap();
+    }
+    let d = dir.clone();
+    let out = tokio::task::spawn_blocking(move || presently(&d, &["logout", "--forget"]))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("was deleted"), "{}", text(&out));
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.as_bytes().starts_with(b"presently.db"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// The check of issue 17's "done when", from outside, with the umask most systems have
+/// (022) and what an older version left open (a 0755 data directory, a 0644 lock): after a
+/// sign-in and a sync through the CLI, and while `presently run` holds the store open, the
+/// data directory, the store with its write-ahead log and shared memory, the logs and the
+/// owner lock are the user's only. Then, under a policy that does not allow Microsoft 365,
+/// `presently sync` exits non-zero naming the organization's policy, and the emulator
+/// receives no request at all (so no calendar request).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: scripts/test.sh runs it under dbus-run-session with gnome-keyring"]
+async fn after_sign_in_and_sync_all_is_private_and_a_policy_without_microsoft365_refuses_sync() {
+    let emu = Emulator::start(EmulatorConfig {
+        today: chrono::Utc::now().date_naive(),
+        seed: Seed::Demo,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("presently");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n",
+            base = emu.base_url()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("owner.lock"), "").unwrap();
+    std::fs::set_permissions(
+        dir.join("owner.lock"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let browser = dir.join("browser.sh");
+    std::fs::write(&browser, "#!/bin/sh\nexec curl -s -o /dev/null -L \"$1\"\n").unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let policy = root.path().join("policy.toml");
+    // `presently ARGS` under umask 022, with or without the policy.
+    let cli = |args: &[&str], with_policy: bool| {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("umask 022 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_presently"))
+            .args(args)
+            .env("PRESENTLY_DATA_DIR", &dir)
+            .env("PRESENTLY_CONFIG", dir.join("config.toml"))
+            .env("BROWSER", &browser)
+            .env("RUST_LOG", "info");
+        if with_policy {
+            cmd.env("PRESENTLY_POLICY", &policy);
+        } else {
+            cmd.env_remove("PRESENTLY_POLICY");
+        }
+        cmd
+    };
+    let output = |mut cmd: Command| async move {
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    };
+
+    let _ = output(cli(&["logout"], false)).await;
+    let out = output(cli(&["login"], false)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = output(cli(&["sync"], false)).await;
+    assert!(out.status.success(), "{}", text(&out));
+
+    // `run` keeps the store open: its write-ahead log and shared memory exist meanwhile.
+    let mut running = cli(&["run"], false)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (wal, shm) = (dir.join("presently.db-wal"), dir.join("presently.db-shm"));
+    for _ in 0..100 {
+        if wal.exists() && shm.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&dir), 0o700, "the data directory");
+    for file in [dir.join("presently.db"), wal, shm, dir.join("owner.lock")] {
+        assert_eq!(mode(&file), 0o600, "{file:?}");
+    }
+    let logs = dir.join("logs");
+    assert_eq!(mode(&logs), 0o700, "the log directory");
+    let mut log_files = 0;
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{path:?}");
+        log_files += 1;
+    }
+    assert!(log_files > 0, "a log was written");
+    running.kill().unwrap();
+    let _ = running.wait();
+
+    std::fs::write(
+        &policy,
+        "[[groups]]\nname = \"Kiosk\"\ndefault = true\nallow_microsoft365 = false\n",
+    )
+    .unwrap();
+    let before = emu.control().request_log().len();
+    let out = output(cli(&["sync"], true)).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("organization's policy"), "{err}");
+    let after = emu.control().request_log();
+    assert_eq!(after.len(), before, "requests: {:?}", &after[before..]);
 }

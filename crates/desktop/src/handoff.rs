@@ -13,14 +13,21 @@
 //! host stops its loops, lets go of the lock, answers [`HANDED_OVER`] and exits. When the
 //! window closes, the app starts the host, stops its own loops and exits; the host waits
 //! for the lock, which goes with the app's process.
+//!
+//! Both live in the data directory, which is private to the user (`0700`; see
+//! `presently_engine::private`): another local user can neither take the lock (and so stop
+//! the tray host and the hand-over) nor talk to the socket. The lock is `0600`, the socket
+//! too, and the host checks that whoever connects is the same user (`SO_PEERCRED`), reads
+//! at most [`MAX_REQUEST`] bytes for at most [`REQUEST_TIMEOUT`], and does so off the
+//! loop that serves the tray menu.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The owner lock's file name in the data directory.
-pub const LOCK_FILE: &str = "owner.lock";
+pub const LOCK_FILE: &str = presently_engine::paths::LOCK_FILE;
 /// The tray host's control socket in the data directory.
 pub const SOCKET_FILE: &str = "tray.sock";
 /// What the window app sends to the tray host.
@@ -46,13 +53,17 @@ pub struct OwnerLock {
 impl OwnerLock {
     /// Takes the lock if nobody holds it, and writes this process's id into it.
     pub fn try_acquire(data_dir: &Path) -> std::io::Result<Option<Self>> {
-        std::fs::create_dir_all(data_dir)?;
-        let mut file = OpenOptions::new()
+        presently_engine::private::create_dir(data_dir)?;
+        presently_engine::private::tighten(data_dir)?;
+        let path = data_dir.join(LOCK_FILE);
+        let mut file = presently_engine::private::open_options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(data_dir.join(LOCK_FILE))?;
+            .open(&path)?;
+        // One left by an older version may be readable by others.
+        presently_engine::private::tighten(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Ok(None),
@@ -126,6 +137,92 @@ pub fn tray_host_for(demo: bool) -> Option<PathBuf> {
         return None;
     }
     sibling(TRAY_HOST)
+}
+
+/// The longest request the tray host reads from its control socket.
+pub const MAX_REQUEST: usize = 64;
+/// How long the tray host waits for a connection's request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Binds the tray host's control socket in `data_dir` (a file left by a host that crashed
+/// goes first: the caller holds the owner lock), private to the user.
+#[cfg(unix)]
+pub fn bind_control_socket(data_dir: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = socket_path(data_dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Why a connection to the control socket was turned away.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestRefused {
+    #[error("a process of another user (uid {peer}) connected")]
+    OtherUser { peer: u32 },
+    #[error("cannot tell who connected: {0}")]
+    Credentials(std::io::Error),
+    #[error("the request is longer than {MAX_REQUEST} bytes")]
+    TooLong,
+    #[error("no request within {REQUEST_TIMEOUT:?}")]
+    Timeout,
+    #[error("reading the request failed: {0}")]
+    Io(std::io::Error),
+    #[error("unknown request {0:?}")]
+    Unknown(String),
+}
+
+/// Reads a hand-over request from `stream` and answers the stream back to reply on: only
+/// from a process of `uid` (the user the host runs as), at most [`MAX_REQUEST`] bytes up
+/// to the first newline, within [`REQUEST_TIMEOUT`].
+#[cfg(unix)]
+pub async fn read_request(
+    mut stream: tokio::net::UnixStream,
+    uid: u32,
+) -> Result<tokio::net::UnixStream, RequestRefused> {
+    use tokio::io::AsyncReadExt;
+    let peer = stream
+        .peer_cred()
+        .map_err(RequestRefused::Credentials)?
+        .uid();
+    if peer != uid {
+        return Err(RequestRefused::OtherUser { peer });
+    }
+    let read = async {
+        let mut request = Vec::with_capacity(MAX_REQUEST);
+        let mut byte = [0u8; 1];
+        loop {
+            // Byte by byte: nothing after the newline is consumed, and a request is short.
+            match stream.read(&mut byte).await.map_err(RequestRefused::Io)? {
+                0 => break,
+                _ if byte[0] == b'\n' => break,
+                _ if request.len() == MAX_REQUEST => return Err(RequestRefused::TooLong),
+                _ => request.push(byte[0]),
+            }
+        }
+        Ok(String::from_utf8_lossy(&request).trim().to_owned())
+    };
+    let request = tokio::time::timeout(REQUEST_TIMEOUT, read)
+        .await
+        .map_err(|_| RequestRefused::Timeout)??;
+    if request == HANDOVER {
+        Ok(stream)
+    } else {
+        Err(RequestRefused::Unknown(request))
+    }
+}
+
+/// The user this process runs as, from a file it just created (the standard library does
+/// not expose `getuid`, and the workspace forbids `unsafe`).
+#[cfg(unix)]
+pub fn own_uid(created: &Path) -> std::io::Result<u32> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata(created)?.uid())
 }
 
 /// Errors of the hand-over.
@@ -234,6 +331,81 @@ mod tests {
             .await
             .unwrap());
         assert_eq!(host.await.unwrap().trim(), HANDOVER);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_lock_and_its_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("presently");
+        let lock = OwnerLock::try_acquire(&data).unwrap().expect("free");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join(LOCK_FILE)), 0o600);
+        drop(lock);
+        // What an older version left open is closed when the lock is taken.
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(data.join(LOCK_FILE), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        let _lock = OwnerLock::try_acquire(&data).unwrap().expect("free");
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join(LOCK_FILE)), 0o600);
+        let listener = bind_control_socket(&data);
+        assert!(listener.is_ok());
+        assert_eq!(mode(&socket_path(&data)), 0o600);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_host_reads_a_bounded_request_from_its_own_user_only() {
+        use tokio::io::AsyncWriteExt;
+        let dir = tempfile::tempdir().unwrap();
+        let listener = bind_control_socket(dir.path()).unwrap();
+        let uid = own_uid(&socket_path(dir.path())).unwrap();
+        let path = socket_path(dir.path());
+
+        // The hand-over: the stream comes back to answer on.
+        let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
+        client.write_all(b"handover\n").await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        assert!(read_request(stream, uid).await.is_ok());
+
+        // An endless line is cut at MAX_REQUEST bytes, not read for two seconds.
+        let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let writer = tokio::spawn(async move {
+            let _ = client.write_all(&vec![b'x'; 1 << 20]).await;
+            client
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        let started = Instant::now();
+        let err = read_request(stream, uid).await.unwrap_err();
+        assert!(matches!(err, RequestRefused::TooLong), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        writer.abort();
+
+        // Silence ends at the deadline.
+        let _silent = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let err = read_request(stream, uid).await.unwrap_err();
+        assert!(matches!(err, RequestRefused::Timeout), "{err}");
+
+        // Another user's process (as the socket's owner sees it: another uid) is refused.
+        let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
+        client.write_all(b"handover\n").await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let err = read_request(stream, uid.wrapping_add(1)).await.unwrap_err();
+        assert!(matches!(err, RequestRefused::OtherUser { .. }), "{err}");
+
+        // Anything else is not a hand-over.
+        let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
+        client.write_all(b"quit\n").await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let err = read_request(stream, uid).await.unwrap_err();
+        assert!(
+            matches!(err, RequestRefused::Unknown(ref r) if r == "quit"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

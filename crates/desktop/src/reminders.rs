@@ -26,6 +26,34 @@ pub fn body(reminder: &Reminder, now: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
+/// `text` for the body of a freedesktop notification on a server that renders markup
+/// (`body-markup`: Plasma, dunst, GNOME...): `&`, `<` and `>` escaped, so that text from the
+/// server (an invite's subject or `location`) shows as written and never as a link or
+/// formatting. The notification's summary is plain text by the specification.
+pub fn escape_markup(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// A body as the window app's notification plugin needs it: on Linux the plugin hands it
+/// as it is to the freedesktop server, which renders markup ([`escape_markup`]); Windows
+/// and macOS show plain text.
+pub fn plugin_body(text: &str) -> String {
+    if cfg!(target_os = "linux") {
+        escape_markup(text)
+    } else {
+        text.to_owned()
+    }
+}
+
 /// Shows reminders at their time until `stop`: sleeps until the next one is due (or
 /// `changed`, or at most 5 minutes), asks the engine which are due (it remembers what was
 /// shown, so none shows twice) and hands each to `show` with its body. Reminders turned off
@@ -92,5 +120,29 @@ mod tests {
             body(&reminder(true, Some("Room 4")), now),
             "already started · Room 4"
         );
+    }
+
+    #[test]
+    fn markup_in_server_text_is_escaped_for_the_body() {
+        assert_eq!(
+            escape_markup("<a href=\"https://evil.example/?a=1&b=2\">Room 4</a> & <b>"),
+            "&lt;a href=\"https://evil.example/?a=1&amp;b=2\"&gt;Room 4&lt;/a&gt; &amp; &lt;b&gt;"
+        );
+        // Already-escaped text is escaped again: it shows as the server wrote it.
+        assert_eq!(escape_markup("&amp;"), "&amp;amp;");
+        assert_eq!(escape_markup("in 12 min · Raum 4"), "in 12 min · Raum 4");
+    }
+
+    #[test]
+    fn the_window_app_escapes_where_the_plugin_talks_to_a_freedesktop_server() {
+        let text = "in 2 min · <a href=\"x\">Room</a>";
+        if cfg!(target_os = "linux") {
+            assert_eq!(
+                plugin_body(text),
+                "in 2 min · &lt;a href=\"x\"&gt;Room&lt;/a&gt;"
+            );
+        } else {
+            assert_eq!(plugin_body(text), text);
+        }
     }
 }

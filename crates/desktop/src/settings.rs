@@ -7,7 +7,9 @@
 //! and the app runs on what is left (the defaults).
 
 use presently_engine::config::{Config, MicrosoftConfig};
-use presently_engine::policy::{self, GraphApplication, Layered, OrgPolicy, SyncMethod};
+use presently_engine::effective::{self, PolicyInForce, PolicyStatus};
+use presently_engine::paths::Paths;
+use presently_engine::policy::{self, GraphApplication, Layered, SyncMethod};
 use presently_engine::{ApiError, Error};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -39,12 +41,80 @@ pub struct PolicyInfo {
     pub error: Option<String>,
 }
 
+/// A change the settings page asks for that sends the user's data somewhere new or runs a
+/// program: the page's word alone is not enough (a compromised webview could ask for it), so
+/// the shell asks the user in a native dialog ([`Provisioning::changes_to_confirm`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensitiveChange {
+    /// The settings key, e.g. `microsoft.graph_endpoint`.
+    pub key: &'static str,
+    /// What it is, in the user's terms.
+    pub what: &'static str,
+    /// The new value as it will be used.
+    pub value: String,
+}
+
+/// What in `edited` differs from `before` and needs the user's confirmation: the sign-in
+/// and Microsoft Graph endpoints (the access token follows them) and the forwarding
+/// command (a program Presently runs). Secrets of the other forwarding providers are tied to
+/// their host instead (`presently_engine::presence::forwarding::BoundSecrets`).
+pub fn sensitive_changes(before: &Config, edited: &Config) -> Vec<SensitiveChange> {
+    use presently_engine::presence::forwarding::ProviderKind;
+    let mut changes = Vec::new();
+    let (b, e) = (&before.microsoft, &edited.microsoft);
+    if b.authority_host != e.authority_host {
+        changes.push(SensitiveChange {
+            key: "microsoft.authority_host",
+            what: "the sign-in address (your password and sign-in go there)",
+            value: e.authority_host.clone(),
+        });
+    }
+    if b.graph_endpoint != e.graph_endpoint {
+        changes.push(SensitiveChange {
+            key: "microsoft.graph_endpoint",
+            what: "the Microsoft Graph address (your access token goes there)",
+            value: e.graph_endpoint.clone(),
+        });
+    }
+    let (bf, ef) = (&before.presence.forwarding, &edited.presence.forwarding);
+    let command_of = |f: &presently_engine::presence::forwarding::ForwardingConfig| {
+        (f.provider == ProviderKind::Command).then(|| f.command.clone())
+    };
+    if let (Some(new), true) = (command_of(ef), command_of(bf) != command_of(ef)) {
+        let value = match new {
+            Some(c) => format!(
+                "{} (on: {}; off: {})",
+                c.program,
+                c.on_args.join(" "),
+                c.off_args.join(" ")
+            ),
+            None => String::new(),
+        };
+        changes.push(SensitiveChange {
+            key: "presence.forwarding.command",
+            what: "the program that switches call forwarding (Presently runs it)",
+            value,
+        });
+    }
+    changes
+}
+
+/// The text of the native confirmation dialog for `changes`.
+pub fn confirmation_text(changes: &[SensitiveChange]) -> String {
+    let mut text = String::from("The settings page asks to change what only you should decide:\n");
+    for c in changes {
+        text.push_str(&format!("\n• {}:\n  {}\n", c.what, c.value));
+    }
+    text.push_str("\nAllow only if you made this change yourself.");
+    text
+}
+
 /// The policy, the user's file and the configuration they give together.
 #[derive(Debug)]
 pub struct Provisioning {
-    policy_path: PathBuf,
-    policy: Option<OrgPolicy>,
-    policy_error: Option<String>,
+    /// The organization policy as it applies (its file, its last valid copy, or a refusal
+    /// of Microsoft 365 when the file cannot be used; see `presently_engine::effective`).
+    policy: PolicyInForce,
     config_path: PathBuf,
     /// The keys of the user's file as last read or written.
     user: toml::Table,
@@ -57,54 +127,57 @@ pub struct Provisioning {
 }
 
 impl Provisioning {
-    /// Reads the policy at `policy_path` (none in demo mode) and the user's file.
+    /// The real account's: the organization policy (`policy::policy_path()`, its last valid
+    /// copy kept in the data directory) and the user's file, as every surface reads them
+    /// (`presently_engine::effective`).
+    pub fn open(paths: &Paths) -> Self {
+        let policy = PolicyInForce::load(&policy::policy_path(), Some(&paths.data_dir));
+        Self::from_policy(policy, paths.config_file.clone(), None)
+    }
+
+    /// Reads the policy at `policy_path` (none in demo mode; no copy of it is kept) and
+    /// the user's file.
     pub fn load(policy_path: PathBuf, config_path: PathBuf, demo: Option<MicrosoftConfig>) -> Self {
-        let (policy, policy_error) = if demo.is_some() {
-            (None, None)
+        let policy = if demo.is_some() {
+            PolicyInForce::none(policy_path)
         } else {
-            let load = policy::load(&policy_path);
-            (load.policy, load.error.map(|e| e.to_string()))
+            PolicyInForce::load(&policy_path, None)
         };
-        let (user, config_error) = match Config::read_user_table(&config_path) {
-            Ok(table) => (table, None),
-            Err(e) => {
-                tracing::error!(error = %e, "configuration invalid; running with the defaults");
-                (toml::Table::new(), Some(e.to_string()))
-            }
-        };
+        Self::from_policy(policy, config_path, demo)
+    }
+
+    fn from_policy(
+        policy: PolicyInForce,
+        config_path: PathBuf,
+        demo: Option<MicrosoftConfig>,
+    ) -> Self {
+        if let Some(problem) = policy.problem() {
+            tracing::error!(problem, "organization policy");
+        }
+        let effective = effective::load(&config_path, policy, None);
+        if let Some(e) = &effective.config_error {
+            tracing::error!(error = %e, "configuration invalid; running with the defaults");
+        }
         let mut out = Self {
-            policy_path,
-            policy,
-            policy_error,
+            policy: effective.policy,
             config_path,
-            user: toml::Table::new(),
-            config_error,
+            user: effective.user,
+            config_error: effective.config_error.map(|e| e.to_string()),
             demo,
             upn: None,
-            layered: placeholder(),
+            layered: effective.layered,
         };
-        out.layered = match out.resolve(&user) {
-            Ok(layered) => {
-                out.user = user;
-                layered
+        if out.demo.is_some() {
+            match out.resolve(&out.user.clone()) {
+                Ok(layered) => out.layered = layered,
+                Err(e) => out.config_error = Some(e.to_string()),
             }
-            Err(e) => {
-                // The file parses but its values do not hold (with this policy): defaults.
-                // Read once more for the error naming the file's line.
-                let e = policy::resolve_file(out.policy.as_ref(), &out.config_path, None)
-                    .err()
-                    .unwrap_or(e);
-                tracing::error!(error = %e, "configuration invalid; running with the defaults");
-                out.config_error = Some(e.to_string());
-                out.resolve(&toml::Table::new())
-                    .unwrap_or_else(|_| placeholder())
-            }
-        };
+        }
         out
     }
 
     fn resolve(&self, user: &toml::Table) -> Result<Layered, Error> {
-        let mut layered = policy::resolve(self.policy.as_ref(), user, self.upn.as_deref())?;
+        let mut layered = policy::resolve(self.policy.policy.as_ref(), user, self.upn.as_deref())?;
         if let Some(demo) = &self.demo {
             layered.config.microsoft = demo.clone();
             layered
@@ -112,6 +185,12 @@ impl Provisioning {
                 .extend(policy::APPLICATION_KEYS.iter().map(|k| (*k).to_owned()));
         }
         Ok(layered)
+    }
+
+    /// `Some` when the organization does not allow Microsoft 365 for this account (or its
+    /// policy file cannot be used and no valid copy was kept): sign-in is refused.
+    pub fn microsoft365_refusal(&self) -> Option<Error> {
+        effective::microsoft365_refusal(&self.policy, &self.layered)
     }
 
     pub fn config(&self) -> &Config {
@@ -124,15 +203,19 @@ impl Provisioning {
         &self,
         mut status: presently_engine::StatusView,
     ) -> presently_engine::StatusView {
-        if let Some(message) = self.policy_error().or(self.config_error()) {
+        if let Some(message) = self
+            .policy_error()
+            .or_else(|| self.config_error().map(str::to_owned))
+        {
             status.sync.state = presently_engine::engine::SyncPhase::Error;
-            status.sync.message = Some(message.to_owned());
+            status.sync.message = Some(message);
         }
         status
     }
 
-    pub fn policy_error(&self) -> Option<&str> {
-        self.policy_error.as_deref()
+    /// Why the policy file cannot be used and what applies meanwhile.
+    pub fn policy_error(&self) -> Option<String> {
+        self.policy.problem()
     }
 
     pub fn config_error(&self) -> Option<&str> {
@@ -148,10 +231,10 @@ impl Provisioning {
     }
 
     pub fn policy_info(&self) -> Option<PolicyInfo> {
-        (self.policy.is_some() || self.policy_error.is_some()).then(|| PolicyInfo {
-            path: self.policy_path.display().to_string(),
+        (!matches!(self.policy.status, PolicyStatus::Absent)).then(|| PolicyInfo {
+            path: self.policy.path.display().to_string(),
             group: self.layered.group.clone(),
-            error: self.policy_error.clone(),
+            error: self.policy_error(),
         })
     }
 
@@ -222,6 +305,49 @@ impl Provisioning {
         Ok(self.layered.config.clone())
     }
 
+    /// What saving `edited` from the settings page needs the user to confirm (see
+    /// [`sensitive_changes`]); an invalid edit or one touching a locked key is refused here,
+    /// before any dialog.
+    pub fn changes_to_confirm(&self, edited: &Config) -> Result<Vec<SensitiveChange>, Error> {
+        edited.check()?;
+        self.layered.user_table(edited)?;
+        Ok(sensitive_changes(&self.layered.config, edited))
+    }
+
+    /// [`Provisioning::save`] for the settings page: refused unless every change that needs
+    /// the user's confirmation is among `confirmed` (what the native dialog showed and the
+    /// user allowed).
+    pub fn save_confirmed(
+        &mut self,
+        edited: Config,
+        confirmed: &[SensitiveChange],
+    ) -> Result<Config, Error> {
+        let unconfirmed: Vec<&str> = self
+            .changes_to_confirm(&edited)?
+            .into_iter()
+            .filter(|c| !confirmed.contains(c))
+            .map(|c| c.key)
+            .collect();
+        if !unconfirmed.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "the change to {} was not confirmed; nothing was saved",
+                unconfirmed.join(", ")
+            )));
+        }
+        self.save(edited)
+    }
+
+    /// A forwarding draft the settings page wants to try (its Test button): refused when
+    /// it changes what the organization locked.
+    pub fn check_forwarding_draft(
+        &self,
+        draft: &presently_engine::presence::forwarding::ForwardingConfig,
+    ) -> Result<(), Error> {
+        let mut edited = self.layered.config.clone();
+        edited.presence.forwarding = draft.clone();
+        policy::check_locked(&edited, &self.layered)
+    }
+
     /// First launch without a provisioned application: the IDs the user's administrator
     /// gave them.
     pub fn set_registration(&mut self, client_id: &str, tenant: &str) -> Result<Config, Error> {
@@ -245,17 +371,6 @@ fn display_name(app: &GraphApplication) -> String {
     }
 }
 
-/// The configuration of no policy and no file (cannot fail: the defaults validate).
-fn placeholder() -> Layered {
-    policy::resolve(None, &toml::Table::new(), None).unwrap_or_else(unreachable_defaults)
-}
-
-#[allow(clippy::panic)]
-fn unreachable_defaults(e: Error) -> Layered {
-    // The built-in defaults are checked by the engine's tests.
-    panic!("the built-in defaults do not resolve: {e}")
-}
-
 /// For the UI: the error as `{code, message}`.
 pub fn api(e: Error) -> ApiError {
     ApiError::from(e)
@@ -273,17 +388,160 @@ mod tests {
         path
     }
 
+    /// A policy file that cannot be used never unlocks: with no valid copy of it kept,
+    /// Microsoft 365 is refused until it is fixed (the app runs, and says why).
     #[test]
-    fn an_invalid_policy_keeps_the_app_on_the_defaults_with_the_error() {
+    fn an_invalid_policy_refuses_microsoft365_and_says_why() {
         let dir = tempfile::tempdir().expect("dir");
         let policy = policy_file(dir.path(), "[[applications]]\nkey = 1\n");
         let p = Provisioning::load(policy, dir.path().join("config.toml"), None);
-        assert_eq!(p.config(), &Config::default());
+        assert!(!p.config().features.calendar_sync);
+        assert!(!p.config().features.presence);
         let error = p.policy_error().expect("error");
         assert!(error.contains("policy.toml"), "{error}");
         assert!(error.contains("line"), "{error}");
         assert!(p.policy_info().expect("info").error.is_some());
+        let refusal = p.microsoft365_refusal().expect("refused");
+        assert_eq!(
+            api(refusal).code,
+            presently_engine::ErrorCode::DisabledByPolicy
+        );
         assert!(!dir.path().join("config.toml").exists(), "nothing written");
+    }
+
+    fn command_forwarding(
+        program: &str,
+    ) -> presently_engine::presence::forwarding::ForwardingConfig {
+        use presently_engine::presence::forwarding::{
+            CommandConfig, ForwardingConfig, ProviderKind,
+        };
+        ForwardingConfig {
+            provider: ProviderKind::Command,
+            command: Some(CommandConfig {
+                program: program.into(),
+                on_args: vec!["on".into(), "{target}".into()],
+                off_args: vec!["off".into()],
+                extension: String::new(),
+                voicemail: "voicemail".into(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// The settings page cannot repoint Microsoft Graph (the access token follows) or set
+    /// a forwarding command on its own word: nothing is saved unless the user confirmed
+    /// exactly those changes; other changes need no confirmation.
+    #[test]
+    fn endpoint_and_command_changes_need_the_users_confirmation() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config_path = dir.path().join("config.toml");
+        let mut p = Provisioning::load(dir.path().join("policy.toml"), config_path.clone(), None);
+
+        let mut plain = p.config().clone();
+        plain.sync.interval_secs = 600;
+        assert_eq!(p.changes_to_confirm(&plain).expect("valid"), vec![]);
+        p.save_confirmed(plain, &[])
+            .expect("no confirmation needed");
+
+        let mut hostile = p.config().clone();
+        hostile.microsoft.graph_endpoint = "https://graph.evil.example".into();
+        hostile.presence.forwarding = command_forwarding("/tmp/x");
+        let changes = p.changes_to_confirm(&hostile).expect("valid");
+        let keys: Vec<_> = changes.iter().map(|c| c.key).collect();
+        assert_eq!(
+            keys,
+            vec!["microsoft.graph_endpoint", "presence.forwarding.command"]
+        );
+        let text = confirmation_text(&changes);
+        assert!(text.contains("https://graph.evil.example"), "{text}");
+        assert!(
+            text.contains("/tmp/x (on: on {target}; off: off)"),
+            "{text}"
+        );
+
+        let before = std::fs::read_to_string(&config_path).expect("saved once");
+        let err = p
+            .save_confirmed(hostile.clone(), &[])
+            .expect_err("not confirmed");
+        assert!(
+            err.to_string().contains("microsoft.graph_endpoint"),
+            "{err}"
+        );
+        // Confirming one change does not confirm another.
+        let err = p
+            .save_confirmed(hostile.clone(), &changes[..1])
+            .expect_err("half confirmed");
+        assert!(
+            err.to_string().contains("presence.forwarding.command"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&config_path).expect("file"), before);
+        assert_eq!(
+            p.config().microsoft.graph_endpoint,
+            "https://graph.microsoft.com"
+        );
+
+        let applied = p.save_confirmed(hostile, &changes).expect("confirmed");
+        assert_eq!(
+            applied.microsoft.graph_endpoint,
+            "https://graph.evil.example"
+        );
+        // Another program is another confirmation; the same one again is none.
+        let mut again = applied.clone();
+        assert_eq!(p.changes_to_confirm(&again).expect("valid"), vec![]);
+        again.presence.forwarding = command_forwarding("/tmp/y");
+        assert_eq!(p.changes_to_confirm(&again).expect("valid").len(), 1);
+    }
+
+    /// What the organization locked cannot be changed through the settings page, nor tried
+    /// with its forwarding Test button; a locked key refuses before any dialog.
+    #[test]
+    fn locked_keys_bind_the_save_and_the_forwarding_test() {
+        let dir = tempfile::tempdir().expect("dir");
+        let policy = policy_file(
+            dir.path(),
+            "[[groups]]\nname = \"all\"\ndefault = true\nlocked = [\"microsoft.graph_endpoint\", \"presence.forwarding\"]\n",
+        );
+        let p = Provisioning::load(policy, dir.path().join("config.toml"), None);
+        let mut edited = p.config().clone();
+        edited.microsoft.graph_endpoint = "https://graph.evil.example".into();
+        let err = p.changes_to_confirm(&edited).expect_err("locked");
+        assert_eq!(api(err).code, presently_engine::ErrorCode::SettingLocked);
+
+        let err = p
+            .check_forwarding_draft(&command_forwarding("/tmp/x"))
+            .expect_err("locked");
+        assert_eq!(api(err).code, presently_engine::ErrorCode::SettingLocked);
+        p.check_forwarding_draft(&p.config().presence.forwarding.clone())
+            .expect("the settings in force can be tried");
+    }
+
+    /// The window app and the tray host read the policy as the CLI does: the last valid
+    /// copy in the data directory stands in for a file that broke.
+    #[test]
+    fn open_keeps_the_last_valid_policy_when_the_file_breaks() {
+        let dir = tempfile::tempdir().expect("dir");
+        let paths = Paths::under(dir.path().join("data"));
+        let policy = policy_file(
+            dir.path(),
+            "[[groups]]\nname = \"all\"\ndefault = true\nlocked = [\"features.presence\"]\n",
+        );
+        let load = || {
+            Provisioning::from_policy(
+                PolicyInForce::load(&policy, Some(&paths.data_dir)),
+                paths.config_file.clone(),
+                None,
+            )
+        };
+        assert!(load().policy_error().is_none());
+        std::fs::write(&policy, "[[groups]\n").expect("break");
+        let p = load();
+        assert_eq!(p.locked(), vec!["features.presence".to_owned()]);
+        assert!(p.microsoft365_refusal().is_none());
+        assert!(p
+            .policy_error()
+            .expect("warned")
+            .contains("last valid copy"));
     }
 
     #[test]

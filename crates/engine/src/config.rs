@@ -382,7 +382,9 @@ fn write_temp(path: &Path, text: &str) -> Result<PathBuf, Error> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir).map_err(io)?;
+    // Presently's own configuration directory, when it creates it, is private; an
+    // existing one stays as it is.
+    crate::private::create_dir(dir).map_err(io)?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -394,7 +396,8 @@ fn write_temp(path: &Path, text: &str) -> Result<PathBuf, Error> {
     ));
     let written = (|| {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
+        // Private to the user: the rename makes it the configuration file.
+        let mut f = crate::private::open_options()
             .write(true)
             .create_new(true)
             .open(&tmp)?;
@@ -964,6 +967,21 @@ subject_contains = "lunch"
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("config.toml")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_saved_file_and_a_directory_made_for_it_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("presently").join("config.toml");
+        Config::default().save(&path).unwrap();
+        assert_eq!(crate::private::mode(&path).unwrap(), 0o600);
+        assert_eq!(crate::private::mode(path.parent().unwrap()).unwrap(), 0o700);
+        // A file an older version wrote 0644 is private after the next save.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Config::save_user_table(&path, &toml::Table::new()).unwrap();
+        assert_eq!(crate::private::mode(&path).unwrap(), 0o600);
     }
 
     #[test]

@@ -112,6 +112,10 @@ impl Engine {
         setup: EngineSetup,
         credentials: Arc<dyn CredentialStore>,
     ) -> Result<Self, Error> {
+        setup.paths.make_private().map_err(|source| Error::Io {
+            path: setup.paths.data_dir.clone(),
+            source,
+        })?;
         let store = Store::open(&setup.paths.store_file())?;
         let tokens = token_manager(&setup.config, &credentials, &setup.clock)?;
         let graph = graph_client(&setup.config, &setup.clock)?;

@@ -79,6 +79,10 @@ pub enum Error {
     /// and those the account has.
     #[error("no calendar to sync: {reason}")]
     NoCalendar { reason: String },
+    /// The organization's policy does not allow this: `reason` says what and why, naming
+    /// the policy file (and its group, or why the file cannot be used).
+    #[error("{reason}")]
+    DisabledByPolicy { reason: String },
 }
 
 /// Stable codes the UI and scripts branch on. Their string form is a contract,
@@ -112,6 +116,7 @@ pub enum ErrorCode {
     InvalidSettings,
     SyncDisabled,
     NoCalendar,
+    DisabledByPolicy,
 }
 
 impl Error {
@@ -135,6 +140,7 @@ impl Error {
             Error::InvalidSettings { .. } => ErrorCode::InvalidSettings,
             Error::SyncDisabled => ErrorCode::SyncDisabled,
             Error::NoCalendar { .. } => ErrorCode::NoCalendar,
+            Error::DisabledByPolicy { .. } => ErrorCode::DisabledByPolicy,
             Error::Auth(e) => match e.code() {
                 "consent_required" => ErrorCode::ConsentRequired,
                 "consent_needed" => ErrorCode::ConsentNeeded,
@@ -229,6 +235,7 @@ mod tests {
             (ErrorCode::InvalidSettings, "invalid_settings"),
             (ErrorCode::SyncDisabled, "sync_disabled"),
             (ErrorCode::NoCalendar, "no_calendar"),
+            (ErrorCode::DisabledByPolicy, "disabled_by_policy"),
         ];
         for (code, text) in pinned {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(text));

@@ -6,7 +6,7 @@
 //! when it is a terminal and `NO_COLOR` is unset or empty (<https://no-color.org>).
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
@@ -83,7 +83,13 @@ pub fn init(log_dir: &Path, file_prefix: &str, stderr: bool) -> LogGuard {
 pub fn init_with(log_dir: &Path, file_prefix: &str, stderr: Option<&str>) -> LogGuard {
     let file_filter =
         || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(FILE_DEFAULT));
-    let file = std::fs::create_dir_all(log_dir).ok().and_then(|()| {
+    // The log names the user (UPN) and their calendars: the directory and its files are
+    // private (the data directory above it too, which may not exist yet).
+    let dirs = log_dir
+        .parent()
+        .map_or(Ok(()), crate::private::create_dir)
+        .and_then(|()| crate::private::create_dir(log_dir));
+    let file = dirs.ok().and_then(|()| {
         tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
             .filename_prefix(file_prefix)
@@ -91,6 +97,7 @@ pub fn init_with(log_dir: &Path, file_prefix: &str, stderr: Option<&str>) -> Log
             .max_log_files(7)
             .build(log_dir)
             .ok()
+            .map(|inner| PrivateFiles::new(inner, log_dir, file_prefix))
     });
     let (file_layer, guard) = match file {
         Some(appender) => {
@@ -120,6 +127,49 @@ pub fn init_with(log_dir: &Path, file_prefix: &str, stderr: Option<&str>) -> Log
         .with(stderr_layer)
         .try_init();
     LogGuard(guard)
+}
+
+/// The rolling appender, with each new day's file made private on its first write
+/// (tracing-appender creates files with the process's umask and has no mode option).
+struct PrivateFiles {
+    inner: tracing_appender::rolling::RollingFileAppender,
+    dir: PathBuf,
+    prefix: String,
+    /// The UTC day (the appender rotates on UTC days) whose file was last made private.
+    checked_day: Option<u64>,
+}
+
+impl PrivateFiles {
+    fn new(
+        inner: tracing_appender::rolling::RollingFileAppender,
+        dir: &Path,
+        prefix: &str,
+    ) -> Self {
+        Self {
+            inner,
+            dir: dir.to_owned(),
+            prefix: prefix.to_owned(),
+            checked_day: None,
+        }
+    }
+}
+
+impl std::io::Write for PrivateFiles {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        let day = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 86_400);
+        if self.checked_day != Some(day) {
+            self.checked_day = Some(day);
+            crate::private::tighten_dir_entries(&self.dir, &self.prefix);
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +211,34 @@ mod tests {
         );
         // An empty NO_COLOR is the same as none (no-color.org).
         assert!(StderrStyle::decide(None, Some(""), true).ansi);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn log_files_are_private_to_the_user() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let log_dir = dir.path().join("data").join("logs");
+        crate::private::create_dir(&log_dir).unwrap();
+        let inner = tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("presently-test")
+            .filename_suffix("log")
+            .build(&log_dir)
+            .unwrap();
+        let mut files = PrivateFiles::new(inner, &log_dir, "presently-test");
+        files
+            .write_all(b"signed in as megan@contoso.com\n")
+            .unwrap();
+        files.flush().unwrap();
+        assert_eq!(crate::private::mode(&log_dir).unwrap(), 0o700);
+        let mut logs = 0;
+        for entry in std::fs::read_dir(&log_dir).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(crate::private::mode(&path).unwrap(), 0o600, "{path:?}");
+            logs += 1;
+        }
+        assert_eq!(logs, 1);
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub enum ConfigOrigin {
     Environment,
 }
 
+/// The owner lock's file name in the data directory.
+pub const LOCK_FILE: &str = "owner.lock";
+
 /// The name of demo mode's directory inside the data directory in force.
 pub const DEMO_DIR: &str = "demo";
 
@@ -114,6 +117,33 @@ impl Paths {
         Ok(())
     }
 
+    /// Creates the data and log directories private to the user and tightens what an older
+    /// version left readable by others: the directories, the store with its write-ahead
+    /// log and shared memory, the logs, the owner lock, the last valid policy copy and the
+    /// configuration file in its default place (a file the user named may be shared on
+    /// purpose: it is tightened only when Presently writes it). See [`crate::private`].
+    pub fn make_private(&self) -> std::io::Result<()> {
+        crate::private::create_dir(&self.data_dir)?;
+        crate::private::tighten(&self.data_dir)?;
+        crate::private::create_dir(&self.log_dir)?;
+        crate::private::tighten_dir_entries(&self.log_dir, "");
+        for file in self.store_files() {
+            crate::private::tighten(&file)?;
+        }
+        for name in [LOCK_FILE, crate::effective::POLICY_COPY_FILE] {
+            crate::private::tighten(&self.data_dir.join(name))?;
+        }
+        if self.config_origin == ConfigOrigin::Default {
+            crate::private::tighten(&self.config_file)?;
+        }
+        Ok(())
+    }
+
+    /// The owner lock: which process does the background work for this data directory.
+    pub fn lock_file(&self) -> PathBuf {
+        self.data_dir.join(LOCK_FILE)
+    }
+
     /// The configuration file the user named (`--config`, `PRESENTLY_CONFIG`) when it does
     /// not exist; `None` when it exists or is the default one.
     pub fn missing_named_config(&self) -> Option<(&Path, ConfigOrigin)> {
@@ -191,6 +221,46 @@ mod tests {
         // An empty PRESENTLY_CONFIG names nothing.
         let empty = Paths::resolve_with(None, env(&[("PRESENTLY_CONFIG", Path::new(""))]));
         assert_eq!(empty.config_origin, ConfigOrigin::Default);
+    }
+
+    /// What an older version (or the default umask) left readable by others is the user's
+    /// only after the next start.
+    #[cfg(unix)]
+    #[test]
+    fn make_private_tightens_what_was_left_open() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path().join("data"));
+        std::fs::create_dir_all(&paths.log_dir).unwrap();
+        let mut files: Vec<PathBuf> = paths.store_files().into();
+        files.push(paths.lock_file());
+        files.push(paths.config_file.clone());
+        files.push(paths.log_dir.join("presently-app.2026-11-24.log"));
+        for file in &files {
+            std::fs::write(file, "x").unwrap();
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        for d in [&paths.data_dir, &paths.log_dir] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        paths.make_private().unwrap();
+        for d in [&paths.data_dir, &paths.log_dir] {
+            assert_eq!(crate::private::mode(d).unwrap(), 0o700, "{d:?}");
+        }
+        for file in &files {
+            assert_eq!(crate::private::mode(file).unwrap(), 0o600, "{file:?}");
+        }
+        // A configuration file the user named elsewhere is theirs to share.
+        let shared = dir.path().join("shared.toml");
+        std::fs::write(&shared, "").unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let named = Paths {
+            config_file: shared.clone(),
+            config_origin: ConfigOrigin::Flag,
+            ..paths.clone()
+        };
+        named.make_private().unwrap();
+        assert_eq!(crate::private::mode(&shared).unwrap(), 0o644);
     }
 
     #[test]

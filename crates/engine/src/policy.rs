@@ -42,6 +42,14 @@ pub const APPLICATION_KEYS: [&str; 6] = [
 /// The key sync `disabled` sets to `false`, and locks.
 pub const CALENDAR_SYNC_KEY: &str = "features.calendar_sync";
 
+/// The features `allow_microsoft365 = false` sets to `false`, and locks: each talks to
+/// Microsoft 365 (sign-in is refused as well; see [`crate::effective`]).
+pub const MICROSOFT365_FEATURE_KEYS: [&str; 3] = [
+    CALENDAR_SYNC_KEY,
+    "features.presence",
+    "features.automatic_replies",
+];
+
 /// The policy file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -611,6 +619,13 @@ fn resolve_group(
             SyncMethod::Disabled => {
                 set_path(&mut base_table, CALENDAR_SYNC_KEY, Value::Boolean(false));
                 locked.insert(CALENDAR_SYNC_KEY.to_owned());
+            }
+        }
+        if !allow_microsoft365 {
+            // No Microsoft 365 at all: nothing that talks to it stays on, on any surface.
+            for key in MICROSOFT365_FEATURE_KEYS {
+                set_path(&mut base_table, key, Value::Boolean(false));
+                locked.insert(key.to_owned());
             }
         }
         locked.extend(g.locked.iter().map(|k| k.trim().to_owned()));

@@ -348,11 +348,17 @@ impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, Error> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            crate::private::create_dir(dir).map_err(|source| Error::Io {
                 path: dir.to_owned(),
                 source,
             })?;
         }
+        // The store holds subjects and body previews: private to the user. SQLite gives
+        // its -wal and -shm files the database's mode, so the database is made first.
+        crate::private::create_file(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         let corrupt = |e: rusqlite::Error| -> Error {
             if is_corruption(&e) {
                 Error::StoreCorrupt {

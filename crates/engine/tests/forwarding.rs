@@ -990,3 +990,150 @@ async fn a_user_who_says_they_took_forwarding_over_keeps_it() {
     // The presence is still given back.
     assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 1);
 }
+
+// ---- secrets go only where they were saved for --------------------------------------------
+
+/// A listener that keeps the bytes of every request it gets (and answers 404).
+async fn decoy() -> (String, Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let base = format!(
+        "http://127.0.0.1:{}/v1",
+        listener.local_addr().unwrap().port()
+    );
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            keep.lock().unwrap().extend_from_slice(&buf[..n]);
+            let _ = stream
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await;
+        }
+    });
+    (base, seen)
+}
+
+/// The settings page's Test button with a draft naming another host does not carry the
+/// saved Webex token there; the token saved again for that host does go, and no longer to
+/// the first one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_goes_only_to_the_host_it_was_saved_for() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let token = emu.control().webex_token();
+    // Saved (by an older version) without a destination: tied to the saved settings' host.
+    let engine = webex_engine(&emu, &sim, dir.path()).await;
+    let (elsewhere, seen) = decoy().await;
+    let mut draft = webex_config(&emu);
+    draft.webex.as_mut().unwrap().base_url = elsewhere.clone();
+
+    let refused = engine.forwarding_test(&draft).await.unwrap_err();
+    assert!(refused.to_string().contains("enter it again"), "{refused}");
+    let sent = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    assert!(
+        !sent.contains(&token),
+        "the token went to {elsewhere}: {sent}"
+    );
+    assert!(sent.is_empty(), "no request without the secret: {sent}");
+    // The saved host still gets it.
+    let saved = engine.forwarding_test(&webex_config(&emu)).await.unwrap();
+    assert!(saved.contains("answered"), "{saved}");
+
+    // Entered again for the new host: it goes there, and not back to the old one.
+    engine
+        .save_forwarding_secret(
+            WEBEX_SECRET,
+            &secrecy::SecretString::from("token-for-elsewhere".to_owned()),
+            &draft,
+        )
+        .unwrap();
+    let _ = engine.forwarding_test(&draft).await;
+    let sent = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    assert!(sent.contains("Bearer token-for-elsewhere"), "{sent}");
+    let refused = engine
+        .forwarding_test(&webex_config(&emu))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("enter it again"), "{refused}");
+}
+
+/// A secret is saved only for a destination: with the provider's host not filled in, the
+/// save is refused and nothing is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_without_a_destination_is_refused() {
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(
+        &emu,
+        &sim,
+        dir.path(),
+        ForwardingConfig::default(),
+        MemorySecrets::default(),
+    )
+    .await;
+    let err = engine
+        .save_forwarding_secret(
+            AMI_SECRET,
+            &secrecy::SecretString::from("s".to_owned()),
+            &ForwardingConfig::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+}
+
+#[test]
+fn each_secret_names_where_it_goes() {
+    let mut c = ForwardingConfig {
+        webex: Some(WebexConfig {
+            base_url: "https://WebexAPIs.com:443/v1".into(),
+            person_id: PERSON.into(),
+            voicemail: VOICEMAIL.into(),
+        }),
+        ami: Some(AmiConfig {
+            host: "PBX.example".into(),
+            port: 5038,
+            username: "u".into(),
+            extension: "100".into(),
+            voicemail: "vmu{extension}".into(),
+            family: "CF".into(),
+        }),
+        ..ForwardingConfig::default()
+    };
+    assert_eq!(
+        forwarding::secret_destination(&c, WEBEX_SECRET).as_deref(),
+        Some("https://webexapis.com")
+    );
+    assert_eq!(
+        forwarding::secret_destination(&c, AMI_SECRET).as_deref(),
+        Some("pbx.example:5038")
+    );
+    assert_eq!(forwarding::secret_destination(&c, HTTP_SECRET), None);
+    let request = |url: &str| HttpRequestConfig {
+        method: "POST".into(),
+        url: url.into(),
+        headers: BTreeMap::new(),
+        body: None,
+    };
+    c.http = Some(HttpConfig {
+        extension: String::new(),
+        voicemail: "voicemail".into(),
+        on: request("https://pbx.example/fwd/{extension}?to={target}"),
+        off: request("https://other.example/fwd"),
+    });
+    assert_eq!(
+        forwarding::secret_destination(&c, HTTP_SECRET).as_deref(),
+        Some("https://other.example https://pbx.example")
+    );
+}

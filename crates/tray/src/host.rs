@@ -13,7 +13,7 @@ use presently_engine::{Engine, EngineSetup, OpenKind, SystemClock};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -24,6 +24,8 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// Longest the tray and reminders sleep without looking at the clock (tokio's timers do not
 /// count time spent suspended, so a wake from sleep is noticed within this).
 const MAX_SLEEP: Duration = Duration::from_secs(300);
+/// How many control-socket connections are read at once.
+const CONTROL_CONNECTIONS: usize = 4;
 /// How long the loops get to finish when the host stops.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -145,11 +147,7 @@ enum Exit {
 }
 
 async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
-    let mut provisioning = Provisioning::load(
-        presently_engine::policy::policy_path(),
-        paths.config_file.clone(),
-        None,
-    );
+    let mut provisioning = Provisioning::open(&paths);
     let engine = match Engine::open(EngineSetup {
         paths: paths.clone(),
         config: provisioning.config().clone(),
@@ -180,10 +178,13 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
     let provisioning = Arc::new(provisioning);
 
     let socket = handoff::socket_path(&paths.data_dir);
-    // Ours now that we hold the lock: a file left by a host that crashed goes.
-    let _ = std::fs::remove_file(&socket);
-    let listener = match tokio::net::UnixListener::bind(&socket) {
-        Ok(l) => Some(l),
+    // Ours now that we hold the lock: a file left by a host that crashed goes. Requests are
+    // read off this task (a slow client must not hold up the menu).
+    let (handovers, mut handover_rx) = unbounded_channel::<tokio::net::UnixStream>();
+    let control = match handoff::bind_control_socket(&paths.data_dir)
+        .and_then(|l| Ok((handoff::own_uid(&socket)?, l)))
+    {
+        Ok((uid, listener)) => Some(tokio::spawn(control_socket(listener, uid, handovers))),
         Err(e) => {
             tracing::error!(error = %e, path = %socket.display(), "cannot listen for the window app");
             None
@@ -250,7 +251,7 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
     let exit = serve(
         &engine,
         &wakes,
-        listener.as_ref(),
+        &mut handover_rx,
         &mut action_rx,
         &mut open_rx,
     )
@@ -264,7 +265,9 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
     if let Some(handle) = tray {
         handle.shutdown().await;
     }
-    drop(listener);
+    if let Some(control) = control {
+        control.abort();
+    }
     let _ = std::fs::remove_file(&socket);
     drop(lock);
     match exit {
@@ -287,7 +290,7 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
 async fn serve(
     engine: &Arc<Engine>,
     wakes: &Wakes,
-    listener: Option<&tokio::net::UnixListener>,
+    handovers: &mut UnboundedReceiver<tokio::net::UnixStream>,
     actions: &mut UnboundedReceiver<TrayAction>,
     opens: &mut UnboundedReceiver<(String, OpenKind)>,
 ) -> Exit {
@@ -302,11 +305,7 @@ async fn serve(
                 }
             }
             Some((id, kind)) = opens.recv() => open_link(engine, &id, kind),
-            Some(stream) = accept(listener) => {
-                if let Some(stream) = read_handover(stream).await {
-                    return Exit::HandOver(stream);
-                }
-            }
+            Some(stream) = handovers.recv() => return Exit::HandOver(stream),
             Some(()) = recv(&mut terminate) => return Exit::Quit,
             Some(()) = recv(&mut interrupt) => return Exit::Quit,
         }
@@ -320,33 +319,38 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
     }
 }
 
-async fn accept(listener: Option<&tokio::net::UnixListener>) -> Option<tokio::net::UnixStream> {
-    let Some(listener) = listener else {
-        return std::future::pending().await;
-    };
-    match listener.accept().await {
-        Ok((stream, _)) => Some(stream),
-        Err(e) => {
-            tracing::warn!(error = %e, "control socket");
-            None
-        }
-    }
-}
-
-/// The stream back if it asked for the work; anything else is logged and dropped.
-async fn read_handover(stream: tokio::net::UnixStream) -> Option<tokio::net::UnixStream> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    let read = tokio::time::timeout(Duration::from_secs(2), reader.read_line(&mut line)).await;
-    match read {
-        Ok(Ok(_)) if line.trim() == handoff::HANDOVER => Some(reader.into_inner()),
-        _ => {
-            tracing::warn!(
-                request = line.trim(),
-                "unknown request on the control socket"
-            );
-            None
-        }
+/// Accepts connections on the control socket and reads each one's request in a task of its
+/// own (at most [`CONTROL_CONNECTIONS`] at once, each bounded in size and time by
+/// [`handoff::read_request`]); a hand-over goes to `handovers`.
+async fn control_socket(
+    listener: tokio::net::UnixListener,
+    uid: u32,
+    handovers: tokio::sync::mpsc::UnboundedSender<tokio::net::UnixStream>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONTROL_CONNECTIONS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!("control socket: too many connections; one refused");
+            continue;
+        };
+        let handovers = handovers.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            match handoff::read_request(stream, uid).await {
+                Ok(stream) => {
+                    let _ = handovers.send(stream);
+                }
+                Err(e) => tracing::warn!(error = %e, "control socket: request refused"),
+            }
+        });
     }
 }
 

@@ -29,6 +29,8 @@ trait Notifications {
 
     fn get_server_information(&self) -> zbus::Result<(String, String, String, String)>;
 
+    fn get_capabilities(&self) -> zbus::Result<Vec<String>>;
+
     #[zbus(signal)]
     fn action_invoked(&self, id: u32, action_key: String) -> zbus::Result<()>;
 }
@@ -66,6 +68,19 @@ type Shown = Arc<Mutex<HashMap<u32, (String, bool)>>>;
 pub struct Notifier {
     proxy: NotificationsProxy<'static>,
     shown: Shown,
+    /// The server renders markup in bodies (`body-markup`): text is escaped for it.
+    body_markup: bool,
+}
+
+/// `body` as sent to a server that does (`body_markup`) or does not render markup: escaped
+/// for the first (an invite's `<a href>` shows as text), as it is for the second (which
+/// shows markup as text anyway; escaping would show `&amp;`).
+pub fn body_for_server(body: &str, body_markup: bool) -> std::borrow::Cow<'_, str> {
+    if body_markup {
+        presently_desktop::reminders::escape_markup(body).into()
+    } else {
+        body.into()
+    }
 }
 
 impl Notifier {
@@ -76,7 +91,13 @@ impl Notifier {
         let proxy = NotificationsProxy::new(&connection).await?;
         // Fails when no server runs nor can be started: then reminders are not taken.
         let (server, ..) = proxy.get_server_information().await?;
-        tracing::info!(server, "notification server");
+        // Unknown capabilities: assume markup, as every common server renders it.
+        let body_markup = proxy
+            .get_capabilities()
+            .await
+            .map(|caps| caps.iter().any(|c| c == "body-markup"))
+            .unwrap_or(true);
+        tracing::info!(server, body_markup, "notification server");
         let shown: Shown = Arc::default();
         let mut invoked = proxy.receive_action_invoked().await?;
         let seen = shown.clone();
@@ -96,7 +117,11 @@ impl Notifier {
                 }
             }
         });
-        Ok(Self { proxy, shown })
+        Ok(Self {
+            proxy,
+            shown,
+            body_markup,
+        })
     }
 
     /// A notification with no buttons (a restore that keeps failing), which stays until
@@ -107,7 +132,16 @@ impl Notifier {
         // 2: critical (the server keeps it until dismissed).
         hints.insert("urgency", zbus::zvariant::Value::from(2u8));
         self.proxy
-            .notify("Presently", 0, "", summary, body, &[], hints, 0)
+            .notify(
+                "Presently",
+                0,
+                "",
+                summary,
+                &body_for_server(body, self.body_markup),
+                &[],
+                hints,
+                0,
+            )
             .await?;
         Ok(())
     }
@@ -122,7 +156,7 @@ impl Notifier {
                 0,
                 "",
                 &reminder.subject,
-                body,
+                &body_for_server(body, self.body_markup),
                 &actions_for(reminder),
                 hints,
                 -1,
@@ -165,6 +199,106 @@ mod tests {
         assert_eq!(decide("join", true), Some(OpenKind::Join));
         assert_eq!(decide("open", true), Some(OpenKind::Outlook));
         assert_eq!(decide("dismissed", true), None);
+    }
+
+    /// A notification server on the session bus that records what it is asked to show.
+    struct FakeServer {
+        body_markup: Arc<std::sync::atomic::AtomicBool>,
+        shown: Arc<Mutex<Vec<(String, String)>>>,
+    }
+
+    #[zbus::interface(name = "org.freedesktop.Notifications")]
+    impl FakeServer {
+        #[allow(clippy::too_many_arguments)]
+        fn notify(
+            &self,
+            _app_name: &str,
+            _replaces_id: u32,
+            _app_icon: &str,
+            summary: &str,
+            body: &str,
+            _actions: Vec<&str>,
+            _hints: HashMap<&str, zbus::zvariant::Value<'_>>,
+            _expire_timeout: i32,
+        ) -> u32 {
+            let mut shown = self.shown.lock().unwrap();
+            shown.push((summary.to_owned(), body.to_owned()));
+            shown.len() as u32
+        }
+
+        fn get_server_information(&self) -> (String, String, String, String) {
+            ("fake".into(), "presently".into(), "1".into(), "1.2".into())
+        }
+
+        fn get_capabilities(&self) -> Vec<String> {
+            let mut caps = vec!["actions".to_owned(), "body".to_owned()];
+            if self.body_markup.load(std::sync::atomic::Ordering::SeqCst) {
+                caps.push("body-markup".into());
+            }
+            caps
+        }
+    }
+
+    /// An invite whose location carries a link: a server that renders markup gets it
+    /// escaped (it shows as text), one that does not gets it as it is. Needs a session bus
+    /// (`scripts/with-keyring.sh`).
+    #[tokio::test]
+    #[ignore = "needs a D-Bus session bus: scripts/with-keyring.sh"]
+    async fn server_text_in_a_reminder_is_never_rendered_as_markup() {
+        let body_markup = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let shown = Arc::new(Mutex::new(Vec::new()));
+        let _server = zbus::connection::Builder::session()
+            .unwrap()
+            .name("org.freedesktop.Notifications")
+            .unwrap()
+            .serve_at(
+                "/org/freedesktop/Notifications",
+                FakeServer {
+                    body_markup: body_markup.clone(),
+                    shown: shown.clone(),
+                },
+            )
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        let mut invite = reminder(true, false);
+        invite.subject = "Q3 <b>review</b>".into();
+        invite.location = Some("<a href=\"https://evil.example/?a=1&b=2\">Room 4</a>".into());
+        let now = "2026-11-24T09:03:00Z".parse().expect("time");
+        let body = presently_desktop::reminders::body(&invite, now);
+        let (opens, _) = tokio::sync::mpsc::unbounded_channel();
+
+        let notifier = Notifier::connect(opens.clone()).await.unwrap();
+        notifier.show(&invite, &body).await.unwrap();
+        // A restore that keeps failing quotes the server's error, which is server text too.
+        notifier
+            .alert("Forwarding still on", "HTTP 500: <b>down</b> & out")
+            .await
+            .unwrap();
+        body_markup.store(false, std::sync::atomic::Ordering::SeqCst);
+        let plain = Notifier::connect(opens).await.unwrap();
+        plain.show(&invite, &body).await.unwrap();
+
+        let shown = shown.lock().unwrap().clone();
+        assert_eq!(
+            shown,
+            vec![
+                (
+                    "Q3 <b>review</b>".to_owned(),
+                    "in 12 min · &lt;a href=\"https://evil.example/?a=1&amp;b=2\"&gt;Room 4&lt;/a&gt;"
+                        .to_owned()
+                ),
+                (
+                    "Forwarding still on".to_owned(),
+                    "HTTP 500: &lt;b&gt;down&lt;/b&gt; &amp; out".to_owned()
+                ),
+                (
+                    "Q3 <b>review</b>".to_owned(),
+                    "in 12 min · <a href=\"https://evil.example/?a=1&b=2\">Room 4</a>".to_owned()
+                ),
+            ]
+        );
     }
 
     #[test]

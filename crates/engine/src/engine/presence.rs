@@ -630,30 +630,59 @@ impl Engine {
             .clone()
     }
 
-    /// Keeps a provider's secret (`provider:webex`, `provider:ami`, `provider:http`).
-    pub fn save_forwarding_secret(&self, user: &str, secret: &SecretString) -> Result<(), Error> {
+    /// Keeps a provider's secret (`provider:webex`, `provider:ami`, `provider:http`), tied
+    /// to where `for_config` sends it (the settings page's draft, or the saved settings):
+    /// it is never handed to a provider configured for another destination.
+    pub fn save_forwarding_secret(
+        &self,
+        user: &str,
+        secret: &SecretString,
+        for_config: &ForwardingConfig,
+    ) -> Result<(), Error> {
         if ![WEBEX_SECRET, AMI_SECRET, HTTP_SECRET].contains(&user) {
             return Err(Error::InvalidInput(format!(
                 "{user:?} is not a forwarding secret; expected {WEBEX_SECRET}, {AMI_SECRET} or {HTTP_SECRET}"
             )));
         }
+        let destination = forwarding::secret_destination(for_config, user).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "fill in where {user} is used (its host or URL) before saving its secret"
+            ))
+        })?;
         let secrets = self.forwarding_secrets();
-        secrets.set(user, secret).map_err(|detail| {
+        let keyring = |detail| {
             Error::Forwarding(ForwardingError::Secret {
                 provider: "keyring",
                 detail,
             })
-        })
+        };
+        secrets.set(user, secret).map_err(keyring)?;
+        secrets
+            .set(
+                &forwarding::binding_user(user),
+                &SecretString::from(destination),
+            )
+            .map_err(keyring)?;
+        self.reset_forwarding_provider();
+        Ok(())
+    }
+
+    /// The secrets as a provider for `config` may use them: only where they were saved for.
+    fn bound_secrets(&self, config: &ForwardingConfig) -> Arc<dyn SecretStore> {
+        Arc::new(forwarding::BoundSecrets::new(
+            self.forwarding_secrets(),
+            config,
+            &self.config().presence.forwarding,
+        ))
     }
 
     /// Builds a provider for `config` with the engine's secrets, without keeping it (the
-    /// settings page's Test button).
+    /// settings page's Test button): a secret goes only to the destination it was saved for.
     pub fn build_forwarding_provider(
         &self,
         config: &ForwardingConfig,
     ) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
-        let secrets = self.forwarding_secrets();
-        Ok(forwarding::build(config, secrets)?)
+        Ok(forwarding::build(config, self.bound_secrets(config))?)
     }
 
     /// Forgets the provider built from the configuration (it changed).
@@ -688,8 +717,8 @@ impl Engine {
         if let Some(p) = &*cached {
             return Ok(p.clone());
         }
-        let secrets = self.forwarding_secrets();
-        let built = forwarding::build(&self.config().presence.forwarding, secrets)?;
+        let config = self.config().presence.forwarding.clone();
+        let built = forwarding::build(&config, self.bound_secrets(&config))?;
         *cached = Some(built.clone());
         Ok(built)
     }

@@ -570,3 +570,24 @@ fn migrates_a_version_6_store_keeping_a_block_under_way() {
         .unwrap();
     assert!(store.presence_open_journal().unwrap().is_empty());
 }
+
+/// The store holds subjects and previews: the file, its write-ahead log and shared memory
+/// are the user's only, whatever the umask (0644 files by default).
+#[cfg(unix)]
+#[test]
+fn the_store_and_its_journal_are_private_to_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data").join("presently.db");
+    let mut store = Store::open(&path).unwrap();
+    store.set_calendars(&[cal("primary")]).unwrap();
+    let mode = |p: &std::path::Path| crate::private::mode(p).unwrap();
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.clone().into_os_string();
+        name.push(suffix);
+        let file = std::path::PathBuf::from(name);
+        assert!(file.exists(), "{file:?}");
+        assert_eq!(mode(&file), 0o600, "{file:?}");
+    }
+}

@@ -450,6 +450,115 @@ pub const AMI_SECRET: &str = "provider:ami";
 /// Keyring user of the HTTP provider's `{secret}`.
 pub const HTTP_SECRET: &str = "provider:http";
 
+/// The keyring user holding the destination `user`'s secret was saved for.
+pub fn binding_user(user: &str) -> String {
+    format!("{user}:destination")
+}
+
+/// Where `config` would send the secret of keyring `user`: the Webex API's origin, the AMI
+/// `host:port`, the HTTP provider's request origins (its headers carry `{secret}`). `None`
+/// when that provider's table is missing or names no usable place.
+pub fn secret_destination(config: &ForwardingConfig, user: &str) -> Option<String> {
+    let origin = |url: &str| {
+        url::Url::parse(url)
+            .ok()
+            .filter(|u| u.has_host())
+            .map(|u| u.origin().ascii_serialization())
+    };
+    match user {
+        WEBEX_SECRET => origin(&config.webex.as_ref()?.base_url),
+        AMI_SECRET => {
+            let ami = config.ami.as_ref()?;
+            let host = ami.host.trim().to_ascii_lowercase();
+            (!host.is_empty()).then(|| format!("{host}:{}", ami.port))
+        }
+        HTTP_SECRET => {
+            let h = config.http.as_ref()?;
+            let mut origins = Vec::new();
+            for request in [&h.on, &h.off] {
+                origins.push(origin(&http::render_url(&request.url, "x", "x"))?);
+            }
+            origins.sort();
+            origins.dedup();
+            Some(origins.join(" "))
+        }
+        _ => None,
+    }
+}
+
+/// The secrets as a provider built from `config` may use them: each only where it was
+/// saved for ([`secret_destination`] kept at [`binding_user`]), so that a configuration
+/// naming another host (a draft on the settings page, an edited file) never carries it
+/// there; the secret must be entered again for the new host. A secret saved before secrets
+/// were tied to a destination is tied, when first read, to the one the saved settings
+/// (`saved`) name: that is where it was being sent.
+pub struct BoundSecrets {
+    inner: Arc<dyn SecretStore>,
+    config: ForwardingConfig,
+    saved: ForwardingConfig,
+}
+
+impl BoundSecrets {
+    pub fn new(
+        inner: Arc<dyn SecretStore>,
+        config: &ForwardingConfig,
+        saved: &ForwardingConfig,
+    ) -> Self {
+        Self {
+            inner,
+            config: config.clone(),
+            saved: saved.clone(),
+        }
+    }
+
+    /// Where `user`'s secret was saved for; an untied one is tied to the saved settings'.
+    fn bound(&self, user: &str) -> Result<Option<String>, String> {
+        use secrecy::ExposeSecret;
+        let binding = binding_user(user);
+        if let Some(bound) = self.inner.get(&binding)? {
+            return Ok(Some(bound.expose_secret().to_owned()));
+        }
+        let Some(destination) = secret_destination(&self.saved, user) else {
+            return Ok(None);
+        };
+        self.inner
+            .set(&binding, &SecretString::from(destination.clone()))?;
+        tracing::info!(
+            user,
+            destination,
+            "a forwarding secret is now tied to its destination"
+        );
+        Ok(Some(destination))
+    }
+}
+
+impl SecretStore for BoundSecrets {
+    fn get(&self, user: &str) -> Result<Option<SecretString>, String> {
+        let Some(secret) = self.inner.get(user)? else {
+            return Ok(None);
+        };
+        let wanted = secret_destination(&self.config, user)
+            .ok_or_else(|| format!("the configuration names no destination for {user}"))?;
+        match self.bound(user)? {
+            Some(bound) if bound == wanted => Ok(Some(secret)),
+            Some(bound) => Err(format!(
+                "the secret was saved for {bound}, not {wanted}; enter it again to use it there"
+            )),
+            None => Err(format!(
+                "the secret is not tied to a destination; enter it again to use it with {wanted}"
+            )),
+        }
+    }
+
+    fn set(&self, user: &str, secret: &SecretString) -> Result<(), String> {
+        self.inner.set(user, secret)
+    }
+
+    fn delete(&self, user: &str) -> Result<(), String> {
+        self.inner.delete(user)
+    }
+}
+
 /// Where the providers' secrets live. Calls may block (the OS keyring does).
 pub trait SecretStore: Send + Sync {
     fn get(&self, user: &str) -> Result<Option<SecretString>, String>;
