@@ -288,6 +288,16 @@ impl Engine {
         }
     }
 
+    /// The signed-in account as this process last saw it in the keyring (read once if
+    /// never): for what runs every sync round. [`Self::whoami`] reads the keyring again.
+    pub async fn known_account(&self) -> Result<Option<SignedInAccount>, Error> {
+        let tokens = read(&self.tokens).clone();
+        match tokens {
+            Some(tokens) => Ok(tokens.known_account().await?),
+            None => Ok(None),
+        }
+    }
+
     /// Signs out: the keyring entry goes; the local calendar stays unless `forget`.
     pub async fn sign_out(&self, forget: bool) -> Result<(), Error> {
         let tokens = read(&self.tokens).clone();

@@ -639,3 +639,71 @@ async fn the_attendee_count_reaches_the_agenda_and_follows_changes() {
     assert_eq!(count(&week(), "Counted meeting"), Some(1));
     assert_in_sync(&emu, dir.path(), &config_for(&emu), &clock()).await;
 }
+
+/// A credential store that counts its reads (each is a Secret Service round trip, with a key
+/// exchange, in the real keyring).
+struct CountingStore {
+    inner: presently_engine::auth::MemoryStore,
+    loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl presently_engine::auth::CredentialStore for CountingStore {
+    fn load(
+        &self,
+    ) -> Result<Option<presently_engine::auth::StoredAccount>, presently_engine::auth::AuthError>
+    {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.load()
+    }
+    fn save(
+        &self,
+        account: &presently_engine::auth::StoredAccount,
+    ) -> Result<(), presently_engine::auth::AuthError> {
+        self.inner.save(account)
+    }
+    fn delete(&self) -> Result<(), presently_engine::auth::AuthError> {
+        self.inner.delete()
+    }
+}
+
+/// Issue 25: a round that changes nothing is one request and no keyring read (the access
+/// token and the account are in memory); a sign-in by another process is still seen where
+/// it matters (`whoami` reads the keyring).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_no_change_round_is_one_request_and_no_keyring_read() {
+    use std::sync::atomic::Ordering;
+    let emu = demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let loads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let engine = presently_engine::Engine::open_with_credentials(
+        presently_engine::EngineSetup {
+            paths: presently_engine::paths::Paths::under(dir.path()),
+            config: config_for(&emu),
+            clock: clock(),
+            demo: false,
+        },
+        std::sync::Arc::new(CountingStore {
+            inner: Default::default(),
+            loads: loads.clone(),
+        }),
+    )
+    .unwrap();
+    engine.sign_in_to_emulator().await.unwrap();
+    engine.sync(SyncOptions::default()).await.unwrap();
+    let after_first = loads.load(Ordering::SeqCst);
+    for round in 0..3 {
+        let report = engine.sync(SyncOptions::default()).await.unwrap();
+        assert_eq!(
+            (report.changes, report.requests),
+            (0, 1),
+            "round {round}: {report:?}"
+        );
+    }
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        after_first,
+        "no-change rounds read the keyring"
+    );
+    assert!(engine.whoami().await.unwrap().is_some());
+    assert_eq!(loads.load(Ordering::SeqCst), after_first + 1);
+}

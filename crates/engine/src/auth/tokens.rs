@@ -35,6 +35,11 @@ pub struct TokenManager {
     clock: Arc<dyn Clock>,
     // Held across a refresh, so concurrent callers share one refresh request.
     cached: tokio::sync::Mutex<Option<CachedToken>>,
+    // The account as this process last read or wrote it in the keyring (`Some(None)`: none
+    // there). A sync round checks the granted scopes; reading the keyring for that each time
+    // cost a Secret Service session (a Diffie-Hellman key exchange) per round, the larger
+    // part of an idle round's CPU.
+    known_account: std::sync::Mutex<Option<Option<SignedInAccount>>>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -57,7 +62,12 @@ impl TokenManager {
             store,
             clock,
             cached: tokio::sync::Mutex::new(None),
+            known_account: std::sync::Mutex::new(None),
         })
+    }
+
+    fn remember_account(&self, account: Option<SignedInAccount>) {
+        *self.known_account.lock().unwrap_or_else(|p| p.into_inner()) = Some(account);
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -72,18 +82,28 @@ impl TokenManager {
         self.clock.clone()
     }
 
-    /// The stored account, if any (no network).
+    /// The stored account, if any, read from the keyring now (no network): another process
+    /// (the CLI beside the app) may have signed in or out.
     pub async fn account(&self) -> Result<Option<SignedInAccount>, AuthError> {
         let store = self.store.clone();
         let stored = blocking(move || store.load()).await?;
-        Ok(stored.map(|s| SignedInAccount {
-            upn: s.upn,
-            tenant_id: s.tenant_id,
-            user_oid: s.user_oid,
-            client_id: s.client_id,
-            authority: s.authority,
-            scopes: s.scopes,
-        }))
+        let account = stored.as_ref().map(account_of);
+        self.remember_account(account.clone());
+        Ok(account)
+    }
+
+    /// The account as this process last saw it in the keyring (read once if never), for
+    /// checks that run on every sync round; [`Self::account`] reads it again.
+    pub async fn known_account(&self) -> Result<Option<SignedInAccount>, AuthError> {
+        let known = self
+            .known_account
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match known {
+            Some(account) => Ok(account),
+            None => self.account().await,
+        }
     }
 
     /// Records a completed sign-in: the refresh token and identity go to the keyring, the
@@ -114,6 +134,7 @@ impl TokenManager {
         };
         let store = self.store.clone();
         blocking(move || store.save(&stored)).await?;
+        self.remember_account(Some(account.clone()));
         *self.cached.lock().await = Some(CachedToken {
             token: signed_in.access_token,
             expires_at: signed_in.expires_at,
@@ -134,9 +155,9 @@ impl TokenManager {
         }
         // Re-read: another process (the CLI beside the app) may have rotated the token.
         let store = self.store.clone();
-        let stored = blocking(move || store.load())
-            .await?
-            .ok_or(AuthError::NotSignedIn)?;
+        let stored = blocking(move || store.load()).await?;
+        self.remember_account(stored.as_ref().map(account_of));
+        let stored = stored.ok_or(AuthError::NotSignedIn)?;
         if stored.client_id != self.settings.client_id
             || stored.authority != self.settings.authority()
         {
@@ -168,8 +189,10 @@ impl TokenManager {
                 scopes: fresh.scopes.clone(),
                 ..stored
             };
+            let account = account_of(&updated);
             let store = self.store.clone();
             blocking(move || store.save(&updated)).await?;
+            self.remember_account(Some(account));
         }
         let token = fresh.access_token.clone();
         *cached = Some(CachedToken {
@@ -189,7 +212,20 @@ impl TokenManager {
         *self.cached.lock().await = None;
         let store = self.store.clone();
         blocking(move || store.delete()).await?;
+        self.remember_account(None);
         tracing::info!("signed out");
         Ok(())
+    }
+}
+
+/// What a stored sign-in says about the account (never its refresh token).
+fn account_of(stored: &StoredAccount) -> SignedInAccount {
+    SignedInAccount {
+        upn: stored.upn.clone(),
+        tenant_id: stored.tenant_id.clone(),
+        user_oid: stored.user_oid.clone(),
+        client_id: stored.client_id.clone(),
+        authority: stored.authority.clone(),
+        scopes: stored.scopes.clone(),
     }
 }

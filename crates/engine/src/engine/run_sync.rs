@@ -201,15 +201,27 @@ impl Engine {
     /// A feature turned on since sign-in may need a permission not yet granted: then the
     /// user is asked for incremental consent (an interactive sign-in with the new scopes).
     async fn check_granted_scopes(&self) -> Result<(), Error> {
+        let wanted = crate::auth::scopes_for(&self.config().features);
+        let missing_for = |who: &crate::auth::SignedInAccount| -> Vec<String> {
+            crate::auth::missing_scopes(&who.scopes, &wanted)
+                .into_iter()
+                // Entra does not echo these OpenID scopes among the granted Graph permissions.
+                .filter(|s| !matches!(s.as_str(), "openid" | "profile" | "offline_access"))
+                .collect()
+        };
+        // The account as last seen: no keyring round trip on a round that needs nothing new.
+        let Some(who) = self.known_account().await? else {
+            return Ok(());
+        };
+        if missing_for(&who).is_empty() {
+            return Ok(());
+        }
+        // Something looks missing: the keyring may know better (the CLI beside the app may
+        // have signed in again with the new permissions), so it is read before asking.
         let Some(who) = self.whoami().await? else {
             return Ok(());
         };
-        let wanted = crate::auth::scopes_for(&self.config().features);
-        let missing: Vec<String> = crate::auth::missing_scopes(&who.scopes, &wanted)
-            .into_iter()
-            // Entra does not echo these OpenID scopes among the granted Graph permissions.
-            .filter(|s| !matches!(s.as_str(), "openid" | "profile" | "offline_access"))
-            .collect();
+        let missing = missing_for(&who);
         if missing.is_empty() {
             return Ok(());
         }
