@@ -412,20 +412,36 @@ fn current_model(engine: &Engine, provisioning: &Provisioning) -> TrayMenu {
     }
 }
 
-/// Syncs on the engine's cadence; a sync that changed the store wakes the others.
+/// Syncs on the engine's cadence; a sync that changed the store wakes the others. A round
+/// that changes nothing and ends as the last one did redraws nothing, and the tray says
+/// "Syncing" only for a round still running after a moment (issue 25: idle cost).
 async fn sync_loop(engine: Arc<Engine>, wakes: Arc<Wakes>) {
+    use presently_desktop::sync::{RoundRedraws, SHOW_SYNCING_AFTER};
     let clock = engine.clock();
+    let rounds = Arc::new(RoundRedraws::default());
     presently_engine::engine::sync_loop::run(
         engine,
         clock,
         wakes.sync_now.clone(),
         wakes.sync_stop.clone(),
-        || wakes.tray_changed.notify_one(),
+        || {
+            let round = rounds.started();
+            let (rounds, wakes) = (rounds.clone(), wakes.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(SHOW_SYNCING_AFTER).await;
+                if rounds.still_running(round) {
+                    wakes.tray_changed.notify_one();
+                }
+            });
+        },
         |result| {
-            if presently_desktop::sync::changed_the_store(result) {
+            let end = rounds.finished(result);
+            if end.store_changed {
                 wakes.store_changed();
             }
-            wakes.tray_changed.notify_one();
+            if end.redraw {
+                wakes.tray_changed.notify_one();
+            }
         },
     )
     .await;
@@ -480,7 +496,7 @@ async fn tray_loop(
 ) {
     loop {
         let wait = tray::next_change_for(&engine)
-            .and_then(|at| (at - chrono::Utc::now()).to_std().ok())
+            .and_then(|at| (at - engine.now()).to_std().ok())
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP);
         tokio::select! {
