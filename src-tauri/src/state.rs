@@ -754,19 +754,38 @@ impl Shell {
             return;
         };
         let clock = engine.clock();
+        // "Syncing" only for a round still running after a moment: a round that changes
+        // nothing takes milliseconds, and showing it twice per round rebuilt the tray menu
+        // (issue 25, idle cost).
+        let rounds = Arc::new(presently_desktop::sync::RoundRedraws::default());
         presently_engine::engine::sync_loop::run(
             engine,
             clock,
             self.sync_now.clone(),
             self.stop.clone(),
-            || self.publish_status(app),
-            |result| self.after_sync(app, result),
+            || {
+                let round = rounds.started();
+                let (rounds, app) = (rounds.clone(), app.clone());
+                tauri::async_runtime::spawn(async move {
+                    tokio::time::sleep(presently_desktop::sync::SHOW_SYNCING_AFTER).await;
+                    if rounds.still_running(round) {
+                        app.state::<Shell>().publish_status(&app);
+                    }
+                });
+            },
+            // Every round, not only those `redraw` names: the status line says when the
+            // last sync was (the tray is rebuilt only when its model changed).
+            |result| self.after_round(app, rounds.finished(result).store_changed),
         )
         .await;
     }
 
     fn after_sync<R: Runtime>(&self, app: &AppHandle<R>, result: &Result<SyncReport, Error>) {
-        if presently_desktop::sync::changed_the_store(result) {
+        self.after_round(app, presently_desktop::sync::changed_the_store(result));
+    }
+
+    fn after_round<R: Runtime>(&self, app: &AppHandle<R>, store_changed: bool) {
+        if store_changed {
             if let Err(e) = app.emit(AGENDA_CHANGED, ()) {
                 tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
             }
