@@ -442,6 +442,31 @@ fn cpu_ticks(root: u32) -> BTreeMap<u32, (String, u64)> {
     out
 }
 
+/// Context switches (voluntary and not) of every thread of every process of the tree: how
+/// often the tree woke up.
+fn wakeups(root: u32) -> u64 {
+    let mut total = 0;
+    for pid in process_tree(root) {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+                continue;
+            };
+            total += status
+                .lines()
+                .filter(|l| {
+                    l.starts_with("voluntary_ctxt_switches")
+                        || l.starts_with("nonvoluntary_ctxt_switches")
+                })
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    total
+}
+
 /// The files under `dirs` (up to 4 levels down), for what a launch wrote.
 fn files_under(dirs: &[PathBuf]) -> std::collections::BTreeSet<PathBuf> {
     fn walk(dir: &Path, depth: usize, out: &mut std::collections::BTreeSet<PathBuf>) {
@@ -1028,6 +1053,14 @@ async fn bench() {
     for (name, secs) in &closed.cpu_by_process {
         println!("  {name:<24} {secs:.2} s");
     }
+    // Each no-change round is one request; CPU per round is the whole idle CPU over them
+    // (an upper bound: it includes any other wake-up).
+    println!(
+        "  per sync round: {:.1} ms of CPU ({} rounds); {:.1} wake-ups per minute",
+        closed.cpu_secs * 1000.0 / closed.requests.max(1) as f64,
+        closed.requests,
+        closed.wakeups as f64 * 60.0 / idle_secs.max(1) as f64
+    );
     for (message, n) in &closed.log_messages {
         println!("  log: {n} × {message}");
     }
@@ -1120,6 +1153,7 @@ async fn bench() {
             "secs": idle_secs,
             "cpu_secs": closed.cpu_secs,
             "cpu_by_process": closed.cpu_by_process,
+            "wakeups": closed.wakeups,
             "emulator_requests": closed.requests,
             "log_lines": closed.log_lines,
             "log_messages": closed.log_messages,
@@ -1252,6 +1286,8 @@ struct Closed {
     webkit_left: Vec<String>,
     cpu_secs: f64,
     cpu_by_process: Vec<(String, f64)>,
+    /// Context switches of the tray host's threads over the idle period.
+    wakeups: u64,
     requests: u64,
     log_lines: usize,
     log_messages: Vec<(String, usize)>,
@@ -1290,8 +1326,10 @@ async fn close_and_idle(
     let requests_before = control.request_count();
     let log_before = log_line_count(log_dir);
     let before = cpu_ticks(host);
+    let wakeups_before = wakeups(host);
     tokio::time::sleep(Duration::from_secs(idle_secs)).await;
     let after = cpu_ticks(host);
+    let wakeups = wakeups(host).saturating_sub(wakeups_before);
     assert_eq!(
         process_name(host),
         "presently-tray",
@@ -1319,6 +1357,7 @@ async fn close_and_idle(
         webkit_left,
         cpu_secs: total as f64 / ticks,
         cpu_by_process,
+        wakeups,
         requests,
         log_lines: new_lines.len(),
         log_messages: messages.into_iter().collect(),
