@@ -8,6 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// The tests here share the one keyring entry Presently keeps (a logout in one would sign
+/// the other out mid-test): they take turns.
+static KEYRING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn presently(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_presently"))
         .args(args)
@@ -30,6 +34,7 @@ fn text(out: &Output) -> String {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a Secret Service: scripts/test.sh runs it under dbus-run-session with gnome-keyring"]
 async fn login_sync_whoami_logout() {
+    let _turn = KEYRING.lock().await;
     let emu = Emulator::start(EmulatorConfig {
         today: "2026-11-24".parse().unwrap(),
         seed: Seed::Demo,
@@ -176,6 +181,7 @@ fn assert_private_to_the_user(dir: &Path) {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a Secret Service: scripts/test.sh runs it under dbus-run-session with gnome-keyring"]
 async fn logout_forget_deletes_the_store_in_a_non_utf8_directory() {
+    let _turn = KEYRING.lock().await;
     use presently_engine::auth::MemoryStore;
     use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup};
     use std::os::unix::ffi::OsStrExt;
@@ -243,6 +249,7 @@ async fn logout_forget_deletes_the_store_in_a_non_utf8_directory() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a Secret Service: scripts/test.sh runs it under dbus-run-session with gnome-keyring"]
 async fn after_sign_in_and_sync_all_is_private_and_a_policy_without_microsoft365_refuses_sync() {
+    let _turn = KEYRING.lock().await;
     let emu = Emulator::start(EmulatorConfig {
         today: chrono::Utc::now().date_naive(),
         seed: Seed::Demo,
