@@ -1,11 +1,13 @@
 // The app shell: state, IPC wiring, the once-a-minute tick, focus management.
-import { api as realApi, toIpcError, type Api } from './api';
+import { api as realApi, scopedApi, toIpcError, type Api } from './api';
 import { h, icon } from './dom';
 import { applyStoredFont, checkFont } from './font';
 import { dateKeyOf, displayZone, formatTime, msToNextMinute, presenceLine, statusLine, usableLocale } from './format';
 import { applyFilters, calendarsOf, isDefault, loadFilters, saveFilters, type FilterKey, type Filters } from './filter';
 import { pickLang, strings } from './i18n';
-import { agendaDays, createSettings, scopedApi, settingsIcon, uiLocale, type SettingsResume } from './settings';
+import { createSettings, type SettingsResume } from './settings';
+import { settingsIcon } from './settings-icons';
+import { agendaDays, uiLocale } from './settings-language';
 import { settingsStrings } from './settings-i18n';
 import type { SettingsView } from './types';
 import { checkClientId, checkTenant, normalise } from './registration';

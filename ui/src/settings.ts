@@ -6,396 +6,47 @@
 // states in between are never written; every save is validated here first and then by the
 // engine, and the presence preview shows the effect of the draft before it is saved.
 //
-// Also here, for app.ts: the UI language choice (`uiLocale`), and `scopedApi`, which ties
-// event listeners to one mount of the app so that it can re-render in another language.
-import type { UnlistenFn } from '@tauri-apps/api/event';
+// This module is the page itself (loading, rendering, the draft, saving); the sections,
+// the form controls, validation and the configuration's shapes live in settings-*.ts.
 import { toIpcError, type Api } from './api';
 import { append, h, icon, type Child } from './dom';
 import { formatTime } from './format';
 import type { Lang } from './i18n';
-import { settingsStrings, type SettingsStrings } from './settings-i18n';
+import { settingsStrings } from './settings-i18n';
+import {
+  AMI_FAMILIES,
+  builtinsOf,
+  clone,
+  commandOf,
+  ensureProviderTable,
+  HTTP_METHODS,
+  httpOf,
+  pairKnown,
+  PREFERRED_PAIRS,
+  profileNames,
+  profilesOf,
+  PROVIDERS,
+  SESSION_PAIRS,
+  SHOW_AS,
+  stable,
+  webexOf,
+  amiOf,
+  type ProfileJson,
+} from './settings-config';
+import { downIcon, plusIcon, trashIcon, upIcon } from './settings-icons';
+import { rememberLanguage } from './settings-language';
+import { validate } from './settings-validate';
 import type {
-  AmiConfigJson,
   Availability,
-  CommandConfigJson,
   ConfigJson,
   ForwardingConfigJson,
-  HttpConfigJson,
   HttpRequestJson,
   IpcError,
   PlannedTransition,
-  PresenceProfile,
   PresenceRule,
-  ProfileForwardingJson,
   SettingsView,
-  ShowAs,
   TeamsPresenceJson,
-  WebexConfigJson,
 } from './types';
-
-// ---- the UI language ----------------------------------------------------------------
-
-export type LanguageChoice = ConfigJson['app']['language'];
-
-/** localStorage key remembering `app.language`, so the first paint is already in it. */
-const LANGUAGE_KEY = 'presently.language.v1';
-
-export function storedLanguage(): LanguageChoice {
-  try {
-    const v = localStorage.getItem(LANGUAGE_KEY);
-    return v === 'en' || v === 'de' ? v : 'system';
-  } catch {
-    return 'system';
-  }
-}
-
-function rememberLanguage(choice: LanguageChoice): void {
-  try {
-    if (choice === 'en' || choice === 'de') localStorage.setItem(LANGUAGE_KEY, choice);
-    else localStorage.removeItem(LANGUAGE_KEY);
-  } catch {
-    // No storage: the language follows the configuration once it is loaded.
-  }
-}
-
-/**
- * The locale the UI uses: the system's, unless a language was chosen in the settings (then
- * the system's own tag when it is of that language, e.g. de-AT, else the bare language).
- */
-export function uiLocale(system: string | undefined, choice: LanguageChoice = storedLanguage()): string {
-  if (choice !== 'en' && choice !== 'de') return system ?? '';
-  const sys = (system ?? '').toLowerCase();
-  return sys === choice || sys.startsWith(`${choice}-`) ? (system ?? choice) : choice;
-}
-
-/** The agenda length the configuration asks for, when it is a usable one. */
-export function agendaDays(view: SettingsView | null | undefined): number | null {
-  const d = view?.config.agenda.days;
-  return typeof d === 'number' && Number.isInteger(d) && d >= 1 && d <= 14 ? d : null;
-}
-
-/**
- * `api` with every `on…` listener tied to `signal`: when it aborts, the listeners are
- * removed (the app re-mounts itself in another language without hearing events twice).
- */
-export function scopedApi(api: Api, signal: AbortSignal): Api {
-  const out: Record<string, unknown> = { ...api };
-  for (const [name, fn] of Object.entries(api)) {
-    if (!/^on[A-Z]/.test(name) || typeof fn !== 'function') continue;
-    const on = fn as (...args: unknown[]) => Promise<UnlistenFn>;
-    out[name] = async (...args: unknown[]): Promise<UnlistenFn> => {
-      const unlisten = await on(...args);
-      if (signal.aborted) unlisten();
-      else signal.addEventListener('abort', () => unlisten(), { once: true });
-      return unlisten;
-    };
-  }
-  return out as Api;
-}
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-/** Icons the shared set (dom.ts) does not have, drawn the same way (24×24, stroked). */
-function svg(paths: string[], extraClass = ''): SVGSVGElement {
-  const el = document.createElementNS(SVG_NS, 'svg');
-  el.setAttribute('viewBox', '0 0 24 24');
-  el.setAttribute('class', `icon ${extraClass}`.trim());
-  el.setAttribute('aria-hidden', 'true');
-  el.setAttribute('focusable', 'false');
-  for (const d of paths) {
-    const p = document.createElementNS(SVG_NS, 'path');
-    p.setAttribute('d', d);
-    el.appendChild(p);
-  }
-  return el;
-}
-
-export function settingsIcon(): SVGSVGElement {
-  return svg([
-    'M12 8.8a3.2 3.2 0 1 0 0 6.4 3.2 3.2 0 0 0 0-6.4z',
-    'M10.3 3h3.4l.5 2.4 1.7 1 2.3-.8 1.7 2.9-1.8 1.6v2l1.8 1.6-1.7 2.9-2.3-.8-1.7 1-.5 2.4h-3.4l-.5-2.4-1.7-1-2.3.8-1.7-2.9 1.8-1.6v-2L4.1 8.5l1.7-2.9 2.3.8 1.7-1z',
-  ]);
-}
-const upIcon = () => svg(['M6 15l6-6 6 6']);
-const downIcon = () => svg(['M6 9l6 6 6-6']);
-const plusIcon = () => svg(['M12 5v14M5 12h14']);
-const trashIcon = () => svg(['M4 7h16', 'M9.5 7V4.5h5V7', 'M6.5 7l1 12.5h9l1-12.5', 'M10 11v5M14 11v5']);
-
-// ---- the configuration's shapes and limits ----------------------------------------------
-
-const SHOW_AS: ShowAs[] = ['free', 'tentative', 'busy', 'oof', 'workingElsewhere'];
-
-/** The availability/activity pairs setUserPreferredPresence accepts (engine PREFERRED_PAIRS). */
-const PREFERRED_PAIRS: ReadonlyArray<readonly [Availability, string]> = [
-  ['Available', 'Available'],
-  ['Busy', 'Busy'],
-  ['DoNotDisturb', 'DoNotDisturb'],
-  ['BeRightBack', 'BeRightBack'],
-  ['Away', 'Away'],
-  ['Offline', 'OffWork'],
-];
-
-/** The pairs setPresence (an app session) accepts (engine SESSION_PAIRS). */
-const SESSION_PAIRS: ReadonlyArray<readonly [Availability, string]> = [
-  ['Available', 'Available'],
-  ['Busy', 'InACall'],
-  ['Busy', 'InAConferenceCall'],
-  ['Away', 'Away'],
-];
-
-const PROVIDERS: ReadonlyArray<ForwardingConfigJson['provider']> = ['none', 'webex', 'ami', 'http', 'command'];
-const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
-const AMI_FAMILIES = ['CF', 'CFB', 'CFU'];
-
-export const LIMITS = {
-  windowDaysBack: [0, 365],
-  windowDaysAhead: [1, 730],
-  intervalSecs: [30, 86400],
-  agendaDays: [1, 14],
-  priority: [0, 255],
-  timeoutSecs: [1, 120],
-  port: [1, 65535],
-} as const;
-
-/** A profile as the engine serialises it (PresenceProfile leaves `teams`/`forwarding` open). */
-type ProfileJson = Omit<PresenceProfile, 'teams' | 'forwarding'> & {
-  teams?: TeamsPresenceJson | null;
-  forwarding?: ProfileForwardingJson | null;
-};
-
-const profilesOf = (c: ConfigJson): ProfileJson[] => c.presence.profiles as unknown as ProfileJson[];
-const builtinsOf = (v: SettingsView): ProfileJson[] => v.builtin_profiles as unknown as ProfileJson[];
-const webexOf = (f: ForwardingConfigJson) => f.webex as unknown as WebexConfigJson | null | undefined;
-const amiOf = (f: ForwardingConfigJson) => f.ami as unknown as AmiConfigJson | null | undefined;
-const httpOf = (f: ForwardingConfigJson) => f.http as unknown as HttpConfigJson | null | undefined;
-const commandOf = (f: ForwardingConfigJson) => f.command as unknown as CommandConfigJson | null | undefined;
-
-/** What a newly chosen provider starts with (the engine's defaults). */
-function ensureProviderTable(f: ForwardingConfigJson): void {
-  const put = (key: 'webex' | 'ami' | 'http' | 'command', value: object) => {
-    if (!f[key]) f[key] = value as Record<string, unknown>;
-  };
-  switch (f.provider) {
-    case 'webex':
-      put('webex', { base_url: 'https://webexapis.com/v1', person_id: '', voicemail: '' } satisfies WebexConfigJson);
-      break;
-    case 'ami':
-      put('ami', {
-        host: '127.0.0.1',
-        port: 5038,
-        username: '',
-        extension: '',
-        voicemail: 'vmu{extension}',
-        family: 'CF',
-      } satisfies AmiConfigJson);
-      break;
-    case 'http':
-      put('http', {
-        extension: '',
-        voicemail: 'voicemail',
-        on: { method: 'POST', url: '' },
-        off: { method: 'POST', url: '' },
-      } satisfies HttpConfigJson);
-      break;
-    case 'command':
-      put('command', { program: '', on_args: [], off_args: [], extension: '', voicemail: 'voicemail' } satisfies CommandConfigJson);
-      break;
-    case 'none':
-      break;
-  }
-}
-
-function clone<T>(v: T): T {
-  return structuredClone(v);
-}
-
-/** JSON with sorted keys and without null members: equal configurations compare equal. */
-function stable(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => {
-    if (!x || typeof x !== 'object' || Array.isArray(x)) return x;
-    return Object.fromEntries(
-      Object.entries(x as Record<string, unknown>)
-        .filter(([, val]) => val !== null && val !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    );
-  });
-}
-
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const intIn = (v: unknown, [min, max]: readonly [number, number]) =>
-  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-const blank = (v: unknown) => typeof v !== 'string' || v.trim() === '';
-
-/** Status message templates know {end} and {subject} (engine check_template). */
-function templateProblem(t: string, s: SettingsStrings): string | null {
-  if ([...t].length > 280) return s.tooLong(280);
-  if (CONTROL.test(t)) return s.controlChars;
-  let rest = t;
-  for (let open = rest.indexOf('{'); open >= 0; open = rest.indexOf('{')) {
-    const after = rest.slice(open + 1);
-    const close = after.indexOf('}');
-    if (close < 0) return s.unclosedBrace;
-    const name = after.slice(0, close);
-    if (name !== 'end' && name !== 'subject') return s.unknownPlaceholder(name, '{end}, {subject}');
-    rest = after.slice(close + 1);
-  }
-  return null;
-}
-
-/** Forwarding templates: `{name}` with a lower-case name must be a known one (engine check_placeholders). */
-function placeholderProblem(t: string, known: string[], s: SettingsStrings): string | null {
-  for (const m of t.matchAll(/\{([a-z_]+)\}/g)) {
-    const name = m[1] ?? '';
-    if (!known.includes(name)) return s.unknownPlaceholder(name, known.map((k) => `{${k}}`).join(', '));
-  }
-  return null;
-}
-
-/** https anywhere, http only to this computer (engine check_endpoint). */
-function endpointOk(url: string): boolean {
-  try {
-    const u = new URL(url.replace(/\{[a-z_]+\}/g, 'x'));
-    if (u.protocol === 'https:') return !!u.hostname;
-    if (u.protocol !== 'http:') return false;
-    return ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) || /^127\./.test(u.hostname);
-  } catch {
-    return false;
-  }
-}
-
-/** The names a rule can switch to: the built-in profiles and the user's. */
-function profileNames(draft: ConfigJson, view: SettingsView): string[] {
-  const names = builtinsOf(view).map((p) => p.name);
-  for (const p of profilesOf(draft)) if (p.name && !names.includes(p.name)) names.push(p.name);
-  return names;
-}
-
-function pairKnown(t: TeamsPresenceJson): boolean {
-  const pairs = t.mode === 'session' ? SESSION_PAIRS : PREFERRED_PAIRS;
-  return pairs.some(([a, b]) => a === t.availability && b === t.activity);
-}
-
-/**
- * Messages for what the engine would refuse, keyed by the field's dotted key (list items by
- * index: `presence.rules.2.profile`). Locked keys are not checked: the user cannot change them.
- */
-export function validate(draft: ConfigJson, view: SettingsView, s: SettingsStrings): Map<string, string> {
-  const errors = new Map<string, string>();
-  // Locked keys, and the sync section when the organization turned sync off, are not the user's to fix.
-  const syncOff = view.sync_method === 'disabled';
-  const locked = (key: string) =>
-    view.locked.some((l) => key === l || key.startsWith(`${l}.`)) || (syncOff && (key.startsWith('sync.') || key === 'agenda.days'));
-  const check = (key: string, ok: boolean, message: string) => {
-    if (!ok && !locked(key) && !errors.has(key)) errors.set(key, message);
-  };
-  const range = (key: string, v: unknown, r: readonly [number, number]) => check(key, intIn(v, r), s.intRange(r[0], r[1]));
-
-  range('sync.window_days_back', draft.sync.window_days_back, LIMITS.windowDaysBack);
-  range('sync.window_days_ahead', draft.sync.window_days_ahead, LIMITS.windowDaysAhead);
-  check('sync.interval_secs', intIn(draft.sync.interval_secs, LIMITS.intervalSecs), s.minutesRange);
-  range('agenda.days', draft.agenda.days, LIMITS.agendaDays);
-
-  const profiles = profilesOf(draft);
-  profiles.forEach((p, i) => {
-    const key = (f: string) => `presence.profiles.${i}.${f}`;
-    const name = p.name ?? '';
-    if (!locked('presence.profiles')) {
-      if (name.trim() === '') check(key('name'), false, s.nameEmpty);
-      else if ([...name].length > 64) check(key('name'), false, s.nameLong);
-      else if (CONTROL.test(name)) check(key('name'), false, s.controlChars);
-      else check(key('name'), profiles.findIndex((q) => q.name === name) === i, s.nameDuplicate);
-    }
-    range(key('priority'), p.priority, LIMITS.priority);
-    if (p.teams) check(key('teams'), pairKnown(p.teams), s.badPair);
-    if (typeof p.status_message === 'string') {
-      const problem = templateProblem(p.status_message, s);
-      check(key('status_message'), !problem, problem ?? '');
-    }
-    const fw = p.forwarding;
-    if (fw && typeof fw === 'object') {
-      const n = fw.number ?? '';
-      check(key('forwarding'), n.trim() !== '', s.required);
-      check(key('forwarding'), [...n.trim()].length <= 100, s.tooLong(100));
-      check(key('forwarding'), !CONTROL.test(n), s.controlChars);
-    }
-  });
-
-  const names = profileNames(draft, view);
-  draft.presence.rules.forEach((r, i) => {
-    if (typeof r.profile === 'string') check(`presence.rules.${i}.profile`, names.includes(r.profile), s.unknownProfile(r.profile));
-  });
-
-  const fw = draft.presence.forwarding;
-  const F = 'presence.forwarding';
-  if (fw.provider !== 'none') range(`${F}.timeout_secs`, fw.timeout_secs, LIMITS.timeoutSecs);
-  const text = (key: string, v: unknown, max: number) => {
-    check(key, !blank(v), s.required);
-    if (typeof v === 'string') {
-      check(key, [...v].length <= max, s.tooLong(max));
-      check(key, !CONTROL.test(v), s.controlChars);
-    }
-  };
-  const placeholders = (key: string, v: string, known: string[]) => {
-    const problem = placeholderProblem(v, known, s);
-    check(key, !problem, problem ?? '');
-  };
-  switch (fw.provider) {
-    case 'webex': {
-      const w = webexOf(fw);
-      if (!w) break;
-      check(`${F}.webex.base_url`, endpointOk(w.base_url ?? ''), s.badUrl);
-      text(`${F}.webex.person_id`, w.person_id, 512);
-      check(`${F}.webex.person_id`, !/[/?#]/.test(w.person_id ?? ''), s.noSlash);
-      text(`${F}.webex.voicemail`, w.voicemail, 100);
-      break;
-    }
-    case 'ami': {
-      const a = amiOf(fw);
-      if (!a) break;
-      text(`${F}.ami.host`, a.host, 253);
-      check(`${F}.ami.host`, !/\s/.test(a.host ?? ''), s.required);
-      range(`${F}.ami.port`, a.port, LIMITS.port);
-      text(`${F}.ami.username`, a.username, 80);
-      text(`${F}.ami.extension`, a.extension, 80);
-      text(`${F}.ami.voicemail`, a.voicemail, 100);
-      placeholders(`${F}.ami.voicemail`, a.voicemail ?? '', ['extension']);
-      break;
-    }
-    case 'http': {
-      const c = httpOf(fw);
-      if (!c) break;
-      for (const part of ['on', 'off'] as const) {
-        const r = c[part];
-        const key = (k: string) => `${F}.http.${part}.${k}`;
-        check(key('url'), endpointOk(r?.url ?? ''), s.badUrl);
-        placeholders(key('url'), r?.url ?? '', ['target', 'extension']);
-        for (const value of Object.values(r?.headers ?? {})) placeholders(key('headers'), value, ['target', 'extension', 'secret']);
-        if (typeof r?.body === 'string' && r.body.trim() !== '') {
-          let ok = true;
-          try {
-            JSON.parse(r.body);
-          } catch {
-            ok = false;
-          }
-          check(key('body'), ok, s.badJson);
-        }
-      }
-      break;
-    }
-    case 'command': {
-      const c = commandOf(fw);
-      if (!c) break;
-      check(`${F}.command.program`, !blank(c.program), s.required);
-      for (const k of ['on_args', 'off_args'] as const) {
-        for (const a of c[k] ?? []) placeholders(`${F}.command.${k}`, a, ['target', 'extension']);
-      }
-      break;
-    }
-    case 'none':
-      break;
-  }
-  return errors;
-}
 
 // ---- the page --------------------------------------------------------------------------
 
