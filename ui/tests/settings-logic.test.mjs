@@ -154,3 +154,31 @@ test('uiLocale: the system’s locale unless a language was chosen; agendaDays o
     assert.equal(l.agendaDays(view), null, String(days));
   }
 });
+
+test('describe: presence and forwarding in the page’s words, unknown values as they are', async () => {
+  const d = await load('src/settings-describe.ts');
+  assert.equal(d.presenceLabel(s, 'Busy', 'InACall'), `${s.availability.Busy} — ${s.activity.InACall}`);
+  assert.equal(d.presenceLabel(s, 'Lurking', 'Nowhere'), 'Lurking');
+  assert.equal(d.forwardingText(s, { number: '+49 30 1234' }), s.forwardingTo('+49 30 1234'));
+  assert.equal(d.forwardingText(s, 'voicemail'), s.forwardingVoicemail);
+  assert.equal(d.forwardingText(s, 42), '');
+  assert.equal(d.describeAction(s, { action: 'set_forwarding', forwarding: 'off' }), s.actSetForwarding(s.forwardingOff));
+  assert.equal(d.describeAction(s, { action: 'set_presence', presence: { availability: 'Away', activity: 'Away' } }), s.actSetPresence(s.availability.Away));
+  assert.equal(d.describeAction(s, { action: 'something_new' }), 'something_new');
+  assert.equal(d.describeAction(s, null), null);
+});
+
+test('describe: a transition’s clock time is its local wall time; instants move to the local offset', async () => {
+  const d = await load('src/settings-describe.ts');
+  assert.equal(d.clockOf('2026-03-02T09:05:00+01:00', 'de-DE'), '09:05');
+  assert.equal(d.clockOf('not a time', 'de-DE'), 'not a time');
+  // 08:30 UTC is 09:30 at +01:00 and 03:30 at -05:00.
+  assert.equal(d.clockAt('2026-03-02T08:30:00Z', '2026-03-02T09:00:00+01:00', 'de-DE'), '09:30');
+  assert.equal(d.clockAt('2026-03-02T08:30:00Z', '2026-03-02T03:00:00-05:00', 'de-DE'), '03:30');
+  assert.equal(d.clockAt(null, '2026-03-02T09:00:00+01:00', 'de-DE'), null);
+});
+
+test('linesOf: the non-blank lines of a text area, without carriage returns', async () => {
+  const f = await load('src/settings-forwarding.ts');
+  assert.deepEqual(f.linesOf('--on\r\n\n  \n{target}\n'), ['--on', '{target}']);
+});
