@@ -81,3 +81,22 @@ export const api = {
 };
 
 export type Api = typeof api;
+
+/**
+ * `api` with every `on…` listener tied to `signal`: when it aborts, the listeners are
+ * removed (the app re-mounts itself in another language without hearing events twice).
+ */
+export function scopedApi(api: Api, signal: AbortSignal): Api {
+  const out: Record<string, unknown> = { ...api };
+  for (const [name, fn] of Object.entries(api)) {
+    if (!/^on[A-Z]/.test(name) || typeof fn !== 'function') continue;
+    const on = fn as (...args: unknown[]) => Promise<UnlistenFn>;
+    out[name] = async (...args: unknown[]): Promise<UnlistenFn> => {
+      const unlisten = await on(...args);
+      if (signal.aborted) unlisten();
+      else signal.addEventListener('abort', () => unlisten(), { once: true });
+      return unlisten;
+    };
+  }
+  return out as Api;
+}

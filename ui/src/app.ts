@@ -1,16 +1,17 @@
 // The app shell: state, IPC wiring, the once-a-minute tick, focus management.
-import { api as realApi, toIpcError, type Api } from './api';
+// Start-up (boot data, first-paint report) is in app-startup.ts, the keyboard shortcuts in
+// app-keyboard.ts, the signed-out screen's controller in app-signin.ts.
+import { api as realApi, scopedApi, toIpcError, type Api } from './api';
+import { keyCommand } from './app-keyboard';
+import { createSignIn } from './app-signin';
+import { afterNextFrame, marks, reportFirstPaint, sizeTimeColumn, takeBoot } from './app-startup';
+import type { Phase, State } from './app-state';
 import { h, icon } from './dom';
+import { applyFilters, calendarsOf, isDefault, loadFilters, saveFilters, type FilterKey } from './filter';
 import { applyStoredFont, checkFont } from './font';
-import { dateKeyOf, displayZone, formatTime, msToNextMinute, presenceLine, statusLine, usableLocale } from './format';
-import { applyFilters, calendarsOf, isDefault, loadFilters, saveFilters, type FilterKey, type Filters } from './filter';
+import { dateKeyOf, displayZone, msToNextMinute, presenceLine, statusLine, usableLocale } from './format';
 import { pickLang, strings } from './i18n';
-import { agendaDays, createSettings, scopedApi, settingsIcon, uiLocale, type SettingsResume } from './settings';
-import { settingsStrings } from './settings-i18n';
-import type { SettingsView } from './types';
-import { checkClientId, checkTenant, normalise } from './registration';
 import {
-  emptyRegistrationForm,
   renderAgenda,
   renderDetail,
   renderError,
@@ -18,84 +19,27 @@ import {
   renderFirstSync,
   renderLoading,
   renderSignedOut,
-  renderSignIn,
   type Ctx,
   type Handlers,
   type JoinCopy,
-  type RegistrationForm,
-  type SignInFlow,
-  type SignInHandlers,
-  type SignInState,
 } from './render';
-import type { AgendaView, IpcError, SignInInfo, SignInProgress, Status } from './types';
+import { emptyRegistrationForm, renderSignIn } from './render-signin';
+import { createSettings, type SettingsResume } from './settings';
+import { settingsIcon } from './settings-icons';
+import { settingsStrings } from './settings-i18n';
+import { agendaDays, uiLocale } from './settings-language';
+import type { AgendaView, SettingsView } from './types';
 import './styles.css';
 
 export const DEFAULT_DAYS = 7;
-
-/** What the Rust side puts into a new window before the page loads (src-tauri/src/boot.rs):
- * the status and the agenda from the local store, for the first frame. */
-export interface Boot {
-  days: number;
-  status: Status;
-  agenda: AgendaView;
-}
-
-declare global {
-  interface Window {
-    __PRESENTLY_BOOT__?: unknown;
-  }
-}
-
-/** Takes the first-paint data, once: a re-mount (another language) or a reload asks again. */
-function takeBoot(): Boot | null {
-  const raw = window.__PRESENTLY_BOOT__;
-  delete window.__PRESENTLY_BOOT__;
-  if (!raw || typeof raw !== 'object') return null;
-  const b = raw as Partial<Boot>;
-  const ok =
-    typeof b.days === 'number' &&
-    b.days >= 1 &&
-    !!b.status?.account?.signed_in &&
-    Array.isArray(b.agenda?.days) &&
-    typeof b.agenda?.timezone === 'string';
-  return ok ? (b as Boot) : null;
-}
 
 /** The same appointments in the same zone (`generated_at` differs with each answer). */
 function sameAgenda(a: AgendaView, b: AgendaView): boolean {
   return a.timezone === b.timezone && JSON.stringify(a.days) === JSON.stringify(b.days);
 }
 
-/** Runs `fn` once the next frame is on screen (work that must not delay the first paint). */
-function afterNextFrame(fn: () => void): void {
-  requestAnimationFrame(() => window.setTimeout(fn, 0));
-}
-
 /** Error codes that replace the agenda with the error state even when one is shown. */
 const FATAL = new Set(['not_signed_in', 'store_corrupt', 'store_too_new', 'config_invalid']);
-
-type Phase = 'loading' | 'ready' | 'error' | 'signed-out' | 'first-sync';
-
-interface State {
-  phase: Phase;
-  view: AgendaView | null;
-  error: IpcError | null;
-  status: Status | null;
-  /** Error from the last sync_now call, shown in the status line. */
-  syncError: string | null;
-  selectedId: string | null;
-  /** The app registration sign-in uses (from `sign_in_info`). */
-  info: SignInInfo | null;
-  signIn: SignInState;
-  /** The first-launch form (the IDs typed so far). */
-  reg: RegistrationForm;
-  /** Feedback of the last "Copy join link" in the detail pane. */
-  joinCopy: JoinCopy | null;
-  /** Remembered in localStorage. */
-  filters: Filters;
-  /** Search text; not remembered. */
-  query: string;
-}
 
 export interface StartOptions {
   root?: HTMLElement;
@@ -237,37 +181,8 @@ export function start(opts: StartOptions = {}): void {
     copyJoinLink: (id) => void copyJoinLink(id),
   };
 
-  const signInHandlers: SignInHandlers = {
-    start: (flow) => void startSignIn(flow),
-    cancel: () => void cancelSignIn(),
-    copyCode: (code, button, codeEl) => void copyToClipboard(code, button, codeEl),
-    copyText: (text, button, field) => void copyToClipboard(text, button, field),
-    editRegistration: (field, value) => {
-      state.reg[field] = value;
-    },
-    touchRegistration: (field) => {
-      state.reg.touched[field] = true;
-    },
-    saveRegistration: () => void saveRegistration(),
-    changeRegistration: () => {
-      const info = state.info;
-      state.reg = {
-        ...emptyRegistrationForm(),
-        clientId: info?.client_id ?? '',
-        tenant: info?.tenant ?? '',
-        editing: true,
-      };
-      state.signIn = { kind: 'idle' };
-      renderContent();
-      content.querySelector<HTMLElement>('[data-testid="reg-client-id"]')?.focus();
-    },
-    cancelRegistration: () => {
-      state.reg = emptyRegistrationForm();
-      renderContent();
-      content.querySelector<HTMLElement>('[data-testid="change-registration"]')?.focus();
-    },
-    openAdminGuide: () => void api.openAdminGuide().catch(reportActionError),
-  };
+  const signIn = createSignIn({ state, api, s, content, renderContent, renderStatus, loadAgenda, reportActionError });
+
 
   function reportActionError(e: unknown): void {
     state.syncError = toIpcError(e).message;
@@ -340,7 +255,7 @@ export function start(opts: StartOptions = {}): void {
       case 'signed-out':
         // Demo mode signs in by itself; its signed-out state has nothing to offer.
         content.replaceChildren(
-          state.status?.account.demo ? renderSignedOut(s) : renderSignIn(state.info, state.signIn, ctx(), signInHandlers, state.reg),
+          state.status?.account.demo ? renderSignedOut(s) : renderSignIn(state.info, state.signIn, ctx(), signIn.handlers, state.reg),
         );
         break;
       case 'first-sync':
@@ -621,179 +536,6 @@ export function start(opts: StartOptions = {}): void {
     if (state.phase === 'signed-out') renderContent();
   }
 
-  // ---- sign-in --------------------------------------------------------------
-  /** Which element gets focus after the sign-in view changes (undefined: leave focus alone). */
-  function focusTarget(): string | undefined {
-    switch (state.signIn.kind) {
-      case 'idle':
-        return '[data-testid="sign-in"]:not([disabled])';
-      case 'starting':
-        return undefined;
-      case 'browser':
-        return '[data-testid="sign-in-cancel"]';
-      case 'device':
-        return '[data-testid="copy-code"]';
-      case 'error':
-        return '[data-testid="sign-in-retry"]';
-    }
-  }
-
-  /**
-   * Keeps keyboard focus inside the sign-in screen as it changes: if focus was in the
-   * content (or nowhere), the returned function moves it to the new view's main control.
-   */
-  function moveFocusAfterRender(): () => void {
-    const active = document.activeElement;
-    const wasInside = !active || active === document.body || content.contains(active);
-    return () => {
-      if (!wasInside || state.phase !== 'signed-out') return;
-      const sel = focusTarget();
-      if (!sel) return;
-      content.querySelector<HTMLElement>(sel)?.focus();
-    };
-  }
-
-  function setSignIn(next: SignInState): void {
-    state.signIn = next;
-    if (state.phase !== 'signed-out') return;
-    const focused = moveFocusAfterRender();
-    renderContent();
-    focused();
-  }
-
-  async function startSignIn(flow: SignInFlow): Promise<void> {
-    if (state.signIn.kind === 'starting') return;
-    const starting: SignInState = { kind: 'starting', flow };
-    setSignIn(starting);
-    // A progress event may move on before the answer arrives (signed in, failed, cancelled):
-    // the answer only applies while this attempt is still the one shown.
-    const current = () => state.signIn === starting;
-    try {
-      if (flow === 'browser') {
-        const r = await api.signIn();
-        if (current()) setSignIn({ kind: 'browser', url: r.url, opened: r.browser_opened });
-      } else {
-        const code = await api.signInDevice();
-        if (current()) setSignIn({ kind: 'device', code, until: Date.now() + code.expires_in * 1000 });
-      }
-    } catch (e) {
-      if (current()) setSignIn({ kind: 'error', flow, error: toIpcError(e) });
-    }
-  }
-
-  async function cancelSignIn(): Promise<void> {
-    setSignIn({ kind: 'idle' });
-    try {
-      await api.cancelSignIn();
-    } catch {
-      // Nothing left to cancel.
-    }
-  }
-
-  /** Copies `text`; without the clipboard API (or permission) selects `el` so Ctrl+C copies it. */
-  async function copyToClipboard(text: string, button: HTMLButtonElement, el: HTMLElement): Promise<void> {
-    let ok = false;
-    try {
-      await navigator.clipboard.writeText(text);
-      ok = true;
-    } catch {
-      if (el instanceof HTMLTextAreaElement || el instanceof HTMLInputElement) {
-        el.focus();
-        el.select();
-      } else {
-        const range = document.createRange();
-        range.selectNodeContents(el);
-        const sel = window.getSelection();
-        sel?.removeAllRanges();
-        sel?.addRange(range);
-      }
-      try {
-        ok = document.execCommand('copy');
-      } catch {
-        ok = false;
-      }
-    }
-    const label = button.querySelector<HTMLElement>('.copy-label');
-    if (ok && label) {
-      // The label to come back to, kept from the first click (a second one must not keep "Copied").
-      const original = (label.dataset['label'] ??= label.textContent ?? '');
-      label.textContent = s.copied;
-      window.setTimeout(() => {
-        if (label.isConnected) label.textContent = original;
-      }, 2000);
-    }
-  }
-
-  async function saveRegistration(): Promise<void> {
-    const reg = state.reg;
-    if (reg.saving) return;
-    const clientId = normalise(reg.clientId);
-    const tenant = normalise(reg.tenant);
-    // The form checked already; this is the last word before Rust sees it.
-    if (checkClientId(clientId) !== 'ok' || checkTenant(tenant) !== 'ok') return;
-    state.reg = { ...reg, saving: true, error: null };
-    renderContent();
-    let info: SignInInfo;
-    try {
-      info = await api.setRegistration(clientId, tenant);
-    } catch (e) {
-      state.reg = { ...state.reg, saving: false, error: toIpcError(e) };
-      renderContent();
-      content.querySelector<HTMLElement>('[data-testid="reg-save"]')?.focus();
-      return;
-    }
-    state.info = info;
-    state.reg = emptyRegistrationForm();
-    state.signIn = { kind: 'idle' };
-    renderContent();
-    if (state.phase === 'signed-out') {
-      (content.querySelector<HTMLElement>('[data-testid="sign-in"]:not([disabled])') ??
-        content.querySelector<HTMLElement>('#sign-in-title'))?.focus();
-    }
-  }
-
-  function onSignInProgress(p: SignInProgress): void {
-    switch (p.phase) {
-      case 'waiting_for_browser':
-        if (state.phase === 'signed-out' && state.signIn.kind !== 'browser') {
-          setSignIn({ kind: 'browser', url: p.url, opened: p.browser_opened });
-        }
-        break;
-      case 'waiting_for_code':
-        if (state.phase === 'signed-out' && state.signIn.kind !== 'device') {
-          const { verification_uri, user_code, expires_in } = p;
-          setSignIn({ kind: 'device', code: { verification_uri, user_code, expires_in }, until: Date.now() + expires_in * 1000 });
-        }
-        break;
-      case 'signed_in': {
-        state.signIn = { kind: 'idle' };
-        // status-changed follows; until then the account is known from here.
-        if (state.status) {
-          state.status = {
-            ...state.status,
-            account: { ...state.status.account, signed_in: true, upn: p.upn, display_name: p.display_name },
-          };
-        }
-        state.phase = state.status?.sync.last_synced_at ? 'loading' : 'first-sync';
-        const hadFocus = content.contains(document.activeElement);
-        renderContent();
-        renderStatus();
-        if (hadFocus) content.querySelector<HTMLElement>('.state-title')?.focus();
-        void loadAgenda(false);
-        break;
-      }
-      case 'failed': {
-        const cur = state.signIn;
-        const flow: SignInFlow = cur.kind === 'device' || (cur.kind === 'starting' && cur.flow === 'device') ? 'device' : 'browser';
-        setSignIn({ kind: 'error', flow, error: toIpcError(p.error) });
-        break;
-      }
-      case 'cancelled':
-        if (state.signIn.kind !== 'idle' && state.signIn.kind !== 'error') setSignIn({ kind: 'idle' });
-        break;
-    }
-  }
-
   function retryFirstSync(): void {
     state.syncError = null;
     api.syncNow().then(
@@ -817,33 +559,34 @@ export function start(opts: StartOptions = {}): void {
   });
 
   document.addEventListener('keydown', (ev) => {
-    // Ctrl+W (⌘W): close the window, as its close button does; Presently stays in the tray.
-    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && !ev.shiftKey && ev.key.toLowerCase() === 'w') {
-      ev.preventDefault();
-      api.closeWindow().catch((e) => reportActionError(e));
-      return;
-    }
-    if (ev.key === 'Escape' && currentScreen === 'settings' && !ev.defaultPrevented) {
-      ev.preventDefault();
-      showAgendaScreen();
-      return;
-    }
-    if (ev.key === 'Escape' && !detail.hidden) {
-      ev.preventDefault();
-      closeDetail();
-      return;
-    }
-    // Up/Down move between agenda items (Tab works too).
-    if ((ev.key === 'ArrowDown' || ev.key === 'ArrowUp') && detail.hidden) {
-      const active = document.activeElement;
-      if (!(active instanceof HTMLElement) || !active.classList.contains('item-main')) return;
-      const all = [...content.querySelectorAll<HTMLElement>('.item-main')];
-      const i = all.indexOf(active);
-      const next = all[i + (ev.key === 'ArrowDown' ? 1 : -1)];
-      if (next) {
+    const active = document.activeElement;
+    const onAgendaItem = active instanceof HTMLElement && active.classList.contains('item-main');
+    const command = keyCommand(ev, { screen: currentScreen, detailOpen: !detail.hidden, onAgendaItem });
+    switch (command) {
+      case 'close-window':
         ev.preventDefault();
-        next.focus();
+        api.closeWindow().catch((e) => reportActionError(e));
+        break;
+      case 'leave-settings':
+        ev.preventDefault();
+        showAgendaScreen();
+        break;
+      case 'close-detail':
+        ev.preventDefault();
+        closeDetail();
+        break;
+      case 'next-item':
+      case 'previous-item': {
+        const all = [...content.querySelectorAll<HTMLElement>('.item-main')];
+        const next = all[all.indexOf(active as HTMLElement) + (command === 'next-item' ? 1 : -1)];
+        if (next) {
+          ev.preventDefault();
+          next.focus();
+        }
+        break;
       }
+      case null:
+        break;
     }
   }, { signal: life.signal });
 
@@ -926,7 +669,7 @@ export function start(opts: StartOptions = {}): void {
       }
     })
     .catch(() => undefined);
-  void api.onSignInProgress(onSignInProgress).catch(() => undefined);
+  void api.onSignInProgress(signIn.onProgress).catch(() => undefined);
 
   // ---- the only timer: a tick at each minute boundary ------------------------
   function tick(): void {
@@ -982,35 +725,3 @@ let fontChecked = false;
 
 /** Set once the window was told the page is ready to be shown (one per page). */
 let readyReported = false;
-
-/**
- * Size the time column to the widest label this locale can produce ("All day"/"Ganztägig",
- * "12:59 PM", "23:59"), in rem so it keeps scaling with the text size.
- */
-function sizeTimeColumn(host: HTMLElement, locale: string, allDay: string): void {
-  const samples = [allDay, formatTime(Date.UTC(2026, 0, 1, 12, 59), locale, 'UTC'), formatTime(Date.UTC(2026, 0, 1, 23, 59), locale, 'UTC')];
-  const probe = h('span', { class: 'time time-probe', 'aria-hidden': 'true' }, ...samples.map((t) => h('span', { class: 't-start' }, t)));
-  host.appendChild(probe);
-  const widest = Math.max(...[...probe.children].map((c) => c.getBoundingClientRect().width));
-  const rootPx = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
-  probe.remove();
-  if (widest > 0) document.documentElement.style.setProperty('--time-col', `${Math.ceil((widest / rootPx) * 100) / 100 + 0.1}rem`);
-}
-
-/** Set once the first agenda paint was reported (one per process, not per mount). */
-let firstPaintReported = false;
-/** Start-up marks (ms since the page's time origin) sent with the first-paint report. */
-const marks: Record<string, number> = {};
-
-/** Tells Rust, once, that the agenda is on screen (after the next frame): the start-up
- * figure in BENCHMARKS.md is measured from process start to this. */
-function reportFirstPaint(painted: () => Promise<unknown>): void {
-  if (firstPaintReported) return;
-  firstPaintReported = true;
-  requestAnimationFrame(() => {
-    marks.firstFrame ??= performance.now();
-    requestAnimationFrame(() => {
-      painted().catch(() => undefined);
-    });
-  });
-}
