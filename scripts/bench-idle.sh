@@ -8,21 +8,33 @@
 # per interval and sleeps. Runs in a throwaway session bus with a throwaway gnome-keyring.
 #   scripts/bench-idle.sh            IDLE_SECS (300) and INTERVAL (sync.interval_secs, 15)
 # BIN_DIR names binaries built elsewhere (to compare two builds); otherwise they are built.
+# SHELL_UNDER_TEST=app measures the window app instead, started as at login (--background:
+# no window) with PRESENTLY_TRAY_HOST=0 so that it keeps the work itself, under Xvfb; its
+# CPU and wake-ups are those of its whole process tree (WebKit's processes, if any).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 idle_secs=${IDLE_SECS:-300}
 interval=${INTERVAL:-15}
 
+shell=${SHELL_UNDER_TEST:-tray}
 if [ -z "${BIN_DIR:-}" ]; then
-  cargo build --release --quiet -p presently-cli -p presently-tray
+  if [ "$shell" = app ]; then
+    npm --prefix ui run build --silent # the app embeds the UI at compile time
+    cargo build --release --quiet -p presently-cli -p presently-app
+  else
+    cargo build --release --quiet -p presently-cli -p presently-tray
+  fi
   BIN_DIR="${CARGO_TARGET_DIR:-$PWD/target}/release"
 fi
 BIN_DIR=$(cd "$BIN_DIR" && pwd)
 
 if [ -z "${PRESENTLY_BENCH_IN_SESSION:-}" ]; then
-  export PRESENTLY_BENCH_IN_SESSION=1 BIN_DIR IDLE_SECS="$idle_secs" INTERVAL="$interval"
-  exec bash scripts/with-keyring.sh bash "$0"
+  export PRESENTLY_BENCH_IN_SESSION=1 BIN_DIR IDLE_SECS="$idle_secs" INTERVAL="$interval" \
+    SHELL_UNDER_TEST="$shell"
+  display=()
+  [ "$shell" = app ] && display=(--display)
+  exec bash scripts/with-keyring.sh "${display[@]}" bash "$0"
 fi
 
 work=$(mktemp -d)
@@ -48,7 +60,11 @@ mkdir -p "$work/data"
   || { cat "$work/login.out" >&2; exit 1; }
 "$BIN_DIR/presently" sync > /dev/null
 
-"$BIN_DIR/presently-tray" > /dev/null 2>&1 &
+if [ "$shell" = app ]; then
+  PRESENTLY_TRAY_HOST=0 "$BIN_DIR/presently-app" --background > /dev/null 2>&1 &
+else
+  "$BIN_DIR/presently-tray" > /dev/null 2>&1 &
+fi
 host=$!
 sleep 20 # its first round and start-up done
 
@@ -61,22 +77,25 @@ while True:
 floor=$!
 sleep 1
 
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wakeups() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
+# A process and its descendants.
+tree() { echo "$1"; for child in $(pgrep -P "$1"); do tree "$child"; done; }
+cpu() { for p in $(tree "$1"); do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
+wakeups() { for p in $(tree "$1"); do cat /proc/"$p"/task/*/status; done | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 rounds() { cat "$work"/data/logs/* 2>/dev/null | grep -c 'sync finished' || true; }
 host_cpu0=$(cpu $host); floor_cpu0=$(cpu $floor); wake0=$(wakeups $host); rounds0=$(rounds)
 sleep "$idle_secs"
 host_cpu1=$(cpu $host); floor_cpu1=$(cpu $floor); wake1=$(wakeups $host); rounds1=$(rounds)
-kill -0 $host || { echo "bench-idle: the tray host exited" >&2; exit 1; }
+kill -0 $host || { echo "bench-idle: the $shell exited" >&2; exit 1; }
 
 ticks=$(getconf CLK_TCK)
-python3 - "$ticks" "$idle_secs" "$interval" $((host_cpu1 - host_cpu0)) $((floor_cpu1 - floor_cpu0)) \
+python3 - "$shell" "$ticks" "$idle_secs" "$interval" $((host_cpu1 - host_cpu0)) $((floor_cpu1 - floor_cpu0)) \
   $((wake1 - wake0)) $((rounds1 - rounds0)) <<'REPORT'
 import sys
-ticks, idle, interval, host, floor, wakes, rounds = map(float, sys.argv[1:])
+shell = "window app (no window, PRESENTLY_TRAY_HOST=0)" if sys.argv[1] == "app" else "tray host"
+ticks, idle, interval, host, floor, wakes, rounds = map(float, sys.argv[2:])
 rounds = max(rounds, 1)
 print(f"idle {idle:.0f} s, sync every {interval:.0f} s: {rounds:.0f} rounds")
-print(f"tray host: {host / ticks:.2f} s CPU ({host / ticks * 1000 / rounds:.1f} ms per round, "
+print(f"{shell}: {host / ticks:.2f} s CPU ({host / ticks * 1000 / rounds:.1f} ms per round, "
       f"{host / ticks * 300 / idle:.3f} s per 300 s), {wakes * 60 / idle:.1f} wake-ups per minute")
 print(f"floor (one GET per interval, kept-alive): {floor / ticks:.2f} s CPU "
       f"({floor / ticks * 1000 / rounds:.1f} ms per request)")
