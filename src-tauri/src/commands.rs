@@ -353,7 +353,8 @@ pub async fn ui_painted(
             .unwrap_or(-1.0);
         tracing::info!(
             since_start_ms,
-            unix_ms = chrono::Utc::now().timestamp_millis(),
+            unix_ms = presently_engine::clock::Clock::now(&presently_engine::SystemClock)
+                .timestamp_millis(),
             page = %marks.join(" "),
             "agenda painted"
         );

@@ -267,8 +267,7 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         loop {
             let shell = ticker.state::<Shell>();
             let wait = shell
-                .next_tray_change()
-                .and_then(|at| (at - chrono::Utc::now()).to_std().ok())
+                .until_next_tray_change()
                 .unwrap_or(TRAY_MAX_SLEEP)
                 .min(TRAY_MAX_SLEEP);
             tokio::select! {

@@ -796,10 +796,13 @@ impl Shell {
         self.publish_status(app);
     }
 
-    /// How long the tray may sleep: until the next appointment starts or ends, or the day
-    /// changes.
-    pub fn next_tray_change(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        tray::next_change_for(self.engine().ok()?)
+    /// How long the tray may sleep, on the engine's clock: until the next appointment starts
+    /// or ends, or the day changes.
+    pub fn until_next_tray_change(&self) -> Option<std::time::Duration> {
+        let engine = self.engine().ok()?;
+        (tray::next_change_for(engine)? - engine.now())
+            .to_std()
+            .ok()
     }
 
     /// Sends `status-changed` and brings the tray up to date.

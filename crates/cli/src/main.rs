@@ -939,7 +939,11 @@ fn run_emulator(
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let config = presently_emulator::EmulatorConfig {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        today: today.unwrap_or_else(|| Utc::now().with_timezone(&zone).date_naive()),
+        today: today.unwrap_or_else(|| {
+            presently_engine::clock::Clock::now(&presently_engine::SystemClock)
+                .with_timezone(&zone)
+                .date_naive()
+        }),
         mailbox_tz: zone,
         variance: variance.map(|seed| presently_emulator::Variance { seed }),
         ..Default::default()

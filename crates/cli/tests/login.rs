@@ -2,6 +2,7 @@
 //! scripted browser, the refresh token in a real Secret Service (gnome-keyring; run by
 //! scripts/test.sh under dbus-run-session), the emulator over loopback HTTP.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID, DEMO_UPN};
 use std::os::unix::fs::PermissionsExt;

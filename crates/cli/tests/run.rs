@@ -3,6 +3,7 @@
 //! start and restores it at its end; SIGTERM stops it cleanly. The sign-in is kept in a
 //! real Secret Service (scripts/test.sh runs this under dbus-run-session).
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};

@@ -15,6 +15,7 @@
 //! The sign-in (and the providers' secrets) live in a real Secret Service, one entry shared
 //! by every test of this file (the emulator rotates refresh tokens), so the tests take turns.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 mod run_support;
 

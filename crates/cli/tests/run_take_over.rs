@@ -6,6 +6,7 @@
 //! starts it (no RUST_LOG), the daemon's output is the history it writes, line for line as
 //! `presently presence history` shows it.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 mod run_support;
 

@@ -3,6 +3,7 @@
 //! the shell's redraw at each change and is notified once, at its third failure; a
 //! restarted shell (a hand-over between the app and the tray host) does not notify it again.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use presently_desktop::presence::{follow, RestoreAlert};

@@ -2,6 +2,7 @@
 //! precedence, status messages, mailbox settings, the Webex and AMI forwarding fakes, the
 //! HTTP sink, and the record of every call.
 #![allow(clippy::unwrap_used)] // tests may unwrap (helpers outside #[test] fns too)
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 mod common;
 

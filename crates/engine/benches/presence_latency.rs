@@ -12,6 +12,7 @@
 //! with a plain reqwest client) to the same emulator; an apply is a read and a write, a
 //! restore a read and a clear, so about two round trips above the timer's wake-up.
 //! Takes about two minutes.
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use presently_emulator::{Emulator, EmulatorConfig, PresenceCall, Seed, DEMO_CLIENT_ID};

@@ -17,6 +17,7 @@
 //! same emulator; the same on a kept-alive connection for comparison. A restore is the store and journal opened,
 //! a token refreshed, a read before the clear and the clear itself: some three round trips
 //! and some SQLite work above the floor. Takes about a minute and a half.
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};

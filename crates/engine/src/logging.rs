@@ -136,7 +136,7 @@ struct PrivateFiles {
     dir: PathBuf,
     prefix: String,
     /// The UTC day (the appender rotates on UTC days) whose file was last made private.
-    checked_day: Option<u64>,
+    checked_day: Option<i64>,
 }
 
 impl PrivateFiles {
@@ -157,9 +157,9 @@ impl PrivateFiles {
 impl std::io::Write for PrivateFiles {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let written = self.inner.write(buf)?;
-        let day = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() / 86_400);
+        let day = crate::clock::Clock::now(&crate::clock::SystemClock)
+            .timestamp()
+            .div_euclid(86_400);
         if self.checked_day != Some(day) {
             self.checked_day = Some(day);
             crate::private::tighten_dir_entries(&self.dir, &self.prefix);

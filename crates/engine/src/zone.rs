@@ -209,7 +209,11 @@ pub fn environment_zone() -> Tz {
         };
         // The edge that reads the environment: the real time only picks which years a POSIX
         // rule is compared over.
-        let found = resolve_environment(env, &OsHost, Utc::now());
+        let found = resolve_environment(
+            env,
+            &OsHost,
+            crate::clock::Clock::now(&crate::clock::SystemClock),
+        );
         for warning in &found.warnings {
             tracing::warn!(zone = found.zone.name(), "{warning}");
         }

@@ -2,6 +2,7 @@
 //! Calling, Asterisk AMI, the HTTP sink, a local command; and the presence runtime
 //! switching forwarding through a provider, retrying a failing one and restoring exactly.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 mod common;
 mod presence_sim;

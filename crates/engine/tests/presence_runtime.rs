@@ -2,6 +2,7 @@
 //! emulator over loopback HTTP, its clock and its sleeps driven by the test
 //! (`presence_sim`), so hours of appointments take milliseconds and every instant is exact.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 mod common;
 mod presence_sim;

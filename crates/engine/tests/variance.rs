@@ -25,6 +25,7 @@
 //! n/6 (at least 3) restore cases. A failure prints its seed and mailbox, and proptest keeps
 //! it in `crates/engine/proptest-regressions/variance.txt` to run first next time.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 mod common;
 mod presence_sim;

@@ -31,6 +31,7 @@
 //! `FOOTPRINT_RUST_LOG` (the app's `RUST_LOG`, default `info`; a finer filter adds its lines
 //! to the start-up timeline, and costs time).
 #![allow(clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use fantoccini::{Client, Locator};
 use presently_e2e::{

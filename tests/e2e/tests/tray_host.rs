@@ -9,6 +9,7 @@
 //! the emulator on loopback, the keyring (gnome-keyring), the store. `xdg-open` is a script
 //! on the host's PATH that records the URLs it is given. Run with scripts/test-e2e.sh.
 #![allow(clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use presently_desktop::handoff;
 use presently_e2e::{end_processes_using, target_dir};

@@ -5,6 +5,7 @@
 //! sign-in test also needs an unlocked Secret Service keyring (gnome-keyring) in that
 //! session. Run them with `scripts/test-e2e.sh`. Missing prerequisites fail the test with a
 //! message saying what is missing.
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use fantoccini::{Client, Locator};
 use presently_e2e::{missing_for_window, workspace_root, POLICY_APP_NAME};

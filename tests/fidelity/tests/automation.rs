@@ -6,6 +6,7 @@
 //! The fake Graph checks every presence and mailboxSettings body against its page; a
 //! shell script stands in for the telephony system (the `command` forwarding provider).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDateTime, Utc};
 use presently_fidelity::fixtures::{self, PRIMARY_CALENDAR_ID};

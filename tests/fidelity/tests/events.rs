@@ -4,6 +4,7 @@
 //! out of the preview, its meeting ID and passcode as fields; Graph's enums in another
 //! case.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, Utc};
 use presently_fidelity::fixtures::{self, PRIMARY_CALENDAR_ID};

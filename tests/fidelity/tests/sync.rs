@@ -4,6 +4,7 @@
 //! endpoint, secondary calendars with delta or a window read, and what `presently sync`
 //! prints.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use presently_fidelity::fixtures::{self, PRIMARY_CALENDAR_ID};

@@ -4,6 +4,7 @@
 //! warning, never a crash or a silent UTC), across a daylight-saving change; all-day
 //! appointments stay on their date; `agenda.timezone` in the config comes before `TZ`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, NaiveDate, Offset, TimeZone, Utc};
 use chrono_tz::Tz;

@@ -2,6 +2,7 @@
 //! provider configured and signed in (its secret in the real Secret Service), `presently
 //! run` as a child process, and waits on conditions with deadlines.
 #![allow(dead_code)] // each test file uses its part
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, Utc};
 use presently_emulator::{Emulator, EmulatorConfig, Seed, DEFAULT_AMI_SECRET, DEMO_CLIENT_ID};

@@ -3,6 +3,7 @@
 //! runtime sleeps: [`Sim::run_until`] lets it do everything due at each instant it asks for,
 //! so "within 1 s of the end" is "done by the time the simulated clock shows the end".
 #![allow(dead_code)]
+#![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use presently_emulator::{Emulator, PresenceCall};
