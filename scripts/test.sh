@@ -21,6 +21,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "supply chain: licenses, banned crates and sources of every dependency (deny.toml)"
 cargo deny check bans licenses sources
 
+step "dependency rules: only the app links a GUI toolkit, the emulator stands apart (scripts/check-layers.sh)"
+bash scripts/check-layers.sh
+
 step "Rust tests"
 cargo test --workspace --quiet
 
