@@ -162,7 +162,11 @@ mod tests {
             engine.sign_in_to_emulator().await.expect("sign in");
             let report = engine.sync_now().await.expect("second demo run syncs");
             assert_eq!(report.calendars.len(), 1, "{report:?}");
-            assert_eq!(report.calendars[0].kind, "full", "{report:?}");
+            assert_eq!(
+                report.calendars[0].kind,
+                presently_engine::engine::RoundRead::Full,
+                "{report:?}"
+            );
             assert_eq!(
                 engine.status().expect("status").sync.state,
                 presently_engine::engine::SyncPhase::Idle

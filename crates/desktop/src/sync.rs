@@ -8,7 +8,13 @@ use presently_engine::Error;
 /// replaced the window). A failure is logged here (the engine logs a finished round).
 pub fn changed_the_store(result: &Result<SyncReport, Error>) -> bool {
     match result {
-        Ok(report) => report.changes > 0 || report.calendars.iter().any(|c| c.kind == "full"),
+        Ok(report) => {
+            report.changes > 0
+                || report
+                    .calendars
+                    .iter()
+                    .any(|c| c.kind == presently_engine::engine::RoundRead::Full)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "sync failed");
             false
@@ -77,9 +83,9 @@ pub struct RoundEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use presently_engine::engine::CalendarReport;
+    use presently_engine::engine::{CalendarReport, RoundRead};
 
-    fn ok(changes: usize, kind: &'static str) -> Result<SyncReport, Error> {
+    fn ok(changes: usize, kind: RoundRead) -> Result<SyncReport, Error> {
         Ok(SyncReport {
             changes,
             requests: 1,
@@ -105,12 +111,12 @@ mod tests {
         let first = rounds.started();
         assert!(rounds.still_running(first));
         // The first round always draws (the shells have not seen an outcome yet).
-        assert!(rounds.finished(&ok(0, "delta")).redraw);
+        assert!(rounds.finished(&ok(0, RoundRead::Incremental)).redraw);
         assert!(!rounds.still_running(first));
         for _ in 0..3 {
             let round = rounds.started();
             assert_eq!(
-                rounds.finished(&ok(0, "delta")),
+                rounds.finished(&ok(0, RoundRead::Incremental)),
                 RoundEnd {
                     store_changed: false,
                     redraw: false
@@ -121,7 +127,7 @@ mod tests {
         }
         rounds.started();
         assert_eq!(
-            rounds.finished(&ok(2, "delta")),
+            rounds.finished(&ok(2, RoundRead::Incremental)),
             RoundEnd {
                 store_changed: true,
                 redraw: true
@@ -129,14 +135,17 @@ mod tests {
             "changes redraw"
         );
         rounds.started();
-        assert!(rounds.finished(&ok(0, "full")).store_changed, "a full read");
+        assert!(
+            rounds.finished(&ok(0, RoundRead::Full)).store_changed,
+            "a full read"
+        );
     }
 
     #[test]
     fn a_round_that_ends_otherwise_than_the_last_redraws() {
         let rounds = RoundRedraws::default();
         rounds.started();
-        rounds.finished(&ok(0, "delta"));
+        rounds.finished(&ok(0, RoundRead::Incremental));
         rounds.started();
         let offline = || Err(Error::InvalidInput("offline".into()));
         assert!(
@@ -149,6 +158,9 @@ mod tests {
             "the same failure again"
         );
         rounds.started();
-        assert!(rounds.finished(&ok(0, "delta")).redraw, "back to normal");
+        assert!(
+            rounds.finished(&ok(0, RoundRead::Incremental)).redraw,
+            "back to normal"
+        );
     }
 }

@@ -54,7 +54,7 @@ mod presence;
 mod run_sync;
 pub mod sync_loop;
 pub use presence::{PresenceSummary, TakeOverOutcome};
-pub use run_sync::{CalendarReport, ReadMode, SyncOptions, SyncReport};
+pub use run_sync::{CalendarReport, ReadMode, RoundRead, SyncOptions, SyncReport};
 
 /// `meta` key recording why the user is not signed in although an account is stored:
 /// `signed_out`, or `<error code>: <message>` when the sign-in stopped working.

@@ -35,7 +35,10 @@ async fn initial_then_incremental_rounds_follow_every_kind_of_change() {
         1,
         "only the primary calendar by default"
     );
-    assert_eq!(report.calendars[0].kind, "full");
+    assert_eq!(
+        report.calendars[0].kind,
+        presently_engine::engine::RoundRead::Full
+    );
     assert!(
         report.calendars[0].pages > 3,
         "page size 5 makes several pages"
@@ -87,7 +90,10 @@ async fn initial_then_incremental_rounds_follow_every_kind_of_change() {
     control.delete_event(singles[4]).unwrap();
 
     let report = engine.sync(SyncOptions::default()).await.unwrap();
-    assert_eq!(report.calendars[0].kind, "incremental");
+    assert_eq!(
+        report.calendars[0].kind,
+        presently_engine::engine::RoundRead::Incremental
+    );
     let now = stored(dir.path(), PRIMARY_CALENDAR_ID);
     assert_same(&now, &truth(&emu, PRIMARY_CALENDAR_ID, window).await);
     assert_eq!(now[&added].subject, "Added later");
@@ -153,7 +159,8 @@ async fn a_new_day_rolls_the_window() {
     clock.advance(chrono::Duration::days(8));
     let report = engine.sync(SyncOptions::default()).await.unwrap();
     assert_eq!(
-        report.calendars[0].kind, "full",
+        report.calendars[0].kind,
+        presently_engine::engine::RoundRead::Full,
         "a moved window needs a full round"
     );
     let expected = truth(&emu, PRIMARY_CALENDAR_ID, window(&config, &clock)).await;
@@ -206,7 +213,10 @@ async fn an_expired_delta_token_means_a_full_round_that_replaces_the_data() {
         ))
         .unwrap();
     let report = engine.sync(SyncOptions::default()).await.unwrap();
-    assert_eq!(report.calendars[0].kind, "full");
+    assert_eq!(
+        report.calendars[0].kind,
+        presently_engine::engine::RoundRead::Full
+    );
     assert!(report.calendars[0].restarted.is_some());
     assert_in_sync(&emu, dir.path(), &config, &clock).await;
 }
@@ -266,7 +276,10 @@ async fn a_broken_page_fails_the_round_without_losing_anything_and_the_next_sync
         presently_engine::engine::SyncPhase::Error
     );
     let report = engine.sync(SyncOptions::default()).await.unwrap();
-    assert_eq!(report.calendars[0].kind, "full");
+    assert_eq!(
+        report.calendars[0].kind,
+        presently_engine::engine::RoundRead::Full
+    );
     assert_in_sync(&emu, dir.path(), &config, &clock).await;
 }
 
@@ -634,7 +647,10 @@ async fn the_attendee_count_reaches_the_agenda_and_follows_changes() {
         )
         .unwrap();
     let report = engine.sync(SyncOptions::default()).await.unwrap();
-    assert_eq!(report.calendars[0].kind, "incremental");
+    assert_eq!(
+        report.calendars[0].kind,
+        presently_engine::engine::RoundRead::Incremental
+    );
     assert_eq!(report.changes, 1, "{report:?}");
     assert_eq!(count(&week(), "Counted meeting"), Some(1));
     assert_in_sync(&emu, dir.path(), &config_for(&emu), &clock()).await;

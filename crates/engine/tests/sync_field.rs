@@ -230,7 +230,11 @@ async fn sync_then_move(interrupt_first: bool) {
     let engine = engine(&second, dir.path(), config.clone(), clock.clone()).await;
     let report = engine.sync(SyncOptions::default()).await.unwrap();
     assert_eq!(report.calendars.len(), 1, "{report:?}");
-    assert_eq!(report.calendars[0].kind, "full", "{report:?}");
+    assert_eq!(
+        report.calendars[0].kind,
+        presently_engine::engine::RoundRead::Full,
+        "{report:?}"
+    );
     assert!(!report.calendars[0].resumed);
     assert!(
         report.calendars[0]
@@ -247,7 +251,11 @@ async fn sync_then_move(interrupt_first: bool) {
     assert!(shown > 5, "{agenda:?}");
     // And the next sync is incremental against the new endpoint.
     let report = engine.sync(SyncOptions::default()).await.unwrap();
-    assert_eq!(report.calendars[0].kind, "incremental", "{report:?}");
+    assert_eq!(
+        report.calendars[0].kind,
+        presently_engine::engine::RoundRead::Incremental,
+        "{report:?}"
+    );
     assert_eq!(report.calendars[0].restarted, None);
 }
 
@@ -415,7 +423,11 @@ async fn secondary_calendars_sync_by_their_own_delta() {
         .iter()
         .find(|c| c.calendar_id == HOLIDAYS_CALENDAR_ID)
         .unwrap();
-    assert_eq!(round.kind, "incremental", "{report:?}");
+    assert_eq!(
+        round.kind,
+        presently_engine::engine::RoundRead::Incremental,
+        "{report:?}"
+    );
     assert_eq!((round.pages, round.upserted, round.removed), (1, 1, 0));
     let log = emu.control().request_log();
     assert!(
@@ -554,7 +566,10 @@ async fn oversized_unordered_pages_give_the_same_store_as_ordered_ones() {
     assert_in_sync(&emu, dir.path(), &config, &clock).await;
 
     let report = engine.sync(SyncOptions { full: true }).await.unwrap();
-    assert_eq!(report.calendars[0].kind, "full");
+    assert_eq!(
+        report.calendars[0].kind,
+        presently_engine::engine::RoundRead::Full
+    );
     assert_eq!(stored(dir.path(), calendar), all);
 
     let ids: Vec<String> = all
@@ -573,7 +588,10 @@ async fn oversized_unordered_pages_give_the_same_store_as_ordered_ones() {
     }
     ordered.sync(SyncOptions::default()).await.unwrap();
     let report = engine.sync(SyncOptions::default()).await.unwrap();
-    assert_eq!(report.calendars[0].kind, "incremental");
+    assert_eq!(
+        report.calendars[0].kind,
+        presently_engine::engine::RoundRead::Incremental
+    );
     assert_eq!(
         stored(dir.path(), calendar),
         stored(ordered_dir.path(), calendar)

@@ -27,12 +27,31 @@ pub struct SyncOptions {
     pub full: bool,
 }
 
+/// How a round read its calendar: the whole window, or the changes since the last round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundRead {
+    /// The whole window (a first sync, a window read, or a round that started over).
+    Full,
+    /// Only what changed, from the delta link.
+    Incremental,
+}
+
+impl std::fmt::Display for RoundRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RoundRead::Full => "full",
+            RoundRead::Incremental => "incremental",
+        })
+    }
+}
+
 /// What one calendar's round did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CalendarReport {
     pub calendar_id: String,
     pub name: String,
-    pub kind: &'static str,
+    pub kind: RoundRead,
     pub resumed: bool,
     pub pages: usize,
     pub upserted: usize,
@@ -511,13 +530,13 @@ impl Engine {
                             staging.window_end = Some(window.end);
                             store.stage_changes(&calendar.id, &pending, &staging)?;
                             totals = store.commit_full_round(&calendar.id, &state)?;
-                            "full"
+                            RoundRead::Full
                         } else {
                             totals += store.apply_changes(&calendar.id, &pending, &state)?;
                             if round.kind == RoundKind::Initial {
-                                "full"
+                                RoundRead::Full
                             } else {
-                                "incremental"
+                                RoundRead::Incremental
                             }
                         };
                         if matches!(source, Source::CalendarDelta { .. }) && refusal.is_some() {
