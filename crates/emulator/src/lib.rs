@@ -22,7 +22,6 @@
 // that time enters through a `Clock` binds Presently, not this stand-in.
 #![allow(clippy::disallowed_methods)]
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
@@ -215,44 +214,6 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         self.stop_now();
     }
-}
-
-/// Runs an emulator until `shutdown` completes (the CLI passes ctrl_c). Logs the base URL.
-pub async fn serve(
-    cfg: EmulatorConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = TcpListener::bind(cfg.bind).await?;
-    let addr = listener.local_addr()?;
-    let ami_listener = TcpListener::bind(SocketAddr::new(cfg.bind.ip(), 0)).await?;
-    let ami_addr = ami_listener.local_addr()?;
-    let variance = cfg.variance;
-    let state = build_state(cfg, addr);
-    tokio::spawn(ami::serve(ami_listener, state.clone()));
-    if let Some(v) = variance {
-        tracing::info!(
-            seed = v.seed,
-            "real-world variance on (seed {}): Graph's answers vary as in the field",
-            v.seed
-        );
-    }
-    tracing::info!(%ami_addr, "Asterisk AMI fake listening on {ami_addr}");
-    tracing::info!(
-        base_url = %state.base_url,
-        client_id = DEMO_CLIENT_ID,
-        tenant_id = DEMO_TENANT_ID,
-        "Microsoft 365 emulator listening on {}",
-        state.base_url
-    );
-    let st = state.clone();
-    let shutdown = async move {
-        shutdown.await;
-        // Release hanging and slow requests so that the graceful shutdown can finish.
-        st.stopping.send_replace(true);
-    };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
