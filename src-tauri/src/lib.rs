@@ -36,10 +36,6 @@ use tauri::{App, AppHandle, Manager, RunEvent, Runtime, WebviewWindowBuilder};
 /// The label of the one window.
 pub const MAIN_WINDOW: &str = "main";
 
-/// Longest the tray sleeps without looking at the clock again (tokio's timers do not count
-/// time spent suspended, so a wake from sleep is noticed within this).
-const TRAY_MAX_SLEEP: Duration = Duration::from_secs(300);
-
 /// How the app was asked to start.
 #[derive(Debug, Clone)]
 pub struct Launch {
@@ -236,47 +232,9 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     shell.refresh_tray(&handle);
     tracing::debug!("start-up: tray menu and login item set");
 
-    // Syncs on the engine's cadence (start, interval with jitter, wake from sleep, Sync now).
-    let syncer = handle.clone();
-    tauri::async_runtime::spawn(
-        async move { syncer.state::<Shell>().run_sync_loop(&syncer).await },
-    );
-
-    // Reminders as desktop notifications, at their time.
-    let reminders = handle.clone();
-    tauri::async_runtime::spawn(async move {
-        reminders.state::<Shell>().run_reminders(&reminders).await
-    });
-
-    // Presence follows the calendar (when the feature is on).
-    let presence = handle.clone();
-    tauri::async_runtime::spawn(async move { presence.state::<Shell>().run_presence().await });
-    // The status line, the tray and notifications follow what presence automation reports.
-    let follower = handle.clone();
-    tauri::async_runtime::spawn(async move {
-        follower
-            .state::<Shell>()
-            .run_presence_follow(&follower)
-            .await
-    });
-
-    // The tray names the next meeting: it sleeps until the next start or end, or until a
-    // sync changed the agenda.
-    let ticker = handle.clone();
-    tauri::async_runtime::spawn(async move {
-        loop {
-            let shell = ticker.state::<Shell>();
-            let wait = shell
-                .until_next_tray_change()
-                .unwrap_or(TRAY_MAX_SLEEP)
-                .min(TRAY_MAX_SLEEP);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shell.agenda_changed.notified() => {}
-            }
-            shell.refresh_tray(&ticker);
-        }
-    });
+    // Sync on the engine's cadence, reminders at their time, presence automation and its
+    // status, and the tray naming the next meeting: one supervisor, shared with the tray host.
+    shell.start_background(&handle);
     Ok(())
 }
 

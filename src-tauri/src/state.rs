@@ -6,18 +6,22 @@
 use crate::demo::DemoAccount;
 use crate::settings::{AppRegistration, PolicyInfo, Provisioning, RegistrationSource};
 use crate::tray::{self, TrayMenu};
+use presently_desktop::background::{Background, Integration, Loops, Shown};
+use presently_desktop::presence::RestoreAlert;
+use presently_desktop::sync::RoundEnd;
 use presently_engine::auth::AuthError;
 use presently_engine::config::Config;
 use presently_engine::engine::SyncReport;
 use presently_engine::model::Account;
 use presently_engine::policy::SyncMethod;
+use presently_engine::reminders::Reminder;
 use presently_engine::{ApiError, Engine, Error, ErrorCode, StatusView};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 
 /// Event: the store changed; the UI reloads the agenda. No payload.
 pub const AGENDA_CHANGED: &str = "agenda-changed";
@@ -169,20 +173,9 @@ pub struct Shell {
     provisioning: Mutex<Provisioning>,
     /// Keeps the embedded emulator running in demo mode.
     demo: Option<DemoAccount>,
-    /// Wakes the sync loop: Sync now, a sign-in.
-    sync_now: Arc<Notify>,
-    stop: Arc<Notify>,
-    /// Wakes the tray: the agenda changed.
-    pub agenda_changed: Notify,
-    /// Wakes presence automation: the store changed.
-    presence_store_changed: Arc<Notify>,
-    /// Stops the presence runtime now running; a new one (settings changed) gets a new one.
-    presence_stop: Mutex<Arc<Notify>>,
-    /// Wakes the reminders loop: the agenda changed.
-    reminders_changed: Notify,
-    reminders_stop: Notify,
-    /// Stops following presence automation's status (status line, tray, notifications).
-    presence_follow_stop: Notify,
+    /// The background work (sync, presence automation, reminders, the tray), started by the
+    /// app's setup; None when the engine could not be opened.
+    background: Option<Background>,
     tray_shown: Mutex<Option<TrayMenu>>,
     quitting: AtomicBool,
     /// At most one sign-in runs; a new one cancels the one before.
@@ -228,18 +221,12 @@ impl Shell {
         demo: Option<DemoAccount>,
         provisioning: Provisioning,
     ) -> Self {
+        let engine = engine.map(Arc::new);
         Self {
-            engine: engine.map(Arc::new),
+            background: engine.as_ref().ok().cloned().map(Background::new),
+            engine,
             provisioning: Mutex::new(provisioning),
             demo,
-            sync_now: Arc::new(Notify::new()),
-            stop: Arc::new(Notify::new()),
-            agenda_changed: Notify::new(),
-            presence_store_changed: Arc::new(Notify::new()),
-            presence_stop: Mutex::new(Arc::new(Notify::new())),
-            reminders_changed: Notify::new(),
-            reminders_stop: Notify::new(),
-            presence_follow_stop: Notify::new(),
             tray_shown: Mutex::new(None),
             quitting: AtomicBool::new(false),
             sign_in: Mutex::new(None),
@@ -258,10 +245,20 @@ impl Shell {
 
     pub fn set_quitting(&self) {
         self.quitting.store(true, Ordering::SeqCst);
-        self.stop.notify_one();
-        lock(&self.presence_stop).notify_one();
-        self.reminders_stop.notify_one();
-        self.presence_follow_stop.notify_one();
+        if let Some(background) = &self.background {
+            background.stop_now();
+        }
+    }
+
+    /// Starts the background work (once), showing through this app.
+    pub fn start_background<R: Runtime>(&self, app: &AppHandle<R>) {
+        if let Some(background) = &self.background {
+            background.start(
+                tauri::async_runtime::handle().inner(),
+                Arc::new(AppIntegration { app: app.clone() }),
+                Loops::default(),
+            );
+        }
     }
 
     /// The user changed `resource` by hand: automation leaves it as they set it (see
@@ -277,33 +274,6 @@ impl Shell {
         Ok(outcome)
     }
 
-    /// Follows presence automation until Quit: the status line and the tray are redrawn
-    /// when its status changes, and a restore that keeps failing is a notification.
-    pub async fn run_presence_follow<R: Runtime>(&self, app: &AppHandle<R>) {
-        use tauri_plugin_notification::NotificationExt;
-        let Ok(engine) = self.engine().cloned() else {
-            return;
-        };
-        presently_desktop::presence::follow(
-            engine,
-            &self.presence_follow_stop,
-            || self.publish_status(app),
-            |alert| {
-                if let Err(e) = app
-                    .notification()
-                    .builder()
-                    .title(&alert.summary)
-                    .body(presently_desktop::reminders::plugin_body(&alert.body))
-                    .show()
-                {
-                    tracing::warn!(error = %e, "cannot show the notification");
-                }
-                std::future::ready(())
-            },
-        )
-        .await;
-    }
-
     /// Pauses presence automation until `until` (None: until resumed), or resumes it; the
     /// runtime is woken at once and the tray updated.
     pub fn pause_presence<R: Runtime>(
@@ -316,71 +286,18 @@ impl Shell {
             Some(until) => engine.presence_pause(until)?,
             None => engine.presence_resume()?,
         }
-        self.presence_store_changed.notify_one();
+        if let Some(background) = &self.background {
+            background.presence_changed();
+        }
         self.refresh_tray(app);
         Ok(())
     }
 
-    /// Shows reminders as desktop notifications at their time (see
-    /// [`presently_desktop::reminders::run`]).
-    pub async fn run_reminders<R: Runtime>(&self, app: &AppHandle<R>) {
-        use tauri_plugin_notification::NotificationExt;
-        let Ok(engine) = self.engine().cloned() else {
-            return;
-        };
-        presently_desktop::reminders::run(
-            engine,
-            &self.reminders_changed,
-            &self.reminders_stop,
-            |reminder, body| {
-                let actions = if reminder.join_url.is_some() {
-                    crate::reminders::WITH_JOIN
-                } else {
-                    crate::reminders::OPEN_ONLY
-                };
-                if let Err(e) = app
-                    .notification()
-                    .builder()
-                    .title(&reminder.subject)
-                    .body(presently_desktop::reminders::plugin_body(&body))
-                    .action_type_id(actions)
-                    .extra(crate::reminders::APPOINTMENT, &reminder.appointment_id)
-                    .show()
-                {
-                    tracing::warn!(error = %e, "cannot show a reminder");
-                }
-                std::future::ready(())
-            },
-        )
-        .await;
-    }
-
-    /// Runs presence automation (when the `presence` feature is on) until Quit or until the
-    /// settings it depends on change ([`Shell::restart_presence`]): the engine decides and
-    /// applies; the shell only wakes it after a sync changed the store.
-    pub async fn run_presence(&self) {
-        let Ok(engine) = self.engine().cloned() else {
-            return;
-        };
-        let stop = lock(&self.presence_stop).clone();
-        engine
-            .run_presence(stop, self.presence_store_changed.clone())
-            .await;
-    }
-
-    /// The presence settings changed (on/off, profiles, rules, forwarding, the zone): the
-    /// running automation stops (a block under way keeps its saved pre-automation state,
-    /// which the next run restores) and a new one starts with the new policy.
-    fn restart_presence<R: Runtime>(&self, app: &AppHandle<R>) {
-        let old = std::mem::replace(&mut *lock(&self.presence_stop), Arc::new(Notify::new()));
-        // A stored permit: the old runtime stops even if it is not waiting right now.
-        old.notify_one();
-        if self.is_quitting() {
-            return;
+    /// The settings presence automation depends on changed: it starts again with them.
+    fn restart_presence(&self) {
+        if let Some(background) = &self.background {
+            background.restart_presence();
         }
-        let app = app.clone();
-        tauri::async_runtime::spawn(async move { app.state::<Shell>().run_presence().await });
-        tracing::info!("presence automation restarted with the new settings");
     }
 
     pub fn is_quitting(&self) -> bool {
@@ -416,7 +333,7 @@ impl Shell {
                 "Not signed in: sign in to Microsoft 365 to sync your calendar.",
             ));
         }
-        self.sync_now.notify_one();
+        self.sync_now();
         Ok(())
     }
 
@@ -492,7 +409,7 @@ impl Shell {
         let applied = lock(&self.provisioning).save_confirmed(config, &changes)?;
         engine.reconfigure(applied.clone())?;
         if presence_inputs_changed(&before, &applied) {
-            self.restart_presence(app);
+            self.restart_presence();
         }
         self.after_reconfigure(app);
         Ok(applied)
@@ -546,7 +463,7 @@ impl Shell {
             match engine.reconfigure(config.clone()) {
                 Ok(()) => {
                     if presence_inputs_changed(&before, &config) {
-                        self.restart_presence(app);
+                        self.restart_presence();
                     }
                     self.after_reconfigure(app)
                 }
@@ -559,10 +476,10 @@ impl Shell {
 
     /// Wakes everything that reads the configuration.
     fn after_reconfigure<R: Runtime>(&self, app: &AppHandle<R>) {
-        self.sync_now.notify_one();
-        self.presence_store_changed.notify_one();
-        self.reminders_changed.notify_one();
-        self.agenda_changed.notify_one();
+        self.sync_now();
+        if let Some(background) = &self.background {
+            background.store_changed();
+        }
         if let Err(e) = app.emit(AGENDA_CHANGED, ()) {
             tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
         }
@@ -712,7 +629,7 @@ impl Shell {
                     },
                 );
                 self.publish_status(app);
-                self.sync_now.notify_one();
+                self.sync_now();
             }
             Err(e) => {
                 let error = ApiError::from(e);
@@ -748,61 +665,21 @@ impl Shell {
         result.map(|_| ()).map_err(ApiError::from)
     }
 
-    /// Syncs on the engine's cadence until Quit; tells the UI and the tray about each sync.
-    pub async fn run_sync_loop<R: Runtime>(&self, app: &AppHandle<R>) {
-        let Ok(engine) = self.engine().cloned() else {
-            return;
-        };
-        let clock = engine.clock();
-        // "Syncing" only for a round still running after a moment: a round that changes
-        // nothing takes milliseconds, and showing it twice per round rebuilt the tray menu
-        // (issue 25, idle cost).
-        let rounds = Arc::new(presently_desktop::sync::RoundRedraws::default());
-        presently_engine::engine::sync_loop::run(
-            engine,
-            clock,
-            self.sync_now.clone(),
-            self.stop.clone(),
-            || {
-                let round = rounds.started();
-                let (rounds, app) = (rounds.clone(), app.clone());
-                tauri::async_runtime::spawn(async move {
-                    tokio::time::sleep(presently_desktop::sync::SHOW_SYNCING_AFTER).await;
-                    if rounds.still_running(round) {
-                        app.state::<Shell>().publish_status(&app);
-                    }
-                });
-            },
-            // Every round, not only those `redraw` names: the status line says when the
-            // last sync was (the tray is rebuilt only when its model changed).
-            |result| self.after_round(app, rounds.finished(result).store_changed),
-        )
-        .await;
+    /// Wakes the sync loop.
+    fn sync_now(&self) {
+        if let Some(background) = &self.background {
+            background.sync_now();
+        }
     }
 
     fn after_sync<R: Runtime>(&self, app: &AppHandle<R>, result: &Result<SyncReport, Error>) {
-        self.after_round(app, presently_desktop::sync::changed_the_store(result));
-    }
-
-    fn after_round<R: Runtime>(&self, app: &AppHandle<R>, store_changed: bool) {
-        if store_changed {
-            if let Err(e) = app.emit(AGENDA_CHANGED, ()) {
-                tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
+        if presently_desktop::sync::changed_the_store(result) {
+            emit_agenda_changed(app);
+            if let Some(background) = &self.background {
+                background.store_changed();
             }
-            self.agenda_changed.notify_one();
-            self.presence_store_changed.notify_one();
-            self.reminders_changed.notify_one();
         }
         self.publish_status(app);
-    }
-
-    /// How long the tray may sleep, on the engine's clock: until the next appointment starts
-    /// or ends, or the day changes.
-    pub fn until_next_tray_change(&self) -> Option<std::time::Duration> {
-        let engine = self.engine().ok()?;
-        (tray::next_change_for(engine)? - engine.now())
-            .to_std()
-            .ok()
     }
 
     /// Sends `status-changed` and brings the tray up to date.
@@ -862,6 +739,83 @@ impl Shell {
             Ok(engine) => tray::for_engine(engine, &status),
             Err(e) => tray::cannot_open(&e.message),
         }
+    }
+}
+
+fn emit_agenda_changed<R: Runtime>(app: &AppHandle<R>) {
+    if let Err(e) = app.emit(AGENDA_CHANGED, ()) {
+        tracing::warn!(error = %e, "cannot emit {AGENDA_CHANGED}");
+    }
+}
+
+/// How the window app shows what the background work produces: events to the webview,
+/// the Tauri tray and the notification plugin.
+struct AppIntegration<R: Runtime> {
+    app: AppHandle<R>,
+}
+
+impl<R: Runtime> AppIntegration<R> {
+    fn shell(&self) -> tauri::State<'_, Shell> {
+        self.app.state::<Shell>()
+    }
+
+    fn notify(
+        &self,
+        builder: impl FnOnce(
+            tauri_plugin_notification::NotificationBuilder<R>,
+        ) -> tauri_plugin_notification::NotificationBuilder<R>,
+    ) {
+        use tauri_plugin_notification::NotificationExt;
+        if let Err(e) = builder(self.app.notification().builder()).show() {
+            tracing::warn!(error = %e, "cannot show the notification");
+        }
+    }
+}
+
+impl<R: Runtime> Integration for AppIntegration<R> {
+    fn sync_still_running(&self) {
+        self.shell().publish_status(&self.app);
+    }
+
+    /// Every round, not only those `end.redraw` names: the status line says when the last
+    /// sync was (the tray is rebuilt only when its model changed).
+    fn sync_round_ended(&self, end: RoundEnd) {
+        if end.store_changed {
+            emit_agenda_changed(&self.app);
+        }
+        self.shell().publish_status(&self.app);
+    }
+
+    fn presence_status_changed(&self) {
+        self.shell().publish_status(&self.app);
+    }
+
+    fn show_reminder(&self, reminder: Reminder, body: String) -> Shown<'_> {
+        let actions = if reminder.join_url.is_some() {
+            crate::reminders::WITH_JOIN
+        } else {
+            crate::reminders::OPEN_ONLY
+        };
+        self.notify(|n| {
+            n.title(&reminder.subject)
+                .body(presently_desktop::reminders::plugin_body(&body))
+                .action_type_id(actions)
+                .extra(crate::reminders::APPOINTMENT, &reminder.appointment_id)
+        });
+        Box::pin(std::future::ready(()))
+    }
+
+    fn show_alert(&self, alert: RestoreAlert) -> Shown<'_> {
+        self.notify(|n| {
+            n.title(&alert.summary)
+                .body(presently_desktop::reminders::plugin_body(&alert.body))
+        });
+        Box::pin(std::future::ready(()))
+    }
+
+    fn refresh_tray(&self) -> Shown<'_> {
+        self.shell().refresh_tray(&self.app);
+        Box::pin(std::future::ready(()))
     }
 }
 

@@ -1,6 +1,8 @@
 //! Presently's desktop shell logic with no GUI toolkit: what the window app (`src-tauri`)
 //! and the tray host (`crates/tray`, `presently-tray`) share.
 //!
+//! - [`background`]: the background work (sync, presence automation, reminders, the tray)
+//!   behind one [`background::Integration`] each shell implements.
 //! - [`tray`]: the tray menu, icon and tooltip as plain data, built by a pure function.
 //! - [`settings`]: the organization policy and the user's settings file, layered.
 //! - [`sync`]: what follows a sync round.
@@ -10,6 +12,7 @@
 //! - [`handoff`]: which process runs the background work (sync, presence, reminders, the
 //!   tray) and how the window app and the tray host pass it between them.
 
+pub mod background;
 pub mod handoff;
 pub mod presence;
 pub mod reminders;

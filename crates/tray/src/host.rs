@@ -5,25 +5,24 @@ use crate::icons::Icons;
 use crate::menu::HostTray;
 use crate::notifications::Notifier;
 use ksni::TrayMethods;
+use presently_desktop::background::{Background, Integration, Loops, Shown};
 use presently_desktop::handoff::{self, OwnerLock};
+use presently_desktop::presence::RestoreAlert;
 use presently_desktop::settings::Provisioning;
+use presently_desktop::sync::RoundEnd;
 use presently_desktop::tray::{self, TrayAction, TrayMenu};
 use presently_engine::paths::Paths;
+use presently_engine::reminders::Reminder;
 use presently_engine::{Engine, EngineSetup, OpenKind, SystemClock};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 /// How long a host started by the closing window app waits for it to exit (and so let go
 /// of the lock).
 const LOCK_WAIT: Duration = Duration::from_secs(30);
-/// Longest the tray and reminders sleep without looking at the clock (tokio's timers do not
-/// count time spent suspended, so a wake from sleep is noticed within this).
-const MAX_SLEEP: Duration = Duration::from_secs(300);
 /// How many control-socket connections are read at once.
 const CONTROL_CONNECTIONS: usize = 4;
 /// How long the loops get to finish when the host stops.
@@ -105,39 +104,6 @@ fn open_link(engine: &Engine, id: &str, kind: OpenKind) {
     }
 }
 
-/// What wakes the loops.
-#[derive(Default)]
-struct Wakes {
-    sync_now: Arc<Notify>,
-    sync_stop: Arc<Notify>,
-    presence_stop: Arc<Notify>,
-    /// The store changed: presence automation looks again.
-    presence_store_changed: Arc<Notify>,
-    reminders_changed: Arc<Notify>,
-    reminders_stop: Arc<Notify>,
-    /// Stops following presence automation's status (tray, notifications).
-    presence_follow_stop: Arc<Notify>,
-    tray_changed: Arc<Notify>,
-    tray_stop: Arc<Notify>,
-}
-
-impl Wakes {
-    fn store_changed(&self) {
-        self.presence_store_changed.notify_one();
-        self.reminders_changed.notify_one();
-        self.tray_changed.notify_one();
-    }
-
-    fn stop(&self) {
-        // Stored permits: each loop stops even if it is not waiting right now.
-        self.sync_stop.notify_one();
-        self.presence_stop.notify_one();
-        self.reminders_stop.notify_one();
-        self.presence_follow_stop.notify_one();
-        self.tray_stop.notify_one();
-    }
-}
-
 /// Why the host ends.
 enum Exit {
     /// Quit, a signal, or signed out.
@@ -191,7 +157,6 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
         }
     };
 
-    let wakes = Arc::new(Wakes::default());
     let (actions, mut action_rx) = unbounded_channel::<TrayAction>();
     let (opens, mut open_rx) = unbounded_channel::<(String, OpenKind)>();
 
@@ -210,58 +175,41 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
             None
         }
     };
-
-    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
-    tasks.push(tokio::spawn(sync_loop(engine.clone(), wakes.clone())));
-    tasks.push(tokio::spawn(engine.clone().run_presence(
-        wakes.presence_stop.clone(),
-        wakes.presence_store_changed.clone(),
-    )));
     let notifier = match Notifier::connect(opens).await {
-        Ok(notifier) => {
-            tasks.push(tokio::spawn(reminders_loop(
-                engine.clone(),
-                notifier.clone(),
-                wakes.clone(),
-            )));
-            Some(notifier)
-        }
+        Ok(notifier) => Some(notifier),
         // Not taken, so the window app shows them (late) when it next runs.
         Err(e) => {
             tracing::warn!(error = %e, "no notification server; reminders wait for the window app");
             None
         }
     };
-    tasks.push(tokio::spawn(presence_follow(
-        engine.clone(),
-        notifier,
-        wakes.clone(),
-    )));
-    if let Some(handle) = &tray {
-        tasks.push(tokio::spawn(tray_loop(
-            engine.clone(),
-            provisioning.clone(),
-            handle.clone(),
-            model,
-            wakes.clone(),
-        )));
-    }
+    let background = Background::new(engine.clone());
+    background.start(
+        &tokio::runtime::Handle::current(),
+        Arc::new(HostIntegration {
+            engine: engine.clone(),
+            provisioning: provisioning.clone(),
+            tray: tray.clone(),
+            shown: tokio::sync::Mutex::new(model),
+            notifier: notifier.clone(),
+        }),
+        Loops {
+            reminders: notifier.is_some(),
+            tray: tray.is_some(),
+        },
+    );
     tracing::info!(tray = tray.is_some(), "in the tray");
 
     let exit = serve(
         &engine,
-        &wakes,
+        &background,
         &mut handover_rx,
         &mut action_rx,
         &mut open_rx,
     )
     .await;
 
-    wakes.stop();
-    let finished = tokio::time::timeout(STOP_GRACE, futures_util::future::join_all(tasks)).await;
-    if finished.is_err() {
-        tracing::warn!("the loops did not stop in time");
-    }
+    background.stop(STOP_GRACE).await;
     if let Some(handle) = tray {
         handle.shutdown().await;
     }
@@ -289,7 +237,7 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
 /// them ends the host.
 async fn serve(
     engine: &Arc<Engine>,
-    wakes: &Wakes,
+    background: &Background,
     handovers: &mut UnboundedReceiver<tokio::net::UnixStream>,
     actions: &mut UnboundedReceiver<TrayAction>,
     opens: &mut UnboundedReceiver<(String, OpenKind)>,
@@ -300,7 +248,7 @@ async fn serve(
     loop {
         tokio::select! {
             Some(action) = actions.recv() => {
-                if let Some(exit) = act(engine, wakes, action).await {
+                if let Some(exit) = act(engine, background, action).await {
                     return exit;
                 }
             }
@@ -355,12 +303,12 @@ async fn control_socket(
 }
 
 /// Does what a menu item asks; `Some` when the host should end.
-async fn act(engine: &Arc<Engine>, wakes: &Wakes, action: TrayAction) -> Option<Exit> {
+async fn act(engine: &Arc<Engine>, background: &Background, action: TrayAction) -> Option<Exit> {
     tracing::info!(action = action.to_id(), "tray menu");
     match action {
         TrayAction::OpenWindow | TrayAction::SignIn => open_window(&[]),
         TrayAction::Settings => open_window(&["--settings"]),
-        TrayAction::SyncNow => wakes.sync_now.notify_one(),
+        TrayAction::SyncNow => background.sync_now(),
         TrayAction::OpenItem(id) => open_link(engine, &id, OpenKind::Outlook),
         TrayAction::JoinItem(id) => open_link(engine, &id, OpenKind::Join),
         TrayAction::PausePresenceHour
@@ -379,15 +327,14 @@ async fn act(engine: &Arc<Engine>, wakes: &Wakes, action: TrayAction) -> Option<
             if let Err(e) = done {
                 tracing::warn!(error = %e, "cannot pause or resume presence automation");
             }
-            wakes.presence_store_changed.notify_one();
-            wakes.tray_changed.notify_one();
+            background.presence_changed();
         }
         TrayAction::TakeOver(resource) => {
             match engine.presence_take_over(resource) {
                 Ok(outcome) => tracing::info!(%resource, ?outcome, "the user took it over"),
                 Err(e) => tracing::warn!(error = %e, %resource, "cannot hand it to the user"),
             }
-            wakes.tray_changed.notify_one();
+            background.tray_changed();
         }
         TrayAction::SignOut => {
             if let Err(e) = engine.sign_out(false).await {
@@ -412,104 +359,56 @@ fn current_model(engine: &Engine, provisioning: &Provisioning) -> TrayMenu {
     }
 }
 
-/// Syncs on the engine's cadence; a sync that changed the store wakes the others. A round
-/// that changes nothing and ends as the last one did redraws nothing, and the tray says
-/// "Syncing" only for a round still running after a moment (issue 25: idle cost).
-async fn sync_loop(engine: Arc<Engine>, wakes: Arc<Wakes>) {
-    use presently_desktop::sync::{RoundRedraws, SHOW_SYNCING_AFTER};
-    let clock = engine.clock();
-    let rounds = Arc::new(RoundRedraws::default());
-    presently_engine::engine::sync_loop::run(
-        engine,
-        clock,
-        wakes.sync_now.clone(),
-        wakes.sync_stop.clone(),
-        || {
-            let round = rounds.started();
-            let (rounds, wakes) = (rounds.clone(), wakes.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(SHOW_SYNCING_AFTER).await;
-                if rounds.still_running(round) {
-                    wakes.tray_changed.notify_one();
-                }
-            });
-        },
-        |result| {
-            let end = rounds.finished(result);
-            if end.store_changed {
-                wakes.store_changed();
-            }
-            if end.redraw {
-                wakes.tray_changed.notify_one();
-            }
-        },
-    )
-    .await;
-}
-
-/// Shows reminders at their time (the engine remembers which were shown).
-async fn reminders_loop(engine: Arc<Engine>, notifier: Notifier, wakes: Arc<Wakes>) {
-    presently_desktop::reminders::run(
-        engine,
-        &wakes.reminders_changed,
-        &wakes.reminders_stop,
-        |reminder, body| {
-            let notifier = notifier.clone();
-            async move {
-                if let Err(e) = notifier.show(&reminder, &body).await {
-                    tracing::warn!(error = %e, "cannot show a reminder");
-                }
-            }
-        },
-    )
-    .await;
-}
-
-/// Follows presence automation: the tray redraws when its status changes, and a restore
-/// that keeps failing is a notification (when a notification server runs).
-async fn presence_follow(engine: Arc<Engine>, notifier: Option<Notifier>, wakes: Arc<Wakes>) {
-    presently_desktop::presence::follow(
-        engine,
-        &wakes.presence_follow_stop,
-        || wakes.tray_changed.notify_one(),
-        |alert| {
-            let notifier = notifier.clone();
-            async move {
-                let Some(notifier) = notifier else { return };
-                if let Err(e) = notifier.alert(&alert.summary, &alert.body).await {
-                    tracing::warn!(error = %e, "cannot show the notification");
-                }
-            }
-        },
-    )
-    .await;
-}
-
-/// Keeps the tray current: sleeps until the next start, end or countdown minute, or until
-/// something changed, and updates the icon only when the model did.
-async fn tray_loop(
+/// How the tray host shows what the background work produces: the ksni tray and
+/// freedesktop notifications over D-Bus.
+struct HostIntegration {
     engine: Arc<Engine>,
     provisioning: Arc<Provisioning>,
-    handle: ksni::Handle<HostTray>,
-    mut shown: TrayMenu,
-    wakes: Arc<Wakes>,
-) {
-    loop {
-        let wait = tray::next_change_for(&engine)
-            .and_then(|at| (at - engine.now()).to_std().ok())
-            .unwrap_or(MAX_SLEEP)
-            .min(MAX_SLEEP);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = wakes.tray_changed.notified() => {}
-            _ = wakes.tray_stop.notified() => return,
-        }
-        let model = current_model(&engine, &provisioning);
-        if model != shown {
-            shown = model.clone();
-            if handle.update(|t| t.model = model).await.is_none() {
+    tray: Option<ksni::Handle<HostTray>>,
+    /// What the tray shows, so an unchanged model is not sent again.
+    shown: tokio::sync::Mutex<TrayMenu>,
+    notifier: Option<Notifier>,
+}
+
+impl Integration for HostIntegration {
+    // The tray is the host's only view: the supervisor wakes the tray loop for these.
+    fn sync_still_running(&self) {}
+    fn sync_round_ended(&self, _end: RoundEnd) {}
+    fn presence_status_changed(&self) {}
+
+    fn show_reminder(&self, reminder: Reminder, body: String) -> Shown<'_> {
+        Box::pin(async move {
+            let Some(notifier) = &self.notifier else {
                 return;
+            };
+            if let Err(e) = notifier.show(&reminder, &body).await {
+                tracing::warn!(error = %e, "cannot show a reminder");
             }
-        }
+        })
+    }
+
+    fn show_alert(&self, alert: RestoreAlert) -> Shown<'_> {
+        Box::pin(async move {
+            let Some(notifier) = &self.notifier else {
+                return;
+            };
+            if let Err(e) = notifier.alert(&alert.summary, &alert.body).await {
+                tracing::warn!(error = %e, "cannot show the notification");
+            }
+        })
+    }
+
+    fn refresh_tray(&self) -> Shown<'_> {
+        Box::pin(async move {
+            let Some(handle) = &self.tray else { return };
+            let model = current_model(&self.engine, &self.provisioning);
+            let mut shown = self.shown.lock().await;
+            if model != *shown {
+                *shown = model.clone();
+                if handle.update(|t| t.model = model).await.is_none() {
+                    tracing::warn!("the tray icon is gone");
+                }
+            }
+        })
     }
 }
