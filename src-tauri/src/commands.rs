@@ -224,7 +224,7 @@ pub async fn presence_preview(
 }
 
 /// What the forwarding Test button shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ForwardingTest {
     pub ok: bool,
     pub message: String,

@@ -40,7 +40,7 @@ const DEVICE_CODE_GRACE: Duration = Duration::from_secs(30);
 /// `{"phase":"waiting_for_code","verification_uri":"…","user_code":"…","expires_in":900}`,
 /// `{"phase":"signed_in","upn":"…","display_name":"…"}`,
 /// `{"phase":"failed","error":{"code":"…","message":"…"}}`, `{"phase":"cancelled"}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum SignInProgress {
     /// The authorize URL went to the system browser (or could not be opened: then the user
@@ -68,23 +68,27 @@ pub enum SignInProgress {
 /// What `status` answers and `status-changed` carries: the engine's status, and what
 /// presence automation keeps failing at (a restore first), which the status line words in
 /// the user's language.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct AppStatus {
     #[serde(flatten)]
     pub view: StatusView,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(
+        as = "Option<Vec<presently_desktop::presence::PresenceProblem>>",
+        optional
+    )]
     pub presence: Vec<presently_desktop::presence::PresenceProblem>,
 }
 
 /// What `sign_in` answers: the URL the browser was sent to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct BrowserSignIn {
     pub url: String,
     pub browser_opened: bool,
 }
 
 /// What `sign_in_device` answers: the code to enter, where, and for how many seconds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct DeviceCode {
     pub verification_uri: String,
     pub user_code: String,
@@ -92,7 +96,7 @@ pub struct DeviceCode {
 }
 
 /// What `sign_in_info` answers: the app registration and authority sign-in uses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SignInInfo {
     pub client_id: Option<String>,
     pub tenant: String,
@@ -108,7 +112,7 @@ pub struct SignInInfo {
 }
 
 /// What `settings_get` and `settings_save` answer (see `ui/src/types.ts`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SettingsView {
     pub config: Config,
     pub locked: Vec<String>,
@@ -122,14 +126,14 @@ pub struct SettingsView {
     pub config_path: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SettingsAccount {
     pub signed_in: bool,
     pub upn: Option<String>,
     pub display_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct CalendarChoice {
     pub id: String,
     pub name: String,

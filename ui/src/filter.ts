@@ -105,7 +105,7 @@ export function calendarsOf(view: AgendaView): CalendarInfo[] {
   const seen = new Map<string, CalendarInfo>();
   for (const d of view.days) {
     for (const i of d.items) {
-      if (!seen.has(i.calendar)) seen.set(i.calendar, { id: i.calendar, name: i.calendar_name, color: i.calendar_color });
+      if (!seen.has(i.calendar)) seen.set(i.calendar, { id: i.calendar, name: i.calendar_name ?? '', color: i.calendar_color });
     }
   }
   return [...seen.values()];

@@ -66,8 +66,8 @@ export const commandOf = (f: ForwardingConfigJson) => f.command as unknown as Co
 
 /** What a newly chosen provider starts with (the engine's defaults). */
 export function ensureProviderTable(f: ForwardingConfigJson): void {
-  const put = (key: 'webex' | 'ami' | 'http' | 'command', value: object) => {
-    if (!f[key]) f[key] = value as Record<string, unknown>;
+  const put = <K extends 'webex' | 'ami' | 'http' | 'command'>(key: K, value: NonNullable<ForwardingConfigJson[K]>) => {
+    if (!f[key]) f[key] = value;
   };
   switch (f.provider) {
     case 'webex':

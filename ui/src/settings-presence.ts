@@ -17,7 +17,7 @@ import { forwardingText, presenceLabel } from './settings-describe';
 import { fill, nextId, type Kit, type SelectOption } from './settings-form';
 import { downIcon, plusIcon, trashIcon, upIcon } from './settings-icons';
 import type { Preview } from './settings-preview';
-import type { Availability, ConfigJson, PresenceRule, SettingsView, TeamsPresenceJson } from './types';
+import type { Activity, Availability, ConfigJson, PresenceRule, SettingsView, TeamsPresenceJson } from './types';
 import type { Child } from './dom';
 
 export interface PresenceSection {
@@ -110,7 +110,7 @@ export function createPresenceSection(kit: Kit, preview: Preview): PresenceSecti
       (v) => {
         const [mode, availability, activity] = v.split(':');
         if (!v || !mode || !availability || !activity) delete p.teams;
-        else p.teams = { mode: mode === 'session' ? 'session' : 'preferred', availability: availability as Availability, activity };
+        else p.teams = { mode: mode === 'session' ? 'session' : 'preferred', availability: availability as Availability, activity: activity as Activity };
       },
     );
     const message = textField(
@@ -325,7 +325,7 @@ export function createPresenceSection(kit: Kit, preview: Preview): PresenceSecti
     );
     addRule.addEventListener('click', () => {
       const names = profileNames(d, v);
-      const r: PresenceRule = { show_as: ['busy'] };
+      const r: PresenceRule = { show_as: ['busy'], include_cancelled: false, include_declined: false, all_day: 'oof_only' };
       if (names[0]) r.profile = names[0];
       d.presence.rules.push(r);
       kit.focusAfterRender(`rule:${idOf(r)}:show:free`, true);

@@ -90,10 +90,8 @@ export function createPreview(kit: Kit, visible: () => boolean): Preview {
       detail = [typeof subject === 'string' ? s.planFor(subject) : s.planPrivate, until ? s.planUntil(until) : null].filter(Boolean).join(' ');
     } else if (t.kind === 'restore') {
       what = s.planRestore;
-    } else if (t.kind === 'stand_back') {
-      what = s.planStandBack(clockAt(t['until'], local, locale) ?? '');
     } else {
-      what = String(t.kind);
+      what = String((t as { kind: unknown }).kind);
     }
     const actions = (Array.isArray(t['actions']) ? (t['actions'] as unknown[]) : []).map((a) => describeAction(s, a)).filter((x): x is string => !!x);
     return h(

@@ -105,7 +105,9 @@ mockIPC(
           tenant: a.tenant ?? 'organizations',
           authority_host: 'https://login.microsoftonline.com',
           configured: true,
+          application_name: null,
           source: 'user',
+          policy_error: null,
         };
         // Later sign_in_info calls answer what was saved.
         scenario.signInInfo = info;

@@ -1000,8 +1000,8 @@ fn format_agenda(view: &agenda::AgendaView) -> String {
             if item.cancelled {
                 flags.push("cancelled");
             }
-            if item.show_as != "busy" {
-                flags.push(item.show_as);
+            if item.show_as != presently_engine::model::ShowAs::Busy {
+                flags.push(item.show_as.as_str());
             }
             if item.join_url.is_some() {
                 flags.push("online");

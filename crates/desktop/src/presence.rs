@@ -17,7 +17,7 @@ pub const ALERT_AFTER: u32 = 3;
 
 /// Something presence automation keeps failing at, for the app's status line (worded there
 /// in the user's language) and the tray (worded here, in English, as the CLI says it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PresenceProblem {
     pub resource: Resource,
     /// What the write that fails (or waits for a failing read) is for; None while a read

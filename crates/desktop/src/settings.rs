@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 /// Where the app registration sign-in uses comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistrationSource {
     Policy,
@@ -24,7 +24,7 @@ pub enum RegistrationSource {
 }
 
 /// The application sign-in uses (`SettingsView.application`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct AppRegistration {
     pub display_name: Option<String>,
     pub client_id: String,
@@ -34,7 +34,7 @@ pub struct AppRegistration {
     pub source: RegistrationSource,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PolicyInfo {
     pub path: String,
     pub group: Option<String>,

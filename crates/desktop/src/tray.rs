@@ -164,7 +164,11 @@ fn upcoming(agenda: &AgendaView, now: DateTime<Utc>) -> Vec<Upcoming<'_>> {
         .days
         .iter()
         .flat_map(|d| d.items.iter())
-        .filter(|i| !i.all_day && !i.cancelled && i.response != "declined")
+        .filter(|i| {
+            !i.all_day
+                && !i.cancelled
+                && i.response != presently_engine::model::ResponseStatus::Declined
+        })
         .filter(|i| seen.insert((i.calendar.as_str(), i.id.as_str())))
         .filter_map(|item| {
             let start = DateTime::parse_from_rfc3339(&item.start).ok()?;
@@ -739,9 +743,9 @@ mod tests {
             start: start.into(),
             end: end.into(),
             all_day: false,
-            show_as: "busy",
-            response: "accepted",
-            sensitivity: "normal",
+            show_as: presently_engine::model::ShowAs::Busy,
+            response: presently_engine::model::ResponseStatus::Accepted,
+            sensitivity: presently_engine::model::Sensitivity::Normal,
             cancelled: false,
             location: None,
             organizer: None,
@@ -752,7 +756,7 @@ mod tests {
             meeting_passcode: None,
             web_link: None,
             series_id: None,
-            kind: "singleInstance",
+            kind: presently_engine::model::AppointmentType::SingleInstance,
             categories: vec![],
             body_preview: None,
             reminder_minutes: None,
@@ -966,7 +970,7 @@ mod tests {
             "2026-03-30T12:00:00+02:00",
             "2026-03-30T13:00:00+02:00",
         );
-        declined.response = "declined";
+        declined.response = presently_engine::model::ResponseStatus::Declined;
         let view = agenda(vec![("2026-03-30", vec![all_day, cancelled, declined])]);
         let menu = build(
             &status(true, SyncPhase::Idle),

@@ -2,7 +2,10 @@
 //! and `presently agenda --json` show.
 
 use crate::error::Error;
-use crate::model::{Appointment, Calendar, When};
+use crate::model::{
+    Appointment, AppointmentType, Calendar, OnlineMeetingProvider, ResponseStatus, Sensitivity,
+    ShowAs, When,
+};
 use crate::store::Store;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -11,7 +14,7 @@ use std::collections::HashMap;
 
 /// One appointment as the agenda shows it. Times are in the display zone: RFC 3339 with
 /// the local offset for timed appointments, plain dates (end exclusive) for all-day ones.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct AgendaItem {
     pub id: String,
     pub calendar: String,
@@ -21,9 +24,9 @@ pub struct AgendaItem {
     pub start: String,
     pub end: String,
     pub all_day: bool,
-    pub show_as: &'static str,
-    pub response: &'static str,
-    pub sensitivity: &'static str,
+    pub show_as: ShowAs,
+    pub response: ResponseStatus,
+    pub sensitivity: Sensitivity,
     pub cancelled: bool,
     pub location: Option<String>,
     pub organizer: Option<String>,
@@ -35,14 +38,14 @@ pub struct AgendaItem {
     pub join_url: Option<String>,
     /// `teamsForBusiness`, `zoom`, `googleMeet`, `webex`, `goTo`, `skypeForBusiness`,
     /// `skypeForConsumer`; `None` when not known.
-    pub online_provider: Option<&'static str>,
+    pub online_provider: Option<OnlineMeetingProvider>,
     /// The meeting ID and passcode of the invitation ("123 456 789 012", "abc123").
     pub meeting_id: Option<String>,
     pub meeting_passcode: Option<String>,
     pub web_link: Option<String>,
     pub series_id: Option<String>,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: AppointmentType,
     pub categories: Vec<String>,
     pub body_preview: Option<String>,
     pub reminder_minutes: Option<u32>,
@@ -50,13 +53,13 @@ pub struct AgendaItem {
     pub presence: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct AgendaDay {
     pub date: NaiveDate,
     pub items: Vec<AgendaItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct AgendaView {
     pub timezone: String,
     pub generated_at: String,
@@ -170,21 +173,21 @@ fn item(a: &Appointment, tz: Tz, calendar: Option<&Calendar>) -> AgendaItem {
         start,
         end,
         all_day: a.when.is_all_day(),
-        show_as: a.show_as.as_str(),
-        response: a.response.as_str(),
-        sensitivity: a.sensitivity.as_str(),
+        show_as: a.show_as,
+        response: a.response,
+        sensitivity: a.sensitivity,
         cancelled: a.cancelled,
         location: a.location.clone(),
         organizer: organizer.and_then(|o| o.name.clone().or_else(|| o.email.clone())),
         organizer_email: organizer.and_then(|o| o.email.clone()),
         attendees: a.attendees,
         join_url: a.join_url.clone(),
-        online_provider: a.online_provider.map(|p| p.as_str()),
+        online_provider: a.online_provider,
         meeting_id: a.meeting_id.clone(),
         meeting_passcode: a.meeting_passcode.clone(),
         web_link: a.web_link.clone(),
         series_id: a.series_master_id.clone(),
-        kind: a.kind.as_str(),
+        kind: a.kind,
         categories: a.categories.clone(),
         body_preview: a.body_preview.clone(),
         reminder_minutes: a.reminder_minutes,

@@ -11,7 +11,7 @@ use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub microsoft: MicrosoftConfig,
@@ -24,7 +24,7 @@ pub struct Config {
 }
 
 /// `[reminders]`: desktop notifications before appointments.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct RemindersConfig {
     /// Show reminders (at the time each appointment asks for).
@@ -38,7 +38,7 @@ impl Default for RemindersConfig {
 }
 
 /// `[app]`: the desktop app itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct AppConfig {
     /// Start Presently when the user logs in.
@@ -48,7 +48,7 @@ pub struct AppConfig {
 }
 
 /// The user interface language: the system's (the default), English or German.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
     #[default]
@@ -58,7 +58,7 @@ pub enum Language {
 }
 
 /// What the user has turned on; each feature brings the Graph permissions it needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeaturesConfig {
     /// Calendars.ReadWrite
@@ -83,7 +83,7 @@ impl Default for FeaturesConfig {
 }
 
 /// The app registration and the cloud it lives in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct MicrosoftConfig {
     /// Application (client) id of the app registration; none until provisioned.
@@ -111,7 +111,7 @@ impl Default for MicrosoftConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyncConfig {
     /// Calendars to sync, by id or name; empty means the primary calendar.
@@ -141,7 +141,7 @@ impl Default for SyncConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgendaConfig {
     /// How many days the agenda shows, today included (1–14).

@@ -60,7 +60,7 @@ pub use run_sync::{CalendarReport, ReadMode, RoundRead, SyncOptions, SyncReport}
 /// `signed_out`, or `<error code>: <message>` when the sign-in stopped working.
 pub const SESSION_KEY: &str = "session";
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct AccountStatus {
     pub signed_in: bool,
     pub upn: Option<String>,
@@ -70,7 +70,7 @@ pub struct AccountStatus {
 
 /// `never` until a first sync completes; the running app reports `syncing`, `offline`
 /// and `error` as they happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncPhase {
     Never,
@@ -80,14 +80,14 @@ pub enum SyncPhase {
     Error,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct SyncStatus {
     pub state: SyncPhase,
     pub last_synced_at: Option<String>,
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct StatusView {
     pub account: AccountStatus,
     pub sync: SyncStatus,

@@ -87,7 +87,7 @@ pub enum Error {
 
 /// Stable codes the UI and scripts branch on. Their string form is a contract,
 /// pinned by a test; add new ones, never rename.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     ConfigInvalid,
@@ -161,11 +161,12 @@ impl Error {
 /// The serializable error every UI-facing surface returns: `{"code": "...", "message": "..."}`,
 /// plus `"help"` (what happened and what to do next) for sign-in failures Presently can
 /// explain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub help: Option<Box<crate::auth::entra::ErrorHelp>>,
 }
 

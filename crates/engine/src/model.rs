@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! graph_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default, ts_rs::TS)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant,)+
             #[default]

@@ -104,7 +104,7 @@ impl GraphApplication {
 }
 
 /// How a group's calendars sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
 pub enum SyncMethod {
     /// No calendar sync (`features.calendar_sync = false`, locked).
     #[serde(rename = "disabled")]

@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use presently_engine::agenda;
 use presently_engine::engine::SyncOptions;
+use presently_engine::model::OnlineMeetingProvider;
 use presently_engine::OpenKind;
 use serde_json::{json, Value};
 
@@ -94,20 +95,29 @@ async fn links_in_the_body_or_location_reach_every_surface() {
     let item = |id: &str| *items.iter().find(|i| i.id == id).unwrap();
 
     assert_eq!(item(&zoom).join_url.as_deref(), Some(ZOOM));
-    assert_eq!(item(&zoom).online_provider, Some("zoom"));
+    assert_eq!(
+        item(&zoom).online_provider,
+        Some(OnlineMeetingProvider::Zoom)
+    );
     assert_eq!(item(&zoom).meeting_id.as_deref(), Some("812 3456 7890"));
     assert_eq!(item(&zoom).meeting_passcode.as_deref(), Some("424242"));
     assert_eq!(
         item(&meet).join_url.as_deref(),
         Some("https://meet.google.com/abc-defg-hij")
     );
-    assert_eq!(item(&meet).online_provider, Some("googleMeet"));
+    assert_eq!(
+        item(&meet).online_provider,
+        Some(OnlineMeetingProvider::GoogleMeet)
+    );
     assert_eq!(
         (item(&evil).join_url.as_deref(), item(&evil).online_provider),
         (None, None)
     );
     let t = item(&teams);
-    assert_eq!(t.online_provider, Some("teamsForBusiness"));
+    assert_eq!(
+        t.online_provider,
+        Some(OnlineMeetingProvider::TeamsForBusiness)
+    );
     assert!(t
         .join_url
         .as_deref()

@@ -71,7 +71,7 @@ impl EntraError {
 /// administrator) does next. The UI shows it beside the error (`ErrorHelp` in
 /// `ui/src/types.ts`). Built from the AADSTS code and the app registration, never from the
 /// server's `error_description` text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ErrorHelp {
     /// "AADSTS65001", "AADSTS50011", ...; `None` when the service named no code.
     pub aadsts: Option<String>,
@@ -81,9 +81,11 @@ pub struct ErrorHelp {
     pub next_step: String,
     /// Admin approval needed: the URL to send to the administrator.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub admin_consent_url: Option<String>,
     /// Redirect URI not registered: the exact URI to add to the app registration.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub redirect_uri: Option<String>,
 }
 

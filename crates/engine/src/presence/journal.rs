@@ -16,7 +16,9 @@ use std::fmt;
 
 /// One of the user's resources automation may change. Each is held, given back and given
 /// up on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Resource {
     Presence,
@@ -135,7 +137,7 @@ pub enum Hold {
 }
 
 /// Why a write is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// Puts a profile's value in place.

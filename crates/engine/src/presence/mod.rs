@@ -50,7 +50,7 @@ impl InvalidPolicy {
 }
 
 /// The `[presence]` configuration section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct PresenceConfig {
     /// Profiles added to the built-in ones; one with a built-in's name replaces it.
@@ -202,13 +202,13 @@ impl Policy {
 
 /// The user's presence as read from `GET /me/presence`, spelled as Graph answered (compare
 /// without case).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 pub struct Presence {
     pub availability: String,
     pub activity: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub enum AutoRepliesStatus {
     Disabled,
@@ -240,7 +240,7 @@ impl AutoRepliesStatus {
 }
 
 /// `automaticRepliesSetting` as read from (and written back to) the mailbox settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct AutoRepliesSetting {
     pub status: AutoRepliesStatus,
     pub internal: String,
@@ -256,7 +256,7 @@ pub struct AutoRepliesSetting {
 
 /// What the user had before automation took over; `None` where it was not read (the
 /// feature is off, no provider is configured).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
 pub struct UserState {
     pub presence: Option<Presence>,
     pub status_message: Option<String>,

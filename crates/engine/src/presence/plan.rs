@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 /// A transition the scheduler would make, with its instant in the display zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PlannedTransition {
     /// RFC 3339 in the display zone.
     pub local: String,

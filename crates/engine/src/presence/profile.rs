@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Teams availability, spelled as Graph spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 pub enum Availability {
     Available,
     Busy,
@@ -17,7 +17,7 @@ pub enum Availability {
 }
 
 /// Teams activity, spelled as Graph spells it (only those the API accepts for setting).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 pub enum Activity {
     Available,
     InACall,
@@ -60,7 +60,7 @@ impl Activity {
 /// How the presence is set: as the app's own session (`setPresence`, renewed while
 /// active, `clearPresence` at the end) or as the user's preferred presence
 /// (`setUserPreferredPresence` with an expiration, cleared at the end).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum PresenceMode {
     Session,
@@ -85,7 +85,7 @@ pub const PREFERRED_PAIRS: [(Availability, Activity); 6] = [
     (Availability::Offline, Activity::OffWork),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct TeamsPresence {
     pub availability: Availability,
@@ -170,7 +170,7 @@ impl fmt::Display for TeamsPresence {
 }
 
 /// Call forwarding while the profile holds (through the configured provider).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Forwarding {
     Off,
@@ -190,7 +190,7 @@ impl fmt::Display for Forwarding {
 }
 
 /// Automatic replies (out of office), scheduled for the profile's span.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct AutoReplies {
     pub internal: String,
@@ -206,7 +206,7 @@ fn default_priority() -> u8 {
 
 /// A named presence profile. Every part is optional: what a profile leaves out stays as
 /// the user had it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     pub name: String,

@@ -6,7 +6,7 @@ use crate::model::{Appointment, ResponseStatus, ShowAs};
 use serde::{Deserialize, Serialize};
 
 /// When an all-day appointment can match a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AllDay {
     /// Only when it shows as out of office (the default).
@@ -18,29 +18,35 @@ pub enum AllDay {
 
 /// One rule. Every condition given must hold; a rule with no condition matches every
 /// appointment that is not cancelled, declined or (unless shown as oof) all-day.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct Rule {
     /// The profile to switch to; none means matching appointments change nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub profile: Option<String>,
     /// Any of these show-as values (empty: any).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<ShowAs>>", optional)]
     pub show_as: Vec<ShowAs>,
     /// One of the appointment's categories, compared without case.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub category: Option<String>,
     /// A word or phrase in the subject, compared without case.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub subject_contains: Option<String>,
     /// The calendar's id (names are resolved to ids by the engine). A rule without one
     /// matches appointments of the primary calendar only, once the primary calendar is
     /// known ([`first_match`]): a colleague's holiday on a shared calendar must not switch
     /// the user's presence.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub calendar: Option<String>,
     /// Whether the appointment has a Teams or Skype meeting.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub online_meeting: Option<bool>,
     pub include_cancelled: bool,
     pub include_declined: bool,

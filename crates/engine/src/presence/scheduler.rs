@@ -55,7 +55,7 @@ pub enum Desired {
 
 /// One write to one of the user's resources. `restore_*` values are the pre-automation
 /// state. The driver journals each with an idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// `setPresence` (session, renewed until `until`) or `setUserPreferredPresence`
@@ -133,7 +133,7 @@ impl fmt::Display for Action {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TransitionKind {
     Apply {
@@ -148,7 +148,7 @@ pub enum TransitionKind {
 }
 
 /// A change of state, with the calls that make it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Transition {
     pub at: DateTime<Utc>,
     #[serde(flatten)]

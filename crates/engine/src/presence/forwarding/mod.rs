@@ -95,7 +95,7 @@ pub enum ForwardingError {
 // ---- configuration ---------------------------------------------------------------------
 
 /// Which provider switches call forwarding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     #[default]
@@ -109,7 +109,7 @@ pub enum ProviderKind {
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
 /// The `[presence.forwarding]` section. Only the table of the chosen `provider` is used.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct ForwardingConfig {
     /// `none` (the default), `webex`, `ami`, `http` or `command`.
@@ -117,12 +117,16 @@ pub struct ForwardingConfig {
     /// Bound on one switch or read (1–120 s).
     pub timeout_secs: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub webex: Option<WebexConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub ami: Option<AmiConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub http: Option<HttpConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub command: Option<CommandConfig>,
 }
 
@@ -144,7 +148,7 @@ fn default_webex_base() -> String {
 }
 
 /// `[presence.forwarding.webex]`; the token is in the keyring (user `provider:webex`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct WebexConfig {
     /// The API base, `https://webexapis.com/v1`.
@@ -171,7 +175,7 @@ fn default_ami_family() -> String {
 }
 
 /// `[presence.forwarding.ami]`; the secret is in the keyring (user `provider:ami`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct AmiConfig {
     #[serde(default = "default_ami_host")]
@@ -196,7 +200,7 @@ fn default_voicemail_word() -> String {
 
 /// `[presence.forwarding.http]`: the request that switches forwarding on (`on`) and off
 /// (`off`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// `{extension}` in the templates.
@@ -213,7 +217,7 @@ fn default_method() -> String {
     "POST".into()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRequestConfig {
     /// GET, POST, PUT, PATCH or DELETE (POST by default).
@@ -229,7 +233,7 @@ pub struct HttpRequestConfig {
 }
 
 /// `[presence.forwarding.command]`: a program run without a shell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct CommandConfig {
     /// A path, or a name looked up in `PATH`.
