@@ -246,11 +246,12 @@ test('settings: every section, locked keys with a policy error, a validation err
 // text cut off or overlapping. A script body, evaluated over the DevTools protocol like axe.
 const LAYOUT_PROBE = readFileSync(new URL('./layout-probe.js', import.meta.url), 'utf8');
 
-/** Clipped and overlapping text on the page as it is now (see layout-probe.js). */
+/** What looks broken on the page as it is now: clipped or overlapping text, the agenda's layout rules (see layout-probe.js). */
 async function layoutProblems(page) {
-  const r = await page.evaluate(`(() => {\n${LAYOUT_PROBE}\n})()`);
+  // A function body, called as WebDriver's Execute Script calls it.
+  const r = await page.evaluate(`(function () {\n${LAYOUT_PROBE}\n}).apply(null, [])`);
   assert.ok(r.texts > 5, `the probe found text to check (${r.texts} pieces)`);
-  return [...(r.horizontalScroll ? [`scrolls sideways: ${r.horizontalScroll}`] : []), ...r.clipped, ...r.overlaps];
+  return r.problems;
 }
 
 /**
@@ -297,6 +298,143 @@ test('200 % text in the 420 px window: no text cut off or overlapping (English a
     }
   }
   assert.deepEqual(failures, [], failures.join('\n'));
+});
+
+const LONG_NAME = 'Maximiliane Mustermann-Schönberg';
+const LONG_ERROR = 'could not reach graph.microsoft.com: the connection timed out after 30 seconds';
+
+/**
+ * The agenda with what makes rows and the status line long: a long subject with a location
+ * beside a Join button (the next meeting, and a later one with the icon-only button), and a
+ * long signed-in name beside a sync error.
+ */
+function crowded() {
+  const view = agenda();
+  const today = view.days[0].items;
+  const long = { 'weekly-sync': 'Weekly sync with the platform, payments and mobile teams about the release', planning: 'Quarterly planning for the second half of the year, all regions' };
+  view.days[0].items = today.map((i) => (long[i.id] ? { ...i, subject: long[i.id], location: 'Conference Room Berlin, 4th floor' } : i));
+  return { agenda: view, status: status({ account: { display_name: LONG_NAME }, sync: { state: 'error', message: LONG_ERROR } }) };
+}
+
+/**
+ * The window at the size it opens at. The app's window starts hidden (src-tauri shows it once
+ * the page has built its first view), so the page starts in a viewport without its size and
+ * gets 420 × 640 afterwards; 400 px leaves room for WebKitGTK's wider text. Times stay on one
+ * line each, a row's hover covers the Join column, scrolling the agenda to its end leaves the
+ * header and search where they are, tooltips stay inside, the signed-in name stays whole.
+ */
+test('the window as it opens, 420 × 640 and 400 × 640: times, row hover, scrolling to the end, tooltips, the name beside an error (English and German, light and dark)', async () => {
+  const failures = [];
+  for (const locale of [EN, DE]) {
+    for (const width of [WIDTH, 400]) {
+      const app = await openApp(browser, base, { time: NOW, scenario: crowded(), viewport: { width: 1, height: 1 }, locale });
+      try {
+        await app.page.setViewportSize({ width, height: 640 });
+        for (const colorScheme of ['light', 'dark']) {
+          await showTheme(app.page, colorScheme);
+          for (const problem of await layoutProblems(app.page)) failures.push(`${width} px, ${locale}, ${colorScheme}: ${problem}`);
+        }
+        assert.deepEqual(app.problems, [], 'no console errors');
+      } catch (e) {
+        failures.push(`${width} px, ${locale}: ${e.message}`);
+      } finally {
+        await app.context.close();
+      }
+    }
+  }
+  assert.deepEqual(failures, [], failures.join('\n'));
+});
+
+/** What paints the point (x, y): the background of the first element under it that has one. */
+function paintAt(page, { x, y }) {
+  return page.evaluate(
+    ([px, py]) => {
+      for (let e = document.elementFromPoint(px, py); e; e = e.parentElement) {
+        const s = getComputedStyle(e);
+        if (s.backgroundImage !== 'none' || !/^(transparent|rgba\(0, 0, 0, 0\))$/.test(s.backgroundColor)) return `${s.backgroundColor} ${s.backgroundImage}`;
+      }
+      return 'nothing';
+    },
+    [x, y],
+  );
+}
+
+/**
+ * The paint at a point once it holds still: with reduced motion every change still runs as a
+ * 0.01 ms transition, which lands in the next frame.
+ */
+async function settledPaintAt(page, point) {
+  let last = await paintAt(page, point);
+  for (let i = 0; i < 20; i++) {
+    await page.waitForTimeout(25);
+    const now = await paintAt(page, point);
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
+test('a hovered or keyboard-focused row is tinted across its whole width, the Join button’s column too', async () => {
+  for (const colorScheme of ['light', 'dark']) {
+    const app = await openApp(browser, base, { time: NOW, scenario: crowded(), viewport: { width: WIDTH, height: 640 }, colorScheme });
+    try {
+      const { page } = app;
+      const row = page.locator('[data-testid="item"][data-id="planning"]');
+      await row.scrollIntoViewIfNeeded();
+      const r = await row.boundingBox();
+      const j = await row.getByTestId('join').boundingBox();
+      // Beside the Join button (between it and the card's edge), and under the subject.
+      const besideJoin = { x: (j.x + j.width + r.x + r.width) / 2, y: r.y + r.height / 2 };
+      const underSubject = { x: r.x + r.width / 2 - 40, y: r.y + 6 };
+      const plain = await settledPaintAt(page, besideJoin);
+      await row.getByTestId('item-subject').hover();
+      const hovered = await settledPaintAt(page, underSubject);
+      assert.notEqual(hovered, plain, `${colorScheme}: hovering tints the row`);
+      assert.equal(await settledPaintAt(page, besideJoin), hovered, `${colorScheme}: the Join button's column has the row's hover tint`);
+      // Keyboard focus on the row (the mouse gone): the same tint across the row.
+      await page.mouse.move(1, 1);
+      await page.locator('[data-testid="item"][data-id="lunch"] .item-main').focus();
+      await page.keyboard.press('ArrowDown');
+      assert.equal(await page.evaluate(() => document.activeElement.closest('[data-testid="item"]')?.dataset.id), 'planning');
+      assert.equal(await settledPaintAt(page, underSubject), hovered, `${colorScheme}: a focused row is tinted`);
+      assert.equal(await settledPaintAt(page, besideJoin), hovered, `${colorScheme}: a focused row is tinted beside its Join button`);
+    } finally {
+      await app.context.close();
+    }
+  }
+});
+
+test('the header buttons’ tooltips show on hover and keyboard focus, inside the window, right-aligned under the button', async () => {
+  for (const locale of [EN, DE]) {
+    const app = await openApp(browser, base, { time: NOW, scenario: crowded(), viewport: { width: WIDTH, height: 640 }, locale });
+    try {
+      const { page } = app;
+      for (const id of ['sync-now', 'open-settings']) {
+        const button = page.getByTestId(id);
+        // The page's own tooltip, not a native one the page cannot keep inside the window.
+        assert.equal(await button.getAttribute('title'), null, `${id} has no native tooltip`);
+        const tip = button.locator('.tip');
+        assert.equal(await tip.textContent(), await button.getAttribute('aria-label'), `${id}: the tooltip says the button's name`);
+        assert.equal(await tip.isVisible(), false, `${id}: no tooltip before the pointer comes`);
+        await button.hover();
+        await tip.waitFor({ state: 'visible', timeout: 3000 });
+        const b = await button.boundingBox();
+        const t = await tip.boundingBox();
+        assert.ok(t.x >= 0 && t.x + t.width <= WIDTH && t.y >= b.y + b.height && t.y + t.height <= 640, `${id} (${locale}): its tooltip ${JSON.stringify(t)} is inside the window, under the button`);
+        assert.ok(Math.abs(t.x + t.width - (b.x + b.width)) < 1, `${id} (${locale}): right-aligned with the button`);
+        await page.mouse.move(1, 300);
+        await tip.waitFor({ state: 'hidden', timeout: 3000 });
+      }
+      // Keyboard focus shows it too.
+      await page.getByTestId('search').focus();
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Shift+Tab');
+      assert.equal(await page.evaluate(() => document.activeElement.dataset.testid), 'sync-now');
+      await page.getByTestId('sync-now').locator('.tip').waitFor({ state: 'visible', timeout: 3000 });
+    } finally {
+      await app.context.close();
+    }
+  }
 });
 
 test('the layout probe finds text cut off and text drawn over text', async () => {
