@@ -1,11 +1,17 @@
 // The layout probe: what a person would see as broken layout in the window as it is now.
 //
-// A self-contained script *body* (not a module, no imports): it ends in `return {...}`.
-// - WebDriver (the Rust end-to-end tests, WebKitGTK): `client.execute(LAYOUT_PROBE, vec![])`
-//   with `const LAYOUT_PROBE: &str = include_str!("../../../ui/tests/layout-probe.js");`.
-//   It takes no arguments; the answer is JSON: assert `answer["problems"] == json!([])` (and
-//   `answer["texts"] > 20`, that it saw the page). Run it with the agenda on screen.
+// A self-contained script *body* (not a module, no imports, no arguments): it ends in
+// `return {...}`, a JSON-serialisable answer.
+// - WebDriver's Execute Script (the Rust end-to-end tests, WebKitGTK):
+//     const LAYOUT_PROBE: &str = include_str!("../../../ui/tests/layout-probe.js");
+//     let answer = client.execute(LAYOUT_PROBE, vec![]).await?;
+//     assert_eq!(answer["problems"], serde_json::json!([]), "{answer}");
+//   with the agenda on screen (`answer["texts"]` > 20 says the probe saw it).
 // - Playwright (ui/tests/a11y.test.mjs): `page.evaluate('(function () {' + text + '}).apply(null, [])')`.
+// Hover needs no pointer: the hover rule is read from the style sheets (b). To see one of the
+// page's tooltips checked too, move the pointer onto its control first (WebDriver actions:
+// pointerMove with the element as origin), wait 0.6 s for it to show, then run the probe.
+//
 // The answer: { viewport, texts, horizontalScroll, clipped: [...], overlaps: [...], layout: [...],
 // problems: [...] }; `problems` is every finding of the others as one list, empty when clean:
 // - horizontalScroll: the page scrolls sideways;
@@ -14,20 +20,22 @@
 // - overlaps: the glyph boxes of two different pieces of text intersect;
 // - layout: the agenda's own rules, checked from the layout's properties (white-space, the
 //   boxes the CSS rules paint) more than from pixel counts, so a wider font does not hide them:
-//   (a) an appointment's start and end each stay on one line ("8:15 AM", never "AM" alone);
+//   (a) an appointment's start and end each stay on one line ("8:15 AM", never "AM" alone),
+//       and may not wrap at all (white-space), so a wider font cannot break them either;
 //   (b) what paints a row's hover (or focus) background spans the whole row, the Join
 //       button's column too. WebDriver has no :hover, so the probe reads the style sheets'
-//       :hover/:focus rules that set a background and measures the element each targets;
+//       :hover/:focus rules that set a background and measures the elements they target
+//       that hold a row's subject (the row's own state, not a button's within it);
 //   (c) scrolled to its end (the list, then the page, as a mouse wheel does), the agenda
 //       leaves the header and the search where they were, the page itself does not scroll,
-//       and there is no blank of more than a row below the last day. The probe puts the
-//       scroll positions back;
-//   (d) tooltips lie inside the window: the page's own (`[role=tooltip]`, `.tip`, laid out
-//       even while hidden) and the native ones of icon-only controls (`title`): those start
-//       at the pointer and run right, so one that would cross the window's edge is reported
-//       (an estimate: the page cannot place or measure them); the status line keeps its dot
-//       beside its text, and the signed-in name whole on one line when it fits on one.
-// The probe moves scroll positions while it looks (and puts them back); it changes nothing else.
+//       and there is no blank of more than a row below the last day;
+//   (d) tooltips lie inside the window: the page's own while shown (`[role=tooltip]`, `.tip`,
+//       `[popover]`), and the native ones (`title`) of controls without text of their own:
+//       GTK draws those from the pointer rightwards, so one that would cross the window's
+//       edge is reported (an estimate: the page can neither place nor measure them); the
+//       status line keeps its dot beside its text's first line, and the signed-in name whole
+//       on one line when it fits on one.
+// The probe scrolls while it looks and puts every scroll position back; it changes nothing else.
 const name = (el) => {
   const id = el.getAttribute('data-testid');
   const cls = [...el.classList].slice(0, 2).join('.');
@@ -74,6 +82,10 @@ const vw = root.clientWidth;
 const vh = root.clientHeight;
 const px = (n) => `${Math.round(n)} px`;
 const layout = [];
+// Every scroll position, to put back at the end.
+const scrollers = [document.scrollingElement || root, ...document.body.querySelectorAll('*')]
+  .filter((e) => e.scrollHeight > e.clientHeight || e.scrollWidth > e.clientWidth)
+  .map((e) => [e, e.scrollTop, e.scrollLeft]);
 
 // (c) Scrolled to the end. First, before anything else scrolls.
 const agendaEl = document.querySelector('[data-testid="agenda"]');
@@ -328,6 +340,10 @@ for (let i = 0; i < pieces.length; i++) {
     if (hidden(p.el, now.x, now.y) || hidden(q.el, now.x, now.y)) continue;
     overlaps.push(`${name(p.el)} "${short(p.el)}" and ${name(q.el)} "${short(q.el)}" (${Math.round(now.w)}×${Math.round(now.h)} px)`);
   }
+}
+for (const [e, top, left] of scrollers) {
+  e.scrollTop = top;
+  e.scrollLeft = left;
 }
 const horizontalScroll = root.scrollWidth > root.clientWidth ? `${root.scrollWidth} px of content in ${root.clientWidth}` : null;
 const result = {
