@@ -380,12 +380,14 @@ test('a hovered or keyboard-focused row is tinted across its whole width, the Jo
     try {
       const { page } = app;
       const row = page.locator('[data-testid="item"][data-id="planning"]');
-      await row.scrollIntoViewIfNeeded();
-      const r = await row.boundingBox();
-      const j = await row.getByTestId('join').boundingBox();
       // Beside the Join button (between it and the card's edge), and under the subject.
-      const besideJoin = { x: (j.x + j.width + r.x + r.width) / 2, y: r.y + r.height / 2 };
-      const underSubject = { x: r.x + r.width / 2 - 40, y: r.y + 6 };
+      const points = async () => {
+        const r = await row.boundingBox();
+        const j = await row.getByTestId('join').boundingBox();
+        return [{ x: (j.x + j.width + r.x + r.width) / 2, y: r.y + r.height / 2 }, { x: r.x + r.width / 2 - 40, y: r.y + 6 }];
+      };
+      await row.scrollIntoViewIfNeeded();
+      let [besideJoin, underSubject] = await points();
       const plain = await settledPaintAt(page, besideJoin);
       await row.getByTestId('item-subject').hover();
       const hovered = await settledPaintAt(page, underSubject);
@@ -396,6 +398,7 @@ test('a hovered or keyboard-focused row is tinted across its whole width, the Jo
       await page.locator('[data-testid="item"][data-id="lunch"] .item-main').focus();
       await page.keyboard.press('ArrowDown');
       assert.equal(await page.evaluate(() => document.activeElement.closest('[data-testid="item"]')?.dataset.id), 'planning');
+      [besideJoin, underSubject] = await points();
       assert.equal(await settledPaintAt(page, underSubject), hovered, `${colorScheme}: a focused row is tinted`);
       assert.equal(await settledPaintAt(page, besideJoin), hovered, `${colorScheme}: a focused row is tinted beside its Join button`);
     } finally {
