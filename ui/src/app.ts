@@ -204,8 +204,7 @@ export function start(opts: StartOptions = {}): void {
       return;
     }
     presenceEl.replaceChildren(
-      h('span', { class: 'status-dot', 'aria-hidden': 'true' }),
-      h('span', { class: 'status-text' }, line.text),
+      h('span', { class: 'status-main' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), h('span', { class: 'status-text' }, line.text)),
     );
     if (line.detail) presenceEl.setAttribute('title', line.detail);
     else presenceEl.removeAttribute('title');
@@ -230,8 +229,7 @@ export function start(opts: StartOptions = {}): void {
     statusEl.dataset['sig'] = signature;
     statusEl.className = `status tone-${line.tone}`;
     statusEl.replaceChildren(
-      h('span', { class: 'status-dot', 'aria-hidden': 'true' }),
-      h('span', { class: 'status-text' }, line.text),
+      h('span', { class: 'status-main' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), h('span', { class: 'status-text' }, line.text)),
     );
     if (who) statusEl.appendChild(h('span', { class: 'status-who' }, who));
   }
