@@ -490,6 +490,59 @@ test('the layout probe finds text cut off and text drawn over text', async () =>
   }
 });
 
+/**
+ * The agenda's own rules, each broken on purpose through the style sheet (the page's CSP
+ * allows CSSOM), and the probe names each: what the end-to-end test relies on in WebKitGTK.
+ */
+test('the layout probe finds a wrapping time, a hover short of the row, a page that scrolls, a tooltip past the edge, a lone status dot, a squeezed name', async () => {
+  const app = await openApp(browser, base, { time: NOW, scenario: crowded(), viewport: { width: WIDTH, height: 640 } });
+  try {
+    const { page } = app;
+    assert.deepEqual(await layoutProblems(page), [], 'the crowded agenda at 420 × 640 is clean');
+    const problems = await page.evaluate(() => {
+      const sheet = document.styleSheets[0];
+      for (const rule of [
+        // The time column too narrow for "8:30 AM", and allowed to wrap.
+        '.item-main { grid-template-columns: 0.25rem 2rem minmax(0, 1fr) !important; }',
+        '.t-start, .t-end { white-space: normal !important; }',
+        // The hover painted on the main button only, not the Join column.
+        '.item-main:hover { background: var(--hover); }',
+        // The scroller not positioned: the screen-reader-only labels stretch the page.
+        '.content { position: static !important; }',
+        // The status dot and text wrapping apart; the name squeezed to 4 em.
+        '.status-main { display: contents !important; }',
+        '.status-who { flex: 0 1 4em !important; }',
+      ]) {
+        sheet.insertRule(rule, sheet.cssRules.length);
+      }
+      // A native tooltip on the right edge, and the page's own past it.
+      document.querySelector('[data-testid="open-settings"]').setAttribute('title', 'Settings');
+      const tip = document.querySelector('[data-testid="tooltip"]');
+      tip.textContent = 'Sync now';
+      tip.hidden = false;
+      tip.style.setProperty('left', `${document.documentElement.clientWidth - 20}px`);
+      tip.style.setProperty('top', '40px');
+      return null;
+    }).then(() => layoutProblems(page));
+    const expect = [
+      /^times that may wrap at their space, where a narrower column or a wider font breaks them: "All day" \(white-space: normal\), "8:30 AM"/,
+      /^times broken over lines: .*"8:30 AM" on 2 lines/,
+      /^"\.item-main:hover" paints button\.item-main short of the row's width in \d+ row\(s\)/,
+      /^the page scrolls \d+ px besides the agenda's own scrolling/,
+      /^header\.topbar moved from 0 px to -\d+ px from the top when the agenda was scrolled to its end$/,
+      /^div\.search moved from \d+ px to -\d+ px/,
+      /^tooltip "Sync now" of div\.app reaches out of the window/,
+      /^button\[data-testid=open-settings\]\.icon-btn\.settings-btn: its native tooltip "Settings" \(~\d+ px from the pointer at \d+ px\) would cross the window's edge at 420 px/,
+      /^p\[data-testid=status\]\.status\.tone-error: its dot stands on a line of its own, away from "Sync failed: could not reach/,
+      /^the signed-in name "Maximiliane Mustermann-Schönberg" is broken over \d+ lines though it is \d+ px wide and a line has \d+ px$/,
+    ];
+    const missing = expect.filter((re) => !problems.some((p) => re.test(p)));
+    assert.deepEqual(missing, [], `not found in:\n${problems.join('\n')}`);
+  } finally {
+    await app.context.close();
+  }
+});
+
 test('the audit fails on text below 4.5:1 and names the element with its contrast', async () => {
   const app = await openApp(browser, base, { time: NOW, scenario: { agenda: agenda(), status: status() }, viewport: { width: WIDTH, height: 760 } });
   try {
