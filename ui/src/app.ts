@@ -28,6 +28,7 @@ import { createSettings, type SettingsResume } from './settings';
 import { settingsIcon } from './settings-icons';
 import { settingsStrings } from './settings-i18n';
 import { agendaDays, uiLocale } from './settings-language';
+import { installTooltips } from './tooltip';
 import type { AgendaView, SettingsView } from './types';
 import './styles.css';
 
@@ -96,7 +97,7 @@ export function start(opts: StartOptions = {}): void {
   const demoBadge = h('span', { class: 'badge badge-demo', 'data-testid': 'demo', title: s.demoTitle, hidden: true }, s.demo);
   const syncBtn = h(
     'button',
-    { type: 'button', class: 'icon-btn sync-btn', 'data-testid': 'sync-now', 'aria-label': s.syncNow, title: s.syncNow },
+    { type: 'button', class: 'icon-btn sync-btn', 'data-testid': 'sync-now', 'aria-label': s.syncNow, 'data-tip': s.syncNow },
     icon('sync'),
   );
   const banner = h(
@@ -136,7 +137,7 @@ export function start(opts: StartOptions = {}): void {
   const ss = settingsStrings(lang);
   const settingsBtn = h(
     'button',
-    { type: 'button', class: 'icon-btn settings-btn', 'data-testid': 'open-settings', 'aria-label': ss.openSettings, title: ss.openSettings },
+    { type: 'button', class: 'icon-btn settings-btn', 'data-testid': 'open-settings', 'aria-label': ss.openSettings, 'data-tip': ss.openSettings },
     settingsIcon(),
   );
   const settings = createSettings(
@@ -157,6 +158,7 @@ export function start(opts: StartOptions = {}): void {
   );
   const shell = h('div', { class: 'app' }, header, filterBar, banner, content, settings.el, detail);
   root.replaceChildren(shell);
+  installTooltips(shell, life.signal);
   marks.shellBuilt ??= performance.now();
   sizeTimeColumn(shell, locale, s.allDay);
   marks.timeColumnSized ??= performance.now();
@@ -202,8 +204,7 @@ export function start(opts: StartOptions = {}): void {
       return;
     }
     presenceEl.replaceChildren(
-      h('span', { class: 'status-dot', 'aria-hidden': 'true' }),
-      h('span', { class: 'status-text' }, line.text),
+      h('span', { class: 'status-main' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), h('span', { class: 'status-text' }, line.text)),
     );
     if (line.detail) presenceEl.setAttribute('title', line.detail);
     else presenceEl.removeAttribute('title');
@@ -228,8 +229,7 @@ export function start(opts: StartOptions = {}): void {
     statusEl.dataset['sig'] = signature;
     statusEl.className = `status tone-${line.tone}`;
     statusEl.replaceChildren(
-      h('span', { class: 'status-dot', 'aria-hidden': 'true' }),
-      h('span', { class: 'status-text' }, line.text),
+      h('span', { class: 'status-main' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), h('span', { class: 'status-text' }, line.text)),
     );
     if (who) statusEl.appendChild(h('span', { class: 'status-who' }, who));
   }

@@ -189,7 +189,7 @@ function renderItem(
         class: 'join-btn',
         'data-testid': 'join',
         'aria-label': `${s.joinMeeting}: ${item.subject}`,
-        title: s.joinMeeting,
+        'data-tip': s.joinMeeting,
       },
       icon('video'),
       h('span', { class: 'join-label' }, s.join),

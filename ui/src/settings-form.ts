@@ -214,7 +214,7 @@ function controls(form: Form) {
   function iconButton(label: string, focus: string, content: SVGSVGElement, onClick: () => void, opts: { disabled?: boolean; testid?: string } = {}): HTMLButtonElement {
     const b = h(
       'button',
-      { type: 'button', class: 'icon-btn settings-icon-btn', 'aria-label': label, title: label, 'data-focus': focus, 'data-testid': opts.testid, disabled: !!opts.disabled },
+      { type: 'button', class: 'icon-btn settings-icon-btn', 'aria-label': label, 'data-tip': label, 'data-focus': focus, 'data-testid': opts.testid, disabled: !!opts.disabled },
       content,
     );
     b.addEventListener('click', onClick);

@@ -246,11 +246,12 @@ test('settings: every section, locked keys with a policy error, a validation err
 // text cut off or overlapping. A script body, evaluated over the DevTools protocol like axe.
 const LAYOUT_PROBE = readFileSync(new URL('./layout-probe.js', import.meta.url), 'utf8');
 
-/** Clipped and overlapping text on the page as it is now (see layout-probe.js). */
+/** What looks broken on the page as it is now: clipped or overlapping text, the agenda's layout rules (see layout-probe.js). */
 async function layoutProblems(page) {
-  const r = await page.evaluate(`(() => {\n${LAYOUT_PROBE}\n})()`);
+  // A function body, called as WebDriver's Execute Script calls it.
+  const r = await page.evaluate(`(function () {\n${LAYOUT_PROBE}\n}).apply(null, [])`);
   assert.ok(r.texts > 5, `the probe found text to check (${r.texts} pieces)`);
-  return [...(r.horizontalScroll ? [`scrolls sideways: ${r.horizontalScroll}`] : []), ...r.clipped, ...r.overlaps];
+  return r.problems;
 }
 
 /**
@@ -299,6 +300,169 @@ test('200 % text in the 420 px window: no text cut off or overlapping (English a
   assert.deepEqual(failures, [], failures.join('\n'));
 });
 
+const LONG_NAME = 'Maximiliane Mustermann-Schönberg';
+const LONG_ERROR = 'could not reach graph.microsoft.com: the connection timed out after 30 seconds';
+
+/**
+ * The agenda with what makes rows and the status line long: a long subject with a location
+ * beside a Join button (the next meeting, and a later one with the icon-only button), and a
+ * long signed-in name beside a sync error.
+ */
+function crowded() {
+  const view = agenda();
+  const today = view.days[0].items;
+  const long = { 'weekly-sync': 'Weekly sync with the platform, payments and mobile teams about the release', planning: 'Quarterly planning for the second half of the year, all regions' };
+  view.days[0].items = today.map((i) => (long[i.id] ? { ...i, subject: long[i.id], location: 'Conference Room Berlin, 4th floor' } : i));
+  return { agenda: view, status: status({ account: { display_name: LONG_NAME }, sync: { state: 'error', message: LONG_ERROR } }) };
+}
+
+/**
+ * The window at the size it opens at. The app's window starts hidden (src-tauri shows it once
+ * the page has built its first view), so the page starts in a viewport without its size and
+ * gets 420 × 640 afterwards; 400 px leaves room for WebKitGTK's wider text. Times stay on one
+ * line each, a row's hover covers the Join column, scrolling the agenda to its end leaves the
+ * header and search where they are, tooltips stay inside, the signed-in name stays whole.
+ */
+test('the window as it opens, 420 × 640 and 400 × 640: times, row hover, scrolling to the end, tooltips, the name beside an error (English and German, light and dark)', async () => {
+  const failures = [];
+  for (const locale of [EN, DE]) {
+    for (const width of [WIDTH, 400]) {
+      const app = await openApp(browser, base, { time: NOW, scenario: crowded(), viewport: { width: 1, height: 1 }, locale });
+      try {
+        await app.page.setViewportSize({ width, height: 640 });
+        for (const colorScheme of ['light', 'dark']) {
+          await showTheme(app.page, colorScheme);
+          for (const problem of await layoutProblems(app.page)) failures.push(`${width} px, ${locale}, ${colorScheme}: ${problem}`);
+        }
+        assert.deepEqual(app.problems, [], 'no console errors');
+      } catch (e) {
+        failures.push(`${width} px, ${locale}: ${e.message}`);
+      } finally {
+        await app.context.close();
+      }
+    }
+  }
+  assert.deepEqual(failures, [], failures.join('\n'));
+});
+
+/** What paints the point (x, y): the background of the first element under it that has one. */
+function paintAt(page, { x, y }) {
+  return page.evaluate(
+    ([px, py]) => {
+      for (let e = document.elementFromPoint(px, py); e; e = e.parentElement) {
+        const s = getComputedStyle(e);
+        if (s.backgroundImage !== 'none' || !/^(transparent|rgba\(0, 0, 0, 0\))$/.test(s.backgroundColor)) return `${s.backgroundColor} ${s.backgroundImage}`;
+      }
+      return 'nothing';
+    },
+    [x, y],
+  );
+}
+
+/**
+ * The paint at a point once it holds still: with reduced motion every change still runs as a
+ * 0.01 ms transition, which lands in the next frame.
+ */
+async function settledPaintAt(page, point) {
+  let last = await paintAt(page, point);
+  for (let i = 0; i < 20; i++) {
+    await page.waitForTimeout(25);
+    const now = await paintAt(page, point);
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
+test('a hovered or keyboard-focused row is tinted across its whole width, the Join button’s column too', async () => {
+  for (const colorScheme of ['light', 'dark']) {
+    const app = await openApp(browser, base, { time: NOW, scenario: crowded(), viewport: { width: WIDTH, height: 640 }, colorScheme });
+    try {
+      const { page } = app;
+      const row = page.locator('[data-testid="item"][data-id="planning"]');
+      // Beside the Join button (between it and the card's edge), and under the subject.
+      const points = async () => {
+        const r = await row.boundingBox();
+        const j = await row.getByTestId('join').boundingBox();
+        return [{ x: (j.x + j.width + r.x + r.width) / 2, y: r.y + r.height / 2 }, { x: r.x + r.width / 2 - 40, y: r.y + 6 }];
+      };
+      await row.scrollIntoViewIfNeeded();
+      let [besideJoin, underSubject] = await points();
+      const plain = await settledPaintAt(page, besideJoin);
+      await row.getByTestId('item-subject').hover();
+      const hovered = await settledPaintAt(page, underSubject);
+      assert.notEqual(hovered, plain, `${colorScheme}: hovering tints the row`);
+      assert.equal(await settledPaintAt(page, besideJoin), hovered, `${colorScheme}: the Join button's column has the row's hover tint`);
+      // Keyboard focus on the row (the mouse gone): the same tint across the row.
+      await page.mouse.move(1, 1);
+      await page.locator('[data-testid="item"][data-id="lunch"] .item-main').focus();
+      await page.keyboard.press('ArrowDown');
+      assert.equal(await page.evaluate(() => document.activeElement.closest('[data-testid="item"]')?.dataset.id), 'planning');
+      [besideJoin, underSubject] = await points();
+      assert.equal(await settledPaintAt(page, underSubject), hovered, `${colorScheme}: a focused row is tinted`);
+      assert.equal(await settledPaintAt(page, besideJoin), hovered, `${colorScheme}: a focused row is tinted beside its Join button`);
+    } finally {
+      await app.context.close();
+    }
+  }
+});
+
+/**
+ * The header's buttons sit at the window's right edge, the Join buttons near it: their
+ * tooltips are the page's own, placed inside the window (GTK drew the native `title` ones from
+ * the pointer rightwards, past the edge). WCAG 1.4.13: they show on hover and keyboard focus,
+ * stay while the pointer moves onto them, and Escape hides them.
+ */
+test('tooltips of the header and Join buttons: inside the window at 420 and 400 px, on hover and keyboard focus, hoverable, Escape hides them', async () => {
+  const failures = [];
+  for (const locale of [EN, DE]) {
+    for (const width of [WIDTH, 400]) {
+      const app = await openApp(browser, base, { time: NOW, scenario: crowded(), viewport: { width, height: 640 }, locale });
+      const at = `${width} px, ${locale}`;
+      try {
+        const { page } = app;
+        const tip = page.getByTestId('tooltip');
+        for (const sel of ['[data-testid="sync-now"]', '[data-testid="open-settings"]', '[data-testid="item"][data-id="planning"] [data-testid="join"]']) {
+          const button = page.locator(sel);
+          assert.equal(await button.getAttribute('title'), null, `${sel} (${at}): no native tooltip`);
+          await button.hover();
+          await tip.waitFor({ state: 'visible', timeout: 3000 });
+          assert.equal(await tip.textContent(), await button.getAttribute('data-tip'), `${sel} (${at})`);
+          const label = await button.getAttribute('aria-label');
+          assert.ok(label.startsWith(await tip.textContent()), `${sel} (${at}): the tooltip says what the accessible name says`);
+          const t = await tip.boundingBox();
+          const b = await button.boundingBox();
+          assert.ok(t.x >= 0 && t.x + t.width <= width && t.y >= 0 && t.y + t.height <= 640, `${sel} (${at}): the tooltip ${JSON.stringify(t)} is inside the window`);
+          assert.ok(t.y >= b.y + b.height || t.y + t.height <= b.y, `${sel} (${at}): the tooltip leaves its button uncovered`);
+          const problems = (await page.evaluate(`(function () {\n${LAYOUT_PROBE}\n}).apply(null, [])`)).problems.filter((p) => /tooltip/.test(p));
+          assert.deepEqual(problems, [], `${sel} (${at}): the probe sees the tooltip inside`);
+          // Hoverable: the pointer moves onto the tooltip and it stays.
+          await page.mouse.move(t.x + t.width / 2, t.y + t.height / 2, { steps: 4 });
+          await page.waitForTimeout(400);
+          assert.equal(await tip.isVisible(), true, `${sel} (${at}): the tooltip stays under the pointer`);
+          await page.keyboard.press('Escape');
+          await tip.waitFor({ state: 'hidden', timeout: 3000 });
+          await page.mouse.move(width / 2, 600);
+        }
+        // Keyboard focus shows it at once.
+        await page.getByTestId('search').focus();
+        await page.keyboard.press('Shift+Tab');
+        await page.keyboard.press('Shift+Tab');
+        assert.equal(await page.evaluate(() => document.activeElement.dataset.testid), 'sync-now');
+        await tip.waitFor({ state: 'visible', timeout: 3000 });
+        assert.equal(await tip.textContent(), locale === EN ? 'Sync now' : 'Jetzt synchronisieren');
+        await page.keyboard.press('Tab');
+        assert.equal(await tip.textContent(), locale === EN ? 'Settings' : 'Einstellungen', `${at}: the next button's tooltip`);
+      } catch (e) {
+        failures.push(`${at}: ${e.message}`);
+      } finally {
+        await app.context.close();
+      }
+    }
+  }
+  assert.deepEqual(failures, [], failures.join('\n'));
+});
+
 test('the layout probe finds text cut off and text drawn over text', async () => {
   const app = await openApp(browser, base, { time: NOW, scenario: { agenda: agenda(), status: status() }, viewport: { width: WIDTH, height: 760 } });
   try {
@@ -321,6 +485,59 @@ test('the layout probe finds text cut off and text drawn over text', async () =>
     const problems = await layoutProblems(app.page);
     assert.ok(problems.some((p) => /^span\.status-who "Dana Fischer": its text is \d+ px wide in \d+ px \(ellipsis\)$/.test(p)), problems.join('\n'));
     assert.ok(problems.some((p) => /^span\[data-testid=item-subject\]\.subject "Release week" and span\[data-testid=item-subject\]\.subject "Focus time"/.test(p)), problems.join('\n'));
+  } finally {
+    await app.context.close();
+  }
+});
+
+/**
+ * The agenda's own rules, each broken on purpose through the style sheet (the page's CSP
+ * allows CSSOM), and the probe names each: what the end-to-end test relies on in WebKitGTK.
+ */
+test('the layout probe finds a wrapping time, a hover short of the row, a page that scrolls, a tooltip past the edge, a lone status dot, a squeezed name', async () => {
+  const app = await openApp(browser, base, { time: NOW, scenario: crowded(), viewport: { width: WIDTH, height: 640 } });
+  try {
+    const { page } = app;
+    assert.deepEqual(await layoutProblems(page), [], 'the crowded agenda at 420 × 640 is clean');
+    const problems = await page.evaluate(() => {
+      const sheet = document.styleSheets[0];
+      for (const rule of [
+        // The time column too narrow for "8:30 AM", and allowed to wrap.
+        '.item-main { grid-template-columns: 0.25rem 2rem minmax(0, 1fr) !important; }',
+        '.t-start, .t-end { white-space: normal !important; }',
+        // The hover painted on the main button only, not the Join column.
+        '.item-main:hover { background: var(--hover); }',
+        // The scroller not positioned: the screen-reader-only labels stretch the page.
+        '.content { position: static !important; }',
+        // The status dot and text wrapping apart; the name squeezed to 4 em.
+        '.status-main { display: contents !important; }',
+        '.status-who { flex: 0 1 4em !important; }',
+      ]) {
+        sheet.insertRule(rule, sheet.cssRules.length);
+      }
+      // A native tooltip on the right edge, and the page's own past it.
+      document.querySelector('[data-testid="open-settings"]').setAttribute('title', 'Settings');
+      const tip = document.querySelector('[data-testid="tooltip"]');
+      tip.textContent = 'Sync now';
+      tip.hidden = false;
+      tip.style.setProperty('left', `${document.documentElement.clientWidth - 20}px`);
+      tip.style.setProperty('top', '40px');
+      return null;
+    }).then(() => layoutProblems(page));
+    const expect = [
+      /^times that may wrap at their space, where a narrower column or a wider font breaks them: "All day" \(white-space: normal\), "8:30 AM"/,
+      /^times broken over lines: .*"8:30 AM" on 2 lines/,
+      /^"\.item-main:hover" paints button\.item-main short of the row's width in \d+ row\(s\)/,
+      /^the page scrolls \d+ px besides the agenda's own scrolling/,
+      /^header\.topbar moved from 0 px to -\d+ px from the top when the agenda was scrolled to its end$/,
+      /^div\.search moved from \d+ px to -\d+ px/,
+      /^tooltip "Sync now" of div\.app reaches out of the window/,
+      /^button\[data-testid=open-settings\]\.icon-btn\.settings-btn: its native tooltip "Settings" \(~\d+ px from the pointer at \d+ px\) would cross the window's edge at 420 px/,
+      /^p\[data-testid=status\]\.status\.tone-error: its dot stands on a line of its own, away from "Sync failed: could not reach/,
+      /^the signed-in name "Maximiliane Mustermann-Schönberg" is broken over \d+ lines though it is \d+ px wide and a line has \d+ px$/,
+    ];
+    const missing = expect.filter((re) => !problems.some((p) => re.test(p)));
+    assert.deepEqual(missing, [], `not found in:\n${problems.join('\n')}`);
   } finally {
     await app.context.close();
   }
@@ -370,6 +587,8 @@ test('colour tokens: text 4.5:1 on every background it is drawn on, focus ring a
     ['--on-accent', '--accent', 4.5],
     ['--on-accent', '--accent-strong', 4.5],
     ['--on-red', '--red', 4.5],
+    // The page's tooltips (tooltip.ts): the background's colour on the text's.
+    ['--bg', '--text', 4.5],
     // Non-text: the focus ring around controls on any background, control borders, icons.
     ...['--bg', '--surface', '--accent-soft'].map((bg) => ['--focus', bg, 3]),
     ...['--bg', '--surface'].flatMap((bg) => [
