@@ -554,7 +554,7 @@ fn pending_line(
     presence_runtime::HistoryLine::new(
         presently_engine::store::PresenceHistoryRow {
             at: p.since,
-            event: "pending".into(),
+            event: presently_engine::store::HistoryKind::Pending,
             profile: None,
             appointment_id: None,
             subject: None,

@@ -169,7 +169,7 @@ async fn the_supervisor_runs_every_loop_through_the_integration_and_stops_them_a
             .presence_history(10)
             .unwrap()
             .iter()
-            .any(|line| line.row.event == "applied")
+            .any(|line| line.row.event == presently_engine::store::HistoryKind::Applied)
     })
     .await;
     wait_until("the shell told of the block", deadline, || {
@@ -210,7 +210,7 @@ async fn the_supervisor_runs_every_loop_through_the_integration_and_stops_them_a
                 .presence_history(20)
                 .unwrap()
                 .iter()
-                .any(|line| line.row.event == "restored")
+                .any(|line| line.row.event == presently_engine::store::HistoryKind::Restored)
         },
     )
     .await;

@@ -10,7 +10,7 @@ use crate::auth::{
 };
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::graph::GraphClient;
 use crate::links::{self, OpenKind};
 use crate::model::{Account, Appointment};
@@ -321,7 +321,7 @@ impl Engine {
             Err(err) => {
                 if matches!(
                     err.code(),
-                    "reauth_required" | "consent_required" | "not_signed_in"
+                    ErrorCode::ReauthRequired | ErrorCode::ConsentRequired | ErrorCode::NotSignedIn
                 ) {
                     self.store()
                         .set_meta(SESSION_KEY, &format!("{}: {err}", err.code()))?;

@@ -119,6 +119,47 @@ pub enum ErrorCode {
     DisabledByPolicy,
 }
 
+impl ErrorCode {
+    /// The code's stable string form (the same as its JSON form, pinned by a test).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ConfigInvalid => "config_invalid",
+            ErrorCode::StoreTooNew => "store_too_new",
+            ErrorCode::StoreCorrupt => "store_corrupt",
+            ErrorCode::Store => "store",
+            ErrorCode::MalformedResponse => "malformed_response",
+            ErrorCode::Io => "io",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::NotSignedIn => "not_signed_in",
+            ErrorCode::Network => "network",
+            ErrorCode::Server => "server",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::ConsentNeeded => "consent_needed",
+            ErrorCode::ReauthRequired => "reauth_required",
+            ErrorCode::AuthRefused => "auth_refused",
+            ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::LoginTimeout => "login_timeout",
+            ErrorCode::LoginCancelled => "login_cancelled",
+            ErrorCode::KeyringUnavailable => "keyring_unavailable",
+            ErrorCode::Keyring => "keyring",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Forwarding => "forwarding",
+            ErrorCode::PolicyInvalid => "policy_invalid",
+            ErrorCode::SettingLocked => "setting_locked",
+            ErrorCode::InvalidSettings => "invalid_settings",
+            ErrorCode::SyncDisabled => "sync_disabled",
+            ErrorCode::NoCalendar => "no_calendar",
+            ErrorCode::DisabledByPolicy => "disabled_by_policy",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -141,19 +182,7 @@ impl Error {
             Error::SyncDisabled => ErrorCode::SyncDisabled,
             Error::NoCalendar { .. } => ErrorCode::NoCalendar,
             Error::DisabledByPolicy { .. } => ErrorCode::DisabledByPolicy,
-            Error::Auth(e) => match e.code() {
-                "consent_required" => ErrorCode::ConsentRequired,
-                "consent_needed" => ErrorCode::ConsentNeeded,
-                "reauth_required" => ErrorCode::ReauthRequired,
-                "not_signed_in" => ErrorCode::NotSignedIn,
-                "login_timeout" => ErrorCode::LoginTimeout,
-                "login_cancelled" => ErrorCode::LoginCancelled,
-                "keyring_unavailable" => ErrorCode::KeyringUnavailable,
-                "keyring" => ErrorCode::Keyring,
-                "network" => ErrorCode::Network,
-                "auth_refused" => ErrorCode::AuthRefused,
-                _ => ErrorCode::AuthFailed,
-            },
+            Error::Auth(e) => e.code(),
         }
     }
 }
@@ -240,6 +269,7 @@ mod tests {
         ];
         for (code, text) in pinned {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(text));
+            assert_eq!(code.as_str(), text);
         }
     }
 

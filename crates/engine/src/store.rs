@@ -196,12 +196,81 @@ pub const MIGRATIONS: &[&str] = &[
      UPDATE presence_automation SET journal_id = lower(hex(randomblob(8)));",
 ];
 
+/// What a line of the presence history records; stored (and shown in `--json`) as its
+/// snake_case name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryKind {
+    /// A profile was applied for an appointment.
+    Applied,
+    /// The user's own state was given back.
+    Restored,
+    /// The user changed something by hand; automation leaves it alone.
+    StoodBack,
+    /// A write failed and is retried.
+    Failed,
+    /// Giving the user's own state back failed and is retried.
+    RestoreFailed,
+    /// A write that had failed went through.
+    Recovered,
+    /// A write still waiting (shown by `presence history`, never stored).
+    Pending,
+    Paused,
+    Resumed,
+    /// Written by another version of Presently: kept and shown as it is.
+    Other(String),
+}
+
+impl HistoryKind {
+    const NAMED: [(HistoryKind, &'static str); 9] = [
+        (HistoryKind::Applied, "applied"),
+        (HistoryKind::Restored, "restored"),
+        (HistoryKind::StoodBack, "stood_back"),
+        (HistoryKind::Failed, "failed"),
+        (HistoryKind::RestoreFailed, "restore_failed"),
+        (HistoryKind::Recovered, "recovered"),
+        (HistoryKind::Pending, "pending"),
+        (HistoryKind::Paused, "paused"),
+        (HistoryKind::Resumed, "resumed"),
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            HistoryKind::Other(text) => text,
+            named => Self::NAMED
+                .iter()
+                .find(|(kind, _)| kind == named)
+                .map_or("unknown", |(_, text)| text),
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        Self::NAMED
+            .iter()
+            .find(|(_, name)| *name == text)
+            .map_or_else(
+                || HistoryKind::Other(text.to_owned()),
+                |(kind, _)| kind.clone(),
+            )
+    }
+}
+
+impl std::fmt::Display for HistoryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for HistoryKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One stored line of the presence history.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PresenceHistoryRow {
     pub at: DateTime<Utc>,
-    /// `applied`, `restored`, `stood_back`, `failed`, `paused`, `resumed`.
-    pub event: String,
+    pub event: HistoryKind,
     pub profile: Option<String>,
     pub appointment_id: Option<String>,
     /// None for private appointments (and for events that concern none).
@@ -825,7 +894,7 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 row.at.timestamp(),
-                row.event,
+                row.event.as_str(),
                 row.profile,
                 row.appointment_id,
                 row.subject,
@@ -852,7 +921,7 @@ impl Store {
         let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
             Ok(PresenceHistoryRow {
                 at: ts(r.get(0)?),
-                event: r.get(1)?,
+                event: HistoryKind::parse(&r.get::<_, String>(1)?),
                 profile: r.get(2)?,
                 appointment_id: r.get(3)?,
                 subject: r.get(4)?,
@@ -1003,7 +1072,7 @@ impl Store {
             for row in save.history {
                 line.execute(params![
                     row.at.timestamp(),
-                    row.event,
+                    row.event.as_str(),
                     row.profile,
                     row.appointment_id,
                     row.subject,

@@ -248,7 +248,7 @@ async fn an_error_redirect_becomes_a_clear_message_with_the_admin_consent_url() 
     );
     assert_eq!(status, 200);
     let err = result.unwrap_err();
-    assert_eq!(err.code(), "consent_required");
+    assert_eq!(err.code(), presently_engine::ErrorCode::ConsentRequired);
     let text = err.to_string();
     assert!(text.contains("AADSTS65001"), "{text}");
     assert!(
@@ -283,7 +283,11 @@ async fn refresh_rotates_and_the_old_refresh_token_dies() {
     let err = oauth::refresh(&settings(&emu), &http, clock.as_ref(), &first_refresh)
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "reauth_required", "{err}");
+    assert_eq!(
+        err.code(),
+        presently_engine::ErrorCode::ReauthRequired,
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ async fn no_secret_service_is_a_clear_error() {
         .unwrap()
         .unwrap_err();
     assert!(matches!(err, AuthError::KeyringUnavailable(_)), "{err:?}");
-    assert_eq!(err.code(), "keyring_unavailable");
+    assert_eq!(err.code(), presently_engine::ErrorCode::KeyringUnavailable);
     assert!(err.to_string().contains("gnome-keyring"), "{err}");
     // Nothing was written anywhere under the (empty) home directory.
     assert_eq!(walk(home.path()), 0);

@@ -2,6 +2,7 @@
 //!
 //! Decisions branch on `error` and `error_codes`, never on the description text.
 
+use crate::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 /// The identity platform's error body.
@@ -290,22 +291,22 @@ impl AuthError {
     }
 
     /// The stable code the UI branches on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             AuthError::Refused { help, .. } if help.admin_consent_url.is_some() => {
-                "consent_required"
+                ErrorCode::ConsentRequired
             }
-            AuthError::Refused { .. } => "auth_refused",
-            AuthError::ReauthRequired { .. } => "reauth_required",
+            AuthError::Refused { .. } => ErrorCode::AuthRefused,
+            AuthError::ReauthRequired { .. } => ErrorCode::ReauthRequired,
             AuthError::NoRedirect { error, .. } => error.code(),
-            AuthError::NotSignedIn => "not_signed_in",
-            AuthError::ConsentNeeded(_) => "consent_needed",
-            AuthError::Timeout(_) => "login_timeout",
-            AuthError::Cancelled => "login_cancelled",
-            AuthError::KeyringUnavailable(_) => "keyring_unavailable",
-            AuthError::Keyring(_) => "keyring",
-            AuthError::Network(_) => "network",
-            AuthError::Protocol(_) | AuthError::Listener(_) => "auth_failed",
+            AuthError::NotSignedIn => ErrorCode::NotSignedIn,
+            AuthError::ConsentNeeded(_) => ErrorCode::ConsentNeeded,
+            AuthError::Timeout(_) => ErrorCode::LoginTimeout,
+            AuthError::Cancelled => ErrorCode::LoginCancelled,
+            AuthError::KeyringUnavailable(_) => ErrorCode::KeyringUnavailable,
+            AuthError::Keyring(_) => ErrorCode::Keyring,
+            AuthError::Network(_) => ErrorCode::Network,
+            AuthError::Protocol(_) | AuthError::Listener(_) => ErrorCode::AuthFailed,
         }
     }
 }
@@ -447,7 +448,7 @@ mod tests {
     fn revoked_and_expired_grants_send_the_user_back_to_sign_in() {
         for code in [50173, 700082, 70008, 70043] {
             let e = explain("invalid_grant", code, "organizations");
-            assert_eq!(e.code(), "reauth_required", "{code}");
+            assert_eq!(e.code(), ErrorCode::ReauthRequired, "{code}");
             assert!(e.to_string().contains(&format!("AADSTS{code}")));
             let help = e.help().unwrap();
             assert_eq!(help.aadsts.as_deref(), Some(&*format!("AADSTS{code}")));
@@ -468,7 +469,7 @@ mod tests {
             ("access_denied", 90095, "waiting for an administrator"),
         ] {
             let e = explain(error, code, "contoso.com");
-            assert_eq!(e.code(), "consent_required");
+            assert_eq!(e.code(), ErrorCode::ConsentRequired);
             let url = "https://login.microsoftonline.com/contoso.com/adminconsent?client_id=cid";
             assert!(e.to_string().contains(url), "{e}");
             let help = e.help().unwrap();
@@ -484,14 +485,14 @@ mod tests {
             },
             &ctx("organizations"),
         );
-        assert_eq!(e.code(), "consent_required");
+        assert_eq!(e.code(), ErrorCode::ConsentRequired);
         assert_eq!(e.help().unwrap().aadsts, None);
     }
 
     #[test]
     fn a_busy_sign_in_service_is_transient_not_a_reason_to_sign_in_again() {
         let e = explain("temporarily_unavailable", 90006, "t");
-        assert_eq!(e.code(), "network");
+        assert_eq!(e.code(), ErrorCode::Network);
         assert!(e.help().is_none());
     }
 
@@ -519,7 +520,7 @@ mod tests {
             ("invalid_client", 7000218, "web application"),
         ] {
             let e = explain(error, code, "t");
-            assert_eq!(e.code(), "auth_refused", "{code}");
+            assert_eq!(e.code(), ErrorCode::AuthRefused, "{code}");
             let help = e.help().unwrap();
             assert_eq!(help.aadsts, Some(format!("AADSTS{code}")));
             assert!(help.title.contains(title), "{code}: {help:?}");
@@ -546,7 +547,7 @@ mod tests {
     #[test]
     fn unknown_errors_get_a_generic_help_with_the_code() {
         let e = explain("invalid_request", 12345, "t");
-        assert_eq!(e.code(), "auth_refused");
+        assert_eq!(e.code(), ErrorCode::AuthRefused);
         let help = e.help().unwrap();
         assert_eq!(help.title, "Sign-in failed");
         assert!(help.next_step.contains("AADSTS12345"));
@@ -562,14 +563,14 @@ mod tests {
     fn a_sign_in_without_redirect_keeps_its_code_and_gains_help() {
         let help = ctx("organizations").no_redirect_help();
         let e = AuthError::Timeout(5).no_redirect(help.clone());
-        assert_eq!(e.code(), "login_timeout");
+        assert_eq!(e.code(), ErrorCode::LoginTimeout);
         assert_eq!(e.to_string(), AuthError::Timeout(5).to_string());
         assert_eq!(e.help(), Some(&help));
         assert_eq!(help.redirect_uri.as_deref(), Some("http://localhost/"));
         assert!(help.next_step.contains("AADSTS50011"));
         assert!(help.next_step.contains("AADSTS700016"));
         let e = AuthError::Cancelled.no_redirect(help.clone());
-        assert_eq!(e.code(), "login_cancelled");
+        assert_eq!(e.code(), ErrorCode::LoginCancelled);
         let e = AuthError::Protocol("x".into()).no_redirect(help);
         assert!(e.help().is_none());
     }

@@ -175,7 +175,7 @@ impl TokenManager {
             Ok(fresh) => fresh,
             Err(err @ AuthError::ReauthRequired { .. }) | Err(err @ AuthError::Refused { .. }) => {
                 tracing::warn!(
-                    code = err.code(),
+                    code = err.code().as_str(),
                     "refresh refused; interactive sign-in needed"
                 );
                 *cached = None;

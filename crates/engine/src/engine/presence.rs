@@ -359,7 +359,7 @@ impl Engine {
         let pause = Pause { until };
         let row = PresenceHistoryRow {
             at: now,
-            event: "paused".into(),
+            event: crate::store::HistoryKind::Paused,
             profile: None,
             appointment_id: None,
             subject: None,
@@ -382,7 +382,7 @@ impl Engine {
         let now = self.clock.now();
         let row = PresenceHistoryRow {
             at: now,
-            event: "resumed".into(),
+            event: crate::store::HistoryKind::Resumed,
             profile: None,
             appointment_id: None,
             subject: None,

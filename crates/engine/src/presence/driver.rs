@@ -36,10 +36,10 @@ use super::journal::{
     Durable, Entry, EntryState, Hold, Persist, Purpose, Resource, Value, Written,
 };
 use super::profile::{Forwarding, PresenceMode, Profile};
-use super::scheduler::{Action, Applied, Scheduler};
+use super::scheduler::{Action, ProfileInForce, Scheduler};
 use super::{AutoRepliesSetting, AutoRepliesStatus, Policy, Presence, UserState};
 use crate::model::Appointment;
-use crate::store::{Pause, PresenceHistoryRow};
+use crate::store::{HistoryKind, Pause, PresenceHistoryRow};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -47,7 +47,7 @@ use serde::Serialize;
 /// What the driver's plan is made of: the scheduler's time line and covering blocks.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    timeline: Vec<(DateTime<Utc>, Option<Applied>)>,
+    timeline: Vec<(DateTime<Utc>, Option<ProfileInForce>)>,
     blocks: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     profiles: Vec<Profile>,
 }
@@ -64,7 +64,7 @@ impl Plan {
     }
 
     /// The profile that should hold at `t`.
-    pub fn at(&self, t: DateTime<Utc>) -> Option<&Applied> {
+    pub fn at(&self, t: DateTime<Utc>) -> Option<&ProfileInForce> {
         let i = self.timeline.partition_point(|(at, _)| *at <= t);
         self.timeline[..i].last().and_then(|(_, a)| a.as_ref())
     }
@@ -362,7 +362,7 @@ pub struct Driver {
     pause: Option<Pause>,
     journal_id: String,
     next_seq: u64,
-    headline: Option<Applied>,
+    headline: Option<ProfileInForce>,
     slots: [Slot; 4],
     reads: [ReadState; 3],
     outstanding: Option<Outstanding>,
@@ -379,10 +379,10 @@ fn backoff(options: &DriverOptions, failures: u32) -> Duration {
     (options.first_retry * factor).min(options.max_retry)
 }
 
-fn history(at: DateTime<Utc>, event: &str) -> PresenceHistoryRow {
+fn history(at: DateTime<Utc>, event: HistoryKind) -> PresenceHistoryRow {
     PresenceHistoryRow {
         at,
-        event: event.into(),
+        event,
         profile: None,
         appointment_id: None,
         subject: None,
@@ -686,7 +686,7 @@ impl Driver {
             if until <= now {
                 self.pause = None;
                 self.end_pause = Some(until);
-                self.history.push(history(until, "resumed"));
+                self.history.push(history(until, HistoryKind::Resumed));
                 self.dirty = true;
             }
         }
@@ -864,7 +864,7 @@ impl Driver {
                 Read::Forwarding => "reading the call forwarding",
                 Read::AutomaticReplies => "reading the automatic replies",
             };
-            let mut row = history(now, "failed");
+            let mut row = history(now, HistoryKind::Failed);
             row.detail = Some(format!("{what}: {error}"));
             self.history.push(row);
             self.dirty = true;
@@ -901,8 +901,8 @@ impl Driver {
                 tracing::warn!(resource = %r, action = %e.action, attempts = e.attempts, error = %error, "a presence write failed; retrying");
                 if e.attempts.is_power_of_two() {
                     let event = match e.purpose {
-                        Purpose::Restore => "restore_failed",
-                        _ => "failed",
+                        Purpose::Restore => HistoryKind::RestoreFailed,
+                        _ => HistoryKind::Failed,
                     };
                     let mut row = history(now, event);
                     row.detail = Some(format!("{}: {error}", e.action));
@@ -945,7 +945,7 @@ impl Driver {
         };
         slot.verified = false;
         tracing::info!(resource = %r, "changed by the user; automation leaves it alone");
-        let mut row = history(now, "stood_back");
+        let mut row = history(now, HistoryKind::StoodBack);
         row.until = Some(block.map_or(now, |(_, end)| end));
         row.detail = Some(r.as_str().to_owned());
         self.history.push(row);
@@ -1084,7 +1084,7 @@ impl Driver {
     }
 
     /// The profile in force now (None: the user's own state, or paused).
-    pub fn current(&self) -> Option<&Applied> {
+    pub fn current(&self) -> Option<&ProfileInForce> {
         self.headline.as_ref()
     }
 
@@ -1172,7 +1172,7 @@ impl Driver {
     }
 
     /// Whether the profile of `applied` changes `r`.
-    fn touches(&self, r: Resource, applied: &Applied) -> bool {
+    fn touches(&self, r: Resource, applied: &ProfileInForce) -> bool {
         let Some(p) = self.plan.profile(&applied.profile) else {
             return true;
         };
@@ -1480,7 +1480,7 @@ impl Driver {
         }
         slot.verified = false;
         if recovered {
-            let mut row = history(now, "recovered");
+            let mut row = history(now, HistoryKind::Recovered);
             row.detail = Some(e.action.to_string());
             self.history.push(row);
         }
@@ -1528,7 +1528,7 @@ impl Driver {
         }
         match (&self.headline, &current) {
             (_, Some(a)) => {
-                let mut row = history(now, "applied");
+                let mut row = history(now, HistoryKind::Applied);
                 row.profile = Some(a.profile.clone());
                 row.appointment_id = Some(a.appointment_id.clone());
                 row.subject = a.subject_for_display.clone();
@@ -1538,7 +1538,7 @@ impl Driver {
             (Some(ended), None) => {
                 let owned = |r: Resource| matches!(self.slots[r.index()].hold, Hold::Owned { .. });
                 if Resource::ALL.iter().any(|&r| owned(r)) {
-                    let mut row = history(now, "restored");
+                    let mut row = history(now, HistoryKind::Restored);
                     if let Hold::Owned {
                         prior: Some(Value::Presence(p)),
                         ..

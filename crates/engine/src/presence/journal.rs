@@ -7,7 +7,7 @@
 //! each time in one transaction with the holds it changes ([`Persist`]).
 
 use super::profile::Forwarding;
-use super::scheduler::{Action, Applied};
+use super::scheduler::{Action, ProfileInForce};
 use super::{AutoRepliesSetting, Presence, UserState};
 use crate::store::{PresenceDriverRows, PresenceHistoryRow, PresenceJournalRow};
 use chrono::{DateTime, Utc};
@@ -235,7 +235,7 @@ pub struct Durable {
     pub next_seq: u64,
     /// The profile last reported in the history ("applied"), so a restart neither repeats
     /// it nor misses the "restored" that follows.
-    pub headline: Option<Applied>,
+    pub headline: Option<ProfileInForce>,
     pub holds: [Hold; 4],
     /// The writes still open (at most one per resource).
     pub open: Vec<Entry>,

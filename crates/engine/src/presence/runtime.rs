@@ -376,15 +376,16 @@ pub struct HistoryLine {
 impl HistoryLine {
     pub fn new(row: PresenceHistoryRow, tz: chrono_tz::Tz) -> Self {
         use super::plan::HistoryEvent;
+        use crate::store::HistoryKind;
         let time = row.at.with_timezone(&tz).format("%H:%M").to_string();
         let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
         let entry = |event| HistoryEntry { at: row.at, event }.display(tz);
-        let text = match row.event.as_str() {
-            "applied" => entry(HistoryEvent::Applied {
+        let text = match &row.event {
+            HistoryKind::Applied => entry(HistoryEvent::Applied {
                 profile: row.profile.clone().unwrap_or_default(),
                 subject: row.subject.clone(),
             }),
-            "restored" => {
+            HistoryKind::Restored => {
                 let line = entry(HistoryEvent::Restored {
                     presence: row.presence.clone(),
                 });
@@ -400,7 +401,7 @@ impl HistoryLine {
                 }
             }
             // Before per-resource holds, a change by the user released everything.
-            "stood_back" => match row.detail.as_deref().and_then(Resource::parse) {
+            HistoryKind::StoodBack => match row.detail.as_deref().and_then(Resource::parse) {
                 Some(r) => format!(
                     "{time} {} changed by you; automation leaves it alone until {}",
                     r.label(),
@@ -410,25 +411,25 @@ impl HistoryLine {
                     until: row.until.unwrap_or(row.at),
                 }),
             },
-            "failed" => format!(
+            HistoryKind::Failed => format!(
                 "{time} failed, retrying: {}",
                 row.detail.as_deref().unwrap_or("?")
             ),
-            "restore_failed" => format!(
+            HistoryKind::RestoreFailed => format!(
                 "{time} giving your own back failed, retrying: {}",
                 row.detail.as_deref().unwrap_or("?")
             ),
-            "recovered" => format!("{time} retried successfully"),
-            "pending" => format!(
+            HistoryKind::Recovered => format!("{time} retried successfully"),
+            HistoryKind::Pending => format!(
                 "pending since {time}: {}",
                 row.detail.as_deref().unwrap_or("?")
             ),
-            "paused" => match row.until {
+            HistoryKind::Paused => match row.until {
                 Some(until) => format!("{time} paused until {}", local(until)),
                 None => format!("{time} paused"),
             },
-            "resumed" => format!("{time} resumed"),
-            other => format!("{time} {other}"),
+            HistoryKind::Resumed => format!("{time} resumed"),
+            HistoryKind::Other(other) => format!("{time} {other}"),
         };
         Self { row, text }
     }

@@ -27,7 +27,7 @@ use std::fmt;
 
 /// A profile in force, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Applied {
+pub struct ProfileInForce {
     pub profile: String,
     /// The appointment that holds the profile (of the active ones with this profile, the
     /// one that began first).
@@ -48,7 +48,7 @@ pub struct Applied {
 pub enum Desired {
     /// No automation: the user's own state, untouched.
     Idle,
-    Apply(Applied),
+    Apply(ProfileInForce),
     /// Automation ended: the state read before it took over is back.
     Restore(UserState),
 }
@@ -218,7 +218,7 @@ struct Effect {
     replies: Option<(AutoReplies, DateTime<Utc>, DateTime<Utc>)>,
 }
 
-fn effect(profile: &Profile, applied: &Applied) -> Effect {
+fn effect(profile: &Profile, applied: &ProfileInForce) -> Effect {
     Effect {
         teams: profile.teams.map(|t| (t, applied.until)),
         status: applied.status_message.clone().map(|m| (m, applied.until)),
@@ -298,7 +298,7 @@ pub struct Scheduler {
     slots: Vec<Slot>,
     /// From each instant on, the profile that should be in force (None: the user's own
     /// state); consecutive entries differ.
-    timeline: Vec<(DateTime<Utc>, Option<Applied>)>,
+    timeline: Vec<(DateTime<Utc>, Option<ProfileInForce>)>,
     /// The covering blocks: the spans of triggering appointments, joined where they
     /// overlap or touch (whatever their profiles). Nothing is restored inside one.
     blocks: Vec<(DateTime<Utc>, DateTime<Utc>)>,
@@ -363,7 +363,7 @@ impl Scheduler {
     }
 
     /// From each instant on, the profile that should hold (None: the user's own state).
-    pub fn timeline(&self) -> &[(DateTime<Utc>, Option<Applied>)] {
+    pub fn timeline(&self) -> &[(DateTime<Utc>, Option<ProfileInForce>)] {
         &self.timeline
     }
 
@@ -451,13 +451,13 @@ impl Scheduler {
         out
     }
 
-    fn effect_of(&self, applied: &Applied) -> Option<Effect> {
+    fn effect_of(&self, applied: &ProfileInForce) -> Option<Effect> {
         self.policy
             .profile(&applied.profile)
             .map(|p| effect(p, applied))
     }
 
-    fn consistent(&self, target: Option<&Applied>) -> bool {
+    fn consistent(&self, target: Option<&ProfileInForce>) -> bool {
         match (&self.current, target) {
             (Desired::Apply(cur), Some(next)) => cur == next,
             (Desired::Idle | Desired::Restore(_), None) => true,
@@ -465,7 +465,7 @@ impl Scheduler {
         }
     }
 
-    fn target_at(&self, t: DateTime<Utc>) -> Option<&Applied> {
+    fn target_at(&self, t: DateTime<Utc>) -> Option<&ProfileInForce> {
         let i = self.timeline.partition_point(|(at, _)| *at <= t);
         self.timeline[..i].last().and_then(|(_, a)| a.as_ref())
     }
@@ -484,7 +484,7 @@ impl Scheduler {
         let priority = |i: usize| profiles.get(slots[i].profile).map_or(0, |p| p.priority);
         let mut active: BTreeSet<(Reverse<u8>, usize)> = BTreeSet::new();
         let (mut next_start, mut next_end) = (0, 0);
-        let mut timeline: Vec<(DateTime<Utc>, Option<Applied>)> = Vec::new();
+        let mut timeline: Vec<(DateTime<Utc>, Option<ProfileInForce>)> = Vec::new();
         // Covering blocks per profile (the span a profile's status message and automatic
         // replies name).
         let per_profile: Vec<Vec<(DateTime<Utc>, DateTime<Utc>)>> = (0..profiles.len())
@@ -514,7 +514,7 @@ impl Scheduler {
                 let (since, until) =
                     containing(&per_profile[slot.profile], b).unwrap_or((slot.start, slot.end));
                 let profile = &profiles[slot.profile];
-                Applied {
+                ProfileInForce {
                     profile: profile.name.clone(),
                     appointment_id: slot.id.clone(),
                     subject_for_display: slot.subject.clone(),

@@ -53,7 +53,7 @@ pub(crate) fn base(id: &str, when: When) -> Appointment {
 
 use super::profile::*;
 use super::rules::Rule;
-use super::scheduler::{span, Applied};
+use super::scheduler::{span, ProfileInForce};
 use super::*;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -164,7 +164,7 @@ fn simulate(world: &mut UserState, actions: &[Action]) {
 }
 
 /// The user's state while `applied` holds: `pre` with the profile's parts laid over it.
-fn expected_under(pre: &UserState, profile: &Profile, applied: &Applied) -> UserState {
+fn expected_under(pre: &UserState, profile: &Profile, applied: &ProfileInForce) -> UserState {
     let mut s = pre.clone();
     if let Some(tp) = profile.teams {
         s.presence = Some(Presence {

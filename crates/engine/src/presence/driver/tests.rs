@@ -176,7 +176,7 @@ fn a_block_that_ended_while_stopped_is_given_back_at_start() {
     assert_eq!(h.world.forwarding.0, Forwarding::Off);
     assert_eq!(h.world.replies.0, user_replies(1));
     let last = h.history.last().unwrap();
-    assert_eq!(last.event, "restored");
+    assert_eq!(last.event, crate::store::HistoryKind::Restored);
     assert_eq!(
         last.until,
         Some(t("2026-11-24T11:00:00Z")),
