@@ -346,6 +346,28 @@ async fn screenshot(client: &Client, artifacts: &Path, name: &str) {
 /// The demo in one theme: the week renders (English), Open in Outlook reaches the opener
 /// with the right URL, the language switches to German on the settings page, and the
 /// agenda is photographed in both languages.
+/// The probe the UI tests run in Chromium (`ui/tests/layout-probe.js`), here in WebKitGTK at
+/// the size the window opens at (420 × 640): times on one line, the row's hover tint across
+/// the Join column, header and search staying while the agenda scrolls with no blank past
+/// its end, tooltips inside the window, the account name whole beside a status.
+const LAYOUT_PROBE: &str = include_str!("../../../ui/tests/layout-probe.js");
+
+async fn layout_is_clean(client: &Client, language: &str) {
+    let layout = client
+        .execute(LAYOUT_PROBE, vec![])
+        .await
+        .expect("run the layout probe");
+    assert!(
+        layout["texts"].as_u64().unwrap_or(0) > 20,
+        "the probe saw the agenda's text ({language}): {layout}"
+    );
+    assert_eq!(
+        layout["problems"],
+        serde_json::json!([]),
+        "the agenda's layout in the real window ({language}): {layout}"
+    );
+}
+
 async fn demo_in_theme(dark: bool) {
     let (driver_bin, app) = prerequisites();
     let artifacts = workspace_root().join("test-artifacts");
@@ -385,6 +407,7 @@ async fn demo_in_theme(dark: bool) {
                 .expect("read the colour scheme");
             assert_eq!(scheme.as_bool(), Some(dark), "the page's colour scheme");
             screenshot(&client, &artifacts, &format!("app-agenda-{theme}-en.png")).await;
+            layout_is_clean(&client, "English").await;
             if !dark {
                 open_goes_to_outlook(&client, &browser).await;
             }
@@ -410,6 +433,7 @@ async fn demo_in_theme(dark: bool) {
                 "the agenda is not in German:\n{page}"
             );
             screenshot(&client, &artifacts, &format!("app-agenda-{theme}-de.png")).await;
+            layout_is_clean(&client, "German").await;
         })
     };
     let outcome = checks.await;
