@@ -2,43 +2,14 @@
 //! emulator over loopback HTTP.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
+mod common;
+use common::*;
+use presently_emulator::{Emulator, EmulatorConfig, Seed};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 const TODAY: &str = "2026-11-24";
-
-fn presently(dir: &Path, args: &[&str]) -> Output {
-    command(dir, args).output().expect("run presently")
-}
-
-/// `presently` on `dir`: its data there, its configuration `dir/config.toml` (an empty one
-/// when the test wrote none: a file named by PRESENTLY_CONFIG must exist).
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let config = dir.join("config.toml");
-    if !config.exists() {
-        std::fs::write(&config, "").unwrap();
-    }
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_presently"));
-    cmd.args(args)
-        .env("PRESENTLY_DATA_DIR", dir)
-        .env("PRESENTLY_CONFIG", config)
-        .env("RUST_LOG", "warn")
-        .env_remove("NO_COLOR");
-    cmd
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+const BERLIN: &str = "[agenda]\ntimezone = \"Europe/Berlin\"\n";
 
 async fn demo_emulator() -> Emulator {
     Emulator::start(EmulatorConfig {
@@ -49,17 +20,6 @@ async fn demo_emulator() -> Emulator {
     })
     .await
     .unwrap()
-}
-
-fn write_config(dir: &Path, emu: &Emulator) {
-    std::fs::write(
-        dir.join("config.toml"),
-        format!(
-            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\ntenant = \"organizations\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[agenda]\ntimezone = \"Europe/Berlin\"\n",
-            base = emu.base_url()
-        ),
-    )
-    .unwrap();
 }
 
 #[test]
@@ -124,7 +84,7 @@ async fn signed_in_store(
 ) {
     use presently_engine::auth::MemoryStore;
     use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup};
-    write_config(dir, emu);
+    write_config(dir, emu, BERLIN);
     let clock = std::sync::Arc::new(presently_engine::FixedClock::new(
         "2026-11-24T07:00:00Z".parse().unwrap(),
     ));
@@ -373,7 +333,8 @@ fn the_emulator_command_varies_its_answers_with_a_seed() {
 fn stderr_is_quiet_and_plain_unless_asked() {
     let dir = tempfile::tempdir().unwrap();
     // A first run creates the store (all its migrations).
-    let out = command(dir.path(), &["presence", "history"])
+    let out = command(dir.path())
+        .args(["presence", "history"])
         .env_remove("RUST_LOG")
         .output()
         .unwrap();
@@ -390,7 +351,8 @@ fn stderr_is_quiet_and_plain_unless_asked() {
     );
 
     let fresh = tempfile::tempdir().unwrap();
-    let out = command(fresh.path(), &["presence", "history"])
+    let out = command(fresh.path())
+        .args(["presence", "history"])
         .env("RUST_LOG", "info")
         .output()
         .unwrap();
@@ -422,7 +384,8 @@ fn a_named_configuration_file_must_exist() {
     assert!(err.contains("does not exist"), "{err}");
     assert!(err.contains("--config"), "{err}");
 
-    let out = command(dir.path(), &["presence", "history"])
+    let out = command(dir.path())
+        .args(["presence", "history"])
         .env("PRESENTLY_CONFIG", &missing)
         .output()
         .unwrap();
@@ -432,7 +395,8 @@ fn a_named_configuration_file_must_exist() {
     assert!(err.contains("PRESENTLY_CONFIG"), "{err}");
 
     // The default place may be empty.
-    let out = command(dir.path(), &["presence", "history"])
+    let out = command(dir.path())
+        .args(["presence", "history"])
         .env_remove("PRESENTLY_CONFIG")
         .env("XDG_CONFIG_HOME", dir.path().join("empty"))
         .env("HOME", dir.path())

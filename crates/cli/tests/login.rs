@@ -4,33 +4,16 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 #![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
+mod common;
+use common::*;
 use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID, DEMO_UPN};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// The tests here share the one keyring entry Presently keeps (a logout in one would sign
 /// the other out mid-test): they take turns.
 static KEYRING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn presently(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_presently"))
-        .args(args)
-        .env("PRESENTLY_DATA_DIR", dir)
-        .env("PRESENTLY_CONFIG", dir.join("config.toml"))
-        .env("BROWSER", dir.join("browser.sh"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run presently")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a Secret Service: scripts/test.sh runs it under dbus-run-session with gnome-keyring"]
@@ -44,18 +27,9 @@ async fn login_sync_whoami_logout() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n",
-            base = emu.base_url()
-        ),
-    )
-    .unwrap();
+    write_config(dir.path(), &emu, "");
     // The "browser": follows the authorize redirect to the loopback listener, as a person's would.
-    let browser = dir.path().join("browser.sh");
-    std::fs::write(&browser, "#!/bin/sh\nexec curl -s -o /dev/null -L \"$1\"\n").unwrap();
-    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    install_browser(dir.path());
 
     let d = dir.path().to_owned();
     let run = move |args: &'static [&'static str]| {
@@ -198,14 +172,7 @@ async fn logout_forget_deletes_the_store_in_a_non_utf8_directory() {
         .path()
         .join(std::ffi::OsStr::from_bytes(b"data-\xff\xfe"));
     std::fs::create_dir(&dir).unwrap();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!(
-            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n",
-            base = emu.base_url()
-        ),
-    )
-    .unwrap();
+    write_config(&dir, &emu, "");
     let engine = Engine::open_with_credentials(
         EngineSetup {
             paths: Paths::under(&dir),
@@ -262,23 +229,14 @@ async fn after_sign_in_and_sync_all_is_private_and_a_policy_without_microsoft365
     let dir = root.path().join("presently");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!(
-            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n",
-            base = emu.base_url()
-        ),
-    )
-    .unwrap();
+    write_config(&dir, &emu, "");
     std::fs::write(dir.join("owner.lock"), "").unwrap();
     std::fs::set_permissions(
         dir.join("owner.lock"),
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let browser = dir.join("browser.sh");
-    std::fs::write(&browser, "#!/bin/sh\nexec curl -s -o /dev/null -L \"$1\"\n").unwrap();
-    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    install_browser(&dir);
     let policy = root.path().join("policy.toml");
     // `presently ARGS` under umask 022, with or without the policy.
     let cli = |args: &[&str], with_policy: bool| {
@@ -289,7 +247,7 @@ async fn after_sign_in_and_sync_all_is_private_and_a_policy_without_microsoft365
             .args(args)
             .env("PRESENTLY_DATA_DIR", &dir)
             .env("PRESENTLY_CONFIG", dir.join("config.toml"))
-            .env("BROWSER", &browser)
+            .env("BROWSER", dir.join("browser.sh"))
             .env("RUST_LOG", "info");
         if with_policy {
             cmd.env("PRESENTLY_POLICY", &policy);

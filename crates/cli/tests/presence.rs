@@ -1,27 +1,9 @@
 //! `presently presence plan` over the demo week synced from the emulator.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn presently(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_presently"))
-        .args(args)
-        .env("PRESENTLY_DATA_DIR", dir)
-        .env("PRESENTLY_CONFIG", dir.join("config.toml"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run presently")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+mod common;
+use common::*;
+use presently_emulator::{Emulator, EmulatorConfig, Seed};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_plan_of_the_demo_week_applies_and_restores_without_flapping() {
@@ -34,14 +16,7 @@ async fn the_plan_of_the_demo_week_applies_and_restores_without_flapping() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\ntenant = \"organizations\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[agenda]\ntimezone = \"Europe/Berlin\"\n",
-            base = emu.base_url()
-        ),
-    )
-    .unwrap();
+    write_config(dir.path(), &emu, "[agenda]\ntimezone = \"Europe/Berlin\"\n");
     {
         use presently_engine::auth::MemoryStore;
         use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup, FixedClock};

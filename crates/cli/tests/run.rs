@@ -5,28 +5,11 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 #![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
+mod common;
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn presently(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_presently"));
-    cmd.env("PRESENTLY_DATA_DIR", dir)
-        .env("PRESENTLY_CONFIG", dir.join("config.toml"))
-        .env("BROWSER", dir.join("browser.sh"))
-        .env("RUST_LOG", "info");
-    cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::*;
+use presently_emulator::{Emulator, EmulatorConfig, Seed};
+use std::process::{Command, Stdio};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a Secret Service: scripts/test.sh runs it under dbus-run-session"]
@@ -39,21 +22,18 @@ async fn run_switches_presence_with_the_calendar_until_stopped() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[features]\npresence = true\n",
-            base = emu.base_url()
-        ),
-    )
-    .unwrap();
-    let browser = dir.path().join("browser.sh");
-    std::fs::write(&browser, "#!/bin/sh\nexec curl -s -o /dev/null -L \"$1\"\n").unwrap();
-    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_config(dir.path(), &emu, "[features]\npresence = true\n");
+    install_browser(dir.path());
     let d = dir.path().to_owned();
-    let out = tokio::task::spawn_blocking(move || presently(&d).arg("login").output().unwrap())
-        .await
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        command(&d)
+            .env("RUST_LOG", "info")
+            .arg("login")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
     assert!(out.status.success(), "{}", text(&out));
 
     let start = (Utc::now() + Duration::seconds(3))
@@ -69,7 +49,8 @@ async fn run_switches_presence_with_the_calendar_until_stopped() {
             "showAs": "busy",
         }))
         .unwrap();
-    let child = presently(dir.path())
+    let child = command(dir.path())
+        .env("RUST_LOG", "info")
         .arg("run")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -109,7 +90,8 @@ async fn run_switches_presence_with_the_calendar_until_stopped() {
 
     let d = dir.path().to_owned();
     let out = tokio::task::spawn_blocking(move || {
-        presently(&d)
+        command(&d)
+            .env("RUST_LOG", "info")
             .args(["presence", "history"])
             .output()
             .unwrap()
@@ -130,7 +112,13 @@ fn pause_resume_and_history_work_offline() {
     let dir = tempfile::tempdir().unwrap();
     // A configuration file named by PRESENTLY_CONFIG must exist; an empty one is the defaults.
     std::fs::write(dir.path().join("config.toml"), "").unwrap();
-    let run = |args: &[&str]| presently(dir.path()).args(args).output().unwrap();
+    let run = |args: &[&str]| {
+        command(dir.path())
+            .env("RUST_LOG", "info")
+            .args(args)
+            .output()
+            .unwrap()
+    };
     let out = run(&["presence", "history"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -193,7 +181,8 @@ fn history_shows_the_restores_still_pending() {
             })
             .unwrap();
     }
-    let out = presently(dir.path())
+    let out = command(dir.path())
+        .env("RUST_LOG", "info")
         .env("TZ", "UTC")
         .args(["presence", "history"])
         .output()
@@ -209,7 +198,8 @@ fn history_shows_the_restores_still_pending() {
         printed.contains("last error: HTTP forwarding refused"),
         "{printed}"
     );
-    let out = presently(dir.path())
+    let out = command(dir.path())
+        .env("RUST_LOG", "info")
         .args(["presence", "history", "--json"])
         .output()
         .unwrap();

@@ -3,14 +3,14 @@
 //! `presently run`) and a pause or resume from the CLI or the tray alike. Needs no sign-in.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+use common::*;
 use std::path::Path;
 use std::process::Command;
 
 fn presently(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_presently"));
-    cmd.env("PRESENTLY_DATA_DIR", dir)
-        .env("PRESENTLY_CONFIG", dir.join("config.toml"))
-        .env("TZ", "UTC")
+    let mut cmd = command(dir);
+    cmd.env("TZ", "UTC")
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info");
     cmd

@@ -4,33 +4,28 @@
 //! one whose clocks go back inside the window (Europe/Berlin, Sunday 25 October 2026).
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use presently_emulator::{Emulator, EmulatorConfig, Seed, DEMO_CLIENT_ID};
+mod common;
+use common::*;
+use presently_emulator::{Emulator, EmulatorConfig, Seed};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Runs `presently` with `TZ` = `tz` (the only place the zone can come from: the
 /// configuration names none) and `TZDIR` unset.
-fn presently(dir: &Path, tz: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_presently"))
+fn presently_in(dir: &Path, tz: &str, args: &[&str]) -> Output {
+    command(dir)
         .args(args)
-        .env("PRESENTLY_DATA_DIR", dir)
-        .env("PRESENTLY_CONFIG", dir.join("config.toml"))
-        .env("RUST_LOG", "warn")
         .env("TZ", tz)
         .env_remove("TZDIR")
         .output()
         .expect("run presently")
 }
 
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Standard output of a run that must succeed.
+fn stdout_ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", text(out));
+    stdout(out)
 }
 
 fn utc(at: &str) -> Value {
@@ -81,14 +76,7 @@ async fn synced() -> (Emulator, tempfile::TempDir) {
     .unwrap();
     add_events(&emu);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "[microsoft]\nclient_id = \"{DEMO_CLIENT_ID}\"\ntenant = \"organizations\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n",
-            base = emu.base_url()
-        ),
-    )
-    .unwrap();
+    write_config(dir.path(), &emu, "");
     {
         use presently_engine::auth::MemoryStore;
         use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup, FixedClock};
@@ -112,12 +100,12 @@ async fn synced() -> (Emulator, tempfile::TempDir) {
 
 /// `presently agenda --json` over the days around the change: subject → (start, end).
 fn agenda_json(dir: &Path, tz: &str) -> Vec<(String, String, String)> {
-    let out = presently(
+    let out = presently_in(
         dir,
         tz,
         &["agenda", "--from", "2026-10-23", "--days", "6", "--json"],
     );
-    let items: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let items: Value = serde_json::from_str(&stdout_ok(&out)).unwrap();
     items
         .as_array()
         .unwrap()
@@ -134,9 +122,9 @@ fn agenda_json(dir: &Path, tz: &str) -> Vec<(String, String, String)> {
 
 /// The agenda table as (day header, lines under it).
 fn agenda_days(dir: &Path, tz: &str) -> Vec<(String, Vec<String>)> {
-    let out = presently(dir, tz, &["agenda", "--from", "2026-10-23", "--days", "6"]);
+    let out = presently_in(dir, tz, &["agenda", "--from", "2026-10-23", "--days", "6"]);
     let mut days: Vec<(String, Vec<String>)> = Vec::new();
-    for line in stdout(&out).lines() {
+    for line in stdout_ok(&out).lines() {
         if line.is_empty() {
             continue;
         }
@@ -389,7 +377,7 @@ async fn all_day_appointments_keep_their_dates_in_every_zone() {
 
 /// The plan over the window, as (local instant, kind, subject) and the status messages.
 fn plan(dir: &Path, tz: &str) -> (Vec<(String, String)>, Vec<String>) {
-    let out = presently(
+    let out = presently_in(
         dir,
         tz,
         &[
@@ -402,7 +390,7 @@ fn plan(dir: &Path, tz: &str) -> (Vec<(String, String)>, Vec<String>) {
             "--json",
         ],
     );
-    let plan: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let plan: Value = serde_json::from_str(&stdout_ok(&out)).unwrap();
     let steps = plan
         .as_array()
         .unwrap()
@@ -414,7 +402,7 @@ fn plan(dir: &Path, tz: &str) -> (Vec<(String, String)>, Vec<String>) {
             )
         })
         .collect();
-    let text = stdout(&presently(
+    let text = stdout_ok(&presently_in(
         dir,
         tz,
         &[
@@ -514,7 +502,7 @@ async fn the_presence_plan_follows_tz() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unusable_tz_is_named_in_a_warning_and_the_system_zone_is_used() {
     let (_emu, dir) = synced().await;
-    let out = presently(
+    let out = presently_in(
         dir.path(),
         "Mars/Olympus_Mons",
         &["agenda", "--from", "2026-10-23", "--days", "1"],
@@ -532,10 +520,10 @@ async fn an_unusable_tz_is_named_in_a_warning_and_the_system_zone_is_used() {
         ),
     )
     .unwrap();
-    let out = presently(
+    let out = presently_in(
         dir.path(),
         "America/Los_Angeles",
         &["agenda", "--from", "2026-10-23", "--days", "6", "--json"],
     );
-    assert!(stdout(&out).contains("2026-10-24T08:30:00+09:00"));
+    assert!(stdout_ok(&out).contains("2026-10-24T08:30:00+09:00"));
 }

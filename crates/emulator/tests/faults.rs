@@ -8,93 +8,18 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeDelta};
 use common::*;
-use presently_emulator::{Emulator, Fault, Seed, DEMO_CLIENT_ID};
+use presently_emulator::{Emulator, Fault, Seed};
 use serde_json::{json, Value};
 
 const SCOPE: &str = "offline_access openid https://graph.microsoft.com/Calendars.Read User.Read";
-const REDIRECT: &str = "http://127.0.0.1:53117/";
 const WINDOW: &str = "startDateTime=2026-11-16T00:00:00Z&endDateTime=2026-12-07T00:00:00Z";
-
-fn query_of(location: &str) -> Vec<(String, String)> {
-    url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-fn get<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    q.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
-}
-
-/// GET /authorize with good parameters: the redirect's query.
-async fn authorize(c: &reqwest::Client, base: &str, challenge: &str) -> Vec<(String, String)> {
-    let url = url::Url::parse_with_params(
-        &format!("{base}/common/oauth2/v2.0/authorize"),
-        &[
-            ("client_id", DEMO_CLIENT_ID),
-            ("response_type", "code"),
-            ("redirect_uri", REDIRECT),
-            ("response_mode", "query"),
-            ("scope", SCOPE),
-            ("state", "st4te"),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    )
-    .unwrap();
-    let resp = c.get(url).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 302);
-    let loc = resp.headers()["location"].to_str().unwrap().to_string();
-    assert!(loc.starts_with(REDIRECT), "{loc}");
-    query_of(&loc)
-}
-
-async fn token(c: &reqwest::Client, base: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let resp = c
-        .post(format!("{base}/organizations/oauth2/v2.0/token"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
-}
-
-async fn redeem(c: &reqwest::Client, base: &str, code: &str, verifier: &str) -> (u16, Value) {
-    token(
-        c,
-        base,
-        &[
-            ("client_id", DEMO_CLIENT_ID),
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
-        ],
-    )
-    .await
-}
-
-async fn refresh(c: &reqwest::Client, base: &str, rt: &str) -> (u16, Value) {
-    token(
-        c,
-        base,
-        &[
-            ("client_id", DEMO_CLIENT_ID),
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-        ],
-    )
-    .await
-}
 
 /// A full sign-in: the token response.
 async fn sign_in(c: &reqwest::Client, base: &str) -> Value {
     let (verifier, challenge) = pkce();
-    let q = authorize(c, base, &challenge).await;
-    let code = get(&q, "code").expect("code").to_string();
-    let (status, body) = redeem(c, base, &code, &verifier).await;
+    let q = authorize_query(c, base, SCOPE, &challenge).await;
+    let code = param(&q, "code").expect("code").to_string();
+    let (status, body) = redeem(c, base, &code, &verifier, None).await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -130,13 +55,6 @@ fn me_url(emu: &Emulator) -> String {
     format!("{}/v1.0/me", emu.base_url())
 }
 
-fn ids(items: &[Value]) -> BTreeSet<String> {
-    items
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 // ---- identity ------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -170,23 +88,23 @@ async fn consent_required() {
     let rt = signed_in["refresh_token"].as_str().unwrap().to_string();
     // A code obtained before consent went missing.
     let (verifier, challenge) = pkce();
-    let q = authorize(&c, &base, &challenge).await;
-    let code = get(&q, "code").unwrap().to_string();
+    let q = authorize_query(&c, &base, SCOPE, &challenge).await;
+    let code = param(&q, "code").unwrap().to_string();
 
     emu.control().push_fault(Fault::ConsentRequired);
     let (_, challenge2) = pkce();
-    let q = authorize(&c, &base, &challenge2).await;
-    assert_eq!(get(&q, "error"), Some("consent_required"), "{q:?}");
-    assert!(get(&q, "error_description")
+    let q = authorize_query(&c, &base, SCOPE, &challenge2).await;
+    assert_eq!(param(&q, "error"), Some("consent_required"), "{q:?}");
+    assert!(param(&q, "error_description")
         .unwrap()
         .starts_with("AADSTS65001: "));
-    assert_eq!(get(&q, "state"), Some("st4te"));
-    assert_eq!(get(&q, "code"), None);
+    assert_eq!(param(&q, "state"), Some("st4te"));
+    assert_eq!(param(&q, "code"), None);
 
     let (status, body) = refresh(&c, &base, &rt).await;
     assert_aad_error(status, &body, 400, "invalid_grant", 65001);
     assert_eq!(body["suberror"], "consent_required");
-    let (status, body) = redeem(&c, &base, &code, &verifier).await;
+    let (status, body) = redeem(&c, &base, &code, &verifier, None).await;
     assert_aad_error(status, &body, 400, "invalid_grant", 65001);
     // It stays on until cleared; nothing was consumed meanwhile.
     let (status, _) = refresh(&c, &base, &rt).await;
@@ -201,7 +119,7 @@ async fn consent_required() {
     assert_eq!(resp.status().as_u16(), 204);
     let (status, body) = refresh(&c, &base, &rt).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = redeem(&c, &base, &code, &verifier).await;
+    let (status, body) = redeem(&c, &base, &code, &verifier, None).await;
     assert_eq!(status, 200, "{body}");
 }
 

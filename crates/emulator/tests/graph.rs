@@ -28,13 +28,6 @@ fn by_subject<'a>(events: &'a [Value], subject: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["subject"] == subject).collect()
 }
 
-fn ids(items: &[Value]) -> BTreeSet<String> {
-    items
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn graph_requires_a_valid_token() {
     let emu = start().await;

@@ -11,19 +11,6 @@ use serde_json::Value;
 
 const SCOPE: &str =
     "offline_access openid profile https://graph.microsoft.com/Calendars.Read User.Read";
-const REDIRECT: &str = "http://127.0.0.1:53117/";
-
-fn query_of(location: &str) -> Vec<(String, String)> {
-    url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-fn get<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    q.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
-}
 
 async fn authorize(c: &reqwest::Client, base: &str, params: &[(&str, &str)]) -> reqwest::Response {
     let url = url::Url::parse_with_params(&format!("{base}/common/oauth2/v2.0/authorize"), params)
@@ -33,55 +20,10 @@ async fn authorize(c: &reqwest::Client, base: &str, params: &[(&str, &str)]) -> 
 
 /// Runs /authorize with good parameters and returns the code.
 async fn get_code(c: &reqwest::Client, base: &str, challenge: &str) -> String {
-    let resp = authorize(
-        c,
-        base,
-        &[
-            ("client_id", DEMO_CLIENT_ID),
-            ("response_type", "code"),
-            ("redirect_uri", REDIRECT),
-            ("response_mode", "query"),
-            ("scope", SCOPE),
-            ("state", "st4te"),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    )
-    .await;
-    assert_eq!(resp.status().as_u16(), 302);
-    let loc = resp.headers()["location"].to_str().unwrap().to_string();
-    assert!(loc.starts_with(REDIRECT), "{loc}");
-    let q = query_of(&loc);
-    assert_eq!(get(&q, "state"), Some("st4te"));
-    assert!(get(&q, "session_state").is_some());
-    get(&q, "code").expect("code").to_string()
-}
-
-async fn token(c: &reqwest::Client, base: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let resp = c
-        .post(format!("{base}/organizations/oauth2/v2.0/token"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
-}
-
-async fn redeem(c: &reqwest::Client, base: &str, code: &str, verifier: &str) -> (u16, Value) {
-    token(
-        c,
-        base,
-        &[
-            ("client_id", DEMO_CLIENT_ID),
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
-            ("scope", SCOPE),
-        ],
-    )
-    .await
+    let q = authorize_query(c, base, SCOPE, challenge).await;
+    assert_eq!(param(&q, "state"), Some("st4te"));
+    assert!(param(&q, "session_state").is_some());
+    param(&q, "code").expect("code").to_string()
 }
 
 fn assert_aad_error(status: u16, body: &Value, error: &str, code: i64) {
@@ -112,12 +54,13 @@ async fn authorization_code_with_pkce() {
         &base,
         &code,
         "wrong-verifier-wrong-verifier-wrong-verifier",
+        Some(SCOPE),
     )
     .await;
     assert_aad_error(status, &body, "invalid_grant", 501481);
 
     // Good verifier: tokens.
-    let (status, body) = redeem(&c, &base, &code, &verifier).await;
+    let (status, body) = redeem(&c, &base, &code, &verifier, Some(SCOPE)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3599);
@@ -148,7 +91,7 @@ async fn authorization_code_with_pkce() {
     assert_eq!(me["userPrincipalName"], DEMO_UPN);
 
     // A code redeems once.
-    let (status, body) = redeem(&c, &base, &code, &verifier).await;
+    let (status, body) = redeem(&c, &base, &code, &verifier, Some(SCOPE)).await;
     assert_aad_error(status, &body, "invalid_grant", 54005);
     emu.shutdown().await;
 }
@@ -173,7 +116,7 @@ async fn no_refresh_token_without_offline_access() {
     )
     .await;
     let q = query_of(resp.headers()["location"].to_str().unwrap());
-    let code = get(&q, "code").unwrap().to_string();
+    let code = param(&q, "code").unwrap().to_string();
     let (status, body) = token(
         &c,
         &base,
@@ -255,10 +198,12 @@ async fn authorize_errors() {
     .await;
     assert_eq!(resp.status().as_u16(), 302);
     let q = query_of(resp.headers()["location"].to_str().unwrap());
-    assert_eq!(get(&q, "error"), Some("invalid_request"));
-    assert!(get(&q, "error_description").unwrap().starts_with("AADSTS"));
-    assert_eq!(get(&q, "state"), Some("xyz"));
-    assert!(get(&q, "code").is_none());
+    assert_eq!(param(&q, "error"), Some("invalid_request"));
+    assert!(param(&q, "error_description")
+        .unwrap()
+        .starts_with("AADSTS"));
+    assert_eq!(param(&q, "state"), Some("xyz"));
+    assert!(param(&q, "code").is_none());
 
     // Wrong response type.
     let resp = authorize(
@@ -276,8 +221,8 @@ async fn authorize_errors() {
     )
     .await;
     let q = query_of(resp.headers()["location"].to_str().unwrap());
-    assert_eq!(get(&q, "error"), Some("unsupported_response_type"));
-    assert_eq!(get(&q, "state"), Some("s2"));
+    assert_eq!(param(&q, "error"), Some("unsupported_response_type"));
+    assert_eq!(param(&q, "state"), Some("s2"));
 
     // A loopback URI without a path comes back with a trailing '/'.
     let resp = authorize(
@@ -307,7 +252,7 @@ async fn refresh_tokens_rotate() {
     let c = client();
     let (verifier, challenge) = pkce();
     let code = get_code(&c, &base, &challenge).await;
-    let (_, first) = redeem(&c, &base, &code, &verifier).await;
+    let (_, first) = redeem(&c, &base, &code, &verifier, Some(SCOPE)).await;
     let rt1 = first["refresh_token"].as_str().unwrap().to_string();
 
     let refresh = |rt: String| {
@@ -503,36 +448,23 @@ fn assert_error_redirect(resp: &reqwest::Response, error: &str, code: u32) {
     let location = resp.headers()["location"].to_str().unwrap();
     assert!(location.starts_with(REDIRECT), "{location}");
     let q = query_of(location);
-    assert_eq!(get(&q, "error"), Some(error), "{location}");
+    assert_eq!(param(&q, "error"), Some(error), "{location}");
     assert!(
-        get(&q, "error_description")
+        param(&q, "error_description")
             .unwrap()
             .starts_with(&format!("AADSTS{code}: ")),
         "{location}"
     );
-    assert_eq!(get(&q, "state"), Some("st"));
-    assert!(get(&q, "code").is_none());
+    assert_eq!(param(&q, "state"), Some("st"));
+    assert!(param(&q, "code").is_none());
 }
 
 /// A fresh refresh token of the demo app.
 async fn refresh_token(c: &reqwest::Client, base: &str) -> String {
     let (verifier, challenge) = pkce();
     let code = get_code(c, base, &challenge).await;
-    let (_, body) = redeem(c, base, &code, &verifier).await;
+    let (_, body) = redeem(c, base, &code, &verifier, Some(SCOPE)).await;
     body["refresh_token"].as_str().unwrap().to_string()
-}
-
-async fn refresh_with(c: &reqwest::Client, base: &str, rt: &str) -> (u16, Value) {
-    token(
-        c,
-        base,
-        &[
-            ("client_id", DEMO_CLIENT_ID),
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-        ],
-    )
-    .await
 }
 
 async fn devicecode_at(c: &reqwest::Client, base: &str, tenant: &str) -> (u16, Value) {
@@ -567,14 +499,14 @@ async fn a_disabled_app_gets_aadsts7000112_everywhere() {
 
     // The sign-in page shows the error; it does not redirect.
     assert_error_page(authorize_at(&c, &base, "organizations").await, 7000112).await;
-    let (status, body) = refresh_with(&c, &base, &rt).await;
+    let (status, body) = refresh(&c, &base, &rt).await;
     assert_aad_error(status, &body, "unauthorized_client", 7000112);
     let (status, body) = devicecode_at(&c, &base, "organizations").await;
     assert_aad_error(status, &body, "unauthorized_client", 7000112);
 
     // Enabled again: the same refresh token still works (the refusal did not spend it).
     emu.control().set_app_enabled(DEMO_CLIENT_ID, true).unwrap();
-    let (status, body) = refresh_with(&c, &base, &rt).await;
+    let (status, body) = refresh(&c, &base, &rt).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -608,7 +540,7 @@ async fn redirect_uris_and_deleted_apps_are_registration_properties() {
     let resp = c.delete(&app_url).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 204);
     assert_error_page(authorize_at(&c, &base, "organizations").await, 700016).await;
-    let (status, body) = refresh_with(&c, &base, &rt).await;
+    let (status, body) = refresh(&c, &base, &rt).await;
     assert_aad_error(status, &body, "unauthorized_client", 700016);
     let (status, body) = devicecode_at(&c, &base, "organizations").await;
     assert_aad_error(status, &body, "unauthorized_client", 700016);
@@ -697,7 +629,7 @@ async fn a_single_tenant_app_refuses_the_multi_tenant_endpoints() {
         assert_aad_error(status, &body, "invalid_request", 50194);
     }
     // The test helper's token endpoint is /organizations.
-    let (status, body) = refresh_with(&c, &base, &rt).await;
+    let (status, body) = refresh(&c, &base, &rt).await;
     assert_aad_error(status, &body, "invalid_request", 50194);
 
     // The tenant-specific endpoints work (by id and by domain).
@@ -765,7 +697,7 @@ async fn a_tenant_without_user_consent_needs_admin_consent() {
         90094,
     );
     // Grants users consented to before stay valid.
-    let (status, body) = refresh_with(&c, &base, &rt).await;
+    let (status, body) = refresh(&c, &base, &rt).await;
     assert_eq!(status, 200, "{body}");
 
     // The admin consent workflow: the user may request approval.
@@ -805,7 +737,7 @@ async fn missing_user_consent_answers_aadsts65001_at_the_token_endpoint() {
     let rt = refresh_token(&c, &base).await;
     emu.control()
         .push_fault(presently_emulator::Fault::ConsentRequired);
-    let (status, body) = refresh_with(&c, &base, &rt).await;
+    let (status, body) = refresh(&c, &base, &rt).await;
     assert_aad_error(status, &body, "invalid_grant", 65001);
     assert_eq!(body["suberror"], "consent_required");
     assert_error_redirect(
@@ -840,7 +772,7 @@ async fn a_conditional_access_block_refuses_sign_in_and_tokens() {
         "access_denied",
         53003,
     );
-    let (status, body) = refresh_with(&c, &base, &rt).await;
+    let (status, body) = refresh(&c, &base, &rt).await;
     assert_aad_error(status, &body, "invalid_grant", 53003);
     assert_eq!(body["suberror"], "message_only");
     // Device code: the block comes with the poll once the user signed in.
@@ -861,13 +793,13 @@ async fn a_conditional_access_block_refuses_sign_in_and_tokens() {
         "access_denied",
         530003,
     );
-    let (status, body) = refresh_with(&c, &base, &rt).await;
+    let (status, body) = refresh(&c, &base, &rt).await;
     assert_aad_error(status, &body, "invalid_grant", 530003);
 
     // Cleared over HTTP: the refresh token was not spent by the refusals.
     let resp = c.delete(&faults_url).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 204);
     assert!(emu.control().active_faults().is_empty());
-    let (status, body) = refresh_with(&c, &base, &rt).await;
+    let (status, body) = refresh(&c, &base, &rt).await;
     assert_eq!(status, 200, "{body}");
 }

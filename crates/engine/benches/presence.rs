@@ -16,39 +16,23 @@ fn appointment(n: usize, start: DateTime<Utc>) -> Appointment {
     let begin = start + Duration::minutes(((n * 37) % (30 * 24 * 60)) as i64 / 15 * 15);
     let end = begin + Duration::minutes(15 * (1 + (n % 6) as i64));
     Appointment {
-        id: format!("appointment-{n}"),
-        calendar_id: "primary".into(),
-        ical_uid: None,
         subject: format!("Meeting {n}"),
-        when: When::Timed { start: begin, end },
-        original_time_zone: None,
         show_as: match n % 10 {
             0 => ShowAs::Oof,
             1 => ShowAs::Tentative,
             _ => ShowAs::Busy,
         },
-        response: ResponseStatus::Accepted,
         sensitivity: if n.is_multiple_of(7) {
             Sensitivity::Private
         } else {
             Sensitivity::Normal
         },
         cancelled: n.is_multiple_of(50),
-        location: None,
-        organizer: None,
-        attendees: None,
-        join_url: None,
-        online_provider: None,
-        meeting_id: None,
-        meeting_passcode: None,
-        web_link: None,
-        series_master_id: None,
-        kind: AppointmentType::SingleInstance,
-        categories: Vec::new(),
-        reminder_on: false,
-        reminder_minutes: None,
-        body_preview: None,
-        last_modified: None,
+        ..Appointment::new(
+            format!("appointment-{n}"),
+            "primary",
+            When::Timed { start: begin, end },
+        )
     }
 }
 

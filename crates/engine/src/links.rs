@@ -385,34 +385,15 @@ mod tests {
 
     fn appt() -> Appointment {
         Appointment {
-            id: "AAMkAGI1/AAA+t9=".into(),
-            calendar_id: "c".into(),
-            ical_uid: None,
             subject: "s".into(),
-            when: When::AllDay {
-                start: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-                end: chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
-            },
-            original_time_zone: None,
-            show_as: ShowAs::Busy,
-            response: ResponseStatus::Accepted,
-            sensitivity: Sensitivity::Normal,
-            cancelled: false,
-            location: None,
-            organizer: None,
-            attendees: None,
-            join_url: None,
-            online_provider: None,
-            meeting_id: None,
-            meeting_passcode: None,
-            web_link: None,
-            series_master_id: None,
-            kind: AppointmentType::SingleInstance,
-            categories: vec![],
-            reminder_on: false,
-            reminder_minutes: None,
-            body_preview: None,
-            last_modified: None,
+            ..Appointment::new(
+                "AAMkAGI1/AAA+t9=",
+                "c",
+                When::AllDay {
+                    start: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                    end: chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+                },
+            )
         }
     }
 

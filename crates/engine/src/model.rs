@@ -212,6 +212,42 @@ pub struct Appointment {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
+impl Appointment {
+    /// A busy, accepted, normal single appointment in `calendar_id` with nothing else known,
+    /// its subject its id: what other calendar sources and the tests build on
+    /// (`Appointment { subject: …, ..Appointment::new(…) }`).
+    pub fn new(id: impl Into<String>, calendar_id: impl Into<String>, when: When) -> Self {
+        let id = id.into();
+        Self {
+            subject: id.clone(),
+            id,
+            calendar_id: calendar_id.into(),
+            ical_uid: None,
+            when,
+            original_time_zone: None,
+            show_as: ShowAs::Busy,
+            response: ResponseStatus::Accepted,
+            sensitivity: Sensitivity::Normal,
+            cancelled: false,
+            location: None,
+            organizer: None,
+            attendees: None,
+            join_url: None,
+            online_provider: None,
+            meeting_id: None,
+            meeting_passcode: None,
+            web_link: None,
+            series_master_id: None,
+            kind: AppointmentType::SingleInstance,
+            categories: Vec::new(),
+            reminder_on: false,
+            reminder_minutes: None,
+            body_preview: None,
+            last_modified: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

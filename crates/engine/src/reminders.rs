@@ -84,35 +84,14 @@ mod tests {
 
     fn appt(id: &str, start: &str, minutes: Option<u32>) -> Appointment {
         let start: DateTime<Utc> = start.parse().unwrap();
+        let when = When::Timed {
+            start,
+            end: start + Duration::minutes(30),
+        };
         Appointment {
-            id: id.into(),
-            calendar_id: "c".into(),
-            ical_uid: None,
-            subject: id.into(),
-            when: When::Timed {
-                start,
-                end: start + Duration::minutes(30),
-            },
-            original_time_zone: None,
-            show_as: ShowAs::Busy,
-            response: ResponseStatus::Accepted,
-            sensitivity: Sensitivity::Normal,
-            cancelled: false,
-            location: None,
-            organizer: None,
-            attendees: None,
-            join_url: None,
-            online_provider: None,
-            meeting_id: None,
-            meeting_passcode: None,
-            web_link: None,
-            series_master_id: None,
-            kind: AppointmentType::SingleInstance,
-            categories: vec![],
             reminder_on: minutes.is_some(),
             reminder_minutes: minutes,
-            body_preview: None,
-            last_modified: None,
+            ..Appointment::new(id, "c", when)
         }
     }
 

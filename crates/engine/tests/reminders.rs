@@ -11,35 +11,16 @@ use std::sync::Arc;
 
 fn meeting(id: &str, start: &str) -> Appointment {
     let start: chrono::DateTime<chrono::Utc> = start.parse().unwrap();
+    let when = When::Timed {
+        start,
+        end: start + chrono::Duration::minutes(30),
+    };
     Appointment {
-        id: id.into(),
-        calendar_id: "primary".into(),
-        ical_uid: None,
         subject: format!("Meeting {id}"),
-        when: When::Timed {
-            start,
-            end: start + chrono::Duration::minutes(30),
-        },
-        original_time_zone: None,
-        show_as: ShowAs::Busy,
-        response: ResponseStatus::Accepted,
-        sensitivity: Sensitivity::Normal,
-        cancelled: false,
         location: Some("Room 1".into()),
-        organizer: None,
-        attendees: None,
-        join_url: None,
-        online_provider: None,
-        meeting_id: None,
-        meeting_passcode: None,
-        web_link: None,
-        series_master_id: None,
-        kind: AppointmentType::SingleInstance,
-        categories: vec![],
         reminder_on: true,
         reminder_minutes: Some(15),
-        body_preview: None,
-        last_modified: None,
+        ..Appointment::new(id, "primary", when)
     }
 }
 

@@ -112,3 +112,105 @@ pub fn parse_graph_dt(v: &Value) -> chrono::NaiveDateTime {
     chrono::NaiveDateTime::parse_from_str(v["dateTime"].as_str().unwrap(), "%Y-%m-%dT%H:%M:%S%.f")
         .unwrap()
 }
+
+// ---- identity platform ------------------------------------------------------------------
+
+/// The loopback redirect URI the demo application registers.
+pub const REDIRECT: &str = "http://127.0.0.1:53117/";
+
+/// The query pairs of a redirect's `Location`.
+pub fn query_of(location: &str) -> Vec<(String, String)> {
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The value of `key` in query pairs.
+pub fn param<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// GET /authorize with good parameters for `scope` and `challenge`: the redirect's query.
+pub async fn authorize_query(
+    c: &reqwest::Client,
+    base: &str,
+    scope: &str,
+    challenge: &str,
+) -> Vec<(String, String)> {
+    let url = url::Url::parse_with_params(
+        &format!("{base}/common/oauth2/v2.0/authorize"),
+        &[
+            ("client_id", presently_emulator::DEMO_CLIENT_ID),
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("response_mode", "query"),
+            ("scope", scope),
+            ("state", "st4te"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    let resp = c.get(url).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 302);
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(loc.starts_with(REDIRECT), "{loc}");
+    query_of(&loc)
+}
+
+/// POST /token with `form`: (status, body).
+pub async fn token(c: &reqwest::Client, base: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let resp = c
+        .post(format!("{base}/organizations/oauth2/v2.0/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+/// Redeems an authorization code with its PKCE verifier.
+pub async fn redeem(
+    c: &reqwest::Client,
+    base: &str,
+    code: &str,
+    verifier: &str,
+    scope: Option<&str>,
+) -> (u16, Value) {
+    let mut form = vec![
+        ("client_id", presently_emulator::DEMO_CLIENT_ID),
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier),
+    ];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    token(c, base, &form).await
+}
+
+/// Redeems a refresh token.
+pub async fn refresh(c: &reqwest::Client, base: &str, refresh_token: &str) -> (u16, Value) {
+    token(
+        c,
+        base,
+        &[
+            ("client_id", presently_emulator::DEMO_CLIENT_ID),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
+/// The ids of Graph items.
+pub fn ids(items: &[Value]) -> std::collections::BTreeSet<String> {
+    items
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}

@@ -23,31 +23,8 @@ pub(crate) fn all_day(id: &str, start: &str, end: &str) -> Appointment {
 
 pub(crate) fn base(id: &str, when: When) -> Appointment {
     Appointment {
-        id: id.into(),
-        calendar_id: "primary".into(),
-        ical_uid: None,
         subject: format!("Subject of {id}"),
-        when,
-        original_time_zone: None,
-        show_as: ShowAs::Busy,
-        response: ResponseStatus::Accepted,
-        sensitivity: Sensitivity::Normal,
-        cancelled: false,
-        location: None,
-        organizer: None,
-        attendees: None,
-        join_url: None,
-        online_provider: None,
-        meeting_id: None,
-        meeting_passcode: None,
-        web_link: None,
-        series_master_id: None,
-        kind: AppointmentType::SingleInstance,
-        categories: vec![],
-        reminder_on: false,
-        reminder_minutes: None,
-        body_preview: None,
-        last_modified: None,
+        ..Appointment::new(id, "primary", when)
     }
 }
 
