@@ -790,6 +790,10 @@ impl<R: Runtime> Integration for AppIntegration<R> {
         self.shell().publish_status(&self.app);
     }
 
+    fn sync_filled(&self) {
+        emit_agenda_changed(&self.app);
+    }
+
     fn presence_status_changed(&self) {
         self.shell().publish_status(&self.app);
     }

@@ -36,6 +36,9 @@ pub trait Integration: Send + Sync + 'static {
     /// A sync round ended (every round: the window's status line says when the last one
     /// was). `end` says whether the store changed and whether the tray must redraw.
     fn sync_round_ended(&self, end: RoundEnd);
+    /// A sync under way made part of the window visible (a first sync shows the next two
+    /// weeks before it has read the rest): the agenda reloads.
+    fn sync_filled(&self);
     /// Presence automation's status changed (the status line and the tray follow it).
     fn presence_status_changed(&self);
     /// Shows a reminder that is due, with its body text.
@@ -71,6 +74,7 @@ impl Default for Loops {
 struct Wakes {
     sync_now: Arc<Notify>,
     sync_stop: Arc<Notify>,
+    fills_stop: Arc<Notify>,
     presence_store_changed: Arc<Notify>,
     /// The running presence runtime's stop; replaced when it restarts.
     presence_stop: Mutex<Arc<Notify>>,
@@ -126,6 +130,11 @@ impl Background {
         let wakes = &self.wakes;
         let mut tasks = vec![
             runtime.spawn(sync_loop(
+                engine.clone(),
+                wakes.clone(),
+                integration.clone(),
+            )),
+            runtime.spawn(follow_fills(
                 engine.clone(),
                 wakes.clone(),
                 integration.clone(),
@@ -215,6 +224,7 @@ impl Background {
         self.stopping.store(true, Ordering::SeqCst);
         let wakes = &self.wakes;
         wakes.sync_stop.notify_one();
+        wakes.fills_stop.notify_one();
         lock(&wakes.presence_stop).notify_one();
         wakes.reminders_stop.notify_one();
         wakes.follow_stop.notify_one();
@@ -232,6 +242,7 @@ impl Background {
         self.stopping.store(true, Ordering::SeqCst);
         let wakes = &self.wakes;
         wakes.sync_stop.notify_one();
+        wakes.fills_stop.notify_one();
         lock(&wakes.presence_stop).notify_one();
         wakes.reminders_stop.notify_one();
         wakes.follow_stop.notify_one();
@@ -284,6 +295,22 @@ async fn sync_loop(engine: Arc<Engine>, wakes: Arc<Wakes>, integration: Arc<dyn 
         },
     )
     .await;
+}
+
+/// Follows the parts of the window a sync under way makes visible: the agenda, reminders,
+/// presence automation and the tray look at each before the sync ends.
+async fn follow_fills(engine: Arc<Engine>, wakes: Arc<Wakes>, integration: Arc<dyn Integration>) {
+    let mut fills = engine.sync_fills();
+    loop {
+        tokio::select! {
+            changed = fills.changed() => if changed.is_err() { return },
+            _ = wakes.fills_stop.notified() => return,
+        }
+        wakes.presence_store_changed.notify_one();
+        wakes.reminders_changed.notify_one();
+        wakes.tray_changed.notify_one();
+        integration.sync_filled();
+    }
 }
 
 /// Shows reminders at their time (the engine remembers which were shown).

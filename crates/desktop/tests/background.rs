@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 enum Shown_ {
     StillSyncing,
     RoundEnded(RoundEnd),
+    Filled,
     PresenceChanged,
     Reminder(String),
     Alert(String),
@@ -56,6 +57,9 @@ impl Integration for Recorder {
     }
     fn sync_round_ended(&self, end: RoundEnd) {
         self.push(Shown_::RoundEnded(end));
+    }
+    fn sync_filled(&self) {
+        self.push(Shown_::Filled);
     }
     fn presence_status_changed(&self) {
         self.push(Shown_::PresenceChanged);

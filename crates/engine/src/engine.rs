@@ -47,6 +47,9 @@ pub struct Engine {
     presence_shared: crate::presence::runtime::Shared,
     /// The call-forwarding provider and where its secrets are.
     pub(crate) forwarding: crate::presence::forwarding::Slot,
+    /// Bumped when a sync under way made part of the window visible (a first sync's next
+    /// days, then each further part): the shells show it before the sync ends.
+    filled: tokio::sync::watch::Sender<u64>,
 }
 
 mod outlook;
@@ -131,6 +134,7 @@ impl Engine {
             phase: Mutex::new((SyncPhase::Never, None)),
             presence_shared: Default::default(),
             forwarding: crate::presence::forwarding::Slot::new(setup.demo),
+            filled: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -363,6 +367,12 @@ impl Engine {
     }
 
     /// Today in the display zone.
+    /// Changes each time a sync under way made part of the window visible (see
+    /// [`Engine::sync`]: a first sync shows the next two weeks first).
+    pub fn sync_fills(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.filled.subscribe()
+    }
+
     pub fn today(&self) -> NaiveDate {
         self.clock
             .now()

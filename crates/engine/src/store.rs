@@ -680,6 +680,21 @@ impl Store {
         Ok(stats)
     }
 
+    /// Writes a page of a first sync's fill straight into the calendar's visible data, in
+    /// one transaction, leaving the sync state alone: it says a full round is under way,
+    /// which a crash resumes and whose completion replaces these rows with the
+    /// authoritative ones. Replaying a page changes nothing.
+    pub fn fill_changes(
+        &mut self,
+        calendar_id: &str,
+        changes: &[EventChange],
+    ) -> Result<ApplyStats, Error> {
+        let tx = self.conn.transaction()?;
+        let stats = apply_in(&tx, Table::Live, calendar_id, changes)?;
+        tx.commit()?;
+        Ok(stats)
+    }
+
     /// Forgets the round in progress (its next link led nowhere good); the data and the
     /// last delta link stay.
     pub fn abandon_round(&mut self, calendar_id: &str) -> Result<(), Error> {

@@ -208,11 +208,14 @@ async fn sync_then_move(interrupt_first: bool) {
     let config = config_for(&first);
     let old = engine(&first, dir.path(), config, clock.clone()).await;
     if interrupt_first {
+        // A full round (the first sync's fill gets past a failing page: its full round
+        // reads what the fill could not), broken off at its third page.
+        old.sync(SyncOptions::default()).await.unwrap();
         first.control().push_fault(Fault::FailPage {
             page_index: 2,
             status: 500,
         });
-        old.sync(SyncOptions::default()).await.unwrap_err();
+        old.sync(SyncOptions { full: true }).await.unwrap_err();
         let state = presently_engine::store::Store::open(&dir.path().join("presently.db"))
             .unwrap()
             .sync_state(presently_emulator::PRIMARY_CALENDAR_ID)
@@ -556,8 +559,9 @@ async fn oversized_unordered_pages_give_the_same_store_as_ordered_ones() {
     let engine = engine(&emu, dir.path(), config.clone(), clock.clone()).await;
     let report = engine.sync(SyncOptions::default()).await.unwrap();
     assert_eq!(
-        report.calendars[0].pages, 1,
-        "one page of everything: {report:?}"
+        report.calendars[0].pages,
+        1 + 1 + presently_engine::sync::FILL_CHUNKS,
+        "one page of everything for the full round, and for each part of the fill: {report:?}"
     );
     let calendar = presently_emulator::PRIMARY_CALENDAR_ID;
     let all = stored(ordered_dir.path(), calendar);

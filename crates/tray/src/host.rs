@@ -374,6 +374,7 @@ impl Integration for HostIntegration {
     // The tray is the host's only view: the supervisor wakes the tray loop for these.
     fn sync_still_running(&self) {}
     fn sync_round_ended(&self, _end: RoundEnd) {}
+    fn sync_filled(&self) {}
     fn presence_status_changed(&self) {}
 
     fn show_reminder(&self, reminder: Reminder, body: String) -> Shown<'_> {

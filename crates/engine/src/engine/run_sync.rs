@@ -6,7 +6,8 @@ use crate::graph::{parse_calendar, CalendarView, EventChange};
 use crate::model::Calendar;
 use crate::store::{ApplyStats, RoundKind, SyncState};
 use crate::sync::{
-    link_is_on, plan_round, refuses_delta, PageStep, Round, RoundError, Source, Window,
+    link_is_on, plan_round, refuses_delta, FillPlan, PageStep, Round, RoundError, Source, Window,
+    FILL_CHUNKS,
 };
 use secrecy::SecretString;
 use serde::Serialize;
@@ -388,17 +389,18 @@ impl Engine {
         let mut restarted = None;
         let mut restarts = 0;
         let mut rejected = 0;
+        let mut fill_pages = 0;
         'round: loop {
             let state = self.store().sync_state(&calendar.id)?;
-            let mut plan = plan_round(state.as_ref(), &source, self.graph().base(), window, force)
+            let plan = plan_round(state.as_ref(), &source, self.graph().base(), window, force)
                 .map_err(|e| Error::InvalidInput(format!("bad Graph endpoint: {e}")))?;
-            // Nothing to keep showing: write the pages straight in instead of staging them.
-            if plan.kind == RoundKind::Full
+            // A first sync, or one after the server forgot the sync state: the user looks
+            // at the next days now, so those are read and shown first, and the rest of the
+            // window side by side; the full round below then gets the one delta link that
+            // keeps later syncs at one request. Resumed, it is that full round.
+            let fill = plan.kind == RoundKind::Full
                 && !plan.resumed
-                && self.store().calendar_is_empty(&calendar.id)?
-            {
-                plan.kind = RoundKind::Initial;
-            }
+                && (restarts > 0 || self.store().calendar_is_empty(&calendar.id)?);
             if let Some(from) = &plan.moved_from {
                 tracing::info!(calendar = %calendar.name, stored = %from, endpoint = %self.graph_origin(), "the Graph endpoint changed since the last sync; reading the whole window again");
                 restarted = Some(format!(
@@ -419,6 +421,23 @@ impl Engine {
                 self.store().begin_full_round(&calendar.id, &start)?;
             }
             let mut totals = ApplyStats::default();
+            if fill {
+                // Only a head start: what it could not read, the full round reads (and
+                // restarts on what went wrong there, as any round does).
+                match self.fill_calendar(calendar, window).await {
+                    Ok(filled) => {
+                        parse_micros += filled.parse_micros;
+                        store_micros += filled.store_micros;
+                        rejected += filled.rejected;
+                        fill_pages += filled.pages;
+                        totals += filled.stats;
+                    }
+                    Err(err) => {
+                        tracing::warn!(calendar = %calendar.name, error = %err, "the next days could not be read first; reading the window in one round");
+                        restarted = Some(format!("the first read of the next days failed ({err})"));
+                    }
+                }
+            }
             let mut pending: Vec<EventChange> = Vec::new();
             let mut link = plan.first_link.clone();
             let mut current_state = state.unwrap_or_default();
@@ -549,7 +568,7 @@ impl Engine {
                                 name: calendar.name.clone(),
                                 kind,
                                 resumed: plan.resumed,
-                                pages: round.pages(),
+                                pages: round.pages() + fill_pages,
                                 upserted: totals.upserted,
                                 removed: totals.removed,
                                 restarted,
@@ -562,6 +581,118 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// What a fill read and wrote.
+#[derive(Debug, Default)]
+struct Filled {
+    pages: usize,
+    rejected: usize,
+    stats: ApplyStats,
+    parse_micros: u64,
+    store_micros: u64,
+}
+
+impl std::ops::AddAssign for Filled {
+    fn add_assign(&mut self, other: Self) {
+        self.pages += other.pages;
+        self.rejected += other.rejected;
+        self.stats += other.stats;
+        self.parse_micros += other.parse_micros;
+        self.store_micros += other.store_micros;
+    }
+}
+
+impl Engine {
+    /// Fills an empty (or forgotten) calendar: the priority window (yesterday to two weeks
+    /// ahead, in the user's zone) first, shown as soon as it is in; then the rest of the
+    /// window in sub-windows read side by side (within Outlook's 4 concurrent requests),
+    /// each shown as it completes. Plain calendarView reads: no delta state to keep (the
+    /// full round that follows brings the delta link), and any calendar has them.
+    async fn fill_calendar(&self, calendar: &Calendar, window: Window) -> Result<Filled, Error> {
+        let tz = self.config().display_timezone();
+        let today_start = crate::agenda::local_midnight(tz, self.today());
+        let plan = FillPlan::new(window, today_start, FILL_CHUNKS);
+        let source = Source::CalendarWindow {
+            calendar_id: calendar.id.clone(),
+        };
+        let started = std::time::Instant::now();
+        let mut filled = self.fill_window(calendar, &source, plan.priority).await?;
+        self.filled.send_modify(|n| *n += 1);
+        tracing::info!(calendar = %calendar.name, items = filled.stats.upserted, elapsed_ms = started.elapsed().as_millis() as u64, "the next two weeks are in");
+        let source = &source;
+        let rest = futures::future::join_all(plan.rest.iter().map(|w| async move {
+            let part = self.fill_window(calendar, source, *w).await;
+            if part.is_ok() {
+                self.filled.send_modify(|n| *n += 1);
+            }
+            part
+        }))
+        .await;
+        for part in rest {
+            filled += part?;
+        }
+        tracing::info!(calendar = %calendar.name, items = filled.stats.upserted, elapsed_ms = started.elapsed().as_millis() as u64, "the whole window is in; reading it once more for its delta link");
+        Ok(filled)
+    }
+
+    /// Reads one sub-window's pages into the calendar's visible data.
+    async fn fill_window(
+        &self,
+        calendar: &Calendar,
+        source: &Source,
+        part: Window,
+    ) -> Result<Filled, Error> {
+        let sync = &self.config().sync;
+        let first = source
+            .initial_url(self.graph().base(), part)
+            .map_err(|e| Error::InvalidInput(format!("bad Graph endpoint: {e}")))?
+            .to_string();
+        let plan = crate::sync::RoundPlan {
+            kind: RoundKind::Initial,
+            first_link: first.clone(),
+            resumed: false,
+            moved_from: None,
+        };
+        let mut round = Round::new(&plan, source, part, None, MAX_PAGES);
+        let mut filled = Filled::default();
+        let mut pending: Vec<EventChange> = Vec::new();
+        let mut link = first;
+        loop {
+            let url = self.graph().checked_link(&link)?;
+            let page_size = sync.page_size;
+            let body = self
+                .authed(|token| {
+                    let url = url.clone();
+                    async move { self.graph().get(url, &token, Some(page_size)).await }
+                })
+                .await?;
+            let parse_started = std::time::Instant::now();
+            let page = CalendarView::parse(&calendar.id, &body)?;
+            filled.rejected += page.rejected.len();
+            filled.parse_micros += parse_started.elapsed().as_micros() as u64;
+            let step = round
+                .on_page(&page, self.clock.now(), None)
+                .map_err(|e| Error::MalformedResponse(e.to_string()))?;
+            pending.extend(page.changes);
+            let store_started = std::time::Instant::now();
+            let next = match step {
+                PageStep::Continue { state } => state.next_link,
+                PageStep::Complete { .. } => None,
+            };
+            if next.is_none() || pending.len() >= sync.write_batch {
+                filled.stats += self.store().fill_changes(&calendar.id, &pending)?;
+                pending.clear();
+            }
+            filled.store_micros += store_started.elapsed().as_micros() as u64;
+            match next {
+                Some(next) => link = next,
+                None => break,
+            }
+        }
+        filled.pages = round.pages();
+        Ok(filled)
     }
 }
 

@@ -43,6 +43,87 @@ impl Window {
     }
 }
 
+/// How many days from today a first sync reads before the rest of the window: yesterday
+/// to two weeks ahead, what the user is about to look at.
+pub const PRIORITY_DAYS_BACK: u64 = 1;
+pub const PRIORITY_DAYS_AHEAD: u64 = 14;
+/// Sub-windows the rest of the window is read in, side by side: with the priority window
+/// done, Outlook's 4 concurrent requests per mailbox.
+pub const FILL_CHUNKS: usize = 4;
+
+/// How a first sync (or one after the server forgot the sync state) fills a calendar: the
+/// priority window first, then the rest in sub-windows read in parallel. Together they
+/// cover the window exactly once: contiguous, no overlap (an appointment across a boundary
+/// is read twice and stored once, by its id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillPlan {
+    pub priority: Window,
+    pub rest: Vec<Window>,
+}
+
+impl FillPlan {
+    /// The priority window is `[today_start - 1 day, today_start + 15 days)` where
+    /// `today_start` is when the user's today began (their zone), cut to `window`; the rest
+    /// of `window` is split into at most `chunks` sub-windows of whole hours, the later
+    /// side (the future, read more often) first.
+    pub fn new(window: Window, today_start: DateTime<Utc>, chunks: usize) -> Self {
+        let day = chrono::Duration::days(1);
+        let clamp = |t: DateTime<Utc>| t.clamp(window.start, window.end);
+        let priority = Window {
+            start: clamp(today_start - day * PRIORITY_DAYS_BACK as i32),
+            end: clamp(today_start + day * (PRIORITY_DAYS_AHEAD as i32 + 1)),
+        };
+        let before = Window {
+            start: window.start,
+            end: priority.start,
+        };
+        let after = Window {
+            start: priority.end,
+            end: window.end,
+        };
+        let span = |w: &Window| (w.end - w.start).num_seconds().max(0);
+        let total = span(&before) + span(&after);
+        let mut rest = Vec::new();
+        if total > 0 {
+            let chunks = chunks.max(1) as i64;
+            // Each side gets chunks in proportion to its length (at least one if it is not
+            // empty), and the chunks of a side are equal, cut at whole hours.
+            let after_chunks = if span(&after) == 0 {
+                0
+            } else if span(&before) == 0 {
+                chunks
+            } else {
+                // Both sides need one (they do not touch), even when `chunks` is 1.
+                ((chunks * span(&after) + total / 2) / total).clamp(1, (chunks - 1).max(1))
+            };
+            let before_chunks = if span(&before) == 0 {
+                0
+            } else {
+                (chunks - after_chunks).max(1)
+            };
+            for (side, n) in [(after, after_chunks), (before, before_chunks)] {
+                if n == 0 {
+                    continue;
+                }
+                let hours = (span(&side) + 3599) / 3600;
+                let step = ((hours + n - 1) / n).max(1);
+                let mut start = side.start;
+                while start < side.end {
+                    let end = (start + chrono::Duration::hours(step)).min(side.end);
+                    rest.push(Window { start, end });
+                    start = end;
+                }
+            }
+        }
+        Self { priority, rest }
+    }
+
+    /// Every sub-window, the priority window first.
+    pub fn all(&self) -> impl Iterator<Item = &Window> {
+        std::iter::once(&self.priority).chain(self.rest.iter())
+    }
+}
+
 /// How a calendar is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {

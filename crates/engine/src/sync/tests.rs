@@ -308,3 +308,66 @@ fn sync_imports_nothing_from_the_engine() {
     }
     assert!(checked >= 2, "read {checked} files in {}", dir.display());
 }
+
+/// The sub-windows of a fill cover the window exactly: sorted, they join end to start
+/// from the window's start to its end.
+fn assert_covers_exactly(plan: &FillPlan, window: Window) {
+    let mut parts: Vec<Window> = plan.all().copied().filter(|w| w.start < w.end).collect();
+    parts.sort_by_key(|w| w.start);
+    assert_eq!(
+        parts.first().map(|w| w.start),
+        Some(window.start),
+        "{plan:?}"
+    );
+    assert_eq!(parts.last().map(|w| w.end), Some(window.end), "{plan:?}");
+    for pair in parts.windows(2) {
+        assert_eq!(pair[0].end, pair[1].start, "a gap or an overlap: {plan:?}");
+    }
+}
+
+#[test]
+fn a_fill_reads_yesterday_to_two_weeks_first_then_the_rest_in_four_parts() {
+    let window = window();
+    // The user's today began at 23:00 UTC the day before (Europe/Berlin in winter).
+    let today_start: DateTime<Utc> = "2026-11-23T23:00:00Z".parse().unwrap();
+    let plan = FillPlan::new(window, today_start, FILL_CHUNKS);
+    assert_eq!(
+        plan.priority,
+        Window {
+            start: "2026-11-22T23:00:00Z".parse().unwrap(),
+            end: "2026-12-08T23:00:00Z".parse().unwrap(),
+        }
+    );
+    assert_eq!(plan.rest.len(), 4, "{plan:?}");
+    // The future first (166 days ahead against 30 back: three parts to one).
+    assert!(plan.rest[0].start == plan.priority.end, "{plan:?}");
+    assert!(plan.rest[3].end == plan.priority.start, "{plan:?}");
+    assert_covers_exactly(&plan, window);
+}
+
+#[test]
+fn a_fill_covers_any_window_exactly_once() {
+    let starts = [
+        "2026-11-24T00:00:00Z",
+        "2026-11-24T13:37:00Z",
+        "2026-10-25T01:00:00Z",
+        // Today at the window's very edges and outside it.
+        "2026-10-25T00:00:00Z",
+        "2027-05-23T00:00:00Z",
+        "2030-01-01T00:00:00Z",
+        "2020-01-01T00:00:00Z",
+    ];
+    for (back, ahead) in [(30, 180), (0, 0), (1, 14), (0, 400), (365, 0), (2, 1)] {
+        let window = Window::around("2026-11-24".parse().unwrap(), back, ahead);
+        for start in starts {
+            for chunks in [1, 2, 4, 7] {
+                let plan = FillPlan::new(window, start.parse().unwrap(), chunks);
+                assert!(
+                    plan.rest.len() <= chunks.max(1) + 1,
+                    "{back}/{ahead} {start} {chunks}: {plan:?}"
+                );
+                assert_covers_exactly(&plan, window);
+            }
+        }
+    }
+}
