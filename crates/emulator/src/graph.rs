@@ -62,6 +62,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         ))
         .layer(middleware::from_fn_with_state(state.clone(), graph_faults))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        // Inside the in-flight count: a request waiting out its latency is in flight.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::latency::delay,
+        ))
         .layer(middleware::from_fn_with_state(state, track_concurrency));
     Router::new().nest("/v1.0", me)
 }

@@ -16,6 +16,10 @@
 //! vary as they do in the field, seeded and reproducible: enum casings, `Retry-After` forms,
 //! optional fields left out, join links outside `onlineMeeting`, oversized pages, delta
 //! rounds in no order.
+//!
+//! For benchmarks and tests of the first sync as a new user meets it over a WAN, a
+//! [`Latency`] (`EmulatorConfig::latency`, [`Control::set_latency`]) delays every request of
+//! the identity platform and Graph on the server side and can throttle response bodies.
 
 // The emulator plays Microsoft's servers, which run on the wall clock (a test moves the
 // emulator's own clock with `Control::set_clock` where it needs to): clippy.toml's rule
@@ -41,6 +45,7 @@ mod faults;
 mod forwarding;
 mod graph;
 mod identity;
+mod latency;
 mod mailbox;
 mod paging;
 mod presence;
@@ -54,6 +59,7 @@ mod variance;
 pub use automation::{PresenceCall, SinkRequest, DEFAULT_AMI_SECRET, DEFAULT_AMI_USERNAME};
 pub use control::{Control, ControlError};
 pub use faults::Fault;
+pub use latency::Latency;
 pub use seed::{DEMO_USER_ID, HOLIDAYS_CALENDAR_ID, PRIMARY_CALENDAR_ID};
 pub use state::RequestRecord;
 pub use tokens::DeviceStep;
@@ -102,6 +108,9 @@ pub struct EmulatorConfig {
     /// Graph's real-world variance, seeded (default off: the emulator answers in its one
     /// tidy way). See [`Variance`]; [`Control::set_variance`] switches it later.
     pub variance: Option<Variance>,
+    /// Latency of the identity and Graph endpoints (default none). See [`Latency`];
+    /// [`Control::set_latency`] changes it later.
+    pub latency: Latency,
 }
 
 impl Default for EmulatorConfig {
@@ -112,6 +121,7 @@ impl Default for EmulatorConfig {
             mailbox_tz: chrono_tz::Europe::Berlin,
             seed: Seed::Demo,
             variance: None,
+            latency: Latency::NONE,
         }
     }
 }
@@ -251,16 +261,25 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         stopping: tokio::sync::watch::channel(false).0,
         automation: Mutex::new(automation),
         variance: Mutex::new(variance),
+        latency: Mutex::new(cfg.latency),
     })
 }
 
 fn router(state: AppState) -> Router {
     Router::new()
-        .merge(identity::routes())
+        .merge(identity::routes().layer(middleware::from_fn_with_state(
+            state.clone(),
+            latency::delay,
+        )))
         .merge(graph::routes(state.clone()))
         .merge(forwarding::routes())
         .merge(control::routes())
         .layer(middleware::from_fn_with_state(state.clone(), count_and_log))
+        // Outermost: a throttled body streams after the request log recorded it.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            latency::throttle,
+        ))
         .with_state(state)
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::automation::AutomationState;
 use crate::faults::FaultState;
+use crate::latency::Latency;
 use crate::mailbox::{Instance, Mailbox};
 use crate::tokens::AuthState;
 use crate::variance::VarianceState;
@@ -94,6 +95,8 @@ pub struct Shared {
     pub automation: Mutex<AutomationState>,
     /// Graph's real-world variance, when on (see `variance`).
     pub variance: Mutex<Option<VarianceState>>,
+    /// The latency of the identity and Graph endpoints (see `latency`).
+    pub latency: Mutex<Latency>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -123,6 +126,15 @@ impl Shared {
 
     pub fn variance(&self) -> MutexGuard<'_, Option<VarianceState>> {
         lock(&self.variance)
+    }
+
+    /// The latency in force.
+    pub fn latency(&self) -> Latency {
+        *lock(&self.latency)
+    }
+
+    pub fn set_latency(&self, latency: Latency) {
+        *lock(&self.latency) = latency;
     }
 
     /// The seed of the variance in force, if any.

@@ -1,0 +1,205 @@
+//! Graph as a new user meets it over a WAN: per-request latency and throttled bodies.
+#![allow(clippy::unwrap_used)] // tests may unwrap (helpers outside #[test] fns too)
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate};
+use common::*;
+use presently_emulator::{Emulator, EmulatorConfig, Latency, Seed};
+use serde_json::{json, Value};
+
+/// 30 weeks (210 days) from Monday 2026-10-26, the window of these tests.
+const WINDOW: &str = "startDateTime=2026-10-26T00:00:00Z&endDateTime=2027-05-24T00:00:00Z";
+const WEEKS: usize = 30;
+
+async fn start_with_latency(latency: Latency) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        today: today(),
+        latency,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Event `n` of `per_week * WEEKS`: week `n % WEEKS`, so that by start time one week's
+/// events are neighbours.
+fn event(n: usize, per_week: usize) -> Value {
+    let week = n % WEEKS;
+    let k = n / WEEKS;
+    let day = NaiveDate::from_ymd_opt(2026, 10, 26).unwrap() + Days::new((week * 7 + k % 5) as u64);
+    let hour = 8 + (k / 5) % 10;
+    let minute = (k / 50) % 4 * 15;
+    assert!(k < per_week);
+    json!({
+        "subject": format!("Meeting {n} (week {week})"),
+        "start": {"dateTime": format!("{day}T{hour:02}:{minute:02}:00"), "timeZone": "UTC"},
+        "end": {"dateTime": format!("{day}T{hour:02}:{:02}:00", minute + 14), "timeZone": "UTC"},
+        "location": {"displayName": "Room 4.12"},
+        "showAs": "busy",
+    })
+}
+
+/// An empty mailbox with `per_week` events in each of the window's weeks; their ids by week.
+async fn mailbox_of_weeks(per_week: usize) -> (Emulator, Vec<String>, HashMap<String, usize>) {
+    let emu = start_with(Seed::Empty).await;
+    let ids = emu
+        .control()
+        .add_events_bulk((0..per_week * WEEKS).map(|n| event(n, per_week)).collect())
+        .unwrap();
+    let week_of = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| (id.clone(), n % WEEKS))
+        .collect();
+    (emu, ids, week_of)
+}
+
+// ---- latency ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn each_request_waits_out_the_latency_and_concurrent_ones_overlap() {
+    let emu = start_with_latency(Latency::per_request_ms(100)).await;
+    let token = emu.control().issue_access_token_for_tests();
+    let c = client();
+    let me = format!("{}/v1.0/me", emu.base_url());
+    // Warm the connection pool: the timings below are the server's, not a TCP handshake's.
+    graph_get(&c, &me, &token, &[]).await;
+
+    let t = Instant::now();
+    let (status, _, _) = graph_get(&c, &me, &token, &[]).await;
+    let one = t.elapsed();
+    assert_eq!(status, 200);
+    assert!(one >= Duration::from_millis(100), "{one:?}");
+
+    // Four at once overlap as over a network: about 100 ms, not 400.
+    let t = Instant::now();
+    let answers = futures::future::join_all((0..4).map(|_| graph_get(&c, &me, &token, &[]))).await;
+    let four = t.elapsed();
+    assert!(answers.iter().all(|(s, _, _)| *s == 200));
+    assert!(four >= Duration::from_millis(100), "{four:?}");
+    assert!(four < Duration::from_millis(200), "{four:?}");
+    assert_eq!(
+        emu.control().max_concurrent_graph_requests(),
+        4,
+        "in flight while waiting"
+    );
+
+    // A request without a token waits too (the network does not know), and so does the
+    // identity platform.
+    let t = Instant::now();
+    let (status, _, _) = graph_get(&c, &me, "nope", &[]).await;
+    assert_eq!(status, 401);
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    let t = Instant::now();
+    let openid = format!(
+        "{}/common/v2.0/.well-known/openid-configuration",
+        emu.base_url()
+    );
+    assert_eq!(c.get(&openid).send().await.unwrap().status(), 200);
+    assert!(t.elapsed() >= Duration::from_millis(100));
+}
+
+#[tokio::test]
+async fn latency_changes_at_run_time_and_the_control_api_is_never_delayed() {
+    let emu = start().await;
+    let control = emu.control();
+    assert_eq!(control.latency(), Latency::NONE);
+    let token = control.issue_access_token_for_tests();
+    let c = client();
+    let me = format!("{}/v1.0/me", emu.base_url());
+    graph_get(&c, &me, &token, &[]).await;
+    let t = Instant::now();
+    graph_get(&c, &me, &token, &[]).await;
+    assert!(
+        t.elapsed() < Duration::from_millis(300),
+        "no latency by default"
+    );
+
+    control.set_latency(Latency::per_request_ms(300));
+    assert_eq!(control.latency(), Latency::per_request_ms(300));
+    let t = Instant::now();
+    graph_get(&c, &me, &token, &[]).await;
+    assert!(t.elapsed() >= Duration::from_millis(300));
+
+    // The HTTP control API sets it too, and answers at once.
+    let url = format!("{}/_emulator/latency", emu.base_url());
+    let t = Instant::now();
+    let answer: Value = c
+        .put(&url)
+        .json(&json!({"perRequestMs": 0, "bytesPerSec": 5000}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(300),
+        "control is not delayed"
+    );
+    assert_eq!(answer, json!({"perRequestMs": 0, "bytesPerSec": 5000}));
+    assert_eq!(
+        control.latency(),
+        Latency::per_request_ms(0).with_bytes_per_sec(5000)
+    );
+    let got: Value = c.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got, answer);
+    let bad = c
+        .put(&url)
+        .json(&json!({"perRequestMs": "fast"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        control.latency(),
+        Latency::per_request_ms(0).with_bytes_per_sec(5000),
+        "a bad request changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn bytes_per_sec_streams_a_large_page_at_that_rate() {
+    let (emu, _, _) = mailbox_of_weeks(10).await;
+    let token = emu.control().issue_access_token_for_tests();
+    let c = client();
+    let url = format!("{}/v1.0/me/calendarView?{WINDOW}&$top=300", emu.base_url());
+    graph_get(&c, &url, &token, &[]).await;
+    let t = Instant::now();
+    let plain = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    let plain = plain.bytes().await.unwrap();
+    let fast = t.elapsed();
+    assert!(plain.len() > 100_000, "a large page: {} bytes", plain.len());
+
+    // A rate at which the page takes 400 ms.
+    let rate = plain.len() as u64 * 1000 / 400;
+    emu.control()
+        .set_latency(Latency::NONE.with_bytes_per_sec(rate));
+    let t = Instant::now();
+    let mut resp = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.content_length(), Some(plain.len() as u64));
+    let mut body = Vec::new();
+    let mut first_chunk = None;
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        first_chunk.get_or_insert_with(|| t.elapsed());
+        body.extend_from_slice(&chunk);
+    }
+    let slow = t.elapsed();
+    assert_eq!(body, plain.to_vec(), "the same page, only slower");
+    assert!(
+        slow >= Duration::from_millis(380),
+        "{slow:?} (unthrottled {fast:?})"
+    );
+    assert!(slow < Duration::from_millis(2000), "{slow:?}");
+    // Streamed as it crosses the link, not held back and sent at the end.
+    let first_chunk = first_chunk.unwrap();
+    assert!(
+        first_chunk < slow / 2,
+        "first bytes at {first_chunk:?} of {slow:?}"
+    );
+}
