@@ -21,6 +21,7 @@ use crate::automation::{
 use crate::faults::Fault;
 use crate::latency::Latency;
 use crate::mailbox::{self, EventRecord, Exception, Mailbox, OccurrenceOverride, Resolved};
+use crate::paging::DeltaOrder;
 use crate::state::{AppState, RequestRecord};
 use crate::tokens::{AppRegistration, AuthState, DeviceStep, SignInAudience};
 use crate::tz;
@@ -645,6 +646,19 @@ impl Control {
         self.st.latency()
     }
 
+    /// Sets the order of full delta rounds that start from now on, as
+    /// [`crate::EmulatorConfig::delta_order`] does at start (a round already under way keeps
+    /// its order). See [`DeltaOrder`].
+    pub fn set_delta_order(&self, order: DeltaOrder) {
+        tracing::debug!(?order, "control: delta order");
+        self.st.set_delta_order(order);
+    }
+
+    /// The order of full delta rounds in force.
+    pub fn delta_order(&self) -> DeltaOrder {
+        self.st.delta_order()
+    }
+
     /// The next `count` calls to the presence and mailbox settings endpoints (GET
     /// included) fail with `status`, shaped like Graph's (429 and 503 with `Retry-After:
     /// 1`). They are recorded with that status.
@@ -855,6 +869,10 @@ pub fn routes() -> Router<AppState> {
         .route("/_emulator/clock/advance", post(advance_clock))
         .route("/_emulator/variance", get(get_variance).put(put_variance))
         .route("/_emulator/latency", get(get_latency).put(put_latency))
+        .route(
+            "/_emulator/delta-order",
+            get(get_delta_order).put(put_delta_order),
+        )
         .route("/_emulator/apps", get(list_apps).post(register_app))
         .route(
             "/_emulator/apps/{client_id}",
@@ -1070,6 +1088,27 @@ async fn put_latency(State(st): State<AppState>, body: Bytes) -> Response {
         Latency::per_request_ms(v.per_request_ms).with_bytes_per_sec(v.bytes_per_sec.unwrap_or(0)),
     );
     Json(latency_json(c.latency())).into_response()
+}
+
+/// `{"order": "byStart"}` or `{"order": "unordered", "seed": n}`: the order of full delta
+/// rounds in force.
+async fn get_delta_order(State(st): State<AppState>) -> Json<Value> {
+    Json(json!((Control { st }).delta_order()))
+}
+
+/// Sets the order of full delta rounds (the body as `GET` answers it).
+async fn put_delta_order(State(st): State<AppState>, body: Bytes) -> Response {
+    let order: DeltaOrder = match serde_json::from_slice(&body) {
+        Ok(o) => o,
+        Err(e) => {
+            return err(&ControlError::Invalid(format!(
+                "not a delta order ({{\"order\": \"byStart\"}} or {{\"order\": \"unordered\", \"seed\": n}}): {e}"
+            )))
+        }
+    };
+    let c = Control { st };
+    c.set_delta_order(order);
+    Json(json!(c.delta_order())).into_response()
 }
 
 fn err(e: &ControlError) -> Response {

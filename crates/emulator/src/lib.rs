@@ -19,7 +19,9 @@
 //!
 //! For benchmarks and tests of the first sync as a new user meets it over a WAN, a
 //! [`Latency`] (`EmulatorConfig::latency`, [`Control::set_latency`]) delays every request of
-//! the identity platform and Graph on the server side and can throttle response bodies.
+//! the identity platform and Graph on the server side and can throttle response bodies, and
+//! [`DeltaOrder::Unordered`] (`EmulatorConfig::delta_order`, [`Control::set_delta_order`])
+//! serves a full delta round in a seeded order instead of by start time.
 
 // The emulator plays Microsoft's servers, which run on the wall clock (a test moves the
 // emulator's own clock with `Control::set_clock` where it needs to): clippy.toml's rule
@@ -60,6 +62,7 @@ pub use automation::{PresenceCall, SinkRequest, DEFAULT_AMI_SECRET, DEFAULT_AMI_
 pub use control::{Control, ControlError};
 pub use faults::Fault;
 pub use latency::Latency;
+pub use paging::DeltaOrder;
 pub use seed::{DEMO_USER_ID, HOLIDAYS_CALENDAR_ID, PRIMARY_CALENDAR_ID};
 pub use state::RequestRecord;
 pub use tokens::DeviceStep;
@@ -111,6 +114,9 @@ pub struct EmulatorConfig {
     /// Latency of the identity and Graph endpoints (default none). See [`Latency`];
     /// [`Control::set_latency`] changes it later.
     pub latency: Latency,
+    /// The order of a full delta round (default by start time). See [`DeltaOrder`];
+    /// [`Control::set_delta_order`] changes it later.
+    pub delta_order: DeltaOrder,
 }
 
 impl Default for EmulatorConfig {
@@ -122,6 +128,7 @@ impl Default for EmulatorConfig {
             seed: Seed::Demo,
             variance: None,
             latency: Latency::NONE,
+            delta_order: DeltaOrder::ByStart,
         }
     }
 }
@@ -262,6 +269,7 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         automation: Mutex::new(automation),
         variance: Mutex::new(variance),
         latency: Mutex::new(cfg.latency),
+        delta_order: Mutex::new(cfg.delta_order),
     })
 }
 

@@ -11,6 +11,7 @@ use crate::automation::AutomationState;
 use crate::faults::FaultState;
 use crate::latency::Latency;
 use crate::mailbox::{Instance, Mailbox};
+use crate::paging::DeltaOrder;
 use crate::tokens::AuthState;
 use crate::variance::VarianceState;
 
@@ -97,6 +98,8 @@ pub struct Shared {
     pub variance: Mutex<Option<VarianceState>>,
     /// The latency of the identity and Graph endpoints (see `latency`).
     pub latency: Mutex<Latency>,
+    /// The order of a full delta round's items (see [`DeltaOrder`]).
+    pub delta_order: Mutex<DeltaOrder>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -135,6 +138,15 @@ impl Shared {
 
     pub fn set_latency(&self, latency: Latency) {
         *lock(&self.latency) = latency;
+    }
+
+    /// The order of full delta rounds in force.
+    pub fn delta_order(&self) -> DeltaOrder {
+        *lock(&self.delta_order)
+    }
+
+    pub fn set_delta_order(&self, order: DeltaOrder) {
+        *lock(&self.delta_order) = order;
     }
 
     /// The seed of the variance in force, if any.

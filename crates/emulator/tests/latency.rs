@@ -1,14 +1,15 @@
-//! Graph as a new user meets it over a WAN: per-request latency and throttled bodies.
+//! Graph as a new user meets it over a WAN: per-request latency, throttled bodies and delta
+//! rounds in no order.
 #![allow(clippy::unwrap_used)] // tests may unwrap (helpers outside #[test] fns too)
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
 use common::*;
-use presently_emulator::{Emulator, EmulatorConfig, Latency, Seed};
+use presently_emulator::{DeltaOrder, Emulator, EmulatorConfig, Latency, Seed};
 use serde_json::{json, Value};
 
 /// 30 weeks (210 days) from Monday 2026-10-26, the window of these tests.
@@ -56,6 +57,36 @@ async fn mailbox_of_weeks(per_week: usize) -> (Emulator, Vec<String>, HashMap<St
         .map(|(n, id)| (id.clone(), n % WEEKS))
         .collect();
     (emu, ids, week_of)
+}
+
+/// The pages of one delta round, as lists of item ids.
+async fn round_pages(
+    c: &reqwest::Client,
+    url: &str,
+    token: &str,
+    prefer: &[&str],
+) -> (Vec<Vec<String>>, String) {
+    let mut pages = Vec::new();
+    let mut next = url.to_owned();
+    loop {
+        assert!(pages.len() < 200, "nextLink loop");
+        let (status, _, body) = graph_get(c, &next, token, prefer).await;
+        assert_eq!(status, 200, "{body}");
+        pages.push(ids_of(&body));
+        match body["@odata.nextLink"].as_str() {
+            Some(n) => next = n.to_owned(),
+            None => return (pages, body["@odata.deltaLink"].as_str().unwrap().to_owned()),
+        }
+    }
+}
+
+fn ids_of(page: &Value) -> Vec<String> {
+    page["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 // ---- latency ------------------------------------------------------------------------------
@@ -201,5 +232,135 @@ async fn bytes_per_sec_streams_a_large_page_at_that_rate() {
     assert!(
         first_chunk < slow / 2,
         "first bytes at {first_chunk:?} of {slow:?}"
+    );
+}
+
+// ---- unordered delta rounds ---------------------------------------------------------------
+
+#[tokio::test]
+async fn an_unordered_full_round_spreads_a_week_over_the_pages_and_loses_nothing() {
+    let (emu, ids, week_of) = mailbox_of_weeks(20).await;
+    let control = emu.control();
+    let token = control.issue_access_token_for_tests();
+    let c = client();
+    let first = format!("{}/v1.0/me/calendarView/delta?{WINDOW}", emu.base_url());
+    let prefer = ["odata.maxpagesize=50"];
+    let all: BTreeSet<String> = ids.iter().cloned().collect();
+    // Pages holding week 10's events, and weeks seen on the first page.
+    let spread = |pages: &[Vec<String>]| {
+        let week = pages
+            .iter()
+            .filter(|p| p.iter().any(|id| week_of[id] == 10))
+            .count();
+        let first: BTreeSet<usize> = pages[0].iter().map(|id| week_of[id]).collect();
+        (week, first.len())
+    };
+
+    // By start time, as before: one week sits on one or two pages.
+    assert_eq!(control.delta_order(), DeltaOrder::ByStart);
+    let (tidy, _) = round_pages(&c, &first, &token, &prefer).await;
+    assert_eq!(tidy.len(), 12);
+    let (week_pages, first_weeks) = spread(&tidy);
+    assert!(week_pages <= 2, "{week_pages}");
+    assert!(first_weeks <= 3, "{first_weeks}");
+
+    control.set_delta_order(DeltaOrder::Unordered { seed: 7 });
+    let (pages, delta_link) = round_pages(&c, &first, &token, &prefer).await;
+    assert_eq!(pages.len(), 12);
+    let (week_pages, first_weeks) = spread(&pages);
+    assert!(week_pages >= 6, "week 10 on {week_pages} of 12 pages");
+    assert!(
+        first_weeks >= 15,
+        "the first page holds {first_weeks} weeks"
+    );
+    // Exactly the window's events: none lost, none twice.
+    let served: Vec<String> = pages.concat();
+    assert_eq!(served.len(), all.len(), "no item twice");
+    assert_eq!(served.iter().cloned().collect::<BTreeSet<_>>(), all);
+    assert!(served != tidy.concat(), "still by start");
+
+    // The same seed gives the same pages; another seed another order.
+    let (again, _) = round_pages(&c, &first, &token, &prefer).await;
+    assert!(again == pages, "the same seed, another order");
+    control.set_delta_order(DeltaOrder::Unordered { seed: 8 });
+    let (other, _) = round_pages(&c, &first, &token, &prefer).await;
+    assert!(other != pages, "another seed, the same order");
+    assert_eq!(other.concat().into_iter().collect::<BTreeSet<_>>(), all);
+
+    // A round keeps the order it started with, whatever is set meanwhile.
+    control.set_delta_order(DeltaOrder::Unordered { seed: 7 });
+    let (status, _, page) = graph_get(&c, &first, &token, &prefer).await;
+    assert_eq!(status, 200);
+    assert!(ids_of(&page) == pages[0]);
+    control.set_delta_order(DeltaOrder::ByStart);
+    let (rest, _) = round_pages(
+        &c,
+        page["@odata.nextLink"].as_str().unwrap(),
+        &token,
+        &prefer,
+    )
+    .await;
+    assert!(rest == pages[1..], "the round changed its order mid-way");
+
+    // Incremental rounds stay as they are: what changed, by start, removals last.
+    control.set_delta_order(DeltaOrder::Unordered { seed: 7 });
+    for n in [250, 10, 70] {
+        control
+            .update_event(&ids[n], json!({"subject": format!("Moved {n}")}))
+            .unwrap();
+    }
+    control.delete_event(&ids[3]).unwrap();
+    let (items, _, _) = delta_round(&c, &delta_link, &token, &prefer).await;
+    let order: Vec<(String, bool)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_owned(),
+                i.get("@removed").is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            (ids[10].clone(), false),
+            (ids[70].clone(), false),
+            (ids[250].clone(), false),
+            (ids[3].clone(), true),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_delta_order_is_set_over_http() {
+    let emu = start().await;
+    let c = client();
+    let url = format!("{}/_emulator/delta-order", emu.base_url());
+    let got: Value = c.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got, json!({"order": "byStart"}));
+    let set: Value = c
+        .put(&url)
+        .json(&json!({"order": "unordered", "seed": 7}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(set, json!({"order": "unordered", "seed": 7}));
+    assert_eq!(
+        emu.control().delta_order(),
+        DeltaOrder::Unordered { seed: 7 }
+    );
+    let bad = c
+        .put(&url)
+        .json(&json!({"order": "random"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        emu.control().delta_order(),
+        DeltaOrder::Unordered { seed: 7 }
     );
 }
