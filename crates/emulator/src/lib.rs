@@ -21,7 +21,9 @@
 //! [`Latency`] (`EmulatorConfig::latency`, [`Control::set_latency`]) delays every request of
 //! the identity platform and Graph on the server side and can throttle response bodies, and
 //! [`DeltaOrder::Unordered`] (`EmulatorConfig::delta_order`, [`Control::set_delta_order`])
-//! serves a full delta round in a seeded order instead of by start time.
+//! serves a full delta round in a seeded order instead of by start time. Pages hold at most
+//! 1000 items (`Prefer: odata.maxpagesize` above that is capped, and `Preference-Applied`
+//! says 1000).
 
 // The emulator plays Microsoft's servers, which run on the wall clock (a test moves the
 // emulator's own clock with `Control::set_clock` where it needs to): clippy.toml's rule
@@ -62,7 +64,7 @@ pub use automation::{PresenceCall, SinkRequest, DEFAULT_AMI_SECRET, DEFAULT_AMI_
 pub use control::{Control, ControlError};
 pub use faults::Fault;
 pub use latency::Latency;
-pub use paging::DeltaOrder;
+pub use paging::{DeltaOrder, MAX_PAGE_SIZE};
 pub use seed::{DEMO_USER_ID, HOLIDAYS_CALENDAR_ID, PRIMARY_CALENDAR_ID};
 pub use state::RequestRecord;
 pub use tokens::DeviceStep;

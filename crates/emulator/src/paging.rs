@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 
 /// Page size of calendarView (and its delta) when the client states none.
 pub const DEFAULT_PAGE_SIZE: usize = 10;
-/// Largest page the emulator serves.
+/// Largest page the emulator serves: Outlook's cap on `$top` (1 to 1000, as the List
+/// messages reference states). A larger `odata.maxpagesize` gets pages of 1000, and
+/// `Preference-Applied` says `odata.maxpagesize=1000`: the size applied, as OData services
+/// answer a preference they honour in part.
 pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// The order in which a full (initial) calendarView delta round serves its items. Graph

@@ -1,5 +1,5 @@
-//! Graph as a new user meets it over a WAN: per-request latency, throttled bodies and delta
-//! rounds in no order.
+//! Graph as a new user meets it over a WAN: per-request latency, throttled bodies, delta
+//! rounds in no order, and the largest page Outlook serves.
 #![allow(clippy::unwrap_used)] // tests may unwrap (helpers outside #[test] fns too)
 
 mod common;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
 use common::*;
-use presently_emulator::{DeltaOrder, Emulator, EmulatorConfig, Latency, Seed};
+use presently_emulator::{DeltaOrder, Emulator, EmulatorConfig, Latency, Seed, MAX_PAGE_SIZE};
 use serde_json::{json, Value};
 
 /// 30 weeks (210 days) from Monday 2026-10-26, the window of these tests.
@@ -363,4 +363,45 @@ async fn the_delta_order_is_set_over_http() {
         emu.control().delta_order(),
         DeltaOrder::Unordered { seed: 7 }
     );
+}
+
+// ---- the largest page ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn pages_hold_at_most_1000_items_and_say_so() {
+    let (emu, ids, _) = mailbox_of_weeks(50).await;
+    assert_eq!(ids.len(), 1500);
+    assert_eq!(MAX_PAGE_SIZE, 1000);
+    let token = emu.control().issue_access_token_for_tests();
+    let c = client();
+    let applied = |h: &reqwest::header::HeaderMap| {
+        h.get("preference-applied")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // Delta: a larger preference gets 1000, and Preference-Applied says 1000.
+    let first = format!("{}/v1.0/me/calendarView/delta?{WINDOW}", emu.base_url());
+    let prefer = ["odata.maxpagesize=5000"];
+    let (status, headers, page) = graph_get(&c, &first, &token, &prefer).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["value"].as_array().unwrap().len(), 1000);
+    assert_eq!(applied(&headers).as_deref(), Some("odata.maxpagesize=1000"));
+    let next = page["@odata.nextLink"].as_str().unwrap();
+    let (_, headers, page) = graph_get(&c, next, &token, &prefer).await;
+    assert_eq!(page["value"].as_array().unwrap().len(), 500);
+    assert!(page["@odata.deltaLink"].is_string());
+    assert_eq!(applied(&headers).as_deref(), Some("odata.maxpagesize=1000"));
+    // 1000 itself is honoured as asked.
+    let (_, headers, page) = graph_get(&c, &first, &token, &["odata.maxpagesize=1000"]).await;
+    assert_eq!(page["value"].as_array().unwrap().len(), 1000);
+    assert_eq!(applied(&headers).as_deref(), Some("odata.maxpagesize=1000"));
+
+    // calendarView: the same cap on the preference and on $top.
+    let view = format!("{}/v1.0/me/calendarView?{WINDOW}", emu.base_url());
+    let (_, headers, page) = graph_get(&c, &view, &token, &prefer).await;
+    assert_eq!(page["value"].as_array().unwrap().len(), 1000);
+    assert_eq!(applied(&headers).as_deref(), Some("odata.maxpagesize=1000"));
+    let (_, _, page) = graph_get(&c, &format!("{view}&$top=5000"), &token, &[]).await;
+    assert_eq!(page["value"].as_array().unwrap().len(), 1000);
+    assert!(page["@odata.nextLink"].is_string());
 }
