@@ -53,6 +53,12 @@ enum Command {
         /// Answer as Microsoft Graph varies in the field, drawn from this seed (the same seed, the same answers): enums in any casing, occasional 429s, optional fields left out, join links outside onlineMeeting, oversized pages, delta rounds in no order.
         #[arg(long, value_name = "SEED", value_parser = parse_seed)]
         variance: Option<u64>,
+        /// Answer each identity and Graph request this many milliseconds late, as over a WAN (e.g. 100).
+        #[arg(long, value_name = "MS", default_value_t = 0, value_parser = parse_millis)]
+        latency_ms: u64,
+        /// Send identity and Graph response bodies at this many bytes per second (default: as fast as possible).
+        #[arg(long, value_name = "N", value_parser = parse_bytes_per_sec)]
+        bytes_per_sec: Option<u64>,
     },
     /// Sign in to Microsoft 365 (browser with a loopback redirect; --device for a code to enter elsewhere).
     Login {
@@ -205,6 +211,20 @@ fn parse_seed(text: &str) -> Result<u64, String> {
         .map_err(|_| "a seed is a whole number, such as 7".to_owned())
 }
 
+fn parse_millis(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "must be a whole number of milliseconds, such as 100".to_owned())
+}
+
+fn parse_bytes_per_sec(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| "must be a whole number of bytes per second, such as 1000000".to_owned())
+}
+
 fn parse_seconds(text: &str) -> Result<u64, String> {
     text.trim()
         .parse()
@@ -294,6 +314,8 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             today,
             timezone,
             variance,
+            latency_ms,
+            bytes_per_sec,
         } => {
             // The demo mailbox in the zone the agenda shows (the configured one, else TZ,
             // else the system's), so its week is anchored on today there and its meetings
@@ -304,7 +326,9 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                     |c| c.display_timezone(),
                 )
             });
-            run_emulator(port, today, zone, variance)
+            let latency = presently_emulator::Latency::per_request_ms(latency_ms)
+                .with_bytes_per_sec(bytes_per_sec.unwrap_or(0));
+            run_emulator(port, today, zone, variance, latency)
         }
         Command::Policy { file, upn } => show_policy(&paths, file, upn),
         Command::Login { device, timeout } => {
@@ -935,6 +959,7 @@ fn run_emulator(
     today: Option<NaiveDate>,
     zone: chrono_tz::Tz,
     variance: Option<u64>,
+    latency: presently_emulator::Latency,
 ) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let config = presently_emulator::EmulatorConfig {
@@ -946,6 +971,7 @@ fn run_emulator(
         }),
         mailbox_tz: zone,
         variance: variance.map(|seed| presently_emulator::Variance { seed }),
+        latency,
         ..Default::default()
     };
     runtime.block_on(async move {
@@ -955,7 +981,7 @@ fn run_emulator(
             .context("starting the emulator")?;
         // On stdout, not in the log: stderr shows warnings only, and this is the answer to
         // "where is it?" (with the port 0 default, nobody knows otherwise).
-        print!("{}", emulator_banner(&emulator.base_url(), seed));
+        print!("{}", emulator_banner(&emulator.base_url(), seed, latency));
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         tokio::signal::ctrl_c()
@@ -968,11 +994,25 @@ fn run_emulator(
 
 /// What `presently emulator` prints once it listens: where, and the configuration that
 /// points Presently at it.
-fn emulator_banner(base_url: &str, variance: Option<u64>) -> String {
+fn emulator_banner(
+    base_url: &str,
+    variance: Option<u64>,
+    latency: presently_emulator::Latency,
+) -> String {
     let mut out = format!("Microsoft 365 emulator listening on {base_url} (Ctrl-C stops it)\n");
     if let Some(seed) = variance {
         out.push_str(&format!(
             "Real-world variance on (seed {seed}): Graph's answers vary as in the field\n"
+        ));
+    }
+    if !latency.is_none() {
+        let body = match latency.bytes_per_sec {
+            Some(rate) => format!("bodies at {rate} bytes/s"),
+            None => "bodies at full speed".to_owned(),
+        };
+        out.push_str(&format!(
+            "Latency on: {} ms per identity and Graph request, {body}\n",
+            latency.per_request.as_millis()
         ));
     }
     out.push_str(&format!(

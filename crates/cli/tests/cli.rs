@@ -290,6 +290,10 @@ fn the_emulator_command_serves_until_stopped() {
         banner.contains(presently_emulator::DEMO_CLIENT_ID),
         "{banner}"
     );
+    assert!(
+        !banner.contains("Latency"),
+        "no latency by default: {banner}"
+    );
     assert_eq!(
         status,
         Some(401),
@@ -325,6 +329,71 @@ fn the_emulator_command_varies_its_answers_with_a_seed() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(answer, Some(serde_json::json!({"seed": 7})));
+}
+
+/// `presently emulator --latency-ms N --bytes-per-sec N` answers as over a WAN, and says so.
+#[test]
+fn the_emulator_command_adds_latency_and_says_so() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_presently"))
+        .args([
+            "emulator",
+            "--port",
+            &port.to_string(),
+            "--latency-ms",
+            "150",
+            "--bytes-per-sec",
+            "2000000",
+        ])
+        .env("PRESENTLY_DATA_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut banner = String::new();
+    while let Ok(line) = lines_rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with("graph_endpoint") {
+            break;
+        }
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let setting = reqwest::blocking::get(format!("{base}/_emulator/latency"))
+        .and_then(|a| a.json::<serde_json::Value>());
+    let started = std::time::Instant::now();
+    let status = reqwest::blocking::get(format!("{base}/v1.0/me")).map(|a| a.status().as_u16());
+    let took = started.elapsed();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        banner.contains(
+            "Latency on: 150 ms per identity and Graph request, bodies at 2000000 bytes/s"
+        ),
+        "{banner}"
+    );
+    assert_eq!(
+        setting.unwrap(),
+        serde_json::json!({"perRequestMs": 150, "bytesPerSec": 2000000})
+    );
+    assert_eq!(status.unwrap(), 401);
+    assert!(took >= std::time::Duration::from_millis(150), "{took:?}");
 }
 
 /// Stderr carries warnings and errors only (no INFO lines, no colour codes when piped);
@@ -443,6 +512,14 @@ fn bad_arguments_are_told_in_words() {
         (
             &["emulator", "--variance", "x7"],
             "a whole number, such as 7",
+        ),
+        (
+            &["emulator", "--latency-ms", "0.1s"],
+            "whole number of milliseconds",
+        ),
+        (
+            &["emulator", "--bytes-per-sec", "0"],
+            "whole number of bytes per second",
         ),
     ] {
         let out = presently(dir.path(), args);

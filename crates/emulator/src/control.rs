@@ -19,7 +19,9 @@ use crate::automation::{
     self, CountedFailure, Preferred, PresenceCall, SinkRequest, StatusMessage,
 };
 use crate::faults::Fault;
+use crate::latency::Latency;
 use crate::mailbox::{self, EventRecord, Exception, Mailbox, OccurrenceOverride, Resolved};
+use crate::paging::DeltaOrder;
 use crate::state::{AppState, RequestRecord};
 use crate::tokens::{AppRegistration, AuthState, DeviceStep, SignInAudience};
 use crate::tz;
@@ -631,6 +633,32 @@ impl Control {
         self.st.variance_seed()
     }
 
+    /// Sets the latency of the identity and Graph endpoints, as
+    /// [`crate::EmulatorConfig::latency`] does at start ([`Latency::NONE`]: none). Requests
+    /// that arrive from now on wait it out. See [`Latency`].
+    pub fn set_latency(&self, latency: Latency) {
+        tracing::debug!(?latency, "control: latency");
+        self.st.set_latency(latency);
+    }
+
+    /// The latency in force.
+    pub fn latency(&self) -> Latency {
+        self.st.latency()
+    }
+
+    /// Sets the order of full delta rounds that start from now on, as
+    /// [`crate::EmulatorConfig::delta_order`] does at start (a round already under way keeps
+    /// its order). See [`DeltaOrder`].
+    pub fn set_delta_order(&self, order: DeltaOrder) {
+        tracing::debug!(?order, "control: delta order");
+        self.st.set_delta_order(order);
+    }
+
+    /// The order of full delta rounds in force.
+    pub fn delta_order(&self) -> DeltaOrder {
+        self.st.delta_order()
+    }
+
     /// The next `count` calls to the presence and mailbox settings endpoints (GET
     /// included) fail with `status`, shaped like Graph's (429 and 503 with `Retry-After:
     /// 1`). They are recorded with that status.
@@ -840,6 +868,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/_emulator/clock/advance", post(advance_clock))
         .route("/_emulator/variance", get(get_variance).put(put_variance))
+        .route("/_emulator/latency", get(get_latency).put(put_latency))
+        .route(
+            "/_emulator/delta-order",
+            get(get_delta_order).put(put_delta_order),
+        )
         .route("/_emulator/apps", get(list_apps).post(register_app))
         .route(
             "/_emulator/apps/{client_id}",
@@ -1017,6 +1050,65 @@ async fn put_variance(State(st): State<AppState>, body: Bytes) -> Response {
     let c = Control { st };
     c.set_variance(seed);
     Json(json!({ "seed": c.variance() })).into_response()
+}
+
+fn latency_json(l: Latency) -> Value {
+    json!({
+        "perRequestMs": u64::try_from(l.per_request.as_millis()).unwrap_or(u64::MAX),
+        "bytesPerSec": l.bytes_per_sec,
+    })
+}
+
+/// `{"perRequestMs": n, "bytesPerSec": n | null}`: the latency in force.
+async fn get_latency(State(st): State<AppState>) -> Json<Value> {
+    Json(latency_json((Control { st }).latency()))
+}
+
+/// `{"perRequestMs": n, "bytesPerSec": n | null}` sets the latency (a field left out is 0
+/// or no limit): `{"perRequestMs": 0}` turns it off.
+async fn put_latency(State(st): State<AppState>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct LatencyBody {
+        #[serde(default)]
+        per_request_ms: u64,
+        #[serde(default)]
+        bytes_per_sec: Option<u64>,
+    }
+    let v: LatencyBody = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return err(&ControlError::Invalid(format!(
+                "not a latency ({{\"perRequestMs\": n, \"bytesPerSec\": n | null}}): {e}"
+            )))
+        }
+    };
+    let c = Control { st };
+    c.set_latency(
+        Latency::per_request_ms(v.per_request_ms).with_bytes_per_sec(v.bytes_per_sec.unwrap_or(0)),
+    );
+    Json(latency_json(c.latency())).into_response()
+}
+
+/// `{"order": "byStart"}` or `{"order": "unordered", "seed": n}`: the order of full delta
+/// rounds in force.
+async fn get_delta_order(State(st): State<AppState>) -> Json<Value> {
+    Json(json!((Control { st }).delta_order()))
+}
+
+/// Sets the order of full delta rounds (the body as `GET` answers it).
+async fn put_delta_order(State(st): State<AppState>, body: Bytes) -> Response {
+    let order: DeltaOrder = match serde_json::from_slice(&body) {
+        Ok(o) => o,
+        Err(e) => {
+            return err(&ControlError::Invalid(format!(
+                "not a delta order ({{\"order\": \"byStart\"}} or {{\"order\": \"unordered\", \"seed\": n}}): {e}"
+            )))
+        }
+    };
+    let c = Control { st };
+    c.set_delta_order(order);
+    Json(json!(c.delta_order())).into_response()
 }
 
 fn err(e: &ControlError) -> Response {

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::faults::{shuffle_round, DeltaEntry, GraphAction, PageAction};
 use crate::mailbox::{master_json, GraphEvent, Instance, Mailbox, Resolved};
-use crate::paging::{self, Prefer, SyncState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::paging::{self, DeltaOrder, Prefer, SyncState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::state::{AppState, DeltaItem, Shared};
 use crate::tz;
 
@@ -62,6 +62,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         ))
         .layer(middleware::from_fn_with_state(state.clone(), graph_faults))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        // Inside the in-flight count: a request waiting out its latency is in flight.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::latency::delay,
+        ))
         .layer(middleware::from_fn_with_state(state, track_concurrency));
     Router::new().nest("/v1.0", me)
 }
@@ -897,6 +902,7 @@ async fn delta_round(
             pg: 0,
             r: None,
             e: 0,
+            o: None,
             ..s
         };
         (next, true)
@@ -950,6 +956,12 @@ async fn delta_round(
         if starts_round {
             state.r = faults.start_round();
         }
+        if starts_round && state.from.is_none() {
+            state.o = match st.delta_order() {
+                DeltaOrder::Unordered { seed } => Some(seed),
+                DeltaOrder::ByStart => None,
+            };
+        }
         faults.page_action(state.r, state.pg)
     };
     if let PageAction::Fail(status) = action {
@@ -970,15 +982,25 @@ async fn delta_round(
         Some(seed) => Arc::new(shuffle_round(&items, seed)),
         None => items,
     };
+    // An unordered full round: its items by a seeded permutation, the seed fixed when the
+    // round started (ShuffleDelta and variance, which shuffle every round, come first).
+    let order = match (shuffle, state.o) {
+        (None, Some(seed)) => DeltaOrder::Unordered { seed }.permutation(items.len()),
+        _ => None,
+    };
 
     let start = state.pos.min(items.len());
     let end = (start + page_size).min(items.len());
+    let page_items: Vec<&DeltaItem> = match &order {
+        Some(order) => order[start..end].iter().map(|&i| &items[i]).collect(),
+        None => items[start..end].iter().collect(),
+    };
     let mut page = PageJson {
         context: format!("{}/v1.0/$metadata#Collection(event)", st.base_url),
         next_link: None,
         delta_link: None,
-        value: items[start..end]
-            .iter()
+        value: page_items
+            .into_iter()
             .map(|item| match item {
                 DeltaItem::Present(i) => {
                     let mut e = i.graph_event(zone, &label);
@@ -1006,6 +1028,7 @@ async fn delta_round(
             pos: 0,
             pg: 0,
             r: None,
+            o: None,
             e: st.faults().delta_epoch,
             ..state
         };

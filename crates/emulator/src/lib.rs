@@ -16,6 +16,14 @@
 //! vary as they do in the field, seeded and reproducible: enum casings, `Retry-After` forms,
 //! optional fields left out, join links outside `onlineMeeting`, oversized pages, delta
 //! rounds in no order.
+//!
+//! For benchmarks and tests of the first sync as a new user meets it over a WAN, a
+//! [`Latency`] (`EmulatorConfig::latency`, [`Control::set_latency`]) delays every request of
+//! the identity platform and Graph on the server side and can throttle response bodies, and
+//! [`DeltaOrder::Unordered`] (`EmulatorConfig::delta_order`, [`Control::set_delta_order`])
+//! serves a full delta round in a seeded order instead of by start time. Pages hold at most
+//! 1000 items (`Prefer: odata.maxpagesize` above that is capped, and `Preference-Applied`
+//! says 1000).
 
 // The emulator plays Microsoft's servers, which run on the wall clock (a test moves the
 // emulator's own clock with `Control::set_clock` where it needs to): clippy.toml's rule
@@ -41,6 +49,7 @@ mod faults;
 mod forwarding;
 mod graph;
 mod identity;
+mod latency;
 mod mailbox;
 mod paging;
 mod presence;
@@ -54,6 +63,8 @@ mod variance;
 pub use automation::{PresenceCall, SinkRequest, DEFAULT_AMI_SECRET, DEFAULT_AMI_USERNAME};
 pub use control::{Control, ControlError};
 pub use faults::Fault;
+pub use latency::Latency;
+pub use paging::{DeltaOrder, MAX_PAGE_SIZE};
 pub use seed::{DEMO_USER_ID, HOLIDAYS_CALENDAR_ID, PRIMARY_CALENDAR_ID};
 pub use state::RequestRecord;
 pub use tokens::DeviceStep;
@@ -102,6 +113,12 @@ pub struct EmulatorConfig {
     /// Graph's real-world variance, seeded (default off: the emulator answers in its one
     /// tidy way). See [`Variance`]; [`Control::set_variance`] switches it later.
     pub variance: Option<Variance>,
+    /// Latency of the identity and Graph endpoints (default none). See [`Latency`];
+    /// [`Control::set_latency`] changes it later.
+    pub latency: Latency,
+    /// The order of a full delta round (default by start time). See [`DeltaOrder`];
+    /// [`Control::set_delta_order`] changes it later.
+    pub delta_order: DeltaOrder,
 }
 
 impl Default for EmulatorConfig {
@@ -112,6 +129,8 @@ impl Default for EmulatorConfig {
             mailbox_tz: chrono_tz::Europe::Berlin,
             seed: Seed::Demo,
             variance: None,
+            latency: Latency::NONE,
+            delta_order: DeltaOrder::ByStart,
         }
     }
 }
@@ -251,16 +270,26 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         stopping: tokio::sync::watch::channel(false).0,
         automation: Mutex::new(automation),
         variance: Mutex::new(variance),
+        latency: Mutex::new(cfg.latency),
+        delta_order: Mutex::new(cfg.delta_order),
     })
 }
 
 fn router(state: AppState) -> Router {
     Router::new()
-        .merge(identity::routes())
+        .merge(identity::routes().layer(middleware::from_fn_with_state(
+            state.clone(),
+            latency::delay,
+        )))
         .merge(graph::routes(state.clone()))
         .merge(forwarding::routes())
         .merge(control::routes())
         .layer(middleware::from_fn_with_state(state.clone(), count_and_log))
+        // Outermost: a throttled body streams after the request log recorded it.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            latency::throttle,
+        ))
         .with_state(state)
 }
 

@@ -12,8 +12,52 @@ use serde::{Deserialize, Serialize};
 
 /// Page size of calendarView (and its delta) when the client states none.
 pub const DEFAULT_PAGE_SIZE: usize = 10;
-/// Largest page the emulator serves.
+/// Largest page the emulator serves: Outlook's cap on `$top` (1 to 1000, as the List
+/// messages reference states). A larger `odata.maxpagesize` gets pages of 1000, and
+/// `Preference-Applied` says `odata.maxpagesize=1000`: the size applied, as OData services
+/// answer a preference they honour in part.
 pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// The order in which a full (initial) calendarView delta round serves its items. Graph
+/// promises none; [`DeltaOrder::Unordered`] makes a client meet that.
+///
+/// JSON form (`PUT /_emulator/delta-order`): `{"order":"byStart"}`,
+/// `{"order":"unordered","seed":7}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "order",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum DeltaOrder {
+    /// By start time (the emulator's tidy order).
+    #[default]
+    ByStart,
+    /// A permutation drawn from `seed` (the same seed and round, the same order): the
+    /// events of one week are spread over all the round's pages; every item still comes
+    /// exactly once. Rounds from a deltaLink (incremental) keep their order.
+    Unordered { seed: u64 },
+}
+
+impl DeltaOrder {
+    /// The order of a full round of `len` items, as indices into the round's items
+    /// (`None`: as they are).
+    pub fn permutation(self, len: usize) -> Option<Vec<usize>> {
+        let DeltaOrder::Unordered { seed } = self else {
+            return None;
+        };
+        let mut rng = crate::faults::SplitMix(crate::variance::mix(
+            seed,
+            &["deltaOrder", &len.to_string()],
+        ));
+        let mut order: Vec<usize> = (0..len).collect();
+        for i in (1..len).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        Some(order)
+    }
+}
 
 /// State of a delta round, carried in `$skiptoken` (mid-round) and `$deltatoken`
 /// (end of round: only `to` matters then, the sequence the next round diffs against).
@@ -45,6 +89,10 @@ pub struct SyncState {
     /// calendar's `/me/calendarView/delta`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c: Option<String>,
+    /// The seed of an unordered full round (see [`DeltaOrder::Unordered`]), fixed when the
+    /// round starts so that its pages keep one order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub o: Option<u64>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -134,6 +182,32 @@ mod tests {
         };
         assert_eq!(decode::<SyncState>(&encode(&s)), Some(s));
         assert_eq!(decode::<SyncState>("not a token"), None);
+    }
+
+    #[test]
+    fn an_unordered_round_is_a_seeded_permutation() {
+        assert_eq!(DeltaOrder::ByStart.permutation(5), None);
+        let order = DeltaOrder::Unordered { seed: 3 }.permutation(500).unwrap();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..500).collect::<Vec<_>>(), "each item once");
+        assert_ne!(order, sorted, "not in order");
+        assert_eq!(
+            DeltaOrder::Unordered { seed: 3 }.permutation(500),
+            Some(order.clone())
+        );
+        assert_ne!(
+            DeltaOrder::Unordered { seed: 4 }.permutation(500),
+            Some(order)
+        );
+        assert_eq!(
+            serde_json::to_value(DeltaOrder::Unordered { seed: 7 }).unwrap(),
+            serde_json::json!({"order": "unordered", "seed": 7})
+        );
+        assert_eq!(
+            serde_json::from_str::<DeltaOrder>(r#"{"order":"byStart"}"#).unwrap(),
+            DeltaOrder::ByStart
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::automation::AutomationState;
 use crate::faults::FaultState;
+use crate::latency::Latency;
 use crate::mailbox::{Instance, Mailbox};
+use crate::paging::DeltaOrder;
 use crate::tokens::AuthState;
 use crate::variance::VarianceState;
 
@@ -94,6 +96,10 @@ pub struct Shared {
     pub automation: Mutex<AutomationState>,
     /// Graph's real-world variance, when on (see `variance`).
     pub variance: Mutex<Option<VarianceState>>,
+    /// The latency of the identity and Graph endpoints (see `latency`).
+    pub latency: Mutex<Latency>,
+    /// The order of a full delta round's items (see [`DeltaOrder`]).
+    pub delta_order: Mutex<DeltaOrder>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -123,6 +129,24 @@ impl Shared {
 
     pub fn variance(&self) -> MutexGuard<'_, Option<VarianceState>> {
         lock(&self.variance)
+    }
+
+    /// The latency in force.
+    pub fn latency(&self) -> Latency {
+        *lock(&self.latency)
+    }
+
+    pub fn set_latency(&self, latency: Latency) {
+        *lock(&self.latency) = latency;
+    }
+
+    /// The order of full delta rounds in force.
+    pub fn delta_order(&self) -> DeltaOrder {
+        *lock(&self.delta_order)
+    }
+
+    pub fn set_delta_order(&self, order: DeltaOrder) {
+        *lock(&self.delta_order) = order;
     }
 
     /// The seed of the variance in force, if any.
