@@ -119,6 +119,8 @@ pub struct SyncConfig {
     pub window_days_back: u32,
     pub window_days_ahead: u32,
     pub interval_secs: u64,
+    /// Items asked for per page (`Prefer: odata.maxpagesize`): by default the most Outlook
+    /// gives, 1000, so a first sync takes as few round trips as it can.
     pub page_size: u32,
     /// Bound on one Graph request, body included.
     pub request_timeout_secs: u64,
@@ -134,7 +136,7 @@ impl Default for SyncConfig {
             window_days_back: 30,
             window_days_ahead: 180,
             interval_secs: 60,
-            page_size: 100,
+            page_size: 1000,
             request_timeout_secs: 60,
             write_batch: 500,
         }
