@@ -693,6 +693,32 @@ fn a_feed_whose_rules_take_too_long_is_an_error() {
     assert_eq!(err, FeedError::TooComplex { limit: 50_000 });
 }
 
+#[test]
+fn a_uid_repeated_thousands_of_times_keeps_every_event_with_its_own_id() {
+    let body: String = (0..20_000)
+        .map(|n| {
+            event(&format!(
+                "UID:same\nDTSTART:20261009T{:02}{:02}00Z\n",
+                n / 60 % 24,
+                n % 60
+            ))
+        })
+        .collect();
+    let started = Instant::now();
+    let feed = october(&calendar(&body), chrono_tz::UTC);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(feed.appointments.len(), 20_000);
+    let ids: std::collections::HashSet<&str> = ids(&feed).into_iter().collect();
+    assert_eq!(ids.len(), 20_000);
+    assert!(ids.contains("same") && ids.contains("same#2") && ids.contains("same#20000"));
+    // Said once, not 19,999 times.
+    assert_eq!(feed.warnings.len(), 1, "{:?}", &feed.warnings[..3]);
+}
+
 fn error(bytes: &[u8]) -> FeedError {
     ics::parse(
         bytes,

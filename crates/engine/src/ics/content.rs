@@ -11,6 +11,7 @@
 //! with a warning rather than failing the feed.
 
 use super::{FeedError, Limits};
+use std::borrow::Cow;
 
 /// The feed as the parser reads it, with the feed's own line number of each line.
 pub(super) struct Normalized {
@@ -68,8 +69,12 @@ pub(super) fn normalize(bytes: &[u8], limits: &Limits) -> Result<Normalized, Fee
             out.skip(line_no);
             continue;
         };
-        let name = name.to_ascii_uppercase();
-        match name.as_str() {
+        let name: Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_lowercase()) {
+            Cow::Owned(name.to_ascii_uppercase())
+        } else {
+            Cow::Borrowed(name)
+        };
+        match name.as_ref() {
             "BEGIN" | "END" => {
                 let Some(value) = rest.strip_prefix(':') else {
                     return Err(invalid(line_no, format!("{name} has parameters")));
@@ -220,17 +225,18 @@ fn not_icalendar(text: &str) -> Option<String> {
 /// The feed's logical lines (folded lines joined) with the line number each starts on.
 /// Line breaks are CRLF, LF or a lone CR; a line beginning with a space or a tab continues
 /// the one before (RFC 5545 §3.1).
-fn logical_lines(text: &str) -> impl Iterator<Item = (u32, String)> + '_ {
+fn logical_lines(text: &str) -> impl Iterator<Item = (u32, Cow<'_, str>)> + '_ {
     let mut physical = physical_lines(text).peekable();
     let mut number: u32 = 0;
     std::iter::from_fn(move || {
         let first = physical.next()?;
         number = number.saturating_add(1);
         let start = number;
-        let mut line = first.to_owned();
+        // Most lines are not folded: borrowed, not copied.
+        let mut line = Cow::Borrowed(first);
         while let Some(next) = physical.next_if(|l| l.starts_with([' ', '\t'])) {
             number = number.saturating_add(1);
-            line.push_str(&next[1..]);
+            line.to_mut().push_str(&next[1..]);
         }
         Some((start, line))
     })
@@ -259,7 +265,9 @@ mod tests {
     use super::*;
 
     fn lines(text: &str) -> Vec<(u32, String)> {
-        logical_lines(text).collect()
+        logical_lines(text)
+            .map(|(n, l)| (n, l.into_owned()))
+            .collect()
     }
 
     #[test]

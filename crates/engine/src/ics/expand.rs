@@ -9,7 +9,7 @@ use super::zones::{self, Zones};
 use super::{bounded, param, prop, props, FeedError, FeedWarnings, Limits, Warning};
 use crate::model::{Appointment, AppointmentType, When};
 use crate::sync::Window;
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use icalendar::parser::{Component, Property};
 use rrule::{RRule, RRuleSet, Unvalidated};
@@ -57,9 +57,19 @@ impl Key {
     /// `20261225` or `20261225T090000Z`: the occurrence's part of its id.
     fn id_part(self) -> String {
         match self {
-            Key::Day(day) => day.format("%Y%m%d").to_string(),
+            Key::Day(day) => format!("{:04}{:02}{:02}", day.year(), day.month(), day.day()),
             Key::At(seconds) => DateTime::from_timestamp(seconds, 0)
-                .map(|at| at.format("%Y%m%dT%H%M%SZ").to_string())
+                .map(|at| {
+                    format!(
+                        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+                        at.year(),
+                        at.month(),
+                        at.day(),
+                        at.hour(),
+                        at.minute(),
+                        at.second()
+                    )
+                })
                 .unwrap_or_else(|| seconds.to_string()),
         }
     }
@@ -74,7 +84,10 @@ pub(super) struct Expander<'f, 'a, 'l> {
     /// Recurrence dates generated so far, by all series.
     steps: u64,
     out: Vec<Appointment>,
-    ids: HashSet<String>,
+    /// Hashes of the ids given so far.
+    ids: HashSet<u64>,
+    /// For an id given more than once: the next suffix to try.
+    suffixes: HashMap<u64, u32>,
 }
 
 impl<'f, 'a, 'l> Expander<'f, 'a, 'l> {
@@ -94,6 +107,7 @@ impl<'f, 'a, 'l> Expander<'f, 'a, 'l> {
             steps: 0,
             out: Vec::new(),
             ids: HashSet::new(),
+            suffixes: HashMap::new(),
         }
     }
 
@@ -122,14 +136,17 @@ impl<'f, 'a, 'l> Expander<'f, 'a, 'l> {
             }
         }
         let mut seen: HashSet<String> = HashSet::new();
+        let mut repeated: HashSet<String> = HashSet::new();
         for (event, uid) in masters {
             let own = if seen.insert(uid.clone()) {
                 overrides.remove(&uid).unwrap_or_default()
             } else {
-                self.warnings.push(
-                    Some(&uid),
-                    "the feed has more than one event with this UID; each is shown".into(),
-                );
+                if repeated.insert(uid.clone()) {
+                    self.warnings.push(
+                        Some(&uid),
+                        "the feed has more than one event with this UID; each is shown".into(),
+                    );
+                }
                 Vec::new()
             };
             self.series(event, &uid, own)?;
@@ -164,21 +181,36 @@ impl<'f, 'a, 'l> Expander<'f, 'a, 'l> {
         let replaced = self.override_keys(Some(&timing), uid, &overrides);
         let original_tz = original_time_zone(event);
         if recurring {
+            // The fields are the series', read once; each occurrence differs in id and time.
+            let mut template: Option<Appointment> = None;
             for start in self.expand(event, &timing, uid)? {
                 let key = Key::of(start);
                 if replaced.contains_key(&key) {
                     continue;
                 }
                 let when = when(start, end_of(start, timing.length));
-                let who = Identity {
-                    calendar_id: self.calendar_id,
-                    id: format!("{uid}/{}", key.id_part()),
-                    uid,
-                    series: true,
-                    kind: AppointmentType::Occurrence,
-                    original_time_zone: original_tz.clone(),
+                let id = format!("{uid}/{}", key.id_part());
+                let occurrence = match &template {
+                    Some(template) => Appointment {
+                        id,
+                        when,
+                        ..template.clone()
+                    },
+                    None => {
+                        let who = Identity {
+                            calendar_id: self.calendar_id,
+                            id,
+                            uid,
+                            series: true,
+                            kind: AppointmentType::Occurrence,
+                            original_time_zone: original_tz.clone(),
+                        };
+                        let first = map::appointment(who, event, None, when);
+                        template = Some(first.clone());
+                        first
+                    }
                 };
-                self.emit(map::appointment(who, event, None, when))?;
+                self.emit(occurrence)?;
             }
         } else if !replaced.contains_key(&Key::of(timing.start)) {
             let end = end_of(timing.start, timing.length);
@@ -561,15 +593,20 @@ impl<'f, 'a, 'l> Expander<'f, 'a, 'l> {
             });
         }
         // Ids are unique in a calendar: a UID the feed repeats gets `#2`, `#3`… in feed order.
-        if self.ids.contains(&appointment.id) {
-            let base = appointment.id.clone();
-            let mut n = 2u32;
-            while self.ids.contains(&format!("{base}#{n}")) {
-                n += 1;
+        // The set holds hashes of the ids given (cheap for tens of thousands): an id whose
+        // hash was seen is renamed, so no two ids are ever equal.
+        let hash = fnv1a(appointment.id.as_bytes());
+        if !self.ids.insert(hash) {
+            let next = self.suffixes.entry(hash).or_insert(2);
+            loop {
+                let id = format!("{}#{next}", appointment.id);
+                *next += 1;
+                if self.ids.insert(fnv1a(id.as_bytes())) {
+                    appointment.id = id;
+                    break;
+                }
             }
-            appointment.id = format!("{base}#{n}");
         }
-        self.ids.insert(appointment.id.clone());
         self.out.push(appointment);
         Ok(())
     }
