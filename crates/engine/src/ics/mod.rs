@@ -21,6 +21,7 @@
 mod content;
 mod expand;
 mod map;
+pub mod source;
 mod time;
 mod zones;
 
@@ -99,7 +100,7 @@ impl std::fmt::Display for Warning {
 /// Why a feed cannot be used at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FeedError {
-    #[error("the calendar feed is {size} bytes, more than the {limit} bytes a feed may have")]
+    #[error("the calendar feed is larger than the {limit} bytes a feed may have")]
     TooLarge { size: usize, limit: usize },
     #[error("not an iCalendar feed: {found}")]
     NotICalendar { found: String },
