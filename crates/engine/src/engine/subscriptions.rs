@@ -283,14 +283,15 @@ fn read_file(
         path: path.to_owned(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
+    // Checked before opening: opening a named pipe would wait for a writer.
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
         return Err(Error::InvalidInput(format!(
             "{} is not a file",
             path.display()
         )));
     }
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
     let modified = meta
         .modified()
         .ok()

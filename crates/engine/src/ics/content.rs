@@ -195,7 +195,11 @@ fn split_name(line: &str) -> Option<(&str, &str)> {
 /// Why `text` is not an iCalendar feed, when it is not: its first line must be
 /// `BEGIN:VCALENDAR`.
 fn not_icalendar(text: &str) -> Option<String> {
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty());
+    // Any line break: a feed with classic Mac line ends (CR alone) is a feed too.
+    let first = text
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .find(|l| !l.is_empty());
     let Some(first) = first else {
         return Some("it is empty".into());
     };
@@ -307,5 +311,11 @@ mod tests {
         assert!(found("").contains("empty"));
         assert!(found("\u{1}\u{2}\u{3}binary").contains("binary"));
         assert!(found("BEGIN:VCARD\nEND:VCARD").contains("BEGIN:VCALENDAR"));
+        // CR alone ends lines too.
+        let mac = "BEGIN:VCALENDAR\rBEGIN:VEVENT\rUID:a\rEND:VEVENT\rEND:VCALENDAR\r";
+        assert_eq!(
+            normalize(mac.as_bytes(), &Limits::default()).unwrap().lines,
+            vec![1, 2, 3, 4, 5]
+        );
     }
 }
