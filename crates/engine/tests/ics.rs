@@ -817,6 +817,29 @@ fn what_is_not_icalendar_is_said_so() {
     assert_eq!(serde_json::to_value(&api).unwrap()["code"], "feed_invalid");
 }
 
+/// Found by the `ics_feed` fuzz target: a BYDAY ending in bytes that are not UTF-8 (read as
+/// U+FFFD, three bytes) made `rrule` slice inside a character and panic; the same in a
+/// VTIMEZONE's rule made the zone reading do so.
+#[test]
+fn a_rule_that_is_not_ascii_is_a_warning_not_a_panic() {
+    let mut bytes = b"BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Odd\r\nBEGIN:DAYLIGHT\r\nDTSTART:19810329T020000\r\nTZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1S".to_vec();
+    bytes.extend_from_slice(&[0xfe]);
+    bytes.extend_from_slice(b"\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\nDTSTART:19961027T030000\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:odd\r\nDTSTART;TZID=Odd:20261009T100000\r\nRRULE:FREQ=WEEKLY;BYDAY=FR");
+    bytes.extend_from_slice(&[0xfe, 0xfe]);
+    bytes.extend_from_slice(b";COUNT=5\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+    let feed = october(&bytes, chrono_tz::UTC);
+    // The zone's daylight rule cannot be read: its standard offset (+01:00); the event's
+    // rule cannot be used: its first occurrence only.
+    assert_eq!(starts(&feed, "odd"), ["2026-10-09T09:00Z"]);
+    assert!(
+        feed.warnings
+            .iter()
+            .any(|w| w.message.contains("not ASCII")),
+        "{:?}",
+        feed.warnings
+    );
+}
+
 #[test]
 fn binary_junk_inside_a_calendar_is_skipped_or_refused_never_a_panic() {
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;

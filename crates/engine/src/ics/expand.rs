@@ -433,6 +433,11 @@ impl<'f, 'a, 'l> Expander<'f, 'a, 'l> {
         timing: &Timing,
         dt_start: DateTime<rrule::Tz>,
     ) -> Result<Option<RRule>, String> {
+        // RFC 5545 writes rules in ASCII; `rrule` slices them as such (and panics on a
+        // character of several bytes).
+        if !value.is_ascii() {
+            return Err("it is not ASCII".into());
+        }
         let until = zones::rule_part(value, "UNTIL");
         let rest: Vec<&str> = value
             .split(';')

@@ -295,7 +295,7 @@ fn posix_date_rule(rrule: &str, start: NaiveDateTime) -> Option<String> {
         return None;
     }
     let byday = rule_part(rrule, "BYDAY")?;
-    if byday.contains(',') || byday.len() < 2 {
+    if byday.contains(',') || byday.len() < 2 || !byday.is_ascii() {
         return None;
     }
     let (ordinal, day) = byday.split_at(byday.len() - 2);
