@@ -372,7 +372,11 @@ impl<'f, 'a, 'l> Expander<'f, 'a, 'l> {
 
         // All-day dates are days of the display zone; a day more on either side covers any
         // offset.
-        let stop = self.window.end + Duration::days(2);
+        let stop = self
+            .window
+            .end
+            .checked_add_signed(Duration::days(2))
+            .unwrap_or(self.window.end);
         let mut found = Vec::new();
         let mut steps: u64 = 0;
         let mut previous = None;
