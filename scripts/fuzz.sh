@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes what Presently reads from outside, each target for a bounded time, from the
+# Fuzzes what Presently reads from outside (calendar feeds too), each target for a bounded time, from the
 # checked-in seeds (fuzz/seeds/<target>, from crates/engine/tests/fixtures, docs/admin.md
 # and the tests' own inputs) plus what earlier runs found (fuzz/corpus/<target>, not
 # checked in). A crash, a timeout or an out-of-memory fails the run; the input is kept in
@@ -24,7 +24,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="$PWD/fuzz/target"
 seconds=${FUZZ_SECONDS:-20}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(graph_page config policy loopback_request links)
+[ ${#targets[@]} -gt 0 ] || targets=(graph_page config policy loopback_request links ics_feed)
 
 cd fuzz
 started=$(date +%s)

@@ -86,8 +86,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the account's calendars and which of them are synced.
-    Calendars,
+    /// List the account's calendars and which of them are synced; add and remove calendar
+    /// subscriptions (iCalendar feeds).
+    Calendars {
+        #[command(subcommand)]
+        command: Option<CalendarsCommand>,
+    },
     /// Print the appointments in the local store.
     Agenda {
         /// First day (default: today).
@@ -115,6 +119,30 @@ enum Command {
         /// The user to look up (default: the account signed in on this machine, if any).
         #[arg(long, value_name = "UPN")]
         upn: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarsCommand {
+    /// Subscribe to an iCalendar feed (https://, webcal:// or a local .ics file) as a calendar of its own.
+    AddIcs {
+        /// The calendar's name.
+        name: String,
+        /// The feed: an https:// or webcal:// URL, or a file.
+        url: String,
+        /// The calendar's colour.
+        #[arg(long, value_name = "#RRGGBB")]
+        color: Option<String>,
+    },
+    /// Remove a calendar subscription and its appointments.
+    Remove {
+        /// The subscription's name.
+        name: String,
+    },
+    /// Fetch the calendar subscriptions now (or the one named), each with one conditional request.
+    RefreshIcs {
+        /// Only this subscription.
+        name: Option<String>,
     },
 }
 
@@ -414,7 +442,13 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             );
             Ok(())
         }
-        Command::Calendars => {
+        Command::Calendars {
+            command: Some(command),
+        } => {
+            let engine = open_engine(paths)?;
+            calendars_command(&engine, command)
+        }
+        Command::Calendars { command: None } => {
             let engine = open_engine(paths)?;
             let calendars = runtime()?.block_on(engine.calendars_from_server())?;
             let chosen = &engine.config().sync.calendars;
@@ -437,6 +471,9 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                 if synced {
                     println!("    read: {}", engine.calendar_read_mode(&c)?);
                 }
+            }
+            for subscription in engine.subscriptions()? {
+                print_subscription(&subscription);
             }
             Ok(())
         }
@@ -828,6 +865,78 @@ fn expired_message(why: &str) -> String {
     format!("your sign-in no longer works ({why}) — run `presently login` to sign in again")
 }
 
+/// `calendars add-ics | remove | refresh-ics`: calendar subscriptions need no sign-in.
+fn calendars_command(engine: &Engine, command: CalendarsCommand) -> Result<()> {
+    match command {
+        CalendarsCommand::AddIcs { name, url, color } => {
+            let report =
+                runtime()?.block_on(engine.add_subscription(&name, &url, color.as_deref()))?;
+            println!(
+                "added {:?} ({}): {} in the sync window",
+                report.name,
+                report.calendar_id,
+                plural(
+                    report.appointments.unwrap_or(0) as u64,
+                    "appointment",
+                    "appointments"
+                )
+            );
+            for warning in &report.warnings {
+                eprintln!("presently: warning: {warning}");
+            }
+            Ok(())
+        }
+        CalendarsCommand::Remove { name } => {
+            let removed = engine.remove_subscription(&name)?;
+            println!("removed {:?} and its appointments", removed.calendar.name);
+            Ok(())
+        }
+        CalendarsCommand::RefreshIcs { name } => {
+            let results = runtime()?.block_on(engine.refresh_subscriptions(name.as_deref()))?;
+            let mut failed: u64 = 0;
+            for (name, result) in results {
+                match result {
+                    Ok(report) => {
+                        match report.appointments {
+                            Some(n) => println!(
+                                "{name:?}: updated, {} in the sync window",
+                                plural(n as u64, "appointment", "appointments")
+                            ),
+                            None => println!("{name:?}: unchanged"),
+                        }
+                        for warning in &report.warnings {
+                            eprintln!("presently: warning: {name:?}: {warning}");
+                        }
+                    }
+                    Err(err) => {
+                        failed += 1;
+                        eprintln!("presently: {name:?}: {err}");
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!(
+                    "{} could not be fetched; the calendars keep what they had",
+                    plural(failed, "subscription", "subscriptions")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_subscription(subscription: &presently_engine::store::Subscription) {
+    println!(
+        "[feed  ] {}\n    id: {}\n    from: {}",
+        subscription.calendar.name, subscription.calendar.id, subscription.source
+    );
+    match (&subscription.error, subscription.fetched_at) {
+        (Some(error), _) => println!("    last fetch failed: {error}"),
+        (None, Some(at)) => println!("    fetched: {}", at.format("%Y-%m-%d %H:%M UTC")),
+        (None, None) => {}
+    }
+}
+
 /// The sign-in a command needs, checked before it runs. Nobody signed in, or signed out
 /// with `logout`: the commands that read the account's calendar or talk to Microsoft 365
 /// fail with "not signed in" instead of printing an empty result. A sign-in that stopped
@@ -842,7 +951,7 @@ fn check_sign_in(command: &Command, paths: &Paths) -> Result<()> {
         | Command::Presence {
             command: PresenceCommand::Plan { .. },
         } => true,
-        Command::Sync { .. } | Command::Calendars | Command::Whoami => false,
+        Command::Sync { .. } | Command::Calendars { command: None } | Command::Whoami => false,
         _ => return Ok(()),
     };
     match sign_in_state(paths)? {
@@ -884,7 +993,7 @@ fn effective_config(paths: &Paths) -> Result<effective::Effective> {
 fn refuse_by_policy(command: &Command, effective: &effective::Effective) -> Result<()> {
     let refusal = match command {
         Command::Sync { .. } => effective.sync_refusal(),
-        Command::Login { .. } | Command::Calendars | Command::Run => {
+        Command::Login { .. } | Command::Calendars { command: None } | Command::Run => {
             effective.microsoft365_refusal()
         }
         _ => None,

@@ -1,15 +1,69 @@
 //! Recurring series: the Graph `patternedRecurrence` model and its expansion into the
 //! local dates of occurrences (what the service does when it serves a calendarView).
+//!
+//! The expansion is the `rrule` crate's: the pattern becomes an RFC 5545 rule over the
+//! series' local dates. As Graph documents it, the first occurrence is the first date on
+//! or after `range.startDate` that fits the pattern (`rrule` likewise leaves out a start
+//! that does not fit), a numbered range counts from there, and an end date is inclusive.
 
-use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
+use rrule::{Frequency, NWeekday, RRule, RRuleSet, Unvalidated};
 use serde_json::{json, Value};
 
-/// `recurrencePattern.type` values the emulator expands.
+/// `recurrencePattern.type` values the emulator expands (the yearly and relative ones with
+/// what only they have: the month, the week of the month).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PatternType {
     Daily,
     Weekly,
     AbsoluteMonthly,
+    RelativeMonthly { index: WeekIndex },
+    AbsoluteYearly { month: u32 },
+    RelativeYearly { month: u32, index: WeekIndex },
+}
+
+/// `recurrencePattern.index`: which of the month's `daysOfWeek`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeekIndex {
+    First,
+    Second,
+    Third,
+    Fourth,
+    Last,
+}
+
+impl WeekIndex {
+    fn name(self) -> &'static str {
+        match self {
+            WeekIndex::First => "first",
+            WeekIndex::Second => "second",
+            WeekIndex::Third => "third",
+            WeekIndex::Fourth => "fourth",
+            WeekIndex::Last => "last",
+        }
+    }
+
+    fn parse(text: &str) -> Option<WeekIndex> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "first" => WeekIndex::First,
+            "second" => WeekIndex::Second,
+            "third" => WeekIndex::Third,
+            "fourth" => WeekIndex::Fourth,
+            "last" => WeekIndex::Last,
+            _ => return None,
+        })
+    }
+
+    /// BYSETPOS.
+    fn position(self) -> i32 {
+        match self {
+            WeekIndex::First => 1,
+            WeekIndex::Second => 2,
+            WeekIndex::Third => 3,
+            WeekIndex::Fourth => 4,
+            WeekIndex::Last => -1,
+        }
+    }
 }
 
 /// `recurrenceRange.type`.
@@ -43,86 +97,91 @@ impl Recurrence {
     /// Local dates of the occurrences of the series on or before `until` (inclusive),
     /// in order. Dates before `from` are skipped but still count for numbered ranges.
     pub fn dates(&self, from: NaiveDate, until: NaiveDate) -> Vec<NaiveDate> {
+        let Some(set) = self.rule_set() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
-        let interval = i64::from(self.interval.max(1));
-        let last = match self.range {
-            RangeType::EndDate => self.end_date.map_or(until, |e| e.min(until)),
-            RangeType::NoEnd | RangeType::Numbered => until,
-        };
-        let mut count: u32 = 0;
-        let mut emit = |d: NaiveDate, out: &mut Vec<NaiveDate>| -> bool {
-            if self.range == RangeType::Numbered && count >= self.number_of_occurrences {
-                return false;
+        for at in &set {
+            let date = at.date_naive();
+            if date > until || out.len() >= MAX_OCCURRENCES {
+                break;
             }
-            count += 1;
-            if d >= from {
-                out.push(d);
-            }
-            out.len() < MAX_OCCURRENCES
-        };
-        let mut d = self.start_date;
-        match self.pattern {
-            PatternType::Daily => {
-                while d <= last {
-                    if !emit(d, &mut out) {
-                        break;
-                    }
-                    d += Duration::days(interval);
-                }
-            }
-            PatternType::Weekly => {
-                // Weeks start on first_day_of_week; every `interval`-th week is active.
-                let week_start = |x: NaiveDate| {
-                    let back = (7 + x.weekday().num_days_from_monday()
-                        - self.first_day_of_week.num_days_from_monday())
-                        % 7;
-                    x - Duration::days(i64::from(back))
-                };
-                let first_week = week_start(self.start_date);
-                while d <= last {
-                    let weeks = (week_start(d) - first_week).num_days() / 7;
-                    if weeks % interval == 0
-                        && self.days_of_week.contains(&d.weekday())
-                        && !emit(d, &mut out)
-                    {
-                        break;
-                    }
-                    d += Duration::days(1);
-                }
-            }
-            PatternType::AbsoluteMonthly => {
-                let mut months: u32 = 0;
-                loop {
-                    let total = self.start_date.month0() + months;
-                    let year = self.start_date.year() + i32::try_from(total / 12).unwrap_or(0);
-                    let month = total % 12 + 1;
-                    months += self.interval.max(1);
-                    let Some(candidate) = NaiveDate::from_ymd_opt(year, month, self.day_of_month)
-                    else {
-                        if year > until.year() + 1 {
-                            break;
-                        }
-                        continue;
-                    };
-                    if candidate > last {
-                        break;
-                    }
-                    if candidate >= self.start_date && !emit(candidate, &mut out) {
-                        break;
-                    }
-                }
+            if date >= from {
+                out.push(date);
             }
         }
         out
     }
 
+    /// The series as an RFC 5545 rule over local dates (each at midnight, in UTC: dates
+    /// have no zone). `None` when it has no occurrence at all.
+    fn rule_set(&self) -> Option<RRuleSet> {
+        if self.range == RangeType::Numbered && self.number_of_occurrences == 0 {
+            return None;
+        }
+        let midnight = |d: NaiveDate| {
+            d.and_time(NaiveTime::MIN)
+                .and_utc()
+                .with_timezone(&rrule::Tz::UTC)
+        };
+        let start = midnight(self.start_date);
+        let days = || {
+            self.days_of_week
+                .iter()
+                .map(|d| NWeekday::Every(*d))
+                .collect::<Vec<_>>()
+        };
+        let interval = u16::try_from(self.interval.clamp(1, 999)).unwrap_or(1);
+        let mut rule: RRule<Unvalidated> = match self.pattern {
+            PatternType::Daily => RRule::new(Frequency::Daily),
+            PatternType::Weekly => RRule::new(Frequency::Weekly).by_weekday(days()),
+            PatternType::AbsoluteMonthly => {
+                let (days, last) = month_days(self.day_of_month);
+                RRule::new(Frequency::Monthly)
+                    .by_month_day(days)
+                    .by_set_pos(last)
+            }
+            PatternType::RelativeMonthly { index } => RRule::new(Frequency::Monthly)
+                .by_weekday(days())
+                .by_set_pos(vec![index.position()]),
+            PatternType::AbsoluteYearly { month } => {
+                let (days, last) = month_days(self.day_of_month);
+                RRule::new(Frequency::Yearly)
+                    .by_month(&[chrono::Month::try_from(u8::try_from(month).ok()?).ok()?])
+                    .by_month_day(days)
+                    .by_set_pos(last)
+            }
+            PatternType::RelativeYearly { month, index } => RRule::new(Frequency::Yearly)
+                .by_month(&[chrono::Month::try_from(u8::try_from(month).ok()?).ok()?])
+                .by_weekday(days())
+                .by_set_pos(vec![index.position()]),
+        }
+        .interval(interval)
+        .week_start(self.first_day_of_week);
+        match self.range {
+            RangeType::EndDate => rule = rule.until(midnight(self.end_date?)),
+            RangeType::Numbered => rule = rule.count(self.number_of_occurrences),
+            RangeType::NoEnd => {}
+        }
+        // An end before the start (or a pattern rrule refuses) has no occurrence.
+        let rule = rule.validate(start).ok()?;
+        Some(RRuleSet::new(start).rrule(rule).limit())
+    }
+
     /// The Graph JSON of this recurrence.
     pub fn to_json(&self) -> Value {
-        let pattern_type = match self.pattern {
-            PatternType::Daily => "daily",
-            PatternType::Weekly => "weekly",
-            PatternType::AbsoluteMonthly => "absoluteMonthly",
+        let (pattern_type, month, index) = match self.pattern {
+            PatternType::Daily => ("daily", 0, WeekIndex::First),
+            PatternType::Weekly => ("weekly", 0, WeekIndex::First),
+            PatternType::AbsoluteMonthly => ("absoluteMonthly", 0, WeekIndex::First),
+            PatternType::RelativeMonthly { index } => ("relativeMonthly", 0, index),
+            PatternType::AbsoluteYearly { month } => ("absoluteYearly", month, WeekIndex::First),
+            PatternType::RelativeYearly { month, index } => ("relativeYearly", month, index),
         };
+        let has_day_of_month = matches!(
+            self.pattern,
+            PatternType::AbsoluteMonthly | PatternType::AbsoluteYearly { .. }
+        );
         let range_type = match self.range {
             RangeType::EndDate => "endDate",
             RangeType::NoEnd => "noEnd",
@@ -132,11 +191,11 @@ impl Recurrence {
             "pattern": {
                 "type": pattern_type,
                 "interval": self.interval,
-                "month": 0,
-                "dayOfMonth": if self.pattern == PatternType::AbsoluteMonthly { self.day_of_month } else { 0 },
+                "month": month,
+                "dayOfMonth": if has_day_of_month { self.day_of_month } else { 0 },
                 "daysOfWeek": self.days_of_week.iter().map(|d| weekday_name(*d)).collect::<Vec<_>>(),
                 "firstDayOfWeek": weekday_name(self.first_day_of_week),
-                "index": "first",
+                "index": index.name(),
             },
             "range": {
                 "type": range_type,
@@ -152,10 +211,31 @@ impl Recurrence {
     pub fn from_json(v: &Value, default_tz: &str) -> Result<Recurrence, String> {
         let pattern = v.get("pattern").ok_or("recurrence.pattern is required")?;
         let range = v.get("range").ok_or("recurrence.range is required")?;
+        let index = || {
+            let text = pattern
+                .get("index")
+                .and_then(Value::as_str)
+                .unwrap_or("first");
+            WeekIndex::parse(text).ok_or_else(|| format!("unsupported recurrence index {text:?}"))
+        };
+        let month = || {
+            pattern
+                .get("month")
+                .and_then(Value::as_u64)
+                .and_then(|m| u32::try_from(m).ok())
+                .filter(|m| (1..=12).contains(m))
+                .ok_or("a yearly recurrence needs a month from 1 to 12")
+        };
         let ptype = match pattern.get("type").and_then(Value::as_str) {
             Some("daily") => PatternType::Daily,
             Some("weekly") => PatternType::Weekly,
             Some("absoluteMonthly") => PatternType::AbsoluteMonthly,
+            Some("relativeMonthly") => PatternType::RelativeMonthly { index: index()? },
+            Some("absoluteYearly") => PatternType::AbsoluteYearly { month: month()? },
+            Some("relativeYearly") => PatternType::RelativeYearly {
+                month: month()?,
+                index: index()?,
+            },
             other => return Err(format!("unsupported recurrence pattern type {other:?}")),
         };
         let interval = pattern
@@ -174,8 +254,17 @@ impl Recurrence {
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
-        if ptype == PatternType::Weekly && days_of_week.is_empty() {
-            return Err("a weekly recurrence needs daysOfWeek".into());
+        let needs_days = matches!(
+            ptype,
+            PatternType::Weekly
+                | PatternType::RelativeMonthly { .. }
+                | PatternType::RelativeYearly { .. }
+        );
+        if needs_days && days_of_week.is_empty() {
+            return Err(format!(
+                "a {} recurrence needs daysOfWeek",
+                pattern.get("type").and_then(Value::as_str).unwrap_or("")
+            ));
         }
         let first_day_of_week = pattern
             .get("firstDayOfWeek")
@@ -227,6 +316,19 @@ impl Recurrence {
             number_of_occurrences,
             recurrence_time_zone,
         })
+    }
+}
+
+/// BYMONTHDAY and BYSETPOS for Graph's `dayOfMonth`. Exchange documents it as "if for a
+/// particular month this value is larger than the number of days in the month, the last
+/// day of the month is assumed": for the 29th to the 31st, the last of the days from the
+/// 28th to it that the month has.
+fn month_days(day: u32) -> (Vec<i8>, Vec<i32>) {
+    let day = i8::try_from(day.clamp(1, 31)).unwrap_or(1);
+    if day <= 28 {
+        (vec![day], Vec::new())
+    } else {
+        ((28..=day).collect(), vec![-1])
     }
 }
 
@@ -311,5 +413,91 @@ mod tests {
         let r = weekdays();
         let back = Recurrence::from_json(&r.to_json(), "UTC").unwrap();
         assert_eq!(back, r);
+    }
+
+    fn monthly(pattern: PatternType, day_of_month: u32, days: Vec<Weekday>) -> Recurrence {
+        Recurrence {
+            pattern,
+            interval: 1,
+            days_of_week: days,
+            first_day_of_week: Weekday::Sun,
+            day_of_month,
+            range: RangeType::NoEnd,
+            start_date: d(2026, 1, 1),
+            end_date: None,
+            number_of_occurrences: 0,
+            recurrence_time_zone: "UTC".into(),
+        }
+    }
+
+    /// Exchange's `DayOfMonth`: "If for a particular month this value is larger than the
+    /// number of days in the month, the last day of the month is assumed." The hand-written
+    /// expansion skipped those months (no occurrence in February, April, June).
+    #[test]
+    fn a_day_the_month_lacks_is_its_last_day() {
+        let mut r = monthly(PatternType::AbsoluteMonthly, 31, Vec::new());
+        r.start_date = d(2026, 1, 31);
+        r.range = RangeType::Numbered;
+        r.number_of_occurrences = 6;
+        assert_eq!(
+            r.dates(d(2026, 1, 1), d(2026, 12, 31)),
+            vec![
+                d(2026, 1, 31),
+                d(2026, 2, 28),
+                d(2026, 3, 31),
+                d(2026, 4, 30),
+                d(2026, 5, 31),
+                d(2026, 6, 30)
+            ]
+        );
+        // The 29th of February, yearly: the 28th in common years.
+        let mut leap = monthly(PatternType::AbsoluteYearly { month: 2 }, 29, Vec::new());
+        leap.start_date = d(2024, 2, 29);
+        assert_eq!(
+            leap.dates(d(2024, 1, 1), d(2026, 12, 31)),
+            vec![d(2024, 2, 29), d(2025, 2, 28), d(2026, 2, 28)]
+        );
+    }
+
+    #[test]
+    fn relative_patterns_pick_the_nth_or_last_weekday() {
+        // Second Thursday: 1 October 2026 is a Thursday.
+        let second = monthly(
+            PatternType::RelativeMonthly {
+                index: WeekIndex::Second,
+            },
+            0,
+            vec![Weekday::Thu],
+        );
+        assert_eq!(
+            second.dates(d(2026, 10, 1), d(2026, 12, 31)),
+            vec![d(2026, 10, 8), d(2026, 11, 12), d(2026, 12, 10)]
+        );
+        let last = monthly(
+            PatternType::RelativeMonthly {
+                index: WeekIndex::Last,
+            },
+            0,
+            vec![Weekday::Fri],
+        );
+        assert_eq!(
+            last.dates(d(2026, 10, 1), d(2026, 12, 31)),
+            vec![d(2026, 10, 30), d(2026, 11, 27), d(2026, 12, 25)]
+        );
+        // The fourth Thursday of November.
+        let thanksgiving = monthly(
+            PatternType::RelativeYearly {
+                month: 11,
+                index: WeekIndex::Fourth,
+            },
+            0,
+            vec![Weekday::Thu],
+        );
+        assert_eq!(
+            thanksgiving.dates(d(2026, 1, 1), d(2028, 12, 31)),
+            vec![d(2026, 11, 26), d(2027, 11, 25), d(2028, 11, 23)]
+        );
+        let back = Recurrence::from_json(&thanksgiving.to_json(), "UTC").unwrap();
+        assert_eq!(back, thanksgiving);
     }
 }

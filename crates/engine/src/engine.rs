@@ -55,9 +55,11 @@ pub struct Engine {
 mod outlook;
 mod presence;
 mod run_sync;
+mod subscriptions;
 pub mod sync_loop;
 pub use presence::{PresenceSummary, TakeOverOutcome};
 pub use run_sync::{CalendarReport, ReadMode, RoundRead, SyncOptions, SyncReport};
+pub use subscriptions::{FeedOutcome, FeedReport};
 
 /// `meta` key recording why the user is not signed in although an account is stored:
 /// `signed_out`, or `<error code>: <message>` when the sign-in stopped working.

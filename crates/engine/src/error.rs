@@ -83,6 +83,9 @@ pub enum Error {
     /// the policy file (and its group, or why the file cannot be used).
     #[error("{reason}")]
     DisabledByPolicy { reason: String },
+    /// An iCalendar feed that cannot be used (`ics`).
+    #[error(transparent)]
+    Feed(#[from] crate::ics::FeedError),
 }
 
 /// Stable codes the UI and scripts branch on. Their string form is a contract,
@@ -117,6 +120,13 @@ pub enum ErrorCode {
     SyncDisabled,
     NoCalendar,
     DisabledByPolicy,
+    /// What a calendar subscription fetched is not iCalendar (an HTML page, JSON).
+    #[serde(rename = "not_icalendar")]
+    NotICalendar,
+    /// A calendar feed breaks iCalendar's rules beyond use.
+    FeedInvalid,
+    /// A calendar feed is larger than Presently reads (bytes, events, recurrences).
+    FeedTooLarge,
 }
 
 impl ErrorCode {
@@ -150,6 +160,9 @@ impl ErrorCode {
             ErrorCode::SyncDisabled => "sync_disabled",
             ErrorCode::NoCalendar => "no_calendar",
             ErrorCode::DisabledByPolicy => "disabled_by_policy",
+            ErrorCode::NotICalendar => "not_icalendar",
+            ErrorCode::FeedInvalid => "feed_invalid",
+            ErrorCode::FeedTooLarge => "feed_too_large",
         }
     }
 }
@@ -182,6 +195,7 @@ impl Error {
             Error::SyncDisabled => ErrorCode::SyncDisabled,
             Error::NoCalendar { .. } => ErrorCode::NoCalendar,
             Error::DisabledByPolicy { .. } => ErrorCode::DisabledByPolicy,
+            Error::Feed(e) => e.code(),
             Error::Auth(e) => e.code(),
         }
     }
@@ -266,6 +280,9 @@ mod tests {
             (ErrorCode::SyncDisabled, "sync_disabled"),
             (ErrorCode::NoCalendar, "no_calendar"),
             (ErrorCode::DisabledByPolicy, "disabled_by_policy"),
+            (ErrorCode::NotICalendar, "not_icalendar"),
+            (ErrorCode::FeedInvalid, "feed_invalid"),
+            (ErrorCode::FeedTooLarge, "feed_too_large"),
         ];
         for (code, text) in pinned {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(text));

@@ -194,6 +194,21 @@ pub const MIGRATIONS: &[&str] = &[
      ALTER TABLE presence_automation ADD COLUMN next_seq INTEGER NOT NULL DEFAULT 1;
      ALTER TABLE presence_automation ADD COLUMN headline TEXT;
      UPDATE presence_automation SET journal_id = lower(hex(randomblob(8)));",
+    // 10: calendar subscriptions (iCalendar feeds, store/subscriptions.rs): each has a
+    // calendar of its own (`calendars`, id `ics:…`) and here where its feed comes from, the
+    // validators of the last answer for conditional requests, and how the last fetch went.
+    "CREATE TABLE calendar_subscriptions (
+        calendar_id TEXT PRIMARY KEY REFERENCES calendars(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        fetched_at TEXT,
+        changed_at TEXT,
+        error_code TEXT,
+        error TEXT,
+        window_start TEXT,
+        window_end TEXT
+     );",
 ];
 
 /// What a line of the presence history records; stored (and shown in `--json`) as its
@@ -570,8 +585,12 @@ impl Store {
                 upsert.execute(params![c.id, c.name, c.color, c.is_default, c.can_edit])?;
             }
             let keep: Vec<&str> = calendars.iter().map(|c| c.id.as_str()).collect();
+            // Subscriptions are not the server's to remove.
             let existing: Vec<String> = tx
-                .prepare("SELECT id FROM calendars")?
+                .prepare(
+                    "SELECT id FROM calendars
+                     WHERE id NOT IN (SELECT calendar_id FROM calendar_subscriptions)",
+                )?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             for id in existing.iter().filter(|id| !keep.contains(&id.as_str())) {
@@ -1378,6 +1397,9 @@ fn row_to_appointment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
         meeting_passcode: r.get(29)?,
     })
 }
+
+mod subscriptions;
+pub use subscriptions::{FeedValidators, Subscription, SUBSCRIPTION_ID_PREFIX};
 
 #[cfg(test)]
 mod tests;

@@ -4,4 +4,4 @@
  * Stable codes the UI and scripts branch on. Their string form is a contract,
  * pinned by a test; add new ones, never rename.
  */
-export type ErrorCode = "config_invalid" | "store_too_new" | "store_corrupt" | "store" | "malformed_response" | "io" | "invalid_input" | "not_signed_in" | "network" | "server" | "consent_required" | "consent_needed" | "reauth_required" | "auth_refused" | "auth_failed" | "login_timeout" | "login_cancelled" | "keyring_unavailable" | "keyring" | "internal" | "forwarding" | "policy_invalid" | "setting_locked" | "invalid_settings" | "sync_disabled" | "no_calendar" | "disabled_by_policy";
+export type ErrorCode = "config_invalid" | "store_too_new" | "store_corrupt" | "store" | "malformed_response" | "io" | "invalid_input" | "not_signed_in" | "network" | "server" | "consent_required" | "consent_needed" | "reauth_required" | "auth_refused" | "auth_failed" | "login_timeout" | "login_cancelled" | "keyring_unavailable" | "keyring" | "internal" | "forwarding" | "policy_invalid" | "setting_locked" | "invalid_settings" | "sync_disabled" | "no_calendar" | "disabled_by_policy" | "not_icalendar" | "feed_invalid" | "feed_too_large";

@@ -4,7 +4,12 @@ export type SyncConfig = {
 /**
  * Calendars to sync, by id or name; empty means the primary calendar.
  */
-calendars: Array<string>, window_days_back: number, window_days_ahead: number, interval_secs: number, page_size: number, 
+calendars: Array<string>, window_days_back: number, window_days_ahead: number, interval_secs: number, 
+/**
+ * Items asked for per page (`Prefer: odata.maxpagesize`): by default the most Outlook
+ * gives, 1000, so a first sync takes as few round trips as it can.
+ */
+page_size: number, 
 /**
  * Bound on one Graph request, body included.
  */

@@ -155,6 +155,8 @@ impl Engine {
         } else {
             self.store().calendars()?
         };
+        // Calendar subscriptions (iCalendar feeds) are not read from Graph.
+        listed.retain(|c| !c.id.starts_with(crate::store::SUBSCRIPTION_ID_PREFIX));
         if self.store().account()?.is_none() {
             let token = self.access_token().await?;
             let account = self.graph().me(&token).await?;

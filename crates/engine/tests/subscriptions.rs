@@ -1,0 +1,58 @@
+//! A calendar subscription (an iCalendar feed) beside the Microsoft 365 calendars: Graph
+//! syncs neither read it from Graph nor remove it, and its appointments are in the store
+//! the agenda reads.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod common;
+
+use presently_engine::engine::{FeedOutcome, SyncOptions};
+
+/// Daily at 12:00 UTC, 60 times from 1 November 2026.
+const FEED: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:rota@feeds.example\r\nDTSTART:20261101T120000Z\r\nDTEND:20261101T123000Z\r\nRRULE:FREQ=DAILY;COUNT=60\r\nSUMMARY:Rota check\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_stays_through_graph_syncs_and_is_never_read_from_graph() {
+    let emu = common::demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config_for(&emu);
+    // Calendars chosen by name, the feed's among them.
+    config.sync.calendars = vec!["Calendar".into(), "Rota".into()];
+    let engine = common::engine(&emu, dir.path(), config, common::clock()).await;
+    let file = dir.path().join("rota.ics");
+    std::fs::write(&file, FEED).unwrap();
+
+    let added = engine
+        .add_subscription("Rota", file.to_str().unwrap(), Some("#2E8B57"))
+        .await
+        .unwrap();
+    assert_eq!(added.outcome, FeedOutcome::Updated);
+    // The window: 7 days back and 30 ahead of 24 November, whole UTC days, so from 17
+    // November 00:00 to 25 December 00:00. The series runs from 1 November to 30 December:
+    // 17 to 30 November (14) and 1 to 24 December (24).
+    assert_eq!(added.appointments, Some(38));
+    let id = added.calendar_id;
+
+    // A full sync reads the calendar list from Graph (which does not have the feed), and
+    // an incremental one the stored list: neither reads the feed from Graph nor drops it.
+    for full in [true, false] {
+        let report = engine.sync(SyncOptions { full }).await.unwrap();
+        assert!(report.calendars.iter().all(|c| c.calendar_id != id));
+        assert!(report.calendars.iter().any(|c| c.name == "Calendar"));
+    }
+    assert_eq!(engine.subscriptions().unwrap().len(), 1);
+    let today = engine
+        .appointment("rota@feeds.example/20261124T120000Z")
+        .unwrap()
+        .unwrap();
+    assert_eq!(today.calendar_id, id);
+
+    // The agenda shows it beside the mailbox's appointments, under its name and colour.
+    let agenda = engine.agenda(None, Some(1)).unwrap();
+    let items = &agenda.days[0].items;
+    let rota = items.iter().find(|i| i.subject == "Rota check").unwrap();
+    assert_eq!(rota.calendar_name.as_deref(), Some("Rota"));
+    assert_eq!(rota.calendar_color.as_deref(), Some("#2e8b57"));
+    assert!(items
+        .iter()
+        .any(|i| i.calendar_name.as_deref() == Some("Calendar")));
+}
