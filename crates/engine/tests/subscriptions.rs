@@ -56,3 +56,59 @@ async fn a_subscription_stays_through_graph_syncs_and_is_never_read_from_graph()
         .iter()
         .any(|i| i.calendar_name.as_deref() == Some("Calendar")));
 }
+
+/// The sync cadence fetches a subscription when due: not again within the hour (the feed's
+/// change waits), after an hour it does (the change arrives), and a feed that fails keeps
+/// what it had and does not fail the sync.
+#[tokio::test(flavor = "multi_thread")]
+async fn syncs_fetch_a_subscription_hourly_and_a_failing_feed_keeps_its_appointments() {
+    let emu = common::demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_for(&emu);
+    let clock = common::clock();
+    let engine = common::engine(&emu, dir.path(), config, clock.clone()).await;
+    let file = dir.path().join("rota.ics");
+    std::fs::write(&file, FEED).unwrap();
+    engine
+        .add_subscription("Rota", file.to_str().unwrap(), None)
+        .await
+        .unwrap();
+    let moved = FEED.replace("SUMMARY:Rota check", "SUMMARY:Rota check (moved)");
+    std::fs::write(&file, &moved).unwrap();
+    let subject = |engine: &presently_engine::Engine| {
+        engine
+            .appointment("rota@feeds.example/20261124T120000Z")
+            .unwrap()
+            .unwrap()
+            .subject
+    };
+
+    clock.advance(chrono::Duration::minutes(20));
+    engine.sync(SyncOptions::default()).await.unwrap();
+    assert_eq!(
+        subject(&engine),
+        "Rota check",
+        "fetched again within the hour"
+    );
+
+    clock.advance(chrono::Duration::minutes(41));
+    let report = engine.sync(SyncOptions::default()).await.unwrap();
+    assert_eq!(
+        subject(&engine),
+        "Rota check (moved)",
+        "not fetched after an hour"
+    );
+    assert!(report.changes >= 1, "{report:?}");
+
+    // The feed breaks: the sync goes on, the appointments stay, the error is kept.
+    std::fs::write(&file, "<html>gone</html>").unwrap();
+    clock.advance(chrono::Duration::minutes(61));
+    engine.sync(SyncOptions::default()).await.unwrap();
+    assert_eq!(subject(&engine), "Rota check (moved)");
+    let stored = engine.subscriptions().unwrap();
+    assert_eq!(
+        stored[0].error_code.as_deref(),
+        Some("not_icalendar"),
+        "{stored:?}"
+    );
+}

@@ -124,6 +124,17 @@ impl Engine {
     /// Syncs the chosen calendars into the store. Any failure leaves the store as the last
     /// committed page left it; the next sync resumes from there.
     pub async fn sync(&self, options: SyncOptions) -> Result<SyncReport, Error> {
+        let result = self.sync_microsoft365(options).await;
+        // Calendar subscriptions are other servers: they are fetched when due whatever
+        // Microsoft 365 answered (or whether it is synced at all).
+        let feeds = self.refresh_due_subscriptions(options.full).await;
+        result.map(|mut report| {
+            report.changes += feeds;
+            report
+        })
+    }
+
+    async fn sync_microsoft365(&self, options: SyncOptions) -> Result<SyncReport, Error> {
         // Turned off (an organization's policy can): the local calendar stays as it is.
         if !self.config().features.calendar_sync {
             return Err(Error::SyncDisabled);

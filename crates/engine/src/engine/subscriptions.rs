@@ -50,6 +50,10 @@ pub struct FeedReport {
     pub warnings: Vec<String>,
 }
 
+/// How often a calendar subscription is fetched (a conditional request: the server answers
+/// 304 when nothing changed).
+pub const FEED_INTERVAL: chrono::Duration = chrono::Duration::hours(1);
+
 /// An answer to a fetch.
 enum Fetched {
     NotModified,
@@ -151,6 +155,52 @@ impl Engine {
     }
 
     /// Fetches every subscription (or the one named `only`), each with one conditional
+    /// Fetches the subscriptions that are due: never fetched, last fetched
+    /// [`FEED_INTERVAL`] ago or more, expanded for another window (the window moved: a new
+    /// day), or all of them when `all`. A feed that fails keeps what it had and says why
+    /// (`presently calendars`); it never fails the sync. Returns how many were updated.
+    pub async fn refresh_due_subscriptions(&self, all: bool) -> usize {
+        let subscriptions = match self.store().subscriptions() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the calendar subscriptions");
+                return 0;
+            }
+        };
+        let now = self.now();
+        let window = self.subscription_window();
+        let mut updated = 0;
+        for subscription in subscriptions {
+            let due = all
+                || subscription.window != Some((window.start, window.end))
+                || subscription
+                    .fetched_at
+                    .is_none_or(|at| now - at >= FEED_INTERVAL);
+            if !due {
+                continue;
+            }
+            match self.refresh(&subscription).await {
+                Ok(report) => {
+                    if report.outcome == FeedOutcome::Updated {
+                        updated += 1;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(calendar = %subscription.calendar.id, code = err.code().as_str(), "calendar feed: {err}");
+                    if let Err(e) = self.store().feed_failed(
+                        &subscription.calendar.id,
+                        err.code().as_str(),
+                        &err.to_string(),
+                        now,
+                    ) {
+                        tracing::warn!(error = %e, "cannot record the feed's failure");
+                    }
+                }
+            }
+        }
+        updated
+    }
+
     /// request; a failure is recorded with its subscription and reported, the others go on.
     pub async fn refresh_subscriptions(
         &self,
