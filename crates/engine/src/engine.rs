@@ -418,6 +418,13 @@ impl Engine {
         let appointment = self
             .appointment(id)?
             .ok_or_else(|| Error::InvalidInput(format!("no appointment {id:?} in the store")))?;
+        if kind == OpenKind::Outlook
+            && appointment
+                .calendar_id
+                .starts_with(crate::store::SUBSCRIPTION_ID_PREFIX)
+        {
+            return self.feed_link(&appointment);
+        }
         let tenant = self.store().account()?.and_then(|a| a.tenant_id);
         let outlook_host =
             links::outlook_host_for(tenant.as_deref(), &self.config().microsoft.outlook_web_host);
@@ -436,6 +443,46 @@ impl Engine {
             );
             return Err(Error::InvalidInput(format!(
                 "refused to open {}: only https links to Microsoft 365 and known meeting services are opened",
+                url.host_str().unwrap_or(url.scheme())
+            )));
+        }
+        Ok(url)
+    }
+
+    /// "Open" on an appointment of a calendar subscription: the event's own URL (the feed's
+    /// `URL` property), an https link on the feed's own site (its host, or a sibling of it:
+    /// `calendar.google.com` serves `www.google.com/calendar/event?…`). Nothing else is
+    /// opened: a feed is anyone's text.
+    fn feed_link(&self, appointment: &Appointment) -> Result<url::Url, Error> {
+        let no_link = || {
+            Error::InvalidInput(format!(
+                "{:?} comes from a calendar subscription and has no link of its own",
+                appointment.subject
+            ))
+        };
+        let url = appointment
+            .web_link
+            .as_deref()
+            .and_then(|l| url::Url::parse(l).ok())
+            .ok_or_else(no_link)?;
+        let feed_host = self
+            .store()
+            .subscriptions()?
+            .into_iter()
+            .find(|s| s.calendar.id == appointment.calendar_id)
+            .and_then(|s| match crate::ics::source::FeedSource::parse(&s.source) {
+                Ok(crate::ics::source::FeedSource::Url(u)) => u.host_str().map(str::to_owned),
+                _ => None,
+            });
+        let allowed = links::feed_link_allowed(&url, feed_host.as_deref());
+        if !allowed {
+            tracing::warn!(
+                host = url.host_str().unwrap_or(""),
+                scheme = url.scheme(),
+                "refused to open a calendar feed's link"
+            );
+            return Err(Error::InvalidInput(format!(
+                "refused to open {}: a calendar subscription's links are opened only on the feed's own site, over https",
                 url.host_str().unwrap_or(url.scheme())
             )));
         }

@@ -168,6 +168,27 @@ pub fn is_allowed(url: &Url, extra_hosts: &[&str]) -> bool {
             || service_of(url).is_some())
 }
 
+/// Whether a calendar subscription's event link may be opened: https, no credentials, on
+/// the feed's own site — its host, or a host under the feed host's parent domain
+/// (`calendar.google.com` serves `www.google.com/calendar/event?…`; `example.com` stays
+/// itself, an IP address too). A feed read from a file has no site: nothing is opened.
+pub fn feed_link_allowed(url: &Url, feed_host: Option<&str>) -> bool {
+    let (Some(link), Some(feed)) = (url.host_str(), feed_host) else {
+        return false;
+    };
+    let feed = feed.to_ascii_lowercase();
+    let site = match feed.split_once('.') {
+        Some((_, parent)) if parent.contains('.') && feed.parse::<std::net::IpAddr>().is_err() => {
+            parent.to_owned()
+        }
+        _ => feed,
+    };
+    url.scheme() == "https"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && host_matches(&link.to_ascii_lowercase(), &site)
+}
+
 impl JoinPaths {
     fn accept(self, url: &Url) -> bool {
         let path = url.path().to_ascii_lowercase();
@@ -609,5 +630,37 @@ mod tests {
         assert!(classic_outlook_candidates(env(&[])).is_empty());
         #[cfg(not(windows))]
         assert_eq!(find_classic_outlook(), None);
+    }
+
+    #[test]
+    fn a_feeds_links_open_only_on_its_own_site_over_https() {
+        let ok =
+            |link: &str, feed: Option<&str>| feed_link_allowed(&Url::parse(link).unwrap(), feed);
+        let google = Some("calendar.google.com");
+        assert!(ok("https://www.google.com/calendar/event?eid=abc", google));
+        assert!(ok("https://calendar.google.com/event?eid=abc", google));
+        assert!(
+            !ok("http://www.google.com/calendar/event?eid=abc", google),
+            "http"
+        );
+        assert!(!ok("https://evil.example/calendar", google), "another site");
+        assert!(
+            !ok("https://google.com.evil.example/", google),
+            "a look-alike"
+        );
+        assert!(
+            !ok("https://user:pw@www.google.com/", google),
+            "credentials"
+        );
+        assert!(!ok("https://www.google.com/", None), "a feed from a file");
+        let bare = Some("example.com");
+        assert!(ok("https://example.com/e/1", bare));
+        assert!(ok("https://www.example.com/e/1", bare));
+        assert!(!ok("https://other.com/e/1", bare));
+        assert!(
+            !ok("https://0.0.1/", Some("127.0.0.1")),
+            "an IP keeps all its labels"
+        );
+        assert!(ok("https://127.0.0.1/e", Some("127.0.0.1")));
     }
 }

@@ -112,3 +112,34 @@ async fn syncs_fetch_a_subscription_hourly_and_a_failing_feed_keeps_its_appointm
         "{stored:?}"
     );
 }
+
+/// "Open" on a subscription's appointment never builds an Outlook link: a feed read from a
+/// file opens nothing (it has no site to trust), and an event without a URL says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn open_on_a_feeds_appointment_uses_only_the_events_own_link() {
+    use presently_engine::OpenKind;
+    let emu = common::demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = common::engine(&emu, dir.path(), common::config_for(&emu), common::clock()).await;
+    let file = dir.path().join("rota.ics");
+    std::fs::write(&file, FEED).unwrap();
+    engine
+        .add_subscription("Rota", file.to_str().unwrap(), None)
+        .await
+        .unwrap();
+    let id = "rota@feeds.example/20261124T120000Z";
+    let err = engine.open_target(id, OpenKind::Outlook).unwrap_err();
+    assert!(err.to_string().contains("no link of its own"), "{err}");
+
+    let with_url = FEED.replace(
+        "SUMMARY:Rota check\r\n",
+        "SUMMARY:Rota check\r\nURL:https://www.google.com/calendar/event?eid=abc\r\n",
+    );
+    std::fs::write(&file, with_url).unwrap();
+    engine.refresh_subscriptions(None).await.unwrap();
+    let err = engine.open_target(id, OpenKind::Outlook).unwrap_err();
+    assert!(
+        err.to_string().contains("only on the feed's own site"),
+        "a feed from a file has no site: {err}"
+    );
+}
