@@ -221,14 +221,7 @@ impl Background {
     /// Asks every loop to stop and waits for them at most `grace`; true when all stopped.
     /// A presence block under way keeps its journal: whoever runs next finishes it.
     pub async fn stop(&self, grace: Duration) -> bool {
-        self.stopping.store(true, Ordering::SeqCst);
-        let wakes = &self.wakes;
-        wakes.sync_stop.notify_one();
-        wakes.fills_stop.notify_one();
-        lock(&wakes.presence_stop).notify_one();
-        wakes.reminders_stop.notify_one();
-        wakes.follow_stop.notify_one();
-        wakes.tray_stop.notify_one();
+        self.stop_now();
         let tasks = std::mem::take(&mut *lock(&self.tasks));
         let stopped = tokio::time::timeout(grace, join_all(tasks)).await.is_ok();
         if !stopped {

@@ -143,3 +143,49 @@ async fn open_on_a_feeds_appointment_uses_only_the_events_own_link() {
         "a feed from a file has no site: {err}"
     );
 }
+
+/// Presence rules see a subscription's appointments only when they name its calendar: the
+/// default rules never switch for a feed (a team's holiday list must not), a rule naming
+/// "On call" does.
+#[tokio::test(flavor = "multi_thread")]
+async fn presence_follows_a_feed_only_where_a_rule_names_it() {
+    use presently_engine::presence::rules::Rule;
+    const ON_CALL: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:shift-1@rota.example\r\nDTSTART:20261124T090000Z\r\nDTEND:20261124T110000Z\r\nSUMMARY:On call\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let emu = presently_emulator::Emulator::start(presently_emulator::EmulatorConfig {
+        today: common::TODAY.parse().unwrap(),
+        seed: presently_emulator::Seed::Empty,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config_for(&emu);
+    config.features.presence = true;
+    let engine = common::engine(&emu, dir.path(), config.clone(), common::clock()).await;
+    engine.sync(SyncOptions::default()).await.unwrap();
+    let file = dir.path().join("on-call.ics");
+    std::fs::write(&file, ON_CALL).unwrap();
+    engine
+        .add_subscription("On call", file.to_str().unwrap(), None)
+        .await
+        .unwrap();
+    let from = "2026-11-24T08:00:00Z".parse().unwrap();
+    let to = "2026-11-24T12:00:00Z".parse().unwrap();
+    let applied = |engine: &presently_engine::Engine| {
+        engine
+            .presence_plan(from, to)
+            .unwrap()
+            .iter()
+            .filter(|t| matches!(&t.transition.kind, presently_engine::presence::scheduler::TransitionKind::Apply { appointment_id, .. } if appointment_id.starts_with("shift-1")))
+            .count()
+    };
+    assert_eq!(applied(&engine), 0, "the default rules switched for a feed");
+
+    config.presence.rules = vec![Rule {
+        calendar: Some("On call".into()),
+        profile: Some("Focus".into()),
+        ..Rule::default()
+    }];
+    engine.reconfigure(config).unwrap();
+    assert_eq!(applied(&engine), 1, "a rule naming the feed did not switch");
+}
