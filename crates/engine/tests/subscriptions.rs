@@ -189,3 +189,36 @@ async fn presence_follows_a_feed_only_where_a_rule_names_it() {
     engine.reconfigure(config).unwrap();
     assert_eq!(applied(&engine), 1, "a rule naming the feed did not switch");
 }
+
+/// A feed's VALARM is a reminder like any other: due at its time, shown once, with the
+/// feed's subject; an event without one reminds nobody.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feeds_alarm_is_a_reminder_at_its_time() {
+    const WITH_ALARM: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:dentist@feeds.example\r\nDTSTART:20261124T090000Z\r\nDTEND:20261124T093000Z\r\nSUMMARY:Dentist\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT30M\r\nDESCRIPTION:Reminder\r\nEND:VALARM\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:quiet@feeds.example\r\nDTSTART:20261124T091000Z\r\nDTEND:20261124T092000Z\r\nSUMMARY:Quiet\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let emu = presently_emulator::Emulator::start(presently_emulator::EmulatorConfig {
+        today: common::TODAY.parse().unwrap(),
+        seed: presently_emulator::Seed::Empty,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // 08:00 UTC: the alarm is due at 08:30.
+    let clock = common::clock();
+    let engine = common::engine(&emu, dir.path(), common::config_for(&emu), clock.clone()).await;
+    let file = dir.path().join("personal.ics");
+    std::fs::write(&file, WITH_ALARM).unwrap();
+    engine
+        .add_subscription("Personal", file.to_str().unwrap(), None)
+        .await
+        .unwrap();
+    let (due, next) = engine.take_due_reminders().unwrap();
+    assert!(due.is_empty(), "{due:?}");
+    assert_eq!(next, Some("2026-11-24T08:30:00Z".parse().unwrap()));
+    clock.advance(chrono::Duration::minutes(31));
+    let (due, _) = engine.take_due_reminders().unwrap();
+    let subjects: Vec<_> = due.iter().map(|r| r.subject.as_str()).collect();
+    assert_eq!(subjects, ["Dentist"]);
+    let (again, _) = engine.take_due_reminders().unwrap();
+    assert!(again.is_empty(), "shown twice: {again:?}");
+}
