@@ -21,6 +21,24 @@ pub struct Config {
     pub presence: crate::presence::PresenceConfig,
     pub reminders: RemindersConfig,
     pub app: AppConfig,
+    /// Calendar subscriptions (iCalendar feeds) kept beside Microsoft 365's calendars:
+    /// `[[subscriptions]]` tables. An organization's policy provides them per group (and
+    /// locks `subscriptions` so they stay); the user's own, added with `presently calendars
+    /// add-ics`, live in the store.
+    pub subscriptions: Vec<SubscriptionConfig>,
+}
+
+/// One `[[subscriptions]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionConfig {
+    /// The calendar's name, as the agenda and presence rules name it.
+    pub name: String,
+    /// An https or webcal URL, or a local file.
+    pub url: String,
+    /// `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
 }
 
 /// `[reminders]`: desktop notifications before appointments.
@@ -283,6 +301,22 @@ impl Config {
 
     /// Checks values that parse but make no sense; returns the key and the reason.
     pub fn validate(&self) -> Result<(), (String, String)> {
+        let mut names = std::collections::HashSet::new();
+        for (i, feed) in self.subscriptions.iter().enumerate() {
+            let key = format!("subscriptions[{i}]");
+            if feed.name.trim().is_empty() {
+                return Err((format!("{key}.name"), "must not be empty".into()));
+            }
+            if !names.insert(feed.name.trim().to_lowercase()) {
+                return Err((
+                    format!("{key}.name"),
+                    format!("{:?} is named twice", feed.name),
+                ));
+            }
+            if let Err(e) = crate::ics::source::FeedSource::parse(&feed.url) {
+                return Err((format!("{key}.url"), e.to_string()));
+            }
+        }
         let m = &self.microsoft;
         if let Some(id) = &m.client_id {
             if !is_guid(id) {

@@ -549,3 +549,54 @@ fn a_crash_before_the_rename_leaves_the_old_file_readable() {
         table("[agenda]\ndays = 4\n")
     );
 }
+
+/// A group's calendar subscriptions, locked: its members get them whatever their own file
+/// says (a user's `[[subscriptions]]` does not replace the organization's list).
+#[test]
+fn a_group_provides_locked_calendar_subscriptions() {
+    let p = OrgPolicy::parse(
+        Path::new("p.toml"),
+        r##"
+[[groups]]
+name = "Support"
+default = true
+locked = ["subscriptions"]
+
+[[groups.settings.subscriptions]]
+name = "On-call rota"
+url = "https://rota.contoso.com/support.ics"
+color = "#aa3300"
+"##,
+    )
+    .unwrap();
+    let user = table(
+        r#"
+[[subscriptions]]
+name = "My own"
+url = "https://example.com/mine.ics"
+"#,
+    );
+    let l = resolve(Some(&p), &user, Some("kim@contoso.com")).unwrap();
+    let names: Vec<&str> = l
+        .config
+        .subscriptions
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["On-call rota"]);
+    assert!(l.is_locked("subscriptions"));
+    // Unlocked, the user's list is theirs.
+    let open = OrgPolicy::parse(
+        Path::new("p.toml"),
+        "[[groups]]\nname = \"All\"\ndefault = true\n\n[[groups.settings.subscriptions]]\nname = \"Holidays\"\nurl = \"https://example.com/h.ics\"\n",
+    )
+    .unwrap();
+    let l = resolve(Some(&open), &user, None).unwrap();
+    let names: Vec<&str> = l
+        .config
+        .subscriptions
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["My own"]);
+}

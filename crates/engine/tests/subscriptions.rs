@@ -222,3 +222,90 @@ async fn a_feeds_alarm_is_a_reminder_at_its_time() {
     let (again, _) = engine.take_due_reminders().unwrap();
     assert!(again.is_empty(), "shown twice: {again:?}");
 }
+
+/// Subscriptions the configuration names (what an organization's policy provides per
+/// group): the next sync adds them, the user cannot remove them, a changed URL replaces
+/// one, and one no longer configured goes — the user's own stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_subscriptions_are_added_kept_and_removed_with_the_configuration() {
+    use presently_engine::config::SubscriptionConfig;
+    let emu = common::demo_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let rota = dir.path().join("rota.ics");
+    std::fs::write(&rota, FEED).unwrap();
+    let holidays = dir.path().join("holidays.ics");
+    std::fs::write(&holidays, FEED.replace("Rota check", "Holiday")).unwrap();
+    let mut config = common::config_for(&emu);
+    config.subscriptions = vec![SubscriptionConfig {
+        name: "Team rota".into(),
+        url: rota.to_str().unwrap().into(),
+        color: Some("#336699".into()),
+    }];
+    config.validate().unwrap();
+    let engine = common::engine(&emu, dir.path(), config.clone(), common::clock()).await;
+    // The user's own, beside it.
+    engine
+        .add_subscription("Mine", holidays.to_str().unwrap(), None)
+        .await
+        .unwrap();
+
+    engine.sync(SyncOptions::default()).await.unwrap();
+    let names = |engine: &presently_engine::Engine| {
+        let mut names: Vec<String> = engine
+            .subscriptions()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.calendar.name)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&engine), ["Mine", "Team rota"]);
+    let err = engine.remove_subscription("team rota").unwrap_err();
+    assert!(
+        err.to_string().contains("set in the configuration"),
+        "{err}"
+    );
+
+    // A new URL replaces it; dropped from the configuration, it goes and "Mine" stays.
+    config.subscriptions[0].url = holidays.to_str().unwrap().into();
+    engine.reconfigure(config.clone()).unwrap();
+    engine.sync(SyncOptions::default()).await.unwrap();
+    let stored = engine.subscriptions().unwrap();
+    let team = stored
+        .iter()
+        .find(|s| s.calendar.name == "Team rota")
+        .unwrap();
+    assert_eq!(team.source, holidays.to_str().unwrap());
+    config.subscriptions.clear();
+    engine.reconfigure(config).unwrap();
+    engine.sync(SyncOptions::default()).await.unwrap();
+    assert_eq!(names(&engine), ["Mine"]);
+}
+
+#[test]
+fn a_configured_subscription_is_checked_like_any_setting() {
+    use presently_engine::config::{Config, SubscriptionConfig};
+    let feed = |name: &str, url: &str| SubscriptionConfig {
+        name: name.into(),
+        url: url.into(),
+        color: None,
+    };
+    let mut config = Config {
+        subscriptions: vec![feed("Rota", "ftp://example.com/rota.ics")],
+        ..Config::default()
+    };
+    assert_eq!(config.validate().unwrap_err().0, "subscriptions[0].url");
+    config.subscriptions = vec![
+        feed("Rota", "https://example.com/a.ics"),
+        feed("rota", "https://example.com/b.ics"),
+    ];
+    assert_eq!(config.validate().unwrap_err().0, "subscriptions[1].name");
+    // As a policy group's settings write it.
+    let parsed: Config = toml::from_str(
+        "[[subscriptions]]\nname = \"Holidays\"\nurl = \"webcal://example.com/holidays.ics\"\ncolor = \"#aa0000\"\n",
+    )
+    .unwrap();
+    parsed.validate().unwrap();
+    assert_eq!(parsed.subscriptions[0].name, "Holidays");
+}

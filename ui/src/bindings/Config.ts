@@ -5,6 +5,14 @@ import type { FeaturesConfig } from "./FeaturesConfig";
 import type { MicrosoftConfig } from "./MicrosoftConfig";
 import type { PresenceConfig } from "./PresenceConfig";
 import type { RemindersConfig } from "./RemindersConfig";
+import type { SubscriptionConfig } from "./SubscriptionConfig";
 import type { SyncConfig } from "./SyncConfig";
 
-export type Config = { microsoft: MicrosoftConfig, sync: SyncConfig, agenda: AgendaConfig, features: FeaturesConfig, presence: PresenceConfig, reminders: RemindersConfig, app: AppConfig, };
+export type Config = { microsoft: MicrosoftConfig, sync: SyncConfig, agenda: AgendaConfig, features: FeaturesConfig, presence: PresenceConfig, reminders: RemindersConfig, app: AppConfig, 
+/**
+ * Calendar subscriptions (iCalendar feeds) kept beside Microsoft 365's calendars:
+ * `[[subscriptions]]` tables. An organization's policy provides them per group (and
+ * locks `subscriptions` so they stay); the user's own, added with `presently calendars
+ * add-ics`, live in the store.
+ */
+subscriptions: Array<SubscriptionConfig>, };

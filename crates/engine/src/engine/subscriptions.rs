@@ -50,6 +50,10 @@ pub struct FeedReport {
     pub warnings: Vec<String>,
 }
 
+/// `meta` key: the names of the subscriptions the configuration added (so one it no longer
+/// names is removed, and the user's own are not).
+const CONFIGURED_SUBSCRIPTIONS: &str = "configured_subscriptions";
+
 /// How often a calendar subscription is fetched (a conditional request: the server answers
 /// 304 when nothing changed).
 pub const FEED_INTERVAL: chrono::Duration = chrono::Duration::hours(1);
@@ -141,8 +145,25 @@ impl Engine {
         })
     }
 
-    /// Removes the subscription named `name`, with its calendar and appointments.
+    /// Removes the subscription named `name`, with its calendar and appointments. One the
+    /// configuration provides (an organization's policy, or `[[subscriptions]]` in the
+    /// user's file) is removed there, not here.
     pub fn remove_subscription(&self, name: &str) -> Result<Subscription, Error> {
+        if self
+            .config()
+            .subscriptions
+            .iter()
+            .any(|s| s.name.trim().eq_ignore_ascii_case(name.trim()))
+        {
+            return Err(Error::InvalidInput(format!(
+                "the calendar subscription {:?} is set in the configuration (by your organization, or [[subscriptions]] in your settings file): it is removed there",
+                name.trim()
+            )));
+        }
+        self.remove_subscription_unchecked(name)
+    }
+
+    fn remove_subscription_unchecked(&self, name: &str) -> Result<Subscription, Error> {
         let mut store = self.store();
         let Some(subscription) = store.subscription(name.trim())? else {
             return Err(Error::InvalidInput(format!(
@@ -155,11 +176,80 @@ impl Engine {
     }
 
     /// Fetches every subscription (or the one named `only`), each with one conditional
+    /// Brings the stored subscriptions in line with the configured ones (`[[subscriptions]]`,
+    /// which an organization's policy provides): a configured feed not stored yet is added
+    /// (fetched), one whose URL changed is replaced, and one the configuration no longer
+    /// names, if the configuration added it, is removed. The user's own stay. Returns how
+    /// many calendars changed; a feed that cannot be added is logged and tried next time.
+    async fn reconcile_configured_subscriptions(&self) -> usize {
+        let configured = self.config().subscriptions.clone();
+        let managed: Vec<String> = self
+            .store()
+            .meta(CONFIGURED_SUBSCRIPTIONS)
+            .ok()
+            .flatten()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let mut changed = 0;
+        for name in &managed {
+            if !configured
+                .iter()
+                .any(|c| c.name.trim().eq_ignore_ascii_case(name))
+            {
+                match self.remove_subscription_unchecked(name) {
+                    Ok(_) => {
+                        tracing::info!(name = %name, "calendar subscription no longer configured; removed");
+                        changed += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(name = %name, error = %e, "cannot remove a calendar subscription no longer configured")
+                    }
+                }
+            }
+        }
+        for feed in &configured {
+            let stored = self.store().subscription(feed.name.trim()).ok().flatten();
+            if let Some(stored) = &stored {
+                if stored.source.trim() == feed.url.trim() {
+                    continue;
+                }
+                if let Err(e) = self.remove_subscription_unchecked(&feed.name) {
+                    tracing::warn!(name = %feed.name, error = %e, "cannot replace a configured calendar subscription");
+                    continue;
+                }
+            }
+            match self
+                .add_subscription(&feed.name, &feed.url, feed.color.as_deref())
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(name = %feed.name, "configured calendar subscription added");
+                    changed += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(name = %feed.name, code = e.code().as_str(), "configured calendar subscription: {e}")
+                }
+            }
+        }
+        let names: Vec<String> = configured
+            .iter()
+            .map(|c| c.name.trim().to_owned())
+            .collect();
+        if names != managed {
+            let stored = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
+            if let Err(e) = self.store().set_meta(CONFIGURED_SUBSCRIPTIONS, &stored) {
+                tracing::warn!(error = %e, "cannot remember the configured calendar subscriptions");
+            }
+        }
+        changed
+    }
+
     /// Fetches the subscriptions that are due: never fetched, last fetched
     /// [`FEED_INTERVAL`] ago or more, expanded for another window (the window moved: a new
     /// day), or all of them when `all`. A feed that fails keeps what it had and says why
     /// (`presently calendars`); it never fails the sync. Returns how many were updated.
     pub async fn refresh_due_subscriptions(&self, all: bool) -> usize {
+        let mut updated = self.reconcile_configured_subscriptions().await;
         let subscriptions = match self.store().subscriptions() {
             Ok(s) => s,
             Err(e) => {
@@ -169,7 +259,6 @@ impl Engine {
         };
         let now = self.now();
         let window = self.subscription_window();
-        let mut updated = 0;
         for subscription in subscriptions {
             let due = all
                 || subscription.window != Some((window.start, window.end))
