@@ -360,6 +360,11 @@ impl Shell {
         let calendars = engine
             .stored_calendars()?
             .into_iter()
+            // Calendar subscriptions are not chosen for sync: the page lists them apart.
+            .filter(|c| {
+                !c.id
+                    .starts_with(presently_engine::store::SUBSCRIPTION_ID_PREFIX)
+            })
             .map(|c| CalendarChoice {
                 id: c.id,
                 name: c.name,

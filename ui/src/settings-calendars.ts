@@ -3,6 +3,7 @@
 // organization disabled sync.
 import { h, icon } from './dom';
 import { nextId, type Kit } from './settings-form';
+import { plusIcon, trashIcon } from './settings-icons';
 import type { ConfigJson, SettingsView } from './types';
 
 export function calendarsSection(kit: Kit, v: SettingsView, d: ConfigJson): HTMLElement {
@@ -75,5 +76,73 @@ export function calendarsSection(kit: Kit, v: SettingsView, d: ConfigJson): HTML
     s.calendars,
     off ? h('p', { class: 'settings-managed', 'data-testid': 'sync-disabled', role: 'note' }, icon('lock'), s.syncOff) : null,
     sync,
+    // Feeds are not Microsoft 365: they stay editable when the organization turned sync off.
+    subscriptionsGroup(kit, d),
+  );
+}
+
+/** `[[subscriptions]]`: iCalendar feeds kept beside the Microsoft 365 calendars. */
+function subscriptionsGroup(kit: Kit, d: ConfigJson): HTMLElement {
+  const { s, isLocked, changed, iconButton, lockNote } = kit;
+  const locked = isLocked('subscriptions');
+  const list = () => d.subscriptions ?? [];
+  const rows = list().map((feed, i) => {
+    const dot = h('span', { class: 'cal-dot', 'aria-hidden': 'true' });
+    if (feed.color && /^#[0-9a-f]{6}$/i.test(feed.color)) dot.style.setProperty('--cal', feed.color);
+    return h(
+      'li',
+      { class: 'feed-row', 'data-testid': 'subscription' },
+      h('span', { class: 'feed-name' }, dot, feed.name),
+      h('span', { class: 'feed-url muted mono' }, feed.url),
+      iconButton(
+        s.removeSubscription(feed.name),
+        `feed:${i}:remove`,
+        trashIcon(),
+        () => {
+          d.subscriptions = list().filter((_, j) => j !== i);
+          kit.focusAfterRender(list().length ? `feed:${Math.min(i, list().length - 1)}:remove` : 'feed-add', true);
+          changed('all');
+        },
+        { disabled: locked, testid: 'subscription-remove' },
+      ),
+    );
+  });
+  const nameId = nextId('feed-name');
+  const urlId = nextId('feed-url');
+  const name = h('input', { type: 'text', class: 'input', id: nameId, autocomplete: 'off', disabled: locked, 'data-testid': 'subscription-name' });
+  const url = h('input', { type: 'url', class: 'input mono', id: urlId, autocomplete: 'off', spellcheck: 'false', placeholder: 'webcal://', disabled: locked, 'data-testid': 'subscription-url' });
+  const problem = h('p', { class: 'field-error', id: nextId('feed-error'), role: 'alert', 'data-testid': 'subscription-error' });
+  problem.hidden = true;
+  const add = h('button', { type: 'button', class: 'btn', 'data-focus': 'feed-add', 'data-testid': 'subscription-add', disabled: locked }, plusIcon(), s.addSubscription);
+  add.addEventListener('click', () => {
+    const feedName = name.value.trim();
+    const address = url.value.trim();
+    const say = (text: string) => {
+      problem.textContent = text;
+      problem.hidden = false;
+      name.setAttribute('aria-describedby', problem.id);
+      url.setAttribute('aria-describedby', problem.id);
+    };
+    if (!feedName || !/^(https|webcal):\/\/\S+$/i.test(address)) return say(s.subscriptionIncomplete);
+    if (list().some((f) => f.name.trim().toLowerCase() === feedName.toLowerCase())) return say(s.subscriptionTaken(feedName));
+    d.subscriptions = [...list(), { name: feedName, url: address }];
+    kit.focusAfterRender('feed-add');
+    changed('all');
+  });
+  return h(
+    'fieldset',
+    { class: 'settings-group', 'data-testid': 'subscriptions', 'aria-describedby': locked ? 'feeds-hint lock-subscriptions' : 'feeds-hint' },
+    h('legend', { class: 'field-label' }, s.subscriptionsLegend),
+    h('p', { class: 'field-hint', id: 'feeds-hint' }, s.subscriptionsHint),
+    rows.length ? h('ul', { class: 'feed-list' }, ...rows) : h('p', { class: 'muted' }, s.noSubscriptions),
+    h(
+      'div',
+      { class: 'field-row' },
+      h('div', { class: 'field' }, h('label', { class: 'field-label', for: nameId }, s.subscriptionName), name),
+      h('div', { class: 'field' }, h('label', { class: 'field-label', for: urlId }, s.subscriptionUrl), url),
+    ),
+    problem,
+    add,
+    locked ? lockNote('lock-subscriptions') : null,
   );
 }

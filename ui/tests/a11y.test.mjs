@@ -49,6 +49,14 @@ async function showTheme(page, colorScheme) {
   await page.emulateMedia({ colorScheme });
   await page.screenshot({ clip: { x: 0, y: 0, width: 1, height: 1 } });
   const [body, fresh] = await page.evaluate(() => {
+    // Under load Chromium has been seen to leave an element styled for the old scheme after
+    // emulateMedia (light text on the dark background, for one audit): restyle the whole
+    // tree before anything is measured.
+    const root = document.documentElement;
+    root.style.display = 'none';
+    void root.offsetHeight;
+    root.style.display = '';
+    void root.offsetHeight;
     const probe = document.createElement('div');
     probe.style.setProperty('background', 'var(--bg)');
     document.body.append(probe);

@@ -680,3 +680,45 @@ test('screenshots: settings (light), locked with a policy error (dark, German)',
     await page.screenshot({ path: join(dir, 'ui-settings-dark.png') });
   });
 });
+
+test('calendar subscriptions: add a feed, checked before it is added, saved with the configuration; locked by the organization', async () => {
+  await withSettingsApp({}, async ({ page }) => {
+    const group = page.getByTestId('subscriptions');
+    assert.match(await group.textContent(), /No subscriptions/);
+    // Nothing usable is added: no address, then one that is not https or webcal.
+    await group.getByRole('textbox', { name: 'Name' }).fill('Holidays');
+    await page.getByTestId('subscription-add').click();
+    assert.match(await page.getByTestId('subscription-error').textContent(), /https:\/\/ or webcal:\/\//);
+    await page.getByTestId('subscription-url').fill('ftp://example.com/h.ics');
+    await page.getByTestId('subscription-add').click();
+    assert.equal(await page.getByTestId('subscription').count(), 0);
+
+    await page.getByTestId('subscription-url').fill('webcal://example.com/holidays.ics');
+    await page.getByTestId('subscription-add').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="subscription"]').length === 1);
+    assert.match(await page.getByTestId('subscription').textContent(), /Holidays.*webcal:\/\/example\.com\/holidays\.ics/);
+    // The same name twice is refused.
+    await page.getByTestId('subscription-name').fill('holidays');
+    await page.getByTestId('subscription-url').fill('https://example.com/other.ics');
+    await page.getByTestId('subscription-add').click();
+    assert.match(await page.getByTestId('subscription-error').textContent(), /already in the list/);
+    assert.equal(await page.getByTestId('subscription').count(), 1);
+
+    await page.getByTestId('settings-save').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="settings-status"]').textContent === 'Saved');
+    const saved = (await settingsCalls(page, 'settings_save')).at(-1).args.config;
+    assert.deepEqual(saved.subscriptions, [{ name: 'Holidays', url: 'webcal://example.com/holidays.ics' }]);
+    // Removed again: the list is empty in the draft.
+    await page.getByRole('button', { name: 'Remove Holidays' }).click();
+    assert.equal(await page.getByTestId('subscription').count(), 0);
+    assert.equal(await page.getByTestId('settings-dirty').isVisible(), true);
+  });
+  const view = settingsView({ locked: ['subscriptions'], policy: { path: POLICY_PATH, group: 'Support', error: null } });
+  view.config.subscriptions = [{ name: 'On-call rota', url: 'https://rota.contoso.com/support.ics', color: '#aa3300' }];
+  await withSettingsApp({ settings: { view } }, async ({ page }) => {
+    assert.equal(await page.getByRole('button', { name: 'Remove On-call rota' }).isDisabled(), true);
+    assert.equal(await page.getByTestId('subscription-add').isDisabled(), true);
+    assert.equal(await page.getByTestId('subscription-url').isDisabled(), true);
+    assert.match(await page.getByTestId('subscriptions').textContent(), /Set by your organization/);
+  });
+});
