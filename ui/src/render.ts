@@ -485,11 +485,13 @@ export function renderDetail(item: AgendaItem, ctx: Ctx, on: Handlers, joinCopy:
       fb?.text ?? '',
     );
   }
+  // A calendar subscription's event opens its own page (the feed's URL), not Outlook.
+  const fromFeed = item.calendar.startsWith('ics:');
   const open = h(
     'button',
     { type: 'button', class: 'btn', 'data-testid': 'open', disabled: !item.web_link },
     icon('external'),
-    s.openInOutlook,
+    fromFeed ? s.openEventPage : s.openInOutlook,
   );
   open.addEventListener('click', () => on.openInOutlook(item.id));
   actions.push(open);

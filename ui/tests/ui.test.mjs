@@ -1579,3 +1579,28 @@ test('screenshots: agenda (light, dark/German), detail pane, error, sign-in scre
     },
   );
 });
+
+test('an appointment from a calendar subscription opens its own event page, not Outlook', async () => {
+  const view = agenda();
+  view.days[0].items.push(
+    itemAt({
+      id: 'rota@feeds.example/20261124T120000Z',
+      calendar: 'ics:0123456789abcdef',
+      calendar_name: 'Team rota',
+      subject: 'Rota check',
+      start: '2026-11-24T13:00:00+01:00',
+      end: '2026-11-24T13:30:00+01:00',
+      organizer: null,
+      organizer_email: null,
+      web_link: 'https://www.google.com/calendar/event?eid=abc',
+    }),
+  );
+  await withApp({ scenario: { agenda: view, status: status() } }, async ({ page }) => {
+    await page.locator('[data-testid="item"][data-id="rota@feeds.example/20261124T120000Z"] .item-main').click();
+    const detail = page.getByTestId('detail');
+    await detail.waitFor();
+    assert.equal((await detail.getByTestId('open').textContent()).trim(), 'Open event page');
+    await detail.getByTestId('open').click();
+    assert.deepEqual(await calls(page, 'open_item'), [{ cmd: 'open_item', args: { id: 'rota@feeds.example/20261124T120000Z' } }]);
+  });
+});
