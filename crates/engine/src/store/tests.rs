@@ -618,7 +618,7 @@ fn migrates_a_version_10_store_keeping_its_rows_and_a_staged_round() {
         round.next_link = Some("page-2".into());
         store.begin_full_round("primary", &round).unwrap();
         store
-            .stage_changes("primary", &upserts(&[staged.clone()]), &round)
+            .stage_changes("primary", &upserts(std::slice::from_ref(&staged)), &round)
             .unwrap();
         (whole_day(&store), store.sync_state("primary").unwrap())
     };
