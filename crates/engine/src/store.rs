@@ -317,8 +317,7 @@ pub const MIGRATIONS: &[&str] = &[
      FROM staged_appointments;
      DROP TABLE staged_appointments;
      ALTER TABLE staged_appointments_v11 RENAME TO staged_appointments;
-     CREATE INDEX staged_appointments_by_id_key ON staged_appointments(id_key);
-     CREATE INDEX staged_appointments_by_calendar ON staged_appointments(calendar_id);",
+     CREATE INDEX staged_appointments_by_id_key ON staged_appointments(id_key);",
 ];
 
 /// What a line of the presence history records; stored (and shown in `--json`) as its
@@ -886,8 +885,7 @@ impl Store {
             .execute([calendar_id])?;
         let inserted = tx.prepare_cached(&sql.insert_new)?.execute([calendar_id])?;
         let others: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM staged_appointments WHERE calendar_id < ?1)
-                 OR EXISTS (SELECT 1 FROM staged_appointments WHERE calendar_id > ?1)",
+            "SELECT EXISTS (SELECT 1 FROM staged_appointments WHERE calendar_id <> ?1)",
             [calendar_id],
             |r| r.get(0),
         )?;
