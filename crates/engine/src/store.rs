@@ -12,7 +12,8 @@ use crate::model::{
     ResponseStatus, Sensitivity, ShowAs, When,
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, ToSql, Transaction};
 use std::path::{Path, PathBuf};
 
 /// The schema this build writes. Each entry of [`MIGRATIONS`] moves the schema up by one.
@@ -209,6 +210,114 @@ pub const MIGRATIONS: &[&str] = &[
         window_start TEXT,
         window_end TEXT
      );",
+    // 11: appointments found by a 64-bit key of their id (`id_key`, FNV-1a of the id's
+    // bytes: [`id_key`]) instead of a (calendar_id, id) primary key. Graph's ids are long and
+    // random, so that index cost most of a sync's writes: every batch rewrote most of its
+    // pages. The key index is small, and the calendar index grows at its end. The key is not
+    // unique (two ids may share one): every lookup also compares calendar_id and id, and the
+    // store's writes keep (calendar_id, id) unique. Rows and staged rows are kept.
+    "CREATE TABLE appointments_v11 (
+        calendar_id TEXT NOT NULL REFERENCES calendars(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        id_key INTEGER NOT NULL,
+        ical_uid TEXT,
+        subject TEXT NOT NULL,
+        all_day INTEGER NOT NULL,
+        start_utc INTEGER NOT NULL,
+        end_utc INTEGER NOT NULL,
+        start_date TEXT,
+        end_date TEXT,
+        original_tz TEXT,
+        show_as TEXT NOT NULL,
+        response TEXT NOT NULL,
+        sensitivity TEXT NOT NULL,
+        cancelled INTEGER NOT NULL,
+        location TEXT,
+        organizer_name TEXT,
+        organizer_email TEXT,
+        join_url TEXT,
+        online_provider TEXT,
+        web_link TEXT,
+        series_master_id TEXT,
+        kind TEXT NOT NULL,
+        categories TEXT NOT NULL,
+        reminder_on INTEGER NOT NULL,
+        reminder_minutes INTEGER,
+        last_modified TEXT,
+        body_preview TEXT,
+        attendees INTEGER,
+        meeting_id TEXT,
+        meeting_passcode TEXT,
+        CHECK (end_utc >= start_utc)
+     );
+     INSERT INTO appointments_v11 (calendar_id, id, id_key,
+        ical_uid, subject, all_day, start_utc, end_utc, start_date, end_date,
+        original_tz, show_as, response, sensitivity, cancelled, location,
+        organizer_name, organizer_email, join_url, online_provider, web_link,
+        series_master_id, kind, categories, reminder_on, reminder_minutes,
+        last_modified, body_preview, attendees, meeting_id, meeting_passcode)
+     SELECT calendar_id, id, presently_id_key(id),
+        ical_uid, subject, all_day, start_utc, end_utc, start_date, end_date,
+        original_tz, show_as, response, sensitivity, cancelled, location,
+        organizer_name, organizer_email, join_url, online_provider, web_link,
+        series_master_id, kind, categories, reminder_on, reminder_minutes,
+        last_modified, body_preview, attendees, meeting_id, meeting_passcode
+     FROM appointments;
+     DROP TABLE appointments;
+     ALTER TABLE appointments_v11 RENAME TO appointments;
+     CREATE INDEX appointments_by_id_key ON appointments(id_key);
+     CREATE INDEX appointments_by_calendar ON appointments(calendar_id);
+     CREATE INDEX appointments_by_kind_and_start ON appointments(all_day, start_utc);
+     CREATE INDEX appointments_by_kind_and_date ON appointments(all_day, start_date);
+     CREATE TABLE staged_appointments_v11 (
+        calendar_id TEXT NOT NULL REFERENCES calendars(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        id_key INTEGER NOT NULL,
+        ical_uid TEXT,
+        subject TEXT NOT NULL,
+        all_day INTEGER NOT NULL,
+        start_utc INTEGER NOT NULL,
+        end_utc INTEGER NOT NULL,
+        start_date TEXT,
+        end_date TEXT,
+        original_tz TEXT,
+        show_as TEXT NOT NULL,
+        response TEXT NOT NULL,
+        sensitivity TEXT NOT NULL,
+        cancelled INTEGER NOT NULL,
+        location TEXT,
+        organizer_name TEXT,
+        organizer_email TEXT,
+        join_url TEXT,
+        online_provider TEXT,
+        web_link TEXT,
+        series_master_id TEXT,
+        kind TEXT NOT NULL,
+        categories TEXT NOT NULL,
+        reminder_on INTEGER NOT NULL,
+        reminder_minutes INTEGER,
+        last_modified TEXT,
+        body_preview TEXT,
+        attendees INTEGER,
+        meeting_id TEXT,
+        meeting_passcode TEXT
+     );
+     INSERT INTO staged_appointments_v11 (calendar_id, id, id_key,
+        ical_uid, subject, all_day, start_utc, end_utc, start_date, end_date,
+        original_tz, show_as, response, sensitivity, cancelled, location,
+        organizer_name, organizer_email, join_url, online_provider, web_link,
+        series_master_id, kind, categories, reminder_on, reminder_minutes,
+        last_modified, body_preview, attendees, meeting_id, meeting_passcode)
+     SELECT calendar_id, id, presently_id_key(id),
+        ical_uid, subject, all_day, start_utc, end_utc, start_date, end_date,
+        original_tz, show_as, response, sensitivity, cancelled, location,
+        organizer_name, organizer_email, join_url, online_provider, web_link,
+        series_master_id, kind, categories, reminder_on, reminder_minutes,
+        last_modified, body_preview, attendees, meeting_id, meeting_passcode
+     FROM staged_appointments;
+     DROP TABLE staged_appointments;
+     ALTER TABLE staged_appointments_v11 RENAME TO staged_appointments;
+     CREATE INDEX staged_appointments_by_id_key ON staged_appointments(id_key);",
 ];
 
 /// What a line of the presence history records; stored (and shown in `--json`) as its
@@ -496,6 +605,13 @@ impl Store {
         conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Migration 11 computes the stored keys of existing rows.
+        conn.create_scalar_function(
+            "presently_id_key",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| Ok(id_key(ctx.get_raw(0).as_str().unwrap_or_default())),
+        )?;
         let mut store = Store {
             conn,
             path: path.to_owned(),
@@ -759,23 +875,31 @@ impl Store {
         state: &SyncState,
     ) -> Result<ApplyStats, Error> {
         let tx = self.conn.transaction()?;
-        let removed = tx.execute(
-            "DELETE FROM appointments WHERE calendar_id = ?1 AND id NOT IN
-                (SELECT id FROM staged_appointments WHERE calendar_id = ?1)",
+        let sql = swap_sql();
+        let removed = tx
+            .prepare_cached(&sql.remove_unstaged)?
+            .execute([calendar_id])?;
+        // Only rows that differ are written: after a first sync's fill, none.
+        let updated = tx
+            .prepare_cached(&sql.update_changed)?
+            .execute([calendar_id])?;
+        let inserted = tx.prepare_cached(&sql.insert_new)?.execute([calendar_id])?;
+        let others: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM staged_appointments WHERE calendar_id <> ?1)",
             [calendar_id],
+            |r| r.get(0),
         )?;
-        let upserted = tx.execute(
-            &format!(
-                "INSERT INTO appointments ({COLUMNS})
-                 SELECT {COLUMNS} FROM staged_appointments WHERE calendar_id = ?1 AND true
-                 {UPSERT_TAIL}"
-            ),
-            [calendar_id],
-        )?;
-        tx.execute(
-            "DELETE FROM staged_appointments WHERE calendar_id = ?1",
-            [calendar_id],
-        )?;
+        if others {
+            tx.execute(
+                "DELETE FROM staged_appointments WHERE calendar_id = ?1",
+                [calendar_id],
+            )?;
+        } else {
+            // With no WHERE, SQLite drops the table's pages at once (its truncate
+            // optimization) rather than deleting row by row through the indexes.
+            tx.execute("DELETE FROM staged_appointments", [])?;
+        }
+        let upserted = updated + inserted;
         write_sync_state(&tx, calendar_id, state)?;
         tx.commit()?;
         Ok(ApplyStats { upserted, removed })
@@ -830,8 +954,10 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                &format!("SELECT {COLUMNS} FROM appointments WHERE id = ?1 LIMIT 1"),
-                [id],
+                &format!(
+                    "SELECT {COLUMNS} FROM appointments WHERE id_key = ?1 AND id = ?2 LIMIT 1"
+                ),
+                params![id_key(id), id],
                 row_to_appointment,
             )
             .optional()?)
@@ -1157,33 +1283,72 @@ const COLUMNS: &str = "calendar_id, id, ical_uid, subject, all_day, start_utc, e
     categories, reminder_on, reminder_minutes, last_modified, body_preview, attendees, \
     meeting_id, meeting_passcode";
 
-/// Upsert that writes only when something differs: a replayed or unchanged item costs no
-/// write (and is not counted as a change).
-const UPSERT_TAIL: &str = "ON CONFLICT(calendar_id, id) DO UPDATE SET
-    ical_uid = excluded.ical_uid, subject = excluded.subject, all_day = excluded.all_day,
-    start_utc = excluded.start_utc, end_utc = excluded.end_utc, start_date = excluded.start_date,
-    end_date = excluded.end_date, original_tz = excluded.original_tz, show_as = excluded.show_as,
-    response = excluded.response, sensitivity = excluded.sensitivity, cancelled = excluded.cancelled,
-    location = excluded.location, organizer_name = excluded.organizer_name,
-    organizer_email = excluded.organizer_email, join_url = excluded.join_url,
-    online_provider = excluded.online_provider, web_link = excluded.web_link,
-    series_master_id = excluded.series_master_id, kind = excluded.kind,
-    categories = excluded.categories, reminder_on = excluded.reminder_on,
-    reminder_minutes = excluded.reminder_minutes, last_modified = excluded.last_modified,
-    body_preview = excluded.body_preview, attendees = excluded.attendees,
-    meeting_id = excluded.meeting_id, meeting_passcode = excluded.meeting_passcode
- WHERE (ical_uid, subject, all_day, start_utc, end_utc, start_date, end_date, original_tz,
-        show_as, response, sensitivity, cancelled, location, organizer_name, organizer_email,
-        join_url, online_provider, web_link, series_master_id, kind, categories, reminder_on,
-        reminder_minutes, last_modified, body_preview, attendees, meeting_id, meeting_passcode)
-    IS NOT (excluded.ical_uid, excluded.subject, excluded.all_day, excluded.start_utc,
-        excluded.end_utc, excluded.start_date, excluded.end_date, excluded.original_tz,
-        excluded.show_as, excluded.response, excluded.sensitivity, excluded.cancelled,
-        excluded.location, excluded.organizer_name, excluded.organizer_email, excluded.join_url,
-        excluded.online_provider, excluded.web_link, excluded.series_master_id, excluded.kind,
-        excluded.categories, excluded.reminder_on, excluded.reminder_minutes,
-        excluded.last_modified, excluded.body_preview, excluded.attendees, excluded.meeting_id,
-        excluded.meeting_passcode)";
+/// The columns of [`COLUMNS`] after the key (calendar_id, id): what an update may change.
+const DATA_COLUMNS: &str = "ical_uid, subject, all_day, start_utc, end_utc, start_date, \
+    end_date, original_tz, show_as, response, sensitivity, cancelled, location, organizer_name, \
+    organizer_email, join_url, online_provider, web_link, series_master_id, kind, categories, \
+    reminder_on, reminder_minutes, last_modified, body_preview, attendees, meeting_id, \
+    meeting_passcode";
+
+/// The stored key appointments are looked up by: FNV-1a (64 bits) of the id's UTF-8 bytes.
+/// Stored in every row, so it must never change. Not unique: every lookup also compares the
+/// calendar and the id, so two ids with one key are two rows, never one.
+pub(crate) fn id_key(id: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+/// `prefix.column` for each of [`DATA_COLUMNS`], comma-separated.
+fn qualified(prefix: &str) -> String {
+    DATA_COLUMNS
+        .split(',')
+        .map(|c| format!("{prefix}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The statements that swap a staged full round in (built once). A `+` before a
+/// calendar_id term keeps SQLite from choosing the calendar index (it has no statistics to
+/// tell that the key index finds one row and the calendar index thousands).
+struct SwapSql {
+    remove_unstaged: String,
+    update_changed: String,
+    insert_new: String,
+}
+
+fn swap_sql() -> &'static SwapSql {
+    static SQL: std::sync::OnceLock<SwapSql> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let (live, staged) = (qualified("appointments"), qualified("s"));
+        let set = DATA_COLUMNS
+            .split(',')
+            .map(|c| format!("{0} = s.{0}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        SwapSql {
+            remove_unstaged: "DELETE FROM appointments WHERE calendar_id = ?1 AND NOT EXISTS
+                (SELECT 1 FROM staged_appointments AS s WHERE s.id_key = appointments.id_key
+                    AND +s.calendar_id = ?1 AND s.id = appointments.id)"
+                .to_owned(),
+            update_changed: format!(
+                "UPDATE appointments SET {set} FROM staged_appointments AS s
+                 WHERE s.calendar_id = ?1 AND +appointments.calendar_id = ?1
+                    AND appointments.id_key = s.id_key AND appointments.id = s.id
+                    AND ({live}) IS NOT ({staged})"
+            ),
+            insert_new: format!(
+                "INSERT INTO appointments (id_key, {COLUMNS})
+                 SELECT id_key, {COLUMNS} FROM staged_appointments AS s WHERE s.calendar_id = ?1
+                    AND NOT EXISTS (SELECT 1 FROM appointments AS a WHERE a.id_key = s.id_key
+                        AND +a.calendar_id = ?1 AND a.id = s.id)"
+            ),
+        }
+    })
+}
 
 /// The live appointments, or a full round's staging area shaped the same.
 #[derive(Clone, Copy)]
@@ -1209,14 +1374,22 @@ fn apply_in(
 ) -> Result<ApplyStats, Error> {
     let mut stats = ApplyStats::default();
     let name = table.name();
-    let mut upsert = tx.prepare_cached(&format!(
-        "INSERT INTO {name} ({COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
-         {UPSERT_TAIL}"
+    const VALUES: &str = "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+        ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30";
+    // ?31 is the id's key; a row is (calendar_id, id), found through the key's index (the
+    // `+` keeps SQLite from walking the calendar's index instead).
+    let mut insert = tx.prepare_cached(&format!(
+        "INSERT INTO {name} (id_key, {COLUMNS}) SELECT ?31, ?1, ?2, {VALUES}
+         WHERE NOT EXISTS (SELECT 1 FROM {name} WHERE id_key = ?31 AND +calendar_id = ?1 AND id = ?2)"
+    ))?;
+    // Writes only when something differs: a replayed or unchanged item costs no write (and
+    // is not counted as a change).
+    let mut update = tx.prepare_cached(&format!(
+        "UPDATE {name} SET ({DATA_COLUMNS}) = ({VALUES})
+         WHERE id_key = ?31 AND +calendar_id = ?1 AND id = ?2 AND ({DATA_COLUMNS}) IS NOT ({VALUES})"
     ))?;
     let mut remove = tx.prepare_cached(&format!(
-        "DELETE FROM {name} WHERE calendar_id = ?1 AND id = ?2"
+        "DELETE FROM {name} WHERE id_key = ?3 AND +calendar_id = ?1 AND id = ?2"
     ))?;
     for change in changes {
         match change {
@@ -1236,45 +1409,54 @@ fn apply_in(
                 let categories =
                     serde_json::to_string(&a.categories).unwrap_or_else(|_| "[]".to_owned());
                 let organizer = a.organizer.as_ref();
-                let written = upsert.execute(params![
-                    calendar_id,
-                    a.id,
-                    a.ical_uid,
-                    a.subject,
-                    all_day,
-                    start_utc,
-                    end_utc,
-                    start_date,
-                    end_date,
-                    a.original_time_zone,
-                    a.show_as.as_str(),
-                    a.response.as_str(),
-                    a.sensitivity.as_str(),
-                    a.cancelled,
-                    a.location,
-                    organizer.and_then(|o| o.name.as_deref()),
-                    organizer.and_then(|o| o.email.as_deref()),
-                    a.join_url,
-                    a.online_provider.map(|p| p.as_str()),
-                    a.web_link,
-                    a.series_master_id,
-                    a.kind.as_str(),
-                    categories,
-                    a.reminder_on,
-                    a.reminder_minutes,
+                let last_modified = a
+                    .last_modified
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+                let key = id_key(&a.id);
+                let values: [&dyn ToSql; 31] = [
+                    &calendar_id,
+                    &a.id,
+                    &a.ical_uid,
+                    &a.subject,
+                    &all_day,
+                    &start_utc,
+                    &end_utc,
+                    &start_date,
+                    &end_date,
+                    &a.original_time_zone,
+                    &a.show_as.as_str(),
+                    &a.response.as_str(),
+                    &a.sensitivity.as_str(),
+                    &a.cancelled,
+                    &a.location,
+                    &organizer.and_then(|o| o.name.as_deref()),
+                    &organizer.and_then(|o| o.email.as_deref()),
+                    &a.join_url,
+                    &a.online_provider.map(|p| p.as_str()),
+                    &a.web_link,
+                    &a.series_master_id,
+                    &a.kind.as_str(),
+                    &categories,
+                    &a.reminder_on,
+                    &a.reminder_minutes,
                     // RFC 3339 by hand: rusqlite's chrono conversion parses a format string per row.
-                    a.last_modified
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-                    a.body_preview,
-                    a.attendees,
-                    a.meeting_id,
-                    a.meeting_passcode,
-                ])?;
-                // 0 rows when an identical row was already there (a replay).
+                    &last_modified,
+                    &a.body_preview,
+                    &a.attendees,
+                    &a.meeting_id,
+                    &a.meeting_passcode,
+                    &key,
+                ];
+                // Most writes of a sync are new rows: insert first, else update.
+                let mut written = insert.execute(&values[..])?;
+                if written == 0 {
+                    // 0 rows when an identical row was already there (a replay).
+                    written = update.execute(&values[..])?;
+                }
                 stats.upserted += written;
             }
             EventChange::Removed { id } => {
-                stats.removed += remove.execute(params![calendar_id, id])?;
+                stats.removed += remove.execute(params![calendar_id, id, id_key(id)])?;
             }
         }
     }
