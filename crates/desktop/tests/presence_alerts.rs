@@ -132,8 +132,15 @@ async fn a_restore_that_keeps_failing_is_notified_once_at_its_third_failure() {
             .any(|r| r.method == "PUT")
     })
     .await;
+    // The forwarding fake hears the write before the runtime publishes its status: the
+    // redraw follows shortly after, not necessarily before.
+    wait_until(
+        "the shell redraws as automation applies",
+        start + Duration::seconds(4),
+        || redraws.load(Ordering::SeqCst) > 0,
+    )
+    .await;
     let before = redraws.load(Ordering::SeqCst);
-    assert!(before > 0, "the shell redraws as automation applies");
     emu.control().set_sink_status(500);
     let failures = || {
         emu.control()
