@@ -27,7 +27,7 @@ bash scripts/check-layers.sh
 step "Rust tests"
 cargo test --workspace --quiet
 
-step "fuzz: Graph pages, settings, policy, the sign-in listener's requests and meeting links, 20 s each (scripts/fuzz.sh)"
+step "fuzz: Graph pages, settings, policy, the sign-in listener's requests, meeting links and calendar feeds, 20 s each (scripts/fuzz.sh)"
 bash scripts/fuzz.sh
 
 step "keyring: sign-in with a real Secret Service (gnome-keyring under dbus-run-session)"
