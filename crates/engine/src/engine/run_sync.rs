@@ -357,6 +357,18 @@ impl Engine {
         }
     }
 
+    /// One page of a round or a fill: `link` checked against the Graph endpoint, asked for
+    /// with the configured page size and the access token (refreshed once on a 401).
+    async fn get_page(&self, link: &str) -> Result<Vec<u8>, Error> {
+        let url = self.graph().checked_link(link)?;
+        let page_size = self.config().sync.page_size;
+        self.authed(|token| {
+            let url = url.clone();
+            async move { self.graph().get(url, &token, Some(page_size)).await }
+        })
+        .await
+    }
+
     /// Syncs one calendar up to the server's state at the time of the call: a round that
     /// resumed an interrupted one ends at that round's older snapshot, so an incremental
     /// round follows it.
@@ -455,14 +467,7 @@ impl Engine {
             let mut link = plan.first_link.clone();
             let mut current_state = state.unwrap_or_default();
             loop {
-                let url = self.graph().checked_link(&link)?;
-                let page_size = sync.page_size;
-                let fetched = self
-                    .authed(|token| {
-                        let url = url.clone();
-                        async move { self.graph().get(url, &token, Some(page_size)).await }
-                    })
-                    .await;
+                let fetched = self.get_page(&link).await;
                 // Graph refusing delta on this calendar (its first request): read it by
                 // window from now on, and remember why.
                 let refused = match (&fetched, &source) {
@@ -674,14 +679,7 @@ impl Engine {
         let mut pending: Vec<EventChange> = Vec::new();
         let mut link = first;
         loop {
-            let url = self.graph().checked_link(&link)?;
-            let page_size = sync.page_size;
-            let body = self
-                .authed(|token| {
-                    let url = url.clone();
-                    async move { self.graph().get(url, &token, Some(page_size)).await }
-                })
-                .await?;
+            let body = self.get_page(&link).await?;
             let parse_started = std::time::Instant::now();
             let page = CalendarView::parse(&calendar.id, &body)?;
             filled.rejected += page.rejected.len();

@@ -244,6 +244,19 @@ impl Engine {
         changed
     }
 
+    /// Logs a failed fetch and keeps it with the subscription (`presently calendars` shows
+    /// it); the feed's appointments stay.
+    fn record_feed_failure(&self, subscription: &Subscription, err: &Error) -> Result<(), Error> {
+        let code = err.code().as_str();
+        tracing::warn!(calendar = %subscription.calendar.id, code, "calendar feed: {err}");
+        self.store().feed_failed(
+            &subscription.calendar.id,
+            code,
+            &err.to_string(),
+            self.now(),
+        )
+    }
+
     /// Fetches the subscriptions that are due: never fetched, last fetched
     /// [`FEED_INTERVAL`] ago or more, expanded for another window (the window moved: a new
     /// day), or all of them when `all`. A feed that fails keeps what it had and says why
@@ -275,13 +288,7 @@ impl Engine {
                     }
                 }
                 Err(err) => {
-                    tracing::warn!(calendar = %subscription.calendar.id, code = err.code().as_str(), "calendar feed: {err}");
-                    if let Err(e) = self.store().feed_failed(
-                        &subscription.calendar.id,
-                        err.code().as_str(),
-                        &err.to_string(),
-                        now,
-                    ) {
+                    if let Err(e) = self.record_feed_failure(&subscription, &err) {
                         tracing::warn!(error = %e, "cannot record the feed's failure");
                     }
                 }
@@ -314,17 +321,7 @@ impl Engine {
             }
             let result = self.refresh(&subscription).await;
             if let Err(err) = &result {
-                let code = serde_json::to_value(err.code())
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                tracing::warn!(calendar = %subscription.calendar.id, code, "calendar feed: {err}");
-                self.store().feed_failed(
-                    &subscription.calendar.id,
-                    &code,
-                    &err.to_string(),
-                    self.now(),
-                )?;
+                self.record_feed_failure(&subscription, err)?;
             }
             out.push((subscription.calendar.name.clone(), result));
         }
