@@ -28,14 +28,16 @@ if [ -f ui/package.json ]; then
   npm --prefix ui run build --silent
 fi
 
-cargo build -p presently-app -p presently-tray -p presently-cli
+# The workspace's test build: it builds the three binaries and the window tests with the
+# features `cargo test --workspace` resolves, so after scripts/test.sh nothing is rebuilt
+# (`cargo build -p …` resolves features per package and compiles much of the tree again).
+cargo test --workspace --no-run --quiet
 
 if ! command -v tauri-driver >/dev/null 2>&1; then
   echo "test-e2e: cargo install tauri-driver"
   cargo install tauri-driver --locked --quiet
 fi
 
-cargo test -p presently-e2e --no-run --quiet
 
 # The window tests run the app as its package installs it: the .deb (debug build) unpacked,
 # so the hand-over on close finds the packaged tray host beside the packaged app.
@@ -55,4 +57,4 @@ if [ -z "${PRESENTLY_APP_BIN:-}" ]; then
 fi
 # One window at a time: two WebKit instances on two cores only slow each other down.
 bash scripts/with-keyring.sh --display \
-  cargo test -p presently-e2e -- --ignored --nocapture --test-threads=1
+  cargo test --workspace --test window --test a11y --test tray_host -- --ignored --nocapture --test-threads=1

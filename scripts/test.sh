@@ -29,15 +29,16 @@ cargo test --workspace --quiet
 
 step "fuzz: Graph pages, settings, policy, the sign-in listener's requests, meeting links and calendar feeds, 20 s each (scripts/fuzz.sh)"
 bash scripts/fuzz.sh
+# Nothing after this reuses the instrumented build; a clean clone on CI drops it for disk.
+if [ "${CI:-}" = 1 ]; then rm -rf fuzz/target; fi
 
 step "keyring: sign-in with a real Secret Service (gnome-keyring under dbus-run-session)"
+# --workspace with --test/--lib picks the targets and keeps the features of the workspace's
+# test build above: `-p` alone resolves features per package and rebuilds half the tree.
 bash scripts/with-keyring.sh sh -ec '
-  cargo test --quiet -p presently-engine --test keyring -- --ignored
-  cargo test --quiet -p presently-cli --test login -- --ignored
-  cargo test --quiet -p presently-cli --test run -- --ignored
-  cargo test --quiet -p presently-cli --test run_restores -- --ignored
-  cargo test --quiet -p presently-cli --test run_take_over -- --ignored
-  cargo test --quiet -p presently-tray -- --ignored
+  cargo test --workspace --quiet --test keyring --test login --test run --test run_restores \
+    --test run_take_over -- --ignored
+  cargo test --workspace --quiet --lib -- --ignored notifications::
 '
 
 step "fidelity: the presently binary against fakes of Microsoft 365 written from its published examples"
