@@ -24,6 +24,8 @@ done
 npm --prefix ui run build --silent
 
 cargo build --release -p presently-app -p presently-tray
+# The floor the bench launches between the app's launches (examples/webview_floor.rs).
+cargo build --release -p presently-e2e --example webview_floor
 
 if ! command -v tauri-driver >/dev/null 2>&1; then
   echo "bench-footprint: cargo install tauri-driver"

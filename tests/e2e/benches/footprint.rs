@@ -20,7 +20,13 @@
 //!    `FOOTPRINT_IDLE_SECS` (default 300). Then the app is started again while the host
 //!    runs (reopening from the tray): spawn → painted, and the hand-over back; closed and
 //!    reopened `FOOTPRINT_REOPENS` times (default 3).
-//! 6. One more launch from the cache through tauri-driver, for the page's Navigation Timing
+//! 6. The floor, in the same run: before each measured launch, the bare webview of
+//!    `examples/webview_floor.rs` (a release build; `FLOOR_BIN` names another) is launched
+//!    once: spawn → painted, and its memory `FOOTPRINT_SETTLE_SECS` after the paint. After
+//!    the reopens, another `FOOTPRINT_IDLE_SECS` with no WebKit running, then one bare
+//!    webview launch: the floor of "the first reopen after idle". The ratios app / floor
+//!    are printed beside the figures.
+//! 7. One more launch from the cache through tauri-driver, for the page's Navigation Timing
 //!    next to `agenda painted` (and the session request → paint figure, an upper bound).
 //!
 //! Environment: `PRESENTLY_APP_BIN` (default `target/release/presently-app`),
@@ -754,6 +760,62 @@ impl App {
     }
 }
 
+/// The bare webview (`examples/webview_floor.rs`), built by scripts/bench-footprint.sh.
+fn floor_binary() -> PathBuf {
+    std::env::var_os("FLOOR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("release/examples/webview_floor"))
+}
+
+/// One launch of the bare webview: spawn → painted, and its memory (it and WebKit's
+/// processes) `settle` after the paint.
+#[derive(Debug, Clone, serde::Serialize)]
+struct FloorLaunch {
+    spawn_to_paint_ms: f64,
+    open: MemSnapshot,
+}
+
+async fn floor_launch(binary: &Path, env: &AppEnv, settle: Duration) -> FloorLaunch {
+    use std::io::BufRead;
+    let mut command = Command::new(binary);
+    command.arg("--child");
+    // The app's environment (its XDG directories, so WebKit's caches are the same ones).
+    env.apply(&mut command);
+    command
+        .env("FLOOR_HOLD", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0);
+    let spawned = Instant::now();
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+    let stdout = child.stdout.take().expect("the floor's stdout");
+    // Reading the pipe blocks until the line is there: no polling delay in the figure.
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map(|_| line)
+    })
+    .await
+    .expect("the reader thread")
+    .expect("the floor's output");
+    let spawn_to_paint_ms = spawned.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(line.trim(), "painted", "the bare webview did not paint");
+    tokio::time::sleep(settle).await;
+    let open = mem_snapshot(child.id());
+    let tree = process_tree(child.id());
+    end_group(&mut child);
+    let left = wait_gone(&tree, Duration::from_secs(10));
+    assert!(left.is_empty(), "the bare webview left processes: {left:?}");
+    FloorLaunch {
+        spawn_to_paint_ms,
+        open,
+    }
+}
+
 /// Waits for the next `agenda painted` line; also notes when the window was first mapped
 /// (ms after `spawned`).
 async fn wait_painted(
@@ -789,6 +851,12 @@ async fn wait_painted(
 
 async fn bench() {
     let (driver_bin, app_bin) = prerequisites();
+    let floor_bin = floor_binary();
+    assert!(
+        floor_bin.is_file(),
+        "no bare webview at {} (cargo build --release -p presently-e2e --example webview_floor, or FLOOR_BIN)",
+        floor_bin.display()
+    );
     let runs = env_u64("FOOTPRINT_RUNS", 5).max(1);
     let settle = Duration::from_secs(env_u64("FOOTPRINT_SETTLE_SECS", 5));
     let closed_wait = Duration::from_secs(env_u64("FOOTPRINT_CLOSED_SECS", 10));
@@ -874,8 +942,20 @@ async fn bench() {
     let mut measured = Vec::new();
     let mut first_launch_new_files = BTreeMap::new();
     let mut closed = None;
+    let mut floors = Vec::new();
     for i in 0..runs {
         let last = i + 1 == runs;
+        // The floor, interleaved: each app launch has a bare webview's launch just before it.
+        let floor = floor_launch(&floor_bin, &env, settle).await;
+        println!(
+            "floor {}: spawn→paint {:.0} ms; PSS {:.1} MiB ({} processes)",
+            i + 1,
+            floor.spawn_to_paint_ms,
+            floor.open.pss_mib,
+            floor.open.processes.len()
+        );
+        floors.push(floor);
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let out = scratch.path().join(format!("app-{}.log", i + 2));
         let before = painted_lines(&log_dir).len();
         let lines_before = log_line_count(&log_dir);
@@ -989,6 +1069,15 @@ async fn bench() {
         app.end();
     }
     let reopen = (median(reopen_ms.clone()), median(take_over_ms.clone()));
+    // The floor of "the first reopen after idle": a bare webview's first launch after the
+    // same idle time with no WebKit process running.
+    println!("idle {idle_secs} s with no webview, then one bare webview launch ...");
+    tokio::time::sleep(Duration::from_secs(idle_secs)).await;
+    let floor_after_idle = floor_launch(&floor_bin, &env, settle).await;
+    println!(
+        "  floor after idle: spawn→paint {:.0} ms",
+        floor_after_idle.spawn_to_paint_ms
+    );
 
     println!("one more launch from the cache through tauri-driver, for the page's timing ...");
     let webdriver = driver_launch(
@@ -1023,6 +1112,11 @@ async fn bench() {
     let rss: Vec<f64> = measured.iter().map(|r| r.open.rss_mib).collect();
     let pss: Vec<f64> = measured.iter().map(|r| r.open.pss_mib).collect();
     let closed = closed.expect("the last launch measured the closed window");
+    let floor_spawn: Vec<f64> = floors.iter().map(|f| f.spawn_to_paint_ms).collect();
+    let floor_pss: Vec<f64> = floors.iter().map(|f| f.open.pss_mib).collect();
+    let startup_ratio = median(spawn.clone()) / median(floor_spawn.clone());
+    let reopen_ratio = reopen_ms[0] / floor_after_idle.spawn_to_paint_ms;
+    let pss_ratio = median(pss.clone()) / median(floor_pss.clone());
 
     println!();
     println!(
@@ -1122,6 +1216,26 @@ async fn bench() {
         max(&reopen_ms)
     );
     println!(
+        "| the floor: bare webview spawn → painted (interleaved) | {:.0} ms | {:.0} ms | – |",
+        median(floor_spawn.clone()),
+        max(&floor_spawn)
+    );
+    println!(
+        "| the floor: bare webview PSS, all processes | {:.1} MiB | {:.1} MiB | – |",
+        median(floor_pss.clone()),
+        max(&floor_pss)
+    );
+    println!(
+        "| **start-up ÷ floor** (medians) | {startup_ratio:.2}× | – | ≤ 1.15× |"
+    );
+    println!(
+        "| **first reopen after {idle_secs} s idle ÷ the floor's first launch after {idle_secs} s idle** | {reopen_ratio:.2}× ({:.0} / {:.0} ms) | – | ≤ 1.3× |",
+        reopen_ms[0], floor_after_idle.spawn_to_paint_ms
+    );
+    println!(
+        "| **window-open PSS ÷ floor PSS** (medians) | {pss_ratio:.2}× | – | ≤ 1.15× |"
+    );
+    println!(
         "| started at login, window never opened: RSS / PSS | {:.1} / {:.1} MiB | – | ≤ 60 MB |",
         background.rss_mib, background.pss_mib
     );
@@ -1158,6 +1272,11 @@ async fn bench() {
             "emulator_requests": closed.requests,
             "log_lines": closed.log_lines,
             "log_messages": closed.log_messages,
+        },
+        "floor": {
+            "launches": floors,
+            "after_idle": floor_after_idle,
+            "ratios": { "startup": startup_ratio, "reopen_after_idle": reopen_ratio, "open_pss": pss_ratio },
         },
         "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
     });

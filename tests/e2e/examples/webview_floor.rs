@@ -13,6 +13,9 @@
 //! `FLOOR_PAGE=FILE` loads FILE instead of the one-line page: with the page
 //! `ui/tests/static-agenda.mjs` writes (the agenda's DOM and styles, no script of the app's),
 //! it measures what the agenda's styles cost WebKit; `FLOOR_TRACE=1` prints its layout time.
+//! `--child` alone is one launch (it prints `painted`); with `FLOOR_HOLD=1` it then stays
+//! open: the footprint bench (tests/e2e/benches/footprint.rs) launches it so, between the
+//! app's launches, for start-up and memory ratios measured in one run.
 
 #[cfg(target_os = "linux")]
 fn main() {
@@ -80,6 +83,7 @@ fn child() {
 
     let started = std::time::Instant::now();
     let trace = std::env::var_os("FLOOR_TRACE").is_some();
+    let hold = std::env::var_os("FLOOR_HOLD").is_some();
     let mark = move |what: &str| {
         if trace {
             eprintln!("{:7.1} ms {what}", started.elapsed().as_secs_f64() * 1000.0);
@@ -175,7 +179,11 @@ fn child() {
             Event::UserEvent(Page::Painted) => {
                 mark("painted");
                 println!("painted");
-                *control_flow = ControlFlow::Exit;
+                // FLOOR_HOLD: stay open, so the footprint bench can read the memory of a
+                // painted bare webview (it ends the process group itself).
+                if !hold {
+                    *control_flow = ControlFlow::Exit;
+                }
             }
             Event::WindowEvent {
                 event: WindowEvent::CloseRequested,

@@ -732,3 +732,89 @@ fn the_id_key_is_fnv_1a() {
     assert_eq!(id_key("a"), 0xaf63_dc4c_8601_ec8c_u64 as i64);
     assert_eq!(id_key("foobar"), 0x8594_4171_f739_67e8_u64 as i64);
 }
+
+fn count(store: &Store, table: &str) -> i64 {
+    store
+        .conn
+        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// After a first sync's fill, the full round brings what the store already shows: those
+/// items are noted as seen, not staged whole, and the swap keeps them, replaces what
+/// changed and drops what the round did not bring, across a restart, with a later page's
+/// version of an item winning in either order.
+#[test]
+fn a_full_round_over_filled_data_stages_only_what_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with_primary(&dir);
+    let filled = [appt("a", 9), appt("b", 10), appt("c", 11), appt("d", 12)];
+    store.fill_changes("primary", &upserts(&filled)).unwrap();
+    let mut round = state("d0");
+    round.round = Some(RoundKind::Full);
+    store.begin_full_round("primary", &round).unwrap();
+    let mut moved_b = appt("b", 10);
+    moved_b.subject = "Moved b".into();
+    let mut moved_c = appt("c", 11);
+    moved_c.subject = "Moved c".into();
+    // Page 1: a as filled, b changed, c as filled, e new (d is gone from the server).
+    store
+        .stage_changes(
+            "primary",
+            &upserts(&[appt("a", 9), moved_b.clone(), appt("c", 11), appt("e", 13)]),
+            &round,
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            count(&store, "staged_appointments"),
+            count(&store, "staged_seen")
+        ),
+        (2, 2),
+        "b and e staged whole, a and c noted"
+    );
+    // A restart mid-round, then page 2: b again as filled (a later version wins: the one
+    // the store has), c changed after all.
+    drop(store);
+    let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+    store
+        .stage_changes(
+            "primary",
+            &upserts(&[appt("b", 10), moved_c.clone()]),
+            &round,
+        )
+        .unwrap();
+    // A replayed page changes nothing.
+    store
+        .stage_changes(
+            "primary",
+            &upserts(&[appt("b", 10), moved_c.clone()]),
+            &round,
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            count(&store, "staged_appointments"),
+            count(&store, "staged_seen")
+        ),
+        (2, 2),
+        "c and e staged, a and b noted"
+    );
+    let stats = store.commit_full_round("primary", &state("d1")).unwrap();
+    assert_eq!(
+        (stats.upserted, stats.removed),
+        (2, 1),
+        "c changed, e new, d gone"
+    );
+    assert_eq!(
+        whole_day(&store),
+        vec![appt("a", 9), appt("b", 10), moved_c, appt("e", 13)]
+    );
+    assert_eq!(
+        (
+            count(&store, "staged_appointments"),
+            count(&store, "staged_seen")
+        ),
+        (0, 0)
+    );
+}
