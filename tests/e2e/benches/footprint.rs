@@ -1225,16 +1225,12 @@ async fn bench() {
         median(floor_pss.clone()),
         max(&floor_pss)
     );
-    println!(
-        "| **start-up ÷ floor** (medians) | {startup_ratio:.2}× | – | ≤ 1.15× |"
-    );
+    println!("| **start-up ÷ floor** (medians) | {startup_ratio:.2}× | – | ≤ 1.15× |");
     println!(
         "| **first reopen after {idle_secs} s idle ÷ the floor's first launch after {idle_secs} s idle** | {reopen_ratio:.2}× ({:.0} / {:.0} ms) | – | ≤ 1.3× |",
         reopen_ms[0], floor_after_idle.spawn_to_paint_ms
     );
-    println!(
-        "| **window-open PSS ÷ floor PSS** (medians) | {pss_ratio:.2}× | – | ≤ 1.15× |"
-    );
+    println!("| **window-open PSS ÷ floor PSS** (medians) | {pss_ratio:.2}× | – | ≤ 1.15× |");
     println!(
         "| started at login, window never opened: RSS / PSS | {:.1} / {:.1} MiB | – | ≤ 60 MB |",
         background.rss_mib, background.pss_mib
