@@ -26,6 +26,28 @@ use crate::state::{AppState, RequestRecord};
 use crate::tokens::{AppRegistration, AuthState, DeviceStep, SignInAudience};
 use crate::tz;
 
+/// A certificate credential as the directory keeps it: the `x5t#S256` thumbprint
+/// (base64url SHA-256 of the DER certificate) and the certificate as PEM (whose public key
+/// `jsonwebtoken` reads to verify a client assertion).
+fn certificate_credential(pem_text: &str) -> Result<(String, Vec<u8>), ControlError> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let cert =
+        pem::parse(pem_text).map_err(|e| ControlError::Invalid(format!("certificate PEM: {e}")))?;
+    if cert.tag() != "CERTIFICATE" {
+        return Err(ControlError::Invalid(format!(
+            "expected a CERTIFICATE PEM block, found {}",
+            cert.tag()
+        )));
+    }
+    jsonwebtoken::DecodingKey::from_rsa_pem(pem_text.as_bytes()).map_err(|e| {
+        ControlError::Invalid(format!("the certificate holds no RSA public key: {e}"))
+    })?;
+    let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(cert.contents()));
+    Ok((thumbprint, pem_text.as_bytes().to_vec()))
+}
+
 /// Why a control operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ControlError {
@@ -55,6 +77,86 @@ pub struct Control {
 }
 
 impl Control {
+    // ---- server mode: the tenant's users and confidential clients ----------------------
+
+    /// Adds `count` tenant users (`user{n}@contoso.onmicrosoft.com`, numbered on from those
+    /// already there), each with a mailbox seeded like the demo user's; returns their
+    /// `(id, upn)`.
+    pub fn add_users(&self, count: usize) -> Vec<(String, String)> {
+        let mut users = self.st.users();
+        let first = users.len() + 1;
+        (first..first + count)
+            .map(|n| {
+                let id = format!("00000000-0000-4000-8000-{n:012}");
+                let upn = format!("user{n}@{}", crate::DEMO_TENANT_DOMAIN);
+                let user = mailbox::User {
+                    id: id.clone(),
+                    display_name: format!("User {n}"),
+                    given_name: "User".into(),
+                    surname: n.to_string(),
+                    upn: upn.clone(),
+                    mail: upn.clone(),
+                    job_title: "Staff".into(),
+                };
+                let mailbox = crate::seed::build_for(
+                    user,
+                    self.st.today,
+                    self.st.mailbox_tz,
+                    crate::Seed::Demo,
+                );
+                users.insert(
+                    id.to_ascii_lowercase(),
+                    std::sync::Arc::new(crate::state::TenantUser {
+                        id: id.clone(),
+                        upn: upn.clone(),
+                        mailbox: std::sync::Mutex::new(mailbox),
+                    }),
+                );
+                (id, upn)
+            })
+            .collect()
+    }
+
+    /// Adds a Graph-shaped event (as [`Control::add_event`]) to a tenant user's mailbox.
+    pub fn add_user_event(&self, user: &str, event: Value) -> Result<String, ControlError> {
+        let user = self
+            .st
+            .user(user)
+            .ok_or_else(|| ControlError::NotFound(user.to_string()))?;
+        let mut mb = user.mailbox();
+        let rec = new_record(&mb, &event)?;
+        let id = rec.id.clone();
+        mb.put(rec);
+        Ok(id)
+    }
+
+    /// Registers a confidential client (a daemon app) with application permissions that
+    /// an administrator consented to (`roles`, e.g. `Calendars.Read`), a certificate
+    /// (`certificate_pem`, an X.509 certificate whose public key verifies its client
+    /// assertions) and/or client secrets. Replaces an earlier registration of the id.
+    pub fn register_confidential_app(
+        &self,
+        client_id: &str,
+        certificate_pem: Option<&str>,
+        secrets: &[&str],
+        roles: &[&str],
+    ) -> Result<(), ControlError> {
+        let certificates = match certificate_pem {
+            None => Vec::new(),
+            Some(pem_text) => vec![certificate_credential(pem_text)?],
+        };
+        self.st.auth().confidential.insert(
+            client_id.to_ascii_lowercase(),
+            crate::tokens::ConfidentialApp {
+                client_id: client_id.to_string(),
+                certificates,
+                secrets: secrets.iter().map(|s| (*s).to_string()).collect(),
+                roles: roles.iter().map(|s| (*s).to_string()).collect(),
+            },
+        );
+        Ok(())
+    }
+
     /// Adds a Graph-shaped event (`subject`, `start`/`end` `{dateTime, timeZone}`,
     /// `isAllDay`, `showAs`, `recurrence`, ...; an extra `calendarId` picks a non-primary
     /// calendar) and returns its id.
