@@ -1,0 +1,199 @@
+//! `presently-server`: serve (sync every configured user's calendar), status, users, history,
+//! check.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use presently_engine::{Clock, SystemClock};
+use presently_server::sync::SyncContext;
+use presently_server::worker::{Worker, WorkerOptions};
+use presently_server::{open_store, token_source, ServerConfig};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "presently-server",
+    version,
+    about = "Presently's server mode: organization-wide calendar sync with app-only access, on PostgreSQL"
+)]
+struct Cli {
+    /// The server configuration (TOML).
+    #[arg(
+        long,
+        global = true,
+        default_value = "server.toml",
+        env = "PRESENTLY_SERVER_CONFIG"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Claim mailboxes and keep their calendars in sync until stopped (SIGINT or SIGTERM).
+    Serve,
+    /// Show every mailbox: who holds its lease, its fencing token, when it last synced.
+    Status,
+    /// Show the configured users and whether each is in the database.
+    Users,
+    /// Show the latest completed rounds (of one user with --user).
+    History {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Check the configuration: read it, read the key or secret, get a token, reach the
+    /// database and apply its migrations.
+    Check,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PRESENTLY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("presently-server: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = ServerConfig::load(&cli.config)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Check => check(&config, clock).await,
+        Command::Serve => serve(config, clock).await,
+        Command::Status => {
+            let store = open_store(&config, clock).await?;
+            store.migrate().await?;
+            println!(
+                "{:<48} {:<8} {:<28} {:>6} {:<25} {:>6}",
+                "MAILBOX", "ENABLED", "OWNER", "TOKEN", "LAST SYNCED", "ITEMS"
+            );
+            for m in store.mailboxes().await? {
+                println!(
+                    "{:<48} {:<8} {:<28} {:>6} {:<25} {:>6}",
+                    m.id,
+                    m.enabled,
+                    m.owner.as_deref().unwrap_or("-"),
+                    m.fencing_token,
+                    m.last_synced_at.map_or("-".into(), |t| t.to_rfc3339()),
+                    m.appointments
+                );
+            }
+            Ok(())
+        }
+        Command::Users => {
+            let store = open_store(&config, clock).await?;
+            store.migrate().await?;
+            let known = store.mailboxes().await?;
+            for user in &config.users.list {
+                let state = match known.iter().find(|m| &m.id == user) {
+                    Some(m) if m.enabled => "in the database",
+                    Some(_) => "in the database, disabled",
+                    None => "not yet in the database (serve adds it)",
+                };
+                println!("{user}\t{state}");
+            }
+            for m in known.iter().filter(|m| !config.users.list.contains(&m.id)) {
+                println!("{}\tno longer configured (disabled, data kept)", m.id);
+            }
+            Ok(())
+        }
+        Command::History { user, limit } => {
+            let store = open_store(&config, clock).await?;
+            store.migrate().await?;
+            for r in store.history(user.as_deref(), limit).await? {
+                println!(
+                    "{}\t{}\t{}\tpages={}\tupserted={}\tremoved={}\tworker={}\ttoken={}",
+                    r.finished_at.to_rfc3339(),
+                    r.mailbox,
+                    r.round,
+                    r.pages,
+                    r.upserted,
+                    r.removed,
+                    r.worker,
+                    r.fencing_token
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    println!(
+        "configuration: ok ({} users configured)",
+        config.users.list.len()
+    );
+    let tokens = token_source(config, clock.clone())?;
+    println!("credential: read");
+    tokens.token().await.context("getting an app-only token")?;
+    println!("token: issued by {}", config.identity.authority);
+    let store = open_store(config, clock).await?;
+    let version = store.migrate().await?;
+    println!("database: reachable, schema version {version}");
+    Ok(())
+}
+
+async fn serve(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    let store = Arc::new(open_store(&config, clock.clone()).await?);
+    store.migrate().await?;
+    store.set_users(&config.users.list).await?;
+    let tokens = Arc::new(token_source(&config, clock.clone())?);
+    tokens.token().await.context("getting an app-only token")?;
+    let mut ctx = SyncContext::new(store, tokens, &config.graph.endpoint, clock);
+    ctx.page_size = config.sync.page_size;
+    ctx.days_back = config.sync.days_back;
+    ctx.days_ahead = config.sync.days_ahead;
+    let worker_id = config
+        .leases
+        .worker_id
+        .clone()
+        .unwrap_or_else(presently_server::default_worker_id);
+    tracing::info!(worker = %worker_id, users = config.users.list.len(), "serving");
+    let worker = Worker::new(
+        Arc::new(ctx),
+        WorkerOptions {
+            worker_id,
+            lease_for: chrono::Duration::seconds(config.leases.lease_secs as i64),
+            max_mailboxes: config.leases.max_mailboxes,
+            interval: chrono::Duration::seconds(config.sync.interval_secs as i64),
+            concurrent_mailboxes: config.sync.concurrent_mailboxes,
+        },
+    );
+    worker.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

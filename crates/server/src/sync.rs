@@ -1,0 +1,203 @@
+//! One round of one mailbox: `/users/{id}/calendarView/delta` into the store, with the
+//! engine's sans-IO round logic (`plan_round`, `Round`) and Graph client (at most 4
+//! requests in flight per mailbox, 429 `Retry-After` honoured), each page committed under
+//! the mailbox's lease.
+
+use crate::auth::AppTokenSource;
+use crate::error::ServerError;
+use crate::store::{Lease, Store};
+use presently_engine::graph::client::MAX_PAGES;
+use presently_engine::graph::{CalendarView, GraphClient};
+use presently_engine::store::RoundKind;
+use presently_engine::sync::{plan_round, PageStep, Round, Source, Window};
+use presently_engine::Clock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use url::Url;
+
+/// The label stored appointments carry as their calendar: a user's primary calendar.
+pub const PRIMARY_CALENDAR: &str = "primary";
+
+/// How a round ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundOutcome {
+    pub mailbox: String,
+    pub kind: RoundKind,
+    pub pages: usize,
+    pub upserted: usize,
+    pub removed: usize,
+}
+
+/// What every mailbox's sync shares.
+pub struct SyncContext {
+    pub store: Arc<Store>,
+    pub tokens: Arc<AppTokenSource>,
+    pub graph_endpoint: String,
+    pub clock: Arc<dyn Clock>,
+    pub page_size: u32,
+    pub days_back: u32,
+    pub days_ahead: u32,
+    /// One Graph client per mailbox: its 4 permits and throttling gate are the mailbox's.
+    clients: Mutex<HashMap<String, GraphClient>>,
+}
+
+impl std::fmt::Debug for SyncContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncContext")
+            .field("graph_endpoint", &self.graph_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first request of a full round of `user`'s primary calendar.
+pub fn user_delta_url(graph: &Url, user: &str, window: Window) -> Result<Url, url::ParseError> {
+    // The engine builds `/me/calendarView/delta` with the window's query; the same request
+    // on the user's path.
+    let me = Source::PrimaryDelta.initial_url(graph, window)?;
+    let mut url = graph.join(&format!(
+        "/v1.0/users/{}/calendarView/delta",
+        url::form_urlencoded::byte_serialize(user.as_bytes()).collect::<String>()
+    ))?;
+    url.set_query(me.query());
+    Ok(url)
+}
+
+impl SyncContext {
+    pub fn new(
+        store: Arc<Store>,
+        tokens: Arc<AppTokenSource>,
+        graph_endpoint: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            tokens,
+            graph_endpoint: graph_endpoint.to_owned(),
+            clock,
+            page_size: 100,
+            days_back: 7,
+            days_ahead: 30,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn client(&self, mailbox: &str) -> Result<GraphClient, ServerError> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(mailbox) {
+            return Ok(c.clone());
+        }
+        let client = GraphClient::new(&self.graph_endpoint)?.with_clock(self.clock.clone());
+        clients.insert(mailbox.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// Runs one round of `lease`'s mailbox: resumes an interrupted round, else an
+    /// incremental round from the delta link, else a full round over the window.
+    #[tracing::instrument(skip_all, fields(mailbox = %lease.mailbox, token = lease.token))]
+    pub async fn sync_mailbox(&self, lease: &Lease) -> Result<RoundOutcome, ServerError> {
+        let mailbox = &lease.mailbox;
+        let sync_error = |message: String| ServerError::Sync {
+            mailbox: mailbox.clone(),
+            message,
+        };
+        let graph = self.client(mailbox)?;
+        let now = self.clock.now();
+        let window = Window::around(now.date_naive(), self.days_back, self.days_ahead);
+        let state = self.store.sync_state(mailbox).await?;
+        let source = Source::PrimaryDelta;
+        let mut plan = plan_round(state.as_ref(), &source, graph.base(), window, false)
+            .map_err(|e| sync_error(format!("cannot plan the round: {e}")))?;
+        if plan.kind == RoundKind::Full && !plan.resumed {
+            plan.first_link = user_delta_url(graph.base(), mailbox, window)
+                .map_err(|e| sync_error(format!("cannot build the delta URL: {e}")))?
+                .to_string();
+        }
+        let previous_delta = state.as_ref().and_then(|s| s.delta_link.clone());
+        let last_synced = state.as_ref().and_then(|s| s.last_synced_at);
+        let mut round = Round::new(&plan, &source, window, previous_delta, MAX_PAGES);
+        tracing::debug!(kind = ?plan.kind, resumed = plan.resumed, "round starts");
+        if plan.kind == RoundKind::Full && !plan.resumed {
+            self.store
+                .start_full_round(lease, &round.start_state(&plan.first_link))
+                .await?;
+        }
+        let mut outcome = RoundOutcome {
+            mailbox: mailbox.clone(),
+            kind: plan.kind,
+            pages: 0,
+            upserted: 0,
+            removed: 0,
+        };
+        let mut link = plan.first_link.clone();
+        loop {
+            let url = graph.checked_link(&link)?;
+            let token = self.tokens.token().await?;
+            let body = match graph.get(url, &token, Some(self.page_size)).await {
+                Ok(body) => body,
+                Err(presently_engine::Error::Server {
+                    status: 403, code, ..
+                }) => {
+                    return Err(ServerError::PermissionMissing {
+                        what: format!("the calendar of {mailbox}"),
+                        code,
+                        permission: "Calendars.Read",
+                    })
+                }
+                Err(presently_engine::Error::Server {
+                    status: 410, code, ..
+                }) => {
+                    // Graph forgot the sync state: start over with a full round next time.
+                    self.store.reset_sync_state(lease).await?;
+                    return Err(sync_error(format!(
+                        "Graph no longer knows the sync state ({code}); the next round is a full one"
+                    )));
+                }
+                Err(presently_engine::Error::Unauthorized) => {
+                    self.tokens.invalidate().await;
+                    return Err(sync_error(
+                        "Graph refused the app-only token (401); a new one is asked for next time"
+                            .into(),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let page = CalendarView::parse(PRIMARY_CALENDAR, &body)?;
+            for (id, why) in &page.rejected {
+                tracing::warn!(item = ?id, reason = %why, "an item was skipped");
+            }
+            let step = round
+                .on_page(&page, self.clock.now(), last_synced)
+                .map_err(|e| sync_error(e.to_string()))?;
+            outcome.pages = round.pages();
+            match step {
+                PageStep::Continue { state } => {
+                    let stats = self
+                        .store
+                        .apply_page(lease, round.kind, &page.changes, &state, None)
+                        .await?;
+                    outcome.upserted += stats.upserted;
+                    outcome.removed += stats.removed;
+                    link = state
+                        .next_link
+                        .ok_or_else(|| sync_error("a page continued without a link".into()))?;
+                }
+                PageStep::Complete { state } => {
+                    let stats = self
+                        .store
+                        .apply_page(
+                            lease,
+                            round.kind,
+                            &page.changes,
+                            &state,
+                            Some(round.pages()),
+                        )
+                        .await?;
+                    outcome.upserted += stats.upserted;
+                    outcome.removed += stats.removed;
+                    tracing::info!(kind = ?outcome.kind, pages = outcome.pages, upserted = outcome.upserted, removed = outcome.removed, "round complete");
+                    return Ok(outcome);
+                }
+            }
+        }
+    }
+}

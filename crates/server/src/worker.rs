@@ -1,0 +1,177 @@
+//! A worker: claims mailboxes, keeps their leases renewed, and syncs the mailboxes it holds.
+//! Several workers (processes) share the mailboxes through the database.
+
+use crate::error::ServerError;
+use crate::store::Lease;
+use crate::sync::{RoundOutcome, SyncContext};
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub worker_id: String,
+    pub lease_for: chrono::Duration,
+    pub max_mailboxes: i64,
+    /// Time between two rounds of a mailbox.
+    pub interval: chrono::Duration,
+    pub concurrent_mailboxes: usize,
+}
+
+/// What one pass of leases did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeasePass {
+    pub claimed: Vec<String>,
+    pub lost: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Worker {
+    pub options: WorkerOptions,
+    ctx: Arc<SyncContext>,
+    leases: HashMap<String, Lease>,
+    next_round: HashMap<String, DateTime<Utc>>,
+}
+
+impl Worker {
+    pub fn new(ctx: Arc<SyncContext>, options: WorkerOptions) -> Self {
+        Self {
+            options,
+            ctx,
+            leases: HashMap::new(),
+            next_round: HashMap::new(),
+        }
+    }
+
+    /// The mailboxes this worker believes it holds, sorted.
+    pub fn held(&self) -> Vec<String> {
+        let mut held: Vec<String> = self.leases.keys().cloned().collect();
+        held.sort();
+        held
+    }
+
+    /// The lease this worker believes it holds on `mailbox`.
+    pub fn lease(&self, mailbox: &str) -> Option<&Lease> {
+        self.leases.get(mailbox)
+    }
+
+    /// Renews the leases held, forgets the lost ones, and claims free or expired mailboxes
+    /// up to `max_mailboxes`.
+    #[tracing::instrument(skip_all, fields(worker = %self.options.worker_id))]
+    pub async fn maintain_leases(&mut self) -> Result<LeasePass, ServerError> {
+        let store = &self.ctx.store;
+        let held: Vec<Lease> = self.leases.values().cloned().collect();
+        let (kept, lost) = store.renew(&held, self.options.lease_for).await?;
+        let mut pass = LeasePass::default();
+        for lease in lost {
+            tracing::warn!(mailbox = %lease.mailbox, token = lease.token, "lease lost");
+            self.leases.remove(&lease.mailbox);
+            self.next_round.remove(&lease.mailbox);
+            pass.lost.push(lease.mailbox);
+        }
+        for lease in kept {
+            self.leases.insert(lease.mailbox.clone(), lease);
+        }
+        let room = self.options.max_mailboxes - self.leases.len() as i64;
+        let claimed = store
+            .claim(&self.options.worker_id, room, self.options.lease_for)
+            .await?;
+        for lease in claimed {
+            tracing::info!(mailbox = %lease.mailbox, token = lease.token, "mailbox claimed");
+            pass.claimed.push(lease.mailbox.clone());
+            self.leases.insert(lease.mailbox.clone(), lease);
+        }
+        pass.claimed.sort();
+        pass.lost.sort();
+        Ok(pass)
+    }
+
+    /// Syncs every held mailbox whose next round is due (all of them when `force`), up to
+    /// `concurrent_mailboxes` at once. A mailbox whose write was fenced is dropped: its lease
+    /// belongs to another worker now.
+    #[tracing::instrument(skip_all, fields(worker = %self.options.worker_id))]
+    pub async fn sync_due(&mut self, force: bool) -> Vec<Result<RoundOutcome, ServerError>> {
+        let now = self.ctx.clock.now();
+        let due: Vec<Lease> = self
+            .leases
+            .values()
+            .filter(|l| force || self.next_round.get(&l.mailbox).is_none_or(|t| *t <= now))
+            .cloned()
+            .collect();
+        let ctx = self.ctx.clone();
+        let results: Vec<(Lease, Result<RoundOutcome, ServerError>)> =
+            futures::stream::iter(due.into_iter().map(|lease| {
+                let ctx = ctx.clone();
+                async move {
+                    let result = ctx.sync_mailbox(&lease).await;
+                    (lease, result)
+                }
+            }))
+            .buffer_unordered(self.options.concurrent_mailboxes.max(1))
+            .collect()
+            .await;
+        let next = self.ctx.clock.now() + self.options.interval;
+        results
+            .into_iter()
+            .map(|(lease, result)| {
+                match &result {
+                    Err(ServerError::Fenced { .. }) => {
+                        self.leases.remove(&lease.mailbox);
+                        self.next_round.remove(&lease.mailbox);
+                    }
+                    Err(e) => {
+                        tracing::warn!(mailbox = %lease.mailbox, code = e.code(), error = %e, "round failed");
+                        self.next_round.insert(lease.mailbox.clone(), next);
+                    }
+                    Ok(_) => {
+                        self.next_round.insert(lease.mailbox.clone(), next);
+                    }
+                }
+                result
+            })
+            .collect()
+    }
+
+    /// Gives every lease up (shutdown), so other workers take the mailboxes at once.
+    pub async fn release_all(&mut self) -> Result<(), ServerError> {
+        let held: Vec<Lease> = self.leases.drain().map(|(_, l)| l).collect();
+        self.next_round.clear();
+        self.ctx.store.release(&held).await
+    }
+
+    /// Runs until `shutdown` resolves: leases are maintained every third of the lease time,
+    /// due mailboxes synced in between; then the leases are released.
+    pub async fn run(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        tokio::pin!(shutdown);
+        let tick = (self.options.lease_for / 3)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(1))
+            .max(std::time::Duration::from_millis(200));
+        loop {
+            match self.maintain_leases().await {
+                Ok(pass) if !pass.claimed.is_empty() || !pass.lost.is_empty() => {
+                    tracing::info!(claimed = ?pass.claimed, lost = ?pass.lost, held = self.leases.len(), "leases");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(code = e.code(), error = %e, "lease maintenance failed"),
+            }
+            // Leases are renewed between passes: a pass longer than the lease loses them,
+            // and its later writes are fenced (safe, but wasted work).
+            let sync = self.sync_due(false);
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = sync => {}
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(tick) => {}
+            }
+        }
+        tracing::info!(held = self.leases.len(), "shutting down; releasing leases");
+        self.release_all().await
+    }
+}
