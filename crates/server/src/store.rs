@@ -435,35 +435,19 @@ impl Store {
         Ok(())
     }
 
-    /// Commits the state a fresh full round starts from, and empties the staging area.
-    pub async fn start_full_round(
-        &self,
-        lease: &Lease,
-        state: &SyncState,
-    ) -> Result<(), ServerError> {
-        let mut client = self.client.lock().await;
-        let tx = client.transaction().await?;
-        self.fence(&tx, lease).await?;
-        tx.execute(
-            "DELETE FROM staged_appointments WHERE mailbox_id = $1",
-            &[&lease.mailbox],
-        )
-        .await?;
-        Self::put_state(&tx, &lease.mailbox, state).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Commits one page with the sync state that follows it. A full round's pages go to the
     /// staging area; its last page (`complete`) replaces the appointments with the staged
-    /// ones. An incremental (or initial) round's pages apply directly. `complete` also
-    /// records the round (`pages` in all) in the history.
+    /// ones. An incremental (or initial) round's pages apply directly. `first_of_full`: the
+    /// first page of a fresh full round, which empties the staging area first (so a round
+    /// whose first request fails has applied nothing). `complete` also records the round
+    /// (`pages` in all) in the history.
     pub async fn apply_page(
         &self,
         lease: &Lease,
         kind: RoundKind,
         changes: &[EventChange],
         state: &SyncState,
+        first_of_full: bool,
         complete: Option<usize>,
     ) -> Result<PageStats, ServerError> {
         let table = match kind {
@@ -480,6 +464,13 @@ impl Store {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await?;
         self.fence(&tx, lease).await?;
+        if first_of_full {
+            tx.execute(
+                "DELETE FROM staged_appointments WHERE mailbox_id = $1",
+                &[&lease.mailbox],
+            )
+            .await?;
+        }
         let upsert = tx.prepare(&upsert).await?;
         let delete = tx.prepare(&delete).await?;
         let mut stats = PageStats::default();

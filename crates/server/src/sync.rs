@@ -116,11 +116,9 @@ impl SyncContext {
         let last_synced = state.as_ref().and_then(|s| s.last_synced_at);
         let mut round = Round::new(&plan, &source, window, previous_delta, MAX_PAGES);
         tracing::debug!(kind = ?plan.kind, resumed = plan.resumed, "round starts");
-        if plan.kind == RoundKind::Full && !plan.resumed {
-            self.store
-                .start_full_round(lease, &round.start_state(&plan.first_link))
-                .await?;
-        }
+        // A fresh full round empties the staging area with its first page, in the same
+        // transaction: a round that fails before then has applied nothing.
+        let mut first_of_full = plan.kind == RoundKind::Full && !plan.resumed;
         let mut outcome = RoundOutcome {
             mailbox: mailbox.clone(),
             kind: plan.kind,
@@ -173,10 +171,18 @@ impl SyncContext {
                 PageStep::Continue { state } => {
                     let stats = self
                         .store
-                        .apply_page(lease, round.kind, &page.changes, &state, None)
+                        .apply_page(
+                            lease,
+                            round.kind,
+                            &page.changes,
+                            &state,
+                            first_of_full,
+                            None,
+                        )
                         .await?;
                     outcome.upserted += stats.upserted;
                     outcome.removed += stats.removed;
+                    first_of_full = false;
                     link = state
                         .next_link
                         .ok_or_else(|| sync_error("a page continued without a link".into()))?;
@@ -189,6 +195,7 @@ impl SyncContext {
                             round.kind,
                             &page.changes,
                             &state,
+                            first_of_full,
                             Some(round.pages()),
                         )
                         .await?;

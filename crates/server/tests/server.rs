@@ -1,0 +1,520 @@
+//! Server mode end to end: a real PostgreSQL (a throwaway cluster per test) and the
+//! emulator on loopback.
+
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use presently_emulator::Fault;
+use presently_engine::{Clock, FixedClock, SystemClock};
+use presently_server::store::Store;
+use presently_server::ServerError;
+use std::sync::Arc;
+
+fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+fn event(subject: &str) -> serde_json::Value {
+    let start = chrono::Utc::now() + chrono::Duration::hours(2);
+    let end = start + chrono::Duration::minutes(30);
+    serde_json::json!({
+        "subject": subject,
+        "start": {"dateTime": start.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"},
+        "end": {"dateTime": end.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"},
+    })
+}
+
+#[tokio::test]
+async fn migrations_are_versioned_and_applied_once() {
+    let pg = Postgres::start();
+    let store = Store::connect(&pg.url, None, system_clock()).await.unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 1);
+    assert_eq!(store.migrate().await.unwrap(), 1);
+    // A second worker connecting later finds the schema in place.
+    let other = Store::connect(&pg.url, None, system_clock()).await.unwrap();
+    assert_eq!(other.migrate().await.unwrap(), 1);
+    assert_eq!(store.schema_versions().await.unwrap(), vec![1]);
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_clear_error() {
+    // A port nothing listens on (bound and released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgresql://presently@127.0.0.1:{port}/presently");
+    let err = Store::connect(&url, None, system_clock())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "database_unreachable");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}/presently")),
+        "{text}"
+    );
+    assert!(text.contains("could not be reached"), "{text}");
+}
+
+#[tokio::test]
+async fn a_certificate_gets_an_app_token_once_and_a_wrong_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let registered = make_certificate(dir.path(), "registered");
+    let other = make_certificate(dir.path(), "other");
+    let emu = emulator().await;
+    emu.control()
+        .register_confidential_app(
+            CLIENT_ID,
+            Some(&registered.cert_pem),
+            &[],
+            &["Calendars.Read"],
+        )
+        .unwrap();
+
+    let tokens = token_source(&emu, &registered, system_clock()).unwrap();
+    let first = tokens.token().await.unwrap();
+    let second = tokens.token().await.unwrap();
+    use secrecy::ExposeSecret as _;
+    assert_eq!(
+        first.expose_secret(),
+        second.expose_secret(),
+        "the token is cached"
+    );
+    let token_requests = emu
+        .control()
+        .request_log()
+        .iter()
+        .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+        .count();
+    assert_eq!(token_requests, 1);
+
+    // A certificate the app registration does not have.
+    let err = token_source(&emu, &other, system_clock())
+        .unwrap()
+        .token()
+        .await
+        .unwrap_err();
+    match &err {
+        ServerError::TokenRefused { code, message } => {
+            assert_eq!(code, "AADSTS700027");
+            assert!(message.contains("not registered"), "{message}");
+        }
+        e => panic!("expected a refused token, got {e:?}"),
+    }
+    // The registered certificate named, but the assertion signed with another key.
+    let forged = Certificate {
+        cert_pem: registered.cert_pem.clone(),
+        key_pem: other.key_pem.clone(),
+        cert_path: registered.cert_path.clone(),
+        key_path: other.key_path.clone(),
+    };
+    let err = token_source(&emu, &forged, system_clock())
+        .unwrap()
+        .token()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("AADSTS700027") && err.to_string().contains("signature"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_secret_file_must_be_private() {
+    use presently_server::config::ServerConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cr3t-value\n").unwrap();
+    set_mode(&secret, 0o644);
+    let emu = emulator().await;
+    emu.control()
+        .register_confidential_app(CLIENT_ID, None, &["s3cr3t-value"], &["Calendars.Read"])
+        .unwrap();
+    let text = format!(
+        r#"
+[database]
+url = "postgresql://presently@127.0.0.1:1/presently"
+[identity]
+tenant = "{tenant}"
+client_id = "{CLIENT_ID}"
+authority = "{base}"
+client_secret_file = "{secret}"
+[graph]
+endpoint = "{base}"
+"#,
+        tenant = presently_emulator::DEMO_TENANT_ID,
+        base = emu.base_url(),
+        secret = secret.display()
+    );
+    let config = ServerConfig::parse(&text, "server.toml").unwrap();
+    let err = presently_server::token_source(&config, system_clock()).unwrap_err();
+    assert_eq!(err.code(), "secret_unusable");
+    assert!(err.to_string().contains("mode 0644"), "{err}");
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+    assert!(
+        !err.to_string().contains("s3cr3t"),
+        "the secret is never shown"
+    );
+
+    set_mode(&secret, 0o600);
+    let tokens = presently_server::token_source(&config, system_clock()).unwrap();
+    assert!(!format!("{tokens:?}").contains("s3cr3t"));
+    tokens.token().await.unwrap();
+
+    // A wrong secret is refused by the identity platform, by its code.
+    std::fs::write(&secret, "wrong").unwrap();
+    let err = presently_server::token_source(&config, system_clock())
+        .unwrap()
+        .token()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("AADSTS7000215"), "{err}");
+}
+
+#[tokio::test]
+async fn a_broken_config_names_the_problem() {
+    use presently_server::config::ServerConfig;
+    let err = ServerConfig::parse("[database]\nurl = 5\n", "server.toml").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("server.toml") && text.contains("line"),
+        "{text}"
+    );
+    let err = ServerConfig::parse(
+        "[database]\nurl = \"x\"\n[identity]\ntenant = \"t\"\nclient_id = \"c\"\n",
+        "server.toml",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("needs a credential"), "{err}");
+    let err = ServerConfig::parse(
+        "[database]\nurl = \"x\"\nport = 1\n[identity]\ntenant = \"t\"\nclient_id = \"c\"\nclient_secret_env = \"S\"\n",
+        "server.toml",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("port"), "{err}");
+}
+
+#[tokio::test]
+async fn each_users_calendar_is_synced_and_changes_follow_incrementally() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(3).into_iter().map(|(id, _)| id).collect();
+    let (mut worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
+    store.set_users(&users).await.unwrap();
+
+    let pass = worker.maintain_leases().await.unwrap();
+    assert_eq!(pass.claimed, users);
+    let results = worker.sync_due(true).await;
+    let mut first_counts = Vec::new();
+    for r in &results {
+        let outcome = r.as_ref().unwrap();
+        assert_eq!(outcome.kind, presently_engine::store::RoundKind::Full);
+        assert!(outcome.pages > 1, "page size 10 spans several pages");
+    }
+    for user in &users {
+        let stored = store.appointments(user).await.unwrap();
+        assert!(stored.len() > 5, "{user}: {} appointments", stored.len());
+        let state = store.sync_state(user).await.unwrap().unwrap();
+        assert!(state
+            .delta_link
+            .unwrap()
+            .contains(&format!("/users/{user}/")));
+        assert!(state.next_link.is_none());
+        first_counts.push(stored.len());
+    }
+    // The users' mailboxes are their own: a meeting added to one reaches only that one.
+    control
+        .add_user_event(&users[1], event("Budget review"))
+        .unwrap();
+    let results = worker.sync_due(true).await;
+    for r in &results {
+        let outcome = r.as_ref().unwrap();
+        assert_eq!(
+            outcome.kind,
+            presently_engine::store::RoundKind::Incremental
+        );
+        let expected = usize::from(outcome.mailbox == users[1]);
+        assert_eq!(outcome.upserted, expected, "{}", outcome.mailbox);
+    }
+    for (user, before) in users.iter().zip(&first_counts) {
+        let stored = store.appointments(user).await.unwrap();
+        let has = stored.iter().any(|a| a.subject == "Budget review");
+        assert_eq!(has, user == &users[1]);
+        assert_eq!(stored.len(), before + usize::from(user == &users[1]));
+    }
+    let history = store.history(Some(&users[1]), 10).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].round, "incremental");
+    assert_eq!(history[1].round, "full");
+}
+
+#[tokio::test]
+async fn the_sync_state_advances_only_with_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
+    let (mut worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
+    store.set_users(&users).await.unwrap();
+    worker.maintain_leases().await.unwrap();
+
+    // The third page of the round fails (500 is not retried): two pages are committed,
+    // staged, with the link to the third.
+    control.push_fault(Fault::FailPage {
+        page_index: 2,
+        status: 500,
+    });
+    let results = worker.sync_due(true).await;
+    assert!(results[0].is_err());
+    let user = &users[0];
+    let state = store.sync_state(user).await.unwrap().unwrap();
+    assert_eq!(state.round, Some(presently_engine::store::RoundKind::Full));
+    let next = state.next_link.unwrap();
+    assert!(next.contains("skiptoken"), "{next}");
+    assert!(state.delta_link.is_none());
+    assert!(
+        store.appointments(user).await.unwrap().is_empty(),
+        "a full round shows nothing until it completes"
+    );
+
+    // The next round resumes at the failed page and completes.
+    let results = worker.sync_due(true).await;
+    let outcome = results[0].as_ref().unwrap();
+    assert_eq!(outcome.kind, presently_engine::store::RoundKind::Full);
+    let first_request_of_resume = control
+        .request_log()
+        .iter()
+        .filter(|r| r.path.contains("/calendarView/delta"))
+        .nth(3)
+        .map(|r| r.query.clone().unwrap_or_default())
+        .unwrap();
+    assert!(first_request_of_resume.contains("skiptoken"));
+    let state = store.sync_state(user).await.unwrap().unwrap();
+    assert!(state.delta_link.is_some() && state.next_link.is_none());
+    assert!(store.appointments(user).await.unwrap().len() > 5);
+}
+
+#[tokio::test]
+async fn throttling_is_waited_out_as_graph_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
+    let (mut worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
+    store.set_users(&users).await.unwrap();
+    worker.maintain_leases().await.unwrap();
+    control.push_fault(Fault::Throttle {
+        count: 1,
+        retry_after_secs: 1,
+    });
+    let started = std::time::Instant::now();
+    let results = worker.sync_due(true).await;
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    let log = control.request_log();
+    let graph: Vec<_> = log
+        .iter()
+        .filter(|r| r.path.contains("/calendarView/delta"))
+        .collect();
+    assert_eq!(graph[0].status, 429);
+    let waited = graph[1].at - graph[0].at;
+    assert!(
+        waited >= chrono::Duration::milliseconds(990),
+        "the retry came {waited} after the 429"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_missing_permission_is_named_and_nothing_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    // Consented to nothing.
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &[])
+        .unwrap();
+    let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
+    let (mut worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
+    store.set_users(&users).await.unwrap();
+    worker.maintain_leases().await.unwrap();
+    let results = worker.sync_due(true).await;
+    let err = results[0].as_ref().unwrap_err();
+    assert_eq!(err.code(), "permission_missing");
+    let text = err.to_string();
+    assert!(
+        text.contains("403") && text.contains("Calendars.Read"),
+        "{text}"
+    );
+    assert!(store.sync_state(&users[0]).await.unwrap().is_none());
+    assert!(store.appointments(&users[0]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn two_workers_share_the_mailboxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(6).into_iter().map(|(id, _)| id).collect();
+    let (mut a, store) = worker(&pg, &emu, &cert, system_clock(), "a", 60, 3).await;
+    let (mut b, _) = worker(&pg, &emu, &cert, system_clock(), "b", 60, 3).await;
+    store.set_users(&users).await.unwrap();
+
+    let (pa, pb) = tokio::join!(a.maintain_leases(), b.maintain_leases());
+    let (pa, pb) = (pa.unwrap(), pb.unwrap());
+    assert_eq!(pa.claimed.len(), 3);
+    assert_eq!(pb.claimed.len(), 3);
+    let mut all: Vec<String> = pa.claimed.iter().chain(&pb.claimed).cloned().collect();
+    all.sort();
+    assert_eq!(all, users, "each mailbox is held by exactly one worker");
+
+    let (ra, rb) = tokio::join!(a.sync_due(true), b.sync_due(true));
+    assert!(ra.iter().chain(&rb).all(|r| r.is_ok()));
+    for m in store.mailboxes().await.unwrap() {
+        assert!(m.appointments > 5, "{m:?}");
+        let expected = if pa.claimed.contains(&m.id) { "a" } else { "b" };
+        assert_eq!(m.owner.as_deref(), Some(expected));
+        assert_eq!(m.fencing_token, 1);
+    }
+    // A worker at its share claims no more; the other's renewals keep theirs.
+    assert!(a.maintain_leases().await.unwrap().claimed.is_empty());
+    assert!(b.maintain_leases().await.unwrap().lost.is_empty());
+}
+
+#[tokio::test]
+async fn a_paused_worker_cannot_write_after_its_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(4).into_iter().map(|(id, _)| id).collect();
+    let clock = Arc::new(FixedClock::new(real_now()));
+    let (mut a, store) = worker(&pg, &emu, &cert, clock.clone(), "a", 30, 10).await;
+    let (mut b, _) = worker(&pg, &emu, &cert, clock.clone(), "b", 30, 10).await;
+    store.set_users(&users).await.unwrap();
+
+    assert_eq!(a.maintain_leases().await.unwrap().claimed, users);
+    assert!(
+        b.maintain_leases().await.unwrap().claimed.is_empty(),
+        "a holds them all"
+    );
+    assert!(a.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let before: Vec<usize> = {
+        let mut v = Vec::new();
+        for u in &users {
+            v.push(store.appointments(u).await.unwrap().len());
+        }
+        v
+    };
+
+    // `a` stalls for longer than its lease (a GC pause, a partition); meanwhile a meeting
+    // is added and `b` takes the mailboxes over.
+    control
+        .add_user_event(&users[0], event("After the pause"))
+        .unwrap();
+    clock.advance(chrono::Duration::seconds(31));
+    assert_eq!(b.maintain_leases().await.unwrap().claimed, users);
+    let stale = a.lease(&users[0]).unwrap().clone();
+
+    // `a` wakes up and goes on as if it still held them: every write is refused.
+    let results = a.sync_due(true).await;
+    assert_eq!(results.len(), 4);
+    for r in &results {
+        match r {
+            Err(ServerError::Fenced {
+                token,
+                current,
+                owner,
+                ..
+            }) => {
+                assert_eq!(*token, 1);
+                assert_eq!(*current, Some(2));
+                assert_eq!(owner.as_deref(), Some("b"));
+            }
+            other => panic!("expected a fenced write, got {other:?}"),
+        }
+    }
+    assert!(a.held().is_empty(), "a fenced worker lets the mailboxes go");
+    for (u, n) in users.iter().zip(&before) {
+        let stored = store.appointments(u).await.unwrap();
+        assert_eq!(stored.len(), *n, "nothing of a's was applied to {u}");
+        assert!(!stored.iter().any(|x| x.subject == "After the pause"));
+    }
+    assert!(store
+        .history(None, 100)
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| r.worker == "a" && r.fencing_token == 1));
+    // The same refusal for a direct write with the stale lease, and for its renewal.
+    let err = store.reset_sync_state(&stale).await.unwrap_err();
+    assert_eq!(err.code(), "fenced");
+    assert!(store.sync_state(&users[0]).await.unwrap().is_some());
+    let (kept, lost) = store
+        .renew(&[stale], chrono::Duration::seconds(30))
+        .await
+        .unwrap();
+    assert!(kept.is_empty() && lost.len() == 1);
+
+    // `b` applies the change.
+    assert!(b.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let stored = store.appointments(&users[0]).await.unwrap();
+    assert!(stored.iter().any(|x| x.subject == "After the pause"));
+}
+
+#[tokio::test]
+async fn a_dead_workers_mailboxes_are_taken_over_within_the_lease_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(3).into_iter().map(|(id, _)| id).collect();
+    let clock = Arc::new(FixedClock::new(real_now()));
+    let (mut a, store) = worker(&pg, &emu, &cert, clock.clone(), "a", 30, 10).await;
+    let (mut b, _) = worker(&pg, &emu, &cert, clock.clone(), "b", 30, 10).await;
+    store.set_users(&users).await.unwrap();
+    a.maintain_leases().await.unwrap();
+    drop(a); // dies without releasing anything
+
+    clock.advance(chrono::Duration::seconds(29));
+    assert!(
+        b.maintain_leases().await.unwrap().claimed.is_empty(),
+        "still a's"
+    );
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(b.maintain_leases().await.unwrap().claimed, users);
+    assert!(b.sync_due(true).await.iter().all(|r| r.is_ok()));
+}
