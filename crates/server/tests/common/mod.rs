@@ -184,3 +184,95 @@ pub async fn worker(
 pub fn real_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
+
+/// A `server.toml` for the emulator and `pg`, signing in with `cert`.
+pub fn config_text(
+    database_url: &str,
+    emu: &Emulator,
+    cert: &Certificate,
+    users: &[String],
+    worker_id: &str,
+    lease_secs: u64,
+) -> String {
+    let users = users
+        .iter()
+        .map(|u| format!("\"{u}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"[database]
+url = "{database_url}"
+
+[identity]
+tenant = "{tenant}"
+client_id = "{CLIENT_ID}"
+authority = "{base}"
+certificate = "{cert}"
+private_key_file = "{key}"
+
+[graph]
+endpoint = "{base}"
+
+[sync]
+interval_secs = 1
+page_size = 25
+
+[leases]
+worker_id = "{worker_id}"
+lease_secs = {lease_secs}
+
+[users]
+list = [{users}]
+"#,
+        tenant = presently_emulator::DEMO_TENANT_ID,
+        base = emu.base_url(),
+        cert = cert.cert_path.display(),
+        key = cert.key_path.display(),
+    )
+}
+
+/// A `presently-server` process, killed (SIGKILL) when dropped.
+pub struct ServerProcess(pub std::process::Child);
+
+impl ServerProcess {
+    pub fn serve(config: &Path) -> ServerProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_presently-server"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .env("PRESENTLY_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start presently-server");
+        ServerProcess(child)
+    }
+
+    /// `kill -9`: no chance to release its leases.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `presently-server ARGS --config CONFIG`: (success, stdout, stderr).
+pub fn run_cli(config: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_presently-server"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env("PRESENTLY_LOG", "warn")
+        .output()
+        .expect("run presently-server");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
