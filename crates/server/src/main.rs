@@ -37,6 +37,11 @@ enum Command {
     Status,
     /// Show the configured users and whether each is in the database.
     Users,
+    /// Show how the next round of a user's calendar would start, and who holds the lease.
+    Plan {
+        #[arg(long)]
+        user: String,
+    },
     /// Show the latest completed rounds (of one user with --user).
     History {
         #[arg(long)]
@@ -73,7 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
         Command::Check => check(&config, clock).await,
-        Command::Serve => serve(config, clock).await,
+        Command::Serve => serve(config, &cli.config, clock).await,
         Command::Status => {
             let store = open_store(&config, clock).await?;
             store.migrate().await?;
@@ -109,6 +114,69 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for m in known.iter().filter(|m| !config.users.list.contains(&m.id)) {
                 println!("{}\tno longer configured (disabled, data kept)", m.id);
             }
+            Ok(())
+        }
+        Command::Plan { user } => {
+            let store = open_store(&config, clock.clone()).await?;
+            store.migrate().await?;
+            let mailbox = store
+                .mailboxes()
+                .await?
+                .into_iter()
+                .find(|m| m.id == user)
+                .with_context(|| {
+                    format!(
+                        "{user} is not in the database (is it in [users] list, and has serve run?)"
+                    )
+                })?;
+            let state = store.sync_state(&user).await?;
+            let window = presently_engine::sync::Window::around(
+                clock.now().date_naive(),
+                config.sync.days_back,
+                config.sync.days_ahead,
+            );
+            let graph = url::Url::parse(&config.graph.endpoint)?;
+            let plan =
+                presently_server::sync::plan_user_round(state.as_ref(), &graph, &user, window)?;
+            let link = url::Url::parse(&plan.first_link)?;
+            println!(
+                "user: {user} ({})",
+                if mailbox.enabled {
+                    "enabled"
+                } else {
+                    "disabled: no longer configured"
+                }
+            );
+            println!(
+                "lease: {} (fencing token {}, until {})",
+                mailbox.owner.as_deref().unwrap_or("nobody"),
+                mailbox.fencing_token,
+                mailbox
+                    .lease_expires_at
+                    .map_or("-".into(), |t| t.to_rfc3339())
+            );
+            println!(
+                "window: {} to {}",
+                window.start.to_rfc3339(),
+                window.end.to_rfc3339()
+            );
+            println!(
+                "next round: {:?}{}",
+                plan.kind,
+                if plan.resumed {
+                    ", resuming an interrupted round"
+                } else {
+                    ""
+                }
+            );
+            // The path only: the query holds Graph's opaque sync state.
+            println!("first request: {}", link.path());
+            println!(
+                "last synced: {}",
+                state
+                    .and_then(|s| s.last_synced_at)
+                    .map_or("never".into(), |t| t.to_rfc3339())
+            );
             Ok(())
         }
         Command::History { user, limit } => {
@@ -147,7 +215,11 @@ async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(
     Ok(())
 }
 
-async fn serve(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+async fn serve(
+    config: ServerConfig,
+    config_path: &std::path::Path,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
     let store = Arc::new(open_store(&config, clock.clone()).await?);
     store.migrate().await?;
     store.set_users(&config.users.list).await?;
@@ -173,7 +245,16 @@ async fn serve(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()
             concurrent_mailboxes: config.sync.concurrent_mailboxes,
         },
     );
-    worker.run(shutdown_signal()).await?;
+    // Users join and leave while the server runs: the list is read again at every pass.
+    let path = config_path.to_owned();
+    let users_source: presently_server::worker::UsersSource = Arc::new(move || {
+        let path = path.clone();
+        Box::pin(async move { ServerConfig::load(&path).map(|c| c.users.list) })
+    });
+    worker
+        .with_users_source(users_source)
+        .run(shutdown_signal())
+        .await?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use crate::store::{Lease, Store};
 use presently_engine::graph::client::MAX_PAGES;
 use presently_engine::graph::{CalendarView, GraphClient};
 use presently_engine::store::RoundKind;
-use presently_engine::sync::{plan_round, PageStep, Round, Source, Window};
+use presently_engine::sync::{plan_round, PageStep, Round, RoundPlan, Source, Window};
 use presently_engine::Clock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -62,6 +62,28 @@ pub fn user_delta_url(graph: &Url, user: &str, window: Window) -> Result<Url, ur
     Ok(url)
 }
 
+/// The next round of `user`'s primary calendar (the engine's [`plan_round`], whose fresh
+/// full round starts on the user's path rather than `/me`).
+pub fn plan_user_round(
+    state: Option<&presently_engine::store::SyncState>,
+    graph: &Url,
+    user: &str,
+    window: Window,
+) -> Result<RoundPlan, ServerError> {
+    let sync_error = |message: String| ServerError::Sync {
+        mailbox: user.to_owned(),
+        message,
+    };
+    let mut plan = plan_round(state, &Source::PrimaryDelta, graph, window, false)
+        .map_err(|e| sync_error(format!("cannot plan the round: {e}")))?;
+    if plan.kind == RoundKind::Full && !plan.resumed {
+        plan.first_link = user_delta_url(graph, user, window)
+            .map_err(|e| sync_error(format!("cannot build the delta URL: {e}")))?
+            .to_string();
+    }
+    Ok(plan)
+}
+
 impl SyncContext {
     pub fn new(
         store: Arc<Store>,
@@ -105,13 +127,7 @@ impl SyncContext {
         let window = Window::around(now.date_naive(), self.days_back, self.days_ahead);
         let state = self.store.sync_state(mailbox).await?;
         let source = Source::PrimaryDelta;
-        let mut plan = plan_round(state.as_ref(), &source, graph.base(), window, false)
-            .map_err(|e| sync_error(format!("cannot plan the round: {e}")))?;
-        if plan.kind == RoundKind::Full && !plan.resumed {
-            plan.first_link = user_delta_url(graph.base(), mailbox, window)
-                .map_err(|e| sync_error(format!("cannot build the delta URL: {e}")))?
-                .to_string();
-        }
+        let plan = plan_user_round(state.as_ref(), graph.base(), mailbox, window)?;
         let previous_delta = state.as_ref().and_then(|s| s.delta_link.clone());
         let last_synced = state.as_ref().and_then(|s| s.last_synced_at);
         let mut round = Round::new(&plan, &source, window, previous_delta, MAX_PAGES);

@@ -26,12 +26,29 @@ pub struct LeasePass {
     pub lost: Vec<String>,
 }
 
-#[derive(Debug)]
+/// Where the list of users to sync comes from, asked at every lease pass: users join and
+/// leave while the server runs.
+pub type UsersSource = Arc<
+    dyn Fn() -> futures::future::BoxFuture<'static, Result<Vec<String>, ServerError>> + Send + Sync,
+>;
+
 pub struct Worker {
     pub options: WorkerOptions,
     ctx: Arc<SyncContext>,
     leases: HashMap<String, Lease>,
     next_round: HashMap<String, DateTime<Utc>>,
+    users_source: Option<UsersSource>,
+    /// The list last written to the database.
+    users: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("options", &self.options)
+            .field("held", &self.held())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Worker {
@@ -41,7 +58,39 @@ impl Worker {
             ctx,
             leases: HashMap::new(),
             next_round: HashMap::new(),
+            users_source: None,
+            users: None,
         }
+    }
+
+    /// Asks `source` for the users at every lease pass and writes a changed list to the
+    /// database (new users are added, users no longer listed disabled).
+    pub fn with_users_source(mut self, source: UsersSource) -> Self {
+        self.users_source = Some(source);
+        self
+    }
+
+    /// Brings the database's list of users up to date with the source, if there is one; a
+    /// source that fails leaves the list as it was.
+    async fn refresh_users(&mut self) -> Result<(), ServerError> {
+        let Some(source) = &self.users_source else {
+            return Ok(());
+        };
+        match source().await {
+            Ok(mut users) => {
+                users.sort();
+                users.dedup();
+                if self.users.as_ref() != Some(&users) {
+                    self.ctx.store.set_users(&users).await?;
+                    tracing::info!(users = users.len(), "the list of users changed");
+                    self.users = Some(users);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(code = e.code(), error = %e, "cannot read the list of users; keeping the last one");
+            }
+        }
+        Ok(())
     }
 
     /// The mailboxes this worker believes it holds, sorted.
@@ -60,6 +109,7 @@ impl Worker {
     /// up to `max_mailboxes`.
     #[tracing::instrument(skip_all, fields(worker = %self.options.worker_id))]
     pub async fn maintain_leases(&mut self) -> Result<LeasePass, ServerError> {
+        self.refresh_users().await?;
         let store = &self.ctx.store;
         let held: Vec<Lease> = self.leases.values().cloned().collect();
         let (kept, lost) = store.renew(&held, self.options.lease_for).await?;

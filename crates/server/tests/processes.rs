@@ -163,5 +163,34 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
         assert_eq!(m.fencing_token, 2, "claimed by a, then by b: {m:?}");
         assert!(m.appointments > 5);
     }
+
+    // The read-only surfaces, while b serves.
+    let (ok, out, err) = run_cli(&config_b, &["status"]);
+    assert!(ok, "{err}");
+    for user in &users {
+        let line = out.lines().find(|l| l.starts_with(user.as_str())).unwrap();
+        assert!(line.contains(" b "), "{line}");
+    }
+    let (ok, out, err) = run_cli(&config_b, &["plan", "--user", &users[0]]);
+    assert!(ok, "{err}");
+    assert!(out.contains("lease: b (fencing token 2"), "{out}");
+    assert!(out.contains("next round: Incremental"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "first request: /v1.0/users/{}/calendarView/delta",
+            users[0]
+        )),
+        "{out}"
+    );
+    let (ok, out, err) = run_cli(&config_b, &["history", "--user", &users[0]]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("\tfull\t") && out.contains("worker=a\ttoken=1"),
+        "{out}"
+    );
+    assert!(out.contains("worker=b\ttoken=2"), "{out}");
+    let (ok, out, err) = run_cli(&config_b, &["users"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.matches("in the database").count(), users.len(), "{out}");
     drop(b);
 }

@@ -518,3 +518,51 @@ async fn a_dead_workers_mailboxes_are_taken_over_within_the_lease_time() {
     assert_eq!(b.maintain_leases().await.unwrap().claimed, users);
     assert!(b.sync_due(true).await.iter().all(|r| r.is_ok()));
 }
+
+#[tokio::test]
+async fn users_join_and_leave_while_the_worker_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(3).into_iter().map(|(id, _)| id).collect();
+    let listed = Arc::new(std::sync::Mutex::new(vec![
+        users[0].clone(),
+        users[1].clone(),
+    ]));
+    let source_list = listed.clone();
+    let source: presently_server::worker::UsersSource = Arc::new(move || {
+        let list = source_list.lock().unwrap().clone();
+        Box::pin(async move { Ok(list) })
+    });
+    let (worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
+    let mut worker = worker.with_users_source(source);
+    let pass = worker.maintain_leases().await.unwrap();
+    assert_eq!(pass.claimed, users[..2].to_vec());
+
+    // users[0] leaves, users[2] joins.
+    *listed.lock().unwrap() = vec![users[1].clone(), users[2].clone()];
+    let pass = worker.maintain_leases().await.unwrap();
+    assert_eq!(pass.lost, vec![users[0].clone()]);
+    assert_eq!(pass.claimed, vec![users[2].clone()]);
+    assert_eq!(worker.held(), users[1..].to_vec());
+    let enabled: Vec<(String, bool)> = store
+        .mailboxes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.id, m.enabled))
+        .collect();
+    assert_eq!(
+        enabled,
+        vec![
+            (users[0].clone(), false),
+            (users[1].clone(), true),
+            (users[2].clone(), true)
+        ]
+    );
+}
