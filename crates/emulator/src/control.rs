@@ -117,6 +117,19 @@ impl Control {
             .collect()
     }
 
+    /// Creates (or replaces) a group whose direct members are `members`: ids of tenant users
+    /// or of other groups (nested groups make `transitiveMembers` reach their members too).
+    pub fn set_group(&self, id: &str, display_name: &str, members: &[&str]) {
+        self.st.groups().insert(
+            id.to_ascii_lowercase(),
+            crate::state::TenantGroup {
+                id: id.to_string(),
+                display_name: display_name.to_string(),
+                members: members.iter().map(|m| (*m).to_string()).collect(),
+            },
+        );
+    }
+
     /// Adds a Graph-shaped event (as [`Control::add_event`]) to a tenant user's mailbox.
     pub fn add_user_event(&self, user: &str, event: Value) -> Result<String, ControlError> {
         let user = self

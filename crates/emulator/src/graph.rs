@@ -51,6 +51,14 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(user_calendar_view_delta),
         )
         .route(
+            "/groups/{group}/transitiveMembers",
+            get(group_transitive_members),
+        )
+        .route(
+            "/groups/{group}/transitivemembers",
+            get(group_transitive_members),
+        )
+        .route(
             "/users/{user}/calendarview/delta",
             get(user_calendar_view_delta),
         )
@@ -852,6 +860,95 @@ async fn calendar_view_delta(
     RawQuery(raw): RawQuery,
 ) -> Response {
     delta_round(st, headers, raw, None, None).await
+}
+
+/// `GET /groups/{id}/transitiveMembers`: the group's members, those of its nested groups
+/// included (the nested groups listed too), paged by `$top` (default 100, at most 999) with
+/// a `$skiptoken`. Needs an application permission that reads group membership
+/// (`GroupMember.Read.All`, `Group.Read.All` or `Directory.Read.All`); else Graph's 403.
+async fn group_transitive_members(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(group_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let allowed = presented_token(&st, &headers).is_some_and(|t| {
+        let has = |p: &str| t.scopes.iter().any(|s| s.eq_ignore_ascii_case(p));
+        has("GroupMember.Read.All") || has("Group.Read.All") || has("Directory.Read.All")
+    });
+    if !allowed {
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+            &headers,
+        );
+    }
+    let members = {
+        let groups = st.groups();
+        if !groups.contains_key(&group_id.to_ascii_lowercase()) {
+            drop(groups);
+            return graph_error(
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+                &format!("Resource '{group_id}' does not exist or one of its queried reference-property objects are not present."),
+                &headers,
+            );
+        }
+        // Depth first, each member once (groups may nest in a cycle).
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut stack = vec![group_id.to_ascii_lowercase()];
+        seen.insert(group_id.to_ascii_lowercase());
+        while let Some(g) = stack.pop() {
+            let Some(group) = groups.get(&g) else {
+                continue;
+            };
+            for member in &group.members {
+                let key = member.to_ascii_lowercase();
+                if !seen.insert(key.clone()) {
+                    continue;
+                }
+                if let Some(nested) = groups.get(&key) {
+                    out.push(json!({
+                        "@odata.type": "#microsoft.graph.group",
+                        "id": nested.id,
+                        "displayName": nested.display_name,
+                    }));
+                    stack.push(key);
+                } else if let Some(user) = st.user(member) {
+                    out.push(json!({
+                        "@odata.type": "#microsoft.graph.user",
+                        "id": user.id,
+                        "userPrincipalName": user.upn,
+                    }));
+                }
+            }
+        }
+        out
+    };
+    let q = parse_query(raw.as_deref());
+    let top = paging::query_param(&q, "$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 999);
+    let skip = paging::query_param(&q, "$skiptoken")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(members.len());
+    let end = (skip + top).min(members.len());
+    let mut body = json!({
+        "@odata.context": format!("{}/v1.0/$metadata#directoryObjects", st.base_url),
+        "value": members[skip..end],
+    });
+    if end < members.len() {
+        body["@odata.nextLink"] = Value::String(format!(
+            "{}/v1.0/groups/{}/transitiveMembers?$top={top}&$skiptoken={end}",
+            st.base_url,
+            url::form_urlencoded::byte_serialize(group_id.as_bytes()).collect::<String>()
+        ));
+    }
+    ok_json(&body, &headers, &[])
 }
 
 /// The bearer token of a request that passed `require_token`.

@@ -273,6 +273,7 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         latency: Mutex::new(cfg.latency),
         delta_order: Mutex::new(cfg.delta_order),
         users: Mutex::new(std::collections::BTreeMap::new()),
+        groups: Mutex::new(std::collections::BTreeMap::new()),
         today: cfg.today,
         mailbox_tz: cfg.mailbox_tz,
     })

@@ -89,6 +89,14 @@ impl TenantUser {
     }
 }
 
+/// A group of the tenant's directory: its direct members, users or groups, by id.
+#[derive(Debug, Clone)]
+pub struct TenantGroup {
+    pub id: String,
+    pub display_name: String,
+    pub members: Vec<String>,
+}
+
 #[derive(Debug)]
 pub struct Shared {
     pub base_url: String,
@@ -117,6 +125,8 @@ pub struct Shared {
     pub delta_order: Mutex<DeltaOrder>,
     /// The tenant's users besides the demo user, by lower-case id.
     pub users: Mutex<std::collections::BTreeMap<String, Arc<TenantUser>>>,
+    /// The tenant's groups, by lower-case id.
+    pub groups: Mutex<std::collections::BTreeMap<String, TenantGroup>>,
     /// The anchor date and zone new users' mailboxes are seeded with.
     pub today: chrono::NaiveDate,
     pub mailbox_tz: chrono_tz::Tz,
@@ -165,6 +175,10 @@ impl Shared {
 
     pub fn users(&self) -> MutexGuard<'_, std::collections::BTreeMap<String, Arc<TenantUser>>> {
         lock(&self.users)
+    }
+
+    pub fn groups(&self) -> MutexGuard<'_, std::collections::BTreeMap<String, TenantGroup>> {
+        lock(&self.groups)
     }
 
     /// The latency in force.

@@ -124,6 +124,10 @@ pub struct UsersConfig {
     /// Users to sync, by object id or user principal name.
     #[serde(default)]
     pub list: Vec<String>,
+    /// Entra groups (object ids) whose members, transitively, are synced too (by object
+    /// id; needs the application permission `GroupMember.Read.All`).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 fn default_authority() -> String {

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod directory;
 pub mod error;
 pub mod secret;
 pub mod store;

@@ -35,7 +35,8 @@ enum Command {
     Serve,
     /// Show every mailbox: who holds its lease, its fencing token, when it last synced.
     Status,
-    /// Show the configured users and whether each is in the database.
+    /// Show the configured users (the list and the groups' members) and whether each is in
+    /// the database.
     Users,
     /// Show how the next round of a user's calendar would start, and who holds the lease.
     Plan {
@@ -100,10 +101,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users => {
+            let configured = if config.users.groups.is_empty() {
+                config.users.list.clone()
+            } else {
+                let tokens = token_source(&config, clock.clone())?;
+                let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
+                presently_server::directory::configured_users(&config, &graph, &tokens).await?
+            };
             let store = open_store(&config, clock).await?;
             store.migrate().await?;
             let known = store.mailboxes().await?;
-            for user in &config.users.list {
+            for user in &configured {
                 let state = match known.iter().find(|m| &m.id == user) {
                     Some(m) if m.enabled => "in the database",
                     Some(_) => "in the database, disabled",
@@ -111,7 +119,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 println!("{user}\t{state}");
             }
-            for m in known.iter().filter(|m| !config.users.list.contains(&m.id)) {
+            for m in known.iter().filter(|m| !configured.contains(&m.id)) {
                 println!("{}\tno longer configured (disabled, data kept)", m.id);
             }
             Ok(())
@@ -209,6 +217,16 @@ async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(
     println!("credential: read");
     tokens.token().await.context("getting an app-only token")?;
     println!("token: issued by {}", config.identity.authority);
+    if !config.users.groups.is_empty() {
+        let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
+        let users = presently_server::directory::configured_users(config, &graph, &tokens).await?;
+        println!(
+            "users: {} ({} listed, {} groups read)",
+            users.len(),
+            config.users.list.len(),
+            config.users.groups.len()
+        );
+    }
     let store = open_store(config, clock).await?;
     let version = store.migrate().await?;
     println!("database: reachable, schema version {version}");
@@ -222,10 +240,9 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let store = Arc::new(open_store(&config, clock.clone()).await?);
     store.migrate().await?;
-    store.set_users(&config.users.list).await?;
     let tokens = Arc::new(token_source(&config, clock.clone())?);
     tokens.token().await.context("getting an app-only token")?;
-    let mut ctx = SyncContext::new(store, tokens, &config.graph.endpoint, clock);
+    let mut ctx = SyncContext::new(store, tokens.clone(), &config.graph.endpoint, clock);
     ctx.page_size = config.sync.page_size;
     ctx.days_back = config.sync.days_back;
     ctx.days_ahead = config.sync.days_ahead;
@@ -245,12 +262,19 @@ async fn serve(
             concurrent_mailboxes: config.sync.concurrent_mailboxes,
         },
     );
-    // Users join and leave while the server runs: the list is read again at every pass.
-    let path = config_path.to_owned();
-    let users_source: presently_server::worker::UsersSource = Arc::new(move || {
-        let path = path.clone();
-        Box::pin(async move { ServerConfig::load(&path).map(|c| c.users.list) })
-    });
+    // Users join and leave while the server runs: the list and the groups are read again
+    // at every pass.
+    // A group that cannot be read (no permission) stops serve here, named, rather than
+    // leaving it idle.
+    let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
+    let users = presently_server::directory::configured_users(&config, &graph, &tokens).await?;
+    tracing::info!(
+        users = users.len(),
+        groups = config.users.groups.len(),
+        "users to sync"
+    );
+    let users_source =
+        presently_server::directory::users_source(config_path.to_owned(), graph, tokens);
     worker
         .with_users_source(users_source)
         .run(shutdown_signal())

@@ -566,3 +566,57 @@ async fn users_join_and_leave_while_the_worker_runs() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_groups_transitive_members_are_synced_and_the_permission_is_named() {
+    use presently_server::config::ServerConfig;
+    use presently_server::directory::configured_users;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(
+            CLIENT_ID,
+            Some(&cert.cert_pem),
+            &[],
+            &["Calendars.Read", "GroupMember.Read.All"],
+        )
+        .unwrap();
+    let users: Vec<String> = control.add_users(4).into_iter().map(|(id, _)| id).collect();
+    // Sales holds users 0 and 1, and the group EMEA, which holds user 2 (and, back, Sales).
+    control.set_group("g-emea", "EMEA", &[&users[2], "g-sales"]);
+    control.set_group("g-sales", "Sales", &[&users[0], &users[1], "g-emea"]);
+    let text = config_text(
+        "postgresql://x@127.0.0.1:1/x",
+        &emu,
+        &cert,
+        &[users[3].clone()],
+        "w",
+        60,
+    )
+    .replace("[users]\n", "[users]\ngroups = [\"g-sales\"]\n");
+    let config = ServerConfig::parse(&text, "server.toml").unwrap();
+    let graph = presently_engine::graph::GraphClient::new(&emu.base_url()).unwrap();
+    let tokens = token_source(&emu, &cert, system_clock()).unwrap();
+    let found = configured_users(&config, &graph, &tokens).await.unwrap();
+    assert_eq!(
+        found, users,
+        "the list, the members and the nested group's members"
+    );
+
+    // Without a permission that reads membership: Graph's 403, named.
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let tokens = token_source(&emu, &cert, system_clock()).unwrap();
+    let err = configured_users(&config, &graph, &tokens)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "permission_missing");
+    assert!(err.to_string().contains("GroupMember.Read.All"), "{err}");
+    assert!(
+        err.to_string().contains("Authorization_RequestDenied"),
+        "{err}"
+    );
+}
