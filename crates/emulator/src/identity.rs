@@ -671,9 +671,14 @@ fn verify_assertion(
     let malformed =
         |why: String| invalid_client(50027, format!("JWT token is invalid or malformed: {why}."));
     let header = jsonwebtoken::decode_header(assertion).map_err(|e| malformed(e.to_string()))?;
-    if header.alg != jsonwebtoken::Algorithm::RS256 {
+    // RS256 (PKCS#1 v1.5) and PS256 (PSS): the platform accepts both for certificates.
+    let accepted = [
+        jsonwebtoken::Algorithm::RS256,
+        jsonwebtoken::Algorithm::PS256,
+    ];
+    if !accepted.contains(&header.alg) {
         return Err(malformed(format!(
-            "the algorithm {:?} is not accepted, RS256 is",
+            "the algorithm {:?} is not accepted (RS256 or PS256 are)",
             header.alg
         )));
     }
@@ -689,7 +694,7 @@ fn verify_assertion(
     };
     let key = jsonwebtoken::DecodingKey::from_rsa_pem(public_key)
         .map_err(|e| malformed(format!("the registered key is unusable: {e}")))?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
     validation.set_audience(&[audience]);
     validation.set_issuer(&[app.client_id.as_str()]);
     validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
