@@ -150,17 +150,40 @@ impl Worker {
             .cloned()
             .collect();
         let ctx = self.ctx.clone();
-        let results: Vec<(Lease, Result<RoundOutcome, ServerError>)> =
-            futures::stream::iter(due.into_iter().map(|lease| {
-                let ctx = ctx.clone();
-                async move {
-                    let result = ctx.sync_mailbox(&lease).await;
-                    (lease, result)
+        let syncs = futures::stream::iter(due.into_iter().map(|lease| {
+            let ctx = ctx.clone();
+            async move {
+                let result = ctx.sync_mailbox(&lease).await;
+                (lease, result)
+            }
+        }))
+        .buffer_unordered(self.options.concurrent_mailboxes.max(1))
+        .collect::<Vec<(Lease, Result<RoundOutcome, ServerError>)>>();
+        // The leases are renewed while the rounds run, so that a pass longer than the lease
+        // keeps them; one lost meanwhile fences its round's next write.
+        let held: Vec<Lease> = self.leases.values().cloned().collect();
+        let lost = std::sync::Mutex::new(Vec::<String>::new());
+        let renewing = async {
+            loop {
+                tokio::time::sleep(self.renew_every()).await;
+                match self.ctx.store.renew(&held, self.options.lease_for).await {
+                    Ok((_, gone)) => {
+                        let mut lost = lost.lock().unwrap_or_else(|p| p.into_inner());
+                        lost.extend(gone.into_iter().map(|l| l.mailbox));
+                    }
+                    Err(e) => tracing::warn!(code = e.code(), error = %e, "lease renewal failed"),
                 }
-            }))
-            .buffer_unordered(self.options.concurrent_mailboxes.max(1))
-            .collect()
-            .await;
+            }
+        };
+        let results = tokio::select! {
+            results = syncs => results,
+            never = renewing => never,
+        };
+        for mailbox in lost.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            tracing::warn!(%mailbox, "lease lost during the pass");
+            self.leases.remove(&mailbox);
+            self.next_round.remove(&mailbox);
+        }
         let next = self.ctx.clock.now() + self.options.interval;
         results
             .into_iter()
@@ -183,6 +206,15 @@ impl Worker {
             .collect()
     }
 
+    /// How often leases are renewed: a third of their time, so two renewals can fail before
+    /// one is lost.
+    fn renew_every(&self) -> std::time::Duration {
+        (self.options.lease_for / 3)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(1))
+            .max(std::time::Duration::from_millis(200))
+    }
+
     /// Gives every lease up (shutdown), so other workers take the mailboxes at once.
     pub async fn release_all(&mut self) -> Result<(), ServerError> {
         let held: Vec<Lease> = self.leases.drain().map(|(_, l)| l).collect();
@@ -197,10 +229,7 @@ impl Worker {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ServerError> {
         tokio::pin!(shutdown);
-        let tick = (self.options.lease_for / 3)
-            .to_std()
-            .unwrap_or(std::time::Duration::from_secs(1))
-            .max(std::time::Duration::from_millis(200));
+        let tick = self.renew_every();
         loop {
             match self.maintain_leases().await {
                 Ok(pass) if !pass.claimed.is_empty() || !pass.lost.is_empty() => {
@@ -209,8 +238,6 @@ impl Worker {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code(), error = %e, "lease maintenance failed"),
             }
-            // Leases are renewed between passes: a pass longer than the lease loses them,
-            // and its later writes are fenced (safe, but wasted work).
             let sync = self.sync_due(false);
             tokio::select! {
                 _ = &mut shutdown => break,

@@ -620,3 +620,51 @@ async fn a_groups_transitive_members_are_synced_and_the_permission_is_named() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_pass_longer_than_the_lease_keeps_its_leases() {
+    use presently_server::sync::SyncContext;
+    use presently_server::worker::{Worker, WorkerOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
+    let store = Arc::new(Store::connect(&pg.url, None, system_clock()).await.unwrap());
+    store.migrate().await.unwrap();
+    store.set_users(&users).await.unwrap();
+    let tokens = Arc::new(token_source(&emu, &cert, system_clock()).unwrap());
+    tokens.token().await.unwrap();
+    let mut ctx = SyncContext::new(store.clone(), tokens, &emu.base_url(), system_clock());
+    ctx.page_size = 2;
+    let lease = chrono::Duration::seconds(2);
+    let mut worker = Worker::new(
+        Arc::new(ctx),
+        WorkerOptions {
+            worker_id: "slow".into(),
+            lease_for: lease,
+            max_mailboxes: 10,
+            interval: chrono::Duration::seconds(60),
+            concurrent_mailboxes: 1,
+        },
+    );
+    worker.maintain_leases().await.unwrap();
+    // Each Graph request takes 250 ms: the round's pages take longer than the lease.
+    control.set_latency(presently_emulator::Latency::per_request_ms(250));
+    let started = std::time::Instant::now();
+    let results = worker.sync_due(true).await;
+    let took = started.elapsed();
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(
+        took > lease.to_std().unwrap(),
+        "the pass took only {took:?}"
+    );
+    assert_eq!(worker.held(), users, "renewed while the round ran");
+    let m = &store.mailboxes().await.unwrap()[0];
+    assert_eq!((m.owner.as_deref(), m.fencing_token), (Some("slow"), 1));
+    assert!(m.appointments > 5);
+}
