@@ -17,6 +17,16 @@ pub struct ServerConfig {
     pub leases: LeaseConfig,
     #[serde(default)]
     pub users: UsersConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// Health and metrics (`/healthz`, `/readyz`, `/metrics`), off unless `listen` is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// e.g. `127.0.0.1:9464`.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod metrics;
 pub mod secret;
 pub mod store;
 pub mod sync;

@@ -275,8 +275,27 @@ async fn serve(
     );
     let users_source =
         presently_server::directory::users_source(config_path.to_owned(), graph, tokens);
+    let metrics = Arc::new(presently_server::metrics::Metrics::new());
+    if let Some(listen) = config.http.listen {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} ([http] listen)"))?;
+        // Ready while lease passes (every third of the lease) reach the database.
+        let app = presently_server::metrics::router(
+            metrics.clone(),
+            Arc::new(SystemClock),
+            chrono::Duration::seconds(config.leases.lease_secs as i64),
+        );
+        tracing::info!(%listen, "health and metrics on /healthz, /readyz, /metrics");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!(error = %e, "the health and metrics server stopped");
+            }
+        });
+    }
     worker
         .with_users_source(users_source)
+        .with_metrics(metrics)
         .run(shutdown_signal())
         .await?;
     Ok(())

@@ -40,6 +40,9 @@ pub struct Worker {
     users_source: Option<UsersSource>,
     /// The list last written to the database.
     users: Option<Vec<String>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// When each held mailbox last completed a round (or was claimed): the sync lag.
+    fresh_since: HashMap<String, DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -60,6 +63,31 @@ impl Worker {
             next_round: HashMap::new(),
             users_source: None,
             users: None,
+            metrics: None,
+            fresh_since: HashMap::new(),
+        }
+    }
+
+    /// Keeps `metrics` up to date.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn update_gauges(&mut self) {
+        let now = self.ctx.clock.now();
+        self.fresh_since.retain(|m, _| self.leases.contains_key(m));
+        for mailbox in self.leases.keys() {
+            self.fresh_since.entry(mailbox.clone()).or_insert(now);
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.mailboxes_owned.set(self.leases.len() as i64);
+            let lag = self
+                .fresh_since
+                .values()
+                .map(|t| (now - *t).num_milliseconds().max(0) as f64 / 1000.0)
+                .fold(0.0, f64::max);
+            metrics.sync_lag_seconds.set(lag);
         }
     }
 
@@ -134,6 +162,11 @@ impl Worker {
         }
         pass.claimed.sort();
         pass.lost.sort();
+        if let Some(metrics) = &self.metrics {
+            metrics.leases_lost.inc_by(pass.lost.len() as u64);
+            metrics.lease_pass_succeeded(self.ctx.clock.now());
+        }
+        self.update_gauges();
         Ok(pass)
     }
 
@@ -184,26 +217,36 @@ impl Worker {
             self.leases.remove(&mailbox);
             self.next_round.remove(&mailbox);
         }
-        let next = self.ctx.clock.now() + self.options.interval;
-        results
+        let finished = self.ctx.clock.now();
+        let next = finished + self.options.interval;
+        let results = results
             .into_iter()
             .map(|(lease, result)| {
-                match &result {
+                let outcome = match &result {
                     Err(ServerError::Fenced { .. }) => {
                         self.leases.remove(&lease.mailbox);
                         self.next_round.remove(&lease.mailbox);
+                        "fenced"
                     }
                     Err(e) => {
                         tracing::warn!(mailbox = %lease.mailbox, code = e.code(), error = %e, "round failed");
                         self.next_round.insert(lease.mailbox.clone(), next);
+                        "failed"
                     }
                     Ok(_) => {
                         self.next_round.insert(lease.mailbox.clone(), next);
+                        self.fresh_since.insert(lease.mailbox.clone(), finished);
+                        "ok"
                     }
+                };
+                if let Some(metrics) = &self.metrics {
+                    metrics.round(outcome);
                 }
                 result
             })
-            .collect()
+            .collect();
+        self.update_gauges();
+        results
     }
 
     /// How often leases are renewed: a third of their time, so two renewals can fail before

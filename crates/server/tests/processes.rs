@@ -116,9 +116,15 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
         config_text(&pg.url, &emu, &cert, &users, "a", LEASE_SECS),
     )
     .unwrap();
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     std::fs::write(
         &config_b,
-        config_text(&pg.url, &emu, &cert, &users, "b", LEASE_SECS),
+        config_text(&pg.url, &emu, &cert, &users, "b", LEASE_SECS)
+            + &format!("\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n"),
     )
     .unwrap();
     let store = Store::connect(&pg.url, None, Arc::new(SystemClock))
@@ -163,6 +169,33 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
         assert_eq!(m.fencing_token, 2, "claimed by a, then by b: {m:?}");
         assert!(m.appointments > 5);
     }
+
+    // Health and metrics of b.
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let url = format!("http://127.0.0.1:{http_port}{path}");
+        let http = http.clone();
+        async move {
+            let resp = http.get(url).send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/healthz").await.0, 200);
+    assert_eq!(get("/readyz").await.0, 200);
+    let (status, metrics) = get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(&format!("presently_server_mailboxes_owned {}", users.len())),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("presently_server_rounds_total{outcome=\"ok\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("presently_server_sync_lag_seconds"),
+        "{metrics}"
+    );
 
     // The read-only surfaces, while b serves.
     let (ok, out, err) = run_cli(&config_b, &["status"]);
