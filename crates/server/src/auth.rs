@@ -281,19 +281,20 @@ impl AppTokenSource {
             return Ok((SecretString::from(answer.access_token), expires));
         }
         match serde_json::from_slice::<TokenError>(&body) {
-            Ok(e) => Err(ServerError::TokenRefused {
-                code: e
+            Ok(e) => {
+                let code = e
                     .error_codes
                     .first()
-                    .map_or(e.error.clone(), |c| format!("AADSTS{c}")),
-                // The first line: the rest is trace and correlation ids.
-                message: e
-                    .error_description
-                    .lines()
-                    .next()
-                    .unwrap_or(&e.error)
-                    .to_owned(),
-            }),
+                    .map_or(e.error.clone(), |c| format!("AADSTS{c}"));
+                // The first line (the rest is trace and correlation ids), without the code
+                // it starts with.
+                let first = e.error_description.lines().next().unwrap_or(&e.error);
+                let message = first
+                    .strip_prefix(&format!("{code}: "))
+                    .unwrap_or(first)
+                    .to_owned();
+                Err(ServerError::TokenRefused { code, message })
+            }
             Err(_) => Err(ServerError::TokenRefused {
                 code: format!("http_{}", status.as_u16()),
                 message: String::from_utf8_lossy(&body).chars().take(200).collect(),

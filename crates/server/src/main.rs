@@ -50,8 +50,8 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
-    /// Check the configuration: read it, read the key or secret, get a token, reach the
-    /// database and apply its migrations.
+    /// Check the configuration: read it, read the key or secret, get a token, read the
+    /// groups and the first user's calendar, reach the database and apply its migrations.
     Check,
 }
 
@@ -217,15 +217,23 @@ async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(
     println!("credential: read");
     tokens.token().await.context("getting an app-only token")?;
     println!("token: issued by {}", config.identity.authority);
-    if !config.users.groups.is_empty() {
-        let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
-        let users = presently_server::directory::configured_users(config, &graph, &tokens).await?;
-        println!(
-            "users: {} ({} listed, {} groups read)",
-            users.len(),
-            config.users.list.len(),
-            config.users.groups.len()
+    let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
+    let users = presently_server::directory::configured_users(config, &graph, &tokens).await?;
+    println!(
+        "users: {} ({} listed, {} groups read)",
+        users.len(),
+        config.users.list.len(),
+        config.users.groups.len()
+    );
+    // One user's calendar, read as serve would: the application permission in force.
+    if let Some(first) = users.first() {
+        let window = presently_engine::sync::Window::around(
+            clock.now().date_naive(),
+            config.sync.days_back,
+            config.sync.days_ahead,
         );
+        presently_server::sync::probe_user_calendar(&graph, &tokens, first, window).await?;
+        println!("calendars: {first}'s is readable");
     }
     let store = open_store(config, clock).await?;
     let version = store.migrate().await?;

@@ -84,6 +84,40 @@ pub fn plan_user_round(
     Ok(plan)
 }
 
+/// Reads the first page (one item) of `user`'s calendar delta, to learn whether the app
+/// may read it: `check` runs it on the first configured user.
+pub async fn probe_user_calendar(
+    graph: &GraphClient,
+    tokens: &AppTokenSource,
+    user: &str,
+    window: Window,
+) -> Result<(), ServerError> {
+    let url = user_delta_url(graph.base(), user, window).map_err(|e| ServerError::Sync {
+        mailbox: user.to_owned(),
+        message: format!("cannot build the delta URL: {e}"),
+    })?;
+    let token = tokens.token().await?;
+    match graph.get(url, &token, Some(1)).await {
+        Ok(_) => Ok(()),
+        Err(presently_engine::Error::Server {
+            status: 403, code, ..
+        }) => Err(ServerError::PermissionMissing {
+            what: format!("the calendar of {user}"),
+            code,
+            permission: "Calendars.Read",
+        }),
+        Err(presently_engine::Error::Server {
+            status: 404,
+            code,
+            message,
+        }) => Err(ServerError::Sync {
+            mailbox: user.to_owned(),
+            message: format!("Graph does not know this user ({code}: {message})"),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl SyncContext {
     pub fn new(
         store: Arc<Store>,

@@ -25,10 +25,20 @@ async fn check_names_what_is_wrong() {
         .unwrap();
     let config = dir.path().join("server.toml");
 
-    std::fs::write(&config, config_text(&pg.url, &emu, &cert, &[], "w", 60)).unwrap();
+    let users: Vec<String> = emu
+        .control()
+        .add_users(1)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    std::fs::write(&config, config_text(&pg.url, &emu, &cert, &users, "w", 60)).unwrap();
     let (ok, out, err) = run_cli(&config, &["check"]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("token: issued"), "{out}");
+    assert!(
+        out.contains(&format!("calendars: {}'s is readable", users[0])),
+        "{out}"
+    );
     assert!(
         out.contains("database: reachable, schema version 1"),
         "{out}"
@@ -39,6 +49,21 @@ async fn check_names_what_is_wrong() {
     let (ok, _, err) = run_cli(&config, &["check"]);
     assert!(!ok);
     assert!(err.contains("AADSTS700027"), "{err}");
+
+    // Consent withdrawn: the permission is named.
+    std::fs::write(&config, config_text(&pg.url, &emu, &cert, &users, "w", 60)).unwrap();
+    emu.control()
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &[])
+        .unwrap();
+    let (ok, _, err) = run_cli(&config, &["check"]);
+    assert!(!ok);
+    assert!(
+        err.contains("403") && err.contains("Calendars.Read"),
+        "{err}"
+    );
+    emu.control()
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
 
     set_mode(&cert.key_path, 0o640);
     std::fs::write(&config, config_text(&pg.url, &emu, &cert, &[], "w", 60)).unwrap();
