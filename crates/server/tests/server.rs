@@ -668,3 +668,57 @@ async fn a_pass_longer_than_the_lease_keeps_its_leases() {
     assert_eq!((m.owner.as_deref(), m.fencing_token), (Some("slow"), 1));
     assert!(m.appointments > 5);
 }
+
+/// Forty users, two workers of twenty each: every calendar synced once, by its one holder.
+/// Prints how long the first full sync took (a figure for the report, not a benchmark).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_users_are_shared_and_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control
+        .add_users(40)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let (mut a, store) = worker(&pg, &emu, &cert, system_clock(), "a", 60, 20).await;
+    let (mut b, _) = worker(&pg, &emu, &cert, system_clock(), "b", 60, 20).await;
+    store.set_users(&users).await.unwrap();
+    let started = std::time::Instant::now();
+    let (pa, pb) = tokio::join!(a.maintain_leases(), b.maintain_leases());
+    assert_eq!(pa.unwrap().claimed.len() + pb.unwrap().claimed.len(), 40);
+    let (ra, rb) = tokio::join!(a.sync_due(true), b.sync_due(true));
+    let took = started.elapsed();
+    let pages: usize = ra
+        .iter()
+        .chain(&rb)
+        .map(|r| r.as_ref().unwrap().pages)
+        .sum();
+    let items: i64 = store
+        .mailboxes()
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.appointments)
+        .sum();
+    eprintln!(
+        "40 users, 2 workers: first full sync in {took:?} ({pages} pages of 10, {items} appointments stored, {} Graph requests at most {} at once)",
+        control.request_log().iter().filter(|r| r.path.contains("calendarView")).count(),
+        control.max_concurrent_graph_requests()
+    );
+    assert_eq!(ra.len() + rb.len(), 40);
+    let mailboxes = store.mailboxes().await.unwrap();
+    assert!(mailboxes
+        .iter()
+        .all(|m| m.appointments > 5 && m.fencing_token == 1));
+    assert_eq!(
+        store.history(None, 100).await.unwrap().len(),
+        40,
+        "one round each"
+    );
+}
