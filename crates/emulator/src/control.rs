@@ -994,6 +994,97 @@ pub fn routes() -> Router<AppState> {
             get(get_app).patch(patch_app).delete(delete_app),
         )
         .route("/_emulator/tenant", get(get_tenant).patch(patch_tenant))
+        .route("/_emulator/users", post(add_users_http))
+        .route("/_emulator/users/{user}/events", post(add_user_event_http))
+        .route(
+            "/_emulator/confidential-apps",
+            post(register_confidential_http),
+        )
+        .route("/_emulator/groups/{id}", axum::routing::put(put_group_http))
+}
+
+/// `POST /_emulator/users {"count": N}`: adds N tenant users with seeded mailboxes;
+/// answers `{"users": [{"id", "userPrincipalName"}, ...]}`.
+async fn add_users_http(State(st): State<AppState>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(count) = v["count"].as_u64().filter(|n| (1..=10_000).contains(n)) else {
+        return err(&ControlError::Invalid(
+            "count (1 to 10000) is required".into(),
+        ));
+    };
+    let users = (Control { st }).add_users(count as usize);
+    let users: Vec<Value> = users
+        .into_iter()
+        .map(|(id, upn)| json!({ "id": id, "userPrincipalName": upn }))
+        .collect();
+    (StatusCode::CREATED, Json(json!({ "users": users }))).into_response()
+}
+
+/// `POST /_emulator/users/{id}/events`: a Graph-shaped event into that user's mailbox.
+async fn add_user_event_http(
+    State(st): State<AppState>,
+    Path(user): Path<String>,
+    body: Bytes,
+) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match (Control { st }).add_user_event(&user, v) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+/// `POST /_emulator/confidential-apps {"clientId", "certificatePem"?, "secrets"?: [..],
+/// "roles"?: [..]}`: a daemon app with application permissions (see
+/// [`Control::register_confidential_app`]).
+async fn register_confidential_http(State(st): State<AppState>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(client_id) = v["clientId"].as_str().filter(|c| !c.trim().is_empty()) else {
+        return err(&ControlError::Invalid("clientId is required".into()));
+    };
+    let strings = |key: &str| -> Vec<&str> {
+        v[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    };
+    let (secrets, roles) = (strings("secrets"), strings("roles"));
+    match (Control { st }).register_confidential_app(
+        client_id,
+        v["certificatePem"].as_str(),
+        &secrets,
+        &roles,
+    ) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+/// `PUT /_emulator/groups/{id} {"displayName", "members": [user or group ids]}`.
+async fn put_group_http(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let members: Vec<&str> = v["members"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let name = v["displayName"].as_str().unwrap_or(&id).to_owned();
+    (Control { st }).set_group(&id, &name, &members);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `{"apps": [registration, ...]}`.

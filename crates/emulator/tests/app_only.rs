@@ -255,3 +255,63 @@ async fn transitive_members_page_and_reach_nested_groups() {
         "each member once, the cycle back to outer ignored"
     );
 }
+
+#[tokio::test]
+async fn the_http_control_api_sets_up_server_mode() {
+    let emu = start().await;
+    let base = emu.base_url();
+    let c = client();
+    let resp = c
+        .post(format!("{base}/_emulator/users"))
+        .json(&serde_json::json!({ "count": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    let id = body["users"][1]["id"].as_str().unwrap().to_owned();
+    assert!(body["users"][1]["userPrincipalName"]
+        .as_str()
+        .unwrap()
+        .starts_with("user2@"));
+    let resp = c
+        .post(format!("{base}/_emulator/confidential-apps"))
+        .json(&serde_json::json!({ "clientId": DAEMON, "secrets": ["s"], "roles": ["Calendars.Read", "GroupMember.Read.All"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = c
+        .put(format!("{base}/_emulator/groups/g1"))
+        .json(&serde_json::json!({ "displayName": "Team", "members": [id] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = c
+        .post(format!("{base}/_emulator/users/{id}/events"))
+        .json(&serde_json::json!({
+            "subject": "Planning",
+            "start": {"dateTime": "2030-01-07T09:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2030-01-07T10:00:00", "timeZone": "UTC"},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+
+    let (_, body) = app_token(&c, &base, "s").await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, body) = get(
+        &c,
+        &format!("{base}/v1.0/groups/g1/transitiveMembers"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["value"][0]["id"], Value::String(id.clone()));
+    let url = format!("{base}/v1.0/users/{id}/calendarView/delta?startDateTime=2030-01-07T00:00:00Z&endDateTime=2030-01-08T00:00:00Z");
+    let (status, body) = get(&c, &url, &token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["value"][0]["subject"], "Planning");
+}
