@@ -33,6 +33,10 @@ case "$cmd" in
     port=${3:?usage: $0 start DIR PORT}
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    if ! as_owner test -w "$dir"; then
+      echo "pg-throwaway: the postgres user cannot write to $dir: make its parent directories traversable (chmod o+x)" >&2
+      exit 1
+    fi
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       as_owner "$bin/initdb" -D "$dir/data" -A trust -U presently --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }

@@ -19,8 +19,10 @@ pub enum ServerError {
     },
     #[error("the database {target} could not be reached: {detail}")]
     DatabaseUnreachable { target: String, detail: String },
+    // Not a `#[source]`: the driver's message already ends with its cause, which an error
+    // chain would print a second time.
     #[error("database error: {0}")]
-    Database(#[from] tokio_postgres::Error),
+    Database(tokio_postgres::Error),
     #[error("the database has schema version {found}, newer than this presently-server knows ({supported}); update presently-server")]
     SchemaTooNew { found: i32, supported: i32 },
     #[error("mailbox {mailbox}: the lease of fencing token {token} is no longer this worker's (now token {current:?}, held by {owner:?}); nothing was written")]
@@ -34,6 +36,12 @@ pub enum ServerError {
     Sync { mailbox: String, message: String },
     #[error(transparent)]
     Engine(#[from] presently_engine::Error),
+}
+
+impl From<tokio_postgres::Error> for ServerError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ServerError::Database(e)
+    }
 }
 
 impl ServerError {
