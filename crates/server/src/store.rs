@@ -109,9 +109,11 @@ fn span(appointment: &Appointment) -> (DateTime<Utc>, DateTime<Utc>) {
     }
 }
 
-/// The server's store on one PostgreSQL connection.
+/// The server's store on one PostgreSQL connection, opened again when it was lost (the
+/// database restarted or the network dropped it).
 pub struct Store {
     client: tokio::sync::Mutex<Client>,
+    config: tokio_postgres::Config,
     clock: Arc<dyn Clock>,
     target: String,
 }
@@ -161,32 +163,48 @@ impl Store {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
         let target = describe(&config);
+        let client = Self::open(&config, &target).await?;
+        Ok(Self {
+            client: tokio::sync::Mutex::new(client),
+            config,
+            clock,
+            target,
+        })
+    }
+
+    async fn open(config: &tokio_postgres::Config, target: &str) -> Result<Client, ServerError> {
         let (client, connection) =
             config
                 .connect(NoTls)
                 .await
                 .map_err(|e| ServerError::DatabaseUnreachable {
-                    target: target.clone(),
+                    target: target.to_owned(),
                     detail: e.to_string(),
                 })?;
-        let conn_target = target.clone();
+        let conn_target = target.to_owned();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(target = %conn_target, error = %e, "database connection ended");
             }
         });
-        Ok(Self {
-            client: tokio::sync::Mutex::new(client),
-            clock,
-            target,
-        })
+        Ok(client)
+    }
+
+    /// The connection, opened again first if it was lost.
+    async fn client(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, ServerError> {
+        let mut client = self.client.lock().await;
+        if client.is_closed() {
+            tracing::info!(target = %self.target, "reconnecting to the database");
+            *client = Self::open(&self.config, &self.target).await?;
+        }
+        Ok(client)
     }
 
     /// Applies the migrations this version knows and the database lacks; returns the schema
     /// version. Workers starting together take turns (an advisory lock).
     pub async fn migrate(&self) -> Result<i32, ServerError> {
         let supported = MIGRATIONS.last().map_or(0, |m| m.version);
-        let mut client = self.client.lock().await;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
@@ -228,7 +246,7 @@ impl Store {
 
     /// The applied schema versions, in order.
     pub async fn schema_versions(&self) -> Result<Vec<i32>, ServerError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let rows = client
             .query("SELECT version FROM schema_version ORDER BY version", &[])
             .await?;
@@ -241,7 +259,7 @@ impl Store {
     /// others disabled (their data stays; no worker claims them).
     pub async fn set_users(&self, users: &[String]) -> Result<(), ServerError> {
         let now = self.clock.now();
-        let mut client = self.client.lock().await;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         for user in users {
             tx.execute(
@@ -273,7 +291,7 @@ impl Store {
         }
         let now = self.clock.now();
         let expires = now + lease_for;
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let rows = client
             .query(
                 "WITH claimable AS (
@@ -311,7 +329,7 @@ impl Store {
     ) -> Result<(Vec<Lease>, Vec<Lease>), ServerError> {
         let now = self.clock.now();
         let expires = now + lease_for;
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let (mut kept, mut lost) = (Vec::new(), Vec::new());
         for lease in leases {
             let n = client
@@ -336,7 +354,7 @@ impl Store {
 
     /// Gives leases up (a worker shutting down), so others claim them at once.
     pub async fn release(&self, leases: &[Lease]) -> Result<(), ServerError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         for lease in leases {
             client
                 .execute(
@@ -386,7 +404,7 @@ impl Store {
     // ---- sync state and data -------------------------------------------------------------
 
     pub async fn sync_state(&self, mailbox: &str) -> Result<Option<SyncState>, ServerError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let row = client
             .query_opt(
                 "SELECT delta_link, next_link, round, window_start, window_end, last_synced_at
@@ -461,7 +479,7 @@ impl Store {
                  starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, data = EXCLUDED.data"
         );
         let delete = format!("DELETE FROM {table} WHERE mailbox_id = $1 AND id = $2");
-        let mut client = self.client.lock().await;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         self.fence(&tx, lease).await?;
         if first_of_full {
@@ -538,7 +556,7 @@ impl Store {
 
     /// Forgets the mailbox's sync state (Graph no longer knows it): the next round is full.
     pub async fn reset_sync_state(&self, lease: &Lease) -> Result<(), ServerError> {
-        let mut client = self.client.lock().await;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         self.fence(&tx, lease).await?;
         tx.execute(
@@ -559,7 +577,7 @@ impl Store {
 
     /// The mailbox's appointments, by start.
     pub async fn appointments(&self, mailbox: &str) -> Result<Vec<Appointment>, ServerError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let rows = client
             .query(
                 "SELECT data FROM appointments WHERE mailbox_id = $1 ORDER BY starts_at, id",
@@ -577,7 +595,7 @@ impl Store {
     }
 
     pub async fn mailboxes(&self) -> Result<Vec<MailboxStatus>, ServerError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let rows = client
             .query(
                 "SELECT m.id, m.enabled, m.lease_owner, m.lease_expires_at, m.fencing_token,
@@ -608,7 +626,7 @@ impl Store {
         mailbox: Option<&str>,
         limit: i64,
     ) -> Result<Vec<RoundRecord>, ServerError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let rows = client
             .query(
                 "SELECT mailbox_id, finished_at, round, pages, upserted, removed, worker, fencing_token

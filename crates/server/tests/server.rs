@@ -722,3 +722,42 @@ async fn forty_users_are_shared_and_synced() {
         "one round each"
     );
 }
+
+#[tokio::test]
+async fn a_database_outage_is_named_and_the_worker_reconnects() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(2).into_iter().map(|(id, _)| id).collect();
+    let (mut worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
+    store.set_users(&users).await.unwrap();
+    worker.maintain_leases().await.unwrap();
+    assert!(worker.sync_due(true).await.iter().all(|r| r.is_ok()));
+
+    pg.stop();
+    let err = worker.maintain_leases().await.unwrap_err();
+    assert!(
+        matches!(err.code(), "database" | "database_unreachable"),
+        "{err:?}"
+    );
+    // Still down: the reconnection fails and says where it tried.
+    let err = worker.maintain_leases().await.unwrap_err();
+    assert_eq!(err.code(), "database_unreachable", "{err}");
+    assert!(err.to_string().contains("127.0.0.1"), "{err}");
+
+    pg.start_again();
+    control
+        .add_user_event(&users[0], event("After the outage"))
+        .unwrap();
+    let pass = worker.maintain_leases().await.unwrap();
+    assert!(pass.lost.is_empty() && pass.claimed.is_empty(), "{pass:?}");
+    assert_eq!(worker.held(), users);
+    assert!(worker.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let stored = store.appointments(&users[0]).await.unwrap();
+    assert!(stored.iter().any(|a| a.subject == "After the outage"));
+}

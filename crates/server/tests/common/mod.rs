@@ -33,6 +33,7 @@ fn free_port() -> u16 {
 /// A PostgreSQL cluster of its own, stopped (and its directory removed) on drop.
 pub struct Postgres {
     dir: tempfile::TempDir,
+    port: u16,
     pub url: String,
 }
 
@@ -56,12 +57,38 @@ impl Postgres {
                 .expect("run scripts/pg-throwaway.sh");
             if out.status.success() {
                 let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-                return Postgres { dir, url };
+                return Postgres { dir, port, url };
             }
             last_error = String::from_utf8_lossy(&out.stderr).into_owned();
             stop(&script, dir.path());
         }
         panic!("could not start a throwaway PostgreSQL: {last_error}");
+    }
+}
+
+impl Postgres {
+    /// Stops the cluster (its data stays), as a database restart or outage would.
+    pub fn stop(&self) {
+        stop(
+            &repo_root().join("scripts/pg-throwaway.sh"),
+            self.dir.path(),
+        );
+    }
+
+    /// Starts it again on the same port, with its data.
+    pub fn start_again(&self) {
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/pg-throwaway.sh"))
+            .arg("start")
+            .arg(self.dir.path())
+            .arg(self.port.to_string())
+            .output()
+            .expect("run scripts/pg-throwaway.sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
