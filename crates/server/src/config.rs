@@ -90,6 +90,10 @@ pub struct SyncConfig {
     /// Mailboxes synced at once by one worker.
     #[serde(default = "default_concurrent_mailboxes")]
     pub concurrent_mailboxes: usize,
+    /// Graph requests in flight at once from one worker across all mailboxes: its share
+    /// of the tenant's limits (each mailbox has at most 4 besides).
+    #[serde(default = "default_tenant_requests")]
+    pub tenant_concurrent_requests: usize,
 }
 
 impl Default for SyncConfig {
@@ -100,6 +104,7 @@ impl Default for SyncConfig {
             interval_secs: default_interval(),
             page_size: default_page_size(),
             concurrent_mailboxes: default_concurrent_mailboxes(),
+            tenant_concurrent_requests: default_tenant_requests(),
         }
     }
 }
@@ -161,6 +166,9 @@ fn default_page_size() -> u32 {
 fn default_concurrent_mailboxes() -> usize {
     8
 }
+fn default_tenant_requests() -> usize {
+    16
+}
 fn default_lease_secs() -> u64 {
     60
 }
@@ -218,9 +226,12 @@ impl ServerConfig {
         if config.leases.lease_secs < 2 {
             return Err(invalid("leases.lease_secs must be at least 2".into()));
         }
-        if config.sync.concurrent_mailboxes == 0 || config.sync.page_size == 0 {
+        if config.sync.concurrent_mailboxes == 0
+            || config.sync.page_size == 0
+            || config.sync.tenant_concurrent_requests == 0
+        {
             return Err(invalid(
-                "sync.concurrent_mailboxes and sync.page_size must be at least 1".into(),
+                "sync.concurrent_mailboxes, sync.tenant_concurrent_requests and sync.page_size must be at least 1".into(),
             ));
         }
         Ok(config)

@@ -251,7 +251,8 @@ async fn serve(
     store.migrate().await?;
     let tokens = Arc::new(token_source(&config, clock.clone())?);
     tokens.token().await.context("getting an app-only token")?;
-    let mut ctx = SyncContext::new(store, tokens.clone(), &config.graph.endpoint, clock);
+    let mut ctx = SyncContext::new(store, tokens.clone(), &config.graph.endpoint, clock)
+        .with_tenant_limit(config.sync.tenant_concurrent_requests);
     ctx.page_size = config.sync.page_size;
     ctx.days_back = config.sync.days_back;
     ctx.days_ahead = config.sync.days_ahead;

@@ -39,6 +39,8 @@ pub struct SyncContext {
     pub days_ahead: u32,
     /// One Graph client per mailbox: its 4 permits and throttling gate are the mailbox's.
     clients: Mutex<HashMap<String, GraphClient>>,
+    /// Graph requests in flight across all mailboxes (the tenant's share of this worker).
+    tenant_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for SyncContext {
@@ -134,7 +136,14 @@ impl SyncContext {
             days_back: 7,
             days_ahead: 30,
             clients: Mutex::new(HashMap::new()),
+            tenant_permits: Arc::new(tokio::sync::Semaphore::new(16)),
         }
+    }
+
+    /// At most `n` Graph requests in flight at once across all mailboxes.
+    pub fn with_tenant_limit(mut self, n: usize) -> Self {
+        self.tenant_permits = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     fn client(&self, mailbox: &str) -> Result<GraphClient, ServerError> {
@@ -180,7 +189,15 @@ impl SyncContext {
         loop {
             let url = graph.checked_link(&link)?;
             let token = self.tokens.token().await?;
-            let body = match graph.get(url, &token, Some(self.page_size)).await {
+            let answer = {
+                let _permit = self
+                    .tenant_permits
+                    .acquire()
+                    .await
+                    .map_err(|_| sync_error("the worker is shutting down".into()))?;
+                graph.get(url, &token, Some(self.page_size)).await
+            };
+            let body = match answer {
                 Ok(body) => body,
                 Err(presently_engine::Error::Server {
                     status: 403, code, ..

@@ -761,3 +761,62 @@ async fn a_database_outage_is_named_and_the_worker_reconnects() {
     let stored = store.appointments(&users[0]).await.unwrap();
     assert!(stored.iter().any(|a| a.subject == "After the outage"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_across_mailboxes_stay_within_the_tenant_share() {
+    use presently_server::sync::SyncContext;
+    use presently_server::worker::{Worker, WorkerOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(8).into_iter().map(|(id, _)| id).collect();
+    let store = Arc::new(Store::connect(&pg.url, None, system_clock()).await.unwrap());
+    store.migrate().await.unwrap();
+    store.set_users(&users).await.unwrap();
+    let tokens = Arc::new(token_source(&emu, &cert, system_clock()).unwrap());
+    let make = |limit: usize, id: &str| {
+        let mut ctx = SyncContext::new(
+            store.clone(),
+            tokens.clone(),
+            &emu.base_url(),
+            system_clock(),
+        )
+        .with_tenant_limit(limit);
+        ctx.page_size = 10;
+        Worker::new(
+            Arc::new(ctx),
+            WorkerOptions {
+                worker_id: id.into(),
+                lease_for: chrono::Duration::seconds(60),
+                max_mailboxes: 100,
+                interval: chrono::Duration::seconds(60),
+                concurrent_mailboxes: 8,
+            },
+        )
+    };
+    control.set_latency(presently_emulator::Latency::per_request_ms(100));
+
+    let mut narrow = make(2, "narrow");
+    narrow.maintain_leases().await.unwrap();
+    control.reset_max_concurrency();
+    assert!(narrow.sync_due(true).await.iter().all(|r| r.is_ok()));
+    assert_eq!(
+        control.max_concurrent_graph_requests(),
+        2,
+        "eight mailboxes, a share of 2"
+    );
+    narrow.release_all().await.unwrap();
+
+    // The same mailboxes with a share of 6: more go at once (so the cap above is the share's).
+    let mut wide = make(6, "wide");
+    wide.maintain_leases().await.unwrap();
+    control.reset_max_concurrency();
+    assert!(wide.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let wide_max = control.max_concurrent_graph_requests();
+    assert!((3..=6).contains(&wide_max), "{wide_max}");
+}
