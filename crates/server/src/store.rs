@@ -30,11 +30,18 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "mailboxes with leases, sync state, appointments, sync history",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "mailboxes with leases, sync state, appointments, sync history",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "workers and when each was last seen",
+        sql: include_str!("../migrations/0002_workers.sql"),
+    },
+];
 
 /// Serializes migrations across workers starting at once (an arbitrary, fixed key).
 const MIGRATION_LOCK: i64 = 0x5052_4553_454e_544c;
@@ -275,6 +282,48 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that `worker` is alive, and answers how many workers are (seen within
+    /// `lease_for`, this one included) and how many mailboxes are enabled: the fair share
+    /// is the one divided by the other. Workers gone for long are forgotten.
+    pub async fn heartbeat(
+        &self,
+        worker: &str,
+        lease_for: chrono::Duration,
+    ) -> Result<(i64, i64), ServerError> {
+        let now = self.clock.now();
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO workers (id, seen_at) VALUES ($1, $2)
+                 ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+                &[&worker, &now],
+            )
+            .await?;
+        client
+            .execute(
+                "DELETE FROM workers WHERE seen_at < $1",
+                &[&(now - lease_for * 100)],
+            )
+            .await?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM workers WHERE seen_at > $1),
+                        (SELECT COUNT(*) FROM mailboxes WHERE enabled)",
+                &[&(now - lease_for)],
+            )
+            .await?;
+        Ok((row.get::<_, i64>(0).max(1), row.get(1)))
+    }
+
+    /// Forgets `worker` (it is stopping): the others count it out at once.
+    pub async fn leave(&self, worker: &str) -> Result<(), ServerError> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM workers WHERE id = $1", &[&worker])
+            .await?;
         Ok(())
     }
 

@@ -24,6 +24,8 @@ pub struct WorkerOptions {
 pub struct LeasePass {
     pub claimed: Vec<String>,
     pub lost: Vec<String>,
+    /// Given up to make room for other workers (above this worker's fair share).
+    pub released: Vec<String>,
 }
 
 /// Where the list of users to sync comes from, asked at every lease pass: users join and
@@ -151,7 +153,27 @@ impl Worker {
         for lease in kept {
             self.leases.insert(lease.mailbox.clone(), lease);
         }
-        let room = self.options.max_mailboxes - self.leases.len() as i64;
+        // The fair share: the enabled mailboxes divided among the live workers (rounded
+        // up), at most `max_mailboxes`. Above it, the excess is released for the others
+        // to claim; below it, free and expired mailboxes are claimed.
+        let (live, enabled) = store
+            .heartbeat(&self.options.worker_id, self.options.lease_for)
+            .await?;
+        let share = ((enabled + live - 1) / live).min(self.options.max_mailboxes);
+        let excess = self.leases.len() as i64 - share;
+        if excess > 0 {
+            let mut held: Vec<Lease> = self.leases.values().cloned().collect();
+            held.sort_by(|a, b| b.mailbox.cmp(&a.mailbox));
+            let give_up: Vec<Lease> = held.into_iter().take(excess as usize).collect();
+            store.release(&give_up).await?;
+            for lease in give_up {
+                tracing::info!(mailbox = %lease.mailbox, live, share, "released for another worker");
+                self.leases.remove(&lease.mailbox);
+                self.next_round.remove(&lease.mailbox);
+                pass.released.push(lease.mailbox);
+            }
+        }
+        let room = share - self.leases.len() as i64;
         let claimed = store
             .claim(&self.options.worker_id, room, self.options.lease_for)
             .await?;
@@ -162,6 +184,7 @@ impl Worker {
         }
         pass.claimed.sort();
         pass.lost.sort();
+        pass.released.sort();
         if let Some(metrics) = &self.metrics {
             metrics.leases_lost.inc_by(pass.lost.len() as u64);
             metrics.lease_pass_succeeded(self.ctx.clock.now());
@@ -258,11 +281,13 @@ impl Worker {
             .max(std::time::Duration::from_millis(200))
     }
 
-    /// Gives every lease up (shutdown), so other workers take the mailboxes at once.
+    /// Gives every lease up and leaves the workers (shutdown), so the others take the
+    /// mailboxes at their next pass.
     pub async fn release_all(&mut self) -> Result<(), ServerError> {
         let held: Vec<Lease> = self.leases.drain().map(|(_, l)| l).collect();
         self.next_round.clear();
-        self.ctx.store.release(&held).await
+        self.ctx.store.release(&held).await?;
+        self.ctx.store.leave(&self.options.worker_id).await
     }
 
     /// Runs until `shutdown` resolves: leases are maintained every third of the lease time,
@@ -275,8 +300,12 @@ impl Worker {
         let tick = self.renew_every();
         loop {
             match self.maintain_leases().await {
-                Ok(pass) if !pass.claimed.is_empty() || !pass.lost.is_empty() => {
-                    tracing::info!(claimed = ?pass.claimed, lost = ?pass.lost, held = self.leases.len(), "leases");
+                Ok(pass)
+                    if !pass.claimed.is_empty()
+                        || !pass.lost.is_empty()
+                        || !pass.released.is_empty() =>
+                {
+                    tracing::info!(claimed = ?pass.claimed, lost = ?pass.lost, released = ?pass.released, held = self.leases.len(), "leases");
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code(), error = %e, "lease maintenance failed"),

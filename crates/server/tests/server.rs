@@ -30,12 +30,12 @@ fn event(subject: &str) -> serde_json::Value {
 async fn migrations_are_versioned_and_applied_once() {
     let pg = Postgres::start();
     let store = Store::connect(&pg.url, None, system_clock()).await.unwrap();
-    assert_eq!(store.migrate().await.unwrap(), 1);
-    assert_eq!(store.migrate().await.unwrap(), 1);
+    assert_eq!(store.migrate().await.unwrap(), 2);
+    assert_eq!(store.migrate().await.unwrap(), 2);
     // A second worker connecting later finds the schema in place.
     let other = Store::connect(&pg.url, None, system_clock()).await.unwrap();
-    assert_eq!(other.migrate().await.unwrap(), 1);
-    assert_eq!(store.schema_versions().await.unwrap(), vec![1]);
+    assert_eq!(other.migrate().await.unwrap(), 2);
+    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2]);
 }
 
 #[tokio::test]
@@ -819,4 +819,63 @@ async fn requests_across_mailboxes_stay_within_the_tenant_share() {
     assert!(wide.sync_due(true).await.iter().all(|r| r.is_ok()));
     let wide_max = control.max_concurrent_graph_requests();
     assert!((3..=6).contains(&wide_max), "{wide_max}");
+}
+
+#[tokio::test]
+async fn a_new_worker_gets_its_share_and_a_leaving_one_gives_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(6).into_iter().map(|(id, _)| id).collect();
+    let clock = Arc::new(FixedClock::new(real_now()));
+    let (mut a, store) = worker(&pg, &emu, &cert, clock.clone(), "a", 30, 100).await;
+    let (mut b, _) = worker(&pg, &emu, &cert, clock.clone(), "b", 30, 100).await;
+    store.set_users(&users).await.unwrap();
+
+    // Alone, a takes everything.
+    assert_eq!(a.maintain_leases().await.unwrap().claimed, users);
+    // b arrives: nothing is free yet; a sees two workers and gives half back; b takes it.
+    assert!(b.maintain_leases().await.unwrap().claimed.is_empty());
+    clock.advance(chrono::Duration::seconds(5));
+    let pass = a.maintain_leases().await.unwrap();
+    assert_eq!(pass.released, users[3..].to_vec());
+    assert_eq!(
+        b.maintain_leases().await.unwrap().claimed,
+        users[3..].to_vec()
+    );
+    assert_eq!(a.held(), users[..3].to_vec());
+    // Steady: nobody moves.
+    clock.advance(chrono::Duration::seconds(5));
+    let (pa, pb) = (
+        a.maintain_leases().await.unwrap(),
+        b.maintain_leases().await.unwrap(),
+    );
+    assert!(
+        pa == Default::default() && pb == Default::default(),
+        "{pa:?} {pb:?}"
+    );
+
+    // b stops cleanly (releases, leaves): a takes everything back at its next pass.
+    b.release_all().await.unwrap();
+    clock.advance(chrono::Duration::seconds(5));
+    let pass = a.maintain_leases().await.unwrap();
+    assert_eq!(pass.claimed, users[3..].to_vec());
+    assert_eq!(a.held(), users);
+    let tokens: Vec<i64> = store
+        .mailboxes()
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.fencing_token)
+        .collect();
+    assert_eq!(
+        tokens,
+        vec![1, 1, 1, 3, 3, 3],
+        "claimed by a, b, then a again"
+    );
 }
