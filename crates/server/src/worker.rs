@@ -135,8 +135,9 @@ impl Worker {
         self.leases.get(mailbox)
     }
 
-    /// Renews the leases held, forgets the lost ones, and claims free or expired mailboxes
-    /// up to `max_mailboxes`.
+    /// Brings the users up to date, renews the leases held and forgets the lost ones, then
+    /// releases what is above this worker's fair share or claims free and expired mailboxes
+    /// up to it.
     #[tracing::instrument(skip_all, fields(worker = %self.options.worker_id))]
     pub async fn maintain_leases(&mut self) -> Result<LeasePass, ServerError> {
         self.refresh_users().await?;
