@@ -256,3 +256,45 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
     assert_eq!(out.matches("in the database").count(), users.len(), "{out}");
     drop(b);
 }
+
+/// SIGTERM: the worker stops its rounds, releases its leases and exits 0, so another worker
+/// needs no lease time to take over.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_releases_the_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(2).into_iter().map(|(id, _)| id).collect();
+    let config = dir.path().join("a.toml");
+    std::fs::write(&config, config_text(&pg.url, &emu, &cert, &users, "a", 600)).unwrap();
+    let store = Store::connect(&pg.url, None, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let mut a = ServerProcess::serve(&config);
+    store.migrate().await.unwrap();
+    wait_for(&store, Duration::from_secs(30), "a holds all", |m| {
+        m.len() == users.len() && m.iter().all(|m| m.owner.as_deref() == Some("a"))
+    })
+    .await;
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(a.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = a.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "still running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert!(owners(&store).await.iter().all(|o| o.is_none()), "released");
+}
