@@ -19,6 +19,15 @@ pub struct ServerConfig {
     pub users: UsersConfig,
     #[serde(default)]
     pub http: HttpConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// The organization policy file of the clients, applied per user (see `policy.rs`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub file: Option<PathBuf>,
 }
 
 /// Health and metrics (`/healthz`, `/readyz`, `/metrics`), off unless `listen` is set.
@@ -77,10 +86,11 @@ impl Default for GraphConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
-    #[serde(default = "default_days_back")]
-    pub days_back: u32,
-    #[serde(default = "default_days_ahead")]
-    pub days_ahead: u32,
+    /// The sync window (whole days around today), as the clients' `sync.window_days_back`
+    /// and `sync.window_days_ahead`: unset, the policy group's value or the clients'
+    /// default applies; set, it applies unless the group locks the key.
+    pub days_back: Option<u32>,
+    pub days_ahead: Option<u32>,
     /// Seconds between two rounds of one mailbox.
     #[serde(default = "default_interval")]
     pub interval_secs: u64,
@@ -99,8 +109,8 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         Self {
-            days_back: default_days_back(),
-            days_ahead: default_days_ahead(),
+            days_back: None,
+            days_ahead: None,
             interval_secs: default_interval(),
             page_size: default_page_size(),
             concurrent_mailboxes: default_concurrent_mailboxes(),
@@ -150,12 +160,6 @@ fn default_authority() -> String {
 }
 fn default_graph() -> String {
     "https://graph.microsoft.com".into()
-}
-fn default_days_back() -> u32 {
-    7
-}
-fn default_days_ahead() -> u32 {
-    30
 }
 fn default_interval() -> u64 {
     300

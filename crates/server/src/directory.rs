@@ -6,6 +6,7 @@ use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::worker::UsersSource;
 use presently_engine::graph::GraphClient;
+use presently_engine::policy::OrgPolicy;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,20 +24,23 @@ struct DirectoryObject {
     #[serde(rename = "@odata.type")]
     odata_type: Option<String>,
     id: String,
+    #[serde(rename = "userPrincipalName")]
+    upn: Option<String>,
 }
 
 /// Pages of one group's member list at most (against a server that never stops paging).
 const MAX_MEMBER_PAGES: usize = 10_000;
 
-/// The object ids of the users among `group`'s transitive members (nested groups' members
-/// included; the groups themselves left out).
+/// The users among `group`'s transitive members (nested groups' members included; the
+/// groups themselves left out), by user principal name (by object id where Graph gave
+/// none): the name the policy file's groups match, and the one the list uses.
 pub async fn group_members(
     graph: &GraphClient,
     tokens: &AppTokenSource,
     group: &str,
 ) -> Result<Vec<String>, ServerError> {
     let mut url = graph.url(&format!(
-        "/v1.0/groups/{}/transitiveMembers?$top=999&$select=id",
+        "/v1.0/groups/{}/transitiveMembers?$top=999&$select=id,userPrincipalName",
         url::form_urlencoded::byte_serialize(group.as_bytes()).collect::<String>()
     ))?;
     let mut users = Vec::new();
@@ -63,7 +67,7 @@ pub async fn group_members(
             page.value
                 .into_iter()
                 .filter(|o| o.odata_type.as_deref() == Some("#microsoft.graph.user"))
-                .map(|o| o.id),
+                .map(|o| o.upn.filter(|u| !u.is_empty()).unwrap_or(o.id)),
         );
         match page.next_link {
             Some(next) => url = graph.checked_link(&next)?,
@@ -76,11 +80,13 @@ pub async fn group_members(
     })
 }
 
-/// The users to sync now: `config`'s list and its groups' members, sorted, each once.
+/// The users to sync now: `config`'s list and its groups' members, sorted, each once,
+/// less those whose policy group turns calendar sync off.
 pub async fn configured_users(
     config: &ServerConfig,
     graph: &GraphClient,
     tokens: &AppTokenSource,
+    policy: Option<&OrgPolicy>,
 ) -> Result<Vec<String>, ServerError> {
     let mut users = config.users.list.clone();
     for group in &config.users.groups {
@@ -88,7 +94,16 @@ pub async fn configured_users(
     }
     users.sort();
     users.dedup();
-    Ok(users)
+    let mut synced = Vec::with_capacity(users.len());
+    for user in users {
+        let rules = crate::policy::for_user(policy, &user, &config.sync)?;
+        if rules.sync {
+            synced.push(user);
+        } else {
+            tracing::debug!(%user, group = ?rules.group, "calendar sync is off for this user by policy");
+        }
+    }
+    Ok(synced)
 }
 
 /// A [`UsersSource`] that reads `config_path` again each time (users join and leave the
@@ -98,12 +113,18 @@ pub fn users_source(
     config_path: PathBuf,
     graph: GraphClient,
     tokens: Arc<AppTokenSource>,
+    policy: Option<Arc<OrgPolicy>>,
 ) -> UsersSource {
     Arc::new(move || {
-        let (path, graph, tokens) = (config_path.clone(), graph.clone(), tokens.clone());
+        let (path, graph, tokens, policy) = (
+            config_path.clone(),
+            graph.clone(),
+            tokens.clone(),
+            policy.clone(),
+        );
         Box::pin(async move {
             let config = ServerConfig::load(&path)?;
-            configured_users(&config, &graph, &tokens).await
+            configured_users(&config, &graph, &tokens, policy.as_deref()).await
         })
     })
 }

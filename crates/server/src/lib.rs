@@ -7,6 +7,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod metrics;
+pub mod policy;
 pub mod secret;
 pub mod store;
 pub mod sync;
@@ -53,4 +54,16 @@ pub fn token_source(
         credential,
         clock,
     )
+}
+
+/// The organization policy the configuration names (`[policy] file`), read once at start.
+pub fn load_policy(
+    config: &ServerConfig,
+) -> Result<Option<Arc<presently_engine::policy::OrgPolicy>>, ServerError> {
+    config
+        .policy
+        .file
+        .as_deref()
+        .map(|path| policy::load(path).map(Arc::new))
+        .transpose()
 }

@@ -107,7 +107,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 let tokens = token_source(&config, clock.clone())?;
                 let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
-                presently_server::directory::configured_users(&config, &graph, &tokens).await?
+                let policy = presently_server::load_policy(&config)?;
+                presently_server::directory::configured_users(
+                    &config,
+                    &graph,
+                    &tokens,
+                    policy.as_deref(),
+                )
+                .await?
             };
             let store = open_store(&config, clock).await?;
             store.migrate().await?;
@@ -139,10 +146,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     )
                 })?;
             let state = store.sync_state(&user).await?;
+            let policy = presently_server::load_policy(&config)?;
+            let rules = presently_server::policy::for_user(policy.as_deref(), &user, &config.sync)?;
             let window = presently_engine::sync::Window::around(
                 clock.now().date_naive(),
-                config.sync.days_back,
-                config.sync.days_ahead,
+                rules.days_back,
+                rules.days_ahead,
             );
             let graph = url::Url::parse(&config.graph.endpoint)?;
             let plan =
@@ -218,8 +227,14 @@ async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(
     println!("credential: read");
     tokens.token().await.context("getting an app-only token")?;
     println!("token: issued by {}", config.identity.authority);
+    let policy = presently_server::load_policy(config)?;
+    if let Some(path) = &config.policy.file {
+        println!("policy: {} read", path.display());
+    }
     let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
-    let users = presently_server::directory::configured_users(config, &graph, &tokens).await?;
+    let users =
+        presently_server::directory::configured_users(config, &graph, &tokens, policy.as_deref())
+            .await?;
     println!(
         "users: {} ({} listed, {} groups read)",
         users.len(),
@@ -228,10 +243,11 @@ async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(
     );
     // One user's calendar, read as serve would: the application permission in force.
     if let Some(first) = users.first() {
+        let rules = presently_server::policy::for_user(policy.as_deref(), first, &config.sync)?;
         let window = presently_engine::sync::Window::around(
             clock.now().date_naive(),
-            config.sync.days_back,
-            config.sync.days_ahead,
+            rules.days_back,
+            rules.days_ahead,
         );
         presently_server::sync::probe_user_calendar(&graph, &tokens, first, window).await?;
         println!("calendars: {first}'s is readable");
@@ -247,6 +263,7 @@ async fn serve(
     config_path: &std::path::Path,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
+    let policy = presently_server::load_policy(&config)?;
     let store = Arc::new(open_store(&config, clock.clone()).await?);
     store.migrate().await?;
     let tokens = Arc::new(token_source(&config, clock.clone())?);
@@ -254,8 +271,8 @@ async fn serve(
     let mut ctx = SyncContext::new(store, tokens.clone(), &config.graph.endpoint, clock)
         .with_tenant_limit(config.sync.tenant_concurrent_requests);
     ctx.page_size = config.sync.page_size;
-    ctx.days_back = config.sync.days_back;
-    ctx.days_ahead = config.sync.days_ahead;
+    ctx.sync_config = config.sync.clone();
+    ctx.policy = policy.clone();
     let worker_id = config
         .leases
         .worker_id
@@ -277,14 +294,16 @@ async fn serve(
     // A group that cannot be read (no permission) stops serve here, named, rather than
     // leaving it idle.
     let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
-    let users = presently_server::directory::configured_users(&config, &graph, &tokens).await?;
+    let users =
+        presently_server::directory::configured_users(&config, &graph, &tokens, policy.as_deref())
+            .await?;
     tracing::info!(
         users = users.len(),
         groups = config.users.groups.len(),
         "users to sync"
     );
     let users_source =
-        presently_server::directory::users_source(config_path.to_owned(), graph, tokens);
+        presently_server::directory::users_source(config_path.to_owned(), graph, tokens, policy);
     let metrics = Arc::new(presently_server::metrics::Metrics::new());
     if let Some(listen) = config.http.listen {
         let listener = tokio::net::TcpListener::bind(listen)

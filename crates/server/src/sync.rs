@@ -35,8 +35,10 @@ pub struct SyncContext {
     pub graph_endpoint: String,
     pub clock: Arc<dyn Clock>,
     pub page_size: u32,
-    pub days_back: u32,
-    pub days_ahead: u32,
+    /// The server's `[sync]` section: its window days count as each user's own setting.
+    pub sync_config: crate::config::SyncConfig,
+    /// The organization policy, applied per user (`policy.rs`).
+    pub policy: Option<Arc<presently_engine::policy::OrgPolicy>>,
     /// One Graph client per mailbox: its 4 permits and throttling gate are the mailbox's.
     clients: Mutex<HashMap<String, GraphClient>>,
     /// Graph requests in flight across all mailboxes (the tenant's share of this worker).
@@ -133,8 +135,8 @@ impl SyncContext {
             graph_endpoint: graph_endpoint.to_owned(),
             clock,
             page_size: 100,
-            days_back: 7,
-            days_ahead: 30,
+            sync_config: crate::config::SyncConfig::default(),
+            policy: None,
             clients: Mutex::new(HashMap::new()),
             tenant_permits: Arc::new(tokio::sync::Semaphore::new(16)),
         }
@@ -167,7 +169,14 @@ impl SyncContext {
         };
         let graph = self.client(mailbox)?;
         let now = self.clock.now();
-        let window = Window::around(now.date_naive(), self.days_back, self.days_ahead);
+        let rules = crate::policy::for_user(self.policy.as_deref(), mailbox, &self.sync_config)?;
+        if !rules.sync {
+            return Err(sync_error(format!(
+                "the organization policy turns calendar sync off for this user (group {})",
+                rules.group.as_deref().unwrap_or("none")
+            )));
+        }
+        let window = Window::around(now.date_naive(), rules.days_back, rules.days_ahead);
         let state = self.store.sync_state(mailbox).await?;
         let source = Source::PrimaryDelta;
         let plan = plan_user_round(state.as_ref(), graph.base(), mailbox, window)?;

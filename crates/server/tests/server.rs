@@ -583,10 +583,12 @@ async fn a_groups_transitive_members_are_synced_and_the_permission_is_named() {
             &["Calendars.Read", "GroupMember.Read.All"],
         )
         .unwrap();
-    let users: Vec<String> = control.add_users(4).into_iter().map(|(id, _)| id).collect();
+    let added = control.add_users(4);
+    let ids: Vec<String> = added.iter().map(|(id, _)| id.clone()).collect();
+    let users: Vec<String> = added.iter().map(|(_, upn)| upn.clone()).collect();
     // Sales holds users 0 and 1, and the group EMEA, which holds user 2 (and, back, Sales).
-    control.set_group("g-emea", "EMEA", &[&users[2], "g-sales"]);
-    control.set_group("g-sales", "Sales", &[&users[0], &users[1], "g-emea"]);
+    control.set_group("g-emea", "EMEA", &[&ids[2], "g-sales"]);
+    control.set_group("g-sales", "Sales", &[&ids[0], &ids[1], "g-emea"]);
     let text = config_text(
         "postgresql://x@127.0.0.1:1/x",
         &emu,
@@ -599,10 +601,12 @@ async fn a_groups_transitive_members_are_synced_and_the_permission_is_named() {
     let config = ServerConfig::parse(&text, "server.toml").unwrap();
     let graph = presently_engine::graph::GraphClient::new(&emu.base_url()).unwrap();
     let tokens = token_source(&emu, &cert, system_clock()).unwrap();
-    let found = configured_users(&config, &graph, &tokens).await.unwrap();
+    let found = configured_users(&config, &graph, &tokens, None)
+        .await
+        .unwrap();
     assert_eq!(
         found, users,
-        "the list, the members and the nested group's members"
+        "the list, the members and the nested group's members, by user principal name"
     );
 
     // Without a permission that reads membership: Graph's 403, named.
@@ -610,7 +614,7 @@ async fn a_groups_transitive_members_are_synced_and_the_permission_is_named() {
         .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
         .unwrap();
     let tokens = token_source(&emu, &cert, system_clock()).unwrap();
-    let err = configured_users(&config, &graph, &tokens)
+    let err = configured_users(&config, &graph, &tokens, None)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "permission_missing");
@@ -925,4 +929,90 @@ async fn a_round_failing_at_any_page_resumes_to_the_same_data() {
         let state = store.sync_state(&lease.mailbox).await.unwrap().unwrap();
         assert!(state.next_link.is_none() && state.delta_link.is_some());
     }
+}
+
+#[tokio::test]
+async fn the_organization_policy_applies_per_user() {
+    use presently_server::config::ServerConfig;
+    use presently_server::directory::configured_users;
+    use presently_server::sync::SyncContext;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control
+        .add_users(2)
+        .into_iter()
+        .map(|(_, upn)| upn)
+        .collect();
+    // The clients' policy file: user 2 is an intern, whose calendar does not sync; the
+    // domain's staff sync three days ahead, locked.
+    let policy_path = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy_path,
+        format!(
+            r#"
+[[groups]]
+name = "Interns"
+users = ["{intern}"]
+sync = "disabled"
+
+[[groups]]
+name = "Staff"
+domains = ["contoso.onmicrosoft.com"]
+locked = ["sync.window_days_ahead"]
+[groups.settings.sync]
+window_days_ahead = 3
+"#,
+            intern = users[1]
+        ),
+    )
+    .unwrap();
+    let text = config_text(&pg.url, &emu, &cert, &users, "w", 60)
+        .replace("[sync]\n", "[sync]\ndays_ahead = 60\n")
+        + &format!("\n[policy]\nfile = \"{}\"\n", policy_path.display());
+    let config = ServerConfig::parse(&text, "server.toml").unwrap();
+    let policy = presently_server::load_policy(&config).unwrap();
+    let graph = presently_engine::graph::GraphClient::new(&emu.base_url()).unwrap();
+    let tokens = Arc::new(token_source(&emu, &cert, system_clock()).unwrap());
+    let found = configured_users(&config, &graph, &tokens, policy.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(found, vec![users[0].clone()], "the intern is left out");
+
+    let store = Arc::new(Store::connect(&pg.url, None, system_clock()).await.unwrap());
+    store.migrate().await.unwrap();
+    store.set_users(&users).await.unwrap();
+    let mut ctx = SyncContext::new(store.clone(), tokens, &emu.base_url(), system_clock());
+    ctx.sync_config = config.sync.clone();
+    ctx.policy = policy;
+    let leases = store
+        .claim("w", 10, chrono::Duration::seconds(60))
+        .await
+        .unwrap();
+    ctx.sync_mailbox(&leases[0]).await.unwrap();
+    let state = store.sync_state(&users[0]).await.unwrap().unwrap();
+    let days = (state.window_end.unwrap() - state.window_start.unwrap()).num_days();
+    assert_eq!(
+        days,
+        30 + 3 + 1,
+        "the clients' 30 days back, the locked 3 ahead, today"
+    );
+    // Were the intern claimed anyway, nothing is read for them.
+    let err = ctx.sync_mailbox(&leases[1]).await.unwrap_err();
+    assert!(
+        err.to_string().contains("policy") && err.to_string().contains("Interns"),
+        "{err}"
+    );
+    assert!(store.sync_state(&users[1]).await.unwrap().is_none());
+
+    // A policy file that cannot be used stops the server, naming it.
+    std::fs::write(&policy_path, "[[groups]]\nname = 5\n").unwrap();
+    let err = presently_server::load_policy(&config).unwrap_err();
+    assert_eq!(err.code(), "config_invalid");
+    assert!(err.to_string().contains("policy.toml"), "{err}");
 }
