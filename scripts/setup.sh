@@ -2,14 +2,16 @@
 # Installs what a fresh Debian/Ubuntu machine lacks to build and run Presently.
 #   scripts/setup.sh app    packages to build and run the desktop app
 #   scripts/setup.sh test   ...plus what the test suite needs (Xvfb, WebKitWebDriver,
-#                           gnome-keyring, chromium, tauri-driver)
+#                           gnome-keyring, chromium, tauri-driver, and PostgreSQL and
+#                           openssl for server mode's tests: scripts/pg-throwaway.sh)
 set -euo pipefail
 mode=${1:-app}
 cd "$(dirname "$0")/.."
 
 app_pkgs=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
-test_pkgs=(xvfb xauth dbus dbus-x11 webkit2gtk-driver gnome-keyring chromium imagemagick curl xdg-utils)
+test_pkgs=(xvfb xauth dbus dbus-x11 webkit2gtk-driver gnome-keyring chromium imagemagick curl xdg-utils
+  postgresql openssl)
 pkgs=("${app_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 

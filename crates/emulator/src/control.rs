@@ -26,6 +26,28 @@ use crate::state::{AppState, RequestRecord};
 use crate::tokens::{AppRegistration, AuthState, DeviceStep, SignInAudience};
 use crate::tz;
 
+/// A certificate credential as the directory keeps it: the `x5t#S256` thumbprint
+/// (base64url SHA-256 of the DER certificate) and the certificate as PEM (whose public key
+/// `jsonwebtoken` reads to verify a client assertion).
+fn certificate_credential(pem_text: &str) -> Result<(String, Vec<u8>), ControlError> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let cert =
+        pem::parse(pem_text).map_err(|e| ControlError::Invalid(format!("certificate PEM: {e}")))?;
+    if cert.tag() != "CERTIFICATE" {
+        return Err(ControlError::Invalid(format!(
+            "expected a CERTIFICATE PEM block, found {}",
+            cert.tag()
+        )));
+    }
+    jsonwebtoken::DecodingKey::from_rsa_pem(pem_text.as_bytes()).map_err(|e| {
+        ControlError::Invalid(format!("the certificate holds no RSA public key: {e}"))
+    })?;
+    let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(cert.contents()));
+    Ok((thumbprint, pem_text.as_bytes().to_vec()))
+}
+
 /// Why a control operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ControlError {
@@ -55,6 +77,99 @@ pub struct Control {
 }
 
 impl Control {
+    // ---- server mode: the tenant's users and confidential clients ----------------------
+
+    /// Adds `count` tenant users (`user{n}@contoso.onmicrosoft.com`, numbered on from those
+    /// already there), each with a mailbox seeded like the demo user's; returns their
+    /// `(id, upn)`.
+    pub fn add_users(&self, count: usize) -> Vec<(String, String)> {
+        let mut users = self.st.users();
+        let first = users.len() + 1;
+        (first..first + count)
+            .map(|n| {
+                let id = format!("00000000-0000-4000-8000-{n:012}");
+                let upn = format!("user{n}@{}", crate::DEMO_TENANT_DOMAIN);
+                let user = mailbox::User {
+                    id: id.clone(),
+                    display_name: format!("User {n}"),
+                    given_name: "User".into(),
+                    surname: n.to_string(),
+                    upn: upn.clone(),
+                    mail: upn.clone(),
+                    job_title: "Staff".into(),
+                };
+                let mailbox = crate::seed::build_for(
+                    user,
+                    self.st.today,
+                    self.st.mailbox_tz,
+                    crate::Seed::Demo,
+                );
+                users.insert(
+                    id.to_ascii_lowercase(),
+                    std::sync::Arc::new(crate::state::TenantUser {
+                        id: id.clone(),
+                        upn: upn.clone(),
+                        mailbox: std::sync::Mutex::new(mailbox),
+                    }),
+                );
+                (id, upn)
+            })
+            .collect()
+    }
+
+    /// Creates (or replaces) a group whose direct members are `members`: ids of tenant users
+    /// or of other groups (nested groups make `transitiveMembers` reach their members too).
+    pub fn set_group(&self, id: &str, display_name: &str, members: &[&str]) {
+        self.st.groups().insert(
+            id.to_ascii_lowercase(),
+            crate::state::TenantGroup {
+                id: id.to_string(),
+                display_name: display_name.to_string(),
+                members: members.iter().map(|m| (*m).to_string()).collect(),
+            },
+        );
+    }
+
+    /// Adds a Graph-shaped event (as [`Control::add_event`]) to a tenant user's mailbox.
+    pub fn add_user_event(&self, user: &str, event: Value) -> Result<String, ControlError> {
+        let user = self
+            .st
+            .user(user)
+            .ok_or_else(|| ControlError::NotFound(user.to_string()))?;
+        let mut mb = user.mailbox();
+        let rec = new_record(&mb, &event)?;
+        let id = rec.id.clone();
+        mb.put(rec);
+        Ok(id)
+    }
+
+    /// Registers a confidential client (a daemon app) with application permissions that
+    /// an administrator consented to (`roles`, e.g. `Calendars.Read`), a certificate
+    /// (`certificate_pem`, an X.509 certificate whose public key verifies its client
+    /// assertions) and/or client secrets. Replaces an earlier registration of the id.
+    pub fn register_confidential_app(
+        &self,
+        client_id: &str,
+        certificate_pem: Option<&str>,
+        secrets: &[&str],
+        roles: &[&str],
+    ) -> Result<(), ControlError> {
+        let certificates = match certificate_pem {
+            None => Vec::new(),
+            Some(pem_text) => vec![certificate_credential(pem_text)?],
+        };
+        self.st.auth().confidential.insert(
+            client_id.to_ascii_lowercase(),
+            crate::tokens::ConfidentialApp {
+                client_id: client_id.to_string(),
+                certificates,
+                secrets: secrets.iter().map(|s| (*s).to_string()).collect(),
+                roles: roles.iter().map(|s| (*s).to_string()).collect(),
+            },
+        );
+        Ok(())
+    }
+
     /// Adds a Graph-shaped event (`subject`, `start`/`end` `{dateTime, timeZone}`,
     /// `isAllDay`, `showAs`, `recurrence`, ...; an extra `calendarId` picks a non-primary
     /// calendar) and returns its id.
@@ -879,6 +994,97 @@ pub fn routes() -> Router<AppState> {
             get(get_app).patch(patch_app).delete(delete_app),
         )
         .route("/_emulator/tenant", get(get_tenant).patch(patch_tenant))
+        .route("/_emulator/users", post(add_users_http))
+        .route("/_emulator/users/{user}/events", post(add_user_event_http))
+        .route(
+            "/_emulator/confidential-apps",
+            post(register_confidential_http),
+        )
+        .route("/_emulator/groups/{id}", axum::routing::put(put_group_http))
+}
+
+/// `POST /_emulator/users {"count": N}`: adds N tenant users with seeded mailboxes;
+/// answers `{"users": [{"id", "userPrincipalName"}, ...]}`.
+async fn add_users_http(State(st): State<AppState>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(count) = v["count"].as_u64().filter(|n| (1..=10_000).contains(n)) else {
+        return err(&ControlError::Invalid(
+            "count (1 to 10000) is required".into(),
+        ));
+    };
+    let users = (Control { st }).add_users(count as usize);
+    let users: Vec<Value> = users
+        .into_iter()
+        .map(|(id, upn)| json!({ "id": id, "userPrincipalName": upn }))
+        .collect();
+    (StatusCode::CREATED, Json(json!({ "users": users }))).into_response()
+}
+
+/// `POST /_emulator/users/{id}/events`: a Graph-shaped event into that user's mailbox.
+async fn add_user_event_http(
+    State(st): State<AppState>,
+    Path(user): Path<String>,
+    body: Bytes,
+) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match (Control { st }).add_user_event(&user, v) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+/// `POST /_emulator/confidential-apps {"clientId", "certificatePem"?, "secrets"?: [..],
+/// "roles"?: [..]}`: a daemon app with application permissions (see
+/// [`Control::register_confidential_app`]).
+async fn register_confidential_http(State(st): State<AppState>, body: Bytes) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(client_id) = v["clientId"].as_str().filter(|c| !c.trim().is_empty()) else {
+        return err(&ControlError::Invalid("clientId is required".into()));
+    };
+    let strings = |key: &str| -> Vec<&str> {
+        v[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    };
+    let (secrets, roles) = (strings("secrets"), strings("roles"));
+    match (Control { st }).register_confidential_app(
+        client_id,
+        v["certificatePem"].as_str(),
+        &secrets,
+        &roles,
+    ) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => err(&e),
+    }
+}
+
+/// `PUT /_emulator/groups/{id} {"displayName", "members": [user or group ids]}`.
+async fn put_group_http(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let v = match parse_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let members: Vec<&str> = v["members"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let name = v["displayName"].as_str().unwrap_or(&id).to_owned();
+    (Control { st }).set_group(&id, &name, &members);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `{"apps": [registration, ...]}`.

@@ -47,6 +47,22 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/me/events/{id}", get(get_event))
         .route(
+            "/users/{user}/calendarView/delta",
+            get(user_calendar_view_delta),
+        )
+        .route(
+            "/groups/{group}/transitiveMembers",
+            get(group_transitive_members),
+        )
+        .route(
+            "/groups/{group}/transitivemembers",
+            get(group_transitive_members),
+        )
+        .route(
+            "/users/{user}/calendarview/delta",
+            get(user_calendar_view_delta),
+        )
+        .route(
             "/me/translateExchangeIds",
             post(translate::translate_exchange_ids),
         )
@@ -211,6 +227,12 @@ async fn unknown_segment(headers: HeaderMap, OriginalUri(uri): OriginalUri) -> R
 
 // ---- authentication ----------------------------------------------------------------------
 
+/// `/me` and below (the router is nested under `/v1.0`, which the request's path keeps).
+fn is_me_path(path: &str) -> bool {
+    let path = path.strip_prefix("/v1.0").unwrap_or(path);
+    path == "/me" || path.starts_with("/me/")
+}
+
 async fn require_token(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let headers = req.headers();
     let bearer = headers
@@ -230,6 +252,14 @@ async fn require_token(State(st): State<AppState>, req: Request, next: Next) -> 
             match auth.access.get(&token) {
                 None => Some("IDX14100: JWT is not well formed, there are no dots (.).\nThe token needs to be in JWS or JWE Compact Serialization Format."),
                 Some(t) if t.expires <= Instant::now() => Some("Lifetime validation failed, the token is expired."),
+                Some(t) if t.app_only && is_me_path(req.uri().path()) => {
+                    return graph_error(
+                        StatusCode::BAD_REQUEST,
+                        "BadRequest",
+                        "/me request is only valid with delegated authentication flow.",
+                        headers,
+                    );
+                }
                 Some(_) => None,
             }
         }
@@ -410,15 +440,17 @@ fn sync_state_gone(
 
 // ---- views (cached: history is immutable, so a view at a sequence never changes) ---------
 
+/// `scope`: whose mailbox (empty for the signed-in user's), part of the cache key.
 fn cached_view(
     st: &Shared,
     mb: &Mailbox,
+    scope: &str,
     calendar_id: &str,
     seq: u64,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Arc<Vec<Instance>> {
-    let key = (calendar_id.to_string(), seq, from, to);
+    let key = (format!("{scope}{calendar_id}"), seq, from, to);
     if let Some(v) = st.views().get(&key) {
         return v;
     }
@@ -442,24 +474,26 @@ fn same_instance(a: &Instance, b: &Instance) -> bool {
 
 /// The items of a delta round: everything in the window (initial round) or what changed
 /// in it between two sequences, removals last.
+#[allow(clippy::too_many_arguments)]
 fn round_items(
     st: &Shared,
     mb: &Mailbox,
+    scope: &str,
     calendar_id: &str,
     from_seq: Option<u64>,
     to_seq: u64,
     ws: DateTime<Utc>,
     we: DateTime<Utc>,
 ) -> Arc<Vec<DeltaItem>> {
-    let key = (calendar_id.to_string(), from_seq, to_seq, ws, we);
+    let key = (format!("{scope}{calendar_id}"), from_seq, to_seq, ws, we);
     if let Some(v) = st.rounds().get(&key) {
         return v;
     }
-    let now = cached_view(st, mb, calendar_id, to_seq, ws, we);
+    let now = cached_view(st, mb, scope, calendar_id, to_seq, ws, we);
     let items: Vec<DeltaItem> = match from_seq {
         None => now.iter().cloned().map(DeltaItem::Present).collect(),
         Some(from_seq) => {
-            let prior = cached_view(st, mb, calendar_id, from_seq, ws, we);
+            let prior = cached_view(st, mb, scope, calendar_id, from_seq, ws, we);
             let prior_by_id: HashMap<&str, &Instance> =
                 prior.iter().map(|i| (i.id.as_str(), i)).collect();
             let now_ids: HashSet<&str> = now.iter().map(|i| i.id.as_str()).collect();
@@ -746,7 +780,7 @@ async fn calendar_view(
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return fault_status(status, None, &headers);
     }
-    let view = cached_view(&st, &mb, &calendar_id, mb.seq(), from, to);
+    let view = cached_view(&st, &mb, "", &calendar_id, mb.seq(), from, to);
     let user_id = mb.user.id.clone();
     drop(mb);
     let mut page = PageJson {
@@ -791,13 +825,14 @@ async fn calendar_view(
 }
 
 /// The delta route of a calendar (`None`: the primary's `/me/calendarView/delta`).
-fn delta_route(base_url: &str, calendar: Option<&str>) -> String {
+/// `owner`: `me`, or `users/{id}` for a tenant user's mailbox read with an app-only token.
+fn delta_route(base_url: &str, owner: &str, calendar: Option<&str>) -> String {
     match calendar {
         Some(id) => format!(
-            "{base_url}/v1.0/me/calendars/{}/calendarView/delta",
+            "{base_url}/v1.0/{owner}/calendars/{}/calendarView/delta",
             url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
         ),
-        None => format!("{base_url}/v1.0/me/calendarView/delta"),
+        None => format!("{base_url}/v1.0/{owner}/calendarView/delta"),
     }
 }
 
@@ -824,7 +859,140 @@ async fn calendar_view_delta(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    delta_round(st, headers, raw, None).await
+    delta_round(st, headers, raw, None, None).await
+}
+
+/// `GET /groups/{id}/transitiveMembers`: the group's members, those of its nested groups
+/// included (the nested groups listed too), paged by `$top` (default 100, at most 999) with
+/// a `$skiptoken`. Needs an application permission that reads group membership
+/// (`GroupMember.Read.All`, `Group.Read.All` or `Directory.Read.All`); else Graph's 403.
+async fn group_transitive_members(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(group_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let allowed = presented_token(&st, &headers).is_some_and(|t| {
+        let has = |p: &str| t.scopes.iter().any(|s| s.eq_ignore_ascii_case(p));
+        has("GroupMember.Read.All") || has("Group.Read.All") || has("Directory.Read.All")
+    });
+    if !allowed {
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+            &headers,
+        );
+    }
+    let members = {
+        let groups = st.groups();
+        if !groups.contains_key(&group_id.to_ascii_lowercase()) {
+            drop(groups);
+            return graph_error(
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+                &format!("Resource '{group_id}' does not exist or one of its queried reference-property objects are not present."),
+                &headers,
+            );
+        }
+        // Depth first, each member once (groups may nest in a cycle).
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut stack = vec![group_id.to_ascii_lowercase()];
+        seen.insert(group_id.to_ascii_lowercase());
+        while let Some(g) = stack.pop() {
+            let Some(group) = groups.get(&g) else {
+                continue;
+            };
+            for member in &group.members {
+                let key = member.to_ascii_lowercase();
+                if !seen.insert(key.clone()) {
+                    continue;
+                }
+                if let Some(nested) = groups.get(&key) {
+                    out.push(json!({
+                        "@odata.type": "#microsoft.graph.group",
+                        "id": nested.id,
+                        "displayName": nested.display_name,
+                    }));
+                    stack.push(key);
+                } else if let Some(user) = st.user(member) {
+                    out.push(json!({
+                        "@odata.type": "#microsoft.graph.user",
+                        "id": user.id,
+                        "userPrincipalName": user.upn,
+                    }));
+                }
+            }
+        }
+        out
+    };
+    let q = parse_query(raw.as_deref());
+    let top = paging::query_param(&q, "$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 999);
+    let skip = paging::query_param(&q, "$skiptoken")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(members.len());
+    let end = (skip + top).min(members.len());
+    let mut body = json!({
+        "@odata.context": format!("{}/v1.0/$metadata#directoryObjects", st.base_url),
+        "value": members[skip..end],
+    });
+    if end < members.len() {
+        body["@odata.nextLink"] = Value::String(format!(
+            "{}/v1.0/groups/{}/transitiveMembers?$top={top}&$skiptoken={end}",
+            st.base_url,
+            url::form_urlencoded::byte_serialize(group_id.as_bytes()).collect::<String>()
+        ));
+    }
+    ok_json(&body, &headers, &[])
+}
+
+/// The bearer token of a request that passed `require_token`.
+fn presented_token(st: &Shared, headers: &HeaderMap) -> Option<crate::tokens::AccessToken> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (_, token) = value.split_once(' ')?;
+    st.auth().access.get(token.trim()).cloned()
+}
+
+/// `GET /users/{id}/calendarView/delta`: a tenant user's primary calendar, for an app-only
+/// token with the application permission `Calendars.Read` (or `Calendars.ReadWrite`); any
+/// other token gets Graph's 403.
+async fn user_calendar_view_delta(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let allowed = presented_token(&st, &headers).is_some_and(|t| {
+        // A delegated token reads other users' calendars only where they shared them,
+        // which the emulator does not model.
+        if !t.app_only {
+            return false;
+        }
+        let has = |p: &str| t.scopes.iter().any(|s| s.eq_ignore_ascii_case(p));
+        has("Calendars.Read") || has("Calendars.ReadWrite")
+    });
+    if !allowed {
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+            &headers,
+        );
+    }
+    let Some(user) = st.user(&user_id) else {
+        return graph_error(
+            StatusCode::NOT_FOUND,
+            "ErrorInvalidUser",
+            &format!("The requested user '{user_id}' is invalid."),
+            &headers,
+        );
+    };
+    delta_round(st, headers, raw, None, Some(user)).await
 }
 
 /// `GET /me/calendars/{id}/calendarView/delta`: delta on any calendar, with links of its
@@ -849,7 +1017,7 @@ async fn calendar_view_delta_of(
     if st.mailbox().calendar(&calendar_id).is_none() {
         return not_found(&headers);
     }
-    delta_round(st, headers, raw, Some(calendar_id)).await
+    delta_round(st, headers, raw, Some(calendar_id), None).await
 }
 
 /// Rounds of pages ending in a deltaLink; a round started from a deltaLink reports what
@@ -860,14 +1028,30 @@ async fn delta_round(
     headers: HeaderMap,
     raw: Option<String>,
     calendar: Option<String>,
+    user: Option<Arc<crate::state::TenantUser>>,
 ) -> Response {
     let q = parse_query(raw.as_deref());
+    // Whose mailbox: the signed-in user's (`/me`) or a tenant user's (`/users/{id}`), whose
+    // cached views are kept apart (the seeded calendars share their ids).
+    let (owner, scope) = match &user {
+        Some(u) => (
+            format!(
+                "users/{}",
+                url::form_urlencoded::byte_serialize(u.id.as_bytes()).collect::<String>()
+            ),
+            format!("{}/", u.id),
+        ),
+        None => ("me".to_owned(), String::new()),
+    };
     let prefer = paging::parse_prefer(&headers);
     let (zone, label, tz_applied) = match output_zone(&prefer, &headers) {
         Ok(z) => z,
         Err(r) => return r,
     };
-    let mb = st.mailbox();
+    let mb = match &user {
+        Some(u) => u.mailbox(),
+        None => st.mailbox(),
+    };
     let current = mb.seq();
     let epoch = st.faults().delta_epoch;
     let malformed = || {
@@ -893,7 +1077,12 @@ async fn delta_round(
         if s.e < epoch {
             // Expired (the ExpireDeltaTokens fault): the service dropped this sync state.
             drop(mb);
-            return sync_state_gone(&delta_route(&st.base_url, s.c.as_deref()), ws, we, &headers);
+            return sync_state_gone(
+                &delta_route(&st.base_url, &owner, s.c.as_deref()),
+                ws,
+                we,
+                &headers,
+            );
         }
         let next = SyncState {
             from: Some(s.to),
@@ -923,7 +1112,7 @@ async fn delta_round(
     };
     // The calendar this round reads, and where its links point.
     let calendar_id = state.c.clone().unwrap_or_else(|| mb.primary_calendar_id());
-    let route = delta_route(&st.base_url, state.c.as_deref());
+    let route = delta_route(&st.base_url, &owner, state.c.as_deref());
     let Some((ws, we)) = state.window() else {
         return malformed();
     };
@@ -974,7 +1163,7 @@ async fn delta_round(
         };
     }
 
-    let items = round_items(&st, &mb, &calendar_id, state.from, state.to, ws, we);
+    let items = round_items(&st, &mb, &scope, &calendar_id, state.from, state.to, ws, we);
     drop(mb);
     // Pages index into the same order on every request of the round (a function of the
     // seed and the round's items).

@@ -518,6 +518,9 @@ fn token_inner(
         .get("grant_type")
         .filter(|g| !g.is_empty())
         .ok_or_else(|| AadError::missing("grant_type"))?;
+    if grant_type == "client_credentials" {
+        return client_credentials(st, tenant, form);
+    }
     let client_id = form
         .get("client_id")
         .filter(|c| !c.is_empty())
@@ -550,6 +553,180 @@ fn token_inner(
             format!("The app requested an unsupported grant type '{other}'."),
         )),
     }
+}
+
+/// What a client assertion must claim (RFC 7523; the platform's "certificate credentials").
+#[derive(serde::Deserialize)]
+struct AssertionClaims {
+    sub: String,
+    jti: Option<String>,
+}
+
+fn invalid_client(code: u32, message: String) -> AadError {
+    let mut e = AadError::new("invalid_client", code, message);
+    e.status = StatusCode::UNAUTHORIZED;
+    e
+}
+
+/// The client-credentials grant of a confidential client (a daemon acting as itself): a
+/// client assertion (an RS256 JWT signed with the key of a registered certificate, which
+/// its `x5t#S256` header names) or, discouraged, a client secret. The token carries the
+/// application permissions an administrator consented to, as roles.
+fn client_credentials(
+    st: &AppState,
+    tenant: &str,
+    form: &HashMap<String, String>,
+) -> Result<Value, AadError> {
+    let client_id = form
+        .get("client_id")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| AadError::missing("client_id"))?;
+    if ["common", "organizations", "consumers"].contains(&tenant.to_ascii_lowercase().as_str()) {
+        return Err(AadError::new(
+            "invalid_request",
+            50059,
+            "No tenant-identifying information found in either the request or implied by any provided credentials.",
+        ));
+    }
+    let scope = form
+        .get("scope")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| AadError::missing("scope"))?;
+    if !scope.ends_with("/.default") {
+        return Err(AadError::new(
+            "invalid_scope",
+            1002012,
+            format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+        ));
+    }
+    let app = st
+        .auth()
+        .confidential
+        .get(&client_id.to_ascii_lowercase())
+        .cloned()
+        .ok_or_else(|| AadError::app_not_found(client_id, tenant))?;
+    match (form.get("client_assertion"), form.get("client_secret")) {
+        (Some(assertion), _) => {
+            let assertion_type = form.get("client_assertion_type").map(String::as_str);
+            if assertion_type != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+                return Err(AadError::new(
+                    "invalid_request",
+                    50027,
+                    "JWT token is invalid or malformed: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
+                ));
+            }
+            let audience = format!("{}/{tenant}/oauth2/v2.0/token", st.base_url);
+            let claims = verify_assertion(st, &app, assertion, &audience)?;
+            if claims.sub != app.client_id {
+                return Err(invalid_client(
+                    50027,
+                    "JWT token is invalid or malformed: the assertion's sub is not the client id."
+                        .into(),
+                ));
+            }
+        }
+        (None, Some(secret)) => {
+            let known = app
+                .secrets
+                .iter()
+                .any(|s| subtle_eq(s.as_bytes(), secret.as_bytes()));
+            if !known {
+                return Err(invalid_client(
+                    7000215,
+                    format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+                ));
+            }
+        }
+        (None, None) => {
+            return Err(invalid_client(
+                7000216,
+                "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.".into(),
+            ));
+        }
+    }
+    let access = st.auth().issue_app_access(&app.client_id, &app.roles);
+    Ok(json!({
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_SECS,
+        "ext_expires_in": ACCESS_TOKEN_SECS,
+        "access_token": access,
+    }))
+}
+
+/// Constant-time comparison of a presented secret (no timing hints, as on the platform).
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks a client assertion: the certificate its `x5t#S256` names is registered on the
+/// app, the RS256 signature verifies against that certificate's key, and it is addressed
+/// to this token endpoint, issued by the app, current and not replayed.
+fn verify_assertion(
+    st: &AppState,
+    app: &tokens::ConfidentialApp,
+    assertion: &str,
+    audience: &str,
+) -> Result<AssertionClaims, AadError> {
+    use jsonwebtoken::errors::ErrorKind;
+    let malformed =
+        |why: String| invalid_client(50027, format!("JWT token is invalid or malformed: {why}."));
+    let header = jsonwebtoken::decode_header(assertion).map_err(|e| malformed(e.to_string()))?;
+    // RS256 (PKCS#1 v1.5) and PS256 (PSS): the platform accepts both for certificates.
+    let accepted = [
+        jsonwebtoken::Algorithm::RS256,
+        jsonwebtoken::Algorithm::PS256,
+    ];
+    if !accepted.contains(&header.alg) {
+        return Err(malformed(format!(
+            "the algorithm {:?} is not accepted (RS256 or PS256 are)",
+            header.alg
+        )));
+    }
+    let thumbprint = header
+        .x5t_s256
+        .clone()
+        .ok_or_else(|| malformed("the header names no certificate (x5t#S256)".into()))?;
+    let Some((_, public_key)) = app.certificates.iter().find(|(t, _)| *t == thumbprint) else {
+        return Err(invalid_client(
+            700027,
+            format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", app.client_id),
+        ));
+    };
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(public_key)
+        .map_err(|e| malformed(format!("the registered key is unusable: {e}")))?;
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[app.client_id.as_str()]);
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation).map_err(
+        |e| match e.kind() {
+            ErrorKind::InvalidSignature => invalid_client(
+                700027,
+                "Client assertion failed signature validation.".into(),
+            ),
+            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => invalid_client(
+                700024,
+                "Client assertion is not within its valid time range.".into(),
+            ),
+            ErrorKind::InvalidAudience => invalid_client(
+                700212,
+                format!("The client assertion's audience is not this token endpoint ({audience})."),
+            ),
+            _ => malformed(e.to_string()),
+        },
+    )?;
+    if let Some(jti) = &data.claims.jti {
+        if !st
+            .auth()
+            .used_assertions
+            .insert(format!("{}/{jti}", app.client_id))
+        {
+            return Err(malformed(
+                "the assertion was already used (jti replayed)".into(),
+            ));
+        }
+    }
+    Ok(data.claims)
 }
 
 fn malformed() -> AadError {

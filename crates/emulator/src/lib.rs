@@ -272,6 +272,10 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         variance: Mutex::new(variance),
         latency: Mutex::new(cfg.latency),
         delta_order: Mutex::new(cfg.delta_order),
+        users: Mutex::new(std::collections::BTreeMap::new()),
+        groups: Mutex::new(std::collections::BTreeMap::new()),
+        today: cfg.today,
+        mailbox_tz: cfg.mailbox_tz,
     })
 }
 

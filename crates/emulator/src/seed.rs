@@ -68,17 +68,18 @@ pub fn week_monday(today: NaiveDate) -> NaiveDate {
 }
 
 pub fn build(cfg: &EmulatorConfig) -> Mailbox {
-    let user = demo_user();
-    let mut mb = Mailbox::new(user.clone(), calendars(), cfg.mailbox_tz);
-    if matches!(cfg.seed, Seed::Empty) {
+    build_for(demo_user(), cfg.today, cfg.mailbox_tz, cfg.seed)
+}
+
+/// A mailbox of `user` seeded like the demo user's (the same week of meetings, organized
+/// by `user`): the tenant's other users that server mode syncs.
+pub fn build_for(user: User, today: NaiveDate, tz: Tz, seed: Seed) -> Mailbox {
+    let mut mb = Mailbox::new(user.clone(), calendars(), tz);
+    if matches!(seed, Seed::Empty) {
         return mb;
     }
-    let monday = week_monday(cfg.today);
-    let b = Builder {
-        tz: cfg.mailbox_tz,
-        monday,
-        user,
-    };
+    let monday = week_monday(today);
+    let b = Builder { tz, monday, user };
     for r in b.events() {
         mb.put(r);
     }

@@ -74,6 +74,29 @@ pub type ViewKey = (String, u64, DateTime<Utc>, DateTime<Utc>);
 /// Key of a cached delta round: calendar, from sequence, to sequence, window.
 pub type RoundKey = (String, Option<u64>, u64, DateTime<Utc>, DateTime<Utc>);
 
+/// One of the tenant's other users (server mode syncs them with app-only tokens through
+/// `/users/{id}/...`), with a mailbox of their own.
+#[derive(Debug)]
+pub struct TenantUser {
+    pub id: String,
+    pub upn: String,
+    pub mailbox: Mutex<Mailbox>,
+}
+
+impl TenantUser {
+    pub fn mailbox(&self) -> MutexGuard<'_, Mailbox> {
+        lock(&self.mailbox)
+    }
+}
+
+/// A group of the tenant's directory: its direct members, users or groups, by id.
+#[derive(Debug, Clone)]
+pub struct TenantGroup {
+    pub id: String,
+    pub display_name: String,
+    pub members: Vec<String>,
+}
+
 #[derive(Debug)]
 pub struct Shared {
     pub base_url: String,
@@ -100,6 +123,13 @@ pub struct Shared {
     pub latency: Mutex<Latency>,
     /// The order of a full delta round's items (see [`DeltaOrder`]).
     pub delta_order: Mutex<DeltaOrder>,
+    /// The tenant's users besides the demo user, by lower-case id.
+    pub users: Mutex<std::collections::BTreeMap<String, Arc<TenantUser>>>,
+    /// The tenant's groups, by lower-case id.
+    pub groups: Mutex<std::collections::BTreeMap<String, TenantGroup>>,
+    /// The anchor date and zone new users' mailboxes are seeded with.
+    pub today: chrono::NaiveDate,
+    pub mailbox_tz: chrono_tz::Tz,
 }
 
 pub type AppState = Arc<Shared>;
@@ -129,6 +159,26 @@ impl Shared {
 
     pub fn variance(&self) -> MutexGuard<'_, Option<VarianceState>> {
         lock(&self.variance)
+    }
+
+    /// A tenant user by object id or user principal name (Graph accepts either).
+    pub fn user(&self, id_or_upn: &str) -> Option<Arc<TenantUser>> {
+        let users = lock(&self.users);
+        if let Some(u) = users.get(&id_or_upn.to_ascii_lowercase()) {
+            return Some(u.clone());
+        }
+        users
+            .values()
+            .find(|u| u.upn.eq_ignore_ascii_case(id_or_upn))
+            .cloned()
+    }
+
+    pub fn users(&self) -> MutexGuard<'_, std::collections::BTreeMap<String, Arc<TenantUser>>> {
+        lock(&self.users)
+    }
+
+    pub fn groups(&self) -> MutexGuard<'_, std::collections::BTreeMap<String, TenantGroup>> {
+        lock(&self.groups)
     }
 
     /// The latency in force.

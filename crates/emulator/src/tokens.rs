@@ -121,9 +121,25 @@ pub struct AuthCode {
 pub struct AccessToken {
     #[allow(dead_code)] // for per-scope permission checks (403) once routes need them
     pub client_id: String,
-    #[allow(dead_code)] // for per-scope permission checks (403) once routes need them
+    /// Delegated scopes (`scp`), or for an app-only token its application permissions
+    /// (`roles`).
     pub scopes: Vec<String>,
     pub expires: Instant,
+    /// Issued by the client-credentials grant: the app acts as itself, with `roles`.
+    pub app_only: bool,
+}
+
+/// A confidential client (a daemon's app registration): its credentials and the
+/// application permissions an administrator consented to.
+#[derive(Clone, Debug)]
+pub struct ConfidentialApp {
+    pub client_id: String,
+    /// Registered certificates: base64url SHA-256 thumbprint of the DER certificate
+    /// (`x5t#S256`) and the certificate (PEM).
+    pub certificates: Vec<(String, Vec<u8>)>,
+    pub secrets: Vec<String>,
+    /// Application permissions with admin consent (`Calendars.Read`, ...).
+    pub roles: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -179,6 +195,10 @@ pub struct AuthState {
     /// Properties of the registered apps, by lower-case client id (absent: defaults).
     pub app_properties: HashMap<String, AppProperties>,
     pub tenant: TenantPolicy,
+    /// Confidential clients (client-credentials grant), by lower-case client id.
+    pub confidential: HashMap<String, ConfidentialApp>,
+    /// Client assertions already redeemed (`jti`): a replayed assertion is refused.
+    pub used_assertions: std::collections::HashSet<String>,
 }
 
 impl AuthState {
@@ -192,6 +212,8 @@ impl AuthState {
             device_script: vec![DeviceStep::Pending, DeviceStep::Approve],
             app_properties: HashMap::new(),
             tenant: TenantPolicy::default(),
+            confidential: HashMap::new(),
+            used_assertions: std::collections::HashSet::new(),
         }
     }
 
@@ -241,6 +263,15 @@ impl AuthState {
     }
 
     pub fn issue_access(&mut self, client_id: &str, scopes: &[String]) -> String {
+        self.issue(client_id, scopes, false)
+    }
+
+    /// An app-only token carrying the app's application permissions.
+    pub fn issue_app_access(&mut self, client_id: &str, roles: &[String]) -> String {
+        self.issue(client_id, roles, true)
+    }
+
+    fn issue(&mut self, client_id: &str, scopes: &[String], app_only: bool) -> String {
         self.access.retain(|_, t| t.expires > Instant::now());
         let token = random_token(96);
         self.access.insert(
@@ -249,6 +280,7 @@ impl AuthState {
                 client_id: client_id.to_string(),
                 scopes: scopes.to_vec(),
                 expires: Instant::now() + Duration::from_secs(ACCESS_TOKEN_SECS),
+                app_only,
             },
         );
         token

@@ -1,0 +1,243 @@
+//! `server.toml`: where the database is, how the app signs in, which users to sync.
+
+use crate::error::ServerError;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub database: DatabaseConfig,
+    pub identity: IdentityConfig,
+    #[serde(default)]
+    pub graph: GraphConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
+    #[serde(default)]
+    pub leases: LeaseConfig,
+    #[serde(default)]
+    pub users: UsersConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// The organization policy file of the clients, applied per user (see `policy.rs`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub file: Option<PathBuf>,
+}
+
+/// Health and metrics (`/healthz`, `/readyz`, `/metrics`), off unless `listen` is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// e.g. `127.0.0.1:9464`.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// A PostgreSQL connection string: `postgresql://user@host:port/db` or
+    /// `host=... port=... user=... dbname=...`. A password belongs in `password_file`.
+    pub url: String,
+    /// A file (mode 0600) holding the database password.
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// The directory (tenant) id or its initial domain.
+    pub tenant: String,
+    /// The app registration's application (client) id.
+    pub client_id: String,
+    #[serde(default = "default_authority")]
+    pub authority: String,
+    /// The certificate registered on the app (PEM), whose SHA-256 thumbprint names the key
+    /// in the client assertion's `x5t#S256` header.
+    pub certificate: Option<PathBuf>,
+    /// The certificate's private key (PEM, mode 0600), or `private_key_env`.
+    pub private_key_file: Option<PathBuf>,
+    pub private_key_env: Option<String>,
+    /// Discouraged: a client secret (file with mode 0600, or an environment variable).
+    pub client_secret_file: Option<PathBuf>,
+    pub client_secret_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphConfig {
+    #[serde(default = "default_graph")]
+    pub endpoint: String,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: default_graph(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// The sync window (whole days around today), as the clients' `sync.window_days_back`
+    /// and `sync.window_days_ahead`: unset, the policy group's value or the clients'
+    /// default applies; set, it applies unless the group locks the key.
+    pub days_back: Option<u32>,
+    pub days_ahead: Option<u32>,
+    /// Seconds between two rounds of one mailbox.
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Items per page asked of Graph (`Prefer: odata.maxpagesize`).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Mailboxes synced at once by one worker.
+    #[serde(default = "default_concurrent_mailboxes")]
+    pub concurrent_mailboxes: usize,
+    /// Graph requests in flight at once from one worker across all mailboxes: its share
+    /// of the tenant's limits (each mailbox has at most 4 besides).
+    #[serde(default = "default_tenant_requests")]
+    pub tenant_concurrent_requests: usize,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            days_back: None,
+            days_ahead: None,
+            interval_secs: default_interval(),
+            page_size: default_page_size(),
+            concurrent_mailboxes: default_concurrent_mailboxes(),
+            tenant_concurrent_requests: default_tenant_requests(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseConfig {
+    /// This worker's name in the leases (default: host name and process id).
+    pub worker_id: Option<String>,
+    /// How long a claim lasts without renewal: a dead worker's mailboxes are taken over
+    /// within this time.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
+    /// Most mailboxes one worker holds, so that several workers share the work.
+    #[serde(default = "default_max_mailboxes")]
+    pub max_mailboxes: i64,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        Self {
+            worker_id: None,
+            lease_secs: default_lease_secs(),
+            max_mailboxes: default_max_mailboxes(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsersConfig {
+    /// Users to sync, by object id or user principal name.
+    #[serde(default)]
+    pub list: Vec<String>,
+    /// Entra groups (object ids) whose members, transitively, are synced too (by object
+    /// id; needs the application permission `GroupMember.Read.All`).
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+fn default_authority() -> String {
+    "https://login.microsoftonline.com".into()
+}
+fn default_graph() -> String {
+    "https://graph.microsoft.com".into()
+}
+fn default_interval() -> u64 {
+    300
+}
+fn default_page_size() -> u32 {
+    100
+}
+fn default_concurrent_mailboxes() -> usize {
+    8
+}
+fn default_tenant_requests() -> usize {
+    16
+}
+fn default_lease_secs() -> u64 {
+    60
+}
+fn default_max_mailboxes() -> i64 {
+    500
+}
+
+impl ServerConfig {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Self, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ServerError::Config {
+            path: path.display().to_string(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses the text of a configuration (`origin` names it in errors).
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ServerError> {
+        let invalid = |message: String| ServerError::Config {
+            path: origin.to_owned(),
+            message,
+        };
+        let config: ServerConfig = toml::from_str(text).map_err(|e| {
+            // toml's message names the line, column and key.
+            invalid(e.to_string().trim_end().replace('\n', " "))
+        })?;
+        let id = &config.identity;
+        let key = id.private_key_file.is_some() || id.private_key_env.is_some();
+        let secret = id.client_secret_file.is_some() || id.client_secret_env.is_some();
+        match (key, secret, id.certificate.is_some()) {
+            (true, true, _) => {
+                return Err(invalid(
+                    "[identity] names both a private key and a client secret; keep one (the certificate is preferred)".into(),
+                ))
+            }
+            (false, false, _) => {
+                return Err(invalid(
+                    "[identity] needs a credential: certificate with private_key_file or private_key_env, or (discouraged) client_secret_file or client_secret_env".into(),
+                ))
+            }
+            (true, false, false) => {
+                return Err(invalid(
+                    "[identity] has a private key but no `certificate`: the certificate's thumbprint names the key to Microsoft Entra".into(),
+                ))
+            }
+            _ => {}
+        }
+        for (name, value) in [
+            ("identity.authority", &id.authority),
+            ("graph.endpoint", &config.graph.endpoint),
+        ] {
+            url::Url::parse(value).map_err(|e| invalid(format!("{name} {value:?}: {e}")))?;
+        }
+        if config.leases.lease_secs < 2 {
+            return Err(invalid("leases.lease_secs must be at least 2".into()));
+        }
+        if config.sync.concurrent_mailboxes == 0
+            || config.sync.page_size == 0
+            || config.sync.tenant_concurrent_requests == 0
+        {
+            return Err(invalid(
+                "sync.concurrent_mailboxes, sync.tenant_concurrent_requests and sync.page_size must be at least 1".into(),
+            ));
+        }
+        Ok(config)
+    }
+}

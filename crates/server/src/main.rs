@@ -1,0 +1,352 @@
+//! `presently-server`: serve (sync every configured user's calendar), status, users, history,
+//! check.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use presently_engine::{Clock, SystemClock};
+use presently_server::sync::SyncContext;
+use presently_server::worker::{Worker, WorkerOptions};
+use presently_server::{open_store, token_source, ServerConfig};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "presently-server",
+    version,
+    about = "Presently's server mode: organization-wide calendar sync with app-only access, on PostgreSQL"
+)]
+struct Cli {
+    /// The server configuration (TOML).
+    #[arg(
+        long,
+        global = true,
+        default_value = "server.toml",
+        env = "PRESENTLY_SERVER_CONFIG"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Claim mailboxes and keep their calendars in sync until stopped (SIGINT or SIGTERM).
+    Serve,
+    /// Show every mailbox: who holds its lease, its fencing token, when it last synced.
+    Status,
+    /// Show the configured users (the list and the groups' members) and whether each is in
+    /// the database.
+    Users,
+    /// Show how the next round of a user's calendar would start, and who holds the lease.
+    Plan {
+        #[arg(long)]
+        user: String,
+    },
+    /// Show the latest completed rounds (of one user with --user).
+    History {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Check the configuration: read it, read the key or secret, get a token, read the
+    /// groups and the first user's calendar, reach the database and apply its migrations.
+    Check,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PRESENTLY_LOG")
+                // The driver's NOTICEs (a migration's "already exists, skipping") are noise.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("presently-server: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = ServerConfig::load(&cli.config)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Check => check(&config, clock).await,
+        Command::Serve => serve(config, &cli.config, clock).await,
+        Command::Status => {
+            let store = open_store(&config, clock).await?;
+            store.migrate().await?;
+            println!(
+                "{:<48} {:<8} {:<28} {:>6} {:<25} {:>6}",
+                "MAILBOX", "ENABLED", "OWNER", "TOKEN", "LAST SYNCED", "ITEMS"
+            );
+            for m in store.mailboxes().await? {
+                println!(
+                    "{:<48} {:<8} {:<28} {:>6} {:<25} {:>6}",
+                    m.id,
+                    m.enabled,
+                    m.owner.as_deref().unwrap_or("-"),
+                    m.fencing_token,
+                    m.last_synced_at.map_or("-".into(), |t| t.to_rfc3339()),
+                    m.appointments
+                );
+            }
+            Ok(())
+        }
+        Command::Users => {
+            let configured = if config.users.groups.is_empty() {
+                config.users.list.clone()
+            } else {
+                let tokens = token_source(&config, clock.clone())?;
+                let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
+                let policy = presently_server::load_policy(&config)?;
+                presently_server::directory::configured_users(
+                    &config,
+                    &graph,
+                    &tokens,
+                    policy.as_deref(),
+                )
+                .await?
+            };
+            let store = open_store(&config, clock).await?;
+            store.migrate().await?;
+            let known = store.mailboxes().await?;
+            for user in &configured {
+                let state = match known.iter().find(|m| &m.id == user) {
+                    Some(m) if m.enabled => "in the database",
+                    Some(_) => "in the database, disabled",
+                    None => "not yet in the database (serve adds it)",
+                };
+                println!("{user}\t{state}");
+            }
+            for m in known.iter().filter(|m| !configured.contains(&m.id)) {
+                println!("{}\tno longer configured (disabled, data kept)", m.id);
+            }
+            Ok(())
+        }
+        Command::Plan { user } => {
+            let store = open_store(&config, clock.clone()).await?;
+            store.migrate().await?;
+            let mailbox = store
+                .mailboxes()
+                .await?
+                .into_iter()
+                .find(|m| m.id == user)
+                .with_context(|| {
+                    format!(
+                        "{user} is not in the database (is it in [users] list, and has serve run?)"
+                    )
+                })?;
+            let state = store.sync_state(&user).await?;
+            let policy = presently_server::load_policy(&config)?;
+            let rules = presently_server::policy::for_user(policy.as_deref(), &user, &config.sync)?;
+            let window = presently_engine::sync::Window::around(
+                clock.now().date_naive(),
+                rules.days_back,
+                rules.days_ahead,
+            );
+            let graph = url::Url::parse(&config.graph.endpoint)?;
+            let plan =
+                presently_server::sync::plan_user_round(state.as_ref(), &graph, &user, window)?;
+            let link = url::Url::parse(&plan.first_link)?;
+            println!(
+                "user: {user} ({})",
+                if mailbox.enabled {
+                    "enabled"
+                } else {
+                    "disabled: no longer configured"
+                }
+            );
+            println!(
+                "lease: {} (fencing token {}, until {})",
+                mailbox.owner.as_deref().unwrap_or("nobody"),
+                mailbox.fencing_token,
+                mailbox
+                    .lease_expires_at
+                    .map_or("-".into(), |t| t.to_rfc3339())
+            );
+            println!(
+                "window: {} to {}",
+                window.start.to_rfc3339(),
+                window.end.to_rfc3339()
+            );
+            println!(
+                "next round: {:?}{}",
+                plan.kind,
+                if plan.resumed {
+                    ", resuming an interrupted round"
+                } else {
+                    ""
+                }
+            );
+            // The path only: the query holds Graph's opaque sync state.
+            println!("first request: {}", link.path());
+            println!(
+                "last synced: {}",
+                state
+                    .and_then(|s| s.last_synced_at)
+                    .map_or("never".into(), |t| t.to_rfc3339())
+            );
+            Ok(())
+        }
+        Command::History { user, limit } => {
+            let store = open_store(&config, clock).await?;
+            store.migrate().await?;
+            for r in store.history(user.as_deref(), limit).await? {
+                println!(
+                    "{}\t{}\t{}\tpages={}\tupserted={}\tremoved={}\tworker={}\ttoken={}",
+                    r.finished_at.to_rfc3339(),
+                    r.mailbox,
+                    r.round,
+                    r.pages,
+                    r.upserted,
+                    r.removed,
+                    r.worker,
+                    r.fencing_token
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    println!(
+        "configuration: ok ({} users configured)",
+        config.users.list.len()
+    );
+    let tokens = token_source(config, clock.clone())?;
+    println!("credential: read");
+    tokens.token().await.context("getting an app-only token")?;
+    println!("token: issued by {}", config.identity.authority);
+    let policy = presently_server::load_policy(config)?;
+    if let Some(path) = &config.policy.file {
+        println!("policy: {} read", path.display());
+    }
+    let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
+    let users =
+        presently_server::directory::configured_users(config, &graph, &tokens, policy.as_deref())
+            .await?;
+    println!(
+        "users: {} ({} listed, {} groups read)",
+        users.len(),
+        config.users.list.len(),
+        config.users.groups.len()
+    );
+    // One user's calendar, read as serve would: the application permission in force.
+    if let Some(first) = users.first() {
+        let rules = presently_server::policy::for_user(policy.as_deref(), first, &config.sync)?;
+        let window = presently_engine::sync::Window::around(
+            clock.now().date_naive(),
+            rules.days_back,
+            rules.days_ahead,
+        );
+        presently_server::sync::probe_user_calendar(&graph, &tokens, first, window).await?;
+        println!("calendars: {first}'s is readable");
+    }
+    let store = open_store(config, clock).await?;
+    let version = store.migrate().await?;
+    println!("database: reachable, schema version {version}");
+    Ok(())
+}
+
+async fn serve(
+    config: ServerConfig,
+    config_path: &std::path::Path,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    let policy = presently_server::load_policy(&config)?;
+    let store = Arc::new(open_store(&config, clock.clone()).await?);
+    store.migrate().await?;
+    let tokens = Arc::new(token_source(&config, clock.clone())?);
+    tokens.token().await.context("getting an app-only token")?;
+    let mut ctx = SyncContext::new(store, tokens.clone(), &config.graph.endpoint, clock)
+        .with_tenant_limit(config.sync.tenant_concurrent_requests);
+    ctx.page_size = config.sync.page_size;
+    ctx.sync_config = config.sync.clone();
+    ctx.policy = policy.clone();
+    let worker_id = config
+        .leases
+        .worker_id
+        .clone()
+        .unwrap_or_else(presently_server::default_worker_id);
+    tracing::info!(worker = %worker_id, users = config.users.list.len(), "serving");
+    let worker = Worker::new(
+        Arc::new(ctx),
+        WorkerOptions {
+            worker_id,
+            lease_for: chrono::Duration::seconds(config.leases.lease_secs as i64),
+            max_mailboxes: config.leases.max_mailboxes,
+            interval: chrono::Duration::seconds(config.sync.interval_secs as i64),
+            concurrent_mailboxes: config.sync.concurrent_mailboxes,
+        },
+    );
+    // Users join and leave while the server runs: the list and the groups are read again
+    // at every pass.
+    // A group that cannot be read (no permission) stops serve here, named, rather than
+    // leaving it idle.
+    let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
+    let users =
+        presently_server::directory::configured_users(&config, &graph, &tokens, policy.as_deref())
+            .await?;
+    tracing::info!(
+        users = users.len(),
+        groups = config.users.groups.len(),
+        "users to sync"
+    );
+    let users_source =
+        presently_server::directory::users_source(config_path.to_owned(), graph, tokens, policy);
+    let metrics = Arc::new(presently_server::metrics::Metrics::new());
+    if let Some(listen) = config.http.listen {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} ([http] listen)"))?;
+        // Ready while lease passes (every third of the lease) reach the database.
+        let app = presently_server::metrics::router(
+            metrics.clone(),
+            Arc::new(SystemClock),
+            chrono::Duration::seconds(config.leases.lease_secs as i64),
+        );
+        tracing::info!(%listen, "health and metrics on /healthz, /readyz, /metrics");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!(error = %e, "the health and metrics server stopped");
+            }
+        });
+    }
+    worker
+        .with_users_source(users_source)
+        .with_metrics(metrics)
+        .run(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

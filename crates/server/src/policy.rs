@@ -1,0 +1,70 @@
+//! The organization policy file (the clients' `policy.toml`, read by the engine) applied per
+//! user as on clients: the user's group (by UPN: listed users, then domains, then the
+//! default group) decides whether their calendar syncs and gives the sync window. The
+//! server's own `[sync]` days play the part of a user's `config.toml`: they apply unless the
+//! group locks the keys.
+
+use crate::config::SyncConfig;
+use crate::error::ServerError;
+use presently_engine::policy::{self, OrgPolicy, SyncMethod};
+use std::path::Path;
+
+/// What the policy decides for one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPolicy {
+    /// The user's configuration group, if the policy has one for them.
+    pub group: Option<String>,
+    /// Whether their calendar syncs (the group's `sync`, `allow_microsoft365` and
+    /// `features.calendar_sync`).
+    pub sync: bool,
+    pub days_back: u32,
+    pub days_ahead: u32,
+}
+
+/// Reads the policy file at `path`; a file that cannot be used is an error naming the file,
+/// line and key (a server refuses to start on it rather than sync with the wrong rules).
+pub fn load(path: &Path) -> Result<OrgPolicy, ServerError> {
+    let loaded = policy::load(path);
+    if let Some(e) = loaded.error {
+        return Err(ServerError::Config {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        });
+    }
+    loaded.policy.ok_or_else(|| ServerError::Config {
+        path: path.display().to_string(),
+        message: "the policy file does not exist".into(),
+    })
+}
+
+/// The policy for `user` (a UPN; an object id matches only the default group).
+pub fn for_user(
+    org: Option<&OrgPolicy>,
+    user: &str,
+    sync: &SyncConfig,
+) -> Result<UserPolicy, ServerError> {
+    let mut window = toml::Table::new();
+    if let Some(days) = sync.days_back {
+        window.insert("window_days_back".into(), toml::Value::Integer(days.into()));
+    }
+    if let Some(days) = sync.days_ahead {
+        window.insert(
+            "window_days_ahead".into(),
+            toml::Value::Integer(days.into()),
+        );
+    }
+    let mut table = toml::Table::new();
+    if !window.is_empty() {
+        table.insert("sync".into(), toml::Value::Table(window));
+    }
+    let upn = user.contains('@').then_some(user);
+    let layered = policy::resolve(org, &table, upn)?;
+    Ok(UserPolicy {
+        group: layered.group.clone(),
+        sync: layered.sync_method == SyncMethod::Microsoft365
+            && layered.allow_microsoft365
+            && layered.config.features.calendar_sync,
+        days_back: layered.config.sync.window_days_back,
+        days_ahead: layered.config.sync.window_days_ahead,
+    })
+}

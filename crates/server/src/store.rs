@@ -1,0 +1,701 @@
+//! The server's PostgreSQL store: versioned migrations, the mailboxes and their leases, and
+//! each mailbox's sync state and appointments.
+//!
+//! Every change is one transaction, and every write for a mailbox first checks, in that
+//! transaction, that the writer's lease is still the current one (its fencing token, owner
+//! and expiry; the row is locked `FOR SHARE` so no claim can slip in before the commit). A
+//! worker that was paused or partitioned past its lease therefore cannot apply anything
+//! afterwards: its write is refused with [`ServerError::Fenced`].
+//!
+//! As in the client's SQLite store, the sync state advances only with the data: a page's
+//! changes and the link to the next page (or the new delta link) commit together; a full
+//! round's pages are staged and replace the mailbox's appointments when the round completes.
+
+use crate::error::ServerError;
+use chrono::{DateTime, Utc};
+use presently_engine::graph::EventChange;
+use presently_engine::model::{Appointment, When};
+use presently_engine::store::{RoundKind, SyncState};
+use presently_engine::Clock;
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Transaction};
+
+/// One versioned migration, applied once, in order, in a transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i32,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "mailboxes with leases, sync state, appointments, sync history",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "workers and when each was last seen",
+        sql: include_str!("../migrations/0002_workers.sql"),
+    },
+];
+
+/// Serializes migrations across workers starting at once (an arbitrary, fixed key).
+const MIGRATION_LOCK: i64 = 0x5052_4553_454e_544c;
+
+/// A worker's claim on a mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub mailbox: String,
+    pub worker: String,
+    /// Incremented by every claim of the mailbox; checked by every write.
+    pub token: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A mailbox as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxStatus {
+    pub id: String,
+    pub enabled: bool,
+    pub owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub fencing_token: i64,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub appointments: i64,
+}
+
+/// One completed round, from `sync_history`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundRecord {
+    pub mailbox: String,
+    pub finished_at: DateTime<Utc>,
+    pub round: String,
+    pub pages: i32,
+    pub upserted: i32,
+    pub removed: i32,
+    pub worker: String,
+    pub fencing_token: i64,
+}
+
+/// What a page changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageStats {
+    pub upserted: usize,
+    pub removed: usize,
+}
+
+fn round_name(kind: RoundKind) -> &'static str {
+    match kind {
+        RoundKind::Full => "full",
+        RoundKind::Incremental => "incremental",
+        RoundKind::Initial => "initial",
+    }
+}
+
+fn parse_round(name: &str) -> Option<RoundKind> {
+    match name {
+        "full" => Some(RoundKind::Full),
+        "incremental" => Some(RoundKind::Incremental),
+        "initial" => Some(RoundKind::Initial),
+        _ => None,
+    }
+}
+
+/// The span an appointment covers, as stored (an all-day one from midnight UTC).
+fn span(appointment: &Appointment) -> (DateTime<Utc>, DateTime<Utc>) {
+    match appointment.when {
+        When::Timed { start, end } => (start, end),
+        When::AllDay { start, end } => (
+            start.and_time(chrono::NaiveTime::MIN).and_utc(),
+            end.and_time(chrono::NaiveTime::MIN).and_utc(),
+        ),
+    }
+}
+
+/// The server's store on one PostgreSQL connection, opened again when it was lost (the
+/// database restarted or the network dropped it).
+pub struct Store {
+    client: tokio::sync::Mutex<Client>,
+    config: tokio_postgres::Config,
+    clock: Arc<dyn Clock>,
+    target: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `host:port/dbname` of a connection configuration, for messages (never the password).
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres");
+    format!("{host}:{port}/{db}")
+}
+
+impl Store {
+    /// Connects to the database `url` (a libpq connection string or URL).
+    pub async fn connect(
+        url: &str,
+        password: Option<&SecretString>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ServerError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| ServerError::Config {
+            path: "database.url".into(),
+            message: format!("not a PostgreSQL connection string: {e}"),
+        })?;
+        if let Some(password) = password {
+            config.password(password.expose_secret());
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        let target = describe(&config);
+        let client = Self::open(&config, &target).await?;
+        Ok(Self {
+            client: tokio::sync::Mutex::new(client),
+            config,
+            clock,
+            target,
+        })
+    }
+
+    async fn open(config: &tokio_postgres::Config, target: &str) -> Result<Client, ServerError> {
+        let (client, connection) =
+            config
+                .connect(NoTls)
+                .await
+                .map_err(|e| ServerError::DatabaseUnreachable {
+                    target: target.to_owned(),
+                    detail: e.to_string(),
+                })?;
+        let conn_target = target.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(target = %conn_target, error = %e, "database connection ended");
+            }
+        });
+        Ok(client)
+    }
+
+    /// The connection, opened again first if it was lost.
+    async fn client(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, ServerError> {
+        let mut client = self.client.lock().await;
+        if client.is_closed() {
+            tracing::info!(target = %self.target, "reconnecting to the database");
+            *client = Self::open(&self.config, &self.target).await?;
+        }
+        Ok(client)
+    }
+
+    /// Applies the migrations this version knows and the database lacks; returns the schema
+    /// version. Workers starting together take turns (an advisory lock).
+    pub async fn migrate(&self) -> Result<i32, ServerError> {
+        let supported = MIGRATIONS.last().map_or(0, |m| m.version);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (
+                 version     INTEGER PRIMARY KEY,
+                 description TEXT NOT NULL,
+                 applied_at  TIMESTAMPTZ NOT NULL
+             )",
+        )
+        .await?;
+        let current: i32 = tx
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+            .await?
+            .get(0);
+        if current > supported {
+            return Err(ServerError::SchemaTooNew {
+                found: current,
+                supported,
+            });
+        }
+        let now = self.clock.now();
+        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            tx.batch_execute(m.sql).await?;
+            tx.execute(
+                "INSERT INTO schema_version (version, description, applied_at) VALUES ($1, $2, $3)",
+                &[&m.version, &m.description, &now],
+            )
+            .await?;
+            tracing::info!(
+                version = m.version,
+                description = m.description,
+                "migration applied"
+            );
+        }
+        tx.commit().await?;
+        Ok(supported)
+    }
+
+    /// The applied schema versions, in order.
+    pub async fn schema_versions(&self) -> Result<Vec<i32>, ServerError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT version FROM schema_version ORDER BY version", &[])
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    // ---- mailboxes and leases ------------------------------------------------------------
+
+    /// Makes the synced mailboxes `users`: new ones are added, listed ones enabled, the
+    /// others disabled (their data stays; no worker claims them).
+    pub async fn set_users(&self, users: &[String]) -> Result<(), ServerError> {
+        let now = self.clock.now();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        for user in users {
+            tx.execute(
+                "INSERT INTO mailboxes (id, enabled, added_at) VALUES ($1, TRUE, $2)
+                 ON CONFLICT (id) DO UPDATE SET enabled = TRUE",
+                &[user, &now],
+            )
+            .await?;
+        }
+        tx.execute(
+            "UPDATE mailboxes SET enabled = FALSE WHERE NOT (id = ANY($1))",
+            &[&users],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that `worker` is alive, and answers how many workers are (seen within
+    /// `lease_for`, this one included) and how many mailboxes are enabled: the fair share
+    /// is the one divided by the other. Workers gone for long are forgotten.
+    pub async fn heartbeat(
+        &self,
+        worker: &str,
+        lease_for: chrono::Duration,
+    ) -> Result<(i64, i64), ServerError> {
+        let now = self.clock.now();
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO workers (id, seen_at) VALUES ($1, $2)
+                 ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+                &[&worker, &now],
+            )
+            .await?;
+        client
+            .execute(
+                "DELETE FROM workers WHERE seen_at < $1",
+                &[&(now - lease_for * 100)],
+            )
+            .await?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM workers WHERE seen_at > $1),
+                        (SELECT COUNT(*) FROM mailboxes WHERE enabled)",
+                &[&(now - lease_for)],
+            )
+            .await?;
+        Ok((row.get::<_, i64>(0).max(1), row.get(1)))
+    }
+
+    /// Forgets `worker` (it is stopping): the others count it out at once.
+    pub async fn leave(&self, worker: &str) -> Result<(), ServerError> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM workers WHERE id = $1", &[&worker])
+            .await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` enabled mailboxes that nobody holds or whose lease expired, for
+    /// `lease_for`. Rows another worker is claiming right now are skipped, not waited for.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        limit: i64,
+        lease_for: chrono::Duration,
+    ) -> Result<Vec<Lease>, ServerError> {
+        if limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let now = self.clock.now();
+        let expires = now + lease_for;
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "WITH claimable AS (
+                     SELECT id FROM mailboxes
+                      WHERE enabled AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
+                      ORDER BY lease_expires_at NULLS FIRST, id
+                      LIMIT $2
+                      FOR UPDATE SKIP LOCKED)
+                 UPDATE mailboxes m
+                    SET lease_owner = $3, lease_expires_at = $4,
+                        fencing_token = m.fencing_token + 1
+                   FROM claimable
+                  WHERE m.id = claimable.id
+              RETURNING m.id, m.fencing_token",
+                &[&now, &limit, &worker, &expires],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Lease {
+                mailbox: r.get(0),
+                worker: worker.to_owned(),
+                token: r.get(1),
+                expires_at: expires,
+            })
+            .collect())
+    }
+
+    /// Extends the leases still held (same owner and token, not expired, mailbox enabled);
+    /// returns them renewed, and the ones lost.
+    pub async fn renew(
+        &self,
+        leases: &[Lease],
+        lease_for: chrono::Duration,
+    ) -> Result<(Vec<Lease>, Vec<Lease>), ServerError> {
+        let now = self.clock.now();
+        let expires = now + lease_for;
+        let client = self.client().await?;
+        let (mut kept, mut lost) = (Vec::new(), Vec::new());
+        for lease in leases {
+            let n = client
+                .execute(
+                    "UPDATE mailboxes SET lease_expires_at = $1
+                      WHERE id = $2 AND lease_owner = $3 AND fencing_token = $4
+                        AND lease_expires_at > $5 AND enabled",
+                    &[&expires, &lease.mailbox, &lease.worker, &lease.token, &now],
+                )
+                .await?;
+            if n == 1 {
+                kept.push(Lease {
+                    expires_at: expires,
+                    ..lease.clone()
+                });
+            } else {
+                lost.push(lease.clone());
+            }
+        }
+        Ok((kept, lost))
+    }
+
+    /// Gives leases up (a worker shutting down), so others claim them at once.
+    pub async fn release(&self, leases: &[Lease]) -> Result<(), ServerError> {
+        let client = self.client().await?;
+        for lease in leases {
+            client
+                .execute(
+                    "UPDATE mailboxes SET lease_owner = NULL, lease_expires_at = NULL
+                      WHERE id = $1 AND lease_owner = $2 AND fencing_token = $3",
+                    &[&lease.mailbox, &lease.worker, &lease.token],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Checks, inside `tx`, that `lease` is still the mailbox's current lease, and holds
+    /// the mailbox row until the commit.
+    async fn fence(&self, tx: &Transaction<'_>, lease: &Lease) -> Result<(), ServerError> {
+        let now = self.clock.now();
+        let row = tx
+            .query_opt(
+                "SELECT fencing_token, lease_owner, lease_expires_at FROM mailboxes
+                  WHERE id = $1 FOR SHARE",
+                &[&lease.mailbox],
+            )
+            .await?;
+        let fenced = |current: Option<i64>, owner: Option<String>| ServerError::Fenced {
+            mailbox: lease.mailbox.clone(),
+            token: lease.token,
+            current,
+            owner,
+        };
+        let Some(row) = row else {
+            return Err(fenced(None, None));
+        };
+        let token: i64 = row.get(0);
+        let owner: Option<String> = row.get(1);
+        let expires: Option<DateTime<Utc>> = row.get(2);
+        let current = token == lease.token
+            && owner.as_deref() == Some(lease.worker.as_str())
+            && expires.is_some_and(|e| e > now);
+        if current {
+            Ok(())
+        } else {
+            tracing::warn!(mailbox = %lease.mailbox, token = lease.token, current = token, ?owner, "write refused: the lease is no longer held");
+            Err(fenced(Some(token), owner))
+        }
+    }
+
+    // ---- sync state and data -------------------------------------------------------------
+
+    pub async fn sync_state(&self, mailbox: &str) -> Result<Option<SyncState>, ServerError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT delta_link, next_link, round, window_start, window_end, last_synced_at
+                   FROM sync_state WHERE mailbox_id = $1",
+                &[&mailbox],
+            )
+            .await?;
+        Ok(row.map(|r| SyncState {
+            delta_link: r.get(0),
+            next_link: r.get(1),
+            round: r
+                .get::<_, Option<String>>(2)
+                .as_deref()
+                .and_then(parse_round),
+            window_start: r.get(3),
+            window_end: r.get(4),
+            last_synced_at: r.get(5),
+        }))
+    }
+
+    async fn put_state(
+        tx: &Transaction<'_>,
+        mailbox: &str,
+        state: &SyncState,
+    ) -> Result<(), ServerError> {
+        let round = state.round.map(round_name);
+        tx.execute(
+            "INSERT INTO sync_state
+                 (mailbox_id, delta_link, next_link, round, window_start, window_end, last_synced_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (mailbox_id) DO UPDATE SET
+                 delta_link = EXCLUDED.delta_link, next_link = EXCLUDED.next_link,
+                 round = EXCLUDED.round, window_start = EXCLUDED.window_start,
+                 window_end = EXCLUDED.window_end, last_synced_at = EXCLUDED.last_synced_at",
+            &[
+                &mailbox,
+                &state.delta_link,
+                &state.next_link,
+                &round,
+                &state.window_start,
+                &state.window_end,
+                &state.last_synced_at,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Commits one page with the sync state that follows it. A full round's pages go to the
+    /// staging area; its last page (`complete`) replaces the appointments with the staged
+    /// ones. An incremental (or initial) round's pages apply directly. `first_of_full`: the
+    /// first page of a fresh full round, which empties the staging area first (so a round
+    /// whose first request fails has applied nothing). `complete` also records the round
+    /// (`pages` in all) in the history.
+    pub async fn apply_page(
+        &self,
+        lease: &Lease,
+        kind: RoundKind,
+        changes: &[EventChange],
+        state: &SyncState,
+        first_of_full: bool,
+        complete: Option<usize>,
+    ) -> Result<PageStats, ServerError> {
+        let table = match kind {
+            RoundKind::Full => "staged_appointments",
+            RoundKind::Incremental | RoundKind::Initial => "appointments",
+        };
+        let upsert = format!(
+            "INSERT INTO {table} (mailbox_id, id, starts_at, ends_at, data)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (mailbox_id, id) DO UPDATE SET
+                 starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, data = EXCLUDED.data"
+        );
+        let delete = format!("DELETE FROM {table} WHERE mailbox_id = $1 AND id = $2");
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        self.fence(&tx, lease).await?;
+        if first_of_full {
+            tx.execute(
+                "DELETE FROM staged_appointments WHERE mailbox_id = $1",
+                &[&lease.mailbox],
+            )
+            .await?;
+        }
+        let upsert = tx.prepare(&upsert).await?;
+        let delete = tx.prepare(&delete).await?;
+        let mut stats = PageStats::default();
+        for change in changes {
+            match change {
+                EventChange::Upsert(appointment) => {
+                    let (start, end) = span(appointment);
+                    let data = serde_json::to_value(appointment.as_ref()).map_err(|e| {
+                        ServerError::Sync {
+                            mailbox: lease.mailbox.clone(),
+                            message: format!("cannot encode appointment {}: {e}", appointment.id),
+                        }
+                    })?;
+                    let params: [&(dyn ToSql + Sync); 5] =
+                        [&lease.mailbox, &appointment.id, &start, &end, &data];
+                    tx.execute(&upsert, &params).await?;
+                    stats.upserted += 1;
+                }
+                EventChange::Removed { id } => {
+                    stats.removed += tx.execute(&delete, &[&lease.mailbox, id]).await? as usize;
+                }
+            }
+        }
+        if complete.is_some() && kind == RoundKind::Full {
+            tx.execute(
+                "DELETE FROM appointments WHERE mailbox_id = $1",
+                &[&lease.mailbox],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO appointments (mailbox_id, id, starts_at, ends_at, data)
+                 SELECT mailbox_id, id, starts_at, ends_at, data
+                   FROM staged_appointments WHERE mailbox_id = $1",
+                &[&lease.mailbox],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM staged_appointments WHERE mailbox_id = $1",
+                &[&lease.mailbox],
+            )
+            .await?;
+        }
+        Self::put_state(&tx, &lease.mailbox, state).await?;
+        if let Some(pages) = complete {
+            tx.execute(
+                "INSERT INTO sync_history
+                     (mailbox_id, finished_at, round, pages, upserted, removed, worker, fencing_token)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &lease.mailbox,
+                    &self.clock.now(),
+                    &round_name(kind),
+                    &(pages as i32),
+                    &(stats.upserted as i32),
+                    &(stats.removed as i32),
+                    &lease.worker,
+                    &lease.token,
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(stats)
+    }
+
+    /// Forgets the mailbox's sync state (Graph no longer knows it): the next round is full.
+    pub async fn reset_sync_state(&self, lease: &Lease) -> Result<(), ServerError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        self.fence(&tx, lease).await?;
+        tx.execute(
+            "DELETE FROM sync_state WHERE mailbox_id = $1",
+            &[&lease.mailbox],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM staged_appointments WHERE mailbox_id = $1",
+            &[&lease.mailbox],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- reads ---------------------------------------------------------------------------
+
+    /// The mailbox's appointments, by start.
+    pub async fn appointments(&self, mailbox: &str) -> Result<Vec<Appointment>, ServerError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT data FROM appointments WHERE mailbox_id = $1 ORDER BY starts_at, id",
+                &[&mailbox],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                serde_json::from_value(r.get(0)).map_err(|e| ServerError::Sync {
+                    mailbox: mailbox.to_owned(),
+                    message: format!("a stored appointment is unreadable: {e}"),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn mailboxes(&self) -> Result<Vec<MailboxStatus>, ServerError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT m.id, m.enabled, m.lease_owner, m.lease_expires_at, m.fencing_token,
+                        s.last_synced_at,
+                        (SELECT COUNT(*) FROM appointments a WHERE a.mailbox_id = m.id)
+                   FROM mailboxes m LEFT JOIN sync_state s ON s.mailbox_id = m.id
+                  ORDER BY m.id",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| MailboxStatus {
+                id: r.get(0),
+                enabled: r.get(1),
+                owner: r.get(2),
+                lease_expires_at: r.get(3),
+                fencing_token: r.get(4),
+                last_synced_at: r.get(5),
+                appointments: r.get(6),
+            })
+            .collect())
+    }
+
+    /// The latest completed rounds of `mailbox` (all mailboxes: `None`), newest first.
+    pub async fn history(
+        &self,
+        mailbox: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RoundRecord>, ServerError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT mailbox_id, finished_at, round, pages, upserted, removed, worker, fencing_token
+                   FROM sync_history WHERE $1::TEXT IS NULL OR mailbox_id = $1
+                  ORDER BY id DESC LIMIT $2",
+                &[&mailbox, &limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RoundRecord {
+                mailbox: r.get(0),
+                finished_at: r.get(1),
+                round: r.get(2),
+                pages: r.get(3),
+                upserted: r.get(4),
+                removed: r.get(5),
+                worker: r.get(6),
+                fencing_token: r.get(7),
+            })
+            .collect())
+    }
+}

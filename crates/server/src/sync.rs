@@ -1,0 +1,286 @@
+//! One round of one mailbox: `/users/{id}/calendarView/delta` into the store, with the
+//! engine's sans-IO round logic (`plan_round`, `Round`) and Graph client (at most 4
+//! requests in flight per mailbox, 429 `Retry-After` honoured), each page committed under
+//! the mailbox's lease.
+
+use crate::auth::AppTokenSource;
+use crate::error::ServerError;
+use crate::store::{Lease, Store};
+use presently_engine::graph::client::MAX_PAGES;
+use presently_engine::graph::{CalendarView, GraphClient};
+use presently_engine::store::RoundKind;
+use presently_engine::sync::{plan_round, PageStep, Round, RoundPlan, Source, Window};
+use presently_engine::Clock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use url::Url;
+
+/// The label stored appointments carry as their calendar: a user's primary calendar.
+pub const PRIMARY_CALENDAR: &str = "primary";
+
+/// How a round ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundOutcome {
+    pub mailbox: String,
+    pub kind: RoundKind,
+    pub pages: usize,
+    pub upserted: usize,
+    pub removed: usize,
+}
+
+/// What every mailbox's sync shares.
+pub struct SyncContext {
+    pub store: Arc<Store>,
+    pub tokens: Arc<AppTokenSource>,
+    pub graph_endpoint: String,
+    pub clock: Arc<dyn Clock>,
+    pub page_size: u32,
+    /// The server's `[sync]` section: its window days count as each user's own setting.
+    pub sync_config: crate::config::SyncConfig,
+    /// The organization policy, applied per user (`policy.rs`).
+    pub policy: Option<Arc<presently_engine::policy::OrgPolicy>>,
+    /// One Graph client per mailbox: its 4 permits and throttling gate are the mailbox's.
+    clients: Mutex<HashMap<String, GraphClient>>,
+    /// Graph requests in flight across all mailboxes (the tenant's share of this worker).
+    tenant_permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl std::fmt::Debug for SyncContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncContext")
+            .field("graph_endpoint", &self.graph_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first request of a full round of `user`'s primary calendar.
+pub fn user_delta_url(graph: &Url, user: &str, window: Window) -> Result<Url, url::ParseError> {
+    // The engine builds `/me/calendarView/delta` with the window's query; the same request
+    // on the user's path.
+    let me = Source::PrimaryDelta.initial_url(graph, window)?;
+    let mut url = graph.join(&format!(
+        "/v1.0/users/{}/calendarView/delta",
+        url::form_urlencoded::byte_serialize(user.as_bytes()).collect::<String>()
+    ))?;
+    url.set_query(me.query());
+    Ok(url)
+}
+
+/// The next round of `user`'s primary calendar (the engine's [`plan_round`], whose fresh
+/// full round starts on the user's path rather than `/me`).
+pub fn plan_user_round(
+    state: Option<&presently_engine::store::SyncState>,
+    graph: &Url,
+    user: &str,
+    window: Window,
+) -> Result<RoundPlan, ServerError> {
+    let sync_error = |message: String| ServerError::Sync {
+        mailbox: user.to_owned(),
+        message,
+    };
+    let mut plan = plan_round(state, &Source::PrimaryDelta, graph, window, false)
+        .map_err(|e| sync_error(format!("cannot plan the round: {e}")))?;
+    if plan.kind == RoundKind::Full && !plan.resumed {
+        plan.first_link = user_delta_url(graph, user, window)
+            .map_err(|e| sync_error(format!("cannot build the delta URL: {e}")))?
+            .to_string();
+    }
+    Ok(plan)
+}
+
+/// Reads the first page (one item) of `user`'s calendar delta, to learn whether the app
+/// may read it: `check` runs it on the first configured user.
+pub async fn probe_user_calendar(
+    graph: &GraphClient,
+    tokens: &AppTokenSource,
+    user: &str,
+    window: Window,
+) -> Result<(), ServerError> {
+    let url = user_delta_url(graph.base(), user, window).map_err(|e| ServerError::Sync {
+        mailbox: user.to_owned(),
+        message: format!("cannot build the delta URL: {e}"),
+    })?;
+    let token = tokens.token().await?;
+    match graph.get(url, &token, Some(1)).await {
+        Ok(_) => Ok(()),
+        Err(presently_engine::Error::Server {
+            status: 403, code, ..
+        }) => Err(ServerError::PermissionMissing {
+            what: format!("the calendar of {user}"),
+            code,
+            permission: "Calendars.Read",
+        }),
+        Err(presently_engine::Error::Server {
+            status: 404,
+            code,
+            message,
+        }) => Err(ServerError::Sync {
+            mailbox: user.to_owned(),
+            message: format!("Graph does not know this user ({code}: {message})"),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl SyncContext {
+    pub fn new(
+        store: Arc<Store>,
+        tokens: Arc<AppTokenSource>,
+        graph_endpoint: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            tokens,
+            graph_endpoint: graph_endpoint.to_owned(),
+            clock,
+            page_size: 100,
+            sync_config: crate::config::SyncConfig::default(),
+            policy: None,
+            clients: Mutex::new(HashMap::new()),
+            tenant_permits: Arc::new(tokio::sync::Semaphore::new(16)),
+        }
+    }
+
+    /// At most `n` Graph requests in flight at once across all mailboxes.
+    pub fn with_tenant_limit(mut self, n: usize) -> Self {
+        self.tenant_permits = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
+    }
+
+    fn client(&self, mailbox: &str) -> Result<GraphClient, ServerError> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(mailbox) {
+            return Ok(c.clone());
+        }
+        let client = GraphClient::new(&self.graph_endpoint)?.with_clock(self.clock.clone());
+        clients.insert(mailbox.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// Runs one round of `lease`'s mailbox: resumes an interrupted round, else an
+    /// incremental round from the delta link, else a full round over the window.
+    #[tracing::instrument(skip_all, fields(mailbox = %lease.mailbox, token = lease.token))]
+    pub async fn sync_mailbox(&self, lease: &Lease) -> Result<RoundOutcome, ServerError> {
+        let mailbox = &lease.mailbox;
+        let sync_error = |message: String| ServerError::Sync {
+            mailbox: mailbox.clone(),
+            message,
+        };
+        let graph = self.client(mailbox)?;
+        let now = self.clock.now();
+        let rules = crate::policy::for_user(self.policy.as_deref(), mailbox, &self.sync_config)?;
+        if !rules.sync {
+            return Err(sync_error(format!(
+                "the organization policy turns calendar sync off for this user (group {})",
+                rules.group.as_deref().unwrap_or("none")
+            )));
+        }
+        let window = Window::around(now.date_naive(), rules.days_back, rules.days_ahead);
+        let state = self.store.sync_state(mailbox).await?;
+        let source = Source::PrimaryDelta;
+        let plan = plan_user_round(state.as_ref(), graph.base(), mailbox, window)?;
+        let previous_delta = state.as_ref().and_then(|s| s.delta_link.clone());
+        let last_synced = state.as_ref().and_then(|s| s.last_synced_at);
+        let mut round = Round::new(&plan, &source, window, previous_delta, MAX_PAGES);
+        tracing::debug!(kind = ?plan.kind, resumed = plan.resumed, "round starts");
+        // A fresh full round empties the staging area with its first page, in the same
+        // transaction: a round that fails before then has applied nothing.
+        let mut first_of_full = plan.kind == RoundKind::Full && !plan.resumed;
+        let mut outcome = RoundOutcome {
+            mailbox: mailbox.clone(),
+            kind: plan.kind,
+            pages: 0,
+            upserted: 0,
+            removed: 0,
+        };
+        let mut link = plan.first_link.clone();
+        loop {
+            let url = graph.checked_link(&link)?;
+            let token = self.tokens.token().await?;
+            let answer = {
+                let _permit = self
+                    .tenant_permits
+                    .acquire()
+                    .await
+                    .map_err(|_| sync_error("the worker is shutting down".into()))?;
+                graph.get(url, &token, Some(self.page_size)).await
+            };
+            let body = match answer {
+                Ok(body) => body,
+                Err(presently_engine::Error::Server {
+                    status: 403, code, ..
+                }) => {
+                    return Err(ServerError::PermissionMissing {
+                        what: format!("the calendar of {mailbox}"),
+                        code,
+                        permission: "Calendars.Read",
+                    })
+                }
+                Err(presently_engine::Error::Server {
+                    status: 410, code, ..
+                }) => {
+                    // Graph forgot the sync state: start over with a full round next time.
+                    self.store.reset_sync_state(lease).await?;
+                    return Err(sync_error(format!(
+                        "Graph no longer knows the sync state ({code}); the next round is a full one"
+                    )));
+                }
+                Err(presently_engine::Error::Unauthorized) => {
+                    self.tokens.invalidate().await;
+                    return Err(sync_error(
+                        "Graph refused the app-only token (401); a new one is asked for next time"
+                            .into(),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let page = CalendarView::parse(PRIMARY_CALENDAR, &body)?;
+            for (id, why) in &page.rejected {
+                tracing::warn!(item = ?id, reason = %why, "an item was skipped");
+            }
+            let step = round
+                .on_page(&page, self.clock.now(), last_synced)
+                .map_err(|e| sync_error(e.to_string()))?;
+            outcome.pages = round.pages();
+            match step {
+                PageStep::Continue { state } => {
+                    let stats = self
+                        .store
+                        .apply_page(
+                            lease,
+                            round.kind,
+                            &page.changes,
+                            &state,
+                            first_of_full,
+                            None,
+                        )
+                        .await?;
+                    outcome.upserted += stats.upserted;
+                    outcome.removed += stats.removed;
+                    first_of_full = false;
+                    link = state
+                        .next_link
+                        .ok_or_else(|| sync_error("a page continued without a link".into()))?;
+                }
+                PageStep::Complete { state } => {
+                    let stats = self
+                        .store
+                        .apply_page(
+                            lease,
+                            round.kind,
+                            &page.changes,
+                            &state,
+                            first_of_full,
+                            Some(round.pages()),
+                        )
+                        .await?;
+                    outcome.upserted += stats.upserted;
+                    outcome.removed += stats.removed;
+                    tracing::info!(kind = ?outcome.kind, pages = outcome.pages, upserted = outcome.upserted, removed = outcome.removed, "round complete");
+                    return Ok(outcome);
+                }
+            }
+        }
+    }
+}

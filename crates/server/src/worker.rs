@@ -1,0 +1,327 @@
+//! A worker: claims mailboxes, keeps their leases renewed, and syncs the mailboxes it holds.
+//! Several workers (processes) share the mailboxes through the database.
+
+use crate::error::ServerError;
+use crate::store::Lease;
+use crate::sync::{RoundOutcome, SyncContext};
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub worker_id: String,
+    pub lease_for: chrono::Duration,
+    pub max_mailboxes: i64,
+    /// Time between two rounds of a mailbox.
+    pub interval: chrono::Duration,
+    pub concurrent_mailboxes: usize,
+}
+
+/// What one pass of leases did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeasePass {
+    pub claimed: Vec<String>,
+    pub lost: Vec<String>,
+    /// Given up to make room for other workers (above this worker's fair share).
+    pub released: Vec<String>,
+}
+
+/// Where the list of users to sync comes from, asked at every lease pass: users join and
+/// leave while the server runs.
+pub type UsersSource = Arc<
+    dyn Fn() -> futures::future::BoxFuture<'static, Result<Vec<String>, ServerError>> + Send + Sync,
+>;
+
+pub struct Worker {
+    pub options: WorkerOptions,
+    ctx: Arc<SyncContext>,
+    leases: HashMap<String, Lease>,
+    next_round: HashMap<String, DateTime<Utc>>,
+    users_source: Option<UsersSource>,
+    /// The list last written to the database.
+    users: Option<Vec<String>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// When each held mailbox last completed a round (or was claimed): the sync lag.
+    fresh_since: HashMap<String, DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("options", &self.options)
+            .field("held", &self.held())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    pub fn new(ctx: Arc<SyncContext>, options: WorkerOptions) -> Self {
+        Self {
+            options,
+            ctx,
+            leases: HashMap::new(),
+            next_round: HashMap::new(),
+            users_source: None,
+            users: None,
+            metrics: None,
+            fresh_since: HashMap::new(),
+        }
+    }
+
+    /// Keeps `metrics` up to date.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn update_gauges(&mut self) {
+        let now = self.ctx.clock.now();
+        self.fresh_since.retain(|m, _| self.leases.contains_key(m));
+        for mailbox in self.leases.keys() {
+            self.fresh_since.entry(mailbox.clone()).or_insert(now);
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.mailboxes_owned.set(self.leases.len() as i64);
+            let lag = self
+                .fresh_since
+                .values()
+                .map(|t| (now - *t).num_milliseconds().max(0) as f64 / 1000.0)
+                .fold(0.0, f64::max);
+            metrics.sync_lag_seconds.set(lag);
+        }
+    }
+
+    /// Asks `source` for the users at every lease pass and writes a changed list to the
+    /// database (new users are added, users no longer listed disabled).
+    pub fn with_users_source(mut self, source: UsersSource) -> Self {
+        self.users_source = Some(source);
+        self
+    }
+
+    /// Brings the database's list of users up to date with the source, if there is one; a
+    /// source that fails leaves the list as it was.
+    async fn refresh_users(&mut self) -> Result<(), ServerError> {
+        let Some(source) = &self.users_source else {
+            return Ok(());
+        };
+        match source().await {
+            Ok(mut users) => {
+                users.sort();
+                users.dedup();
+                if self.users.as_ref() != Some(&users) {
+                    self.ctx.store.set_users(&users).await?;
+                    tracing::info!(users = users.len(), "the list of users changed");
+                    self.users = Some(users);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(code = e.code(), error = %e, "cannot read the list of users; keeping the last one");
+            }
+        }
+        Ok(())
+    }
+
+    /// The mailboxes this worker believes it holds, sorted.
+    pub fn held(&self) -> Vec<String> {
+        let mut held: Vec<String> = self.leases.keys().cloned().collect();
+        held.sort();
+        held
+    }
+
+    /// The lease this worker believes it holds on `mailbox`.
+    pub fn lease(&self, mailbox: &str) -> Option<&Lease> {
+        self.leases.get(mailbox)
+    }
+
+    /// Brings the users up to date, renews the leases held and forgets the lost ones, then
+    /// releases what is above this worker's fair share or claims free and expired mailboxes
+    /// up to it.
+    #[tracing::instrument(skip_all, fields(worker = %self.options.worker_id))]
+    pub async fn maintain_leases(&mut self) -> Result<LeasePass, ServerError> {
+        self.refresh_users().await?;
+        let store = &self.ctx.store;
+        let held: Vec<Lease> = self.leases.values().cloned().collect();
+        let (kept, lost) = store.renew(&held, self.options.lease_for).await?;
+        let mut pass = LeasePass::default();
+        for lease in lost {
+            tracing::warn!(mailbox = %lease.mailbox, token = lease.token, "lease lost");
+            self.leases.remove(&lease.mailbox);
+            self.next_round.remove(&lease.mailbox);
+            pass.lost.push(lease.mailbox);
+        }
+        for lease in kept {
+            self.leases.insert(lease.mailbox.clone(), lease);
+        }
+        // The fair share: the enabled mailboxes divided among the live workers (rounded
+        // up), at most `max_mailboxes`. Above it, the excess is released for the others
+        // to claim; below it, free and expired mailboxes are claimed.
+        let (live, enabled) = store
+            .heartbeat(&self.options.worker_id, self.options.lease_for)
+            .await?;
+        let share = ((enabled + live - 1) / live).min(self.options.max_mailboxes);
+        let excess = self.leases.len() as i64 - share;
+        if excess > 0 {
+            let mut held: Vec<Lease> = self.leases.values().cloned().collect();
+            held.sort_by(|a, b| b.mailbox.cmp(&a.mailbox));
+            let give_up: Vec<Lease> = held.into_iter().take(excess as usize).collect();
+            store.release(&give_up).await?;
+            for lease in give_up {
+                tracing::info!(mailbox = %lease.mailbox, live, share, "released for another worker");
+                self.leases.remove(&lease.mailbox);
+                self.next_round.remove(&lease.mailbox);
+                pass.released.push(lease.mailbox);
+            }
+        }
+        let room = share - self.leases.len() as i64;
+        let claimed = store
+            .claim(&self.options.worker_id, room, self.options.lease_for)
+            .await?;
+        for lease in claimed {
+            tracing::info!(mailbox = %lease.mailbox, token = lease.token, "mailbox claimed");
+            pass.claimed.push(lease.mailbox.clone());
+            self.leases.insert(lease.mailbox.clone(), lease);
+        }
+        pass.claimed.sort();
+        pass.lost.sort();
+        pass.released.sort();
+        if let Some(metrics) = &self.metrics {
+            metrics.leases_lost.inc_by(pass.lost.len() as u64);
+            metrics.lease_pass_succeeded(self.ctx.clock.now());
+        }
+        self.update_gauges();
+        Ok(pass)
+    }
+
+    /// Syncs every held mailbox whose next round is due (all of them when `force`), up to
+    /// `concurrent_mailboxes` at once. A mailbox whose write was fenced is dropped: its lease
+    /// belongs to another worker now.
+    #[tracing::instrument(skip_all, fields(worker = %self.options.worker_id))]
+    pub async fn sync_due(&mut self, force: bool) -> Vec<Result<RoundOutcome, ServerError>> {
+        let now = self.ctx.clock.now();
+        let due: Vec<Lease> = self
+            .leases
+            .values()
+            .filter(|l| force || self.next_round.get(&l.mailbox).is_none_or(|t| *t <= now))
+            .cloned()
+            .collect();
+        let ctx = self.ctx.clone();
+        let syncs = futures::stream::iter(due.into_iter().map(|lease| {
+            let ctx = ctx.clone();
+            async move {
+                let result = ctx.sync_mailbox(&lease).await;
+                (lease, result)
+            }
+        }))
+        .buffer_unordered(self.options.concurrent_mailboxes.max(1))
+        .collect::<Vec<(Lease, Result<RoundOutcome, ServerError>)>>();
+        // The leases are renewed while the rounds run, so that a pass longer than the lease
+        // keeps them; one lost meanwhile fences its round's next write.
+        let held: Vec<Lease> = self.leases.values().cloned().collect();
+        let lost = std::sync::Mutex::new(Vec::<String>::new());
+        let renewing = async {
+            loop {
+                tokio::time::sleep(self.renew_every()).await;
+                match self.ctx.store.renew(&held, self.options.lease_for).await {
+                    Ok((_, gone)) => {
+                        let mut lost = lost.lock().unwrap_or_else(|p| p.into_inner());
+                        lost.extend(gone.into_iter().map(|l| l.mailbox));
+                    }
+                    Err(e) => tracing::warn!(code = e.code(), error = %e, "lease renewal failed"),
+                }
+            }
+        };
+        let results = tokio::select! {
+            results = syncs => results,
+            never = renewing => never,
+        };
+        for mailbox in lost.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            tracing::warn!(%mailbox, "lease lost during the pass");
+            self.leases.remove(&mailbox);
+            self.next_round.remove(&mailbox);
+        }
+        let finished = self.ctx.clock.now();
+        let next = finished + self.options.interval;
+        let results = results
+            .into_iter()
+            .map(|(lease, result)| {
+                let outcome = match &result {
+                    Err(ServerError::Fenced { .. }) => {
+                        self.leases.remove(&lease.mailbox);
+                        self.next_round.remove(&lease.mailbox);
+                        "fenced"
+                    }
+                    Err(e) => {
+                        tracing::warn!(mailbox = %lease.mailbox, code = e.code(), error = %e, "round failed");
+                        self.next_round.insert(lease.mailbox.clone(), next);
+                        "failed"
+                    }
+                    Ok(_) => {
+                        self.next_round.insert(lease.mailbox.clone(), next);
+                        self.fresh_since.insert(lease.mailbox.clone(), finished);
+                        "ok"
+                    }
+                };
+                if let Some(metrics) = &self.metrics {
+                    metrics.round(outcome);
+                }
+                result
+            })
+            .collect();
+        self.update_gauges();
+        results
+    }
+
+    /// How often leases are renewed: a third of their time, so two renewals can fail before
+    /// one is lost.
+    fn renew_every(&self) -> std::time::Duration {
+        (self.options.lease_for / 3)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(1))
+            .max(std::time::Duration::from_millis(200))
+    }
+
+    /// Gives every lease up and leaves the workers (shutdown), so the others take the
+    /// mailboxes at their next pass.
+    pub async fn release_all(&mut self) -> Result<(), ServerError> {
+        let held: Vec<Lease> = self.leases.drain().map(|(_, l)| l).collect();
+        self.next_round.clear();
+        self.ctx.store.release(&held).await?;
+        self.ctx.store.leave(&self.options.worker_id).await
+    }
+
+    /// Runs until `shutdown` resolves: leases are maintained every third of the lease time,
+    /// due mailboxes synced in between; then the leases are released.
+    pub async fn run(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        tokio::pin!(shutdown);
+        let tick = self.renew_every();
+        loop {
+            match self.maintain_leases().await {
+                Ok(pass)
+                    if !pass.claimed.is_empty()
+                        || !pass.lost.is_empty()
+                        || !pass.released.is_empty() =>
+                {
+                    tracing::info!(claimed = ?pass.claimed, lost = ?pass.lost, released = ?pass.released, held = self.leases.len(), "leases");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(code = e.code(), error = %e, "lease maintenance failed"),
+            }
+            let sync = self.sync_due(false);
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = sync => {}
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(tick) => {}
+            }
+        }
+        tracing::info!(held = self.leases.len(), "shutting down; releasing leases");
+        self.release_all().await
+    }
+}

@@ -1,0 +1,300 @@
+//! `presently-server` as processes: `check`, and two `serve` workers of which one is killed
+//! with SIGKILL while the other takes its mailboxes over.
+
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use presently_engine::SystemClock;
+use presently_server::store::Store;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `check` reads the config and the key, gets a token and reaches the database; each
+/// broken piece is named.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let other = make_certificate(dir.path(), "other");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    emu.control()
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let config = dir.path().join("server.toml");
+
+    let users: Vec<String> = emu
+        .control()
+        .add_users(1)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    std::fs::write(&config, config_text(&pg.url, &emu, &cert, &users, "w", 60)).unwrap();
+    let (ok, out, err) = run_cli(&config, &["check"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("token: issued"), "{out}");
+    assert!(
+        out.contains(&format!("calendars: {}'s is readable", users[0])),
+        "{out}"
+    );
+    assert!(
+        out.contains("database: reachable, schema version 2"),
+        "{out}"
+    );
+    assert!(!out.contains("PRIVATE KEY") && !err.contains("PRIVATE KEY"));
+
+    std::fs::write(&config, config_text(&pg.url, &emu, &other, &[], "w", 60)).unwrap();
+    let (ok, _, err) = run_cli(&config, &["check"]);
+    assert!(!ok);
+    assert!(err.contains("AADSTS700027"), "{err}");
+
+    // Consent withdrawn: the permission is named.
+    std::fs::write(&config, config_text(&pg.url, &emu, &cert, &users, "w", 60)).unwrap();
+    emu.control()
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &[])
+        .unwrap();
+    let (ok, _, err) = run_cli(&config, &["check"]);
+    assert!(!ok);
+    assert!(
+        err.contains("403") && err.contains("Calendars.Read"),
+        "{err}"
+    );
+    emu.control()
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+
+    set_mode(&cert.key_path, 0o640);
+    std::fs::write(&config, config_text(&pg.url, &emu, &cert, &[], "w", 60)).unwrap();
+    let (ok, _, err) = run_cli(&config, &["check"]);
+    assert!(!ok);
+    assert!(
+        err.contains("mode 0640") && err.contains("chmod 600"),
+        "{err}"
+    );
+    set_mode(&cert.key_path, 0o600);
+
+    let dead = "postgresql://presently@127.0.0.1:1/presently";
+    std::fs::write(&config, config_text(dead, &emu, &cert, &[], "w", 60)).unwrap();
+    let (ok, _, err) = run_cli(&config, &["check"]);
+    assert!(!ok);
+    assert!(
+        err.contains("127.0.0.1:1/presently could not be reached"),
+        "{err}"
+    );
+
+    std::fs::write(&config, "[database]\nurl = \"x\"\n[identity]\n").unwrap();
+    let (ok, _, err) = run_cli(&config, &["check"]);
+    assert!(!ok);
+    assert!(err.contains("server.toml is invalid"), "{err}");
+}
+
+async fn owners(store: &Store) -> Vec<Option<String>> {
+    store
+        .mailboxes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.owner)
+        .collect()
+}
+
+async fn wait_for(
+    store: &Store,
+    within: Duration,
+    what: &str,
+    done: impl Fn(&[presently_server::store::MailboxStatus]) -> bool,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let mailboxes = store.mailboxes().await.unwrap();
+        if done(&mailboxes) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "{what}: not within {within:?}: {mailboxes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two workers; the one holding every mailbox is killed with SIGKILL; the other holds and
+/// syncs them all within the lease time (plus one lease pass).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_worker_is_taken_over_within_the_lease_time() {
+    const LEASE_SECS: u64 = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(4).into_iter().map(|(id, _)| id).collect();
+    let config_a = dir.path().join("a.toml");
+    let config_b = dir.path().join("b.toml");
+    std::fs::write(
+        &config_a,
+        config_text(&pg.url, &emu, &cert, &users, "a", LEASE_SECS),
+    )
+    .unwrap();
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        &config_b,
+        config_text(&pg.url, &emu, &cert, &users, "b", LEASE_SECS)
+            + &format!("\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n"),
+    )
+    .unwrap();
+    let store = Store::connect(&pg.url, None, Arc::new(SystemClock))
+        .await
+        .unwrap();
+
+    let mut a = ServerProcess::serve(&config_a);
+    store.migrate().await.unwrap();
+    wait_for(
+        &store,
+        Duration::from_secs(30),
+        "a holds and synced all",
+        |m| {
+            m.len() == users.len()
+                && m.iter()
+                    .all(|m| m.owner.as_deref() == Some("a") && m.last_synced_at.is_some())
+        },
+    )
+    .await;
+    let b = ServerProcess::serve(&config_b);
+    // a sees a second worker and gives half back; b takes it.
+    let split = wait_for(&store, Duration::from_secs(20), "a and b share", |m| {
+        let held_by = |w: &str| m.iter().filter(|m| m.owner.as_deref() == Some(w)).count();
+        held_by("a") == users.len() / 2 && held_by("b") == users.len() / 2
+    })
+    .await;
+    eprintln!("shared between a and b {split:?} after b started");
+    assert!(owners(&store).await.iter().all(|o| o.is_some()));
+
+    a.kill();
+    let before_kill = chrono::Utc::now();
+    let took = wait_for(&store, Duration::from_secs(20), "b takes over", |m| {
+        m.iter().all(|m| {
+            m.owner.as_deref() == Some("b") && m.last_synced_at.is_some_and(|t| t > before_kill)
+        })
+    })
+    .await;
+    let limit = Duration::from_secs(LEASE_SECS)
+        + Duration::from_secs(LEASE_SECS) / 3
+        + Duration::from_secs(2);
+    eprintln!("takeover and first sync by b: {took:?} after the kill (lease {LEASE_SECS} s)");
+    assert!(took <= limit, "took {took:?}, more than {limit:?}");
+    for m in store.mailboxes().await.unwrap() {
+        // Each mailbox was claimed twice: by a, then by b (the half a gave back, and the
+        // half b took over after the kill).
+        assert_eq!(m.fencing_token, 2, "claimed by a, then by b: {m:?}");
+        assert!(m.appointments > 5);
+    }
+
+    // Health and metrics of b.
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let url = format!("http://127.0.0.1:{http_port}{path}");
+        let http = http.clone();
+        async move {
+            let resp = http.get(url).send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/healthz").await.0, 200);
+    assert_eq!(get("/readyz").await.0, 200);
+    let (status, metrics) = get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(&format!("presently_server_mailboxes_owned {}", users.len())),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("presently_server_rounds_total{outcome=\"ok\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("presently_server_sync_lag_seconds"),
+        "{metrics}"
+    );
+
+    // The read-only surfaces, while b serves.
+    let (ok, out, err) = run_cli(&config_b, &["status"]);
+    assert!(ok, "{err}");
+    for user in &users {
+        let line = out.lines().find(|l| l.starts_with(user.as_str())).unwrap();
+        assert!(line.contains(" b "), "{line}");
+    }
+    let (ok, out, err) = run_cli(&config_b, &["plan", "--user", &users[0]]);
+    assert!(ok, "{err}");
+    assert!(out.contains("lease: b (fencing token 2"), "{out}");
+    assert!(out.contains("next round: Incremental"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "first request: /v1.0/users/{}/calendarView/delta",
+            users[0]
+        )),
+        "{out}"
+    );
+    let (ok, out, err) = run_cli(&config_b, &["history", "--user", &users[0]]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("\tfull\t") && out.contains("worker=a\ttoken=1"),
+        "{out}"
+    );
+    assert!(out.contains("worker=b\ttoken=2"), "{out}");
+    let (ok, out, err) = run_cli(&config_b, &["users"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.matches("in the database").count(), users.len(), "{out}");
+    drop(b);
+}
+
+/// SIGTERM: the worker stops its rounds, releases its leases and exits 0, so another worker
+/// needs no lease time to take over.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_releases_the_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
+        .unwrap();
+    let users: Vec<String> = control.add_users(2).into_iter().map(|(id, _)| id).collect();
+    let config = dir.path().join("a.toml");
+    std::fs::write(&config, config_text(&pg.url, &emu, &cert, &users, "a", 600)).unwrap();
+    let store = Store::connect(&pg.url, None, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let mut a = ServerProcess::serve(&config);
+    store.migrate().await.unwrap();
+    wait_for(&store, Duration::from_secs(30), "a holds all", |m| {
+        m.len() == users.len() && m.iter().all(|m| m.owner.as_deref() == Some("a"))
+    })
+    .await;
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(a.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = a.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "still running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert!(owners(&store).await.iter().all(|o| o.is_none()), "released");
+}
