@@ -55,6 +55,18 @@ enum Command {
     Check,
 }
 
+/// `println!` that ends the command quietly when the reader went away (`status | head`)
+/// rather than panicking on the broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        match writeln!(std::io::stdout().lock(), $($arg)*) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other?,
+        }
+    }};
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -84,12 +96,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status => {
             let store = open_store(&config, clock).await?;
             store.migrate().await?;
-            println!(
+            outln!(
                 "{:<48} {:<8} {:<28} {:>6} {:<25} {:>6}",
-                "MAILBOX", "ENABLED", "OWNER", "TOKEN", "LAST SYNCED", "ITEMS"
+                "MAILBOX",
+                "ENABLED",
+                "OWNER",
+                "TOKEN",
+                "LAST SYNCED",
+                "ITEMS"
             );
             for m in store.mailboxes().await? {
-                println!(
+                outln!(
                     "{:<48} {:<8} {:<28} {:>6} {:<25} {:>6}",
                     m.id,
                     m.enabled,
@@ -125,10 +142,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Some(_) => "in the database, disabled",
                     None => "not yet in the database (serve adds it)",
                 };
-                println!("{user}\t{state}");
+                outln!("{user}\t{state}");
             }
             for m in known.iter().filter(|m| !configured.contains(&m.id)) {
-                println!("{}\tno longer configured (disabled, data kept)", m.id);
+                outln!("{}\tno longer configured (disabled, data kept)", m.id);
             }
             Ok(())
         }
@@ -157,7 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let plan =
                 presently_server::sync::plan_user_round(state.as_ref(), &graph, &user, window)?;
             let link = url::Url::parse(&plan.first_link)?;
-            println!(
+            outln!(
                 "user: {user} ({})",
                 if mailbox.enabled {
                     "enabled"
@@ -165,7 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "disabled: no longer configured"
                 }
             );
-            println!(
+            outln!(
                 "lease: {} (fencing token {}, until {})",
                 mailbox.owner.as_deref().unwrap_or("nobody"),
                 mailbox.fencing_token,
@@ -173,12 +190,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .lease_expires_at
                     .map_or("-".into(), |t| t.to_rfc3339())
             );
-            println!(
+            outln!(
                 "window: {} to {}",
                 window.start.to_rfc3339(),
                 window.end.to_rfc3339()
             );
-            println!(
+            outln!(
                 "next round: {:?}{}",
                 plan.kind,
                 if plan.resumed {
@@ -188,8 +205,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             );
             // The path only: the query holds Graph's opaque sync state.
-            println!("first request: {}", link.path());
-            println!(
+            outln!("first request: {}", link.path());
+            outln!(
                 "last synced: {}",
                 state
                     .and_then(|s| s.last_synced_at)
@@ -201,7 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&config, clock).await?;
             store.migrate().await?;
             for r in store.history(user.as_deref(), limit).await? {
-                println!(
+                outln!(
                     "{}\t{}\t{}\tpages={}\tupserted={}\tremoved={}\tworker={}\ttoken={}",
                     r.finished_at.to_rfc3339(),
                     r.mailbox,
@@ -219,23 +236,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
-    println!(
+    outln!(
         "configuration: ok ({} users configured)",
         config.users.list.len()
     );
     let tokens = token_source(config, clock.clone())?;
-    println!("credential: read");
+    outln!("credential: read");
     tokens.token().await.context("getting an app-only token")?;
-    println!("token: issued by {}", config.identity.authority);
+    outln!("token: issued by {}", config.identity.authority);
     let policy = presently_server::load_policy(config)?;
     if let Some(path) = &config.policy.file {
-        println!("policy: {} read", path.display());
+        outln!("policy: {} read", path.display());
     }
     let graph = presently_engine::graph::GraphClient::new(&config.graph.endpoint)?;
     let users =
         presently_server::directory::configured_users(config, &graph, &tokens, policy.as_deref())
             .await?;
-    println!(
+    outln!(
         "users: {} ({} listed, {} groups read)",
         users.len(),
         config.users.list.len(),
@@ -250,11 +267,11 @@ async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(
             rules.days_ahead,
         );
         presently_server::sync::probe_user_calendar(&graph, &tokens, first, window).await?;
-        println!("calendars: {first}'s is readable");
+        outln!("calendars: {first}'s is readable");
     }
     let store = open_store(config, clock).await?;
     let version = store.migrate().await?;
-    println!("database: reachable, schema version {version}");
+    outln!("database: reachable, schema version {version}");
     Ok(())
 }
 
