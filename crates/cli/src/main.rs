@@ -654,6 +654,20 @@ fn format_plan(plan: &[PlannedTransition]) -> String {
                     .unwrap_or("(private appointment)")
             ),
             TransitionKind::Restore { .. } => "restore  the state before automation".to_owned(),
+            TransitionKind::Skipped {
+                profile,
+                appointment_id,
+                subject_for_display,
+                ..
+            } => {
+                let subject = subject_for_display
+                    .as_deref()
+                    .unwrap_or("(private appointment)");
+                out.push_str(&format!(
+                    "{when}  skipped  {profile} · {subject} [{appointment_id}]\n    (skipped: nothing switches)\n"
+                ));
+                continue;
+            }
         };
         out.push_str(&format!("{when}  {head}\n"));
         if step.transition.actions.is_empty() {

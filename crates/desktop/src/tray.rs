@@ -1234,6 +1234,7 @@ mod tests {
             1,
             now,
             None,
+            None,
         )
         .expect("agenda");
         let menu = build(&status(true, SyncPhase::Idle), Some(&view), None, now);
