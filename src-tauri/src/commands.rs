@@ -48,6 +48,21 @@ pub async fn presence_plan(
     Ok(engine.presence_plan(now, to)?)
 }
 
+/// "Don't switch for this one" from an appointment's detail view: `skip` true skips the
+/// appointment `id` (with `series`, its whole series), false takes every skip covering it
+/// back. Answers whether anything changed; the agenda is sent again (its `skipped` badge).
+#[tauri::command]
+pub async fn presence_skip<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: String,
+    series: bool,
+    skip: bool,
+) -> Result<bool, ApiError> {
+    let target = presently_engine::SkipTarget::Appointment(id);
+    Ok(shell.skip_presence(&app, &target, series, skip)?.changed)
+}
+
 /// The status, with what presence automation keeps failing at.
 #[tauri::command]
 pub async fn status(shell: State<'_, Shell>) -> Result<crate::state::AppStatus, ApiError> {

@@ -160,6 +160,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::cancel_sign_in,
             commands::sign_out,
             commands::presence_plan,
+            commands::presence_skip,
             commands::settings_get,
             commands::settings_save,
             commands::presence_preview,
@@ -492,10 +493,20 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 tracing::warn!(code = ?e.code, message = %e.message, "cannot hand it to the user");
             }
         }
+        tray::TrayAction::SkipNext(id) => skip_from_tray(app, &shell, id, true),
+        tray::TrayAction::UnskipNext(id) => skip_from_tray(app, &shell, id, false),
         tray::TrayAction::Quit => {
             shell.set_quitting();
             app.exit(0);
         }
+    }
+}
+
+/// The tray's "Don't switch for the next meeting" (`skip`) and its undo.
+fn skip_from_tray<R: Runtime>(app: &AppHandle<R>, shell: &Shell, id: String, skip: bool) {
+    let target = presently_engine::SkipTarget::Appointment(id);
+    if let Err(e) = shell.skip_presence(app, &target, false, skip) {
+        tracing::warn!(code = ?e.code, message = %e.message, "cannot skip or unskip");
     }
 }
 

@@ -144,6 +144,16 @@ export function installSettingsMock(sc) {
         actions: set('2026-11-24T09:30:00Z'),
       },
       {
+        local: '2026-11-24T11:00:00+01:00',
+        at: '2026-11-24T10:00:00Z',
+        kind: 'skipped',
+        profile,
+        appointment_id: 'budget',
+        subject_for_display: 'Budget review',
+        until: '2026-11-24T10:30:00Z',
+        actions: [],
+      },
+      {
         local: '2026-11-24T12:00:00+01:00',
         at: '2026-11-24T11:00:00Z',
         kind: 'apply',

@@ -378,15 +378,17 @@ test('live preview: asked for with the draft after a rule change (debounced) and
   await withSettingsApp({}, async ({ page }) => {
     await page.getByTestId('plan').waitFor();
     const items = page.getByTestId('plan-item');
-    assert.equal(await items.count(), 3);
+    assert.equal(await items.count(), 4);
     assert.match(await items.nth(0).textContent(), /^10:00\sAM/);
     assert.match(await items.nth(0).textContent(), /Switch to “Deep work”/);
     assert.match(await items.nth(0).textContent(), /for “Weekly sync” until 10:30\sAM/);
     assert.match(await items.nth(0).textContent(), /Teams: Busy/);
     assert.match(await items.nth(0).textContent(), /Status message “In a meeting until 10:30”/);
-    assert.match(await items.nth(1).textContent(), /for a private appointment until 1:00\sPM/);
-    assert.match(await items.nth(1).textContent(), /Call forwarding to voicemail/);
-    assert.match(await items.nth(2).textContent(), /^1:00\sPM\s*Back to your own presence/);
+    // A skipped appointment is listed, changes nothing and is not counted.
+    assert.match(await items.nth(1).textContent(), /^11:00\sAM\s*Skipped: no switch to “Deep work”\s*for “Budget review” until 11:30\sAM$/);
+    assert.match(await items.nth(2).textContent(), /for a private appointment until 1:00\sPM/);
+    assert.match(await items.nth(2).textContent(), /Call forwarding to voicemail/);
+    assert.match(await items.nth(3).textContent(), /^1:00\sPM\s*Back to your own presence/);
     assert.equal(await page.getByTestId('preview-summary').textContent(), '3 changes planned for today');
     const first = (await settingsCalls(page, 'presence_preview')).length;
 

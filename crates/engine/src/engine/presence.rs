@@ -71,6 +71,9 @@ pub struct PresenceSummary {
     /// ([`Engine::presence_take_over`]): forwarding it cannot read back (an HTTP or command
     /// provider), and whatever it keeps failing to give back.
     pub take_over: Vec<Resource>,
+    /// The appointment automation switches for next (under way, else coming), and whether
+    /// the user skipped it: the tray's "Don't switch for the next meeting" and its undo.
+    pub next_switch: Option<crate::engine::NextSwitch>,
 }
 
 impl Engine {
@@ -120,6 +123,7 @@ impl Engine {
             paused: status.paused.map(|p| p.until),
             error: failing.or(status.error),
             take_over,
+            next_switch: self.presence_next_switch()?,
         }))
     }
 
