@@ -824,7 +824,7 @@ mod presence_problem_tests {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::NaiveDate;
     use presently_engine::agenda::AgendaDay;
@@ -848,7 +848,7 @@ mod tests {
     }
 
     /// An accepted, busy, timed appointment (the other test modules use it too).
-    pub(super) fn item(id: &str, subject: &str, start: &str, end: &str) -> AgendaItem {
+    pub(crate) fn item(id: &str, subject: &str, start: &str, end: &str) -> AgendaItem {
         AgendaItem {
             id: id.into(),
             calendar: "primary".into(),
