@@ -205,9 +205,14 @@ pub async fn sign_out<R: Runtime>(
 /// The settings page: the settings in force, what the organization locked, the account,
 /// the application and the calendars to choose from.
 #[tauri::command]
-pub async fn settings_get(shell: State<'_, Shell>) -> Result<SettingsView, ApiError> {
+pub async fn settings_get<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+) -> Result<SettingsView, ApiError> {
     tracing::debug!("settings asked");
-    shell.settings_view()
+    let mut view = shell.settings_view()?;
+    view.join_shortcut = crate::shortcut::status(&app);
+    Ok(view)
 }
 
 /// Validates the edited settings, writes what differs from the defaults and the
@@ -218,12 +223,17 @@ pub async fn settings_save<R: Runtime>(
     shell: State<'_, Shell>,
     config: Config,
 ) -> Result<SettingsView, ApiError> {
-    let before = shell.engine()?.config().app.start_at_login;
+    let before = shell.engine()?.config().app.clone();
     let applied = shell.save_settings(&app, config).await?;
-    if applied.app.start_at_login != before {
+    if applied.app.start_at_login != before.start_at_login {
         crate::autostart::apply(&app, &shell, applied.app.start_at_login)?;
     }
-    shell.settings_view()
+    if applied.app.join_shortcut != before.join_shortcut {
+        crate::shortcut::apply(&app, &applied.app.join_shortcut);
+    }
+    let mut view = shell.settings_view()?;
+    view.join_shortcut = crate::shortcut::status(&app);
+    Ok(view)
 }
 
 /// The rest of today's presence plan with a draft presence configuration (not saved).

@@ -19,6 +19,7 @@ pub mod boot;
 pub mod commands;
 pub mod demo;
 pub mod reminders;
+pub mod shortcut;
 pub use presently_desktop::settings;
 pub mod state;
 pub mod tray;
@@ -144,6 +145,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_global_shortcut::Builder::new().build())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![BACKGROUND_ARG]),
@@ -230,6 +232,10 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     tracing::debug!("start-up: tray created");
     reminders::register(&handle)?;
     autostart::reconcile(&handle, &shell);
+    app.manage(shortcut::JoinShortcut::default());
+    if let Ok(engine) = shell.engine() {
+        shortcut::apply(&handle, &engine.config().app.join_shortcut);
+    }
     shell.refresh_tray(&handle);
     tracing::debug!("start-up: tray menu and login item set");
 

@@ -124,6 +124,8 @@ pub struct SettingsView {
     pub calendars: Vec<CalendarChoice>,
     pub builtin_profiles: Vec<presently_engine::presence::profile::Profile>,
     pub config_path: String,
+    /// Whether the global shortcut "join the next meeting" is registered, or why not.
+    pub join_shortcut: crate::shortcut::JoinShortcutStatus,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -418,6 +420,7 @@ impl Shell {
                 },
             ),
             config_path: p.config_path().display().to_string(),
+            join_shortcut: crate::shortcut::JoinShortcutStatus::default(),
         })
     }
 

@@ -206,6 +206,10 @@ const en = {
   general: 'General',
   reminders: 'Show reminders before appointments',
   startAtLogin: 'Start Presently when I sign in to this computer',
+  joinShortcut: 'Shortcut to join the next meeting',
+  joinShortcutHint: 'Anywhere on this computer: joins the meeting under way or starting within 10 minutes, else shows the agenda. For example Ctrl+Alt+J; empty for none.',
+  shortcutFailed: (why: string) => `The shortcut is not available on this desktop: ${why}. Some desktops (many Wayland ones) give applications no global shortcuts, or another program uses this combination.`,
+  shortcutWayland: 'This is a Wayland desktop: many pass no global shortcuts to applications, so the shortcut may not work here.',
   language: 'Language',
   languages: { system: 'System default', en: 'English', de: 'Deutsch' } as Record<string, string>,
 
@@ -444,6 +448,10 @@ const de: SettingsStrings = {
   general: 'Allgemein',
   reminders: 'Vor Terminen erinnern',
   startAtLogin: 'Presently starten, wenn ich mich an diesem Computer anmelde',
+  joinShortcut: 'Tastenkürzel zum Beitreten zur nächsten Besprechung',
+  joinShortcutHint: 'Überall auf diesem Computer: tritt der laufenden oder in 10 Minuten beginnenden Besprechung bei, sonst zeigt es die Agenda. Zum Beispiel Ctrl+Alt+J (für Strg+Alt+J); leer für keins.',
+  shortcutFailed: (why: string) => `Das Tastenkürzel ist auf diesem Desktop nicht verfügbar: ${why}. Manche Desktops (viele mit Wayland) geben Anwendungen keine globalen Tastenkürzel, oder ein anderes Programm verwendet diese Kombination.`,
+  shortcutWayland: 'Dies ist ein Wayland-Desktop: Viele geben globale Tastenkürzel nicht an Anwendungen weiter, daher funktioniert das Kürzel hier womöglich nicht.',
   language: 'Sprache',
   languages: { system: 'Systemeinstellung', en: 'English', de: 'Deutsch' },
 

@@ -64,7 +64,7 @@ export function config() {
       forwarding: { provider: 'none', timeout_secs: 10 },
     },
     reminders: { enabled: true },
-    app: { start_at_login: false, language: 'system' },
+    app: { start_at_login: false, language: 'system', join_shortcut: 'Ctrl+Alt+J' },
   };
 }
 
@@ -90,6 +90,7 @@ export function settingsView(overrides = {}) {
     ],
     builtin_profiles: builtinProfiles(),
     config_path: '/home/dana/.config/presently/config.toml',
+    join_shortcut: { registered: 'Ctrl+Alt+J', error: null, wayland: false },
     ...overrides,
   };
 }

@@ -374,6 +374,36 @@ test('a rejected save shows the message and keeps the draft; Revert drops it', a
   });
 });
 
+test('the join shortcut: edited and saved; a failed registration and a Wayland desktop are said; locked by the organization', async () => {
+  await withSettingsApp({}, async ({ page }) => {
+    const field = page.getByTestId('join-shortcut');
+    assert.equal(await field.inputValue(), 'Ctrl+Alt+J');
+    assert.equal(await page.getByTestId('shortcut-status').count(), 0, 'registered: nothing to say');
+    await field.fill('Ctrl+Shift+M');
+    await page.getByTestId('settings-save').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="settings-status"]').textContent === 'Saved');
+    const saves = await settingsCalls(page, 'settings_save');
+    assert.equal(saves.at(-1).args.config.app.join_shortcut, 'Ctrl+Shift+M');
+  });
+  const failed = settingsView({ join_shortcut: { registered: null, error: 'no X11 display', wayland: true } });
+  await withSettingsApp({ settings: { view: failed } }, async ({ page }) => {
+    assert.match(
+      await page.getByTestId('shortcut-status').textContent(),
+      /^The shortcut is not available on this desktop: no X11 display\. Some desktops \(many Wayland ones\) give applications no global shortcuts/,
+    );
+  });
+  const wayland = settingsView({ join_shortcut: { registered: 'Ctrl+Alt+J', error: null, wayland: true } });
+  await withSettingsApp({ settings: { view: wayland } }, async ({ page }) => {
+    assert.match(await page.getByTestId('shortcut-status').textContent(), /^This is a Wayland desktop/);
+  });
+  const locked = settingsView({ locked: ['app.join_shortcut'], join_shortcut: { registered: null, error: null, wayland: false } });
+  locked.config.app.join_shortcut = '';
+  await withSettingsApp({ settings: { view: locked } }, async ({ page }) => {
+    assert.equal(await page.getByTestId('join-shortcut').isDisabled(), true);
+    assert.equal(await page.getByTestId('shortcut-status').count(), 0);
+  });
+});
+
 test('live preview: asked for with the draft after a rule change (debounced) and rendered', async () => {
   await withSettingsApp({}, async ({ page }) => {
     await page.getByTestId('plan').waitFor();
