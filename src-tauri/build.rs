@@ -13,6 +13,7 @@ fn main() {
             "cancel_sign_in",
             "sign_out",
             "presence_plan",
+            "presence_skip",
             "settings_get",
             "settings_save",
             "presence_preview",

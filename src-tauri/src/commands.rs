@@ -48,6 +48,21 @@ pub async fn presence_plan(
     Ok(engine.presence_plan(now, to)?)
 }
 
+/// "Don't switch for this one" from an appointment's detail view: `skip` true skips the
+/// appointment `id` (with `series`, its whole series), false takes every skip covering it
+/// back. Answers whether anything changed; the agenda is sent again (its `skipped` badge).
+#[tauri::command]
+pub async fn presence_skip<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: String,
+    series: bool,
+    skip: bool,
+) -> Result<bool, ApiError> {
+    let target = presently_engine::SkipTarget::Appointment(id);
+    Ok(shell.skip_presence(&app, &target, series, skip)?.changed)
+}
+
 /// The status, with what presence automation keeps failing at.
 #[tauri::command]
 pub async fn status(shell: State<'_, Shell>) -> Result<crate::state::AppStatus, ApiError> {
@@ -190,9 +205,14 @@ pub async fn sign_out<R: Runtime>(
 /// The settings page: the settings in force, what the organization locked, the account,
 /// the application and the calendars to choose from.
 #[tauri::command]
-pub async fn settings_get(shell: State<'_, Shell>) -> Result<SettingsView, ApiError> {
+pub async fn settings_get<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+) -> Result<SettingsView, ApiError> {
     tracing::debug!("settings asked");
-    shell.settings_view()
+    let mut view = shell.settings_view()?;
+    view.join_shortcut = crate::shortcut::status(&app);
+    Ok(view)
 }
 
 /// Validates the edited settings, writes what differs from the defaults and the
@@ -203,12 +223,17 @@ pub async fn settings_save<R: Runtime>(
     shell: State<'_, Shell>,
     config: Config,
 ) -> Result<SettingsView, ApiError> {
-    let before = shell.engine()?.config().app.start_at_login;
+    let before = shell.engine()?.config().app.clone();
     let applied = shell.save_settings(&app, config).await?;
-    if applied.app.start_at_login != before {
+    if applied.app.start_at_login != before.start_at_login {
         crate::autostart::apply(&app, &shell, applied.app.start_at_login)?;
     }
-    shell.settings_view()
+    if applied.app.join_shortcut != before.join_shortcut {
+        crate::shortcut::apply(&app, &applied.app.join_shortcut);
+    }
+    let mut view = shell.settings_view()?;
+    view.join_shortcut = crate::shortcut::status(&app);
+    Ok(view)
 }
 
 /// The rest of today's presence plan with a draft presence configuration (not saved).

@@ -19,6 +19,7 @@ pub mod boot;
 pub mod commands;
 pub mod demo;
 pub mod reminders;
+pub mod shortcut;
 pub use presently_desktop::settings;
 pub mod state;
 pub mod tray;
@@ -144,6 +145,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_global_shortcut::Builder::new().build())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![BACKGROUND_ARG]),
@@ -160,6 +162,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::cancel_sign_in,
             commands::sign_out,
             commands::presence_plan,
+            commands::presence_skip,
             commands::settings_get,
             commands::settings_save,
             commands::presence_preview,
@@ -229,6 +232,10 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     tracing::debug!("start-up: tray created");
     reminders::register(&handle)?;
     autostart::reconcile(&handle, &shell);
+    app.manage(shortcut::JoinShortcut::default());
+    if let Ok(engine) = shell.engine() {
+        shortcut::apply(&handle, &engine.config().app.join_shortcut);
+    }
     shell.refresh_tray(&handle);
     tracing::debug!("start-up: tray menu and login item set");
 
@@ -492,10 +499,20 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 tracing::warn!(code = ?e.code, message = %e.message, "cannot hand it to the user");
             }
         }
+        tray::TrayAction::SkipNext(id) => skip_from_tray(app, &shell, id, true),
+        tray::TrayAction::UnskipNext(id) => skip_from_tray(app, &shell, id, false),
         tray::TrayAction::Quit => {
             shell.set_quitting();
             app.exit(0);
         }
+    }
+}
+
+/// The tray's "Don't switch for the next meeting" (`skip`) and its undo.
+fn skip_from_tray<R: Runtime>(app: &AppHandle<R>, shell: &Shell, id: String, skip: bool) {
+    let target = presently_engine::SkipTarget::Appointment(id);
+    if let Err(e) = shell.skip_presence(app, &target, false, skip) {
+        tracing::warn!(code = ?e.code, message = %e.message, "cannot skip or unskip");
     }
 }
 

@@ -124,6 +124,8 @@ pub struct SettingsView {
     pub calendars: Vec<CalendarChoice>,
     pub builtin_profiles: Vec<presently_engine::presence::profile::Profile>,
     pub config_path: String,
+    /// Whether the global shortcut "join the next meeting" is registered, or why not.
+    pub join_shortcut: crate::shortcut::JoinShortcutStatus,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -278,6 +280,31 @@ impl Shell {
         Ok(outcome)
     }
 
+    /// "Don't switch for this one" (`skip`), or its undo, for `target` (with `series`, the
+    /// whole series); the runtime looks again at once (skipping the appointment under way
+    /// gives the user's own state back now), and the agenda's badge and the tray follow.
+    pub fn skip_presence<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        target: &presently_engine::SkipTarget,
+        series: bool,
+        skip: bool,
+    ) -> Result<presently_engine::SkipOutcome, ApiError> {
+        let engine = self.engine()?;
+        let outcome = if skip {
+            engine.presence_skip(target, series)?
+        } else {
+            engine.presence_unskip(target)?
+        };
+        tracing::info!(skip, changed = outcome.changed, "presence skip");
+        if let Some(background) = &self.background {
+            background.presence_changed();
+        }
+        emit_agenda_changed(app);
+        self.refresh_tray(app);
+        Ok(outcome)
+    }
+
     /// Pauses presence automation until `until` (None: until resumed), or resumes it; the
     /// runtime is woken at once and the tray updated.
     pub fn pause_presence<R: Runtime>(
@@ -393,6 +420,7 @@ impl Shell {
                 },
             ),
             config_path: p.config_path().display().to_string(),
+            join_shortcut: crate::shortcut::JoinShortcutStatus::default(),
         })
     }
 

@@ -71,6 +71,9 @@ export const api = {
   uiReady: () => call<null>('ui_ready'),
   closeWindow: () => call<null>('close_window'),
   copyJoinLink: (id: string) => call<string>('copy_join_link', { id }),
+  /** Presence automation does not switch for appointment `id` (`series`: any of its
+   *  series), or (`skip` false) switches for it again; answers whether anything changed. */
+  presenceSkip: (id: string, series: boolean, skip: boolean) => call<boolean>('presence_skip', { id, series, skip }),
   onNavigate: (cb: (view: 'agenda' | 'settings') => void): Promise<UnlistenFn> =>
     listen<'agenda' | 'settings'>('navigate', (ev) => cb(ev.payload)),
   onAgendaChanged: (cb: () => void): Promise<UnlistenFn> => listen('agenda-changed', () => cb()),

@@ -181,6 +181,8 @@ export function start(opts: StartOptions = {}): void {
     closeDetail: () => closeDetail(),
     retry: () => void refresh(true),
     copyJoinLink: (id) => void copyJoinLink(id),
+    // The agenda comes again (`agenda-changed`) with the item's `skipped` flag.
+    skip: (id, series, skip) => void api.presenceSkip(id, series, skip).then(() => loadAgenda(false), reportActionError),
   };
 
   const signIn = createSignIn({ state, api, s, content, renderContent, renderStatus, loadAgenda, reportActionError });

@@ -35,6 +35,8 @@ export interface Handlers {
   retry(): void;
   /** Rust copies the item's join URL to the clipboard. */
   copyJoinLink(id: string): void;
+  /** "Don't switch for this one" (`skip`; `series`: the whole series), or its undo. */
+  skip(id: string, series: boolean, skip: boolean): void;
 }
 
 /** What the last "Copy join link" in the detail pane came to (shown until it fades). */
@@ -139,7 +141,9 @@ function renderItem(
   const resp = responseChip(item, s);
   if (resp) meta.push(resp);
   if (isPrivate(item)) meta.push(chip('chip-private', s.private, 'lock'));
-  if (item.presence) {
+  if (item.presence && item.skipped) {
+    meta.push(skippedChip(item.presence, s));
+  } else if (item.presence) {
     const c = chip('chip-presence', item.presence);
     c.setAttribute('title', `${s.presenceSwitch}: ${item.presence}`);
     c.setAttribute('data-testid', 'presence-marker');
@@ -411,6 +415,30 @@ function meetingRow(item: AgendaItem, s: Strings): HTMLElement | null {
   return row;
 }
 
+/** "No switching": the user skipped this appointment for presence automation. The chip's
+ *  text is its accessible name; the profile it would have switched to is in its title. */
+function skippedChip(profile: string, s: Strings): HTMLElement {
+  const c = chip('chip-skipped', s.skippedBadge);
+  c.setAttribute('title', s.skippedTitle(profile));
+  c.setAttribute('data-testid', 'skipped-marker');
+  return c;
+}
+
+/** "Don't switch for this one" (and for the series), or its undo: only for an appointment
+ *  presence automation switches for. */
+function skipActions(item: AgendaItem, s: Strings, on: Handlers): HTMLElement[] {
+  if (!item.presence) return [];
+  const button = (label: string, testid: string, series: boolean, skip: boolean): HTMLElement => {
+    const b = h('button', { type: 'button', class: 'btn', 'data-testid': testid }, label);
+    b.addEventListener('click', () => on.skip(item.id, series, skip));
+    return b;
+  };
+  if (item.skipped) return [button(s.unskip, 'unskip', false, false)];
+  const out = [button(s.skipOne, 'skip', false, true)];
+  if (item.series_id) out.push(button(s.skipSeries, 'skip-series', true, true));
+  return out;
+}
+
 function detailRow(ic: Parameters<typeof icon>[0], label: string, ...value: Child[]): HTMLElement {
   return h(
     'div',
@@ -432,6 +460,7 @@ export function renderDetail(item: AgendaItem, ctx: Ctx, on: Handlers, joinCopy:
   if (item.response === 'organizer') status.push(chip('chip-neutral', s.organizerYou));
   if (isPrivate(item)) status.push(chip('chip-private', s.private, 'lock'));
   if (isRecurring(item)) status.push(chip('chip-neutral', s.recurring, 'repeat'));
+  if (item.presence && item.skipped) status.push(skippedChip(item.presence, s));
   const showAs = SHOW_AS.has(item.show_as) ? item.show_as : 'unknown';
   status.push(h('span', { class: `chip chip-showas show-${showAs}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), s.showAs[showAs] ?? ''));
 
@@ -495,6 +524,7 @@ export function renderDetail(item: AgendaItem, ctx: Ctx, on: Handlers, joinCopy:
   );
   open.addEventListener('click', () => on.openInOutlook(item.id));
   actions.push(open);
+  const skip = skipActions(item, s, on);
 
   const titleId = 'detail-title';
   return h(
@@ -512,5 +542,6 @@ export function renderDetail(item: AgendaItem, ctx: Ctx, on: Handlers, joinCopy:
       : null,
     h('div', { class: 'actions' }, ...actions),
     copyStatus,
+    skip.length ? h('div', { class: 'presence-actions', role: 'group', 'aria-label': s.presenceAutomation }, ...skip) : null,
   );
 }

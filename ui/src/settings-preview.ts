@@ -83,8 +83,9 @@ export function createPreview(kit: Kit, visible: () => boolean): Preview {
     const local = typeof t.local === 'string' ? t.local : '';
     let what: string;
     let detail: string | null = null;
-    if (t.kind === 'apply') {
-      what = s.planApply(typeof t['profile'] === 'string' ? t['profile'] : '');
+    if (t.kind === 'apply' || t.kind === 'skipped') {
+      const profile = typeof t['profile'] === 'string' ? t['profile'] : '';
+      what = t.kind === 'apply' ? s.planApply(profile) : s.planSkipped(profile);
       const subject = t['subject_for_display'];
       const until = clockAt(t['until'], local, locale);
       detail = [typeof subject === 'string' ? s.planFor(subject) : s.planPrivate, until ? s.planUntil(until) : null].filter(Boolean).join(' ');
@@ -128,7 +129,9 @@ export function createPreview(kit: Kit, visible: () => boolean): Preview {
       case 'ok': {
         const plan = preview.plan;
         const list = plan && plan.length ? h('ol', { class: 'plan', 'data-testid': 'plan' }, ...plan.map(transitionItem)) : null;
-        const text = preview.state === 'loading' && !plan ? s.previewLoading : plan && plan.length ? s.previewCount(plan.length) : s.previewEmpty;
+        // A skipped appointment is listed but changes nothing.
+        const changes = plan ? plan.filter((t) => t.kind !== 'skipped').length : 0;
+        const text = preview.state === 'loading' && !plan ? s.previewLoading : plan && plan.length ? s.previewCount(changes) : s.previewEmpty;
         fill(previewHost, off, summary(text, plan && plan.length ? 'sr-only' : 'muted'), list);
         break;
       }

@@ -260,7 +260,7 @@ export function createSettings(deps: SettingsDeps, resume: SettingsResume | null
       calendarsSection(kit, v, d),
       presence.render(v, d),
       forwarding.render(d),
-      generalSection(kit, d),
+      generalSection(kit, d, v.join_shortcut),
       h('p', { class: 'settings-path small muted selectable', 'data-testid': 'config-path' }, s.configFile(v.config_path)),
       footer,
     );

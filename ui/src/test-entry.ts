@@ -127,6 +127,16 @@ mockIPC(
         if (!found?.join_url) throw { code: 'not_found', message: `no join link for ${String(id)}` };
         return found.join_url;
       }
+      case 'presence_skip': {
+        const a = (args ?? {}) as { id?: string; series?: boolean; skip?: boolean };
+        const items = scenario.agenda?.days.flatMap((d) => d.items) ?? [];
+        const found = items.find((i) => i.id === a.id);
+        if (!found) throw { code: 'invalid_input', message: `no appointment with id ${String(a.id)}` };
+        const covered = items.filter((i) => i.id === a.id || (a.series && found.series_id !== null && i.series_id === found.series_id));
+        const changed = covered.some((i) => i.skipped !== Boolean(a.skip));
+        for (const i of covered) i.skipped = Boolean(a.skip);
+        return changed;
+      }
       case 'sign_in_device':
         if (scenario.deviceCodeError) throw scenario.deviceCodeError;
         return structuredClone(

@@ -139,6 +139,21 @@ test('detail pane: an online meeting, a declined one, a cancelled one', async ()
   }
 });
 
+test('a skipped appointment: its "No switching" badge in the agenda and the detail pane with Switch again', async () => {
+  const skipped = agenda();
+  for (const d of skipped.days) for (const i of d.items) if (i.id === 'weekly-sync') i.skipped = true;
+  const scenario = { agenda: skipped, status: status() };
+  await auditState({ name: 'agenda with a skipped appointment', scenario }, [EN, DE]);
+  await auditState({
+    name: 'detail of a skipped appointment',
+    scenario,
+    act: async (page) => {
+      await page.locator('[data-testid="item"][data-id="weekly-sync"] .item-main').click();
+      await page.getByTestId('unskip').waitFor();
+    },
+  });
+});
+
 test('loading, an agenda error with the offline banner, signed out in demo mode', async () => {
   await auditState({ name: 'loading', scenario: { agenda: agenda(), status: status(), holdAgenda: true }, wait: '[data-testid="loading"]' });
   await auditState({

@@ -39,6 +39,8 @@ export function item(fields) {
     categories: [],
     body_preview: null,
     reminder_minutes: 15,
+    presence: null,
+    skipped: false,
     ...fields,
   };
 }

@@ -64,7 +64,7 @@ export function config() {
       forwarding: { provider: 'none', timeout_secs: 10 },
     },
     reminders: { enabled: true },
-    app: { start_at_login: false, language: 'system' },
+    app: { start_at_login: false, language: 'system', join_shortcut: 'Ctrl+Alt+J' },
   };
 }
 
@@ -90,6 +90,7 @@ export function settingsView(overrides = {}) {
     ],
     builtin_profiles: builtinProfiles(),
     config_path: '/home/dana/.config/presently/config.toml',
+    join_shortcut: { registered: 'Ctrl+Alt+J', error: null, wayland: false },
     ...overrides,
   };
 }
@@ -142,6 +143,16 @@ export function installSettingsMock(sc) {
         subject_for_display: 'Weekly sync',
         until: '2026-11-24T09:30:00Z',
         actions: set('2026-11-24T09:30:00Z'),
+      },
+      {
+        local: '2026-11-24T11:00:00+01:00',
+        at: '2026-11-24T10:00:00Z',
+        kind: 'skipped',
+        profile,
+        appointment_id: 'budget',
+        subject_for_display: 'Budget review',
+        until: '2026-11-24T10:30:00Z',
+        actions: [],
       },
       {
         local: '2026-11-24T12:00:00+01:00',

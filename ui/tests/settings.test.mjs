@@ -374,19 +374,51 @@ test('a rejected save shows the message and keeps the draft; Revert drops it', a
   });
 });
 
+test('the join shortcut: edited and saved; a failed registration and a Wayland desktop are said; locked by the organization', async () => {
+  await withSettingsApp({}, async ({ page }) => {
+    const field = page.getByTestId('join-shortcut');
+    assert.equal(await field.inputValue(), 'Ctrl+Alt+J');
+    assert.equal(await page.getByTestId('shortcut-status').count(), 0, 'registered: nothing to say');
+    await field.fill('Ctrl+Shift+M');
+    await page.getByTestId('settings-save').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="settings-status"]').textContent === 'Saved');
+    const saves = await settingsCalls(page, 'settings_save');
+    assert.equal(saves.at(-1).args.config.app.join_shortcut, 'Ctrl+Shift+M');
+  });
+  const failed = settingsView({ join_shortcut: { registered: null, error: 'no X11 display', wayland: true } });
+  await withSettingsApp({ settings: { view: failed } }, async ({ page }) => {
+    assert.match(
+      await page.getByTestId('shortcut-status').textContent(),
+      /^The shortcut is not available on this desktop: no X11 display\. Some desktops \(many Wayland ones\) give applications no global shortcuts/,
+    );
+  });
+  const wayland = settingsView({ join_shortcut: { registered: 'Ctrl+Alt+J', error: null, wayland: true } });
+  await withSettingsApp({ settings: { view: wayland } }, async ({ page }) => {
+    assert.match(await page.getByTestId('shortcut-status').textContent(), /^This is a Wayland desktop/);
+  });
+  const locked = settingsView({ locked: ['app.join_shortcut'], join_shortcut: { registered: null, error: null, wayland: false } });
+  locked.config.app.join_shortcut = '';
+  await withSettingsApp({ settings: { view: locked } }, async ({ page }) => {
+    assert.equal(await page.getByTestId('join-shortcut').isDisabled(), true);
+    assert.equal(await page.getByTestId('shortcut-status').count(), 0);
+  });
+});
+
 test('live preview: asked for with the draft after a rule change (debounced) and rendered', async () => {
   await withSettingsApp({}, async ({ page }) => {
     await page.getByTestId('plan').waitFor();
     const items = page.getByTestId('plan-item');
-    assert.equal(await items.count(), 3);
+    assert.equal(await items.count(), 4);
     assert.match(await items.nth(0).textContent(), /^10:00\sAM/);
     assert.match(await items.nth(0).textContent(), /Switch to “Deep work”/);
     assert.match(await items.nth(0).textContent(), /for “Weekly sync” until 10:30\sAM/);
     assert.match(await items.nth(0).textContent(), /Teams: Busy/);
     assert.match(await items.nth(0).textContent(), /Status message “In a meeting until 10:30”/);
-    assert.match(await items.nth(1).textContent(), /for a private appointment until 1:00\sPM/);
-    assert.match(await items.nth(1).textContent(), /Call forwarding to voicemail/);
-    assert.match(await items.nth(2).textContent(), /^1:00\sPM\s*Back to your own presence/);
+    // A skipped appointment is listed, changes nothing and is not counted.
+    assert.match(await items.nth(1).textContent(), /^11:00\sAM\s*Skipped: no switch to “Deep work”\s*for “Budget review” until 11:30\sAM$/);
+    assert.match(await items.nth(2).textContent(), /for a private appointment until 1:00\sPM/);
+    assert.match(await items.nth(2).textContent(), /Call forwarding to voicemail/);
+    assert.match(await items.nth(3).textContent(), /^1:00\sPM\s*Back to your own presence/);
     assert.equal(await page.getByTestId('preview-summary').textContent(), '3 changes planned for today');
     const first = (await settingsCalls(page, 'presence_preview')).length;
 

@@ -229,6 +229,32 @@ test('appointments that switch presence are marked with the profile', async () =
   });
 });
 
+test("Don't switch for this one: the detail pane skips the appointment, the agenda shows the badge, and it is taken back", async () => {
+  await withApp({}, async ({ page }) => {
+    const row = page.locator('[data-testid="item"][data-id="weekly-sync"]');
+    assert.equal(await row.locator('[data-testid="skipped-marker"]').count(), 0);
+    await row.locator('.item-main').click();
+    const pane = page.getByTestId('detail');
+    // Part of a series: both choices; the standup (no presence profile) offers neither.
+    assert.equal(await pane.getByTestId('skip-series').textContent(), "Don't switch for the series");
+    await pane.getByTestId('skip').click();
+    await pane.getByTestId('unskip').waitFor();
+    assert.deepEqual((await calls(page, 'presence_skip')).map((c) => c.args), [{ id: 'weekly-sync', series: false, skip: true }]);
+    const badge = row.locator('[data-testid="skipped-marker"]');
+    assert.equal(await badge.textContent(), 'No switching');
+    assert.equal(await badge.getAttribute('title'), 'Presence does not switch to In a meeting for this one');
+    assert.equal(await row.locator('[data-testid="presence-marker"]').count(), 0);
+    assert.equal(await pane.locator('[data-testid="skipped-marker"]').count(), 1);
+    await pane.getByTestId('unskip').click();
+    await pane.getByTestId('skip').waitFor();
+    assert.equal(await row.locator('[data-testid="skipped-marker"]').count(), 0);
+    assert.equal(await row.locator('[data-testid="presence-marker"]').textContent(), 'In a meeting');
+    await page.getByTestId('detail-close').click();
+    await page.locator('[data-testid="item"][data-id="standup"] .item-main').click();
+    assert.equal(await page.getByTestId('detail').getByTestId('skip').count(), 0);
+  });
+});
+
 test('error state shows the message and Retry re-invokes agenda', async () => {
   const scenario = {
     ...defaultScenario(),

@@ -180,6 +180,23 @@ enum PresenceCommand {
         #[arg(value_enum)]
         resource: TakeOverResource,
     },
+    /// Don't switch for this one: presence, status message, forwarding and automatic
+    /// replies stay as they are for an appointment (or its whole series). Skipping the
+    /// appointment under way gives your own state back now, as its end would.
+    Skip {
+        /// An appointment id (`presently agenda --json` shows them), or `next`: the
+        /// appointment under way that automation switches for, else the next one.
+        target: String,
+        /// Every occurrence of the appointment's series.
+        #[arg(long)]
+        series: bool,
+    },
+    /// Take a skip back: automation switches for the appointment again (its own skip and
+    /// its series' go).
+    Unskip {
+        /// An appointment id, or `next`.
+        target: String,
+    },
     /// Print what presence automation did, oldest first, then the writes it still has to
     /// make (a restore that keeps failing is retried until it lands).
     History {
@@ -539,6 +556,34 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             Ok(())
         }
         Command::Presence {
+            command: PresenceCommand::Skip { target, series },
+        } => {
+            let engine = open_engine(paths)?;
+            let outcome =
+                engine.presence_skip(&presently_engine::SkipTarget::parse(&target), series)?;
+            let what = skip_what(&outcome);
+            let scope = if series { " (the whole series)" } else { "" };
+            if outcome.changed {
+                println!("Presently will not switch for {what}{scope}.");
+            } else {
+                println!("Presently already does not switch for {what}{scope}.");
+            }
+            Ok(())
+        }
+        Command::Presence {
+            command: PresenceCommand::Unskip { target },
+        } => {
+            let engine = open_engine(paths)?;
+            let outcome = engine.presence_unskip(&presently_engine::SkipTarget::parse(&target))?;
+            let what = skip_what(&outcome);
+            if outcome.changed {
+                println!("Presently switches for {what} again.");
+            } else {
+                println!("{what} was not skipped; nothing to take back.");
+            }
+            Ok(())
+        }
+        Command::Presence {
             command: PresenceCommand::History { limit, json },
         } => {
             let engine = open_engine(paths)?;
@@ -627,6 +672,18 @@ fn pending_line(
     )
 }
 
+/// "Weekly sync [AAMk…]", or "a private appointment [AAMk…]".
+fn skip_what(outcome: &presently_engine::SkipOutcome) -> String {
+    format!(
+        "{} [{}]",
+        outcome
+            .subject
+            .as_deref()
+            .unwrap_or("a private appointment"),
+        outcome.appointment_id
+    )
+}
+
 /// One block per transition: the local instant, apply/restore, profile, appointment, then
 /// the actions.
 fn format_plan(plan: &[PlannedTransition]) -> String {
@@ -654,6 +711,20 @@ fn format_plan(plan: &[PlannedTransition]) -> String {
                     .unwrap_or("(private appointment)")
             ),
             TransitionKind::Restore { .. } => "restore  the state before automation".to_owned(),
+            TransitionKind::Skipped {
+                profile,
+                appointment_id,
+                subject_for_display,
+                ..
+            } => {
+                let subject = subject_for_display
+                    .as_deref()
+                    .unwrap_or("(private appointment)");
+                out.push_str(&format!(
+                    "{when}  skipped  {profile} · {subject} [{appointment_id}]\n    (skipped: nothing switches)\n"
+                ));
+                continue;
+            }
         };
         out.push_str(&format!("{when}  {head}\n"));
         if step.transition.actions.is_empty() {

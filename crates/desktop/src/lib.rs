@@ -9,6 +9,7 @@
 //! - [`reminders`]: the loop that shows reminders at their time, and their text.
 //! - [`presence`]: what presence automation keeps failing at, and when a restore that keeps
 //!   failing is worth a notification.
+//! - [`shortcut`]: which meeting the global shortcut "join the next meeting" joins.
 //! - [`handoff`]: which process runs the background work (sync, presence, reminders, the
 //!   tray) and how the window app and the tray host pass it between them.
 
@@ -17,5 +18,6 @@ pub mod handoff;
 pub mod presence;
 pub mod reminders;
 pub mod settings;
+pub mod shortcut;
 pub mod sync;
 pub mod tray;

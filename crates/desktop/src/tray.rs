@@ -98,6 +98,11 @@ pub enum TrayAction {
     ResumePresence,
     /// The user changed this resource by hand: automation leaves it as they set it.
     TakeOver(Resource),
+    /// "Don't switch for the next meeting": presence automation skips the appointment under
+    /// way or next (by id, so a menu shown before the next one began skips what it named).
+    SkipNext(String),
+    /// "Switch for the next meeting again": the skip of that appointment is taken back.
+    UnskipNext(String),
     Quit,
 }
 
@@ -116,6 +121,8 @@ impl TrayAction {
             TrayAction::PausePresenceUntilTomorrow => "pause-presence-tomorrow".to_owned(),
             TrayAction::ResumePresence => "resume-presence".to_owned(),
             TrayAction::TakeOver(r) => format!("take-over:{}", r.as_str()),
+            TrayAction::SkipNext(id) => format!("skip:{id}"),
+            TrayAction::UnskipNext(id) => format!("unskip:{id}"),
             TrayAction::Quit => "quit".to_owned(),
         }
     }
@@ -140,6 +147,8 @@ impl TrayAction {
                 item("open-item:")
                     .map(TrayAction::OpenItem)
                     .or_else(|| item("join-item:").map(TrayAction::JoinItem))
+                    .or_else(|| item("skip:").map(TrayAction::SkipNext))
+                    .or_else(|| item("unskip:").map(TrayAction::UnskipNext))
                     .or_else(|| {
                         item("take-over:")
                             .and_then(|r| Resource::parse(&r))
@@ -407,6 +416,24 @@ fn presence_items(
     if let Some(error) = &p.error {
         items.push(TrayItem::Label(shorten_to(error, MAX_PROBLEM)));
     }
+    if let Some(next) = &p.next_switch {
+        let subject = next
+            .subject
+            .as_deref()
+            .map_or_else(|| "private appointment".to_owned(), shorten);
+        let id = next.appointment_id.clone();
+        items.push(if next.skipped {
+            action(
+                TrayAction::UnskipNext(id),
+                format!("Switch for the next meeting again ({subject})"),
+            )
+        } else {
+            action(
+                TrayAction::SkipNext(id),
+                format!("Don't switch for the next meeting ({subject})"),
+            )
+        });
+    }
     for &r in &p.take_over {
         items.push(action(
             TrayAction::TakeOver(r),
@@ -597,6 +624,7 @@ mod presence_tests {
             paused: None,
             error: None,
             take_over: vec![],
+            next_switch: None,
         };
         let menu = build(&signed_in(), None, Some(&summary), now);
         let shown = labels(&menu);
@@ -638,6 +666,92 @@ mod presence_tests {
 }
 
 #[cfg(test)]
+mod skip_tests {
+    use super::*;
+    use presently_engine::engine::{AccountStatus, SyncStatus};
+    use presently_engine::NextSwitch;
+
+    /// The menu offers to skip the next meeting, names it, and once skipped offers the undo.
+    #[test]
+    fn the_tray_offers_to_skip_the_next_meeting_and_to_take_it_back() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let now = at("2026-11-24T09:10:00Z");
+        let status = StatusView {
+            account: AccountStatus {
+                signed_in: true,
+                upn: None,
+                display_name: None,
+                demo: false,
+            },
+            sync: SyncStatus {
+                state: SyncPhase::Idle,
+                last_synced_at: None,
+                message: None,
+            },
+            timezone: "UTC".into(),
+        };
+        let next = NextSwitch {
+            appointment_id: "AAMk1".into(),
+            subject: Some("Weekly sync".into()),
+            start: at("2026-11-24T10:00:00Z"),
+            end: at("2026-11-24T10:30:00Z"),
+            profile: "In a meeting".into(),
+            series_id: None,
+            skipped: false,
+        };
+        let summary = PresenceSummary {
+            current: None,
+            next: Some((Some("In a meeting".into()), next.start)),
+            paused: None,
+            error: None,
+            take_over: vec![],
+            next_switch: Some(next.clone()),
+        };
+        let menu = build(&status, None, Some(&summary), now);
+        let skip = TrayItem::Action {
+            action: TrayAction::SkipNext("AAMk1".into()),
+            title: "Don't switch for the next meeting (Weekly sync)".into(),
+        };
+        assert!(menu.items.contains(&skip), "{:?}", menu.items);
+        let skipped = PresenceSummary {
+            next_switch: Some(NextSwitch {
+                skipped: true,
+                subject: None,
+                ..next
+            }),
+            ..summary.clone()
+        };
+        let menu = build(&status, None, Some(&skipped), now);
+        let undo = TrayItem::Action {
+            action: TrayAction::UnskipNext("AAMk1".into()),
+            title: "Switch for the next meeting again (private appointment)".into(),
+        };
+        assert!(menu.items.contains(&undo), "{:?}", menu.items);
+        assert!(!menu.items.contains(&skip));
+        // Nothing ahead: neither item.
+        let none = PresenceSummary {
+            next_switch: None,
+            ..summary
+        };
+        let menu = build(&status, None, Some(&none), now);
+        assert!(!menu.items.iter().any(|i| matches!(
+            i,
+            TrayItem::Action {
+                action: TrayAction::SkipNext(_) | TrayAction::UnskipNext(_),
+                ..
+            }
+        )));
+        for action in [
+            TrayAction::SkipNext("AAMk1=".into()),
+            TrayAction::UnskipNext("AAMk1=".into()),
+        ] {
+            assert_eq!(TrayAction::from_id(&action.to_id()), Some(action));
+        }
+        assert_eq!(TrayAction::from_id("skip:"), None);
+    }
+}
+
+#[cfg(test)]
 mod presence_problem_tests {
     use super::*;
     use presently_engine::engine::{AccountStatus, SyncStatus};
@@ -671,6 +785,7 @@ mod presence_problem_tests {
             paused: None,
             error: Some(problem.into()),
             take_over: vec![Resource::Forwarding],
+            next_switch: None,
         };
         let menu = build(&signed_in(SyncPhase::Idle), None, Some(&summary), now);
         assert_eq!(menu.icon, TrayIconKind::Error);
@@ -709,7 +824,7 @@ mod presence_problem_tests {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::NaiveDate;
     use presently_engine::agenda::AgendaDay;
@@ -733,7 +848,7 @@ mod tests {
     }
 
     /// An accepted, busy, timed appointment (the other test modules use it too).
-    pub(super) fn item(id: &str, subject: &str, start: &str, end: &str) -> AgendaItem {
+    pub(crate) fn item(id: &str, subject: &str, start: &str, end: &str) -> AgendaItem {
         AgendaItem {
             id: id.into(),
             calendar: "primary".into(),
@@ -761,6 +876,7 @@ mod tests {
             body_preview: None,
             reminder_minutes: None,
             presence: None,
+            skipped: false,
             attendees: None,
         }
     }
@@ -1056,6 +1172,7 @@ mod tests {
             paused: None,
             error: None,
             take_over: vec![],
+            next_switch: None,
         };
         let paused = PresenceSummary {
             paused: Some(None),
@@ -1233,6 +1350,7 @@ mod tests {
             "2026-03-30".parse().expect("date"),
             1,
             now,
+            None,
             None,
         )
         .expect("agenda");

@@ -51,6 +51,9 @@ pub struct AgendaItem {
     pub reminder_minutes: Option<u32>,
     /// The presence profile this appointment switches to, when presence automation is on.
     pub presence: Option<String>,
+    /// The user said presence automation should not switch for it ("don't switch for this
+    /// one": the occurrence or its series).
+    pub skipped: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
@@ -87,6 +90,7 @@ pub fn agenda(
     days: u32,
     now: DateTime<Utc>,
     policy: Option<&crate::presence::Policy>,
+    skips: Option<&crate::store::PresenceSkips>,
 ) -> Result<AgendaView, Error> {
     let to = from
         .checked_add_days(Days::new(u64::from(days)))
@@ -129,6 +133,7 @@ pub fn agenda(
                     shown.presence = policy
                         .and_then(|p| p.profile_for(a))
                         .map(|p| p.name.clone());
+                    shown.skipped = skips.is_some_and(|s| s.covers(a));
                     shown
                 })
                 .collect(),
@@ -192,6 +197,7 @@ fn item(a: &Appointment, tz: Tz, calendar: Option<&Calendar>) -> AgendaItem {
         body_preview: a.body_preview.clone(),
         reminder_minutes: a.reminder_minutes,
         presence: None,
+        skipped: false,
     }
 }
 
@@ -276,6 +282,7 @@ mod tests {
             3,
             "2026-03-28T08:00:00Z".parse().unwrap(),
             None,
+            None,
         )
         .unwrap();
         assert_eq!(view.days.len(), 3);
@@ -309,6 +316,7 @@ mod tests {
                 3,
                 "2026-03-28T00:00:00Z".parse().unwrap(),
                 None,
+                None,
             )
             .unwrap();
             assert!(view.days[0].items.is_empty(), "{tz}");
@@ -332,6 +340,7 @@ mod tests {
             5,
             "2026-11-23T00:00:00Z".parse().unwrap(),
             None,
+            None,
         )
         .unwrap();
         let counts: Vec<usize> = view.days.iter().map(|d| d.items.len()).collect();
@@ -348,6 +357,7 @@ mod tests {
             5,
             "2026-11-23T00:00:00Z".parse().unwrap(),
             Some(&policy),
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -372,6 +382,7 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
             1,
             "2026-11-24T08:00:00Z".parse().unwrap(),
+            None,
             None,
         )
         .unwrap();

@@ -56,13 +56,79 @@ impl Default for RemindersConfig {
 }
 
 /// `[app]`: the desktop app itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct AppConfig {
     /// Start Presently when the user logs in.
     pub start_at_login: bool,
     /// The language of the user interface.
     pub language: Language,
+    /// The global shortcut that joins the meeting under way or starting within 10 minutes
+    /// (else shows the agenda), as modifiers and a key joined by `+` ("Ctrl+Alt+J", the
+    /// default); empty: none. An organization turns it off by locking it to "".
+    pub join_shortcut: String,
+}
+
+/// The default of `app.join_shortcut`.
+pub const DEFAULT_JOIN_SHORTCUT: &str = "Ctrl+Alt+J";
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            start_at_login: false,
+            language: Language::default(),
+            join_shortcut: DEFAULT_JOIN_SHORTCUT.to_owned(),
+        }
+    }
+}
+
+/// Checks a global shortcut as `app.join_shortcut` holds it: at least one of Ctrl, Alt,
+/// Shift, Super (or CmdOrCtrl) and exactly one key — a letter, a digit or F1–F24 — joined
+/// by `+`, without regard to case. Empty is "no shortcut". A shortcut without a modifier
+/// would take a plain key away from every other program.
+pub fn check_shortcut(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(());
+    }
+    const MODIFIERS: [&str; 11] = [
+        "ctrl",
+        "control",
+        "alt",
+        "option",
+        "shift",
+        "super",
+        "meta",
+        "cmd",
+        "command",
+        "cmdorctrl",
+        "commandorcontrol",
+    ];
+    let parts: Vec<String> = text.split('+').map(|p| p.trim().to_lowercase()).collect();
+    let Some((key, modifiers)) = parts.split_last() else {
+        return Err("is empty".into());
+    };
+    if modifiers.is_empty() {
+        return Err(format!(
+            "{text:?} has no modifier; use one of Ctrl, Alt, Shift or Super with a key, such as Ctrl+Alt+J"
+        ));
+    }
+    if let Some(m) = modifiers.iter().find(|m| !MODIFIERS.contains(&m.as_str())) {
+        return Err(format!(
+            "{m:?} in {text:?} is not a modifier (Ctrl, Alt, Shift, Super)"
+        ));
+    }
+    let function_key = key
+        .strip_prefix('f')
+        .and_then(|n| n.parse::<u8>().ok())
+        .is_some_and(|n| (1..=24).contains(&n));
+    let single = key.len() == 1 && key.chars().all(|c| c.is_ascii_alphanumeric());
+    if !(single || function_key) {
+        return Err(format!(
+            "{key:?} in {text:?} is not a key; use a letter, a digit or F1 to F24"
+        ));
+    }
+    Ok(())
 }
 
 /// The user interface language: the system's (the default), English or German.
@@ -301,6 +367,9 @@ impl Config {
 
     /// Checks values that parse but make no sense; returns the key and the reason.
     pub fn validate(&self) -> Result<(), (String, String)> {
+        if let Err(reason) = check_shortcut(&self.app.join_shortcut) {
+            return Err(("app.join_shortcut".into(), reason));
+        }
         let mut names = std::collections::HashSet::new();
         for (i, feed) in self.subscriptions.iter().enumerate() {
             let key = format!("subscriptions[{i}]");
@@ -717,6 +786,41 @@ pub(crate) fn find_key_line(text: &str, key: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_join_shortcut_defaults_to_ctrl_alt_j_and_is_checked() {
+        assert_eq!(Config::default().app.join_shortcut, "Ctrl+Alt+J");
+        let off = parse("[app]\njoin_shortcut = \"\"\n").unwrap();
+        assert_eq!(off.app.join_shortcut, "");
+        for ok in [
+            "Ctrl+Alt+J",
+            "ctrl + shift + 5",
+            "Super+F12",
+            "CmdOrCtrl+Alt+M",
+            "",
+        ] {
+            assert_eq!(check_shortcut(ok), Ok(()), "{ok}");
+        }
+        for (bad, says) in [
+            ("J", "has no modifier"),
+            ("Ctrl+Alt", "\"alt\" in \"Ctrl+Alt\" is not a key"),
+            (
+                "Ctrl+Hyper+J",
+                "\"hyper\" in \"Ctrl+Hyper+J\" is not a modifier",
+            ),
+            ("Ctrl+F25", "is not a key"),
+            ("Ctrl+Enter", "is not a key"),
+        ] {
+            let e = check_shortcut(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let mut config = Config::default();
+        config.app.join_shortcut = "J".into();
+        assert_eq!(
+            config.validate().unwrap_err().0,
+            "app.join_shortcut".to_owned()
+        );
+    }
 
     fn parse(text: &str) -> Result<Config, Error> {
         Config::parse(Path::new("/etc/presently/config.toml"), text)

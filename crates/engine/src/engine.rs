@@ -55,10 +55,12 @@ pub struct Engine {
 mod outlook;
 mod presence;
 mod run_sync;
+mod skip;
 mod subscriptions;
 pub mod sync_loop;
 pub use presence::{PresenceSummary, TakeOverOutcome};
 pub use run_sync::{CalendarReport, ReadMode, RoundRead, SyncOptions, SyncReport};
+pub use skip::{NextSwitch, SkipOutcome, SkipTarget};
 pub use subscriptions::{FeedOutcome, FeedReport};
 
 /// `meta` key recording why the user is not signed in although an account is stored:
@@ -398,6 +400,7 @@ impl Engine {
         } else {
             None
         };
+        let skips = self.presence_skip_set()?;
         agenda::agenda(
             &self.store(),
             tz,
@@ -405,6 +408,7 @@ impl Engine {
             days,
             self.clock.now(),
             policy.as_ref(),
+            Some(&skips),
         )
     }
 

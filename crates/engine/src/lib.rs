@@ -26,6 +26,6 @@ pub mod sync;
 pub mod zone;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use engine::{Engine, EngineSetup, StatusView};
+pub use engine::{Engine, EngineSetup, NextSwitch, SkipOutcome, SkipTarget, StatusView};
 pub use error::{ApiError, Error, ErrorCode};
 pub use links::OpenKind;

@@ -326,6 +326,31 @@ pub const MIGRATIONS: &[&str] = &[
         id_key INTEGER NOT NULL
      );
      CREATE INDEX staged_seen_by_id_key ON staged_seen(id_key);",
+    // 13: appointments presence automation does not switch for (issue 22): one occurrence
+    // by its id, or a whole series by its master's id. A skip goes with its appointment:
+    // an occurrence's when its row is deleted (sync removed it, or its calendar), a
+    // series' when no occurrence of it is left. Updates never delete a row, so an edited
+    // appointment keeps its skip.
+    "CREATE TABLE presence_skips (
+        scope TEXT NOT NULL CHECK (scope IN ('occurrence', 'series')),
+        id TEXT NOT NULL,
+        subject TEXT,
+        created_utc INTEGER NOT NULL,
+        PRIMARY KEY (scope, id)
+     );
+     CREATE TRIGGER presence_skips_drop_occurrence AFTER DELETE ON appointments
+     WHEN EXISTS (SELECT 1 FROM presence_skips WHERE scope = 'occurrence' AND id = OLD.id)
+     BEGIN
+        DELETE FROM presence_skips WHERE scope = 'occurrence' AND id = OLD.id
+            AND NOT EXISTS (SELECT 1 FROM appointments WHERE id_key = OLD.id_key AND id = OLD.id);
+     END;
+     CREATE TRIGGER presence_skips_drop_series AFTER DELETE ON appointments
+     WHEN OLD.series_master_id IS NOT NULL AND EXISTS (SELECT 1 FROM presence_skips
+        WHERE scope = 'series' AND id = OLD.series_master_id)
+     BEGIN
+        DELETE FROM presence_skips WHERE scope = 'series' AND id = OLD.series_master_id
+            AND NOT EXISTS (SELECT 1 FROM appointments WHERE series_master_id = OLD.series_master_id);
+     END;",
 ];
 
 /// What a line of the presence history records; stored (and shown in `--json`) as its
@@ -348,12 +373,16 @@ pub enum HistoryKind {
     Pending,
     Paused,
     Resumed,
+    /// The user said automation should not switch for an appointment (or a series).
+    Skipped,
+    /// The user took a skip back.
+    Unskipped,
     /// Written by another version of Presently: kept and shown as it is.
     Other(String),
 }
 
 impl HistoryKind {
-    const NAMED: [(HistoryKind, &'static str); 9] = [
+    const NAMED: [(HistoryKind, &'static str); 11] = [
         (HistoryKind::Applied, "applied"),
         (HistoryKind::Restored, "restored"),
         (HistoryKind::StoodBack, "stood_back"),
@@ -363,6 +392,8 @@ impl HistoryKind {
         (HistoryKind::Pending, "pending"),
         (HistoryKind::Paused, "paused"),
         (HistoryKind::Resumed, "resumed"),
+        (HistoryKind::Skipped, "skipped"),
+        (HistoryKind::Unskipped, "unskipped"),
     ];
 
     pub fn as_str(&self) -> &str {
@@ -1047,7 +1078,7 @@ impl Store {
         tx.execute_batch(
             "DELETE FROM calendars; DELETE FROM account; DELETE FROM meta;
              DELETE FROM presence_history; DELETE FROM presence_journal;
-             DELETE FROM presence_resources;
+             DELETE FROM presence_resources; DELETE FROM presence_skips;
              UPDATE presence_automation SET paused = 0, paused_until = NULL, pre_state = NULL,
                  headline = NULL;",
         )?;
@@ -1062,25 +1093,7 @@ impl Store {
         keep_after: DateTime<Utc>,
     ) -> Result<(), Error> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO presence_history
-                (at_utc, event, profile, appointment_id, subject, presence, until_utc, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                row.at.timestamp(),
-                row.event.as_str(),
-                row.profile,
-                row.appointment_id,
-                row.subject,
-                row.presence,
-                row.until.map(|t| t.timestamp()),
-                row.detail
-            ],
-        )?;
-        tx.execute(
-            "DELETE FROM presence_history WHERE at_utc < ?1",
-            [keep_after.timestamp()],
-        )?;
+        insert_history(&tx, row, keep_after)?;
         tx.commit()?;
         Ok(())
     }
@@ -1539,6 +1552,34 @@ fn swap_in(
     Ok(stats)
 }
 
+/// Appends one presence history line inside `tx`; lines older than `keep_after` go.
+fn insert_history(
+    tx: &Transaction<'_>,
+    row: &PresenceHistoryRow,
+    keep_after: DateTime<Utc>,
+) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO presence_history
+            (at_utc, event, profile, appointment_id, subject, presence, until_utc, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            row.at.timestamp(),
+            row.event.as_str(),
+            row.profile,
+            row.appointment_id,
+            row.subject,
+            row.presence,
+            row.until.map(|t| t.timestamp()),
+            row.detail
+        ],
+    )?;
+    tx.execute(
+        "DELETE FROM presence_history WHERE at_utc < ?1",
+        [keep_after.timestamp()],
+    )?;
+    Ok(())
+}
+
 fn write_sync_state(tx: &Transaction<'_>, calendar_id: &str, s: &SyncState) -> Result<(), Error> {
     tx.execute(
         "INSERT INTO sync_state (calendar_id, delta_link, next_link, window_start, window_end, last_synced_at, round_kind)
@@ -1630,7 +1671,9 @@ fn row_to_appointment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
     })
 }
 
+mod skips;
 mod subscriptions;
+pub use skips::{PresenceSkip, PresenceSkips, SkipChange, SkipScope};
 pub use subscriptions::{FeedValidators, Subscription, SUBSCRIPTION_ID_PREFIX};
 
 #[cfg(test)]

@@ -267,6 +267,46 @@ language = "de"
     );
 }
 
+/// Issue 22: an organization turns the global shortcut "join the next meeting" off by
+/// locking `app.join_shortcut` to "": the user's own combination is ignored, and a save
+/// that changes it is refused.
+#[test]
+fn a_policy_turns_the_join_shortcut_off_by_locking_it_empty() {
+    let p = OrgPolicy::parse(
+        Path::new("p.toml"),
+        r#"
+[[groups]]
+name = "All"
+default = true
+locked = ["app.join_shortcut"]
+
+[groups.settings.app]
+join_shortcut = ""
+"#,
+    )
+    .unwrap();
+    let user = table("[app]\njoin_shortcut = \"Ctrl+Shift+K\"\n");
+    let l = resolve(Some(&p), &user, None).unwrap();
+    assert_eq!(l.config.app.join_shortcut, "");
+    assert!(l.is_locked("app.join_shortcut"));
+    let mut edited = l.config.clone();
+    edited.app.join_shortcut = "Ctrl+Alt+J".into();
+    assert!(check_locked(&edited, &l).is_err());
+    // Without a policy the default holds, and the user's own combination is theirs.
+    assert_eq!(
+        resolve(None, &table(""), None)
+            .unwrap()
+            .config
+            .app
+            .join_shortcut,
+        "Ctrl+Alt+J"
+    );
+    assert_eq!(
+        resolve(None, &user, None).unwrap().config.app.join_shortcut,
+        "Ctrl+Shift+K"
+    );
+}
+
 #[test]
 fn a_users_rule_may_name_a_profile_the_group_defines() {
     let p = OrgPolicy::parse(

@@ -336,6 +336,20 @@ async fn act(engine: &Arc<Engine>, background: &Background, action: TrayAction) 
             }
             background.tray_changed();
         }
+        TrayAction::SkipNext(ref id) | TrayAction::UnskipNext(ref id) => {
+            let skip = matches!(action, TrayAction::SkipNext(_));
+            let target = presently_engine::SkipTarget::Appointment(id.clone());
+            let done = if skip {
+                engine.presence_skip(&target, false)
+            } else {
+                engine.presence_unskip(&target)
+            };
+            match done {
+                Ok(outcome) => tracing::info!(skip, changed = outcome.changed, "presence skip"),
+                Err(e) => tracing::warn!(error = %e, "cannot skip or unskip"),
+            }
+            background.presence_changed();
+        }
         TrayAction::SignOut => {
             if let Err(e) = engine.sign_out(false).await {
                 tracing::warn!(error = %e, "cannot sign out");

@@ -262,7 +262,7 @@ async fn the_tray_host_shows_the_next_meeting_reminds_joins_and_quits() {
     std::fs::write(
         &config,
         format!(
-            "[microsoft]\nclient_id = \"{}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n",
+            "[microsoft]\nclient_id = \"{}\"\nauthority_host = \"{base}\"\ngraph_endpoint = \"{base}\"\n\n[features]\npresence = true\n",
             presently_emulator::DEMO_CLIENT_ID
         ),
     )
@@ -409,7 +409,8 @@ async fn the_tray_host_shows_the_next_meeting_reminds_joins_and_quits() {
         let meeting = menu_items(&menu)
             .await
             .into_iter()
-            .find(|(label, _)| label.contains("Tray host check-in"))
+            // Not the presence items that name it ("Don't switch for the next meeting (…)").
+            .find(|(label, _)| label.contains("Tray host check-in") && !label.contains("meeting ("))
             .expect("still in the menu");
         menu.event(meeting.1, "clicked", &Value::from(0i32), 0)
             .await
@@ -429,6 +430,50 @@ async fn the_tray_host_shows_the_next_meeting_reminds_joins_and_quits() {
             (control.request_count() > before).then_some(())
         })
         .await;
+
+        // "Don't switch for the next meeting" skips it (presence automation is on): the
+        // menu then offers the undo, the agenda marks it, and the undo takes it back.
+        let skip = until("the skip item", async || {
+            menu_items(&menu).await.into_iter().find(|(label, _)| {
+                label == "Don't switch for the next meeting (Tray host check-in)"
+            })
+        })
+        .await;
+        menu.event(skip.1, "clicked", &Value::from(0i32), 0)
+            .await
+            .unwrap();
+        let undo = until("the undo item", async || {
+            menu_items(&menu).await.into_iter().find(|(label, _)| {
+                label == "Switch for the next meeting again (Tray host check-in)"
+            })
+        })
+        .await;
+        let skipped = || {
+            let mut agenda = Command::new(&cli);
+            env(&mut agenda);
+            let out = agenda.args(["agenda", "--json"]).output().unwrap();
+            assert!(out.status.success(), "presently agenda --json");
+            let items: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            items
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["subject"] == "Tray host check-in")
+                .map(|i| i["skipped"] == true)
+                .unwrap()
+        };
+        assert!(skipped(), "the agenda marks the skipped meeting");
+        menu.event(undo.1, "clicked", &Value::from(0i32), 0)
+            .await
+            .unwrap();
+        until("the skip item again", async || {
+            menu_items(&menu)
+                .await
+                .into_keys()
+                .find(|label| label.starts_with("Don't switch for the next meeting"))
+        })
+        .await;
+        assert!(!skipped(), "unskipped");
 
         // Quit ends the host and lets go of the work.
         let items = menu_items(&menu).await;

@@ -31,4 +31,9 @@ meeting_id: string | null, meeting_passcode: string | null, web_link: string | n
 /**
  * The presence profile this appointment switches to, when presence automation is on.
  */
-presence: string | null, };
+presence: string | null, 
+/**
+ * The user said presence automation should not switch for it ("don't switch for this
+ * one": the occurrence or its series).
+ */
+skipped: boolean, };

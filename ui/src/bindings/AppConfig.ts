@@ -12,4 +12,10 @@ start_at_login: boolean,
 /**
  * The language of the user interface.
  */
-language: Language, };
+language: Language, 
+/**
+ * The global shortcut that joins the meeting under way or starting within 10 minutes
+ * (else shows the agenda), as modifiers and a key joined by `+` ("Ctrl+Alt+J", the
+ * default); empty: none. An organization turns it off by locking it to "".
+ */
+join_shortcut: string, };

@@ -13,4 +13,8 @@ local: string, at: string, actions: Array<Action>, } & ({ "kind": "apply", profi
 /**
  * None for private, personal and confidential appointments.
  */
-subject_for_display: string | null, until: string, } | { "kind": "restore", state: UserState, });
+subject_for_display: string | null, until: string, } | { "kind": "restore", state: UserState, } | { "kind": "skipped", profile: string, appointment_id: string, 
+/**
+ * None for private, personal and confidential appointments.
+ */
+subject_for_display: string | null, until: string, });

@@ -2,6 +2,7 @@
 import type { AppRegistration } from "./AppRegistration";
 import type { CalendarChoice } from "./CalendarChoice";
 import type { Config } from "./Config";
+import type { JoinShortcutStatus } from "./JoinShortcutStatus";
 import type { PolicyInfo } from "./PolicyInfo";
 import type { Profile } from "./Profile";
 import type { SettingsAccount } from "./SettingsAccount";
@@ -10,4 +11,8 @@ import type { SyncMethod } from "./SyncMethod";
 /**
  * What `settings_get` and `settings_save` answer (see `ui/src/types.ts`).
  */
-export type SettingsView = { config: Config, locked: Array<string>, policy: PolicyInfo | null, config_error: string | null, sync_method: SyncMethod, account: SettingsAccount, application: AppRegistration | null, calendars: Array<CalendarChoice>, builtin_profiles: Array<Profile>, config_path: string, };
+export type SettingsView = { config: Config, locked: Array<string>, policy: PolicyInfo | null, config_error: string | null, sync_method: SyncMethod, account: SettingsAccount, application: AppRegistration | null, calendars: Array<CalendarChoice>, builtin_profiles: Array<Profile>, config_path: string, 
+/**
+ * Whether the global shortcut "join the next meeting" is registered, or why not.
+ */
+join_shortcut: JoinShortcutStatus, };

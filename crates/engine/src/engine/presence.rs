@@ -16,7 +16,7 @@ use crate::presence::profile::Capabilities;
 use crate::presence::runtime::{
     self, HistoryLine, PresenceStatus, RuntimeOptions, SystemTimer, Timer, HISTORY_DAYS,
 };
-use crate::presence::{plan, PlannedTransition, Policy, PresenceConfig, UserState};
+use crate::presence::{plan_skipping, PlannedTransition, Policy, PresenceConfig, UserState};
 use crate::store::{Pause, PresenceDriverSave, PresenceHistoryRow};
 use chrono::{DateTime, Days, Utc};
 use secrecy::SecretString;
@@ -71,6 +71,9 @@ pub struct PresenceSummary {
     /// ([`Engine::presence_take_over`]): forwarding it cannot read back (an HTTP or command
     /// provider), and whatever it keeps failing to give back.
     pub take_over: Vec<Resource>,
+    /// The appointment automation switches for next (under way, else coming), and whether
+    /// the user skipped it: the tray's "Don't switch for the next meeting" and its undo.
+    pub next_switch: Option<crate::engine::NextSwitch>,
 }
 
 impl Engine {
@@ -90,13 +93,16 @@ impl Engine {
                 TransitionKind::Apply { profile, until, .. } => Some((profile.clone(), *until)),
                 _ => None,
             });
-        let next = plan
-            .iter()
-            .find(|p| p.transition.at > now)
-            .map(|p| match &p.transition.kind {
-                TransitionKind::Apply { profile, .. } => (Some(profile.clone()), p.transition.at),
-                TransitionKind::Restore { .. } => (None, p.transition.at),
-            });
+        let next =
+            plan.iter()
+                .filter(|p| p.transition.at > now)
+                .find_map(|p| match &p.transition.kind {
+                    TransitionKind::Apply { profile, .. } => {
+                        Some((Some(profile.clone()), p.transition.at))
+                    }
+                    TransitionKind::Restore { .. } => Some((None, p.transition.at)),
+                    TransitionKind::Skipped { .. } => None,
+                });
         let failing = status.resources.iter().find_map(|r| r.problem.clone());
         let write_only = || {
             self.forwarding_provider()
@@ -117,6 +123,7 @@ impl Engine {
             paused: status.paused.map(|p| p.until),
             error: failing.or(status.error),
             take_over,
+            next_switch: self.presence_next_switch()?,
         }))
     }
 
@@ -222,8 +229,10 @@ impl Engine {
             from_date,
             to_date,
         )?;
-        Ok(plan(
+        let skips = self.presence_skip_set()?;
+        Ok(plan_skipping(
             &appointments,
+            &skips,
             policy,
             tz,
             &UserState::default(),
@@ -522,9 +531,13 @@ impl PlanSource for EnginePorts {
         let pause = engine.store().presence_pause()?;
         let plan = if config.features.presence {
             let policy = engine.presence_policy()?;
-            let appointments = engine
+            let mut appointments = engine
                 .store()
                 .appointments_overlapping(start, end, from, to)?;
+            // A skipped appointment switches nothing: to the driver it is not there, so
+            // skipping one under way ends its block now, as its end would.
+            let skips = engine.presence_skip_set()?;
+            appointments.retain(|a| !skips.covers(a));
             Plan::new(&policy, tz, &appointments)
         } else {
             Plan::default()

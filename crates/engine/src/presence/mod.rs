@@ -29,7 +29,7 @@ use profile::{builtin_profiles, Capabilities, Forwarding, Profile};
 use rules::{default_rules, Rule};
 use serde::{Deserialize, Serialize};
 
-pub use plan::{plan, HistoryEntry, PlannedTransition};
+pub use plan::{plan, plan_skipping, HistoryEntry, PlannedTransition};
 pub use scheduler::{Action, Desired, Scheduler, Transition, TransitionKind};
 
 /// A profile or rule that cannot work; `key` is the configuration key it came from.

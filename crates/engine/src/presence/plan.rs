@@ -2,9 +2,10 @@
 //! `presently presence plan` and the settings preview show it; and the history entries
 //! the runtime will keep of applied transitions.
 
-use super::scheduler::{Scheduler, Transition, TransitionKind};
+use super::scheduler::{span, Scheduler, Transition, TransitionKind};
 use super::{Policy, UserState};
 use crate::model::Appointment;
+use crate::store::PresenceSkips;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -28,8 +29,34 @@ pub fn plan(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<PlannedTransition> {
+    plan_skipping(
+        appointments,
+        &PresenceSkips::default(),
+        policy,
+        tz,
+        pre,
+        from,
+        to,
+    )
+}
+
+/// [`plan`] with the user's skips: a skipped appointment switches nothing (as if it were
+/// not there) and shows as a [`TransitionKind::Skipped`] line at its start (at `from`
+/// when under way), after the transitions of the same instant.
+pub fn plan_skipping(
+    appointments: &[Appointment],
+    skips: &PresenceSkips,
+    policy: &Policy,
+    tz: Tz,
+    pre: &UserState,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<PlannedTransition> {
+    let (skipped, kept): (Vec<&Appointment>, Vec<&Appointment>) =
+        appointments.iter().partition(|a| skips.covers(a));
+    let kept: Vec<Appointment> = kept.into_iter().cloned().collect();
     let mut scheduler = Scheduler::new(policy.clone(), tz, pre.clone());
-    scheduler.set_appointments(appointments);
+    scheduler.set_appointments(&kept);
     let mut out: Vec<Transition> = Vec::new();
     if from < to {
         out.extend(scheduler.handle_timeout(from));
@@ -41,6 +68,29 @@ pub fn plan(
             out.extend(scheduler.handle_timeout(at));
             last = at;
         }
+    }
+    if from < to {
+        for a in skipped {
+            let Some(profile) = policy.profile_for(a) else {
+                continue;
+            };
+            let (start, end) = span(a, tz);
+            if start >= end || end <= from || start >= to {
+                continue;
+            }
+            out.push(Transition {
+                at: start.max(from),
+                kind: TransitionKind::Skipped {
+                    profile: profile.name.clone(),
+                    appointment_id: a.id.clone(),
+                    subject_for_display: (!a.sensitivity.is_private()).then(|| a.subject.clone()),
+                    until: end,
+                },
+                actions: Vec::new(),
+            });
+        }
+        // Stable: a skipped line comes after the transitions of its instant.
+        out.sort_by_key(|t| t.at);
     }
     out.into_iter()
         .map(|transition| PlannedTransition {
@@ -73,6 +123,10 @@ pub enum HistoryEvent {
     StoodBack {
         until: DateTime<Utc>,
     },
+    /// The user skipped the appointment: automation did not switch for it.
+    Skipped {
+        subject: Option<String>,
+    },
 }
 
 impl HistoryEntry {
@@ -88,6 +142,12 @@ impl HistoryEntry {
             },
             TransitionKind::Restore { state } => HistoryEvent::Restored {
                 presence: state.presence.as_ref().map(|p| p.availability.clone()),
+            },
+            TransitionKind::Skipped {
+                subject_for_display,
+                ..
+            } => HistoryEvent::Skipped {
+                subject: subject_for_display.clone(),
             },
         };
         Self { at: t.at, event }
@@ -109,6 +169,10 @@ impl HistoryEntry {
                 presence: Some(presence),
             } => format!("{time} restored {presence}"),
             HistoryEvent::Restored { presence: None } => format!("{time} restored"),
+            HistoryEvent::Skipped {
+                subject: Some(subject),
+            } => format!("{time} skipped ({subject})"),
+            HistoryEvent::Skipped { subject: None } => format!("{time} skipped"),
             HistoryEvent::StoodBack { until } => format!(
                 "{time} changed by you; automation stands back until {}",
                 until.with_timezone(&tz).format("%H:%M")

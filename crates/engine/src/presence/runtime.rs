@@ -429,6 +429,19 @@ impl HistoryLine {
                 None => format!("{time} paused"),
             },
             HistoryKind::Resumed => format!("{time} resumed"),
+            HistoryKind::Skipped | HistoryKind::Unskipped => {
+                let what = row.subject.as_deref().unwrap_or("a private appointment");
+                let series = if row.detail.as_deref() == Some("series") {
+                    " (the whole series)"
+                } else {
+                    ""
+                };
+                if row.event == HistoryKind::Skipped {
+                    format!("{time} skipped: no switching for {what}{series}")
+                } else {
+                    format!("{time} switching again for {what}{series}")
+                }
+            }
             HistoryKind::Other(other) => format!("{time} {other}"),
         };
         Self { row, text }

@@ -145,6 +145,16 @@ pub enum TransitionKind {
     },
     /// Back to the state read before automation took over.
     Restore { state: UserState },
+    /// An appointment automation would switch for, which the user skipped ("don't switch
+    /// for this one"): nothing changes. Only the plan shows these; the scheduler never
+    /// makes one.
+    Skipped {
+        profile: String,
+        appointment_id: String,
+        /// None for private, personal and confidential appointments.
+        subject_for_display: Option<String>,
+        until: DateTime<Utc>,
+    },
 }
 
 /// A change of state, with the calls that make it.

@@ -179,6 +179,9 @@ fn kinds(plan: &[PlannedTransition]) -> Vec<String> {
                     ..
                 } => format!("{at} apply {profile} {appointment_id}"),
                 TransitionKind::Restore { .. } => format!("{at} restore"),
+                TransitionKind::Skipped { appointment_id, .. } => {
+                    format!("{at} skipped {appointment_id}")
+                }
             }
         })
         .collect()
@@ -739,6 +742,7 @@ proptest! {
                     applied = false;
                 }
                 TransitionKind::Apply { .. } => applied = true,
+                TransitionKind::Skipped { .. } => prop_assert!(false, "the scheduler never skips"),
             }
         }
         // The covering blocks are exactly the spans where some profile is wanted, joined

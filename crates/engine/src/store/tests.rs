@@ -818,3 +818,106 @@ fn a_full_round_over_filled_data_stages_only_what_differs() {
         (0, 0)
     );
 }
+
+/// Issue 22: a skip goes with its appointment. An occurrence's when its row is deleted (not
+/// when it is updated); a series' when its last occurrence is; the history line and the skip
+/// are written together.
+#[test]
+fn presence_skips_go_with_their_appointments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with_primary(&dir);
+    let occurrence = |id: &str, hour: u32| Appointment {
+        series_master_id: Some("master".to_owned()),
+        kind: AppointmentType::Occurrence,
+        ..appt(id, hour)
+    };
+    let items = [
+        appt("single", 8),
+        occurrence("occ-1", 9),
+        occurrence("occ-2", 10),
+    ];
+    store
+        .apply_changes("primary", &upserts(&items), &state("d1"))
+        .unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 11, 24, 7, 0, 0).unwrap();
+    let keep = at - chrono::Duration::days(90);
+    let row = |event| PresenceHistoryRow {
+        at,
+        event,
+        profile: None,
+        appointment_id: None,
+        subject: None,
+        presence: None,
+        until: None,
+        detail: None,
+    };
+    for (scope, id) in [
+        (SkipScope::Occurrence, "single"),
+        (SkipScope::Series, "master"),
+    ] {
+        let skip = PresenceSkip {
+            scope,
+            id: id.to_owned(),
+            subject: None,
+            created: at,
+        };
+        let added = store
+            .set_presence_skip(SkipChange::Add(&skip), &row(HistoryKind::Skipped), keep)
+            .unwrap();
+        assert!(added);
+        // Twice: nothing changes, and no second history line.
+        let again = store
+            .set_presence_skip(SkipChange::Add(&skip), &row(HistoryKind::Skipped), keep)
+            .unwrap();
+        assert!(!again);
+    }
+    assert_eq!(store.presence_history(10).unwrap().len(), 2);
+    let ids = |store: &Store| -> Vec<(SkipScope, String)> {
+        store
+            .presence_skips()
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.scope, s.id))
+            .collect()
+    };
+    let skips = PresenceSkips::new(&store.presence_skips().unwrap());
+    assert!(skips.covers(&items[0]) && skips.covers(&items[1]) && skips.covers(&items[2]));
+    assert!(!skips.covers(&appt("other", 11)));
+
+    // An update keeps both; one occurrence of two deleted keeps the series'.
+    let renamed = Appointment {
+        subject: "Renamed".to_owned(),
+        ..appt("single", 8)
+    };
+    let mut changes = upserts(&[renamed]);
+    changes.push(EventChange::Removed {
+        id: "occ-1".to_owned(),
+    });
+    store
+        .apply_changes("primary", &changes, &state("d2"))
+        .unwrap();
+    assert_eq!(
+        ids(&store),
+        vec![
+            (SkipScope::Occurrence, "single".to_owned()),
+            (SkipScope::Series, "master".to_owned())
+        ]
+    );
+    // The single appointment and the series' last occurrence deleted: both go.
+    let gone = ["single", "occ-2"].map(|id| EventChange::Removed { id: id.to_owned() });
+    store.apply_changes("primary", &gone, &state("d3")).unwrap();
+    assert_eq!(ids(&store), vec![]);
+    // Unskipping what is not skipped changes nothing.
+    let removed = store
+        .set_presence_skip(
+            SkipChange::Remove {
+                scope: SkipScope::Occurrence,
+                id: "single",
+            },
+            &row(HistoryKind::Unskipped),
+            keep,
+        )
+        .unwrap();
+    assert!(!removed);
+    assert_eq!(store.presence_history(10).unwrap().len(), 2);
+}
