@@ -8,6 +8,7 @@ pub mod directory;
 pub mod error;
 pub mod metrics;
 pub mod policy;
+pub mod presence;
 pub mod secret;
 pub mod store;
 pub mod sync;
