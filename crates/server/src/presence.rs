@@ -173,6 +173,8 @@ struct MailboxAutomation {
     graph: UserGraph,
     /// The appointments read reach this far.
     loaded_until: DateTime<Utc>,
+    /// When the driver next has something to do (`poll_timeout` after its last step).
+    wake: DateTime<Utc>,
     /// Stopped on an error that retrying cannot fix (a missing permission) until the
     /// mailbox is claimed again.
     stopped: bool,
@@ -298,6 +300,7 @@ impl PresenceRunner {
             driver,
             graph,
             loaded_until,
+            wake: now,
             stopped: false,
         }))
     }
@@ -343,6 +346,7 @@ impl PresenceRunner {
                             if let Some(a) = self.mailboxes.get_mut(mailbox) {
                                 a.driver.set_plan(plan);
                                 a.loaded_until = until;
+                                a.wake = now;
                             }
                         }
                         Err(e) => errors.push((mailbox.clone(), e)),
@@ -357,16 +361,16 @@ impl PresenceRunner {
         let due = self
             .mailboxes
             .values_mut()
-            .filter(|a| !a.stopped && a.driver.poll_timeout(now).is_none_or(|t| t <= now));
+            .filter(|a| !a.stopped && a.wake <= now);
         let results: Vec<(String, Result<(), ServerError>)> = futures::stream::iter(due.map(|a| {
             let store = store.clone();
             let clock = clock.clone();
             async move {
                 let result = step(&store, clock.as_ref(), a).await;
                 if let Err(e) = &result {
-                    if !matches!(e, ServerError::Fenced { .. }) {
-                        a.stopped = matches!(e, ServerError::PermissionMissing { .. });
-                    }
+                    a.stopped = matches!(e, ServerError::PermissionMissing { .. });
+                    // A database error: tried again a little later, not at once.
+                    a.wake = clock.now() + chrono::Duration::seconds(5);
                 }
                 (a.lease.mailbox.clone(), result)
             }
@@ -392,14 +396,9 @@ impl PresenceRunner {
         self.mailboxes
             .values()
             .filter(|a| !a.stopped)
-            .flat_map(|a| {
-                [
-                    a.driver.poll_timeout(now),
-                    Some(a.loaded_until - chrono::Duration::days(1)),
-                ]
-            })
-            .flatten()
+            .map(|a| a.wake)
             .min()
+            .map(|w| w.max(now))
     }
 }
 
@@ -455,7 +454,15 @@ async fn step(store: &Store, clock: &dyn Clock, a: &mut MailboxAutomation) -> Re
             }
         }
     }
-    save(store, a).await
+    save(store, a).await?;
+    let now = clock.now();
+    a.wake = a
+        .driver
+        .poll_timeout(now)
+        .unwrap_or(a.loaded_until - chrono::Duration::days(1))
+        .min(a.loaded_until - chrono::Duration::days(1))
+        .max(now);
+    Ok(())
 }
 
 async fn save(store: &Store, a: &mut MailboxAutomation) -> Result<(), ServerError> {
