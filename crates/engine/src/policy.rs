@@ -165,7 +165,7 @@ pub struct PolicyGroup {
 
 /// Who runs presence automation for a group's users: never both, so a user is never
 /// automated twice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Automation {
     /// Each user's own client (app, tray host or `presently run`).
