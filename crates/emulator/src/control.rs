@@ -736,11 +736,7 @@ impl Control {
     /// Tenant user `user`'s mailbox settings now (`null` for no such user).
     pub fn tenant_mailbox_settings(&self, user: &str) -> Value {
         match self.tenant_id(user) {
-            Some(id) => self
-                .st
-                .automation()
-                .mailbox_settings_of(Some(&id))
-                .clone(),
+            Some(id) => self.st.automation().mailbox_settings_of(Some(&id)).clone(),
             None => Value::Null,
         }
     }

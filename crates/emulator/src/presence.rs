@@ -355,9 +355,7 @@ async fn set_presence(
     let now = a.now();
     let p = a.presence_of(tenant.as_deref());
     let id = session_id.trim().to_string();
-    p
-        .sessions
-        .retain(|s| !s.id.eq_ignore_ascii_case(&id));
+    p.sessions.retain(|s| !s.id.eq_ignore_ascii_case(&id));
     p.sessions.push(Session {
         id,
         availability: availability.into(),
@@ -385,8 +383,7 @@ async fn clear_presence(
     let mut a = st.automation();
     let p = a.presence_of(tenant.as_deref());
     let before = p.sessions.len();
-    p
-        .sessions
+    p.sessions
         .retain(|s| !s.id.eq_ignore_ascii_case(session_id.trim()));
     if p.sessions.len() != before {
         p.sequence += 1;

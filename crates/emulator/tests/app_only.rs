@@ -369,7 +369,10 @@ async fn users_presence_and_mailbox_settings_need_their_application_permissions(
     let settings = format!("{base}/v1.0/users/{}/mailboxSettings", users[0].0);
     let (status, _) = get(&c, &settings, &bare).await;
     assert_eq!(status, 403);
-    assert_eq!(control.tenant_presence(&users[0].0)["availability"], "Available");
+    assert_eq!(
+        control.tenant_presence(&users[0].0)["availability"],
+        "Available"
+    );
 
     control
         .register_confidential_app(
@@ -387,7 +390,10 @@ async fn users_presence_and_mailbox_settings_need_their_application_permissions(
     assert_eq!(status, 200, "by user principal name too");
     assert_eq!(p["availability"], "Busy");
     // Each user's own presence; the signed-in (delegated) user's is untouched.
-    assert_eq!(control.tenant_presence(&users[1].0)["availability"], "Available");
+    assert_eq!(
+        control.tenant_presence(&users[1].0)["availability"],
+        "Available"
+    );
     assert_eq!(control.presence()["availability"], "Available");
     let (status, body) = send(
         &c,
@@ -424,7 +430,10 @@ async fn users_presence_and_mailbox_settings_need_their_application_permissions(
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(control.tenant_presence(&users[0].0)["availability"], "Available");
+    assert_eq!(
+        control.tenant_presence(&users[0].0)["availability"],
+        "Available"
+    );
     let calls = control.presence_calls();
     assert!(calls
         .iter()

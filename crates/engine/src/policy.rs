@@ -1192,12 +1192,17 @@ default = true
         let user = table("[features]\npresence = true\n");
         let l = resolve(Some(&p), &user, Some("ann@sales.example")).unwrap();
         assert_eq!(l.automation, Automation::Server);
-        assert!(!l.config.features.presence, "the user's own file cannot turn it on");
+        assert!(
+            !l.config.features.presence,
+            "the user's own file cannot turn it on"
+        );
         assert!(l.is_locked(PRESENCE_KEY));
         let l = resolve(Some(&p), &user, Some("bob@other.example")).unwrap();
         assert_eq!(l.automation, Automation::Client);
         assert!(l.config.features.presence);
         assert!(!l.is_locked(PRESENCE_KEY));
-        assert!(policy("[[groups]]\nname = \"x\"\ndefault = true\nautomation = \"both\"\n").is_err());
+        assert!(
+            policy("[[groups]]\nname = \"x\"\ndefault = true\nautomation = \"both\"\n").is_err()
+        );
     }
 }

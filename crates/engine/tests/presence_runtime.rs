@@ -449,7 +449,11 @@ async fn a_user_automated_by_the_server_is_never_switched_by_the_client() {
         "setStatusMessage",
         "updateMailboxSettings",
     ] {
-        assert!(calls(&emu, kind).is_empty(), "{kind}: {:?}", calls(&emu, kind));
+        assert!(
+            calls(&emu, kind).is_empty(),
+            "{kind}: {:?}",
+            calls(&emu, kind)
+        );
     }
     running.stop().await;
 }

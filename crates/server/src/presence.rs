@@ -85,7 +85,10 @@ pub fn server_profile(mut profile: Profile) -> Profile {
 }
 
 /// The group's profiles and rules as the server applies them ([`server_profile`]).
-pub fn server_policy(config: &PresenceConfig, automatic_replies: bool) -> Result<Policy, InvalidPolicy> {
+pub fn server_policy(
+    config: &PresenceConfig,
+    automatic_replies: bool,
+) -> Result<Policy, InvalidPolicy> {
     let caps = Capabilities {
         automatic_replies,
         forwarding_provider: false,
@@ -274,7 +277,11 @@ impl PresenceRunner {
         Ok((Plan::new(policy, tz, &appointments), end))
     }
 
-    async fn start(&self, lease: &Lease, now: DateTime<Utc>) -> Result<Option<MailboxAutomation>, ServerError> {
+    async fn start(
+        &self,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Option<MailboxAutomation>, ServerError> {
         let Some((policy, automatic_replies)) = self.user_policy(&lease.mailbox)? else {
             return Ok(None);
         };
@@ -335,8 +342,7 @@ impl PresenceRunner {
                     false
                 }
                 Some(a) => {
-                    changed.contains(mailbox)
-                        || now + chrono::Duration::days(1) > a.loaded_until
+                    changed.contains(mailbox) || now + chrono::Duration::days(1) > a.loaded_until
                 }
             };
             if reload {
@@ -405,7 +411,11 @@ impl PresenceRunner {
 /// Hands one mailbox's driver its time and carries out its reads and writes until it has
 /// nothing more to do now. Every write's intent is stored (fenced) before it is sent.
 #[tracing::instrument(skip_all, fields(mailbox = %a.lease.mailbox, token = a.lease.token))]
-async fn step(store: &Store, clock: &dyn Clock, a: &mut MailboxAutomation) -> Result<(), ServerError> {
+async fn step(
+    store: &Store,
+    clock: &dyn Clock,
+    a: &mut MailboxAutomation,
+) -> Result<(), ServerError> {
     a.driver.handle_timeout(clock.now());
     while let Some(op) = a.driver.poll_op(clock.now()) {
         save(store, a).await?;
@@ -449,8 +459,11 @@ async fn step(store: &Store, clock: &dyn Clock, a: &mut MailboxAutomation) -> Re
                     save(store, a).await.ok();
                     return Err(err);
                 }
-                a.driver
-                    .handle_result(clock.now(), &key, result.map(|_| ()).map_err(|e| e.to_string()));
+                a.driver.handle_result(
+                    clock.now(),
+                    &key,
+                    result.map(|_| ()).map_err(|e| e.to_string()),
+                );
             }
         }
     }

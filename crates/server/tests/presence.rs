@@ -134,15 +134,29 @@ async fn setup(roles: &[&str]) -> Setup {
 async fn a_meeting_switches_the_users_presence_and_restores_it() {
     let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
     let (mut w, store) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 7200, 10).await;
-    store.set_users(std::slice::from_ref(&s.user)).await.unwrap();
+    store
+        .set_users(std::slice::from_ref(&s.user))
+        .await
+        .unwrap();
     w.maintain_leases().await.unwrap();
     assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
-    let mut r = runner(&store, &s.emu, &s.cert, s.clock.clone(), SERVER_GROUP, s.dir.path());
+    let mut r = runner(
+        &store,
+        &s.emu,
+        &s.cert,
+        s.clock.clone(),
+        SERVER_GROUP,
+        s.dir.path(),
+    );
 
     let none = HashSet::new();
     assert!(r.pass(&leases(&w), &none).await.is_empty());
     assert_eq!(r.automated(), vec![s.user.clone()]);
-    assert_eq!(calls(&s.control, &s.user, "setPresence"), 0, "before the meeting");
+    assert_eq!(
+        calls(&s.control, &s.user, "setPresence"),
+        0,
+        "before the meeting"
+    );
     assert_eq!(availability(&s.control, &s.user), "Available");
 
     s.clock.set(s.start + Duration::seconds(1));
@@ -152,13 +166,20 @@ async fn a_meeting_switches_the_users_presence_and_restores_it() {
     assert_eq!(sessions[0]["sessionId"], CLIENT_ID, "the app's own session");
     assert_eq!(availability(&s.control, &s.user), "Busy");
     let next = r.next_wake(s.clock.now()).unwrap();
-    assert!(next <= s.start + Duration::minutes(30), "it wakes for the end");
+    assert!(
+        next <= s.start + Duration::minutes(30),
+        "it wakes for the end"
+    );
 
-    s.clock.set(s.start + Duration::minutes(30) + Duration::seconds(1));
+    s.clock
+        .set(s.start + Duration::minutes(30) + Duration::seconds(1));
     assert!(r.pass(&leases(&w), &none).await.is_empty());
     assert_eq!(calls(&s.control, &s.user, "clearPresence"), 1);
     assert_eq!(availability(&s.control, &s.user), "Available");
-    assert_eq!(s.control.tenant_presence_sessions(&s.user), serde_json::json!([]));
+    assert_eq!(
+        s.control.tenant_presence_sessions(&s.user),
+        serde_json::json!([])
+    );
     // Graph offers no app-only status message: none was set.
     assert_eq!(calls(&s.control, &s.user, "setStatusMessage"), 0);
     let history: Vec<String> = store
@@ -188,10 +209,20 @@ async fn a_meeting_switches_the_users_presence_and_restores_it() {
 async fn a_change_by_the_user_during_the_meeting_is_not_overwritten() {
     let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
     let (mut w, store) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 7200, 10).await;
-    store.set_users(std::slice::from_ref(&s.user)).await.unwrap();
+    store
+        .set_users(std::slice::from_ref(&s.user))
+        .await
+        .unwrap();
     w.maintain_leases().await.unwrap();
     w.sync_due(true).await;
-    let mut r = runner(&store, &s.emu, &s.cert, s.clock.clone(), SERVER_GROUP, s.dir.path());
+    let mut r = runner(
+        &store,
+        &s.emu,
+        &s.cert,
+        s.clock.clone(),
+        SERVER_GROUP,
+        s.dir.path(),
+    );
     let none = HashSet::new();
     s.clock.set(s.start + Duration::seconds(1));
     r.pass(&leases(&w), &none).await;
@@ -207,7 +238,11 @@ async fn a_change_by_the_user_during_the_meeting_is_not_overwritten() {
     s.clock.set(s.start + Duration::minutes(31));
     assert!(r.pass(&leases(&w), &none).await.is_empty());
     assert_eq!(availability(&s.control, &s.user), "DoNotDisturb");
-    assert_eq!(calls(&s.control, &s.user, "setPresence"), 1, "never set again");
+    assert_eq!(
+        calls(&s.control, &s.user, "setPresence"),
+        1,
+        "never set again"
+    );
     assert_eq!(
         calls(&s.control, &s.user, "setUserPreferredPresence")
             + calls(&s.control, &s.user, "clearUserPreferredPresence"),
@@ -230,12 +265,29 @@ async fn a_worker_past_its_lease_applies_nothing_and_the_next_holder_restores_on
     let t0 = s.clock.now();
     let (mut a, store) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 7200, 10).await;
     let (mut b, _) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "b", 7200, 10).await;
-    store.set_users(std::slice::from_ref(&s.user)).await.unwrap();
+    store
+        .set_users(std::slice::from_ref(&s.user))
+        .await
+        .unwrap();
     a.maintain_leases().await.unwrap();
     assert!(b.maintain_leases().await.unwrap().claimed.is_empty());
     a.sync_due(true).await;
-    let mut ra = runner(&store, &s.emu, &s.cert, s.clock.clone(), SERVER_GROUP, s.dir.path());
-    let mut rb = runner(&store, &s.emu, &s.cert, s.clock.clone(), SERVER_GROUP, s.dir.path());
+    let mut ra = runner(
+        &store,
+        &s.emu,
+        &s.cert,
+        s.clock.clone(),
+        SERVER_GROUP,
+        s.dir.path(),
+    );
+    let mut rb = runner(
+        &store,
+        &s.emu,
+        &s.cert,
+        s.clock.clone(),
+        SERVER_GROUP,
+        s.dir.path(),
+    );
     let none = HashSet::new();
     s.clock.set(s.start + Duration::seconds(1));
     assert!(ra.pass(&leases(&a), &none).await.is_empty());
@@ -244,7 +296,10 @@ async fn a_worker_past_its_lease_applies_nothing_and_the_next_holder_restores_on
 
     // `a` stalls past its lease (and past the meeting's end); `b` takes the mailbox over.
     s.clock.set(t0 + Duration::seconds(7201));
-    assert_eq!(b.maintain_leases().await.unwrap().claimed, vec![s.user.clone()]);
+    assert_eq!(
+        b.maintain_leases().await.unwrap().claimed,
+        vec![s.user.clone()]
+    );
     let sent_before = s.control.presence_calls().len();
     // `a` wakes up and goes on as if it still held it: nothing is sent.
     let errors = ra.pass(&held_by_a, &none).await;
@@ -262,7 +317,11 @@ async fn a_worker_past_its_lease_applies_nothing_and_the_next_holder_restores_on
     assert!(rb.pass(&leases(&b), &none).await.is_empty());
     assert!(rb.pass(&leases(&b), &none).await.is_empty());
     assert_eq!(calls(&s.control, &s.user, "clearPresence"), 1);
-    assert_eq!(calls(&s.control, &s.user, "setPresence"), 1, "nothing applied twice");
+    assert_eq!(
+        calls(&s.control, &s.user, "setPresence"),
+        1,
+        "nothing applied twice"
+    );
     assert_eq!(availability(&s.control, &s.user), "Available");
     let history = store.presence_history(&s.user).await.unwrap();
     assert!(history
@@ -275,10 +334,20 @@ async fn a_worker_past_its_lease_applies_nothing_and_the_next_holder_restores_on
 async fn a_missing_presence_permission_is_named_and_nothing_is_applied() {
     let s = setup(&["Calendars.Read"]).await;
     let (mut w, store) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 7200, 10).await;
-    store.set_users(std::slice::from_ref(&s.user)).await.unwrap();
+    store
+        .set_users(std::slice::from_ref(&s.user))
+        .await
+        .unwrap();
     w.maintain_leases().await.unwrap();
     w.sync_due(true).await;
-    let mut r = runner(&store, &s.emu, &s.cert, s.clock.clone(), SERVER_GROUP, s.dir.path());
+    let mut r = runner(
+        &store,
+        &s.emu,
+        &s.cert,
+        s.clock.clone(),
+        SERVER_GROUP,
+        s.dir.path(),
+    );
     s.clock.set(s.start + Duration::seconds(1));
     let errors = r.pass(&leases(&w), &HashSet::new()).await;
     let [(mailbox, err)] = errors.as_slice() else {
@@ -301,10 +370,20 @@ async fn a_missing_presence_permission_is_named_and_nothing_is_applied() {
 async fn users_whose_group_leaves_automation_to_clients_are_not_automated() {
     let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
     let (mut w, store) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 7200, 10).await;
-    store.set_users(std::slice::from_ref(&s.user)).await.unwrap();
+    store
+        .set_users(std::slice::from_ref(&s.user))
+        .await
+        .unwrap();
     w.maintain_leases().await.unwrap();
     w.sync_due(true).await;
-    let mut r = runner(&store, &s.emu, &s.cert, s.clock.clone(), CLIENT_GROUP, s.dir.path());
+    let mut r = runner(
+        &store,
+        &s.emu,
+        &s.cert,
+        s.clock.clone(),
+        CLIENT_GROUP,
+        s.dir.path(),
+    );
     s.clock.set(s.start + Duration::seconds(1));
     assert!(r.pass(&leases(&w), &HashSet::new()).await.is_empty());
     assert!(r.automated().is_empty());

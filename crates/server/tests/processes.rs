@@ -321,7 +321,8 @@ async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
     let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
     let user = users[0].clone();
     // Whole seconds: the event's times are written so.
-    let start = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0) + chrono::Duration::seconds(8);
+    let start =
+        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0) + chrono::Duration::seconds(8);
     let end = start + chrono::Duration::seconds(25);
     let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
     control
@@ -360,7 +361,9 @@ async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
         control
             .presence_calls()
             .iter()
-            .filter(|c| c.kind == kind && c.user.as_deref() == Some(user.as_str()) && c.status < 300)
+            .filter(|c| {
+                c.kind == kind && c.user.as_deref() == Some(user.as_str()) && c.status < 300
+            })
             .count()
     };
 
@@ -396,7 +399,10 @@ async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
         took.as_millis()
     );
     assert!(took <= Duration::from_secs(lease_secs + 2), "{took:?}");
-    assert!(chrono::Utc::now() < end, "the takeover happened mid-meeting");
+    assert!(
+        chrono::Utc::now() < end,
+        "the takeover happened mid-meeting"
+    );
     while calls("clearPresence") == 0 {
         assert!(
             chrono::Utc::now() < end + chrono::Duration::seconds(15),
@@ -413,9 +419,7 @@ async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
     assert_eq!(control.tenant_presence(&user)["availability"], "Available");
     let history = store.presence_history(&user).await.unwrap();
     assert!(
-        history
-            .iter()
-            .any(|h| h.0 == "applied" && h.2 == "a")
+        history.iter().any(|h| h.0 == "applied" && h.2 == "a")
             && history.iter().any(|h| h.0 == "restored" && h.2 == "b"),
         "{history:?}"
     );
