@@ -435,7 +435,7 @@ async fn a_user_automated_by_the_server_is_never_switched_by_the_client() {
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_with(&emu, &sim, dir.path(), |c| {
-        c.features = layered.config.features.clone();
+        c.features.presence = layered.config.features.presence;
     })
     .await;
     let (begin, end) = appointment(&emu, "Weekly sync", "busy", minutes(&sim, 10), 30);
