@@ -202,6 +202,9 @@ pub struct PresenceRunner {
     sync_config: SyncConfig,
     pub options: PresenceOptions,
     mailboxes: HashMap<String, MailboxAutomation>,
+    /// Held mailboxes (with their fencing token) whose group leaves automation to the
+    /// clients: not looked at again while the lease lasts.
+    not_automated: HashMap<String, i64>,
 }
 
 impl std::fmt::Debug for PresenceRunner {
@@ -234,6 +237,7 @@ impl PresenceRunner {
             sync_config,
             options,
             mailboxes: HashMap::new(),
+            not_automated: HashMap::new(),
         }
     }
 
@@ -329,14 +333,21 @@ impl PresenceRunner {
                 .get(m)
                 .is_some_and(|l| l.token == a.lease.token && l.worker == a.lease.worker)
         });
+        self.not_automated
+            .retain(|m, token| leases.get(m).is_some_and(|l| l.token == *token));
         for (mailbox, lease) in leases {
+            if self.not_automated.contains_key(mailbox) {
+                continue;
+            }
             let reload = match self.mailboxes.get(mailbox) {
                 None => {
                     match self.start(lease, now).await {
                         Ok(Some(a)) => {
                             self.mailboxes.insert(mailbox.clone(), a);
                         }
-                        Ok(None) => {}
+                        Ok(None) => {
+                            self.not_automated.insert(mailbox.clone(), lease.token);
+                        }
                         Err(e) => errors.push((mailbox.clone(), e)),
                     }
                     false
