@@ -66,6 +66,14 @@ pub struct DatabaseConfig {
     pub url: String,
     /// A file (mode 0600) holding the database password.
     pub password_file: Option<PathBuf>,
+    /// Connections each worker opens (at least 1): presence writes of many users starting
+    /// at once run side by side on them.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+}
+
+fn default_connections() -> usize {
+    4
 }
 
 #[derive(Debug, Clone, Deserialize)]

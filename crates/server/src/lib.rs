@@ -38,7 +38,10 @@ pub async fn open_store(
         Some(path) => Some(secret::read_secret_file(path, "database password")?),
         None => None,
     };
-    store::Store::connect(&config.database.url, password.as_ref(), clock).await
+    store::Store::connect(&config.database.url, password.as_ref(), clock)
+        .await?
+        .with_connections(config.database.connections)
+        .await
 }
 
 /// The app-only token source the configuration describes.

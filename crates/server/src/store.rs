@@ -122,10 +122,12 @@ fn span(appointment: &Appointment) -> (DateTime<Utc>, DateTime<Utc>) {
     }
 }
 
-/// The server's store on one PostgreSQL connection, opened again when it was lost (the
-/// database restarted or the network dropped it).
+/// The server's store on a few PostgreSQL connections (`[database] connections`), each
+/// opened again when it was lost (the database restarted or the network dropped it).
 pub struct Store {
-    client: tokio::sync::Mutex<Client>,
+    clients: Vec<tokio::sync::Mutex<Client>>,
+    /// Where the next search for a free connection starts.
+    next: std::sync::atomic::AtomicUsize,
     config: tokio_postgres::Config,
     clock: Arc<dyn Clock>,
     target: String,
@@ -178,7 +180,8 @@ impl Store {
         let target = describe(&config);
         let client = Self::open(&config, &target).await?;
         Ok(Self {
-            client: tokio::sync::Mutex::new(client),
+            clients: vec![tokio::sync::Mutex::new(client)],
+            next: std::sync::atomic::AtomicUsize::new(0),
             config,
             clock,
             target,
@@ -203,9 +206,27 @@ impl Store {
         Ok(client)
     }
 
-    /// The connection, opened again first if it was lost.
+    /// Opens `n` connections in all (at least one): writes of different mailboxes (presence
+    /// automation of many users at once) then run side by side.
+    pub async fn with_connections(mut self, n: usize) -> Result<Self, ServerError> {
+        while self.clients.len() < n {
+            let client = Self::open(&self.config, &self.target).await?;
+            self.clients.push(tokio::sync::Mutex::new(client));
+        }
+        Ok(self)
+    }
+
+    /// A free connection (else the next one in turn, once it is free), opened again first
+    /// if it was lost.
     async fn client(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, ServerError> {
-        let mut client = self.client.lock().await;
+        use std::sync::atomic::Ordering;
+        let n = self.clients.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        let free = (0..n).find_map(|i| self.clients[(first + i) % n].try_lock().ok());
+        let mut client = match free {
+            Some(guard) => guard,
+            None => self.clients[first % n].lock().await,
+        };
         if client.is_closed() {
             tracing::info!(target = %self.target, "reconnecting to the database");
             *client = Self::open(&self.config, &self.target).await?;

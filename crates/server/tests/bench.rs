@@ -156,6 +156,24 @@ async fn server_mode_figures() {
         if n >= meetings_n {
             break;
         }
+        if chrono::Utc::now() >= start + chrono::Duration::seconds(120) {
+            let switched: std::collections::HashSet<String> =
+                set_calls().into_iter().filter_map(|c| c.user).collect();
+            let mailboxes = store.mailboxes().await.unwrap();
+            for user in users.iter().take(meetings_n) {
+                if !switched.contains(user) {
+                    let m = mailboxes.iter().find(|m| &m.id == user);
+                    let history = store.presence_history(user).await.unwrap();
+                    let calls: Vec<_> = control
+                        .presence_calls()
+                        .into_iter()
+                        .filter(|c| c.user.as_deref() == Some(user.as_str()))
+                        .map(|c| (c.kind, c.status))
+                        .collect();
+                    println!("not switched: {user}: {m:?}; history {history:?}; calls {calls:?}");
+                }
+            }
+        }
         assert!(
             chrono::Utc::now() < start + chrono::Duration::seconds(120),
             "{n} of {meetings_n} switched"
