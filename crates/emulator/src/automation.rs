@@ -6,7 +6,7 @@
 //! Expirations use the emulator clock: the real clock plus an offset that tests may advance
 //! (`Control::advance_clock`). Records carry the real time a call arrived.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -33,6 +33,10 @@ pub struct PresenceCall {
     /// The HTTP status answered. AMI: 200 for `Response: Success`, 400 for an error, 401
     /// for a failed login or an action before login.
     pub status: u16,
+    /// The tenant user a `/users/{id}/…` call addressed, as the path named them (`None`:
+    /// `/me`, or a call that is not Graph's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// One request received by the HTTP sink (see `Control::sink_requests`).
@@ -626,6 +630,16 @@ pub struct AutomationState {
     pub ami_failures: u32,
     pub sink: Vec<SinkRequest>,
     pub sink_status: u16,
+    /// The presence and mailbox settings of the tenant's other users (server mode's
+    /// `/users/{id}/…` calls with an app-only token), by object id.
+    pub tenant: HashMap<String, TenantAutomation>,
+}
+
+/// One tenant user's presence and mailbox settings.
+#[derive(Debug, Clone)]
+pub struct TenantAutomation {
+    pub presence: PresenceState,
+    pub mailbox_settings: Value,
 }
 
 impl AutomationState {
@@ -645,7 +659,53 @@ impl AutomationState {
             ami_failures: 0,
             sink: Vec::new(),
             sink_status: 200,
+            tenant: HashMap::new(),
         }
+    }
+
+    /// The state of tenant user `id` (made on first use: Available in Teams, automatic
+    /// replies off).
+    pub fn tenant_mut(&mut self, id: &str) -> &mut TenantAutomation {
+        let now = self.now();
+        self.tenant
+            .entry(id.to_owned())
+            .or_insert_with(|| TenantAutomation {
+                presence: PresenceState::default(),
+                mailbox_settings: default_mailbox_settings(Tz::UTC, now),
+            })
+    }
+
+    /// The presence of `target` (`None`: the signed-in user).
+    pub fn presence_of(&mut self, target: Option<&str>) -> &mut PresenceState {
+        match target {
+            Some(id) => &mut self.tenant_mut(id).presence,
+            None => &mut self.presence,
+        }
+    }
+
+    /// The mailbox settings of `target` (`None`: the signed-in user).
+    pub fn mailbox_settings_of(&mut self, target: Option<&str>) -> &mut Value {
+        match target {
+            Some(id) => &mut self.tenant_mut(id).mailbox_settings,
+            None => &mut self.mailbox_settings,
+        }
+    }
+
+    /// [`AutomationState::presence_json`] of tenant user `id`.
+    pub fn tenant_presence_json(&mut self, id: &str) -> Value {
+        let now = self.now();
+        let t = self.tenant_mut(id);
+        t.presence.expire(now);
+        let (availability, activity) = t.presence.aggregate();
+        let (is_oof, message) = out_of_office(&t.mailbox_settings, now);
+        json!({
+            "id": id,
+            "availability": availability,
+            "activity": activity,
+            "statusMessage": t.presence.status_message_json(),
+            "outOfOfficeSettings": { "message": message, "isOutOfOffice": is_oof },
+            "sequenceNumber": format!("C{:019}", t.presence.sequence),
+        })
     }
 
     /// The emulator clock.
@@ -654,11 +714,24 @@ impl AutomationState {
     }
 
     pub fn record(&mut self, at: DateTime<Utc>, kind: &str, body: Value, status: u16) {
+        self.record_as(at, kind, body, status, None);
+    }
+
+    /// [`AutomationState::record`] of a call addressed to tenant user `user`.
+    pub fn record_as(
+        &mut self,
+        at: DateTime<Utc>,
+        kind: &str,
+        body: Value,
+        status: u16,
+        user: Option<String>,
+    ) {
         self.calls.push(PresenceCall {
             at,
             kind: kind.to_string(),
             body,
             status,
+            user,
         });
     }
 

@@ -685,6 +685,62 @@ impl Control {
         a.presence.sequence += 1;
     }
 
+    /// The object id of tenant user `user` (id or UPN), if there is one.
+    fn tenant_id(&self, user: &str) -> Option<String> {
+        self.st.user(user).map(|u| u.id.clone())
+    }
+
+    /// What `GET /users/{user}/presence` would answer now for tenant user `user` (id or
+    /// UPN); `null` for no such user.
+    pub fn tenant_presence(&self, user: &str) -> Value {
+        match self.tenant_id(user) {
+            Some(id) => self.st.automation().tenant_presence_json(&id),
+            None => Value::Null,
+        }
+    }
+
+    /// The application presence sessions in force now for tenant user `user`:
+    /// `[{sessionId, availability, activity}]`.
+    pub fn tenant_presence_sessions(&self, user: &str) -> Value {
+        let Some(id) = self.tenant_id(user) else {
+            return Value::Null;
+        };
+        let mut a = self.st.automation();
+        let now = a.now();
+        let p = a.presence_of(Some(&id));
+        p.expire(now);
+        Value::Array(
+            p.sessions
+                .iter()
+                .map(|s| json!({"sessionId": s.id, "availability": s.availability, "activity": s.activity}))
+                .collect(),
+        )
+    }
+
+    /// Tenant user `user` changes their own presence in Teams: it becomes their preferred
+    /// presence, with no expiry (as [`Control::set_user_presence`]). Not recorded as a call.
+    pub fn set_tenant_user_presence(&self, user: &str, availability: &str, activity: &str) {
+        let Some(id) = self.tenant_id(user) else {
+            return;
+        };
+        let mut a = self.st.automation();
+        let p = a.presence_of(Some(&id));
+        p.preferred = Some(Preferred {
+            availability: availability.to_string(),
+            activity: activity.to_string(),
+            expires: None,
+        });
+        p.sequence += 1;
+    }
+
+    /// Tenant user `user`'s mailbox settings now (`null` for no such user).
+    pub fn tenant_mailbox_settings(&self, user: &str) -> Value {
+        match self.tenant_id(user) {
+            Some(id) => self.st.automation().mailbox_settings_of(Some(&id)).clone(),
+            None => Value::Null,
+        }
+    }
+
     /// The user picks "Reset status" in Teams: the preferred presence is cleared.
     pub fn reset_user_presence(&self) {
         let mut a = self.st.automation();

@@ -84,6 +84,7 @@ fn kind_of(method: &Method, path: &str) -> &'static str {
 async fn record_and_fail(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let at = Utc::now();
     let kind = kind_of(req.method(), req.uri().path());
+    let user = path_user(req.uri().path());
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 4 << 20)
         .await
@@ -98,7 +99,8 @@ async fn record_and_fail(State(st): State<AppState>, req: Request, next: Next) -
     if let Some(f) = failure {
         let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let resp = fault_status(status, f.retry_after_secs, &parts.headers);
-        st.automation().record(at, kind, body_json, f.status);
+        st.automation()
+            .record_as(at, kind, body_json, f.status, user);
         tracing::debug!(kind, status = f.status, "presence call failed (injected)");
         return resp;
     }
@@ -106,7 +108,7 @@ async fn record_and_fail(State(st): State<AppState>, req: Request, next: Next) -
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     st.automation()
-        .record(at, kind, body_json, resp.status().as_u16());
+        .record_as(at, kind, body_json, resp.status().as_u16(), user);
     resp
 }
 
@@ -116,44 +118,117 @@ fn bad_request(message: &str, headers: &HeaderMap) -> Response {
     graph_error(StatusCode::BAD_REQUEST, "BadRequest", message, headers)
 }
 
-/// The signed-in user's id, if the path names them (`/me/...`, or `/users/{id|upn}/...`).
-// The error is a ready-made HTTP response, returned once per request.
-#[allow(clippy::result_large_err)]
-fn target_user(st: &AppState, path: &str, headers: &HeaderMap) -> Result<String, Response> {
-    let user = st.mailbox().user.clone();
+/// The user a `/users/{id}/…` path names, decoded (`None`: `/me/…`).
+fn path_user(path: &str) -> Option<String> {
     let mut segments = path.split('/');
-    if segments.any(|s| s == "users") {
+    segments.any(|s| s == "users").then(|| {
         let raw = segments.next().unwrap_or_default();
-        let id = url::form_urlencoded::parse(format!("x={raw}").as_bytes())
+        url::form_urlencoded::parse(format!("x={raw}").as_bytes())
             .next()
             .map(|(_, v)| v.into_owned())
-            .unwrap_or_default();
-        let me = [&user.id, &user.upn, &user.mail]
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(&id));
-        if !me {
-            return Err(graph_error(
-                StatusCode::NOT_FOUND,
-                "Request_ResourceNotFound",
-                &format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+            .unwrap_or_default()
+    })
+}
+
+/// Whom a request addresses: `(user id, tenant)`. `tenant` is `Some(id)` for another user
+/// of the tenant, which only an app-only token holding one of `roles` (application
+/// permissions) may address; `roles` empty: the call has no application permission
+/// (`setStatusMessage`). Without `/users/…`, or naming the signed-in user with a
+/// delegated token, it is the signed-in user (`tenant` None).
+// The error is a ready-made HTTP response, returned once per request.
+#[allow(clippy::result_large_err)]
+fn target_user(
+    st: &AppState,
+    path: &str,
+    headers: &HeaderMap,
+    roles: &[&str],
+) -> Result<(String, Option<String>), Response> {
+    let user = st.mailbox().user.clone();
+    let token = presented_token(st, headers);
+    let app_only = token.as_ref().is_some_and(|t| t.app_only);
+    let Some(id) = path_user(path) else {
+        if app_only {
+            return Err(bad_request(
+                "/me request is only valid with delegated authentication flow.",
                 headers,
             ));
         }
+        return Ok((user.id, None));
+    };
+    let me = [&user.id, &user.upn, &user.mail]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(&id));
+    if me && !app_only {
+        return Ok((user.id, None));
     }
-    Ok(user.id)
+    let Some(tenant_user) = st.user(&id).filter(|_| app_only) else {
+        if me || st.user(&id).is_some() {
+            return Err(graph_error(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "Cannot access the presence or settings of another user with a delegated token.",
+                headers,
+            ));
+        }
+        return Err(graph_error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            &format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+            headers,
+        ));
+    };
+    let granted = token.is_some_and(|t| {
+        roles
+            .iter()
+            .any(|r| t.scopes.iter().any(|s| s.eq_ignore_ascii_case(r)))
+    });
+    if !granted {
+        let message = if roles.is_empty() {
+            "This API does not support application permissions.".to_owned()
+        } else {
+            format!(
+                "Access is denied: the application needs one of the permissions {}.",
+                roles.join(", ")
+            )
+        };
+        return Err(graph_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            &message,
+            headers,
+        ));
+    }
+    Ok((tenant_user.id.clone(), Some(tenant_user.id.clone())))
 }
 
-/// The common start of the presence actions: the addressed user must be the signed-in
-/// one, and the body a JSON object.
+/// The access token a request presented.
+fn presented_token(st: &AppState, headers: &HeaderMap) -> Option<crate::tokens::AccessToken> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (_, token) = value.split_once(' ')?;
+    st.auth().access.get(token.trim()).cloned()
+}
+
+/// Application permissions of each call on another user.
+const READ_PRESENCE: &[&str] = &["Presence.Read.All", "Presence.ReadWrite.All"];
+const WRITE_PRESENCE: &[&str] = &["Presence.ReadWrite.All"];
+const READ_SETTINGS: &[&str] = &["MailboxSettings.Read", "MailboxSettings.ReadWrite"];
+const WRITE_SETTINGS: &[&str] = &["MailboxSettings.ReadWrite"];
+
+/// The common start of the presence actions: the addressed user (see [`target_user`]),
+/// and the body a JSON object.
 #[allow(clippy::result_large_err)] // the error is the finished HTTP answer
 fn user_and_body(
     st: &AppState,
     path: &str,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<serde_json::Map<String, Value>, Response> {
-    target_user(st, path, headers)?;
-    json_body(body, headers)
+    roles: &[&str],
+) -> Result<(Option<String>, serde_json::Map<String, Value>), Response> {
+    let (_, tenant) = target_user(st, path, headers, roles)?;
+    Ok((tenant, json_body(body, headers)?))
 }
 
 // The error is a ready-made HTTP response, returned once per request.
@@ -217,11 +292,14 @@ async fn get_presence(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let user_id = match target_user(&st, uri.path(), &headers) {
+    let (user_id, tenant) = match target_user(&st, uri.path(), &headers, READ_PRESENCE) {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let mut v = st.automation().presence_json(&user_id);
+    let mut v = match &tenant {
+        Some(id) => st.automation().tenant_presence_json(id),
+        None => st.automation().presence_json(&user_id),
+    };
     v["@odata.context"] = Value::String(format!(
         "{}/v1.0/$metadata#users('{}')/presence/$entity",
         st.base_url, user_id
@@ -235,7 +313,7 @@ async fn set_presence(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    let b = match user_and_body(&st, uri.path(), &headers, &body) {
+    let (tenant, b) = match user_and_body(&st, uri.path(), &headers, &body, WRITE_PRESENCE) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -275,18 +353,17 @@ async fn set_presence(
     };
     let mut a = st.automation();
     let now = a.now();
+    let p = a.presence_of(tenant.as_deref());
     let id = session_id.trim().to_string();
-    a.presence
-        .sessions
-        .retain(|s| !s.id.eq_ignore_ascii_case(&id));
-    a.presence.sessions.push(Session {
+    p.sessions.retain(|s| !s.id.eq_ignore_ascii_case(&id));
+    p.sessions.push(Session {
         id,
         availability: availability.into(),
         activity: activity.into(),
         expires: now + expiration,
         set_at: now,
     });
-    a.presence.sequence += 1;
+    p.sequence += 1;
     ok_empty()
 }
 
@@ -296,7 +373,7 @@ async fn clear_presence(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    let b = match user_and_body(&st, uri.path(), &headers, &body) {
+    let (tenant, b) = match user_and_body(&st, uri.path(), &headers, &body, WRITE_PRESENCE) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -304,12 +381,12 @@ async fn clear_presence(
         return bad_request("The sessionId is required.", &headers);
     };
     let mut a = st.automation();
-    let before = a.presence.sessions.len();
-    a.presence
-        .sessions
+    let p = a.presence_of(tenant.as_deref());
+    let before = p.sessions.len();
+    p.sessions
         .retain(|s| !s.id.eq_ignore_ascii_case(session_id.trim()));
-    if a.presence.sessions.len() != before {
-        a.presence.sequence += 1;
+    if p.sessions.len() != before {
+        p.sequence += 1;
     }
     ok_empty()
 }
@@ -320,7 +397,7 @@ async fn set_preferred(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    let b = match user_and_body(&st, uri.path(), &headers, &body) {
+    let (tenant, b) = match user_and_body(&st, uri.path(), &headers, &body, WRITE_PRESENCE) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -356,12 +433,13 @@ async fn set_preferred(
     };
     let mut a = st.automation();
     let now = a.now();
-    a.presence.preferred = Some(Preferred {
+    let p = a.presence_of(tenant.as_deref());
+    p.preferred = Some(Preferred {
         availability: availability.into(),
         activity: activity.into(),
         expires: Some(now + expiration),
     });
-    a.presence.sequence += 1;
+    p.sequence += 1;
     ok_empty()
 }
 
@@ -370,12 +448,14 @@ async fn clear_preferred(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    if let Err(r) = target_user(&st, uri.path(), &headers) {
-        return r;
-    }
+    let tenant = match target_user(&st, uri.path(), &headers, WRITE_PRESENCE) {
+        Ok((_, t)) => t,
+        Err(r) => return r,
+    };
     let mut a = st.automation();
-    if a.presence.preferred.take().is_some() {
-        a.presence.sequence += 1;
+    let p = a.presence_of(tenant.as_deref());
+    if p.preferred.take().is_some() {
+        p.sequence += 1;
     }
     ok_empty()
 }
@@ -386,7 +466,7 @@ async fn set_status_message(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    let b = match user_and_body(&st, uri.path(), &headers, &body) {
+    let (tenant, b) = match user_and_body(&st, uri.path(), &headers, &body, &[]) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -428,13 +508,14 @@ async fn set_status_message(
     };
     let mut a = st.automation();
     let now = a.now();
-    a.presence.status_message = (!content.is_empty()).then_some(StatusMessage {
+    let p = a.presence_of(tenant.as_deref());
+    p.status_message = (!content.is_empty()).then_some(StatusMessage {
         content,
         content_type,
         expiry,
         published: now,
     });
-    a.presence.sequence += 1;
+    p.sequence += 1;
     ok_empty()
 }
 
@@ -445,11 +526,14 @@ async fn get_mailbox_settings(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let user_id = match target_user(&st, uri.path(), &headers) {
+    let (user_id, tenant) = match target_user(&st, uri.path(), &headers, READ_SETTINGS) {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let mut v = st.automation().mailbox_settings.clone();
+    let mut v = st
+        .automation()
+        .mailbox_settings_of(tenant.as_deref())
+        .clone();
     if let Value::Object(m) = &mut v {
         m.insert(
             "@odata.context".into(),
@@ -468,7 +552,7 @@ async fn patch_mailbox_settings(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    let user_id = match target_user(&st, uri.path(), &headers) {
+    let (user_id, tenant) = match target_user(&st, uri.path(), &headers, WRITE_SETTINGS) {
         Ok(u) => u,
         Err(r) => return r,
     };
@@ -477,7 +561,8 @@ async fn patch_mailbox_settings(
         Err(r) => return r,
     };
     let mut a = st.automation();
-    let updated = match automation::patch_mailbox_settings(&mut a.mailbox_settings, &b) {
+    let settings = a.mailbox_settings_of(tenant.as_deref());
+    let updated = match automation::patch_mailbox_settings(settings, &b) {
         Ok(u) => u,
         Err((code, message)) => {
             drop(a);
@@ -494,7 +579,7 @@ async fn patch_mailbox_settings(
         )),
     );
     for name in updated {
-        out.insert(name.clone(), a.mailbox_settings[&name].clone());
+        out.insert(name.clone(), settings[&name].clone());
     }
     ok_json(&Value::Object(out))
 }

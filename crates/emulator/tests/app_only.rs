@@ -315,3 +315,137 @@ async fn the_http_control_api_sets_up_server_mode() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["value"][0]["subject"], "Planning");
 }
+
+async fn send(
+    c: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
+    let resp = c
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// `/users/{id}/presence` and `/users/{id}/mailboxSettings` for app-only tokens: each
+/// user's own state, 403 without the application permission, and `setStatusMessage`
+/// refused app-only (Graph offers no application permission for it).
+#[tokio::test]
+async fn users_presence_and_mailbox_settings_need_their_application_permissions() {
+    use reqwest::Method;
+    let emu = start().await;
+    let base = emu.base_url();
+    let c = client();
+    let control = emu.control();
+    let users = control.add_users(2);
+    let set = serde_json::json!({"sessionId": DAEMON, "availability": "Busy",
+        "activity": "InAConferenceCall", "expirationDuration": "PT1H"});
+    let presence_url = |u: &str, call: &str| format!("{base}/v1.0/users/{u}/presence{call}");
+
+    // Without the permissions: 403, nothing changes.
+    control
+        .register_confidential_app(DAEMON, None, &["s"], &["Calendars.Read"])
+        .unwrap();
+    let (_, body) = app_token(&c, &base, "s").await;
+    let bare = body["access_token"].as_str().unwrap().to_owned();
+    let url = presence_url(&users[0].0, "/setPresence");
+    let (status, body) = send(&c, Method::POST, &url, &bare, set.clone()).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Presence.ReadWrite.All"));
+    let (status, _) = get(&c, &presence_url(&users[0].0, ""), &bare).await;
+    assert_eq!(status, 403);
+    let settings = format!("{base}/v1.0/users/{}/mailboxSettings", users[0].0);
+    let (status, _) = get(&c, &settings, &bare).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        control.tenant_presence(&users[0].0)["availability"],
+        "Available"
+    );
+
+    control
+        .register_confidential_app(
+            DAEMON,
+            None,
+            &["s"],
+            &["Presence.ReadWrite.All", "MailboxSettings.ReadWrite"],
+        )
+        .unwrap();
+    let (_, body) = app_token(&c, &base, "s").await;
+    let app = body["access_token"].as_str().unwrap().to_owned();
+    let (status, body) = send(&c, Method::POST, &url, &app, set.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, p) = get(&c, &presence_url(&users[0].1, ""), &app).await;
+    assert_eq!(status, 200, "by user principal name too");
+    assert_eq!(p["availability"], "Busy");
+    // Each user's own presence; the signed-in (delegated) user's is untouched.
+    assert_eq!(
+        control.tenant_presence(&users[1].0)["availability"],
+        "Available"
+    );
+    assert_eq!(control.presence()["availability"], "Available");
+    let (status, body) = send(
+        &c,
+        Method::POST,
+        &presence_url(&users[0].0, "/setStatusMessage"),
+        &app,
+        serde_json::json!({"statusMessage": {"message": {"content": "x", "contentType": "text"}}}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("application permissions"));
+    let (status, body) = send(
+        &c,
+        Method::PATCH,
+        &settings,
+        &app,
+        serde_json::json!({"automaticRepliesSetting": {"status": "alwaysEnabled"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        control.tenant_mailbox_settings(&users[0].0)["automaticRepliesSetting"]["status"],
+        "alwaysEnabled"
+    );
+    let (status, _) = send(
+        &c,
+        Method::POST,
+        &presence_url(&users[0].0, "/clearPresence"),
+        &app,
+        serde_json::json!({"sessionId": DAEMON}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        control.tenant_presence(&users[0].0)["availability"],
+        "Available"
+    );
+    let calls = control.presence_calls();
+    assert!(calls
+        .iter()
+        .filter(|c| c.kind == "setPresence")
+        .all(|c| c.user.as_deref() == Some(users[0].0.as_str())));
+    let (status, _) = send(
+        &c,
+        Method::POST,
+        &presence_url("nobody", "/setPresence"),
+        &app,
+        set,
+    )
+    .await;
+    assert_eq!(status, 404);
+}

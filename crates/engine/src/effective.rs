@@ -142,6 +142,7 @@ fn refuse_all() -> OrgPolicy {
             allow_microsoft365: false,
             locked: Vec::new(),
             settings: Table::new(),
+            automation: None,
         }],
     }
 }

@@ -157,7 +157,27 @@ pub struct PolicyGroup {
     /// Default settings, in the shape of the user's `config.toml`.
     #[serde(default)]
     pub settings: Table,
+    /// Who automates the group's presence: the clients (the default) or `presently-server`
+    /// (`"server"`), whose users' clients then never switch presence themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automation: Option<Automation>,
 }
+
+/// Who runs presence automation for a group's users: never both, so a user is never
+/// automated twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Automation {
+    /// Each user's own client (app, tray host or `presently run`).
+    #[default]
+    Client,
+    /// `presently-server`, with application permissions: the clients set
+    /// `features.presence = false` (locked) and only give back what they still hold.
+    Server,
+}
+
+/// The key a group automated by the server sets to `false`, and locks, on its clients.
+pub const PRESENCE_KEY: &str = "features.presence";
 
 fn yes() -> bool {
     true
@@ -513,6 +533,8 @@ pub struct Layered {
     pub sync_method: SyncMethod,
     /// Whether the user may use Microsoft 365 at all.
     pub allow_microsoft365: bool,
+    /// Who automates the user's presence (the group's `automation`).
+    pub automation: Automation,
     base: Config,
 }
 
@@ -588,8 +610,14 @@ fn resolve_group(
     let mut sync_method = SyncMethod::Microsoft365;
     let mut allow_microsoft365 = true;
     let mut application = None;
+    let automation = group.and_then(|g| g.automation).unwrap_or_default();
     if let Some(g) = group {
         merge(&mut base_table, &g.settings);
+        if automation == Automation::Server {
+            // The server automates these users: their clients must not as well.
+            set_path(&mut base_table, PRESENCE_KEY, Value::Boolean(false));
+            locked.insert(PRESENCE_KEY.to_owned());
+        }
         allow_microsoft365 = g.allow_microsoft365;
         sync_method = if allow_microsoft365 {
             g.sync.unwrap_or_default()
@@ -648,6 +676,7 @@ fn resolve_group(
         application,
         sync_method,
         allow_microsoft365,
+        automation,
         base,
     })
 }
@@ -1139,5 +1168,41 @@ mod tests {
             l.user_table(&edited),
             Err(Error::SettingLocked { key }) if key == "sync.interval_secs"
         ));
+    }
+
+    /// A group automated by the server turns presence off on its clients, locked (a user
+    /// is never automated twice); other groups leave it to the clients.
+    #[test]
+    fn a_group_automated_by_the_server_turns_presence_off_on_its_clients() {
+        let p = policy(
+            r#"
+[[groups]]
+name = "Sales"
+domains = ["sales.example"]
+automation = "server"
+[groups.settings.features]
+presence = true
+
+[[groups]]
+name = "Everyone"
+default = true
+"#,
+        )
+        .unwrap();
+        let user = table("[features]\npresence = true\n");
+        let l = resolve(Some(&p), &user, Some("ann@sales.example")).unwrap();
+        assert_eq!(l.automation, Automation::Server);
+        assert!(
+            !l.config.features.presence,
+            "the user's own file cannot turn it on"
+        );
+        assert!(l.is_locked(PRESENCE_KEY));
+        let l = resolve(Some(&p), &user, Some("bob@other.example")).unwrap();
+        assert_eq!(l.automation, Automation::Client);
+        assert!(l.config.features.presence);
+        assert!(!l.is_locked(PRESENCE_KEY));
+        assert!(
+            policy("[[groups]]\nname = \"x\"\ndefault = true\nautomation = \"both\"\n").is_err()
+        );
     }
 }

@@ -415,3 +415,45 @@ async fn a_version_6_store_mid_block_is_given_back_after_the_upgrade() {
     assert_eq!(aggregate(&emu), "Available");
     assert!(engine.presence_pending().unwrap().is_empty());
 }
+
+/// A user whose policy group leaves presence to the server (`automation = "server"`): the
+/// group turns `features.presence` off, locked, whatever the user's file says, and the
+/// client's runtime then never switches their presence during a meeting (the server does).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_automated_by_the_server_is_never_switched_by_the_client() {
+    use presently_engine::policy::{self, Automation, OrgPolicy};
+    let org = OrgPolicy::parse(
+        std::path::Path::new("/etc/presently/policy.toml"),
+        "[[groups]]\nname = \"Everyone\"\ndefault = true\nautomation = \"server\"\n",
+    )
+    .unwrap();
+    let users_file: toml::Table = toml::from_str("[features]\npresence = true\n").unwrap();
+    let layered = policy::resolve(Some(&org), &users_file, Some("adele@contoso.com")).unwrap();
+    assert_eq!(layered.automation, Automation::Server);
+
+    let emu = emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&emu, &sim, dir.path(), |c| {
+        c.features.presence = layered.config.features.presence;
+    })
+    .await;
+    let (begin, end) = appointment(&emu, "Weekly sync", "busy", minutes(&sim, 10), 30);
+    engine.sync_now().await.unwrap();
+    let running = start(&engine, &sim).await;
+    sim.run_until(end + Duration::minutes(1)).await;
+    assert!(begin < end);
+    for kind in [
+        "setUserPreferredPresence",
+        "setPresence",
+        "setStatusMessage",
+        "updateMailboxSettings",
+    ] {
+        assert!(
+            calls(&emu, kind).is_empty(),
+            "{kind}: {:?}",
+            calls(&emu, kind)
+        );
+    }
+    running.stop().await;
+}

@@ -21,6 +21,26 @@ pub struct ServerConfig {
     pub http: HttpConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub presence: PresenceSection,
+}
+
+/// Presence automation (`[presence]`) of the users whose policy group says
+/// `automation = "server"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceSection {
+    /// While automation holds a user's presence, it is read back this often to notice a
+    /// change by the user.
+    pub check_interval_secs: u64,
+}
+
+impl Default for PresenceSection {
+    fn default() -> Self {
+        Self {
+            check_interval_secs: 15,
+        }
+    }
 }
 
 /// The organization policy file of the clients, applied per user (see `policy.rs`).
@@ -46,6 +66,14 @@ pub struct DatabaseConfig {
     pub url: String,
     /// A file (mode 0600) holding the database password.
     pub password_file: Option<PathBuf>,
+    /// Connections each worker opens (at least 1): presence writes of many users starting
+    /// at once run side by side on them.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+}
+
+fn default_connections() -> usize {
+    4
 }
 
 #[derive(Debug, Clone, Deserialize)]

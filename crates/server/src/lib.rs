@@ -8,6 +8,7 @@ pub mod directory;
 pub mod error;
 pub mod metrics;
 pub mod policy;
+pub mod presence;
 pub mod secret;
 pub mod store;
 pub mod sync;
@@ -37,7 +38,10 @@ pub async fn open_store(
         Some(path) => Some(secret::read_secret_file(path, "database password")?),
         None => None,
     };
-    store::Store::connect(&config.database.url, password.as_ref(), clock).await
+    store::Store::connect(&config.database.url, password.as_ref(), clock)
+        .await?
+        .with_connections(config.database.connections)
+        .await
 }
 
 /// The app-only token source the configuration describes.

@@ -285,6 +285,20 @@ async fn serve(
     store.migrate().await?;
     let tokens = Arc::new(token_source(&config, clock.clone())?);
     tokens.token().await.context("getting an app-only token")?;
+    // Presence automation of the users whose policy group says `automation = "server"`.
+    let presence = presently_server::presence::PresenceRunner::new(
+        store.clone(),
+        tokens.clone(),
+        &config.graph.endpoint,
+        &config.identity.client_id,
+        clock.clone(),
+        policy.clone(),
+        config.sync.clone(),
+        presently_server::presence::PresenceOptions {
+            check_interval: chrono::Duration::seconds(config.presence.check_interval_secs as i64),
+            ..Default::default()
+        },
+    );
     let mut ctx = SyncContext::new(store, tokens.clone(), &config.graph.endpoint, clock)
         .with_tenant_limit(config.sync.tenant_concurrent_requests);
     ctx.page_size = config.sync.page_size;
@@ -342,6 +356,7 @@ async fn serve(
     worker
         .with_users_source(users_source)
         .with_metrics(metrics)
+        .with_presence(presence)
         .run(shutdown_signal())
         .await?;
     Ok(())

@@ -10,7 +10,7 @@ use presently_engine::policy::{self, OrgPolicy, SyncMethod};
 use std::path::Path;
 
 /// What the policy decides for one user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UserPolicy {
     /// The user's configuration group, if the policy has one for them.
     pub group: Option<String>,
@@ -19,6 +19,13 @@ pub struct UserPolicy {
     pub sync: bool,
     pub days_back: u32,
     pub days_ahead: u32,
+    /// Who automates the user's presence (the group's `automation`): the server only
+    /// automates users whose group says `server`.
+    pub automation: presently_engine::policy::Automation,
+    /// The group's profiles and rules (`[presence]` of its settings).
+    pub presence: presently_engine::presence::PresenceConfig,
+    /// The group's `features.automatic_replies`.
+    pub automatic_replies: bool,
 }
 
 /// Reads the policy file at `path`; a file that cannot be used is an error naming the file,
@@ -66,5 +73,8 @@ pub fn for_user(
             && layered.config.features.calendar_sync,
         days_back: layered.config.sync.window_days_back,
         days_ahead: layered.config.sync.window_days_ahead,
+        automation: layered.automation,
+        presence: layered.config.presence.clone(),
+        automatic_replies: layered.config.features.automatic_replies,
     })
 }

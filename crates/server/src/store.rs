@@ -15,7 +15,8 @@ use crate::error::ServerError;
 use chrono::{DateTime, Utc};
 use presently_engine::graph::EventChange;
 use presently_engine::model::{Appointment, When};
-use presently_engine::store::{RoundKind, SyncState};
+use presently_engine::presence::journal::{entry_from_row, Durable, Persist};
+use presently_engine::store::{PresenceJournalRow, RoundKind, SyncState};
 use presently_engine::Clock;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -40,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "workers and when each was last seen",
         sql: include_str!("../migrations/0002_workers.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "presence automation: driver state, journal of writes, history",
+        sql: include_str!("../migrations/0003_presence.sql"),
     },
 ];
 
@@ -116,10 +122,12 @@ fn span(appointment: &Appointment) -> (DateTime<Utc>, DateTime<Utc>) {
     }
 }
 
-/// The server's store on one PostgreSQL connection, opened again when it was lost (the
-/// database restarted or the network dropped it).
+/// The server's store on a few PostgreSQL connections (`[database] connections`), each
+/// opened again when it was lost (the database restarted or the network dropped it).
 pub struct Store {
-    client: tokio::sync::Mutex<Client>,
+    clients: Vec<tokio::sync::Mutex<Client>>,
+    /// Where the next search for a free connection starts.
+    next: std::sync::atomic::AtomicUsize,
     config: tokio_postgres::Config,
     clock: Arc<dyn Clock>,
     target: String,
@@ -172,7 +180,8 @@ impl Store {
         let target = describe(&config);
         let client = Self::open(&config, &target).await?;
         Ok(Self {
-            client: tokio::sync::Mutex::new(client),
+            clients: vec![tokio::sync::Mutex::new(client)],
+            next: std::sync::atomic::AtomicUsize::new(0),
             config,
             clock,
             target,
@@ -197,9 +206,27 @@ impl Store {
         Ok(client)
     }
 
-    /// The connection, opened again first if it was lost.
+    /// Opens `n` connections in all (at least one): writes of different mailboxes (presence
+    /// automation of many users at once) then run side by side.
+    pub async fn with_connections(mut self, n: usize) -> Result<Self, ServerError> {
+        while self.clients.len() < n {
+            let client = Self::open(&self.config, &self.target).await?;
+            self.clients.push(tokio::sync::Mutex::new(client));
+        }
+        Ok(self)
+    }
+
+    /// A free connection (else the next one in turn, once it is free), opened again first
+    /// if it was lost.
     async fn client(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, ServerError> {
-        let mut client = self.client.lock().await;
+        use std::sync::atomic::Ordering;
+        let n = self.clients.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        let free = (0..n).find_map(|i| self.clients[(first + i) % n].try_lock().ok());
+        let mut client = match free {
+            Some(guard) => guard,
+            None => self.clients[first % n].lock().await,
+        };
         if client.is_closed() {
             tracing::info!(target = %self.target, "reconnecting to the database");
             *client = Self::open(&self.config, &self.target).await?;
@@ -620,6 +647,206 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    // ---- presence automation -------------------------------------------------------------
+
+    /// The presence driver's state of `mailbox`: a fresh one (journal id from the mailbox)
+    /// when automation never ran for it.
+    pub async fn load_presence(&self, mailbox: &str) -> Result<Durable, ServerError> {
+        let damaged = |message: String| ServerError::Sync {
+            mailbox: mailbox.to_owned(),
+            message: format!("the presence journal is damaged: {message}"),
+        };
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT journal_id, next_seq, headline, holds FROM presence_driver
+                  WHERE mailbox_id = $1",
+                &[&mailbox],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(Durable::new(&uuid::Uuid::new_v4().simple().to_string()));
+        };
+        let mut durable = Durable::new(row.get::<_, &str>(0));
+        durable.next_seq = u64::try_from(row.get::<_, i64>(1)).unwrap_or(1).max(1);
+        if let Some(json) = row.get::<_, Option<String>>(2) {
+            durable.headline =
+                Some(serde_json::from_str(&json).map_err(|e| damaged(format!("headline: {e}")))?);
+        }
+        let holds: serde_json::Value = row.get(3);
+        for resource in presently_engine::presence::journal::Resource::ALL {
+            if let Some(hold) = holds.get(resource.as_str()) {
+                durable.holds[resource.index()] = serde_json::from_value(hold.clone())
+                    .map_err(|e| damaged(format!("{resource}: {e}")))?;
+            }
+        }
+        let rows = client
+            .query(
+                "SELECT key, resource, purpose, action, state, attempts, last_error,
+                        next_attempt, created, updated
+                   FROM presence_journal
+                  WHERE mailbox_id = $1 AND state IN ('pending', 'in_flight')
+                  ORDER BY created, key",
+                &[&mailbox],
+            )
+            .await?;
+        for r in rows {
+            let row = PresenceJournalRow {
+                key: r.get(0),
+                resource: r.get(1),
+                purpose: r.get(2),
+                action: r.get(3),
+                state: r.get(4),
+                attempts: u32::try_from(r.get::<_, i32>(5)).unwrap_or(0),
+                last_error: r.get(6),
+                next_attempt: r.get(7),
+                created: r.get(8),
+                updated: r.get(9),
+            };
+            durable
+                .open
+                .push(entry_from_row(row).map_err(|e| damaged(e.to_string()))?);
+        }
+        Ok(durable)
+    }
+
+    /// Stores what the presence driver says to store, in one transaction under `lease`: a
+    /// worker that lost the lease writes nothing (and so sends nothing: the runner sends a
+    /// write only once its intent is stored).
+    pub async fn save_presence(&self, lease: &Lease, persist: &Persist) -> Result<(), ServerError> {
+        let holds: serde_json::Map<String, serde_json::Value> = persist
+            .hold_rows()
+            .into_iter()
+            .map(|(k, json)| {
+                let v = serde_json::from_str(&json).unwrap_or(serde_json::Value::Null);
+                (k, v)
+            })
+            .collect();
+        let holds = serde_json::Value::Object(holds);
+        let next_seq = i64::try_from(persist.durable.next_seq).unwrap_or(i64::MAX);
+        let headline = persist.headline_json();
+        let now = self.clock.now();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        self.fence(&tx, lease).await?;
+        tx.execute(
+            "INSERT INTO presence_driver
+                 (mailbox_id, journal_id, next_seq, headline, holds, updated_at, worker, fencing_token)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (mailbox_id) DO UPDATE SET
+                 journal_id = EXCLUDED.journal_id, next_seq = EXCLUDED.next_seq,
+                 headline = EXCLUDED.headline, holds = EXCLUDED.holds,
+                 updated_at = EXCLUDED.updated_at, worker = EXCLUDED.worker,
+                 fencing_token = EXCLUDED.fencing_token",
+            &[
+                &lease.mailbox,
+                &persist.durable.journal_id,
+                &next_seq,
+                &headline,
+                &holds,
+                &now,
+                &lease.worker,
+                &lease.token,
+            ],
+        )
+        .await?;
+        for row in persist.journal_rows() {
+            let attempts = i32::try_from(row.attempts).unwrap_or(i32::MAX);
+            let params: [&(dyn ToSql + Sync); 13] = [
+                &lease.mailbox,
+                &row.key,
+                &row.resource,
+                &row.purpose,
+                &row.action,
+                &row.state,
+                &attempts,
+                &row.last_error,
+                &row.next_attempt,
+                &row.created,
+                &row.updated,
+                &lease.worker,
+                &lease.token,
+            ];
+            tx.execute(
+                "INSERT INTO presence_journal
+                     (mailbox_id, key, resource, purpose, action, state, attempts, last_error,
+                      next_attempt, created, updated, worker, fencing_token)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 ON CONFLICT (mailbox_id, key) DO UPDATE SET
+                     state = EXCLUDED.state, attempts = EXCLUDED.attempts,
+                     last_error = EXCLUDED.last_error, next_attempt = EXCLUDED.next_attempt,
+                     updated = EXCLUDED.updated, worker = EXCLUDED.worker,
+                     fencing_token = EXCLUDED.fencing_token",
+                &params,
+            )
+            .await?;
+        }
+        for h in &persist.history {
+            tx.execute(
+                "INSERT INTO presence_history
+                     (mailbox_id, at, event, profile, detail, worker, fencing_token)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &lease.mailbox,
+                    &h.at,
+                    &h.event.to_string(),
+                    &h.profile,
+                    &h.detail,
+                    &lease.worker,
+                    &lease.token,
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The presence history of `mailbox`, oldest first: (event, profile, worker, token).
+    pub async fn presence_history(
+        &self,
+        mailbox: &str,
+    ) -> Result<Vec<(String, Option<String>, String, i64)>, ServerError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT event, profile, worker, fencing_token FROM presence_history
+                  WHERE mailbox_id = $1 ORDER BY id",
+                &[&mailbox],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect())
+    }
+
+    /// `mailbox`'s appointments overlapping `start..end`, by start.
+    pub async fn appointments_between(
+        &self,
+        mailbox: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<Appointment>, ServerError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT data FROM appointments
+                  WHERE mailbox_id = $1 AND ends_at > $2 AND starts_at < $3
+                  ORDER BY starts_at, id",
+                &[&mailbox, &start, &end],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                serde_json::from_value(r.get(0)).map_err(|e| ServerError::Sync {
+                    mailbox: mailbox.to_owned(),
+                    message: format!("a stored appointment is unreadable: {e}"),
+                })
+            })
+            .collect()
     }
 
     // ---- reads ---------------------------------------------------------------------------

@@ -45,6 +45,61 @@ pub struct Worker {
     metrics: Option<Arc<crate::metrics::Metrics>>,
     /// When each held mailbox last completed a round (or was claimed): the sync lag.
     fresh_since: HashMap<String, DateTime<Utc>>,
+    /// Presence automation of the held mailboxes, run beside the sync by [`Worker::run`].
+    presence: Option<crate::presence::PresenceRunner>,
+    /// Mailboxes whose appointments a round changed since presence last looked.
+    changed: Arc<Changed>,
+}
+
+/// The mailboxes whose appointments changed, and a wake-up for presence automation.
+#[derive(Debug, Default)]
+pub struct Changed {
+    mailboxes: std::sync::Mutex<std::collections::HashSet<String>>,
+    notify: tokio::sync::Notify,
+}
+
+impl Changed {
+    fn mark(&self, mailbox: &str) {
+        self.mailboxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(mailbox.to_owned());
+        self.notify.notify_one();
+    }
+
+    fn take(&self) -> std::collections::HashSet<String> {
+        std::mem::take(&mut *self.mailboxes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Longest sleep of the presence loop: a clock jump is noticed within it.
+const PRESENCE_MAX_STEP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs presence automation for the leases `leases` says are held, until dropped: a pass
+/// whenever the leases change, a round changed appointments, or the next automation is due;
+/// in between it sleeps.
+async fn run_presence(
+    mut runner: crate::presence::PresenceRunner,
+    mut leases: tokio::sync::watch::Receiver<HashMap<String, Lease>>,
+    changed: Arc<Changed>,
+    clock: Arc<dyn presently_engine::Clock>,
+) {
+    loop {
+        let held = leases.borrow_and_update().clone();
+        let dirty = changed.take();
+        runner.pass(&held, &dirty).await;
+        let now = clock.now();
+        let wait = runner
+            .next_wake(now)
+            .map(|t| (t - now).to_std().unwrap_or(std::time::Duration::ZERO))
+            .unwrap_or(PRESENCE_MAX_STEP)
+            .min(PRESENCE_MAX_STEP);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            r = leases.changed() => if r.is_err() { return },
+            _ = changed.notify.notified() => {}
+        }
+    }
 }
 
 impl std::fmt::Debug for Worker {
@@ -67,7 +122,30 @@ impl Worker {
             users: None,
             metrics: None,
             fresh_since: HashMap::new(),
+            presence: None,
+            changed: Arc::new(Changed::default()),
         }
+    }
+
+    /// Runs presence automation for the held mailboxes beside the sync ([`Worker::run`]).
+    pub fn with_presence(mut self, runner: crate::presence::PresenceRunner) -> Self {
+        self.presence = Some(runner);
+        self
+    }
+
+    /// The leases to tell presence automation about, if they changed (not their renewals).
+    fn publish(&self, tx: &tokio::sync::watch::Sender<HashMap<String, Lease>>) {
+        tx.send_if_modified(|shown| {
+            let same = shown.len() == self.leases.len()
+                && self
+                    .leases
+                    .iter()
+                    .all(|(m, l)| shown.get(m).is_some_and(|s| s.token == l.token));
+            if !same {
+                *shown = self.leases.clone();
+            }
+            !same
+        });
     }
 
     /// Keeps `metrics` up to date.
@@ -257,9 +335,12 @@ impl Worker {
                         self.next_round.insert(lease.mailbox.clone(), next);
                         "failed"
                     }
-                    Ok(_) => {
+                    Ok(outcome) => {
                         self.next_round.insert(lease.mailbox.clone(), next);
                         self.fresh_since.insert(lease.mailbox.clone(), finished);
+                        if outcome.upserted + outcome.removed > 0 {
+                            self.changed.mark(&lease.mailbox);
+                        }
                         "ok"
                     }
                 };
@@ -299,6 +380,19 @@ impl Worker {
     ) -> Result<(), ServerError> {
         tokio::pin!(shutdown);
         let tick = self.renew_every();
+        let (leases_tx, leases_rx) = tokio::sync::watch::channel(HashMap::new());
+        let presence = {
+            let runner = self.presence.take();
+            let changed = self.changed.clone();
+            let clock = self.ctx.clock.clone();
+            async move {
+                match runner {
+                    Some(runner) => run_presence(runner, leases_rx, changed, clock).await,
+                    None => std::future::pending().await,
+                }
+            }
+        };
+        tokio::pin!(presence);
         loop {
             match self.maintain_leases().await {
                 Ok(pass)
@@ -311,13 +405,17 @@ impl Worker {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code(), error = %e, "lease maintenance failed"),
             }
+            self.publish(&leases_tx);
             let sync = self.sync_due(false);
             tokio::select! {
                 _ = &mut shutdown => break,
+                _ = &mut presence => {}
                 _ = sync => {}
             }
+            self.publish(&leases_tx);
             tokio::select! {
                 _ = &mut shutdown => break,
+                _ = &mut presence => {}
                 _ = tokio::time::sleep(tick) => {}
             }
         }

@@ -40,7 +40,7 @@ async fn check_names_what_is_wrong() {
         "{out}"
     );
     assert!(
-        out.contains("database: reachable, schema version 2"),
+        out.contains("database: reachable, schema version 3"),
         "{out}"
     );
     assert!(!out.contains("PRIVATE KEY") && !err.contains("PRIVATE KEY"));
@@ -297,4 +297,130 @@ async fn sigterm_releases_the_leases() {
     };
     assert!(exit.success(), "{exit:?}");
     assert!(owners(&store).await.iter().all(|o| o.is_none()), "released");
+}
+
+/// Presence automation across a SIGKILL: the worker that switched a user's presence is
+/// killed mid-meeting; the other takes the mailbox over within the lease time, loads the
+/// journal, and gives the presence back at the meeting's end, once. Nothing is applied
+/// twice (the emulator counts the calls).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path(), "app");
+    let pg = Postgres::start();
+    let emu = emulator().await;
+    let control = emu.control();
+    control
+        .register_confidential_app(
+            CLIENT_ID,
+            Some(&cert.cert_pem),
+            &[],
+            &["Calendars.Read", "Presence.ReadWrite.All"],
+        )
+        .unwrap();
+    let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
+    let user = users[0].clone();
+    // Whole seconds: the event's times are written so.
+    let start =
+        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0) + chrono::Duration::seconds(8);
+    let end = start + chrono::Duration::seconds(25);
+    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    control
+        .add_user_event(
+            &user,
+            serde_json::json!({
+                "subject": "Stand-up", "showAs": "busy",
+                "start": {"dateTime": at(start), "timeZone": "UTC"},
+                "end": {"dateTime": at(end), "timeZone": "UTC"},
+            }),
+        )
+        .unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[groups]]\nname = \"Everyone\"\ndefault = true\nautomation = \"server\"\n",
+    )
+    .unwrap();
+    let extra = format!(
+        "\n[policy]\nfile = \"{}\"\n\n[presence]\ncheck_interval_secs = 1\n",
+        policy.display()
+    );
+    let lease_secs = 3;
+    let config = |id: &str| {
+        let path = dir.path().join(format!("{id}.toml"));
+        let text = config_text(&pg.url, &emu, &cert, &users, id, lease_secs) + &extra;
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (config_a, config_b) = (config("a"), config("b"));
+    let store = Store::connect(&pg.url, None, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let calls = |kind: &str| {
+        control
+            .presence_calls()
+            .iter()
+            .filter(|c| {
+                c.kind == kind && c.user.as_deref() == Some(user.as_str()) && c.status < 300
+            })
+            .count()
+    };
+
+    let mut a = ServerProcess::serve(&config_a);
+    wait_for(&store, Duration::from_secs(20), "a claims the user", |m| {
+        m.len() == 1 && m[0].owner.as_deref() == Some("a")
+    })
+    .await;
+    let _b = ServerProcess::serve(&config_b);
+    let started = Instant::now();
+    while calls("setPresence") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "a never switched the presence: {:?}",
+            control.presence_calls()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let applied_late = chrono::Utc::now() - start;
+    assert_eq!(
+        control.tenant_presence(&user)["availability"],
+        "Busy",
+        "a switched it"
+    );
+    a.kill();
+    let took = wait_for(&store, Duration::from_secs(15), "b takes over", |m| {
+        m[0].owner.as_deref() == Some("b")
+    })
+    .await;
+    println!(
+        "setPresence {} ms after the start; b took over {} ms after the kill (lease {lease_secs} s)",
+        applied_late.num_milliseconds(),
+        took.as_millis()
+    );
+    assert!(took <= Duration::from_secs(lease_secs + 2), "{took:?}");
+    assert!(
+        chrono::Utc::now() < end,
+        "the takeover happened mid-meeting"
+    );
+    while calls("clearPresence") == 0 {
+        assert!(
+            chrono::Utc::now() < end + chrono::Duration::seconds(15),
+            "b never gave the presence back: {:?}",
+            control.presence_calls()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(chrono::Utc::now() >= end, "not before the meeting's end");
+    // A little longer: nothing more comes.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(calls("setPresence"), 1, "nothing applied twice");
+    assert_eq!(calls("clearPresence"), 1, "restored exactly once");
+    assert_eq!(control.tenant_presence(&user)["availability"], "Available");
+    let history = store.presence_history(&user).await.unwrap();
+    assert!(
+        history.iter().any(|h| h.0 == "applied" && h.2 == "a")
+            && history.iter().any(|h| h.0 == "restored" && h.2 == "b"),
+        "{history:?}"
+    );
 }
