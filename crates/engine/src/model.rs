@@ -210,6 +210,11 @@ pub struct Appointment {
     pub reminder_minutes: Option<u32>,
     pub body_preview: Option<String>,
     pub last_modified: Option<DateTime<Utc>>,
+    /// The version the server gave this event (Graph's `changeKey`, prefixed with the version
+    /// of Presently's mapping that read it): equal versions mean equal rows, so a full round
+    /// need not read an item again. `None` where the source gives none (feeds, old rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_key: Option<String>,
 }
 
 impl Appointment {
@@ -236,6 +241,7 @@ impl Appointment {
             online_provider: None,
             meeting_id: None,
             meeting_passcode: None,
+            change_key: None,
             web_link: None,
             series_master_id: None,
             kind: AppointmentType::SingleInstance,

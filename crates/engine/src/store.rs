@@ -351,6 +351,11 @@ pub const MIGRATIONS: &[&str] = &[
         DELETE FROM presence_skips WHERE scope = 'series' AND id = OLD.series_master_id
             AND NOT EXISTS (SELECT 1 FROM appointments WHERE series_master_id = OLD.series_master_id);
      END;",
+    // 14: the version Graph gave each event (its `changeKey`, under the mapping version that
+    // read it): a full round skips reading an item whose version the store already holds.
+    // Rows written before have none and are compared whole, as before.
+    "ALTER TABLE appointments ADD COLUMN change_key TEXT;
+     ALTER TABLE staged_appointments ADD COLUMN change_key TEXT;",
 ];
 
 /// What a line of the presence history records; stored (and shown in `--json`) as its
@@ -1044,6 +1049,20 @@ impl Store {
         Ok(())
     }
 
+    /// The versions (`change_key`) of the calendar's stored events that have one, by id:
+    /// what a full round may skip reading again.
+    pub fn change_keys(
+        &self,
+        calendar_id: &str,
+    ) -> Result<crate::graph::event::KnownVersions, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, change_key FROM appointments
+             WHERE calendar_id = ?1 AND change_key IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([calendar_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn calendar_is_empty(&self, calendar_id: &str) -> Result<bool, Error> {
         Ok(self.conn.query_row(
             "SELECT NOT EXISTS (SELECT 1 FROM appointments WHERE calendar_id = ?1)",
@@ -1308,14 +1327,14 @@ const COLUMNS: &str = "calendar_id, id, ical_uid, subject, all_day, start_utc, e
     start_date, end_date, original_tz, show_as, response, sensitivity, cancelled, location, \
     organizer_name, organizer_email, join_url, online_provider, web_link, series_master_id, kind, \
     categories, reminder_on, reminder_minutes, last_modified, body_preview, attendees, \
-    meeting_id, meeting_passcode";
+    meeting_id, meeting_passcode, change_key";
 
 /// The columns of [`COLUMNS`] after the key (calendar_id, id): what an update may change.
 const DATA_COLUMNS: &str = "ical_uid, subject, all_day, start_utc, end_utc, start_date, \
     end_date, original_tz, show_as, response, sensitivity, cancelled, location, organizer_name, \
     organizer_email, join_url, online_provider, web_link, series_master_id, kind, categories, \
     reminder_on, reminder_minutes, last_modified, body_preview, attendees, meeting_id, \
-    meeting_passcode";
+    meeting_passcode, change_key";
 
 /// The stored key appointments are looked up by: FNV-1a (64 bits) of the id's UTF-8 bytes.
 /// Stored in every row, so it must never change. Not unique: every lookup also compares the
@@ -1405,18 +1424,18 @@ fn apply_in(
     let mut stats = ApplyStats::default();
     let name = table.name();
     const VALUES: &str = "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-        ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30";
-    // ?31 is the id's key; a row is (calendar_id, id), found through the key's index (the
+        ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31";
+    // ?32 is the id's key; a row is (calendar_id, id), found through the key's index (the
     // `+` keeps SQLite from walking the calendar's index instead).
     let mut insert = tx.prepare_cached(&format!(
-        "INSERT INTO {name} (id_key, {COLUMNS}) SELECT ?31, ?1, ?2, {VALUES}
-         WHERE NOT EXISTS (SELECT 1 FROM {name} WHERE id_key = ?31 AND +calendar_id = ?1 AND id = ?2)"
+        "INSERT INTO {name} (id_key, {COLUMNS}) SELECT ?32, ?1, ?2, {VALUES}
+         WHERE NOT EXISTS (SELECT 1 FROM {name} WHERE id_key = ?32 AND +calendar_id = ?1 AND id = ?2)"
     ))?;
     // Writes only when something differs: a replayed or unchanged item costs no write (and
     // is not counted as a change).
     let mut update = tx.prepare_cached(&format!(
         "UPDATE {name} SET ({DATA_COLUMNS}) = ({VALUES})
-         WHERE id_key = ?31 AND +calendar_id = ?1 AND id = ?2 AND ({DATA_COLUMNS}) IS NOT ({VALUES})"
+         WHERE id_key = ?32 AND +calendar_id = ?1 AND id = ?2 AND ({DATA_COLUMNS}) IS NOT ({VALUES})"
     ))?;
     let mut remove = tx.prepare_cached(&format!(
         "DELETE FROM {name} WHERE id_key = ?3 AND +calendar_id = ?1 AND id = ?2"
@@ -1430,7 +1449,7 @@ fn apply_in(
     let mut same_as_live = if staging {
         Some(tx.prepare_cached(&format!(
             "SELECT EXISTS (SELECT 1 FROM appointments INDEXED BY appointments_by_id_key
-                WHERE id_key = ?31 AND +calendar_id = ?1 AND id = ?2
+                WHERE id_key = ?32 AND +calendar_id = ?1 AND id = ?2
                 AND ({DATA_COLUMNS}) IS ({VALUES}))"
         ))?)
     } else {
@@ -1465,7 +1484,7 @@ fn apply_in(
                     .last_modified
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
                 let key = id_key(&a.id);
-                let values: [&dyn ToSql; 31] = [
+                let values: [&dyn ToSql; 32] = [
                     &calendar_id,
                     &a.id,
                     &a.ical_uid,
@@ -1497,6 +1516,7 @@ fn apply_in(
                     &a.attendees,
                     &a.meeting_id,
                     &a.meeting_passcode,
+                    &a.change_key,
                     &key,
                 ];
                 if let Some(same) = same_as_live.as_mut() {
@@ -1514,6 +1534,15 @@ fn apply_in(
                     written = update.execute(&values[..])?;
                 }
                 stats.upserted += written;
+            }
+            // The store holds this version (the caller read it from the live table before
+            // the round): in a round it is seen, the live row kept; elsewhere nothing to do.
+            EventChange::Unchanged { id } => {
+                if staging {
+                    let key = id_key(id);
+                    see.execute(params![calendar_id, id, key])?;
+                    remove.execute(params![calendar_id, id, key])?;
+                }
             }
             EventChange::Removed { id } => {
                 if staging {
@@ -1668,6 +1697,7 @@ fn row_to_appointment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
         attendees: r.get(27)?,
         meeting_id: r.get(28)?,
         meeting_passcode: r.get(29)?,
+        change_key: r.get(30)?,
     })
 }
 

@@ -23,7 +23,7 @@ fn upserts(page: &CalendarView) -> Vec<&Appointment> {
         .iter()
         .filter_map(|c| match c {
             EventChange::Upsert(a) => Some(a.as_ref()),
-            EventChange::Removed { .. } => None,
+            EventChange::Removed { .. } | EventChange::Unchanged { .. } => None,
         })
         .collect()
 }

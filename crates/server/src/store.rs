@@ -586,6 +586,14 @@ impl Store {
                 EventChange::Removed { id } => {
                     stats.removed += tx.execute(&delete, &[&lease.mailbox, id]).await? as usize;
                 }
+                // Pages are parsed here without the stored versions, so none comes back
+                // "unchanged"; were one to, a full round would lose it, so it is refused.
+                EventChange::Unchanged { id } => {
+                    return Err(ServerError::Sync {
+                        mailbox: lease.mailbox.clone(),
+                        message: format!("event {id} came back unread; this store cannot keep it"),
+                    });
+                }
             }
         }
         if complete.is_some() && kind == RoundKind::Full {

@@ -463,6 +463,13 @@ impl Engine {
                     }
                 }
             }
+            // A full round brings every event again (after a fill, the ones just stored):
+            // those whose version the store holds are not read further.
+            let known = if round.kind == RoundKind::Full {
+                Some(self.store().change_keys(&calendar.id)?)
+            } else {
+                None
+            };
             let mut pending: Vec<EventChange> = Vec::new();
             let mut link = plan.first_link.clone();
             let mut current_state = state.unwrap_or_default();
@@ -513,7 +520,8 @@ impl Engine {
                     other => other?,
                 };
                 let parse_started = std::time::Instant::now();
-                let page = CalendarView::parse(&calendar.id, &body).inspect_err(|e| {
+                let page = CalendarView::parse_known(&calendar.id, &body, known.as_ref())
+                    .inspect_err(|e| {
                     tracing::error!(calendar = %calendar.name, error = %e, "a page could not be read; the sync will retry from here");
                 })?;
                 for (id, reason) in &page.rejected {

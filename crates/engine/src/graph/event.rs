@@ -165,6 +165,8 @@ struct GraphEvent<'a> {
     #[serde(borrow)]
     last_modified_date_time: Option<Cow<'a, str>>,
     original_start_time_zone: Option<String>,
+    #[serde(borrow)]
+    change_key: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,8 +186,31 @@ struct GraphCalendar {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventChange {
     Upsert(Box<Appointment>),
-    Removed { id: String },
+    Removed {
+        id: String,
+    },
+    /// An item whose version the store already holds (only from
+    /// [`CalendarView::parse_known`]): its row stands as it is.
+    Unchanged {
+        id: String,
+    },
 }
+
+/// Bumped whenever [`map_event`] reads an event differently (a field added, a link found
+/// elsewhere): stored versions from an older mapping then no longer match, and a full round
+/// reads those events again instead of keeping rows an older build made.
+const MAPPING_VERSION: &str = "m1";
+
+/// The version stored with an event read from Graph: its `changeKey` under
+/// [`MAPPING_VERSION`]. `None` for a key too long to be one (it is compared, never shown).
+pub fn versioned_change_key(change_key: &str) -> Option<String> {
+    (!change_key.is_empty() && change_key.len() <= 256)
+        .then(|| format!("{MAPPING_VERSION}:{change_key}"))
+}
+
+/// The versions the store holds for a calendar's events, by id (see
+/// [`CalendarView::parse_known`]).
+pub type KnownVersions = std::collections::HashMap<String, String>;
 
 /// A page of a calendarView or calendarView delta answer.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -200,6 +225,18 @@ pub struct CalendarView {
 impl CalendarView {
     /// Parses a page of `calendarView` or `calendarView/delta` for the calendar `calendar_id`.
     pub fn parse(calendar_id: &str, body: &[u8]) -> Result<Self, Error> {
+        Self::parse_known(calendar_id, body, None)
+    }
+
+    /// [`CalendarView::parse`], except that an item whose id and `changeKey` match `known`
+    /// (what the store holds) is not read further and comes back as
+    /// [`EventChange::Unchanged`]: a full round right after a first sync's fill brings back
+    /// every event the fill just stored, and reading each again cost as much as storing it.
+    pub fn parse_known(
+        calendar_id: &str,
+        body: &[u8],
+        known: Option<&KnownVersions>,
+    ) -> Result<Self, Error> {
         #[derive(Deserialize)]
         struct Page<'a> {
             // Items stay raw until mapped one by one: a bad item is rejected alone.
@@ -219,6 +256,10 @@ impl CalendarView {
             ..Default::default()
         };
         for raw in page.value {
+            if let Some(id) = known.and_then(|known| unchanged(known, raw.get())) {
+                view.changes.push(EventChange::Unchanged { id });
+                continue;
+            }
             match serde_json::from_str::<GraphEvent>(raw.get()) {
                 Ok(ev) if ev.removed.is_some() => {
                     view.changes.push(EventChange::Removed { id: ev.id })
@@ -245,6 +286,32 @@ impl CalendarView {
         }
         Ok(view)
     }
+}
+
+/// The item's id when it is an event (not a removal) whose version `known` holds.
+fn unchanged(known: &KnownVersions, raw: &str) -> Option<String> {
+    // Only these three fields are read; serde skips the rest of the item without building it.
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow)]
+        id: Cow<'a, str>,
+        #[serde(rename = "changeKey", borrow)]
+        change_key: Option<Cow<'a, str>>,
+        #[serde(rename = "@removed")]
+        removed: Option<serde::de::IgnoredAny>,
+    }
+    let head: Head<'_> = serde_json::from_str(raw).ok()?;
+    if head.removed.is_some() {
+        return None;
+    }
+    let stored = known.get(head.id.as_ref())?;
+    let change_key = head.change_key?;
+    // The stored form is `{MAPPING_VERSION}:{changeKey}`; compared without building it.
+    let same = stored
+        .strip_prefix(MAPPING_VERSION)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .is_some_and(|key| key == change_key.as_ref());
+    same.then(|| head.id.into_owned())
 }
 
 /// Maps one Graph `event` JSON object to an [`Appointment`] of calendar `calendar_id`.
@@ -358,6 +425,7 @@ fn map_event(calendar_id: &str, ev: GraphEvent<'_>) -> Result<Appointment, Error
         meeting_id: codes.id.map(|c| clean_text(&c)),
         meeting_passcode: codes.passcode.map(|c| clean_text(&c)),
         web_link: ev.web_link,
+        change_key: ev.change_key.as_deref().and_then(versioned_change_key),
         series_master_id: ev.series_master_id,
         kind: ev.kind.unwrap_or(AppointmentType::SingleInstance),
         categories: ev
@@ -524,6 +592,77 @@ mod tests {
             "originalStartTimeZone": "W. Europe Standard Time",
             "someFieldFromTheFuture": {"x": 1}
         })
+    }
+
+    #[test]
+    fn a_full_round_reads_only_events_whose_version_the_store_lacks() {
+        let event = |id: &str, change_key: Option<&str>, subject: &str| {
+            let mut ev = sample();
+            ev["id"] = json!(id);
+            ev["subject"] = json!(subject);
+            match change_key {
+                Some(k) => ev["changeKey"] = json!(k),
+                None => drop(ev.as_object_mut().unwrap().remove("changeKey")),
+            }
+            ev
+        };
+        let page = json!({"value": [
+            event("same", Some("K1"), "Kept"),
+            event("edited", Some("K3"), "Edited"),
+            event("new", Some("K1"), "New"),
+            event("no-version", None, "Read"),
+            event("old-mapping", Some("K1"), "Read again"),
+            {"id": "same-removed", "@removed": {"reason": "deleted"}},
+            {"id": "bad", "changeKey": "K9", "start": "not an object"},
+        ]});
+        let known: KnownVersions = [
+            ("same", "m1:K1"),
+            ("edited", "m1:K2"),
+            ("no-version", "m1:K1"),
+            ("old-mapping", "m0:K1"),
+            ("same-removed", "m1:K1"),
+            ("bad", "m1:K9"),
+        ]
+        .into_iter()
+        .map(|(id, v)| (id.to_owned(), v.to_owned()))
+        .collect();
+        let body = serde_json::to_vec(&page).unwrap();
+        let view = CalendarView::parse_known("cal1", &body, Some(&known)).unwrap();
+        let summary: Vec<String> = view
+            .changes
+            .iter()
+            .map(|c| match c {
+                EventChange::Upsert(a) => {
+                    format!("upsert {} {} {:?}", a.id, a.subject, a.change_key)
+                }
+                EventChange::Removed { id } => format!("removed {id}"),
+                EventChange::Unchanged { id } => format!("unchanged {id}"),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "unchanged same",
+                "upsert edited Edited Some(\"m1:K3\")",
+                "upsert new New Some(\"m1:K1\")",
+                "upsert no-version Read None",
+                "upsert old-mapping Read again Some(\"m1:K1\")",
+                "removed same-removed",
+                // Its version is the stored one: the event did not change, so the stored
+                // row stands (read whole, this copy would be rejected and the row lost).
+                "unchanged bad",
+            ]
+        );
+        // Without the stored versions every item is read, the bad one rejected.
+        let plain = CalendarView::parse("cal1", &body).unwrap();
+        assert!(plain
+            .changes
+            .iter()
+            .all(|c| !matches!(c, EventChange::Unchanged { .. })));
+        assert_eq!(plain.rejected.len(), 1);
+        // A version that cannot be one is not stored.
+        assert_eq!(versioned_change_key(&"x".repeat(300)), None);
+        assert_eq!(versioned_change_key(""), None);
     }
 
     #[test]

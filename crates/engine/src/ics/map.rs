@@ -97,6 +97,8 @@ pub(super) fn appointment(
         reminder_minutes: reminder,
         body_preview: Some(clean_text(description)).filter(|d| !d.is_empty()),
         last_modified: get("LAST-MODIFIED").and_then(utc),
+        // Feeds are read whole and swapped in; no per-event version is compared.
+        change_key: None,
     }
 }
 

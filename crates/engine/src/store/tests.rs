@@ -44,6 +44,7 @@ fn appt(id: &str, hour: u32) -> Appointment {
         reminder_minutes: Some(15),
         body_preview: Some("Hello".to_owned()),
         last_modified: Some(Utc.with_ymd_and_hms(2026, 11, 20, 8, 0, 0).unwrap()),
+        change_key: Some(format!("m1:ck-{id}")),
     }
 }
 
@@ -598,8 +599,18 @@ fn the_store_and_its_journal_are_private_to_the_user() {
 fn migrates_a_version_10_store_keeping_its_rows_and_a_staged_round() {
     let dir = tempfile::tempdir().unwrap();
     let written = dir.path().join("written.db");
-    let items = vec![appt("a", 9), all_day("b"), appt("c", 11)];
-    let staged = appt("s", 12);
+    // Version 10 stored no event versions (migration 14 added them).
+    let unversioned = |mut a: Appointment| {
+        a.change_key = None;
+        a
+    };
+    let items: Vec<Appointment> = [appt("a", 9), all_day("b"), appt("c", 11)]
+        .into_iter()
+        .map(unversioned)
+        .collect();
+    let staged = unversioned(appt("s", 12));
+    let v10_columns = COLUMNS.trim_end_matches(", change_key");
+    assert_ne!(v10_columns, COLUMNS);
     let (before, state_before) = {
         let mut store = Store::open(&written).unwrap();
         store
@@ -608,7 +619,7 @@ fn migrates_a_version_10_store_keeping_its_rows_and_a_staged_round() {
         store
             .apply_changes("primary", &upserts(&items), &state("d1"))
             .unwrap();
-        let mut elsewhere = appt("a", 14);
+        let mut elsewhere = unversioned(appt("a", 14));
         elsewhere.calendar_id = "other".into();
         store
             .apply_changes("other", &upserts(&[elsewhere]), &state("o1"))
@@ -635,9 +646,9 @@ fn migrates_a_version_10_store_keeping_its_rows_and_a_staged_round() {
         conn.execute_batch(&format!(
             "INSERT INTO calendars SELECT * FROM w.calendars;
              INSERT INTO sync_state SELECT * FROM w.sync_state;
-             INSERT INTO appointments ({COLUMNS}) SELECT {COLUMNS} FROM w.appointments;
-             INSERT INTO staged_appointments ({COLUMNS})
-                SELECT {COLUMNS} FROM w.staged_appointments;
+             INSERT INTO appointments ({v10_columns}) SELECT {v10_columns} FROM w.appointments;
+             INSERT INTO staged_appointments ({v10_columns})
+                SELECT {v10_columns} FROM w.staged_appointments;
              DETACH w;"
         ))
         .unwrap();
@@ -817,6 +828,54 @@ fn a_full_round_over_filled_data_stages_only_what_differs() {
         ),
         (0, 0)
     );
+}
+
+/// A full round's items whose version the store holds come as `Unchanged` (their JSON not
+/// read further): the live row is kept, and a later page's new version still wins.
+#[test]
+fn a_full_round_keeps_rows_whose_version_the_store_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with_primary(&dir);
+    store
+        .fill_changes(
+            "primary",
+            &upserts(&[appt("a", 9), appt("b", 10), appt("c", 11)]),
+        )
+        .unwrap();
+    let known = store.change_keys("primary").unwrap();
+    assert_eq!(known.get("a").map(String::as_str), Some("m1:ck-a"));
+    assert_eq!(known.len(), 3);
+    let mut round = state("d0");
+    round.round = Some(RoundKind::Full);
+    store.begin_full_round("primary", &round).unwrap();
+    let unchanged = |id: &str| EventChange::Unchanged { id: id.to_owned() };
+    let mut moved_b = appt("b", 10);
+    moved_b.subject = "Moved b".into();
+    moved_b.change_key = Some("m1:ck-b2".into());
+    // a and b unchanged, then b's newer version on a later page; c is gone from the server.
+    store
+        .stage_changes("primary", &[unchanged("a"), unchanged("b")], &round)
+        .unwrap();
+    store
+        .stage_changes("primary", &upserts(&[moved_b.clone()]), &round)
+        .unwrap();
+    let stats = store.commit_full_round("primary", &state("d1")).unwrap();
+    assert_eq!((stats.upserted, stats.removed), (1, 1), "b changed, c gone");
+    assert_eq!(whole_day(&store), vec![appt("a", 9), moved_b.clone()]);
+    assert_eq!(
+        store
+            .change_keys("primary")
+            .unwrap()
+            .get("b")
+            .map(String::as_str),
+        Some("m1:ck-b2")
+    );
+    // Outside a round an unchanged item changes nothing.
+    let stats = store
+        .apply_changes("primary", &[unchanged("a"), unchanged("zz")], &state("d2"))
+        .unwrap();
+    assert_eq!((stats.upserted, stats.removed), (0, 0));
+    assert_eq!(whole_day(&store), vec![appt("a", 9), moved_b]);
 }
 
 /// Issue 22: a skip goes with its appointment. An occurrence's when its row is deleted (not
