@@ -317,6 +317,24 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Writes a line (`outln!`) or text (`out!`) to stdout. A reader that went away (`presently
+/// agenda | head`) ends the program quietly with success, as other tools do, instead of the
+/// panic `println!` gives.
+macro_rules! outln {
+    ($($arg:tt)*) => { write_stdout(format_args!("{}\n", format_args!($($arg)*)))? };
+}
+macro_rules! out {
+    ($($arg:tt)*) => { write_stdout(format_args!($($arg)*))? };
+}
+
+fn write_stdout(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_fmt(args) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Exit(0).into()),
+        other => Ok(other?),
+    }
+}
+
 /// Ends the program with this exit code, the output already printed.
 #[derive(Debug)]
 struct Exit(u8);
@@ -386,12 +404,12 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             drop(engine);
             if forget {
                 forget_store(&paths)?;
-                println!(
+                outln!(
                     "Signed out; the local store {} was deleted.",
                     paths.store_file().display()
                 );
             } else {
-                println!("Signed out. The local calendar stays on this machine and shows again when you sign in; `presently logout --forget` deletes it.");
+                outln!("Signed out. The local calendar stays on this machine and shows again when you sign in; `presently logout --forget` deletes it.");
             }
             Ok(())
         }
@@ -403,11 +421,11 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             let engine = open_engine(paths)?;
             match runtime()?.block_on(engine.whoami())? {
                 Some(who) => {
-                    println!("{}", who.upn.as_deref().unwrap_or("(unknown user)"));
-                    println!("  tenant:      {}", who.tenant_id.as_deref().unwrap_or("?"));
-                    println!("  application: {}", who.client_id);
-                    println!("  authority:   {}", who.authority);
-                    println!("  permissions: {}", who.scopes.join(" "));
+                    outln!("{}", who.upn.as_deref().unwrap_or("(unknown user)"));
+                    outln!("  tenant:      {}", who.tenant_id.as_deref().unwrap_or("?"));
+                    outln!("  application: {}", who.client_id);
+                    outln!("  authority:   {}", who.authority);
+                    outln!("  permissions: {}", who.scopes.join(" "));
                 }
                 None => anyhow::bail!(NOT_SIGNED_IN),
             }
@@ -424,11 +442,11 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             let engine = open_engine(paths)?;
             let report = runtime()?.block_on(engine.sync(SyncOptions { full }))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(());
             }
             for c in &report.calendars {
-                println!(
+                outln!(
                     "{}: {} round{}, {}, {} written, {} removed{}",
                     c.name,
                     c.kind,
@@ -442,7 +460,7 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                         .unwrap_or_default()
                 );
             }
-            println!(
+            outln!(
                 "Synced {}: {} applied, {}, {:.1} kB{}.",
                 plural(report.calendars.len() as u64, "calendar", "calendars"),
                 plural(report.changes as u64, "change", "changes"),
@@ -477,7 +495,7 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                         .iter()
                         .any(|id| id == &c.id || id.eq_ignore_ascii_case(&c.name))
                 };
-                println!(
+                outln!(
                     "{} {}{}\n    id: {}",
                     if synced { "[synced]" } else { "[      ]" },
                     c.name,
@@ -486,11 +504,11 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                 );
                 // How a synced calendar is read: delta, or a window where Graph refused it.
                 if synced {
-                    println!("    read: {}", engine.calendar_read_mode(&c)?);
+                    outln!("    read: {}", engine.calendar_read_mode(&c)?);
                 }
             }
             for subscription in engine.subscriptions()? {
-                print_subscription(&subscription);
+                print_subscription(&subscription)?;
             }
             Ok(())
         }
@@ -498,9 +516,9 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             let engine = open_engine(paths)?;
             let view = engine.agenda(from, days)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&agenda::flatten(&view))?);
+                outln!("{}", serde_json::to_string_pretty(&agenda::flatten(&view))?);
             } else {
-                print!("{}", format_agenda(&view));
+                out!("{}", format_agenda(&view));
             }
             Ok(())
         }
@@ -519,11 +537,11 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             };
             engine.presence_pause(until)?;
             match until {
-                Some(t) => println!(
+                Some(t) => outln!(
                     "Presence automation paused until {}.",
                     t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M")
                 ),
-                None => println!("Presence automation paused until `presently presence resume`."),
+                None => outln!("Presence automation paused until `presently presence resume`."),
             }
             Ok(())
         }
@@ -532,7 +550,7 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
         } => {
             let engine = open_engine(paths)?;
             engine.presence_resume()?;
-            println!("Presence automation resumed.");
+            outln!("Presence automation resumed.");
             Ok(())
         }
         Command::Presence {
@@ -543,14 +561,14 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             let resource = resource.resource();
             let what = resource.label().to_lowercase();
             match engine.presence_take_over(resource)? {
-                TakeOverOutcome::Released => println!(
+                TakeOverOutcome::Released => outln!(
                     "Presently leaves {what} as you set it: it is not switched back when the appointments under way end."
                 ),
-                TakeOverOutcome::AlreadyYours => println!(
+                TakeOverOutcome::AlreadyYours => outln!(
                     "Presently already leaves {what} to you (it saw your change) until the appointments under way end."
                 ),
                 TakeOverOutcome::NotChanged => {
-                    println!("Presently has not changed {what}; there is nothing to take over.")
+                    outln!("Presently has not changed {what}; there is nothing to take over.")
                 }
             }
             Ok(())
@@ -564,9 +582,9 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             let what = skip_what(&outcome);
             let scope = if series { " (the whole series)" } else { "" };
             if outcome.changed {
-                println!("Presently will not switch for {what}{scope}.");
+                outln!("Presently will not switch for {what}{scope}.");
             } else {
-                println!("Presently already does not switch for {what}{scope}.");
+                outln!("Presently already does not switch for {what}{scope}.");
             }
             Ok(())
         }
@@ -577,9 +595,9 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             let outcome = engine.presence_unskip(&presently_engine::SkipTarget::parse(&target))?;
             let what = skip_what(&outcome);
             if outcome.changed {
-                println!("Presently switches for {what} again.");
+                outln!("Presently switches for {what} again.");
             } else {
-                println!("{what} was not skipped; nothing to take back.");
+                outln!("{what} was not skipped; nothing to take back.");
             }
             Ok(())
         }
@@ -594,25 +612,25 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             let tz = engine.config().display_timezone();
             if json {
                 lines.extend(pending.iter().map(|p| pending_line(p, &engine)));
-                println!("{}", serde_json::to_string_pretty(&lines)?);
+                outln!("{}", serde_json::to_string_pretty(&lines)?);
                 return Ok(());
             }
             if lines.is_empty() && pending.is_empty() {
-                println!("Presence automation has not changed anything yet.");
+                outln!("Presence automation has not changed anything yet.");
             }
             let mut day = None;
             for line in &lines {
                 let d = line.row.at.with_timezone(&tz).date_naive();
                 if day != Some(d) {
-                    println!("{}", d.format("%A %Y-%m-%d"));
+                    outln!("{}", d.format("%A %Y-%m-%d"));
                     day = Some(d);
                 }
-                println!("  {}", line.text);
+                outln!("  {}", line.text);
             }
             if !pending.is_empty() {
-                println!("Pending");
+                outln!("Pending");
                 for p in &pending {
-                    println!("  {}", pending_line(p, &engine).text);
+                    outln!("  {}", pending_line(p, &engine).text);
                 }
             }
             Ok(())
@@ -627,9 +645,9 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             });
             let plan = engine.presence_plan(from, to)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&plan)?);
+                outln!("{}", serde_json::to_string_pretty(&plan)?);
             } else {
-                print!("{}", format_plan(&plan));
+                out!("{}", format_plan(&plan));
             }
             Ok(())
         }
@@ -809,21 +827,21 @@ fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Res
     use presently_engine::policy::GroupMatch;
     let path = file.unwrap_or_else(policy::policy_path);
     let load = policy::load(&path);
-    println!("Policy file: {}", path.display());
+    outln!("Policy file: {}", path.display());
     let Some(org) = &load.policy else {
         match &load.error {
             Some(err) => {
-                println!("Status:      INVALID: {err}");
-                println!("             Presently runs with its built-in defaults and the user's own settings.");
+                outln!("Status:      INVALID: {err}");
+                outln!("             Presently runs with its built-in defaults and the user's own settings.");
                 return Err(Exit(2).into());
             }
             None => {
-                println!("Status:      no policy file (users' own settings apply)");
+                outln!("Status:      no policy file (users' own settings apply)");
                 return Ok(());
             }
         }
     };
-    println!(
+    outln!(
         "Status:      valid ({}, {})",
         plural(org.applications.len() as u64, "application", "applications"),
         plural(org.groups.len() as u64, "group", "groups")
@@ -837,11 +855,11 @@ fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Res
         },
     };
     match &upn {
-        Some(u) => println!("User:        {u} ({source})"),
-        None => println!("User:        none ({source}; the default group applies)"),
+        Some(u) => outln!("User:        {u} ({source})"),
+        None => outln!("User:        none ({source}; the default group applies)"),
     }
     match org.find_group(upn.as_deref()) {
-        Some((group, how)) => println!(
+        Some((group, how)) => outln!(
             "Group:       {} ({})",
             group.name,
             match how {
@@ -851,14 +869,14 @@ fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Res
             }
         ),
         None => {
-            println!("Group:       none (no group names this user and there is no default group)")
+            outln!("Group:       none (no group names this user and there is no default group)")
         }
     }
 
     let layered = match policy::resolve_file(Some(org), &paths.config_file, upn.as_deref()) {
         Ok(layered) => layered,
         Err(err) => {
-            println!(
+            outln!(
                 "Note:        the user's configuration cannot be used ({err}); shown without it"
             );
             policy::resolve(Some(org), &Default::default(), upn.as_deref())?
@@ -867,15 +885,15 @@ fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Res
     match &layered.application {
         Some(app) => {
             let m = &layered.config.microsoft;
-            println!("Application: {} [{}]", app.display_name, app.key);
-            println!("             client id {}", app.client_id);
-            println!("             tenant    {}", app.tenant);
-            println!("             authority {}", m.authority_host);
-            println!("             Graph     {}", m.graph_endpoint);
+            outln!("Application: {} [{}]", app.display_name, app.key);
+            outln!("             client id {}", app.client_id);
+            outln!("             tenant    {}", app.tenant);
+            outln!("             authority {}", m.authority_host);
+            outln!("             Graph     {}", m.graph_endpoint);
         }
-        None => println!("Application: none from the policy (the user's own registration)"),
+        None => outln!("Application: none from the policy (the user's own registration)"),
     }
-    println!(
+    outln!(
         "Sync method: {}{}",
         layered.sync_method.as_str(),
         if layered.allow_microsoft365 {
@@ -885,11 +903,11 @@ fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Res
         }
     );
     if layered.locked.is_empty() {
-        println!("Locked:      none");
+        outln!("Locked:      none");
     } else {
-        println!("Locked:");
+        outln!("Locked:");
         for key in &layered.locked {
-            println!("  {key}");
+            outln!("  {key}");
         }
     }
     Ok(())
@@ -942,7 +960,7 @@ fn calendars_command(engine: &Engine, command: CalendarsCommand) -> Result<()> {
         CalendarsCommand::AddIcs { name, url, color } => {
             let report =
                 runtime()?.block_on(engine.add_subscription(&name, &url, color.as_deref()))?;
-            println!(
+            outln!(
                 "added {:?} ({}): {} in the sync window",
                 report.name,
                 report.calendar_id,
@@ -959,7 +977,7 @@ fn calendars_command(engine: &Engine, command: CalendarsCommand) -> Result<()> {
         }
         CalendarsCommand::Remove { name } => {
             let removed = engine.remove_subscription(&name)?;
-            println!("removed {:?} and its appointments", removed.calendar.name);
+            outln!("removed {:?} and its appointments", removed.calendar.name);
             Ok(())
         }
         CalendarsCommand::RefreshIcs { name } => {
@@ -969,11 +987,11 @@ fn calendars_command(engine: &Engine, command: CalendarsCommand) -> Result<()> {
                 match result {
                     Ok(report) => {
                         match report.appointments {
-                            Some(n) => println!(
+                            Some(n) => outln!(
                                 "{name:?}: updated, {} in the sync window",
                                 plural(n as u64, "appointment", "appointments")
                             ),
-                            None => println!("{name:?}: unchanged"),
+                            None => outln!("{name:?}: unchanged"),
                         }
                         for warning in &report.warnings {
                             eprintln!("presently: warning: {name:?}: {warning}");
@@ -996,16 +1014,19 @@ fn calendars_command(engine: &Engine, command: CalendarsCommand) -> Result<()> {
     }
 }
 
-fn print_subscription(subscription: &presently_engine::store::Subscription) {
-    println!(
+fn print_subscription(subscription: &presently_engine::store::Subscription) -> Result<()> {
+    outln!(
         "[feed  ] {}\n    id: {}\n    from: {}",
-        subscription.calendar.name, subscription.calendar.id, subscription.source
+        subscription.calendar.name,
+        subscription.calendar.id,
+        subscription.source
     );
     match (&subscription.error, subscription.fetched_at) {
-        (Some(error), _) => println!("    last fetch failed: {error}"),
-        (None, Some(at)) => println!("    fetched: {}", at.format("%Y-%m-%d %H:%M UTC")),
+        (Some(error), _) => outln!("    last fetch failed: {error}"),
+        (None, Some(at)) => outln!("    fetched: {}", at.format("%Y-%m-%d %H:%M UTC")),
         (None, None) => {}
     }
+    Ok(())
 }
 
 /// The sign-in a command needs, checked before it runs. Nobody signed in, or signed out
@@ -1130,7 +1151,7 @@ async fn login(engine: &Engine, device: bool, timeout: u64) -> Result<()> {
             .finish_sign_in(login, std::time::Duration::from_secs(timeout), cancel)
             .await?
     };
-    println!("Signed in as {}.", account.upn);
+    outln!("Signed in as {}.", account.upn);
     Ok(())
 }
 
@@ -1161,7 +1182,7 @@ fn run_emulator(
             .context("starting the emulator")?;
         // On stdout, not in the log: stderr shows warnings only, and this is the answer to
         // "where is it?" (with the port 0 default, nobody knows otherwise).
-        print!("{}", emulator_banner(&emulator.base_url(), seed, latency));
+        out!("{}", emulator_banner(&emulator.base_url(), seed, latency));
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         tokio::signal::ctrl_c()

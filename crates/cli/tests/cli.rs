@@ -229,6 +229,22 @@ async fn agenda_prints_the_stored_week_as_table_and_json() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.starts_with("Tuesday 2026-11-24"), "{table}");
     assert!(table.lines().count() > 2, "{table}");
+
+    // Into a reader that is gone (`presently agenda | head -0`): a quiet success, no panic.
+    for args in [
+        &["agenda", "--from", "2026-11-23", "--days", "5"][..],
+        &["agenda", "--from", "2026-11-23", "--days", "5", "--json"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = command(dir.path())
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
 }
 
 #[test]
