@@ -8,21 +8,18 @@ mod common;
 mod presence_sim;
 
 use chrono::{DateTime, Duration, Utc};
-use common::config_for;
 use presence_sim::{aggregate, appointment, calls, start, Sim};
 use presently_emulator::{
     Emulator, EmulatorConfig, Seed, DEFAULT_AMI_SECRET, DEFAULT_AMI_USERNAME,
 };
-use presently_engine::auth::MemoryStore;
 use presently_engine::config::Config;
-use presently_engine::paths::Paths;
 use presently_engine::presence::forwarding::{
     self, AmiConfig, CommandConfig, ForwardingConfig, ForwardingError, ForwardingProvider,
     HttpConfig, HttpRequestConfig, MemorySecrets, ProviderKind, WebexConfig, AMI_SECRET,
     HTTP_SECRET, WEBEX_SECRET,
 };
 use presently_engine::presence::profile::Forwarding;
-use presently_engine::{Engine, EngineSetup, Error};
+use presently_engine::{Engine, Error};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -544,22 +541,12 @@ async fn engine(
     forwarding: ForwardingConfig,
     secrets: MemorySecrets,
 ) -> Arc<Engine> {
-    let mut config = config_for(emu);
-    config.features.presence = true;
-    config.presence.forwarding = forwarding;
-    let engine = Engine::open_with_credentials(
-        EngineSetup {
-            paths: Paths::under(dir),
-            config,
-            clock: sim.clock.clone(),
-            demo: false,
-        },
-        Arc::new(MemoryStore::default()),
-    )
-    .unwrap();
+    let engine = presence_sim::engine_with(emu, sim, dir, |config| {
+        config.presence.forwarding = forwarding;
+    })
+    .await;
     engine.set_forwarding_secrets(Arc::new(secrets));
-    engine.sign_in_to_emulator().await.unwrap();
-    Arc::new(engine)
+    engine
 }
 
 async fn webex_engine(emu: &Emulator, sim: &Arc<Sim>, dir: &Path) -> Arc<Engine> {

@@ -8,54 +8,11 @@ mod common;
 mod presence_sim;
 
 use chrono::{DateTime, Duration, Utc};
-use common::config_for;
-use presence_sim::{aggregate, appointment, calls, history, start, Sim};
-use presently_emulator::{Emulator, EmulatorConfig, Seed, HOLIDAYS_CALENDAR_ID};
-use presently_engine::auth::MemoryStore;
-use presently_engine::paths::Paths;
-use presently_engine::{Engine, EngineSetup};
+use presence_sim::{
+    aggregate, appointment, calls, empty_emulator, engine, engine_with, history, start, Sim,
+};
+use presently_emulator::HOLIDAYS_CALENDAR_ID;
 use serde_json::json;
-use std::sync::Arc;
-
-async fn emulator() -> Emulator {
-    Emulator::start(EmulatorConfig {
-        today: Utc::now().date_naive(),
-        mailbox_tz: chrono_tz::Europe::Berlin,
-        seed: Seed::Empty,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap()
-}
-
-/// An engine on `sim`'s clock with presence on (and whatever `tweak` changes), signed in
-/// to `emu`.
-async fn engine_with(
-    emu: &Emulator,
-    sim: &Arc<Sim>,
-    dir: &std::path::Path,
-    tweak: impl FnOnce(&mut presently_engine::config::Config),
-) -> Arc<Engine> {
-    let mut config = config_for(emu);
-    config.features.presence = true;
-    tweak(&mut config);
-    let engine = Engine::open_with_credentials(
-        EngineSetup {
-            paths: Paths::under(dir),
-            config,
-            clock: sim.clock.clone(),
-            demo: false,
-        },
-        Arc::new(MemoryStore::default()),
-    )
-    .unwrap();
-    engine.sign_in_to_emulator().await.unwrap();
-    Arc::new(engine)
-}
-
-async fn engine(emu: &Emulator, sim: &Arc<Sim>, dir: &std::path::Path) -> Arc<Engine> {
-    engine_with(emu, sim, dir, |_| {}).await
-}
 
 fn minutes(sim: &Sim, m: i64) -> DateTime<Utc> {
     sim.now() + Duration::minutes(m)
@@ -63,7 +20,7 @@ fn minutes(sim: &Sim, m: i64) -> DateTime<Utc> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_appointment_switches_presence_at_its_start_and_restores_at_its_end() {
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(&emu, &sim, dir.path()).await;
@@ -112,7 +69,7 @@ async fn an_appointment_switches_presence_at_its_start_and_restores_at_its_end()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_throttled_presence_call_is_waited_out() {
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(&emu, &sim, dir.path()).await;
@@ -134,7 +91,7 @@ async fn a_throttled_presence_call_is_waited_out() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_presence_call_is_retried_until_it_lands_and_shows_in_the_history() {
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(&emu, &sim, dir.path()).await;
@@ -173,7 +130,7 @@ async fn a_failing_presence_call_is_retried_until_it_lands_and_shows_in_the_hist
 /// message back.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_of_presence_by_hand_is_left_alone_and_the_rest_given_back() {
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     emu.control().set_user_status_message("Back at 3");
@@ -215,7 +172,7 @@ async fn a_change_of_presence_by_hand_is_left_alone_and_the_rest_given_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn paused_nothing_switches_and_resuming_applies_at_once() {
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(&emu, &sim, dir.path()).await;
@@ -255,7 +212,7 @@ async fn paused_nothing_switches_and_resuming_applies_at_once() {
 /// exactly as read after an out-of-office block, not switched to disabled.
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_office_gives_the_users_own_automatic_replies_back_exactly() {
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     let example: serde_json::Value =
@@ -302,7 +259,7 @@ async fn out_of_office_gives_the_users_own_automatic_replies_back_exactly() {
 /// agenda) does not switch the user's presence; a rule naming that calendar does.
 #[tokio::test(flavor = "multi_thread")]
 async fn only_the_primary_calendar_drives_automation_unless_a_rule_names_another() {
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
     let begin = minutes(&sim, 5);
@@ -354,7 +311,7 @@ async fn only_the_primary_calendar_drives_automation_unless_a_rule_names_another
 #[tokio::test(flavor = "multi_thread")]
 async fn a_version_6_store_mid_block_is_given_back_after_the_upgrade() {
     use presently_engine::store::MIGRATIONS;
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     // What version 6 left: its presence and status message in force, its pre-state stored
@@ -431,7 +388,7 @@ async fn a_user_automated_by_the_server_is_never_switched_by_the_client() {
     let layered = policy::resolve(Some(&org), &users_file, Some("adele@contoso.com")).unwrap();
     assert_eq!(layered.automation, Automation::Server);
 
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_with(&emu, &sim, dir.path(), |c| {

@@ -8,43 +8,11 @@ mod common;
 mod presence_sim;
 
 use chrono::{DateTime, Duration, Utc};
-use common::config_for;
-use presence_sim::{aggregate, calls, history, start, Sim};
-use presently_emulator::{Emulator, EmulatorConfig, Seed};
-use presently_engine::auth::MemoryStore;
-use presently_engine::paths::Paths;
+use presence_sim::{aggregate, calls, empty_emulator, engine, history, start, Sim};
+use presently_emulator::Emulator;
 use presently_engine::presence::TransitionKind;
-use presently_engine::{Engine, EngineSetup, SkipTarget};
+use presently_engine::{Engine, SkipTarget};
 use serde_json::json;
-use std::sync::Arc;
-
-async fn emulator() -> Emulator {
-    Emulator::start(EmulatorConfig {
-        today: Utc::now().date_naive(),
-        mailbox_tz: chrono_tz::Europe::Berlin,
-        seed: Seed::Empty,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap()
-}
-
-async fn engine(emu: &Emulator, sim: &Arc<Sim>, dir: &std::path::Path) -> Arc<Engine> {
-    let mut config = config_for(emu);
-    config.features.presence = true;
-    let engine = Engine::open_with_credentials(
-        EngineSetup {
-            paths: Paths::under(dir),
-            config,
-            clock: sim.clock.clone(),
-            demo: false,
-        },
-        Arc::new(MemoryStore::default()),
-    )
-    .unwrap();
-    engine.sign_in_to_emulator().await.unwrap();
-    Arc::new(engine)
-}
 
 /// Adds a busy appointment; returns its id and span.
 fn busy(
@@ -79,7 +47,7 @@ fn skipped_in_agenda(engine: &Engine, id: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_skipped_appointment_switches_nothing_and_the_next_one_still_does() {
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(&emu, &sim, dir.path()).await;
@@ -164,7 +132,7 @@ async fn a_skipped_appointment_switches_nothing_and_the_next_one_still_does() {
 /// would; taking the skip back applies the profile again at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn skipping_the_running_appointment_restores_now_and_unskipping_applies_again() {
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(&emu, &sim, dir.path()).await;
@@ -204,7 +172,7 @@ async fn skipping_the_running_appointment_restores_now_and_unskipping_applies_ag
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_skip_goes_when_its_appointment_is_deleted() {
-    let emu = emulator().await;
+    let emu = empty_emulator().await;
     let sim = Sim::new(&emu);
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(&emu, &sim, dir.path()).await;

@@ -6,9 +6,12 @@
 #![allow(clippy::disallowed_methods)] // tests drive real processes and servers on the wall clock
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use presently_emulator::{Emulator, PresenceCall};
+use presently_emulator::{Emulator, EmulatorConfig, PresenceCall, Seed};
+use presently_engine::auth::MemoryStore;
+use presently_engine::config::Config;
+use presently_engine::paths::Paths;
 use presently_engine::presence::runtime::{RuntimeOptions, Timer};
-use presently_engine::{Clock, Engine, FixedClock};
+use presently_engine::{Clock, Engine, EngineSetup, FixedClock};
 use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
@@ -223,4 +226,47 @@ pub fn aggregate(emu: &Emulator) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// An emulator with an empty mailbox in Berlin whose day is the real clock's (a [`Sim`]
+/// starts at the real clock's next minute).
+pub async fn empty_emulator() -> Emulator {
+    Emulator::start(EmulatorConfig {
+        today: Utc::now().date_naive(),
+        mailbox_tz: chrono_tz::Europe::Berlin,
+        seed: Seed::Empty,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// An engine on `sim`'s clock with presence on (and whatever `tweak` changes), its data in
+/// `dir`, signed in to `emu`.
+pub async fn engine_with(
+    emu: &Emulator,
+    sim: &Arc<Sim>,
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut Config),
+) -> Arc<Engine> {
+    let mut config = crate::common::config_for(emu);
+    config.features.presence = true;
+    tweak(&mut config);
+    let engine = Engine::open_with_credentials(
+        EngineSetup {
+            paths: Paths::under(dir),
+            config,
+            clock: sim.clock.clone(),
+            demo: false,
+        },
+        Arc::new(MemoryStore::default()),
+    )
+    .unwrap();
+    engine.sign_in_to_emulator().await.unwrap();
+    Arc::new(engine)
+}
+
+/// [`engine_with`] with the configuration as it comes.
+pub async fn engine(emu: &Emulator, sim: &Arc<Sim>, dir: &std::path::Path) -> Arc<Engine> {
+    engine_with(emu, sim, dir, |_| {}).await
 }
