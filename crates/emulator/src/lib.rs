@@ -44,6 +44,7 @@ use tokio::task::JoinHandle;
 
 mod ami;
 mod automation;
+mod batch;
 mod control;
 mod faults;
 mod forwarding;
@@ -286,6 +287,7 @@ fn router(state: AppState) -> Router {
             latency::delay,
         )))
         .merge(graph::routes(state.clone()))
+        .merge(batch::routes(state.clone()))
         .merge(forwarding::routes())
         .merge(control::routes())
         .layer(middleware::from_fn_with_state(state.clone(), count_and_log))

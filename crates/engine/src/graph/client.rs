@@ -352,6 +352,19 @@ impl GraphClient {
             .await
     }
 
+    /// Sends `batch` as one `POST /v1.0/$batch` (retried, throttled and bounded like
+    /// [`Self::get`] as a whole) and returns one outcome per request: a request throttled
+    /// inside the batch comes back to be retried alone, after its own `Retry-After`.
+    pub async fn batch(
+        &self,
+        token: &SecretString,
+        batch: &super::batch::Batch,
+    ) -> Result<Vec<super::batch::BatchOutcome>, Error> {
+        let url = self.url("/v1.0/$batch")?;
+        let answer = self.post_json(url, token, &batch.body()).await?;
+        batch.outcomes(&answer, self.clock.now())
+    }
+
     /// PATCHes a JSON body (mailbox settings); retried, throttled and bounded like [`Self::get`].
     pub async fn patch_json(
         &self,

@@ -4,6 +4,7 @@
 //! enum values become `Unknown`, and a value that cannot be used is an error for
 //! that one item, never a reason to drop its neighbours.
 
+pub mod batch;
 pub mod body;
 pub mod client;
 pub mod event;
