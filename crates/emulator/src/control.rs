@@ -140,7 +140,60 @@ impl Control {
         let rec = new_record(&mb, &event)?;
         let id = rec.id.clone();
         mb.put(rec);
+        drop(mb);
+        crate::subscriptions::changed(&self.st, &user.id, &id, "created");
         Ok(id)
+    }
+
+    /// Deletes an event from a tenant user's mailbox (notifying subscribers).
+    pub fn remove_user_event(&self, user: &str, id: &str) -> Result<(), ControlError> {
+        let user = self
+            .st
+            .user(user)
+            .ok_or_else(|| ControlError::NotFound(user.to_string()))?;
+        if !user.mailbox().remove(id) {
+            return Err(ControlError::NotFound(id.to_string()));
+        }
+        crate::subscriptions::changed(&self.st, &user.id, id, "deleted");
+        Ok(())
+    }
+
+    /// The live change-notification subscriptions: `(id, resource, expiration)`.
+    pub fn subscriptions(&self) -> Vec<(String, String, chrono::DateTime<Utc>)> {
+        self.st
+            .subscriptions()
+            .subscriptions
+            .values()
+            .map(|s| (s.id.clone(), s.resource.clone(), s.expires))
+            .collect()
+    }
+
+    /// How long after a change its notification is sent (default 200 ms).
+    pub fn set_notification_delay(&self, delay: std::time::Duration) {
+        self.st.subscriptions().delay = delay;
+    }
+
+    /// Drops the next `count` notifications, sending a `missed` lifecycle event instead (to
+    /// subscriptions that have a lifecycle URL), as Graph does when it could not deliver.
+    pub fn miss_notifications(&self, count: u32) {
+        self.st.subscriptions().miss_next = count;
+    }
+
+    /// Sends lifecycle event `event` (`missed`, `reauthorizationRequired`,
+    /// `subscriptionRemoved`; the last also removes the subscription). False when there is
+    /// no such subscription or it has no lifecycle URL.
+    pub fn send_lifecycle(&self, subscription_id: &str, event: &str) -> bool {
+        crate::subscriptions::send_lifecycle(&self.st, subscription_id, event)
+    }
+
+    /// The notifications sent so far: `(url, body, the endpoint's status)`.
+    pub fn notification_deliveries(&self) -> Vec<(String, Value, Option<u16>)> {
+        self.st
+            .subscriptions()
+            .deliveries
+            .iter()
+            .map(|d| (d.url.clone(), d.body.clone(), d.status))
+            .collect()
     }
 
     /// Registers a confidential client (a daemon app) with application permissions that

@@ -71,6 +71,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             post(translate::translate_exchange_ids),
         )
         .merge(crate::presence::routes(state.clone()))
+        .merge(crate::subscriptions::routes())
         .fallback(unknown_segment)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -952,7 +953,10 @@ async fn group_transitive_members(
 }
 
 /// The bearer token of a request that passed `require_token`.
-fn presented_token(st: &Shared, headers: &HeaderMap) -> Option<crate::tokens::AccessToken> {
+pub(crate) fn presented_token(
+    st: &Shared,
+    headers: &HeaderMap,
+) -> Option<crate::tokens::AccessToken> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (_, token) = value.split_once(' ')?;
     st.auth().access.get(token.trim()).cloned()

@@ -57,6 +57,7 @@ mod presence;
 mod recurrence;
 mod seed;
 mod state;
+mod subscriptions;
 mod tokens;
 mod tz;
 mod variance;
@@ -275,6 +276,7 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         delta_order: Mutex::new(cfg.delta_order),
         users: Mutex::new(std::collections::BTreeMap::new()),
         groups: Mutex::new(std::collections::BTreeMap::new()),
+        subscriptions: Mutex::new(subscriptions::SubscriptionState::default()),
         today: cfg.today,
         mailbox_tz: cfg.mailbox_tz,
     })

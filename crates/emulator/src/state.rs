@@ -127,6 +127,8 @@ pub struct Shared {
     pub users: Mutex<std::collections::BTreeMap<String, Arc<TenantUser>>>,
     /// The tenant's groups, by lower-case id.
     pub groups: Mutex<std::collections::BTreeMap<String, TenantGroup>>,
+    /// Change-notification subscriptions and their deliveries (see `subscriptions`).
+    pub subscriptions: Mutex<crate::subscriptions::SubscriptionState>,
     /// The anchor date and zone new users' mailboxes are seeded with.
     pub today: chrono::NaiveDate,
     pub mailbox_tz: chrono_tz::Tz,
@@ -175,6 +177,10 @@ impl Shared {
 
     pub fn users(&self) -> MutexGuard<'_, std::collections::BTreeMap<String, Arc<TenantUser>>> {
         lock(&self.users)
+    }
+
+    pub fn subscriptions(&self) -> MutexGuard<'_, crate::subscriptions::SubscriptionState> {
+        lock(&self.subscriptions)
     }
 
     pub fn groups(&self) -> MutexGuard<'_, std::collections::BTreeMap<String, TenantGroup>> {
