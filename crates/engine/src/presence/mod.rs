@@ -136,7 +136,17 @@ impl Policy {
     }
 
     pub fn from_config(config: &PresenceConfig, caps: Capabilities) -> Result<Self, InvalidPolicy> {
-        let mut profiles = builtin_profiles(caps);
+        Self::from_config_in(config, caps, crate::config::Lang::En)
+    }
+
+    /// [`Policy::from_config`] with the built-in profiles' texts in `lang` (what the user
+    /// or the organization wrote stays as written).
+    pub fn from_config_in(
+        config: &PresenceConfig,
+        caps: Capabilities,
+        lang: crate::config::Lang,
+    ) -> Result<Self, InvalidPolicy> {
+        let mut profiles = profile::builtin_profiles_in(caps, lang);
         let builtins = profiles.len();
         let mut replaced = vec![false; builtins];
         for p in &config.profiles {
