@@ -90,6 +90,9 @@ pub struct Policy {
     /// The primary (default) calendar's id, once known: rules naming no calendar apply to
     /// its appointments only.
     primary_calendar: Option<String>,
+    /// What a status message says in place of a private appointment's subject (in the
+    /// app's language).
+    private_subject: &'static str,
 }
 
 impl Policy {
@@ -123,6 +126,7 @@ impl Policy {
             profiles,
             rules,
             primary_calendar: None,
+            private_subject: profile::PRIVATE_SUBJECT,
         })
     }
 
@@ -132,6 +136,7 @@ impl Policy {
             profiles: builtin_profiles(caps),
             rules: default_rules(),
             primary_calendar: None,
+            private_subject: profile::PRIVATE_SUBJECT,
         }
     }
 
@@ -163,7 +168,14 @@ impl Policy {
         if config.default_rules {
             rules.extend(default_rules());
         }
-        Self::new(profiles, rules)
+        let mut policy = Self::new(profiles, rules)?;
+        policy.private_subject = crate::i18n::Text::PrivateAppointment.get(lang);
+        Ok(policy)
+    }
+
+    /// What a status message says in place of a private appointment's subject.
+    pub fn private_subject(&self) -> &'static str {
+        self.private_subject
     }
 
     /// Rules naming a calendar by its name get its id, and the primary calendar (the one

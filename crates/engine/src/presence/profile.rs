@@ -339,9 +339,20 @@ impl Profile {
     /// The status message for an appointment: `{end}` and `{subject}` filled in. A private
     /// appointment's subject is replaced by a neutral text.
     pub fn render_status(&self, end_local: &str, subject: Option<&str>) -> Option<String> {
+        self.render_status_in(end_local, subject, PRIVATE_SUBJECT)
+    }
+
+    /// [`Profile::render_status`] with `private_subject` in place of a private
+    /// appointment's subject ("Privater Termin").
+    pub fn render_status_in(
+        &self,
+        end_local: &str,
+        subject: Option<&str>,
+        private_subject: &str,
+    ) -> Option<String> {
         self.status_message.as_ref().map(|t| {
             t.replace("{end}", end_local)
-                .replace("{subject}", subject.unwrap_or(PRIVATE_SUBJECT))
+                .replace("{subject}", subject.unwrap_or(private_subject))
         })
     }
 }
@@ -473,6 +484,16 @@ mod tests {
         assert_eq!(
             p.render_status("14:30", None).as_deref(),
             Some("Busy till 14:30")
+        );
+        // The neutral text for a private appointment's subject is ours: in the language.
+        let p = Profile {
+            status_message: Some("{subject} bis {end}".into()),
+            ..p.clone()
+        };
+        assert_eq!(
+            p.render_status_in("14:30", None, policy.private_subject())
+                .as_deref(),
+            Some("Privater Termin bis 14:30")
         );
     }
 
