@@ -230,7 +230,12 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     });
     create_tray(&handle)?;
     tracing::debug!("start-up: tray created");
-    reminders::register(&handle)?;
+    // The buttons are labelled once, in the language the app starts in.
+    let lang = shell
+        .engine()
+        .map(|e| e.config().app.language.resolve())
+        .unwrap_or_default();
+    reminders::register(&handle, lang)?;
     autostart::reconcile(&handle, &shell);
     app.manage(shortcut::JoinShortcut::default());
     if let Ok(engine) = shell.engine() {
@@ -497,6 +502,11 @@ fn on_tray_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
         tray::TrayAction::TakeOver(resource) => {
             if let Err(e) = shell.take_over(app, resource) {
                 tracing::warn!(code = ?e.code, message = %e.message, "cannot hand it to the user");
+            }
+        }
+        tray::TrayAction::PrivacyMode(on) => {
+            if let Err(e) = shell.set_privacy(app, on) {
+                tracing::warn!(code = ?e.code, message = %e.message, "cannot change privacy mode");
             }
         }
         tray::TrayAction::SkipNext(id) => skip_from_tray(app, &shell, id, true),

@@ -36,18 +36,24 @@ pub fn decide(
     }
 }
 
-/// Registers the buttons and what they do.
-pub fn register<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+/// Registers the buttons (labelled in `lang`) and what they do.
+pub fn register<R: Runtime>(
+    app: &AppHandle<R>,
+    lang: presently_engine::config::Lang,
+) -> tauri::Result<()> {
+    use presently_engine::i18n::Text;
     let notifications = app.notification();
     let register = notifications.register_action_types(vec![
         ActionType::builder(WITH_JOIN)
             .actions(vec![
-                Action::builder(JOIN, "Join").build(),
-                Action::builder(OPEN, "Open").build(),
+                Action::builder(JOIN, Text::Join.get(lang)).build(),
+                Action::builder(OPEN, Text::Open.get(lang)).build(),
             ])
             .build(),
         ActionType::builder(OPEN_ONLY)
-            .actions(vec![Action::builder(OPEN, "Open in Outlook").build()])
+            .actions(vec![
+                Action::builder(OPEN, Text::OpenInOutlook.get(lang)).build()
+            ])
             .build(),
     ]);
     if let Err(e) = register {

@@ -413,11 +413,12 @@ impl Shell {
             },
             application: p.application(),
             calendars,
-            builtin_profiles: presently_engine::presence::profile::builtin_profiles(
+            builtin_profiles: presently_engine::presence::profile::builtin_profiles_in(
                 presently_engine::presence::profile::Capabilities {
                     automatic_replies: config.features.automatic_replies,
                     forwarding_provider: config.presence.forwarding.is_configured(),
                 },
+                config.app.language.resolve(),
             ),
             config_path: p.config_path().display().to_string(),
             join_shortcut: crate::shortcut::JoinShortcutStatus::default(),
@@ -766,16 +767,31 @@ impl Shell {
         }
     }
 
-    /// The tray model for now: the status and the next appointments.
+    /// The tray model for now: the status and the next appointments, in the app's
+    /// language, hidden as privacy mode says.
     pub fn tray_model(&self) -> TrayMenu {
+        let (lang, privacy_locked) = {
+            let p = lock(&self.provisioning);
+            (p.config().app.language.resolve(), p.privacy_locked())
+        };
         let status = match self.status() {
             Ok(s) => s,
-            Err(e) => return tray::cannot_open(&e.message),
+            Err(e) => return tray::cannot_open(&e.message, lang),
         };
         match self.engine() {
-            Ok(engine) => tray::for_engine(engine, &status),
-            Err(e) => tray::cannot_open(&e.message),
+            Ok(engine) => tray::for_engine(engine, &status, privacy_locked),
+            Err(e) => tray::cannot_open(&e.message, lang),
         }
+    }
+
+    /// The tray's privacy mode toggle: saved like a change on the settings page (refused
+    /// when the organization locked it), then applied everywhere.
+    pub fn set_privacy<R: Runtime>(&self, app: &AppHandle<R>, on: bool) -> Result<(), ApiError> {
+        let engine = self.engine()?.clone();
+        let applied = lock(&self.provisioning).set_privacy(on)?;
+        engine.reconfigure(applied)?;
+        self.after_reconfigure(app);
+        Ok(())
     }
 }
 
@@ -867,6 +883,8 @@ pub fn presence_inputs_changed(before: &Config, after: &Config) -> bool {
         || before.features.automatic_replies != after.features.automatic_replies
         || before.presence != after.presence
         || before.display_timezone() != after.display_timezone()
+        // The built-in profiles write their texts in the app's language.
+        || before.app.language != after.app.language
 }
 
 fn emit_progress<R: Runtime>(app: &AppHandle<R>, progress: &SignInProgress) {

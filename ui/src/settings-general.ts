@@ -1,5 +1,6 @@
 // The settings page's General section: reminders, start at login, the global shortcut
-// "join the next meeting" (and whether this desktop lets it be registered) and the UI language.
+// "join the next meeting" (and whether this desktop lets it be registered), privacy mode (what
+// the tray and reminders hide) and the UI language.
 import type { JoinShortcutStatus } from './bindings/JoinShortcutStatus';
 import { h } from './dom';
 import type { Kit } from './settings-form';
@@ -27,6 +28,11 @@ export function generalSection(kit: Kit, d: ConfigJson, shortcut?: JoinShortcutS
       (v) => (d.app.join_shortcut = v),
     ),
     shortcutNote(kit, shortcut),
+    checkField(
+      { key: 'app.privacy', label: s.privacyMode, hint: s.privacyModeHint, testid: 'privacy-mode' },
+      () => d.app.privacy === 'all',
+      (on) => (d.app.privacy = on ? 'all' : 'private_only'),
+    ),
     selectField(
       { key: 'app.language', label: s.language, testid: 'language', class: 'field-narrow' },
       (['system', 'en', 'de'] as const).map((l) => ({ value: l, label: s.languages[l] ?? l })),

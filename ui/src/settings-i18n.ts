@@ -210,6 +210,8 @@ const en = {
   joinShortcutHint: 'Anywhere on this computer: joins the meeting under way or starting within 10 minutes, else shows the agenda. For example Ctrl+Alt+J; empty for none.',
   shortcutFailed: (why: string) => `The shortcut is not available on this desktop: ${why}. Some desktops (many Wayland ones) give applications no global shortcuts, or another program uses this combination.`,
   shortcutWayland: 'This is a Wayland desktop: many pass no global shortcuts to applications, so the shortcut may not work here.',
+  privacyMode: 'Privacy mode: hide subjects and places in the tray and reminders',
+  privacyModeHint: 'They show as “Appointment” and their time. Appointments marked private are always hidden there. This window still shows them; the tray menu turns it on and off too.',
   language: 'Language',
   languages: { system: 'System default', en: 'English', de: 'Deutsch' } as Record<string, string>,
 
@@ -452,6 +454,8 @@ const de: SettingsStrings = {
   joinShortcutHint: 'Überall auf diesem Computer: tritt der laufenden oder in 10 Minuten beginnenden Besprechung bei, sonst zeigt es die Agenda. Zum Beispiel Ctrl+Alt+J (für Strg+Alt+J); leer für keins.',
   shortcutFailed: (why: string) => `Das Tastenkürzel ist auf diesem Desktop nicht verfügbar: ${why}. Manche Desktops (viele mit Wayland) geben Anwendungen keine globalen Tastenkürzel, oder ein anderes Programm verwendet diese Kombination.`,
   shortcutWayland: 'Dies ist ein Wayland-Desktop: Viele geben globale Tastenkürzel nicht an Anwendungen weiter, daher funktioniert das Kürzel hier womöglich nicht.',
+  privacyMode: 'Privatsphäre-Modus: Betreff und Ort in der Taskleiste und in Erinnerungen ausblenden',
+  privacyModeHint: 'Termine erscheinen dort als „Termin“ mit ihrer Uhrzeit. Als privat markierte Termine werden dort immer ausgeblendet. Dieses Fenster zeigt sie weiterhin; auch das Menü in der Taskleiste schaltet den Modus ein und aus.',
   language: 'Sprache',
   languages: { system: 'Systemeinstellung', en: 'English', de: 'Deutsch' },
 

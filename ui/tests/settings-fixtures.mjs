@@ -64,7 +64,7 @@ export function config() {
       forwarding: { provider: 'none', timeout_secs: 10 },
     },
     reminders: { enabled: true },
-    app: { start_at_login: false, language: 'system', join_shortcut: 'Ctrl+Alt+J' },
+    app: { start_at_login: false, language: 'system', join_shortcut: 'Ctrl+Alt+J', privacy: 'private_only' },
   };
 }
 

@@ -404,6 +404,36 @@ test('the join shortcut: edited and saved; a failed registration and a Wayland d
   });
 });
 
+test('privacy mode: a labelled checkbox, saved as app.privacy; locked by the organization', async () => {
+  await withSettingsApp({}, async ({ page }) => {
+    const box = page.getByRole('checkbox', { name: /^Privacy mode: hide subjects and places in the tray and reminders/ });
+    assert.equal(await box.count(), 1, 'the checkbox is named by its label');
+    assert.equal(await box.isChecked(), false, 'off by default: only private appointments are hidden');
+    assert.match(await page.getByTestId('section-general').textContent(), /Appointments marked private are always hidden there/);
+    await box.focus();
+    await page.keyboard.press('Space');
+    assert.equal(await box.isChecked(), true, 'the keyboard turns it on');
+    await page.getByTestId('settings-save').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="settings-status"]').textContent === 'Saved');
+    assert.equal((await settingsCalls(page, 'settings_save')).at(-1).args.config.app.privacy, 'all');
+    await box.uncheck();
+    await page.getByTestId('settings-save').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="settings-status"]').textContent === 'Saved');
+    assert.equal((await settingsCalls(page, 'settings_save')).at(-1).args.config.app.privacy, 'private_only');
+  });
+  const locked = settingsView({ locked: ['app.privacy'] });
+  locked.config.app.privacy = 'all';
+  await withSettingsApp({ settings: { view: locked } }, async ({ page }) => {
+    const box = page.getByTestId('privacy-mode');
+    assert.equal(await box.isChecked(), true);
+    assert.equal(await box.isDisabled(), true);
+    assert.match(await describedBy(box), /Set by your organization/);
+  });
+  await withSettingsApp({ locale: 'de-DE' }, async ({ page }) => {
+    assert.equal(await page.getByRole('checkbox', { name: /^Privatsphäre-Modus/ }).count(), 1);
+  });
+});
+
 test('live preview: asked for with the draft after a rule change (debounced) and rendered', async () => {
   await withSettingsApp({}, async ({ page }) => {
     await page.getByTestId('plan').waitFor();

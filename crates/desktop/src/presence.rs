@@ -3,6 +3,8 @@
 //! notification (after [`ALERT_AFTER`] failures, once per restore, not at every retry).
 //! The loop ([`follow`]) wakes only when the engine's presence status changes.
 
+use presently_engine::config::Lang;
+use presently_engine::i18n::{self, Text};
 use presently_engine::presence::journal::{Purpose, Resource};
 use presently_engine::presence::runtime::PresenceStatus;
 use presently_engine::Engine;
@@ -77,7 +79,12 @@ pub struct RestoreAlert {
 
 /// Which problems deserve a notification now: a restore that failed [`ALERT_AFTER`] times
 /// or more (its write, or the read it waits for), unless `alerted` holds its key already.
-pub fn alerts_due(problems: &[PresenceProblem], alerted: &BTreeSet<String>) -> Vec<RestoreAlert> {
+/// Worded in `lang` around the engine's message (which is English, as the CLI says it).
+pub fn alerts_due(
+    problems: &[PresenceProblem],
+    alerted: &BTreeSet<String>,
+    lang: Lang,
+) -> Vec<RestoreAlert> {
     problems
         .iter()
         .filter(|p| p.is_restore() && p.failures >= ALERT_AFTER)
@@ -86,14 +93,24 @@ pub fn alerts_due(problems: &[PresenceProblem], alerted: &BTreeSet<String>) -> V
             if alerted.contains(&key) {
                 return None;
             }
-            let mut body = format!("{} ({} tries so far", p.message, p.failures);
-            if let Some(error) = p.error.as_deref().filter(|e| !p.message.contains(e)) {
-                body.push_str(&format!("; last error: {error}"));
-            }
-            body.push_str("). Presently keeps trying until it lands.");
+            let error = p
+                .error
+                .as_deref()
+                .filter(|e| !p.message.contains(e))
+                .map(|error| Text::LastError.fill(lang, &[("error", error)]))
+                .unwrap_or_default();
+            let body = Text::RestoreTries.fill(
+                lang,
+                &[
+                    ("message", &p.message),
+                    ("tries", &p.failures.to_string()),
+                    ("error", &error),
+                ],
+            );
             Some(RestoreAlert {
                 key,
-                summary: format!("{} not given back yet", p.resource.label()),
+                summary: Text::NotGivenBack
+                    .fill(lang, &[("resource", i18n::resource(lang, p.resource))]),
                 body,
             })
         })
@@ -144,7 +161,8 @@ where
                 continue;
             }
         };
-        for alert in alerts_due(&problems(&status), &alerted) {
+        let lang = engine.config().app.language.resolve();
+        for alert in alerts_due(&problems(&status), &alerted, lang) {
             tracing::warn!(key = %alert.key, summary = %alert.summary, "a restore keeps failing; telling the user");
             alerted.insert(alert.key.clone());
             show(alert).await;
@@ -228,10 +246,14 @@ mod tests {
     fn a_restore_is_notified_at_its_third_failure_once() {
         let mut alerted = BTreeSet::new();
         for attempts in 0..ALERT_AFTER {
-            let due = alerts_due(&problems(&status("j-7", attempts, false)), &alerted);
+            let due = alerts_due(
+                &problems(&status("j-7", attempts, false)),
+                &alerted,
+                Lang::En,
+            );
             assert!(due.is_empty(), "after {attempts} failures: {due:?}");
         }
-        let due = alerts_due(&problems(&status("j-7", 3, false)), &alerted);
+        let due = alerts_due(&problems(&status("j-7", 3, false)), &alerted, Lang::En);
         assert_eq!(
             due,
             vec![RestoreAlert {
@@ -243,20 +265,43 @@ mod tests {
         alerted.insert("j-7".to_owned());
         for attempts in 4..12 {
             assert!(
-                alerts_due(&problems(&status("j-7", attempts, false)), &alerted).is_empty(),
+                alerts_due(
+                    &problems(&status("j-7", attempts, false)),
+                    &alerted,
+                    Lang::En
+                )
+                .is_empty(),
                 "not at every retry ({attempts})"
             );
         }
         // Another restore that fails is another problem.
         assert_eq!(
-            alerts_due(&problems(&status("j-9", 3, false)), &alerted).len(),
+            alerts_due(&problems(&status("j-9", 3, false)), &alerted, Lang::En).len(),
             1
         );
     }
 
     #[test]
+    fn a_restore_alert_speaks_german_when_the_app_does() {
+        let due = alerts_due(
+            &problems(&status("j-7", 3, false)),
+            &BTreeSet::new(),
+            Lang::De,
+        );
+        assert_eq!(due[0].summary, "Rufumleitung noch nicht zurückgegeben");
+        assert_eq!(
+            due[0].body,
+            "Forwarding still on — switching it off failed, retrying (bisher 3 Versuche; letzter Fehler: HTTP forwarding refused the change (HTTP 500)). Presently versucht es weiter, bis es gelingt."
+        );
+    }
+
+    #[test]
     fn a_restore_held_up_by_a_failing_read_is_notified_too() {
-        let due = alerts_due(&problems(&status("j-7", 3, true)), &BTreeSet::new());
+        let due = alerts_due(
+            &problems(&status("j-7", 3, true)),
+            &BTreeSet::new(),
+            Lang::En,
+        );
         assert_eq!(due.len(), 1, "{due:?}");
         assert_eq!(
             due[0].body,
@@ -272,7 +317,7 @@ mod tests {
         }
         let found = problems(&s);
         assert_eq!(found.len(), 1);
-        assert!(alerts_due(&found, &BTreeSet::new()).is_empty());
+        assert!(alerts_due(&found, &BTreeSet::new(), Lang::En).is_empty());
     }
 
     #[test]

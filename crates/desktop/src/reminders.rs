@@ -2,6 +2,8 @@
 //! notification plugin, the tray host over D-Bus): the loop that sleeps until the next one
 //! is due and the text under the subject.
 
+use presently_engine::config::{Lang, Privacy};
+use presently_engine::i18n::Text;
 use presently_engine::reminders::Reminder;
 use presently_engine::Engine;
 use std::sync::Arc;
@@ -12,18 +14,56 @@ use tokio::sync::Notify;
 /// spent suspended, so a wake from sleep is noticed within this).
 const MAX_SLEEP: Duration = Duration::from_secs(300);
 
-/// The text under a reminder's subject: when, and where.
+/// The text under a reminder's subject: when, and where (in English, an appointment
+/// marked private without its place; see [`words`]).
 pub fn body(reminder: &Reminder, now: chrono::DateTime<chrono::Utc>) -> String {
+    words(reminder, now, Lang::En, Privacy::PrivateOnly).1
+}
+
+/// A reminder's title and the text under it in `lang`: the subject, when, and where. An
+/// appointment marked private, or any in privacy mode (`privacy`), shows as "Private
+/// appointment" or "Appointment" with its time and no place.
+pub fn words(
+    reminder: &Reminder,
+    now: chrono::DateTime<chrono::Utc>,
+    lang: Lang,
+    privacy: Privacy,
+) -> (String, String) {
+    let hidden = privacy.hides(reminder.private);
+    let title = if reminder.private {
+        Text::PrivateAppointment.get(lang).to_owned()
+    } else if hidden {
+        Text::Appointment.get(lang).to_owned()
+    } else {
+        reminder.subject.clone()
+    };
     let when = if reminder.late {
-        "already started".to_owned()
+        Text::ReminderStarted.get(lang).to_owned()
     } else {
         let minutes = (reminder.start - now).num_minutes().max(0);
-        format!("in {minutes} min")
+        Text::ReminderInMinutes.fill(lang, &[("minutes", &minutes.to_string())])
     };
-    match &reminder.location {
-        Some(place) => format!("{when} · {place}"),
+    let body = match reminder.location.as_deref().filter(|_| !hidden) {
+        Some(place) => Text::ReminderWhere.fill(lang, &[("when", &when), ("place", place)]),
         None => when,
+    };
+    (title, body)
+}
+
+/// `reminder` as a notification may show it: the title of [`words`] for its subject, no
+/// place when hidden; and the body.
+pub fn for_display(
+    mut reminder: Reminder,
+    now: chrono::DateTime<chrono::Utc>,
+    lang: Lang,
+    privacy: Privacy,
+) -> (Reminder, String) {
+    let (title, body) = words(&reminder, now, lang, privacy);
+    if privacy.hides(reminder.private) {
+        reminder.location = None;
     }
+    reminder.subject = title;
+    (reminder, body)
 }
 
 /// `text` for the body of a freedesktop notification on a server that renders markup
@@ -56,8 +96,10 @@ pub fn plugin_body(text: &str) -> String {
 
 /// Shows reminders at their time until `stop`: sleeps until the next one is due (or
 /// `changed`, or at most 5 minutes), asks the engine which are due (it remembers what was
-/// shown, so none shows twice) and hands each to `show` with its body. Reminders turned off
-/// in the settings are taken but not shown, so turning them on brings no flood of old ones.
+/// shown, so none shows twice) and hands each to `show` with its body, worded in the app's
+/// language, subject and place hidden as `app.privacy` says ([`for_display`]). Reminders
+/// turned off in the settings are taken but not shown, so turning them on brings no flood
+/// of old ones.
 pub async fn run<F, Shown>(engine: Arc<Engine>, changed: &Notify, stop: &Notify, mut show: F)
 where
     F: FnMut(Reminder, String) -> Shown,
@@ -67,8 +109,14 @@ where
         let next = match engine.take_due_reminders() {
             Ok((due, next)) => {
                 for reminder in due {
-                    if engine.config().reminders.enabled {
-                        let text = body(&reminder, engine.now());
+                    let config = engine.config();
+                    if config.reminders.enabled {
+                        let (reminder, text) = for_display(
+                            reminder,
+                            engine.now(),
+                            config.app.language.resolve(),
+                            config.app.privacy,
+                        );
                         show(reminder, text).await;
                     }
                 }
@@ -104,8 +152,60 @@ mod tests {
             subject: "Stand-up".into(),
             location: location.map(Into::into),
             join_url: None,
+            private: false,
             late,
         }
+    }
+
+    #[test]
+    fn a_private_appointment_or_privacy_mode_hides_the_subject_and_the_place() {
+        let now = "2026-11-24T09:03:00Z".parse().expect("time");
+        let plain = reminder(false, Some("Room 4"));
+        let (shown, body) = for_display(plain.clone(), now, Lang::En, Privacy::PrivateOnly);
+        assert_eq!(
+            (shown.subject.as_str(), body.as_str()),
+            ("Stand-up", "in 12 min · Room 4")
+        );
+        assert_eq!(shown.location.as_deref(), Some("Room 4"));
+        let (shown, body) = for_display(plain.clone(), now, Lang::En, Privacy::All);
+        assert_eq!(
+            (shown.subject.as_str(), body.as_str()),
+            ("Appointment", "in 12 min")
+        );
+        assert_eq!(shown.location, None);
+        // The id and link stay: Join and Open still work.
+        assert_eq!(shown.appointment_id, plain.appointment_id);
+        let private = Reminder {
+            private: true,
+            ..plain
+        };
+        for privacy in [Privacy::PrivateOnly, Privacy::All] {
+            let (shown, body) = for_display(private.clone(), now, Lang::En, privacy);
+            assert_eq!(
+                (shown.subject.as_str(), body.as_str()),
+                ("Private appointment", "in 12 min")
+            );
+            assert_eq!(shown.location, None);
+        }
+    }
+
+    #[test]
+    fn reminders_speak_german_when_the_app_does() {
+        let now = "2026-11-24T09:03:00Z".parse().expect("time");
+        let (title, body) = words(
+            &reminder(false, Some("Raum 4")),
+            now,
+            Lang::De,
+            Privacy::PrivateOnly,
+        );
+        assert_eq!(
+            (title.as_str(), body.as_str()),
+            ("Stand-up", "in 12 Min. · Raum 4")
+        );
+        let (_, body) = words(&reminder(true, None), now, Lang::De, Privacy::PrivateOnly);
+        assert_eq!(body, "hat schon begonnen");
+        let (title, _) = words(&reminder(false, None), now, Lang::De, Privacy::All);
+        assert_eq!(title, "Termin");
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! keys. An invalid policy or user file never stops the app: the error is kept for the UI
 //! and the app runs on what is left (the defaults).
 
-use presently_engine::config::{Config, MicrosoftConfig};
+use presently_engine::config::{Config, MicrosoftConfig, Privacy};
 use presently_engine::effective::{self, PolicyInForce, PolicyStatus};
 use presently_engine::paths::Paths;
 use presently_engine::policy::{self, GraphApplication, Layered, SyncMethod};
 use presently_engine::{ApiError, Error};
 use serde::Serialize;
 use std::path::PathBuf;
+
+/// The settings key of privacy mode.
+pub const PRIVACY_KEY: &str = "app.privacy";
 
 /// Where the app registration sign-in uses comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -348,6 +351,29 @@ impl Provisioning {
         policy::check_locked(&edited, &self.layered)
     }
 
+    /// Whether the organization locked `app.privacy` (the tray then offers no toggle).
+    pub fn privacy_locked(&self) -> bool {
+        self.layered.is_locked(PRIVACY_KEY)
+    }
+
+    /// The tray's privacy mode toggle: `app.privacy` becomes `all` (`on`) or
+    /// `private_only`, saved to the user's file like a change on the settings page; refused
+    /// when the organization locked it. Answers the configuration in force.
+    pub fn set_privacy(&mut self, on: bool) -> Result<Config, Error> {
+        if self.privacy_locked() {
+            return Err(Error::SettingLocked {
+                key: PRIVACY_KEY.into(),
+            });
+        }
+        let mut edited = self.layered.config.clone();
+        edited.app.privacy = if on {
+            Privacy::All
+        } else {
+            Privacy::PrivateOnly
+        };
+        self.save(edited)
+    }
+
     /// First launch without a provisioned application: the IDs the user's administrator
     /// gave them.
     pub fn set_registration(&mut self, client_id: &str, tenant: &str) -> Result<Config, Error> {
@@ -586,6 +612,44 @@ mod tests {
             .set_registration("11111111-2222-3333-4444-555555555555", "fabrikam.com")
             .expect_err("locked");
         assert_eq!(api(err).code, presently_engine::ErrorCode::SettingLocked);
+    }
+
+    /// The tray's privacy toggle saves `app.privacy` like the settings page does, and an
+    /// organization that locked it keeps it where it put it.
+    #[test]
+    fn the_privacy_toggle_saves_unless_the_organization_locked_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config_path = dir.path().join("config.toml");
+        let mut p = Provisioning::load(dir.path().join("none.toml"), config_path.clone(), None);
+        assert!(!p.privacy_locked());
+        assert_eq!(p.config().app.privacy, Privacy::PrivateOnly);
+        let on = p.set_privacy(true).expect("saved");
+        assert_eq!(on.app.privacy, Privacy::All);
+        let written = std::fs::read_to_string(&config_path).expect("file");
+        assert!(written.contains("privacy = \"all\""), "{written}");
+        let again = Provisioning::load(dir.path().join("none.toml"), config_path.clone(), None);
+        assert_eq!(again.config().app.privacy, Privacy::All);
+        assert_eq!(
+            p.set_privacy(false).expect("saved").app.privacy,
+            Privacy::PrivateOnly
+        );
+
+        let policy = policy_file(
+            dir.path(),
+            "[[groups]]\nname = \"all\"\ndefault = true\nlocked = [\"app.privacy\"]\n[groups.settings.app]\nprivacy = \"all\"\n",
+        );
+        let mut locked = Provisioning::load(policy, config_path.clone(), None);
+        assert!(locked.privacy_locked());
+        assert_eq!(locked.config().app.privacy, Privacy::All);
+        let before = std::fs::read_to_string(&config_path).expect("file");
+        let err = locked.set_privacy(false).expect_err("locked");
+        assert_eq!(api(err).code, presently_engine::ErrorCode::SettingLocked);
+        assert_eq!(locked.config().app.privacy, Privacy::All);
+        assert_eq!(std::fs::read_to_string(&config_path).expect("file"), before);
+        // Nor through the settings page.
+        let mut edited = locked.config().clone();
+        edited.app.privacy = Privacy::PrivateOnly;
+        assert!(locked.save(edited).is_err());
     }
 
     #[test]

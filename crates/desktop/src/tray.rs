@@ -3,9 +3,11 @@
 //! only then turned into a platform menu: Tauri's in the window app, a D-Bus
 //! StatusNotifierItem in the tray host (`presently-tray`). All of it is tested without either.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use presently_engine::agenda::{AgendaItem, AgendaView};
+use presently_engine::config::{Config, Lang, Privacy};
 use presently_engine::engine::{PresenceSummary, SyncPhase};
+use presently_engine::i18n::{self, Text};
 use presently_engine::presence::journal::Resource;
 use presently_engine::StatusView;
 
@@ -22,6 +24,39 @@ const MAX_PROBLEM: usize = 80;
 
 /// Longest countdown the tooltip shows ("in 59 min"); later meetings show their time.
 const COUNTDOWN_MINUTES: i64 = 60;
+
+/// How the tray words what it shows and what it hides: the language, and privacy mode
+/// (`app.privacy`; appointments marked private are hidden whatever it says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TrayOptions {
+    pub lang: Lang,
+    pub privacy: Privacy,
+    /// The organization locked `app.privacy`: the menu does not offer to change it.
+    pub privacy_locked: bool,
+}
+
+impl TrayOptions {
+    /// From the configuration in force; `privacy_locked` from the policy.
+    pub fn of(config: &Config, privacy_locked: bool) -> Self {
+        Self {
+            lang: config.app.language.resolve(),
+            privacy: config.app.privacy,
+            privacy_locked,
+        }
+    }
+
+    /// An appointment's subject as the tray shows it: "Appointment" in privacy mode,
+    /// "Private appointment" for one marked private, else the subject, shortened.
+    fn subject(&self, subject: &str, private: bool) -> String {
+        if private {
+            Text::PrivateAppointment.get(self.lang).to_owned()
+        } else if self.privacy.hides(false) {
+            Text::Appointment.get(self.lang).to_owned()
+        } else {
+            shorten_to(subject, MAX_SUBJECT, self.lang)
+        }
+    }
+}
 
 /// The tray's icon, menu, tooltip and title, as data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +138,8 @@ pub enum TrayAction {
     SkipNext(String),
     /// "Switch for the next meeting again": the skip of that appointment is taken back.
     UnskipNext(String),
+    /// Privacy mode on (`true`: `app.privacy = "all"`) or off (`"private_only"`).
+    PrivacyMode(bool),
     Quit,
 }
 
@@ -123,6 +160,8 @@ impl TrayAction {
             TrayAction::TakeOver(r) => format!("take-over:{}", r.as_str()),
             TrayAction::SkipNext(id) => format!("skip:{id}"),
             TrayAction::UnskipNext(id) => format!("unskip:{id}"),
+            TrayAction::PrivacyMode(true) => "privacy-on".to_owned(),
+            TrayAction::PrivacyMode(false) => "privacy-off".to_owned(),
             TrayAction::Quit => "quit".to_owned(),
         }
     }
@@ -137,6 +176,8 @@ impl TrayAction {
             "pause-presence-hour" => Some(TrayAction::PausePresenceHour),
             "pause-presence-tomorrow" => Some(TrayAction::PausePresenceUntilTomorrow),
             "resume-presence" => Some(TrayAction::ResumePresence),
+            "privacy-on" => Some(TrayAction::PrivacyMode(true)),
+            "privacy-off" => Some(TrayAction::PrivacyMode(false)),
             "quit" => Some(TrayAction::Quit),
             _ => {
                 let item = |prefix: &str| {
@@ -189,14 +230,10 @@ fn upcoming(agenda: &AgendaView, now: DateTime<Utc>) -> Vec<Upcoming<'_>> {
     out
 }
 
-fn shorten(text: &str) -> String {
-    shorten_to(text, MAX_SUBJECT)
-}
-
-fn shorten_to(text: &str, max: usize) -> String {
+fn shorten_to(text: &str, max: usize, lang: Lang) -> String {
     let text = text.trim();
     let text = if text.is_empty() {
-        "(no subject)"
+        Text::NoSubject.get(lang)
     } else {
         text
     };
@@ -208,13 +245,18 @@ fn shorten_to(text: &str, max: usize) -> String {
     }
 }
 
-/// "09:30" today, "Tue 09:30" on another day (both in the appointment's display zone).
-fn when(at: DateTime<FixedOffset>, now: DateTime<Utc>) -> String {
+/// "09:30" today, "Tue 09:30" ("Di 09:30") on another day (both in the appointment's
+/// display zone).
+fn when(at: DateTime<FixedOffset>, now: DateTime<Utc>, lang: Lang) -> String {
     let today = now.with_timezone(at.offset()).date_naive();
     if at.date_naive() == today {
         at.format("%H:%M").to_string()
     } else {
-        at.format("%a %H:%M").to_string()
+        format!(
+            "{} {}",
+            i18n::weekday(lang, at.weekday()),
+            at.format("%H:%M")
+        )
     }
 }
 
@@ -269,49 +311,79 @@ fn countdown_change(start: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime
 }
 
 /// "Stand-up in 12 min", "Stand-up at 14:30", "Stand-up Tue 09:30".
-fn next_label(subject: &str, start: DateTime<FixedOffset>, now: DateTime<Utc>) -> String {
+fn next_label(
+    subject: &str,
+    start: DateTime<FixedOffset>,
+    now: DateTime<Utc>,
+    lang: Lang,
+) -> String {
     let minutes = minutes_until(start.with_timezone(&Utc), now);
     if minutes <= COUNTDOWN_MINUTES {
-        format!("{subject} in {minutes} min")
+        Text::StartsInMinutes.fill(
+            lang,
+            &[("subject", subject), ("minutes", &minutes.to_string())],
+        )
     } else if start.date_naive() == now.with_timezone(start.offset()).date_naive() {
-        format!("{subject} at {}", when(start, now))
+        Text::StartsAt.fill(
+            lang,
+            &[("subject", subject), ("time", &when(start, now, lang))],
+        )
     } else {
-        format!("{subject} {}", when(start, now))
+        format!("{subject} {}", when(start, now, lang))
     }
 }
 
-/// The tray menu for this status and agenda at `now`.
+/// The tray menu for this status and agenda at `now`, in English, private appointments
+/// hidden (the defaults; [`build_with`] takes the user's settings).
 pub fn build(
     status: &StatusView,
     agenda: Option<&AgendaView>,
     presence: Option<&PresenceSummary>,
     now: DateTime<Utc>,
 ) -> TrayMenu {
+    build_with(status, agenda, presence, now, &TrayOptions::default())
+}
+
+/// The tray menu for this status and agenda at `now`, worded in `opts.lang`, subjects
+/// hidden as `opts.privacy` says.
+pub fn build_with(
+    status: &StatusView,
+    agenda: Option<&AgendaView>,
+    presence: Option<&PresenceSummary>,
+    now: DateTime<Utc>,
+    opts: &TrayOptions,
+) -> TrayMenu {
+    let lang = opts.lang;
+    let t = |text: Text| text.get(lang).to_owned();
     let mut items = Vec::new();
     if !status.account.signed_in {
-        items.push(TrayItem::Label("Signed out".to_owned()));
+        items.push(TrayItem::Label(t(Text::SignedOut)));
         items.push(TrayItem::Separator);
-        items.push(action(TrayAction::SignIn, "Sign in…"));
+        items.push(action(TrayAction::SignIn, t(Text::SignIn)));
         items.push(TrayItem::Separator);
-        items.push(action(TrayAction::Quit, "Quit Presently"));
+        items.push(action(TrayAction::Quit, t(Text::Quit)));
         return TrayMenu {
             icon: TrayIconKind::SignedOut,
-            tooltip: "Presently — signed out".to_owned(),
+            tooltip: t(Text::TooltipSignedOut),
             title: None,
             items,
         };
     }
 
     let upcoming = agenda.map(|a| upcoming(a, now)).unwrap_or_default();
+    let subject_of = |item: &AgendaItem| opts.subject(&item.subject, item.sensitivity.is_private());
     if upcoming.is_empty() {
-        items.push(TrayItem::Label("Nothing else scheduled".to_owned()));
+        items.push(TrayItem::Label(t(Text::NothingElse)));
     }
     for u in upcoming.iter().take(UPCOMING) {
-        let subject = shorten(&u.item.subject);
+        let subject = subject_of(u.item);
         let title = if u.start <= now {
-            format!("Now: {subject} (until {})", when(u.end, now))
+            Text::NowItem.fill(
+                lang,
+                &[("subject", &subject), ("end", &when(u.end, now, lang))],
+            )
         } else {
-            format!("{}  {subject}", when(u.start, now))
+            format!("{}  {subject}", when(u.start, now, lang))
         };
         // A click joins an online meeting (what one wants from the tray), else opens it.
         let click = if u.item.join_url.is_some() {
@@ -323,54 +395,65 @@ pub fn build(
     }
     if let Some(p) = presence {
         items.push(TrayItem::Separator);
-        presence_items(&mut items, p, agenda, now);
+        presence_items(&mut items, p, agenda, now, opts);
     }
     items.push(TrayItem::Separator);
     if status.sync.state == SyncPhase::Syncing {
-        items.push(TrayItem::Label("Syncing…".to_owned()));
+        items.push(TrayItem::Label(t(Text::Syncing)));
     } else {
-        items.push(action(TrayAction::SyncNow, "Sync now"));
+        items.push(action(TrayAction::SyncNow, t(Text::SyncNow)));
     }
-    items.push(action(TrayAction::OpenWindow, "Open Presently"));
-    items.push(action(TrayAction::Settings, "Settings…"));
+    items.push(action(TrayAction::OpenWindow, t(Text::OpenPresently)));
+    items.push(action(TrayAction::Settings, t(Text::Settings)));
+    items.extend(privacy_item(opts));
     items.push(TrayItem::Separator);
     // Demo mode signs in by itself; signing out of it would only strand the demo.
     if !status.account.demo {
-        items.push(action(TrayAction::SignOut, "Sign out"));
+        items.push(action(TrayAction::SignOut, t(Text::SignOut)));
     }
-    items.push(action(TrayAction::Quit, "Quit Presently"));
+    items.push(action(TrayAction::Quit, t(Text::Quit)));
 
     let next = upcoming
         .iter()
         .find(|u| u.start > now)
-        .map(|next| next_label(&shorten(&next.item.subject), next.start, now));
+        .map(|next| next_label(&subject_of(next.item), next.start, now, lang));
     let current = upcoming.iter().find(|u| u.start <= now).map(|u| {
-        format!(
-            "Now: {} until {}",
-            shorten(&u.item.subject),
-            when(u.end, now)
+        Text::NowUntil.fill(
+            lang,
+            &[
+                ("subject", &subject_of(u.item)),
+                ("end", &when(u.end, now, lang)),
+            ],
         )
     });
     let tooltip = match (&current, &next) {
-        (Some(current), Some(next)) => format!("{current} · Next: {next}"),
+        (Some(current), Some(next)) => {
+            Text::NowThenNext.fill(lang, &[("now", current), ("next", next)])
+        }
         (Some(current), None) => current.clone(),
         (None, Some(next)) => next.clone(),
-        (None, None) => "Presently — nothing else scheduled".to_owned(),
+        (None, None) => t(Text::TooltipNothingElse),
     };
     let state = match status.sync.state {
-        SyncPhase::Offline => Some("offline"),
-        SyncPhase::Error => Some("sync failed"),
+        SyncPhase::Offline => Some(Text::StateOffline),
+        SyncPhase::Error => Some(Text::StateSyncFailed),
         _ => None,
     };
     let tooltip = match state {
-        Some(state) => format!("{tooltip} ({state})"),
+        Some(state) => {
+            Text::WithState.fill(lang, &[("tooltip", &tooltip), ("state", state.get(lang))])
+        }
         None => tooltip,
     };
     // What automation cannot give back shows without opening the menu.
     let tooltip = match presence.and_then(|p| p.error.as_deref()) {
-        Some(problem) if presence.is_some_and(|p| p.paused.is_none()) => {
-            format!("{tooltip} · {}", shorten_to(problem, MAX_PROBLEM))
-        }
+        Some(problem) if presence.is_some_and(|p| p.paused.is_none()) => Text::WithProblem.fill(
+            lang,
+            &[
+                ("tooltip", &tooltip),
+                ("problem", &shorten_to(problem, MAX_PROBLEM, lang)),
+            ],
+        ),
         _ => tooltip,
     };
     TrayMenu {
@@ -381,72 +464,113 @@ pub fn build(
     }
 }
 
+/// Privacy mode: the item that turns it on or off, or, locked by the organization, a line
+/// saying it is on (nothing when it is locked off: private appointments are hidden anyway).
+fn privacy_item(opts: &TrayOptions) -> Option<TrayItem> {
+    let on = opts.privacy == Privacy::All;
+    match (opts.privacy_locked, on) {
+        (true, true) => Some(TrayItem::Label(
+            Text::PrivacyLocked.get(opts.lang).to_owned(),
+        )),
+        (true, false) => None,
+        (false, true) => Some(action(
+            TrayAction::PrivacyMode(false),
+            Text::PrivacyTurnOff.get(opts.lang),
+        )),
+        (false, false) => Some(action(
+            TrayAction::PrivacyMode(true),
+            Text::PrivacyTurnOn.get(opts.lang),
+        )),
+    }
+}
+
 /// What presence automation does now and next, and how to pause or resume it.
 fn presence_items(
     items: &mut Vec<TrayItem>,
     p: &PresenceSummary,
     agenda: Option<&AgendaView>,
     now: DateTime<Utc>,
+    opts: &TrayOptions,
 ) {
+    let lang = opts.lang;
     let zone: chrono_tz::Tz = agenda
         .and_then(|a| a.timezone.parse().ok())
         .unwrap_or(chrono_tz::UTC);
-    let at = |t: DateTime<Utc>| when(t.with_timezone(&zone).fixed_offset(), now);
+    let at = |t: DateTime<Utc>| when(t.with_timezone(&zone).fixed_offset(), now, lang);
     if let Some(paused) = p.paused {
         items.push(TrayItem::Label(match paused {
-            Some(until) => format!("Presence automation paused until {}", at(until)),
-            None => "Presence automation paused".to_owned(),
+            Some(until) => Text::AutomationPausedUntil.fill(lang, &[("time", &at(until))]),
+            None => Text::AutomationPaused.get(lang).to_owned(),
         }));
         items.push(action(
             TrayAction::ResumePresence,
-            "Resume presence automation",
+            Text::ResumeAutomation.get(lang),
         ));
         return;
     }
     items.push(TrayItem::Label(match &p.current {
-        Some((profile, until)) => format!("Presence: {profile} until {}", at(*until)),
-        None => "Presence: your own".to_owned(),
+        Some((profile, until)) => Text::PresenceUntil.fill(
+            lang,
+            &[
+                ("profile", &i18n::profile_name(lang, profile)),
+                ("time", &at(*until)),
+            ],
+        ),
+        None => Text::PresenceOwn.get(lang).to_owned(),
     }));
     if let Some((next, when_next)) = &p.next {
         items.push(TrayItem::Label(match next {
-            Some(profile) => format!("Next: {profile} at {}", at(*when_next)),
-            None => format!("Next: back to your own at {}", at(*when_next)),
+            Some(profile) => Text::NextProfile.fill(
+                lang,
+                &[
+                    ("profile", &i18n::profile_name(lang, profile)),
+                    ("time", &at(*when_next)),
+                ],
+            ),
+            None => Text::NextOwn.fill(lang, &[("time", &at(*when_next))]),
         }));
     }
     if let Some(error) = &p.error {
-        items.push(TrayItem::Label(shorten_to(error, MAX_PROBLEM)));
+        items.push(TrayItem::Label(shorten_to(error, MAX_PROBLEM, lang)));
     }
     if let Some(next) = &p.next_switch {
-        let subject = next
-            .subject
-            .as_deref()
-            .map_or_else(|| "private appointment".to_owned(), shorten);
+        // The engine gives no subject for a private appointment.
+        let subject = match next.subject.as_deref() {
+            Some(subject) => opts.subject(subject, false),
+            None => opts.subject("", true),
+        };
         let id = next.appointment_id.clone();
         items.push(if next.skipped {
             action(
                 TrayAction::UnskipNext(id),
-                format!("Switch for the next meeting again ({subject})"),
+                Text::UnskipNext.fill(lang, &[("subject", &subject)]),
             )
         } else {
             action(
                 TrayAction::SkipNext(id),
-                format!("Don't switch for the next meeting ({subject})"),
+                Text::SkipNext.fill(lang, &[("subject", &subject)]),
             )
         });
     }
     for &r in &p.take_over {
+        let resource = i18n::resource(lang, r);
+        // "Leave forwarding as I set it"; German nouns keep their capital.
+        let resource = match lang {
+            Lang::En => resource.to_lowercase(),
+            Lang::De => resource.to_owned(),
+        };
         items.push(action(
             TrayAction::TakeOver(r),
-            format!("Leave {} as I set it", r.label().to_lowercase()),
+            Text::LeaveAsSet.fill(lang, &[("resource", &resource)]),
         ));
     }
     items.push(action(
         TrayAction::PausePresenceHour,
-        "Pause automation for 1 hour",
+        Text::PauseHour.get(lang),
     ));
     items.push(action(
         TrayAction::PausePresenceUntilTomorrow,
-        "Pause automation until tomorrow",
+        Text::PauseUntilTomorrow.get(lang),
     ));
 }
 
@@ -458,11 +582,23 @@ fn action(action: TrayAction, title: impl Into<String>) -> TrayItem {
 }
 
 /// The tray for what the engine knows now: `status`, the coming appointments and what
-/// presence automation does.
-pub fn for_engine(engine: &presently_engine::Engine, status: &StatusView) -> TrayMenu {
+/// presence automation does, in the language and with the privacy of the settings in
+/// force (`privacy_locked`: the organization locked `app.privacy`).
+pub fn for_engine(
+    engine: &presently_engine::Engine,
+    status: &StatusView,
+    privacy_locked: bool,
+) -> TrayMenu {
     let agenda = engine.agenda(None, None).ok();
     let presence = engine.presence_summary().ok().flatten();
-    build(status, agenda.as_ref(), presence.as_ref(), engine.now())
+    let opts = TrayOptions::of(&engine.config(), privacy_locked);
+    build_with(
+        status,
+        agenda.as_ref(),
+        presence.as_ref(),
+        engine.now(),
+        &opts,
+    )
 }
 
 /// When the tray for `engine` changes next (see [`next_change`]).
@@ -490,22 +626,16 @@ pub fn pause_until(
 
 /// The tray when the app cannot open its data (a store from a newer version, say): the
 /// reason in the tooltip, and the window (which shows it) or Quit.
-pub fn cannot_open(message: &str) -> TrayMenu {
+pub fn cannot_open(message: &str, lang: Lang) -> TrayMenu {
     TrayMenu {
         icon: TrayIconKind::Error,
-        tooltip: format!("Presently — {message}"),
+        tooltip: Text::TooltipCannotOpen.fill(lang, &[("message", message)]),
         title: None,
         items: vec![
-            TrayItem::Label("Presently cannot open its data".to_owned()),
+            TrayItem::Label(Text::CannotOpen.get(lang).to_owned()),
             TrayItem::Separator,
-            TrayItem::Action {
-                action: TrayAction::OpenWindow,
-                title: "Open Presently".to_owned(),
-            },
-            TrayItem::Action {
-                action: TrayAction::Quit,
-                title: "Quit Presently".to_owned(),
-            },
+            action(TrayAction::OpenWindow, Text::OpenPresently.get(lang)),
+            action(TrayAction::Quit, Text::Quit.get(lang)),
         ],
     }
 }
@@ -724,7 +854,7 @@ mod skip_tests {
         let menu = build(&status, None, Some(&skipped), now);
         let undo = TrayItem::Action {
             action: TrayAction::UnskipNext("AAMk1".into()),
-            title: "Switch for the next meeting again (private appointment)".into(),
+            title: "Switch for the next meeting again (Private appointment)".into(),
         };
         assert!(menu.items.contains(&undo), "{:?}", menu.items);
         assert!(!menu.items.contains(&skip));
@@ -975,6 +1105,7 @@ pub(crate) mod tests {
                 "Sync now",
                 "Open Presently",
                 "Settings…",
+                "Hide subjects and places (privacy mode)",
                 "---",
                 "Sign out",
                 "Quit Presently"
@@ -1055,6 +1186,7 @@ pub(crate) mod tests {
                 "Sync now",
                 "Open Presently",
                 "Settings…",
+                "Hide subjects and places (privacy mode)",
                 "---",
                 "Sign out",
                 "Quit Presently"
@@ -1135,10 +1267,11 @@ pub(crate) mod tests {
     #[test]
     fn long_subjects_are_shortened() {
         let long = "A very long meeting subject that goes on and on and on forever";
-        let short = shorten(long);
+        let short = shorten_to(long, MAX_SUBJECT, Lang::En);
         assert_eq!(short.chars().count(), MAX_SUBJECT);
         assert!(short.ends_with('…'));
-        assert_eq!(shorten("  "), "(no subject)");
+        assert_eq!(shorten_to("  ", MAX_SUBJECT, Lang::En), "(no subject)");
+        assert_eq!(shorten_to("  ", MAX_SUBJECT, Lang::De), "(kein Betreff)");
     }
 
     #[test]
@@ -1378,5 +1511,262 @@ pub(crate) mod tests {
             action: TrayAction::Settings,
             title: "Settings…".into()
         }));
+    }
+}
+
+#[cfg(test)]
+mod privacy_and_language_tests {
+    use super::tests::item;
+    use super::*;
+    use presently_engine::agenda::AgendaDay;
+    use presently_engine::engine::{AccountStatus, SyncStatus};
+    use presently_engine::model::Sensitivity;
+    use presently_engine::NextSwitch;
+
+    fn signed_in() -> StatusView {
+        StatusView {
+            account: AccountStatus {
+                signed_in: true,
+                upn: Some("dana@contoso.com".into()),
+                display_name: None,
+                demo: false,
+            },
+            sync: SyncStatus {
+                state: SyncPhase::Idle,
+                last_synced_at: None,
+                message: None,
+            },
+            timezone: "Europe/Berlin".into(),
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("time")
+    }
+
+    /// Today: a stand-up under way and a private 1:1 next; tomorrow: a review.
+    fn week() -> AgendaView {
+        let mut private = item(
+            "p",
+            "Doctor's appointment",
+            "2026-03-30T09:30:00+02:00",
+            "2026-03-30T10:00:00+02:00",
+        );
+        private.sensitivity = Sensitivity::Private;
+        private.location = Some("Praxis Dr. Weiss".into());
+        let mut review = item(
+            "r",
+            "Q3 budget review",
+            "2026-03-31T10:00:00+02:00",
+            "2026-03-31T11:00:00+02:00",
+        );
+        review.location = Some("Board room".into());
+        AgendaView {
+            timezone: "Europe/Berlin".into(),
+            generated_at: String::new(),
+            days: vec![
+                AgendaDay {
+                    date: "2026-03-30".parse().expect("date"),
+                    items: vec![
+                        item(
+                            "s",
+                            "Stand-up",
+                            "2026-03-30T09:00:00+02:00",
+                            "2026-03-30T09:15:00+02:00",
+                        ),
+                        private,
+                    ],
+                },
+                AgendaDay {
+                    date: "2026-03-31".parse().expect("date"),
+                    items: vec![review],
+                },
+            ],
+        }
+    }
+
+    fn presence(subject: Option<&str>) -> PresenceSummary {
+        PresenceSummary {
+            current: Some(("In a meeting".into(), at("2026-03-30T07:15:00Z"))),
+            next: Some((None, at("2026-03-30T07:15:00Z"))),
+            paused: None,
+            error: None,
+            take_over: vec![Resource::Forwarding],
+            next_switch: Some(NextSwitch {
+                appointment_id: "r".into(),
+                subject: subject.map(Into::into),
+                start: at("2026-03-31T08:00:00Z"),
+                end: at("2026-03-31T09:00:00Z"),
+                profile: "In a meeting".into(),
+                series_id: None,
+                skipped: false,
+            }),
+        }
+    }
+
+    /// Every text the tray shows: tooltip, title and menu.
+    fn all_text(menu: &TrayMenu) -> String {
+        let mut out = vec![menu.tooltip.clone(), menu.title.clone().unwrap_or_default()];
+        for i in &menu.items {
+            match i {
+                TrayItem::Label(t) | TrayItem::Action { title: t, .. } => out.push(t.clone()),
+                TrayItem::Separator => {}
+            }
+        }
+        out.join("\n")
+    }
+
+    const NOW: &str = "2026-03-30T07:05:00Z"; // 09:05 in Berlin
+
+    #[test]
+    fn a_private_appointment_never_shows_its_subject_even_with_privacy_mode_off() {
+        let view = week();
+        let menu = build(
+            &signed_in(),
+            Some(&view),
+            Some(&presence(Some("Q3 budget review"))),
+            at(NOW),
+        );
+        let text = all_text(&menu);
+        assert!(!text.contains("Doctor"), "{text}");
+        assert!(!text.contains("Weiss"), "{text}");
+        assert!(text.contains("09:30  Private appointment"), "{text}");
+        assert_eq!(menu.title.as_deref(), Some("Private appointment in 25 min"));
+        // The others show as they are.
+        assert!(text.contains("Now: Stand-up (until 09:15)"), "{text}");
+        assert!(text.contains("Tue 10:00  Q3 budget review"), "{text}");
+        assert!(
+            text.contains("Don't switch for the next meeting (Q3 budget review)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn privacy_mode_hides_every_subject_in_the_menu_tooltip_and_title() {
+        let view = week();
+        let opts = TrayOptions {
+            privacy: Privacy::All,
+            ..TrayOptions::default()
+        };
+        let menu = build_with(
+            &signed_in(),
+            Some(&view),
+            Some(&presence(Some("Q3 budget review"))),
+            at(NOW),
+            &opts,
+        );
+        let text = all_text(&menu);
+        for secret in ["Stand-up", "Doctor", "Q3 budget", "Board room", "Weiss"] {
+            assert!(!text.contains(secret), "{secret:?} shows in:\n{text}");
+        }
+        assert_eq!(
+            menu.tooltip,
+            "Now: Appointment until 09:15 · Next: Private appointment in 25 min"
+        );
+        assert!(text.contains("Now: Appointment (until 09:15)"), "{text}");
+        assert!(text.contains("Tue 10:00  Appointment"), "{text}");
+        assert!(
+            text.contains("Don't switch for the next meeting (Appointment)"),
+            "{text}"
+        );
+        // The item that turns it off again.
+        assert!(menu.items.contains(&TrayItem::Action {
+            action: TrayAction::PrivacyMode(false),
+            title: "Show subjects and places again".into()
+        }));
+    }
+
+    #[test]
+    fn the_menu_turns_privacy_mode_on_and_off_unless_the_organization_locked_it() {
+        let menu = |privacy, privacy_locked| {
+            build_with(
+                &signed_in(),
+                None,
+                None,
+                at(NOW),
+                &TrayOptions {
+                    privacy,
+                    privacy_locked,
+                    ..TrayOptions::default()
+                },
+            )
+        };
+        let is_toggle = |i: &TrayItem| {
+            matches!(
+                i,
+                TrayItem::Action {
+                    action: TrayAction::PrivacyMode(_),
+                    ..
+                }
+            )
+        };
+        assert!(menu(Privacy::PrivateOnly, false)
+            .items
+            .contains(&TrayItem::Action {
+                action: TrayAction::PrivacyMode(true),
+                title: "Hide subjects and places (privacy mode)".into()
+            }));
+        let locked_on = menu(Privacy::All, true);
+        assert!(!locked_on.items.iter().any(is_toggle));
+        assert!(locked_on.items.contains(&TrayItem::Label(
+            "Privacy mode on (set by your organization)".into()
+        )));
+        let locked_off = menu(Privacy::PrivateOnly, true);
+        assert!(!locked_off.items.iter().any(is_toggle));
+        assert!(!all_text(&locked_off).contains("rivacy"));
+        // Signed out there is nothing to hide.
+        let mut out = signed_in();
+        out.account.signed_in = false;
+        assert!(!build(&out, None, None, at(NOW)).items.iter().any(is_toggle));
+        for a in [
+            TrayAction::PrivacyMode(true),
+            TrayAction::PrivacyMode(false),
+        ] {
+            assert_eq!(TrayAction::from_id(&a.to_id()), Some(a));
+        }
+    }
+
+    #[test]
+    fn the_tray_speaks_german_when_the_app_does() {
+        let view = week();
+        let opts = TrayOptions {
+            lang: Lang::De,
+            ..TrayOptions::default()
+        };
+        let mut summary = presence(Some("Q3 budget review"));
+        summary.error = Some("Forwarding still on".into());
+        let menu = build_with(&signed_in(), Some(&view), Some(&summary), at(NOW), &opts);
+        assert_eq!(
+            menu.tooltip,
+            "Jetzt: Stand-up bis 09:15 · Danach: Privater Termin in 25 Min. · Forwarding still on"
+        );
+        let text = all_text(&menu);
+        for want in [
+            "Jetzt: Stand-up (bis 09:15)",
+            "09:30  Privater Termin",
+            "Di 10:00  Q3 budget review",
+            "Präsenz: In einer Besprechung bis 09:15",
+            "Danach: zurück zu Ihrer eigenen um 09:15",
+            "Für die nächste Besprechung nicht umschalten (Q3 budget review)",
+            "Rufumleitung so lassen, wie ich es eingestellt habe",
+            "Automatik 1 Stunde pausieren",
+            "Automatik bis morgen pausieren",
+            "Jetzt synchronisieren",
+            "Presently öffnen",
+            "Einstellungen…",
+            "Betreff und Ort ausblenden (Privatsphäre-Modus)",
+            "Abmelden",
+            "Presently beenden",
+        ] {
+            assert!(text.contains(want), "{want:?} missing in:\n{text}");
+        }
+        let mut out = signed_in();
+        out.account.signed_in = false;
+        let menu = build_with(&out, None, None, at(NOW), &opts);
+        assert_eq!(menu.tooltip, "Presently — abgemeldet");
+        assert_eq!(
+            cannot_open("kaputt", Lang::De).items[0],
+            TrayItem::Label("Presently kann seine Daten nicht öffnen".into())
+        );
     }
 }

@@ -67,6 +67,30 @@ pub struct AppConfig {
     /// (else shows the agenda), as modifiers and a key joined by `+` ("Ctrl+Alt+J", the
     /// default); empty: none. An organization turns it off by locking it to "".
     pub join_shortcut: String,
+    /// What the tray (menu, tooltip, title) and reminders hide: the subjects and places
+    /// of private appointments (the default), or of all of them (privacy mode). The window
+    /// always shows them.
+    pub privacy: Privacy,
+}
+
+/// `app.privacy`: which appointments the tray and the reminders show without their
+/// subject and place. Appointments marked private, personal or confidential in Outlook
+/// never show them there, whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Privacy {
+    /// Only private appointments are hidden.
+    #[default]
+    PrivateOnly,
+    /// Privacy mode: every appointment is "Appointment" and its time.
+    All,
+}
+
+impl Privacy {
+    /// Whether an appointment (`private`: marked so in Outlook) shows as a neutral text.
+    pub fn hides(self, private: bool) -> bool {
+        private || self == Privacy::All
+    }
 }
 
 /// The default of `app.join_shortcut`.
@@ -78,6 +102,7 @@ impl Default for AppConfig {
             start_at_login: false,
             language: Language::default(),
             join_shortcut: DEFAULT_JOIN_SHORTCUT.to_owned(),
+            privacy: Privacy::default(),
         }
     }
 }
@@ -139,6 +164,43 @@ pub enum Language {
     System,
     En,
     De,
+}
+
+/// A language Presently speaks: what [`Language`] comes to once the system's is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Lang {
+    #[default]
+    En,
+    De,
+}
+
+impl Language {
+    /// The language to speak: the one chosen, else the system's (`LC_ALL`, `LC_MESSAGES`,
+    /// `LANG`, the first that is set and not empty, as POSIX orders them); German for
+    /// `de*`, English for anything else.
+    pub fn resolve(self) -> Lang {
+        self.resolve_with(|name| std::env::var(name).ok())
+    }
+
+    /// [`Language::resolve`] with the environment given (tests).
+    pub fn resolve_with(self, env: impl Fn(&str) -> Option<String>) -> Lang {
+        match self {
+            Language::En => Lang::En,
+            Language::De => Lang::De,
+            Language::System => {
+                let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+                    .iter()
+                    .filter_map(|name| env(name))
+                    .find(|v| !v.trim().is_empty())
+                    .unwrap_or_default();
+                if locale.trim().to_ascii_lowercase().starts_with("de") {
+                    Lang::De
+                } else {
+                    Lang::En
+                }
+            }
+        }
+    }
 }
 
 /// What the user has turned on; each feature brings the Graph permissions it needs.
@@ -949,6 +1011,50 @@ subject_contains = "lunch"
     }
 
     #[test]
+    fn privacy_hides_private_appointments_always_and_all_in_privacy_mode() {
+        assert!(Privacy::PrivateOnly.hides(true));
+        assert!(!Privacy::PrivateOnly.hides(false));
+        assert!(Privacy::All.hides(true));
+        assert!(Privacy::All.hides(false));
+    }
+
+    #[test]
+    fn the_system_language_comes_from_the_locale_variables_in_posix_order() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert_eq!(Language::System.resolve_with(env(&[])), Lang::En);
+        assert_eq!(
+            Language::System.resolve_with(env(&[("LANG", "de_DE.UTF-8")])),
+            Lang::De
+        );
+        assert_eq!(
+            Language::System.resolve_with(env(&[("LANG", "de_AT.UTF-8"), ("LC_ALL", "C")])),
+            Lang::En,
+            "LC_ALL wins over LANG"
+        );
+        assert_eq!(
+            Language::System.resolve_with(env(&[
+                ("LC_ALL", ""),
+                ("LC_MESSAGES", "de_CH"),
+                ("LANG", "en_US")
+            ])),
+            Lang::De,
+            "an empty variable is skipped"
+        );
+        // A language chosen in the settings wins over the system's.
+        assert_eq!(
+            Language::En.resolve_with(env(&[("LANG", "de_DE.UTF-8")])),
+            Lang::En
+        );
+        assert_eq!(Language::De.resolve_with(env(&[])), Lang::De);
+    }
+
+    #[test]
     fn reminders_and_app_sections_have_defaults_and_parse() {
         let c = Config::default();
         assert!(c.reminders.enabled);
@@ -963,6 +1069,12 @@ subject_contains = "lunch"
         assert_eq!(c.app.language, Language::De);
         let (line, key, _) = expect_invalid("[app]\nlanguage = \"fr\"\n");
         assert_eq!((line, key.as_str()), (2, "app.language"));
+        assert_eq!(c.app.privacy, Privacy::PrivateOnly);
+        assert_eq!(Config::default().app.privacy, Privacy::PrivateOnly);
+        let c = parse("[app]\nprivacy = \"all\"\n").unwrap();
+        assert_eq!(c.app.privacy, Privacy::All);
+        let (line, key, _) = expect_invalid("[app]\n\nprivacy = \"off\"\n");
+        assert_eq!((line, key.as_str()), (3, "app.privacy"));
         let (line, _, reason) = expect_invalid("[reminders]\nenabled = true\nminutes = 5\n");
         assert_eq!(line, 3);
         assert!(reason.contains("minutes"), "{reason}");

@@ -12,6 +12,7 @@ pub mod effective;
 pub mod engine;
 pub mod error;
 pub mod graph;
+pub mod i18n;
 pub mod ics;
 pub mod links;
 pub mod logging;

@@ -18,6 +18,9 @@ pub struct Reminder {
     pub subject: String,
     pub location: Option<String>,
     pub join_url: Option<String>,
+    /// Marked private, personal or confidential in Outlook: shown without its subject and
+    /// place outside the window.
+    pub private: bool,
     /// Its time passed while nobody could show it (asleep, not running): shown late, once.
     pub late: bool,
 }
@@ -70,6 +73,7 @@ pub fn due(
             subject: a.subject.clone(),
             location: a.location.clone(),
             join_url: a.join_url.clone(),
+            private: a.sensitivity.is_private(),
             late: now - due > ON_TIME,
         });
     }
@@ -97,6 +101,20 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_reminder_says_whether_its_appointment_is_private() {
+        let mut private = appt("p", "2026-11-24T10:00:00Z", Some(15));
+        private.sensitivity = Sensitivity::Confidential;
+        let list = vec![private, appt("n", "2026-11-24T10:00:00Z", Some(15))];
+        let (due_now, _) = due(&list, &HashSet::new(), Tz::UTC, at("2026-11-24T09:45:00Z"));
+        let flags: Vec<(&str, bool)> = due_now
+            .iter()
+            .map(|r| (r.appointment_id.as_str(), r.private))
+            .collect();
+        assert!(flags.contains(&("p", true)), "{flags:?}");
+        assert!(flags.contains(&("n", false)), "{flags:?}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use presently_engine::paths::Paths;
 use presently_engine::reminders::Reminder;
 use presently_engine::{Engine, EngineSetup, OpenKind, SystemClock};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
@@ -141,7 +141,8 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
         open_window(&[]);
         return ExitCode::SUCCESS;
     }
-    let provisioning = Arc::new(provisioning);
+    // Shared with the tray's privacy toggle, which saves the user's settings.
+    let provisioning = Arc::new(Mutex::new(provisioning));
 
     let socket = handoff::socket_path(&paths.data_dir);
     // Ours now that we hold the lock: a file left by a host that crashed goes. Requests are
@@ -202,6 +203,7 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
 
     let exit = serve(
         &engine,
+        &provisioning,
         &background,
         &mut handover_rx,
         &mut action_rx,
@@ -237,6 +239,7 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
 /// them ends the host.
 async fn serve(
     engine: &Arc<Engine>,
+    provisioning: &Mutex<Provisioning>,
     background: &Background,
     handovers: &mut UnboundedReceiver<tokio::net::UnixStream>,
     actions: &mut UnboundedReceiver<TrayAction>,
@@ -248,7 +251,7 @@ async fn serve(
     loop {
         tokio::select! {
             Some(action) = actions.recv() => {
-                if let Some(exit) = act(engine, background, action).await {
+                if let Some(exit) = act(engine, provisioning, background, action).await {
                     return exit;
                 }
             }
@@ -303,7 +306,12 @@ async fn control_socket(
 }
 
 /// Does what a menu item asks; `Some` when the host should end.
-async fn act(engine: &Arc<Engine>, background: &Background, action: TrayAction) -> Option<Exit> {
+async fn act(
+    engine: &Arc<Engine>,
+    provisioning: &Mutex<Provisioning>,
+    background: &Background,
+    action: TrayAction,
+) -> Option<Exit> {
     tracing::info!(action = action.to_id(), "tray menu");
     match action {
         TrayAction::OpenWindow | TrayAction::SignIn => open_window(&[]),
@@ -359,17 +367,37 @@ async fn act(engine: &Arc<Engine>, background: &Background, action: TrayAction) 
             open_window(&[]);
             return Some(Exit::Quit);
         }
+        TrayAction::PrivacyMode(on) => {
+            let saved = lock(provisioning).set_privacy(on);
+            match saved.and_then(|config| engine.reconfigure(config)) {
+                Ok(()) => tracing::info!(on, "privacy mode"),
+                Err(e) => tracing::warn!(error = %e, "cannot change privacy mode"),
+            }
+            background.tray_changed();
+        }
         TrayAction::Quit => return Some(Exit::Quit),
     }
     None
 }
 
+/// The provisioning, also after a panic elsewhere held its lock (it is only read and
+/// replaced whole).
+fn lock(provisioning: &Mutex<Provisioning>) -> std::sync::MutexGuard<'_, Provisioning> {
+    provisioning.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The tray's model: the status (with a broken policy or settings file on top) and what
 /// comes next.
-fn current_model(engine: &Engine, provisioning: &Provisioning) -> TrayMenu {
+fn current_model(engine: &Engine, provisioning: &Mutex<Provisioning>) -> TrayMenu {
     match engine.status() {
-        Ok(status) => tray::for_engine(engine, &provisioning.overlay_status(status)),
-        Err(e) => tray::cannot_open(&e.to_string()),
+        Ok(status) => {
+            let (status, locked) = {
+                let p = lock(provisioning);
+                (p.overlay_status(status), p.privacy_locked())
+            };
+            tray::for_engine(engine, &status, locked)
+        }
+        Err(e) => tray::cannot_open(&e.to_string(), engine.config().app.language.resolve()),
     }
 }
 
@@ -377,7 +405,7 @@ fn current_model(engine: &Engine, provisioning: &Provisioning) -> TrayMenu {
 /// freedesktop notifications over D-Bus.
 struct HostIntegration {
     engine: Arc<Engine>,
-    provisioning: Arc<Provisioning>,
+    provisioning: Arc<Mutex<Provisioning>>,
     tray: Option<ksni::Handle<HostTray>>,
     /// What the tray shows, so an unchanged model is not sent again.
     shown: tokio::sync::Mutex<TrayMenu>,
@@ -396,7 +424,8 @@ impl Integration for HostIntegration {
             let Some(notifier) = &self.notifier else {
                 return;
             };
-            if let Err(e) = notifier.show(&reminder, &body).await {
+            let lang = self.engine.config().app.language.resolve();
+            if let Err(e) = notifier.show(&reminder, &body, lang).await {
                 tracing::warn!(error = %e, "cannot show a reminder");
             }
         })

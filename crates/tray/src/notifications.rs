@@ -2,6 +2,8 @@
 //! Join and Open buttons; a button or a click on the notification sends what it asks for
 //! to the host's loop.
 
+use presently_engine::config::Lang;
+use presently_engine::i18n::Text;
 use presently_engine::reminders::Reminder;
 use presently_engine::OpenKind;
 use std::collections::HashMap;
@@ -40,12 +42,15 @@ const OPEN: &str = "open";
 /// The key of a click on the notification itself.
 const DEFAULT: &str = "default";
 
-/// The action keys and labels (flattened, as the protocol wants) for a reminder.
-pub fn actions_for(reminder: &Reminder) -> Vec<&'static str> {
+/// The action keys and labels (flattened, as the protocol wants) for a reminder, labelled
+/// in `lang`.
+pub fn actions_for(reminder: &Reminder, lang: Lang) -> Vec<&'static str> {
     if reminder.join_url.is_some() {
-        vec![DEFAULT, "Join", JOIN, "Join", OPEN, "Open"]
+        let (join, open) = (Text::Join.get(lang), Text::Open.get(lang));
+        vec![DEFAULT, join, JOIN, join, OPEN, open]
     } else {
-        vec![DEFAULT, "Open in Outlook", OPEN, "Open in Outlook"]
+        let open = Text::OpenInOutlook.get(lang);
+        vec![DEFAULT, open, OPEN, open]
     }
 }
 
@@ -146,7 +151,7 @@ impl Notifier {
         Ok(())
     }
 
-    pub async fn show(&self, reminder: &Reminder, body: &str) -> zbus::Result<()> {
+    pub async fn show(&self, reminder: &Reminder, body: &str, lang: Lang) -> zbus::Result<()> {
         let mut hints = HashMap::new();
         hints.insert("desktop-entry", zbus::zvariant::Value::from("presently"));
         let id = self
@@ -157,7 +162,7 @@ impl Notifier {
                 "",
                 &reminder.subject,
                 &body_for_server(body, self.body_markup),
-                &actions_for(reminder),
+                &actions_for(reminder, lang),
                 hints,
                 -1,
             )
@@ -184,6 +189,7 @@ mod tests {
             subject: "Stand-up".into(),
             location: Some("Room 4".into()),
             join_url: join.then(|| "https://teams.microsoft.com/l/meetup-join/x".into()),
+            private: false,
             late,
         }
     }
@@ -192,8 +198,19 @@ mod tests {
     fn a_meeting_gets_join_and_open_and_a_click_joins_it() {
         let meeting = reminder(true, false);
         assert_eq!(
-            actions_for(&meeting),
+            actions_for(&meeting, Lang::En),
             vec!["default", "Join", "join", "Join", "open", "Open"]
+        );
+        assert_eq!(
+            actions_for(&meeting, Lang::De),
+            vec![
+                "default",
+                "Teilnehmen",
+                "join",
+                "Teilnehmen",
+                "open",
+                "Öffnen"
+            ]
         );
         assert_eq!(decide("default", true), Some(OpenKind::Join));
         assert_eq!(decide("join", true), Some(OpenKind::Join));
@@ -270,7 +287,7 @@ mod tests {
         let (opens, _) = tokio::sync::mpsc::unbounded_channel();
 
         let notifier = Notifier::connect(opens.clone()).await.unwrap();
-        notifier.show(&invite, &body).await.unwrap();
+        notifier.show(&invite, &body, Lang::En).await.unwrap();
         // A restore that keeps failing quotes the server's error, which is server text too.
         notifier
             .alert("Forwarding still on", "HTTP 500: <b>down</b> & out")
@@ -278,7 +295,7 @@ mod tests {
             .unwrap();
         body_markup.store(false, std::sync::atomic::Ordering::SeqCst);
         let plain = Notifier::connect(opens).await.unwrap();
-        plain.show(&invite, &body).await.unwrap();
+        plain.show(&invite, &body, Lang::En).await.unwrap();
 
         let shown = shown.lock().unwrap().clone();
         assert_eq!(
@@ -305,8 +322,12 @@ mod tests {
     fn an_appointment_without_a_meeting_opens_in_outlook() {
         let plain = reminder(false, false);
         assert_eq!(
-            actions_for(&plain),
+            actions_for(&plain, Lang::En),
             vec!["default", "Open in Outlook", "open", "Open in Outlook"]
+        );
+        assert_eq!(
+            actions_for(&plain, Lang::De),
+            vec!["default", "In Outlook öffnen", "open", "In Outlook öffnen"]
         );
         assert_eq!(decide("default", false), Some(OpenKind::Outlook));
     }

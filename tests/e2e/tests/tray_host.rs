@@ -1,7 +1,8 @@
 //! The tray host (`presently-tray`) as a desktop sees it, over a real session bus: its
 //! StatusNotifierItem registers with the watcher, its D-Bus menu lists the next meetings and
 //! acts when an item is clicked, its tooltip names the next meeting, a reminder arrives as a
-//! notification whose Join button opens the meeting, and Quit ends it.
+//! notification whose Join button opens the meeting, privacy mode hides the subject, and Quit
+//! ends it.
 //!
 //! The desktop's side is played by this test on the bus: a StatusNotifierWatcher (what a
 //! panel's tray provides) and a notification server (what a desktop's notification daemon
@@ -474,6 +475,51 @@ async fn the_tray_host_shows_the_next_meeting_reminds_joins_and_quits() {
         })
         .await;
         assert!(!skipped(), "unskipped");
+
+        // Privacy mode from the menu: saved to the user's file, and the menu and tooltip
+        // show "Appointment" instead of the subject; the menu turns it off again.
+        let items = menu_items(&menu).await;
+        menu.event(
+            items["Hide subjects and places (privacy mode)"],
+            "clicked",
+            &Value::from(0i32),
+            0,
+        )
+        .await
+        .unwrap();
+        let show_again = until("privacy mode on in the menu", async || {
+            menu_items(&menu)
+                .await
+                .into_iter()
+                .find(|(label, _)| label == "Show subjects and places again")
+        })
+        .await;
+        let labels: Vec<String> = menu_items(&menu).await.into_keys().collect();
+        assert!(
+            !labels.iter().any(|l| l.contains("Tray host check-in")),
+            "{labels:?}"
+        );
+        assert!(
+            labels.iter().any(|l| l.contains("Appointment")),
+            "{labels:?}"
+        );
+        let tooltip = item.tool_tip().await.unwrap().2;
+        assert!(
+            !tooltip.contains("Tray host check-in") && tooltip.contains("Appointment"),
+            "tooltip: {tooltip}"
+        );
+        let saved = std::fs::read_to_string(&config).unwrap();
+        assert!(saved.contains("privacy = \"all\""), "{saved}");
+        menu.event(show_again.1, "clicked", &Value::from(0i32), 0)
+            .await
+            .unwrap();
+        until("the subject back in the menu", async || {
+            menu_items(&menu)
+                .await
+                .into_keys()
+                .find(|label| label.contains("Tray host check-in"))
+        })
+        .await;
 
         // Quit ends the host and lets go of the work.
         let items = menu_items(&menu).await;

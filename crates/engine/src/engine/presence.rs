@@ -139,8 +139,9 @@ impl Engine {
             automatic_replies: self.config().features.automatic_replies,
             forwarding_provider: presence.forwarding.is_configured(),
         };
-        let policy =
-            Policy::from_config(presence, caps).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let lang = self.config().app.language.resolve();
+        let policy = Policy::from_config_in(presence, caps, lang)
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
         Ok(policy.resolve_calendar_names(&self.store().calendars()?))
     }
 

@@ -90,6 +90,9 @@ pub struct Policy {
     /// The primary (default) calendar's id, once known: rules naming no calendar apply to
     /// its appointments only.
     primary_calendar: Option<String>,
+    /// What a status message says in place of a private appointment's subject (in the
+    /// app's language).
+    private_subject: &'static str,
 }
 
 impl Policy {
@@ -123,6 +126,7 @@ impl Policy {
             profiles,
             rules,
             primary_calendar: None,
+            private_subject: profile::PRIVATE_SUBJECT,
         })
     }
 
@@ -132,11 +136,22 @@ impl Policy {
             profiles: builtin_profiles(caps),
             rules: default_rules(),
             primary_calendar: None,
+            private_subject: profile::PRIVATE_SUBJECT,
         }
     }
 
     pub fn from_config(config: &PresenceConfig, caps: Capabilities) -> Result<Self, InvalidPolicy> {
-        let mut profiles = builtin_profiles(caps);
+        Self::from_config_in(config, caps, crate::config::Lang::En)
+    }
+
+    /// [`Policy::from_config`] with the built-in profiles' texts in `lang` (what the user
+    /// or the organization wrote stays as written).
+    pub fn from_config_in(
+        config: &PresenceConfig,
+        caps: Capabilities,
+        lang: crate::config::Lang,
+    ) -> Result<Self, InvalidPolicy> {
+        let mut profiles = profile::builtin_profiles_in(caps, lang);
         let builtins = profiles.len();
         let mut replaced = vec![false; builtins];
         for p in &config.profiles {
@@ -153,7 +168,14 @@ impl Policy {
         if config.default_rules {
             rules.extend(default_rules());
         }
-        Self::new(profiles, rules)
+        let mut policy = Self::new(profiles, rules)?;
+        policy.private_subject = crate::i18n::Text::PrivateAppointment.get(lang);
+        Ok(policy)
+    }
+
+    /// What a status message says in place of a private appointment's subject.
+    pub fn private_subject(&self) -> &'static str {
+        self.private_subject
     }
 
     /// Rules naming a calendar by its name get its id, and the primary calendar (the one

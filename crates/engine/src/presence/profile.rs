@@ -247,12 +247,19 @@ pub const MAX_STATUS_MESSAGE: usize = 280;
 /// The profiles that need no configuration: "Out of office" (priority 30) > "Focus" (20) >
 /// "In a meeting" (10).
 pub fn builtin_profiles(caps: Capabilities) -> Vec<Profile> {
+    builtin_profiles_in(caps, crate::config::Lang::En)
+}
+
+/// [`builtin_profiles`] whose texts (the status message and the automatic replies) are in
+/// `lang`; their names stay English, as rules refer to them.
+pub fn builtin_profiles_in(caps: Capabilities, lang: crate::config::Lang) -> Vec<Profile> {
+    use crate::i18n::Text;
     vec![
         Profile {
             name: IN_A_MEETING.into(),
             priority: 10,
             teams: Some(TeamsPresence::preferred(Availability::Busy)),
-            status_message: Some("In a meeting until {end}".into()),
+            status_message: Some(Text::StatusInAMeeting.get(lang).into()),
             forwarding: None,
             automatic_replies: None,
         },
@@ -263,8 +270,8 @@ pub fn builtin_profiles(caps: Capabilities) -> Vec<Profile> {
             status_message: None,
             forwarding: caps.forwarding_provider.then_some(Forwarding::Voicemail),
             automatic_replies: caps.automatic_replies.then(|| AutoReplies {
-                internal: "I am out of the office and will reply when I am back.".into(),
-                external: "I am out of the office and will reply when I am back.".into(),
+                internal: Text::AutoReplyOutOfOffice.get(lang).into(),
+                external: Text::AutoReplyOutOfOffice.get(lang).into(),
             }),
         },
         Profile {
@@ -332,9 +339,20 @@ impl Profile {
     /// The status message for an appointment: `{end}` and `{subject}` filled in. A private
     /// appointment's subject is replaced by a neutral text.
     pub fn render_status(&self, end_local: &str, subject: Option<&str>) -> Option<String> {
+        self.render_status_in(end_local, subject, PRIVATE_SUBJECT)
+    }
+
+    /// [`Profile::render_status`] with `private_subject` in place of a private
+    /// appointment's subject ("Privater Termin").
+    pub fn render_status_in(
+        &self,
+        end_local: &str,
+        subject: Option<&str>,
+        private_subject: &str,
+    ) -> Option<String> {
         self.status_message.as_ref().map(|t| {
             t.replace("{end}", end_local)
-                .replace("{subject}", subject.unwrap_or(PRIVATE_SUBJECT))
+                .replace("{subject}", subject.unwrap_or(private_subject))
         })
     }
 }
@@ -420,6 +438,63 @@ mod tests {
         for p in full.iter().chain(&plain) {
             p.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn the_builtin_texts_follow_the_language_and_user_templates_stay_as_written() {
+        use crate::config::Lang;
+        let german = builtin_profiles_in(
+            Capabilities {
+                automatic_replies: true,
+                forwarding_provider: false,
+            },
+            Lang::De,
+        );
+        let meeting = german.iter().find(|p| p.name == IN_A_MEETING).unwrap();
+        assert_eq!(
+            meeting.render_status("14:30", Some("Sync")).as_deref(),
+            Some("In einer Besprechung bis 14:30")
+        );
+        let oof = german.iter().find(|p| p.name == OUT_OF_OFFICE).unwrap();
+        let replies = oof.automatic_replies.as_ref().unwrap();
+        assert!(
+            replies.internal.starts_with("Ich bin nicht im Büro"),
+            "{replies:?}"
+        );
+        assert_eq!(replies.internal, replies.external);
+        let english = builtin_profiles(Capabilities::default());
+        let meeting = english.iter().find(|p| p.name == IN_A_MEETING).unwrap();
+        assert_eq!(
+            meeting.render_status("14:30", None).as_deref(),
+            Some("In a meeting until 14:30")
+        );
+        // A profile the user wrote is used as written, whatever the language.
+        let config = crate::presence::PresenceConfig {
+            profiles: vec![Profile {
+                name: IN_A_MEETING.into(),
+                status_message: Some("Busy till {end}".into()),
+                ..meeting.clone()
+            }],
+            ..crate::presence::PresenceConfig::default()
+        };
+        let policy =
+            crate::presence::Policy::from_config_in(&config, Capabilities::default(), Lang::De)
+                .unwrap();
+        let p = policy.profile(IN_A_MEETING).unwrap();
+        assert_eq!(
+            p.render_status("14:30", None).as_deref(),
+            Some("Busy till 14:30")
+        );
+        // The neutral text for a private appointment's subject is ours: in the language.
+        let p = Profile {
+            status_message: Some("{subject} bis {end}".into()),
+            ..p.clone()
+        };
+        assert_eq!(
+            p.render_status_in("14:30", None, policy.private_subject())
+                .as_deref(),
+            Some("Privater Termin bis 14:30")
+        );
     }
 
     #[test]

@@ -530,8 +530,11 @@ impl Scheduler {
                     subject_for_display: slot.subject.clone(),
                     since,
                     until,
-                    status_message: profile
-                        .render_status(&format_end(since, until, self.tz), slot.subject.as_deref()),
+                    status_message: profile.render_status_in(
+                        &format_end(since, until, self.tz),
+                        slot.subject.as_deref(),
+                        self.policy.private_subject(),
+                    ),
                 }
             });
             let previous = timeline.last().and_then(|(_, t)| t.as_ref());
