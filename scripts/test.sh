@@ -9,6 +9,10 @@ mkdir -p test-artifacts
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The tests read the built-in texts in English: the app's language "system" follows the
+# locale, so a German desktop would otherwise speak German to them.
+export LC_ALL=C.UTF-8
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
