@@ -7,6 +7,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod metrics;
+pub mod notifications;
 pub mod policy;
 pub mod presence;
 pub mod secret;

@@ -1,0 +1,445 @@
+//! Change notifications (issue 21), sans-IO: which Graph subscriptions on the held mailboxes'
+//! events to create, renew, re-create or delete, and what an incoming notification means.
+//! The caller moves the bytes: it sends the [`SubscriptionOp`]s [`Subscriptions::poll_op`]
+//! hands out, reports their outcome, sleeps until [`Subscriptions::poll_timeout`], and feeds
+//! the webhook's bodies to [`Subscriptions::handle_notification`], which checks each item's
+//! `clientState` (a random secret per subscription, compared in constant time) before it
+//! trusts it.
+//!
+//! A notification only says "look": the mailbox's incremental delta is what reads the
+//! change, so a lost or duplicated notification costs at most a round trip, and the
+//! low-frequency safety poll catches whatever never arrives.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use subtle::ConstantTimeEq;
+
+/// How long a subscription is asked for (Outlook resources allow up to 10,080 minutes).
+pub const LIFETIME: Duration = Duration::days(3);
+/// Renewed when this little of it is left.
+pub const RENEW_BEFORE: Duration = Duration::hours(24);
+/// A failed create or renewal is tried again after this (doubling, up to an hour).
+const FIRST_RETRY: Duration = Duration::seconds(30);
+const MAX_RETRY: Duration = Duration::hours(1);
+
+/// One mailbox's subscription as the worker knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    /// Graph's id; `None` until created.
+    pub id: Option<String>,
+    pub client_state: String,
+    pub expires: DateTime<Utc>,
+    /// When to try again after a failure, and how long the last wait was.
+    retry: Option<(DateTime<Utc>, Duration)>,
+}
+
+/// A call to make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubscriptionOp {
+    /// `POST /subscriptions` on `users/{mailbox}/events` with this client state and expiry.
+    Create {
+        mailbox: String,
+        client_state: String,
+        expires: DateTime<Utc>,
+    },
+    /// `PATCH /subscriptions/{id}` to this expiry.
+    Renew {
+        mailbox: String,
+        id: String,
+        expires: DateTime<Utc>,
+    },
+    /// `DELETE /subscriptions/{id}`: the mailbox is no longer this worker's.
+    Delete { id: String },
+}
+
+/// What a notification (or lifecycle event) asks of the worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationEvent {
+    /// Something in the mailbox changed: run its incremental delta now.
+    Changed { mailbox: String },
+    /// Graph dropped notifications (`missed`): run the delta too, nothing else is lost.
+    Missed { mailbox: String },
+    /// `reauthorizationRequired`: renewed at once (a renewal reauthorizes).
+    Reauthorize { mailbox: String },
+    /// `subscriptionRemoved`: created again.
+    Removed { mailbox: String },
+}
+
+/// Why a webhook body was refused (answered 202 all the same, as Graph expects, but acted
+/// on in no part).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationError {
+    #[error("the notification is not Graph's JSON: {0}")]
+    Malformed(String),
+}
+
+/// The subscriptions of the mailboxes this worker holds.
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    by_mailbox: BTreeMap<String, Subscription>,
+    /// Deletions still to send (mailboxes given up).
+    deletions: Vec<String>,
+    /// Create and renew calls handed out and not yet answered.
+    in_flight: std::collections::BTreeSet<String>,
+}
+
+impl Subscriptions {
+    /// The mailboxes now held: new ones get a subscription, given-up ones lose theirs.
+    pub fn set_mailboxes(&mut self, held: &[String], now: DateTime<Utc>) {
+        let held: std::collections::BTreeSet<&String> = held.iter().collect();
+        let gone: Vec<String> = self
+            .by_mailbox
+            .keys()
+            .filter(|m| !held.contains(m))
+            .cloned()
+            .collect();
+        for mailbox in gone {
+            if let Some(id) = self.by_mailbox.remove(&mailbox).and_then(|s| s.id) {
+                self.deletions.push(id);
+            }
+            self.in_flight.remove(&mailbox);
+        }
+        for mailbox in held {
+            self.by_mailbox
+                .entry(mailbox.clone())
+                .or_insert_with(|| Subscription {
+                    id: None,
+                    client_state: new_client_state(),
+                    expires: now,
+                    retry: None,
+                });
+        }
+    }
+
+    pub fn get(&self, mailbox: &str) -> Option<&Subscription> {
+        self.by_mailbox.get(mailbox)
+    }
+
+    /// The next call due at `now`, if any.
+    pub fn poll_op(&mut self, now: DateTime<Utc>) -> Option<SubscriptionOp> {
+        if let Some(id) = self.deletions.pop() {
+            return Some(SubscriptionOp::Delete { id });
+        }
+        let (mailbox, sub) = self.by_mailbox.iter().find(|(m, s)| {
+            !self.in_flight.contains(*m)
+                && s.retry.is_none_or(|(at, _)| at <= now)
+                && (s.id.is_none() || s.expires - RENEW_BEFORE <= now)
+        })?;
+        let mailbox = mailbox.clone();
+        let expires = now + LIFETIME;
+        let op = match &sub.id {
+            // An expired subscription cannot be renewed: it is created anew.
+            Some(id) if sub.expires > now => SubscriptionOp::Renew {
+                mailbox: mailbox.clone(),
+                id: id.clone(),
+                expires,
+            },
+            _ => SubscriptionOp::Create {
+                mailbox: mailbox.clone(),
+                client_state: sub.client_state.clone(),
+                expires,
+            },
+        };
+        self.in_flight.insert(mailbox);
+        Some(op)
+    }
+
+    /// When the next call falls due (a renewal or a retry); `None` when nothing is planned.
+    pub fn poll_timeout(&self) -> Option<DateTime<Utc>> {
+        if !self.deletions.is_empty() {
+            return Some(DateTime::<Utc>::MIN_UTC);
+        }
+        self.by_mailbox
+            .iter()
+            .filter(|(m, _)| !self.in_flight.contains(*m))
+            .map(|(_, s)| match (s.retry, &s.id) {
+                (Some((at, _)), _) => at,
+                (None, None) => DateTime::<Utc>::MIN_UTC,
+                (None, Some(_)) => s.expires - RENEW_BEFORE,
+            })
+            .min()
+    }
+
+    /// A create or renewal of `mailbox` succeeded: Graph's id and expiry.
+    pub fn handle_subscribed(&mut self, mailbox: &str, id: String, expires: DateTime<Utc>) {
+        self.in_flight.remove(mailbox);
+        match self.by_mailbox.get_mut(mailbox) {
+            Some(sub) => {
+                sub.id = Some(id);
+                sub.expires = expires;
+                sub.retry = None;
+            }
+            // Given up while the call ran: the new subscription goes too.
+            None => self.deletions.push(id),
+        }
+    }
+
+    /// A create or renewal of `mailbox` failed: tried again later, each wait twice the last.
+    /// A renewal Graph answered 404 (the subscription is gone) creates anew.
+    pub fn handle_failed(&mut self, mailbox: &str, now: DateTime<Utc>, gone: bool) {
+        self.in_flight.remove(mailbox);
+        if let Some(sub) = self.by_mailbox.get_mut(mailbox) {
+            if gone {
+                sub.id = None;
+                sub.retry = None;
+                return;
+            }
+            let wait = sub
+                .retry
+                .map_or(FIRST_RETRY, |(_, last)| (last * 2).min(MAX_RETRY));
+            sub.retry = Some((now + wait, wait));
+        }
+    }
+
+    /// Reads a webhook body: the events of the items whose subscription is this worker's
+    /// and whose `clientState` matches; the rest is ignored (logged), never trusted.
+    pub fn handle_notification(
+        &mut self,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NotificationEvent>, NotificationError> {
+        #[derive(Deserialize)]
+        struct Body {
+            value: Vec<Item>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Item {
+            subscription_id: String,
+            client_state: Option<String>,
+            lifecycle_event: Option<String>,
+        }
+        let body: Body = serde_json::from_slice(body)
+            .map_err(|e| NotificationError::Malformed(e.to_string()))?;
+        let by_id: HashMap<&str, &str> = self
+            .by_mailbox
+            .iter()
+            .filter_map(|(m, s)| s.id.as_deref().map(|id| (id, m.as_str())))
+            .collect();
+        let mut events = Vec::new();
+        let mut reauthorize = Vec::new();
+        let mut removed = Vec::new();
+        for item in body.value {
+            let Some(mailbox) = by_id.get(item.subscription_id.as_str()).copied() else {
+                tracing::debug!(subscription = %item.subscription_id, "a notification for a subscription this worker does not hold");
+                continue;
+            };
+            let expected = &self.by_mailbox[mailbox].client_state;
+            let given = item.client_state.unwrap_or_default();
+            if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+                tracing::warn!(%mailbox, "a notification with the wrong clientState was ignored");
+                continue;
+            }
+            let mailbox = mailbox.to_owned();
+            let event = match item.lifecycle_event.as_deref() {
+                None => NotificationEvent::Changed { mailbox },
+                Some("missed") => NotificationEvent::Missed { mailbox },
+                Some("reauthorizationRequired") => {
+                    reauthorize.push(mailbox.clone());
+                    NotificationEvent::Reauthorize { mailbox }
+                }
+                Some("subscriptionRemoved") => {
+                    removed.push(mailbox.clone());
+                    NotificationEvent::Removed { mailbox }
+                }
+                Some(other) => {
+                    tracing::info!(%mailbox, event = other, "an unknown lifecycle event; syncing the mailbox");
+                    NotificationEvent::Missed { mailbox }
+                }
+            };
+            if !events.contains(&event) {
+                events.push(event);
+            }
+        }
+        for mailbox in reauthorize {
+            if let Some(sub) = self.by_mailbox.get_mut(&mailbox) {
+                // Due now: the next poll renews it.
+                sub.expires = sub.expires.min(now + RENEW_BEFORE);
+                sub.retry = None;
+            }
+        }
+        for mailbox in removed {
+            if let Some(sub) = self.by_mailbox.get_mut(&mailbox) {
+                sub.id = None;
+                sub.retry = None;
+                sub.client_state = new_client_state();
+            }
+        }
+        Ok(events)
+    }
+}
+
+/// A random secret Graph echoes in every notification of one subscription (at most 128
+/// characters): 244 random bits.
+fn new_client_state() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn held(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// Creates every held mailbox's subscription at `now`, as Graph would answer.
+    fn subscribe_all(subs: &mut Subscriptions, now: DateTime<Utc>) {
+        while let Some(op) = subs.poll_op(now) {
+            match op {
+                SubscriptionOp::Create {
+                    mailbox, expires, ..
+                } => subs.handle_subscribed(&mailbox, format!("sub-{mailbox}"), expires),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn held_mailboxes_are_subscribed_renewed_before_expiry_and_dropped_when_given_up() {
+        let now = t("2026-12-07T09:00:00Z");
+        let mut subs = Subscriptions::default();
+        subs.set_mailboxes(&held(&["a", "b"]), now);
+        assert_eq!(subs.poll_timeout(), Some(DateTime::<Utc>::MIN_UTC));
+        subscribe_all(&mut subs, now);
+        assert_eq!(subs.poll_op(now), None);
+        let renew_at = now + LIFETIME - RENEW_BEFORE;
+        assert_eq!(subs.poll_timeout(), Some(renew_at));
+        assert_eq!(subs.poll_op(renew_at - Duration::seconds(1)), None);
+        let Some(SubscriptionOp::Renew {
+            mailbox,
+            id,
+            expires,
+        }) = subs.poll_op(renew_at)
+        else {
+            panic!("a renewal is due");
+        };
+        assert_eq!((mailbox.as_str(), id.as_str()), ("a", "sub-a"));
+        assert_eq!(expires, renew_at + LIFETIME);
+        subs.handle_subscribed("a", id, expires);
+        // b is given up: its subscription is deleted, before anything else.
+        subs.set_mailboxes(&held(&["a"]), renew_at);
+        assert_eq!(
+            subs.poll_op(renew_at),
+            Some(SubscriptionOp::Delete { id: "sub-b".into() })
+        );
+        assert_eq!(subs.get("b"), None);
+    }
+
+    #[test]
+    fn failures_back_off_a_vanished_subscription_is_created_anew() {
+        let now = t("2026-12-07T09:00:00Z");
+        let mut subs = Subscriptions::default();
+        subs.set_mailboxes(&held(&["a"]), now);
+        assert!(matches!(
+            subs.poll_op(now),
+            Some(SubscriptionOp::Create { .. })
+        ));
+        assert_eq!(subs.poll_op(now), None, "one call at a time per mailbox");
+        subs.handle_failed("a", now, false);
+        assert_eq!(subs.poll_timeout(), Some(now + FIRST_RETRY));
+        let later = now + FIRST_RETRY;
+        assert!(matches!(
+            subs.poll_op(later),
+            Some(SubscriptionOp::Create { .. })
+        ));
+        subs.handle_failed("a", later, false);
+        assert_eq!(subs.poll_timeout(), Some(later + FIRST_RETRY * 2));
+        subscribe_all(&mut subs, later + FIRST_RETRY * 2);
+        // The renewal finds it gone (404): created again, at once.
+        let renew_at = subs.poll_timeout().unwrap();
+        assert!(matches!(
+            subs.poll_op(renew_at),
+            Some(SubscriptionOp::Renew { .. })
+        ));
+        subs.handle_failed("a", renew_at, true);
+        assert!(matches!(
+            subs.poll_op(renew_at),
+            Some(SubscriptionOp::Create { .. })
+        ));
+        // An expired one cannot be renewed either.
+        subs.handle_subscribed("a", "sub-a2".into(), renew_at + Duration::minutes(1));
+        assert!(matches!(
+            subs.poll_op(renew_at + Duration::minutes(2)),
+            Some(SubscriptionOp::Create { .. })
+        ));
+    }
+
+    #[test]
+    fn notifications_are_trusted_only_with_their_client_state() {
+        let now = t("2026-12-07T09:00:00Z");
+        let mut subs = Subscriptions::default();
+        subs.set_mailboxes(&held(&["a", "b"]), now);
+        subscribe_all(&mut subs, now);
+        let state_a = subs.get("a").unwrap().client_state.clone();
+        let state_b = subs.get("b").unwrap().client_state.clone();
+        assert_ne!(state_a, state_b);
+        assert!(state_a.len() <= 128);
+        // Microsoft's example shape (change-notifications-delivery-webhooks.md), twice for
+        // a, once with b's secret under a's id (ignored), once for a stranger.
+        let body = json!({"value": [
+            {"subscriptionId": "sub-a", "clientState": state_a, "changeType": "created",
+             "resource": "Users/a/Events/1", "tenantId": "t",
+             "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "id": "1"}},
+            {"subscriptionId": "sub-a", "clientState": state_a, "changeType": "updated",
+             "resource": "Users/a/Events/2"},
+            {"subscriptionId": "sub-a", "clientState": state_b, "changeType": "deleted"},
+            {"subscriptionId": "sub-zz", "clientState": state_a, "changeType": "deleted"},
+            {"subscriptionId": "sub-b", "changeType": "deleted"},
+        ]});
+        let events = subs
+            .handle_notification(&serde_json::to_vec(&body).unwrap(), now)
+            .unwrap();
+        assert_eq!(
+            events,
+            [NotificationEvent::Changed {
+                mailbox: "a".into()
+            }]
+        );
+        assert!(subs.handle_notification(b"<xml/>", now).is_err());
+
+        // Lifecycle: missed → a sync; reauthorization → renewed now; removed → created anew
+        // with a new secret.
+        let body = json!({"value": [
+            {"subscriptionId": "sub-a", "clientState": state_a, "lifecycleEvent": "missed"},
+            {"subscriptionId": "sub-a", "clientState": state_a, "lifecycleEvent": "reauthorizationRequired"},
+            {"subscriptionId": "sub-b", "clientState": state_b, "lifecycleEvent": "subscriptionRemoved"},
+        ]});
+        let events = subs
+            .handle_notification(&serde_json::to_vec(&body).unwrap(), now)
+            .unwrap();
+        assert_eq!(
+            events,
+            [
+                NotificationEvent::Missed {
+                    mailbox: "a".into()
+                },
+                NotificationEvent::Reauthorize {
+                    mailbox: "a".into()
+                },
+                NotificationEvent::Removed {
+                    mailbox: "b".into()
+                },
+            ]
+        );
+        let mut ops = Vec::new();
+        while let Some(op) = subs.poll_op(now) {
+            ops.push(op);
+        }
+        assert!(
+            matches!(&ops[..], [SubscriptionOp::Renew { mailbox, .. }, SubscriptionOp::Create { mailbox: b, client_state, .. }]
+            if mailbox == "a" && b == "b" && *client_state != state_b),
+            "{ops:?}"
+        );
+    }
+}
