@@ -23,7 +23,7 @@ use crate::config::SyncConfig;
 use crate::error::ServerError;
 use crate::store::{Lease, Store};
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use presently_engine::graph::GraphClient;
 use presently_engine::policy::{Automation, OrgPolicy};
 use presently_engine::presence::driver::{Driver, DriverOptions, ForwardingAccess, Op, Plan};
@@ -373,28 +373,21 @@ impl PresenceRunner {
                 }
             }
         }
-        let store = self.store.clone();
-        let clock = self.clock.clone();
-        let due = self
+        // Boxed before they are streamed: the task stays `Send` (closures over `&mut` inside
+        // the stream's type trip the compiler's higher-ranked inference).
+        let due: Vec<&mut MailboxAutomation> = self
             .mailboxes
             .values_mut()
-            .filter(|a| !a.stopped && a.wake <= now);
-        let results: Vec<(String, Result<(), ServerError>)> = futures::stream::iter(due.map(|a| {
-            let store = store.clone();
-            let clock = clock.clone();
-            async move {
-                let result = step(&store, clock.as_ref(), a).await;
-                if let Err(e) = &result {
-                    a.stopped = matches!(e, ServerError::PermissionMissing { .. });
-                    // A database error: tried again a little later, not at once.
-                    a.wake = clock.now() + chrono::Duration::seconds(5);
-                }
-                (a.lease.mailbox.clone(), result)
-            }
-        }))
-        .buffer_unordered(self.options.concurrent_mailboxes.max(1))
-        .collect()
-        .await;
+            .filter(|a| !a.stopped && a.wake <= now)
+            .collect();
+        let steps: Vec<futures::future::BoxFuture<'_, (String, Result<(), ServerError>)>> = due
+            .into_iter()
+            .map(|a| step_due(self.store.clone(), self.clock.clone(), a).boxed())
+            .collect();
+        let results: Vec<(String, Result<(), ServerError>)> = futures::stream::iter(steps)
+            .buffer_unordered(self.options.concurrent_mailboxes.max(1))
+            .collect()
+            .await;
         for (mailbox, result) in results {
             if let Err(e) = result {
                 tracing::warn!(%mailbox, code = e.code(), error = %e, "presence automation");
@@ -417,6 +410,22 @@ impl PresenceRunner {
             .min()
             .map(|w| w.max(now))
     }
+}
+
+/// Steps one due mailbox; an error sets when it is tried again (a missing permission stops
+/// it until the mailbox is claimed again).
+async fn step_due(
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    a: &mut MailboxAutomation,
+) -> (String, Result<(), ServerError>) {
+    let result = step(&store, clock.as_ref(), a).await;
+    if let Err(e) = &result {
+        a.stopped = matches!(e, ServerError::PermissionMissing { .. });
+        // A database error: tried again a little later, not at once.
+        a.wake = clock.now() + chrono::Duration::seconds(5);
+    }
+    (a.lease.mailbox.clone(), result)
 }
 
 /// Hands one mailbox's driver its time and carries out its reads and writes until it has
