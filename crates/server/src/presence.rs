@@ -181,6 +181,7 @@ struct MailboxAutomation {
     /// Stopped on an error that retrying cannot fix (a missing permission) until the
     /// mailbox is claimed again.
     stopped: bool,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The application permission a refused presence or mailbox settings call needs.
@@ -205,6 +206,7 @@ pub struct PresenceRunner {
     /// Held mailboxes (with their fencing token) whose group leaves automation to the
     /// clients: not looked at again while the lease lasts.
     not_automated: HashMap<String, i64>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for PresenceRunner {
@@ -238,7 +240,14 @@ impl PresenceRunner {
             options,
             mailboxes: HashMap::new(),
             not_automated: HashMap::new(),
+            metrics: None,
         }
+    }
+
+    /// Counts the history's events and keeps the presence gauges up to date.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The mailboxes automated now, sorted.
@@ -313,6 +322,7 @@ impl PresenceRunner {
             loaded_until,
             wake: now,
             stopped: false,
+            metrics: self.metrics.clone(),
         }))
     }
 
@@ -396,6 +406,19 @@ impl PresenceRunner {
                 }
                 errors.push((mailbox, e));
             }
+        }
+        if let Some(metrics) = &self.metrics {
+            let (mut holding, mut open) = (0, 0);
+            for a in self.mailboxes.values() {
+                let durable = a.driver.durable();
+                holding +=
+                    i64::from(durable.holds.iter().any(|h| {
+                        matches!(h, presently_engine::presence::journal::Hold::Owned { .. })
+                    }));
+                open += durable.open.len() as i64;
+            }
+            metrics.presence_holding.set(holding);
+            metrics.presence_open_writes.set(open);
         }
         errors
     }
@@ -502,8 +525,12 @@ async fn save(store: &Store, a: &mut MailboxAutomation) -> Result<(), ServerErro
     let Some(persist) = a.driver.take_persist() else {
         return Ok(());
     };
+    store.save_presence(&a.lease, &persist).await?;
     for h in &persist.history {
         tracing::info!(target: "presently::presence", mailbox = %a.lease.mailbox, event = %h.event, profile = ?h.profile, "presence");
+        if let Some(metrics) = &a.metrics {
+            metrics.presence_event(&h.event.to_string());
+        }
     }
-    store.save_presence(&a.lease, &persist).await
+    Ok(())
 }

@@ -12,7 +12,7 @@ use presently_emulator::Control;
 use presently_engine::{Clock, FixedClock};
 use presently_server::config::SyncConfig;
 use presently_server::presence::{PresenceOptions, PresenceRunner};
-use presently_server::store::{Lease, Store};
+use presently_server::store::{Lease, PresenceSummary, Store};
 use presently_server::worker::Worker;
 use presently_server::ServerError;
 use std::collections::{HashMap, HashSet};
@@ -128,7 +128,7 @@ async fn a_meeting_switches_the_users_presence_and_restores_it() {
     let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
     let (mut w, store, _) = s.claiming_worker(s.clock.clone(), "a", 7200, 10).await;
     assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
-    let mut r = runner(
+    let r = runner(
         &store,
         &s.emu,
         &s.cert,
@@ -136,6 +136,24 @@ async fn a_meeting_switches_the_users_presence_and_restores_it() {
         SERVER_GROUP,
         s.dir.path(),
     );
+
+    let metrics = Arc::new(presently_server::metrics::Metrics::new());
+    let mut r = r.with_metrics(metrics.clone());
+    let applied = || {
+        metrics
+            .presence_events
+            .get_or_create(&vec![("event".to_owned(), "applied".to_owned())])
+            .get()
+    };
+    let summary = |holding, applied, restored| {
+        vec![PresenceSummary {
+            worker: Some("a".to_owned()),
+            holding,
+            open_writes: 0,
+            applied,
+            restored,
+        }]
+    };
 
     let none = HashSet::new();
     assert!(r.pass(&leases(&w), &none).await.is_empty());
@@ -153,6 +171,9 @@ async fn a_meeting_switches_the_users_presence_and_restores_it() {
     let sessions = s.control.tenant_presence_sessions(&s.user);
     assert_eq!(sessions[0]["sessionId"], CLIENT_ID, "the app's own session");
     assert_eq!(availability(&s.control, &s.user), "Busy");
+    // What `status` and `/metrics` show: a restore to come.
+    assert_eq!(store.presence_summary().await.unwrap(), summary(1, 1, 0));
+    assert_eq!((metrics.presence_holding.get(), applied()), (1, 1));
     let next = r.next_wake(s.clock.now()).unwrap();
     assert!(
         next <= s.start + Duration::minutes(30),
@@ -179,6 +200,8 @@ async fn a_meeting_switches_the_users_presence_and_restores_it() {
         .collect();
     assert!(history.contains(&"applied".to_owned()), "{history:?}");
     assert!(history.contains(&"restored".to_owned()), "{history:?}");
+    assert_eq!(store.presence_summary().await.unwrap(), summary(0, 1, 1));
+    assert_eq!((metrics.presence_holding.get(), applied()), (0, 1));
     // Nothing more to do: another pass sends nothing.
     let before = s.control.presence_calls().len();
     r.pass(&leases(&w), &none).await;
