@@ -405,10 +405,16 @@ impl Worker {
                 Err(e) => tracing::warn!(code = e.code(), error = %e, "lease maintenance failed"),
             }
             if let Some(task) = presence.take_if(|p| p.is_finished()) {
-                // It ends only when told to: this is a panic.
-                if let Err(e) = task.await {
-                    tracing::error!(error = %e, "presence automation stopped");
-                }
+                // It ends only when told to: this is a panic. The worker stops (its leases
+                // released, for workers that automate them) rather than hold mailboxes it no
+                // longer automates.
+                let detail = match task.await {
+                    Err(e) => e.to_string(),
+                    Ok(()) => "it ended".to_owned(),
+                };
+                tracing::error!(error = %detail, "presence automation stopped; stopping");
+                self.release_all().await?;
+                return Err(ServerError::PresenceStopped(detail));
             }
             self.publish(&leases_tx);
             tokio::select! {
