@@ -200,10 +200,7 @@ async fn a_broken_config_names_the_problem() {
 #[tokio::test]
 async fn each_users_calendar_is_synced_and_changes_follow_incrementally() {
     let f = Fixture::new(&["Calendars.Read"], 3).await;
-    let (mut worker, store) = worker(&f.pg, &f.emu, &f.cert, system_clock(), "w1", 60, 10).await;
-    store.set_users(&f.users).await.unwrap();
-
-    let pass = worker.maintain_leases().await.unwrap();
+    let (mut worker, store, pass) = f.claiming_worker(system_clock(), "w1", 60, 10).await;
     assert_eq!(pass.claimed, f.users);
     let results = worker.sync_due(true).await;
     let mut first_counts = Vec::new();
@@ -252,9 +249,7 @@ async fn each_users_calendar_is_synced_and_changes_follow_incrementally() {
 #[tokio::test]
 async fn the_sync_state_advances_only_with_the_data() {
     let f = Fixture::new(&["Calendars.Read"], 1).await;
-    let (mut worker, store) = worker(&f.pg, &f.emu, &f.cert, system_clock(), "w1", 60, 10).await;
-    store.set_users(&f.users).await.unwrap();
-    worker.maintain_leases().await.unwrap();
+    let (mut worker, store, _) = f.claiming_worker(system_clock(), "w1", 60, 10).await;
 
     // The third page of the round fails (500 is not retried): two pages are committed,
     // staged, with the link to the third.
@@ -296,9 +291,7 @@ async fn the_sync_state_advances_only_with_the_data() {
 #[tokio::test]
 async fn throttling_is_waited_out_as_graph_asks() {
     let f = Fixture::new(&["Calendars.Read"], 1).await;
-    let (mut worker, store) = worker(&f.pg, &f.emu, &f.cert, system_clock(), "w1", 60, 10).await;
-    store.set_users(&f.users).await.unwrap();
-    worker.maintain_leases().await.unwrap();
+    let (mut worker, _, _) = f.claiming_worker(system_clock(), "w1", 60, 10).await;
     f.control.push_fault(Fault::Throttle {
         count: 1,
         retry_after_secs: 1,
@@ -324,9 +317,7 @@ async fn throttling_is_waited_out_as_graph_asks() {
 async fn a_missing_permission_is_named_and_nothing_is_applied() {
     // Consented to nothing.
     let f = Fixture::new(&[], 1).await;
-    let (mut worker, store) = worker(&f.pg, &f.emu, &f.cert, system_clock(), "w1", 60, 10).await;
-    store.set_users(&f.users).await.unwrap();
-    worker.maintain_leases().await.unwrap();
+    let (mut worker, store, _) = f.claiming_worker(system_clock(), "w1", 60, 10).await;
     let results = worker.sync_due(true).await;
     let err = results[0].as_ref().unwrap_err();
     assert_eq!(err.code(), "permission_missing");
@@ -342,8 +333,8 @@ async fn a_missing_permission_is_named_and_nothing_is_applied() {
 #[tokio::test]
 async fn two_workers_share_the_mailboxes() {
     let f = Fixture::new(&["Calendars.Read"], 6).await;
-    let (mut a, store) = worker(&f.pg, &f.emu, &f.cert, system_clock(), "a", 60, 3).await;
-    let (mut b, _) = worker(&f.pg, &f.emu, &f.cert, system_clock(), "b", 60, 3).await;
+    let (mut a, store) = f.worker(system_clock(), "a", 60, 3).await;
+    let (mut b, _) = f.worker(system_clock(), "b", 60, 3).await;
     store.set_users(&f.users).await.unwrap();
 
     let (pa, pb) = tokio::join!(a.maintain_leases(), b.maintain_leases());
@@ -371,8 +362,8 @@ async fn two_workers_share_the_mailboxes() {
 async fn a_paused_worker_cannot_write_after_its_lease() {
     let f = Fixture::new(&["Calendars.Read"], 4).await;
     let clock = Arc::new(FixedClock::new(real_now()));
-    let (mut a, store) = worker(&f.pg, &f.emu, &f.cert, clock.clone(), "a", 30, 10).await;
-    let (mut b, _) = worker(&f.pg, &f.emu, &f.cert, clock.clone(), "b", 30, 10).await;
+    let (mut a, store) = f.worker(clock.clone(), "a", 30, 10).await;
+    let (mut b, _) = f.worker(clock.clone(), "b", 30, 10).await;
     store.set_users(&f.users).await.unwrap();
 
     assert_eq!(a.maintain_leases().await.unwrap().claimed, f.users);
@@ -448,8 +439,8 @@ async fn a_paused_worker_cannot_write_after_its_lease() {
 async fn a_dead_workers_mailboxes_are_taken_over_within_the_lease_time() {
     let f = Fixture::new(&["Calendars.Read"], 3).await;
     let clock = Arc::new(FixedClock::new(real_now()));
-    let (mut a, store) = worker(&f.pg, &f.emu, &f.cert, clock.clone(), "a", 30, 10).await;
-    let (mut b, _) = worker(&f.pg, &f.emu, &f.cert, clock.clone(), "b", 30, 10).await;
+    let (mut a, store) = f.worker(clock.clone(), "a", 30, 10).await;
+    let (mut b, _) = f.worker(clock.clone(), "b", 30, 10).await;
     store.set_users(&f.users).await.unwrap();
     a.maintain_leases().await.unwrap();
     drop(a); // dies without releasing anything
@@ -476,7 +467,7 @@ async fn users_join_and_leave_while_the_worker_runs() {
         let list = source_list.lock().unwrap().clone();
         Box::pin(async move { Ok(list) })
     });
-    let (worker, store) = worker(&f.pg, &f.emu, &f.cert, system_clock(), "w1", 60, 10).await;
+    let (worker, store) = f.worker(system_clock(), "w1", 60, 10).await;
     let mut worker = worker.with_users_source(source);
     let pass = worker.maintain_leases().await.unwrap();
     assert_eq!(pass.claimed, f.users[..2].to_vec());
@@ -612,8 +603,8 @@ async fn a_pass_longer_than_the_lease_keeps_its_leases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_users_are_shared_and_synced() {
     let f = Fixture::new(&["Calendars.Read"], 40).await;
-    let (mut a, store) = worker(&f.pg, &f.emu, &f.cert, system_clock(), "a", 60, 20).await;
-    let (mut b, _) = worker(&f.pg, &f.emu, &f.cert, system_clock(), "b", 60, 20).await;
+    let (mut a, store) = f.worker(system_clock(), "a", 60, 20).await;
+    let (mut b, _) = f.worker(system_clock(), "b", 60, 20).await;
     store.set_users(&f.users).await.unwrap();
     let started = std::time::Instant::now();
     let (pa, pb) = tokio::join!(a.maintain_leases(), b.maintain_leases());
@@ -652,9 +643,7 @@ async fn forty_users_are_shared_and_synced() {
 #[tokio::test]
 async fn a_database_outage_is_named_and_the_worker_reconnects() {
     let f = Fixture::new(&["Calendars.Read"], 2).await;
-    let (mut worker, store) = worker(&f.pg, &f.emu, &f.cert, system_clock(), "w1", 60, 10).await;
-    store.set_users(&f.users).await.unwrap();
-    worker.maintain_leases().await.unwrap();
+    let (mut worker, store, _) = f.claiming_worker(system_clock(), "w1", 60, 10).await;
     assert!(worker.sync_due(true).await.iter().all(|r| r.is_ok()));
 
     f.pg.stop();
@@ -740,8 +729,8 @@ async fn requests_across_mailboxes_stay_within_the_tenant_share() {
 async fn a_new_worker_gets_its_share_and_a_leaving_one_gives_it_back() {
     let f = Fixture::new(&["Calendars.Read"], 6).await;
     let clock = Arc::new(FixedClock::new(real_now()));
-    let (mut a, store) = worker(&f.pg, &f.emu, &f.cert, clock.clone(), "a", 30, 100).await;
-    let (mut b, _) = worker(&f.pg, &f.emu, &f.cert, clock.clone(), "b", 30, 100).await;
+    let (mut a, store) = f.worker(clock.clone(), "a", 30, 100).await;
+    let (mut b, _) = f.worker(clock.clone(), "b", 30, 100).await;
     store.set_users(&f.users).await.unwrap();
 
     // Alone, a takes everything.
