@@ -34,6 +34,8 @@ pub enum ServerError {
     },
     #[error("sync of {mailbox}: {message}")]
     Sync { mailbox: String, message: String },
+    #[error("presence automation stopped: {0}; the leases were released for the other workers")]
+    PresenceStopped(String),
     #[error(transparent)]
     Engine(#[from] presently_engine::Error),
 }
@@ -57,6 +59,7 @@ impl ServerError {
             ServerError::SchemaTooNew { .. } => "schema_too_new",
             ServerError::Fenced { .. } => "fenced",
             ServerError::Sync { .. } => "sync_failed",
+            ServerError::PresenceStopped(_) => "presence_stopped",
             ServerError::Engine(e) => e.code().as_str(),
         }
     }

@@ -116,6 +116,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     m.appointments
                 );
             }
+            let presence = store.presence_summary().await?;
+            if !presence.is_empty() {
+                outln!();
+                outln!(
+                    "{:<28} {:>8} {:>12} {:>8} {:>9}",
+                    "PRESENCE BY WORKER",
+                    "HOLDING",
+                    "OPEN WRITES",
+                    "APPLIED",
+                    "RESTORED"
+                );
+                for p in presence {
+                    outln!(
+                        "{:<28} {:>8} {:>12} {:>8} {:>9}",
+                        p.worker.as_deref().unwrap_or("-"),
+                        p.holding,
+                        p.open_writes,
+                        p.applied,
+                        p.restored
+                    );
+                }
+            }
             Ok(())
         }
         Command::Users => {
@@ -355,8 +377,8 @@ async fn serve(
     }
     worker
         .with_users_source(users_source)
+        .with_presence(presence.with_metrics(metrics.clone()))
         .with_metrics(metrics)
-        .with_presence(presence)
         .run(shutdown_signal())
         .await?;
     Ok(())

@@ -24,6 +24,12 @@ pub struct Metrics {
     pub leases_lost: Counter,
     /// The longest time since a held mailbox last completed a round (or was claimed).
     pub sync_lag_seconds: Gauge<f64, AtomicU64>,
+    /// Presence history events by kind (`applied`, `restored`, `stood_back`, `failed`, …).
+    pub presence_events: Family<Vec<(String, String)>, Counter>,
+    /// Automated mailboxes where automation holds something (a restore is to come).
+    pub presence_holding: Gauge,
+    /// Presence writes stored and not yet known to have landed.
+    pub presence_open_writes: Gauge,
     /// When the last lease pass succeeded (Unix seconds; 0: never).
     last_lease_pass: AtomicI64,
 }
@@ -63,14 +69,41 @@ impl Metrics {
             "Longest time since a held mailbox last completed a round",
             sync_lag_seconds.clone(),
         );
+        let presence_events = Family::<Vec<(String, String)>, Counter>::default();
+        let presence_holding = Gauge::default();
+        let presence_open_writes = Gauge::default();
+        registry.register(
+            "presence_events",
+            "Presence automation history events by kind (applied, restored, stood_back, failed, ...)",
+            presence_events.clone(),
+        );
+        registry.register(
+            "presence_holding",
+            "Automated mailboxes where automation holds something, to be given back",
+            presence_holding.clone(),
+        );
+        registry.register(
+            "presence_open_writes",
+            "Presence writes stored and not yet known to have landed",
+            presence_open_writes.clone(),
+        );
         Self {
             registry,
             mailboxes_owned,
             rounds,
             leases_lost,
             sync_lag_seconds,
+            presence_events,
+            presence_holding,
+            presence_open_writes,
             last_lease_pass: AtomicI64::new(0),
         }
+    }
+
+    pub fn presence_event(&self, event: &str) {
+        self.presence_events
+            .get_or_create(&vec![("event".to_owned(), event.to_owned())])
+            .inc();
     }
 
     pub fn round(&self, outcome: &str) {

@@ -23,7 +23,7 @@ use crate::config::SyncConfig;
 use crate::error::ServerError;
 use crate::store::{Lease, Store};
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use presently_engine::graph::GraphClient;
 use presently_engine::policy::{Automation, OrgPolicy};
 use presently_engine::presence::driver::{Driver, DriverOptions, ForwardingAccess, Op, Plan};
@@ -181,6 +181,7 @@ struct MailboxAutomation {
     /// Stopped on an error that retrying cannot fix (a missing permission) until the
     /// mailbox is claimed again.
     stopped: bool,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The application permission a refused presence or mailbox settings call needs.
@@ -205,6 +206,7 @@ pub struct PresenceRunner {
     /// Held mailboxes (with their fencing token) whose group leaves automation to the
     /// clients: not looked at again while the lease lasts.
     not_automated: HashMap<String, i64>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for PresenceRunner {
@@ -238,7 +240,14 @@ impl PresenceRunner {
             options,
             mailboxes: HashMap::new(),
             not_automated: HashMap::new(),
+            metrics: None,
         }
+    }
+
+    /// Counts the history's events and keeps the presence gauges up to date.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The mailboxes automated now, sorted.
@@ -313,6 +322,7 @@ impl PresenceRunner {
             loaded_until,
             wake: now,
             stopped: false,
+            metrics: self.metrics.clone(),
         }))
     }
 
@@ -373,28 +383,21 @@ impl PresenceRunner {
                 }
             }
         }
-        let store = self.store.clone();
-        let clock = self.clock.clone();
-        let due = self
+        // Boxed before they are streamed: the task stays `Send` (closures over `&mut` inside
+        // the stream's type trip the compiler's higher-ranked inference).
+        let due: Vec<&mut MailboxAutomation> = self
             .mailboxes
             .values_mut()
-            .filter(|a| !a.stopped && a.wake <= now);
-        let results: Vec<(String, Result<(), ServerError>)> = futures::stream::iter(due.map(|a| {
-            let store = store.clone();
-            let clock = clock.clone();
-            async move {
-                let result = step(&store, clock.as_ref(), a).await;
-                if let Err(e) = &result {
-                    a.stopped = matches!(e, ServerError::PermissionMissing { .. });
-                    // A database error: tried again a little later, not at once.
-                    a.wake = clock.now() + chrono::Duration::seconds(5);
-                }
-                (a.lease.mailbox.clone(), result)
-            }
-        }))
-        .buffer_unordered(self.options.concurrent_mailboxes.max(1))
-        .collect()
-        .await;
+            .filter(|a| !a.stopped && a.wake <= now)
+            .collect();
+        let steps: Vec<futures::future::BoxFuture<'_, (String, Result<(), ServerError>)>> = due
+            .into_iter()
+            .map(|a| step_due(self.store.clone(), self.clock.clone(), a).boxed())
+            .collect();
+        let results: Vec<(String, Result<(), ServerError>)> = futures::stream::iter(steps)
+            .buffer_unordered(self.options.concurrent_mailboxes.max(1))
+            .collect()
+            .await;
         for (mailbox, result) in results {
             if let Err(e) = result {
                 tracing::warn!(%mailbox, code = e.code(), error = %e, "presence automation");
@@ -403,6 +406,19 @@ impl PresenceRunner {
                 }
                 errors.push((mailbox, e));
             }
+        }
+        if let Some(metrics) = &self.metrics {
+            let (mut holding, mut open) = (0, 0);
+            for a in self.mailboxes.values() {
+                let durable = a.driver.durable();
+                holding +=
+                    i64::from(durable.holds.iter().any(|h| {
+                        matches!(h, presently_engine::presence::journal::Hold::Owned { .. })
+                    }));
+                open += durable.open.len() as i64;
+            }
+            metrics.presence_holding.set(holding);
+            metrics.presence_open_writes.set(open);
         }
         errors
     }
@@ -417,6 +433,22 @@ impl PresenceRunner {
             .min()
             .map(|w| w.max(now))
     }
+}
+
+/// Steps one due mailbox; an error sets when it is tried again (a missing permission stops
+/// it until the mailbox is claimed again).
+async fn step_due(
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    a: &mut MailboxAutomation,
+) -> (String, Result<(), ServerError>) {
+    let result = step(&store, clock.as_ref(), a).await;
+    if let Err(e) = &result {
+        a.stopped = matches!(e, ServerError::PermissionMissing { .. });
+        // A database error: tried again a little later, not at once.
+        a.wake = clock.now() + chrono::Duration::seconds(5);
+    }
+    (a.lease.mailbox.clone(), result)
 }
 
 /// Hands one mailbox's driver its time and carries out its reads and writes until it has
@@ -493,8 +525,12 @@ async fn save(store: &Store, a: &mut MailboxAutomation) -> Result<(), ServerErro
     let Some(persist) = a.driver.take_persist() else {
         return Ok(());
     };
+    store.save_presence(&a.lease, &persist).await?;
     for h in &persist.history {
         tracing::info!(target: "presently::presence", mailbox = %a.lease.mailbox, event = %h.event, profile = ?h.profile, "presence");
+        if let Some(metrics) = &a.metrics {
+            metrics.presence_event(&h.event.to_string());
+        }
     }
-    store.save_presence(&a.lease, &persist).await
+    Ok(())
 }

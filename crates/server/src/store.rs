@@ -74,6 +74,21 @@ pub struct MailboxStatus {
     pub appointments: i64,
 }
 
+/// Presence automation of one worker, as `status` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PresenceSummary {
+    /// The worker holding the mailboxes (`None`: mailboxes nobody holds now).
+    pub worker: Option<String>,
+    /// Mailboxes where automation holds something: a restore is to come.
+    pub holding: i64,
+    /// Writes stored and not yet known to have landed (pending or in flight).
+    pub open_writes: i64,
+    /// Profiles applied and users' own states given back, as the history counts them
+    /// (by the worker that wrote them).
+    pub applied: i64,
+    pub restored: i64,
+}
+
 /// One completed round, from `sync_history`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoundRecord {
@@ -828,6 +843,47 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect())
+    }
+
+    /// Presence automation per worker: the mailboxes it holds with something to give back
+    /// and its open writes (by the mailboxes' current holder), and the transitions the
+    /// history records (by the worker that made them), by worker.
+    pub async fn presence_summary(&self) -> Result<Vec<PresenceSummary>, ServerError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "WITH held AS (
+                     SELECT m.lease_owner AS worker,
+                            COUNT(*) FILTER (WHERE jsonb_path_exists(
+                                d.holds, '$.* ? (@.hold == \"owned\")')) AS holding,
+                            COALESCE(SUM((SELECT COUNT(*) FROM presence_journal j
+                                           WHERE j.mailbox_id = d.mailbox_id
+                                             AND j.state IN ('pending', 'in_flight'))), 0)::BIGINT
+                                AS open_writes
+                       FROM presence_driver d JOIN mailboxes m ON m.id = d.mailbox_id
+                      GROUP BY m.lease_owner),
+                 made AS (
+                     SELECT worker,
+                            COUNT(*) FILTER (WHERE event = 'applied') AS applied,
+                            COUNT(*) FILTER (WHERE event = 'restored') AS restored
+                       FROM presence_history GROUP BY worker)
+                 SELECT COALESCE(held.worker, made.worker), COALESCE(holding, 0),
+                        COALESCE(open_writes, 0), COALESCE(applied, 0), COALESCE(restored, 0)
+                   FROM held FULL JOIN made ON made.worker = held.worker
+                  ORDER BY 1 NULLS LAST",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PresenceSummary {
+                worker: r.get(0),
+                holding: r.get(1),
+                open_writes: r.get(2),
+                applied: r.get(3),
+                restored: r.get(4),
+            })
             .collect())
     }
 

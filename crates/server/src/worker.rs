@@ -374,6 +374,12 @@ impl Worker {
 
     /// Runs until `shutdown` resolves: leases are maintained every third of the lease time,
     /// due mailboxes synced in between; then the leases are released.
+    ///
+    /// Presence automation runs as a task of its own, never as a future polled only while
+    /// this loop waits: a step frozen between two statements of its transaction (holding a
+    /// connection and the mailbox row `FOR SHARE`) while the loop renews or releases leases
+    /// would wait on the loop, and the loop on it, for ever (the worker hung, and another
+    /// worker's claim skipped the locked row, so its mailbox was never automated again).
     pub async fn run(
         mut self,
         shutdown: impl std::future::Future<Output = ()>,
@@ -381,18 +387,11 @@ impl Worker {
         tokio::pin!(shutdown);
         let tick = self.renew_every();
         let (leases_tx, leases_rx) = tokio::sync::watch::channel(HashMap::new());
-        let presence = {
-            let runner = self.presence.take();
+        let mut presence = self.presence.take().map(|runner| {
             let changed = self.changed.clone();
             let clock = self.ctx.clock.clone();
-            async move {
-                match runner {
-                    Some(runner) => run_presence(runner, leases_rx, changed, clock).await,
-                    None => std::future::pending().await,
-                }
-            }
-        };
-        tokio::pin!(presence);
+            tokio::spawn(run_presence(runner, leases_rx, changed, clock))
+        });
         loop {
             match self.maintain_leases().await {
                 Ok(pass)
@@ -405,18 +404,44 @@ impl Worker {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code(), error = %e, "lease maintenance failed"),
             }
-            self.publish(&leases_tx);
-            let sync = self.sync_due(false);
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = &mut presence => {}
-                _ = sync => {}
+            if let Some(task) = presence.take_if(|p| p.is_finished()) {
+                // It ends only when told to: this is a panic. The worker stops (its leases
+                // released, for workers that automate them) rather than hold mailboxes it no
+                // longer automates.
+                let detail = match task.await {
+                    Err(e) => e.to_string(),
+                    Ok(()) => "it ended".to_owned(),
+                };
+                tracing::error!(error = %detail, "presence automation stopped; stopping");
+                self.release_all().await?;
+                return Err(ServerError::PresenceStopped(detail));
             }
             self.publish(&leases_tx);
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = &mut presence => {}
+                _ = self.sync_due(false) => {}
+            }
+            self.publish(&leases_tx);
+            tokio::select! {
+                _ = &mut shutdown => break,
                 _ = tokio::time::sleep(tick) => {}
+            }
+        }
+        // Presence stops after the pass under way (the closed channel ends it), before the
+        // leases it works under are given up; one stuck past a lease time is aborted (its
+        // writes are fenced, and a write whose outcome is lost is read back by the next
+        // holder).
+        drop(leases_tx);
+        if let Some(task) = presence {
+            let wait = self
+                .options
+                .lease_for
+                .to_std()
+                .unwrap_or(std::time::Duration::from_secs(30));
+            let abort = task.abort_handle();
+            if tokio::time::timeout(wait, task).await.is_err() {
+                tracing::warn!("presence automation did not stop in time; aborted");
+                abort.abort();
             }
         }
         tracing::info!(held = self.leases.len(), "shutting down; releasing leases");

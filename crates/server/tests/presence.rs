@@ -12,7 +12,7 @@ use presently_emulator::Control;
 use presently_engine::{Clock, FixedClock};
 use presently_server::config::SyncConfig;
 use presently_server::presence::{PresenceOptions, PresenceRunner};
-use presently_server::store::{Lease, Store};
+use presently_server::store::{Lease, PresenceSummary, Store};
 use presently_server::worker::Worker;
 use presently_server::ServerError;
 use std::collections::{HashMap, HashSet};
@@ -93,37 +93,30 @@ fn availability(control: &Control, user: &str) -> String {
 }
 
 struct Setup {
-    dir: tempfile::TempDir,
-    cert: Certificate,
-    pg: Postgres,
-    emu: presently_emulator::Emulator,
-    control: Control,
+    f: Fixture,
     user: String,
     clock: Arc<FixedClock>,
     start: DateTime<Utc>,
 }
 
+impl std::ops::Deref for Setup {
+    type Target = Fixture;
+    fn deref(&self) -> &Fixture {
+        &self.f
+    }
+}
+
+/// One user with a meeting an hour from now, on an injected clock.
 async fn setup(roles: &[&str]) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], roles)
-        .unwrap();
-    let user = control.add_users(1).remove(0).0;
+    let f = Fixture::new(roles, 1).await;
+    let user = f.users[0].clone();
     let clock = Arc::new(FixedClock::new(real_now()));
     let start = clock.now() + Duration::hours(1);
-    control
+    f.control
         .add_user_event(&user, meeting("Design review", start, 30))
         .unwrap();
     Setup {
-        dir,
-        cert,
-        pg,
-        emu,
-        control,
+        f,
         user,
         clock,
         start,
@@ -133,14 +126,9 @@ async fn setup(roles: &[&str]) -> Setup {
 #[tokio::test]
 async fn a_meeting_switches_the_users_presence_and_restores_it() {
     let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
-    let (mut w, store) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 7200, 10).await;
-    store
-        .set_users(std::slice::from_ref(&s.user))
-        .await
-        .unwrap();
-    w.maintain_leases().await.unwrap();
+    let (mut w, store, _) = s.claiming_worker(s.clock.clone(), "a", 7200, 10).await;
     assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
-    let mut r = runner(
+    let r = runner(
         &store,
         &s.emu,
         &s.cert,
@@ -148,6 +136,24 @@ async fn a_meeting_switches_the_users_presence_and_restores_it() {
         SERVER_GROUP,
         s.dir.path(),
     );
+
+    let metrics = Arc::new(presently_server::metrics::Metrics::new());
+    let mut r = r.with_metrics(metrics.clone());
+    let applied = || {
+        metrics
+            .presence_events
+            .get_or_create(&vec![("event".to_owned(), "applied".to_owned())])
+            .get()
+    };
+    let summary = |holding, applied, restored| {
+        vec![PresenceSummary {
+            worker: Some("a".to_owned()),
+            holding,
+            open_writes: 0,
+            applied,
+            restored,
+        }]
+    };
 
     let none = HashSet::new();
     assert!(r.pass(&leases(&w), &none).await.is_empty());
@@ -165,6 +171,9 @@ async fn a_meeting_switches_the_users_presence_and_restores_it() {
     let sessions = s.control.tenant_presence_sessions(&s.user);
     assert_eq!(sessions[0]["sessionId"], CLIENT_ID, "the app's own session");
     assert_eq!(availability(&s.control, &s.user), "Busy");
+    // What `status` and `/metrics` show: a restore to come.
+    assert_eq!(store.presence_summary().await.unwrap(), summary(1, 1, 0));
+    assert_eq!((metrics.presence_holding.get(), applied()), (1, 1));
     let next = r.next_wake(s.clock.now()).unwrap();
     assert!(
         next <= s.start + Duration::minutes(30),
@@ -191,6 +200,8 @@ async fn a_meeting_switches_the_users_presence_and_restores_it() {
         .collect();
     assert!(history.contains(&"applied".to_owned()), "{history:?}");
     assert!(history.contains(&"restored".to_owned()), "{history:?}");
+    assert_eq!(store.presence_summary().await.unwrap(), summary(0, 1, 1));
+    assert_eq!((metrics.presence_holding.get(), applied()), (0, 1));
     // Nothing more to do: another pass sends nothing.
     let before = s.control.presence_calls().len();
     r.pass(&leases(&w), &none).await;
@@ -208,12 +219,7 @@ async fn a_meeting_switches_the_users_presence_and_restores_it() {
 #[tokio::test]
 async fn a_change_by_the_user_during_the_meeting_is_not_overwritten() {
     let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
-    let (mut w, store) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 7200, 10).await;
-    store
-        .set_users(std::slice::from_ref(&s.user))
-        .await
-        .unwrap();
-    w.maintain_leases().await.unwrap();
+    let (mut w, store, _) = s.claiming_worker(s.clock.clone(), "a", 7200, 10).await;
     w.sync_due(true).await;
     let mut r = runner(
         &store,
@@ -263,13 +269,8 @@ async fn a_change_by_the_user_during_the_meeting_is_not_overwritten() {
 async fn a_worker_past_its_lease_applies_nothing_and_the_next_holder_restores_once() {
     let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
     let t0 = s.clock.now();
-    let (mut a, store) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 7200, 10).await;
-    let (mut b, _) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "b", 7200, 10).await;
-    store
-        .set_users(std::slice::from_ref(&s.user))
-        .await
-        .unwrap();
-    a.maintain_leases().await.unwrap();
+    let (mut a, store, _) = s.claiming_worker(s.clock.clone(), "a", 7200, 10).await;
+    let (mut b, _) = s.worker(s.clock.clone(), "b", 7200, 10).await;
     assert!(b.maintain_leases().await.unwrap().claimed.is_empty());
     a.sync_due(true).await;
     let mut ra = runner(
@@ -333,12 +334,7 @@ async fn a_worker_past_its_lease_applies_nothing_and_the_next_holder_restores_on
 #[tokio::test]
 async fn a_missing_presence_permission_is_named_and_nothing_is_applied() {
     let s = setup(&["Calendars.Read"]).await;
-    let (mut w, store) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 7200, 10).await;
-    store
-        .set_users(std::slice::from_ref(&s.user))
-        .await
-        .unwrap();
-    w.maintain_leases().await.unwrap();
+    let (mut w, store, _) = s.claiming_worker(s.clock.clone(), "a", 7200, 10).await;
     w.sync_due(true).await;
     let mut r = runner(
         &store,
@@ -369,12 +365,7 @@ async fn a_missing_presence_permission_is_named_and_nothing_is_applied() {
 #[tokio::test]
 async fn users_whose_group_leaves_automation_to_clients_are_not_automated() {
     let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
-    let (mut w, store) = worker(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 7200, 10).await;
-    store
-        .set_users(std::slice::from_ref(&s.user))
-        .await
-        .unwrap();
-    w.maintain_leases().await.unwrap();
+    let (mut w, store, _) = s.claiming_worker(s.clock.clone(), "a", 7200, 10).await;
     w.sync_due(true).await;
     let mut r = runner(
         &store,
@@ -393,4 +384,151 @@ async fn users_whose_group_leaves_automation_to_clients_are_not_automated() {
         .iter()
         .all(|c| c.user.as_deref() != Some(s.user.as_str())));
     assert_eq!(availability(&s.control, &s.user), "Available");
+}
+
+/// Backends of this database waiting for a lock, with their statements.
+async fn lock_waits(db: &tokio_postgres::Client) -> Vec<String> {
+    db.query(
+        "SELECT query FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'
+          ORDER BY query_start",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+/// Waits (up to `limit`) until `ready` says yes, looking again every 20 ms: the state it
+/// waits for is in the database or the emulator, which notify nobody.
+async fn wait_for<F, Fut>(limit: std::time::Duration, what: &str, mut ready: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !ready().await {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The benchmark's lost switch. A presence step waits inside its transaction (the mailbox
+/// row `FOR SHARE`, behind another transaction's lock); meanwhile the worker's lease pass
+/// begins and its renewal queues behind that step. When the way clears, the step must go
+/// on: were it a future polled only while the worker's loop waits for its timer, it would
+/// stay frozen holding the row, the renewal would wait for it for ever, and the worker
+/// would hang (its other leases expiring to the other workers, whose claims skip the
+/// locked row: that one mailbox never switched).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presence_step_waiting_inside_its_transaction_does_not_hang_the_worker() {
+    let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
+    // Two seconds before the meeting, the worker claims and syncs the mailbox (its next
+    // round an interval away), then runs.
+    s.clock.set(s.start - Duration::seconds(2));
+    let (mut w, store) =
+        worker_with_connections(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 30, 10, 2).await;
+    store
+        .set_users(std::slice::from_ref(&s.user))
+        .await
+        .unwrap();
+    w.maintain_leases().await.unwrap();
+    assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let r = runner(
+        &store,
+        &s.emu,
+        &s.cert,
+        s.clock.clone(),
+        SERVER_GROUP,
+        s.dir.path(),
+    );
+    s.clock.set(s.start - Duration::seconds(1));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(w.with_presence(r).run(async {
+        stopped.await.ok();
+    }));
+    let limit = std::time::Duration::from_secs(30);
+    // Its first lease pass has renewed the lease (to this clock's second plus 30 s); the
+    // next one comes a third of the lease time (10 s) later.
+    // (The database keeps microseconds.)
+    let renewed = s.start + Duration::milliseconds(28_500);
+    wait_for(limit, "the first lease pass", || async {
+        store.mailboxes().await.unwrap()[0]
+            .lease_expires_at
+            .is_some_and(|e| e > renewed)
+    })
+    .await;
+
+    // Another transaction holds the mailbox row; the meeting begins, and presence's first
+    // save waits for the row.
+    let mut locker = connect(&s.pg.url).await;
+    let tx = locker.transaction().await.unwrap();
+    tx.execute(
+        "SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE",
+        &[&s.user],
+    )
+    .await
+    .unwrap();
+    let watcher = connect(&s.pg.url).await;
+    s.clock.set(s.start + Duration::seconds(1));
+    wait_for(
+        limit,
+        "presence's save never waited for the row",
+        || async {
+            lock_waits(&watcher)
+                .await
+                .iter()
+                .any(|q| q.contains("FOR SHARE"))
+        },
+    )
+    .await;
+    // The next lease pass renews behind it.
+    wait_for(limit, "the lease pass never renewed", || async {
+        lock_waits(&watcher)
+            .await
+            .iter()
+            .any(|q| q.contains("SET lease_expires_at"))
+    })
+    .await;
+    let waits = lock_waits(&watcher).await;
+    assert!(
+        waits[0].contains("FOR SHARE"),
+        "presence waits first, the renewal behind it: {waits:?}"
+    );
+    tx.commit().await.unwrap();
+
+    wait_for(
+        std::time::Duration::from_secs(20),
+        "the switch never happened: presence and the lease pass wait on each other",
+        || async { calls(&s.control, &s.user, "setPresence") == 1 },
+    )
+    .await;
+    wait_for(limit, "the lease pass stays stuck", || async {
+        lock_waits(&watcher).await.is_empty()
+    })
+    .await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(limit, run)
+        .await
+        .expect("the worker stops")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        calls(&s.control, &s.user, "setPresence"),
+        1,
+        "switched exactly once"
+    );
+    assert_eq!(availability(&s.control, &s.user), "Busy");
+    let m = store.mailboxes().await.unwrap();
+    assert_eq!(m[0].owner, None, "released on stop");
 }

@@ -125,20 +125,12 @@ async fn wait_for(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_worker_is_taken_over_within_the_lease_time() {
     const LEASE_SECS: u64 = 3;
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(4).into_iter().map(|(id, _)| id).collect();
-    let config_a = dir.path().join("a.toml");
-    let config_b = dir.path().join("b.toml");
+    let f = Fixture::new(&["Calendars.Read"], 4).await;
+    let config_a = f.dir.path().join("a.toml");
+    let config_b = f.dir.path().join("b.toml");
     std::fs::write(
         &config_a,
-        config_text(&pg.url, &emu, &cert, &users, "a", LEASE_SECS),
+        config_text(&f.pg.url, &f.emu, &f.cert, &f.users, "a", LEASE_SECS),
     )
     .unwrap();
     let http_port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -148,11 +140,11 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
         .port();
     std::fs::write(
         &config_b,
-        config_text(&pg.url, &emu, &cert, &users, "b", LEASE_SECS)
+        config_text(&f.pg.url, &f.emu, &f.cert, &f.users, "b", LEASE_SECS)
             + &format!("\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n"),
     )
     .unwrap();
-    let store = Store::connect(&pg.url, None, Arc::new(SystemClock))
+    let store = Store::connect(&f.pg.url, None, Arc::new(SystemClock))
         .await
         .unwrap();
 
@@ -163,7 +155,7 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
         Duration::from_secs(30),
         "a holds and synced all",
         |m| {
-            m.len() == users.len()
+            m.len() == f.users.len()
                 && m.iter()
                     .all(|m| m.owner.as_deref() == Some("a") && m.last_synced_at.is_some())
         },
@@ -173,7 +165,7 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
     // a sees a second worker and gives half back; b takes it.
     let split = wait_for(&store, Duration::from_secs(20), "a and b share", |m| {
         let held_by = |w: &str| m.iter().filter(|m| m.owner.as_deref() == Some(w)).count();
-        held_by("a") == users.len() / 2 && held_by("b") == users.len() / 2
+        held_by("a") == f.users.len() / 2 && held_by("b") == f.users.len() / 2
     })
     .await;
     eprintln!("shared between a and b {split:?} after b started");
@@ -214,7 +206,10 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
     let (status, metrics) = get("/metrics").await;
     assert_eq!(status, 200);
     assert!(
-        metrics.contains(&format!("presently_server_mailboxes_owned {}", users.len())),
+        metrics.contains(&format!(
+            "presently_server_mailboxes_owned {}",
+            f.users.len()
+        )),
         "{metrics}"
     );
     assert!(
@@ -229,22 +224,22 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
     // The read-only surfaces, while b serves.
     let (ok, out, err) = run_cli(&config_b, &["status"]);
     assert!(ok, "{err}");
-    for user in &users {
+    for user in &f.users {
         let line = out.lines().find(|l| l.starts_with(user.as_str())).unwrap();
         assert!(line.contains(" b "), "{line}");
     }
-    let (ok, out, err) = run_cli(&config_b, &["plan", "--user", &users[0]]);
+    let (ok, out, err) = run_cli(&config_b, &["plan", "--user", &f.users[0]]);
     assert!(ok, "{err}");
     assert!(out.contains("lease: b (fencing token 2"), "{out}");
     assert!(out.contains("next round: Incremental"), "{out}");
     assert!(
         out.contains(&format!(
             "first request: /v1.0/users/{}/calendarView/delta",
-            users[0]
+            f.users[0]
         )),
         "{out}"
     );
-    let (ok, out, err) = run_cli(&config_b, &["history", "--user", &users[0]]);
+    let (ok, out, err) = run_cli(&config_b, &["history", "--user", &f.users[0]]);
     assert!(ok, "{err}");
     assert!(
         out.contains("\tfull\t") && out.contains("worker=a\ttoken=1"),
@@ -253,7 +248,11 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
     assert!(out.contains("worker=b\ttoken=2"), "{out}");
     let (ok, out, err) = run_cli(&config_b, &["users"]);
     assert!(ok, "{err}");
-    assert_eq!(out.matches("in the database").count(), users.len(), "{out}");
+    assert_eq!(
+        out.matches("in the database").count(),
+        f.users.len(),
+        "{out}"
+    );
     drop(b);
 }
 
@@ -261,24 +260,20 @@ async fn a_killed_worker_is_taken_over_within_the_lease_time() {
 /// needs no lease time to take over.
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_releases_the_leases() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(2).into_iter().map(|(id, _)| id).collect();
-    let config = dir.path().join("a.toml");
-    std::fs::write(&config, config_text(&pg.url, &emu, &cert, &users, "a", 600)).unwrap();
-    let store = Store::connect(&pg.url, None, Arc::new(SystemClock))
+    let f = Fixture::new(&["Calendars.Read"], 2).await;
+    let config = f.dir.path().join("a.toml");
+    std::fs::write(
+        &config,
+        config_text(&f.pg.url, &f.emu, &f.cert, &f.users, "a", 600),
+    )
+    .unwrap();
+    let store = Store::connect(&f.pg.url, None, Arc::new(SystemClock))
         .await
         .unwrap();
     let mut a = ServerProcess::serve(&config);
     store.migrate().await.unwrap();
     wait_for(&store, Duration::from_secs(30), "a holds all", |m| {
-        m.len() == users.len() && m.iter().all(|m| m.owner.as_deref() == Some("a"))
+        m.len() == f.users.len() && m.iter().all(|m| m.owner.as_deref() == Some("a"))
     })
     .await;
     let status = std::process::Command::new("kill")
@@ -305,27 +300,14 @@ async fn sigterm_releases_the_leases() {
 /// twice (the emulator counts the calls).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(
-            CLIENT_ID,
-            Some(&cert.cert_pem),
-            &[],
-            &["Calendars.Read", "Presence.ReadWrite.All"],
-        )
-        .unwrap();
-    let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
-    let user = users[0].clone();
+    let f = Fixture::new(&["Calendars.Read", "Presence.ReadWrite.All"], 1).await;
+    let user = f.users[0].clone();
     // Whole seconds: the event's times are written so.
     let start =
         chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0) + chrono::Duration::seconds(8);
     let end = start + chrono::Duration::seconds(25);
     let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    control
+    f.control
         .add_user_event(
             &user,
             serde_json::json!({
@@ -335,7 +317,7 @@ async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
             }),
         )
         .unwrap();
-    let policy = dir.path().join("policy.toml");
+    let policy = f.dir.path().join("policy.toml");
     std::fs::write(
         &policy,
         "[[groups]]\nname = \"Everyone\"\ndefault = true\nautomation = \"server\"\n",
@@ -347,18 +329,18 @@ async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
     );
     let lease_secs = 3;
     let config = |id: &str| {
-        let path = dir.path().join(format!("{id}.toml"));
-        let text = config_text(&pg.url, &emu, &cert, &users, id, lease_secs) + &extra;
+        let path = f.dir.path().join(format!("{id}.toml"));
+        let text = config_text(&f.pg.url, &f.emu, &f.cert, &f.users, id, lease_secs) + &extra;
         std::fs::write(&path, text).unwrap();
         path
     };
     let (config_a, config_b) = (config("a"), config("b"));
-    let store = Store::connect(&pg.url, None, Arc::new(SystemClock))
+    let store = Store::connect(&f.pg.url, None, Arc::new(SystemClock))
         .await
         .unwrap();
     store.migrate().await.unwrap();
     let calls = |kind: &str| {
-        control
+        f.control
             .presence_calls()
             .iter()
             .filter(|c| {
@@ -378,13 +360,13 @@ async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "a never switched the presence: {:?}",
-            control.presence_calls()
+            f.control.presence_calls()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let applied_late = chrono::Utc::now() - start;
     assert_eq!(
-        control.tenant_presence(&user)["availability"],
+        f.control.tenant_presence(&user)["availability"],
         "Busy",
         "a switched it"
     );
@@ -407,7 +389,7 @@ async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
         assert!(
             chrono::Utc::now() < end + chrono::Duration::seconds(15),
             "b never gave the presence back: {:?}",
-            control.presence_calls()
+            f.control.presence_calls()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -416,7 +398,10 @@ async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(calls("setPresence"), 1, "nothing applied twice");
     assert_eq!(calls("clearPresence"), 1, "restored exactly once");
-    assert_eq!(control.tenant_presence(&user)["availability"], "Available");
+    assert_eq!(
+        f.control.tenant_presence(&user)["availability"],
+        "Available"
+    );
     let history = store.presence_history(&user).await.unwrap();
     assert!(
         history.iter().any(|h| h.0 == "applied" && h.2 == "a")

@@ -199,20 +199,9 @@ async fn a_broken_config_names_the_problem() {
 
 #[tokio::test]
 async fn each_users_calendar_is_synced_and_changes_follow_incrementally() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(3).into_iter().map(|(id, _)| id).collect();
-    let (mut worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
-    store.set_users(&users).await.unwrap();
-
-    let pass = worker.maintain_leases().await.unwrap();
-    assert_eq!(pass.claimed, users);
+    let f = Fixture::new(&["Calendars.Read"], 3).await;
+    let (mut worker, store, pass) = f.claiming_worker(system_clock(), "w1", 60, 10).await;
+    assert_eq!(pass.claimed, f.users);
     let results = worker.sync_due(true).await;
     let mut first_counts = Vec::new();
     for r in &results {
@@ -220,7 +209,7 @@ async fn each_users_calendar_is_synced_and_changes_follow_incrementally() {
         assert_eq!(outcome.kind, presently_engine::store::RoundKind::Full);
         assert!(outcome.pages > 1, "page size 10 spans several pages");
     }
-    for user in &users {
+    for user in &f.users {
         let stored = store.appointments(user).await.unwrap();
         assert!(stored.len() > 5, "{user}: {} appointments", stored.len());
         let state = store.sync_state(user).await.unwrap().unwrap();
@@ -232,8 +221,8 @@ async fn each_users_calendar_is_synced_and_changes_follow_incrementally() {
         first_counts.push(stored.len());
     }
     // The users' mailboxes are their own: a meeting added to one reaches only that one.
-    control
-        .add_user_event(&users[1], event("Budget review"))
+    f.control
+        .add_user_event(&f.users[1], event("Budget review"))
         .unwrap();
     let results = worker.sync_due(true).await;
     for r in &results {
@@ -242,16 +231,16 @@ async fn each_users_calendar_is_synced_and_changes_follow_incrementally() {
             outcome.kind,
             presently_engine::store::RoundKind::Incremental
         );
-        let expected = usize::from(outcome.mailbox == users[1]);
+        let expected = usize::from(outcome.mailbox == f.users[1]);
         assert_eq!(outcome.upserted, expected, "{}", outcome.mailbox);
     }
-    for (user, before) in users.iter().zip(&first_counts) {
+    for (user, before) in f.users.iter().zip(&first_counts) {
         let stored = store.appointments(user).await.unwrap();
         let has = stored.iter().any(|a| a.subject == "Budget review");
-        assert_eq!(has, user == &users[1]);
-        assert_eq!(stored.len(), before + usize::from(user == &users[1]));
+        assert_eq!(has, user == &f.users[1]);
+        assert_eq!(stored.len(), before + usize::from(user == &f.users[1]));
     }
-    let history = store.history(Some(&users[1]), 10).await.unwrap();
+    let history = store.history(Some(&f.users[1]), 10).await.unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[0].round, "incremental");
     assert_eq!(history[1].round, "full");
@@ -259,28 +248,18 @@ async fn each_users_calendar_is_synced_and_changes_follow_incrementally() {
 
 #[tokio::test]
 async fn the_sync_state_advances_only_with_the_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
-    let (mut worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
-    store.set_users(&users).await.unwrap();
-    worker.maintain_leases().await.unwrap();
+    let f = Fixture::new(&["Calendars.Read"], 1).await;
+    let (mut worker, store, _) = f.claiming_worker(system_clock(), "w1", 60, 10).await;
 
     // The third page of the round fails (500 is not retried): two pages are committed,
     // staged, with the link to the third.
-    control.push_fault(Fault::FailPage {
+    f.control.push_fault(Fault::FailPage {
         page_index: 2,
         status: 500,
     });
     let results = worker.sync_due(true).await;
     assert!(results[0].is_err());
-    let user = &users[0];
+    let user = &f.users[0];
     let state = store.sync_state(user).await.unwrap().unwrap();
     assert_eq!(state.round, Some(presently_engine::store::RoundKind::Full));
     let next = state.next_link.unwrap();
@@ -295,7 +274,8 @@ async fn the_sync_state_advances_only_with_the_data() {
     let results = worker.sync_due(true).await;
     let outcome = results[0].as_ref().unwrap();
     assert_eq!(outcome.kind, presently_engine::store::RoundKind::Full);
-    let first_request_of_resume = control
+    let first_request_of_resume = f
+        .control
         .request_log()
         .iter()
         .filter(|r| r.path.contains("/calendarView/delta"))
@@ -310,26 +290,16 @@ async fn the_sync_state_advances_only_with_the_data() {
 
 #[tokio::test]
 async fn throttling_is_waited_out_as_graph_asks() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
-    let (mut worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
-    store.set_users(&users).await.unwrap();
-    worker.maintain_leases().await.unwrap();
-    control.push_fault(Fault::Throttle {
+    let f = Fixture::new(&["Calendars.Read"], 1).await;
+    let (mut worker, _, _) = f.claiming_worker(system_clock(), "w1", 60, 10).await;
+    f.control.push_fault(Fault::Throttle {
         count: 1,
         retry_after_secs: 1,
     });
     let started = std::time::Instant::now();
     let results = worker.sync_due(true).await;
     assert!(results[0].is_ok(), "{:?}", results[0]);
-    let log = control.request_log();
+    let log = f.control.request_log();
     let graph: Vec<_> = log
         .iter()
         .filter(|r| r.path.contains("/calendarView/delta"))
@@ -345,19 +315,9 @@ async fn throttling_is_waited_out_as_graph_asks() {
 
 #[tokio::test]
 async fn a_missing_permission_is_named_and_nothing_is_applied() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
     // Consented to nothing.
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &[])
-        .unwrap();
-    let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
-    let (mut worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
-    store.set_users(&users).await.unwrap();
-    worker.maintain_leases().await.unwrap();
+    let f = Fixture::new(&[], 1).await;
+    let (mut worker, store, _) = f.claiming_worker(system_clock(), "w1", 60, 10).await;
     let results = worker.sync_due(true).await;
     let err = results[0].as_ref().unwrap_err();
     assert_eq!(err.code(), "permission_missing");
@@ -366,24 +326,16 @@ async fn a_missing_permission_is_named_and_nothing_is_applied() {
         text.contains("403") && text.contains("Calendars.Read"),
         "{text}"
     );
-    assert!(store.sync_state(&users[0]).await.unwrap().is_none());
-    assert!(store.appointments(&users[0]).await.unwrap().is_empty());
+    assert!(store.sync_state(&f.users[0]).await.unwrap().is_none());
+    assert!(store.appointments(&f.users[0]).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn two_workers_share_the_mailboxes() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(6).into_iter().map(|(id, _)| id).collect();
-    let (mut a, store) = worker(&pg, &emu, &cert, system_clock(), "a", 60, 3).await;
-    let (mut b, _) = worker(&pg, &emu, &cert, system_clock(), "b", 60, 3).await;
-    store.set_users(&users).await.unwrap();
+    let f = Fixture::new(&["Calendars.Read"], 6).await;
+    let (mut a, store) = f.worker(system_clock(), "a", 60, 3).await;
+    let (mut b, _) = f.worker(system_clock(), "b", 60, 3).await;
+    store.set_users(&f.users).await.unwrap();
 
     let (pa, pb) = tokio::join!(a.maintain_leases(), b.maintain_leases());
     let (pa, pb) = (pa.unwrap(), pb.unwrap());
@@ -391,7 +343,7 @@ async fn two_workers_share_the_mailboxes() {
     assert_eq!(pb.claimed.len(), 3);
     let mut all: Vec<String> = pa.claimed.iter().chain(&pb.claimed).cloned().collect();
     all.sort();
-    assert_eq!(all, users, "each mailbox is held by exactly one worker");
+    assert_eq!(all, f.users, "each mailbox is held by exactly one worker");
 
     let (ra, rb) = tokio::join!(a.sync_due(true), b.sync_due(true));
     assert!(ra.iter().chain(&rb).all(|r| r.is_ok()));
@@ -408,21 +360,13 @@ async fn two_workers_share_the_mailboxes() {
 
 #[tokio::test]
 async fn a_paused_worker_cannot_write_after_its_lease() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(4).into_iter().map(|(id, _)| id).collect();
+    let f = Fixture::new(&["Calendars.Read"], 4).await;
     let clock = Arc::new(FixedClock::new(real_now()));
-    let (mut a, store) = worker(&pg, &emu, &cert, clock.clone(), "a", 30, 10).await;
-    let (mut b, _) = worker(&pg, &emu, &cert, clock.clone(), "b", 30, 10).await;
-    store.set_users(&users).await.unwrap();
+    let (mut a, store) = f.worker(clock.clone(), "a", 30, 10).await;
+    let (mut b, _) = f.worker(clock.clone(), "b", 30, 10).await;
+    store.set_users(&f.users).await.unwrap();
 
-    assert_eq!(a.maintain_leases().await.unwrap().claimed, users);
+    assert_eq!(a.maintain_leases().await.unwrap().claimed, f.users);
     assert!(
         b.maintain_leases().await.unwrap().claimed.is_empty(),
         "a holds them all"
@@ -430,7 +374,7 @@ async fn a_paused_worker_cannot_write_after_its_lease() {
     assert!(a.sync_due(true).await.iter().all(|r| r.is_ok()));
     let before: Vec<usize> = {
         let mut v = Vec::new();
-        for u in &users {
+        for u in &f.users {
             v.push(store.appointments(u).await.unwrap().len());
         }
         v
@@ -438,12 +382,12 @@ async fn a_paused_worker_cannot_write_after_its_lease() {
 
     // `a` stalls for longer than its lease (a GC pause, a partition); meanwhile a meeting
     // is added and `b` takes the mailboxes over.
-    control
-        .add_user_event(&users[0], event("After the pause"))
+    f.control
+        .add_user_event(&f.users[0], event("After the pause"))
         .unwrap();
     clock.advance(chrono::Duration::seconds(31));
-    assert_eq!(b.maintain_leases().await.unwrap().claimed, users);
-    let stale = a.lease(&users[0]).unwrap().clone();
+    assert_eq!(b.maintain_leases().await.unwrap().claimed, f.users);
+    let stale = a.lease(&f.users[0]).unwrap().clone();
 
     // `a` wakes up and goes on as if it still held them: every write is refused.
     let results = a.sync_due(true).await;
@@ -464,7 +408,7 @@ async fn a_paused_worker_cannot_write_after_its_lease() {
         }
     }
     assert!(a.held().is_empty(), "a fenced worker lets the mailboxes go");
-    for (u, n) in users.iter().zip(&before) {
+    for (u, n) in f.users.iter().zip(&before) {
         let stored = store.appointments(u).await.unwrap();
         assert_eq!(stored.len(), *n, "nothing of a's was applied to {u}");
         assert!(!stored.iter().any(|x| x.subject == "After the pause"));
@@ -478,7 +422,7 @@ async fn a_paused_worker_cannot_write_after_its_lease() {
     // The same refusal for a direct write with the stale lease, and for its renewal.
     let err = store.reset_sync_state(&stale).await.unwrap_err();
     assert_eq!(err.code(), "fenced");
-    assert!(store.sync_state(&users[0]).await.unwrap().is_some());
+    assert!(store.sync_state(&f.users[0]).await.unwrap().is_some());
     let (kept, lost) = store
         .renew(&[stale], chrono::Duration::seconds(30))
         .await
@@ -487,25 +431,17 @@ async fn a_paused_worker_cannot_write_after_its_lease() {
 
     // `b` applies the change.
     assert!(b.sync_due(true).await.iter().all(|r| r.is_ok()));
-    let stored = store.appointments(&users[0]).await.unwrap();
+    let stored = store.appointments(&f.users[0]).await.unwrap();
     assert!(stored.iter().any(|x| x.subject == "After the pause"));
 }
 
 #[tokio::test]
 async fn a_dead_workers_mailboxes_are_taken_over_within_the_lease_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(3).into_iter().map(|(id, _)| id).collect();
+    let f = Fixture::new(&["Calendars.Read"], 3).await;
     let clock = Arc::new(FixedClock::new(real_now()));
-    let (mut a, store) = worker(&pg, &emu, &cert, clock.clone(), "a", 30, 10).await;
-    let (mut b, _) = worker(&pg, &emu, &cert, clock.clone(), "b", 30, 10).await;
-    store.set_users(&users).await.unwrap();
+    let (mut a, store) = f.worker(clock.clone(), "a", 30, 10).await;
+    let (mut b, _) = f.worker(clock.clone(), "b", 30, 10).await;
+    store.set_users(&f.users).await.unwrap();
     a.maintain_leases().await.unwrap();
     drop(a); // dies without releasing anything
 
@@ -515,41 +451,33 @@ async fn a_dead_workers_mailboxes_are_taken_over_within_the_lease_time() {
         "still a's"
     );
     clock.advance(chrono::Duration::seconds(1));
-    assert_eq!(b.maintain_leases().await.unwrap().claimed, users);
+    assert_eq!(b.maintain_leases().await.unwrap().claimed, f.users);
     assert!(b.sync_due(true).await.iter().all(|r| r.is_ok()));
 }
 
 #[tokio::test]
 async fn users_join_and_leave_while_the_worker_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(3).into_iter().map(|(id, _)| id).collect();
+    let f = Fixture::new(&["Calendars.Read"], 3).await;
     let listed = Arc::new(std::sync::Mutex::new(vec![
-        users[0].clone(),
-        users[1].clone(),
+        f.users[0].clone(),
+        f.users[1].clone(),
     ]));
     let source_list = listed.clone();
     let source: presently_server::worker::UsersSource = Arc::new(move || {
         let list = source_list.lock().unwrap().clone();
         Box::pin(async move { Ok(list) })
     });
-    let (worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
+    let (worker, store) = f.worker(system_clock(), "w1", 60, 10).await;
     let mut worker = worker.with_users_source(source);
     let pass = worker.maintain_leases().await.unwrap();
-    assert_eq!(pass.claimed, users[..2].to_vec());
+    assert_eq!(pass.claimed, f.users[..2].to_vec());
 
     // users[0] leaves, users[2] joins.
-    *listed.lock().unwrap() = vec![users[1].clone(), users[2].clone()];
+    *listed.lock().unwrap() = vec![f.users[1].clone(), f.users[2].clone()];
     let pass = worker.maintain_leases().await.unwrap();
-    assert_eq!(pass.lost, vec![users[0].clone()]);
-    assert_eq!(pass.claimed, vec![users[2].clone()]);
-    assert_eq!(worker.held(), users[1..].to_vec());
+    assert_eq!(pass.lost, vec![f.users[0].clone()]);
+    assert_eq!(pass.claimed, vec![f.users[2].clone()]);
+    assert_eq!(worker.held(), f.users[1..].to_vec());
     let enabled: Vec<(String, bool)> = store
         .mailboxes()
         .await
@@ -560,9 +488,9 @@ async fn users_join_and_leave_while_the_worker_runs() {
     assert_eq!(
         enabled,
         vec![
-            (users[0].clone(), false),
-            (users[1].clone(), true),
-            (users[2].clone(), true)
+            (f.users[0].clone(), false),
+            (f.users[1].clone(), true),
+            (f.users[2].clone(), true)
         ]
     );
 }
@@ -629,21 +557,17 @@ async fn a_groups_transitive_members_are_synced_and_the_permission_is_named() {
 async fn a_pass_longer_than_the_lease_keeps_its_leases() {
     use presently_server::sync::SyncContext;
     use presently_server::worker::{Worker, WorkerOptions};
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(1).into_iter().map(|(id, _)| id).collect();
-    let store = Arc::new(Store::connect(&pg.url, None, system_clock()).await.unwrap());
+    let f = Fixture::new(&["Calendars.Read"], 1).await;
+    let store = Arc::new(
+        Store::connect(&f.pg.url, None, system_clock())
+            .await
+            .unwrap(),
+    );
     store.migrate().await.unwrap();
-    store.set_users(&users).await.unwrap();
-    let tokens = Arc::new(token_source(&emu, &cert, system_clock()).unwrap());
+    store.set_users(&f.users).await.unwrap();
+    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
     tokens.token().await.unwrap();
-    let mut ctx = SyncContext::new(store.clone(), tokens, &emu.base_url(), system_clock());
+    let mut ctx = SyncContext::new(store.clone(), tokens, &f.emu.base_url(), system_clock());
     ctx.page_size = 2;
     let lease = chrono::Duration::seconds(2);
     let mut worker = Worker::new(
@@ -658,7 +582,8 @@ async fn a_pass_longer_than_the_lease_keeps_its_leases() {
     );
     worker.maintain_leases().await.unwrap();
     // Each Graph request takes 250 ms: the round's pages take longer than the lease.
-    control.set_latency(presently_emulator::Latency::per_request_ms(250));
+    f.control
+        .set_latency(presently_emulator::Latency::per_request_ms(250));
     let started = std::time::Instant::now();
     let results = worker.sync_due(true).await;
     let took = started.elapsed();
@@ -667,7 +592,7 @@ async fn a_pass_longer_than_the_lease_keeps_its_leases() {
         took > lease.to_std().unwrap(),
         "the pass took only {took:?}"
     );
-    assert_eq!(worker.held(), users, "renewed while the round ran");
+    assert_eq!(worker.held(), f.users, "renewed while the round ran");
     let m = &store.mailboxes().await.unwrap()[0];
     assert_eq!((m.owner.as_deref(), m.fencing_token), (Some("slow"), 1));
     assert!(m.appointments > 5);
@@ -677,22 +602,10 @@ async fn a_pass_longer_than_the_lease_keeps_its_leases() {
 /// Prints how long the first full sync took (a figure for the report, not a benchmark).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_users_are_shared_and_synced() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control
-        .add_users(40)
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let (mut a, store) = worker(&pg, &emu, &cert, system_clock(), "a", 60, 20).await;
-    let (mut b, _) = worker(&pg, &emu, &cert, system_clock(), "b", 60, 20).await;
-    store.set_users(&users).await.unwrap();
+    let f = Fixture::new(&["Calendars.Read"], 40).await;
+    let (mut a, store) = f.worker(system_clock(), "a", 60, 20).await;
+    let (mut b, _) = f.worker(system_clock(), "b", 60, 20).await;
+    store.set_users(&f.users).await.unwrap();
     let started = std::time::Instant::now();
     let (pa, pb) = tokio::join!(a.maintain_leases(), b.maintain_leases());
     assert_eq!(pa.unwrap().claimed.len() + pb.unwrap().claimed.len(), 40);
@@ -712,8 +625,8 @@ async fn forty_users_are_shared_and_synced() {
         .sum();
     eprintln!(
         "40 users, 2 workers: first full sync in {took:?} ({pages} pages of 10, {items} appointments stored, {} Graph requests at most {} at once)",
-        control.request_log().iter().filter(|r| r.path.contains("calendarView")).count(),
-        control.max_concurrent_graph_requests()
+        f.control.request_log().iter().filter(|r| r.path.contains("calendarView")).count(),
+        f.control.max_concurrent_graph_requests()
     );
     assert_eq!(ra.len() + rb.len(), 40);
     let mailboxes = store.mailboxes().await.unwrap();
@@ -729,21 +642,11 @@ async fn forty_users_are_shared_and_synced() {
 
 #[tokio::test]
 async fn a_database_outage_is_named_and_the_worker_reconnects() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(2).into_iter().map(|(id, _)| id).collect();
-    let (mut worker, store) = worker(&pg, &emu, &cert, system_clock(), "w1", 60, 10).await;
-    store.set_users(&users).await.unwrap();
-    worker.maintain_leases().await.unwrap();
+    let f = Fixture::new(&["Calendars.Read"], 2).await;
+    let (mut worker, store, _) = f.claiming_worker(system_clock(), "w1", 60, 10).await;
     assert!(worker.sync_due(true).await.iter().all(|r| r.is_ok()));
 
-    pg.stop();
+    f.pg.stop();
     let err = worker.maintain_leases().await.unwrap_err();
     assert!(
         matches!(err.code(), "database" | "database_unreachable"),
@@ -754,15 +657,15 @@ async fn a_database_outage_is_named_and_the_worker_reconnects() {
     assert_eq!(err.code(), "database_unreachable", "{err}");
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
 
-    pg.start_again();
-    control
-        .add_user_event(&users[0], event("After the outage"))
+    f.pg.start_again();
+    f.control
+        .add_user_event(&f.users[0], event("After the outage"))
         .unwrap();
     let pass = worker.maintain_leases().await.unwrap();
     assert!(pass.lost.is_empty() && pass.claimed.is_empty(), "{pass:?}");
-    assert_eq!(worker.held(), users);
+    assert_eq!(worker.held(), f.users);
     assert!(worker.sync_due(true).await.iter().all(|r| r.is_ok()));
-    let stored = store.appointments(&users[0]).await.unwrap();
+    let stored = store.appointments(&f.users[0]).await.unwrap();
     assert!(stored.iter().any(|a| a.subject == "After the outage"));
 }
 
@@ -770,24 +673,20 @@ async fn a_database_outage_is_named_and_the_worker_reconnects() {
 async fn requests_across_mailboxes_stay_within_the_tenant_share() {
     use presently_server::sync::SyncContext;
     use presently_server::worker::{Worker, WorkerOptions};
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(8).into_iter().map(|(id, _)| id).collect();
-    let store = Arc::new(Store::connect(&pg.url, None, system_clock()).await.unwrap());
+    let f = Fixture::new(&["Calendars.Read"], 8).await;
+    let store = Arc::new(
+        Store::connect(&f.pg.url, None, system_clock())
+            .await
+            .unwrap(),
+    );
     store.migrate().await.unwrap();
-    store.set_users(&users).await.unwrap();
-    let tokens = Arc::new(token_source(&emu, &cert, system_clock()).unwrap());
+    store.set_users(&f.users).await.unwrap();
+    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
     let make = |limit: usize, id: &str| {
         let mut ctx = SyncContext::new(
             store.clone(),
             tokens.clone(),
-            &emu.base_url(),
+            &f.emu.base_url(),
             system_clock(),
         )
         .with_tenant_limit(limit);
@@ -803,14 +702,15 @@ async fn requests_across_mailboxes_stay_within_the_tenant_share() {
             },
         )
     };
-    control.set_latency(presently_emulator::Latency::per_request_ms(100));
+    f.control
+        .set_latency(presently_emulator::Latency::per_request_ms(100));
 
     let mut narrow = make(2, "narrow");
     narrow.maintain_leases().await.unwrap();
-    control.reset_max_concurrency();
+    f.control.reset_max_concurrency();
     assert!(narrow.sync_due(true).await.iter().all(|r| r.is_ok()));
     assert_eq!(
-        control.max_concurrent_graph_requests(),
+        f.control.max_concurrent_graph_requests(),
         2,
         "eight mailboxes, a share of 2"
     );
@@ -819,40 +719,32 @@ async fn requests_across_mailboxes_stay_within_the_tenant_share() {
     // The same mailboxes with a share of 6: more go at once (so the cap above is the share's).
     let mut wide = make(6, "wide");
     wide.maintain_leases().await.unwrap();
-    control.reset_max_concurrency();
+    f.control.reset_max_concurrency();
     assert!(wide.sync_due(true).await.iter().all(|r| r.is_ok()));
-    let wide_max = control.max_concurrent_graph_requests();
+    let wide_max = f.control.max_concurrent_graph_requests();
     assert!((3..=6).contains(&wide_max), "{wide_max}");
 }
 
 #[tokio::test]
 async fn a_new_worker_gets_its_share_and_a_leaving_one_gives_it_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(6).into_iter().map(|(id, _)| id).collect();
+    let f = Fixture::new(&["Calendars.Read"], 6).await;
     let clock = Arc::new(FixedClock::new(real_now()));
-    let (mut a, store) = worker(&pg, &emu, &cert, clock.clone(), "a", 30, 100).await;
-    let (mut b, _) = worker(&pg, &emu, &cert, clock.clone(), "b", 30, 100).await;
-    store.set_users(&users).await.unwrap();
+    let (mut a, store) = f.worker(clock.clone(), "a", 30, 100).await;
+    let (mut b, _) = f.worker(clock.clone(), "b", 30, 100).await;
+    store.set_users(&f.users).await.unwrap();
 
     // Alone, a takes everything.
-    assert_eq!(a.maintain_leases().await.unwrap().claimed, users);
+    assert_eq!(a.maintain_leases().await.unwrap().claimed, f.users);
     // b arrives: nothing is free yet; a sees two workers and gives half back; b takes it.
     assert!(b.maintain_leases().await.unwrap().claimed.is_empty());
     clock.advance(chrono::Duration::seconds(5));
     let pass = a.maintain_leases().await.unwrap();
-    assert_eq!(pass.released, users[3..].to_vec());
+    assert_eq!(pass.released, f.users[3..].to_vec());
     assert_eq!(
         b.maintain_leases().await.unwrap().claimed,
-        users[3..].to_vec()
+        f.users[3..].to_vec()
     );
-    assert_eq!(a.held(), users[..3].to_vec());
+    assert_eq!(a.held(), f.users[..3].to_vec());
     // Steady: nobody moves.
     clock.advance(chrono::Duration::seconds(5));
     let (pa, pb) = (
@@ -868,8 +760,8 @@ async fn a_new_worker_gets_its_share_and_a_leaving_one_gives_it_back() {
     b.release_all().await.unwrap();
     clock.advance(chrono::Duration::seconds(5));
     let pass = a.maintain_leases().await.unwrap();
-    assert_eq!(pass.claimed, users[3..].to_vec());
-    assert_eq!(a.held(), users);
+    assert_eq!(pass.claimed, f.users[3..].to_vec());
+    assert_eq!(a.held(), f.users);
     let tokens: Vec<i64> = store
         .mailboxes()
         .await
@@ -889,20 +781,16 @@ async fn a_new_worker_gets_its_share_and_a_leaving_one_gives_it_back() {
 #[tokio::test]
 async fn a_round_failing_at_any_page_resumes_to_the_same_data() {
     use presently_server::sync::SyncContext;
-    let dir = tempfile::tempdir().unwrap();
-    let cert = make_certificate(dir.path(), "app");
-    let pg = Postgres::start();
-    let emu = emulator().await;
-    let control = emu.control();
-    control
-        .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], &["Calendars.Read"])
-        .unwrap();
-    let users: Vec<String> = control.add_users(5).into_iter().map(|(id, _)| id).collect();
-    let store = Arc::new(Store::connect(&pg.url, None, system_clock()).await.unwrap());
+    let f = Fixture::new(&["Calendars.Read"], 5).await;
+    let store = Arc::new(
+        Store::connect(&f.pg.url, None, system_clock())
+            .await
+            .unwrap(),
+    );
     store.migrate().await.unwrap();
-    store.set_users(&users).await.unwrap();
-    let tokens = Arc::new(token_source(&emu, &cert, system_clock()).unwrap());
-    let mut ctx = SyncContext::new(store.clone(), tokens, &emu.base_url(), system_clock());
+    store.set_users(&f.users).await.unwrap();
+    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
+    let mut ctx = SyncContext::new(store.clone(), tokens, &f.emu.base_url(), system_clock());
     ctx.page_size = 10;
     let leases = store
         .claim("w", 10, chrono::Duration::seconds(60))
@@ -914,10 +802,10 @@ async fn a_round_failing_at_any_page_resumes_to_the_same_data() {
 
     let clean = ctx.sync_mailbox(&leases[0]).await.unwrap();
     assert!(clean.pages >= 4, "{clean:?}");
-    let expected = summary(store.appointments(&users[0]).await.unwrap());
+    let expected = summary(store.appointments(&f.users[0]).await.unwrap());
     for (page, lease) in leases.iter().enumerate().skip(1) {
         let failing = page as u32 - 1; // pages 0 to 3
-        control.push_fault(Fault::FailPage {
+        f.control.push_fault(Fault::FailPage {
             page_index: failing,
             status: 500,
         });

@@ -6,12 +6,12 @@
 // are involved.
 #![allow(clippy::disallowed_methods, dead_code)]
 
-use presently_emulator::{Emulator, EmulatorConfig};
+use presently_emulator::{Control, Emulator, EmulatorConfig};
 use presently_engine::Clock;
 use presently_server::auth::{AppTokenSource, Credential};
 use presently_server::store::Store;
 use presently_server::sync::SyncContext;
-use presently_server::worker::{Worker, WorkerOptions};
+use presently_server::worker::{LeasePass, Worker, WorkerOptions};
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -185,8 +185,26 @@ pub async fn worker(
     lease_secs: i64,
     max_mailboxes: i64,
 ) -> (Worker, Arc<Store>) {
+    worker_with_connections(pg, emu, cert, clock, id, lease_secs, max_mailboxes, 1).await
+}
+
+/// [`worker`] on `connections` database connections.
+#[allow(clippy::too_many_arguments)]
+pub async fn worker_with_connections(
+    pg: &Postgres,
+    emu: &Emulator,
+    cert: &Certificate,
+    clock: Arc<dyn Clock>,
+    id: &str,
+    lease_secs: i64,
+    max_mailboxes: i64,
+    connections: usize,
+) -> (Worker, Arc<Store>) {
     let store = Arc::new(
         Store::connect(&pg.url, None, clock.clone())
+            .await
+            .expect("connect")
+            .with_connections(connections)
             .await
             .expect("connect"),
     );
@@ -302,4 +320,78 @@ pub fn run_cli(config: &Path, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// What every server test starts from: a certificate registered for a confidential app
+/// with `roles` (application permissions), a PostgreSQL cluster of its own, and the
+/// emulator serving `users` tenant users with seeded calendars.
+pub struct Fixture {
+    /// Holds the certificate (and whatever else a test writes there).
+    pub dir: tempfile::TempDir,
+    pub cert: Certificate,
+    pub pg: Postgres,
+    pub emu: Emulator,
+    pub control: Control,
+    pub users: Vec<String>,
+}
+
+impl Fixture {
+    pub async fn new(roles: &[&str], users: usize) -> Fixture {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let cert = make_certificate(dir.path(), "app");
+        let pg = Postgres::start();
+        let emu = emulator().await;
+        let control = emu.control();
+        control
+            .register_confidential_app(CLIENT_ID, Some(&cert.cert_pem), &[], roles)
+            .expect("register the app");
+        let users = control
+            .add_users(users)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        Fixture {
+            dir,
+            cert,
+            pg,
+            emu,
+            control,
+            users,
+        }
+    }
+
+    /// A worker of its own (see [`worker`]).
+    pub async fn worker(
+        &self,
+        clock: Arc<dyn Clock>,
+        id: &str,
+        lease_secs: i64,
+        max_mailboxes: i64,
+    ) -> (Worker, Arc<Store>) {
+        worker(
+            &self.pg,
+            &self.emu,
+            &self.cert,
+            clock,
+            id,
+            lease_secs,
+            max_mailboxes,
+        )
+        .await
+    }
+
+    /// A worker that has made the fixture's users the synced mailboxes and made its first
+    /// lease pass (what that pass did is returned).
+    pub async fn claiming_worker(
+        &self,
+        clock: Arc<dyn Clock>,
+        id: &str,
+        lease_secs: i64,
+        max_mailboxes: i64,
+    ) -> (Worker, Arc<Store>, LeasePass) {
+        let (mut worker, store) = self.worker(clock, id, lease_secs, max_mailboxes).await;
+        store.set_users(&self.users).await.expect("set the users");
+        let pass = worker.maintain_leases().await.expect("a lease pass");
+        (worker, store, pass)
+    }
 }
