@@ -47,7 +47,44 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "presence automation: driver state, journal of writes, history",
         sql: include_str!("../migrations/0003_presence.sql"),
     },
+    Migration {
+        version: 4,
+        description: "change notifications: each mailbox's Graph subscription",
+        sql: include_str!("../migrations/0004_subscriptions.sql"),
+    },
 ];
+
+/// The channel of `LISTEN/NOTIFY` on which a notification's holder is woken.
+pub const WAKE_CHANNEL: &str = "presently_mailbox";
+
+/// A mailbox's subscription as the table holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSubscription {
+    pub mailbox: String,
+    pub id: String,
+    pub client_state: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for StoredSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client state is a secret: never printed.
+        f.debug_struct("StoredSubscription")
+            .field("mailbox", &self.mailbox)
+            .field("id", &self.id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the `LISTEN` connection hands the worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wake {
+    /// A `NOTIFY` payload.
+    Payload(String),
+    /// The listening connection was (re)opened: notifications sent meanwhile may be lost.
+    Reconnected,
+}
 
 /// Serializes migrations across workers starting at once (an arbitrary, fixed key).
 const MIGRATION_LOCK: i64 = 0x5052_4553_454e_544c;
@@ -490,6 +527,167 @@ impl Store {
             tracing::warn!(mailbox = %lease.mailbox, token = lease.token, current = token, ?owner, "write refused: the lease is no longer held");
             Err(fenced(Some(token), owner))
         }
+    }
+
+    // ---- change notifications ------------------------------------------------------------
+
+    /// Records `lease`'s mailbox's subscription (replacing the one before, whoever made it),
+    /// under the lease.
+    pub async fn save_subscription(
+        &self,
+        lease: &Lease,
+        id: &str,
+        client_state: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        self.fence(&tx, lease).await?;
+        tx.execute(
+            "DELETE FROM subscriptions WHERE id = $1 AND mailbox_id <> $2",
+            &[&id, &lease.mailbox],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO subscriptions (mailbox_id, id, client_state, expires_at, worker, fencing_token)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (mailbox_id) DO UPDATE SET
+                 id = EXCLUDED.id, client_state = EXCLUDED.client_state,
+                 expires_at = EXCLUDED.expires_at, worker = EXCLUDED.worker,
+                 fencing_token = EXCLUDED.fencing_token",
+            &[
+                &lease.mailbox,
+                &id,
+                &client_state,
+                &expires_at,
+                &lease.worker,
+                &lease.token,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets subscription `id` (deleted on Graph): only that one, so a newer holder's
+    /// subscription of the same mailbox stays.
+    pub async fn delete_subscription(&self, id: &str) -> Result<(), ServerError> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM subscriptions WHERE id = $1", &[&id])
+            .await?;
+        Ok(())
+    }
+
+    /// The subscription Graph calls `id`, if one is recorded.
+    pub async fn subscription(&self, id: &str) -> Result<Option<StoredSubscription>, ServerError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT mailbox_id, id, client_state, expires_at FROM subscriptions WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(row.map(|r| StoredSubscription {
+            mailbox: r.get(0),
+            id: r.get(1),
+            client_state: r.get(2),
+            expires_at: r.get(3),
+        }))
+    }
+
+    /// Every recorded subscription (tests, status).
+    pub async fn subscriptions(&self) -> Result<Vec<StoredSubscription>, ServerError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT mailbox_id, id, client_state, expires_at FROM subscriptions ORDER BY mailbox_id",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredSubscription {
+                mailbox: r.get(0),
+                id: r.get(1),
+                client_state: r.get(2),
+                expires_at: r.get(3),
+            })
+            .collect())
+    }
+
+    /// `NOTIFY presently_mailbox, payload`: every listening worker hears it.
+    pub async fn wake(&self, payload: &str) -> Result<(), ServerError> {
+        let client = self.client().await?;
+        client
+            .execute("SELECT pg_notify($1, $2)", &[&WAKE_CHANNEL, &payload])
+            .await?;
+        Ok(())
+    }
+
+    /// Opens a connection of its own that `LISTEN`s on [`WAKE_CHANNEL`] and forwards what it
+    /// hears, opening it again (after a second) when it is lost; ends when the receiver is
+    /// dropped. The first [`Wake::Reconnected`] comes once the first `LISTEN` is in force.
+    pub fn listen(&self) -> tokio::sync::mpsc::UnboundedReceiver<Wake> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let config = self.config.clone();
+        let target = self.target.clone();
+        tokio::spawn(async move {
+            loop {
+                if tx.is_closed() {
+                    return;
+                }
+                match config.connect(NoTls).await {
+                    Ok((client, mut connection)) => {
+                        let (msg_tx, mut msg_rx) = tokio::sync::mpsc::unbounded_channel();
+                        let driver = tokio::spawn(async move {
+                            let mut messages =
+                                futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+                            while let Some(message) = futures::StreamExt::next(&mut messages).await
+                            {
+                                match message {
+                                    Ok(m) => {
+                                        if msg_tx.send(m).is_err() {
+                                            return;
+                                        }
+                                    }
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "the LISTEN connection ended");
+                                        return;
+                                    }
+                                }
+                            }
+                        });
+                        match client
+                            .batch_execute(&format!("LISTEN {WAKE_CHANNEL}"))
+                            .await
+                        {
+                            Ok(()) => {
+                                if tx.send(Wake::Reconnected).is_err() {
+                                    driver.abort();
+                                    return;
+                                }
+                                while let Some(m) = msg_rx.recv().await {
+                                    if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                                        if tx.send(Wake::Payload(n.payload().to_owned())).is_err() {
+                                            driver.abort();
+                                            return;
+                                        }
+                                    }
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "LISTEN failed"),
+                        }
+                        driver.abort();
+                    }
+                    Err(e) => {
+                        tracing::warn!(target = %target, error = %e, "cannot open the LISTEN connection")
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+        rx
     }
 
     // ---- sync state and data -------------------------------------------------------------
