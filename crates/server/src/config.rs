@@ -23,6 +23,46 @@ pub struct ServerConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub presence: PresenceSection,
+    /// Change notifications (issue 21); without the section, mailboxes are polled.
+    pub notifications: Option<NotificationsConfig>,
+}
+
+/// Change notifications (`[notifications]`): Graph posts to `public_url` (the organization's
+/// reverse proxy), which forwards to `path` on the `[http] listen` address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// The HTTPS URL Graph posts notifications to (http is accepted on loopback only, for
+    /// tests).
+    pub public_url: String,
+    /// The path served on the `[http] listen` address.
+    #[serde(default = "default_notifications_path")]
+    pub path: String,
+    /// With notifications on, each mailbox is still synced this often (seconds), in case
+    /// notifications were lost.
+    #[serde(default = "default_safety_poll")]
+    pub safety_poll_secs: u64,
+}
+
+fn default_notifications_path() -> String {
+    "/notifications".into()
+}
+fn default_safety_poll() -> u64 {
+    3600
+}
+
+/// True when `url` is one Graph may post to: https, or http on loopback (tests).
+pub fn notification_url_allowed(url: &url::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 /// Presence automation (`[presence]`) of the users whose policy group says
@@ -266,6 +306,86 @@ impl ServerConfig {
                 "sync.concurrent_mailboxes, sync.tenant_concurrent_requests and sync.page_size must be at least 1".into(),
             ));
         }
+        if let Some(n) = &config.notifications {
+            let public = url::Url::parse(&n.public_url).map_err(|e| {
+                invalid(format!("notifications.public_url {:?}: {e}", n.public_url))
+            })?;
+            if !notification_url_allowed(&public) {
+                return Err(invalid(format!(
+                    "notifications.public_url {:?} must be https (http only on loopback, for tests)",
+                    n.public_url
+                )));
+            }
+            if !n.path.starts_with('/') || n.path.len() < 2 {
+                return Err(invalid(format!(
+                    "notifications.path {:?} must be a path such as \"/notifications\"",
+                    n.path
+                )));
+            }
+            if config.http.listen.is_none() {
+                return Err(invalid(
+                    "[notifications] needs [http] listen: the notifications are served there"
+                        .into(),
+                ));
+            }
+            if n.safety_poll_secs == 0 {
+                return Err(invalid(
+                    "notifications.safety_poll_secs must be at least 1".into(),
+                ));
+            }
+        }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[database]\nurl = \"x\"\n[identity]\ntenant = \"t\"\nclient_id = \"c\"\nclient_secret_env = \"S\"\n";
+
+    #[test]
+    fn notifications_are_off_unless_configured_and_checked_when_they_are() {
+        let config = ServerConfig::parse(BASE, "server.toml").expect("valid");
+        assert!(config.notifications.is_none(), "polling only");
+
+        let on = format!(
+            "{BASE}[http]\nlisten = \"127.0.0.1:9464\"\n[notifications]\npublic_url = \"https://presently.example.org/graph/notifications\"\n"
+        );
+        let n = ServerConfig::parse(&on, "server.toml")
+            .expect("valid")
+            .notifications
+            .expect("on");
+        assert_eq!(n.path, "/notifications");
+        assert_eq!(n.safety_poll_secs, 3600);
+
+        let refused = |extra: &str, needle: &str| {
+            let text = format!("{BASE}{extra}");
+            let err = ServerConfig::parse(&text, "server.toml")
+                .expect_err(extra)
+                .to_string();
+            assert!(err.contains(needle), "{extra}: {err}");
+        };
+        refused(
+            "[http]\nlisten = \"127.0.0.1:1\"\n[notifications]\npublic_url = \"http://presently.example.org/n\"\n",
+            "must be https",
+        );
+        refused(
+            "[notifications]\npublic_url = \"https://presently.example.org/n\"\n",
+            "needs [http] listen",
+        );
+        refused(
+            "[http]\nlisten = \"127.0.0.1:1\"\n[notifications]\npublic_url = \"https://p.example.org/n\"\npath = \"n\"\n",
+            "notifications.path",
+        );
+        refused(
+            "[http]\nlisten = \"127.0.0.1:1\"\n[notifications]\npublic_url = \"not a url\"\n",
+            "notifications.public_url",
+        );
+        // Loopback http is for tests.
+        let local = format!(
+            "{BASE}[http]\nlisten = \"127.0.0.1:1\"\n[notifications]\npublic_url = \"http://127.0.0.1:1/notifications\"\nsafety_poll_secs = 60\n"
+        );
+        assert!(ServerConfig::parse(&local, "server.toml").is_ok());
     }
 }

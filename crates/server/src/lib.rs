@@ -13,6 +13,7 @@ pub mod presence;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod webhook;
 pub mod worker;
 
 pub use config::ServerConfig;

@@ -30,6 +30,13 @@ pub struct Metrics {
     pub presence_holding: Gauge,
     /// Presence writes stored and not yet known to have landed.
     pub presence_open_writes: Gauge,
+    /// Change-notification items the webhook received, accepted (a known subscription and
+    /// its clientState) and rejected.
+    pub notifications_received: Counter,
+    pub notifications_accepted: Counter,
+    pub notifications_rejected: Counter,
+    /// Held mailboxes with a subscription on Graph.
+    pub subscriptions_active: Gauge,
     /// When the last lease pass succeeded (Unix seconds; 0: never).
     last_lease_pass: AtomicI64,
 }
@@ -87,8 +94,36 @@ impl Metrics {
             "Presence writes stored and not yet known to have landed",
             presence_open_writes.clone(),
         );
+        let notifications_received = Counter::default();
+        let notifications_accepted = Counter::default();
+        let notifications_rejected = Counter::default();
+        let subscriptions_active = Gauge::default();
+        registry.register(
+            "notifications_received",
+            "Change-notification items the webhook received",
+            notifications_received.clone(),
+        );
+        registry.register(
+            "notifications_accepted",
+            "Change-notification items of a known subscription with its clientState",
+            notifications_accepted.clone(),
+        );
+        registry.register(
+            "notifications_rejected",
+            "Change-notification items refused (unknown subscription, wrong clientState, malformed body)",
+            notifications_rejected.clone(),
+        );
+        registry.register(
+            "subscriptions_active",
+            "Held mailboxes with a change-notification subscription on Graph",
+            subscriptions_active.clone(),
+        );
         Self {
             registry,
+            notifications_received,
+            notifications_accepted,
+            notifications_rejected,
+            subscriptions_active,
             mailboxes_owned,
             rounds,
             leases_lost,

@@ -199,74 +199,157 @@ impl Subscriptions {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Vec<NotificationEvent>, NotificationError> {
-        #[derive(Deserialize)]
-        struct Body {
-            value: Vec<Item>,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Item {
-            subscription_id: String,
-            client_state: Option<String>,
-            lifecycle_event: Option<String>,
-        }
-        let body: Body = serde_json::from_slice(body)
-            .map_err(|e| NotificationError::Malformed(e.to_string()))?;
+        let items = parse_notification(body)?;
         let by_id: HashMap<&str, &str> = self
             .by_mailbox
             .iter()
             .filter_map(|(m, s)| s.id.as_deref().map(|id| (id, m.as_str())))
             .collect();
         let mut events = Vec::new();
-        let mut reauthorize = Vec::new();
-        let mut removed = Vec::new();
-        for item in body.value {
+        for item in items {
             let Some(mailbox) = by_id.get(item.subscription_id.as_str()).copied() else {
                 tracing::debug!(subscription = %item.subscription_id, "a notification for a subscription this worker does not hold");
                 continue;
             };
-            let expected = &self.by_mailbox[mailbox].client_state;
-            let given = item.client_state.unwrap_or_default();
-            if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            if !client_state_matches(
+                item.client_state.as_deref(),
+                &self.by_mailbox[mailbox].client_state,
+            ) {
                 tracing::warn!(%mailbox, "a notification with the wrong clientState was ignored");
                 continue;
             }
-            let mailbox = mailbox.to_owned();
-            let event = match item.lifecycle_event.as_deref() {
-                None => NotificationEvent::Changed { mailbox },
-                Some("missed") => NotificationEvent::Missed { mailbox },
-                Some("reauthorizationRequired") => {
-                    reauthorize.push(mailbox.clone());
-                    NotificationEvent::Reauthorize { mailbox }
-                }
-                Some("subscriptionRemoved") => {
-                    removed.push(mailbox.clone());
-                    NotificationEvent::Removed { mailbox }
-                }
-                Some(other) => {
-                    tracing::info!(%mailbox, event = other, "an unknown lifecycle event; syncing the mailbox");
-                    NotificationEvent::Missed { mailbox }
-                }
-            };
+            let event = item.event(mailbox);
             if !events.contains(&event) {
                 events.push(event);
             }
         }
-        for mailbox in reauthorize {
-            if let Some(sub) = self.by_mailbox.get_mut(&mailbox) {
-                // Due now: the next poll renews it.
-                sub.expires = sub.expires.min(now + RENEW_BEFORE);
-                sub.retry = None;
-            }
-        }
-        for mailbox in removed {
-            if let Some(sub) = self.by_mailbox.get_mut(&mailbox) {
-                sub.id = None;
-                sub.retry = None;
-                sub.client_state = new_client_state();
-            }
+        for event in &events {
+            self.apply(event, now);
         }
         Ok(events)
+    }
+
+    /// What a trusted event changes in the book: `Reauthorize` makes the renewal due now,
+    /// `Removed` forgets the subscription (created again, with a new secret, at the next
+    /// poll). `Changed` and `Missed` change nothing here (the caller syncs the mailbox).
+    pub fn apply(&mut self, event: &NotificationEvent, now: DateTime<Utc>) {
+        match event {
+            NotificationEvent::Reauthorize { mailbox } => {
+                if let Some(sub) = self.by_mailbox.get_mut(mailbox) {
+                    sub.expires = sub.expires.min(now + RENEW_BEFORE);
+                    sub.retry = None;
+                }
+            }
+            NotificationEvent::Removed { mailbox } => {
+                if let Some(sub) = self.by_mailbox.get_mut(mailbox) {
+                    sub.id = None;
+                    sub.retry = None;
+                    sub.client_state = new_client_state();
+                }
+            }
+            NotificationEvent::Changed { .. } | NotificationEvent::Missed { .. } => {}
+        }
+    }
+
+    /// How many held mailboxes have a subscription on Graph.
+    pub fn active(&self) -> usize {
+        self.by_mailbox.values().filter(|s| s.id.is_some()).count()
+    }
+}
+
+/// One item of a webhook body, as far as it matters here.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationItem {
+    pub subscription_id: String,
+    client_state: Option<String>,
+    pub lifecycle_event: Option<String>,
+}
+
+impl std::fmt::Debug for NotificationItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client state is a secret: never printed.
+        f.debug_struct("NotificationItem")
+            .field("subscription_id", &self.subscription_id)
+            .field("lifecycle_event", &self.lifecycle_event)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotificationItem {
+    /// True when the item carries `expected` as its `clientState` (constant time).
+    pub fn client_state_is(&self, expected: &str) -> bool {
+        client_state_matches(self.client_state.as_deref(), expected)
+    }
+
+    /// What the item asks of `mailbox`'s holder (an unknown lifecycle event: a sync).
+    pub fn event(&self, mailbox: &str) -> NotificationEvent {
+        let mailbox = mailbox.to_owned();
+        match self.lifecycle_event.as_deref() {
+            None => NotificationEvent::Changed { mailbox },
+            Some("missed") => NotificationEvent::Missed { mailbox },
+            Some("reauthorizationRequired") => NotificationEvent::Reauthorize { mailbox },
+            Some("subscriptionRemoved") => NotificationEvent::Removed { mailbox },
+            Some(other) => {
+                tracing::info!(%mailbox, event = other, "an unknown lifecycle event; syncing the mailbox");
+                NotificationEvent::Missed { mailbox }
+            }
+        }
+    }
+}
+
+/// The items of a webhook body (change and lifecycle notifications alike).
+pub fn parse_notification(body: &[u8]) -> Result<Vec<NotificationItem>, NotificationError> {
+    #[derive(Deserialize)]
+    struct Body {
+        value: Vec<NotificationItem>,
+    }
+    let body: Body =
+        serde_json::from_slice(body).map_err(|e| NotificationError::Malformed(e.to_string()))?;
+    Ok(body.value)
+}
+
+/// Compares a notification's `clientState` with the subscription's in constant time; a
+/// missing one never matches.
+pub fn client_state_matches(given: Option<&str>, expected: &str) -> bool {
+    match given {
+        Some(given) => bool::from(given.as_bytes().ct_eq(expected.as_bytes())),
+        None => false,
+    }
+}
+
+impl NotificationEvent {
+    pub fn mailbox(&self) -> &str {
+        match self {
+            NotificationEvent::Changed { mailbox }
+            | NotificationEvent::Missed { mailbox }
+            | NotificationEvent::Reauthorize { mailbox }
+            | NotificationEvent::Removed { mailbox } => mailbox,
+        }
+    }
+
+    /// The `NOTIFY` payload that carries the event to the mailbox's holder: `kind:mailbox`.
+    pub fn to_payload(&self) -> String {
+        let kind = match self {
+            NotificationEvent::Changed { .. } => "changed",
+            NotificationEvent::Missed { .. } => "missed",
+            NotificationEvent::Reauthorize { .. } => "reauthorize",
+            NotificationEvent::Removed { .. } => "removed",
+        };
+        format!("{kind}:{}", self.mailbox())
+    }
+
+    /// Reads a payload of [`NotificationEvent::to_payload`].
+    pub fn from_payload(payload: &str) -> Option<Self> {
+        let (kind, mailbox) = payload.split_once(':')?;
+        let mailbox = mailbox.to_owned();
+        Some(match kind {
+            "changed" => NotificationEvent::Changed { mailbox },
+            "missed" => NotificationEvent::Missed { mailbox },
+            "reauthorize" => NotificationEvent::Reauthorize { mailbox },
+            "removed" => NotificationEvent::Removed { mailbox },
+            _ => return None,
+        })
     }
 }
 
@@ -441,5 +524,44 @@ mod tests {
             if mailbox == "a" && b == "b" && *client_state != state_b),
             "{ops:?}"
         );
+    }
+
+    #[test]
+    fn wake_up_payloads_carry_the_event_and_the_mailbox() {
+        for event in [
+            NotificationEvent::Changed {
+                mailbox: "a@contoso.example".into(),
+            },
+            NotificationEvent::Missed {
+                mailbox: "b".into(),
+            },
+            NotificationEvent::Reauthorize {
+                mailbox: "c".into(),
+            },
+            NotificationEvent::Removed {
+                mailbox: "d:e".into(),
+            },
+        ] {
+            assert_eq!(
+                NotificationEvent::from_payload(&event.to_payload()),
+                Some(event)
+            );
+        }
+        assert_eq!(NotificationEvent::from_payload("renamed:a"), None);
+        assert_eq!(NotificationEvent::from_payload("a"), None);
+    }
+
+    #[test]
+    fn a_missing_client_state_never_matches() {
+        assert!(client_state_matches(Some("s3cret"), "s3cret"));
+        assert!(!client_state_matches(Some("s3cre"), "s3cret"));
+        assert!(!client_state_matches(None, ""));
+        let items = parse_notification(
+            br#"{"value":[{"subscriptionId":"x","clientState":"SECRETVALUE"}]}"#,
+        )
+        .unwrap();
+        assert!(items[0].client_state_is("SECRETVALUE"));
+        // Never printed.
+        assert!(!format!("{:?}", items[0]).contains("SECRETVALUE"));
     }
 }
