@@ -321,7 +321,7 @@ async fn serve(
             ..Default::default()
         },
     );
-    let mut ctx = SyncContext::new(store, tokens.clone(), &config.graph.endpoint, clock)
+    let mut ctx = SyncContext::new(store.clone(), tokens.clone(), &config.graph.endpoint, clock)
         .with_tenant_limit(config.sync.tenant_concurrent_requests);
     ctx.page_size = config.sync.page_size;
     ctx.sync_config = config.sync.clone();
@@ -338,7 +338,11 @@ async fn serve(
             worker_id,
             lease_for: chrono::Duration::seconds(config.leases.lease_secs as i64),
             max_mailboxes: config.leases.max_mailboxes,
-            interval: chrono::Duration::seconds(config.sync.interval_secs as i64),
+            // With notifications on, the regular rounds are only a safety poll.
+            interval: chrono::Duration::seconds(match &config.notifications {
+                Some(n) => n.safety_poll_secs as i64,
+                None => config.sync.interval_secs as i64,
+            }),
             concurrent_mailboxes: config.sync.concurrent_mailboxes,
         },
     );
@@ -358,6 +362,16 @@ async fn serve(
     let users_source =
         presently_server::directory::users_source(config_path.to_owned(), graph, tokens, policy);
     let metrics = Arc::new(presently_server::metrics::Metrics::new());
+    let worker = match &config.notifications {
+        Some(n) => {
+            // The holder of a mailbox is woken through PostgreSQL, whichever worker the
+            // notification reached.
+            let wakes = store.listen();
+            tracing::info!(public_url = %n.public_url, path = %n.path, "change notifications on; safety poll every {} s", n.safety_poll_secs);
+            worker.with_notifications(&n.public_url, wakes)
+        }
+        None => worker,
+    };
     if let Some(listen) = config.http.listen {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -368,6 +382,14 @@ async fn serve(
             Arc::new(SystemClock),
             chrono::Duration::seconds(config.leases.lease_secs as i64),
         );
+        let app = match &config.notifications {
+            Some(n) => app.merge(presently_server::webhook::router(
+                &n.path,
+                store.clone(),
+                metrics.clone(),
+            )),
+            None => app,
+        };
         tracing::info!(%listen, "health and metrics on /healthz, /readyz, /metrics");
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {

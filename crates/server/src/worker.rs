@@ -2,7 +2,8 @@
 //! Several workers (processes) share the mailboxes through the database.
 
 use crate::error::ServerError;
-use crate::store::Lease;
+use crate::notifications::{NotificationEvent, SubscriptionOp, Subscriptions};
+use crate::store::{Lease, Wake};
 use crate::sync::{RoundOutcome, SyncContext};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
@@ -49,6 +50,49 @@ pub struct Worker {
     presence: Option<crate::presence::PresenceRunner>,
     /// Mailboxes whose appointments a round changed since presence last looked.
     changed: Arc<Changed>,
+    /// Change notifications, when on.
+    notifying: Option<Notifying>,
+}
+
+/// Change notifications of the held mailboxes: their subscriptions, and the wake-ups the
+/// `LISTEN` connection hands over.
+struct Notifying {
+    /// The URL Graph posts to (`[notifications] public_url`).
+    url: String,
+    book: Subscriptions,
+    wakes: Option<tokio::sync::mpsc::UnboundedReceiver<Wake>>,
+    http: reqwest::Client,
+}
+
+/// How a subscription call ended.
+#[derive(Debug, thiserror::Error)]
+enum CallError {
+    #[error("Graph answered {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<ServerError> for CallError {
+    fn from(e: ServerError) -> Self {
+        CallError::Other(e.to_string())
+    }
+}
+
+/// The subscription Graph answered: its id and expiry.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphSubscription {
+    id: String,
+    expiration_date_time: DateTime<Utc>,
+}
+
+/// Waits for the next wake-up, for ever when there is no `LISTEN` connection.
+async fn next_wake(wakes: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Wake>>) -> Option<Wake> {
+    match wakes {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The mailboxes whose appointments changed, and a wake-up for presence automation.
@@ -124,7 +168,232 @@ impl Worker {
             fresh_since: HashMap::new(),
             presence: None,
             changed: Arc::new(Changed::default()),
+            notifying: None,
         }
+    }
+
+    /// Subscribes to change notifications of the held mailboxes, Graph posting to
+    /// `notification_url` (served by [`crate::webhook`]), and syncs a mailbox when `wakes`
+    /// (from [`crate::store::Store::listen`]) says one of its notifications arrived. The
+    /// regular rounds (`interval`) become a safety poll.
+    pub fn with_notifications(
+        mut self,
+        notification_url: &str,
+        wakes: tokio::sync::mpsc::UnboundedReceiver<Wake>,
+    ) -> Self {
+        self.notifying = Some(Notifying {
+            url: notification_url.to_owned(),
+            book: Subscriptions::default(),
+            wakes: Some(wakes),
+            http: reqwest::Client::new(),
+        });
+        self
+    }
+
+    /// Makes the subscriptions match the held mailboxes and sends every call due now:
+    /// creations, renewals, deletions of mailboxes given up.
+    pub async fn drive_subscriptions(&mut self) {
+        let held = self.held();
+        let Some(mut n) = self.notifying.take() else {
+            return;
+        };
+        n.book.set_mailboxes(&held, self.ctx.clock.now());
+        while let Some(op) = n.book.poll_op(self.ctx.clock.now()) {
+            self.run_op(&mut n, op).await;
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.subscriptions_active.set(n.book.active() as i64);
+        }
+        self.notifying = Some(n);
+    }
+
+    /// Sends one subscription call and tells the book how it went.
+    async fn run_op(&self, n: &mut Notifying, op: SubscriptionOp) {
+        let now = self.ctx.clock.now();
+        let (mailbox, client_state, answer) = match op {
+            SubscriptionOp::Create {
+                mailbox,
+                client_state,
+                expires,
+            } => {
+                let body = serde_json::json!({
+                    "changeType": "created,updated,deleted",
+                    "notificationUrl": n.url,
+                    "lifecycleNotificationUrl": n.url,
+                    "resource": format!("users/{mailbox}/events"),
+                    "expirationDateTime": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "clientState": client_state,
+                });
+                let answer = call(
+                    &self.ctx,
+                    &n.http,
+                    reqwest::Method::POST,
+                    "/v1.0/subscriptions",
+                    Some(body),
+                )
+                .await;
+                (mailbox, client_state, answer)
+            }
+            SubscriptionOp::Renew {
+                mailbox,
+                id,
+                expires,
+            } => {
+                let body = serde_json::json!({
+                    "expirationDateTime": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                });
+                let answer = call(
+                    &self.ctx,
+                    &n.http,
+                    reqwest::Method::PATCH,
+                    &format!("/v1.0/subscriptions/{id}"),
+                    Some(body),
+                )
+                .await;
+                let client_state = n
+                    .book
+                    .get(&mailbox)
+                    .map(|s| s.client_state.clone())
+                    .unwrap_or_default();
+                (mailbox, client_state, answer)
+            }
+            SubscriptionOp::Delete { id } => {
+                match call(
+                    &self.ctx,
+                    &n.http,
+                    reqwest::Method::DELETE,
+                    &format!("/v1.0/subscriptions/{id}"),
+                    None,
+                )
+                .await
+                {
+                    Ok(_) | Err(CallError::Status { status: 404, .. }) => {
+                        tracing::info!(subscription = %id, "subscription deleted");
+                    }
+                    // It expires on its own; its notifications no longer match a record.
+                    Err(e) => {
+                        tracing::warn!(subscription = %id, error = %e, "cannot delete a subscription")
+                    }
+                }
+                if let Err(e) = self.ctx.store.delete_subscription(&id).await {
+                    tracing::warn!(code = e.code(), error = %e, "cannot forget a subscription");
+                }
+                return;
+            }
+        };
+        let sub = answer.and_then(|v| {
+            serde_json::from_value::<GraphSubscription>(v)
+                .map_err(|e| CallError::Other(format!("not a subscription: {e}")))
+        });
+        match sub {
+            Ok(sub) => {
+                let saved = match self.leases.get(&mailbox) {
+                    Some(lease) => {
+                        self.ctx
+                            .store
+                            .save_subscription(
+                                lease,
+                                &sub.id,
+                                &client_state,
+                                sub.expiration_date_time,
+                            )
+                            .await
+                    }
+                    None => Ok(()),
+                };
+                match saved {
+                    Ok(()) => {
+                        tracing::info!(%mailbox, subscription = %sub.id, expires = %sub.expiration_date_time, "subscribed to change notifications");
+                        n.book
+                            .handle_subscribed(&mailbox, sub.id, sub.expiration_date_time);
+                    }
+                    Err(e) => {
+                        // Unrecorded, its notifications would be refused: it goes, and is
+                        // made again later (or by the mailbox's new holder).
+                        tracing::warn!(%mailbox, code = e.code(), error = %e, "cannot record a subscription; deleting it");
+                        n.book.handle_subscribed(
+                            &mailbox,
+                            sub.id.clone(),
+                            sub.expiration_date_time,
+                        );
+                        n.book.handle_failed(&mailbox, now, false);
+                        let _ = call(
+                            &self.ctx,
+                            &n.http,
+                            reqwest::Method::DELETE,
+                            &format!("/v1.0/subscriptions/{}", sub.id),
+                            None,
+                        )
+                        .await;
+                    }
+                }
+            }
+            Err(CallError::Status { status: 404, .. }) => {
+                tracing::info!(%mailbox, "the subscription is gone; creating it again");
+                n.book.handle_failed(&mailbox, now, true);
+            }
+            Err(e) => {
+                tracing::warn!(%mailbox, error = %e, "a subscription call failed; trying again later");
+                n.book.handle_failed(&mailbox, now, false);
+            }
+        }
+    }
+
+    /// What a wake-up from the `LISTEN` connection asks: true when a held mailbox is now due
+    /// for a round.
+    fn on_wake(&mut self, wake: Wake) -> bool {
+        let now = self.ctx.clock.now();
+        match wake {
+            Wake::Reconnected => {
+                // Notifications sent while nobody listened are lost: every held mailbox is
+                // looked at.
+                self.next_round.clear();
+                true
+            }
+            Wake::Payload(payload) => {
+                let Some(event) = NotificationEvent::from_payload(&payload) else {
+                    tracing::warn!("an unknown wake-up payload was ignored");
+                    return false;
+                };
+                if !self.leases.contains_key(event.mailbox()) {
+                    return false;
+                }
+                if let Some(n) = self.notifying.as_mut() {
+                    n.book.apply(&event, now);
+                }
+                match event {
+                    NotificationEvent::Changed { mailbox }
+                    | NotificationEvent::Missed { mailbox } => {
+                        tracing::debug!(%mailbox, "a change notification: syncing now");
+                        self.next_round.remove(&mailbox);
+                        true
+                    }
+                    NotificationEvent::Reauthorize { mailbox }
+                    | NotificationEvent::Removed { mailbox } => {
+                        tracing::info!(%mailbox, "a lifecycle notification: the subscription is renewed or made again");
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the deletions of subscriptions at shutdown (the book was emptied).
+    async fn delete_subscriptions_at_shutdown(&mut self) {
+        let Some(mut n) = self.notifying.take() else {
+            return;
+        };
+        while let Some(op) = n.book.poll_op(self.ctx.clock.now()) {
+            self.run_op(&mut n, op).await;
+        }
+        self.notifying = Some(n);
+    }
+
+    /// When the next subscription call falls due, if notifications are on.
+    fn subscriptions_due(&self) -> Option<std::time::Duration> {
+        let at = self.notifying.as_ref()?.book.poll_timeout()?;
+        let now = self.ctx.clock.now();
+        Some((at - now).to_std().unwrap_or(std::time::Duration::ZERO))
     }
 
     /// Runs presence automation for the held mailboxes beside the sync ([`Worker::run`]).
@@ -392,7 +661,8 @@ impl Worker {
             let clock = self.ctx.clock.clone();
             tokio::spawn(run_presence(runner, leases_rx, changed, clock))
         });
-        loop {
+        let mut wakes = self.notifying.as_mut().and_then(|n| n.wakes.take());
+        'serving: loop {
             match self.maintain_leases().await {
                 Ok(pass)
                     if !pass.claimed.is_empty()
@@ -417,16 +687,56 @@ impl Worker {
                 return Err(ServerError::PresenceStopped(detail));
             }
             self.publish(&leases_tx);
+            // Subscriptions follow the leases: new mailboxes subscribed, given-up ones not.
+            self.drive_subscriptions().await;
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = self.sync_due(false) => {}
             }
             self.publish(&leases_tx);
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(tick) => {}
+            // Until the next lease pass: asleep, but for a notification (a wake-up from the
+            // LISTEN connection) or a subscription call falling due.
+            let next_pass = tokio::time::Instant::now() + tick;
+            loop {
+                let book = self
+                    .subscriptions_due()
+                    .map(|d| tokio::time::Instant::now() + d)
+                    .unwrap_or(next_pass)
+                    .min(next_pass);
+                tokio::select! {
+                    _ = &mut shutdown => break 'serving,
+                    _ = tokio::time::sleep_until(next_pass) => break,
+                    _ = tokio::time::sleep_until(book), if book < next_pass => {
+                        self.drive_subscriptions().await;
+                    }
+                    wake = next_wake(&mut wakes) => {
+                        let Some(wake) = wake else {
+                            tracing::warn!("the LISTEN connection is gone; the safety poll remains");
+                            wakes = None;
+                            continue;
+                        };
+                        let mut due = self.on_wake(wake);
+                        // Several notifications at once make one pass.
+                        while let Some(Ok(more)) = wakes.as_mut().map(|w| w.try_recv()) {
+                            due |= self.on_wake(more);
+                        }
+                        self.drive_subscriptions().await;
+                        if due {
+                            tokio::select! {
+                                _ = &mut shutdown => break 'serving,
+                                _ = self.sync_due(false) => {}
+                            }
+                            self.publish(&leases_tx);
+                        }
+                    }
+                }
             }
         }
+        // Subscriptions of the mailboxes given up go with them.
+        if let Some(n) = self.notifying.as_mut() {
+            n.book.set_mailboxes(&[], self.ctx.clock.now());
+        }
+        self.delete_subscriptions_at_shutdown().await;
         // Presence stops after the pass under way (the closed channel ends it), before the
         // leases it works under are given up; one stuck past a lease time is aborted (its
         // writes are fenced, and a write whose outcome is lost is read back by the next
@@ -447,4 +757,52 @@ impl Worker {
         tracing::info!(held = self.leases.len(), "shutting down; releasing leases");
         self.release_all().await
     }
+}
+
+/// A subscription call to Graph (`path` under the endpoint) with the app-only token.
+async fn call(
+    ctx: &SyncContext,
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Result<serde_json::Value, CallError> {
+    use secrecy::ExposeSecret as _;
+    let url = url::Url::parse(&ctx.graph_endpoint)
+        .and_then(|u| u.join(path))
+        .map_err(|e| CallError::Other(format!("cannot build the subscription URL: {e}")))?;
+    let token = ctx.tokens.token().await?;
+    let mut request = http
+        .request(method, url)
+        .bearer_auth(token.expose_secret())
+        .timeout(std::time::Duration::from_secs(30));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| CallError::Other(e.to_string()))?;
+    let status = answer.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        ctx.tokens.invalidate().await;
+    }
+    if !status.is_success() {
+        let text = answer.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        return Err(CallError::Status {
+            status: status.as_u16(),
+            message,
+        });
+    }
+    if status == reqwest::StatusCode::NO_CONTENT {
+        return Ok(serde_json::Value::Null);
+    }
+    answer
+        .json()
+        .await
+        .map_err(|e| CallError::Other(format!("an unreadable answer: {e}")))
 }

@@ -1,0 +1,437 @@
+//! Change notifications end to end (issue 21): a real PostgreSQL, the emulator posting
+//! Graph's notifications to the workers' webhooks on loopback, the holders woken through
+//! LISTEN/NOTIFY. The safety poll is an hour away in every test: a change that reaches the
+//! store in seconds came by notification.
+
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use presently_engine::{Clock, SystemClock};
+use presently_server::metrics::Metrics;
+use presently_server::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+fn event(subject: &str) -> serde_json::Value {
+    let start = chrono::Utc::now() + chrono::Duration::hours(2);
+    let end = start + chrono::Duration::minutes(30);
+    serde_json::json!({
+        "subject": subject,
+        "start": {"dateTime": start.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"},
+        "end": {"dateTime": end.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"},
+    })
+}
+
+/// Waits (up to `limit`) until `ready` says yes, looking again every 20 ms.
+async fn wait_for<F, Fut>(limit: Duration, what: &str, mut ready: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !ready().await {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A worker's HTTP listener serving the webhook: its URL.
+async fn serve_webhook(store: Arc<Store>, metrics: Arc<Metrics>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = presently_server::webhook::router("/notifications", store, metrics);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/notifications")
+}
+
+/// A running worker with notifications on.
+struct Node {
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    /// Its own webhook.
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Node {
+    /// Starts worker `id`; Graph is told to post to `public_url` (its own webhook unless
+    /// given: a load balancer may send everything elsewhere).
+    async fn start(
+        f: &Fixture,
+        id: &str,
+        lease_secs: i64,
+        max_mailboxes: i64,
+        public_url: Option<&str>,
+    ) -> Node {
+        let (mut worker, store) = worker_with_connections(
+            &f.pg,
+            &f.emu,
+            &f.cert,
+            system_clock(),
+            id,
+            lease_secs,
+            max_mailboxes,
+            3,
+        )
+        .await;
+        store.set_users(&f.users).await.unwrap();
+        worker.options.interval = chrono::Duration::hours(1);
+        let metrics = Arc::new(Metrics::new());
+        let url = serve_webhook(store.clone(), metrics.clone()).await;
+        let wakes = store.listen();
+        let worker = worker
+            .with_notifications(public_url.unwrap_or(&url), wakes)
+            .with_metrics(metrics.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            worker
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Node {
+            store,
+            metrics,
+            url,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// The emulator's live subscriptions on `user`'s events.
+fn live_subscriptions(f: &Fixture, user: &str) -> Vec<String> {
+    f.control
+        .subscriptions()
+        .into_iter()
+        .filter(|(_, resource, _)| resource == &format!("users/{user}/events"))
+        .map(|(id, _, _)| id)
+        .collect()
+}
+
+/// Waits until every user has one subscription on the emulator, recorded in the table, and
+/// a first round done.
+async fn wait_subscribed(f: &Fixture, store: &Store) {
+    wait_for(
+        Duration::from_secs(20),
+        "every mailbox subscribed and synced",
+        || async {
+            let rows = store.subscriptions().await.unwrap();
+            let mut ok = rows.len() == f.users.len();
+            for user in &f.users {
+                let live = live_subscriptions(f, user);
+                ok &= live.len() == 1
+                    && rows.iter().any(|r| &r.mailbox == user && r.id == live[0])
+                    && store
+                        .sync_state(user)
+                        .await
+                        .unwrap()
+                        .is_some_and(|s| s.delta_link.is_some());
+            }
+            ok
+        },
+    )
+    .await;
+}
+
+async fn has(store: &Store, user: &str, subject: &str) -> bool {
+    store
+        .appointments(user)
+        .await
+        .unwrap()
+        .iter()
+        .any(|a| a.subject == subject)
+}
+
+#[tokio::test]
+async fn a_change_reaches_the_store_by_notification_in_a_second_or_two() {
+    let f = Fixture::new(&["Calendars.Read"], 2).await;
+    f.control.set_notification_delay(Duration::from_millis(50));
+    let node = Node::start(&f, "w1", 30, 10, None).await;
+    wait_subscribed(&f, &node.store).await;
+    assert_eq!(node.metrics.subscriptions_active.get(), 2);
+    // The next lease pass is ten seconds away, the next round an hour.
+    let added = std::time::Instant::now();
+    f.control
+        .add_user_event(&f.users[1], event("By notification"))
+        .unwrap();
+    wait_for(Duration::from_secs(3), "the change synced", || {
+        has(&node.store, &f.users[1], "By notification")
+    })
+    .await;
+    assert!(added.elapsed() < Duration::from_secs(3));
+    assert!(!has(&node.store, &f.users[0], "By notification").await);
+    assert!(node.metrics.notifications_accepted.get() >= 1);
+    assert_eq!(node.metrics.notifications_rejected.get(), 0);
+    // A deleted event goes the same way.
+    let id = f
+        .control
+        .add_user_event(&f.users[0], event("Short-lived"))
+        .unwrap();
+    wait_for(Duration::from_secs(3), "the new event synced", || {
+        has(&node.store, &f.users[0], "Short-lived")
+    })
+    .await;
+    f.control.remove_user_event(&f.users[0], &id).unwrap();
+    wait_for(Duration::from_secs(3), "the removal synced", || async {
+        !has(&node.store, &f.users[0], "Short-lived").await
+    })
+    .await;
+    // Shutdown deletes the subscriptions.
+    node.shutdown().await;
+    assert!(f.control.subscriptions().is_empty());
+    assert!(Store::connect(&f.pg.url, None, system_clock())
+        .await
+        .unwrap()
+        .subscriptions()
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_notification_with_a_wrong_client_state_changes_nothing() {
+    let f = Fixture::new(&["Calendars.Read"], 1).await;
+    let node = Node::start(&f, "w1", 30, 10, None).await;
+    wait_subscribed(&f, &node.store).await;
+    let user = &f.users[0];
+    let sub = node.store.subscriptions().await.unwrap().remove(0);
+    // Graph's own notification of this change is far off.
+    f.control.set_notification_delay(Duration::from_secs(120));
+    f.control
+        .add_user_event(user, event("Forged wake-up"))
+        .unwrap();
+    let http = reqwest::Client::new();
+    let forged = serde_json::json!({"value": [{
+        "subscriptionId": sub.id, "clientState": "not-the-secret", "changeType": "created",
+        "resource": format!("Users/{user}/Events/x"),
+    }]});
+    let answer = http.post(&node.url).json(&forged).send().await.unwrap();
+    assert_eq!(answer.status(), 202);
+    wait_for(Duration::from_secs(3), "the forgery rejected", || async {
+        node.metrics.notifications_rejected.get() == 1
+    })
+    .await;
+    // Nothing is woken by it: the round it would have started would take well under this.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!has(&node.store, user, "Forged wake-up").await);
+    assert_eq!(node.metrics.notifications_accepted.get(), 0);
+    // The same with the subscription's secret is trusted.
+    let genuine = serde_json::json!({"value": [{
+        "subscriptionId": sub.id, "clientState": sub.client_state, "changeType": "created",
+    }]});
+    let answer = http.post(&node.url).json(&genuine).send().await.unwrap();
+    assert_eq!(answer.status(), 202);
+    wait_for(Duration::from_secs(3), "the change synced", || {
+        has(&node.store, user, "Forged wake-up")
+    })
+    .await;
+    // The validation handshake is echoed as text.
+    let answer = http
+        .post(&node.url)
+        .query(&[("validationToken", "Validation: abc 123")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    assert_eq!(answer.text().await.unwrap(), "Validation: abc 123");
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn missed_notifications_sync_the_mailbox() {
+    let f = Fixture::new(&["Calendars.Read"], 1).await;
+    f.control.set_notification_delay(Duration::from_millis(50));
+    let node = Node::start(&f, "w1", 30, 10, None).await;
+    wait_subscribed(&f, &node.store).await;
+    let user = &f.users[0];
+    f.control.miss_notifications(1);
+    f.control.add_user_event(user, event("Missed one")).unwrap();
+    wait_for(Duration::from_secs(3), "the mailbox synced", || {
+        has(&node.store, user, "Missed one")
+    })
+    .await;
+    let missed = f
+        .control
+        .notification_deliveries()
+        .into_iter()
+        .filter(|(_, body, _)| body["value"][0]["lifecycleEvent"] == "missed")
+        .count();
+    assert_eq!(missed, 1);
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_removed_subscription_is_made_again() {
+    let f = Fixture::new(&["Calendars.Read"], 1).await;
+    f.control.set_notification_delay(Duration::from_millis(50));
+    let node = Node::start(&f, "w1", 30, 10, None).await;
+    wait_subscribed(&f, &node.store).await;
+    let user = &f.users[0];
+    let old = live_subscriptions(&f, user).remove(0);
+    assert!(f.control.send_lifecycle(&old, "subscriptionRemoved"));
+    wait_for(Duration::from_secs(5), "a new subscription", || async {
+        let live = live_subscriptions(&f, user);
+        let rows = node.store.subscriptions().await.unwrap();
+        live.len() == 1 && live[0] != old && rows.len() == 1 && rows[0].id == live[0]
+    })
+    .await;
+    // And it works.
+    f.control
+        .add_user_event(user, event("After re-creation"))
+        .unwrap();
+    wait_for(Duration::from_secs(3), "the change synced", || {
+        has(&node.store, user, "After re-creation")
+    })
+    .await;
+    // reauthorizationRequired renews it (a PATCH), the subscription stays.
+    let current = live_subscriptions(&f, user).remove(0);
+    let patches = || {
+        f.control
+            .request_log()
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.ends_with(&current))
+            .count()
+    };
+    assert_eq!(patches(), 0);
+    assert!(f
+        .control
+        .send_lifecycle(&current, "reauthorizationRequired"));
+    wait_for(
+        Duration::from_secs(3),
+        "the subscription renewed",
+        || async { patches() == 1 },
+    )
+    .await;
+    assert_eq!(live_subscriptions(&f, user), vec![current]);
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_mailbox_moving_to_another_worker_takes_its_subscription_along() {
+    let f = Fixture::new(&["Calendars.Read"], 2).await;
+    f.control.set_notification_delay(Duration::from_millis(50));
+    // Short leases: passes every second.
+    let a = Node::start(&f, "a", 3, 10, None).await;
+    wait_subscribed(&f, &a.store).await;
+    let before: Vec<(String, String)> = a
+        .store
+        .subscriptions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.mailbox, s.id))
+        .collect();
+    let b = Node::start(&f, "b", 3, 10, None).await;
+    // One mailbox moves to b: its subscription is deleted by a and made again by b.
+    wait_for(
+        Duration::from_secs(20),
+        "a mailbox moved with its subscription",
+        || async {
+            let rows = a.store.subscriptions().await.unwrap();
+            let owners: Vec<Option<String>> = a
+                .store
+                .mailboxes()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.owner)
+                .collect();
+            let split = owners.contains(&Some("a".into())) && owners.contains(&Some("b".into()));
+            let live = f.control.subscriptions();
+            let moved = rows
+                .iter()
+                .filter(|r| !before.contains(&(r.mailbox.clone(), r.id.clone())))
+                .count();
+            split
+                && moved == 1
+                && rows.len() == 2
+                && live.len() == 2
+                && rows
+                    .iter()
+                    .all(|r| live.iter().any(|(id, _, _)| id == &r.id))
+        },
+    )
+    .await;
+    // b's mailbox notifies b.
+    let moved = a
+        .store
+        .mailboxes()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.owner.as_deref() == Some("b"))
+        .unwrap()
+        .id;
+    f.control
+        .add_user_event(&moved, event("Moved along"))
+        .unwrap();
+    wait_for(Duration::from_secs(3), "the change synced", || {
+        has(&b.store, &moved, "Moved along")
+    })
+    .await;
+    assert!(b.metrics.notifications_accepted.get() >= 1);
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_notification_reaching_the_other_worker_wakes_the_holder() {
+    let f = Fixture::new(&["Calendars.Read"], 2).await;
+    f.control.set_notification_delay(Duration::from_millis(50));
+    // The load balancer sends every notification to b.
+    let b = Node::start(&f, "b", 30, 1, None).await;
+    let a = Node::start(&f, "a", 30, 1, Some(&b.url)).await;
+    wait_subscribed(&f, &a.store).await;
+    let held_by_a = a
+        .store
+        .mailboxes()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.owner.as_deref() == Some("a"))
+        .unwrap()
+        .id;
+    f.control
+        .add_user_event(&held_by_a, event("Through the database"))
+        .unwrap();
+    wait_for(Duration::from_secs(3), "the change synced", || {
+        has(&a.store, &held_by_a, "Through the database")
+    })
+    .await;
+    assert!(b.metrics.notifications_accepted.get() >= 1);
+    assert_eq!(a.metrics.notifications_received.get(), 0);
+    let last = a
+        .store
+        .history(Some(&held_by_a), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(last.worker, "a", "the holder synced it");
+    a.shutdown().await;
+    b.shutdown().await;
+}
