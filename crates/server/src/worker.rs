@@ -61,6 +61,9 @@ struct Notifying {
     url: String,
     book: Subscriptions,
     wakes: Option<tokio::sync::mpsc::UnboundedReceiver<Wake>>,
+    /// Whether the `LISTEN` connection was in force before (a reconnection may have missed
+    /// notifications).
+    listened: bool,
     http: reqwest::Client,
 }
 
@@ -185,6 +188,7 @@ impl Worker {
             url: notification_url.to_owned(),
             book: Subscriptions::default(),
             wakes: Some(wakes),
+            listened: false,
             http: reqwest::Client::new(),
         });
         self
@@ -345,8 +349,17 @@ impl Worker {
         let now = self.ctx.clock.now();
         match wake {
             Wake::Reconnected => {
+                let Some(n) = self.notifying.as_mut() else {
+                    return false;
+                };
+                if !n.listened {
+                    // The first LISTEN: nothing was missed that the first rounds do not read.
+                    n.listened = true;
+                    return false;
+                }
                 // Notifications sent while nobody listened are lost: every held mailbox is
                 // looked at.
+                tracing::info!("listening for wake-ups again; syncing every held mailbox");
                 self.next_round.clear();
                 true
             }

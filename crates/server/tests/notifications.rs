@@ -435,3 +435,74 @@ async fn a_notification_reaching_the_other_worker_wakes_the_holder() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// `presently-server serve` with `[notifications]`: the webhook on the `[http]` listener,
+/// subscriptions made, a change synced by notification; the regular interval (1 s in this
+/// config) replaced by the safety poll.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_with_notifications_configured() {
+    let f = Fixture::new(&["Calendars.Read"], 1).await;
+    f.control.set_notification_delay(Duration::from_millis(50));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = f.dir.path().join("server.toml");
+    let text = format!(
+        "{}\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n[notifications]\npublic_url = \"http://127.0.0.1:{port}/notifications\"\nsafety_poll_secs = 3600\n",
+        // Short leases: a lease pass every second, where the 1 s interval would poll.
+        config_text(&f.pg.url, &f.emu, &f.cert, &f.users, "proc", 3)
+    );
+    std::fs::write(&config, text).unwrap();
+    let _server = ServerProcess::serve(&config);
+    let store = Store::connect(&f.pg.url, None, system_clock())
+        .await
+        .unwrap();
+    let user = &f.users[0];
+    wait_for(Duration::from_secs(30), "subscribed and synced", || async {
+        store.migrate().await.is_ok()
+            && live_subscriptions(&f, user).len() == 1
+            && store.subscriptions().await.unwrap().len() == 1
+            && store
+                .sync_state(user)
+                .await
+                .unwrap()
+                .is_some_and(|s| s.delta_link.is_some())
+    })
+    .await;
+    let rounds_before = store.history(Some(user), 100).await.unwrap().len();
+    f.control
+        .add_user_event(user, event("Served by notification"))
+        .unwrap();
+    wait_for(Duration::from_secs(3), "the change synced", || {
+        has(&store, user, "Served by notification")
+    })
+    .await;
+    let metrics = || async {
+        reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    wait_for(
+        Duration::from_secs(3),
+        "the notification counted",
+        || async {
+            metrics()
+                .await
+                .contains("presently_server_notifications_accepted_total 1")
+        },
+    )
+    .await;
+    assert!(metrics()
+        .await
+        .contains("presently_server_subscriptions_active 1"));
+    // No polling every second: three lease passes on, only the notification's round was
+    // added.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rounds_after = store.history(Some(user), 100).await.unwrap().len();
+    assert_eq!(rounds_after, rounds_before + 1);
+}
