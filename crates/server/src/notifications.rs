@@ -1,10 +1,15 @@
 //! Change notifications (issue 21), sans-IO: which Graph subscriptions on the held mailboxes'
 //! events to create, renew, re-create or delete, and what an incoming notification means.
 //! The caller moves the bytes: it sends the [`SubscriptionOp`]s [`Subscriptions::poll_op`]
-//! hands out, reports their outcome, sleeps until [`Subscriptions::poll_timeout`], and feeds
-//! the webhook's bodies to [`Subscriptions::handle_notification`], which checks each item's
-//! `clientState` (a random secret per subscription, compared in constant time) before it
-//! trusts it.
+//! hands out, reports their outcome and sleeps until [`Subscriptions::poll_timeout`].
+//!
+//! In server mode a notification may reach any worker, not the holder of the mailbox: the
+//! worker that receives it ([`crate::webhook`]) reads it with [`parse_notification`], checks
+//! each item's `clientState` (a random secret per subscription, compared in constant time)
+//! against the subscription recorded in PostgreSQL, and sends the holder the item's
+//! [`NotificationEvent`] (as [`NotificationEvent::to_payload`]), which the holder's book
+//! takes with [`Subscriptions::apply`]. [`Subscriptions::handle_notification`] does both at
+//! once against the book's own subscriptions (one worker, or tests).
 //!
 //! A notification only says "look": the mailbox's incremental delta is what reads the
 //! change, so a lost or duplicated notification costs at most a round trip, and the

@@ -655,7 +655,10 @@ impl Worker {
     }
 
     /// Runs until `shutdown` resolves: leases are maintained every third of the lease time,
-    /// due mailboxes synced in between; then the leases are released.
+    /// due mailboxes synced in between; then the leases are released. With notifications
+    /// on, the subscriptions follow each lease pass, and between passes the loop sleeps
+    /// until a wake-up (a held mailbox's notification: its round runs at once) or the next
+    /// subscription call is due; at shutdown the subscriptions are deleted.
     ///
     /// Presence automation runs as a task of its own, never as a future polled only while
     /// this loop waits: a step frozen between two statements of its transaction (holding a
