@@ -291,6 +291,24 @@ async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(
         presently_server::sync::probe_user_calendar(&graph, &tokens, first, window).await?;
         outln!("calendars: {first}'s is readable");
     }
+    // The users whose group has the server automate presence: the permission it needs.
+    let mut automated = Vec::new();
+    for user in &users {
+        let rules = presently_server::policy::for_user(policy.as_deref(), user, &config.sync)?;
+        if rules.automation == presently_engine::policy::Automation::Server {
+            automated.push(user);
+        }
+    }
+    match automated.first() {
+        Some(first) => {
+            presently_server::sync::probe_user_presence(&graph, &tokens, first).await?;
+            outln!(
+                "presence: automated for {} users; {first}'s can be read (Presence.ReadWrite.All)",
+                automated.len()
+            );
+        }
+        None => outln!("presence: no user's group has the server automate it"),
+    }
     let store = open_store(config, clock).await?;
     let version = store.migrate().await?;
     outln!("database: reachable, schema version {version}");

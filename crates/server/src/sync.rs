@@ -11,6 +11,7 @@ use presently_engine::graph::{CalendarView, GraphClient};
 use presently_engine::store::RoundKind;
 use presently_engine::sync::{plan_round, PageStep, Round, RoundPlan, Source, Window};
 use presently_engine::Clock;
+use secrecy::ExposeSecret as _;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use url::Url;
@@ -120,6 +121,69 @@ pub async fn probe_user_calendar(
         }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Checks, without writing anything, that the app may automate `user`'s presence: the
+/// token's `roles` (when it is a JWT, as the identity platform issues them) must hold
+/// Presence.ReadWrite.All, and Graph must let it read the user's presence (an opaque token,
+/// as the emulator issues, is judged by that read alone).
+pub async fn probe_user_presence(
+    graph: &GraphClient,
+    tokens: &AppTokenSource,
+    user: &str,
+) -> Result<(), ServerError> {
+    const PERMISSION: &str = "Presence.ReadWrite.All";
+    let token = tokens.token().await?;
+    if let Some(roles) = token_roles(token.expose_secret()) {
+        if !roles.iter().any(|r| r.eq_ignore_ascii_case(PERMISSION)) {
+            return Err(ServerError::PermissionMissing {
+                what: format!(
+                    "automating the presence of {user} (the token's roles are {})",
+                    roles.join(", ")
+                ),
+                code: "roles".into(),
+                permission: PERMISSION,
+            });
+        }
+    }
+    let url = graph
+        .url(&format!("/v1.0/users/{}/presence", urlencoding_path(user)))
+        .map_err(ServerError::from)?;
+    match graph.get(url, &token, None).await {
+        Ok(_) => Ok(()),
+        Err(presently_engine::Error::Server {
+            status: 403, code, ..
+        }) => Err(ServerError::PermissionMissing {
+            what: format!("the presence of {user}"),
+            code,
+            permission: PERMISSION,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A user id or UPN as one path segment.
+fn urlencoding_path(user: &str) -> String {
+    url::form_urlencoded::byte_serialize(user.as_bytes()).collect()
+}
+
+/// The `roles` claim of a JWT access token, read without verifying it (only to explain a
+/// refusal before Graph gives one); `None` for a token that is no JWT.
+fn token_roles(token: &str) -> Option<Vec<String>> {
+    use base64::Engine as _;
+    let mut parts = token.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        #[serde(default)]
+        roles: Vec<String>,
+    }
+    serde_json::from_slice::<Claims>(&bytes)
+        .ok()
+        .map(|c| c.roles)
 }
 
 impl SyncContext {
@@ -282,5 +346,41 @@ impl SyncContext {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    #[test]
+    fn the_roles_of_a_jwt_are_read_and_an_opaque_token_has_none() {
+        let encode = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let jwt = format!(
+            "{}.{}.signature",
+            encode(serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+            encode(
+                serde_json::json!({"aud": "https://graph.microsoft.com", "roles": ["Calendars.Read", "Presence.ReadWrite.All"]})
+            )
+        );
+        assert_eq!(
+            token_roles(&jwt),
+            Some(vec![
+                "Calendars.Read".into(),
+                "Presence.ReadWrite.All".into()
+            ])
+        );
+        let without = format!(
+            "{}.{}.s",
+            encode(serde_json::json!({})),
+            encode(serde_json::json!({"aud": "x"}))
+        );
+        assert_eq!(token_roles(&without), Some(Vec::new()));
+        assert_eq!(token_roles("opaque-emulator-token"), None);
+        assert_eq!(token_roles("a.%%%.c"), None);
+        assert_eq!(urlencoding_path("user1@contoso.com"), "user1%40contoso.com");
     }
 }

@@ -44,6 +44,47 @@ async fn check_names_what_is_wrong() {
         "{out}"
     );
     assert!(!out.contains("PRIVATE KEY") && !err.contains("PRIVATE KEY"));
+    assert!(
+        out.contains("presence: no user's group has the server automate it"),
+        "{out}"
+    );
+
+    // The server automates presence: the permission it needs is checked, and named.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[groups]]\nname = \"Everyone\"\ndefault = true\nautomation = \"server\"\n",
+    )
+    .unwrap();
+    let with_policy = format!(
+        "{}\n[policy]\nfile = \"{}\"\n",
+        config_text(&pg.url, &emu, &cert, &users, "w", 60),
+        policy.display()
+    );
+    std::fs::write(&config, &with_policy).unwrap();
+    let (ok, _, err) = run_cli(&config, &["check"]);
+    assert!(!ok, "no presence permission yet");
+    assert!(
+        err.contains("403") && err.contains("Presence.ReadWrite.All"),
+        "{err}"
+    );
+    emu.control()
+        .register_confidential_app(
+            CLIENT_ID,
+            Some(&cert.cert_pem),
+            &[],
+            &["Calendars.Read", "Presence.ReadWrite.All"],
+        )
+        .unwrap();
+    let (ok, out, err) = run_cli(&config, &["check"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "presence: automated for 1 users; {}'s can be read",
+            users[0]
+        )),
+        "{out}"
+    );
 
     std::fs::write(&config, config_text(&pg.url, &emu, &other, &[], "w", 60)).unwrap();
     let (ok, _, err) = run_cli(&config, &["check"]);
