@@ -1270,22 +1270,8 @@ impl Store {
                     [key],
                 )?;
             }
-            let mut line = tx.prepare(
-                "INSERT INTO presence_history
-                    (at_utc, event, profile, appointment_id, subject, presence, until_utc, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
             for row in save.history {
-                line.execute(params![
-                    row.at.timestamp(),
-                    row.event.as_str(),
-                    row.profile,
-                    row.appointment_id,
-                    row.subject,
-                    row.presence,
-                    row.until.map(|t| t.timestamp()),
-                    row.detail
-                ])?;
+                append_history(&tx, row)?;
             }
         }
         if let Some(until) = save.end_pause {
@@ -1581,27 +1567,33 @@ fn swap_in(
     Ok(stats)
 }
 
+/// Appends one presence history line inside `tx`.
+fn append_history(tx: &Transaction<'_>, row: &PresenceHistoryRow) -> Result<(), Error> {
+    tx.prepare_cached(
+        "INSERT INTO presence_history
+            (at_utc, event, profile, appointment_id, subject, presence, until_utc, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        row.at.timestamp(),
+        row.event.as_str(),
+        row.profile,
+        row.appointment_id,
+        row.subject,
+        row.presence,
+        row.until.map(|t| t.timestamp()),
+        row.detail
+    ])?;
+    Ok(())
+}
+
 /// Appends one presence history line inside `tx`; lines older than `keep_after` go.
 fn insert_history(
     tx: &Transaction<'_>,
     row: &PresenceHistoryRow,
     keep_after: DateTime<Utc>,
 ) -> Result<(), Error> {
-    tx.execute(
-        "INSERT INTO presence_history
-            (at_utc, event, profile, appointment_id, subject, presence, until_utc, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            row.at.timestamp(),
-            row.event.as_str(),
-            row.profile,
-            row.appointment_id,
-            row.subject,
-            row.presence,
-            row.until.map(|t| t.timestamp()),
-            row.detail
-        ],
-    )?;
+    append_history(tx, row)?;
     tx.execute(
         "DELETE FROM presence_history WHERE at_utc < ?1",
         [keep_after.timestamp()],
