@@ -356,6 +356,19 @@ pub const MIGRATIONS: &[&str] = &[
     // Rows written before have none and are compared whole, as before.
     "ALTER TABLE appointments ADD COLUMN change_key TEXT;
      ALTER TABLE staged_appointments ADD COLUMN change_key TEXT;",
+    // 15: a seen note is two integers, the calendar's key and the id's key, rather than
+    // both ids as text (~300 bytes): after a first sync's fill a full round notes every
+    // event, and those notes were most of its writes. Two ids of one calendar sharing a
+    // 64-bit key would share a note; lookups of rows still compare the ids.
+    "CREATE TABLE staged_seen_v15 (
+        calendar_key INTEGER NOT NULL,
+        id_key INTEGER NOT NULL,
+        PRIMARY KEY (calendar_key, id_key)
+     ) WITHOUT ROWID;
+     INSERT OR IGNORE INTO staged_seen_v15 (calendar_key, id_key)
+        SELECT presently_id_key(calendar_id), id_key FROM staged_seen;
+     DROP TABLE staged_seen;
+     ALTER TABLE staged_seen_v15 RENAME TO staged_seen;",
 ];
 
 /// What a line of the presence history records; stored (and shown in `--json`) as its
@@ -892,8 +905,8 @@ impl Store {
             [calendar_id],
         )?;
         tx.execute(
-            "DELETE FROM staged_seen WHERE calendar_id = ?1",
-            [calendar_id],
+            "DELETE FROM staged_seen WHERE calendar_key = ?1",
+            [id_key(calendar_id)],
         )?;
         write_sync_state(&tx, calendar_id, state)?;
         tx.commit()?;
@@ -926,28 +939,35 @@ impl Store {
         let sql = swap_sql();
         let removed = tx
             .prepare_cached(&sql.remove_unstaged)?
-            .execute([calendar_id])?;
+            .execute(params![calendar_id, id_key(calendar_id)])?;
         // Only rows that differ are written: after a first sync's fill, none.
         let updated = tx
             .prepare_cached(&sql.update_changed)?
             .execute([calendar_id])?;
         let inserted = tx.prepare_cached(&sql.insert_new)?.execute([calendar_id])?;
-        for table in ["staged_appointments", "staged_seen"] {
-            let others: bool = tx.query_row(
-                &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE calendar_id <> ?1)"),
+        // Seen notes carry the calendar's key; a calendar deleted mid-round leaves its own,
+        // dropped here with the rest when no other round is staged.
+        let calendar_key = id_key(calendar_id);
+        let others: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM staged_appointments WHERE calendar_id <> ?1)
+                OR EXISTS (SELECT 1 FROM staged_seen WHERE calendar_key <> ?2)",
+            params![calendar_id, calendar_key],
+            |r| r.get(0),
+        )?;
+        if others {
+            tx.execute(
+                "DELETE FROM staged_appointments WHERE calendar_id = ?1",
                 [calendar_id],
-                |r| r.get(0),
             )?;
-            if others {
-                tx.execute(
-                    &format!("DELETE FROM {table} WHERE calendar_id = ?1"),
-                    [calendar_id],
-                )?;
-            } else {
-                // With no WHERE, SQLite drops the table's pages at once (its truncate
-                // optimization) rather than deleting row by row through the indexes.
-                tx.execute(&format!("DELETE FROM {table}"), [])?;
-            }
+            tx.execute(
+                "DELETE FROM staged_seen WHERE calendar_key = ?1",
+                [calendar_key],
+            )?;
+        } else {
+            // With no WHERE, SQLite drops the tables' pages at once (its truncate
+            // optimization) rather than deleting row by row through the indexes.
+            tx.execute("DELETE FROM staged_appointments", [])?;
+            tx.execute("DELETE FROM staged_seen", [])?;
         }
         let upserted = updated + inserted;
         write_sync_state(&tx, calendar_id, state)?;
@@ -1366,8 +1386,8 @@ fn swap_sql() -> &'static SwapSql {
                 (SELECT 1 FROM staged_appointments AS s WHERE s.id_key = appointments.id_key
                     AND +s.calendar_id = ?1 AND s.id = appointments.id)
                 AND NOT EXISTS
-                (SELECT 1 FROM staged_seen AS v WHERE v.id_key = appointments.id_key
-                    AND +v.calendar_id = ?1 AND v.id = appointments.id)"
+                (SELECT 1 FROM staged_seen AS v WHERE v.calendar_key = ?2
+                    AND v.id_key = appointments.id_key)"
                 .to_owned(),
             update_changed: format!(
                 "UPDATE appointments SET {set} FROM staged_appointments AS s
@@ -1441,13 +1461,12 @@ fn apply_in(
     } else {
         None
     };
+    let calendar_key = id_key(calendar_id);
     let mut see = tx.prepare_cached(
-        "INSERT INTO staged_seen (calendar_id, id, id_key) SELECT ?1, ?2, ?3
-         WHERE NOT EXISTS (SELECT 1 FROM staged_seen WHERE id_key = ?3 AND +calendar_id = ?1 AND id = ?2)",
+        "INSERT OR IGNORE INTO staged_seen (calendar_key, id_key) VALUES (?1, ?2)",
     )?;
-    let mut unsee = tx.prepare_cached(
-        "DELETE FROM staged_seen WHERE id_key = ?3 AND +calendar_id = ?1 AND id = ?2",
-    )?;
+    let mut unsee =
+        tx.prepare_cached("DELETE FROM staged_seen WHERE calendar_key = ?1 AND id_key = ?2")?;
     for change in changes {
         match change {
             EventChange::Upsert(a) => {
@@ -1507,11 +1526,11 @@ fn apply_in(
                 ];
                 if let Some(same) = same_as_live.as_mut() {
                     if same.query_row(&values[..], |r| r.get::<_, bool>(0))? {
-                        see.execute(params![calendar_id, a.id, key])?;
+                        see.execute(params![calendar_key, key])?;
                         remove.execute(params![calendar_id, a.id, key])?;
                         continue;
                     }
-                    unsee.execute(params![calendar_id, a.id, key])?;
+                    unsee.execute(params![calendar_key, key])?;
                 }
                 // Most writes of a sync are new rows: insert first, else update.
                 let mut written = insert.execute(&values[..])?;
@@ -1526,13 +1545,13 @@ fn apply_in(
             EventChange::Unchanged { id } => {
                 if staging {
                     let key = id_key(id);
-                    see.execute(params![calendar_id, id, key])?;
+                    see.execute(params![calendar_key, key])?;
                     remove.execute(params![calendar_id, id, key])?;
                 }
             }
             EventChange::Removed { id } => {
                 if staging {
-                    unsee.execute(params![calendar_id, id, id_key(id)])?;
+                    unsee.execute(params![calendar_key, id_key(id)])?;
                 }
                 stats.removed += remove.execute(params![calendar_id, id, id_key(id)])?;
             }
