@@ -4,11 +4,13 @@
 use crate::icons::Icons;
 use crate::menu::HostTray;
 use crate::notifications::Notifier;
+use crate::shortcut::JoinShortcut;
 use ksni::TrayMethods;
 use presently_desktop::background::{Background, Integration, Loops, Shown};
 use presently_desktop::handoff::{self, OwnerLock};
 use presently_desktop::presence::RestoreAlert;
 use presently_desktop::settings::Provisioning;
+use presently_desktop::shortcut::{join_next, JoinNext};
 use presently_desktop::sync::RoundEnd;
 use presently_desktop::tray::{self, TrayAction, TrayMenu};
 use presently_engine::paths::Paths;
@@ -199,17 +201,28 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
             tray: tray.is_some(),
         },
     );
-    tracing::info!(tray = tray.is_some(), "in the tray");
+    let (presses, mut press_rx) = unbounded_channel::<()>();
+    let shortcut = JoinShortcut::register(&engine.config().app.join_shortcut, presses);
+    tracing::info!(
+        tray = tray.is_some(),
+        shortcut = shortcut.is_some(),
+        "in the tray"
+    );
 
     let exit = serve(
         &engine,
         &provisioning,
         &background,
-        &mut handover_rx,
-        &mut action_rx,
-        &mut open_rx,
+        Channels {
+            handovers: &mut handover_rx,
+            actions: &mut action_rx,
+            opens: &mut open_rx,
+            presses: &mut press_rx,
+        },
     )
     .await;
+    // Let go of the key grab before the window app, taking over, registers the same one.
+    drop(shortcut);
 
     background.stop(STOP_GRACE).await;
     if let Some(handle) = tray {
@@ -235,31 +248,55 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Handles menu choices, notification buttons, signals and the window app, until one of
-/// them ends the host.
+/// What [`serve`] listens to besides signals.
+struct Channels<'a> {
+    handovers: &'a mut UnboundedReceiver<tokio::net::UnixStream>,
+    actions: &'a mut UnboundedReceiver<TrayAction>,
+    opens: &'a mut UnboundedReceiver<(String, OpenKind)>,
+    presses: &'a mut UnboundedReceiver<()>,
+}
+
+/// Handles menu choices, notification buttons, the join shortcut, signals and the window
+/// app, until one of them ends the host.
 async fn serve(
     engine: &Arc<Engine>,
     provisioning: &Mutex<Provisioning>,
     background: &Background,
-    handovers: &mut UnboundedReceiver<tokio::net::UnixStream>,
-    actions: &mut UnboundedReceiver<TrayAction>,
-    opens: &mut UnboundedReceiver<(String, OpenKind)>,
+    channels: Channels<'_>,
 ) -> Exit {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate()).ok();
     let mut interrupt = signal(SignalKind::interrupt()).ok();
     loop {
         tokio::select! {
-            Some(action) = actions.recv() => {
+            Some(action) = channels.actions.recv() => {
                 if let Some(exit) = act(engine, provisioning, background, action).await {
                     return exit;
                 }
             }
-            Some((id, kind)) = opens.recv() => open_link(engine, &id, kind),
-            Some(stream) = handovers.recv() => return Exit::HandOver(stream),
+            Some((id, kind)) = channels.opens.recv() => open_link(engine, &id, kind),
+            Some(()) = channels.presses.recv() => join_next_meeting(engine),
+            Some(stream) = channels.handovers.recv() => return Exit::HandOver(stream),
             Some(()) = recv(&mut terminate) => return Exit::Quit,
             Some(()) = recv(&mut interrupt) => return Exit::Quit,
         }
+    }
+}
+
+/// The join shortcut was pressed: join the meeting under way or starting within 10
+/// minutes, else open the window on the agenda (the window app decides the same way).
+fn join_next_meeting(engine: &Engine) {
+    let decision = match engine.agenda(None, Some(2)) {
+        Ok(view) => join_next(&view, engine.now()),
+        Err(e) => {
+            tracing::warn!(error = %e, "join shortcut: no agenda");
+            JoinNext::ShowAgenda
+        }
+    };
+    tracing::info!(?decision, "join shortcut pressed");
+    match decision {
+        JoinNext::Join(id) => open_link(engine, &id, OpenKind::Join),
+        JoinNext::ShowAgenda => open_window(&[]),
     }
 }
 

@@ -18,6 +18,8 @@ mod icons;
 mod menu;
 #[cfg(target_os = "linux")]
 mod notifications;
+#[cfg(target_os = "linux")]
+mod shortcut;
 
 fn main() -> std::process::ExitCode {
     #[cfg(target_os = "linux")]

@@ -315,6 +315,44 @@ pub fn close_windows_of(pid: u32) -> Result<Vec<String>, Box<dyn std::error::Err
     Ok(closed)
 }
 
+/// Presses the keys of `keysyms` together and lets them go, as a user would (through
+/// XTEST): e.g. `[XK_CONTROL_L, XK_ALT_L, 0x6a]` is Ctrl+Alt+J.
+pub fn press_keys(keysyms: &[u32]) -> Result<(), Box<dyn std::error::Error>> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{ConnectionExt as _, KEY_PRESS_EVENT, KEY_RELEASE_EVENT};
+    use x11rb::protocol::xtest::ConnectionExt as _;
+    let (conn, root) = display()?;
+    let (min, max) = (conn.setup().min_keycode, conn.setup().max_keycode);
+    let mapping = conn.get_keyboard_mapping(min, max - min + 1)?.reply()?;
+    let per = usize::from(mapping.keysyms_per_keycode.max(1));
+    let keycode = |keysym: u32| -> Result<u8, Box<dyn std::error::Error>> {
+        let index = mapping
+            .keysyms
+            .chunks(per)
+            .position(|syms| syms.contains(&keysym))
+            .ok_or_else(|| format!("no key gives keysym {keysym:#x}"))?;
+        Ok(min + u8::try_from(index)?)
+    };
+    let codes = keysyms
+        .iter()
+        .map(|k| keycode(*k))
+        .collect::<Result<Vec<_>, _>>()?;
+    for code in &codes {
+        conn.xtest_fake_input(KEY_PRESS_EVENT, *code, x11rb::CURRENT_TIME, root, 0, 0, 0)?;
+    }
+    for code in codes.iter().rev() {
+        conn.xtest_fake_input(KEY_RELEASE_EVENT, *code, x11rb::CURRENT_TIME, root, 0, 0, 0)?;
+    }
+    // A round trip: the server has handled the fake input when it answers.
+    conn.get_input_focus()?.reply()?;
+    Ok(())
+}
+
+/// Keysyms [`press_keys`] takes.
+pub const XK_CONTROL_L: u32 = 0xffe3;
+pub const XK_ALT_L: u32 = 0xffe9;
+pub const XK_J: u32 = 0x006a;
+
 /// Viewable top-level windows of `pid`.
 pub fn viewable_windows_of(pid: u32) -> Result<usize, Box<dyn std::error::Error>> {
     let (conn, root) = display()?;

@@ -421,6 +421,24 @@ async fn the_tray_host_shows_the_next_meeting_reminds_joins_and_quits() {
         })
         .await;
 
+        // Ctrl+Alt+J anywhere joins the meeting starting within 10 minutes.
+        until("the join shortcut registered", async || {
+            logs(&data_dir)
+                .contains("global shortcut registered")
+                .then_some(())
+        })
+        .await;
+        presently_e2e::press_keys(&[
+            presently_e2e::XK_CONTROL_L,
+            presently_e2e::XK_ALT_L,
+            presently_e2e::XK_J,
+        ])
+        .expect("press Ctrl+Alt+J");
+        until("the shortcut joined", async || {
+            (opened(&opened_file).iter().filter(|u| *u == join).count() == 3).then_some(())
+        })
+        .await;
+
         // Sync now reaches the server.
         let items = menu_items(&menu).await;
         let before = control.request_count();
