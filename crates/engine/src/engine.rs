@@ -107,10 +107,17 @@ impl Engine {
     /// Opens the engine with the default place for credentials: the OS keyring, or memory
     /// in demo mode (the emulator's tokens are worthless and must not clutter the keyring).
     pub fn open(setup: EngineSetup) -> Result<Self, Error> {
+        Self::open_account(setup, crate::paths::DEFAULT_ACCOUNT)
+    }
+
+    /// [`Engine::open`] for a named account: its sign-in is the keyring entry of profile
+    /// `account` (`default` for the default account), and `setup.paths` must be that
+    /// account's ([`Paths::account`]), so that accounts share neither tokens nor a store.
+    pub fn open_account(setup: EngineSetup, account: &str) -> Result<Self, Error> {
         let credentials: Arc<dyn CredentialStore> = if setup.demo {
             Arc::new(MemoryStore::default())
         } else {
-            Arc::new(KeyringStore::new("default"))
+            Arc::new(KeyringStore::new(account))
         };
         Self::open_with_credentials(setup, credentials)
     }

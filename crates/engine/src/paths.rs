@@ -31,6 +31,31 @@ pub const LOCK_FILE: &str = "owner.lock";
 /// The name of demo mode's directory inside the data directory in force.
 pub const DEMO_DIR: &str = "demo";
 
+/// The directory inside the data directory that holds one directory per named account.
+pub const ACCOUNTS_DIR: &str = "accounts";
+
+/// The account that keeps today's files: the data directory itself, the configuration in
+/// its usual place, keyring profile `default`.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// Checks an account name: 1 to 32 of `a-z`, `0-9` and `-`, not starting with `-`
+/// (`default` names the default account). The name is a directory and a keyring profile,
+/// so nothing else is let through.
+pub fn check_account_name(name: &str) -> Result<(), String> {
+    let ok = (1..=32).contains(&name.len())
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not an account name: use 1 to 32 lowercase letters, digits and dashes, such as work or customer-a"
+        ))
+    }
+}
+
 impl Paths {
     /// Platform defaults, overridden by `PRESENTLY_DATA_DIR` and `PRESENTLY_CONFIG`, and by
     /// an explicit config file (the CLI's `--config`).
@@ -83,6 +108,39 @@ impl Paths {
     /// `PRESENTLY_DATA_DIR` names the data directory.
     pub fn demo(&self) -> Self {
         Self::under(self.data_dir.join(DEMO_DIR))
+    }
+
+    /// A named account's files: store, settings, logs and owner lock in
+    /// `accounts/NAME` inside this data directory, so that no two accounts (nor an account
+    /// and the demo) share a store. `default` is the default account: these paths as they
+    /// are. The name must pass [`check_account_name`].
+    pub fn account(&self, name: &str) -> Result<Self, String> {
+        check_account_name(name)?;
+        if name == DEFAULT_ACCOUNT {
+            return Ok(self.clone());
+        }
+        Ok(Self::under(self.accounts_dir().join(name)))
+    }
+
+    /// Where the named accounts' directories are.
+    pub fn accounts_dir(&self) -> PathBuf {
+        self.data_dir.join(ACCOUNTS_DIR)
+    }
+
+    /// The named accounts that exist (a directory under [`Paths::accounts_dir`] with a
+    /// valid name), sorted; `default` is not among them.
+    pub fn named_accounts(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.accounts_dir()) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n != DEFAULT_ACCOUNT && check_account_name(n).is_ok())
+            .collect();
+        names.sort();
+        names
     }
 
     pub fn store_file(&self) -> PathBuf {
@@ -188,6 +246,63 @@ mod tests {
             real.demo().store_file(),
             dir.path().join("demo").join("presently.db")
         );
+    }
+
+    #[test]
+    fn accounts_never_share_a_store_with_the_default_or_the_demo() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = Paths::resolve_with(None, env(&[("PRESENTLY_DATA_DIR", dir.path())]));
+        let work = real.account("work").unwrap();
+        let customer = real.account("customer-a").unwrap();
+        assert_eq!(work.data_dir, dir.path().join("accounts").join("work"));
+        assert_eq!(work.config_file, work.data_dir.join("config.toml"));
+        assert_eq!(work.config_origin, ConfigOrigin::Default);
+        let demo = real.demo();
+        let all = [&real, &work, &customer, &demo];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a.store_file(), b.store_file());
+                assert_ne!(a.config_file, b.config_file);
+                assert_ne!(a.log_dir, b.log_dir);
+                assert_ne!(a.lock_file(), b.lock_file());
+            }
+        }
+        for file in work.store_files() {
+            assert!(file.starts_with(&work.data_dir), "{file:?}");
+        }
+        // `default` is the default account, files and all.
+        assert_eq!(real.account("default").unwrap(), real);
+        // Only the named accounts' directories are listed, sorted.
+        assert!(real.named_accounts().is_empty());
+        for name in ["work", "customer-a", "Not Valid", "default"] {
+            std::fs::create_dir_all(real.accounts_dir().join(name)).unwrap();
+        }
+        std::fs::write(real.accounts_dir().join("stray-file"), "").unwrap();
+        assert_eq!(real.named_accounts(), ["customer-a", "work"]);
+    }
+
+    #[test]
+    fn account_names_are_checked() {
+        let real = Paths::under("/tmp/presently-test");
+        for bad in [
+            "",
+            "Work",
+            "a b",
+            "../x",
+            "x/y",
+            "-work",
+            "wörk",
+            ".",
+            "..",
+            "work.",
+            &"a".repeat(33),
+        ] {
+            let err = real.account(bad).unwrap_err();
+            assert!(err.contains("not an account name"), "{bad:?}: {err}");
+        }
+        for good in ["work", "customer-a", "t2", &"a".repeat(32)] {
+            assert!(real.account(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

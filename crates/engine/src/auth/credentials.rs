@@ -92,7 +92,8 @@ pub struct KeyringStore {
 }
 
 impl KeyringStore {
-    /// One entry per profile name (`default` for the app and the CLI).
+    /// One entry per profile name: the account's name (`default` for the default account
+    /// of the app and the CLI; a named account of the CLI, `presently --account NAME`, its name).
     pub fn new(profile: &str) -> Self {
         Self {
             user: format!("account:{profile}"),
