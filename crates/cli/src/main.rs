@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use presently_engine::config::Config;
 use presently_engine::engine::sync_loop;
 use presently_engine::engine::SyncOptions;
-use presently_engine::paths::{ConfigOrigin, Paths};
+use presently_engine::paths::{ConfigOrigin, Paths, DEFAULT_ACCOUNT};
 use presently_engine::presence::journal::Resource;
 use presently_engine::presence::runtime as presence_runtime;
 use presently_engine::presence::PlannedTransition;
@@ -22,8 +22,10 @@ use tokio::sync::Notify;
     version,
     about = "Your Microsoft 365 calendar, agenda and presence, from the command line",
     after_help = "Environment:\n  \
-        PRESENTLY_CONFIG    the configuration file (as --config)\n  \
-        PRESENTLY_DATA_DIR  where the local store and the logs are\n  \
+        PRESENTLY_ACCOUNT   the account to use (as --account)\n  \
+        PRESENTLY_CONFIG    the default account's configuration file (as --config)\n  \
+        PRESENTLY_DATA_DIR  where the local store and the logs are (a named account's in\n                      \
+        accounts/NAME there)\n  \
         RUST_LOG            what is logged to stderr and to the log file, e.g. RUST_LOG=info or\n                      \
         RUST_LOG=presently_engine=debug (default: warnings on stderr, info in the file)\n  \
         NO_COLOR            any value turns colours off (they are off when stderr is not a terminal)"
@@ -33,6 +35,11 @@ struct Cli {
     /// a file named here or by PRESENTLY_CONFIG must exist.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The account to use (default: PRESENTLY_ACCOUNT, else the default account). Each
+    /// named account keeps its sign-in, store, settings and logs apart, in accounts/NAME of
+    /// the data directory (settings: its config.toml there); `login` creates it.
+    #[arg(long, global = true, value_name = "NAME", env = "PRESENTLY_ACCOUNT", value_parser = parse_account)]
+    account: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,6 +99,13 @@ enum Command {
         #[command(subcommand)]
         command: Option<CalendarsCommand>,
     },
+    /// List the accounts: the default one and each named one (`--account NAME login`), who
+    /// is signed in to it and when it last synced.
+    Accounts {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the appointments in the local store.
     Agenda {
         /// First day (default: today).
@@ -103,6 +117,9 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// The appointments of every account signed in, merged, each with its account.
+        #[arg(long)]
+        all_accounts: bool,
     },
     /// Run sync and presence automation headless until Ctrl-C or SIGTERM (the daemon).
     Run,
@@ -238,6 +255,12 @@ fn parse_days(text: &str) -> Result<u32, String> {
     }
 }
 
+/// `--account NAME`: `default`, or 1 to 32 lowercase letters, digits and dashes.
+fn parse_account(text: &str) -> Result<String, String> {
+    presently_engine::paths::check_account_name(text)?;
+    Ok(text.to_owned())
+}
+
 /// A calendar date, `2026-11-24`.
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
@@ -298,14 +321,22 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let paths = Paths::resolve(cli.config.clone());
+    let base = Paths::resolve(cli.config.clone());
+    let paths = account_paths(&base, &cli);
     // The daemon's output is what it does: the presence history as it is written.
     let stderr = match cli.command {
         Command::Run => presently_engine::logging::DAEMON_STDERR_DEFAULT,
         _ => "warn",
     };
-    let _log = presently_engine::logging::init_with(&paths.log_dir, "presently-cli", Some(stderr));
-    match run(cli, paths) {
+    // An account's log goes with its files; one that does not exist yet is not created by
+    // logging (`login` creates it).
+    let log_dir = if paths.data_dir.exists() {
+        &paths.log_dir
+    } else {
+        &base.log_dir
+    };
+    let _log = presently_engine::logging::init_with(log_dir, "presently-cli", Some(stderr));
+    match run(cli, base, paths) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if err.is::<Exit>() => {
             std::process::ExitCode::from(err.downcast_ref::<Exit>().map_or(1, |Exit(code)| *code))
@@ -347,7 +378,79 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
-fn run(cli: Cli, paths: Paths) -> Result<()> {
+/// The selected account's files: the default account's as resolved, or a named account's
+/// in `accounts/NAME` of the data directory. `--config` names the configuration file of
+/// the account selected; `PRESENTLY_CONFIG` and the platform's place are the default
+/// account's (a named account reads the config.toml in its own directory).
+fn account_paths(base: &Paths, cli: &Cli) -> Paths {
+    match cli.account.as_deref() {
+        Some(name) if name != DEFAULT_ACCOUNT => {
+            // The name was checked by clap (`parse_account`).
+            let mut paths = base.account(name).unwrap_or_else(|_| base.clone());
+            if let Some(flag) = &cli.config {
+                paths.config_file = flag.clone();
+                paths.config_origin = ConfigOrigin::Flag;
+            }
+            paths
+        }
+        _ => base.clone(),
+    }
+}
+
+/// The account a command works on, for messages and the keyring.
+struct Account {
+    name: String,
+    /// `presently login`, or `presently --account NAME login`.
+    login: String,
+}
+
+impl Account {
+    fn new(name: Option<&str>) -> Self {
+        let name = name.unwrap_or(DEFAULT_ACCOUNT).to_owned();
+        let login = if name == DEFAULT_ACCOUNT {
+            "presently login".to_owned()
+        } else {
+            format!("presently --account {name} login")
+        };
+        Self { name, login }
+    }
+
+    fn is_default(&self) -> bool {
+        self.name == DEFAULT_ACCOUNT
+    }
+
+    fn not_signed_in(&self) -> String {
+        format!("not signed in — run `{}`", self.login)
+    }
+
+    fn expired(&self, why: &str) -> String {
+        format!(
+            "your sign-in no longer works ({why}) — run `{}` to sign in again",
+            self.login
+        )
+    }
+}
+
+fn run(cli: Cli, base: Paths, paths: Paths) -> Result<()> {
+    let account = Account::new(cli.account.as_deref());
+    // A named account exists once `login` created its directory; the other commands do
+    // not create it (a typo would otherwise make an empty account).
+    let creates_account = matches!(
+        cli.command,
+        Command::Login { .. }
+            | Command::Emulator { .. }
+            | Command::Policy { .. }
+            | Command::Accounts { .. }
+    );
+    if !account.is_default() && !creates_account && !paths.data_dir.exists() {
+        anyhow::bail!(
+            "no account {name}; sign in with `presently --account {name} login` (`presently accounts` lists them)",
+            name = account.name
+        );
+    }
+    if !account.is_default() && matches!(cli.command, Command::Login { .. }) {
+        start_account(&base, &paths, &account)?;
+    }
     if let Some((file, origin)) = paths.missing_named_config() {
         anyhow::bail!(
             "the configuration file {} does not exist (named by {}); create it, or name another",
@@ -362,15 +465,15 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
     // its last valid copy), the user's file, the locked keys. The emulator and `policy`
     // read what they need themselves.
     let effective = match &cli.command {
-        Command::Emulator { .. } | Command::Policy { .. } => None,
+        Command::Emulator { .. } | Command::Policy { .. } | Command::Accounts { .. } => None,
         _ => Some(effective_config(&paths)?),
     };
     if let Some(effective) = &effective {
         refuse_by_policy(&cli.command, effective)?;
     }
     let config = effective.map(|e| e.layered.config).unwrap_or_default();
-    check_sign_in(&cli.command, &paths)?;
-    let open_engine = |paths: Paths| open_engine(paths, config.clone());
+    check_sign_in(&cli.command, &paths, &account)?;
+    let open_engine = |paths: Paths| open_engine(paths, config.clone(), &account.name);
     match cli.command {
         Command::Emulator {
             port,
@@ -394,6 +497,7 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             run_emulator(port, today, zone, variance, latency)
         }
         Command::Policy { file, upn } => show_policy(&paths, file, upn),
+        Command::Accounts { json } => list_accounts(&base, json),
         Command::Login { device, timeout } => {
             let engine = open_engine(paths)?;
             runtime()?.block_on(login(&engine, device, timeout))
@@ -427,12 +531,12 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
                     outln!("  authority:   {}", who.authority);
                     outln!("  permissions: {}", who.scopes.join(" "));
                 }
-                None => anyhow::bail!(NOT_SIGNED_IN),
+                None => anyhow::bail!(account.not_signed_in()),
             }
             match expired {
                 // Who it was, and that the sign-in no longer works: not signed in for a script.
                 Some(why) => {
-                    eprintln!("presently: {}", expired_message(&why));
+                    eprintln!("presently: {}", account.expired(&why));
                     Err(Exit(1).into())
                 }
                 None => Ok(()),
@@ -512,7 +616,18 @@ fn run(cli: Cli, paths: Paths) -> Result<()> {
             }
             Ok(())
         }
-        Command::Agenda { from, days, json } => {
+        Command::Agenda {
+            from,
+            days,
+            json,
+            all_accounts: true,
+        } => merged_agenda(&base, &config, from, days, json),
+        Command::Agenda {
+            from,
+            days,
+            json,
+            all_accounts: false,
+        } => {
             let engine = open_engine(paths)?;
             let view = engine.agenda(from, days)?;
             if json {
@@ -913,8 +1028,6 @@ fn show_policy(paths: &Paths, file: Option<PathBuf>, upn: Option<String>) -> Res
     Ok(())
 }
 
-const NOT_SIGNED_IN: &str = "not signed in — run `presently login`";
-
 /// Where the sign-in stands, from the local store (no keyring, no network).
 #[derive(Debug, PartialEq)]
 enum SignIn {
@@ -944,14 +1057,11 @@ fn sign_in_state(paths: &Paths) -> Result<SignIn> {
     })
 }
 
-/// Whether the OS keyring holds a sign-in; a keyring that cannot be read holds none.
-fn keyring_holds_a_sign_in() -> bool {
+/// Whether the OS keyring holds a sign-in for `account`; a keyring that cannot be read
+/// holds none.
+fn keyring_holds_a_sign_in(account: &str) -> bool {
     use presently_engine::auth::{CredentialStore, KeyringStore};
-    matches!(KeyringStore::new("default").load(), Ok(Some(_)))
-}
-
-fn expired_message(why: &str) -> String {
-    format!("your sign-in no longer works ({why}) — run `presently login` to sign in again")
+    matches!(KeyringStore::new(account).load(), Ok(Some(_)))
 }
 
 /// `calendars add-ics | remove | refresh-ics`: calendar subscriptions need no sign-in.
@@ -1037,8 +1147,12 @@ fn print_subscription(subscription: &presently_engine::store::Subscription) -> R
 /// itself. `sync`, `calendars` and `whoami` without a store look in the keyring, which
 /// they need anyway. The configuration was read before (`effective_config`), so a broken
 /// file is what the user hears of.
-fn check_sign_in(command: &Command, paths: &Paths) -> Result<()> {
+fn check_sign_in(command: &Command, paths: &Paths, account: &Account) -> Result<()> {
     let local = match command {
+        // The merged agenda checks each account itself.
+        Command::Agenda {
+            all_accounts: true, ..
+        } => return Ok(()),
         Command::Agenda { .. }
         | Command::Presence {
             command: PresenceCommand::Plan { .. },
@@ -1049,12 +1163,12 @@ fn check_sign_in(command: &Command, paths: &Paths) -> Result<()> {
     match sign_in_state(paths)? {
         // The store was deleted by hand but the keyring still holds the sign-in: sync
         // builds the store again.
-        SignIn::Nobody if !local && keyring_holds_a_sign_in() => Ok(()),
-        SignIn::Nobody | SignIn::SignedOut => anyhow::bail!(NOT_SIGNED_IN),
+        SignIn::Nobody if !local && keyring_holds_a_sign_in(&account.name) => Ok(()),
+        SignIn::Nobody | SignIn::SignedOut => anyhow::bail!(account.not_signed_in()),
         SignIn::Expired(why) if local => {
             eprintln!(
                 "presently: warning: {}; showing the calendar as last synced.",
-                expired_message(&why)
+                account.expired(&why)
             );
             Ok(())
         }
@@ -1115,13 +1229,16 @@ fn forget_store(paths: &Paths) -> Result<()> {
     Ok(())
 }
 
-fn open_engine(paths: Paths, config: Config) -> Result<Engine> {
-    Ok(Engine::open(EngineSetup {
-        paths,
-        config,
-        clock: Arc::new(SystemClock),
-        demo: false,
-    })?)
+fn open_engine(paths: Paths, config: Config, account: &str) -> Result<Engine> {
+    Ok(Engine::open_account(
+        EngineSetup {
+            paths,
+            config,
+            clock: Arc::new(SystemClock),
+            demo: false,
+        },
+        account,
+    )?)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -1232,37 +1349,272 @@ fn format_agenda(view: &agenda::AgendaView) -> String {
             out.push_str("  (nothing scheduled)\n");
         }
         for item in &day.items {
-            let time = if item.all_day {
-                "all day    ".to_owned()
-            } else {
-                format!("{}–{}", clock_time(&item.start), clock_time(&item.end))
-            };
-            let mut flags = Vec::new();
-            if item.cancelled {
-                flags.push("cancelled");
-            }
-            if item.show_as != presently_engine::model::ShowAs::Busy {
-                flags.push(item.show_as.as_str());
-            }
-            if item.join_url.is_some() {
-                flags.push("online");
-            }
-            out.push_str(&format!(
-                "  {time}  {}{}{}\n",
-                item.subject,
-                item.location
-                    .as_deref()
-                    .map(|l| format!(" @ {l}"))
-                    .unwrap_or_default(),
-                if flags.is_empty() {
-                    String::new()
-                } else {
-                    format!("  [{}]", flags.join(", "))
-                }
-            ));
+            out.push_str(&agenda_line(item, ""));
         }
     }
     out
+}
+
+/// One appointment of the table: time, then `account` (empty, or the account's column),
+/// subject, location and flags.
+fn agenda_line(item: &agenda::AgendaItem, account: &str) -> String {
+    let time = if item.all_day {
+        "all day    ".to_owned()
+    } else {
+        format!("{}–{}", clock_time(&item.start), clock_time(&item.end))
+    };
+    let mut flags = Vec::new();
+    if item.cancelled {
+        flags.push("cancelled");
+    }
+    if item.show_as != presently_engine::model::ShowAs::Busy {
+        flags.push(item.show_as.as_str());
+    }
+    if item.join_url.is_some() {
+        flags.push("online");
+    }
+    format!(
+        "  {time}  {account}{}{}{}\n",
+        item.subject,
+        item.location
+            .as_deref()
+            .map(|l| format!(" @ {l}"))
+            .unwrap_or_default(),
+        if flags.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", flags.join(", "))
+        }
+    )
+}
+
+/// Every account: the default one first, then the named ones by name, each with its files.
+fn all_accounts(base: &Paths) -> Vec<(String, Paths)> {
+    let mut accounts = vec![(DEFAULT_ACCOUNT.to_owned(), base.clone())];
+    for name in base.named_accounts() {
+        if let Ok(paths) = base.account(&name) {
+            accounts.push((name, paths));
+        }
+    }
+    accounts
+}
+
+/// `presently --account NAME login` for a named account: creates its directory, and gives
+/// it the default account's settings to start from when it has none of its own (edit its
+/// config.toml to sign in to another tenant or with another application).
+fn start_account(base: &Paths, paths: &Paths, account: &Account) -> Result<()> {
+    let new = !paths.data_dir.exists();
+    paths
+        .make_private()
+        .with_context(|| format!("creating {}", paths.data_dir.display()))?;
+    if paths.config_origin == ConfigOrigin::Default
+        && !paths.config_file.exists()
+        && base.config_file.exists()
+    {
+        std::fs::copy(&base.config_file, &paths.config_file).with_context(|| {
+            format!(
+                "copying {} to {}",
+                base.config_file.display(),
+                paths.config_file.display()
+            )
+        })?;
+        paths.make_private()?;
+        eprintln!(
+            "presently: account {} starts with the settings of {} (its own: {})",
+            account.name,
+            base.config_file.display(),
+            paths.config_file.display()
+        );
+    } else if new {
+        eprintln!(
+            "presently: account {} is in {}",
+            account.name,
+            paths.data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// One line of `presently accounts`.
+struct AccountRow {
+    account: String,
+    upn: Option<String>,
+    /// `signed_in`, `signed_out`, `expired` or `none`.
+    state: &'static str,
+    last_synced_at: Option<DateTime<Utc>>,
+    data_dir: PathBuf,
+}
+
+fn account_row(name: &str, paths: &Paths) -> Result<AccountRow> {
+    let state = match sign_in_state(paths)? {
+        SignIn::Nobody => "none",
+        SignIn::SignedOut => "signed_out",
+        SignIn::Expired(_) => "expired",
+        SignIn::SignedIn => "signed_in",
+    };
+    let last_synced_at = if paths.store_file().exists() {
+        presently_engine::store::Store::open(&paths.store_file())?.last_synced_at()?
+    } else {
+        None
+    };
+    Ok(AccountRow {
+        account: name.to_owned(),
+        upn: effective::stored_upn(paths),
+        state,
+        last_synced_at,
+        data_dir: paths.data_dir.clone(),
+    })
+}
+
+/// `presently accounts`: the default account and the named ones, from their stores (no
+/// keyring, no network).
+fn list_accounts(base: &Paths, json: bool) -> Result<()> {
+    let rows = all_accounts(base)
+        .iter()
+        .map(|(name, paths)| account_row(name, paths).with_context(|| format!("account {name}")))
+        .collect::<Result<Vec<_>>>()?;
+    if json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "account": r.account,
+                    "upn": r.upn,
+                    "state": r.state,
+                    "last_synced_at": r.last_synced_at.map(|t| t.to_rfc3339()),
+                    "data_dir": r.data_dir.display().to_string(),
+                })
+            })
+            .collect();
+        outln!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let name_width = rows
+        .iter()
+        .map(|r| r.account.len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let upn_width = rows
+        .iter()
+        .map(|r| r.upn.as_deref().map_or(1, str::len))
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    outln!(
+        "{:name_width$}  {:upn_width$}  {:15}  LAST SYNC",
+        "ACCOUNT",
+        "USER",
+        "STATE"
+    );
+    for r in &rows {
+        let state = match r.state {
+            "signed_in" => "signed in",
+            "signed_out" => "signed out",
+            "expired" => "sign-in expired",
+            _ => "not signed in",
+        };
+        outln!(
+            "{:name_width$}  {:upn_width$}  {state:15}  {}",
+            r.account,
+            r.upn.as_deref().unwrap_or("-"),
+            r.last_synced_at.map_or("never".to_owned(), |t| t
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string())
+        );
+    }
+    Ok(())
+}
+
+/// `presently agenda --all-accounts`: each signed-in account's agenda, read in the display
+/// zone and over the days of the account selected (`config`), merged by time, each
+/// appointment with its account. Accounts nobody is signed in to are left out; one whose
+/// sign-in expired shows as last synced, with a warning.
+fn merged_agenda(
+    base: &Paths,
+    config: &Config,
+    from: Option<NaiveDate>,
+    days: Option<u32>,
+    json: bool,
+) -> Result<()> {
+    let tz = config.display_timezone();
+    let days = days.unwrap_or(config.agenda.days);
+    let mut merged: std::collections::BTreeMap<NaiveDate, Vec<(String, agenda::AgendaItem)>> =
+        Default::default();
+    let mut shown = 0;
+    for (name, paths) in all_accounts(base) {
+        let account = Account::new(Some(&name));
+        match sign_in_state(&paths).with_context(|| format!("account {name}"))? {
+            SignIn::Nobody | SignIn::SignedOut => continue,
+            SignIn::Expired(why) => eprintln!(
+                "presently: warning: account {name}: {}; showing its calendar as last synced.",
+                account.expired(&why)
+            ),
+            SignIn::SignedIn => {}
+        }
+        let mut account_config = effective_config(&paths)
+            .with_context(|| format!("account {name}"))?
+            .layered
+            .config;
+        account_config.agenda.timezone = Some(tz.name().to_owned());
+        let engine = open_engine(paths, account_config, &name)?;
+        let view = engine
+            .agenda(from, Some(days))
+            .with_context(|| format!("account {name}"))?;
+        shown += 1;
+        for day in view.days {
+            let items = merged.entry(day.date).or_default();
+            items.extend(day.items.into_iter().map(|item| (name.clone(), item)));
+        }
+    }
+    if shown == 0 {
+        anyhow::bail!(
+            "not signed in to any account — run `presently login` or `presently --account NAME login`"
+        );
+    }
+    // All-day appointments first, then by start; the same instant in account order.
+    let key = |item: &agenda::AgendaItem| {
+        (
+            !item.all_day,
+            DateTime::parse_from_rfc3339(&item.start).map_or(0, |t| t.timestamp()),
+        )
+    };
+    for items in merged.values_mut() {
+        items.sort_by_key(|(_, item)| key(item));
+    }
+    if json {
+        // As `agenda --json`: each appointment once (one spanning days is in each), with
+        // its account.
+        let mut seen = std::collections::HashSet::new();
+        let mut list = Vec::new();
+        for (account, item) in merged.values().flatten() {
+            if seen.insert((account, &item.calendar, &item.id)) {
+                let mut value = serde_json::to_value(item)?;
+                if let Some(fields) = value.as_object_mut() {
+                    fields.insert("account".to_owned(), account.clone().into());
+                }
+                list.push(value);
+            }
+        }
+        outln!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let width = merged
+        .values()
+        .flatten()
+        .map(|(account, _)| account.len())
+        .max()
+        .unwrap_or(0);
+    for (date, items) in &merged {
+        outln!("{}", date.format("%A %Y-%m-%d"));
+        if items.is_empty() {
+            outln!("  (nothing scheduled)");
+        }
+        for (account, item) in items {
+            out!("{}", agenda_line(item, &format!("{account:width$}  ")));
+        }
+    }
+    Ok(())
 }
 
 /// `2026-11-24T09:15:00+01:00` → `09:15`.
