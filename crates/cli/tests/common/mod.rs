@@ -21,7 +21,8 @@ pub fn command(dir: &Path) -> Command {
         .env("PRESENTLY_CONFIG", config)
         .env("BROWSER", dir.join("browser.sh"))
         .env("RUST_LOG", "warn")
-        .env_remove("NO_COLOR");
+        .env_remove("NO_COLOR")
+        .env_remove("PRESENTLY_ACCOUNT");
     cmd
 }
 
