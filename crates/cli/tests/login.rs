@@ -311,3 +311,142 @@ async fn after_sign_in_and_sync_all_is_private_and_a_policy_without_microsoft365
     let after = emu.control().request_log();
     assert_eq!(after.len(), before, "requests: {:?}", &after[before..]);
 }
+
+/// Two accounts signed in with the CLI, each to its own emulator: each keeps its own
+/// keyring entry (profile = the account's name), so signing one out leaves the other
+/// signed in, syncing, and in the merged agenda.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: scripts/test.sh runs it under dbus-run-session with gnome-keyring"]
+async fn two_accounts_sign_in_sync_and_sign_out_apart() {
+    let _turn = KEYRING.lock().await;
+    let start = |today: &str| {
+        let today = today.parse().unwrap();
+        async move {
+            Emulator::start(EmulatorConfig {
+                today,
+                seed: Seed::Demo,
+                ..EmulatorConfig::default()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    // Two demo weeks apart, so each account's calendar is its own.
+    let work_emu = start("2026-11-24").await;
+    let customer_emu = start("2026-12-08").await;
+    let dir = tempfile::tempdir().unwrap();
+    // The default account's settings: `--account work login` starts from a copy of them.
+    write_config(
+        dir.path(),
+        &work_emu,
+        "[agenda]\ntimezone = \"Europe/Berlin\"\n",
+    );
+    let customer_dir = dir.path().join("accounts").join("customer");
+    std::fs::create_dir_all(&customer_dir).unwrap();
+    std::fs::write(
+        customer_dir.join("config.toml"),
+        config_for(&customer_emu, "[agenda]\ntimezone = \"Europe/Berlin\"\n"),
+    )
+    .unwrap();
+    install_browser(dir.path());
+
+    let d = dir.path().to_owned();
+    let run = move |args: Vec<&'static str>| {
+        let d = d.clone();
+        async move {
+            tokio::task::spawn_blocking(move || presently(&d, &args))
+                .await
+                .unwrap()
+        }
+    };
+    for account in ["work", "customer"] {
+        let _ = run(vec!["--account", account, "logout"]).await;
+        let out = run(vec!["--account", account, "login"]).await;
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains(DEMO_UPN), "{}", text(&out));
+        let out = run(vec!["--account", account, "sync"]).await;
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("full round"), "{}", text(&out));
+    }
+    assert!(
+        dir.path().join("accounts/work/config.toml").exists(),
+        "login copied the default account's settings"
+    );
+    assert!(dir.path().join("accounts/work/presently.db").exists());
+    assert!(customer_dir.join("presently.db").exists());
+    assert!(
+        !dir.path().join("presently.db").exists(),
+        "the default account is untouched"
+    );
+
+    let out = run(vec!["accounts"]).await;
+    let listing = stdout(&out);
+    assert_eq!(listing.matches("  signed in ").count(), 2, "{listing}");
+    assert!(listing.contains("not signed in"), "{listing}");
+
+    // Each account's agenda is its own week; the merged one has both, labelled.
+    let week = |from: &'static str| vec!["agenda", "--from", from, "--days", "5", "--json"];
+    let agenda = |account: &'static str, from: &'static str| {
+        let run = run.clone();
+        async move {
+            let mut args = vec!["--account", account];
+            args.extend(week(from));
+            let out = run(args).await;
+            assert!(out.status.success(), "{}", text(&out));
+            serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert!(agenda("work", "2026-11-23").await > 0);
+    assert_eq!(agenda("work", "2026-12-07").await, 0);
+    assert!(agenda("customer", "2026-12-07").await > 0);
+    assert_eq!(agenda("customer", "2026-11-23").await, 0);
+    let out = run(vec![
+        "agenda",
+        "--all-accounts",
+        "--from",
+        "2026-11-23",
+        "--days",
+        "19",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let merged = stdout(&out);
+    assert!(merged.contains("  work      "), "{merged}");
+    assert!(merged.contains("  customer  "), "{merged}");
+
+    // Signing the work account out leaves the customer's sign-in, in its own keyring entry.
+    let out = run(vec!["--account", "work", "logout"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(vec!["--account", "work", "whoami"]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("not signed in — run `presently --account work login`"),
+        "{}",
+        text(&out)
+    );
+    let out = run(vec!["--account", "customer", "whoami"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(vec!["--account", "customer", "sync"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("incremental round"), "{}", text(&out));
+    let out = run(vec![
+        "agenda",
+        "--all-accounts",
+        "--from",
+        "2026-11-23",
+        "--days",
+        "19",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let merged = stdout(&out);
+    assert!(!merged.contains("  work  "), "{merged}");
+    assert!(merged.contains("  customer  "), "{merged}");
+    let out = run(vec!["accounts"]).await;
+    assert!(stdout(&out).contains("signed out"), "{}", text(&out));
+    let _ = run(vec!["--account", "customer", "logout"]).await;
+}
