@@ -46,7 +46,7 @@ async fn emulator_with(subject: &str) -> (Emulator, String) {
 
 /// Signs the account `name` of the data directory `dir` in to `emu` and syncs it, through
 /// the library with memory credentials; its configuration is written to its own directory.
-async fn sign_in_and_sync(dir: &Path, name: &str, emu: &Emulator) {
+async fn sign_in_and_sync(dir: &Path, name: &str, emu: &Emulator, more: &str) {
     use presently_engine::auth::MemoryStore;
     use presently_engine::{config::Config, Engine, EngineSetup, FixedClock};
     let paths = Paths::under(dir).account(name).unwrap();
@@ -55,7 +55,7 @@ async fn sign_in_and_sync(dir: &Path, name: &str, emu: &Emulator) {
         &paths.config_file,
         config_for(
             emu,
-            "[agenda]\ntimezone = \"UTC\"\n[features]\npresence = true\n",
+            &format!("[agenda]\ntimezone = \"UTC\"\n[features]\npresence = true\n{more}"),
         ),
     )
     .unwrap();
@@ -91,8 +91,15 @@ async fn two_accounts_each_with_its_own_calendar_listed_selected_and_merged() {
     // The default account's settings point nowhere useful: the named accounts must not
     // read them.
     std::fs::write(d.join("config.toml"), "[agenda]\ntimezone = \"UTC\"\n").unwrap();
-    sign_in_and_sync(d, "work", &work_emu).await;
-    sign_in_and_sync(d, "customer", &customer_emu).await;
+    sign_in_and_sync(d, "work", &work_emu, "").await;
+    // The customer account's own presence rule.
+    sign_in_and_sync(
+        d,
+        "customer",
+        &customer_emu,
+        "[[presence.rules]]\nsubject_contains = \"review\"\nprofile = \"Focus\"\n",
+    )
+    .await;
 
     // `presently accounts`: the default one (nobody signed in), then the named ones.
     let out = presently(d, &["accounts"]);
@@ -189,6 +196,25 @@ async fn two_accounts_each_with_its_own_calendar_listed_selected_and_merged() {
             ("work".to_owned(), "Work standup".to_owned())
         ]
     );
+
+    // Presence automation plans per account, with the account's rules.
+    let plan = |account: &str| {
+        let out = presently(d, &["--account", account, "presence", "plan"]);
+        assert!(out.status.success(), "{}", text(&out));
+        stdout(&out)
+    };
+    let work_plan = plan("work");
+    assert!(
+        work_plan.contains("In a meeting · Work standup"),
+        "{work_plan}"
+    );
+    assert!(!work_plan.contains("Customer review"), "{work_plan}");
+    let customer_plan = plan("customer");
+    assert!(
+        customer_plan.contains("Focus · Customer review"),
+        "{customer_plan}"
+    );
+    assert!(!customer_plan.contains("Work standup"), "{customer_plan}");
 
     // Presence skip is the selected account's: the customer's appointment is skipped, the
     // work one is not.
