@@ -38,7 +38,7 @@ struct Cli {
     /// The account to use (default: PRESENTLY_ACCOUNT, else the default account). Each
     /// named account keeps its sign-in, store, settings and logs apart, in accounts/NAME of
     /// the data directory (settings: its config.toml there); `login` creates it.
-    #[arg(long, global = true, value_name = "NAME", env = "PRESENTLY_ACCOUNT", value_parser = parse_account)]
+    #[arg(long, global = true, value_name = "NAME", value_parser = parse_account)]
     account: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -320,7 +320,27 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // PRESENTLY_ACCOUNT when --account is not given; empty, it names none (as the other
+    // PRESENTLY_ variables).
+    if cli.account.is_none() {
+        match std::env::var_os("PRESENTLY_ACCOUNT") {
+            Some(value) if !value.is_empty() => {
+                match value
+                    .to_str()
+                    .ok_or_else(|| "not text".to_owned())
+                    .and_then(parse_account)
+                {
+                    Ok(name) => cli.account = Some(name),
+                    Err(e) => {
+                        eprintln!("presently: PRESENTLY_ACCOUNT: {e}");
+                        return std::process::ExitCode::from(2);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
     let base = Paths::resolve(cli.config.clone());
     let paths = account_paths(&base, &cli);
     // The daemon's output is what it does: the presence history as it is written.

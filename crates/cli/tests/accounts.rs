@@ -154,6 +154,28 @@ async fn two_accounts_each_with_its_own_calendar_listed_selected_and_merged() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout(&out).contains("Customer review"), "{}", text(&out));
     assert!(!stdout(&out).contains("Work standup"), "{}", text(&out));
+    // An empty PRESENTLY_ACCOUNT names none; a bad one is refused.
+    let out = command(d)
+        .env("PRESENTLY_ACCOUNT", "")
+        .args(["agenda"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).contains("not signed in — run `presently login`"),
+        "{}",
+        text(&out)
+    );
+    let out = command(d)
+        .env("PRESENTLY_ACCOUNT", "Work")
+        .args(["agenda"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("PRESENTLY_ACCOUNT: \"Work\" is not an account name"),
+        "{}",
+        text(&out)
+    );
     let out = presently(d, &["agenda"]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
