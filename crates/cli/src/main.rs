@@ -1459,7 +1459,7 @@ fn start_account(base: &Paths, paths: &Paths, account: &Account) -> Result<()> {
 struct AccountRow {
     account: String,
     upn: Option<String>,
-    /// `signed_in`, `signed_out`, `expired` or `none`.
+    /// `signed_in`, `signed_out`, `expired`, `none`, or `unreadable` (the store).
     state: &'static str,
     last_synced_at: Option<DateTime<Utc>>,
     data_dir: PathBuf,
@@ -1489,10 +1489,33 @@ fn account_row(name: &str, paths: &Paths) -> Result<AccountRow> {
 /// `presently accounts`: the default account and the named ones, from their stores (no
 /// keyring, no network).
 fn list_accounts(base: &Paths, json: bool) -> Result<()> {
-    let rows = all_accounts(base)
+    // An account whose store cannot be read is listed as such, after the others' lines the
+    // command fails.
+    let mut unreadable = 0u64;
+    let rows: Vec<AccountRow> = all_accounts(base)
         .iter()
-        .map(|(name, paths)| account_row(name, paths).with_context(|| format!("account {name}")))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|(name, paths)| {
+            account_row(name, paths).unwrap_or_else(|err| {
+                eprintln!("presently: account {name}: {err:#}");
+                unreadable += 1;
+                AccountRow {
+                    account: name.clone(),
+                    upn: None,
+                    state: "unreadable",
+                    last_synced_at: None,
+                    data_dir: paths.data_dir.clone(),
+                }
+            })
+        })
+        .collect();
+    let result = if unreadable > 0 {
+        Err(anyhow::anyhow!(
+            "{} could not be read",
+            plural(unreadable, "account's store", "accounts' stores")
+        ))
+    } else {
+        Ok(())
+    };
     if json {
         let list: Vec<serde_json::Value> = rows
             .iter()
@@ -1507,7 +1530,7 @@ fn list_accounts(base: &Paths, json: bool) -> Result<()> {
             })
             .collect();
         outln!("{}", serde_json::to_string_pretty(&list)?);
-        return Ok(());
+        return result;
     }
     let name_width = rows
         .iter()
@@ -1532,6 +1555,7 @@ fn list_accounts(base: &Paths, json: bool) -> Result<()> {
             "signed_in" => "signed in",
             "signed_out" => "signed out",
             "expired" => "sign-in expired",
+            "unreadable" => "unreadable",
             _ => "not signed in",
         };
         outln!(
@@ -1543,7 +1567,7 @@ fn list_accounts(base: &Paths, json: bool) -> Result<()> {
                 .to_string())
         );
     }
-    Ok(())
+    result
 }
 
 /// `presently agenda --all-accounts`: each signed-in account's agenda, read in the display

@@ -265,6 +265,29 @@ async fn two_accounts_each_with_its_own_calendar_listed_selected_and_merged() {
         text(&out)
     );
     assert!(!d.join("accounts").join("partner").exists());
+    // A store that cannot be read is listed as such; the others still are, and the
+    // command fails.
+    let broken = d.join("accounts").join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("presently.db"), "not a database").unwrap();
+    let out = presently(d, &["accounts"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let listing = stdout(&out);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("broken") && l.contains("unreadable")),
+        "{}",
+        text(&out)
+    );
+    assert!(listing.lines().any(|l| l.starts_with("work ")), "{listing}");
+    assert!(
+        stderr(&out).contains("1 account's store could not be read"),
+        "{}",
+        text(&out)
+    );
+    std::fs::remove_dir_all(&broken).unwrap();
+
     // A name that cannot be a directory is refused.
     let out = presently(d, &["--account", "../work", "agenda"]);
     assert!(!out.status.success(), "{}", text(&out));
