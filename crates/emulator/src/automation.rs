@@ -619,6 +619,8 @@ pub struct AutomationState {
     pub calls: Vec<PresenceCall>,
     /// Counted failures of the Graph presence and mailbox settings endpoints.
     pub presence_failures: VecDeque<CountedFailure>,
+    /// Graph presence calls held back before they are served (`Control::hold_presence_calls`).
+    pub presence_gate: Option<PresenceGate>,
     pub webex_failures: VecDeque<CountedFailure>,
     pub webex: BTreeMap<String, Value>,
     pub webex_tokens: HashSet<String>,
@@ -633,6 +635,57 @@ pub struct AutomationState {
     /// The presence and mailbox settings of the tenant's other users (server mode's
     /// `/users/{id}/…` calls with an app-only token), by object id.
     pub tenant: HashMap<String, TenantAutomation>,
+}
+
+/// Graph presence calls of one kind held back before they are served, until opened: a
+/// call in flight for as long as a test needs.
+#[derive(Debug)]
+pub struct PresenceGate {
+    kind: String,
+    /// Only calls addressed to this tenant user (`None`: any).
+    user: Option<String>,
+    /// Calls still to hold back.
+    remaining: u32,
+    /// Calls held back so far.
+    pub held: u32,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl PresenceGate {
+    pub fn new(kind: &str, user: Option<&str>, count: u32) -> PresenceGate {
+        PresenceGate {
+            kind: kind.to_owned(),
+            user: user.map(str::to_owned),
+            remaining: count,
+            held: 0,
+            open: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// Whether a call of `kind` to `user` is held back: what to wait on until the gate
+    /// opens.
+    pub fn admit(
+        &mut self,
+        kind: &str,
+        user: Option<&str>,
+    ) -> Option<tokio::sync::watch::Receiver<bool>> {
+        let addressed = match (&self.user, user) {
+            (None, _) => true,
+            (Some(want), Some(user)) => want.eq_ignore_ascii_case(user),
+            (Some(_), None) => false,
+        };
+        if self.remaining == 0 || kind != self.kind || !addressed {
+            return None;
+        }
+        self.remaining -= 1;
+        self.held += 1;
+        Some(self.open.subscribe())
+    }
+
+    /// Lets the calls held back go on.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
 }
 
 /// One tenant user's presence and mailbox settings.
@@ -650,6 +703,7 @@ impl AutomationState {
             mailbox_settings: default_mailbox_settings(zone, Utc::now()),
             calls: Vec::new(),
             presence_failures: VecDeque::new(),
+            presence_gate: None,
             webex_failures: VecDeque::new(),
             webex: BTreeMap::new(),
             webex_tokens: HashSet::new(),

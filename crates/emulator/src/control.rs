@@ -891,6 +891,37 @@ impl Control {
         self.fail_next_presence_calls_with_retry_after(count, status, retry);
     }
 
+    /// Holds back the next `count` Graph presence calls of `kind` (`setPresence`,
+    /// `clearPresence`, ..., as [`PresenceCall::kind`]) addressed to tenant user `user`
+    /// (`None`: any user) before they are served, until [`Control::release_presence_calls`]
+    /// (or the emulator stops): a call in flight for as long as a test needs. A gate already
+    /// set is replaced (the calls it held go on).
+    pub fn hold_presence_calls(&self, kind: &str, user: Option<&str>, count: u32) {
+        let mut a = self.st.automation();
+        if let Some(old) = a.presence_gate.take() {
+            old.open();
+        }
+        a.presence_gate = Some(automation::PresenceGate::new(kind, user, count));
+    }
+
+    /// How many calls the gate of [`Control::hold_presence_calls`] has held back (0 once
+    /// released).
+    pub fn held_presence_calls(&self) -> u32 {
+        self.st
+            .automation()
+            .presence_gate
+            .as_ref()
+            .map_or(0, |g| g.held)
+    }
+
+    /// Lets the calls held back by [`Control::hold_presence_calls`] go on, and holds back
+    /// no more.
+    pub fn release_presence_calls(&self) {
+        if let Some(gate) = self.st.automation().presence_gate.take() {
+            gate.open();
+        }
+    }
+
     /// As [`Control::fail_next_presence_calls`], with an explicit `Retry-After` (seconds).
     pub fn fail_next_presence_calls_with_retry_after(
         &self,

@@ -81,10 +81,24 @@ fn kind_of(method: &Method, path: &str) -> &'static str {
 
 /// Records every call with its outcome, and answers the counted failures of
 /// `Control::fail_next_presence_calls` (the call is recorded with the failure's status).
+/// A call `Control::hold_presence_calls` holds back waits first, until
+/// `Control::release_presence_calls`.
 async fn record_and_fail(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let at = Utc::now();
     let kind = kind_of(req.method(), req.uri().path());
     let user = path_user(req.uri().path());
+    let gate = st
+        .automation()
+        .presence_gate
+        .as_mut()
+        .and_then(|g| g.admit(kind, user.as_deref()));
+    if let Some(mut open) = gate {
+        tracing::debug!(kind, "presence call held back");
+        tokio::select! {
+            _ = open.wait_for(|o| *o) => {}
+            () = st.stopped() => {}
+        }
+    }
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 4 << 20)
         .await
