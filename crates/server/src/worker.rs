@@ -25,8 +25,13 @@ pub struct WorkerOptions {
 pub struct LeasePass {
     pub claimed: Vec<String>,
     pub lost: Vec<String>,
-    /// Given up to make room for other workers (above this worker's fair share).
+    /// Given up to make room for other workers (above this worker's fair share), released
+    /// in this pass.
     pub released: Vec<String>,
+    /// Given up, but still held (and renewed) until presence automation has let them go: a
+    /// write on its way for one of them finishes under this worker's lease (see
+    /// [`Worker::run`]).
+    pub releasing: Vec<String>,
 }
 
 /// Where the list of users to sync comes from, asked at every lease pass: users join and
@@ -52,6 +57,24 @@ pub struct Worker {
     changed: Arc<Changed>,
     /// Change notifications, when on.
     notifying: Option<Notifying>,
+    /// Leases given up (above the fair share) but held, renewed and neither synced nor
+    /// automated, until presence automation has let them go: each with the generation of
+    /// the leases published to it that left the mailbox out (`None`: not published yet).
+    releasing: HashMap<String, Option<u64>>,
+    /// The generation of the leases last published to presence automation.
+    generation: u64,
+    /// The generation of leases presence automation works with (while [`Worker::run`]
+    /// runs it; without it, given-up leases are released at once).
+    presence_acks: Option<tokio::sync::watch::Receiver<u64>>,
+}
+
+/// The leases presence automation is to work with, numbered. Presence acknowledges a
+/// generation once it works with its leases only: no step of a mailbox left out is under
+/// way any more, and none begins.
+#[derive(Debug, Clone, Default)]
+struct Published {
+    generation: u64,
+    leases: HashMap<String, Lease>,
 }
 
 /// Change notifications of the held mailboxes: their subscriptions, and the wake-ups the
@@ -90,6 +113,15 @@ struct GraphSubscription {
     expiration_date_time: DateTime<Utc>,
 }
 
+/// Waits for presence automation's next acknowledgement, for ever when it does not run;
+/// `None` once it has stopped.
+async fn next_ack(acks: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<()> {
+    match acks {
+        Some(rx) => rx.changed().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
 /// Waits for the next wake-up, for ever when there is no `LISTEN` connection.
 async fn next_wake(wakes: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Wake>>) -> Option<Wake> {
     match wakes {
@@ -124,15 +156,27 @@ const PRESENCE_MAX_STEP: std::time::Duration = std::time::Duration::from_secs(30
 
 /// Runs presence automation for the leases `leases` says are held, until dropped: a pass
 /// whenever the leases change, a round changed appointments, or the next automation is due;
-/// in between it sleeps.
+/// in between it sleeps. Before each pass, `acks` says which generation of the leases it
+/// works with: a mailbox left out of it is no longer automated (the pass before, which may
+/// have stepped it, is over), so the worker may release it.
 async fn run_presence(
     mut runner: crate::presence::PresenceRunner,
-    mut leases: tokio::sync::watch::Receiver<HashMap<String, Lease>>,
+    mut leases: tokio::sync::watch::Receiver<Published>,
+    acks: tokio::sync::watch::Sender<u64>,
     changed: Arc<Changed>,
     clock: Arc<dyn presently_engine::Clock>,
 ) {
     loop {
-        let held = leases.borrow_and_update().clone();
+        let (generation, held) = {
+            let published = leases.borrow_and_update();
+            (published.generation, published.leases.clone())
+        };
+        // The pass drops the automations of the mailboxes left out before it steps any.
+        acks.send_if_modified(|acked| {
+            let new = *acked != generation;
+            *acked = generation;
+            new
+        });
         let dirty = changed.take();
         runner.pass(&held, &dirty).await;
         let now = clock.now();
@@ -172,6 +216,9 @@ impl Worker {
             presence: None,
             changed: Arc::new(Changed::default()),
             notifying: None,
+            releasing: HashMap::new(),
+            generation: 0,
+            presence_acks: None,
         }
     }
 
@@ -197,7 +244,7 @@ impl Worker {
     /// Makes the subscriptions match the held mailboxes and sends every call due now:
     /// creations, renewals, deletions of mailboxes given up.
     pub async fn drive_subscriptions(&mut self) {
-        let held = self.held();
+        let held = self.serving();
         let Some(mut n) = self.notifying.take() else {
             return;
         };
@@ -368,7 +415,9 @@ impl Worker {
                     tracing::warn!("an unknown wake-up payload was ignored");
                     return false;
                 };
-                if !self.leases.contains_key(event.mailbox()) {
+                if !self.leases.contains_key(event.mailbox())
+                    || self.releasing.contains_key(event.mailbox())
+                {
                     return false;
                 }
                 if let Some(n) = self.notifying.as_mut() {
@@ -415,19 +464,72 @@ impl Worker {
         self
     }
 
-    /// The leases to tell presence automation about, if they changed (not their renewals).
-    fn publish(&self, tx: &tokio::sync::watch::Sender<HashMap<String, Lease>>) {
-        tx.send_if_modified(|shown| {
-            let same = shown.len() == self.leases.len()
-                && self
-                    .leases
+    /// The leases to tell presence automation about, if they changed (not their renewals):
+    /// those held but for the ones being released, as a new generation.
+    fn publish(&mut self, tx: &tokio::sync::watch::Sender<Published>) {
+        let serving: HashMap<String, Lease> = self
+            .leases
+            .iter()
+            .filter(|(m, _)| !self.releasing.contains_key(*m))
+            .map(|(m, l)| (m.clone(), l.clone()))
+            .collect();
+        let generation = self.generation + 1;
+        let sent = tx.send_if_modified(|shown| {
+            let same = shown.leases.len() == serving.len()
+                && serving
                     .iter()
-                    .all(|(m, l)| shown.get(m).is_some_and(|s| s.token == l.token));
+                    .all(|(m, l)| shown.leases.get(m).is_some_and(|s| s.token == l.token));
             if !same {
-                *shown = self.leases.clone();
+                *shown = Published {
+                    generation,
+                    leases: serving,
+                };
             }
             !same
         });
+        if sent {
+            self.generation = generation;
+        }
+        // The generation in force leaves out every mailbox being released.
+        for g in self.releasing.values_mut() {
+            g.get_or_insert(self.generation);
+        }
+    }
+
+    /// Releases the leases given up whose mailboxes presence automation has let go (all of
+    /// them when it does not run); returns their mailboxes.
+    async fn release_let_go(&mut self) -> Result<Vec<String>, ServerError> {
+        let acked = self.presence_acks.as_ref().map(|rx| *rx.borrow());
+        let let_go: Vec<Lease> = self
+            .releasing
+            .iter()
+            .filter(|(_, g)| match (acked, g) {
+                (None, _) => true,
+                (Some(acked), Some(g)) => *g <= acked,
+                (Some(_), None) => false,
+            })
+            .filter_map(|(m, _)| self.leases.get(m).cloned())
+            .collect();
+        if let_go.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.ctx.store.release(&let_go).await?;
+        let mut released = Vec::new();
+        for lease in let_go {
+            tracing::info!(mailbox = %lease.mailbox, "released for another worker: presence automation has let it go");
+            self.forget(&lease.mailbox);
+            released.push(lease.mailbox);
+        }
+        released.sort();
+        self.update_gauges();
+        Ok(released)
+    }
+
+    /// Forgets a lease lost or released.
+    fn forget(&mut self, mailbox: &str) {
+        self.leases.remove(mailbox);
+        self.next_round.remove(mailbox);
+        self.releasing.remove(mailbox);
     }
 
     /// Keeps `metrics` up to date.
@@ -483,11 +585,24 @@ impl Worker {
         Ok(())
     }
 
-    /// The mailboxes this worker believes it holds, sorted.
+    /// The mailboxes this worker believes it holds, sorted (those given up but not yet
+    /// released included).
     pub fn held(&self) -> Vec<String> {
         let mut held: Vec<String> = self.leases.keys().cloned().collect();
         held.sort();
         held
+    }
+
+    /// The mailboxes held and not given up, sorted: those synced and automated.
+    pub fn serving(&self) -> Vec<String> {
+        let mut serving: Vec<String> = self
+            .leases
+            .keys()
+            .filter(|m| !self.releasing.contains_key(*m))
+            .cloned()
+            .collect();
+        serving.sort();
+        serving
     }
 
     /// The lease this worker believes it holds on `mailbox`.
@@ -496,19 +611,20 @@ impl Worker {
     }
 
     /// Brings the users up to date, renews the leases held and forgets the lost ones, then
-    /// releases what is above this worker's fair share or claims free and expired mailboxes
-    /// up to it.
+    /// gives up what is above this worker's fair share or claims free and expired mailboxes
+    /// up to it. Leases given up are released at once, but while [`Worker::run`] runs
+    /// presence automation: then they are held (renewed, not synced) until it has let their
+    /// mailboxes go, and released by the pass or wake-up that sees it.
     #[tracing::instrument(skip_all, fields(worker = %self.options.worker_id))]
     pub async fn maintain_leases(&mut self) -> Result<LeasePass, ServerError> {
         self.refresh_users().await?;
-        let store = &self.ctx.store;
+        let store = self.ctx.store.clone();
         let held: Vec<Lease> = self.leases.values().cloned().collect();
         let (kept, lost) = store.renew(&held, self.options.lease_for).await?;
         let mut pass = LeasePass::default();
         for lease in lost {
             tracing::warn!(mailbox = %lease.mailbox, token = lease.token, "lease lost");
-            self.leases.remove(&lease.mailbox);
-            self.next_round.remove(&lease.mailbox);
+            self.forget(&lease.mailbox);
             pass.lost.push(lease.mailbox);
         }
         for lease in kept {
@@ -521,19 +637,36 @@ impl Worker {
             .heartbeat(&self.options.worker_id, self.options.lease_for)
             .await?;
         let share = ((enabled + live - 1) / live).min(self.options.max_mailboxes);
-        let excess = self.leases.len() as i64 - share;
+        let excess = self.leases.len().saturating_sub(self.releasing.len()) as i64 - share;
         if excess > 0 {
-            let mut held: Vec<Lease> = self.leases.values().cloned().collect();
+            let mut held: Vec<Lease> = self
+                .leases
+                .values()
+                .filter(|l| !self.releasing.contains_key(&l.mailbox))
+                .cloned()
+                .collect();
             held.sort_by(|a, b| b.mailbox.cmp(&a.mailbox));
             let give_up: Vec<Lease> = held.into_iter().take(excess as usize).collect();
-            store.release(&give_up).await?;
-            for lease in give_up {
-                tracing::info!(mailbox = %lease.mailbox, live, share, "released for another worker");
-                self.leases.remove(&lease.mailbox);
-                self.next_round.remove(&lease.mailbox);
-                pass.released.push(lease.mailbox);
+            if self.presence_acks.is_some() {
+                // Presence automation may have a write on its way for one: released once
+                // it has let them go, a new holder never sends that write again.
+                for lease in give_up {
+                    tracing::info!(mailbox = %lease.mailbox, live, share, "giving up for another worker once presence automation lets it go");
+                    self.next_round.remove(&lease.mailbox);
+                    self.releasing.insert(lease.mailbox.clone(), None);
+                    pass.releasing.push(lease.mailbox);
+                }
+            } else {
+                store.release(&give_up).await?;
+                for lease in give_up {
+                    tracing::info!(mailbox = %lease.mailbox, live, share, "released for another worker");
+                    self.forget(&lease.mailbox);
+                    pass.released.push(lease.mailbox);
+                }
             }
         }
+        pass.released.extend(self.release_let_go().await?);
+        // Leases being released still count: the worker never holds more than its share.
         let room = share - self.leases.len() as i64;
         let claimed = store
             .claim(&self.options.worker_id, room, self.options.lease_for)
@@ -546,6 +679,7 @@ impl Worker {
         pass.claimed.sort();
         pass.lost.sort();
         pass.released.sort();
+        pass.releasing.sort();
         if let Some(metrics) = &self.metrics {
             metrics.leases_lost.inc_by(pass.lost.len() as u64);
             metrics.lease_pass_succeeded(self.ctx.clock.now());
@@ -563,6 +697,7 @@ impl Worker {
         let due: Vec<Lease> = self
             .leases
             .values()
+            .filter(|l| !self.releasing.contains_key(&l.mailbox))
             .filter(|l| force || self.next_round.get(&l.mailbox).is_none_or(|t| *t <= now))
             .cloned()
             .collect();
@@ -598,8 +733,7 @@ impl Worker {
         };
         for mailbox in lost.into_inner().unwrap_or_else(|p| p.into_inner()) {
             tracing::warn!(%mailbox, "lease lost during the pass");
-            self.leases.remove(&mailbox);
-            self.next_round.remove(&mailbox);
+            self.forget(&mailbox);
         }
         let finished = self.ctx.clock.now();
         let next = finished + self.options.interval;
@@ -608,8 +742,7 @@ impl Worker {
             .map(|(lease, result)| {
                 let outcome = match &result {
                     Err(ServerError::Fenced { .. }) => {
-                        self.leases.remove(&lease.mailbox);
-                        self.next_round.remove(&lease.mailbox);
+                        self.forget(&lease.mailbox);
                         "fenced"
                     }
                     Err(e) => {
@@ -650,12 +783,17 @@ impl Worker {
     pub async fn release_all(&mut self) -> Result<(), ServerError> {
         let held: Vec<Lease> = self.leases.drain().map(|(_, l)| l).collect();
         self.next_round.clear();
+        self.releasing.clear();
         self.ctx.store.release(&held).await?;
         self.ctx.store.leave(&self.options.worker_id).await
     }
 
     /// Runs until `shutdown` resolves: leases are maintained every third of the lease time,
-    /// due mailboxes synced in between; then the leases are released. With notifications
+    /// due mailboxes synced in between; then the leases are released. A lease given up to
+    /// another worker (above the fair share) is released only once presence automation has
+    /// let its mailbox go: a write on its way for it is answered and its outcome stored
+    /// under this worker's lease first, so the next holder never sends it again. Until then
+    /// the lease is renewed, and the mailbox neither synced nor automated. With notifications
     /// on, the subscriptions follow each lease pass, and between passes the loop sleeps
     /// until a wake-up (a held mailbox's notification: its round runs at once) or the next
     /// subscription call is due; at shutdown the subscriptions are deleted.
@@ -671,21 +809,27 @@ impl Worker {
     ) -> Result<(), ServerError> {
         tokio::pin!(shutdown);
         let tick = self.renew_every();
-        let (leases_tx, leases_rx) = tokio::sync::watch::channel(HashMap::new());
+        let (leases_tx, leases_rx) = tokio::sync::watch::channel(Published::default());
+        let (acks_tx, acks_rx) = tokio::sync::watch::channel(0);
         let mut presence = self.presence.take().map(|runner| {
             let changed = self.changed.clone();
             let clock = self.ctx.clock.clone();
-            tokio::spawn(run_presence(runner, leases_rx, changed, clock))
+            tokio::spawn(run_presence(runner, leases_rx, acks_tx, changed, clock))
         });
+        if presence.is_some() {
+            self.presence_acks = Some(acks_rx);
+        }
+        let mut acks = self.presence_acks.clone();
         let mut wakes = self.notifying.as_mut().and_then(|n| n.wakes.take());
         'serving: loop {
             match self.maintain_leases().await {
                 Ok(pass)
                     if !pass.claimed.is_empty()
                         || !pass.lost.is_empty()
-                        || !pass.released.is_empty() =>
+                        || !pass.released.is_empty()
+                        || !pass.releasing.is_empty() =>
                 {
-                    tracing::info!(claimed = ?pass.claimed, lost = ?pass.lost, released = ?pass.released, held = self.leases.len(), "leases");
+                    tracing::info!(claimed = ?pass.claimed, lost = ?pass.lost, released = ?pass.released, releasing = ?pass.releasing, held = self.leases.len(), "leases");
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code(), error = %e, "lease maintenance failed"),
@@ -724,6 +868,20 @@ impl Worker {
                     _ = tokio::time::sleep_until(next_pass) => break,
                     _ = tokio::time::sleep_until(book), if book < next_pass => {
                         self.drive_subscriptions().await;
+                    }
+                    ack = next_ack(&mut acks) => {
+                        if ack.is_none() {
+                            // Presence automation stopped: the next lease pass stops too.
+                            acks = None;
+                            continue;
+                        }
+                        match self.release_let_go().await {
+                            Ok(released) if !released.is_empty() => {
+                                tracing::info!(?released, held = self.leases.len(), "leases");
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(code = e.code(), error = %e, "cannot release the leases given up; trying again at the next lease pass"),
+                        }
                     }
                     wake = next_wake(&mut wakes) => {
                         let Some(wake) = wake else {

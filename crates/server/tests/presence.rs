@@ -532,3 +532,176 @@ async fn a_presence_step_waiting_inside_its_transaction_does_not_hang_the_worker
     let m = store.mailboxes().await.unwrap();
     assert_eq!(m[0].owner, None, "released on stop");
 }
+
+/// A poll of `check` every 20 ms for `period`: it must hold throughout (what must not
+/// happen within a time, which nothing notifies).
+async fn holds_for<F, Fut>(period: std::time::Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let deadline = std::time::Instant::now() + period;
+    while std::time::Instant::now() < deadline {
+        if let Err(e) = check().await {
+            panic!("{what}: {e}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// docs/server.md §7's double write. A worker above its fair share (a second worker
+/// joined) gives a mailbox up while its `setPresence` for that mailbox is on its way: the
+/// lease row is released only once presence automation has let the mailbox go (the write
+/// answered and its outcome stored under the old lease). Released at once, the new holder
+/// would load the journal with the write's outcome unknown, read the presence back before
+/// the write landed and send it again: Graph would get the same transition twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_rebalanced_away_moves_only_once_its_presence_write_is_done() {
+    let f = Fixture::new(&["Calendars.Read", "Presence.ReadWrite.All"], 2).await;
+    // A worker above its share gives up the greatest mailbox ids first: that user's.
+    let user = f.users.iter().max().unwrap().clone();
+    let clock = Arc::new(FixedClock::new(real_now()));
+    let start = clock.now() + Duration::hours(1);
+    f.control
+        .add_user_event(&user, meeting("Design review", start, 30))
+        .unwrap();
+    // The clock stands still but for the test's steps (leases of 3 s, renewed every second
+    // of real time, expire only when it moves past them).
+    clock.set(start - Duration::seconds(2));
+    let (mut a, store, first) = f.claiming_worker(clock.clone(), "a", 3, 10).await;
+    assert_eq!(first.claimed.len(), 2);
+    assert!(a.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let ra = runner(
+        &store,
+        &f.emu,
+        &f.cert,
+        clock.clone(),
+        SERVER_GROUP,
+        f.dir.path(),
+    );
+
+    // The meeting begins; `a`'s setPresence is held back at Graph, on its way.
+    f.control.hold_presence_calls("setPresence", Some(&user), 1);
+    clock.set(start + Duration::milliseconds(500));
+    let (stop_a, stopped_a) = tokio::sync::oneshot::channel::<()>();
+    let run_a = tokio::spawn(a.with_presence(ra).run(async {
+        stopped_a.await.ok();
+    }));
+    let limit = std::time::Duration::from_secs(30);
+    wait_for(limit, "a's setPresence never went out", || async {
+        f.control.held_presence_calls() == 1
+    })
+    .await;
+
+    // A second worker joins: `a`'s share is one mailbox now, and it gives up `user`'s.
+    let (b, store_b) = f.worker(clock.clone(), "b", 3, 10).await;
+    let rb = runner(
+        &store_b,
+        &f.emu,
+        &f.cert,
+        clock.clone(),
+        SERVER_GROUP,
+        f.dir.path(),
+    );
+    let (stop_b, stopped_b) = tokio::sync::oneshot::channel::<()>();
+    let run_b = tokio::spawn(b.with_presence(rb).run(async {
+        stopped_b.await.ok();
+    }));
+    let db = connect(&f.pg.url).await;
+    wait_for(limit, "b never made a lease pass", || async {
+        db.query_one("SELECT COUNT(*) FROM workers WHERE id = 'b'", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+            == 1
+    })
+    .await;
+    // Several of `a`'s lease passes (one a second) see `b`; while the write is on its way
+    // the mailbox stays `a`'s, and nothing is sent again.
+    let owner = || async {
+        store
+            .mailboxes()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.id == user)
+            .unwrap()
+            .owner
+    };
+    holds_for(
+        std::time::Duration::from_secs(4),
+        "the mailbox moved while its presence write was on its way",
+        || async {
+            let owner = owner().await;
+            let sent = calls(&f.control, &user, "setPresence");
+            if owner.as_deref() == Some("a") && sent == 0 {
+                Ok(())
+            } else {
+                Err(format!("owner {owner:?}, {sent} setPresence answered"))
+            }
+        },
+    )
+    .await;
+
+    // The write lands: then, and only then, the mailbox moves to `b`.
+    f.control.release_presence_calls();
+    wait_for(limit, "the mailbox never moved to b", || async {
+        owner().await.as_deref() == Some("b")
+    })
+    .await;
+    // `a` stored the write's outcome under its own lease before letting go.
+    let history = store.presence_history(&user).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.0 == "applied" && h.2 == "a" && h.3 == 1),
+        "{history:?}"
+    );
+    // `b` loaded a journal with nothing open, and (reading back) sends nothing again.
+    holds_for(
+        std::time::Duration::from_secs(2),
+        "the transition was sent twice",
+        || async {
+            match calls(&f.control, &user, "setPresence") {
+                1 => Ok(()),
+                n => Err(format!("{n} setPresence")),
+            }
+        },
+    )
+    .await;
+    stop_a.send(()).unwrap();
+    stop_b.send(()).unwrap();
+    for run in [run_a, run_b] {
+        tokio::time::timeout(limit, run)
+            .await
+            .expect("the worker stops")
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(availability(&f.control, &user), "Busy");
+    let summary = store.presence_summary().await.unwrap();
+    assert!(summary.iter().all(|s| s.open_writes == 0), "{summary:?}");
+
+    // The meeting ends; whoever holds the mailbox next gives back what `a` switched, once.
+    clock.set(start + Duration::minutes(30) + Duration::seconds(1));
+    let (c, store_c, _) = f.claiming_worker(clock.clone(), "c", 7200, 10).await;
+    assert!(c.held().contains(&user));
+    let mut rc = runner(
+        &store_c,
+        &f.emu,
+        &f.cert,
+        clock.clone(),
+        SERVER_GROUP,
+        f.dir.path(),
+    );
+    let none = HashSet::new();
+    rc.pass(&leases(&c), &none).await;
+    rc.pass(&leases(&c), &none).await;
+    assert_eq!(calls(&f.control, &user, "clearPresence"), 1);
+    assert_eq!(
+        calls(&f.control, &user, "setPresence"),
+        1,
+        "nothing applied twice"
+    );
+    assert_eq!(availability(&f.control, &user), "Available");
+}
