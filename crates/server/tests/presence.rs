@@ -705,3 +705,102 @@ async fn a_mailbox_rebalanced_away_moves_only_once_its_presence_write_is_done() 
     );
     assert_eq!(availability(&f.control, &user), "Available");
 }
+
+/// The clock of a presence runner that hits a bug: it panics once the time it would tell
+/// reaches `at` (the worker's lease loop keeps the plain clock). A panic is what stops the
+/// presence task: a failed step (Graph or the database refusing, a connection terminated)
+/// is logged and tried again.
+struct PanicsAt {
+    inner: Arc<FixedClock>,
+    at: DateTime<Utc>,
+}
+
+impl Clock for PanicsAt {
+    fn now(&self) -> DateTime<Utc> {
+        let now = self.inner.now();
+        assert!(now < self.at, "presence automation hit a bug");
+        now
+    }
+}
+
+/// `presence_stopped`: a worker whose presence automation died stops rather than hold
+/// mailboxes nobody automates, and releases its leases: another worker takes the mailbox
+/// at its next pass and automates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_presence_automation_dies_stops_and_releases_its_leases() {
+    let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
+    s.clock.set(s.start - Duration::seconds(2));
+    let (mut w, store) =
+        worker_with_connections(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 30, 10, 2).await;
+    store
+        .set_users(std::slice::from_ref(&s.user))
+        .await
+        .unwrap();
+    w.maintain_leases().await.unwrap();
+    assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let r = runner(
+        &store,
+        &s.emu,
+        &s.cert,
+        Arc::new(PanicsAt {
+            inner: s.clock.clone(),
+            at: s.start,
+        }),
+        SERVER_GROUP,
+        s.dir.path(),
+    );
+    s.clock.set(s.start - Duration::seconds(1));
+    let run = tokio::spawn(w.with_presence(r).run(std::future::pending()));
+    let limit = std::time::Duration::from_secs(30);
+    // Its first lease pass renews the lease to this second plus 30 s.
+    let renewed = s.start + Duration::milliseconds(28_500);
+    wait_for(limit, "the first lease pass", || async {
+        store.mailboxes().await.unwrap()[0]
+            .lease_expires_at
+            .is_some_and(|e| e > renewed)
+    })
+    .await;
+
+    // The meeting begins: presence automation wakes for it and panics.
+    s.clock.set(s.start + Duration::seconds(1));
+    let err = tokio::time::timeout(limit, run)
+        .await
+        .expect("the worker stops")
+        .unwrap()
+        .expect_err("the worker reports that presence automation stopped");
+    assert_eq!(err.code(), "presence_stopped", "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("presence automation stopped")
+            && message.contains("presence automation hit a bug")
+            && message.contains("the leases were released"),
+        "{message}"
+    );
+    // Released, and the worker left: another one takes the mailbox at once and automates it.
+    let m = store.mailboxes().await.unwrap();
+    assert_eq!(m[0].owner, None, "released");
+    let db = connect(&s.pg.url).await;
+    let workers: i64 = db
+        .query_one("SELECT COUNT(*) FROM workers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(workers, 0, "it left");
+    assert_eq!(calls(&s.control, &s.user, "setPresence"), 0);
+    let (mut b, store_b) = s.worker(s.clock.clone(), "b", 30, 10).await;
+    assert_eq!(
+        b.maintain_leases().await.unwrap().claimed,
+        vec![s.user.clone()]
+    );
+    let mut rb = runner(
+        &store_b,
+        &s.emu,
+        &s.cert,
+        s.clock.clone(),
+        SERVER_GROUP,
+        s.dir.path(),
+    );
+    assert!(rb.pass(&leases(&b), &HashSet::new()).await.is_empty());
+    assert_eq!(calls(&s.control, &s.user, "setPresence"), 1);
+    assert_eq!(availability(&s.control, &s.user), "Busy");
+}
