@@ -358,7 +358,7 @@ impl PresenceRunner {
                         Ok(None) => {
                             self.not_automated.insert(mailbox.clone(), lease.token);
                         }
-                        Err(e) => errors.push((mailbox.clone(), e)),
+                        Err(e) => failed(&mut errors, mailbox, e),
                     }
                     false
                 }
@@ -376,10 +376,10 @@ impl PresenceRunner {
                                 a.wake = now;
                             }
                         }
-                        Err(e) => errors.push((mailbox.clone(), e)),
+                        Err(e) => failed(&mut errors, mailbox, e),
                     },
                     Ok(None) => {}
-                    Err(e) => errors.push((mailbox.clone(), e)),
+                    Err(e) => failed(&mut errors, mailbox, e),
                 }
             }
         }
@@ -433,6 +433,12 @@ impl PresenceRunner {
             .min()
             .map(|w| w.max(now))
     }
+}
+
+/// Notes a mailbox whose automation could not start or plan (tried again at the next pass).
+fn failed(errors: &mut Vec<(String, ServerError)>, mailbox: &str, e: ServerError) {
+    tracing::warn!(%mailbox, code = e.code(), error = %e, "presence automation");
+    errors.push((mailbox.to_owned(), e));
 }
 
 /// Steps one due mailbox; an error sets when it is tried again (a missing permission stops
