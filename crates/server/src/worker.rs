@@ -798,6 +798,9 @@ impl Worker {
     /// until a wake-up (a held mailbox's notification: its round runs at once) or the next
     /// subscription call is due; at shutdown the subscriptions are deleted.
     ///
+    /// If the presence task dies (a panic), the worker notices at once, stops as at
+    /// shutdown (subscriptions deleted, leases released) and returns `presence_stopped`.
+    ///
     /// Presence automation runs as a task of its own, never as a future polled only while
     /// this loop waits: a step frozen between two statements of its transaction (holding a
     /// connection and the mailbox row `FOR SHARE`) while the loop renews or releases leases
@@ -820,6 +823,10 @@ impl Worker {
             self.presence_acks = Some(acks_rx);
         }
         let mut acks = self.presence_acks.clone();
+        // The presence task's channel of acknowledgements closed: it ended.
+        let mut presence_gone = false;
+        // Why presence automation stopped, if it did.
+        let mut stopped = None;
         let mut wakes = self.notifying.as_mut().and_then(|n| n.wakes.take());
         'serving: loop {
             match self.maintain_leases().await {
@@ -834,7 +841,7 @@ impl Worker {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code(), error = %e, "lease maintenance failed"),
             }
-            if let Some(task) = presence.take_if(|p| p.is_finished()) {
+            if let Some(task) = presence.take_if(|p| presence_gone || p.is_finished()) {
                 // It ends only when told to: this is a panic. The worker stops (its leases
                 // released, for workers that automate them) rather than hold mailboxes it no
                 // longer automates.
@@ -842,9 +849,9 @@ impl Worker {
                     Err(e) => e.to_string(),
                     Ok(()) => "it ended".to_owned(),
                 };
-                tracing::error!(error = %detail, "presence automation stopped; stopping");
-                self.release_all().await?;
-                return Err(ServerError::PresenceStopped(detail));
+                tracing::error!(code = "presence_stopped", error = %detail, "presence automation stopped; stopping");
+                stopped = Some(detail);
+                break 'serving;
             }
             self.publish(&leases_tx);
             // Subscriptions follow the leases: new mailboxes subscribed, given-up ones not.
@@ -871,9 +878,10 @@ impl Worker {
                     }
                     ack = next_ack(&mut acks) => {
                         if ack.is_none() {
-                            // Presence automation stopped: the next lease pass stops too.
+                            // Presence automation stopped: the worker stops at once.
                             acks = None;
-                            continue;
+                            presence_gone = true;
+                            break;
                         }
                         match self.release_let_go().await {
                             Ok(released) if !released.is_empty() => {
@@ -929,7 +937,11 @@ impl Worker {
             }
         }
         tracing::info!(held = self.leases.len(), "shutting down; releasing leases");
-        self.release_all().await
+        self.release_all().await?;
+        match stopped {
+            Some(detail) => Err(ServerError::PresenceStopped(detail)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -761,13 +761,20 @@ async fn a_worker_whose_presence_automation_dies_stops_and_releases_its_leases()
     })
     .await;
 
-    // The meeting begins: presence automation wakes for it and panics.
+    // The meeting begins: presence automation wakes for it (a second later) and panics.
     s.clock.set(s.start + Duration::seconds(1));
+    let panicked = std::time::Instant::now();
     let err = tokio::time::timeout(limit, run)
         .await
         .expect("the worker stops")
         .unwrap()
         .expect_err("the worker reports that presence automation stopped");
+    // At once, not at its next lease pass (10 s after the first).
+    let took = panicked.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "stopped after {took:?}"
+    );
     assert_eq!(err.code(), "presence_stopped", "{err}");
     let message = err.to_string();
     assert!(
