@@ -978,3 +978,36 @@ async fn calls_are_recorded_with_timestamps_and_failures_injected() {
     ctl.clear_presence_calls();
     assert!(ctl.presence_calls().is_empty());
 }
+
+#[tokio::test]
+async fn a_held_call_waits_until_released_and_only_count_are_held() {
+    let emu = start().await;
+    let ctl = emu.control();
+    let g = std::sync::Arc::new(Graph::new(&emu));
+    ctl.hold_presence_calls("setPresence", None, 1);
+    let held = {
+        let g = g.clone();
+        tokio::spawn(async move { g.set_presence("Busy", "InACall", "PT1H").await })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while ctl.held_presence_calls() < 1 {
+        assert!(std::time::Instant::now() < deadline, "never held");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Other calls go on meanwhile; the held one is neither answered, applied nor recorded.
+    assert_eq!(g.presence().await, pair("Available", "Available"));
+    // Only `count` calls are held: the next one is served at once.
+    assert_eq!(g.set_presence("Away", "Away", "PT1H").await, 200);
+    assert!(!held.is_finished());
+    let kinds = || -> Vec<String> { ctl.presence_calls().into_iter().map(|c| c.kind).collect() };
+    assert_eq!(kinds(), vec!["getPresence", "setPresence"]);
+
+    ctl.release_presence_calls();
+    assert_eq!(ctl.held_presence_calls(), 0);
+    assert_eq!(held.await.unwrap(), 200);
+    assert_eq!(g.presence().await, pair("Busy", "InACall"));
+    assert_eq!(
+        kinds(),
+        vec!["getPresence", "setPresence", "setPresence", "getPresence"]
+    );
+}
