@@ -811,3 +811,74 @@ async fn a_worker_whose_presence_automation_dies_stops_and_releases_its_leases()
     assert_eq!(calls(&s.control, &s.user, "setPresence"), 1);
     assert_eq!(availability(&s.control, &s.user), "Busy");
 }
+
+/// What is not `presence_stopped`: the database connections terminated (an administrator's
+/// `pg_terminate_backend`, a failover). The store opens a connection found closed again at
+/// its next use, and a step caught by the termination mid-statement fails and is tried
+/// again: presence automation and the worker go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_database_connection_does_not_stop_presence_automation() {
+    let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
+    s.clock.set(s.start - Duration::seconds(2));
+    let (mut w, store) =
+        worker_with_connections(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 30, 10, 2).await;
+    store
+        .set_users(std::slice::from_ref(&s.user))
+        .await
+        .unwrap();
+    w.maintain_leases().await.unwrap();
+    assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let r = runner(
+        &store,
+        &s.emu,
+        &s.cert,
+        s.clock.clone(),
+        SERVER_GROUP,
+        s.dir.path(),
+    );
+    s.clock.set(s.start - Duration::seconds(1));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(w.with_presence(r).run(async {
+        stopped.await.ok();
+    }));
+    let limit = std::time::Duration::from_secs(30);
+    let renewed = s.start + Duration::milliseconds(28_500);
+    wait_for(limit, "the first lease pass", || async {
+        store.mailboxes().await.unwrap()[0]
+            .lease_expires_at
+            .is_some_and(|e| e > renewed)
+    })
+    .await;
+
+    let db = connect(&s.pg.url).await;
+    let terminated: i64 = db
+        .query_one(
+            "SELECT COUNT(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(terminated >= 1, "the worker's connections");
+    // The meeting begins. A failed step would be tried again 5 s later on the clock: it
+    // moves a second every 200 ms (up to 20 s, within the lease).
+    s.clock.set(s.start + Duration::seconds(1));
+    wait_for(limit, "the switch never happened", || async {
+        if s.clock.now() < s.start + Duration::seconds(20) {
+            s.clock.set(s.clock.now() + Duration::seconds(1));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(180)).await;
+        calls(&s.control, &s.user, "setPresence") == 1
+    })
+    .await;
+    assert!(!run.is_finished(), "the worker goes on");
+    assert_eq!(availability(&s.control, &s.user), "Busy");
+    stop.send(()).unwrap();
+    tokio::time::timeout(limit, run)
+        .await
+        .expect("the worker stops")
+        .unwrap()
+        .unwrap();
+    assert_eq!(calls(&s.control, &s.user, "setPresence"), 1);
+}
