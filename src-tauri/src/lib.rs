@@ -208,12 +208,17 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
             tracing::warn!(code = ?e.code, message = %e.message, "demo: first sync failed");
         }
     }
-    // The window first: WebKit's processes take a while to start, and the tray, the
-    // notification actions and the login item are set up meanwhile.
-    if opens_window_at_start(
+    app.manage(shortcut::JoinShortcut::default());
+    app.manage(StartupRest::default());
+    // The window first: WebKit's processes take a while to start. The main thread then has
+    // to be free for them (the page's requests and IPC are served there): the tray, the
+    // notification actions, the login item, the shortcut and the background work follow
+    // once the page has shown its first view ([`finish_startup`]).
+    let window = opens_window_at_start(
         launch.background,
         shell.status().is_ok_and(|s| s.account.signed_in),
-    ) {
+    );
+    if window {
         let view = if launch.settings {
             View::Settings
         } else {
@@ -228,26 +233,53 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         tray_host: launch.tray_host.clone(),
         _lock: (!launch.demo).then(|| take_over(&data_dir)).flatten(),
     });
-    create_tray(&handle)?;
-    tracing::debug!("start-up: tray created");
-    // The buttons are labelled once, in the language the app starts in.
-    let lang = shell
-        .engine()
-        .map(|e| e.config().app.language.resolve())
-        .unwrap_or_default();
-    reminders::register(&handle, lang)?;
-    autostart::reconcile(&handle, &shell);
-    app.manage(shortcut::JoinShortcut::default());
-    if let Ok(engine) = shell.engine() {
-        shortcut::apply(&handle, &engine.config().app.join_shortcut);
+    if !window {
+        finish_startup(&handle);
     }
-    shell.refresh_tray(&handle);
-    tracing::debug!("start-up: tray menu and login item set");
-
-    // Sync on the engine's cadence, reminders at their time, presence automation and its
-    // status, and the tray naming the next meeting: one supervisor, shared with the tray host.
-    shell.start_background(&handle);
     Ok(())
+}
+
+/// Whether the start-up's rest ([`finish_startup`]) ran.
+#[derive(Default)]
+struct StartupRest(std::sync::OnceLock<()>);
+
+/// The start-up work the first paint does not need, once, on the main thread: the tray,
+/// the notification actions, the login item, the join shortcut, and the background work
+/// (sync, reminders, presence automation). Done when the page has shown its first view
+/// (or the window's reveal fallback fired), or at once when no window opens. Measured:
+/// done before the page, these held the main thread ~85 ms and the start-up sync competed
+/// with the page's first layout (BENCHMARKS.md).
+fn finish_startup<R: Runtime>(app: &AppHandle<R>) {
+    let Some(rest) = app.try_state::<StartupRest>() else {
+        return;
+    };
+    rest.0.get_or_init(|| {
+        let Some(shell) = app.try_state::<Shell>() else {
+            return;
+        };
+        if let Err(e) = create_tray(app) {
+            tracing::error!(error = %e, "cannot create the tray icon");
+        }
+        tracing::debug!("start-up: tray created");
+        // The buttons are labelled once, in the language the app starts in.
+        let lang = shell
+            .engine()
+            .map(|e| e.config().app.language.resolve())
+            .unwrap_or_default();
+        if let Err(e) = reminders::register(app, lang) {
+            tracing::error!(error = %e, "cannot set up the reminders' buttons");
+        }
+        autostart::reconcile(app, &shell);
+        if let Ok(engine) = shell.engine() {
+            shortcut::apply(app, &engine.config().app.join_shortcut);
+        }
+        shell.refresh_tray(app);
+        tracing::debug!("start-up: tray menu and login item set");
+        // Sync on the engine's cadence, reminders at their time, presence automation and
+        // its status, and the tray naming the next meeting: one supervisor, shared with the
+        // tray host.
+        shell.start_background(app);
+    });
 }
 
 /// Who does the background work and who takes it when the window closes.
@@ -606,6 +638,11 @@ pub fn reveal<R: Runtime>(window: &tauri::WebviewWindow<R>, why: &str) {
     tracing::info!(why, "showing the window");
     if let Err(e) = window.show().and_then(|()| window.set_focus()) {
         tracing::warn!(error = %e, "cannot show the window");
+    }
+    let app = window.app_handle().clone();
+    let on_main = app.clone();
+    if let Err(e) = app.run_on_main_thread(move || finish_startup(&on_main)) {
+        tracing::error!(error = %e, "cannot finish the start-up");
     }
 }
 
