@@ -794,6 +794,23 @@ impl Control {
         }
     }
 
+    /// Tenant user `user` changes their mailbox settings in Outlook (e.g. `{"timeZone":
+    /// "Pacific Standard Time"}`), as `PATCH /users/{id}/mailboxSettings` would; not
+    /// recorded as a call.
+    pub fn update_tenant_mailbox_settings(
+        &self,
+        user: &str,
+        patch: Value,
+    ) -> Result<(), ControlError> {
+        let id = self
+            .tenant_id(user)
+            .ok_or_else(|| ControlError::Invalid(format!("no tenant user {user}")))?;
+        let mut a = self.st.automation();
+        automation::patch_mailbox_settings(a.mailbox_settings_of(Some(&id)), &patch)
+            .map(|_| ())
+            .map_err(|(_, why)| ControlError::Invalid(why))
+    }
+
     /// The user picks "Reset status" in Teams: the preferred presence is cleared.
     pub fn reset_user_presence(&self) {
         let mut a = self.st.automation();

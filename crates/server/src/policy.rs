@@ -26,6 +26,9 @@ pub struct UserPolicy {
     pub presence: presently_engine::presence::PresenceConfig,
     /// The group's `features.automatic_replies`.
     pub automatic_replies: bool,
+    /// The group's `agenda.timezone`, when it names a zone: the users' zone, before their
+    /// mailbox settings' (as a client's own setting comes before `TZ` and the system).
+    pub time_zone: Option<chrono_tz::Tz>,
 }
 
 /// Reads the policy file at `path`; a file that cannot be used is an error naming the file,
@@ -76,5 +79,8 @@ pub fn for_user(
         automation: layered.automation,
         presence: layered.config.presence.clone(),
         automatic_replies: layered.config.features.automatic_replies,
+        time_zone: presently_engine::zone::configured_zone(
+            layered.config.agenda.timezone.as_deref(),
+        ),
     })
 }

@@ -22,7 +22,8 @@ use crate::auth::AppTokenSource;
 use crate::config::SyncConfig;
 use crate::error::ServerError;
 use crate::store::{Lease, Store};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use futures::{FutureExt as _, StreamExt as _};
 use presently_engine::graph::GraphClient;
 use presently_engine::policy::{Automation, OrgPolicy};
@@ -184,6 +185,10 @@ struct MailboxAutomation {
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
+/// How long a user's time zone read from their mailbox settings is used before it is read
+/// again (users who travel change it).
+pub const TIME_ZONE_READ_AGAIN_HOURS: i64 = 24;
+
 /// The application permission a refused presence or mailbox settings call needs.
 fn permission_of(resource: Option<Resource>) -> &'static str {
     match resource {
@@ -277,6 +282,51 @@ impl PresenceRunner {
         Ok(Some((policy, rules.automatic_replies)))
     }
 
+    /// The zone `mailbox`'s days are planned in (an all-day appointment runs from the
+    /// user's midnight to midnight): the group's `agenda.timezone`, else the time zone of
+    /// the user's mailbox settings (read again after [`TIME_ZONE_READ_AGAIN_HOURS`]), else
+    /// UTC. A refused read (no MailboxSettings.Read) is noted and tried again a day later;
+    /// another failure keeps what was read before and tries again at the next plan.
+    async fn user_zone(&self, mailbox: &str, now: DateTime<Utc>) -> Result<Tz, ServerError> {
+        let rules = crate::policy::for_user(self.policy.as_deref(), mailbox, &self.sync_config)?;
+        if let Some(zone) = rules.time_zone {
+            return Ok(zone);
+        }
+        let (stored, read_at) = self.store.time_zone(mailbox).await?;
+        let fresh = read_at.is_some_and(|t| now - t < Duration::hours(TIME_ZONE_READ_AGAIN_HOURS));
+        let name = if fresh {
+            stored
+        } else {
+            let graph = GraphClient::new(&self.graph_endpoint)?.with_clock(self.clock.clone());
+            match crate::sync::read_user_time_zone(&graph, &self.tokens, mailbox).await {
+                Ok(name) => {
+                    self.store
+                        .set_time_zone(mailbox, name.as_deref(), now)
+                        .await?;
+                    name
+                }
+                Err(e @ ServerError::PermissionMissing { .. }) => {
+                    tracing::warn!(%mailbox, error = %e, "the user's time zone cannot be read; planning in UTC");
+                    self.store.set_time_zone(mailbox, None, now).await?;
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(%mailbox, error = %e, "the user's time zone could not be read this time");
+                    stored
+                }
+            }
+        };
+        let zone = name
+            .as_deref()
+            .and_then(presently_engine::graph::timezone::resolve);
+        if zone.is_none() {
+            if let Some(name) = &name {
+                tracing::warn!(%mailbox, zone = %name, "the user's time zone is not one Presently knows; planning in UTC");
+            }
+        }
+        Ok(zone.unwrap_or(chrono_tz::UTC))
+    }
+
     /// The plan of `mailbox` around `now`, from its stored appointments.
     async fn plan(
         &self,
@@ -284,7 +334,7 @@ impl PresenceRunner {
         policy: &Policy,
         now: DateTime<Utc>,
     ) -> Result<(Plan, DateTime<Utc>), ServerError> {
-        let tz = chrono_tz::UTC;
+        let tz = self.user_zone(mailbox, now).await?;
         let (start, end, _, _) = runtime::plan_window(now, tz)?;
         let appointments = self.store.appointments_between(mailbox, start, end).await?;
         Ok((Plan::new(policy, tz, &appointments), end))

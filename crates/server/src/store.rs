@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "change notifications: each mailbox's Graph subscription",
         sql: include_str!("../migrations/0004_subscriptions.sql"),
     },
+    Migration {
+        version: 5,
+        description: "users' time zones from their mailbox settings",
+        sql: include_str!("../migrations/0005_time_zones.sql"),
+    },
 ];
 
 /// The channel of `LISTEN/NOTIFY` on which a notification's holder is woken.
@@ -1109,6 +1114,40 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The mailbox's time zone as last read from its mailbox settings (Graph's name), and
+    /// when it was read; `(None, None)` before the first read.
+    pub async fn time_zone(
+        &self,
+        mailbox: &str,
+    ) -> Result<(Option<String>, Option<DateTime<Utc>>), ServerError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT time_zone, time_zone_read_at FROM mailboxes WHERE id = $1",
+                &[&mailbox],
+            )
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))).unwrap_or((None, None)))
+    }
+
+    /// Records the time zone read from the mailbox's settings at `read_at` (`None`: it
+    /// could not be read). Not user data and the same for every holder, so not fenced.
+    pub async fn set_time_zone(
+        &self,
+        mailbox: &str,
+        zone: Option<&str>,
+        read_at: DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE mailboxes SET time_zone = $2, time_zone_read_at = $3 WHERE id = $1",
+                &[&mailbox, &zone, &read_at],
+            )
+            .await?;
+        Ok(())
     }
 
     // ---- reads ---------------------------------------------------------------------------

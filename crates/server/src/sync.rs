@@ -162,6 +162,46 @@ pub async fn probe_user_presence(
     }
 }
 
+/// The time zone of `user`'s mailbox settings (`timeZone`: a Windows or IANA name, as the
+/// user chose it in Outlook); `None` when the settings name none. Needs MailboxSettings.Read
+/// (or .ReadWrite); a refusal names it.
+pub async fn read_user_time_zone(
+    graph: &GraphClient,
+    tokens: &AppTokenSource,
+    user: &str,
+) -> Result<Option<String>, ServerError> {
+    let url = graph
+        .url(&format!(
+            "/v1.0/users/{}/mailboxSettings?$select=timeZone",
+            urlencoding_path(user)
+        ))
+        .map_err(ServerError::from)?;
+    let token = tokens.token().await?;
+    match graph.get(url, &token, None).await {
+        Ok(body) => {
+            let value: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| ServerError::Sync {
+                    mailbox: user.to_owned(),
+                    message: format!("the mailbox settings are not JSON: {e}"),
+                })?;
+            Ok(value
+                .get("timeZone")
+                .and_then(|z| z.as_str())
+                .map(str::trim)
+                .filter(|z| !z.is_empty())
+                .map(|z| z.chars().take(100).collect()))
+        }
+        Err(presently_engine::Error::Server {
+            status: 403, code, ..
+        }) => Err(ServerError::PermissionMissing {
+            what: format!("the mailbox settings (time zone) of {user}"),
+            code,
+            permission: "MailboxSettings.Read",
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A user id or UPN as one path segment.
 fn urlencoding_path(user: &str) -> String {
     url::form_urlencoded::byte_serialize(user.as_bytes()).collect()

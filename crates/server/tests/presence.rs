@@ -882,3 +882,143 @@ async fn a_terminated_database_connection_does_not_stop_presence_automation() {
         .unwrap();
     assert_eq!(calls(&s.control, &s.user, "setPresence"), 1);
 }
+
+/// The presence writes (anything but reads) Graph answered for `user`.
+fn switches(control: &Control, user: &str) -> usize {
+    control
+        .presence_calls()
+        .iter()
+        .filter(|c| c.user.as_deref() == Some(user) && c.status < 300)
+        .filter(|c| !c.kind.starts_with("get"))
+        .count()
+}
+
+/// An all-day absence two days from now for `user`, as Outlook stores one (midnight to
+/// midnight, no zone of its own).
+fn all_day_absence(control: &Control, user: &str) -> chrono::NaiveDate {
+    let day = real_now().date_naive() + chrono::Days::new(2);
+    let next = day + chrono::Days::new(1);
+    control
+        .add_user_event(
+            user,
+            serde_json::json!({
+                "subject": "Vacation",
+                "showAs": "oof",
+                "isAllDay": true,
+                "start": {"dateTime": format!("{day}T00:00:00"), "timeZone": "UTC"},
+                "end": {"dateTime": format!("{next}T00:00:00"), "timeZone": "UTC"},
+            }),
+        )
+        .unwrap();
+    day
+}
+
+/// Issue 20: an all-day appointment runs from the user's own midnight, in the time zone of
+/// their mailbox settings (read with MailboxSettings.Read), not from UTC's: a user in
+/// California away tomorrow is not switched at 4 pm the day before. Without the permission
+/// the day is UTC's, and the refusal is noted.
+#[tokio::test]
+async fn an_all_day_absence_begins_at_the_users_own_midnight() {
+    let f = Fixture::new(
+        &[
+            "Calendars.Read",
+            "Presence.ReadWrite.All",
+            "MailboxSettings.Read",
+        ],
+        1,
+    )
+    .await;
+    let user = f.users[0].clone();
+    f.control
+        .update_tenant_mailbox_settings(
+            &user,
+            serde_json::json!({"timeZone": "Pacific Standard Time"}),
+        )
+        .unwrap();
+    let day = all_day_absence(&f.control, &user);
+    let clock = Arc::new(FixedClock::new(real_now()));
+    let (mut w, store, _) = f.claiming_worker(clock.clone(), "a", 7 * 86_400, 10).await;
+    assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let mut r = runner(
+        &store,
+        &f.emu,
+        &f.cert,
+        clock.clone(),
+        SERVER_GROUP,
+        f.dir.path(),
+    );
+    let none = HashSet::new();
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    let (zone, read_at) = store.time_zone(&user).await.unwrap();
+    assert_eq!(zone.as_deref(), Some("Pacific Standard Time"));
+    // PostgreSQL keeps microseconds.
+    let at_now = |t: Option<DateTime<Utc>>, now: DateTime<Utc>| {
+        t.is_some_and(|t| (t - now).num_microseconds().is_some_and(|us| us.abs() < 1))
+    };
+    assert!(at_now(read_at, clock.now()), "{read_at:?}");
+
+    let reads = |c: &Control| {
+        c.presence_calls()
+            .iter()
+            .filter(|c| c.kind == "getMailboxSettings")
+            .count()
+    };
+    // Half past midnight UTC: 4:30 pm the day before in California.
+    let midnight_utc = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    clock.set(midnight_utc + Duration::minutes(30));
+    r.pass(&leases(&w), &none).await;
+    assert_eq!(switches(&f.control, &user), 0, "not before the user's day");
+
+    // The user's midnight (PST, UTC-8).
+    clock.set(midnight_utc + Duration::hours(8) + Duration::seconds(30));
+    r.pass(&leases(&w), &none).await;
+    assert!(
+        switches(&f.control, &user) >= 1,
+        "switched at the user's midnight"
+    );
+    // Another runner (a restart, or the next holder) within the day plans from the stored
+    // zone, without reading it again.
+    let read = reads(&f.control);
+    let mut again = runner(
+        &store,
+        &f.emu,
+        &f.cert,
+        clock.clone(),
+        SERVER_GROUP,
+        f.dir.path(),
+    );
+    assert!(again.pass(&leases(&w), &none).await.is_empty());
+    assert_eq!(reads(&f.control), read, "not read again within a day");
+
+    // Without MailboxSettings.Read: the day is UTC's, and the refusal is remembered.
+    let g = Fixture::new(&["Calendars.Read", "Presence.ReadWrite.All"], 1).await;
+    let user = g.users[0].clone();
+    g.control
+        .update_tenant_mailbox_settings(
+            &user,
+            serde_json::json!({"timeZone": "Pacific Standard Time"}),
+        )
+        .unwrap();
+    let day = all_day_absence(&g.control, &user);
+    let clock = Arc::new(FixedClock::new(real_now()));
+    let (mut w, store, _) = g.claiming_worker(clock.clone(), "a", 7 * 86_400, 10).await;
+    assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let mut r = runner(
+        &store,
+        &g.emu,
+        &g.cert,
+        clock.clone(),
+        SERVER_GROUP,
+        g.dir.path(),
+    );
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    let (zone, read_at) = store.time_zone(&user).await.unwrap();
+    assert_eq!(zone, None);
+    assert!(at_now(read_at, clock.now()), "{read_at:?}");
+    clock.set(day.and_hms_opt(0, 0, 30).unwrap().and_utc());
+    r.pass(&leases(&w), &none).await;
+    assert!(
+        switches(&g.control, &user) >= 1,
+        "UTC's midnight without the permission"
+    );
+}
