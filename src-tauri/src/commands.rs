@@ -361,7 +361,8 @@ pub async fn copy_join_link<R: Runtime>(
 /// The UI painted its first agenda: logged with the time since start and the wall-clock
 /// instant (`scripts/bench-footprint.sh` reads it). Answers nothing.
 #[tauri::command]
-pub async fn ui_painted(
+pub async fn ui_painted<R: Runtime>(
+    app: AppHandle<R>,
     marks: Option<std::collections::BTreeMap<String, f64>>,
 ) -> Result<(), ApiError> {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -384,6 +385,8 @@ pub async fn ui_painted(
             "agenda painted"
         );
     });
+    // What the first paint did not need: the tray, the shortcut, the background work.
+    crate::finish_startup_soon(&app);
     Ok(())
 }
 

@@ -213,7 +213,7 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     // The window first: WebKit's processes take a while to start. The main thread then has
     // to be free for them (the page's requests and IPC are served there): the tray, the
     // notification actions, the login item, the shortcut and the background work follow
-    // once the page has shown its first view ([`finish_startup`]).
+    // once the page has painted ([`finish_startup`]).
     let window = opens_window_at_start(
         launch.background,
         shell.status().is_ok_and(|s| s.account.signed_in),
@@ -233,7 +233,13 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         tray_host: launch.tray_host.clone(),
         _lock: (!launch.demo).then(|| take_over(&data_dir)).flatten(),
     });
-    if !window {
+    if window {
+        let later = handle.clone();
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(STARTUP_REST_FALLBACK).await;
+            finish_startup_soon(&later);
+        });
+    } else {
         finish_startup(&handle);
     }
     Ok(())
@@ -245,10 +251,12 @@ struct StartupRest(std::sync::OnceLock<()>);
 
 /// The start-up work the first paint does not need, once, on the main thread: the tray,
 /// the notification actions, the login item, the join shortcut, and the background work
-/// (sync, reminders, presence automation). Done when the page has shown its first view
-/// (or the window's reveal fallback fired), or at once when no window opens. Measured:
-/// done before the page, these held the main thread ~85 ms and the start-up sync competed
-/// with the page's first layout (BENCHMARKS.md).
+/// (sync, reminders, presence automation). Done when the page has painted its first
+/// agenda (`ui_painted`; after [`STARTUP_REST_FALLBACK`] at the latest), or at once when no
+/// window opens. Measured: done before the page, these held the main thread ~85–95 ms
+/// (between the webview's creation and the page's first requests, which WebKit serves
+/// there, or between showing the window and its first frame) and the start-up sync
+/// competed with the page's first layout (BENCHMARKS.md).
 fn finish_startup<R: Runtime>(app: &AppHandle<R>) {
     let Some(rest) = app.try_state::<StartupRest>() else {
         return;
@@ -639,12 +647,19 @@ pub fn reveal<R: Runtime>(window: &tauri::WebviewWindow<R>, why: &str) {
     if let Err(e) = window.show().and_then(|()| window.set_focus()) {
         tracing::warn!(error = %e, "cannot show the window");
     }
-    let app = window.app_handle().clone();
+}
+
+/// Runs [`finish_startup`] on the main thread (from any thread), once.
+pub fn finish_startup_soon<R: Runtime>(app: &AppHandle<R>) {
     let on_main = app.clone();
     if let Err(e) = app.run_on_main_thread(move || finish_startup(&on_main)) {
         tracing::error!(error = %e, "cannot finish the start-up");
     }
 }
+
+/// Longest the start-up's rest waits for the page's first paint (a page that shows the
+/// settings, or never reports).
+const STARTUP_REST_FALLBACK: Duration = Duration::from_secs(2);
 
 fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
     if let RunEvent::ExitRequested { code, api, .. } = event {
