@@ -41,8 +41,17 @@ case "$cmd" in
       as_owner "$bin/initdb" -D "$dir/data" -A trust -U presently --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
+    # PG_TLS_CERT and PG_TLS_KEY (PEM files): the server also offers TLS with them.
+    tls=""
+    if [ -n "${PG_TLS_CERT:-}" ] && [ -n "${PG_TLS_KEY:-}" ]; then
+      cp "$PG_TLS_CERT" "$dir/data/server.crt"
+      cp "$PG_TLS_KEY" "$dir/data/server.key"
+      chmod 600 "$dir/data/server.key"
+      [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/data/server.crt" "$dir/data/server.key"
+      tls="-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
+    fi
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" >/dev/null \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off $tls" >/dev/null \
       || { cat "$dir/log" >&2; exit 1; }
     "$bin/psql" -q -h 127.0.0.1 -p "$port" -U presently -d postgres \
       -c "SELECT 1 FROM pg_database WHERE datname = 'presently'" -t | grep -q 1 \

@@ -106,6 +106,9 @@ pub struct DatabaseConfig {
     pub url: String,
     /// A file (mode 0600) holding the database password.
     pub password_file: Option<PathBuf>,
+    /// The certificate authorities (PEM) a TLS server's certificate is checked against,
+    /// when `url` says `sslmode=require`; without it, the public ones.
+    pub ca_file: Option<PathBuf>,
     /// Connections each worker opens (at least 1): presence writes of many users starting
     /// at once run side by side on them.
     #[serde(default = "default_connections")]

@@ -40,10 +40,15 @@ pub async fn open_store(
         Some(path) => Some(secret::read_secret_file(path, "database password")?),
         None => None,
     };
-    store::Store::connect(&config.database.url, password.as_ref(), clock)
-        .await?
-        .with_connections(config.database.connections)
-        .await
+    store::Store::connect_verified_by(
+        &config.database.url,
+        password.as_ref(),
+        config.database.ca_file.as_deref(),
+        clock,
+    )
+    .await?
+    .with_connections(config.database.connections)
+    .await
 }
 
 /// The app-only token source the configuration describes.

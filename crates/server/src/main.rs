@@ -311,7 +311,12 @@ async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(
     }
     let store = open_store(config, clock).await?;
     let version = store.migrate().await?;
-    outln!("database: reachable, schema version {version}");
+    let tls = if store.connection_encrypted().await? {
+        "TLS"
+    } else {
+        "not encrypted"
+    };
+    outln!("database: reachable ({tls}), schema version {version}");
     Ok(())
 }
 

@@ -186,8 +186,103 @@ pub struct Store {
     /// Where the next search for a free connection starts.
     next: std::sync::atomic::AtomicUsize,
     config: tokio_postgres::Config,
+    tls: DbTls,
     clock: Arc<dyn Clock>,
     target: String,
+}
+
+/// How the connections are secured: as the connection string's `sslmode` says. `require`
+/// is TLS with the server's certificate verified (against `[database] ca_file`, else the
+/// public certificate authorities) and its name checked: what libpq calls `verify-full`,
+/// since a connection that is encrypted to whoever answers protects nothing. Otherwise
+/// plain TCP (a `prefer` never tries TLS: a server that offers it with a certificate the
+/// worker cannot verify must not turn a working setup into a failing one).
+#[derive(Clone)]
+enum DbTls {
+    Off,
+    Verified(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+impl DbTls {
+    fn for_config(
+        config: &tokio_postgres::Config,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, ServerError> {
+        if config.get_ssl_mode() != tokio_postgres::config::SslMode::Require {
+            return Ok(DbTls::Off);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        match ca_file {
+            Some(path) => {
+                use rustls::pki_types::pem::PemObject as _;
+                let bad = |message: String| ServerError::Config {
+                    path: "database.ca_file".into(),
+                    message,
+                };
+                let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                    .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        bad(format!(
+                            "{} holds no PEM certificates ({e})",
+                            path.display()
+                        ))
+                    })?;
+                let (added, _ignored) = roots.add_parsable_certificates(certs);
+                if added == 0 {
+                    return Err(bad(format!(
+                        "{} holds no certificate that can be trusted",
+                        path.display()
+                    )));
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ServerError::Config {
+                path: "database".into(),
+                message: format!("TLS: {e}"),
+            })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(DbTls::Verified(
+            tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+        ))
+    }
+}
+
+/// The messages a connection receives besides query results (notifications, notices);
+/// polling them drives the connection.
+type Messages = std::pin::Pin<
+    Box<
+        dyn futures::Stream<Item = Result<tokio_postgres::AsyncMessage, tokio_postgres::Error>>
+            + Send,
+    >,
+>;
+
+/// Opens one connection, securing it as `tls` says.
+async fn connect_raw(
+    config: &tokio_postgres::Config,
+    tls: &DbTls,
+) -> Result<(Client, Messages), tokio_postgres::Error> {
+    Ok(match tls {
+        DbTls::Off => {
+            let (client, mut connection) = config.connect(NoTls).await?;
+            let messages: Messages = Box::pin(futures::stream::poll_fn(move |cx| {
+                connection.poll_message(cx)
+            }));
+            (client, messages)
+        }
+        DbTls::Verified(make) => {
+            let (client, mut connection) = config.connect(make.clone()).await?;
+            let messages: Messages = Box::pin(futures::stream::poll_fn(move |cx| {
+                connection.poll_message(cx)
+            }));
+            (client, messages)
+        }
+    })
 }
 
 impl std::fmt::Debug for Store {
@@ -218,10 +313,23 @@ fn describe(config: &tokio_postgres::Config) -> String {
 }
 
 impl Store {
-    /// Connects to the database `url` (a libpq connection string or URL).
+    /// Connects to the database `url` (a libpq connection string or URL), over TLS when it
+    /// says `sslmode=require` (the server's certificate checked against the public
+    /// certificate authorities; see [`Store::connect_verified_by`]).
     pub async fn connect(
         url: &str,
         password: Option<&SecretString>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ServerError> {
+        Self::connect_verified_by(url, password, None, clock).await
+    }
+
+    /// [`Store::connect`], a TLS server's certificate checked against the certificates
+    /// of `ca_file` (PEM; `[database] ca_file`) when given.
+    pub async fn connect_verified_by(
+        url: &str,
+        password: Option<&SecretString>,
+        ca_file: Option<&std::path::Path>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ServerError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| ServerError::Config {
@@ -235,29 +343,41 @@ impl Store {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
         let target = describe(&config);
-        let client = Self::open(&config, &target).await?;
+        let tls = DbTls::for_config(&config, ca_file)?;
+        let client = Self::open(&config, &tls, &target).await?;
         Ok(Self {
             clients: vec![tokio::sync::Mutex::new(client)],
             next: std::sync::atomic::AtomicUsize::new(0),
             config,
+            tls,
             clock,
             target,
         })
     }
 
-    async fn open(config: &tokio_postgres::Config, target: &str) -> Result<Client, ServerError> {
-        let (client, connection) =
-            config
-                .connect(NoTls)
+    async fn open(
+        config: &tokio_postgres::Config,
+        tls: &DbTls,
+        target: &str,
+    ) -> Result<Client, ServerError> {
+        let (client, mut messages) =
+            connect_raw(config, tls)
                 .await
                 .map_err(|e| ServerError::DatabaseUnreachable {
                     target: target.to_owned(),
-                    detail: e.to_string(),
+                    // The TLS error (an untrusted certificate, a wrong name) is the source's.
+                    detail: match std::error::Error::source(&e) {
+                        Some(source) => format!("{e}: {source}"),
+                        None => e.to_string(),
+                    },
                 })?;
         let conn_target = target.to_owned();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(target = %conn_target, error = %e, "database connection ended");
+            while let Some(message) = futures::StreamExt::next(&mut messages).await {
+                if let Err(e) = message {
+                    tracing::warn!(target = %conn_target, error = %e, "database connection ended");
+                    return;
+                }
             }
         });
         Ok(client)
@@ -267,7 +387,7 @@ impl Store {
     /// automation of many users at once) then run side by side.
     pub async fn with_connections(mut self, n: usize) -> Result<Self, ServerError> {
         while self.clients.len() < n {
-            let client = Self::open(&self.config, &self.target).await?;
+            let client = Self::open(&self.config, &self.tls, &self.target).await?;
             self.clients.push(tokio::sync::Mutex::new(client));
         }
         Ok(self)
@@ -286,7 +406,7 @@ impl Store {
         };
         if client.is_closed() {
             tracing::info!(target = %self.target, "reconnecting to the database");
-            *client = Self::open(&self.config, &self.target).await?;
+            *client = Self::open(&self.config, &self.tls, &self.target).await?;
         }
         Ok(client)
     }
@@ -636,18 +756,17 @@ impl Store {
     pub fn listen(&self) -> tokio::sync::mpsc::UnboundedReceiver<Wake> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let config = self.config.clone();
+        let tls = self.tls.clone();
         let target = self.target.clone();
         tokio::spawn(async move {
             loop {
                 if tx.is_closed() {
                     return;
                 }
-                match config.connect(NoTls).await {
-                    Ok((client, mut connection)) => {
+                match connect_raw(&config, &tls).await {
+                    Ok((client, mut messages)) => {
                         let (msg_tx, mut msg_rx) = tokio::sync::mpsc::unbounded_channel();
                         let driver = tokio::spawn(async move {
-                            let mut messages =
-                                futures::stream::poll_fn(move |cx| connection.poll_message(cx));
                             while let Some(message) = futures::StreamExt::next(&mut messages).await
                             {
                                 match message {
@@ -1114,6 +1233,19 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Whether this worker's connection to the database is encrypted (TLS), as the server
+    /// sees it.
+    pub async fn connection_encrypted(&self) -> Result<bool, ServerError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await?;
+        Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
     }
 
     /// The mailbox's time zone as last read from its mailbox settings (Graph's name), and

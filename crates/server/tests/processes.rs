@@ -40,7 +40,7 @@ async fn check_names_what_is_wrong() {
         "{out}"
     );
     assert!(
-        out.contains("database: reachable, schema version 4"),
+        out.contains("database: reachable (not encrypted), schema version 5"),
         "{out}"
     );
     assert!(!out.contains("PRIVATE KEY") && !err.contains("PRIVATE KEY"));

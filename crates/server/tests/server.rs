@@ -904,3 +904,50 @@ window_days_ahead = 3
     assert_eq!(err.code(), "config_invalid");
     assert!(err.to_string().contains("policy.toml"), "{err}");
 }
+
+/// TLS to PostgreSQL: `sslmode=require` encrypts the connection and checks the server's
+/// certificate (against `[database] ca_file`): an authority the worker was not given, or
+/// none but the public ones, is a clear error naming the database, and nothing connects.
+/// Without it the connection is plain, as before.
+#[tokio::test]
+async fn the_database_connection_is_encrypted_and_its_certificate_checked_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, server) = make_server_certificate(dir.path());
+    let pg = Postgres::start_tls(&server.cert_path, &server.key_path);
+    let separator = if pg.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}sslmode=require", pg.url);
+
+    let store = Store::connect_verified_by(&url, None, Some(&ca.cert_path), system_clock())
+        .await
+        .unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 5);
+    assert!(store.connection_encrypted().await.unwrap(), "TLS in force");
+    let store = store.with_connections(2).await.unwrap();
+    assert!(store.connection_encrypted().await.unwrap());
+
+    let plain = Store::connect(&pg.url, None, system_clock()).await.unwrap();
+    assert!(
+        !plain.connection_encrypted().await.unwrap(),
+        "no sslmode: plain"
+    );
+
+    let stranger = make_certificate(dir.path(), "stranger");
+    for ca_file in [Some(stranger.cert_path.as_path()), None] {
+        let err = Store::connect_verified_by(&url, None, ca_file, system_clock())
+            .await
+            .err()
+            .expect("an unverified server is refused");
+        let text = err.to_string();
+        assert!(
+            matches!(err, ServerError::DatabaseUnreachable { .. }) && text.contains("certificate"),
+            "{ca_file:?}: {text}"
+        );
+    }
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "no certificate here").unwrap();
+    let err = Store::connect_verified_by(&url, None, Some(&not_pem), system_clock())
+        .await
+        .err()
+        .expect("a CA file without certificates is refused");
+    assert!(err.to_string().contains("database.ca_file"), "{err}");
+}

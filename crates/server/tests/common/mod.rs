@@ -39,6 +39,15 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Self::start_with(&[])
+    }
+
+    /// A cluster that also offers TLS with `cert` and `key` (PEM files).
+    pub fn start_tls(cert: &Path, key: &Path) -> Postgres {
+        Self::start_with(&[("PG_TLS_CERT", cert), ("PG_TLS_KEY", key)])
+    }
+
+    fn start_with(env: &[(&str, &Path)]) -> Postgres {
         let script = repo_root().join("scripts/pg-throwaway.sh");
         let mut last_error = String::new();
         // A port found free can be taken before the cluster binds it: try again.
@@ -53,6 +62,7 @@ impl Postgres {
                 .arg("start")
                 .arg(dir.path())
                 .arg(port.to_string())
+                .envs(env.iter().copied())
                 .output()
                 .expect("run scripts/pg-throwaway.sh");
             if out.status.success() {
@@ -145,6 +155,65 @@ pub fn make_certificate(dir: &Path, name: &str) -> Certificate {
         cert_path,
         key_path,
     }
+}
+
+/// A certificate authority and a server certificate it issued for 127.0.0.1 and
+/// localhost (PEM files in `dir`): (the authority's, the server's).
+pub fn make_server_certificate(dir: &Path) -> (Certificate, Certificate) {
+    let ca = make_certificate(dir, "ca");
+    let key_path = dir.join("server.key");
+    let csr = dir.join("server.csr");
+    let cert_path = dir.join("server.crt");
+    let ext = dir.join("server.ext");
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("extensions");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req".as_ref(),
+        "-newkey".as_ref(),
+        "rsa:2048".as_ref(),
+        "-nodes".as_ref(),
+        "-subj".as_ref(),
+        "/CN=127.0.0.1".as_ref(),
+        "-keyout".as_ref(),
+        key_path.as_os_str(),
+        "-out".as_ref(),
+        csr.as_os_str(),
+    ]);
+    run(&[
+        "x509".as_ref(),
+        "-req".as_ref(),
+        "-in".as_ref(),
+        csr.as_os_str(),
+        "-CA".as_ref(),
+        ca.cert_path.as_os_str(),
+        "-CAkey".as_ref(),
+        ca.key_path.as_os_str(),
+        "-CAcreateserial".as_ref(),
+        "-days".as_ref(),
+        "2".as_ref(),
+        "-extfile".as_ref(),
+        ext.as_os_str(),
+        "-out".as_ref(),
+        cert_path.as_os_str(),
+    ]);
+    set_mode(&key_path, 0o600);
+    let server = Certificate {
+        cert_pem: std::fs::read_to_string(&cert_path).expect("certificate"),
+        key_pem: std::fs::read_to_string(&key_path).expect("key"),
+        cert_path,
+        key_path,
+    };
+    (ca, server)
 }
 
 pub fn set_mode(path: &Path, mode: u32) {
