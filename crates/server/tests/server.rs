@@ -935,8 +935,7 @@ async fn the_database_connection_is_encrypted_and_its_certificate_checked_when_a
     for ca_file in [Some(stranger.cert_path.as_path()), None] {
         let err = Store::connect_verified_by(&url, None, ca_file, system_clock())
             .await
-            .err()
-            .expect("an unverified server is refused");
+            .expect_err("an unverified server is refused");
         let text = err.to_string();
         assert!(
             matches!(err, ServerError::DatabaseUnreachable { .. }) && text.contains("certificate"),
@@ -947,7 +946,6 @@ async fn the_database_connection_is_encrypted_and_its_certificate_checked_when_a
     std::fs::write(&not_pem, "no certificate here").unwrap();
     let err = Store::connect_verified_by(&url, None, Some(&not_pem), system_clock())
         .await
-        .err()
-        .expect("a CA file without certificates is refused");
+        .expect_err("a CA file without certificates is refused");
     assert!(err.to_string().contains("database.ca_file"), "{err}");
 }
