@@ -385,7 +385,7 @@ pub async fn ui_painted<R: Runtime>(
             "agenda painted"
         );
     });
-    // What the first paint did not need: the tray, the shortcut, the background work.
+    // What the first paint did not need: the tray, the login item, the shortcut.
     crate::finish_startup_soon(&app);
     Ok(())
 }

@@ -212,8 +212,7 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
     app.manage(StartupRest::default());
     // The window first: WebKit's processes take a while to start. The main thread then has
     // to be free for them (the page's requests and IPC are served there): the tray, the
-    // notification actions, the login item, the shortcut and the background work follow
-    // once the page has painted ([`finish_startup`]).
+    // login item and the shortcut follow once the page has painted ([`finish_startup`]).
     let window = opens_window_at_start(
         launch.background,
         shell.status().is_ok_and(|s| s.account.signed_in),
@@ -233,6 +232,19 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
         tray_host: launch.tray_host.clone(),
         _lock: (!launch.demo).then(|| take_over(&data_dir)).flatten(),
     });
+    // The reminders' buttons before the first reminder; the background work (sync,
+    // reminders, presence automation) at once, off the main thread: a refresh of the sign-in
+    // it makes is done well before the window can be closed (a process killed between
+    // Microsoft rotating the refresh token and the keyring keeping the new one would lose
+    // the sign-in).
+    let lang = shell
+        .engine()
+        .map(|e| e.config().app.language.resolve())
+        .unwrap_or_default();
+    if let Err(e) = reminders::register(&handle, lang) {
+        tracing::error!(error = %e, "cannot set up the reminders' buttons");
+    }
+    shell.start_background(&handle);
     if window {
         let later = handle.clone();
         tauri::async_runtime::spawn(async move {
@@ -250,13 +262,11 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> anyhow::Result<()> {
 struct StartupRest(std::sync::OnceLock<()>);
 
 /// The start-up work the first paint does not need, once, on the main thread: the tray,
-/// the notification actions, the login item, the join shortcut, and the background work
-/// (sync, reminders, presence automation). Done when the page has painted its first
-/// agenda (`ui_painted`; after [`STARTUP_REST_FALLBACK`] at the latest), or at once when no
-/// window opens. Measured: done before the page, these held the main thread ~85–95 ms
-/// (between the webview's creation and the page's first requests, which WebKit serves
-/// there, or between showing the window and its first frame) and the start-up sync
-/// competed with the page's first layout (BENCHMARKS.md).
+/// the login item and the join shortcut. Done when the page has painted its first agenda
+/// (`ui_painted`; after [`STARTUP_REST_FALLBACK`] at the latest), or at once when no window
+/// opens. Measured: done before the page, these held the main thread ~85–95 ms (between
+/// the webview's creation and the page's first requests, which WebKit serves there, or
+/// between showing the window and its first frame; BENCHMARKS.md).
 fn finish_startup<R: Runtime>(app: &AppHandle<R>) {
     let Some(rest) = app.try_state::<StartupRest>() else {
         return;
@@ -268,25 +278,15 @@ fn finish_startup<R: Runtime>(app: &AppHandle<R>) {
         if let Err(e) = create_tray(app) {
             tracing::error!(error = %e, "cannot create the tray icon");
         }
+        // The background work may have refreshed the tray before it existed.
+        shell.tray_created();
         tracing::debug!("start-up: tray created");
-        // The buttons are labelled once, in the language the app starts in.
-        let lang = shell
-            .engine()
-            .map(|e| e.config().app.language.resolve())
-            .unwrap_or_default();
-        if let Err(e) = reminders::register(app, lang) {
-            tracing::error!(error = %e, "cannot set up the reminders' buttons");
-        }
         autostart::reconcile(app, &shell);
         if let Ok(engine) = shell.engine() {
             shortcut::apply(app, &engine.config().app.join_shortcut);
         }
         shell.refresh_tray(app);
         tracing::debug!("start-up: tray menu and login item set");
-        // Sync on the engine's cadence, reminders at their time, presence automation and
-        // its status, and the tray naming the next meeting: one supervisor, shared with the
-        // tray host.
-        shell.start_background(app);
     });
 }
 

@@ -734,6 +734,12 @@ impl Shell {
     }
 
     /// Rebuilds the tray menu if what it should show changed.
+    /// The tray icon was just created: the next [`Shell::refresh_tray`] applies the model
+    /// even if a refresh before (with no icon to apply it to) saw the same one.
+    pub fn tray_created(&self) {
+        *lock(&self.tray_shown) = None;
+    }
+
     pub fn refresh_tray<R: Runtime>(&self, app: &AppHandle<R>) {
         let model = self.tray_model();
         {
