@@ -32,6 +32,7 @@
 //! retried with backoff, across restarts, until it lands or is no longer wanted.
 
 use super::apply::{expiration, EXPIRY_GRACE, RENEW_AHEAD};
+use super::call_watch::{CallWatch, EndedEarly, Meeting};
 use super::journal::{
     Durable, Entry, EntryState, Hold, Persist, Purpose, Resource, Value, Written,
 };
@@ -50,17 +51,34 @@ pub struct Plan {
     timeline: Vec<(DateTime<Utc>, Option<ProfileInForce>)>,
     blocks: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     profiles: Vec<Profile>,
+    /// The appointments with an online meeting, by id, with their own ends (for
+    /// [`CallWatch`]).
+    meetings: Vec<(String, DateTime<Utc>)>,
 }
 
 impl Plan {
     pub fn new(policy: &Policy, tz: Tz, appointments: &[Appointment]) -> Self {
         let mut s = Scheduler::new(policy.clone(), tz, UserState::default());
         s.set_appointments(appointments);
+        let meetings = appointments
+            .iter()
+            .filter(|a| a.join_url.is_some() || a.online_provider.is_some())
+            .map(|a| (a.id.clone(), super::scheduler::span(a, tz).1))
+            .collect();
         Self {
             timeline: s.timeline().to_vec(),
             blocks: s.blocks().to_vec(),
             profiles: policy.profiles().to_vec(),
+            meetings,
         }
+    }
+
+    /// When the appointment `id` ends, if it has an online meeting.
+    fn meeting_end(&self, id: &str) -> Option<DateTime<Utc>> {
+        self.meetings
+            .iter()
+            .find(|(m, _)| m == id)
+            .map(|(_, end)| *end)
     }
 
     /// The profile that should hold at `t`.
@@ -372,6 +390,11 @@ pub struct Driver {
     history: Vec<PresenceHistoryRow>,
     end_pause: Option<DateTime<Utc>>,
     dirty: bool,
+    /// Whether to watch for a meeting's call ending early ([`Driver::set_watch_calls`]).
+    watch_calls: bool,
+    calls: CallWatch,
+    /// Meetings whose call ended early, for [`Driver::poll_ended_early`].
+    ended_early: Vec<EndedEarly>,
 }
 
 fn backoff(options: &DriverOptions, failures: u32) -> Duration {
@@ -666,7 +689,25 @@ impl Driver {
             history: Vec::new(),
             end_pause: None,
             dirty: false,
+            watch_calls: false,
+            calls: CallWatch::default(),
+            ended_early: Vec::new(),
         }
+    }
+
+    /// Whether to notice that the user left the call of the meeting automation switched
+    /// for, and stayed out ([`super::call_watch`]): while such a meeting's profile is in
+    /// force, the presence is read every [`DriverOptions::read_back`].
+    pub fn set_watch_calls(&mut self, on: bool) {
+        self.watch_calls = on;
+        if !on {
+            self.calls.set_meeting(None);
+        }
+    }
+
+    /// A meeting whose call ended before the appointment (raised once per occurrence).
+    pub fn poll_ended_early(&mut self) -> Option<EndedEarly> {
+        (!self.ended_early.is_empty()).then(|| self.ended_early.remove(0))
     }
 
     pub fn set_plan(&mut self, plan: Plan) {
@@ -692,6 +733,7 @@ impl Driver {
         }
         // The history notes what ends before the releases that end with it.
         self.note_headline(now);
+        self.watch_meeting();
         for r in Resource::ALL {
             if let Hold::Released {
                 at,
@@ -742,6 +784,12 @@ impl Driver {
             last_ok: Some(now),
             ..ReadState::default()
         };
+        if let Observation::Presence { presence, .. } = &observation {
+            let own = self.own_session_activity(now);
+            if let Some(ended) = self.calls.observe(now, &presence.activity, own.as_deref()) {
+                self.ended_early.push(ended);
+            }
+        }
         for (r, seen) in observation.values() {
             self.observed(r, seen, now);
         }
@@ -1489,23 +1537,30 @@ impl Driver {
     }
 
     fn read_back_active(&self, now: DateTime<Utc>) -> bool {
-        self.plan.block_at(now).is_some()
-            && [Resource::Presence, Resource::StatusMessage]
-                .iter()
-                .any(|&r| {
-                    let slot = &self.slots[r.index()];
-                    slot.entry.is_none()
-                        && matches!(
-                            &slot.hold,
-                            Hold::Owned {
-                                written: Written::Action {
-                                    action: Action::SetPresence { .. }
-                                        | Action::SetStatusMessage { .. }
-                                },
-                                ..
-                            }
-                        )
-                })
+        if self.plan.block_at(now).is_none() {
+            return false;
+        }
+        // A meeting's call is watched: the same read, made even where the profile leaves
+        // the presence and the status message alone.
+        if self.watch_calls && self.calls.wants_reads(now) {
+            return true;
+        }
+        [Resource::Presence, Resource::StatusMessage]
+            .iter()
+            .any(|&r| {
+                let slot = &self.slots[r.index()];
+                slot.entry.is_none()
+                    && matches!(
+                        &slot.hold,
+                        Hold::Owned {
+                            written: Written::Action {
+                                action: Action::SetPresence { .. }
+                                    | Action::SetStatusMessage { .. }
+                            },
+                            ..
+                        }
+                    )
+            })
     }
 
     fn read_back_due(&self, now: DateTime<Utc>) -> bool {
@@ -1513,6 +1568,48 @@ impl Driver {
         self.read_back_active(now)
             && rs.retry_at.is_none_or(|t| t <= now)
             && rs.last_ok.is_none_or(|t| t + self.options.read_back <= now)
+    }
+
+    /// The meeting whose profile is in force goes to the call watch (when watching).
+    fn watch_meeting(&mut self) {
+        let meeting = self
+            .headline
+            .as_ref()
+            .filter(|_| self.watch_calls)
+            .and_then(|a| {
+                let end = self.plan.meeting_end(&a.appointment_id)?;
+                Some(Meeting {
+                    appointment_id: a.appointment_id.clone(),
+                    subject: a.subject_for_display.clone(),
+                    end,
+                })
+            });
+        self.calls.set_meeting(meeting);
+    }
+
+    /// The activity automation's own `setPresence` session shows (written, or about to
+    /// be): seeing it in the aggregate says nothing about the user's call.
+    fn own_session_activity(&self, now: DateTime<Utc>) -> Option<String> {
+        let session = |a: &Action| match a {
+            Action::SetPresence { presence, .. } if presence.mode == PresenceMode::Session => {
+                Some(presence.activity.as_str().to_owned())
+            }
+            _ => None,
+        };
+        let slot = &self.slots[Resource::Presence.index()];
+        let written = match &slot.hold {
+            Hold::Owned {
+                written: Written::Action { action },
+                ..
+            } => session(action),
+            _ => None,
+        };
+        written
+            .or_else(|| slot.entry.as_ref().and_then(|e| session(&e.action)))
+            .or_else(|| match self.want(Resource::Presence, now) {
+                Want::Apply(a) => session(&a),
+                _ => None,
+            })
     }
 
     /// Notes in the history the profile in force at `now`, when it changed: "applied" as

@@ -93,6 +93,11 @@ pub(crate) struct World {
     /// ... and the driver first read the presence after that: it cannot tell the user's
     /// clearing from the expiry (documented), and gives the user's own message back.
     pub clear_unseen: bool,
+    /// The activity the user's Teams client reports while they are in a call
+    /// (`InAConferenceCall`), shown where the client's status shows; None: not in one.
+    pub call_activity: Option<String>,
+    /// When the presence was read.
+    pub presence_reads: Vec<DateTime<Utc>>,
 }
 
 fn date_time(t: DateTime<Utc>) -> Json {
@@ -153,6 +158,8 @@ impl World {
             deduplicated: 0,
             cleared_expiry: None,
             clear_unseen: false,
+            call_activity: None,
+            presence_reads: Vec::new(),
         }
     }
 
@@ -202,11 +209,17 @@ impl World {
                 if let Some(e) = self.cleared_expiry.take() {
                     self.clear_unseen |= self.now >= e;
                 }
-                let (availability, _) = self.visible();
+                self.presence_reads.push(self.now);
+                let (availability, by) = self.visible();
+                let client = by == Who::User && self.preferred.is_none() && self.session.is_none();
+                let activity = match &self.call_activity {
+                    Some(call) if client => call.clone(),
+                    _ => availability.clone(),
+                };
                 // Graph's spelling varies; compare without case.
                 Ok(Observation::Presence {
                     presence: Presence {
-                        activity: availability.clone(),
+                        activity,
                         availability: availability.to_lowercase(),
                     },
                     status_message: self.status_value(),
@@ -373,6 +386,8 @@ pub(crate) struct Harness {
     pub check: bool,
     /// The latest instant the clock showed.
     latest: DateTime<Utc>,
+    /// The driver watches meetings' calls ([`Driver::set_watch_calls`]).
+    pub watch_calls: bool,
 }
 
 impl Harness {
@@ -409,6 +424,7 @@ impl Harness {
             steady_from: DateTime::<Utc>::MIN_UTC,
             check,
             latest: now,
+            watch_calls: false,
         };
         h.start(now);
         h
@@ -428,11 +444,32 @@ impl Harness {
         self.step();
     }
 
+    /// Whether the driver watches meetings' calls (now and after a restart).
+    pub fn set_watch_calls(&mut self, on: bool) {
+        self.watch_calls = on;
+        if let Some(d) = &mut self.driver {
+            d.set_watch_calls(on);
+        }
+        self.step();
+    }
+
+    /// The meetings whose call ended early, raised since last asked.
+    pub fn ended_early(&mut self) -> Vec<crate::presence::call_watch::EndedEarly> {
+        let mut out = Vec::new();
+        if let Some(d) = &mut self.driver {
+            while let Some(e) = d.poll_ended_early() {
+                out.push(e);
+            }
+        }
+        out
+    }
+
     /// Builds the driver from what the store holds, without letting it work yet.
     pub fn revive(&mut self, now: DateTime<Utc>) {
         let mut d = Driver::new(self.options, self.stored.clone(), now);
         d.set_plan(self.plan.clone());
         d.set_pause(self.pause);
+        d.set_watch_calls(self.watch_calls);
         self.world.now = now;
         self.driver = Some(d);
         self.alive_since = Some(now);

@@ -9,6 +9,7 @@
 //! and reads their bodies), and the call-forwarding provider ([`forwarding`]).
 
 pub mod apply;
+pub mod call_watch;
 pub mod driver;
 #[cfg(test)]
 mod driver_model;

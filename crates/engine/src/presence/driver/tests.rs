@@ -515,3 +515,106 @@ fn a_clock_set_back_across_a_restart_does_not_end_a_release_early() {
     assert_eq!(h.world.visible(), ("BeRightBack".to_owned(), Who::User));
     assert_eq!(h.world.forwarding, (Forwarding::Off, Who::User));
 }
+
+/// A profile that only sends calls to voicemail (it leaves the presence alone), for every
+/// appointment.
+fn voicemail_only() -> Policy {
+    let profile = Profile {
+        name: "Voicemail".into(),
+        priority: 10,
+        teams: None,
+        status_message: None,
+        forwarding: Some(Forwarding::Voicemail),
+        automatic_replies: None,
+    };
+    let rule = crate::presence::rules::Rule {
+        profile: Some("Voicemail".into()),
+        ..Default::default()
+    };
+    Policy::new(vec![profile], vec![rule]).unwrap()
+}
+
+fn online(id: &str, start: &str, end: &str) -> Appointment {
+    let mut a = appt(id, start, end);
+    a.join_url = Some("https://teams.microsoft.com/l/meetup-join/x".into());
+    a
+}
+
+fn presence_reads(h: &Harness, from: &str, to: &str) -> Vec<DateTime<Utc>> {
+    let (from, to) = (t(from), t(to));
+    h.world
+        .presence_reads
+        .iter()
+        .copied()
+        .filter(|at| (from..to).contains(at))
+        .collect()
+}
+
+#[test]
+fn a_meeting_whose_call_ends_early_is_raised_once_from_reads_every_15_s() {
+    let mut world = World::new(t("2026-11-24T09:00:00Z"));
+    world.forwarding = (Forwarding::Number("+4917012345".into()), Who::User);
+    let mut options = model_options(ForwardingAccess::ReadWrite, false);
+    options.read_back = Duration::seconds(15);
+    let mut h = Harness::new(world, options, voicemail_only());
+    h.set_watch_calls(true);
+    h.set_appointments(vec![
+        online("m", "2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z"),
+        appt("plain", "2026-11-24T12:00:00Z", "2026-11-24T13:00:00Z"),
+    ]);
+    h.run_until(t("2026-11-24T10:05:00Z"));
+    h.world.call_activity = Some("InAConferenceCall".into());
+    h.run_until(t("2026-11-24T10:20:00Z"));
+    h.world.call_activity = None;
+    h.run_until(t("2026-11-24T10:21:50Z"));
+    assert!(h.ended_early().is_empty(), "out for less than 2 minutes");
+    h.run_until(t("2026-11-24T10:23:00Z"));
+    let raised = h.ended_early();
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0].appointment_id, "m");
+    assert_eq!(raised[0].end, t("2026-11-24T11:00:00Z"));
+    assert!(raised[0].at - raised[0].left_at >= Duration::minutes(2));
+    assert!(raised[0].left_at <= t("2026-11-24T10:20:15Z"));
+    // The watch read the presence (the profile leaves it alone) every 15 s while the
+    // meeting's profile was in force, and not before it.
+    let reads = presence_reads(&h, "2026-11-24T10:00:00Z", "2026-11-24T10:23:00Z");
+    assert!(reads.len() >= 4 * 22, "{} reads", reads.len());
+    assert!(reads
+        .windows(2)
+        .all(|w| w[1] - w[0] <= Duration::seconds(15)));
+    assert!(presence_reads(&h, "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z").is_empty());
+    // Raised: no more reads for it, and nothing more raised.
+    h.world.call_activity = Some("InACall".into());
+    h.run_until(t("2026-11-24T10:30:00Z"));
+    h.world.call_activity = None;
+    h.run_until(t("2026-11-24T13:30:00Z"));
+    assert!(h.ended_early().is_empty());
+    assert!(presence_reads(&h, "2026-11-24T10:23:30Z", "2026-11-24T13:30:00Z").is_empty());
+    // The driver itself restored nothing early: that is the runtime's decision.
+    assert!(
+        writes(&h).iter().any(|w| w.starts_with("11:00:00")),
+        "{:?}",
+        writes(&h)
+    );
+}
+
+#[test]
+fn without_the_watch_a_profile_that_leaves_the_presence_alone_reads_none() {
+    let mut world = World::new(t("2026-11-24T09:00:00Z"));
+    world.forwarding = (Forwarding::Number("+4917012345".into()), Who::User);
+    let mut options = model_options(ForwardingAccess::ReadWrite, false);
+    options.read_back = Duration::seconds(15);
+    let mut h = Harness::new(world, options, voicemail_only());
+    h.set_appointments(vec![online(
+        "m",
+        "2026-11-24T10:00:00Z",
+        "2026-11-24T11:00:00Z",
+    )]);
+    h.run_until(t("2026-11-24T10:05:00Z"));
+    h.world.call_activity = Some("InAConferenceCall".into());
+    h.run_until(t("2026-11-24T10:20:00Z"));
+    h.world.call_activity = None;
+    h.run_until(t("2026-11-24T10:40:00Z"));
+    assert!(h.ended_early().is_empty());
+    assert!(presence_reads(&h, "2026-11-24T09:00:00Z", "2026-11-24T10:40:00Z").is_empty());
+}
