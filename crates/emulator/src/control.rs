@@ -826,6 +826,20 @@ impl Control {
         a.presence.sequence += 1;
     }
 
+    /// The user joins a call or meeting in their Teams client (`Some(activity)`: the
+    /// client's session reports `Busy` with `InACall`, `InAConferenceCall`, or
+    /// `DoNotDisturb` with `Presenting`) or leaves it (`None`: `Available` again), as
+    /// another session than the app's would. The aggregate shows it unless a preferred
+    /// presence or a higher-ranked session hides it (see `PresenceState::aggregate`).
+    pub fn set_teams_call(&self, activity: Option<&str>) {
+        let state = match activity {
+            Some(a) if a.eq_ignore_ascii_case("Presenting") => ("DoNotDisturb", a),
+            Some(a) => ("Busy", a),
+            None => ("Available", "Available"),
+        };
+        self.set_teams_client_presence(Some(state));
+    }
+
     /// The user sets a status message in Teams (no expiry; empty clears it).
     pub fn set_user_status_message(&self, content: &str) {
         let mut a = self.st.automation();

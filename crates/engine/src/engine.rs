@@ -60,7 +60,7 @@ mod subscriptions;
 pub mod sync_loop;
 pub use presence::{PresenceSummary, TakeOverOutcome};
 pub use run_sync::{CalendarReport, ReadMode, RoundRead, SyncOptions, SyncReport};
-pub use skip::{NextSwitch, SkipOutcome, SkipTarget};
+pub use skip::{NextSwitch, SkipOutcome, SkipTarget, CALL_ENDED};
 pub use subscriptions::{FeedOutcome, FeedReport};
 
 /// `meta` key recording why the user is not signed in although an account is stored:

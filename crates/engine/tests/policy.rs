@@ -307,6 +307,55 @@ join_shortcut = ""
     );
 }
 
+/// Issue 22, "Meeting ended early": `presence.restore_when_call_ends` is `ask` by default,
+/// the user may pick `auto` or `off`, and an organization may lock it.
+#[test]
+fn a_policy_may_lock_what_happens_when_a_meetings_call_ends_early() {
+    use presently_engine::presence::CallEndedRestore;
+    let defaults = resolve(None, &table(""), None).unwrap();
+    assert_eq!(
+        defaults.config.presence.restore_when_call_ends,
+        CallEndedRestore::Ask
+    );
+    let user = table("[presence]\nrestore_when_call_ends = \"auto\"\n");
+    assert_eq!(
+        resolve(None, &user, None)
+            .unwrap()
+            .config
+            .presence
+            .restore_when_call_ends,
+        CallEndedRestore::Auto
+    );
+    assert!(resolve(
+        None,
+        &table("[presence]\nrestore_when_call_ends = \"sometimes\"\n"),
+        None
+    )
+    .is_err());
+    let p = OrgPolicy::parse(
+        Path::new("p.toml"),
+        r#"
+[[groups]]
+name = "All"
+default = true
+locked = ["presence.restore_when_call_ends"]
+
+[groups.settings.presence]
+restore_when_call_ends = "off"
+"#,
+    )
+    .unwrap();
+    let l = resolve(Some(&p), &user, None).unwrap();
+    assert_eq!(
+        l.config.presence.restore_when_call_ends,
+        CallEndedRestore::Off
+    );
+    assert!(l.is_locked("presence.restore_when_call_ends"));
+    let mut edited = l.config.clone();
+    edited.presence.restore_when_call_ends = CallEndedRestore::Auto;
+    assert!(check_locked(&edited, &l).is_err());
+}
+
 #[test]
 fn a_users_rule_may_name_a_profile_the_group_defines() {
     let p = OrgPolicy::parse(

@@ -414,3 +414,186 @@ async fn a_user_automated_by_the_server_is_never_switched_by_the_client() {
     }
     running.stop().await;
 }
+
+/// "Meeting ended early" (issue 22): the engine and emulator with a profile that sets only a
+/// status message (so the Teams client's call activity shows in the aggregate), an online
+/// meeting, and `presence.restore_when_call_ends = mode`.
+async fn call_ended_setup(
+    mode: presently_engine::presence::CallEndedRestore,
+    profile_sets_presence: bool,
+) -> (
+    presently_emulator::Emulator,
+    std::sync::Arc<Sim>,
+    tempfile::TempDir,
+    std::sync::Arc<presently_engine::Engine>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+) {
+    use presently_engine::presence::profile::Profile;
+    let emu = empty_emulator().await;
+    let sim = Sim::new(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    emu.control().set_user_status_message("Back at 3");
+    let engine = engine_with(&emu, &sim, dir.path(), |c| {
+        c.presence.restore_when_call_ends = mode;
+        if !profile_sets_presence {
+            c.presence.profiles = vec![Profile {
+                name: "In a meeting".into(),
+                priority: 10,
+                teams: None,
+                status_message: Some("In a meeting until {end}".into()),
+                forwarding: None,
+                automatic_replies: None,
+            }];
+        }
+    })
+    .await;
+    let begin = minutes(&sim, 10);
+    let end = begin + Duration::minutes(60);
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    emu.control()
+        .add_event(json!({
+            "subject": "Design review",
+            "start": {"dateTime": fmt(begin), "timeZone": "UTC"},
+            "end": {"dateTime": fmt(end), "timeZone": "UTC"},
+            "showAs": "busy",
+            "isOnlineMeeting": true,
+            "onlineMeetingProvider": "teamsForBusiness",
+        }))
+        .unwrap();
+    engine.sync_now().await.unwrap();
+    (emu, sim, dir, engine, begin, end)
+}
+
+fn status_messages(emu: &presently_emulator::Emulator) -> Vec<String> {
+    calls(emu, "setStatusMessage")
+        .iter()
+        .map(|c| {
+            c.body["statusMessage"]["message"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_meeting_left_early_restores_automatically_once_when_set_to_auto() {
+    use presently_engine::presence::CallEndedRestore;
+    let (emu, sim, _dir, engine, begin, end) =
+        call_ended_setup(CallEndedRestore::Auto, false).await;
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin + Duration::minutes(5)).await;
+    assert_eq!(status_messages(&emu).len(), 1, "switched at the start");
+    emu.control().set_teams_call(Some("InAConferenceCall"));
+    sim.run_until(begin + Duration::minutes(20)).await;
+    // The user leaves; a minute and 50 seconds later nothing was given back yet.
+    emu.control().set_teams_call(None);
+    sim.run_until(begin + Duration::minutes(21) + Duration::seconds(50))
+        .await;
+    assert_eq!(
+        status_messages(&emu).len(),
+        1,
+        "{:?}",
+        status_messages(&emu)
+    );
+    // Two minutes out (the next 15 s read): given back, well before the end.
+    sim.run_until(begin + Duration::minutes(22) + Duration::seconds(30))
+        .await;
+    let messages = status_messages(&emu);
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages[1], "Back at 3");
+    assert_eq!(
+        emu.control().presence()["statusMessage"]["message"]["content"],
+        "Back at 3"
+    );
+    // Nothing more for this occurrence: rejoining and leaving again switches nothing, and
+    // its end gives nothing back twice.
+    emu.control().set_teams_call(Some("InACall"));
+    sim.run_until(begin + Duration::minutes(30)).await;
+    emu.control().set_teams_call(None);
+    sim.run_until(end + Duration::minutes(5)).await;
+    assert_eq!(
+        status_messages(&emu).len(),
+        2,
+        "{:?}",
+        status_messages(&emu)
+    );
+    assert!(engine.presence_status().unwrap().ended_early.is_none());
+    running.stop().await;
+    let history = history(&engine);
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert!(
+        history[0].ends_with("In a meeting (Design review)"),
+        "{history:?}"
+    );
+    assert!(
+        history[1]
+            .ends_with("the call of Design review ended early: giving your own status back now"),
+        "{history:?}"
+    );
+    assert!(history[2].ends_with("restored"), "{history:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn asked_the_offer_waits_for_restore_now_and_never_joined_offers_nothing() {
+    use presently_engine::presence::CallEndedRestore;
+    let (emu, sim, _dir, engine, begin, end) = call_ended_setup(CallEndedRestore::Ask, false).await;
+    let running = start(&engine, &sim).await;
+    // Not in the call for the first half hour: nothing on offer.
+    sim.run_until(begin + Duration::minutes(30)).await;
+    assert!(engine.presence_status().unwrap().ended_early.is_none());
+    // Joins, leaves, rejoins within two minutes: still nothing.
+    emu.control().set_teams_call(Some("InACall"));
+    sim.run_until(begin + Duration::minutes(35)).await;
+    emu.control().set_teams_call(None);
+    sim.run_until(begin + Duration::minutes(36) + Duration::seconds(30))
+        .await;
+    emu.control().set_teams_call(Some("Presenting"));
+    sim.run_until(begin + Duration::minutes(40)).await;
+    assert!(engine.presence_status().unwrap().ended_early.is_none());
+    // Leaves for good: offered (not restored) two minutes later.
+    emu.control().set_teams_call(None);
+    sim.run_until(begin + Duration::minutes(42) + Duration::seconds(30))
+        .await;
+    let offer = engine.presence_status().unwrap().ended_early.unwrap();
+    assert_eq!(offer.subject.as_deref(), Some("Design review"));
+    assert_eq!(offer.end, end);
+    assert_eq!(status_messages(&emu).len(), 1, "asked, not restored");
+    // "Restore now".
+    let mut outcome = None;
+    sim.after(|| outcome = Some(engine.presence_restore_call_ended(&offer.appointment_id)))
+        .await;
+    assert!(outcome.unwrap().unwrap().changed);
+    sim.run_until(begin + Duration::minutes(43)).await;
+    assert_eq!(
+        status_messages(&emu),
+        vec![status_messages(&emu)[0].clone(), "Back at 3".to_owned()]
+    );
+    assert!(
+        engine.presence_status().unwrap().ended_early.is_none(),
+        "the offer is gone"
+    );
+    sim.run_until(end + Duration::minutes(1)).await;
+    assert_eq!(status_messages(&emu).len(), 2);
+    running.stop().await;
+}
+
+/// The limit the detection documents: a preferred presence (the built-in profiles') wins
+/// over every session in the aggregate, so the call never shows and nothing is raised.
+#[tokio::test(flavor = "multi_thread")]
+async fn under_a_preferred_presence_the_call_does_not_show_and_nothing_restores_early() {
+    use presently_engine::presence::CallEndedRestore;
+    let (emu, sim, _dir, engine, begin, end) = call_ended_setup(CallEndedRestore::Auto, true).await;
+    let running = start(&engine, &sim).await;
+    sim.run_until(begin + Duration::minutes(5)).await;
+    emu.control().set_teams_call(Some("InAConferenceCall"));
+    assert_eq!(emu.control().presence()["activity"], "Busy");
+    sim.run_until(begin + Duration::minutes(10)).await;
+    emu.control().set_teams_call(None);
+    sim.run_until(end - Duration::seconds(1)).await;
+    assert!(calls(&emu, "clearUserPreferredPresence").is_empty());
+    sim.run_until(end).await;
+    assert_eq!(calls(&emu, "clearUserPreferredPresence").len(), 1);
+    running.stop().await;
+}

@@ -549,11 +549,22 @@ impl PlanSource for EnginePorts {
             pause,
             loaded_until: end,
             take_over,
+            call_ended: config.presence.restore_when_call_ends,
         })
     }
 
     fn store_version(&self) -> Result<i64, Error> {
         self.0.store().data_version()
+    }
+
+    fn restore_call_ended(
+        &self,
+        ended: &crate::presence::call_watch::EndedEarly,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .0
+            .presence_restore_call_ended(&ended.appointment_id)?
+            .changed)
     }
 }
 

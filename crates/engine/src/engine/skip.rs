@@ -37,6 +37,9 @@ impl SkipTarget {
     }
 }
 
+/// The detail of the history line of a skip made because the meeting's call ended early.
+pub const CALL_ENDED: &str = "call ended";
+
 /// How far ahead "the next meeting" is looked for.
 const NEXT_DAYS: u64 = 7;
 
@@ -144,6 +147,35 @@ impl Engine {
     /// the user's own state back now, as its end would.
     pub fn presence_skip(&self, target: &SkipTarget, series: bool) -> Result<SkipOutcome, Error> {
         let a = self.skip_target(target)?;
+        self.skip_appointment(&a, series, None)
+    }
+
+    /// "Meeting ended early" (issue 22): the call of the online meeting `appointment_id`
+    /// ended before the appointment, and the user said "Restore now" (or
+    /// `presence.restore_when_call_ends` is `auto`). Automation gives the user's own state
+    /// back now, exactly as the appointment's end would (nothing changed by hand is
+    /// written over), and does not switch again for this occurrence; the history says
+    /// why. An appointment that already ended changes nothing.
+    pub fn presence_restore_call_ended(&self, appointment_id: &str) -> Result<SkipOutcome, Error> {
+        let a = self.skip_target(&SkipTarget::Appointment(appointment_id.to_owned()))?;
+        let (_, end) = span(&a, self.config().display_timezone());
+        if end <= self.clock.now() {
+            return Ok(SkipOutcome {
+                appointment_id: a.id,
+                subject: (!a.sensitivity.is_private()).then(|| a.subject.clone()),
+                scopes: Vec::new(),
+                changed: false,
+            });
+        }
+        self.skip_appointment(&a, false, Some(CALL_ENDED))
+    }
+
+    fn skip_appointment(
+        &self,
+        a: &Appointment,
+        series: bool,
+        reason: Option<&str>,
+    ) -> Result<SkipOutcome, Error> {
         let (scope, id) = if series {
             let master = a.series_master_id.clone().ok_or_else(|| {
                 Error::InvalidInput(format!("appointment {} is not part of a series", a.id))
@@ -160,7 +192,10 @@ impl Engine {
             subject: subject.clone(),
             created: now,
         };
-        let row = history_row(now, HistoryKind::Skipped, &a, subject.clone(), scope);
+        let mut row = history_row(now, HistoryKind::Skipped, a, subject.clone(), scope);
+        if let Some(reason) = reason {
+            row.detail = Some(reason.to_owned());
+        }
         let changed = self.store().set_presence_skip(
             SkipChange::Add(&skip),
             &row,
@@ -171,7 +206,7 @@ impl Engine {
             self.presence_shared.wake.notify_one();
         }
         Ok(SkipOutcome {
-            appointment_id: a.id,
+            appointment_id: a.id.clone(),
             subject,
             scopes: vec![scope],
             changed,

@@ -62,6 +62,24 @@ pub struct PresenceConfig {
     pub default_rules: bool,
     /// The call-forwarding provider (`[presence.forwarding]`); none by default.
     pub forwarding: forwarding::ForwardingConfig,
+    /// When the user leaves an online meeting's call and stays out for 2 minutes before
+    /// the appointment ends: `ask` (a notification offers "Restore now"), `auto` (restore
+    /// at once, as the appointment's end would), or `off` (wait for the end).
+    pub restore_when_call_ends: CallEndedRestore,
+}
+
+/// What happens when a meeting's call ends before its appointment
+/// (`presence.restore_when_call_ends`; see [`call_watch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum CallEndedRestore {
+    /// A notification offers "Restore now".
+    #[default]
+    Ask,
+    /// Restore at once.
+    Auto,
+    /// Nothing: the appointment's end restores.
+    Off,
 }
 
 impl Default for PresenceConfig {
@@ -71,6 +89,7 @@ impl Default for PresenceConfig {
             rules: Vec::new(),
             default_rules: true,
             forwarding: forwarding::ForwardingConfig::default(),
+            restore_when_call_ends: CallEndedRestore::default(),
         }
     }
 }

@@ -3,9 +3,11 @@
 //! call-forwarding provider. `engine/presence.rs` implements them for `Engine`; nothing in
 //! `presence/` knows the engine.
 
+use super::call_watch::EndedEarly;
 use super::driver::Plan;
 use super::forwarding::ForwardingProvider;
 use super::journal::{Durable, Persist, TakeOver};
+use super::CallEndedRestore;
 use crate::error::Error;
 use crate::store::Pause;
 use chrono::{DateTime, Utc};
@@ -21,6 +23,8 @@ pub struct PlanInputs {
     pub loaded_until: DateTime<Utc>,
     /// What the user said they took over by hand (from any process), newest last.
     pub take_over: Vec<TakeOver>,
+    /// `presence.restore_when_call_ends`.
+    pub call_ended: CallEndedRestore,
 }
 
 /// The appointments, policy and pause, as the store has them.
@@ -28,6 +32,11 @@ pub trait PlanSource: Send + Sync {
     fn plan_inputs(&self, now: DateTime<Utc>) -> Result<PlanInputs, Error>;
     /// Changes when another process committed to the store (a pause, a sync).
     fn store_version(&self) -> Result<i64, Error>;
+    /// The meeting's call ended early and `presence.restore_when_call_ends` is `auto`:
+    /// automation stops switching for that occurrence (a history line says why), so the
+    /// next plan gives the user's own state back, as the appointment's end would. Whether
+    /// it changed anything.
+    fn restore_call_ended(&self, ended: &EndedEarly) -> Result<bool, Error>;
 }
 
 /// Where the driver's durable state lives.

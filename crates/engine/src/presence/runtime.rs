@@ -14,11 +14,13 @@
 //! [`ports`]: super::ports
 
 use super::apply;
+use super::call_watch::EndedEarly;
 use super::driver::{Driver, DriverOptions, ForwardingAccess, Op, ResourceStatus};
 use super::journal::{Persist, Resource, TakeOver};
 use super::plan::HistoryEntry;
 use super::ports::Ports;
 use super::scheduler::Desired;
+use super::CallEndedRestore;
 use crate::agenda::local_midnight;
 use crate::clock::Clock;
 use crate::error::Error;
@@ -73,6 +75,10 @@ pub struct PresenceStatus {
     /// Each resource: who holds it, and a write that has not landed (with a line for the
     /// status: "Forwarding still on — switching it off failed, retrying").
     pub resources: Vec<ResourceStatus>,
+    /// The meeting whose call ended early, while "Restore now" is on offer
+    /// (`presence.restore_when_call_ends = "ask"`): until the user restores, or its profile
+    /// is no longer in force.
+    pub ended_early: Option<EndedEarly>,
 }
 
 impl Default for PresenceStatus {
@@ -84,6 +90,7 @@ impl Default for PresenceStatus {
             paused: None,
             error: None,
             resources: Vec::new(),
+            ended_early: None,
         }
     }
 }
@@ -243,6 +250,7 @@ pub async fn run<P: Ports, T: Timer>(
     let mut version: Option<i64> = None;
     let mut plan_error: Option<String> = None;
     let mut take_over: Vec<TakeOver> = Vec::new();
+    let mut call_ended = CallEndedRestore::Off;
     loop {
         let now = timer.now();
         // Another process committed (the CLI's pause, its sync), or now left the window.
@@ -259,6 +267,8 @@ pub async fn run<P: Ports, T: Timer>(
                     driver.set_pause(inputs.pause);
                     loaded_until = Some(inputs.loaded_until);
                     take_over = inputs.take_over;
+                    call_ended = inputs.call_ended;
+                    driver.set_watch_calls(call_ended != CallEndedRestore::Off);
                     plan_error = None;
                 }
                 Err(err) => {
@@ -282,7 +292,36 @@ pub async fn run<P: Ports, T: Timer>(
         // A failure is logged; the next save writes the whole state again.
         save(&ports, &mut driver, tz).ok();
         let now = timer.now();
+        let mut offer = None;
+        while let Some(ended) = driver.poll_ended_early() {
+            match call_ended {
+                CallEndedRestore::Auto => match ports.restore_call_ended(&ended) {
+                    // The next plan leaves the occurrence out: its end comes now.
+                    Ok(_) => reload = true,
+                    Err(err) => {
+                        tracing::warn!(error = %err, appointment = %ended.appointment_id, "cannot restore after the call ended")
+                    }
+                },
+                CallEndedRestore::Ask => {
+                    tracing::info!(appointment = %ended.appointment_id, "the meeting's call ended early; offering to restore now");
+                    offer = Some(ended);
+                }
+                CallEndedRestore::Off => {}
+            }
+        }
         shared.update(|s| {
+            if offer.is_some() {
+                s.ended_early = offer;
+            }
+            // The offer lasts while its appointment's profile is in force.
+            let current = driver.current().map(|a| a.appointment_id.as_str());
+            if s.ended_early.as_ref().is_some_and(|e| {
+                call_ended != CallEndedRestore::Ask
+                    || current != Some(e.appointment_id.as_str())
+                    || now >= e.end
+            }) {
+                s.ended_early = None;
+            }
             s.state = driver
                 .current()
                 .cloned()
@@ -295,6 +334,9 @@ pub async fn run<P: Ports, T: Timer>(
         });
         if stopped {
             break;
+        }
+        if reload {
+            continue;
         }
         let wake = driver.poll_timeout(now);
         tokio::select! {
@@ -429,6 +471,10 @@ impl HistoryLine {
                 None => format!("{time} paused"),
             },
             HistoryKind::Resumed => format!("{time} resumed"),
+            HistoryKind::Skipped if row.detail.as_deref() == Some(crate::engine::CALL_ENDED) => {
+                let what = row.subject.as_deref().unwrap_or("a private appointment");
+                format!("{time} the call of {what} ended early: giving your own status back now")
+            }
             HistoryKind::Skipped | HistoryKind::Unskipped => {
                 let what = row.subject.as_deref().unwrap_or("a private appointment");
                 let series = if row.detail.as_deref() == Some("series") {
