@@ -8,8 +8,9 @@
 //! and what wakes them (the model is firezone's `GuiIntegration`). The loops only sleep and
 //! hand over: what to do at each instant is decided by the engine.
 
-use crate::presence::RestoreAlert;
+use crate::presence::{RestoreAlert, RestoreOffer};
 use crate::sync::{RoundEnd, RoundRedraws, SHOW_SYNCING_AFTER};
+use presently_engine::presence::runtime::RuntimeOptions;
 use presently_engine::reminders::Reminder;
 use presently_engine::Engine;
 use std::future::Future;
@@ -45,6 +46,13 @@ pub trait Integration: Send + Sync + 'static {
     fn show_reminder(&self, reminder: Reminder, body: String) -> Shown<'_>;
     /// Shows that a restore keeps failing.
     fn show_alert(&self, alert: RestoreAlert) -> Shown<'_>;
+    /// Offers "Restore now" (a meeting's call ended early): its action calls
+    /// [`crate::presence::restore_now`] with the offer's appointment. A shell that cannot
+    /// show it logs it (the appointment's end still restores).
+    fn offer_restore(&self, offer: RestoreOffer) -> Shown<'_> {
+        tracing::info!(appointment = %offer.appointment_id, "{}", offer.summary);
+        Box::pin(std::future::ready(()))
+    }
     /// The tray shows what is true now, if that differs from what it shows.
     fn refresh_tray(&self) -> Shown<'_>;
 }
@@ -97,6 +105,8 @@ pub struct Background {
     started: Mutex<Option<(Handle, Arc<dyn Integration>)>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     stopping: AtomicBool,
+    /// How presence automation paces itself (the defaults; shorter in tests).
+    presence_options: Mutex<RuntimeOptions>,
 }
 
 impl Background {
@@ -109,7 +119,14 @@ impl Background {
             started: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
+            presence_options: Mutex::new(RuntimeOptions::default()),
         }
+    }
+
+    /// How presence automation paces itself from its next start (tests on the wall clock
+    /// shorten its intervals).
+    pub fn set_presence_options(&self, options: RuntimeOptions) {
+        *lock(&self.presence_options) = options;
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -162,9 +179,12 @@ impl Background {
 
     fn presence_task(&self) -> impl Future<Output = ()> + Send + 'static {
         let stop = lock(&self.wakes.presence_stop).clone();
-        self.engine
-            .clone()
-            .run_presence(stop, self.wakes.presence_store_changed.clone())
+        let options = *lock(&self.presence_options);
+        self.engine.clone().run_presence_with(
+            stop,
+            self.wakes.presence_store_changed.clone(),
+            options,
+        )
     }
 
     /// Syncs now (Sync now, a sign-in, the settings changed what is synced).
@@ -317,8 +337,9 @@ async fn reminders_loop(engine: Arc<Engine>, wakes: Arc<Wakes>, integration: Arc
     .await;
 }
 
-/// Follows presence automation: the shell redraws when its status changes, and a restore
-/// that keeps failing is a notification.
+/// Follows presence automation: the shell redraws when its status changes, a restore that
+/// keeps failing is a notification, and so is a meeting whose call ended early ("Restore
+/// now").
 async fn follow_presence(
     engine: Arc<Engine>,
     wakes: Arc<Wakes>,
@@ -332,6 +353,7 @@ async fn follow_presence(
             integration.presence_status_changed();
         },
         |alert| integration.show_alert(alert),
+        |offer| integration.offer_restore(offer),
     )
     .await;
 }

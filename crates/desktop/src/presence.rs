@@ -117,13 +117,79 @@ pub fn alerts_due(
         .collect()
 }
 
+/// "Meeting over? Restore your status now": the notification offering to give the user's
+/// own state back now, because they left the meeting's call before the appointment's end
+/// (`presence.restore_when_call_ends = "ask"`). Its action restores ([`restore_now`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreOffer {
+    /// Remembered with the alerted restores' keys, so it is offered once.
+    pub key: String,
+    /// The appointment (occurrence) to restore for.
+    pub appointment_id: String,
+    pub summary: String,
+    pub body: String,
+    /// The action's label.
+    pub action: String,
+}
+
+/// The offer to notify now, if the runtime has one that `alerted` does not hold yet.
+pub fn offer_due(
+    status: &PresenceStatus,
+    alerted: &BTreeSet<String>,
+    lang: Lang,
+    tz: chrono_tz::Tz,
+) -> Option<RestoreOffer> {
+    let ended = status.ended_early.as_ref()?;
+    let key = offer_key(&ended.appointment_id);
+    if alerted.contains(&key) {
+        return None;
+    }
+    let subject = ended
+        .subject
+        .as_deref()
+        .unwrap_or(Text::PrivateAppointment.get(lang));
+    let end = ended.end.with_timezone(&tz).format("%H:%M").to_string();
+    Some(RestoreOffer {
+        key,
+        appointment_id: ended.appointment_id.clone(),
+        summary: Text::MeetingOver.get(lang).to_owned(),
+        body: Text::MeetingOverBody.fill(lang, &[("subject", subject), ("end", &end)]),
+        action: Text::RestoreNow.get(lang).to_owned(),
+    })
+}
+
+fn offer_key(appointment_id: &str) -> String {
+    format!("call-ended:{appointment_id}")
+}
+
+/// "Restore now": automation gives the user's own state back for the appointment now, as
+/// its end would, and switches no more for it (see
+/// [`Engine::presence_restore_call_ended`]). Whether it changed anything.
+pub fn restore_now(engine: &Engine, appointment_id: &str) -> bool {
+    match engine.presence_restore_call_ended(appointment_id) {
+        Ok(outcome) => {
+            tracing::info!(appointment = %appointment_id, changed = outcome.changed, "restore now, as the user asked");
+            outcome.changed
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, appointment = %appointment_id, "cannot restore now");
+            false
+        }
+    }
+}
+
 /// The alerted keys still worth remembering: those of writes still open (a key is never
-/// reused, so one that landed or was dropped can be forgotten).
+/// reused, so one that landed or was dropped can be forgotten), and the offer still on.
 pub fn still_open(alerted: &BTreeSet<String>, status: &PresenceStatus) -> BTreeSet<String> {
+    let offer = status
+        .ended_early
+        .as_ref()
+        .map(|e| offer_key(&e.appointment_id));
     let open: BTreeSet<&str> = status
         .resources
         .iter()
         .filter_map(|r| r.pending.as_ref().map(|p| p.key.as_str()))
+        .chain(offer.as_deref())
         .collect();
     alerted
         .iter()
@@ -133,14 +199,22 @@ pub fn still_open(alerted: &BTreeSet<String>, status: &PresenceStatus) -> BTreeS
 }
 
 /// Follows presence automation's status until `stop`: at each change `changed` runs (the
-/// shell redraws its tray and status line) and each restore that now deserves it goes to
-/// `show` as a notification. What was notified is kept in the store, so neither a restart
-/// nor a hand-over between the window app and the tray host tells it twice.
-pub async fn follow<C, F, Shown>(engine: Arc<Engine>, stop: &Notify, mut changed: C, mut show: F)
-where
+/// shell redraws its tray and status line), each restore that now deserves it goes to
+/// `show` as a notification, and a meeting whose call ended early goes to `offer` (once).
+/// What was notified is kept in the store, so neither a restart nor a hand-over between the
+/// window app and the tray host tells it twice.
+pub async fn follow<C, F, O, Shown, Offered>(
+    engine: Arc<Engine>,
+    stop: &Notify,
+    mut changed: C,
+    mut show: F,
+    mut offer: O,
+) where
     C: FnMut(),
     F: FnMut(RestoreAlert) -> Shown,
     Shown: std::future::Future<Output = ()>,
+    O: FnMut(RestoreOffer) -> Offered,
+    Offered: std::future::Future<Output = ()>,
 {
     let mut changes = engine.presence_changes();
     let mut stored = engine.presence_alerted().unwrap_or_else(|e| {
@@ -166,6 +240,12 @@ where
             tracing::warn!(key = %alert.key, summary = %alert.summary, "a restore keeps failing; telling the user");
             alerted.insert(alert.key.clone());
             show(alert).await;
+        }
+        let tz = engine.config().display_timezone();
+        if let Some(due) = offer_due(&status, &alerted, lang, tz) {
+            tracing::info!(appointment = %due.appointment_id, "the meeting's call ended early; offering to restore now");
+            alerted.insert(due.key.clone());
+            offer(due).await;
         }
         alerted = still_open(&alerted, &status);
         if alerted != stored {
@@ -318,6 +398,43 @@ mod tests {
         let found = problems(&s);
         assert_eq!(found.len(), 1);
         assert!(alerts_due(&found, &BTreeSet::new(), Lang::En).is_empty());
+    }
+
+    #[test]
+    fn a_meeting_whose_call_ended_early_is_offered_once_in_the_users_language() {
+        use presently_engine::presence::call_watch::EndedEarly;
+        let mut s = PresenceStatus::default();
+        let tz = chrono_tz::Europe::Berlin;
+        assert_eq!(offer_due(&s, &BTreeSet::new(), Lang::En, tz), None);
+        s.ended_early = Some(EndedEarly {
+            appointment_id: "m1".into(),
+            subject: Some("Design review".into()),
+            end: at("2026-11-24T11:00:00Z"),
+            left_at: at("2026-11-24T10:20:00Z"),
+            at: at("2026-11-24T10:22:00Z"),
+        });
+        let offer = offer_due(&s, &BTreeSet::new(), Lang::En, tz).unwrap();
+        assert_eq!(offer.appointment_id, "m1");
+        assert_eq!(offer.summary, "Meeting over? Restore your status now");
+        assert_eq!(
+            offer.body,
+            "You left the call of Design review 2 minutes ago; Presently keeps your meeting status until 12:00."
+        );
+        assert_eq!(offer.action, "Restore now");
+        let de = offer_due(&s, &BTreeSet::new(), Lang::De, tz).unwrap();
+        assert_eq!(de.summary, "Besprechung vorbei? Status jetzt zurücksetzen");
+        assert_eq!(de.action, "Jetzt zurücksetzen");
+        // Offered: remembered while on offer, not offered again; forgotten once gone.
+        let alerted: BTreeSet<String> = [offer.key.clone()].into();
+        assert_eq!(offer_due(&s, &alerted, Lang::En, tz), None);
+        assert_eq!(still_open(&alerted, &s), alerted);
+        assert!(still_open(&alerted, &PresenceStatus::default()).is_empty());
+        // A private appointment is not named.
+        s.ended_early.as_mut().unwrap().subject = None;
+        assert!(offer_due(&s, &BTreeSet::new(), Lang::En, tz)
+            .unwrap()
+            .body
+            .contains("the call of Private appointment"));
     }
 
     #[test]

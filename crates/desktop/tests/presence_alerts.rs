@@ -107,6 +107,7 @@ async fn a_restore_that_keeps_failing_is_notified_once_at_its_third_failure() {
                     shown.lock().unwrap().push(alert);
                     std::future::ready(())
                 },
+                |_offer| std::future::ready(()),
             )
             .await
         })

@@ -104,6 +104,12 @@ catalogue! {
     RestoreTries => "{message} ({tries} tries so far{error}). Presently keeps trying until it lands.",
         "{message} (bisher {tries} Versuche{error}). Presently versucht es weiter, bis es gelingt.";
     LastError => "; last error: {error}", "; letzter Fehler: {error}";
+    // A meeting's call ended before its appointment (presence.restore_when_call_ends = "ask").
+    MeetingOver => "Meeting over? Restore your status now",
+        "Besprechung vorbei? Status jetzt zurücksetzen";
+    MeetingOverBody => "You left the call of {subject} 2 minutes ago; Presently keeps your meeting status until {end}.",
+        "Sie haben den Anruf von {subject} vor 2 Minuten verlassen; Presently behält Ihren Besprechungsstatus bis {end} bei.";
+    RestoreNow => "Restore now", "Jetzt zurücksetzen";
     // The built-in presence profiles: their names as shown (the configuration keeps the
     // English ones, which rules refer to) and the texts they write.
     ProfileInAMeeting => "In a meeting", "In einer Besprechung";

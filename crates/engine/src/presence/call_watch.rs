@@ -75,14 +75,31 @@ struct Watch {
 }
 
 /// The tracker (see the module's documentation).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CallWatch {
     watch: Option<Watch>,
     /// The occurrences raised already, oldest first.
     raised: Vec<String>,
+    /// How long the user must stay out ([`STAY_OUT`]; shorter in tests on the wall clock).
+    stay_out: Duration,
+}
+
+impl Default for CallWatch {
+    fn default() -> Self {
+        Self {
+            watch: None,
+            raised: Vec::new(),
+            stay_out: STAY_OUT,
+        }
+    }
 }
 
 impl CallWatch {
+    /// How long the user must stay out of the call ([`STAY_OUT`] unless told otherwise).
+    pub fn set_stay_out(&mut self, stay_out: Duration) {
+        self.stay_out = stay_out;
+    }
+
     /// The meeting whose profile is in force now (None: none, or detection is off). Another
     /// meeting than the one watched starts over.
     pub fn set_meeting(&mut self, meeting: Option<Meeting>) {
@@ -110,7 +127,7 @@ impl CallWatch {
 
     /// A presence read at `now` showed `activity`; `own` is the activity Presently's own
     /// `setPresence` session shows, if it has one (seeing it proves nothing). Returns the
-    /// event when the user has now stayed out of the call for [`STAY_OUT`].
+    /// event when the user has now stayed out of the call for [`STAY_OUT`] (or as set).
     pub fn observe(
         &mut self,
         now: DateTime<Utc>,
@@ -134,7 +151,7 @@ impl CallWatch {
             return None;
         }
         let left_at = *w.out_since.get_or_insert(now);
-        if now - left_at < STAY_OUT {
+        if now - left_at < self.stay_out {
             return None;
         }
         let ended = EndedEarly {

@@ -705,6 +705,12 @@ impl Driver {
         }
     }
 
+    /// How long the user must stay out of a meeting's call before it counts as ended
+    /// ([`super::call_watch::STAY_OUT`] unless set).
+    pub fn set_call_stay_out(&mut self, stay_out: Duration) {
+        self.calls.set_stay_out(stay_out);
+    }
+
     /// A meeting whose call ended before the appointment (raised once per occurrence).
     pub fn poll_ended_early(&mut self) -> Option<EndedEarly> {
         (!self.ended_early.is_empty()).then(|| self.ended_early.remove(0))

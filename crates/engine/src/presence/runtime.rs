@@ -44,6 +44,9 @@ pub struct RuntimeOptions {
     /// First wait before retrying a failed call; doubles per failure up to `max_retry`.
     pub first_retry: Duration,
     pub max_retry: Duration,
+    /// How long the user must stay out of a meeting's call before it counts as ended
+    /// early ([`super::call_watch::STAY_OUT`]: 2 minutes).
+    pub call_stay_out: Duration,
 }
 
 impl Default for RuntimeOptions {
@@ -53,6 +56,7 @@ impl Default for RuntimeOptions {
             max_step: Duration::from_secs(10),
             first_retry: Duration::from_secs(2),
             max_retry: Duration::from_secs(300),
+            call_stay_out: Duration::from_secs(120),
         }
     }
 }
@@ -233,7 +237,14 @@ pub async fn run<P: Ports, T: Timer>(
     tz: chrono_tz::Tz,
 ) {
     let mut driver = match ports.load_journal() {
-        Ok(durable) => Driver::new(driver_options, durable, timer.now()),
+        Ok(durable) => {
+            let mut driver = Driver::new(driver_options, durable, timer.now());
+            driver.set_call_stay_out(
+                chrono::Duration::from_std(options.call_stay_out)
+                    .unwrap_or(super::call_watch::STAY_OUT),
+            );
+            driver
+        }
         Err(err) => {
             tracing::error!(error = %err, "presence automation cannot start: its journal cannot be read");
             shared.update(|s| s.error = Some(err.to_string()));
