@@ -3,12 +3,12 @@
 
 use crate::icons::Icons;
 use crate::menu::HostTray;
-use crate::notifications::Notifier;
+use crate::notifications::{Invoked, Notifier};
 use crate::shortcut::JoinShortcut;
 use ksni::TrayMethods;
 use presently_desktop::background::{Background, Integration, Loops, Shown};
 use presently_desktop::handoff::{self, OwnerLock};
-use presently_desktop::presence::RestoreAlert;
+use presently_desktop::presence::{RestoreAlert, RestoreOffer};
 use presently_desktop::settings::Provisioning;
 use presently_desktop::shortcut::{join_next, JoinNext};
 use presently_desktop::sync::RoundEnd;
@@ -161,7 +161,7 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
     };
 
     let (actions, mut action_rx) = unbounded_channel::<TrayAction>();
-    let (opens, mut open_rx) = unbounded_channel::<(String, OpenKind)>();
+    let (opens, mut open_rx) = unbounded_channel::<Invoked>();
 
     let model = current_model(&engine, &provisioning);
     let tray = HostTray {
@@ -252,7 +252,7 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
 struct Channels<'a> {
     handovers: &'a mut UnboundedReceiver<tokio::net::UnixStream>,
     actions: &'a mut UnboundedReceiver<TrayAction>,
-    opens: &'a mut UnboundedReceiver<(String, OpenKind)>,
+    opens: &'a mut UnboundedReceiver<Invoked>,
     presses: &'a mut UnboundedReceiver<()>,
 }
 
@@ -274,7 +274,13 @@ async fn serve(
                     return exit;
                 }
             }
-            Some((id, kind)) = channels.opens.recv() => open_link(engine, &id, kind),
+            Some(invoked) = channels.opens.recv() => match invoked {
+                Invoked::Open(id, kind) => open_link(engine, &id, kind),
+                Invoked::RestoreNow(id) => {
+                    presently_desktop::presence::restore_now(engine, &id);
+                    background.tray_changed();
+                }
+            },
             Some(()) = channels.presses.recv() => join_next_meeting(engine),
             Some(stream) = channels.handovers.recv() => return Exit::HandOver(stream),
             Some(()) = recv(&mut terminate) => return Exit::Quit,
@@ -474,6 +480,18 @@ impl Integration for HostIntegration {
                 return;
             };
             if let Err(e) = notifier.alert(&alert.summary, &alert.body).await {
+                tracing::warn!(error = %e, "cannot show the notification");
+            }
+        })
+    }
+
+    fn offer_restore(&self, offer: RestoreOffer) -> Shown<'_> {
+        Box::pin(async move {
+            let Some(notifier) = &self.notifier else {
+                tracing::info!(appointment = %offer.appointment_id, "{}", offer.summary);
+                return;
+            };
+            if let Err(e) = notifier.offer(&offer).await {
                 tracing::warn!(error = %e, "cannot show the notification");
             }
         })

@@ -1,7 +1,9 @@
 //! Reminders as desktop notifications (org.freedesktop.Notifications over D-Bus), with
-//! Join and Open buttons; a button or a click on the notification sends what it asks for
-//! to the host's loop.
+//! Join and Open buttons, and "Meeting over? Restore your status now" with a Restore now
+//! button; a button or a click on the notification sends what it asks for to the host's
+//! loop.
 
+use presently_desktop::presence::RestoreOffer;
 use presently_engine::config::Lang;
 use presently_engine::i18n::Text;
 use presently_engine::reminders::Reminder;
@@ -39,6 +41,7 @@ trait Notifications {
 
 const JOIN: &str = "join";
 const OPEN: &str = "open";
+const RESTORE: &str = "restore";
 /// The key of a click on the notification itself.
 const DEFAULT: &str = "default";
 
@@ -65,8 +68,43 @@ pub fn decide(action_key: &str, has_meeting: bool) -> Option<OpenKind> {
     }
 }
 
-/// Shown notifications by their server id: the appointment and whether it has a meeting.
-type Shown = Arc<Mutex<HashMap<u32, (String, bool)>>>;
+/// What a button (or a click) on a shown notification asks the host for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invoked {
+    /// Open or join the appointment.
+    Open(String, OpenKind),
+    /// "Restore now" for the appointment whose meeting's call ended early.
+    RestoreNow(String),
+}
+
+/// What a shown notification is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// A reminder: the appointment and whether it has a meeting.
+    Reminder(String, bool),
+    /// A "Restore now" offer for the appointment.
+    Offer(String),
+}
+
+/// What `action_key` on a notification about `target` asks for.
+fn asked_for(target: &Target, action_key: &str) -> Option<Invoked> {
+    match target {
+        Target::Reminder(id, has_meeting) => {
+            decide(action_key, *has_meeting).map(|kind| Invoked::Open(id.clone(), kind))
+        }
+        Target::Offer(id) => {
+            matches!(action_key, RESTORE | DEFAULT).then(|| Invoked::RestoreNow(id.clone()))
+        }
+    }
+}
+
+/// The action keys and labels of a "Restore now" offer: the button, and a click.
+fn offer_actions(offer: &RestoreOffer) -> Vec<&str> {
+    vec![DEFAULT, &offer.action, RESTORE, &offer.action]
+}
+
+/// Shown notifications by their server id.
+type Shown = Arc<Mutex<HashMap<u32, Target>>>;
 
 /// The notification server, reached over the session bus.
 #[derive(Clone)]
@@ -90,7 +128,7 @@ pub fn body_for_server(body: &str, body_markup: bool) -> std::borrow::Cow<'_, st
 
 impl Notifier {
     /// Connects, and forwards the buttons pressed to `opens`.
-    pub async fn connect(opens: UnboundedSender<(String, OpenKind)>) -> zbus::Result<Self> {
+    pub async fn connect(opens: UnboundedSender<Invoked>) -> zbus::Result<Self> {
         use futures_util::StreamExt;
         let connection = zbus::Connection::session().await?;
         let proxy = NotificationsProxy::new(&connection).await?;
@@ -114,11 +152,8 @@ impl Notifier {
                     .unwrap_or_else(|p| p.into_inner())
                     .get(&args.id)
                     .cloned();
-                let Some((appointment, has_meeting)) = target else {
-                    continue;
-                };
-                if let Some(kind) = decide(&args.action_key, has_meeting) {
-                    let _ = opens.send((appointment, kind));
+                if let Some(asked) = target.and_then(|t| asked_for(&t, &args.action_key)) {
+                    let _ = opens.send(asked);
                 }
             }
         });
@@ -169,8 +204,33 @@ impl Notifier {
             .await?;
         self.shown.lock().unwrap_or_else(|p| p.into_inner()).insert(
             id,
-            (reminder.appointment_id.clone(), reminder.join_url.is_some()),
+            Target::Reminder(reminder.appointment_id.clone(), reminder.join_url.is_some()),
         );
+        Ok(())
+    }
+
+    /// "Meeting over? Restore your status now" with its Restore now button (a click does
+    /// the same); it stays until dismissed.
+    pub async fn offer(&self, offer: &RestoreOffer) -> zbus::Result<()> {
+        let mut hints = HashMap::new();
+        hints.insert("desktop-entry", zbus::zvariant::Value::from("presently"));
+        let id = self
+            .proxy
+            .notify(
+                "Presently",
+                0,
+                "",
+                &offer.summary,
+                &body_for_server(&offer.body, self.body_markup),
+                &offer_actions(offer),
+                hints,
+                0,
+            )
+            .await?;
+        self.shown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, Target::Offer(offer.appointment_id.clone()));
         Ok(())
     }
 }
@@ -316,6 +376,38 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn restore_now_and_a_click_on_the_offer_restore_and_nothing_else_does() {
+        let offer = RestoreOffer {
+            key: "call-ended:m1".into(),
+            appointment_id: "m1".into(),
+            summary: "Meeting over? Restore your status now".into(),
+            body: "You left the call of Design review 2 minutes ago".into(),
+            action: "Restore now".into(),
+        };
+        assert_eq!(
+            offer_actions(&offer),
+            vec!["default", "Restore now", "restore", "Restore now"]
+        );
+        let target = Target::Offer("m1".into());
+        assert_eq!(
+            asked_for(&target, "restore"),
+            Some(Invoked::RestoreNow("m1".into()))
+        );
+        assert_eq!(
+            asked_for(&target, "default"),
+            Some(Invoked::RestoreNow("m1".into()))
+        );
+        assert_eq!(asked_for(&target, "join"), None);
+        // A reminder's buttons never restore.
+        let reminder = Target::Reminder("a1".into(), true);
+        assert_eq!(
+            asked_for(&reminder, "default"),
+            Some(Invoked::Open("a1".into(), OpenKind::Join))
+        );
+        assert_eq!(asked_for(&reminder, "restore"), None);
     }
 
     #[test]
