@@ -208,6 +208,14 @@ enum PresenceCommand {
         #[arg(long)]
         series: bool,
     },
+    /// The meeting is over before its appointment ends (you left its call): give your own
+    /// state back now, as its end would, and switch no more for this occurrence. `presently
+    /// run` names the appointment when it sees the call end early
+    /// (`presence.restore_when_call_ends = "ask"`).
+    RestoreNow {
+        /// The appointment id.
+        appointment: String,
+    },
     /// Take a skip back: automation switches for the appointment again (its own skip and
     /// its series' go).
     Unskip {
@@ -720,6 +728,19 @@ fn run(cli: Cli, base: Paths, paths: Paths) -> Result<()> {
                 outln!("Presently will not switch for {what}{scope}.");
             } else {
                 outln!("Presently already does not switch for {what}{scope}.");
+            }
+            Ok(())
+        }
+        Command::Presence {
+            command: PresenceCommand::RestoreNow { appointment },
+        } => {
+            let engine = open_engine(paths)?;
+            let outcome = engine.presence_restore_call_ended(&appointment)?;
+            let what = skip_what(&outcome);
+            if outcome.changed {
+                outln!("Presently gives your own state back for {what} now and switches no more for it.");
+            } else {
+                outln!("{what} has ended or is not switched for; nothing to restore.");
             }
             Ok(())
         }

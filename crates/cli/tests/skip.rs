@@ -159,3 +159,81 @@ async fn skip_next_and_unskip_through_the_cli() {
         text(&out)
     );
 }
+
+/// `presently presence restore-now <id>` (issue 22, "Meeting ended early"): for the
+/// appointment under way it stops switching for that occurrence with the history saying
+/// why; for one that ended it changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_now_through_the_cli() {
+    let emu = Emulator::start(EmulatorConfig {
+        today: Utc::now().date_naive(),
+        mailbox_tz: chrono_tz::UTC,
+        seed: Seed::Empty,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let fmt = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:00").to_string();
+    let start = Utc::now() - Duration::minutes(10);
+    let add = |subject: &str, start: chrono::DateTime<Utc>| {
+        emu.control()
+            .add_event(json!({
+                "subject": subject,
+                "start": {"dateTime": fmt(start), "timeZone": "UTC"},
+                "end": {"dateTime": fmt(start + Duration::minutes(60)), "timeZone": "UTC"},
+                "showAs": "busy",
+                "isOnlineMeeting": true,
+                "onlineMeetingProvider": "teamsForBusiness",
+            }))
+            .unwrap()
+    };
+    let under_way = add("Design review", start);
+    let ended = add("Yesterday's sync", start - Duration::hours(24));
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &emu,
+        "[agenda]\ntimezone = \"UTC\"\n[features]\npresence = true\n",
+    );
+    {
+        use presently_engine::auth::MemoryStore;
+        use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup, FixedClock};
+        let engine = Engine::open_with_credentials(
+            EngineSetup {
+                paths: Paths::under(dir.path()),
+                config: Config::load(&dir.path().join("config.toml")).unwrap(),
+                clock: std::sync::Arc::new(FixedClock::new(Utc::now())),
+                demo: false,
+            },
+            std::sync::Arc::new(MemoryStore::default()),
+        )
+        .unwrap();
+        engine.sign_in_to_emulator().await.unwrap();
+        engine.sync(Default::default()).await.unwrap();
+    }
+    let out = presently(dir.path(), &["presence", "restore-now", &under_way]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "gives your own state back for Design review [{under_way}] now"
+        )),
+        "{}",
+        text(&out)
+    );
+    let out = presently(dir.path(), &["presence", "history"]);
+    assert!(
+        stdout(&out)
+            .contains("the call of Design review ended early: giving your own status back now"),
+        "{}",
+        text(&out)
+    );
+    let out = presently(dir.path(), &["presence", "restore-now", &ended]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("nothing to restore"),
+        "{}",
+        text(&out)
+    );
+    let out = presently(dir.path(), &["presence", "restore-now", "no-such-id"]);
+    assert!(!out.status.success(), "{}", text(&out));
+}

@@ -314,7 +314,8 @@ pub async fn run<P: Ports, T: Timer>(
                     }
                 },
                 CallEndedRestore::Ask => {
-                    tracing::info!(appointment = %ended.appointment_id, "the meeting's call ended early; offering to restore now");
+                    // Where no shell shows the offer (`presently run`), the log says how.
+                    tracing::info!(appointment = %ended.appointment_id, "the meeting's call ended early; offering to restore now (`presently presence restore-now {}` does it)", ended.appointment_id);
                     offer = Some(ended);
                 }
                 CallEndedRestore::Off => {}
