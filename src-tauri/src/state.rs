@@ -7,7 +7,7 @@ use crate::demo::DemoAccount;
 use crate::settings::{AppRegistration, PolicyInfo, Provisioning, RegistrationSource};
 use crate::tray::{self, TrayMenu};
 use presently_desktop::background::{Background, Integration, Loops, Shown};
-use presently_desktop::presence::RestoreAlert;
+use presently_desktop::presence::{RestoreAlert, RestoreOffer};
 use presently_desktop::sync::RoundEnd;
 use presently_engine::auth::AuthError;
 use presently_engine::config::Config;
@@ -872,6 +872,16 @@ impl<R: Runtime> Integration for AppIntegration<R> {
         self.notify(|n| {
             n.title(&alert.summary)
                 .body(presently_desktop::reminders::plugin_body(&alert.body))
+        });
+        Box::pin(std::future::ready(()))
+    }
+
+    fn offer_restore(&self, offer: RestoreOffer) -> Shown<'_> {
+        self.notify(|n| {
+            n.title(&offer.summary)
+                .body(presently_desktop::reminders::plugin_body(&offer.body))
+                .action_type_id(crate::reminders::RESTORE_NOW)
+                .extra(crate::reminders::APPOINTMENT, &offer.appointment_id)
         });
         Box::pin(std::future::ready(()))
     }

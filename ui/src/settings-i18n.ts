@@ -126,6 +126,9 @@ const en = {
   moreConditions: 'More conditions from the settings file are kept.',
   defaultRules: 'Then apply the standard rules',
   defaultRulesHint: 'Busy → “In a meeting”, Out of office → “Out of office”.',
+  callEnded: 'When you leave an online meeting’s call early',
+  callEndedHint: 'Out of the call for 2 minutes before the appointment ends (as your Teams presence shows it).',
+  callEndedModes: { ask: 'Ask: offer “Restore now”', auto: 'Restore your status at once', off: 'Wait for the appointment’s end' } as Record<string, string>,
 
   // Preview
   preview: 'Today’s plan',
@@ -372,6 +375,9 @@ const de: SettingsStrings = {
   moreConditions: 'Weitere Bedingungen aus der Einstellungsdatei bleiben erhalten.',
   defaultRules: 'Danach die Standardregeln anwenden',
   defaultRulesHint: 'Gebucht → „In a meeting“, Abwesend → „Out of office“.',
+  callEnded: 'Wenn Sie den Anruf einer Online-Besprechung früher verlassen',
+  callEndedHint: '2 Minuten nicht im Anruf, bevor der Termin endet (wie Ihre Teams-Anwesenheit es zeigt).',
+  callEndedModes: { ask: 'Fragen: „Jetzt zurücksetzen“ anbieten', auto: 'Status sofort zurücksetzen', off: 'Bis zum Terminende warten' },
 
   preview: 'Plan für heute',
   previewHint: 'Was die Automatik mit den Einstellungen auf dieser Seite für den Rest des Tages täte.',

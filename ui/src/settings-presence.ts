@@ -363,6 +363,12 @@ export function createPresenceSection(kit: Kit, preview: Preview): PresenceSecti
         () => d.presence.default_rules,
         (on) => (d.presence.default_rules = on),
       ),
+      selectField(
+        { key: 'presence.restore_when_call_ends', label: s.callEnded, hint: s.callEndedHint, testid: 'call-ended' },
+        (['ask', 'auto', 'off'] as const).map((m) => ({ value: m, label: s.callEndedModes[m] ?? m })),
+        () => d.presence.restore_when_call_ends,
+        (v) => (d.presence.restore_when_call_ends = v === 'auto' || v === 'off' ? v : 'ask'),
+      ),
       h(
         'div',
         { class: 'preview', role: 'region', 'aria-labelledby': 'settings-preview-title' },

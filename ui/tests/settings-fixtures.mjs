@@ -61,6 +61,7 @@ export function config() {
         { subject_contains: 'lunch', ...ruleDefaults },
       ],
       default_rules: true,
+      restore_when_call_ends: 'ask',
       forwarding: { provider: 'none', timeout_secs: 10 },
     },
     reminders: { enabled: true },
