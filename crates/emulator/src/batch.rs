@@ -21,10 +21,12 @@ use crate::state::AppState;
 pub const MAX_REQUESTS: usize = 20;
 
 pub fn routes(state: AppState) -> Router<AppState> {
-    let inner: Router = crate::graph::routes(state.clone()).with_state(state);
+    let inner: Router = crate::graph::routes(state.clone()).with_state(state.clone());
     Router::new().route(
         "/v1.0/$batch",
-        post(move |headers: HeaderMap, body: Bytes| run(inner.clone(), headers, body)),
+        post(move |headers: HeaderMap, body: Bytes| {
+            run(inner.clone(), state.clone(), headers, body)
+        }),
     )
 }
 
@@ -46,7 +48,7 @@ struct Inner {
     depends_on: Vec<String>,
 }
 
-async fn run(inner: Router, headers: HeaderMap, body: Bytes) -> Response {
+async fn run(inner: Router, st: AppState, headers: HeaderMap, body: Bytes) -> Response {
     let bad = |message: &str| graph_error(StatusCode::BAD_REQUEST, "BadRequest", message, &headers);
     if !headers.contains_key("authorization") {
         return graph_error(
@@ -73,6 +75,12 @@ async fn run(inner: Router, headers: HeaderMap, body: Bytes) -> Response {
     {
         return bad("Batch request contains duplicate request ids.");
     }
+    st.batches
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    st.batch_inner.fetch_add(
+        batch.requests.len() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let mut statuses: HashMap<String, u16> = HashMap::new();
     let mut answers = Vec::with_capacity(batch.requests.len());
     for request in batch.requests {

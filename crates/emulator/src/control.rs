@@ -909,6 +909,27 @@ impl Control {
         self.st.set_delta_order(order);
     }
 
+    /// Sets Graph's throttling by limits (per tenant and per mailbox, `Retry-After` on each
+    /// 429; inner requests of a `$batch` each on their own). See [`crate::Throttling`];
+    /// `Throttling::default()` turns it off. The counts start afresh.
+    pub fn set_throttling(&self, limits: crate::Throttling) {
+        tracing::debug!(?limits, "control: throttling");
+        self.st.throttling().set_limits(limits);
+    }
+
+    /// Requests answered 429 by the limits of [`Control::set_throttling`] since the start.
+    pub fn throttled_requests(&self) -> u64 {
+        self.st.throttling().throttled
+    }
+
+    /// `$batch` requests served since the start, and the requests they carried in all.
+    pub fn batch_requests(&self) -> (u64, u64) {
+        (
+            self.st.batches.load(Ordering::Relaxed),
+            self.st.batch_inner.load(Ordering::Relaxed),
+        )
+    }
+
     /// The order of full delta rounds in force.
     pub fn delta_order(&self) -> DeltaOrder {
         self.st.delta_order()

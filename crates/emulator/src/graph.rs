@@ -78,6 +78,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
             crate::variance::layer,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), graph_faults))
+        // After authentication (a 401 consumes nothing), per request (inner ones of a batch too).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::throttling::layer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         // Inside the in-flight count: a request waiting out its latency is in flight.
         .layer(middleware::from_fn_with_state(

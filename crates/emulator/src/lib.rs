@@ -58,6 +58,7 @@ mod recurrence;
 mod seed;
 mod state;
 mod subscriptions;
+mod throttling;
 mod tokens;
 mod tz;
 mod variance;
@@ -69,6 +70,7 @@ pub use latency::Latency;
 pub use paging::{DeltaOrder, MAX_PAGE_SIZE};
 pub use seed::{DEMO_USER_ID, HOLIDAYS_CALENDAR_ID, PRIMARY_CALENDAR_ID};
 pub use state::RequestRecord;
+pub use throttling::Throttling;
 pub use tokens::DeviceStep;
 pub use variance::Variance;
 
@@ -279,6 +281,9 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         subscriptions: Mutex::new(subscriptions::SubscriptionState::default()),
         today: cfg.today,
         mailbox_tz: cfg.mailbox_tz,
+        throttling: Mutex::new(crate::throttling::ThrottleState::default()),
+        batches: AtomicU64::new(0),
+        batch_inner: AtomicU64::new(0),
     })
 }
 

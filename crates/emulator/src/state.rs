@@ -132,6 +132,11 @@ pub struct Shared {
     /// The anchor date and zone new users' mailboxes are seeded with.
     pub today: chrono::NaiveDate,
     pub mailbox_tz: chrono_tz::Tz,
+    /// Throttling by limits (see `throttling`), off by default.
+    pub throttling: Mutex<crate::throttling::ThrottleState>,
+    /// `$batch` requests served, and the requests they carried.
+    pub batches: AtomicU64,
+    pub batch_inner: AtomicU64,
 }
 
 pub type AppState = Arc<Shared>;
@@ -153,6 +158,10 @@ impl Shared {
 
     pub fn faults(&self) -> MutexGuard<'_, FaultState> {
         lock(&self.faults)
+    }
+
+    pub fn throttling(&self) -> MutexGuard<'_, crate::throttling::ThrottleState> {
+        lock(&self.throttling)
     }
 
     pub fn automation(&self) -> MutexGuard<'_, AutomationState> {

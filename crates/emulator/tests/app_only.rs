@@ -449,3 +449,117 @@ async fn users_presence_and_mailbox_settings_need_their_application_permissions(
     .await;
     assert_eq!(status, 404);
 }
+
+/// Throttling by limits (off by default): per mailbox and per tenant, a 429 with
+/// `Retry-After` over the limit, for requests sent alone and for each inner request of a
+/// `$batch` on its own (the batch itself answers 200). Windows are whole wall-clock
+/// seconds, so the assertions allow for a second starting mid-batch.
+#[tokio::test]
+async fn throttling_by_limits_alone_and_inside_a_batch() {
+    use presently_emulator::Throttling;
+    use reqwest::Method;
+    let emu = start().await;
+    let base = emu.base_url();
+    let c = client();
+    let control = emu.control();
+    let users = control.add_users(5);
+    control
+        .register_confidential_app(DAEMON, None, &["s"], &["Presence.ReadWrite.All"])
+        .unwrap();
+    let (_, body) = app_token(&c, &base, "s").await;
+    let app = body["access_token"].as_str().unwrap().to_owned();
+    let batch_url = format!("{base}/v1.0/$batch");
+    let batch_of = |users: &[&str]| {
+        let requests: Vec<Value> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| serde_json::json!({"id": i.to_string(), "method": "GET", "url": format!("/users/{u}/presence")}))
+            .collect();
+        serde_json::json!({ "requests": requests })
+    };
+    let statuses = |answer: &Value| -> Vec<(u16, Option<String>)> {
+        let mut v: Vec<(usize, u16, Option<String>)> = answer["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap().parse().unwrap(),
+                    r["status"].as_u64().unwrap() as u16,
+                    r["headers"]["Retry-After"].as_str().map(str::to_owned),
+                )
+            })
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, s, r)| (s, r)).collect()
+    };
+    let u0 = users[0].0.as_str();
+
+    // Off: nothing throttled.
+    let (status, answer) = send(&c, Method::POST, &batch_url, &app, batch_of(&[u0, u0, u0])).await;
+    assert_eq!(status, 200);
+    assert!(statuses(&answer).iter().all(|(s, _)| *s == 200));
+
+    // One request per second per mailbox: of three to the same mailbox in one batch at
+    // least one is throttled (two seconds at most), with the configured Retry-After; the
+    // other mailbox's request is served.
+    control.set_throttling(Throttling {
+        mailbox_per_sec: Some(1),
+        retry_after_secs: 7,
+        ..Throttling::default()
+    });
+    let (status, answer) = send(
+        &c,
+        Method::POST,
+        &batch_url,
+        &app,
+        batch_of(&[u0, u0, u0, &users[1].0]),
+    )
+    .await;
+    assert_eq!(status, 200, "the batch itself is not throttled");
+    let s = statuses(&answer);
+    assert_eq!(s[3].0, 200, "another mailbox: {s:?}");
+    let throttled: Vec<_> = s[..3].iter().filter(|(st, _)| *st == 429).collect();
+    assert!(!throttled.is_empty(), "{s:?}");
+    assert!(throttled.iter().all(|(_, r)| r.as_deref() == Some("7")));
+    assert!(control.throttled_requests() >= 1);
+    assert_eq!(control.batch_requests(), (2, 7));
+
+    // Alone too.
+    let url = format!("{base}/v1.0/users/{u0}/presence");
+    let mut alone = Vec::new();
+    for _ in 0..3 {
+        let resp = c.get(&url).bearer_auth(&app).send().await.unwrap();
+        alone.push((
+            resp.status().as_u16(),
+            resp.headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        ));
+    }
+    assert!(
+        alone
+            .iter()
+            .any(|(s, r)| *s == 429 && r.as_deref() == Some("7")),
+        "{alone:?}"
+    );
+
+    // Two per second for the tenant: of five requests to five mailboxes, at least one.
+    control.set_throttling(Throttling {
+        tenant_per_sec: Some(2),
+        ..Throttling::default()
+    });
+    let all: Vec<&str> = users.iter().map(|u| u.0.as_str()).collect();
+    let (_, answer) = send(&c, Method::POST, &batch_url, &app, batch_of(&all)).await;
+    let s = statuses(&answer);
+    assert!(
+        s.iter().filter(|(st, _)| *st == 429).count() >= 1
+            && s.iter().filter(|(st, _)| *st == 200).count() >= 2,
+        "{s:?}"
+    );
+
+    // Off again.
+    control.set_throttling(Throttling::default());
+    let (_, answer) = send(&c, Method::POST, &batch_url, &app, batch_of(&all)).await;
+    assert!(statuses(&answer).iter().all(|(s, _)| *s == 200));
+}
