@@ -73,12 +73,21 @@ pub struct PresenceSection {
     /// While automation holds a user's presence, it is read back this often to notice a
     /// change by the user.
     pub check_interval_secs: u64,
+    /// Presence calls of the same instant go out in `$batch` requests of up to 20.
+    pub batch: bool,
+    /// `$batch` requests in flight at once per worker (its share of the tenant's budget).
+    pub concurrent_batches: usize,
+    /// Mailboxes whose automation steps at once per worker.
+    pub concurrent_mailboxes: usize,
 }
 
 impl Default for PresenceSection {
     fn default() -> Self {
         Self {
             check_interval_secs: 15,
+            batch: true,
+            concurrent_batches: 4,
+            concurrent_mailboxes: 64,
         }
     }
 }

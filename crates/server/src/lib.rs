@@ -3,6 +3,7 @@
 //! fencing tokens. It shares the engine's sync logic and Graph client with the desktop app.
 
 pub mod auth;
+pub mod batching;
 pub mod config;
 pub mod directory;
 pub mod error;

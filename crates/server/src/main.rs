@@ -341,6 +341,14 @@ async fn serve(
         config.sync.clone(),
         presently_server::presence::PresenceOptions {
             check_interval: chrono::Duration::seconds(config.presence.check_interval_secs as i64),
+            concurrent_mailboxes: config.presence.concurrent_mailboxes.max(1),
+            batch: config
+                .presence
+                .batch
+                .then(|| presently_server::batching::BatchOptions {
+                    concurrent_batches: config.presence.concurrent_batches.max(1),
+                    ..Default::default()
+                }),
             ..Default::default()
         },
     );

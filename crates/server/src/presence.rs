@@ -49,6 +49,9 @@ pub struct PresenceOptions {
     pub max_retry: chrono::Duration,
     /// Mailboxes stepped at once.
     pub concurrent_mailboxes: usize,
+    /// Presence calls of the same instant go out in `$batch` requests (see `batching`);
+    /// `None`: each call alone.
+    pub batch: Option<crate::batching::BatchOptions>,
 }
 
 impl Default for PresenceOptions {
@@ -57,7 +60,8 @@ impl Default for PresenceOptions {
             check_interval: chrono::Duration::seconds(15),
             first_retry: chrono::Duration::seconds(2),
             max_retry: chrono::Duration::seconds(300),
-            concurrent_mailboxes: 32,
+            concurrent_mailboxes: 64,
+            batch: Some(crate::batching::BatchOptions::default()),
         }
     }
 }
@@ -111,9 +115,33 @@ pub struct UserGraph {
     tokens: Arc<AppTokenSource>,
     user: String,
     client_id: String,
+    /// Calls go out in batches through this, when set.
+    batcher: Option<crate::batching::Batcher>,
 }
 
 impl UserGraph {
+    /// A call through the batcher: `path` is the driver's `/v1.0/me/…`.
+    async fn batched(
+        &self,
+        batcher: &crate::batching::Batcher,
+        method: &'static str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, Error> {
+        let user: String = url::form_urlencoded::byte_serialize(self.user.as_bytes()).collect();
+        let rest = path
+            .strip_prefix("/v1.0/me")
+            .ok_or_else(|| Error::InvalidInput(format!("not a /me path: {path}")))?;
+        batcher
+            .call(
+                &self.user,
+                method,
+                format!("/users/{user}{rest}"),
+                body.cloned(),
+            )
+            .await
+    }
+
     fn url(&self, path: &str) -> Result<url::Url, Error> {
         let user: String = url::form_urlencoded::byte_serialize(self.user.as_bytes()).collect();
         let rest = path
@@ -139,6 +167,9 @@ impl UserGraph {
 
 impl GraphPort for UserGraph {
     async fn graph_get(&self, path: &str) -> Result<Vec<u8>, Error> {
+        if let Some(b) = &self.batcher {
+            return self.batched(b, "GET", path, None).await;
+        }
         let url = self.url(path)?;
         let token = self.token().await?;
         let result = self.graph.get(url, &token, None).await;
@@ -146,6 +177,9 @@ impl GraphPort for UserGraph {
     }
 
     async fn graph_post(&self, path: &str, body: &serde_json::Value) -> Result<Vec<u8>, Error> {
+        if let Some(b) = &self.batcher {
+            return self.batched(b, "POST", path, Some(body)).await;
+        }
         let url = self.url(path)?;
         let token = self.token().await?;
         let result = self.graph.post_json(url, &token, body).await;
@@ -153,6 +187,9 @@ impl GraphPort for UserGraph {
     }
 
     async fn graph_patch(&self, path: &str, body: &serde_json::Value) -> Result<Vec<u8>, Error> {
+        if let Some(b) = &self.batcher {
+            return self.batched(b, "PATCH", path, Some(body)).await;
+        }
         let url = self.url(path)?;
         let token = self.token().await?;
         let result = self.graph.patch_json(url, &token, body).await;
@@ -212,6 +249,8 @@ pub struct PresenceRunner {
     /// clients: not looked at again while the lease lasts.
     not_automated: HashMap<String, i64>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The `$batch` sender of this worker's presence calls, when batching is on.
+    batcher: Option<crate::batching::Batcher>,
 }
 
 impl std::fmt::Debug for PresenceRunner {
@@ -234,7 +273,13 @@ impl PresenceRunner {
         sync_config: SyncConfig,
         options: PresenceOptions,
     ) -> Self {
+        let batcher = options.batch.and_then(|b| {
+            crate::batching::Batcher::start(graph_endpoint, clock.clone(), tokens.clone(), b)
+                .map_err(|e| tracing::warn!(error = %e, "presence calls not batched"))
+                .ok()
+        });
         Self {
+            batcher,
             store,
             tokens,
             graph_endpoint: graph_endpoint.to_owned(),
@@ -253,6 +298,11 @@ impl PresenceRunner {
     pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
+    }
+
+    /// What the batcher sent so far, when batching is on.
+    pub fn batch_stats(&self) -> Option<Arc<crate::batching::BatchStats>> {
+        self.batcher.as_ref().map(|b| b.stats.clone())
     }
 
     /// The mailboxes automated now, sorted.
@@ -364,6 +414,7 @@ impl PresenceRunner {
             tokens: self.tokens.clone(),
             user: lease.mailbox.clone(),
             client_id: self.client_id.clone(),
+            batcher: self.batcher.clone(),
         };
         Ok(Some(MailboxAutomation {
             lease: lease.clone(),

@@ -49,6 +49,29 @@ fn runner(
     policy_text: &str,
     dir: &std::path::Path,
 ) -> PresenceRunner {
+    runner_with(
+        store,
+        emu,
+        cert,
+        clock,
+        policy_text,
+        dir,
+        PresenceOptions {
+            check_interval: Duration::seconds(60),
+            ..Default::default()
+        },
+    )
+}
+
+fn runner_with(
+    store: &Arc<Store>,
+    emu: &presently_emulator::Emulator,
+    cert: &Certificate,
+    clock: Arc<dyn Clock>,
+    policy_text: &str,
+    dir: &std::path::Path,
+    options: PresenceOptions,
+) -> PresenceRunner {
     let path = dir.join("policy.toml");
     std::fs::write(&path, policy_text).unwrap();
     let policy = presently_server::policy::load(&path).unwrap();
@@ -61,10 +84,7 @@ fn runner(
         clock,
         Some(Arc::new(policy)),
         SyncConfig::default(),
-        PresenceOptions {
-            check_interval: Duration::seconds(60),
-            ..Default::default()
-        },
+        options,
     )
 }
 
@@ -1021,4 +1041,168 @@ async fn an_all_day_absence_begins_at_the_users_own_midnight() {
         switches(&g.control, &user) >= 1,
         "UTC's midnight without the permission"
     );
+
+/// `n` users, each with a meeting starting at the same instant an hour from now, synced by
+/// one worker; a runner batching with `linger` (long enough here that the debug build's
+/// saves, spread over the connection pool, still meet in one batch window).
+async fn same_instant(
+    n: usize,
+    linger_ms: u64,
+) -> (
+    Fixture,
+    Arc<FixedClock>,
+    DateTime<Utc>,
+    Worker,
+    PresenceRunner,
+) {
+    let f = Fixture::new(&["Calendars.Read", "Presence.ReadWrite.All"], n).await;
+    let clock = Arc::new(FixedClock::new(real_now()));
+    let start = clock.now() + Duration::hours(1);
+    for user in &f.users {
+        f.control
+            .add_user_event(user, meeting("All hands", start, 30))
+            .unwrap();
+    }
+    let (mut w, store, _) = f.claiming_worker(clock.clone(), "a", 7200, n as i64).await;
+    assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
+    let r = runner_with(
+        &store,
+        &f.emu,
+        &f.cert,
+        clock.clone(),
+        SERVER_GROUP,
+        f.dir.path(),
+        PresenceOptions {
+            check_interval: Duration::seconds(60),
+            concurrent_mailboxes: 2 * n,
+            batch: Some(presently_server::batching::BatchOptions {
+                linger: std::time::Duration::from_millis(linger_ms),
+                max_attempts: 10,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    (f, clock, start, w, r)
+}
+
+/// Graph requests to a user's presence sent alone (not inside a `$batch`).
+fn presence_requests_alone(control: &Control) -> usize {
+    control
+        .request_log()
+        .iter()
+        .filter(|r| r.path.starts_with("/v1.0/users/") && r.path.contains("/presence"))
+        .count()
+}
+
+#[tokio::test]
+async fn switches_of_the_same_instant_go_out_in_a_few_batches_each_user_once() {
+    let n = 40;
+    let (f, clock, start, w, mut r) = same_instant(n, 300).await;
+    let none = HashSet::new();
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    assert_eq!(r.automated().len(), n);
+    let before = f.control.batch_requests();
+
+    clock.set(start + Duration::seconds(1));
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    for user in &f.users {
+        assert_eq!(calls(&f.control, user, "setPresence"), 1, "{user}");
+        assert_eq!(availability(&f.control, user), "Busy");
+    }
+    let (batches, inner) = f.control.batch_requests();
+    let (batches, inner) = (batches - before.0, inner - before.1);
+    // Each switch reads the presence, then sets it: 2 × 40 calls, in batches of at most 20
+    // (at most one request per user in each), so at least 4 batches; no more than 6.
+    assert_eq!(inner, 2 * n as u64, "every call inside a batch");
+    assert!((4..=6).contains(&batches), "{batches} batches");
+    assert_eq!(presence_requests_alone(&f.control), 0);
+    let stats = r.batch_stats().unwrap();
+    assert_eq!(
+        stats.requests.load(std::sync::atomic::Ordering::Relaxed),
+        2 * n as u64
+    );
+
+    // Nothing is sent again at the next pass.
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    for user in &f.users {
+        assert_eq!(calls(&f.control, user, "setPresence"), 1, "{user}");
+    }
+}
+
+#[tokio::test]
+async fn a_call_throttled_inside_a_batch_is_retried_alone_without_delaying_the_others() {
+    let n = 40;
+    let (f, clock, start, w, mut r) = same_instant(n, 300).await;
+    let none = HashSet::new();
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+
+    // The next 5 presence calls (of the first batch: reads of the presence) answer 429
+    // with Retry-After: 3.
+    f.control
+        .fail_next_presence_calls_with_retry_after(5, 429, Some(3));
+    clock.set(start + Duration::seconds(1));
+    let began = chrono::Utc::now();
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+
+    let all = f.control.presence_calls();
+    let throttled: HashSet<String> = all
+        .iter()
+        .filter(|c| c.status == 429)
+        .filter_map(|c| c.user.clone())
+        .collect();
+    assert_eq!(throttled.len(), 5, "{throttled:?}");
+    let set_at = |user: &str| {
+        all.iter()
+            .find(|c| c.kind == "setPresence" && c.status < 300 && c.user.as_deref() == Some(user))
+            .map(|c| c.at)
+            .unwrap()
+    };
+    for user in &f.users {
+        assert_eq!(calls(&f.control, user, "setPresence"), 1, "{user}");
+        assert_eq!(availability(&f.control, user), "Busy");
+        let after = (set_at(user) - began).num_milliseconds();
+        if throttled.contains(user) {
+            assert!(
+                after >= 3000,
+                "{user} retried after its Retry-After: {after} ms"
+            );
+        } else {
+            assert!(
+                after < 2500,
+                "{user} not held back by the others' Retry-After: {after} ms"
+            );
+        }
+    }
+    assert!(
+        r.batch_stats()
+            .unwrap()
+            .retried
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 5
+    );
+    assert_eq!(presence_requests_alone(&f.control), 0);
+}
+
+#[tokio::test]
+async fn with_graph_throttling_per_mailbox_every_user_still_switches_once() {
+    let n = 30;
+    let (f, clock, start, w, mut r) = same_instant(n, 50).await;
+    let none = HashSet::new();
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    // One request per second per mailbox and 20 per second for the tenant: the read and
+    // the write of a switch cannot both pass in the same second, nor all users at once.
+    f.control.set_throttling(presently_emulator::Throttling {
+        mailbox_per_sec: Some(1),
+        tenant_per_sec: Some(20),
+        retry_after_secs: 1,
+        ..Default::default()
+    });
+    clock.set(start + Duration::seconds(1));
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    assert!(f.control.throttled_requests() > 0);
+    for user in &f.users {
+        assert_eq!(calls(&f.control, user, "setPresence"), 1, "{user}");
+        assert_eq!(availability(&f.control, user), "Busy");
+    }
 }
