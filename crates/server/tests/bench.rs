@@ -13,6 +13,20 @@
 //! BENCH_STEADY_SECS (60), per mailbox and extrapolated per hour; and with two workers or
 //! more, the failover: the first worker killed with SIGKILL, the time until the others hold
 //! every mailbox it held (no switch applied again meanwhile).
+//!
+//! Knobs (issue 21, peak shaping): BENCH_WORKERS=3, BENCH_USERS up to 10,000,
+//! BENCH_MEETINGS=3000; BENCH_LEAD_SECS (30) how long before the start the meetings are
+//! added; BENCH_BATCH=0 sends each presence call alone (default: `$batch`),
+//! BENCH_CONCURRENT_BATCHES (4) and BENCH_CONCURRENT_MAILBOXES (64) per worker;
+//! BENCH_KILL_AT_PEAK=1 kills the first worker with SIGKILL at the start instant (then the
+//! takeover time, and every user still switched exactly once; the steady state and the
+//! later failover are skipped); BENCH_STEADY_SECS=0 skips the steady state. The Graph
+//! requests of the peak are counted at the emulator: `$batch` requests and the requests
+//! inside them, presence requests sent alone.
+//!
+//! ```sh
+//! BENCH_USERS=10000 BENCH_WORKERS=3 BENCH_MEETINGS=3000 BENCH_KILL_AT_PEAK=1 cargo test --release -p presently-server --test bench -- --ignored --nocapture
+//! ```
 
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)]
 
@@ -52,6 +66,11 @@ async fn server_mode_figures() {
     let users_n = env_or("BENCH_USERS", 1000);
     let workers_n = env_or("BENCH_WORKERS", 1);
     let meetings_n = env_or("BENCH_MEETINGS", 300).min(users_n);
+    let lead_secs = env_or("BENCH_LEAD_SECS", 30) as i64;
+    let batch = env_or("BENCH_BATCH", 1) != 0;
+    let concurrent_batches = env_or("BENCH_CONCURRENT_BATCHES", 4);
+    let concurrent_mailboxes = env_or("BENCH_CONCURRENT_MAILBOXES", 64);
+    let kill_at_peak = env_or("BENCH_KILL_AT_PEAK", 0) != 0 && workers_n >= 2;
     let f = Fixture::new(&["Calendars.Read", "Presence.ReadWrite.All"], users_n).await;
     let policy = f.dir.path().join("policy.toml");
     std::fs::write(
@@ -75,7 +94,9 @@ async fn server_mode_figures() {
                 &format!("[leases]\nmax_mailboxes = {users_n}\n"),
             )
             + &format!(
-                "\n[policy]\nfile = \"{}\"\n\n[presence]\ncheck_interval_secs = 15\n",
+                "\n[policy]\nfile = \"{}\"\n\n[presence]\ncheck_interval_secs = 15\n\
+                 batch = {batch}\nconcurrent_batches = {concurrent_batches}\n\
+                 concurrent_mailboxes = {concurrent_mailboxes}\n",
                 policy.display()
             );
         let path = f.dir.path().join(format!("{id}.toml"));
@@ -116,8 +137,10 @@ async fn server_mode_figures() {
     );
 
     // `meetings_n` meetings starting in the same second.
-    let start =
-        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0) + chrono::Duration::seconds(30);
+    let start = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0)
+        + chrono::Duration::seconds(lead_secs);
+    let log_from = f.control.request_log().len();
+    let batches_from = f.control.batch_requests();
     let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
     for user in f.users.iter().take(meetings_n) {
         f.control
@@ -146,7 +169,26 @@ async fn server_mode_figures() {
         }
         per_user
     };
+    let mut killed_at_peak = None;
+    let mut victim_held: Vec<String> = Vec::new();
     loop {
+        if kill_at_peak && killed_at_peak.is_none() && chrono::Utc::now() >= start {
+            victim_held = store
+                .mailboxes()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.owner.as_deref() == Some("w0"))
+                .map(|m| m.id)
+                .collect();
+            workers[0].kill();
+            killed_at_peak = Some(Instant::now());
+            println!(
+                "kill -9 of w0 at the start instant (+{} ms), holding {} mailboxes",
+                (chrono::Utc::now() - start).num_milliseconds(),
+                victim_held.len()
+            );
+        }
         let per_user = switches();
         let n = f
             .users
@@ -157,7 +199,7 @@ async fn server_mode_figures() {
         if n >= meetings_n {
             break;
         }
-        if chrono::Utc::now() >= start + chrono::Duration::seconds(120) {
+        if chrono::Utc::now() >= start + chrono::Duration::seconds(180) {
             let mailboxes = store.mailboxes().await.unwrap();
             for user in f.users.iter().take(meetings_n) {
                 if !per_user.contains_key(user) {
@@ -175,11 +217,12 @@ async fn server_mode_figures() {
             }
         }
         assert!(
-            chrono::Utc::now() < start + chrono::Duration::seconds(120),
+            chrono::Utc::now() < start + chrono::Duration::seconds(180),
             "{n} of {meetings_n} switched"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(if kill_at_peak { 20 } else { 200 })).await;
     }
+    let all_switched = chrono::Utc::now();
     let twice = |per_user: &std::collections::HashMap<String, usize>| {
         per_user
             .iter()
@@ -203,6 +246,84 @@ async fn server_mode_figures() {
         latencies[0],
     );
     assert!(latencies[0] >= -1000, "not before the start");
+    // The Graph requests of the peak, counted at the emulator: from the meetings' creation
+    // to the last switch.
+    {
+        let log = f.control.request_log();
+        let window: Vec<_> = log[log_from..]
+            .iter()
+            .filter(|r| r.at <= all_switched)
+            .collect();
+        let (b1, i1) = f.control.batch_requests();
+        let count = |f: &dyn Fn(&str) -> bool| window.iter().filter(|r| f(&r.path)).count();
+        println!(
+            "peak requests (meetings added {lead_secs} s ahead → last switch): $batch {} carrying {} requests; \
+             presence requests alone {}; calendarView/delta {}; throttled (429) answers {}; all {}",
+            b1 - batches_from.0,
+            i1 - batches_from.1,
+            count(&|p| p.contains("/presence")),
+            count(&|p| p.contains("/calendarView/delta")),
+            window.iter().filter(|r| r.status == 429).count(),
+            window.len(),
+        );
+    }
+    if let Some(killed) = killed_at_peak {
+        // The victim's mailboxes: latency of their switches apart, the takeover time, and
+        // nothing switched twice (checked above: each user exactly once).
+        let others: Vec<i64> = {
+            let mut v: Vec<i64> = set_calls()
+                .iter()
+                .filter(|c| !victim_held.contains(c.user.as_ref().unwrap()))
+                .map(|c| (c.at - start).num_milliseconds())
+                .collect();
+            v.sort();
+            v
+        };
+        if !others.is_empty() {
+            println!(
+                "users of the surviving workers ({}): p50 {} ms, p99 {} ms, max {} ms",
+                others.len(),
+                percentile(&others, 0.5),
+                percentile(&others, 0.99),
+                others.last().unwrap()
+            );
+        }
+        loop {
+            let mailboxes = store.mailboxes().await.unwrap();
+            let moved = mailboxes
+                .iter()
+                .filter(|m| victim_held.contains(&m.id))
+                .filter(|m| m.owner.as_deref().is_some_and(|o| o != "w0"))
+                .count();
+            if moved == victim_held.len() {
+                break;
+            }
+            assert!(
+                killed.elapsed() < Duration::from_secs(300),
+                "{moved} taken over"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let took = killed.elapsed();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let per_user = switches();
+        let doubled = twice(&per_user);
+        let missed = f
+            .users
+            .iter()
+            .take(meetings_n)
+            .filter(|u| !per_user.contains_key(*u))
+            .count();
+        assert!(doubled.is_empty(), "switched twice: {doubled:?}");
+        println!(
+            "kill -9 at the peak: all {} mailboxes of w0 held by the others {:.1} s after the kill (lease_secs = 30); \
+             {meetings_n} users switched, missed {missed}, twice {}",
+            victim_held.len(),
+            took.as_secs_f64(),
+            doubled.len()
+        );
+        return;
+    }
 
     // The steady state: every mailbox held, evenly, and no calendar changing.
     let share = users_n.div_ceil(workers_n);
@@ -228,6 +349,9 @@ async fn server_mode_figures() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let steady_secs = env_or("BENCH_STEADY_SECS", 60);
+    if steady_secs == 0 {
+        return;
+    }
     let from = f.control.request_log().len();
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(steady_secs as u64)).await;
