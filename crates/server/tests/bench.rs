@@ -353,6 +353,7 @@ async fn server_mode_figures() {
         return;
     }
     let from = f.control.request_log().len();
+    let steady_batches = f.control.batch_requests();
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(steady_secs as u64)).await;
     let secs = t0.elapsed().as_secs_f64();
@@ -360,19 +361,22 @@ async fn server_mode_figures() {
     let window = &log[from..];
     let count = |f: &dyn Fn(&str) -> bool| window.iter().filter(|r| f(&r.path)).count();
     let delta = count(&|p| p.contains("/calendarView/delta"));
-    let presence = count(&|p| p.contains("/presence"));
+    let batches = count(&|p| p.ends_with("/$batch"));
+    let inner = (f.control.batch_requests().1 - steady_batches.1) as usize;
+    // Presence calls alone, or inside `$batch` requests (all of those are presence calls).
+    let presence = count(&|p| p.contains("/presence")) + inner;
     let tokens = count(&|p| p.contains("/oauth2/"));
-    let other = window.len() - delta - presence - tokens;
+    let other = window.len() - delta - count(&|p| p.contains("/presence")) - batches - tokens;
     let per_hour = |n: usize, mailboxes: usize| n as f64 / mailboxes as f64 / secs * 3600.0;
     println!(
         "steady state over {secs:.0} s ({users_n} mailboxes, interval_secs = 10, {meetings_n} of them in a meeting): \
          {} requests: calendarView/delta {delta} = {:.0} per mailbox per hour; \
-         presence {presence} = {:.0} per mailbox in a meeting per hour; token {tokens}; other {other}; \
-         all Graph requests {:.0} per mailbox per hour",
+         presence calls {presence} ({inner} of them in {batches} $batch requests) = {:.0} per mailbox in a meeting per hour; \
+         token {tokens}; other {other}; all Graph requests {:.0} per mailbox per hour ($batch counted as one)",
         window.len(),
         per_hour(delta, users_n),
         per_hour(presence, meetings_n),
-        per_hour(delta + presence + other, users_n),
+        per_hour(window.len() - tokens, users_n),
     );
 
     // Failover: the first worker is killed; the others take over what it held.
