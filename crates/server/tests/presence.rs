@@ -1041,6 +1041,7 @@ async fn an_all_day_absence_begins_at_the_users_own_midnight() {
         switches(&g.control, &user) >= 1,
         "UTC's midnight without the permission"
     );
+}
 
 /// `n` users, each with a meeting starting at the same instant an hour from now, synced by
 /// one worker; a runner batching with `linger` (long enough here that the debug build's

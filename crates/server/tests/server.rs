@@ -30,11 +30,11 @@ fn event(subject: &str) -> serde_json::Value {
 async fn migrations_are_versioned_and_applied_once() {
     let pg = Postgres::start();
     let store = Store::connect(&pg.url, None, system_clock()).await.unwrap();
-    assert_eq!(store.migrate().await.unwrap(), 4);
-    assert_eq!(store.migrate().await.unwrap(), 4);
+    assert_eq!(store.migrate().await.unwrap(), 5);
+    assert_eq!(store.migrate().await.unwrap(), 5);
     // A second worker connecting later finds the schema in place.
     let other = Store::connect(&pg.url, None, system_clock()).await.unwrap();
-    assert_eq!(other.migrate().await.unwrap(), 4);
+    assert_eq!(other.migrate().await.unwrap(), 5);
     assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2, 3, 4, 5]);
 }
 
