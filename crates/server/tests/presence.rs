@@ -443,18 +443,16 @@ where
     }
 }
 
-/// The benchmark's lost switch. A presence step waits inside its transaction (the mailbox
-/// row `FOR SHARE`, behind another transaction's lock); meanwhile the worker's lease pass
-/// begins and its renewal queues behind that step. When the way clears, the step must go
-/// on: were it a future polled only while the worker's loop waits for its timer, it would
-/// stay frozen holding the row, the renewal would wait for it for ever, and the worker
-/// would hang (its other leases expiring to the other workers, whose claims skip the
-/// locked row: that one mailbox never switched).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_presence_step_waiting_inside_its_transaction_does_not_hang_the_worker() {
-    let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
-    // Two seconds before the meeting, the worker claims and syncs the mailbox (its next
-    // round an interval away), then runs.
+/// A worker of `s` (30 s leases, two connections) that claimed and synced the user's
+/// mailbox two seconds before the meeting, running from a second before it with presence
+/// automation on `presence_clock` until `shutdown`; returned once its first lease pass has
+/// renewed the lease (to that second plus 30 s; its next pass comes a third of the lease
+/// time, 10 s, later).
+async fn running_worker(
+    s: &Setup,
+    presence_clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (Arc<Store>, tokio::task::JoinHandle<Result<(), ServerError>>) {
     s.clock.set(s.start - Duration::seconds(2));
     let (mut w, store) =
         worker_with_connections(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 30, 10, 2).await;
@@ -468,26 +466,45 @@ async fn a_presence_step_waiting_inside_its_transaction_does_not_hang_the_worker
         &store,
         &s.emu,
         &s.cert,
-        s.clock.clone(),
+        presence_clock,
         SERVER_GROUP,
         s.dir.path(),
     );
     s.clock.set(s.start - Duration::seconds(1));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(w.with_presence(r).run(async {
-        stopped.await.ok();
-    }));
-    let limit = std::time::Duration::from_secs(30);
-    // Its first lease pass has renewed the lease (to this clock's second plus 30 s); the
-    // next one comes a third of the lease time (10 s) later.
+    let run = tokio::spawn(w.with_presence(r).run(shutdown));
     // (The database keeps microseconds.)
     let renewed = s.start + Duration::milliseconds(28_500);
-    wait_for(limit, "the first lease pass", || async {
-        store.mailboxes().await.unwrap()[0]
-            .lease_expires_at
-            .is_some_and(|e| e > renewed)
+    wait_for(
+        std::time::Duration::from_secs(30),
+        "the first lease pass",
+        || async {
+            store.mailboxes().await.unwrap()[0]
+                .lease_expires_at
+                .is_some_and(|e| e > renewed)
+        },
+    )
+    .await;
+    (store, run)
+}
+
+/// The benchmark's lost switch. A presence step waits inside its transaction (the mailbox
+/// row `FOR SHARE`, behind another transaction's lock); meanwhile the worker's lease pass
+/// begins and its renewal queues behind that step. When the way clears, the step must go
+/// on: were it a future polled only while the worker's loop waits for its timer, it would
+/// stay frozen holding the row, the renewal would wait for it for ever, and the worker
+/// would hang (its other leases expiring to the other workers, whose claims skip the
+/// locked row: that one mailbox never switched).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presence_step_waiting_inside_its_transaction_does_not_hang_the_worker() {
+    let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
+    // Two seconds before the meeting, the worker claims and syncs the mailbox (its next
+    // round an interval away), then runs.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (store, run) = running_worker(&s, s.clock.clone(), async {
+        stopped.await.ok();
     })
     .await;
+    let limit = std::time::Duration::from_secs(30);
 
     // Another transaction holds the mailbox row; the meeting begins, and presence's first
     // save waits for the row.
@@ -749,37 +766,12 @@ impl Clock for PanicsAt {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_whose_presence_automation_dies_stops_and_releases_its_leases() {
     let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
-    s.clock.set(s.start - Duration::seconds(2));
-    let (mut w, store) =
-        worker_with_connections(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 30, 10, 2).await;
-    store
-        .set_users(std::slice::from_ref(&s.user))
-        .await
-        .unwrap();
-    w.maintain_leases().await.unwrap();
-    assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
-    let r = runner(
-        &store,
-        &s.emu,
-        &s.cert,
-        Arc::new(PanicsAt {
-            inner: s.clock.clone(),
-            at: s.start,
-        }),
-        SERVER_GROUP,
-        s.dir.path(),
-    );
-    s.clock.set(s.start - Duration::seconds(1));
-    let run = tokio::spawn(w.with_presence(r).run(std::future::pending()));
+    let panics = Arc::new(PanicsAt {
+        inner: s.clock.clone(),
+        at: s.start,
+    });
+    let (store, run) = running_worker(&s, panics, std::future::pending()).await;
     let limit = std::time::Duration::from_secs(30);
-    // Its first lease pass renews the lease to this second plus 30 s.
-    let renewed = s.start + Duration::milliseconds(28_500);
-    wait_for(limit, "the first lease pass", || async {
-        store.mailboxes().await.unwrap()[0]
-            .lease_expires_at
-            .is_some_and(|e| e > renewed)
-    })
-    .await;
 
     // The meeting begins: presence automation wakes for it (a second later) and panics.
     s.clock.set(s.start + Duration::seconds(1));
@@ -839,36 +831,12 @@ async fn a_worker_whose_presence_automation_dies_stops_and_releases_its_leases()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminated_database_connection_does_not_stop_presence_automation() {
     let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
-    s.clock.set(s.start - Duration::seconds(2));
-    let (mut w, store) =
-        worker_with_connections(&s.pg, &s.emu, &s.cert, s.clock.clone(), "a", 30, 10, 2).await;
-    store
-        .set_users(std::slice::from_ref(&s.user))
-        .await
-        .unwrap();
-    w.maintain_leases().await.unwrap();
-    assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
-    let r = runner(
-        &store,
-        &s.emu,
-        &s.cert,
-        s.clock.clone(),
-        SERVER_GROUP,
-        s.dir.path(),
-    );
-    s.clock.set(s.start - Duration::seconds(1));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(w.with_presence(r).run(async {
+    let (_store, run) = running_worker(&s, s.clock.clone(), async {
         stopped.await.ok();
-    }));
-    let limit = std::time::Duration::from_secs(30);
-    let renewed = s.start + Duration::milliseconds(28_500);
-    wait_for(limit, "the first lease pass", || async {
-        store.mailboxes().await.unwrap()[0]
-            .lease_expires_at
-            .is_some_and(|e| e > renewed)
     })
     .await;
+    let limit = std::time::Duration::from_secs(30);
 
     let db = connect(&s.pg.url).await;
     let terminated: i64 = db
