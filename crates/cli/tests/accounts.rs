@@ -47,8 +47,6 @@ async fn emulator_with(subject: &str) -> (Emulator, String) {
 /// Signs the account `name` of the data directory `dir` in to `emu` and syncs it, through
 /// the library with memory credentials; its configuration is written to its own directory.
 async fn sign_in_and_sync(dir: &Path, name: &str, emu: &Emulator, more: &str) {
-    use presently_engine::auth::MemoryStore;
-    use presently_engine::{config::Config, Engine, EngineSetup, FixedClock};
     let paths = Paths::under(dir).account(name).unwrap();
     std::fs::create_dir_all(&paths.data_dir).unwrap();
     std::fs::write(
@@ -59,18 +57,11 @@ async fn sign_in_and_sync(dir: &Path, name: &str, emu: &Emulator, more: &str) {
         ),
     )
     .unwrap();
-    let engine = Engine::open_with_credentials(
-        EngineSetup {
-            config: Config::load(&paths.config_file).unwrap(),
-            paths,
-            clock: std::sync::Arc::new(FixedClock::new(Utc::now())),
-            demo: false,
-        },
-        std::sync::Arc::new(MemoryStore::default()),
+    common::sign_in_and_sync(
+        paths,
+        std::sync::Arc::new(presently_engine::FixedClock::new(Utc::now())),
     )
-    .unwrap();
-    engine.sign_in_to_emulator().await.unwrap();
-    engine.sync(Default::default()).await.unwrap();
+    .await;
 }
 
 fn subjects(agenda: &Value) -> Vec<String> {

@@ -17,24 +17,13 @@ async fn the_plan_of_the_demo_week_applies_and_restores_without_flapping() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &emu, "[agenda]\ntimezone = \"Europe/Berlin\"\n");
-    {
-        use presently_engine::auth::MemoryStore;
-        use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup, FixedClock};
-        let engine = Engine::open_with_credentials(
-            EngineSetup {
-                paths: Paths::under(dir.path()),
-                config: Config::load(&dir.path().join("config.toml")).unwrap(),
-                clock: std::sync::Arc::new(FixedClock::new(
-                    "2026-11-24T07:00:00Z".parse().unwrap(),
-                )),
-                demo: false,
-            },
-            std::sync::Arc::new(MemoryStore::default()),
-        )
-        .unwrap();
-        engine.sign_in_to_emulator().await.unwrap();
-        engine.sync(Default::default()).await.unwrap();
-    }
+    sign_in_and_sync(
+        presently_engine::paths::Paths::under(dir.path()),
+        std::sync::Arc::new(presently_engine::FixedClock::new(
+            "2026-11-24T07:00:00Z".parse().unwrap(),
+        )),
+    )
+    .await;
     let window = [
         "presence",
         "plan",

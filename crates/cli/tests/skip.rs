@@ -52,22 +52,11 @@ async fn skip_next_and_unskip_through_the_cli() {
         "[agenda]\ntimezone = \"UTC\"\n[features]\npresence = true\n",
     );
     // Signed in and synced through the library (the CLI's own sign-in needs a keyring).
-    {
-        use presently_engine::auth::MemoryStore;
-        use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup, FixedClock};
-        let engine = Engine::open_with_credentials(
-            EngineSetup {
-                paths: Paths::under(dir.path()),
-                config: Config::load(&dir.path().join("config.toml")).unwrap(),
-                clock: std::sync::Arc::new(FixedClock::new(Utc::now())),
-                demo: false,
-            },
-            std::sync::Arc::new(MemoryStore::default()),
-        )
-        .unwrap();
-        engine.sign_in_to_emulator().await.unwrap();
-        engine.sync(Default::default()).await.unwrap();
-    }
+    sign_in_and_sync(
+        presently_engine::paths::Paths::under(dir.path()),
+        std::sync::Arc::new(presently_engine::FixedClock::new(Utc::now())),
+    )
+    .await;
 
     let out = presently(dir.path(), &["presence", "skip", "next"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -195,22 +184,11 @@ async fn restore_now_through_the_cli() {
         &emu,
         "[agenda]\ntimezone = \"UTC\"\n[features]\npresence = true\n",
     );
-    {
-        use presently_engine::auth::MemoryStore;
-        use presently_engine::{config::Config, paths::Paths, Engine, EngineSetup, FixedClock};
-        let engine = Engine::open_with_credentials(
-            EngineSetup {
-                paths: Paths::under(dir.path()),
-                config: Config::load(&dir.path().join("config.toml")).unwrap(),
-                clock: std::sync::Arc::new(FixedClock::new(Utc::now())),
-                demo: false,
-            },
-            std::sync::Arc::new(MemoryStore::default()),
-        )
-        .unwrap();
-        engine.sign_in_to_emulator().await.unwrap();
-        engine.sync(Default::default()).await.unwrap();
-    }
+    sign_in_and_sync(
+        presently_engine::paths::Paths::under(dir.path()),
+        std::sync::Arc::new(presently_engine::FixedClock::new(Utc::now())),
+    )
+    .await;
     let out = presently(dir.path(), &["presence", "restore-now", &under_way]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(

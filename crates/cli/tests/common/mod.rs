@@ -65,3 +65,25 @@ pub fn install_browser(dir: &Path) {
     std::fs::write(&browser, "#!/bin/sh\nexec curl -s -o /dev/null -L \"$1\"\n").unwrap();
     std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Signs in to the emulator and syncs once through the library (the CLI's own sign-in
+/// needs a keyring), with the settings in `paths.config_file`, on `clock`.
+pub async fn sign_in_and_sync(
+    paths: presently_engine::paths::Paths,
+    clock: std::sync::Arc<dyn presently_engine::Clock>,
+) -> presently_engine::Engine {
+    use presently_engine::{auth::MemoryStore, config::Config, Engine, EngineSetup};
+    let engine = Engine::open_with_credentials(
+        EngineSetup {
+            config: Config::load(&paths.config_file).unwrap(),
+            paths,
+            clock,
+            demo: false,
+        },
+        std::sync::Arc::new(MemoryStore::default()),
+    )
+    .unwrap();
+    engine.sign_in_to_emulator().await.unwrap();
+    engine.sync(Default::default()).await.unwrap();
+    engine
+}
