@@ -37,11 +37,14 @@ pub struct BatchOptions {
     /// A `Retry-After` longer than this is not waited out: the call fails (the driver
     /// tries again later, as for any failed call).
     pub max_retry_after: Duration,
+    /// What the batches carry, for the log ("presence", "delta poll").
+    pub purpose: &'static str,
 }
 
 impl Default for BatchOptions {
     fn default() -> Self {
         Self {
+            purpose: "presence",
             concurrent_batches: 4,
             linger: Duration::from_millis(10),
             max_attempts: 5,
@@ -58,6 +61,7 @@ struct Job {
     /// Relative to the version root: `/users/{id}/presence/setPresence`.
     url: String,
     body: Option<serde_json::Value>,
+    headers: Vec<(String, String)>,
     attempts: u32,
     reply: oneshot::Sender<Result<Vec<u8>, Error>>,
 }
@@ -122,6 +126,19 @@ impl Batcher {
         url: String,
         body: Option<serde_json::Value>,
     ) -> Result<Vec<u8>, Error> {
+        self.call_with_headers(user, method, url, body, Vec::new())
+            .await
+    }
+
+    /// [`Batcher::call`] with request headers of the call's own (`Prefer`).
+    pub async fn call_with_headers(
+        &self,
+        user: &str,
+        method: &'static str,
+        url: String,
+        body: Option<serde_json::Value>,
+        headers: Vec<(String, String)>,
+    ) -> Result<Vec<u8>, Error> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job {
@@ -129,6 +146,7 @@ impl Batcher {
                 method,
                 url,
                 body,
+                headers,
                 attempts: 0,
                 reply,
             })
@@ -138,7 +156,7 @@ impl Batcher {
 }
 
 fn stopped() -> Error {
-    Error::InvalidInput("the presence batcher has stopped".into())
+    Error::InvalidInput("the batcher has stopped".into())
 }
 
 struct Shared {
@@ -208,6 +226,7 @@ async fn send(shared: &Shared, jobs: Vec<Job>) {
             method: j.method.to_owned(),
             url: j.url.clone(),
             body: j.body.clone(),
+            headers: j.headers.clone(),
         })
         .collect();
     shared.stats.batches.fetch_add(1, Relaxed);
@@ -245,7 +264,7 @@ async fn send(shared: &Shared, jobs: Vec<Job>) {
             if matches!(e, Error::Unauthorized) {
                 shared.tokens.invalidate().await;
             }
-            tracing::warn!(error = %e, requests = jobs.len(), "a presence batch failed");
+            tracing::warn!(error = %e, requests = jobs.len(), purpose = shared.options.purpose, "a batch failed");
             for job in jobs {
                 let _ = job.reply.send(Err(copy_error(&e)));
             }

@@ -184,6 +184,14 @@ pub struct SyncConfig {
     /// of the tenant's limits (each mailbox has at most 4 besides).
     #[serde(default = "default_tenant_requests")]
     pub tenant_concurrent_requests: usize,
+    /// The polls of mailboxes due together (an incremental round's first request: for a
+    /// mailbox that did not change, its only one) go out in `$batch` requests of up to 20.
+    #[serde(default = "default_sync_batch")]
+    pub batch: bool,
+    /// `$batch` requests of polls in flight at once per worker (beside
+    /// `tenant_concurrent_requests`, which counts requests sent alone).
+    #[serde(default = "default_sync_batches")]
+    pub concurrent_batches: usize,
 }
 
 impl Default for SyncConfig {
@@ -195,6 +203,8 @@ impl Default for SyncConfig {
             page_size: default_page_size(),
             concurrent_mailboxes: default_concurrent_mailboxes(),
             tenant_concurrent_requests: default_tenant_requests(),
+            batch: default_sync_batch(),
+            concurrent_batches: default_sync_batches(),
         }
     }
 }
@@ -252,6 +262,12 @@ fn default_concurrent_mailboxes() -> usize {
 }
 fn default_tenant_requests() -> usize {
     16
+}
+fn default_sync_batch() -> bool {
+    true
+}
+fn default_sync_batches() -> usize {
+    2
 }
 fn default_lease_secs() -> u64 {
     60
@@ -315,7 +331,7 @@ impl ServerConfig {
             || config.sync.tenant_concurrent_requests == 0
         {
             return Err(invalid(
-                "sync.concurrent_mailboxes, sync.tenant_concurrent_requests and sync.page_size must be at least 1".into(),
+                "sync.concurrent_mailboxes, sync.tenant_concurrent_requests, sync.concurrent_batches and sync.page_size must be at least 1".into(),
             ));
         }
         if let Some(n) = &config.notifications {

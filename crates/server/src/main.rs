@@ -352,8 +352,25 @@ async fn serve(
             ..Default::default()
         },
     );
-    let mut ctx = SyncContext::new(store.clone(), tokens.clone(), &config.graph.endpoint, clock)
-        .with_tenant_limit(config.sync.tenant_concurrent_requests);
+    let mut ctx = SyncContext::new(
+        store.clone(),
+        tokens.clone(),
+        &config.graph.endpoint,
+        clock.clone(),
+    )
+    .with_tenant_limit(config.sync.tenant_concurrent_requests);
+    if config.sync.batch {
+        ctx = ctx.with_batcher(presently_server::batching::Batcher::start(
+            &config.graph.endpoint,
+            clock,
+            tokens.clone(),
+            presently_server::batching::BatchOptions {
+                purpose: "delta poll",
+                concurrent_batches: config.sync.concurrent_batches,
+                ..Default::default()
+            },
+        )?);
+    }
     ctx.page_size = config.sync.page_size;
     ctx.sync_config = config.sync.clone();
     ctx.policy = policy.clone();
@@ -374,7 +391,16 @@ async fn serve(
                 Some(n) => n.safety_poll_secs as i64,
                 None => config.sync.interval_secs as i64,
             }),
-            concurrent_mailboxes: config.sync.concurrent_mailboxes,
+            // Batched, a poll is a share of a request: enough rounds at once to fill the
+            // batches (full rounds' requests stay within tenant_concurrent_requests).
+            concurrent_mailboxes: if config.sync.batch {
+                config
+                    .sync
+                    .concurrent_mailboxes
+                    .max(presently_engine::graph::batch::MAX_BATCH * config.sync.concurrent_batches)
+            } else {
+                config.sync.concurrent_mailboxes
+            },
         },
     );
     // Users join and leave while the server runs: the list and the groups are read again

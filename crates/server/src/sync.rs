@@ -44,6 +44,9 @@ pub struct SyncContext {
     clients: Mutex<HashMap<String, GraphClient>>,
     /// Graph requests in flight across all mailboxes (the tenant's share of this worker).
     tenant_permits: Arc<tokio::sync::Semaphore>,
+    /// When set, an incremental round's first request (the delta link: for a mailbox that
+    /// did not change, its only one) goes out in a `$batch` with other mailboxes' polls.
+    batcher: Option<Arc<crate::batching::Batcher>>,
 }
 
 impl std::fmt::Debug for SyncContext {
@@ -202,6 +205,17 @@ pub async fn read_user_time_zone(
     }
 }
 
+/// `url` (on Graph's host) relative to its version root, as a `$batch` request names it:
+/// `/users/u/calendarView/delta?$deltatoken=…` for `…/v1.0/users/u/…`.
+fn version_relative(base: &Url, url: &Url) -> Option<String> {
+    let root = base.join("/v1.0/").ok()?;
+    let rest = url.path().strip_prefix(root.path())?;
+    Some(match url.query() {
+        Some(query) => format!("/{rest}?{query}"),
+        None => format!("/{rest}"),
+    })
+}
+
 /// A user id or UPN as one path segment.
 fn urlencoding_path(user: &str) -> String {
     url::form_urlencoded::byte_serialize(user.as_bytes()).collect()
@@ -243,7 +257,19 @@ impl SyncContext {
             policy: None,
             clients: Mutex::new(HashMap::new()),
             tenant_permits: Arc::new(tokio::sync::Semaphore::new(16)),
+            batcher: None,
         }
+    }
+
+    /// Delta polls go out batched through `batcher` (see [`SyncContext::batcher`]).
+    pub fn with_batcher(mut self, batcher: crate::batching::Batcher) -> Self {
+        self.batcher = Some(Arc::new(batcher));
+        self
+    }
+
+    /// The batcher of delta polls, when they are batched (its counts, for tests and the log).
+    pub fn batcher(&self) -> Option<&crate::batching::Batcher> {
+        self.batcher.as_deref()
     }
 
     /// At most `n` Graph requests in flight at once across all mailboxes.
@@ -299,16 +325,41 @@ impl SyncContext {
             removed: 0,
         };
         let mut link = plan.first_link.clone();
+        // An incremental round's poll may share a batch; its further pages (the mailbox
+        // changed a lot) and every full round are read alone.
+        let mut batched = self
+            .batcher
+            .as_deref()
+            .filter(|_| plan.kind == RoundKind::Incremental && !plan.resumed);
         loop {
             let url = graph.checked_link(&link)?;
-            let token = self.tokens.token().await?;
-            let answer = {
-                let _permit = self
-                    .tenant_permits
-                    .acquire()
-                    .await
-                    .map_err(|_| sync_error("the worker is shutting down".into()))?;
-                graph.get(url, &token, Some(self.page_size)).await
+            let answer = match batched.take() {
+                Some(batcher) => {
+                    let relative = version_relative(graph.base(), &url).ok_or_else(|| {
+                        sync_error(format!("the delta link is not under Graph's v1.0: {url}"))
+                    })?;
+                    batcher
+                        .call_with_headers(
+                            mailbox,
+                            "GET",
+                            relative,
+                            None,
+                            vec![(
+                                "Prefer".into(),
+                                format!("odata.maxpagesize={}", self.page_size),
+                            )],
+                        )
+                        .await
+                }
+                None => {
+                    let token = self.tokens.token().await?;
+                    let _permit = self
+                        .tenant_permits
+                        .acquire()
+                        .await
+                        .map_err(|_| sync_error("the worker is shutting down".into()))?;
+                    graph.get(url, &token, Some(self.page_size)).await
+                }
             };
             let body = match answer {
                 Ok(body) => body,
@@ -422,5 +473,21 @@ mod tests {
         assert_eq!(token_roles("opaque-emulator-token"), None);
         assert_eq!(token_roles("a.%%%.c"), None);
         assert_eq!(urlencoding_path("user1@contoso.com"), "user1%40contoso.com");
+    }
+
+    #[test]
+    fn a_delta_link_is_named_relative_to_the_version_root_in_a_batch() {
+        let base = Url::parse("https://graph.microsoft.com").unwrap();
+        let link = Url::parse(
+            "https://graph.microsoft.com/v1.0/users/a%40contoso.com/calendarView/delta?$deltatoken=R0u-x_1",
+        )
+        .unwrap();
+        assert_eq!(
+            version_relative(&base, &link).as_deref(),
+            Some("/users/a%40contoso.com/calendarView/delta?$deltatoken=R0u-x_1")
+        );
+        // Another version, or none: not sent in a v1.0 batch.
+        let beta = Url::parse("https://graph.microsoft.com/beta/users/a/events").unwrap();
+        assert_eq!(version_relative(&base, &beta), None);
     }
 }

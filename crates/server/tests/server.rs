@@ -949,3 +949,110 @@ async fn the_database_connection_is_encrypted_and_its_certificate_checked_when_a
         .expect_err("a CA file without certificates is refused");
     assert!(err.to_string().contains("database.ca_file"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_polls_of_mailboxes_due_together_go_out_in_a_few_batches() {
+    use presently_server::batching::{BatchOptions, Batcher};
+    use presently_server::sync::SyncContext;
+    use presently_server::worker::{Worker, WorkerOptions};
+    use std::sync::atomic::Ordering::Relaxed;
+    let f = Fixture::new(&["Calendars.Read"], 30).await;
+    let store = Arc::new(
+        Store::connect(&f.pg.url, None, system_clock())
+            .await
+            .unwrap(),
+    );
+    store.migrate().await.unwrap();
+    store.set_users(&f.users).await.unwrap();
+    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
+    let batcher = Batcher::start(
+        &f.emu.base_url(),
+        system_clock(),
+        tokens.clone(),
+        BatchOptions {
+            purpose: "delta poll",
+            concurrent_batches: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ctx = Arc::new(
+        SyncContext::new(store.clone(), tokens, &f.emu.base_url(), system_clock())
+            .with_batcher(batcher),
+    );
+    let mut worker = Worker::new(
+        ctx.clone(),
+        WorkerOptions {
+            worker_id: "w1".into(),
+            lease_for: chrono::Duration::seconds(60),
+            max_mailboxes: 100,
+            interval: chrono::Duration::seconds(60),
+            concurrent_mailboxes: 40,
+        },
+    );
+    worker.maintain_leases().await.unwrap();
+    let delta_alone = |from: usize| {
+        f.control.request_log()[from..]
+            .iter()
+            .filter(|r| r.path.contains("/calendarView/delta"))
+            .count()
+    };
+    let batched = || ctx.batcher().unwrap().stats.requests.load(Relaxed);
+
+    // The first rounds are full ones, read alone (many pages each).
+    assert!(worker.sync_due(true).await.iter().all(|r| r.is_ok()));
+    assert_eq!(f.control.batch_requests(), (0, 0));
+    assert!(delta_alone(0) >= 30);
+
+    // The next pass polls the 30 mailboxes: 30 requests in two or three batches, none
+    // alone, and the one change among them arrives.
+    f.control
+        .add_user_event(&f.users[7], event("Added between two polls"))
+        .unwrap();
+    let from = f.control.request_log().len();
+    let results = worker.sync_due(true).await;
+    let outcomes: Vec<_> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert!(outcomes
+        .iter()
+        .all(|o| o.kind == presently_engine::store::RoundKind::Incremental));
+    let (batches, inner) = f.control.batch_requests();
+    assert_eq!(inner, 30, "one poll per mailbox");
+    assert!((2..=3).contains(&batches), "{batches} batches");
+    assert_eq!(batched(), 30);
+    assert_eq!(delta_alone(from), 0, "no poll was sent alone");
+    let changed: Vec<_> = outcomes.iter().filter(|o| o.upserted > 0).collect();
+    assert_eq!(changed.len(), 1, "{outcomes:?}");
+    assert_eq!(changed[0].mailbox, f.users[7]);
+    assert!(store
+        .appointments(&f.users[7])
+        .await
+        .unwrap()
+        .iter()
+        .any(|a| a.subject == "Added between two polls"));
+
+    // Graph forgets the delta tokens: each batched poll answers 410 on its own, the
+    // mailbox's state is reset, and the pass after reads each calendar whole, alone.
+    f.control.push_fault(Fault::ExpireDeltaTokens);
+    let results = worker.sync_due(true).await;
+    assert!(results.iter().all(|r| r
+        .as_ref()
+        .is_err_and(|e| e.to_string().contains("no longer knows the sync state"))));
+    assert_eq!(f.control.batch_requests().1, 60);
+    let from = f.control.request_log().len();
+    let results = worker.sync_due(true).await;
+    assert!(results.iter().all(|r| r
+        .as_ref()
+        .is_ok_and(|o| o.kind == presently_engine::store::RoundKind::Full)));
+    assert!(delta_alone(from) >= 30);
+    assert_eq!(
+        f.control.batch_requests().1,
+        60,
+        "full rounds are read alone"
+    );
+    assert!(store
+        .appointments(&f.users[7])
+        .await
+        .unwrap()
+        .iter()
+        .any(|a| a.subject == "Added between two polls"));
+}

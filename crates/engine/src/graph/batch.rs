@@ -26,6 +26,8 @@ pub struct BatchRequest {
     pub method: String,
     pub url: String,
     pub body: Option<Value>,
+    /// Request headers besides the content type (`Prefer: odata.maxpagesize=…`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl BatchRequest {
@@ -35,6 +37,7 @@ impl BatchRequest {
             method: "GET".into(),
             url: url.into(),
             body: None,
+            headers: Vec::new(),
         }
     }
 
@@ -44,7 +47,14 @@ impl BatchRequest {
             method: "POST".into(),
             url: url.into(),
             body: Some(body),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same request with header `name: value` added.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 }
 
@@ -129,10 +139,17 @@ impl Batch {
                     format!("/{}", r.url)
                 };
                 let mut v = json!({"id": r.id, "method": r.method, "url": url});
+                let mut headers = serde_json::Map::new();
+                for (name, value) in &r.headers {
+                    headers.insert(name.clone(), Value::String(value.clone()));
+                }
                 if let Some(body) = &r.body {
                     // Graph requires the content type whenever there is a body.
                     v["body"] = body.clone();
-                    v["headers"] = json!({"Content-Type": "application/json"});
+                    headers.insert("Content-Type".into(), json!("application/json"));
+                }
+                if !headers.is_empty() {
+                    v["headers"] = Value::Object(headers);
                 }
                 v
             })
@@ -237,6 +254,17 @@ mod tests {
                  "body": {"sessionId": "s", "availability": "Busy"},
                  "headers": {"Content-Type": "application/json"}},
             ]})
+        );
+        // A header of the request's own goes beside it (a delta poll's page size).
+        let poll = Batch::new(vec![BatchRequest::get(
+            "1",
+            "/users/abc/calendarView/delta?$deltatoken=x",
+        )
+        .with_header("Prefer", "odata.maxpagesize=100")])
+        .unwrap();
+        assert_eq!(
+            poll.body()["requests"][0]["headers"],
+            json!({"Prefer": "odata.maxpagesize=100"})
         );
     }
 
