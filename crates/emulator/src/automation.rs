@@ -624,6 +624,8 @@ pub struct AutomationState {
     pub webex_failures: VecDeque<CountedFailure>,
     pub webex: BTreeMap<String, Value>,
     pub webex_tokens: HashSet<String>,
+    /// Webex people by e-mail (lower case) → person id (`GET /people?email=`).
+    pub webex_people: BTreeMap<String, String>,
     /// Asterisk database: "family/key" → value.
     pub ami_db: BTreeMap<String, String>,
     pub ami_username: String,
@@ -707,6 +709,7 @@ impl AutomationState {
             webex_failures: VecDeque::new(),
             webex: BTreeMap::new(),
             webex_tokens: HashSet::new(),
+            webex_people: BTreeMap::new(),
             ami_db: BTreeMap::new(),
             ami_username: DEFAULT_AMI_USERNAME.into(),
             ami_secret: DEFAULT_AMI_SECRET.into(),

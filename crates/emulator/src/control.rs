@@ -1033,6 +1033,39 @@ impl Control {
             .unwrap_or_else(automation::default_webex_forwarding)
     }
 
+    /// A Webex person with the e-mail address `email` (found by `GET /people?email=`);
+    /// returns their person id.
+    pub fn add_webex_person(&self, email: &str) -> String {
+        let id = format!(
+            "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9{}",
+            crate::tokens::random_token(16)
+        );
+        self.st
+            .automation()
+            .webex_people
+            .insert(email.to_lowercase(), id.clone());
+        id
+    }
+
+    /// Sets a person's `callForwarding.always` as the person would by hand (not recorded
+    /// as a call): `None` switches it off, `Some(destination)` forwards there.
+    pub fn set_webex_forwarding_always(&self, person_id: &str, destination: Option<&str>) {
+        let mut a = self.st.automation();
+        let current = a
+            .webex
+            .entry(person_id.to_owned())
+            .or_insert_with(automation::default_webex_forwarding);
+        current["callForwarding"]["always"] = match destination {
+            Some(d) => serde_json::json!({
+                "enabled": true, "destination": d, "destinationVoicemailEnabled": false,
+                "ringReminderEnabled": false,
+            }),
+            None => serde_json::json!({
+                "enabled": false, "destinationVoicemailEnabled": false, "ringReminderEnabled": false,
+            }),
+        };
+    }
+
     /// The next `count` Webex calls fail with `status` (429 and 503 with `Retry-After: 1`).
     pub fn fail_next_webex_calls(&self, count: u32, status: u16) {
         if count > 0 {

@@ -2,13 +2,14 @@
 //!
 //! - Webex Calling: `GET|PUT /webex/v1/people/{personId}/features/callForwarding` (the
 //!   service's `https://webexapis.com/v1/...`), with a bearer token issued by
-//!   `Control::webex_token`. GET answers the person's settings (`callForwarding.always |
+//!   `Control::webex_token`; `GET /webex/v1/people?email=` finds the people added by
+//!   `Control::add_webex_person` (an organization's admin token looks any person up). GET answers the person's settings (`callForwarding.always |
 //!   busy | noAnswer`, `businessContinuity`); PUT merges the given fields and answers 204.
 //! - An HTTP sink: `ANY /sink/{*path}` records the request (Authorization redacted) and
 //!   answers 200, or the status set by `Control::set_sink_status`.
 
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
             "/webex/v1/people/{person}/features/callForwarding",
             get(webex_get).put(webex_put),
         )
+        .route("/webex/v1/people", get(webex_people))
         .route("/sink", any(sink))
         .route("/sink/", any(sink))
         .route("/sink/{*path}", any(sink))
@@ -108,6 +110,39 @@ async fn webex_get(
         .clone();
     a.record(Utc::now(), kind, rec, 200);
     Json(v).into_response()
+}
+
+/// `GET /people?email=`: the person with exactly that e-mail address, in `items` (none
+/// when nobody has it); without `email`, Webex's 400.
+async fn webex_people(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let kind = "webex.listPeople";
+    let email = query.get("email").cloned();
+    let rec = json!({ "email": email, "body": null });
+    if let Some(r) = webex_gate(&st, &headers, kind, &rec) {
+        return r;
+    }
+    let mut a = st.automation();
+    let Some(email) = email else {
+        a.record(Utc::now(), kind, rec, 400);
+        drop(a);
+        return webex_error(
+            StatusCode::BAD_REQUEST,
+            "Either email or displayName or id are required.",
+            None,
+        );
+    };
+    let items: Vec<Value> = a
+        .webex_people
+        .get(&email.to_lowercase())
+        .map(|id| json!({ "id": id, "emails": [email], "displayName": email, "type": "person" }))
+        .into_iter()
+        .collect();
+    a.record(Utc::now(), kind, rec, 200);
+    Json(json!({ "items": items })).into_response()
 }
 
 async fn webex_put(
