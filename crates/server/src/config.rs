@@ -25,6 +25,195 @@ pub struct ServerConfig {
     pub presence: PresenceSection,
     /// Change notifications (issue 21); without the section, mailboxes are polled.
     pub notifications: Option<NotificationsConfig>,
+    /// Call forwarding of the automated users (see `forwarding.rs`); off without it.
+    #[serde(default)]
+    pub forwarding: ForwardingSection,
+}
+
+/// Which telephony system switches the automated users' call forwarding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForwardingProviderKind {
+    #[default]
+    None,
+    Webex,
+    Ami,
+}
+
+/// `[forwarding]`: one provider with an organization-level credential switches the
+/// forwarding of every automated user whose profiles ask for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardingSection {
+    /// `none` (the default), `webex` or `ami`.
+    pub provider: ForwardingProviderKind,
+    /// Bound on one switch, read or look-up (1 to 120 s).
+    pub timeout_secs: u64,
+    pub webex: Option<WebexSection>,
+    pub ami: Option<AmiSection>,
+    /// AMI: each user's extension, by user principal name (compared without case).
+    pub extensions: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for ForwardingSection {
+    fn default() -> Self {
+        Self {
+            provider: ForwardingProviderKind::None,
+            timeout_secs: presently_engine::presence::forwarding::DEFAULT_TIMEOUT_SECS,
+            webex: None,
+            ami: None,
+            extensions: Default::default(),
+        }
+    }
+}
+
+/// `[forwarding.webex]`: Webex Calling with an organization administrator's token (scopes
+/// `spark-admin:people_read` and `spark-admin:telephony_config_write`); each user is found
+/// by e-mail address (their user principal name).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebexSection {
+    #[serde(default = "default_webex_base")]
+    pub base_url: String,
+    /// The token: a file (mode 0600) or an environment variable.
+    pub token_file: Option<PathBuf>,
+    pub token_env: Option<String>,
+    /// The destination that reaches a user's voicemail (sent with
+    /// `destinationVoicemailEnabled`), for profiles forwarding to voicemail.
+    pub voicemail: String,
+}
+
+fn default_webex_base() -> String {
+    "https://webexapis.com/v1".into()
+}
+
+/// `[forwarding.ami]`: the Asterisk Manager Interface, with a manager account allowed to
+/// change the Asterisk database of every extension.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmiSection {
+    #[serde(default = "default_ami_host")]
+    pub host: String,
+    #[serde(default = "default_ami_port")]
+    pub port: u16,
+    pub username: String,
+    /// The manager's secret: a file (mode 0600) or an environment variable.
+    pub secret_file: Option<PathBuf>,
+    pub secret_env: Option<String>,
+    /// The target meaning voicemail (`{extension}` allowed).
+    #[serde(default = "default_ami_voicemail")]
+    pub voicemail: String,
+    /// `CF` unconditional (the default), `CFB` busy, `CFU` unavailable.
+    #[serde(default = "default_ami_family")]
+    pub family: String,
+}
+
+fn default_ami_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_ami_port() -> u16 {
+    5038
+}
+fn default_ami_voicemail() -> String {
+    "vmu{extension}".into()
+}
+fn default_ami_family() -> String {
+    "CF".into()
+}
+
+impl ForwardingSection {
+    pub fn is_configured(&self) -> bool {
+        self.provider != ForwardingProviderKind::None
+    }
+
+    /// The client's provider configuration for one user (`who`: the Webex person id or
+    /// the extension), whose checks the server's section shares.
+    pub fn engine_config(
+        &self,
+        who: &str,
+    ) -> presently_engine::presence::forwarding::ForwardingConfig {
+        use presently_engine::presence::forwarding as f;
+        let mut c = f::ForwardingConfig {
+            timeout_secs: self.timeout_secs,
+            ..Default::default()
+        };
+        match self.provider {
+            ForwardingProviderKind::None => {}
+            ForwardingProviderKind::Webex => {
+                c.provider = f::ProviderKind::Webex;
+                c.webex = self.webex.as_ref().map(|w| f::WebexConfig {
+                    base_url: w.base_url.clone(),
+                    person_id: who.to_owned(),
+                    voicemail: w.voicemail.clone(),
+                });
+            }
+            ForwardingProviderKind::Ami => {
+                c.provider = f::ProviderKind::Ami;
+                c.ami = self.ami.as_ref().map(|a| f::AmiConfig {
+                    host: a.host.clone(),
+                    port: a.port,
+                    username: a.username.clone(),
+                    extension: who.to_owned(),
+                    voicemail: a.voicemail.clone(),
+                    family: a.family.clone(),
+                });
+            }
+        }
+        c
+    }
+
+    /// Checks what parses but cannot work; the message names the key.
+    fn validate(&self) -> Result<(), String> {
+        let credential = |file: bool, env: bool, table: &str, what: &str| match (file, env) {
+            (true, false) | (false, true) => Ok(()),
+            (true, true) => Err(format!(
+                "[forwarding.{table}] names both {what}_file and {what}_env; keep one"
+            )),
+            (false, false) => Err(format!(
+                "[forwarding.{table}] needs the {what}: {what}_file (mode 0600) or {what}_env"
+            )),
+        };
+        match self.provider {
+            ForwardingProviderKind::None => return Ok(()),
+            ForwardingProviderKind::Webex => {
+                let w = self.webex.as_ref().ok_or(
+                    "forwarding.provider \"webex\" needs a [forwarding.webex] table".to_owned(),
+                )?;
+                credential(
+                    w.token_file.is_some(),
+                    w.token_env.is_some(),
+                    "webex",
+                    "token",
+                )?;
+            }
+            ForwardingProviderKind::Ami => {
+                let a = self.ami.as_ref().ok_or(
+                    "forwarding.provider \"ami\" needs a [forwarding.ami] table".to_owned(),
+                )?;
+                credential(
+                    a.secret_file.is_some(),
+                    a.secret_env.is_some(),
+                    "ami",
+                    "secret",
+                )?;
+                for (user, extension) in &self.extensions {
+                    if extension.trim().is_empty()
+                        || extension.chars().count() > 80
+                        || extension.chars().any(char::is_control)
+                    {
+                        return Err(format!(
+                            "forwarding.extensions: the extension of {user:?} must be 1 to 80 printable characters"
+                        ));
+                    }
+                }
+            }
+        }
+        // The rest as the clients' `[presence.forwarding]` is checked (the key names the
+        // client's table: `presence.forwarding.webex.voicemail` is `forwarding.webex.voicemail`).
+        self.engine_config("placeholder")
+            .validate()
+            .map_err(|e| e.to_string().replace("presence.forwarding", "forwarding"))
+    }
 }
 
 /// Change notifications (`[notifications]`): Graph posts to `public_url` (the organization's
@@ -334,6 +523,7 @@ impl ServerConfig {
                 "sync.concurrent_mailboxes, sync.tenant_concurrent_requests, sync.concurrent_batches and sync.page_size must be at least 1".into(),
             ));
         }
+        config.forwarding.validate().map_err(invalid)?;
         if let Some(n) = &config.notifications {
             let public = url::Url::parse(&n.public_url).map_err(|e| {
                 invalid(format!("notifications.public_url {:?}: {e}", n.public_url))
@@ -371,6 +561,48 @@ mod tests {
     use super::*;
 
     const BASE: &str = "[database]\nurl = \"x\"\n[identity]\ntenant = \"t\"\nclient_id = \"c\"\nclient_secret_env = \"S\"\n";
+
+    #[test]
+    fn forwarding_is_off_unless_configured_and_checked_when_it_is() {
+        let config = ServerConfig::parse(BASE, "server.toml").expect("valid");
+        assert!(!config.forwarding.is_configured());
+        let ok = format!(
+            "{BASE}[forwarding]\nprovider = \"ami\"\n[forwarding.ami]\nusername = \"p\"\nsecret_env = \"AMI\"\n[forwarding.extensions]\n\"a@contoso.com\" = \"1001\"\n"
+        );
+        let f = ServerConfig::parse(&ok, "server.toml")
+            .expect("valid")
+            .forwarding;
+        assert_eq!(f.provider, ForwardingProviderKind::Ami);
+        assert_eq!(f.extensions["a@contoso.com"], "1001");
+        let refused = |extra: &str, needle: &str| {
+            let text = format!("{BASE}{extra}");
+            let err = ServerConfig::parse(&text, "server.toml")
+                .expect_err(extra)
+                .to_string();
+            assert!(err.contains(needle), "{extra}: {err}");
+        };
+        refused(
+            "[forwarding]\nprovider = \"webex\"\n",
+            "needs a [forwarding.webex]",
+        );
+        refused(
+            "[forwarding]\nprovider = \"webex\"\n[forwarding.webex]\nvoicemail = \"1\"\n",
+            "token_file (mode 0600) or token_env",
+        );
+        refused(
+            "[forwarding]\nprovider = \"webex\"\n[forwarding.webex]\nvoicemail = \"1\"\ntoken_env = \"T\"\nbase_url = \"http://webex.example.com\"\n",
+            "forwarding.webex.base_url",
+        );
+        refused(
+            "[forwarding]\nprovider = \"ami\"\n[forwarding.ami]\nusername = \"p\"\nsecret_env = \"S\"\nfamily = \"XX\"\n",
+            "forwarding.ami.family",
+        );
+        refused(
+            "[forwarding]\nprovider = \"ami\"\ntimeout_secs = 0\n[forwarding.ami]\nusername = \"p\"\nsecret_env = \"S\"\n",
+            "forwarding.timeout_secs",
+        );
+        refused("[forwarding]\nprovider = \"sip\"\n", "unknown variant");
+    }
 
     #[test]
     fn notifications_are_off_unless_configured_and_checked_when_they_are() {

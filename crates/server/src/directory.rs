@@ -108,13 +108,14 @@ pub async fn configured_users(
 
 /// A [`UsersSource`] that reads `config_path` again each time (users join and leave the
 /// list and the groups while the server runs). If the file or a group cannot be read, the
-/// pass keeps the last list.
+/// pass keeps the last list. The policy is the one in force at each pass.
 pub fn users_source(
     config_path: PathBuf,
     graph: GraphClient,
     tokens: Arc<AppTokenSource>,
-    policy: Option<Arc<OrgPolicy>>,
+    policy: impl Into<crate::policy::SharedPolicy>,
 ) -> UsersSource {
+    let policy: crate::policy::SharedPolicy = policy.into();
     Arc::new(move || {
         let (path, graph, tokens, policy) = (
             config_path.clone(),
@@ -124,6 +125,7 @@ pub fn users_source(
         );
         Box::pin(async move {
             let config = ServerConfig::load(&path)?;
+            let policy = policy.current();
             configured_users(&config, &graph, &tokens, policy.as_deref()).await
         })
     })

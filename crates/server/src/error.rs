@@ -34,6 +34,12 @@ pub enum ServerError {
     },
     #[error("sync of {mailbox}: {message}")]
     Sync { mailbox: String, message: String },
+    /// The call-forwarding provider cannot be used (its credential, or it does not answer).
+    #[error("call forwarding ([forwarding], {provider}): {error}")]
+    Forwarding {
+        provider: &'static str,
+        error: presently_engine::presence::forwarding::ForwardingError,
+    },
     #[error("presence automation stopped: {0}; the leases were released for the other workers")]
     PresenceStopped(String),
     #[error(transparent)]
@@ -59,6 +65,7 @@ impl ServerError {
             ServerError::SchemaTooNew { .. } => "schema_too_new",
             ServerError::Fenced { .. } => "fenced",
             ServerError::Sync { .. } => "sync_failed",
+            ServerError::Forwarding { .. } => "forwarding_unusable",
             ServerError::PresenceStopped(_) => "presence_stopped",
             ServerError::Engine(e) => e.code().as_str(),
         }

@@ -7,6 +7,7 @@ pub mod batching;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod forwarding;
 pub mod metrics;
 pub mod notifications;
 pub mod policy;

@@ -31,7 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Claim mailboxes and keep their calendars in sync until stopped (SIGINT or SIGTERM).
+    /// Claim mailboxes and keep their calendars in sync until stopped (SIGINT or SIGTERM);
+    /// SIGHUP reads the policy file again.
     Serve,
     /// Show every mailbox: who holds its lease, its fencing token, when it last synced.
     Status,
@@ -234,6 +235,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .and_then(|s| s.last_synced_at)
                     .map_or("never".into(), |t| t.to_rfc3339())
             );
+            if rules.automation == presently_engine::policy::Automation::Server {
+                use presently_server::forwarding::{OrgForwarding, UserForwarding};
+                match OrgForwarding::load(&config.forwarding)? {
+                    None => outln!("forwarding: not switched (no [forwarding] provider)"),
+                    Some(org) => match org.for_user(&user).await {
+                        UserForwarding::Provider(_) => {
+                            outln!("forwarding: through {}", org.provider_name())
+                        }
+                        UserForwarding::Unmapped(reason) => {
+                            outln!("forwarding: not switched for this user: {reason}")
+                        }
+                    },
+                }
+            }
             Ok(())
         }
         Command::History { user, limit } => {
@@ -309,6 +324,15 @@ async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(
         }
         None => outln!("presence: no user's group has the server automate it"),
     }
+    // Call forwarding: the credential is read and the provider answers with it.
+    match presently_server::forwarding::OrgForwarding::load(&config.forwarding)? {
+        Some(forwarding) => {
+            let probe = automated.first().map(|u| u.as_str());
+            let found = forwarding.check(probe).await?;
+            outln!("forwarding: {found}");
+        }
+        None => outln!("forwarding: off (no [forwarding] provider)"),
+    }
     let store = open_store(config, clock).await?;
     let version = store.migrate().await?;
     let tls = if store.connection_encrypted().await? {
@@ -325,11 +349,26 @@ async fn serve(
     config_path: &std::path::Path,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
+    // SIGHUP reads the policy file again; listened for before anything else, so that an
+    // early one does not end the process (its default action).
+    #[cfg(unix)]
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("listening for SIGHUP")?;
     let policy = presently_server::load_policy(&config)?;
+    let shared = presently_server::policy::SharedPolicy::new(policy.clone());
+    #[cfg(unix)]
+    tokio::spawn(reload_on_hangup(hangups, config.clone(), shared.clone()));
     let store = Arc::new(open_store(&config, clock.clone()).await?);
     store.migrate().await?;
     let tokens = Arc::new(token_source(&config, clock.clone())?);
     tokens.token().await.context("getting an app-only token")?;
+    let forwarding = presently_server::forwarding::OrgForwarding::load(&config.forwarding)?;
+    if let Some(f) = &forwarding {
+        tracing::info!(
+            provider = f.provider_name(),
+            "call forwarding of the automated users is on"
+        );
+    }
     // Presence automation of the users whose policy group says `automation = "server"`.
     let presence = presently_server::presence::PresenceRunner::new(
         store.clone(),
@@ -337,7 +376,7 @@ async fn serve(
         &config.graph.endpoint,
         &config.identity.client_id,
         clock.clone(),
-        policy.clone(),
+        shared.clone(),
         config.sync.clone(),
         presently_server::presence::PresenceOptions {
             check_interval: chrono::Duration::seconds(config.presence.check_interval_secs as i64),
@@ -373,7 +412,7 @@ async fn serve(
     }
     ctx.page_size = config.sync.page_size;
     ctx.sync_config = config.sync.clone();
-    ctx.policy = policy.clone();
+    ctx.policy = shared.clone();
     let worker_id = config
         .leases
         .worker_id
@@ -417,7 +456,7 @@ async fn serve(
         "users to sync"
     );
     let users_source =
-        presently_server::directory::users_source(config_path.to_owned(), graph, tokens, policy);
+        presently_server::directory::users_source(config_path.to_owned(), graph, tokens, shared);
     let metrics = Arc::new(presently_server::metrics::Metrics::new());
     let worker = match &config.notifications {
         Some(n) => {
@@ -456,11 +495,41 @@ async fn serve(
     }
     worker
         .with_users_source(users_source)
-        .with_presence(presence.with_metrics(metrics.clone()))
+        .with_presence(
+            presence
+                .with_forwarding(forwarding)
+                .with_metrics(metrics.clone()),
+        )
         .with_metrics(metrics)
         .run(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// Reads the policy file again at each SIGHUP (systemd's `ExecReload`). The new file is
+/// checked whole first ([`presently_server::policy::reload`]); a file that does not check
+/// is logged as an error and the policy in force stays (nothing of it is applied).
+#[cfg(unix)]
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    config: presently_server::ServerConfig,
+    shared: presently_server::policy::SharedPolicy,
+) {
+    while hangups.recv().await.is_some() {
+        let Some(path) = config.policy.file.as_deref() else {
+            tracing::warn!("SIGHUP: no [policy] file is configured; nothing to read again");
+            continue;
+        };
+        match presently_server::policy::reload(path, &config.sync) {
+            Ok(policy) => {
+                tracing::info!(file = %path.display(), groups = policy.groups.len(), "SIGHUP: the policy was read again and is in force");
+                shared.replace(Some(Arc::new(policy)));
+            }
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %e, "SIGHUP: the policy file cannot be used; the policy in force stays");
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -84,3 +84,84 @@ pub fn for_user(
         ),
     })
 }
+
+/// The organization policy in force, shared by the sync, the users source and the presence
+/// runner of one worker. `serve` replaces it as a whole when the file is read again
+/// (SIGHUP, see [`reload`]); each reader takes the policy of the moment
+/// ([`SharedPolicy::current`]), and the presence runner is woken by the change
+/// ([`SharedPolicy::subscribe`]).
+#[derive(Clone)]
+pub struct SharedPolicy(
+    std::sync::Arc<tokio::sync::watch::Sender<Option<std::sync::Arc<OrgPolicy>>>>,
+);
+
+impl SharedPolicy {
+    pub fn new(policy: Option<std::sync::Arc<OrgPolicy>>) -> Self {
+        Self(std::sync::Arc::new(tokio::sync::watch::Sender::new(policy)))
+    }
+
+    /// The policy in force now.
+    pub fn current(&self) -> Option<std::sync::Arc<OrgPolicy>> {
+        self.0.borrow().clone()
+    }
+
+    /// Puts `policy` in force.
+    pub fn replace(&self, policy: Option<std::sync::Arc<OrgPolicy>>) {
+        self.0.send_replace(policy);
+    }
+
+    /// Told of every replacement.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Option<std::sync::Arc<OrgPolicy>>> {
+        self.0.subscribe()
+    }
+}
+
+impl Default for SharedPolicy {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl From<Option<std::sync::Arc<OrgPolicy>>> for SharedPolicy {
+    fn from(policy: Option<std::sync::Arc<OrgPolicy>>) -> Self {
+        Self::new(policy)
+    }
+}
+
+impl std::fmt::Debug for SharedPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedPolicy")
+            .field("groups", &self.current().map(|p| p.groups.len()))
+            .finish()
+    }
+}
+
+/// Reads the policy file at `path` again and checks it whole before it is used: the file
+/// itself ([`load`]), then every group as the server would apply it (its settings for a
+/// user of the group, its profiles and rules in their server form). Any error names the
+/// file and the group; the caller keeps the policy in force (nothing of a half-valid file
+/// is applied).
+pub fn reload(path: &Path, sync: &SyncConfig) -> Result<OrgPolicy, ServerError> {
+    let org = load(path)?;
+    for group in &org.groups {
+        // A user the group matches: one of its users, one of its domains, or (the default
+        // group) anybody; a group that matches nobody is not applied to anyone.
+        let user = if let Some(u) = group.users.first() {
+            u.clone()
+        } else if let Some(d) = group.domains.first() {
+            format!("someone@{}", d.trim_start_matches('@'))
+        } else if group.default {
+            "someone".to_owned()
+        } else {
+            continue;
+        };
+        let invalid = |message: String| ServerError::Config {
+            path: path.display().to_string(),
+            message: format!("group {:?}: {message}", group.name),
+        };
+        let rules = for_user(Some(&org), &user, sync).map_err(|e| invalid(e.to_string()))?;
+        crate::presence::server_policy(&rules.presence, rules.automatic_replies, true)
+            .map_err(|e| invalid(e.to_string()))?;
+    }
+    Ok(org)
+}

@@ -15,8 +15,10 @@
 //! clients then never switch presence themselves). What Graph does not allow app-only is
 //! left out of the group's profiles: the status message (`setStatusMessage` has no
 //! application permission) and the user's preferred presence (the server uses its own
-//! session, so a user's own choice in Teams always shows over it). Call forwarding needs a
-//! provider, which the server does not configure.
+//! session, so a user's own choice in Teams always shows over it). Call forwarding goes
+//! through the `[forwarding]` provider with the organization's credential
+//! ([`crate::forwarding`]), for the users it has a mapping for; without the section, or for
+//! a user without a mapping, the profiles' forwarding is left out.
 
 use crate::auth::AppTokenSource;
 use crate::config::SyncConfig;
@@ -68,10 +70,13 @@ impl Default for PresenceOptions {
 
 /// The server's form of a profile: what Graph allows app-only. The presence goes into the
 /// app's own session (the pair `setPresence` accepts nearest to the profile's), the status
-/// message and forwarding are left out.
-pub fn server_profile(mut profile: Profile) -> Profile {
+/// message is left out, and the forwarding too unless a `[forwarding]` provider is
+/// configured (`forwarding`).
+pub fn server_profile(mut profile: Profile, forwarding: bool) -> Profile {
     profile.status_message = None;
-    profile.forwarding = None;
+    if !forwarding {
+        profile.forwarding = None;
+    }
     if let Some(teams) = profile.teams {
         if teams.mode == PresenceMode::Preferred {
             let (availability, activity) = match teams.availability {
@@ -93,17 +98,18 @@ pub fn server_profile(mut profile: Profile) -> Profile {
 pub fn server_policy(
     config: &PresenceConfig,
     automatic_replies: bool,
+    forwarding: bool,
 ) -> Result<Policy, InvalidPolicy> {
     let caps = Capabilities {
         automatic_replies,
-        forwarding_provider: false,
+        forwarding_provider: forwarding,
     };
     let policy = Policy::from_config(config, caps)?;
     let profiles = policy
         .profiles()
         .iter()
         .cloned()
-        .map(server_profile)
+        .map(|p| server_profile(p, forwarding))
         .collect();
     Policy::new(profiles, policy.rules().to_vec())
 }
@@ -117,6 +123,8 @@ pub struct UserGraph {
     client_id: String,
     /// Calls go out in batches through this, when set.
     batcher: Option<crate::batching::Batcher>,
+    /// The provider switching this user's call forwarding, when there is one for them.
+    forwarding: Option<Arc<dyn ForwardingProvider>>,
 }
 
 impl UserGraph {
@@ -203,7 +211,7 @@ impl GraphPort for UserGraph {
 
 impl ForwardingSource for UserGraph {
     fn forwarding(&self) -> Result<Option<Arc<dyn ForwardingProvider>>, Error> {
-        Ok(None)
+        Ok(self.forwarding.clone())
     }
 }
 
@@ -219,6 +227,9 @@ struct MailboxAutomation {
     /// Stopped on an error that retrying cannot fix (a missing permission) until the
     /// mailbox is claimed again.
     stopped: bool,
+    /// The user's group no longer has the server automate presence: the plan stays empty
+    /// (what is held is given back) until the mailbox is claimed again.
+    leaving: bool,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
@@ -241,7 +252,11 @@ pub struct PresenceRunner {
     graph_endpoint: String,
     client_id: String,
     clock: Arc<dyn Clock>,
-    policy: Option<Arc<OrgPolicy>>,
+    /// The policy in force (replaced on SIGHUP).
+    policy: crate::policy::SharedPolicy,
+    /// The policy the automations were started or planned with: when the one in force is
+    /// another, the next pass starts them again with it.
+    planned_with: Option<Arc<OrgPolicy>>,
     sync_config: SyncConfig,
     pub options: PresenceOptions,
     mailboxes: HashMap<String, MailboxAutomation>,
@@ -251,6 +266,8 @@ pub struct PresenceRunner {
     metrics: Option<Arc<crate::metrics::Metrics>>,
     /// The `$batch` sender of this worker's presence calls, when batching is on.
     batcher: Option<crate::batching::Batcher>,
+    /// The `[forwarding]` provider, when one is configured.
+    forwarding: Option<Arc<crate::forwarding::OrgForwarding>>,
 }
 
 impl std::fmt::Debug for PresenceRunner {
@@ -269,10 +286,11 @@ impl PresenceRunner {
         graph_endpoint: &str,
         client_id: &str,
         clock: Arc<dyn Clock>,
-        policy: Option<Arc<OrgPolicy>>,
+        policy: impl Into<crate::policy::SharedPolicy>,
         sync_config: SyncConfig,
         options: PresenceOptions,
     ) -> Self {
+        let policy: crate::policy::SharedPolicy = policy.into();
         let batcher = options.batch.and_then(|b| {
             crate::batching::Batcher::start(graph_endpoint, clock.clone(), tokens.clone(), b)
                 .map_err(|e| tracing::warn!(error = %e, "presence calls not batched"))
@@ -285,13 +303,24 @@ impl PresenceRunner {
             graph_endpoint: graph_endpoint.to_owned(),
             client_id: client_id.to_owned(),
             clock,
+            planned_with: policy.current(),
             policy,
             sync_config,
             options,
             mailboxes: HashMap::new(),
             not_automated: HashMap::new(),
             metrics: None,
+            forwarding: None,
         }
+    }
+
+    /// Switches the automated users' call forwarding through `forwarding` (`[forwarding]`).
+    pub fn with_forwarding(
+        mut self,
+        forwarding: Option<Arc<crate::forwarding::OrgForwarding>>,
+    ) -> Self {
+        self.forwarding = forwarding;
+        self
     }
 
     /// Counts the history's events and keeps the presence gauges up to date.
@@ -303,6 +332,11 @@ impl PresenceRunner {
     /// What the batcher sent so far, when batching is on.
     pub fn batch_stats(&self) -> Option<Arc<crate::batching::BatchStats>> {
         self.batcher.as_ref().map(|b| b.stats.clone())
+    }
+
+    /// Told when the policy in force is replaced (the runner's next pass applies it).
+    pub fn policy_changes(&self) -> tokio::sync::watch::Receiver<Option<Arc<OrgPolicy>>> {
+        self.policy.subscribe()
     }
 
     /// The mailboxes automated now, sorted.
@@ -319,15 +353,19 @@ impl PresenceRunner {
 
     /// The policy's profiles for `mailbox`, if its group is automated by the server.
     fn user_policy(&self, mailbox: &str) -> Result<Option<(Policy, bool)>, ServerError> {
-        let rules = crate::policy::for_user(self.policy.as_deref(), mailbox, &self.sync_config)?;
+        let policy = self.policy.current();
+        let rules = crate::policy::for_user(policy.as_deref(), mailbox, &self.sync_config)?;
         if rules.automation != Automation::Server {
             return Ok(None);
         }
-        let policy = server_policy(&rules.presence, rules.automatic_replies).map_err(|e| {
-            ServerError::Config {
-                path: "policy".into(),
-                message: format!("group {:?}: {e}", rules.group),
-            }
+        let policy = server_policy(
+            &rules.presence,
+            rules.automatic_replies,
+            self.forwarding.is_some(),
+        )
+        .map_err(|e| ServerError::Config {
+            path: "policy".into(),
+            message: format!("group {:?}: {e}", rules.group),
         })?;
         Ok(Some((policy, rules.automatic_replies)))
     }
@@ -338,7 +376,8 @@ impl PresenceRunner {
     /// UTC. A refused read (no MailboxSettings.Read) is noted and tried again a day later;
     /// another failure keeps what was read before and tries again at the next plan.
     async fn user_zone(&self, mailbox: &str, now: DateTime<Utc>) -> Result<Tz, ServerError> {
-        let rules = crate::policy::for_user(self.policy.as_deref(), mailbox, &self.sync_config)?;
+        let policy = self.policy.current();
+        let rules = crate::policy::for_user(policy.as_deref(), mailbox, &self.sync_config)?;
         if let Some(zone) = rules.time_zone {
             return Ok(zone);
         }
@@ -399,8 +438,22 @@ impl PresenceRunner {
             return Ok(None);
         };
         let durable = self.store.load_presence(&lease.mailbox).await?;
+        let forwarding = match &self.forwarding {
+            None => None,
+            Some(org) => match org.for_user(&lease.mailbox).await {
+                crate::forwarding::UserForwarding::Provider(p) => Some(p),
+                crate::forwarding::UserForwarding::Unmapped(reason) => {
+                    tracing::warn!(mailbox = %lease.mailbox, provider = org.provider_name(), %reason, "call forwarding: no mapping for this user; their profiles' forwarding is not applied");
+                    None
+                }
+            },
+        };
         let options = DriverOptions {
-            forwarding: ForwardingAccess::None,
+            forwarding: match &forwarding {
+                Some(p) if p.can_read() => ForwardingAccess::ReadWrite,
+                Some(_) => ForwardingAccess::WriteOnly,
+                None => ForwardingAccess::None,
+            },
             automatic_replies,
             read_back: self.options.check_interval,
             first_retry: self.options.first_retry,
@@ -415,6 +468,7 @@ impl PresenceRunner {
             user: lease.mailbox.clone(),
             client_id: self.client_id.clone(),
             batcher: self.batcher.clone(),
+            forwarding,
         };
         Ok(Some(MailboxAutomation {
             lease: lease.clone(),
@@ -423,6 +477,7 @@ impl PresenceRunner {
             loaded_until,
             wake: now,
             stopped: false,
+            leaving: false,
             metrics: self.metrics.clone(),
         }))
     }
@@ -439,6 +494,7 @@ impl PresenceRunner {
     ) -> Vec<(String, ServerError)> {
         let now = self.clock.now();
         let mut errors = Vec::new();
+        self.apply_new_policy(now, &mut errors).await;
         self.mailboxes.retain(|m, a| {
             leases
                 .get(m)
@@ -463,6 +519,7 @@ impl PresenceRunner {
                     }
                     false
                 }
+                Some(a) if a.leaving => false,
                 Some(a) => {
                     changed.contains(mailbox) || now + chrono::Duration::days(1) > a.loaded_until
                 }
@@ -522,6 +579,56 @@ impl PresenceRunner {
             metrics.presence_open_writes.set(open);
         }
         errors
+    }
+
+    /// When the policy in force is not the one the automations were started with (it was
+    /// read again): the mailboxes left to the clients are looked at again, and each
+    /// automation is started again from its stored journal with the new rules (the loop of
+    /// the pass does that). A user whose group no longer has the server automate presence
+    /// keeps its automation with an empty plan, so that what it holds is given back.
+    async fn apply_new_policy(
+        &mut self,
+        now: DateTime<Utc>,
+        errors: &mut Vec<(String, ServerError)>,
+    ) {
+        let current = self.policy.current();
+        let same = match (&current, &self.planned_with) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        self.planned_with = current;
+        self.not_automated.clear();
+        let mailboxes: Vec<String> = self.mailboxes.keys().cloned().collect();
+        tracing::info!(
+            automated = mailboxes.len(),
+            "the policy changed; presence automation follows the new rules"
+        );
+        for mailbox in mailboxes {
+            match self.user_policy(&mailbox) {
+                Ok(Some(_)) => {
+                    if let Some(mut a) = self.mailboxes.remove(&mailbox) {
+                        // Started again from what is stored: store what is not yet.
+                        if let Err(e) = save(&self.store, &mut a).await {
+                            failed(errors, &mailbox, e);
+                        }
+                    }
+                }
+                Ok(None) => {
+                    if let Some(a) = self.mailboxes.get_mut(&mailbox) {
+                        tracing::info!(%mailbox, "the user's group no longer has the server automate presence; giving back what it holds");
+                        a.driver.set_plan(Plan::default());
+                        a.leaving = true;
+                        a.loaded_until = now + Duration::days(3650);
+                        a.wake = now;
+                    }
+                }
+                Err(e) => failed(errors, &mailbox, e),
+            }
+        }
     }
 
     /// When the next automation has something to do (a transition, a read back, a retry)

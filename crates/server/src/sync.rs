@@ -38,8 +38,9 @@ pub struct SyncContext {
     pub page_size: u32,
     /// The server's `[sync]` section: its window days count as each user's own setting.
     pub sync_config: crate::config::SyncConfig,
-    /// The organization policy, applied per user (`policy.rs`).
-    pub policy: Option<Arc<presently_engine::policy::OrgPolicy>>,
+    /// The organization policy, applied per user (`policy.rs`); the one in force at each
+    /// round (`serve` reads the file again on SIGHUP).
+    pub policy: crate::policy::SharedPolicy,
     /// One Graph client per mailbox: its 4 permits and throttling gate are the mailbox's.
     clients: Mutex<HashMap<String, GraphClient>>,
     /// Graph requests in flight across all mailboxes (the tenant's share of this worker).
@@ -254,7 +255,7 @@ impl SyncContext {
             clock,
             page_size: 100,
             sync_config: crate::config::SyncConfig::default(),
-            policy: None,
+            policy: crate::policy::SharedPolicy::default(),
             clients: Mutex::new(HashMap::new()),
             tenant_permits: Arc::new(tokio::sync::Semaphore::new(16)),
             batcher: None,
@@ -299,7 +300,8 @@ impl SyncContext {
         };
         let graph = self.client(mailbox)?;
         let now = self.clock.now();
-        let rules = crate::policy::for_user(self.policy.as_deref(), mailbox, &self.sync_config)?;
+        let policy = self.policy.current();
+        let rules = crate::policy::for_user(policy.as_deref(), mailbox, &self.sync_config)?;
         if !rules.sync {
             return Err(sync_error(format!(
                 "the organization policy turns calendar sync off for this user (group {})",

@@ -155,7 +155,8 @@ impl Changed {
 const PRESENCE_MAX_STEP: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs presence automation for the leases `leases` says are held, until dropped: a pass
-/// whenever the leases change, a round changed appointments, or the next automation is due;
+/// whenever the leases change, a round changed appointments, the policy was replaced, or
+/// the next automation is due;
 /// in between it sleeps. Before each pass, `acks` says which generation of the leases it
 /// works with: a mailbox left out of it is no longer automated (the pass before, which may
 /// have stepped it, is over), so the worker may release it.
@@ -166,6 +167,8 @@ async fn run_presence(
     changed: Arc<Changed>,
     clock: Arc<dyn presently_engine::Clock>,
 ) {
+    // A policy read again (SIGHUP) is applied at the next pass, at once.
+    let mut policy = runner.policy_changes();
     loop {
         let (generation, held) = {
             let published = leases.borrow_and_update();
@@ -189,6 +192,7 @@ async fn run_presence(
             _ = tokio::time::sleep(wait) => {}
             r = leases.changed() => if r.is_err() { return },
             _ = changed.notify.notified() => {}
+            r = policy.changed() => if r.is_err() { return },
         }
     }
 }

@@ -450,3 +450,110 @@ async fn the_holder_killed_mid_meeting_the_other_restores_the_presence_once() {
         "{history:?}"
     );
 }
+
+/// SIGHUP reads the policy file again: a user whose group now has the server automate
+/// presence is switched in the meeting under way; a broken file is logged as an error and
+/// the policy in force stays (the process goes on, automation holds).
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_policy_and_a_broken_file_keeps_the_old_one() {
+    let f = Fixture::new(&["Calendars.Read", "Presence.ReadWrite.All"], 1).await;
+    let user = f.users[0].clone();
+    let start = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+    let end = start + chrono::Duration::seconds(120);
+    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    f.control
+        .add_user_event(
+            &user,
+            serde_json::json!({
+                "subject": "Planning", "showAs": "busy",
+                "start": {"dateTime": at(start), "timeZone": "UTC"},
+                "end": {"dateTime": at(end), "timeZone": "UTC"},
+            }),
+        )
+        .unwrap();
+    // The clients automate everyone at first.
+    let policy = f.dir.path().join("policy.toml");
+    std::fs::write(&policy, "[[groups]]\nname = \"Everyone\"\ndefault = true\n").unwrap();
+    let config = f.dir.path().join("a.toml");
+    std::fs::write(
+        &config,
+        config_text(&f.pg.url, &f.emu, &f.cert, &f.users, "a", 30)
+            + &format!(
+                "\n[policy]\nfile = \"{}\"\n\n[presence]\ncheck_interval_secs = 1\n",
+                policy.display()
+            ),
+    )
+    .unwrap();
+    let store = Store::connect(&f.pg.url, None, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let log = f.dir.path().join("a.log");
+    let mut a = ServerProcess::serve_logging(&config, &log);
+    wait_for(&store, Duration::from_secs(20), "a syncs the user", |m| {
+        m.len() == 1 && m[0].owner.as_deref() == Some("a") && m[0].appointments > 0
+    })
+    .await;
+    let set_presence = || {
+        f.control
+            .presence_calls()
+            .iter()
+            .filter(|c| {
+                c.kind == "setPresence"
+                    && c.user.as_deref() == Some(user.as_str())
+                    && c.status < 300
+            })
+            .count()
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(set_presence(), 0, "the clients' group: not automated");
+
+    std::fs::write(
+        &policy,
+        "[[groups]]\nname = \"Everyone\"\ndefault = true\nautomation = \"server\"\n",
+    )
+    .unwrap();
+    a.signal("HUP");
+    let started = Instant::now();
+    while set_presence() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the new policy was not applied: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(f.control.tenant_presence(&user)["availability"], "Busy");
+
+    // A broken file: an error in the log, the policy in force stays.
+    std::fs::write(&policy, "[[groups]]\nname = 5\n").unwrap();
+    a.signal("HUP");
+    let started = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("the policy file cannot be used; the policy in force stays") {
+            assert!(text.contains("ERROR"), "{text}");
+            assert!(text.contains("policy.toml"), "{text}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no error logged: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(a.running(), "a broken policy does not end serve");
+    assert_eq!(
+        f.control.tenant_presence(&user)["availability"],
+        "Busy",
+        "still automated under the policy in force"
+    );
+    let cleared = f
+        .control
+        .presence_calls()
+        .iter()
+        .filter(|c| c.kind == "clearPresence" && c.user.as_deref() == Some(user.as_str()))
+        .count();
+    assert_eq!(cleared, 0, "nothing given back: the old policy holds");
+}

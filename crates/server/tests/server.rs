@@ -877,7 +877,7 @@ window_days_ahead = 3
     store.set_users(&users).await.unwrap();
     let mut ctx = SyncContext::new(store.clone(), tokens, &emu.base_url(), system_clock());
     ctx.sync_config = config.sync.clone();
-    ctx.policy = policy;
+    ctx.policy = policy.into();
     let leases = store
         .claim("w", 10, chrono::Duration::seconds(60))
         .await

@@ -362,6 +362,36 @@ impl ServerProcess {
         ServerProcess(child)
     }
 
+    /// [`ServerProcess::serve`] logging at `info` into the file `log`.
+    pub fn serve_logging(config: &Path, log: &Path) -> ServerProcess {
+        let file = std::fs::File::create(log).expect("a log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_presently-server"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .env("PRESENTLY_LOG", "info,tokio_postgres=warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start presently-server");
+        ServerProcess(child)
+    }
+
+    /// Sends `signal` (e.g. `HUP`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.0.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// Whether the process still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+
     /// `kill -9`: no chance to release its leases.
     pub fn kill(&mut self) {
         let _ = self.0.kill();
