@@ -165,10 +165,43 @@ impl OrgForwarding {
                     Ok(Some(_)) | Err(_) => UserForwarding::Provider(Arc::new(WebexUser {
                         org: self.clone(),
                         email: mailbox.to_owned(),
+                        provider: tokio::sync::OnceCell::new(),
                     })),
                 }
             }
         }
+    }
+
+    /// Looks the Webex people of `users` up (8 at a time) and keeps their ids, so that
+    /// [`OrgForwarding::for_user`] finds them; failures are left for it to meet again. Does
+    /// nothing for AMI.
+    pub async fn prefetch(&self, users: &[String]) {
+        use futures::StreamExt as _;
+        if self.section.provider != ForwardingProviderKind::Webex {
+            return;
+        }
+        let wanted: Vec<String> = {
+            let people = self.people.lock().unwrap_or_else(|p| p.into_inner());
+            users
+                .iter()
+                .filter(|u| u.contains('@') && !people.contains_key(&u.to_lowercase()))
+                .cloned()
+                .collect()
+        };
+        // Boxed before they are streamed: the caller's task stays `Send` (closures over
+        // borrows inside the stream's type trip the compiler's higher-ranked inference).
+        let lookups: Vec<BoxFuture<'_, ()>> = wanted
+            .into_iter()
+            .map(|u| -> BoxFuture<'_, ()> {
+                Box::pin(async move {
+                    let _ = self.webex_person(&u).await;
+                })
+            })
+            .collect();
+        futures::stream::iter(lookups)
+            .buffer_unordered(8)
+            .for_each(|()| futures::future::ready(()))
+            .await;
     }
 
     /// The clients' provider for one person id or extension.
@@ -310,20 +343,25 @@ impl OrgForwarding {
 struct WebexUser {
     org: Arc<OrgForwarding>,
     email: String,
+    /// The clients' provider for the person, once found.
+    provider: tokio::sync::OnceCell<Arc<dyn ForwardingProvider>>,
 }
 
 impl WebexUser {
     async fn provider(&self) -> Result<Arc<dyn ForwardingProvider>, ForwardingError> {
-        let person =
-            self.org
-                .webex_person(&self.email)
-                .await?
-                .ok_or_else(|| ForwardingError::Refused {
-                    provider: WEBEX,
-                    status: None,
-                    detail: format!("no person has the e-mail address {}", self.email),
+        self.provider
+            .get_or_try_init(|| async {
+                let person = self.org.webex_person(&self.email).await?.ok_or_else(|| {
+                    ForwardingError::Refused {
+                        provider: WEBEX,
+                        status: None,
+                        detail: format!("no person has the e-mail address {}", self.email),
+                    }
                 })?;
-        self.org.engine_provider(&person)
+                self.org.engine_provider(&person)
+            })
+            .await
+            .cloned()
     }
 }
 

@@ -439,14 +439,16 @@ impl PresenceRunner {
         };
         let durable = self.store.load_presence(&lease.mailbox).await?;
         let forwarding = match &self.forwarding {
-            None => None,
-            Some(org) => match org.for_user(&lease.mailbox).await {
-                crate::forwarding::UserForwarding::Provider(p) => Some(p),
-                crate::forwarding::UserForwarding::Unmapped(reason) => {
-                    tracing::warn!(mailbox = %lease.mailbox, provider = org.provider_name(), %reason, "call forwarding: no mapping for this user; their profiles' forwarding is not applied");
-                    None
+            Some(org) if uses_forwarding(&policy, &durable) => {
+                match org.for_user(&lease.mailbox).await {
+                    crate::forwarding::UserForwarding::Provider(p) => Some(p),
+                    crate::forwarding::UserForwarding::Unmapped(reason) => {
+                        tracing::warn!(mailbox = %lease.mailbox, provider = org.provider_name(), %reason, "call forwarding: no mapping for this user; their profiles' forwarding is not applied");
+                        None
+                    }
                 }
-            },
+            }
+            _ => None,
         };
         let options = DriverOptions {
             forwarding: match &forwarding {
@@ -502,6 +504,19 @@ impl PresenceRunner {
         });
         self.not_automated
             .retain(|m, token| leases.get(m).is_some_and(|l| l.token == *token));
+        // The Webex people of the automations about to start are looked up side by side
+        // (one at a time, a thousand claimed users would wait on each other).
+        if let Some(org) = &self.forwarding {
+            let new: Vec<String> = leases
+                .keys()
+                .filter(|m| !self.mailboxes.contains_key(*m) && !self.not_automated.contains_key(*m))
+                .filter(|m| {
+                    matches!(self.user_policy(m), Ok(Some((p, _))) if p.profiles().iter().any(|p| p.forwarding.is_some()))
+                })
+                .cloned()
+                .collect();
+            org.prefetch(&new).await;
+        }
         for (mailbox, lease) in leases {
             if self.not_automated.contains_key(mailbox) {
                 continue;
@@ -641,6 +656,21 @@ impl PresenceRunner {
             .min()
             .map(|w| w.max(now))
     }
+}
+
+/// Whether a user's automation needs their forwarding provider: a profile of theirs
+/// forwards, or the stored journal holds their forwarding (to give it back).
+fn uses_forwarding(
+    policy: &Policy,
+    durable: &presently_engine::presence::journal::Durable,
+) -> bool {
+    policy.profiles().iter().any(|p| p.forwarding.is_some())
+        || durable.holds[Resource::Forwarding.index()]
+            != presently_engine::presence::journal::Hold::Free
+        || durable
+            .open
+            .iter()
+            .any(|e| e.resource == Resource::Forwarding)
 }
 
 /// Notes a mailbox whose automation could not start or plan (tried again at the next pass).

@@ -373,3 +373,49 @@ async fn check_names_a_bad_forwarding_credential() {
     assert!(err.contains("chmod 600"), "{err}");
     assert!(!err.contains(&good));
 }
+
+/// `plan --user` says whether a server-automated user's forwarding is switched, and why not.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_says_which_users_forwarding_is_switched() {
+    let s = setup(2).await;
+    let (mapped, unmapped) = (s.users[0].clone(), s.users[1].clone());
+    let policy = s.f.dir.path().join("policy.toml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let secret = s.f.dir.path().join("ami-secret");
+    std::fs::write(&secret, presently_emulator::DEFAULT_AMI_SECRET).unwrap();
+    set_mode(&secret, 0o600);
+    let config = s.f.dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[policy]\nfile = \"{}\"\n\n[forwarding]\nprovider = \"ami\"\n[forwarding.ami]\nhost = \"{}\"\nport = {}\nusername = \"{}\"\nsecret_file = \"{}\"\n[forwarding.extensions]\n\"{mapped}\" = \"1001\"\n",
+            config_text(&s.f.pg.url, &s.f.emu, &s.f.cert, &s.users, "w", 60),
+            policy.display(),
+            s.f.emu.ami_addr().ip(),
+            s.f.emu.ami_addr().port(),
+            presently_emulator::DEFAULT_AMI_USERNAME,
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = run_cli(&config, &["plan", "--user", &mapped]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("forwarding: through Asterisk AMI"), "{out}");
+    let (ok, out, err) = run_cli(&config, &["plan", "--user", &unmapped]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "forwarding: not switched for this user: {unmapped} has no extension in [forwarding.extensions]"
+        )),
+        "{out}"
+    );
+    let (ok, out, err) = run_cli(&config, &["check"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "forwarding: Asterisk AMI answers; {mapped}'s extension 1001 forwards: off"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains(presently_emulator::DEFAULT_AMI_SECRET));
+}

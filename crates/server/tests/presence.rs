@@ -1175,3 +1175,58 @@ async fn with_graph_throttling_per_mailbox_every_user_still_switches_once() {
         assert_eq!(availability(&f.control, user), "Busy");
     }
 }
+
+/// A policy replaced while the runner runs (what SIGHUP does) is applied at its next pass:
+/// a group that no longer has the server automate presence gets back what it holds, and one
+/// that does again is automated again.
+#[tokio::test]
+async fn a_replaced_policy_applies_at_the_next_pass() {
+    let s = setup(&["Calendars.Read", "Presence.ReadWrite.All"]).await;
+    let (mut w, store, _) = s.claiming_worker(s.clock.clone(), "a", 7200, 10).await;
+    w.sync_due(true).await;
+    let load = |text: &str| {
+        let path = s.dir.path().join("policy.toml");
+        std::fs::write(&path, text).unwrap();
+        Some(Arc::new(presently_server::policy::load(&path).unwrap()))
+    };
+    let shared = presently_server::policy::SharedPolicy::new(load(SERVER_GROUP));
+    let tokens = Arc::new(token_source(&s.emu, &s.cert, s.clock.clone()).unwrap());
+    let mut r = PresenceRunner::new(
+        store.clone(),
+        tokens,
+        &s.emu.base_url(),
+        CLIENT_ID,
+        s.clock.clone(),
+        shared.clone(),
+        SyncConfig::default(),
+        PresenceOptions {
+            check_interval: Duration::seconds(60),
+            ..Default::default()
+        },
+    );
+    let mut changes = r.policy_changes();
+    let none = HashSet::new();
+    s.clock.set(s.start + Duration::seconds(1));
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    assert_eq!(availability(&s.control, &s.user), "Busy");
+
+    // The clients take the group over: what the server holds is given back.
+    shared.replace(load(CLIENT_GROUP));
+    assert!(changes.has_changed().unwrap(), "the runner's task is woken");
+    changes.mark_unchanged();
+    s.clock.set(s.start + Duration::minutes(2));
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    assert_eq!(calls(&s.control, &s.user, "clearPresence"), 1);
+    assert_eq!(availability(&s.control, &s.user), "Available");
+    assert!(r.automated().contains(&s.user), "kept until given back");
+    s.clock.set(s.start + Duration::minutes(3));
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    assert_eq!(calls(&s.control, &s.user, "setPresence"), 1, "not again");
+
+    // And back to the server: the meeting under way is switched again.
+    shared.replace(load(SERVER_GROUP));
+    s.clock.set(s.start + Duration::minutes(4));
+    assert!(r.pass(&leases(&w), &none).await.is_empty());
+    assert_eq!(calls(&s.control, &s.user, "setPresence"), 2);
+    assert_eq!(availability(&s.control, &s.user), "Busy");
+}
