@@ -381,6 +381,10 @@ pub struct SyncConfig {
     /// `tenant_concurrent_requests`, which counts requests sent alone).
     #[serde(default = "default_sync_batches")]
     pub concurrent_batches: usize,
+    /// Graph requests in flight at once from all workers together: each worker's limit is
+    /// this divided by the live workers (rounded up), renewed at every lease pass; it
+    /// replaces `tenant_concurrent_requests` when set.
+    pub tenant_budget: Option<usize>,
 }
 
 impl Default for SyncConfig {
@@ -394,6 +398,7 @@ impl Default for SyncConfig {
             tenant_concurrent_requests: default_tenant_requests(),
             batch: default_sync_batch(),
             concurrent_batches: default_sync_batches(),
+            tenant_budget: None,
         }
     }
 }
@@ -515,6 +520,9 @@ impl ServerConfig {
         if config.leases.lease_secs < 2 {
             return Err(invalid("leases.lease_secs must be at least 2".into()));
         }
+        if config.sync.tenant_budget == Some(0) {
+            return Err(invalid("sync.tenant_budget must be at least 1".into()));
+        }
         if config.sync.concurrent_mailboxes == 0
             || config.sync.page_size == 0
             || config.sync.tenant_concurrent_requests == 0
@@ -602,6 +610,7 @@ mod tests {
             "forwarding.timeout_secs",
         );
         refused("[forwarding]\nprovider = \"sip\"\n", "unknown variant");
+        refused("[sync]\ntenant_budget = 0\n", "sync.tenant_budget");
     }
 
     #[test]

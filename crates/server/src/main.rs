@@ -391,13 +391,17 @@ async fn serve(
             ..Default::default()
         },
     );
-    let mut ctx = SyncContext::new(
+    let ctx = SyncContext::new(
         store.clone(),
         tokens.clone(),
         &config.graph.endpoint,
         clock.clone(),
     )
     .with_tenant_limit(config.sync.tenant_concurrent_requests);
+    let mut ctx = match config.sync.tenant_budget {
+        Some(budget) => ctx.with_tenant_budget(budget),
+        None => ctx,
+    };
     if config.sync.batch {
         ctx = ctx.with_batcher(presently_server::batching::Batcher::start(
             &config.graph.endpoint,

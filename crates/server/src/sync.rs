@@ -48,6 +48,10 @@ pub struct SyncContext {
     /// When set, an incremental round's first request (the delta link: for a mailbox that
     /// did not change, its only one) goes out in a `$batch` with other mailboxes' polls.
     batcher: Option<Arc<crate::batching::Batcher>>,
+    /// The tenant-wide budget shared by the workers (`[sync] tenant_budget`), and this
+    /// worker's share of it now (the size of `tenant_permits`).
+    tenant_budget: Option<usize>,
+    tenant_share: Mutex<usize>,
 }
 
 impl std::fmt::Debug for SyncContext {
@@ -259,6 +263,8 @@ impl SyncContext {
             clients: Mutex::new(HashMap::new()),
             tenant_permits: Arc::new(tokio::sync::Semaphore::new(16)),
             batcher: None,
+            tenant_budget: None,
+            tenant_share: Mutex::new(16),
         }
     }
 
@@ -275,8 +281,62 @@ impl SyncContext {
 
     /// At most `n` Graph requests in flight at once across all mailboxes.
     pub fn with_tenant_limit(mut self, n: usize) -> Self {
-        self.tenant_permits = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        let n = n.max(1);
+        self.tenant_permits = Arc::new(tokio::sync::Semaphore::new(n));
+        self.tenant_share = Mutex::new(n);
         self
+    }
+
+    /// Shares `budget` Graph requests in flight among the live workers: this worker's
+    /// limit becomes `budget` divided by the workers seen at each lease pass (rounded up,
+    /// at least 1; see [`SyncContext::share_tenant_budget`]). Until the first pass it is the
+    /// whole budget.
+    pub fn with_tenant_budget(self, budget: usize) -> Self {
+        let mut ctx = self.with_tenant_limit(budget);
+        ctx.tenant_budget = Some(budget.max(1));
+        ctx
+    }
+
+    /// This worker's limit of Graph requests in flight now.
+    pub fn tenant_share(&self) -> usize {
+        *self.tenant_share.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// With a tenant budget, sets this worker's share for `live` workers: permits are added
+    /// at once; removed ones are taken back as the requests holding them finish.
+    pub fn share_tenant_budget(&self, live: i64) {
+        let Some(budget) = self.tenant_budget else {
+            return;
+        };
+        let live = usize::try_from(live.max(1)).unwrap_or(1);
+        let share = budget.div_ceil(live).max(1);
+        let mut current = self.tenant_share.lock().unwrap_or_else(|p| p.into_inner());
+        if share == *current {
+            return;
+        }
+        tracing::info!(
+            budget,
+            workers = live,
+            share,
+            "this worker's share of the tenant's request budget"
+        );
+        if share > *current {
+            self.tenant_permits.add_permits(share - *current);
+        } else {
+            let fewer = *current - share;
+            let forgotten = self.tenant_permits.forget_permits(fewer);
+            if forgotten < fewer {
+                // The rest are in use: taken back (and forgotten) as they are returned.
+                let permits = self.tenant_permits.clone();
+                let rest = u32::try_from(fewer - forgotten).unwrap_or(u32::MAX);
+                tokio::spawn(async move {
+                    if let Ok(p) = permits.acquire_many_owned(rest).await {
+                        p.forget();
+                    }
+                });
+            }
+        }
+        *current = share;
     }
 
     fn client(&self, mailbox: &str) -> Result<GraphClient, ServerError> {

@@ -640,6 +640,8 @@ impl Worker {
         let (live, enabled) = store
             .heartbeat(&self.options.worker_id, self.options.lease_for)
             .await?;
+        // The tenant's request budget, shared the same way (with `[sync] tenant_budget`).
+        self.ctx.share_tenant_budget(live);
         let share = ((enabled + live - 1) / live).min(self.options.max_mailboxes);
         let excess = self.leases.len().saturating_sub(self.releasing.len()) as i64 - share;
         if excess > 0 {

@@ -725,6 +725,70 @@ async fn requests_across_mailboxes_stay_within_the_tenant_share() {
     assert!((3..=6).contains(&wide_max), "{wide_max}");
 }
 
+/// `[sync] tenant_budget`: the workers share one budget of requests in flight, each its
+/// part for the live workers, renewed at every lease pass; both syncing at once stay
+/// within the budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_share_one_tenant_request_budget() {
+    use presently_server::sync::SyncContext;
+    use presently_server::worker::{Worker, WorkerOptions};
+    let f = Fixture::new(&["Calendars.Read"], 8).await;
+    let store = Arc::new(
+        Store::connect(&f.pg.url, None, system_clock())
+            .await
+            .unwrap(),
+    );
+    store.migrate().await.unwrap();
+    store.set_users(&f.users).await.unwrap();
+    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
+    let make = |id: &str| {
+        let mut ctx = SyncContext::new(
+            store.clone(),
+            tokens.clone(),
+            &f.emu.base_url(),
+            system_clock(),
+        )
+        .with_tenant_budget(4);
+        ctx.page_size = 10;
+        let ctx = Arc::new(ctx);
+        let worker = Worker::new(
+            ctx.clone(),
+            WorkerOptions {
+                worker_id: id.into(),
+                lease_for: chrono::Duration::seconds(60),
+                max_mailboxes: 100,
+                interval: chrono::Duration::seconds(60),
+                concurrent_mailboxes: 8,
+            },
+        );
+        (worker, ctx)
+    };
+    let (mut a, ctx_a) = make("a");
+    assert_eq!(ctx_a.tenant_share(), 4, "before any pass: the whole budget");
+    a.maintain_leases().await.unwrap();
+    assert_eq!(ctx_a.tenant_share(), 4, "alone: the whole budget");
+
+    let (mut b, ctx_b) = make("b");
+    b.maintain_leases().await.unwrap();
+    a.maintain_leases().await.unwrap();
+    b.maintain_leases().await.unwrap();
+    assert_eq!((ctx_a.tenant_share(), ctx_b.tenant_share()), (2, 2));
+    assert_eq!(a.held().len() + b.held().len(), 8);
+
+    f.control
+        .set_latency(presently_emulator::Latency::per_request_ms(100));
+    f.control.reset_max_concurrency();
+    let (ra, rb) = tokio::join!(a.sync_due(true), b.sync_due(true));
+    assert!(ra.iter().chain(rb.iter()).all(|r| r.is_ok()));
+    let max = f.control.max_concurrent_graph_requests();
+    assert!((3..=4).contains(&max), "two workers, a budget of 4: {max}");
+
+    // `b` leaves: `a` takes the whole budget back at its next pass.
+    b.release_all().await.unwrap();
+    a.maintain_leases().await.unwrap();
+    assert_eq!(ctx_a.tenant_share(), 4);
+}
+
 #[tokio::test]
 async fn a_new_worker_gets_its_share_and_a_leaving_one_gives_it_back() {
     let f = Fixture::new(&["Calendars.Read"], 6).await;
