@@ -324,7 +324,12 @@ impl OrgForwarding {
                     Some((u, e)) => (u.clone(), e.clone()),
                     None => match self.section.extensions.iter().next() {
                         Some((u, e)) => (u.clone(), e.clone()),
-                        None => ("nobody".into(), "0".into()),
+                        None => {
+                            // Nobody to read: the login alone (a read of a key nobody has).
+                            let provider = self.engine_provider("0").map_err(failed)?;
+                            provider.current().await.map_err(failed)?;
+                            return Ok("Asterisk AMI answers; no user has an extension in [forwarding.extensions], so nobody's forwarding is switched".into());
+                        }
                     },
                 };
                 let provider = self.engine_provider(&ext).map_err(failed)?;

@@ -418,4 +418,14 @@ async fn plan_says_which_users_forwarding_is_switched() {
         "{out}"
     );
     assert!(!out.contains(presently_emulator::DEFAULT_AMI_SECRET));
+
+    // A wrong AMI secret: the manager's login is refused, and named.
+    std::fs::write(&secret, "not-the-secret").unwrap();
+    let (ok, out, err) = run_cli(&config, &["check"]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("[forwarding], Asterisk AMI") && err.contains("refused the credentials"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-secret") && !out.contains("not-the-secret"));
 }
