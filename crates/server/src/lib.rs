@@ -69,7 +69,8 @@ pub fn token_source(
     )
 }
 
-/// The organization policy the configuration names (`[policy] file`), read once at start.
+/// The organization policy the configuration names (`[policy] file`), read at start (`serve`
+/// reads it again on SIGHUP, through [`policy::reload`]).
 pub fn load_policy(
     config: &ServerConfig,
 ) -> Result<Option<Arc<presently_engine::policy::OrgPolicy>>, ServerError> {
