@@ -1068,8 +1068,9 @@ async fn the_polls_of_mailboxes_due_together_go_out_in_a_few_batches() {
     assert_eq!(f.control.batch_requests(), (0, 0));
     assert!(delta_alone(0) >= 30);
 
-    // The next pass polls the 30 mailboxes: 30 requests in two or three batches, none
-    // alone, and the one change among them arrives.
+    // The next pass polls the 30 mailboxes: 30 requests in a few batches (two at best; the
+    // rounds reach the batcher over some milliseconds, each after its database read, so a
+    // loaded machine makes a few more), none alone, and the one change among them arrives.
     f.control
         .add_user_event(&f.users[7], event("Added between two polls"))
         .unwrap();
@@ -1081,7 +1082,7 @@ async fn the_polls_of_mailboxes_due_together_go_out_in_a_few_batches() {
         .all(|o| o.kind == presently_engine::store::RoundKind::Incremental));
     let (batches, inner) = f.control.batch_requests();
     assert_eq!(inner, 30, "one poll per mailbox");
-    assert!((2..=3).contains(&batches), "{batches} batches");
+    assert!((2..=8).contains(&batches), "{batches} batches");
     assert_eq!(batched(), 30);
     assert_eq!(delta_alone(from), 0, "no poll was sent alone");
     let changed: Vec<_> = outcomes.iter().filter(|o| o.upserted > 0).collect();
