@@ -81,6 +81,14 @@ async fn run(inner: Router, st: AppState, headers: HeaderMap, body: Bytes) -> Re
         batch.requests.len() as u64,
         std::sync::atomic::Ordering::Relaxed,
     );
+    st.batch_inner_delta.fetch_add(
+        batch
+            .requests
+            .iter()
+            .filter(|r| r.url.contains("/calendarView/delta"))
+            .count() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     // Without dependencies Graph runs the requests side by side: so does the emulator (a
     // request held or slow delays the batch's answer, not the others' handling).
     if batch.requests.iter().all(|r| r.depends_on.is_empty()) {

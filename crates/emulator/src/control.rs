@@ -930,6 +930,11 @@ impl Control {
         )
     }
 
+    /// Of [`Control::batch_requests`]' inner requests, the calendar delta reads.
+    pub fn batched_delta_requests(&self) -> u64 {
+        self.st.batch_inner_delta.load(Ordering::Relaxed)
+    }
+
     /// The order of full delta rounds in force.
     pub fn delta_order(&self) -> DeltaOrder {
         self.st.delta_order()

@@ -284,6 +284,7 @@ fn build_state(cfg: EmulatorConfig, addr: SocketAddr) -> AppState {
         throttling: Mutex::new(crate::throttling::ThrottleState::default()),
         batches: AtomicU64::new(0),
         batch_inner: AtomicU64::new(0),
+        batch_inner_delta: AtomicU64::new(0),
     })
 }
 

@@ -137,6 +137,8 @@ pub struct Shared {
     /// `$batch` requests served, and the requests they carried.
     pub batches: AtomicU64,
     pub batch_inner: AtomicU64,
+    /// Of those, the calendar delta reads (a server's batched polls).
+    pub batch_inner_delta: AtomicU64,
 }
 
 pub type AppState = Arc<Shared>;

@@ -354,24 +354,28 @@ async fn server_mode_figures() {
     }
     let from = f.control.request_log().len();
     let steady_batches = f.control.batch_requests();
+    let steady_batched_delta = f.control.batched_delta_requests();
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(steady_secs as u64)).await;
     let secs = t0.elapsed().as_secs_f64();
     let log = f.control.request_log();
     let window = &log[from..];
     let count = |f: &dyn Fn(&str) -> bool| window.iter().filter(|r| f(&r.path)).count();
-    let delta = count(&|p| p.contains("/calendarView/delta"));
+    let delta_alone = count(&|p| p.contains("/calendarView/delta"));
+    let delta_batched = (f.control.batched_delta_requests() - steady_batched_delta) as usize;
+    let delta = delta_alone + delta_batched;
     let batches = count(&|p| p.ends_with("/$batch"));
-    let inner = (f.control.batch_requests().1 - steady_batches.1) as usize;
-    // Presence calls alone, or inside `$batch` requests (all of those are presence calls).
+    let inner = (f.control.batch_requests().1 - steady_batches.1) as usize - delta_batched;
+    // Presence calls alone, or inside `$batch` requests (the rest of those: delta polls
+    // and presence calls are all the server batches).
     let presence = count(&|p| p.contains("/presence")) + inner;
     let tokens = count(&|p| p.contains("/oauth2/"));
-    let other = window.len() - delta - count(&|p| p.contains("/presence")) - batches - tokens;
+    let other = window.len() - delta_alone - count(&|p| p.contains("/presence")) - batches - tokens;
     let per_hour = |n: usize, mailboxes: usize| n as f64 / mailboxes as f64 / secs * 3600.0;
     println!(
         "steady state over {secs:.0} s ({users_n} mailboxes, interval_secs = 10, {meetings_n} of them in a meeting): \
-         {} requests: calendarView/delta {delta} = {:.0} per mailbox per hour; \
-         presence calls {presence} ({inner} of them in {batches} $batch requests) = {:.0} per mailbox in a meeting per hour; \
+         {} requests: calendarView/delta {delta} ({delta_batched} of them inside $batch) = {:.0} per mailbox per hour; \
+         presence calls {presence} ({inner} of them inside $batch) = {:.0} per mailbox in a meeting per hour; {batches} $batch requests; \
          token {tokens}; other {other}; all Graph requests {:.0} per mailbox per hour ($batch counted as one)",
         window.len(),
         per_hour(delta, users_n),

@@ -1082,6 +1082,7 @@ async fn the_polls_of_mailboxes_due_together_go_out_in_a_few_batches() {
         .all(|o| o.kind == presently_engine::store::RoundKind::Incremental));
     let (batches, inner) = f.control.batch_requests();
     assert_eq!(inner, 30, "one poll per mailbox");
+    assert_eq!(f.control.batched_delta_requests(), 30);
     assert!((2..=8).contains(&batches), "{batches} batches");
     assert_eq!(batched(), 30);
     assert_eq!(delta_alone(from), 0, "no poll was sent alone");
