@@ -117,6 +117,12 @@ impl Subscriptions {
         }
     }
 
+    /// Subscription `id`, made by someone else (a worker that held the mailbox before), is
+    /// to be deleted.
+    pub fn delete_later(&mut self, id: String) {
+        self.deletions.push(id);
+    }
+
     pub fn get(&self, mailbox: &str) -> Option<&Subscription> {
         self.by_mailbox.get(mailbox)
     }

@@ -657,17 +657,26 @@ impl Store {
     // ---- change notifications ------------------------------------------------------------
 
     /// Records `lease`'s mailbox's subscription (replacing the one before, whoever made it),
-    /// under the lease.
+    /// under the lease. Returns the id of the subscription it replaced, when another one was
+    /// recorded: a worker killed (or past its lease) leaves its subscription on Graph, which
+    /// the new holder deletes rather than leaving it to notify for days.
     pub async fn save_subscription(
         &self,
         lease: &Lease,
         id: &str,
         client_state: &str,
         expires_at: DateTime<Utc>,
-    ) -> Result<(), ServerError> {
+    ) -> Result<Option<String>, ServerError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         self.fence(&tx, lease).await?;
+        let replaced: Option<String> = tx
+            .query_opt(
+                "SELECT id FROM subscriptions WHERE mailbox_id = $1 AND id <> $2 FOR UPDATE",
+                &[&lease.mailbox, &id],
+            )
+            .await?
+            .map(|row| row.get(0));
         tx.execute(
             "DELETE FROM subscriptions WHERE id = $1 AND mailbox_id <> $2",
             &[&id, &lease.mailbox],
@@ -691,7 +700,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(replaced)
     }
 
     /// Forgets subscription `id` (deleted on Graph): only that one, so a newer holder's

@@ -354,11 +354,15 @@ impl Worker {
                             )
                             .await
                     }
-                    None => Ok(()),
+                    None => Ok(None),
                 };
                 match saved {
-                    Ok(()) => {
+                    Ok(replaced) => {
                         tracing::info!(%mailbox, subscription = %sub.id, expires = %sub.expiration_date_time, "subscribed to change notifications");
+                        if let Some(old) = replaced {
+                            tracing::info!(%mailbox, subscription = %old, "deleting the subscription the mailbox's previous holder left");
+                            n.book.delete_later(old);
+                        }
                         n.book
                             .handle_subscribed(&mailbox, sub.id, sub.expiration_date_time);
                     }

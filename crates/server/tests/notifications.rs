@@ -109,6 +109,13 @@ impl Node {
         }
     }
 
+    /// Stops the worker as `kill -9` would: no release, no deletion; its leases run out.
+    fn kill(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
     async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -397,6 +404,49 @@ async fn a_mailbox_moving_to_another_worker_takes_its_subscription_along() {
     assert!(b.metrics.notifications_accepted.get() >= 1);
     b.shutdown().await;
     a.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_killed_workers_subscriptions_are_deleted_by_the_mailboxes_new_holder() {
+    let f = Fixture::new(&["Calendars.Read"], 2).await;
+    f.control.set_notification_delay(Duration::from_millis(50));
+    let a = Node::start(&f, "a", 3, 10, None).await;
+    wait_subscribed(&f, &a.store).await;
+    let left: Vec<String> = a
+        .store
+        .subscriptions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left.len(), 2);
+    let store = a.store.clone();
+    a.kill();
+    // b takes both mailboxes over once a's leases run out (3 s), subscribes to each, and
+    // deletes what a left on Graph: two live subscriptions, both b's and recorded.
+    let b = Node::start(&f, "b", 3, 10, None).await;
+    wait_for(
+        Duration::from_secs(20),
+        "the killed worker's subscriptions replaced and deleted",
+        || async {
+            let rows = store.subscriptions().await.unwrap();
+            let live = f.control.subscriptions();
+            rows.len() == 2
+                && rows.iter().all(|r| !left.contains(&r.id))
+                && live.len() == 2
+                && rows
+                    .iter()
+                    .all(|r| live.iter().any(|(id, _, _)| id == &r.id))
+        },
+    )
+    .await;
+    assert!(f
+        .control
+        .subscriptions()
+        .iter()
+        .all(|(id, _, _)| !left.contains(id)));
+    b.shutdown().await;
 }
 
 #[tokio::test]
