@@ -95,7 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => check(&config, clock).await,
         Command::Serve => serve(config, &cli.config, clock).await,
         Command::Status => {
-            let store = open_store(&config, clock).await?;
+            let store = open_store(&config, clock.clone()).await?;
             store.migrate().await?;
             outln!(
                 "{:<48} {:<8} {:<28} {:>6} {:<25} {:>6}",
@@ -106,7 +106,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "LAST SYNCED",
                 "ITEMS"
             );
-            for m in store.mailboxes().await? {
+            let mailboxes = store.mailboxes().await?;
+            for m in &mailboxes {
                 outln!(
                     "{:<48} {:<8} {:<28} {:>6} {:<25} {:>6}",
                     m.id,
@@ -138,6 +139,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         p.restored
                     );
                 }
+            }
+            let subscriptions = store.subscriptions().await?;
+            if config.notifications.is_some() || !subscriptions.is_empty() {
+                outln!();
+                outln!(
+                    "{}",
+                    subscription_summary(&mailboxes, &subscriptions, clock.now())
+                );
             }
             Ok(())
         }
@@ -270,6 +279,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// What `status` says of change notifications: held mailboxes with a live subscription,
+/// those without one (named, the first ten), and the next expiry (renewed a day ahead).
+fn subscription_summary(
+    mailboxes: &[presently_server::store::MailboxStatus],
+    subscriptions: &[presently_server::store::StoredSubscription],
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let live: std::collections::HashMap<&str, chrono::DateTime<chrono::Utc>> = subscriptions
+        .iter()
+        .filter(|s| s.expires_at > now)
+        .map(|s| (s.mailbox.as_str(), s.expires_at))
+        .collect();
+    let held: Vec<&str> = mailboxes
+        .iter()
+        .filter(|m| m.enabled && m.owner.is_some())
+        .map(|m| m.id.as_str())
+        .collect();
+    let without: Vec<&str> = held
+        .iter()
+        .copied()
+        .filter(|m| !live.contains_key(m))
+        .collect();
+    let mut text = format!(
+        "change notifications: {} of {} held mailboxes subscribed",
+        held.len() - without.len(),
+        held.len()
+    );
+    if let Some(next) = live.values().min() {
+        text.push_str(&format!("; next expiry {}", next.to_rfc3339()));
+    }
+    let expired = subscriptions.len() - live.len();
+    if expired > 0 {
+        text.push_str(&format!("; {expired} recorded but expired"));
+    }
+    if !without.is_empty() {
+        let more = without.len().saturating_sub(10);
+        text.push_str(&format!(
+            "\nwithout a subscription (polled only): {}{}",
+            without[..without.len().min(10)].join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    text
 }
 
 async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
@@ -555,4 +613,52 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::subscription_summary;
+    use presently_server::store::{MailboxStatus, StoredSubscription};
+
+    #[test]
+    fn status_names_the_held_mailboxes_without_a_live_subscription() {
+        let now: chrono::DateTime<chrono::Utc> = "2026-12-07T09:00:00Z".parse().unwrap();
+        let mailbox = |id: &str, owner: Option<&str>| MailboxStatus {
+            id: id.into(),
+            enabled: true,
+            owner: owner.map(Into::into),
+            lease_expires_at: None,
+            fencing_token: 1,
+            last_synced_at: None,
+            appointments: 0,
+        };
+        let subscription = |mailbox: &str, hours: i64| StoredSubscription {
+            mailbox: mailbox.into(),
+            id: format!("sub-{mailbox}"),
+            client_state: "x".into(),
+            expires_at: now + chrono::Duration::hours(hours),
+        };
+        let mailboxes = [
+            mailbox("a@contoso.com", Some("w1")),
+            mailbox("b@contoso.com", Some("w1")),
+            mailbox("c@contoso.com", Some("w2")),
+            mailbox("d@contoso.com", None),
+        ];
+        let text = subscription_summary(
+            &mailboxes,
+            &[
+                subscription("a@contoso.com", 48),
+                subscription("c@contoso.com", 20),
+                subscription("b@contoso.com", -1),
+            ],
+            now,
+        );
+        assert_eq!(
+            text,
+            "change notifications: 2 of 3 held mailboxes subscribed; next expiry \
+             2026-12-08T05:00:00+00:00; 1 recorded but expired\n\
+             without a subscription (polled only): b@contoso.com"
+        );
+    }
 }

@@ -521,6 +521,14 @@ async fn serve_with_notifications_configured() {
                 .is_some_and(|s| s.delta_link.is_some())
     })
     .await;
+    // `status` tells how many held mailboxes have a live subscription.
+    let (ok, out, err) = run_cli(&config, &["status"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("change notifications: 1 of 1 held mailboxes subscribed; next expiry 20"),
+        "{out}"
+    );
+    assert!(!out.contains("without a subscription"), "{out}");
     let rounds_before = store.history(Some(user), 100).await.unwrap().len();
     f.control
         .add_user_event(user, event("Served by notification"))
