@@ -1429,17 +1429,6 @@ fn agenda_line(item: &agenda::AgendaItem, account: &str) -> String {
     )
 }
 
-/// Every account: the default one first, then the named ones by name, each with its files.
-fn all_accounts(base: &Paths) -> Vec<(String, Paths)> {
-    let mut accounts = vec![(DEFAULT_ACCOUNT.to_owned(), base.clone())];
-    for name in base.named_accounts() {
-        if let Ok(paths) = base.account(&name) {
-            accounts.push((name, paths));
-        }
-    }
-    accounts
-}
-
 /// `presently --account NAME login` for a named account: creates its directory, and gives
 /// it the default account's settings to start from when it has none of its own (edit its
 /// config.toml to sign in to another tenant or with another application).
@@ -1513,7 +1502,8 @@ fn list_accounts(base: &Paths, json: bool) -> Result<()> {
     // An account whose store cannot be read is listed as such, after the others' lines the
     // command fails.
     let mut unreadable = 0u64;
-    let rows: Vec<AccountRow> = all_accounts(base)
+    let rows: Vec<AccountRow> = base
+        .all_accounts()
         .iter()
         .map(|(name, paths)| {
             account_row(name, paths).unwrap_or_else(|err| {
@@ -1604,10 +1594,8 @@ fn merged_agenda(
 ) -> Result<()> {
     let tz = config.display_timezone();
     let days = days.unwrap_or(config.agenda.days);
-    let mut merged: std::collections::BTreeMap<NaiveDate, Vec<(String, agenda::AgendaItem)>> =
-        Default::default();
-    let mut shown = 0;
-    for (name, paths) in all_accounts(base) {
+    let mut views = Vec::new();
+    for (name, paths) in base.all_accounts() {
         let account = Account::new(Some(&name));
         match sign_in_state(&paths).with_context(|| format!("account {name}"))? {
             SignIn::Nobody | SignIn::SignedOut => continue,
@@ -1617,65 +1605,48 @@ fn merged_agenda(
             ),
             SignIn::SignedIn => {}
         }
-        let mut account_config = effective_config(&paths)
+        let account_config = effective_config(&paths)
             .with_context(|| format!("account {name}"))?
             .layered
             .config;
-        account_config.agenda.timezone = Some(tz.name().to_owned());
         let engine = open_engine(paths, account_config, &name)?;
         let view = engine
-            .agenda(from, Some(days))
+            .agenda_in(tz, from, Some(days))
             .with_context(|| format!("account {name}"))?;
-        shown += 1;
-        for day in view.days {
-            let items = merged.entry(day.date).or_default();
-            items.extend(day.items.into_iter().map(|item| (name.clone(), item)));
-        }
+        views.push((name, view));
     }
-    if shown == 0 {
+    if views.is_empty() {
         anyhow::bail!(
             "not signed in to any account — run `presently login` or `presently --account NAME login`"
         );
     }
-    // All-day appointments first, then by start; the same instant in account order.
-    let key = |item: &agenda::AgendaItem| {
-        (
-            !item.all_day,
-            DateTime::parse_from_rfc3339(&item.start).map_or(0, |t| t.timestamp()),
-        )
-    };
-    for items in merged.values_mut() {
-        items.sort_by_key(|(_, item)| key(item));
-    }
+    // By time across accounts, each appointment with its account (the engine's merge, as
+    // the window and the tray show it).
+    let merged = agenda::merge(views);
     if json {
         // As `agenda --json`: each appointment once (one spanning days is in each), with
         // its account.
-        let mut seen = std::collections::HashSet::new();
-        let mut list = Vec::new();
-        for (account, item) in merged.values().flatten() {
-            if seen.insert((account, &item.calendar, &item.id)) {
-                let mut value = serde_json::to_value(item)?;
-                if let Some(fields) = value.as_object_mut() {
-                    fields.insert("account".to_owned(), account.clone().into());
-                }
-                list.push(value);
-            }
-        }
-        outln!("{}", serde_json::to_string_pretty(&list)?);
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&agenda::flatten(&merged))?
+        );
         return Ok(());
     }
+    let account_of = |item: &agenda::AgendaItem| item.account.clone().unwrap_or_default();
     let width = merged
-        .values()
-        .flatten()
-        .map(|(account, _)| account.len())
+        .days
+        .iter()
+        .flat_map(|d| &d.items)
+        .map(|item| account_of(item).len())
         .max()
         .unwrap_or(0);
-    for (date, items) in &merged {
-        outln!("{}", date.format("%A %Y-%m-%d"));
-        if items.is_empty() {
+    for day in &merged.days {
+        outln!("{}", day.date.format("%A %Y-%m-%d"));
+        if day.items.is_empty() {
             outln!("  (nothing scheduled)");
         }
-        for (account, item) in items {
+        for item in &day.items {
+            let account = account_of(item);
             out!("{}", agenda_line(item, &format!("{account:width$}  ")));
         }
     }

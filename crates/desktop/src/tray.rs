@@ -589,7 +589,22 @@ pub fn for_engine(
     status: &StatusView,
     privacy_locked: bool,
 ) -> TrayMenu {
-    let agenda = engine.agenda(None, None).ok();
+    for_agenda(
+        engine,
+        engine.agenda(None, None).ok(),
+        status,
+        privacy_locked,
+    )
+}
+
+/// [`for_engine`] with the agenda given: merged across accounts, its next meeting may be
+/// another account's (presence, language and privacy stay the default account's).
+pub fn for_agenda(
+    engine: &presently_engine::Engine,
+    agenda: Option<AgendaView>,
+    status: &StatusView,
+    privacy_locked: bool,
+) -> TrayMenu {
     let presence = engine.presence_summary().ok().flatten();
     let opts = TrayOptions::of(&engine.config(), privacy_locked);
     build_with(
@@ -1008,6 +1023,7 @@ pub(crate) mod tests {
             presence: None,
             skipped: false,
             attendees: None,
+            account: None,
         }
     }
 

@@ -54,6 +54,12 @@ pub struct AgendaItem {
     /// The user said presence automation should not switch for it ("don't switch for this
     /// one": the occurrence or its series).
     pub skipped: bool,
+    /// The account the appointment is in, only in an agenda merged across accounts
+    /// ([`merge`]); one account's agenda leaves it out, so nothing changes for a user with
+    /// one account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
@@ -156,7 +162,7 @@ pub fn flatten(view: &AgendaView) -> Vec<&AgendaItem> {
     view.days
         .iter()
         .flat_map(|d| d.items.iter())
-        .filter(|i| seen.insert((&i.calendar, &i.id)))
+        .filter(|i| seen.insert((&i.account, &i.calendar, &i.id)))
         .collect()
 }
 
@@ -198,6 +204,48 @@ fn item(a: &Appointment, tz: Tz, calendar: Option<&Calendar>) -> AgendaItem {
         reminder_minutes: a.reminder_minutes,
         presence: None,
         skipped: false,
+        account: None,
+    }
+}
+
+/// Merges the agendas of several accounts, each given with its account's name, into one:
+/// every item carries its account, the days are the union of theirs, and each day lists
+/// all-day appointments first, then by start, the same instant in the order the accounts
+/// were given. The views must be in one zone (the first one's is kept); what the window,
+/// the tray and `presently agenda --all-accounts` show.
+pub fn merge(views: Vec<(String, AgendaView)>) -> AgendaView {
+    let mut timezone = None;
+    let mut generated_at = None;
+    let mut days: std::collections::BTreeMap<NaiveDate, Vec<AgendaItem>> = Default::default();
+    for (account, view) in views {
+        timezone.get_or_insert(view.timezone);
+        generated_at.get_or_insert(view.generated_at);
+        for day in view.days {
+            let items = days.entry(day.date).or_default();
+            items.extend(day.items.into_iter().map(|mut item| {
+                item.account = Some(account.clone());
+                item
+            }));
+        }
+    }
+    // A start that does not parse sorts first rather than failing the whole agenda.
+    let key = |item: &AgendaItem| {
+        (
+            !item.all_day,
+            DateTime::parse_from_rfc3339(&item.start).map_or(0, |t| t.timestamp()),
+        )
+    };
+    AgendaView {
+        timezone: timezone.unwrap_or_else(|| "UTC".to_owned()),
+        generated_at: generated_at.unwrap_or_default(),
+        days: days
+            .into_iter()
+            .map(|(date, mut items)| {
+                // Stable: the same instant keeps the accounts' order.
+                items.sort_by_key(key);
+                AgendaDay { date, items }
+            })
+            .collect(),
     }
 }
 
@@ -392,5 +440,70 @@ mod tests {
         let json = serde_json::to_value(flatten(&view)).unwrap();
         assert_eq!(json[0]["attendees"], 4);
         assert!(json[1]["attendees"].is_null());
+    }
+
+    #[test]
+    fn a_merged_agenda_orders_each_day_by_time_and_names_each_items_account() {
+        let at = "2026-11-24T08:00:00Z".parse().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let view_of = |items: Vec<Appointment>| {
+            let (_d, store) = store_with(items);
+            agenda(&store, chrono_tz::UTC, day, 2, at, None, None).unwrap()
+        };
+        let work = view_of(vec![
+            timed("w-late", "2026-11-24T15:00:00Z", "2026-11-24T16:00:00Z"),
+            timed("w-same", "2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z"),
+        ]);
+        let customer = view_of(vec![
+            timed("c-early", "2026-11-24T09:00:00Z", "2026-11-24T09:30:00Z"),
+            timed("c-same", "2026-11-24T10:00:00Z", "2026-11-24T10:30:00Z"),
+            timed("c-next", "2026-11-25T09:00:00Z", "2026-11-25T09:30:00Z"),
+        ]);
+        assert!(work.days[0].items.iter().all(|i| i.account.is_none()));
+        let merged = merge(vec![("work".into(), work), ("customer".into(), customer)]);
+        assert_eq!(merged.timezone, "UTC");
+        assert_eq!(merged.days.len(), 2);
+        assert_eq!(
+            ids(&merged.days[0]),
+            ["c-early", "w-same", "c-same", "w-late"]
+        );
+        let accounts: Vec<_> = merged.days[0]
+            .items
+            .iter()
+            .map(|i| i.account.as_deref())
+            .collect();
+        assert_eq!(
+            accounts,
+            [
+                Some("customer"),
+                Some("work"),
+                Some("customer"),
+                Some("work")
+            ]
+        );
+        assert_eq!(ids(&merged.days[1]), ["c-next"]);
+        let json = serde_json::to_value(flatten(&merged)).unwrap();
+        assert_eq!(json[0]["account"], "customer");
+    }
+
+    #[test]
+    fn one_accounts_agenda_has_no_account_field() {
+        let (_d, store) = store_with(vec![timed(
+            "a",
+            "2026-11-24T09:00:00Z",
+            "2026-11-24T10:00:00Z",
+        )]);
+        let view = agenda(
+            &store,
+            chrono_tz::UTC,
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            1,
+            "2026-11-24T08:00:00Z".parse().unwrap(),
+            None,
+            None,
+        )
+        .unwrap();
+        let json = serde_json::to_value(flatten(&view)).unwrap();
+        assert!(json[0].get("account").is_none());
     }
 }

@@ -393,14 +393,25 @@ impl Engine {
 
     /// The agenda from `from` (default today) for `days` days (default from the config).
     pub fn agenda(&self, from: Option<NaiveDate>, days: Option<u32>) -> Result<AgendaView, Error> {
+        let tz = self.config().display_timezone();
+        self.agenda_in(tz, from, days)
+    }
+
+    /// [`Engine::agenda`] in zone `tz` rather than this account's display zone: an agenda
+    /// merged across accounts reads each in the zone of the account that shows it.
+    pub fn agenda_in(
+        &self,
+        tz: chrono_tz::Tz,
+        from: Option<NaiveDate>,
+        days: Option<u32>,
+    ) -> Result<AgendaView, Error> {
         let days = days.unwrap_or(self.config().agenda.days);
         if !(1..=366).contains(&days) {
             return Err(Error::InvalidInput(format!(
                 "days must be 1 to 366, not {days}"
             )));
         }
-        let tz = self.config().display_timezone();
-        let from = from.unwrap_or_else(|| self.today());
+        let from = from.unwrap_or_else(|| self.now().with_timezone(&tz).date_naive());
         // Marks which appointments switch presence, when automation is on.
         let policy = if self.config().features.presence {
             self.presence_policy().ok()

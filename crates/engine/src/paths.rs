@@ -127,6 +127,18 @@ impl Paths {
         self.data_dir.join(ACCOUNTS_DIR)
     }
 
+    /// Every account: the default one (these paths) first, then the named ones by name,
+    /// each with its files.
+    pub fn all_accounts(&self) -> Vec<(String, Paths)> {
+        let mut accounts = vec![(DEFAULT_ACCOUNT.to_owned(), self.clone())];
+        for name in self.named_accounts() {
+            if let Ok(paths) = self.account(&name) {
+                accounts.push((name, paths));
+            }
+        }
+        accounts
+    }
+
     /// The named accounts that exist (a directory under [`Paths::accounts_dir`] with a
     /// valid name), sorted; `default` is not among them.
     pub fn named_accounts(&self) -> Vec<String> {
