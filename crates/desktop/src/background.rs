@@ -97,9 +97,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A named account's engine and the supervisor of its own loops.
+struct NamedAccount {
+    name: String,
+    engine: Arc<Engine>,
+    background: Arc<Background>,
+}
+
+/// The named accounts beside the default one (shared with the tray loop, which sleeps
+/// until the merged agenda's next change).
+type Named = Arc<Mutex<Vec<NamedAccount>>>;
+
 /// The background work of one shell (see the module's documentation).
+///
+/// Two or more accounts: the default account's loops run here; each named account added
+/// with [`Background::add_account`] gets a supervisor of its own (sync, presence
+/// automation with its own settings, reminders, following its presence status) that shows
+/// through the same shell, while the one tray follows the agenda merged across accounts.
 pub struct Background {
     engine: Arc<Engine>,
+    named: Named,
     wakes: Arc<Wakes>,
     /// Set by [`Background::start`]: where restarted loops run.
     started: Mutex<Option<(Handle, Arc<dyn Integration>)>>,
@@ -107,6 +124,8 @@ pub struct Background {
     stopping: AtomicBool,
     /// How presence automation paces itself (the defaults; shorter in tests).
     presence_options: Mutex<RuntimeOptions>,
+    /// The loops the shell asked for (the named accounts' follow, without the tray).
+    loops: Mutex<Loops>,
 }
 
 impl Background {
@@ -115,11 +134,13 @@ impl Background {
     pub fn new(engine: Arc<Engine>) -> Self {
         Self {
             engine,
+            named: Arc::default(),
             wakes: Arc::new(Wakes::default()),
             started: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             presence_options: Mutex::new(RuntimeOptions::default()),
+            loops: Mutex::new(Loops::default()),
         }
     }
 
@@ -133,6 +154,124 @@ impl Background {
         &self.engine
     }
 
+    /// Runs a named account's background work beside the default account's (at once if
+    /// started, else at the start). An account of that name already here is replaced
+    /// (its loops stop; a presence block under way keeps its journal for the new ones).
+    pub fn add_account(&self, name: &str, engine: Arc<Engine>) {
+        let background = Arc::new(Background::new(engine.clone()));
+        *lock(&background.presence_options) = *lock(&self.presence_options);
+        if let Some((runtime, integration)) = lock(&self.started).clone() {
+            background.start(
+                &runtime,
+                Arc::new(NamedIntegration {
+                    inner: integration,
+                    account: name.to_owned(),
+                    tray_changed: self.wakes.tray_changed.clone(),
+                }),
+                self.named_loops(),
+            );
+        }
+        let old = {
+            let mut named = lock(&self.named);
+            let old = named
+                .iter()
+                .position(|a| a.name == name)
+                .map(|i| named.remove(i));
+            named.push(NamedAccount {
+                name: name.to_owned(),
+                engine,
+                background,
+            });
+            named.sort_by(|a, b| a.name.cmp(&b.name));
+            old
+        };
+        if let Some(old) = old {
+            old.background.stop_now();
+        }
+        tracing::info!(account = %name, "the account's background work runs");
+        self.tray_changed();
+    }
+
+    /// Stops a named account's background work and forgets it (signed out and removed);
+    /// whether it was here.
+    pub async fn remove_account(&self, name: &str, grace: Duration) -> bool {
+        let removed = {
+            let mut named = lock(&self.named);
+            named
+                .iter()
+                .position(|a| a.name == name)
+                .map(|i| named.remove(i))
+        };
+        let Some(removed) = removed else {
+            return false;
+        };
+        removed.background.stop(grace).await;
+        tracing::info!(account = %name, "the account's background work stopped");
+        self.tray_changed();
+        true
+    }
+
+    /// Every account: the default one first (named `default`), then the named ones by
+    /// name.
+    pub fn accounts(&self) -> Vec<(String, Arc<Engine>)> {
+        accounts_of(&self.engine, &self.named)
+    }
+
+    /// The engine of account `name` (`default` or none: the default account's).
+    pub fn engine_for(&self, name: Option<&str>) -> Option<Arc<Engine>> {
+        match name {
+            None | Some(presently_engine::paths::DEFAULT_ACCOUNT) => Some(self.engine.clone()),
+            Some(name) => lock(&self.named)
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| a.engine.clone()),
+        }
+    }
+
+    /// The engine of the account whose store holds appointment `id` (see
+    /// [`crate::accounts::with_appointment`]).
+    pub fn engine_with_appointment(&self, id: &str) -> Arc<Engine> {
+        crate::accounts::with_appointment(&self.accounts(), id)
+            .unwrap_or_else(|| self.engine.clone())
+    }
+
+    /// The agenda the window and the tray show: merged across the accounts signed in, in
+    /// the default account's zone and days (see [`crate::accounts::merged_agenda`]).
+    pub fn agenda(
+        &self,
+        from: Option<chrono::NaiveDate>,
+        days: Option<u32>,
+    ) -> Result<presently_engine::agenda::AgendaView, presently_engine::Error> {
+        crate::accounts::merged_agenda(
+            &self.accounts(),
+            self.engine.config().display_timezone(),
+            from,
+            days,
+        )
+    }
+
+    /// The tray for now (see [`crate::tray::for_engine`]), its next meeting taken from
+    /// every account signed in.
+    pub fn tray_menu(
+        &self,
+        status: &presently_engine::engine::StatusView,
+        privacy_locked: bool,
+    ) -> crate::tray::TrayMenu {
+        crate::tray::for_agenda(
+            &self.engine,
+            self.agenda(None, None).ok(),
+            status,
+            privacy_locked,
+        )
+    }
+
+    fn named_loops(&self) -> Loops {
+        Loops {
+            reminders: lock(&self.loops).reminders,
+            tray: false,
+        }
+    }
+
     /// Starts the loops `loops` names on `runtime`, showing through `integration`. A second
     /// start does nothing.
     pub fn start(&self, runtime: &Handle, integration: Arc<dyn Integration>, loops: Loops) {
@@ -142,6 +281,18 @@ impl Background {
                 return;
             }
             *started = Some((runtime.clone(), integration.clone()));
+        }
+        *lock(&self.loops) = loops;
+        for account in lock(&self.named).iter() {
+            account.background.start(
+                runtime,
+                Arc::new(NamedIntegration {
+                    inner: integration.clone(),
+                    account: account.name.clone(),
+                    tray_changed: self.wakes.tray_changed.clone(),
+                }),
+                self.named_loops(),
+            );
         }
         let engine = &self.engine;
         let wakes = &self.wakes;
@@ -170,7 +321,12 @@ impl Background {
             )));
         }
         if loops.tray {
-            tasks.push(runtime.spawn(tray_loop(engine.clone(), wakes.clone(), integration)));
+            tasks.push(runtime.spawn(tray_loop(
+                engine.clone(),
+                self.named.clone(),
+                wakes.clone(),
+                integration,
+            )));
         }
         tasks.push(runtime.spawn(self.presence_task()));
         tracing::debug!(?loops, "background work started");
@@ -190,6 +346,9 @@ impl Background {
     /// Syncs now (Sync now, a sign-in, the settings changed what is synced).
     pub fn sync_now(&self) {
         self.wakes.sync_now.notify_one();
+        for account in lock(&self.named).iter() {
+            account.background.sync_now();
+        }
     }
 
     /// The store changed outside the sync loop (a sign-in's first sync, a sync the CLI ran):
@@ -198,12 +357,18 @@ impl Background {
         self.wakes.presence_store_changed.notify_one();
         self.wakes.reminders_changed.notify_one();
         self.wakes.tray_changed.notify_one();
+        for account in lock(&self.named).iter() {
+            account.background.store_changed();
+        }
     }
 
     /// Presence automation was paused or resumed: it and the tray look again.
     pub fn presence_changed(&self) {
         self.wakes.presence_store_changed.notify_one();
         self.wakes.tray_changed.notify_one();
+        for account in lock(&self.named).iter() {
+            account.background.presence_changed();
+        }
     }
 
     /// Something the tray shows changed (a take-over, the settings).
@@ -242,7 +407,10 @@ impl Background {
     /// A presence block under way keeps its journal: whoever runs next finishes it.
     pub async fn stop(&self, grace: Duration) -> bool {
         self.stop_now();
-        let tasks = std::mem::take(&mut *lock(&self.tasks));
+        let mut tasks = std::mem::take(&mut *lock(&self.tasks));
+        for account in lock(&self.named).iter() {
+            tasks.extend(std::mem::take(&mut *lock(&account.background.tasks)));
+        }
         let stopped = tokio::time::timeout(grace, join_all(tasks)).await.is_ok();
         if !stopped {
             tracing::warn!(?grace, "the background loops did not stop in time");
@@ -260,6 +428,70 @@ impl Background {
         wakes.reminders_stop.notify_one();
         wakes.follow_stop.notify_one();
         wakes.tray_stop.notify_one();
+        for account in lock(&self.named).iter() {
+            account.background.stop_now();
+        }
+    }
+}
+
+fn accounts_of(engine: &Arc<Engine>, named: &Named) -> Vec<(String, Arc<Engine>)> {
+    let mut all = vec![(
+        presently_engine::paths::DEFAULT_ACCOUNT.to_owned(),
+        engine.clone(),
+    )];
+    all.extend(
+        lock(named)
+            .iter()
+            .map(|a| (a.name.clone(), a.engine.clone())),
+    );
+    all
+}
+
+/// How a named account's loops show through the shell: as the default account's do, but
+/// the one tray (the default supervisor's) is woken instead of redrawn per account, and
+/// "Restore now" is not offered, since the shells restore on the default account's
+/// engine (the appointment's end still restores).
+struct NamedIntegration {
+    inner: Arc<dyn Integration>,
+    account: String,
+    tray_changed: Arc<Notify>,
+}
+
+impl Integration for NamedIntegration {
+    fn sync_still_running(&self) {
+        // The status line is the default account's: a named account's round does not
+        // make it say "Syncing".
+    }
+    fn sync_round_ended(&self, end: RoundEnd) {
+        tracing::debug!(account = %self.account, ?end, "the account's sync round ended");
+        if end.store_changed || end.redraw {
+            self.tray_changed.notify_one();
+        }
+        if end.store_changed {
+            // The window reloads the (merged) agenda.
+            self.inner.sync_filled();
+        }
+    }
+    fn sync_filled(&self) {
+        self.tray_changed.notify_one();
+        self.inner.sync_filled();
+    }
+    fn presence_status_changed(&self) {
+        self.tray_changed.notify_one();
+    }
+    fn show_reminder(&self, reminder: Reminder, body: String) -> Shown<'_> {
+        self.inner.show_reminder(reminder, body)
+    }
+    fn show_alert(&self, alert: RestoreAlert) -> Shown<'_> {
+        self.inner.show_alert(alert)
+    }
+    fn offer_restore(&self, offer: RestoreOffer) -> Shown<'_> {
+        tracing::info!(account = %self.account, appointment = %offer.appointment_id, "{}", offer.summary);
+        Box::pin(std::future::ready(()))
+    }
+    fn refresh_tray(&self) -> Shown<'_> {
+        self.tray_changed.notify_one();
+        Box::pin(std::future::ready(()))
     }
 }
 
@@ -361,9 +593,21 @@ async fn follow_presence(
 /// Keeps the tray current: sleeps until the next start, end or countdown minute, or until
 /// something changed (at most [`TRAY_MAX_SLEEP`]), then lets the shell redraw it if its model
 /// changed.
-async fn tray_loop(engine: Arc<Engine>, wakes: Arc<Wakes>, integration: Arc<dyn Integration>) {
+async fn tray_loop(
+    engine: Arc<Engine>,
+    named: Named,
+    wakes: Arc<Wakes>,
+    integration: Arc<dyn Integration>,
+) {
     loop {
-        let wait = crate::tray::next_change_for(&engine)
+        let agenda = crate::accounts::merged_agenda(
+            &accounts_of(&engine, &named),
+            engine.config().display_timezone(),
+            None,
+            None,
+        )
+        .ok();
+        let wait = crate::tray::next_change(agenda.as_ref(), engine.now())
             .and_then(|at| (at - engine.now()).to_std().ok())
             .unwrap_or(TRAY_MAX_SLEEP)
             .min(TRAY_MAX_SLEEP);

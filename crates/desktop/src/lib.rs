@@ -1,6 +1,8 @@
 //! Presently's desktop shell logic with no GUI toolkit: what the window app (`src-tauri`)
 //! and the tray host (`crates/tray`, `presently-tray`) share.
 //!
+//! - [`accounts`]: the named accounts beside the default one, and the agenda merged
+//!   across them.
 //! - [`background`]: the background work (sync, presence automation, reminders, the tray)
 //!   behind one [`background::Integration`] each shell implements.
 //! - [`tray`]: the tray menu, icon and tooltip as plain data, built by a pure function.
@@ -13,6 +15,7 @@
 //! - [`handoff`]: which process runs the background work (sync, presence, reminders, the
 //!   tray) and how the window app and the tray host pass it between them.
 
+pub mod accounts;
 pub mod background;
 pub mod handoff;
 pub mod presence;
