@@ -1433,29 +1433,21 @@ fn agenda_line(item: &agenda::AgendaItem, account: &str) -> String {
 /// it the default account's settings to start from when it has none of its own (edit its
 /// config.toml to sign in to another tenant or with another application).
 fn start_account(base: &Paths, paths: &Paths, account: &Account) -> Result<()> {
-    let new = !paths.data_dir.exists();
-    paths
-        .make_private()
-        .with_context(|| format!("creating {}", paths.data_dir.display()))?;
-    if paths.config_origin == ConfigOrigin::Default
-        && !paths.config_file.exists()
-        && base.config_file.exists()
-    {
-        std::fs::copy(&base.config_file, &paths.config_file).with_context(|| {
-            format!(
-                "copying {} to {}",
-                base.config_file.display(),
-                paths.config_file.display()
-            )
-        })?;
-        paths.make_private()?;
+    let started = base.start_account(paths).with_context(|| {
+        format!(
+            "starting account {} in {}",
+            account.name,
+            paths.data_dir.display()
+        )
+    })?;
+    if started.copied_settings {
         eprintln!(
             "presently: account {} starts with the settings of {} (its own: {})",
             account.name,
             base.config_file.display(),
             paths.config_file.display()
         );
-    } else if new {
+    } else if started.created {
         eprintln!(
             "presently: account {} is in {}",
             account.name,

@@ -69,14 +69,76 @@ pub fn open_all_named(base: &Paths, clock: Arc<dyn Clock>) -> Vec<NamedEngine> {
         .collect()
 }
 
+/// "Add account": starts named account `name` (its directory, a copy of the default
+/// account's settings to begin with, as `presently --account NAME login` does) and opens
+/// it; the caller signs it in. An account of that name that exists already is refused.
+pub fn add(base: &Paths, name: &str, clock: Arc<dyn Clock>) -> Result<NamedEngine, AccountError> {
+    presently_engine::paths::check_account_name(name).map_err(AccountError::Name)?;
+    if name == DEFAULT_ACCOUNT || base.named_accounts().iter().any(|n| n == name) {
+        return Err(AccountError::Exists(name.to_owned()));
+    }
+    let paths = base.account(name).map_err(AccountError::Name)?;
+    base.start_account(&paths)
+        .map_err(|source| AccountError::Io {
+            path: paths.data_dir.clone(),
+            source,
+        })?;
+    tracing::info!(account = %name, dir = %paths.data_dir.display(), "account added");
+    open_named(base, name, clock)
+}
+
+/// "Remove": deletes named account `name`'s directory (its store, settings and logs).
+/// Its keyring entry must be gone already (sign it out with `forget` first).
+pub fn remove(base: &Paths, name: &str) -> Result<(), AccountError> {
+    if name == DEFAULT_ACCOUNT {
+        return Err(AccountError::Name(format!(
+            "{DEFAULT_ACCOUNT} is the default account; it cannot be removed"
+        )));
+    }
+    let paths = base.account(name).map_err(AccountError::Name)?;
+    match std::fs::remove_dir_all(&paths.data_dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(AccountError::Io {
+                path: paths.data_dir,
+                source,
+            })
+        }
+    }
+    tracing::info!(account = %name, "account removed");
+    Ok(())
+}
+
 /// Why a named account cannot be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     /// Not a valid account name (1 to 32 lowercase letters, digits and dashes).
     #[error("invalid account name: {0}")]
     Name(String),
+    #[error("there is already an account named {0}")]
+    Exists(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Engine(#[from] Error),
+}
+
+impl From<AccountError> for presently_engine::ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Engine(e) => e.into(),
+            AccountError::Name(_) | AccountError::Exists(_) => {
+                Self::new(presently_engine::ErrorCode::InvalidInput, e.to_string())
+            }
+            AccountError::Io { .. } => {
+                Self::new(presently_engine::ErrorCode::Internal, e.to_string())
+            }
+        }
+    }
 }
 
 /// One account as the settings page lists it.

@@ -38,6 +38,15 @@ pub const ACCOUNTS_DIR: &str = "accounts";
 /// its usual place, keyring profile `default`.
 pub const DEFAULT_ACCOUNT: &str = "default";
 
+/// What [`Paths::start_account`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountStart {
+    /// The account's directory did not exist.
+    pub created: bool,
+    /// It got a copy of the default account's settings.
+    pub copied_settings: bool,
+}
+
 /// Checks an account name: 1 to 32 of `a-z`, `0-9` and `-`, not starting with `-`
 /// (`default` names the default account). The name is a directory and a keyring profile,
 /// so nothing else is let through.
@@ -137,6 +146,27 @@ impl Paths {
             }
         }
         accounts
+    }
+
+    /// Starts named account `account` (its paths, [`Paths::account`] of these, the
+    /// default account's): creates its private directory, and gives it a copy of the
+    /// default account's settings to start from when it has none of its own (its settings
+    /// in their usual place, not a file the user named). What `presently --account NAME
+    /// login` and the app's "Add account" do first.
+    pub fn start_account(&self, account: &Paths) -> std::io::Result<AccountStart> {
+        let created = !account.data_dir.exists();
+        account.make_private()?;
+        let copied_settings = account.config_origin == ConfigOrigin::Default
+            && !account.config_file.exists()
+            && self.config_file.exists();
+        if copied_settings {
+            std::fs::copy(&self.config_file, &account.config_file)?;
+            account.make_private()?;
+        }
+        Ok(AccountStart {
+            created,
+            copied_settings,
+        })
     }
 
     /// The named accounts that exist (a directory under [`Paths::accounts_dir`] with a
