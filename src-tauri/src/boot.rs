@@ -31,7 +31,7 @@ impl Boot {
         }
         let engine = shell.engine().ok()?;
         let days = engine.config().agenda.days;
-        let agenda = match engine.agenda(None, Some(days)) {
+        let agenda = match shell.agenda(None, Some(days)) {
             Ok(agenda) => agenda,
             Err(e) => {
                 tracing::info!(error = %e, "no agenda for the first paint");

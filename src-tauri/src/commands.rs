@@ -24,7 +24,7 @@ pub async fn agenda(
 ) -> Result<AgendaView, ApiError> {
     let from = from.as_deref().map(parse_date).transpose()?;
     let started = std::time::Instant::now();
-    let view = shell.engine()?.agenda(from, days)?;
+    let view = shell.agenda(from, days)?;
     tracing::debug!(
         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
         "agenda answered"
@@ -127,7 +127,7 @@ async fn open_in_desktop_outlook(
     outlook: &std::path::Path,
 ) -> Result<(), presently_engine::Error> {
     let engine = shell
-        .engine()
+        .engine_with_appointment(id)
         .map_err(|e| presently_engine::Error::InvalidInput(e.message))?;
     let target = engine.outlook_desktop_target(id).await?;
     let (program, args) =
@@ -200,6 +200,47 @@ pub async fn sign_out<R: Runtime>(
     shell: State<'_, Shell>,
 ) -> Result<(), ApiError> {
     shell.sign_out(&app).await
+}
+
+/// "Add account" on the settings page: starts named account `name` and signs it in
+/// through the system browser; `accounts-changed` tells when it ended.
+#[tauri::command]
+pub async fn account_add<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    name: String,
+) -> Result<BrowserSignIn, ApiError> {
+    shell.add_account(&app, &name).await
+}
+
+/// Signs named account `name` in again.
+#[tauri::command]
+pub async fn account_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    name: String,
+) -> Result<BrowserSignIn, ApiError> {
+    shell.sign_in_account(&app, &name).await
+}
+
+/// Signs named account `name` out; the others stay signed in.
+#[tauri::command]
+pub async fn account_sign_out<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    name: String,
+) -> Result<(), ApiError> {
+    shell.sign_out_account(&app, &name).await
+}
+
+/// Removes named account `name` (signed out, its files deleted).
+#[tauri::command]
+pub async fn account_remove<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    name: String,
+) -> Result<(), ApiError> {
+    shell.remove_account(&app, &name).await
 }
 
 /// The settings page: the settings in force, what the organization locked, the account,
@@ -351,7 +392,9 @@ pub async fn copy_join_link<R: Runtime>(
     id: String,
 ) -> Result<String, ApiError> {
     use tauri_plugin_clipboard_manager::ClipboardExt;
-    let url = shell.engine()?.open_target(&id, OpenKind::Join)?;
+    let url = shell
+        .engine_with_appointment(&id)?
+        .open_target(&id, OpenKind::Join)?;
     app.clipboard()
         .write_text(url.as_str())
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot copy the link: {e}")))?;
@@ -423,7 +466,7 @@ pub fn open<R: Runtime>(
     id: &str,
     kind: OpenKind,
 ) -> Result<(), ApiError> {
-    let url = shell.engine()?.open_target(id, kind)?;
+    let url = shell.engine_with_appointment(id)?.open_target(id, kind)?;
     tracing::info!(host = url.host_str().unwrap_or(""), ?kind, "opening a link");
     app.opener()
         .open_url(url.as_str(), None::<&str>)

@@ -161,6 +161,10 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::R
             commands::sign_in_device,
             commands::cancel_sign_in,
             commands::sign_out,
+            commands::account_add,
+            commands::account_sign_in,
+            commands::account_sign_out,
+            commands::account_remove,
             commands::presence_plan,
             commands::presence_skip,
             commands::settings_get,
@@ -402,6 +406,7 @@ fn open_real(paths: Paths) -> Shell {
     });
     let shell = Shell::new(engine, None, provisioning);
     shell.apply_signed_in_account();
+    shell.open_named_accounts();
     shell
 }
 

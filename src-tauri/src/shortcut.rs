@@ -81,7 +81,8 @@ pub fn status<R: Runtime>(app: &AppHandle<R>) -> JoinShortcutStatus {
 fn pressed<R: Runtime>(app: &AppHandle<R>) {
     let shell = app.state::<Shell>();
     let decision = match shell.engine() {
-        Ok(engine) => match engine.agenda(None, Some(2)) {
+        // The next meeting of any account signed in.
+        Ok(engine) => match shell.agenda(None, Some(2)) {
             Ok(view) => join_next(&view, engine.now()),
             Err(e) => {
                 tracing::warn!(error = %e, "join shortcut: no agenda");

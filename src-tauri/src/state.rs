@@ -29,6 +29,10 @@ pub const AGENDA_CHANGED: &str = "agenda-changed";
 pub const STATUS_CHANGED: &str = "status-changed";
 /// Event: how a sign-in is going; payload [`SignInProgress`].
 pub const SIGN_IN_PROGRESS: &str = "sign-in-progress";
+/// A named account signed in or its sign-in failed (the settings page lists the accounts
+/// again); the payload is the account's name. Not `sign-in-progress`, which is the
+/// default account's first sign-in screen.
+pub const ACCOUNTS_CHANGED: &str = "accounts-changed";
 
 /// How long the browser may take to come back to the loopback listener.
 pub const BROWSER_SIGN_IN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -126,6 +130,10 @@ pub struct SettingsView {
     pub config_path: String,
     /// Whether the global shortcut "join the next meeting" is registered, or why not.
     pub join_shortcut: crate::shortcut::JoinShortcutStatus,
+    /// Every account, the default one first (the settings page's Accounts section).
+    pub accounts: Vec<presently_desktop::accounts::AccountEntry>,
+    /// Whether accounts can be added here (not in demo mode).
+    pub accounts_addable: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -249,6 +257,214 @@ impl Shell {
         self.engine.as_ref().map_err(Clone::clone)
     }
 
+    /// Runs the named accounts (`accounts/NAME` of the data directory, signed in with
+    /// `presently --account NAME login` or the settings page) beside the default one: each
+    /// syncs and automates presence with its own settings, and the agenda and the tray
+    /// merge them. Not in demo mode, whose data directory is its own.
+    pub fn open_named_accounts(&self) {
+        let (Ok(engine), Some(background)) = (self.engine(), &self.background) else {
+            return;
+        };
+        if self.is_demo() {
+            return;
+        }
+        for named in presently_desktop::accounts::open_all_named(engine.paths(), engine.clock()) {
+            background.add_account(&named.name, Arc::new(named.engine));
+        }
+    }
+
+    /// The agenda the window shows: merged across the accounts signed in (the default
+    /// account's alone, as always, while it is the only one).
+    pub fn agenda(
+        &self,
+        from: Option<chrono::NaiveDate>,
+        days: Option<u32>,
+    ) -> Result<presently_engine::agenda::AgendaView, ApiError> {
+        match &self.background {
+            Some(background) => Ok(background.agenda(from, days)?),
+            None => Ok(self.engine()?.agenda(from, days)?),
+        }
+    }
+
+    fn background(&self) -> Result<&Background, ApiError> {
+        self.background.as_ref().ok_or_else(|| {
+            self.engine().err().unwrap_or_else(|| {
+                ApiError::new(ErrorCode::Internal, "the background work is not running")
+            })
+        })
+    }
+
+    /// The settings page's "Add account": starts named account `name` (a copy of the
+    /// default account's settings to begin with), runs its background work, and signs it
+    /// in through the system browser as a first sign-in does. The outcome arrives as
+    /// `accounts-changed`.
+    pub async fn add_account<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        name: &str,
+    ) -> Result<BrowserSignIn, ApiError> {
+        if self.is_demo() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "accounts cannot be added in demo mode",
+            ));
+        }
+        let engine = self.engine()?;
+        let named = presently_desktop::accounts::add(engine.paths(), name, engine.clock())?;
+        let named_engine = Arc::new(named.engine);
+        self.background()?.add_account(name, named_engine.clone());
+        self.start_named_sign_in(app, name.to_owned(), named_engine)
+            .await
+    }
+
+    /// Signs named account `name` in again (its sign-in expired, or it was signed out).
+    pub async fn sign_in_account<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        name: &str,
+    ) -> Result<BrowserSignIn, ApiError> {
+        let engine = self.named_engine(name)?;
+        self.start_named_sign_in(app, name.to_owned(), engine).await
+    }
+
+    /// Signs named account `name` out: its keyring entry goes, its calendar leaves the
+    /// agenda; the other accounts stay signed in.
+    pub async fn sign_out_account<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        self.named_engine(name)?.sign_out(false).await?;
+        tracing::info!(account = %name, "account signed out");
+        self.accounts_changed(app, name);
+        Ok(())
+    }
+
+    /// Removes named account `name`: signed out, its background work stopped, its
+    /// directory (store, settings, logs) deleted.
+    pub async fn remove_account<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        let engine = self.named_engine(name)?;
+        if let Err(e) = engine.sign_out(true).await {
+            // Its files go anyway; a keyring entry left behind is harmless without them.
+            tracing::warn!(account = %name, error = %e, "cannot sign the account out before removing it");
+        }
+        self.background()?
+            .remove_account(name, std::time::Duration::from_secs(5))
+            .await;
+        drop(engine);
+        presently_desktop::accounts::remove(self.engine()?.paths(), name)?;
+        self.accounts_changed(app, name);
+        Ok(())
+    }
+
+    fn named_engine(&self, name: &str) -> Result<Arc<Engine>, ApiError> {
+        if name == presently_engine::paths::DEFAULT_ACCOUNT {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the default account is signed in and out in the Account section",
+            ));
+        }
+        self.background()?
+            .engine_for(Some(name))
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidInput, format!("no account {name}")))
+    }
+
+    /// A named account's browser sign-in (one at a time with the default account's: a new
+    /// one cancels the one before).
+    async fn start_named_sign_in<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        name: String,
+        engine: Arc<Engine>,
+    ) -> Result<BrowserSignIn, ApiError> {
+        // The organization's policy for this account: its group is known once signed in,
+        // so here the rule for everyone (the default group) decides.
+        if let Some(refusal) =
+            presently_desktop::settings::Provisioning::open(engine.paths()).microsoft365_refusal()
+        {
+            return Err(ApiError::from(refusal));
+        }
+        let login = engine.start_sign_in().await?;
+        let url = login.authorize_url().to_string();
+        let browser_opened = match presently_engine::auth::browser::open(&url) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the browser for sign-in");
+                false
+            }
+        };
+        let (id, cancel) = self.begin_sign_in();
+        tracing::info!(account = %name, browser_opened, "sign-in: waiting for the browser");
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            let result = engine
+                .finish_sign_in(login, BROWSER_SIGN_IN_TIMEOUT, cancel)
+                .await;
+            let shell = app.state::<Shell>();
+            shell.end_sign_in(id);
+            match result {
+                Ok(_) => {
+                    tracing::info!(account = %name, "account signed in");
+                    // Opened again now that its user is known: the policy group by its UPN.
+                    let reopened = shell.engine().map_err(|e| e.message).and_then(|default| {
+                        presently_desktop::accounts::open_named(
+                            default.paths(),
+                            &name,
+                            engine.clock(),
+                        )
+                        .map_err(|e| e.to_string())
+                    });
+                    match reopened {
+                        Ok(named) => {
+                            if let Some(background) = &shell.background {
+                                background.add_account(&name, Arc::new(named.engine));
+                                background.sync_now();
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(account = %name, error = %e, "cannot apply the account's policy group")
+                        }
+                    }
+                }
+                Err(e) => {
+                    let error = ApiError::from(e);
+                    tracing::warn!(account = %name, code = ?error.code, message = %error.message, "account sign-in ended");
+                }
+            }
+            shell.accounts_changed(&app, &name);
+        });
+        Ok(BrowserSignIn {
+            url,
+            browser_opened,
+        })
+    }
+
+    /// A named account changed: the settings page lists the accounts again, the agenda and
+    /// the tray follow.
+    fn accounts_changed<R: Runtime>(&self, app: &AppHandle<R>, name: &str) {
+        if let Err(e) = app.emit(ACCOUNTS_CHANGED, name) {
+            tracing::warn!(error = %e, "cannot emit {ACCOUNTS_CHANGED}");
+        }
+        emit_agenda_changed(app);
+        if let Some(background) = &self.background {
+            background.tray_changed();
+        }
+        self.refresh_tray(app);
+    }
+
+    /// The engine of the account whose store holds appointment `id` (Open, Join, Copy link
+    /// and skip work for an appointment of any account).
+    pub fn engine_with_appointment(&self, id: &str) -> Result<Arc<Engine>, ApiError> {
+        match &self.background {
+            Some(background) => Ok(background.engine_with_appointment(id)),
+            None => Ok(self.engine()?.clone()),
+        }
+    }
+
     pub fn set_quitting(&self) {
         self.quitting.store(true, Ordering::SeqCst);
         if let Some(background) = &self.background {
@@ -290,7 +506,11 @@ impl Shell {
         series: bool,
         skip: bool,
     ) -> Result<presently_engine::SkipOutcome, ApiError> {
-        let engine = self.engine()?;
+        // An appointment is skipped in its own account ("next" is the default account's).
+        let engine = match target {
+            presently_engine::SkipTarget::Appointment(id) => self.engine_with_appointment(id)?,
+            presently_engine::SkipTarget::Next => self.engine()?.clone(),
+        };
         let outcome = if skip {
             engine.presence_skip(target, series)?
         } else {
@@ -422,6 +642,11 @@ impl Shell {
             ),
             config_path: p.config_path().display().to_string(),
             join_shortcut: crate::shortcut::JoinShortcutStatus::default(),
+            accounts: match &self.background {
+                Some(background) => presently_desktop::accounts::entries(&background.accounts()),
+                None => Vec::new(),
+            },
+            accounts_addable: !self.is_demo() && self.background.is_some(),
         })
     }
 
@@ -784,9 +1009,11 @@ impl Shell {
             Ok(s) => s,
             Err(e) => return tray::cannot_open(&e.message, lang),
         };
-        match self.engine() {
-            Ok(engine) => tray::for_engine(engine, &status, privacy_locked),
-            Err(e) => tray::cannot_open(&e.message, lang),
+        match (self.engine(), &self.background) {
+            // Its next meeting is taken from every account signed in.
+            (Ok(_), Some(background)) => background.tray_menu(&status, privacy_locked),
+            (Ok(engine), None) => tray::for_engine(engine, &status, privacy_locked),
+            (Err(e), _) => tray::cannot_open(&e.message, lang),
         }
     }
 

@@ -51,6 +51,11 @@ export const api = {
   signInDevice: () => call<DeviceCode>('sign_in_device'),
   cancelSignIn: () => call<null>('cancel_sign_in'),
   signOut: () => call<null>('sign_out'),
+  /** Starts named account `name` and signs it in through the system browser (Rust opens it). */
+  accountAdd: (name: string) => call<BrowserSignIn>('account_add', { name }),
+  accountSignIn: (name: string) => call<BrowserSignIn>('account_sign_in', { name }),
+  accountSignOut: (name: string) => call<null>('account_sign_out', { name }),
+  accountRemove: (name: string) => call<null>('account_remove', { name }),
   settingsGet: () => call<SettingsView>('settings_get'),
   /** Validated, written atomically and applied at once; rejects with `invalid_settings` or `setting_locked`. */
   settingsSave: (config: ConfigJson) => call<SettingsView>('settings_save', { config }),
@@ -77,6 +82,9 @@ export const api = {
   onNavigate: (cb: (view: 'agenda' | 'settings') => void): Promise<UnlistenFn> =>
     listen<'agenda' | 'settings'>('navigate', (ev) => cb(ev.payload)),
   onAgendaChanged: (cb: () => void): Promise<UnlistenFn> => listen('agenda-changed', () => cb()),
+  /** A named account signed in, out, failed to, or was removed (its name). */
+  onAccountsChanged: (cb: (name: string) => void): Promise<UnlistenFn> =>
+    listen<string>('accounts-changed', (ev) => cb(ev.payload)),
   onStatusChanged: (cb: (s: Status) => void): Promise<UnlistenFn> =>
     listen<Status>('status-changed', (ev) => cb(ev.payload)),
   onSignInProgress: (cb: (p: SignInProgress) => void): Promise<UnlistenFn> =>

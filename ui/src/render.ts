@@ -157,6 +157,19 @@ function renderItem(
   } else if ((item.online_provider || item.join_url) && !(canJoin(item) && !past)) {
     meta.push(h('span', { class: 'meta-text' }, icon('video'), s.onlineMeeting));
   }
+  // Only an agenda merged across two or more accounts names them (one account's has no
+  // `account`), so a user with one account sees no change.
+  if (item.account) {
+    meta.push(
+      h(
+        'span',
+        { class: 'meta-text account', 'data-testid': 'item-account' },
+        icon('user'),
+        h('span', { class: 'sr-only' }, `${s.account}: `),
+        h('span', { class: 'truncate' }, item.account),
+      ),
+    );
+  }
   if (multiCalendar) {
     const dot = h('span', { class: 'cal-dot', 'aria-hidden': 'true' });
     const c = safeColor(item.calendar_color);
@@ -489,6 +502,7 @@ export function renderDetail(item: AgendaItem, ctx: Ctx, on: Handlers, joinCopy:
   const c = safeColor(item.calendar_color);
   if (c) dot.style.setProperty('--cal', c);
   rows.push(detailRow('calendar', s.calendar, dot, item.calendar_name));
+  if (item.account) rows.push(detailRow('user', s.account, h('span', { 'data-testid': 'detail-account' }, item.account)));
 
   const actions: Child[] = [];
   if (canJoin(item)) {

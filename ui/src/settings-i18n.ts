@@ -37,6 +37,26 @@ const en = {
   signInStarted: 'Continue in your browser to finish signing in.',
   signedOut: 'Signed out.',
 
+  // Accounts (two or more: a work tenant and a customer's)
+  accounts: 'Accounts',
+  accountsIntro:
+    'Each account signs in, syncs and switches presence on its own; the agenda shows them together, each appointment with its account.',
+  defaultAccount: 'Default account',
+  accountSignedIn: 'Signed in',
+  accountNotSignedIn: 'Not signed in',
+  accountSignIn: 'Sign in',
+  accountSignOut: 'Sign out',
+  accountRemove: 'Remove',
+  accountRemoveHint: 'Sign an account out before removing it; removing deletes its calendar and settings on this computer.',
+  accountName: 'Account name',
+  accountNameHint: '1 to 32 lowercase letters, digits and dashes, such as work or customer-a.',
+  accountNameInvalid: 'Use 1 to 32 lowercase letters, digits and dashes, not starting with a dash.',
+  accountNameTaken: 'There is already an account with this name.',
+  addAccount: 'Add account',
+  accountsDemo: 'Accounts cannot be added in demo mode.',
+  accountSignedOut: (name: string) => `Account ${name} signed out.`,
+  accountRemoved: (name: string) => `Account ${name} removed.`,
+
   // Calendars
   calendars: 'Calendars to sync',
   calendarsLegend: 'Calendars',
@@ -284,6 +304,26 @@ const de: SettingsStrings = {
   reconsentHint: 'Melden Sie sich erneut an, um die Berechtigungen zu erteilen, die neu eingeschaltete Funktionen brauchen.',
   signInStarted: 'Schließen Sie die Anmeldung in Ihrem Browser ab.',
   signedOut: 'Abgemeldet.',
+
+  // Konten
+  accounts: 'Konten',
+  accountsIntro:
+    'Jedes Konto meldet sich an, synchronisiert und schaltet die Präsenz für sich; die Terminliste zeigt sie zusammen, jeden Termin mit seinem Konto.',
+  defaultAccount: 'Standardkonto',
+  accountSignedIn: 'Angemeldet',
+  accountNotSignedIn: 'Nicht angemeldet',
+  accountSignIn: 'Anmelden',
+  accountSignOut: 'Abmelden',
+  accountRemove: 'Entfernen',
+  accountRemoveHint: 'Melden Sie ein Konto ab, bevor Sie es entfernen; Entfernen löscht seinen Kalender und seine Einstellungen auf diesem Computer.',
+  accountName: 'Kontoname',
+  accountNameHint: '1 bis 32 Kleinbuchstaben, Ziffern und Bindestriche, etwa arbeit oder kunde-a.',
+  accountNameInvalid: 'Verwenden Sie 1 bis 32 Kleinbuchstaben, Ziffern und Bindestriche, nicht mit einem Bindestrich am Anfang.',
+  accountNameTaken: 'Es gibt schon ein Konto mit diesem Namen.',
+  addAccount: 'Konto hinzufügen',
+  accountsDemo: 'Im Demo-Modus können keine Konten hinzugefügt werden.',
+  accountSignedOut: (name: string) => `Konto ${name} abgemeldet.`,
+  accountRemoved: (name: string) => `Konto ${name} entfernt.`,
 
   calendars: 'Zu synchronisierende Kalender',
   calendarsLegend: 'Kalender',

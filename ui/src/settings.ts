@@ -12,6 +12,7 @@ import { toIpcError, type Api } from './api';
 import { h, icon, type Child } from './dom';
 import type { Lang } from './i18n';
 import { createAccountSection } from './settings-account';
+import { createAccountsSection } from './settings-accounts';
 import { calendarsSection } from './settings-calendars';
 import { clone, stable } from './settings-config';
 import { withControls, type ChangeKind, type Registered } from './settings-form';
@@ -137,6 +138,7 @@ export function createSettings(deps: SettingsDeps, resume: SettingsResume | null
   });
   const preview = createPreview(kit, () => visible);
   const accountSection = createAccountSection(kit, () => void load(true));
+  const accountsSection = createAccountsSection(kit, () => void load(true));
   const presence = createPresenceSection(kit, preview);
   const forwarding = createForwardingSection(kit);
 
@@ -257,6 +259,7 @@ export function createSettings(deps: SettingsDeps, resume: SettingsResume | null
       top(),
       ...banners(v),
       accountSection(v),
+      accountsSection(v),
       calendarsSection(kit, v, d),
       presence.render(v, d),
       forwarding.render(d),

@@ -34,6 +34,7 @@ export type { BrowserSignIn } from './bindings/BrowserSignIn';
 export type { DeviceCode } from './bindings/DeviceCode';
 export type { SignInProgress } from './bindings/SignInProgress';
 export type { SettingsView } from './bindings/SettingsView';
+export type { AccountEntry } from './bindings/AccountEntry';
 export type { AppRegistration } from './bindings/AppRegistration';
 export type { CalendarChoice } from './bindings/CalendarChoice';
 export type { PlannedTransition } from './bindings/PlannedTransition';

@@ -3,7 +3,7 @@
 //
 // test-entry.ts (shared) answers the agenda/sign-in commands; `withSettings(browser, scenario)`
 // wraps the browser handed to harness.openApp so that each new context first runs
-// `installSettingsMock`, which answers settings_get, settings_save, presence_preview and
+// `installSettingsMock`, which answers settings_get, settings_save, presence_preview, the account_* commands and
 // forwarding_test and passes every other command on to test-entry.ts's mock.
 
 export const CLIENT_ID = '7e1c4b6a-2f3d-4d8e-9a5b-6c0d1e2f3a4b';
@@ -92,6 +92,8 @@ export function settingsView(overrides = {}) {
     builtin_profiles: builtinProfiles(),
     config_path: '/home/dana/.config/presently/config.toml',
     join_shortcut: { registered: 'Ctrl+Alt+J', error: null, wayland: false },
+    accounts: [{ name: 'default', upn: 'dana@contoso.com', signed_in: true }],
+    accounts_addable: true,
     ...overrides,
   };
 }
@@ -198,6 +200,25 @@ export function installSettingsMock(sc) {
       return copy(state.forwardingResult);
     },
     forwarding_secret_save() {
+      return null;
+    },
+    // Accounts: the list lives in the view; signing in completes at once here.
+    account_add(args) {
+      state.view.accounts.push({ name: args.name, upn: `${args.name}@fabrikam.com`, signed_in: true });
+      return { url: 'http://127.0.0.1:1/authorize', browser_opened: true };
+    },
+    account_sign_in(args) {
+      const a = state.view.accounts.find((x) => x.name === args.name);
+      if (a) a.signed_in = true;
+      return { url: 'http://127.0.0.1:1/authorize', browser_opened: true };
+    },
+    account_sign_out(args) {
+      const a = state.view.accounts.find((x) => x.name === args.name);
+      if (a) a.signed_in = false;
+      return null;
+    },
+    account_remove(args) {
+      state.view.accounts = state.view.accounts.filter((x) => x.name !== args.name);
       return null;
     },
   };

@@ -76,13 +76,14 @@ test('every section renders from the settings view, every control labelled', asy
     assert.equal(await settings.getByRole('heading', { level: 2 }).textContent(), 'Settings');
     assert.deepEqual(await texts(settings.getByRole('heading', { level: 3 })), [
       'Account',
+      'Accounts',
       'Calendars to sync',
       'Presence automation',
       'Call forwarding',
       'General',
     ]);
-    for (const name of ['Account', 'Calendars to sync', 'Presence automation', 'Call forwarding', 'General']) {
-      assert.equal(await page.getByRole('region', { name }).count(), 1, `${name} is a labelled region`);
+    for (const name of ['Account', 'Accounts', 'Calendars to sync', 'Presence automation', 'Call forwarding', 'General']) {
+      assert.equal(await page.getByRole('region', { name, exact: true }).count(), 1, `${name} is a labelled region`);
     }
     // The agenda and its filter bar are out of the way.
     assert.equal(await page.getByTestId('filter-bar').isVisible(), false);
@@ -570,6 +571,7 @@ test('language: choosing Deutsch and saving re-renders the whole UI in German at
     assert.equal((await settingsCalls(page, 'settings_save'))[0].args.config.app.language, 'de');
     assert.deepEqual(await texts(page.getByTestId('settings').getByRole('heading', { level: 3 })), [
       'Konto',
+      'Konten',
       'Zu synchronisierende Kalender',
       'Präsenz-Automatik',
       'Anrufweiterleitung',
@@ -685,6 +687,59 @@ test('account: Sign out and Sign in again', async () => {
     await page.waitForFunction(() => document.querySelector('[data-testid="account-note"]').textContent.includes('browser'));
     assert.equal((await calls(page, 'sign_in')).length, 1);
     assert.equal(await page.getByTestId('account-note').textContent(), 'Continue in your browser to finish signing in.');
+  });
+});
+
+test('accounts: listed with their users; Add account checks the name, then signs it in; Sign out and Remove a named one', async () => {
+  await withSettingsApp({}, async ({ page }) => {
+    const list = page.getByTestId('account-list');
+    assert.equal(await page.getByRole('heading', { level: 3, name: 'Accounts' }).count(), 1);
+    assert.deepEqual(await list.getByTestId('account-entry').evaluateAll((els) => els.map((e) => e.dataset.account)), ['default']);
+    // The default account is signed in and out in the Account section: no buttons here.
+    assert.equal(await list.getByRole('button').count(), 0);
+
+    // A name the engine would refuse never reaches Rust; the field says why.
+    const name = page.getByLabel('Account name');
+    await name.fill('Customer A');
+    await page.getByRole('button', { name: 'Add account' }).click();
+    await page.getByTestId('account-name-error').waitFor();
+    assert.equal(await page.getByTestId('account-name-error').textContent(), 'Use 1 to 32 lowercase letters, digits and dashes, not starting with a dash.');
+    assert.equal(await page.getByLabel('Account name').getAttribute('aria-invalid'), 'true');
+    assert.equal((await settingsCalls(page, 'account_add')).length, 0);
+
+    // Keyboard: type a valid name and press Enter.
+    await page.getByLabel('Account name').fill('customer-a');
+    await page.getByLabel('Account name').press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="account-entry"]').length === 2);
+    assert.deepEqual((await settingsCalls(page, 'account_add')).map((c) => c.args), [{ name: 'customer-a' }]);
+    assert.equal(await page.getByTestId('accounts-note').textContent(), 'Continue in your browser to finish signing in.');
+    const customer = list.locator('[data-account="customer-a"]');
+    assert.equal(await customer.getByTestId('account-state').textContent(), 'Signed in');
+    assert.match(await customer.textContent(), /customer-a@fabrikam\.com/);
+
+    // Sign out, then Remove (offered once signed out).
+    assert.equal(await customer.getByTestId('account-remove').count(), 0);
+    await page.getByRole('button', { name: 'Sign out: customer-a' }).click();
+    await customer.getByTestId('account-remove').waitFor();
+    assert.equal(await customer.getByTestId('account-state').textContent(), 'Not signed in');
+    assert.equal(await page.getByTestId('accounts-note').textContent(), 'Account customer-a signed out.');
+    await audit(page, 'the Accounts section with a signed-out account');
+    await page.getByRole('button', { name: 'Remove: customer-a' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="account-entry"]').length === 1);
+    assert.deepEqual((await settingsCalls(page, 'account_remove')).map((c) => c.args), [{ name: 'customer-a' }]);
+    assert.equal(await page.getByTestId('accounts-note').textContent(), 'Account customer-a removed.');
+
+    // A sign-in that ends in Rust (accounts-changed) lists the accounts again.
+    const gets = (await settingsCalls(page, 'settings_get')).length;
+    await page.evaluate(() => window.__presently.emit('accounts-changed', 'customer-a'));
+    await waitForCalls(page, 'settings_get', gets + 1);
+  });
+  // German, and demo mode offers no Add account.
+  await withSettingsApp({ locale: 'de-DE', settings: { view: settingsView({ accounts_addable: false }) } }, async ({ page }) => {
+    assert.equal(await page.getByRole('heading', { level: 3, name: 'Konten' }).count(), 1);
+    assert.equal(await page.getByTestId('accounts-demo').textContent(), 'Im Demo-Modus können keine Konten hinzugefügt werden.');
+    assert.equal(await page.getByTestId('account-add').count(), 0);
+    assert.match(await page.getByTestId('account-entry').textContent(), /default \(Standardkonto\)/);
   });
 });
 

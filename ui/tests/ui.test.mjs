@@ -255,6 +255,36 @@ test("Don't switch for this one: the detail pane skips the appointment, the agen
   });
 });
 
+test('two or more accounts: each appointment names its account, in the row and the detail pane; one account shows none', async () => {
+  // One account: the agenda as it always was.
+  await withApp({}, async ({ page }) => {
+    assert.equal(await page.getByTestId('item-account').count(), 0);
+  });
+  // Merged across accounts: the engine puts the account on every item.
+  const merged = agenda();
+  for (const day of merged.days) {
+    for (const it of day.items) it.account = it.id === 'vendor-demo' ? 'customer' : 'default';
+  }
+  await withApp({ scenario: { agenda: merged, status: status() } }, async ({ page }) => {
+    const row = page.locator('[data-testid="item"][data-id="vendor-demo"]');
+    assert.equal((await row.getByTestId('item-account').textContent()).trim(), 'Account: customer');
+    assert.equal(
+      (await page.locator('[data-testid="item"][data-id="weekly-sync"]').getByTestId('item-account').textContent()).trim(),
+      'Account: default',
+    );
+    await page.locator('[data-testid="item"][data-id="weekly-sync"] .item-main').click();
+    const pane = page.getByTestId('detail');
+    assert.equal(await pane.getByTestId('detail-account').textContent(), 'default');
+    await pane.getByTestId('join').click();
+    // Join names the appointment; Rust finds its account by the id.
+    assert.deepEqual(await calls(page, 'join_meeting'), [{ cmd: 'join_meeting', args: { id: 'weekly-sync' } }]);
+  });
+  await withApp({ locale: 'de-DE', scenario: { agenda: merged, status: status() } }, async ({ page }) => {
+    const row = page.locator('[data-testid="item"][data-id="vendor-demo"]');
+    assert.equal((await row.getByTestId('item-account').textContent()).trim(), 'Konto: customer');
+  });
+});
+
 test('error state shows the message and Retry re-invokes agenda', async () => {
   const scenario = {
     ...defaultScenario(),

@@ -13,7 +13,7 @@ use presently_desktop::settings::Provisioning;
 use presently_desktop::shortcut::{join_next, JoinNext};
 use presently_desktop::sync::RoundEnd;
 use presently_desktop::tray::{self, TrayAction, TrayMenu};
-use presently_engine::paths::Paths;
+use presently_engine::paths::{Paths, DEFAULT_ACCOUNT};
 use presently_engine::reminders::Reminder;
 use presently_engine::{Engine, EngineSetup, OpenKind, SystemClock};
 use std::process::ExitCode;
@@ -145,6 +145,14 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
     }
     // Shared with the tray's privacy toggle, which saves the user's settings.
     let provisioning = Arc::new(Mutex::new(provisioning));
+    // The named accounts run beside the default one: each syncs and automates presence
+    // with its own settings, and the tray's next meeting is taken from all of them. An
+    // account added in the window app is here from the host's next start (the window app
+    // takes the work over while it is open).
+    let named = presently_desktop::accounts::open_all_named(&paths, engine.clock());
+    let mut accounts = vec![(DEFAULT_ACCOUNT.to_owned(), engine.clone())];
+    accounts.extend(named.into_iter().map(|n| (n.name, Arc::new(n.engine))));
+    let accounts: Accounts = Arc::from(accounts);
 
     let socket = handoff::socket_path(&paths.data_dir);
     // Ours now that we hold the lock: a file left by a host that crashed goes. Requests are
@@ -163,7 +171,7 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
     let (actions, mut action_rx) = unbounded_channel::<TrayAction>();
     let (opens, mut open_rx) = unbounded_channel::<Invoked>();
 
-    let model = current_model(&engine, &provisioning);
+    let model = current_model(&accounts, &provisioning);
     let tray = HostTray {
         model: model.clone(),
         actions,
@@ -187,10 +195,14 @@ async fn run(paths: Paths, lock: OwnerLock) -> ExitCode {
         }
     };
     let background = Background::new(engine.clone());
+    for (name, named) in accounts.iter().skip(1) {
+        background.add_account(name, named.clone());
+    }
     background.start(
         &tokio::runtime::Handle::current(),
         Arc::new(HostIntegration {
             engine: engine.clone(),
+            accounts: accounts.clone(),
             provisioning: provisioning.clone(),
             tray: tray.clone(),
             shown: tokio::sync::Mutex::new(model),
@@ -275,13 +287,15 @@ async fn serve(
                 }
             }
             Some(invoked) = channels.opens.recv() => match invoked {
-                Invoked::Open(id, kind) => open_link(engine, &id, kind),
+                Invoked::Open(id, kind) => {
+                    open_link(&background.engine_with_appointment(&id), &id, kind)
+                }
                 Invoked::RestoreNow(id) => {
                     presently_desktop::presence::restore_now(engine, &id);
                     background.tray_changed();
                 }
             },
-            Some(()) = channels.presses.recv() => join_next_meeting(engine),
+            Some(()) = channels.presses.recv() => join_next_meeting(background),
             Some(stream) = channels.handovers.recv() => return Exit::HandOver(stream),
             Some(()) = recv(&mut terminate) => return Exit::Quit,
             Some(()) = recv(&mut interrupt) => return Exit::Quit,
@@ -291,8 +305,10 @@ async fn serve(
 
 /// The join shortcut was pressed: join the meeting under way or starting within 10
 /// minutes, else open the window on the agenda (the window app decides the same way).
-fn join_next_meeting(engine: &Engine) {
-    let decision = match engine.agenda(None, Some(2)) {
+fn join_next_meeting(background: &Background) {
+    let engine = background.engine();
+    // The next meeting of any account signed in.
+    let decision = match background.agenda(None, Some(2)) {
         Ok(view) => join_next(&view, engine.now()),
         Err(e) => {
             tracing::warn!(error = %e, "join shortcut: no agenda");
@@ -301,7 +317,11 @@ fn join_next_meeting(engine: &Engine) {
     };
     tracing::info!(?decision, "join shortcut pressed");
     match decision {
-        JoinNext::Join(id) => open_link(engine, &id, OpenKind::Join),
+        JoinNext::Join(id) => open_link(
+            &background.engine_with_appointment(&id),
+            &id,
+            OpenKind::Join,
+        ),
         JoinNext::ShowAgenda => open_window(&[]),
     }
 }
@@ -360,8 +380,16 @@ async fn act(
         TrayAction::OpenWindow | TrayAction::SignIn => open_window(&[]),
         TrayAction::Settings => open_window(&["--settings"]),
         TrayAction::SyncNow => background.sync_now(),
-        TrayAction::OpenItem(id) => open_link(engine, &id, OpenKind::Outlook),
-        TrayAction::JoinItem(id) => open_link(engine, &id, OpenKind::Join),
+        TrayAction::OpenItem(id) => open_link(
+            &background.engine_with_appointment(&id),
+            &id,
+            OpenKind::Outlook,
+        ),
+        TrayAction::JoinItem(id) => open_link(
+            &background.engine_with_appointment(&id),
+            &id,
+            OpenKind::Join,
+        ),
         TrayAction::PausePresenceHour
         | TrayAction::PausePresenceUntilTomorrow
         | TrayAction::ResumePresence => {
@@ -423,6 +451,9 @@ async fn act(
     None
 }
 
+/// Every account the host runs, the default one first.
+type Accounts = Arc<[(String, Arc<Engine>)]>;
+
 /// The provisioning, also after a panic elsewhere held its lock (it is only read and
 /// replaced whole).
 fn lock(provisioning: &Mutex<Provisioning>) -> std::sync::MutexGuard<'_, Provisioning> {
@@ -431,14 +462,23 @@ fn lock(provisioning: &Mutex<Provisioning>) -> std::sync::MutexGuard<'_, Provisi
 
 /// The tray's model: the status (with a broken policy or settings file on top) and what
 /// comes next.
-fn current_model(engine: &Engine, provisioning: &Mutex<Provisioning>) -> TrayMenu {
+fn current_model(accounts: &Accounts, provisioning: &Mutex<Provisioning>) -> TrayMenu {
+    let engine = &accounts[0].1;
     match engine.status() {
         Ok(status) => {
             let (status, locked) = {
                 let p = lock(provisioning);
                 (p.overlay_status(status), p.privacy_locked())
             };
-            tray::for_engine(engine, &status, locked)
+            // The next meeting of any account signed in.
+            let agenda = presently_desktop::accounts::merged_agenda(
+                accounts,
+                engine.config().display_timezone(),
+                None,
+                None,
+            )
+            .ok();
+            tray::for_agenda(engine, agenda, &status, locked)
         }
         Err(e) => tray::cannot_open(&e.to_string(), engine.config().app.language.resolve()),
     }
@@ -448,6 +488,8 @@ fn current_model(engine: &Engine, provisioning: &Mutex<Provisioning>) -> TrayMen
 /// freedesktop notifications over D-Bus.
 struct HostIntegration {
     engine: Arc<Engine>,
+    /// Every account, the default one first (the tray merges their agendas).
+    accounts: Accounts,
     provisioning: Arc<Mutex<Provisioning>>,
     tray: Option<ksni::Handle<HostTray>>,
     /// What the tray shows, so an unchanged model is not sent again.
@@ -500,7 +542,7 @@ impl Integration for HostIntegration {
     fn refresh_tray(&self) -> Shown<'_> {
         Box::pin(async move {
             let Some(handle) = &self.tray else { return };
-            let model = current_model(&self.engine, &self.provisioning);
+            let model = current_model(&self.accounts, &self.provisioning);
             let mut shown = self.shown.lock().await;
             if model != *shown {
                 *shown = model.clone();

@@ -36,4 +36,10 @@ presence: string | null,
  * The user said presence automation should not switch for it ("don't switch for this
  * one": the occurrence or its series).
  */
-skipped: boolean, };
+skipped: boolean, 
+/**
+ * The account the appointment is in, only in an agenda merged across accounts
+ * ([`merge`]); one account's agenda leaves it out, so nothing changes for a user with
+ * one account.
+ */
+account?: string, };
