@@ -5,7 +5,9 @@
 # gnome-keyring (the sign-in keeps its refresh token there):
 #   - demo mode (test-artifacts/app-agenda.png),
 #   - a first launch that signs in to the Microsoft 365 emulator
-#     (test-artifacts/app-sign-in.png, test-artifacts/app-first-launch.png),
+#     (test-artifacts/app-sign-in.png, test-artifacts/app-first-launch.png), then adds a
+#     second account in Settings → Accounts and sees the merged agenda name both
+#     (test-artifacts/app-accounts.png, test-artifacts/app-two-accounts.png),
 #   - accessibility (tests/e2e/tests/a11y.rs): GTK's HighContrast theme and 200 % text
 #     (GDK_DPI_SCALE=2) at 420 px: nothing cut off or overlapping, focus visible on every
 #     Tab stop, the window's name and the agenda's landmarks on AT-SPI (test-artifacts/app-a11y-hc-200.png).

@@ -744,6 +744,75 @@ async fn first_launch_signs_in(
         .unwrap_or_default();
     assert!(exec.ends_with(" --background"), "{text}");
     screenshot(client, artifacts, "app-settings.png").await;
+    if !provisioned {
+        two_accounts_in_the_window(client, artifacts).await;
+    }
+}
+
+/// Two accounts (issue 22): Settings → Accounts adds a named account, signed in through the
+/// same browser flow as the first sign-in (here to the same emulator mailbox, with the
+/// default account's settings copied); the agenda then merges both, each appointment
+/// naming its account.
+async fn two_accounts_in_the_window(client: &Client, artifacts: &Path) {
+    let shot = "app-accounts-timeout.png";
+    wait_for(
+        client,
+        r#"[data-testid="account-name"]"#,
+        1,
+        RENDER_TIMEOUT,
+        artifacts,
+        shot,
+    )
+    .await;
+    client
+        .find(Locator::Css(r#"[data-testid="account-name"]"#))
+        .await
+        .expect("the account name field")
+        .send_keys("customer")
+        .await
+        .expect("type the account name");
+    click(client, "account-add").await;
+    // Signed in (the list shows Sign out for it once `accounts-changed` arrived).
+    wait_for(
+        client,
+        r#"[data-account="customer"] [data-testid="account-sign-out"]"#,
+        1,
+        RENDER_TIMEOUT,
+        artifacts,
+        shot,
+    )
+    .await;
+    screenshot(client, artifacts, "app-accounts.png").await;
+    click(client, "settings-back").await;
+    // The named account syncs into its own store; the agenda names both accounts.
+    let deadline = Instant::now() + RENDER_TIMEOUT;
+    loop {
+        let names = client
+            .execute(
+                "return [...document.querySelectorAll('[data-testid=\"item-account\"] .truncate')].map(e => e.textContent)",
+                vec![],
+            )
+            .await
+            .expect("read the account labels");
+        let names: Vec<String> = names
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if names.iter().any(|n| n == "customer") && names.iter().any(|n| n == "default") {
+            println!("two accounts: {} appointments labelled", names.len());
+            break;
+        }
+        if Instant::now() >= deadline {
+            screenshot(client, artifacts, shot).await;
+            panic!("the agenda did not name both accounts: {names:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    screenshot(client, artifacts, "app-two-accounts.png").await;
 }
 
 /// The program names of the processes using `data_dir` (the app, WebKit's, the tray host).
