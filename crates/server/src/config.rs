@@ -73,7 +73,7 @@ impl Default for ForwardingSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebexSection {
-    #[serde(default = "default_webex_base")]
+    #[serde(default = "presently_engine::presence::forwarding::default_webex_base")]
     pub base_url: String,
     /// The token: a file (mode 0600) or an environment variable.
     pub token_file: Option<PathBuf>,
@@ -83,42 +83,25 @@ pub struct WebexSection {
     pub voicemail: String,
 }
 
-fn default_webex_base() -> String {
-    "https://webexapis.com/v1".into()
-}
-
 /// `[forwarding.ami]`: the Asterisk Manager Interface, with a manager account allowed to
 /// change the Asterisk database of every extension.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmiSection {
-    #[serde(default = "default_ami_host")]
+    #[serde(default = "presently_engine::presence::forwarding::default_ami_host")]
     pub host: String,
-    #[serde(default = "default_ami_port")]
+    #[serde(default = "presently_engine::presence::forwarding::default_ami_port")]
     pub port: u16,
     pub username: String,
     /// The manager's secret: a file (mode 0600) or an environment variable.
     pub secret_file: Option<PathBuf>,
     pub secret_env: Option<String>,
     /// The target meaning voicemail (`{extension}` allowed).
-    #[serde(default = "default_ami_voicemail")]
+    #[serde(default = "presently_engine::presence::forwarding::default_ami_voicemail")]
     pub voicemail: String,
     /// `CF` unconditional (the default), `CFB` busy, `CFU` unavailable.
-    #[serde(default = "default_ami_family")]
+    #[serde(default = "presently_engine::presence::forwarding::default_ami_family")]
     pub family: String,
-}
-
-fn default_ami_host() -> String {
-    "127.0.0.1".into()
-}
-fn default_ami_port() -> u16 {
-    5038
-}
-fn default_ami_voicemail() -> String {
-    "vmu{extension}".into()
-}
-fn default_ami_family() -> String {
-    "CF".into()
 }
 
 impl ForwardingSection {

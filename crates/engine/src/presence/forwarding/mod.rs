@@ -143,7 +143,8 @@ impl Default for ForwardingConfig {
     }
 }
 
-fn default_webex_base() -> String {
+/// The Webex Calling API's base URL, unless configured (also server mode's default).
+pub fn default_webex_base() -> String {
     "https://webexapis.com/v1".into()
 }
 
@@ -161,16 +162,17 @@ pub struct WebexConfig {
     pub voicemail: String,
 }
 
-fn default_ami_host() -> String {
+// The AMI defaults, shared with server mode's `[forwarding]`.
+pub fn default_ami_host() -> String {
     "127.0.0.1".into()
 }
-fn default_ami_port() -> u16 {
+pub fn default_ami_port() -> u16 {
     5038
 }
-fn default_ami_voicemail() -> String {
+pub fn default_ami_voicemail() -> String {
     "vmu{extension}".into()
 }
-fn default_ami_family() -> String {
+pub fn default_ami_family() -> String {
     "CF".into()
 }
 
