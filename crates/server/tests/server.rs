@@ -26,6 +26,22 @@ fn event(subject: &str) -> serde_json::Value {
     })
 }
 
+/// A migrated store holding the fixture's users, and the app's token source: what a test
+/// that builds its own `SyncContext` starts from.
+async fn store_and_tokens(
+    f: &Fixture,
+) -> (Arc<Store>, Arc<presently_server::auth::AppTokenSource>) {
+    let store = Arc::new(
+        Store::connect(&f.pg.url, None, system_clock())
+            .await
+            .unwrap(),
+    );
+    store.migrate().await.unwrap();
+    store.set_users(&f.users).await.unwrap();
+    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
+    (store, tokens)
+}
+
 #[tokio::test]
 async fn migrations_are_versioned_and_applied_once() {
     let pg = Postgres::start();
@@ -558,14 +574,7 @@ async fn a_pass_longer_than_the_lease_keeps_its_leases() {
     use presently_server::sync::SyncContext;
     use presently_server::worker::{Worker, WorkerOptions};
     let f = Fixture::new(&["Calendars.Read"], 1).await;
-    let store = Arc::new(
-        Store::connect(&f.pg.url, None, system_clock())
-            .await
-            .unwrap(),
-    );
-    store.migrate().await.unwrap();
-    store.set_users(&f.users).await.unwrap();
-    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
+    let (store, tokens) = store_and_tokens(&f).await;
     tokens.token().await.unwrap();
     let mut ctx = SyncContext::new(store.clone(), tokens, &f.emu.base_url(), system_clock());
     ctx.page_size = 2;
@@ -674,14 +683,7 @@ async fn requests_across_mailboxes_stay_within_the_tenant_share() {
     use presently_server::sync::SyncContext;
     use presently_server::worker::{Worker, WorkerOptions};
     let f = Fixture::new(&["Calendars.Read"], 8).await;
-    let store = Arc::new(
-        Store::connect(&f.pg.url, None, system_clock())
-            .await
-            .unwrap(),
-    );
-    store.migrate().await.unwrap();
-    store.set_users(&f.users).await.unwrap();
-    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
+    let (store, tokens) = store_and_tokens(&f).await;
     let make = |limit: usize, id: &str| {
         let mut ctx = SyncContext::new(
             store.clone(),
@@ -733,14 +735,7 @@ async fn the_workers_share_one_tenant_request_budget() {
     use presently_server::sync::SyncContext;
     use presently_server::worker::{Worker, WorkerOptions};
     let f = Fixture::new(&["Calendars.Read"], 8).await;
-    let store = Arc::new(
-        Store::connect(&f.pg.url, None, system_clock())
-            .await
-            .unwrap(),
-    );
-    store.migrate().await.unwrap();
-    store.set_users(&f.users).await.unwrap();
-    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
+    let (store, tokens) = store_and_tokens(&f).await;
     let make = |id: &str| {
         let mut ctx = SyncContext::new(
             store.clone(),
@@ -846,14 +841,7 @@ async fn a_new_worker_gets_its_share_and_a_leaving_one_gives_it_back() {
 async fn a_round_failing_at_any_page_resumes_to_the_same_data() {
     use presently_server::sync::SyncContext;
     let f = Fixture::new(&["Calendars.Read"], 5).await;
-    let store = Arc::new(
-        Store::connect(&f.pg.url, None, system_clock())
-            .await
-            .unwrap(),
-    );
-    store.migrate().await.unwrap();
-    store.set_users(&f.users).await.unwrap();
-    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
+    let (store, tokens) = store_and_tokens(&f).await;
     let mut ctx = SyncContext::new(store.clone(), tokens, &f.emu.base_url(), system_clock());
     ctx.page_size = 10;
     let leases = store
@@ -1021,14 +1009,7 @@ async fn the_polls_of_mailboxes_due_together_go_out_in_a_few_batches() {
     use presently_server::worker::{Worker, WorkerOptions};
     use std::sync::atomic::Ordering::Relaxed;
     let f = Fixture::new(&["Calendars.Read"], 30).await;
-    let store = Arc::new(
-        Store::connect(&f.pg.url, None, system_clock())
-            .await
-            .unwrap(),
-    );
-    store.migrate().await.unwrap();
-    store.set_users(&f.users).await.unwrap();
-    let tokens = Arc::new(token_source(&f.emu, &f.cert, system_clock()).unwrap());
+    let (store, tokens) = store_and_tokens(&f).await;
     let batcher = Batcher::start(
         &f.emu.base_url(),
         system_clock(),
