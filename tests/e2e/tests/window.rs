@@ -621,10 +621,10 @@ async fn first_launch_signs_in(
         "app-first-launch-timeout.png",
     )
     .await;
-    // The first sync fills the agenda in steps (the next two weeks first, then the rest,
-    // each step re-rendered): the stand-up must show within the render time. Once a CI run
-    // read a single subject right after 18 items were counted; what was read on the way is
-    // printed, so a flicker shows in the log rather than as a failure of its own.
+    // The first sync fills the agenda in steps (the next two weeks first, then the rest),
+    // each re-rendered: elements found just before a re-render are stale, and `texts` skips
+    // them (a CI run read one subject of 18 that way). So the subjects are read until the
+    // stand-up shows, within the render time; what was read on the way is printed.
     let started = std::time::Instant::now();
     let mut seen: Vec<Vec<String>> = Vec::new();
     let subjects = loop {
