@@ -505,6 +505,12 @@ async fn a_presence_step_waiting_inside_its_transaction_does_not_hang_the_worker
     })
     .await;
     let limit = std::time::Duration::from_secs(30);
+    // Presence's first pass reads the user's time zone and stores it in the mailbox row:
+    // taken before that, the row lock would hold that write instead of the save.
+    wait_for(limit, "the user's time zone read", || async {
+        store.time_zone(&s.user).await.unwrap().1.is_some()
+    })
+    .await;
 
     // Another transaction holds the mailbox row; the meeting begins, and presence's first
     // save waits for the row.
