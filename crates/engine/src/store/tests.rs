@@ -1060,3 +1060,23 @@ fn presence_skips_go_with_their_appointments() {
     assert!(!removed);
     assert_eq!(store.presence_history(10).unwrap().len(), 2);
 }
+
+#[test]
+fn the_agenda_reads_each_kind_through_its_own_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with_primary(&dir);
+    let plan: Vec<String> = store
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", overlapping_sql()))
+        .unwrap()
+        .query_map(params![1, 0, "2026-11-30", "2026-11-20"], |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("appointments_timed_by_start"), "{plan}");
+    assert!(plan.contains("appointments_all_day_by_date"), "{plan}");
+    assert!(!plan.contains("SCAN appointments"), "{plan}");
+}
