@@ -1023,15 +1023,13 @@ impl Store {
     }
 
     pub fn appointment(&self, id: &str) -> Result<Option<Appointment>, Error> {
+        // Cached: the tray and the agenda's actions look appointments up one by one.
         Ok(self
             .conn
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM appointments WHERE id_key = ?1 AND id = ?2 LIMIT 1"
-                ),
-                params![id_key(id), id],
-                row_to_appointment,
-            )
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM appointments WHERE id_key = ?1 AND id = ?2 LIMIT 1"
+            ))?
+            .query_row(params![id_key(id), id], row_to_appointment)
             .optional()?)
     }
 
