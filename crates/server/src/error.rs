@@ -40,6 +40,10 @@ pub enum ServerError {
         provider: &'static str,
         error: presently_engine::presence::forwarding::ForwardingError,
     },
+    /// `check`: Graph's validation handshake sent through `[notifications] public_url` did
+    /// not come back from a presently-server webhook.
+    #[error("the notification URL {url} does not reach a presently-server webhook: {detail} (Graph sends this validation request when a subscription is made, and gives up after 10 s)")]
+    WebhookUnreachable { url: String, detail: String },
     #[error("presence automation stopped: {0}; the leases were released for the other workers")]
     PresenceStopped(String),
     #[error(transparent)]
@@ -66,6 +70,7 @@ impl ServerError {
             ServerError::Fenced { .. } => "fenced",
             ServerError::Sync { .. } => "sync_failed",
             ServerError::Forwarding { .. } => "forwarding_unusable",
+            ServerError::WebhookUnreachable { .. } => "webhook_unreachable",
             ServerError::PresenceStopped(_) => "presence_stopped",
             ServerError::Engine(e) => e.code().as_str(),
         }

@@ -52,7 +52,8 @@ enum Command {
         limit: i64,
     },
     /// Check the configuration: read it, read the key or secret, get a token, read the
-    /// groups and the first user's calendar, reach the database and apply its migrations.
+    /// groups and the first user's calendar, reach the database and apply its migrations,
+    /// and (with [notifications]) send Graph's validation handshake through the public URL.
     Check,
 }
 
@@ -82,7 +83,15 @@ async fn main() -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("presently-server: {e:#}");
+            // The error's code (`webhook_unreachable`, `permission_missing`, …), when it
+            // has one: what the documentation and the logs name.
+            match e
+                .chain()
+                .find_map(|c| c.downcast_ref::<presently_server::ServerError>())
+            {
+                Some(server) => eprintln!("presently-server: {e:#} [{}]", server.code()),
+                None => eprintln!("presently-server: {e:#}"),
+            }
             std::process::ExitCode::FAILURE
         }
     }
@@ -399,6 +408,29 @@ async fn check(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(
         "not encrypted"
     };
     outln!("database: reachable ({tls}), schema version {version}");
+    // Change notifications: Graph's validation handshake through the public URL must come
+    // back from a presently-server webhook (the proxy forwards to [http] listen).
+    if let (Some(n), Some(listen)) = (&config.notifications, config.http.listen) {
+        let probed = presently_server::webhook::check_public_url(
+            &n.public_url,
+            &n.path,
+            listen,
+            Arc::new(store),
+        )
+        .await?;
+        let through = match probed {
+            presently_server::webhook::ProbedWebhook::OwnListener => {
+                format!("check served the webhook on {listen} itself: no serve runs here")
+            }
+            presently_server::webhook::ProbedWebhook::Running => {
+                format!("{listen} is in use: the running serve answered")
+            }
+        };
+        outln!(
+            "notifications: {} answers Graph's validation handshake ({through})",
+            n.public_url
+        );
+    }
     Ok(())
 }
 

@@ -564,3 +564,106 @@ async fn serve_with_notifications_configured() {
     let rounds_after = store.history(Some(user), 100).await.unwrap().len();
     assert_eq!(rounds_after, rounds_before + 1);
 }
+
+/// A loopback HTTP server that answers every request with `status` and `body`: something
+/// else than a presently-server webhook behind the public URL. Its URL.
+async fn other_server(status: u16, body: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let status = axum::http::StatusCode::from_u16(status).unwrap();
+    let app = axum::Router::new().fallback(move || async move { (status, body) });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/notifications")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `check` with `[notifications]` sends Graph's validation handshake through `public_url`:
+/// it passes with no serve running (it serves the webhook on `[http] listen` itself for
+/// the probe) and with a serve running (which answers), and fails with
+/// `webhook_unreachable`, naming the URL and what came back, when something else answers
+/// there or nothing does.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_sends_the_validation_handshake_through_the_public_url() {
+    let f = Fixture::new(&["Calendars.Read"], 1).await;
+    let config = f.dir.path().join("server.toml");
+    let port = free_port();
+    let write = |public_url: &str| {
+        let text = format!(
+            "{}\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n[notifications]\npublic_url = \"{public_url}\"\nsafety_poll_secs = 3600\n",
+            config_text(&f.pg.url, &f.emu, &f.cert, &f.users, "proc", 3)
+        );
+        std::fs::write(&config, text).unwrap();
+    };
+    let own = format!("http://127.0.0.1:{port}/notifications");
+
+    // No serve yet: check listens on [http] listen itself for the probe.
+    write(&own);
+    let (ok, out, err) = run_cli(&config, &["check"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!("notifications: {own} answers Graph's validation handshake (check served the webhook on 127.0.0.1:{port} itself")),
+        "{out}"
+    );
+    // And let the address go again: serve can start on it.
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+
+    // A serve running: the address is taken, and serve's webhook answers.
+    let _server = ServerProcess::serve(&config);
+    wait_for(Duration::from_secs(30), "serve listening", || async {
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_ok()
+    })
+    .await;
+    let (ok, out, err) = run_cli(&config, &["check"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "notifications: {own} answers Graph's validation handshake (127.0.0.1:{port} is in use: the running serve answered)"
+        )),
+        "{out}"
+    );
+    drop(_server);
+
+    // The public URL reaches something else: named, with what it answered.
+    let not_found = other_server(404, "no such page").await;
+    write(&not_found);
+    let (ok, out, err) = run_cli(&config, &["check"]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains(&format!(
+            "the notification URL {not_found} does not reach a presently-server webhook: it answered 404 Not Found (body: \"no such page\")"
+        )) && err.contains("[webhook_unreachable]"),
+        "{err}"
+    );
+    let wrong_body = other_server(200, "hello").await;
+    write(&wrong_body);
+    let (ok, out, err) = run_cli(&config, &["check"]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains(&wrong_body)
+            && err.contains("it answered 200 but not with the validation token (body: \"hello\")")
+            && err.contains("[webhook_unreachable]"),
+        "{err}"
+    );
+    // Nothing listens there.
+    let refused = format!("http://127.0.0.1:{}/notifications", free_port());
+    write(&refused);
+    let (ok, out, err) = run_cli(&config, &["check"]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains(&refused)
+            && err.contains("connection refused")
+            && err.contains("[webhook_unreachable]"),
+        "{err}"
+    );
+}
