@@ -74,12 +74,18 @@ pub struct BatchStats {
     pub retried: std::sync::atomic::AtomicU64,
 }
 
+/// A request budget the batches count against (the tenant's, `[sync] tenant_budget`): a
+/// batch in flight holds one permit per request it carries, since Graph counts each inner
+/// request against the tenant's and the mailbox's limits as if it were sent alone.
+type Budget = Arc<Mutex<Option<Arc<Semaphore>>>>;
+
 /// The handle calls are made through; the batches are sent by a task of their own, which
 /// ends once every handle is dropped and what was queued is answered.
 #[derive(Clone)]
 pub struct Batcher {
     tx: mpsc::UnboundedSender<Job>,
     pub stats: Arc<BatchStats>,
+    budget: Budget,
 }
 
 impl std::fmt::Debug for Batcher {
@@ -104,7 +110,9 @@ impl Batcher {
             .collect::<Result<Vec<_>, Error>>()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(BatchStats::default());
+        let budget: Budget = Arc::default();
         let shared = Arc::new(Shared {
+            budget: budget.clone(),
             clients: Mutex::new(clients),
             slots: Arc::new(Semaphore::new(slots)),
             tokens,
@@ -113,7 +121,16 @@ impl Batcher {
             stats: stats.clone(),
         });
         tokio::spawn(run(rx, shared));
-        Ok(Self { tx, stats })
+        Ok(Self { tx, stats, budget })
+    }
+
+    /// Counts the batches against `permits` from now on: a batch goes out once it holds a
+    /// permit for each request it carries (it carries fewer requests rather than wait for
+    /// more permits than are free: at least one, as many more as are free at once, up to
+    /// [`MAX_BATCH`]), and gives them back when it is answered. The permits are shared with
+    /// the requests sent alone (the sync's tenant budget).
+    pub fn count_against(&self, permits: Arc<Semaphore>) {
+        *self.budget.lock().unwrap_or_else(|e| e.into_inner()) = Some(permits);
     }
 
     /// Makes one call through a batch: `url` relative to the version root. The answer's
@@ -160,6 +177,7 @@ fn stopped() -> Error {
 }
 
 struct Shared {
+    budget: Budget,
     clients: Mutex<Vec<GraphClient>>,
     slots: Arc<Semaphore>,
     tokens: Arc<AppTokenSource>,
@@ -197,11 +215,47 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, shared: Arc<Shared>) {
         while let Ok(job) = rx.try_recv() {
             pending.push_back(job);
         }
+        // With a budget, one permit per request: the batch carries as many as it holds.
+        let budget = shared
+            .budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let (counted, limit) = match budget {
+            None => (None, MAX_BATCH),
+            Some(budget) => {
+                let wanted = pending
+                    .iter()
+                    .map(|j| j.user.as_str())
+                    .collect::<HashSet<_>>()
+                    .len()
+                    .clamp(1, MAX_BATCH);
+                let Ok(mut held) = budget.clone().acquire_owned().await else {
+                    break;
+                };
+                while held.num_permits() < wanted {
+                    match budget.clone().try_acquire_owned() {
+                        Ok(more) => held.merge(more),
+                        Err(_) => break,
+                    }
+                }
+                let limit = held.num_permits();
+                if limit < wanted {
+                    tracing::debug!(
+                        wanted,
+                        limit,
+                        purpose = shared.options.purpose,
+                        "the tenant budget holds this batch to fewer requests"
+                    );
+                }
+                (Some(held), limit)
+            }
+        };
         let mut batch = Vec::new();
         let mut users = HashSet::new();
         let mut rest = VecDeque::new();
         for job in pending.drain(..) {
-            if batch.len() < MAX_BATCH && users.insert(job.user.clone()) {
+            if batch.len() < limit && users.insert(job.user.clone()) {
                 batch.push(job);
             } else {
                 rest.push_back(job);
@@ -211,6 +265,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, shared: Arc<Shared>) {
         let shared = shared.clone();
         tokio::spawn(async move {
             send(&shared, batch).await;
+            drop(counted);
             drop(permit);
         });
     }

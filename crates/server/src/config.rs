@@ -361,12 +361,15 @@ pub struct SyncConfig {
     #[serde(default = "default_sync_batch")]
     pub batch: bool,
     /// `$batch` requests of polls in flight at once per worker (beside
-    /// `tenant_concurrent_requests`, which counts requests sent alone).
+    /// `tenant_concurrent_requests`, which counts requests sent alone; within
+    /// `tenant_budget`, which counts each request a batch carries).
     #[serde(default = "default_sync_batches")]
     pub concurrent_batches: usize,
     /// Graph requests in flight at once from all workers together: each worker's limit is
     /// this divided by the live workers (rounded up), renewed at every lease pass; it
-    /// replaces `tenant_concurrent_requests` when set.
+    /// replaces `tenant_concurrent_requests` when set. A `$batch` of polls holds one
+    /// permit per request it carries while it is in flight (Graph counts each inner
+    /// request against the tenant's limits).
     pub tenant_budget: Option<usize>,
 }
 

@@ -268,8 +268,13 @@ impl SyncContext {
         }
     }
 
-    /// Delta polls go out batched through `batcher` (see [`SyncContext::batcher`]).
+    /// Delta polls go out batched through `batcher` (see [`SyncContext::batcher`]). With a
+    /// tenant budget ([`SyncContext::with_tenant_budget`], in either order), each request a
+    /// batch carries counts against it as one sent alone would.
     pub fn with_batcher(mut self, batcher: crate::batching::Batcher) -> Self {
+        if self.tenant_budget.is_some() {
+            batcher.count_against(self.tenant_permits.clone());
+        }
         self.batcher = Some(Arc::new(batcher));
         self
     }
@@ -284,6 +289,9 @@ impl SyncContext {
         let n = n.max(1);
         self.tenant_permits = Arc::new(tokio::sync::Semaphore::new(n));
         self.tenant_share = Mutex::new(n);
+        if let (Some(_), Some(batcher)) = (self.tenant_budget, &self.batcher) {
+            batcher.count_against(self.tenant_permits.clone());
+        }
         self
     }
 
@@ -294,6 +302,9 @@ impl SyncContext {
     pub fn with_tenant_budget(self, budget: usize) -> Self {
         let mut ctx = self.with_tenant_limit(budget);
         ctx.tenant_budget = Some(budget.max(1));
+        if let Some(batcher) = &ctx.batcher {
+            batcher.count_against(ctx.tenant_permits.clone());
+        }
         ctx
     }
 

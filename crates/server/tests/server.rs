@@ -784,6 +784,83 @@ async fn the_workers_share_one_tenant_request_budget() {
     assert_eq!(ctx_a.tenant_share(), 4);
 }
 
+/// `[sync] tenant_budget` covers batched polls: a `$batch` holds one of the budget's
+/// permits for each request it carries (Graph counts each inner request against the
+/// tenant's limits), so two workers polling their mailboxes in batches stay within the
+/// budget, counted in requests, not batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_polls_count_against_the_tenant_budget_request_by_request() {
+    use presently_server::batching::{BatchOptions, Batcher};
+    use presently_server::sync::SyncContext;
+    use presently_server::worker::{Worker, WorkerOptions};
+    use std::sync::atomic::Ordering::Relaxed;
+    let f = Fixture::new(&["Calendars.Read"], 16).await;
+    let (store, tokens) = store_and_tokens(&f).await;
+    let make = |id: &str| {
+        let batcher = Batcher::start(
+            &f.emu.base_url(),
+            system_clock(),
+            tokens.clone(),
+            BatchOptions {
+                purpose: "delta poll",
+                concurrent_batches: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut ctx = SyncContext::new(
+            store.clone(),
+            tokens.clone(),
+            &f.emu.base_url(),
+            system_clock(),
+        )
+        .with_tenant_budget(4)
+        .with_batcher(batcher);
+        ctx.page_size = 10;
+        let ctx = Arc::new(ctx);
+        let worker = Worker::new(
+            ctx.clone(),
+            WorkerOptions {
+                worker_id: id.into(),
+                lease_for: chrono::Duration::seconds(60),
+                max_mailboxes: 100,
+                interval: chrono::Duration::seconds(60),
+                // As serve runs batched polls: 20 x concurrent_batches rounds at once.
+                concurrent_mailboxes: 40,
+            },
+        );
+        (worker, ctx)
+    };
+    let (mut a, ctx_a) = make("a");
+    a.maintain_leases().await.unwrap();
+    let (mut b, ctx_b) = make("b");
+    b.maintain_leases().await.unwrap();
+    a.maintain_leases().await.unwrap();
+    b.maintain_leases().await.unwrap();
+    assert_eq!((ctx_a.tenant_share(), ctx_b.tenant_share()), (2, 2));
+    assert_eq!((a.held().len(), b.held().len()), (8, 8));
+    // The first rounds are full ones, read alone.
+    let (ra, rb) = tokio::join!(a.sync_due(true), b.sync_due(true));
+    assert!(ra.iter().chain(rb.iter()).all(|r| r.is_ok()));
+    assert_eq!(f.control.batch_requests(), (0, 0));
+
+    // The next ones are polls of the delta links, batched: 16 requests in all, each
+    // waiting 100 ms at Graph, never more than the budget of 4 in flight.
+    f.control
+        .set_latency(presently_emulator::Latency::per_request_ms(100));
+    f.control.reset_max_concurrency();
+    let (ra, rb) = tokio::join!(a.sync_due(true), b.sync_due(true));
+    assert!(ra.iter().chain(rb.iter()).all(|r| r.is_ok()));
+    let batched = |ctx: &SyncContext| ctx.batcher().unwrap().stats.requests.load(Relaxed);
+    assert_eq!(batched(&ctx_a) + batched(&ctx_b), 16, "every poll batched");
+    assert_eq!(f.control.batch_requests().1, 16);
+    let max = f.control.max_concurrent_graph_requests();
+    assert!(
+        (2..=4).contains(&max),
+        "two workers, a budget of 4 requests in flight, batched: {max}"
+    );
+}
+
 #[tokio::test]
 async fn a_new_worker_gets_its_share_and_a_leaving_one_gives_it_back() {
     let f = Fixture::new(&["Calendars.Read"], 6).await;
