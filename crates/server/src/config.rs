@@ -294,10 +294,22 @@ pub struct DatabaseConfig {
     /// at once run side by side on them.
     #[serde(default = "default_connections")]
     pub connections: usize,
+    /// Of `connections`, how many are kept for presence automation: sync rounds, lease
+    /// passes and the webhook hold at most the others at once, so a presence switch never
+    /// waits behind them. Default: 1 (none with a single connection).
+    pub reserved_for_presence: Option<usize>,
 }
 
 fn default_connections() -> usize {
     4
+}
+
+impl DatabaseConfig {
+    /// [`DatabaseConfig::reserved_for_presence`] in force.
+    pub fn reserved_for_presence(&self) -> usize {
+        self.reserved_for_presence
+            .unwrap_or(if self.connections >= 2 { 1 } else { 0 })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -506,6 +518,14 @@ impl ServerConfig {
         if config.leases.lease_secs < 2 {
             return Err(invalid("leases.lease_secs must be at least 2".into()));
         }
+        if let Some(reserved) = config.database.reserved_for_presence {
+            if reserved >= config.database.connections.max(1) {
+                return Err(invalid(format!(
+                    "database.reserved_for_presence ({reserved}) must be less than database.connections ({}): sync needs at least one",
+                    config.database.connections
+                )));
+            }
+        }
         if config.sync.tenant_budget == Some(0) {
             return Err(invalid("sync.tenant_budget must be at least 1".into()));
         }
@@ -597,6 +617,37 @@ mod tests {
         );
         refused("[forwarding]\nprovider = \"sip\"\n", "unknown variant");
         refused("[sync]\ntenant_budget = 0\n", "sync.tenant_budget");
+        assert_eq!(
+            config.database.reserved_for_presence(),
+            1,
+            "of 4, by default"
+        );
+        let one = BASE.replace("url = \"x\"\n", "url = \"x\"\nconnections = 1\n");
+        let one = ServerConfig::parse(&one, "server.toml").expect("valid");
+        assert_eq!(
+            one.database.reserved_for_presence(),
+            0,
+            "a single connection"
+        );
+        let two = BASE.replace(
+            "url = \"x\"\n",
+            "url = \"x\"\nconnections = 6\nreserved_for_presence = 2\n",
+        );
+        let two = ServerConfig::parse(&two, "server.toml").expect("valid");
+        assert_eq!(two.database.reserved_for_presence(), 2);
+        let all = BASE.replace(
+            "url = \"x\"\n",
+            "url = \"x\"\nconnections = 2\nreserved_for_presence = 2\n",
+        );
+        let err = ServerConfig::parse(&all, "server.toml")
+            .expect_err("no connection left for sync")
+            .to_string();
+        assert!(
+            err.contains(
+                "database.reserved_for_presence (2) must be less than database.connections (2)"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub async fn open_store(
     .await?
     .with_connections(config.database.connections)
     .await
+    .map(|store| store.reserve_for_presence(config.database.reserved_for_presence()))
 }
 
 /// The app-only token source the configuration describes.

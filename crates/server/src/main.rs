@@ -460,8 +460,10 @@ async fn serve(
         );
     }
     // Presence automation of the users whose policy group says `automation = "server"`.
+    // On its own lane of the connections: the reserved ones are free for it whatever the
+    // sync rounds hold ([database] reserved_for_presence).
     let presence = presently_server::presence::PresenceRunner::new(
-        store.clone(),
+        Arc::new(store.presence_lane()),
         tokens.clone(),
         &config.graph.endpoint,
         &config.identity.client_id,

@@ -181,10 +181,20 @@ fn span(appointment: &Appointment) -> (DateTime<Utc>, DateTime<Utc>) {
 
 /// The server's store on a few PostgreSQL connections (`[database] connections`), each
 /// opened again when it was lost (the database restarted or the network dropped it).
+///
+/// The connections are shared by two lanes: this handle's (the lease loop, sync rounds,
+/// the webhook), which may hold at most `connections - reserved` of them at once once
+/// [`Store::reserve_for_presence`] set a reserve, and presence automation's
+/// ([`Store::presence_lane`]), which may use any of them. So however many sync rounds run
+/// at once (with batched polls, up to 20 × `concurrent_batches`), a presence step never
+/// waits behind them for a connection.
 pub struct Store {
-    clients: Vec<tokio::sync::Mutex<Client>>,
+    clients: Arc<Vec<tokio::sync::Mutex<Client>>>,
     /// Where the next search for a free connection starts.
-    next: std::sync::atomic::AtomicUsize,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+    /// This lane's cap on the connections it holds at once (`None`: any, the presence lane
+    /// or a store without a reserve).
+    lane: Option<Arc<tokio::sync::Semaphore>>,
     config: tokio_postgres::Config,
     tls: DbTls,
     clock: Arc<dyn Clock>,
@@ -285,6 +295,25 @@ async fn connect_raw(
     })
 }
 
+/// A connection in use, and its lane's permit while it is.
+struct Conn<'a> {
+    client: tokio::sync::MutexGuard<'a, Client>,
+    _lane: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
@@ -346,8 +375,9 @@ impl Store {
         let tls = DbTls::for_config(&config, ca_file)?;
         let client = Self::open(&config, &tls, &target).await?;
         Ok(Self {
-            clients: vec![tokio::sync::Mutex::new(client)],
-            next: std::sync::atomic::AtomicUsize::new(0),
+            clients: Arc::new(vec![tokio::sync::Mutex::new(client)]),
+            next: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            lane: None,
             config,
             tls,
             clock,
@@ -386,29 +416,85 @@ impl Store {
     /// Opens `n` connections in all (at least one): writes of different mailboxes (presence
     /// automation of many users at once) then run side by side.
     pub async fn with_connections(mut self, n: usize) -> Result<Self, ServerError> {
-        while self.clients.len() < n {
-            let client = Self::open(&self.config, &self.tls, &self.target).await?;
-            self.clients.push(tokio::sync::Mutex::new(client));
+        let target = self.target.clone();
+        let Some(clients) = Arc::get_mut(&mut self.clients) else {
+            return Err(ServerError::Config {
+                path: "database.connections".into(),
+                message: "the connections are opened before the store is shared".into(),
+            });
+        };
+        while clients.len() < n {
+            let client = Self::open(&self.config, &self.tls, &target).await?;
+            clients.push(tokio::sync::Mutex::new(client));
         }
         Ok(self)
     }
 
-    /// A free connection (else the next one in turn, once it is free), opened again first
-    /// if it was lost.
-    async fn client(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, ServerError> {
+    /// Keeps `reserved` of the connections for presence automation: this handle (and the
+    /// sync rounds, lease passes and webhook using it) holds at most the others at once,
+    /// while [`Store::presence_lane`] may use them all. At least one connection stays this
+    /// handle's (a reserve of all of them is taken as all but one).
+    pub fn reserve_for_presence(mut self, reserved: usize) -> Self {
+        let n = self.clients.len();
+        let reserved = reserved.min(n.saturating_sub(1));
+        self.lane = (reserved > 0).then(|| Arc::new(tokio::sync::Semaphore::new(n - reserved)));
+        if reserved > 0 {
+            tracing::debug!(
+                connections = n,
+                reserved,
+                "database connections reserved for presence automation"
+            );
+        }
+        self
+    }
+
+    /// The same connections, used by presence automation: without the cap of this handle's
+    /// lane, so the connections [`Store::reserve_for_presence`] kept are free for it
+    /// whatever the sync rounds hold.
+    pub fn presence_lane(&self) -> Store {
+        Store {
+            clients: self.clients.clone(),
+            next: self.next.clone(),
+            lane: None,
+            config: self.config.clone(),
+            tls: self.tls.clone(),
+            clock: self.clock.clone(),
+            target: self.target.clone(),
+        }
+    }
+
+    /// A free connection (else the first one to come free), within this lane's cap, opened
+    /// again first if it was lost.
+    async fn client(&self) -> Result<Conn<'_>, ServerError> {
         use std::sync::atomic::Ordering;
+        let permit = match &self.lane {
+            Some(lane) => Some(lane.clone().acquire_owned().await.map_err(|_| {
+                ServerError::DatabaseUnreachable {
+                    target: self.target.clone(),
+                    detail: "the connections were closed".into(),
+                }
+            })?),
+            None => None,
+        };
         let n = self.clients.len();
         let first = self.next.fetch_add(1, Ordering::Relaxed);
         let free = (0..n).find_map(|i| self.clients[(first + i) % n].try_lock().ok());
         let mut client = match free {
             Some(guard) => guard,
-            None => self.clients[first % n].lock().await,
+            None => {
+                futures::future::select_all(self.clients.iter().map(|c| Box::pin(c.lock())))
+                    .await
+                    .0
+            }
         };
         if client.is_closed() {
             tracing::info!(target = %self.target, "reconnecting to the database");
             *client = Self::open(&self.config, &self.tls, &self.target).await?;
         }
-        Ok(client)
+        Ok(Conn {
+            client,
+            _lane: permit,
+        })
     }
 
     /// Applies the migrations this version knows and the database lacks; returns the schema

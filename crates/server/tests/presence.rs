@@ -1236,3 +1236,131 @@ async fn a_replaced_policy_applies_at_the_next_pass() {
     assert_eq!(calls(&s.control, &s.user, "setPresence"), 2);
     assert_eq!(availability(&s.control, &s.user), "Busy");
 }
+
+/// Connections `presence_switches_on_time_while_sync_rounds_hold_their_connections` keeps
+/// for presence automation (0: the store before `[database] reserved_for_presence`).
+const RESERVED_FOR_PRESENCE: usize = 1;
+
+/// `[database] reserved_for_presence`: sync rounds holding every connection their lane may
+/// (each round's page waits inside its transaction for its mailbox row, which another
+/// transaction holds: a slow database) leave the reserved one to presence automation, and
+/// a meeting that starts meanwhile is switched on time. Without the reserve the switch
+/// waits for a connection until the rounds are done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_switches_on_time_while_sync_rounds_hold_their_connections() {
+    use presently_server::sync::SyncContext;
+    use presently_server::worker::WorkerOptions;
+    let f = Fixture::new(&["Calendars.Read", "Presence.ReadWrite.All"], 0).await;
+    // By user principal name: the policy's groups list users so.
+    let users: Vec<String> = f
+        .control
+        .add_users(9)
+        .into_iter()
+        .map(|(_, upn)| upn)
+        .collect();
+    let automated = users[0].clone();
+    let syncing = users[1..].to_vec();
+    let clock = Arc::new(FixedClock::new(real_now()));
+    let start = clock.now() + Duration::hours(1);
+    f.control
+        .add_user_event(&automated, meeting("Stand-up", start, 30))
+        .unwrap();
+    // Four connections (the default), one kept for presence (the default).
+    let store = Arc::new(
+        Store::connect(&f.pg.url, None, clock.clone())
+            .await
+            .unwrap()
+            .with_connections(4)
+            .await
+            .unwrap()
+            .reserve_for_presence(RESERVED_FOR_PRESENCE),
+    );
+    store.migrate().await.unwrap();
+    store.set_users(&users).await.unwrap();
+    let tokens = Arc::new(token_source(&f.emu, &f.cert, clock.clone()).unwrap());
+    let mut ctx = SyncContext::new(store.clone(), tokens, &f.emu.base_url(), clock.clone());
+    ctx.page_size = 10;
+    let mut w = Worker::new(
+        Arc::new(ctx),
+        WorkerOptions {
+            worker_id: "a".into(),
+            lease_for: chrono::Duration::seconds(7200),
+            max_mailboxes: 20,
+            interval: chrono::Duration::seconds(60),
+            concurrent_mailboxes: 8,
+        },
+    );
+    w.maintain_leases().await.unwrap();
+    assert_eq!(w.held().len(), 9);
+    assert!(w.sync_due(true).await.iter().all(|r| r.is_ok()));
+    // Only the first user's group has the server automate presence.
+    let policy = format!(
+        "[[groups]]\nname = \"Automated\"\nusers = [\"{automated}\"]\nautomation = \"server\"\n\n[[groups]]\nname = \"Everyone\"\ndefault = true\n"
+    );
+    let presence_store = Arc::new(store.presence_lane());
+    let mut r = runner(
+        &presence_store,
+        &f.emu,
+        &f.cert,
+        clock.clone(),
+        &policy,
+        f.dir.path(),
+    );
+    let held = leases(&w);
+    let none = HashSet::new();
+    assert!(r.pass(&held, &none).await.is_empty());
+    assert_eq!(r.automated(), vec![automated.clone()]);
+
+    // The other mailboxes' rows are held: their rounds' pages wait inside their
+    // transactions, each on a connection.
+    let mut locker = connect(&f.pg.url).await;
+    let tx = locker.transaction().await.unwrap();
+    tx.execute(
+        "SELECT 1 FROM mailboxes WHERE id = ANY($1) FOR UPDATE",
+        &[&syncing],
+    )
+    .await
+    .unwrap();
+    let watcher = connect(&f.pg.url).await;
+    let sync = tokio::spawn(async move {
+        let results = w.sync_due(true).await;
+        (w, results)
+    });
+    wait_for(
+        std::time::Duration::from_secs(30),
+        "the sync rounds never held their connections",
+        || async { lock_waits(&watcher).await.len() >= 3 },
+    )
+    .await;
+    // Time for a fourth round to take the last connection, were it not reserved.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let waiting = lock_waits(&watcher).await.len();
+    assert!(waiting >= 3, "{waiting}");
+
+    // The meeting begins: the switch goes out while the rounds still wait.
+    clock.set(start + Duration::seconds(1));
+    let began = std::time::Instant::now();
+    let errors = tokio::time::timeout(std::time::Duration::from_secs(10), r.pass(&held, &none))
+        .await
+        .unwrap_or_else(|_| {
+            panic!("the presence pass waited for a connection the sync rounds held ({waiting} rounds waiting)")
+        });
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(calls(&f.control, &automated, "setPresence"), 1);
+    assert_eq!(availability(&f.control, &automated), "Busy");
+    assert!(
+        !lock_waits(&watcher).await.is_empty(),
+        "the rounds were still waiting"
+    );
+    let took = began.elapsed();
+
+    // The rows let go, the rounds finish.
+    tx.commit().await.unwrap();
+    let (_w, results) = tokio::time::timeout(std::time::Duration::from_secs(60), sync)
+        .await
+        .expect("the rounds finish")
+        .unwrap();
+    assert_eq!(results.len(), 9);
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+}
