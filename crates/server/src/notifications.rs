@@ -37,6 +37,16 @@ pub struct Subscription {
     pub expires: DateTime<Utc>,
     /// When to try again after a failure, and how long the last wait was.
     retry: Option<(DateTime<Utc>, Duration)>,
+    /// Taken over from the mailbox's previous holder ([`Subscriptions::adopt`]): renewed
+    /// at once, which also proves that it still exists.
+    adopted: bool,
+}
+
+impl Subscription {
+    /// Taken over from the mailbox's previous holder and not yet renewed by this worker.
+    pub fn is_adopted(&self) -> bool {
+        self.adopted
+    }
 }
 
 /// A call to make.
@@ -113,7 +123,53 @@ impl Subscriptions {
                     client_state: new_client_state(),
                     expires: now,
                     retry: None,
+                    adopted: false,
                 });
+        }
+    }
+
+    /// Takes over the subscription `id` that the previous holder of `mailbox` (a worker
+    /// killed, or past its lease) recorded with `client_state`, rather than making one of
+    /// its own: the notification URL is the organization's and the client state is the
+    /// recorded one, which the webhooks check notifications against. It is renewed at once
+    /// (a `Renew` from the next [`Subscriptions::poll_op`]); a 404 makes a new one
+    /// ([`Subscriptions::handle_failed`] with `gone`). Only for a mailbox the book does not
+    /// know yet and a subscription not yet expired; returns whether it was taken.
+    pub fn adopt(
+        &mut self,
+        mailbox: &str,
+        id: String,
+        client_state: String,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if self.by_mailbox.contains_key(mailbox) || expires <= now {
+            return false;
+        }
+        self.by_mailbox.insert(
+            mailbox.to_owned(),
+            Subscription {
+                id: Some(id),
+                client_state,
+                expires,
+                retry: None,
+                adopted: true,
+            },
+        );
+        true
+    }
+
+    /// The subscription of `mailbox` cannot be kept (renewed, it turned out to notify
+    /// another URL): it is deleted, and a new one made with a new client state.
+    pub fn replace(&mut self, mailbox: &str) {
+        self.in_flight.remove(mailbox);
+        if let Some(sub) = self.by_mailbox.get_mut(mailbox) {
+            if let Some(id) = sub.id.take() {
+                self.deletions.push(id);
+            }
+            sub.client_state = new_client_state();
+            sub.retry = None;
+            sub.adopted = false;
         }
     }
 
@@ -135,7 +191,7 @@ impl Subscriptions {
         let (mailbox, sub) = self.by_mailbox.iter().find(|(m, s)| {
             !self.in_flight.contains(*m)
                 && s.retry.is_none_or(|(at, _)| at <= now)
-                && (s.id.is_none() || s.expires - RENEW_BEFORE <= now)
+                && (s.id.is_none() || s.adopted || s.expires - RENEW_BEFORE <= now)
         })?;
         let mailbox = mailbox.clone();
         let expires = now + LIFETIME;
@@ -167,6 +223,7 @@ impl Subscriptions {
             .map(|(_, s)| match (s.retry, &s.id) {
                 (Some((at, _)), _) => at,
                 (None, None) => DateTime::<Utc>::MIN_UTC,
+                (None, Some(_)) if s.adopted => DateTime::<Utc>::MIN_UTC,
                 (None, Some(_)) => s.expires - RENEW_BEFORE,
             })
             .min()
@@ -180,6 +237,7 @@ impl Subscriptions {
                 sub.id = Some(id);
                 sub.expires = expires;
                 sub.retry = None;
+                sub.adopted = false;
             }
             // Given up while the call ran: the new subscription goes too.
             None => self.deletions.push(id),
@@ -194,6 +252,11 @@ impl Subscriptions {
             if gone {
                 sub.id = None;
                 sub.retry = None;
+                if sub.adopted {
+                    // The previous holder's secret goes with its subscription.
+                    sub.adopted = false;
+                    sub.client_state = new_client_state();
+                }
                 return;
             }
             let wait = sub
@@ -467,6 +530,65 @@ mod tests {
             subs.poll_op(renew_at + Duration::minutes(2)),
             Some(SubscriptionOp::Create { .. })
         ));
+    }
+
+    #[test]
+    fn a_previous_holders_subscription_is_adopted_renewed_at_once_and_replaced_when_gone() {
+        let now = t("2026-12-07T09:00:00Z");
+        let left = now + Duration::hours(30);
+        let mut subs = Subscriptions::default();
+        // Only a live subscription of a mailbox the book does not know yet.
+        assert!(!subs.adopt("a", "old-a".into(), "secret-a".into(), now, now));
+        assert!(subs.adopt("a", "old-a".into(), "secret-a".into(), left, now));
+        assert!(subs.adopt("b", "old-b".into(), "secret-b".into(), left, now));
+        assert!(!subs.adopt("a", "other".into(), "x".into(), left, now));
+        subs.set_mailboxes(&held(&["a", "b"]), now);
+        assert_eq!(subs.get("a").unwrap().client_state, "secret-a", "kept");
+        assert_eq!(subs.poll_timeout(), Some(DateTime::<Utc>::MIN_UTC));
+        // Renewed at once, though a day is not yet left, by id: no new subscription.
+        let Some(SubscriptionOp::Renew {
+            mailbox,
+            id,
+            expires,
+        }) = subs.poll_op(now)
+        else {
+            panic!("a renewal at once");
+        };
+        assert_eq!((mailbox.as_str(), id.as_str()), ("a", "old-a"));
+        assert_eq!(expires, now + LIFETIME);
+        subs.handle_subscribed("a", id, expires);
+        assert_eq!(subs.get("a").unwrap().id.as_deref(), Some("old-a"));
+        assert_eq!(subs.get("a").unwrap().client_state, "secret-a");
+        // b's is gone on Graph (404): made anew, with a secret of its own.
+        let Some(SubscriptionOp::Renew { mailbox, .. }) = subs.poll_op(now) else {
+            panic!("b's renewal");
+        };
+        assert_eq!(mailbox, "b");
+        subs.handle_failed("b", now, true);
+        let Some(SubscriptionOp::Create { client_state, .. }) = subs.poll_op(now) else {
+            panic!("b made anew");
+        };
+        assert_ne!(client_state, "secret-b");
+        subs.handle_subscribed("b", "new-b".into(), now + LIFETIME);
+        // Kept until a day before its new expiry.
+        assert_eq!(subs.poll_op(now), None);
+        assert_eq!(subs.poll_timeout(), Some(now + LIFETIME - RENEW_BEFORE));
+        // One that cannot be kept (another notification URL) is deleted and made anew.
+        subs.replace("a");
+        assert_eq!(
+            subs.poll_op(now),
+            Some(SubscriptionOp::Delete { id: "old-a".into() })
+        );
+        let Some(SubscriptionOp::Create {
+            mailbox,
+            client_state,
+            ..
+        }) = subs.poll_op(now)
+        else {
+            panic!("a made anew");
+        };
+        assert_eq!(mailbox, "a");
+        assert_ne!(client_state, "secret-a");
     }
 
     #[test]

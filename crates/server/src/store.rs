@@ -816,6 +816,44 @@ impl Store {
         }))
     }
 
+    /// The subscription recorded for `mailbox` (by its current or a previous holder).
+    pub async fn subscription_of(
+        &self,
+        mailbox: &str,
+    ) -> Result<Option<StoredSubscription>, ServerError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT mailbox_id, id, client_state, expires_at FROM subscriptions
+                  WHERE mailbox_id = $1",
+                &[&mailbox],
+            )
+            .await?;
+        Ok(row.map(|r| StoredSubscription {
+            mailbox: r.get(0),
+            id: r.get(1),
+            client_state: r.get(2),
+            expires_at: r.get(3),
+        }))
+    }
+
+    /// The worker that holds subscription `id` now: the one that recorded it under the
+    /// lease of the mailbox it still holds (a mailbox's new holder records the
+    /// subscription it adopted under its own lease). `None` when no current lease keeps it.
+    pub async fn subscription_keeper(&self, id: &str) -> Result<Option<String>, ServerError> {
+        let now = self.clock.now();
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT s.worker FROM subscriptions s JOIN mailboxes m ON m.id = s.mailbox_id
+                  WHERE s.id = $1 AND m.lease_owner = s.worker
+                    AND m.fencing_token = s.fencing_token AND m.lease_expires_at > $2",
+                &[&id, &now],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// Every recorded subscription (tests, status).
     pub async fn subscriptions(&self) -> Result<Vec<StoredSubscription>, ServerError> {
         let client = self.client().await?;

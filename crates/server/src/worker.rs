@@ -111,6 +111,8 @@ impl From<ServerError> for CallError {
 struct GraphSubscription {
     id: String,
     expiration_date_time: DateTime<Utc>,
+    #[serde(default)]
+    notification_url: Option<String>,
 }
 
 /// Waits for presence automation's next acknowledgement, for ever when it does not run;
@@ -252,7 +254,31 @@ impl Worker {
         let Some(mut n) = self.notifying.take() else {
             return;
         };
-        n.book.set_mailboxes(&held, self.ctx.clock.now());
+        // A mailbox new to this worker whose previous holder (killed, or past its lease)
+        // left a live subscription: taken over, not made anew.
+        let now = self.ctx.clock.now();
+        let new: Vec<&String> = held.iter().filter(|m| n.book.get(m).is_none()).collect();
+        for mailbox in new {
+            match self.ctx.store.subscription_of(mailbox).await {
+                Ok(Some(recorded)) => {
+                    let id = recorded.id.clone();
+                    if n.book.adopt(
+                        mailbox,
+                        recorded.id,
+                        recorded.client_state,
+                        recorded.expires_at,
+                        now,
+                    ) {
+                        tracing::info!(%mailbox, subscription = %id, "adopting the subscription the mailbox's previous holder left");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(%mailbox, code = e.code(), error = %e, "cannot read the mailbox's recorded subscription; making a new one");
+                }
+            }
+        }
+        n.book.set_mailboxes(&held, now);
         while let Some(op) = n.book.poll_op(self.ctx.clock.now()) {
             self.run_op(&mut n, op).await;
         }
@@ -265,6 +291,12 @@ impl Worker {
     /// Sends one subscription call and tells the book how it went.
     async fn run_op(&self, n: &mut Notifying, op: SubscriptionOp) {
         let now = self.ctx.clock.now();
+        let adopted = match &op {
+            SubscriptionOp::Renew { mailbox, .. } => {
+                n.book.get(mailbox).is_some_and(|s| s.is_adopted())
+            }
+            _ => false,
+        };
         let (mailbox, client_state, answer) = match op {
             SubscriptionOp::Create {
                 mailbox,
@@ -313,6 +345,18 @@ impl Worker {
                 (mailbox, client_state, answer)
             }
             SubscriptionOp::Delete { id } => {
+                // A lease lost (not given up) leaves the subscription to the mailbox's new
+                // holder, which may have adopted it already: then it stays.
+                match self.ctx.store.subscription_keeper(&id).await {
+                    Ok(Some(keeper)) if keeper != self.options.worker_id => {
+                        tracing::info!(subscription = %id, %keeper, "not deleted: the mailbox's new holder has adopted it");
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(subscription = %id, code = e.code(), error = %e, "cannot tell whether another worker adopted a subscription; deleting it");
+                    }
+                }
                 match call(
                     &self.ctx,
                     &n.http,
@@ -341,6 +385,17 @@ impl Worker {
                 .map_err(|e| CallError::Other(format!("not a subscription: {e}")))
         });
         match sub {
+            Ok(sub)
+                if adopted
+                    && !sub
+                        .notification_url
+                        .as_deref()
+                        .is_some_and(|u| same_url(u, &n.url)) =>
+            {
+                // Made by a worker with another public_url: it cannot be kept.
+                tracing::warn!(%mailbox, subscription = %sub.id, notification_url = ?sub.notification_url, ours = %n.url, "the adopted subscription notifies another URL; replacing it");
+                n.book.replace(&mailbox);
+            }
             Ok(sub) => {
                 let saved = match self.leases.get(&mailbox) {
                     Some(lease) => {
@@ -952,6 +1007,15 @@ impl Worker {
             Some(detail) => Err(ServerError::PresenceStopped(detail)),
             None => Ok(()),
         }
+    }
+}
+
+/// Whether two notification URLs name the same endpoint (parsed: Graph may spell the host
+/// or an empty path differently).
+fn same_url(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 

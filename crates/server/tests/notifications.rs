@@ -406,6 +406,9 @@ async fn a_mailbox_moving_to_another_worker_takes_its_subscription_along() {
     a.shutdown().await;
 }
 
+/// The new holder notifies another URL than the killed worker did (each node its own
+/// webhook here): the old subscriptions cannot be adopted, so they are replaced (made
+/// anew, the old ones deleted).
 #[tokio::test]
 async fn a_killed_workers_subscriptions_are_deleted_by_the_mailboxes_new_holder() {
     let f = Fixture::new(&["Calendars.Read"], 2).await;
@@ -447,6 +450,177 @@ async fn a_killed_workers_subscriptions_are_deleted_by_the_mailboxes_new_holder(
         .iter()
         .all(|(id, _, _)| !left.contains(id)));
     b.shutdown().await;
+}
+
+/// The organization's one public URL: the new holder of a killed worker's mailboxes adopts
+/// their live subscriptions (renews them by id, keeps the recorded client state) rather
+/// than making new ones and deleting the old; one that Graph no longer knows (404) is made
+/// anew. A change then reaches the new holder through the adopted subscription.
+#[tokio::test]
+async fn a_killed_workers_live_subscriptions_are_adopted_by_the_mailboxes_new_holder() {
+    let f = Fixture::new(&["Calendars.Read"], 2).await;
+    f.control.set_notification_delay(Duration::from_millis(50));
+    let a = Node::start(&f, "a", 3, 10, None).await;
+    // The load balancer's URL: a's webhook, which stays up (any worker's webhook wakes the
+    // holder through the database).
+    let public = a.url.clone();
+    wait_subscribed(&f, &a.store).await;
+    let before = f.control.subscriptions();
+    let left: Vec<String> = a
+        .store
+        .subscriptions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let store = a.store.clone();
+    a.kill();
+    // The second mailbox's subscription is gone from Graph meanwhile.
+    let (keep, gone) = (f.users[0].clone(), f.users[1].clone());
+    let gone_id = live_subscriptions(&f, &gone)[0].clone();
+    assert!(f.control.send_lifecycle(&gone_id, "subscriptionRemoved"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let creations_before = subscription_creations(&f);
+
+    let b = Node::start(&f, "b", 3, 10, Some(&public)).await;
+    let kept_id = live_subscriptions(&f, &keep)[0].clone();
+    assert!(left.contains(&kept_id));
+    wait_for(
+        Duration::from_secs(20),
+        "the live subscription adopted, the gone one made anew",
+        || async {
+            let rows = store.subscriptions().await.unwrap();
+            let live = f.control.subscriptions();
+            let renewed = live.iter().any(|(id, _, expires)| {
+                id == &kept_id
+                    && before
+                        .iter()
+                        .any(|(old, _, was)| old == &kept_id && expires > was)
+            });
+            rows.len() == 2
+                && live.len() == 2
+                && renewed
+                && rows.iter().any(|r| r.mailbox == keep && r.id == kept_id)
+                && rows
+                    .iter()
+                    .any(|r| r.mailbox == gone && !left.contains(&r.id))
+                && rows
+                    .iter()
+                    .all(|r| live.iter().any(|(id, _, _)| id == &r.id))
+        },
+    )
+    .await;
+    assert_eq!(
+        subscription_creations(&f) - creations_before,
+        1,
+        "only the gone one was made anew"
+    );
+    // The adopted subscription notifies b with the recorded client state (b's first round
+    // done before the change: only a notification brings it in within the hour).
+    wait_for(Duration::from_secs(10), "b's first round", || async {
+        b.store
+            .history(Some(&keep), 1)
+            .await
+            .unwrap()
+            .first()
+            .is_some_and(|r| r.worker == "b")
+    })
+    .await;
+    f.control
+        .add_user_event(&keep, event("Through the adopted subscription"))
+        .unwrap();
+    wait_for(Duration::from_secs(5), "the change synced", || {
+        has(&b.store, &keep, "Through the adopted subscription")
+    })
+    .await;
+    let last = b.store.history(Some(&keep), 1).await.unwrap().remove(0);
+    assert_eq!(last.worker, "b");
+    b.shutdown().await;
+    // b gave it up at shutdown: deleted like its own.
+    assert!(f.control.subscriptions().is_empty());
+}
+
+/// A worker that was paused past its lease (not killed) finds its leases lost when it
+/// wakes; meanwhile the mailboxes' new holder adopted their subscriptions. The old holder
+/// must not delete them on its way out: they are the new holder's now.
+#[tokio::test]
+async fn a_worker_that_lost_its_leases_leaves_the_adopted_subscriptions_alone() {
+    let f = Fixture::new(&["Calendars.Read"], 2).await;
+    f.control.set_notification_delay(Duration::from_millis(50));
+    let make = |id: &'static str| {
+        let f = &f;
+        async move {
+            let (w, store) =
+                worker_with_connections(&f.pg, &f.emu, &f.cert, system_clock(), id, 3, 10, 2).await;
+            (w, store)
+        }
+    };
+    let (a, store) = make("a").await;
+    store.set_users(&f.users).await.unwrap();
+    let public = serve_webhook(store.clone(), Arc::new(Metrics::new())).await;
+    // No LISTEN needed: the workers are driven by hand.
+    let (_keep_a, wakes_a) = tokio::sync::mpsc::unbounded_channel();
+    let mut a = a.with_notifications(&public, wakes_a);
+    a.maintain_leases().await.unwrap();
+    a.drive_subscriptions().await;
+    let made: Vec<String> = store
+        .subscriptions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(made.len(), 2);
+    // a pauses past its lease; b claims the mailboxes and adopts their subscriptions.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let (b, _) = make("b").await;
+    let (_keep_b, wakes_b) = tokio::sync::mpsc::unbounded_channel();
+    let mut b = b.with_notifications(&public, wakes_b);
+    assert_eq!(b.maintain_leases().await.unwrap().claimed.len(), 2);
+    b.drive_subscriptions().await;
+    let adopted: Vec<String> = store
+        .subscriptions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        {
+            let mut v = adopted.clone();
+            v.sort();
+            v
+        },
+        {
+            let mut v = made.clone();
+            v.sort();
+            v
+        },
+        "adopted, not replaced"
+    );
+    // a wakes: its leases are lost, and its book lets the mailboxes go.
+    assert_eq!(a.maintain_leases().await.unwrap().lost.len(), 2);
+    a.drive_subscriptions().await;
+    let mut live: Vec<String> = f.control.subscriptions().into_iter().map(|s| s.0).collect();
+    live.sort();
+    let mut made = made;
+    made.sort();
+    assert_eq!(live, made, "b's adopted subscriptions stay on Graph");
+    assert_eq!(
+        store.subscriptions().await.unwrap().len(),
+        2,
+        "and recorded"
+    );
+}
+
+/// `POST /v1.0/subscriptions` requests the emulator served.
+fn subscription_creations(f: &Fixture) -> usize {
+    f.control
+        .request_log()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/v1.0/subscriptions")
+        .count()
 }
 
 #[tokio::test]
