@@ -18,6 +18,9 @@
 //! BENCH_MEETINGS=3000; BENCH_LEAD_SECS (30) how long before the start the meetings are
 //! added; BENCH_BATCH=0 sends each presence call alone (default: `$batch`),
 //! BENCH_CONCURRENT_BATCHES (4) and BENCH_CONCURRENT_MAILBOXES (64) per worker;
+//! BENCH_NOTIFICATIONS=1 syncs by change notifications (each worker's webhook on loopback,
+//! BENCH_NOTIFICATION_DELAY_MS (1000) from a change to its notification, a safety poll every
+//! BENCH_SAFETY_POLL_SECS (900)) instead of polling every 10 s;
 //! BENCH_KILL_AT_PEAK=1 kills the first worker with SIGKILL at the start instant (then the
 //! takeover time, and every user still switched exactly once; the steady state and the
 //! later failover are skipped); BENCH_STEADY_SECS=0 skips the steady state. The Graph
@@ -71,7 +74,15 @@ async fn server_mode_figures() {
     let concurrent_batches = env_or("BENCH_CONCURRENT_BATCHES", 4);
     let concurrent_mailboxes = env_or("BENCH_CONCURRENT_MAILBOXES", 64);
     let kill_at_peak = env_or("BENCH_KILL_AT_PEAK", 0) != 0 && workers_n >= 2;
+    // Change notifications: each worker serves the webhook on a port of its own and Graph
+    // posts there (after BENCH_NOTIFICATION_DELAY_MS, 1000); the interval poll becomes the
+    // safety poll (BENCH_SAFETY_POLL_SECS, 900).
+    let notifications = env_or("BENCH_NOTIFICATIONS", 0) != 0;
     let f = Fixture::new(&["Calendars.Read", "Presence.ReadWrite.All"], users_n).await;
+    f.control
+        .set_notification_delay(Duration::from_millis(
+            env_or("BENCH_NOTIFICATION_DELAY_MS", 1000) as u64,
+        ));
     let policy = f.dir.path().join("policy.toml");
     std::fs::write(
         &policy,
@@ -98,7 +109,21 @@ async fn server_mode_figures() {
                  batch = {batch}\nconcurrent_batches = {concurrent_batches}\n\
                  concurrent_mailboxes = {concurrent_mailboxes}\n",
                 policy.display()
-            );
+            )
+            + &if notifications {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port();
+                format!(
+                    "\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n[notifications]\n\
+                     public_url = \"http://127.0.0.1:{port}/notifications\"\nsafety_poll_secs = {}\n",
+                    env_or("BENCH_SAFETY_POLL_SECS", 900)
+                )
+            } else {
+                String::new()
+            };
         let path = f.dir.path().join(format!("{id}.toml"));
         std::fs::write(&path, text).unwrap();
         workers.push(ServerProcess::serve(&path));
@@ -120,6 +145,24 @@ async fn server_mode_figures() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let initial = started.elapsed();
+    if notifications {
+        // Every mailbox subscribed before the meetings are added.
+        loop {
+            let n = store.subscriptions().await.unwrap().len();
+            if n >= users_n {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(900),
+                "{n} of {users_n} subscribed"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        println!(
+            "all {users_n} mailboxes subscribed {:.1} s after the start",
+            started.elapsed().as_secs_f64()
+        );
+    }
     let appointments: i64 = store
         .mailboxes()
         .await
@@ -373,10 +416,15 @@ async fn server_mode_figures() {
     let other = window.len() - delta_alone - count(&|p| p.contains("/presence")) - batches - tokens;
     let per_hour = |n: usize, mailboxes: usize| n as f64 / mailboxes as f64 / secs * 3600.0;
     println!(
-        "steady state over {secs:.0} s ({users_n} mailboxes, interval_secs = 10, {meetings_n} of them in a meeting): \
+        "steady state over {secs:.0} s ({users_n} mailboxes, {}, {meetings_n} of them in a meeting): \
          {} requests: calendarView/delta {delta} ({delta_batched} of them inside $batch) = {:.0} per mailbox per hour; \
          presence calls {presence} ({inner} of them inside $batch) = {:.0} per mailbox in a meeting per hour; {batches} $batch requests; \
          token {tokens}; other {other}; all Graph requests {:.0} per mailbox per hour ($batch counted as one)",
+        if notifications {
+            "change notifications, safety poll"
+        } else {
+            "polling, interval_secs = 10"
+        },
         window.len(),
         per_hour(delta, users_n),
         per_hour(presence, meetings_n),
