@@ -72,3 +72,16 @@ export function reportFirstPaint(painted: () => Promise<unknown>): void {
   });
 }
 
+
+/** Runs `fn` once the first agenda paint has been reported (two frames, then a task), or
+ * after a second if no frame comes (a window still hidden): work that must not delay it. */
+export function afterFirstPaint(fn: () => void): void {
+  let done = false;
+  const run = (): void => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  requestAnimationFrame(() => requestAnimationFrame(() => window.setTimeout(run, 0)));
+  window.setTimeout(run, 1000);
+}

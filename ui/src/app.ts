@@ -4,7 +4,7 @@
 import { api as realApi, scopedApi, toIpcError, type Api } from './api';
 import { keyCommand } from './app-keyboard';
 import { createSignIn } from './app-signin';
-import { afterNextFrame, marks, reportFirstPaint, sizeTimeColumn, takeBoot } from './app-startup';
+import { afterFirstPaint, afterNextFrame, marks, reportFirstPaint, sizeTimeColumn, takeBoot } from './app-startup';
 import type { Phase, State } from './app-state';
 import { h, icon } from './dom';
 import { applyFilters, calendarsOf, isDefault, loadFilters, saveFilters, type FilterKey } from './filter';
@@ -12,6 +12,8 @@ import { applyStoredFont, checkFont } from './font';
 import { dateKeyOf, displayZone, msToNextMinute, presenceLine, statusLine, usableLocale } from './format';
 import { pickLang, strings } from './i18n';
 import {
+  appendAgendaDays,
+  daysFillingHeight,
   renderAgenda,
   renderDetail,
   renderError,
@@ -162,6 +164,9 @@ export function start(opts: StartOptions = {}): void {
   marks.shellBuilt ??= performance.now();
   sizeTimeColumn(shell, locale, s.allDay);
   marks.timeColumnSized ??= performance.now();
+  /** Set for the first render from boot data: it draws only the days that fill the window. */
+  let firstScreenOnly = false;
+  const remPx = (): number => parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
 
   // ---- rendering ----------------------------------------------------------
   /**
@@ -269,9 +274,22 @@ export function start(opts: StartOptions = {}): void {
       case 'ready':
         if (state.view) {
           const multi = calendarsOf(state.view).length > 1;
-          content.replaceChildren(renderAgenda(applyFilters(state.view, state.filters, state.query), ctx(), handlers, multi));
+          const view = applyFilters(state.view, state.filters, state.query);
+          // The first frame from boot data draws the days that fill the window; the others
+          // (below it) follow once that frame is painted, so they cost the start-up nothing.
+          const first = firstScreenOnly ? daysFillingHeight(view, window.innerHeight, remPx()) : view.days.length;
+          firstScreenOnly = false;
+          const agendaEl = renderAgenda(view, ctx(), handlers, multi, first);
+          content.replaceChildren(agendaEl);
           marks.agendaRendered ??= performance.now();
           reportFirstPaint(() => api.uiPainted({ ...marks, painted: performance.now() }));
+          if (first < view.days.length) {
+            const drawnWith = ctx();
+            // A re-render in between replaced this agenda with a whole one.
+            afterFirstPaint(() => {
+              if (agendaEl.isConnected) appendAgendaDays(agendaEl, view, drawnWith, handlers, multi, first);
+            });
+          }
         }
         break;
     }
@@ -696,6 +714,7 @@ export function start(opts: StartOptions = {}): void {
     state.view = boot.agenda;
     marks.agendaReceived ??= performance.now();
     marks.boot = 1;
+    firstScreenOnly = true;
     state.phase = settledPhase();
     loadedDay = dateKeyOf(Date.now(), zone());
     renderContent();

@@ -263,16 +263,43 @@ function renderDay(day: AgendaDay, ctx: Ctx, todayKey: string, nn: NowNext, mult
 }
 
 /** `multiCalendar`: label items with their calendar (default: when the view has more than one). */
-export function renderAgenda(view: AgendaView, ctx: Ctx, on: Handlers, multiCalendar?: boolean): HTMLElement {
+/** The agenda, with its first `dayCount` days (all of them by default); the rest can be
+ * added later with `appendAgendaDays`. */
+export function renderAgenda(view: AgendaView, ctx: Ctx, on: Handlers, multiCalendar?: boolean, dayCount?: number): HTMLElement {
+  return h(
+    'div',
+    { class: 'agenda', 'data-testid': 'agenda', role: 'region', 'aria-label': ctx.s.agenda },
+    ...renderDays(view, ctx, on, multiCalendar, 0, dayCount ?? view.days.length),
+  );
+}
+
+/** Adds the days from `from` on to an agenda `renderAgenda` drew with fewer. */
+export function appendAgendaDays(agenda: HTMLElement, view: AgendaView, ctx: Ctx, on: Handlers, multiCalendar: boolean | undefined, from: number): void {
+  agenda.append(...renderDays(view, ctx, on, multiCalendar, from, view.days.length));
+}
+
+function renderDays(view: AgendaView, ctx: Ctx, on: Handlers, multiCalendar: boolean | undefined, from: number, to: number): HTMLElement[] {
   const todayKey = dateKeyOf(ctx.now, ctx.tz);
   const all = view.days.flatMap((d) => d.items);
   const nn = nowAndNext(all, ctx.now);
   const multi = multiCalendar ?? new Set(all.map((i) => i.calendar)).size > 1;
-  return h(
-    'div',
-    { class: 'agenda', 'data-testid': 'agenda', role: 'region', 'aria-label': ctx.s.agenda },
-    ...view.days.map((d) => renderDay(d, ctx, todayKey, nn, multi, on)),
-  );
+  return view.days.slice(from, to).map((d) => renderDay(d, ctx, todayKey, nn, multi, on));
+}
+
+/**
+ * How many of the agenda's first days fill a window `heightPx` tall (at least one): a first
+ * frame draws those and the rest follow it. Each row counts with less than its least height
+ * (a day's header 1.5rem, an item or "nothing scheduled" 2rem), so the count errs on drawing
+ * more than shows, never on leaving the window's bottom empty.
+ */
+export function daysFillingHeight(view: AgendaView, heightPx: number, remPx: number): number {
+  let px = 0;
+  for (let i = 0; i < view.days.length; i++) {
+    const items = view.days[i]?.items.length ?? 0;
+    px += (1.5 + 2 * Math.max(items, 1)) * remPx;
+    if (px >= heightPx) return i + 1;
+  }
+  return view.days.length;
 }
 
 export interface FilterHandlers {

@@ -36,3 +36,19 @@ test('Up and Down move between agenda items only from an item, and not while the
   assert.equal(k.keyCommand(press('ArrowDown'), { ...onItem, detailOpen: true }), null);
   assert.equal(k.keyCommand(press('ArrowLeft'), onItem), null);
 });
+
+test('the first frame from boot data draws the days that fill the window, counted with rows at less than their least height', async () => {
+  const r = await load('src/render.ts');
+  const day = (n) => ({ date: '2026-11-24', items: Array.from({ length: n }, () => ({})) });
+  const view = (...counts) => ({ days: counts.map(day) });
+  // 16 px to the rem: a day of 4 items counts (1.5 + 4 × 2) × 16 = 152 px, an empty one 56 px.
+  assert.equal(r.daysFillingHeight(view(4, 4, 4, 4, 4), 400, 16), 3);
+  assert.equal(r.daysFillingHeight(view(4, 4, 4, 4, 4), 304, 16), 2, 'exactly filled: no day more');
+  assert.equal(r.daysFillingHeight(view(0, 0, 0, 0, 0, 0, 0, 0), 200, 16), 4);
+  // Larger text fills the window sooner.
+  assert.equal(r.daysFillingHeight(view(4, 4, 4, 4, 4), 400, 32), 2);
+  // A window taller than the whole agenda: every day; never fewer than one.
+  assert.equal(r.daysFillingHeight(view(1, 2), 5000, 16), 2);
+  assert.equal(r.daysFillingHeight(view(30), 10, 16), 1);
+  assert.equal(r.daysFillingHeight(view(), 400, 16), 0);
+});

@@ -101,6 +101,8 @@ export async function openApp(browser, base, opts = {}) {
     wait = '[data-testid="agenda"]',
     navigatorLanguage,
     boot,
+    // A script run before the page's own (after the scenario and the boot data).
+    init,
     // The browser's own zone (the fixtures' engine zone is Europe/Berlin too, unless a
     // test sets them apart).
     timezoneId = 'Europe/Berlin',
@@ -144,6 +146,7 @@ export async function openApp(browser, base, opts = {}) {
       window.__PRESENTLY_BOOT__ = b;
     }, boot);
   }
+  if (init) await page.addInitScript(init);
   await page.goto(base + path);
   if (wait) await page.waitForSelector(wait);
   return { page, context, problems, dialogs };

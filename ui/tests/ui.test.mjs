@@ -336,6 +336,42 @@ test('boot data from the window: the agenda is drawn before any IPC answers, the
   });
 });
 
+test('boot data: the first frame draws the days that fill the window; the others follow once it is painted', async () => {
+  // Before the page's scripts: what the first agenda put into the page held, and whether its
+  // last day reached the window's bottom.
+  const init = () => {
+    new MutationObserver((_, observer) => {
+      const agenda = document.querySelector('[data-testid="agenda"]');
+      if (!agenda) return;
+      observer.disconnect();
+      const days = agenda.querySelectorAll('[data-testid="day"]');
+      window.__firstAgenda = {
+        days: [...days].map((d) => d.dataset.date),
+        bottom: days[days.length - 1].getBoundingClientRect().bottom,
+        height: window.innerHeight,
+      };
+    }).observe(document, { childList: true, subtree: true });
+  };
+  const full = agenda();
+  const boot = { days: DATES.length, status: status(), agenda: full };
+  await withApp({ boot, init, viewport: { width: 420, height: 400 } }, async ({ page }) => {
+    const first = await page.evaluate(() => window.__firstAgenda);
+    assert.ok(first.days.length >= 1 && first.days.length < DATES.length, `first frame: ${first.days.length} of ${DATES.length} days`);
+    assert.deepEqual(first.days, DATES.slice(0, first.days.length), 'the first days, in order');
+    assert.ok(first.bottom >= first.height, `the drawn days fill the window (${first.bottom} of ${first.height} px)`);
+    // Then every day, in order, each item once.
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="day"]').length === n, DATES.length);
+    assert.deepEqual(await page.locator('[data-testid="day"]').evaluateAll((els) => els.map((e) => e.dataset.date)), DATES);
+    const items = full.days.reduce((n, d) => n + d.items.length, 0);
+    assert.equal(await page.getByTestId('item').count(), items);
+  });
+  // Without boot data (a language switch, a reload) the agenda is drawn whole at once.
+  await withApp({ init, viewport: { width: 420, height: 400 } }, async ({ page }) => {
+    const first = await page.evaluate(() => window.__firstAgenda);
+    assert.equal(first.days.length, DATES.length);
+  });
+});
+
 test('boot data: a refetch that brings the same agenda leaves the drawn one alone; a changed one is redrawn', async () => {
   // The fixture numbers its items anew with each call: the same object, answered later.
   const scenario = { ...defaultScenario(), holdAgenda: true };
