@@ -837,6 +837,34 @@ impl Store {
         }))
     }
 
+    /// The recorded subscriptions of `mailboxes`, in one query (a worker that has just
+    /// claimed thousands of mailboxes reads them all at once, not one by one).
+    pub async fn subscriptions_of(
+        &self,
+        mailboxes: &[&str],
+    ) -> Result<Vec<StoredSubscription>, ServerError> {
+        if mailboxes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT mailbox_id, id, client_state, expires_at FROM subscriptions
+                  WHERE mailbox_id = ANY($1)",
+                &[&mailboxes],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredSubscription {
+                mailbox: r.get(0),
+                id: r.get(1),
+                client_state: r.get(2),
+                expires_at: r.get(3),
+            })
+            .collect())
+    }
+
     /// The worker that holds subscription `id` now: the one that recorded it under the
     /// lease of the mailbox it still holds (a mailbox's new holder records the
     /// subscription it adopted under its own lease). `None` when no current lease keeps it.

@@ -20,7 +20,8 @@
 //! BENCH_CONCURRENT_BATCHES (4) and BENCH_CONCURRENT_MAILBOXES (64) per worker;
 //! BENCH_NOTIFICATIONS=1 syncs by change notifications (each worker's webhook on loopback,
 //! BENCH_NOTIFICATION_DELAY_MS (1000) from a change to its notification, a safety poll every
-//! BENCH_SAFETY_POLL_SECS (900)) instead of polling every 10 s;
+//! BENCH_SAFETY_POLL_SECS (900)) instead of polling every 10 s; BENCH_LOG_DIR=DIR keeps each
+//! worker's log (info) in DIR/w{N}.log;
 //! BENCH_KILL_AT_PEAK=1 kills the first worker with SIGKILL at the start instant (then the
 //! takeover time, and every user still switched exactly once; the steady state and the
 //! later failover are skipped); BENCH_STEADY_SECS=0 skips the steady state. The Graph
@@ -126,7 +127,14 @@ async fn server_mode_figures() {
             };
         let path = f.dir.path().join(format!("{id}.toml"));
         std::fs::write(&path, text).unwrap();
-        workers.push(ServerProcess::serve(&path));
+        // BENCH_LOG_DIR: each worker logs at info into w{N}.log there.
+        workers.push(match std::env::var_os("BENCH_LOG_DIR") {
+            Some(dir) => ServerProcess::serve_logging(
+                &path,
+                &std::path::Path::new(&dir).join(format!("{id}.log")),
+            ),
+            None => ServerProcess::serve(&path),
+        });
     }
     // The initial sync: every mailbox has completed a round.
     loop {

@@ -841,3 +841,39 @@ async fn check_sends_the_validation_handshake_through_the_public_url() {
         "{err}"
     );
 }
+
+/// A worker that claims many mailboxes at once subscribes to them without letting its
+/// leases run out: the calls go out side by side and the loop goes back to renewing its
+/// leases in time. With Graph taking 100 ms a request, 60 creations one after the other
+/// took 6 s (each also waits for Graph's validation request to the webhook), twice the 3 s
+/// lease: the leases expired and were claimed again (at 10,000 mailboxes, by the other
+/// workers, and the mailboxes went round).
+#[tokio::test(flavor = "multi_thread")]
+async fn claiming_many_mailboxes_at_once_keeps_the_leases_while_subscribing() {
+    let f = Fixture::new(&["Calendars.Read"], 60).await;
+    f.control.set_notification_delay(Duration::from_millis(10));
+    f.control
+        .set_latency(presently_emulator::Latency::per_request_ms(100));
+    let node = Node::start(&f, "w1", 3, 100, None).await;
+    wait_for(
+        Duration::from_secs(60),
+        "every mailbox subscribed",
+        || async { node.store.subscriptions().await.unwrap().len() == f.users.len() },
+    )
+    .await;
+    let mailboxes = node.store.mailboxes().await.unwrap();
+    let claimed_again: Vec<_> = mailboxes
+        .iter()
+        .filter(|m| m.fencing_token != 1)
+        .map(|m| (&m.id, m.fencing_token))
+        .collect();
+    assert!(
+        claimed_again.is_empty(),
+        "leases that ran out and were claimed again: {claimed_again:?}"
+    );
+    assert_eq!(
+        node.metrics.subscriptions_active.get(),
+        f.users.len() as i64
+    );
+    node.shutdown().await;
+}
