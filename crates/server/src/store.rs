@@ -71,6 +71,16 @@ pub struct StoredSubscription {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A row of `SELECT mailbox_id, id, client_state, expires_at FROM subscriptions`.
+fn stored_subscription(r: &tokio_postgres::Row) -> StoredSubscription {
+    StoredSubscription {
+        mailbox: r.get(0),
+        id: r.get(1),
+        client_state: r.get(2),
+        expires_at: r.get(3),
+    }
+}
+
 impl std::fmt::Debug for StoredSubscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The client state is a secret: never printed.
@@ -808,12 +818,7 @@ impl Store {
                 &[&id],
             )
             .await?;
-        Ok(row.map(|r| StoredSubscription {
-            mailbox: r.get(0),
-            id: r.get(1),
-            client_state: r.get(2),
-            expires_at: r.get(3),
-        }))
+        Ok(row.as_ref().map(stored_subscription))
     }
 
     /// The subscription recorded for `mailbox` (by its current or a previous holder).
@@ -829,12 +834,7 @@ impl Store {
                 &[&mailbox],
             )
             .await?;
-        Ok(row.map(|r| StoredSubscription {
-            mailbox: r.get(0),
-            id: r.get(1),
-            client_state: r.get(2),
-            expires_at: r.get(3),
-        }))
+        Ok(row.as_ref().map(stored_subscription))
     }
 
     /// The recorded subscriptions of `mailboxes`, in one query (a worker that has just
@@ -854,15 +854,7 @@ impl Store {
                 &[&mailboxes],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| StoredSubscription {
-                mailbox: r.get(0),
-                id: r.get(1),
-                client_state: r.get(2),
-                expires_at: r.get(3),
-            })
-            .collect())
+        Ok(rows.iter().map(stored_subscription).collect())
     }
 
     /// The worker that holds subscription `id` now: the one that recorded it under the
@@ -891,15 +883,7 @@ impl Store {
                 &[],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| StoredSubscription {
-                mailbox: r.get(0),
-                id: r.get(1),
-                client_state: r.get(2),
-                expires_at: r.get(3),
-            })
-            .collect())
+        Ok(rows.iter().map(stored_subscription).collect())
     }
 
     /// `NOTIFY presently_mailbox, payload`: every listening worker hears it.
