@@ -821,22 +821,6 @@ impl Store {
         Ok(row.as_ref().map(stored_subscription))
     }
 
-    /// The subscription recorded for `mailbox` (by its current or a previous holder).
-    pub async fn subscription_of(
-        &self,
-        mailbox: &str,
-    ) -> Result<Option<StoredSubscription>, ServerError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT mailbox_id, id, client_state, expires_at FROM subscriptions
-                  WHERE mailbox_id = $1",
-                &[&mailbox],
-            )
-            .await?;
-        Ok(row.as_ref().map(stored_subscription))
-    }
-
     /// The recorded subscriptions of `mailboxes`, in one query (a worker that has just
     /// claimed thousands of mailboxes reads them all at once, not one by one).
     pub async fn subscriptions_of(

@@ -41,6 +41,17 @@ where
     }
 }
 
+/// The ids of the subscriptions recorded in the store.
+async fn recorded_ids(store: &Store) -> Vec<String> {
+    store
+        .subscriptions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
+}
+
 /// A worker's HTTP listener serving the webhook: its URL.
 async fn serve_webhook(store: Arc<Store>, metrics: Arc<Metrics>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -415,14 +426,7 @@ async fn a_killed_workers_subscriptions_are_deleted_by_the_mailboxes_new_holder(
     f.control.set_notification_delay(Duration::from_millis(50));
     let a = Node::start(&f, "a", 3, 10, None).await;
     wait_subscribed(&f, &a.store).await;
-    let left: Vec<String> = a
-        .store
-        .subscriptions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let left = recorded_ids(&a.store).await;
     assert_eq!(left.len(), 2);
     let store = a.store.clone();
     a.kill();
@@ -466,14 +470,7 @@ async fn a_killed_workers_live_subscriptions_are_adopted_by_the_mailboxes_new_ho
     let public = a.url.clone();
     wait_subscribed(&f, &a.store).await;
     let before = f.control.subscriptions();
-    let left: Vec<String> = a
-        .store
-        .subscriptions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let left = recorded_ids(&a.store).await;
     let store = a.store.clone();
     a.kill();
     // The second mailbox's subscription is gone from Graph meanwhile.
@@ -564,13 +561,7 @@ async fn a_worker_that_lost_its_leases_leaves_the_adopted_subscriptions_alone() 
     let mut a = a.with_notifications(&public, wakes_a);
     a.maintain_leases().await.unwrap();
     a.drive_subscriptions().await;
-    let made: Vec<String> = store
-        .subscriptions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let made = recorded_ids(&store).await;
     assert_eq!(made.len(), 2);
     // a pauses past its lease; b claims the mailboxes and adopts their subscriptions.
     tokio::time::sleep(Duration::from_millis(3_500)).await;
@@ -579,13 +570,7 @@ async fn a_worker_that_lost_its_leases_leaves_the_adopted_subscriptions_alone() 
     let mut b = b.with_notifications(&public, wakes_b);
     assert_eq!(b.maintain_leases().await.unwrap().claimed.len(), 2);
     b.drive_subscriptions().await;
-    let adopted: Vec<String> = store
-        .subscriptions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let adopted = recorded_ids(&store).await;
     assert_eq!(
         {
             let mut v = adopted.clone();
